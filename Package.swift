@@ -1,0 +1,114 @@
+// swift-tools-version: 6.2
+// The target graph is the architecture: dependencies point one way, from the `cordon`
+// executable down to the C shim. docs/architecture.md describes each module.
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .treatAllWarnings(as: .error),
+]
+
+let package = Package(
+    name: "cordon",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "cordon", targets: ["cordon"]),
+        .executable(name: "cordon-init", targets: ["cordon-init"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.30.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.10.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.0"..<"5.0.0"),
+    ],
+    targets: [
+        // The one C target: syscalls and kernel structures Swift's Glibc does not expose.
+        .target(
+            name: "CCordon",
+            cSettings: [.define("_GNU_SOURCE")],
+            linkerSettings: [.linkedLibrary("seccomp")]
+        ),
+        .systemLibrary(name: "CHyperscan", pkgConfig: "libhs", providers: [.apt(["libhyperscan-dev"])]),
+
+        // Errors, paths, JSON-lines event log: what every module shares.
+        .target(
+            name: "CordonCore",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        // Typed wrappers over CCordon: mounts, spawn, seccomp, Landlock, cgroups, capabilities.
+        .target(name: "CordonOS", dependencies: ["CCordon", "CordonCore"], swiftSettings: strict),
+        // Profiles and presets: YAML with positions, merging, validation. Pure.
+        .target(
+            name: "CordonConfig",
+            dependencies: ["CordonCore", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
+        // The sandbox plan (a Codable value) and how cordon-init applies it inside.
+        .target(name: "CordonIsolation", dependencies: ["CordonOS", "CordonCore"], swiftSettings: strict),
+        // Overlay upper layers read as change sets (added, modified, deleted, whiteouts).
+        .target(name: "CordonFS", dependencies: ["CordonCore", "CCordon"], swiftSettings: strict),
+        // The sync gate: secret scanner, path policy, host-execution traps, atomic apply.
+        .target(
+            name: "CordonGate",
+            dependencies: ["CordonFS", "CordonCore", "CCordon", "CHyperscan", .product(name: "TOMLKit", package: "TOMLKit")],
+            swiftSettings: strict
+        ),
+        // Network containment: egress policy (pure), proxy handlers, DNS stub.
+        .target(
+            name: "CordonNet",
+            dependencies: [
+                "CordonCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // The supervisor: profile -> plan, state dirs, cgroups, spawn, pty relay, event log.
+        .target(
+            name: "CordonSandbox",
+            dependencies: ["CordonConfig", "CordonIsolation", "CordonOS", "CordonFS", "CordonCore", "CCordon"],
+            swiftSettings: strict
+        ),
+        // One ParsableCommand per file; the executable only calls into this.
+        .target(
+            name: "CordonCommands",
+            dependencies: [
+                "CordonSandbox", "CordonConfig", "CordonFS", "CordonGate", "CordonNet", "CordonCore", "CordonOS",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(name: "cordon", dependencies: ["CordonCommands"], swiftSettings: strict),
+        // Single-threaded sandbox init: no async runtime, no NIO, no Yams.
+        .executableTarget(
+            name: "cordon-init",
+            dependencies: ["CordonIsolation", "CordonOS", "CCordon"],
+            swiftSettings: strict,
+            linkerSettings: [.unsafeFlags(["-static-stdlib"])]
+        ),
+
+        .testTarget(name: "CordonConfigTests", dependencies: ["CordonConfig", "CordonCore"], swiftSettings: strict),
+        .testTarget(name: "CordonFSTests", dependencies: ["CordonFS", "CordonCore", "CCordon"], swiftSettings: strict),
+        .testTarget(name: "CordonGateTests", dependencies: ["CordonGate", "CordonFS", "CordonCore"], swiftSettings: strict),
+        .testTarget(name: "CordonNetTests", dependencies: ["CordonNet", "CordonCore"], swiftSettings: strict),
+        .testTarget(
+            name: "CordonSandboxTests",
+            dependencies: ["CordonSandbox", "CordonIsolation", "CordonOS", "CordonConfig", "CordonCore"],
+            swiftSettings: strict
+        ),
+    ]
+)

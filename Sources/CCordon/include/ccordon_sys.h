@@ -1,0 +1,4 @@
+#ifndef CCORDON_SYS_H
+#define CCORDON_SYS_H
+#include <stdint.h>
+#endif

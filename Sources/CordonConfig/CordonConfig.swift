@@ -1,0 +1,1 @@
+// The CordonConfig module; see docs/architecture.md.

@@ -1,0 +1,58 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where cordon keeps its files, following the XDG base directory layout.
+///
+/// Config (profiles, user presets, approvals): `$XDG_CONFIG_HOME/cordon` (default `~/.config/cordon`).
+/// State (sandboxes' upper layers, event logs): `$XDG_STATE_HOME/cordon` (default `~/.local/state/cordon`).
+public struct CordonPaths: Sendable, Equatable {
+    public var configHome: String
+    public var stateHome: String
+
+    public init(configHome: String, stateHome: String) {
+        self.configHome = configHome
+        self.stateHome = stateHome
+    }
+
+    /// Paths for the current user, from the environment.
+    public static func current(environment: [String: String] = ProcessEnvironment.current) -> CordonPaths {
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? ProcessEnvironment.passwdHome() ?? "/"
+        let config = environment["XDG_CONFIG_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? home + "/.config"
+        let state = environment["XDG_STATE_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? home + "/.local/state"
+        return CordonPaths(configHome: config + "/cordon", stateHome: state + "/cordon")
+    }
+
+    /// User presets: `<config>/presets/NAME.yaml`.
+    public var presetsDirectory: String { configHome + "/presets" }
+    /// Named profiles: `<config>/profiles/NAME.yaml`.
+    public var profilesDirectory: String { configHome + "/profiles" }
+    /// All sandboxes' state.
+    public var sandboxesDirectory: String { stateHome + "/sandboxes" }
+    /// One sandbox's state directory (upper layer, work dir, event log, metadata).
+    public func sandboxDirectory(_ name: String) -> String { sandboxesDirectory + "/" + name }
+    /// Persistent per-profile data directories (`data:` in a profile).
+    public func profileDataDirectory(_ profile: String) -> String { stateHome + "/profiles/" + profile + "/data" }
+}
+
+/// The process environment as a dictionary, read once from `environ`.
+public enum ProcessEnvironment {
+    public static var current: [String: String] {
+        var result: [String: String] = [:]
+        var cursor = environ
+        while let entry = cursor.pointee {
+            let pair = String(cString: entry)
+            if let eq = pair.firstIndex(of: "=") {
+                result[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
+            }
+            cursor += 1
+        }
+        return result
+    }
+
+    /// The home directory from the password database, for when HOME is unset.
+    public static func passwdHome() -> String? {
+        guard let entry = getpwuid(getuid()), let dir = entry.pointee.pw_dir else { return nil }
+        return String(cString: dir)
+    }
+}

@@ -1,0 +1,1 @@
+// The CordonFS module; see docs/architecture.md.

@@ -1,0 +1,1 @@
+// The CordonGate module; see docs/architecture.md.

@@ -1,0 +1,1 @@
+// The CordonIsolation module; see docs/architecture.md.

@@ -1,0 +1,1 @@
+// The CordonNet module; see docs/architecture.md.

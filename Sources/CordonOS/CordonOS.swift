@@ -1,0 +1,1 @@
+// The CordonOS module; see docs/architecture.md.

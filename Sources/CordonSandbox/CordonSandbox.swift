@@ -1,0 +1,1 @@
+// The CordonSandbox module; see docs/architecture.md.

@@ -1,0 +1,3 @@
+import CordonCommands
+
+CordonMain.run()

@@ -1,0 +1,6 @@
+import Testing
+@testable import CordonConfig
+
+@Test func moduleLoads() {
+    #expect(Bool(true))
+}

@@ -1,0 +1,6 @@
+import Testing
+@testable import CordonFS
+
+@Test func moduleLoads() {
+    #expect(Bool(true))
+}

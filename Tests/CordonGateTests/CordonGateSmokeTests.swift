@@ -1,0 +1,6 @@
+import Testing
+@testable import CordonGate
+
+@Test func moduleLoads() {
+    #expect(Bool(true))
+}

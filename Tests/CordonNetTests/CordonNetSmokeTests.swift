@@ -1,0 +1,6 @@
+import Testing
+@testable import CordonNet
+
+@Test func moduleLoads() {
+    #expect(Bool(true))
+}

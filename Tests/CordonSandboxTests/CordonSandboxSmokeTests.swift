@@ -1,0 +1,6 @@
+import Testing
+@testable import CordonSandbox
+
+@Test func moduleLoads() {
+    #expect(Bool(true))
+}
