@@ -1,1 +1,0 @@
-// The CordonConfig module; see docs/architecture.md.
