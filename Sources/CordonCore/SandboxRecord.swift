@@ -1,0 +1,85 @@
+import FoundationEssentials
+
+/// What cordon remembers about one sandbox, stored as `<state>/sandboxes/NAME/sandbox.json`.
+///
+/// `cordon run` writes it; `cordon diff`, `cordon sync` and the lifecycle commands read it.
+/// The layout of the directory is fixed by `SandboxLayout`.
+public struct SandboxRecord: Sendable, Codable, Equatable {
+    public var name: String
+    public var profile: String
+    /// `secure`, `yolo` or `unsafe`.
+    public var mode: String
+    /// The host directory mounted at /workspace (the overlay's lower layer).
+    public var workspace: String
+    /// Overlay layers of extra `mounts` with mode `overlay`: host path → upper dir.
+    public var overlayMounts: [OverlayMount]
+    /// RFC 3339 time the sandbox was first created.
+    public var created: String
+    /// RFC 3339 time of the last start.
+    public var lastStarted: String?
+
+    public struct OverlayMount: Sendable, Codable, Equatable {
+        public var host: String
+        public var sandbox: String
+        public var upper: String
+        public init(host: String, sandbox: String, upper: String) {
+            self.host = host
+            self.sandbox = sandbox
+            self.upper = upper
+        }
+    }
+
+    public init(name: String, profile: String, mode: String, workspace: String, overlayMounts: [OverlayMount] = [], created: String, lastStarted: String? = nil) {
+        self.name = name
+        self.profile = profile
+        self.mode = mode
+        self.workspace = workspace
+        self.overlayMounts = overlayMounts
+        self.created = created
+        self.lastStarted = lastStarted
+    }
+}
+
+/// The fixed layout of a sandbox's state directory.
+public struct SandboxLayout: Sendable, Equatable {
+    public var directory: String
+    public init(directory: String) { self.directory = directory }
+    public init(paths: CordonPaths, name: String) { self.directory = paths.sandboxDirectory(name) }
+
+    public var record: String { directory + "/sandbox.json" }
+    /// The workspace overlay's upper layer: every write the agent made to /workspace.
+    public var upper: String { directory + "/upper" }
+    /// The overlay's work dir (same filesystem as `upper`, as overlayfs requires).
+    public var work: String { directory + "/work" }
+    /// Empty directory the sandbox root is built on (a tmpfs is mounted on it inside).
+    public var root: String { directory + "/root" }
+    /// Files generated for the sandbox (passwd, group, hosts, resolv.conf).
+    public var generated: String { directory + "/generated" }
+    /// One JSON line per lifecycle event.
+    public var events: String { directory + "/events.jsonl" }
+    /// One JSON line per network decision (network issue).
+    public var networkLog: String { directory + "/network.jsonl" }
+    /// Held while a process runs in the sandbox (flock).
+    public var lock: String { directory + "/lock" }
+
+    public func loadRecord() throws(CordonError) -> SandboxRecord {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: record)) } catch {
+            throw CordonError(.notFound, "no sandbox at \(directory)", hint: "list sandboxes with `ls \(directory)/..` or start one with `cordon run`")
+        }
+        do { return try JSONDecoder().decode(SandboxRecord.self, from: data) } catch {
+            throw CordonError(.io, "\(record) is not a valid sandbox record", cause: "\(error)")
+        }
+    }
+
+    public func saveRecord(_ value: SandboxRecord) throws(CordonError) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        do {
+            let data = try encoder.encode(value)
+            try data.write(to: URL(fileURLWithPath: record), options: .atomic)
+        } catch {
+            throw CordonError(.io, "cannot write \(record)", cause: "\(error)")
+        }
+    }
+}
