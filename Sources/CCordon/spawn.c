@@ -1,1 +1,259 @@
 #include "ccordon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sys/prctl.h>
+#include <pthread.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+static void child_fail(int err_fd, int code) {
+    int e = code;
+    ssize_t unused = write(err_fd, &e, sizeof e);
+    (void)unused;
+    _exit(127);
+}
+
+// Runs between clone3 and execve in a child of a (possibly) multithreaded process:
+// only async-signal-safe calls, no allocation.
+static void child_main(const struct ccordon_spawn_attrs *a, int go_read, int err_write) {
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int s = 1; s < NSIG; s++) {
+        if (s == SIGKILL || s == SIGSTOP) continue;
+        sigaction(s, &dfl, NULL);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(err_write, errno);
+
+    // Wait for the supervisor: maps written, cgroups joined. EOF means it died.
+    char go = 0;
+    ssize_t n;
+    do { n = read(go_read, &go, 1); } while (n < 0 && errno == EINTR);
+    if (n != 1) _exit(127);
+
+    // Move every descriptor to a slot above the target range first, then into place.
+    int high = a->fd_count + 3;
+    if (err_write < high) {
+        int moved = fcntl(err_write, F_DUPFD_CLOEXEC, high);
+        if (moved < 0) child_fail(err_write, errno);
+        err_write = moved;
+    }
+    int tmp[64];
+    if (a->fd_count > 64) child_fail(err_write, E2BIG);
+    for (int i = 0; i < a->fd_count; i++) {
+        tmp[i] = fcntl(a->fds[i], F_DUPFD_CLOEXEC, high);
+        if (tmp[i] < 0) child_fail(err_write, errno);
+    }
+    for (int i = 0; i < a->fd_count; i++) {
+        if (dup2(tmp[i], i) < 0) child_fail(err_write, errno);
+    }
+    if (syscall(SYS_close_range, (unsigned)a->fd_count, ~0U, CLOSE_RANGE_CLOEXEC) != 0) child_fail(err_write, errno);
+
+    execve(a->path, a->argv, a->envp);
+    child_fail(err_write, errno);
+}
+
+int ccordon_spawn(const struct ccordon_spawn_attrs *a, struct ccordon_spawn_result *r) {
+    int go[2], err[2];
+    if (pipe2(go, O_CLOEXEC) != 0) return -errno;
+    if (pipe2(err, O_CLOEXEC) != 0) { int e = errno; close(go[0]); close(go[1]); return -e; }
+
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+
+    int pidfd = -1;
+    struct clone_args args;
+    memset(&args, 0, sizeof args);
+    args.flags = a->clone_flags | CLONE_PIDFD;
+    args.pidfd = (uint64_t)(uintptr_t)&pidfd;
+    args.exit_signal = SIGCHLD;
+    long pid = syscall(SYS_clone3, &args, sizeof args);
+    if (pid == 0) {
+        close(go[1]);
+        close(err[0]);
+        child_main(a, go[0], err[1]);
+        _exit(127);
+    }
+    int saved = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    close(go[0]);
+    close(err[1]);
+    if (pid < 0) {
+        close(go[1]);
+        close(err[0]);
+        return -saved;
+    }
+    r->pid = (pid_t)pid;
+    r->pidfd = pidfd;
+    r->go_fd = go[1];
+    r->err_fd = err[0];
+    return 0;
+}
+
+static int signal_pipe_write = -1;
+
+static void signal_pipe_handler(int sig) {
+    int saved = errno;
+    unsigned char b = (unsigned char)sig;
+    ssize_t unused = write(signal_pipe_write, &b, 1);
+    (void)unused;
+    errno = saved;
+}
+
+int ccordon_signal_pipe(const int *signals, int count) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) return -errno;
+    signal_pipe_write = p[1];
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = signal_pipe_handler;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    for (int i = 0; i < count; i++) {
+        if (sigaction(signals[i], &sa, NULL) != 0) return -errno;
+    }
+    return p[0];
+}
+
+void ccordon_signal_pipe_reset(const int *signals, int count) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    for (int i = 0; i < count; i++) sigaction(signals[i], &sa, NULL);
+}
+
+int ccordon_pidfd_send_signal(int pidfd, int sig) {
+    if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) != 0) return -errno;
+    return 0;
+}
+
+static void copy_winsize(int from, int to) {
+    struct winsize ws;
+    if (ioctl(from, TIOCGWINSZ, &ws) == 0) ioctl(to, TIOCSWINSZ, &ws);
+}
+
+// Write all of buf, waiting while the descriptor is full (relay targets may be non-blocking).
+static int write_all(int fd, const char *buf, ssize_t len) {
+    while (len > 0) {
+        ssize_t n = write(fd, buf, (size_t)len);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN) {
+                struct pollfd p = {.fd = fd, .events = POLLOUT};
+                poll(&p, 1, 1000);
+                continue;
+            }
+            return -1;
+        }
+        buf += n;
+        len -= n;
+    }
+    return 0;
+}
+
+int ccordon_supervise(int pidfd, int signal_fd, int pty_master, int in_fd, int out_fd, int tick_fd) {
+    char buf[16384];
+    int in_open = pty_master >= 0 && in_fd >= 0;
+    int master_open = pty_master >= 0;
+    for (;;) {
+        struct pollfd p[5];
+        int n = 0;
+        int i_pid = n; p[n++] = (struct pollfd){.fd = pidfd, .events = POLLIN};
+        int i_sig = -1, i_in = -1, i_master = -1, i_tick = -1;
+        if (signal_fd >= 0) { i_sig = n; p[n++] = (struct pollfd){.fd = signal_fd, .events = POLLIN}; }
+        if (in_open) { i_in = n; p[n++] = (struct pollfd){.fd = in_fd, .events = POLLIN}; }
+        if (master_open) { i_master = n; p[n++] = (struct pollfd){.fd = pty_master, .events = POLLIN}; }
+        if (tick_fd >= 0) { i_tick = n; p[n++] = (struct pollfd){.fd = tick_fd, .events = POLLIN}; }
+        int rc = poll(p, (nfds_t)n, -1);
+        if (rc < 0) {
+            if (errno == EINTR) continue;
+            return -errno;
+        }
+        if (i_master >= 0 && (p[i_master].revents & (POLLIN | POLLHUP | POLLERR))) {
+            ssize_t got = read(pty_master, buf, sizeof buf);
+            if (got > 0) {
+                if (write_all(out_fd, buf, got) != 0) master_open = 0;
+            } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
+                master_open = 0;  // EIO: every slave end closed
+            }
+        }
+        if (i_in >= 0 && (p[i_in].revents & (POLLIN | POLLHUP | POLLERR))) {
+            ssize_t got = read(in_fd, buf, sizeof buf);
+            if (got > 0) {
+                write_all(pty_master, buf, got);
+            } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
+                in_open = 0;
+            }
+        }
+        if (i_sig >= 0 && (p[i_sig].revents & POLLIN)) {
+            unsigned char sigs[32];
+            ssize_t got = read(signal_fd, sigs, sizeof sigs);
+            for (ssize_t k = 0; k < got; k++) {
+                if (sigs[k] == SIGWINCH) {
+                    if (pty_master >= 0 && in_fd >= 0) copy_winsize(in_fd, pty_master);
+                } else {
+                    ccordon_pidfd_send_signal(pidfd, sigs[k]);
+                }
+            }
+        }
+        if (p[i_pid].revents & POLLIN) {
+            // Drain what the sandbox still had in the pty before returning.
+            if (master_open) {
+                for (;;) {
+                    struct pollfd m = {.fd = pty_master, .events = POLLIN};
+                    if (poll(&m, 1, 0) <= 0) break;
+                    ssize_t got = read(pty_master, buf, sizeof buf);
+                    if (got <= 0) break;
+                    if (write_all(out_fd, buf, got) != 0) break;
+                }
+            }
+            return 0;
+        }
+        if (i_tick >= 0 && (p[i_tick].revents & POLLIN)) return 1;
+    }
+}
+
+int ccordon_openpty(int *master, int *slave, int size_from) {
+    struct winsize ws;
+    struct winsize *wsp = NULL;
+    if (size_from >= 0 && ioctl(size_from, TIOCGWINSZ, &ws) == 0) wsp = &ws;
+    if (openpty(master, slave, NULL, NULL, wsp) != 0) return -errno;
+    fcntl(*master, F_SETFD, FD_CLOEXEC);
+    fcntl(*slave, F_SETFD, FD_CLOEXEC);
+    return 0;
+}
+
+int ccordon_termios_size(void) { return (int)sizeof(struct termios); }
+
+int ccordon_tty_raw(int fd, void *saved) {
+    struct termios t;
+    if (tcgetattr(fd, &t) != 0) return -errno;
+    memcpy(saved, &t, sizeof t);
+    cfmakeraw(&t);
+    if (tcsetattr(fd, TCSAFLUSH, &t) != 0) return -errno;
+    return 0;
+}
+
+int ccordon_tty_restore(int fd, const void *saved) {
+    if (tcsetattr(fd, TCSAFLUSH, (const struct termios *)saved) != 0) return -errno;
+    return 0;
+}

@@ -1,2 +1,37 @@
-// cordon-init: the single-threaded process that builds the sandbox from inside.
-print("cordon-init")
+// cordon-init: the single-threaded process that builds the sandbox from inside its new
+// namespaces, then supervises the command as PID 1. No async runtime, no threads.
+import CordonIsolation
+import CordonOS
+import FoundationEssentials
+import Glibc
+
+func fail(_ message: String) -> Never {
+    let text = message + "\n"
+    _ = text.withCString { write(SandboxPlan.errorDescriptor, $0, strlen($0)) }
+    _exit(SandboxPlan.setupFailedStatus)
+}
+
+let plan: SandboxPlan
+do {
+    let bytes = try FileIO.readAll(fd: SandboxPlan.planDescriptor)
+    close(SandboxPlan.planDescriptor)
+    plan = try JSONDecoder().decode(SandboxPlan.self, from: Data(bytes))
+} catch {
+    fail("cannot read the sandbox plan: \(error)")
+}
+
+do {
+    try PlanExecutor(plan: plan).buildSandbox()
+} catch {
+    fail("\(error)")
+}
+
+let supervisor = AgentSupervisor(plan: plan)
+guard let executable = supervisor.resolveExecutable() else {
+    let message = "cordon: \(plan.command.first ?? ""): command not found\n"
+    _ = message.withCString { write(2, $0, strlen($0)) }
+    _exit(127)
+}
+// Setup succeeded: closing the error channel tells the supervisor the command is starting.
+close(SandboxPlan.errorDescriptor)
+supervisor.run(executable: executable)

@@ -1,4 +1,64 @@
 #ifndef CCORDON_SPAWN_H
 #define CCORDON_SPAWN_H
 #include <stdint.h>
+#include <sys/types.h>
+
+// Namespace flags, as integer literals so Swift imports them as UInt64.
+#define CCORDON_CLONE_NEWUSER   0x10000000ULL
+#define CCORDON_CLONE_NEWNS     0x00020000ULL
+#define CCORDON_CLONE_NEWPID    0x20000000ULL
+#define CCORDON_CLONE_NEWIPC    0x08000000ULL
+#define CCORDON_CLONE_NEWUTS    0x04000000ULL
+#define CCORDON_CLONE_NEWNET    0x40000000ULL
+#define CCORDON_CLONE_NEWCGROUP 0x02000000ULL
+
+/// What the child of ccordon_spawn does: wait for the go byte, then execve `path`.
+/// `fds[i]` becomes descriptor i in the child; every other descriptor is closed on exec.
+struct ccordon_spawn_attrs {
+    uint64_t clone_flags;
+    const char *path;
+    char *const *argv;
+    char *const *envp;
+    const int *fds;
+    int fd_count;
+};
+
+struct ccordon_spawn_result {
+    pid_t pid;
+    int pidfd;
+    /// Write one byte here once uid/gid maps and cgroups are in place; the child then execs.
+    int go_fd;
+    /// Read: EOF means exec succeeded; 4 bytes are the child's errno from a failed step.
+    int err_fd;
+};
+
+/// clone3 into new namespaces with a pidfd; the child runs only async-signal-safe C.
+/// Returns 0, or -errno from the parent side (pipe or clone3 failure).
+int ccordon_spawn(const struct ccordon_spawn_attrs *attrs, struct ccordon_spawn_result *result);
+
+/// Install handlers for `signals` that write the signal number as one byte to a pipe.
+/// Returns the pipe's read end (non-blocking, CLOEXEC), or -errno.
+int ccordon_signal_pipe(const int *signals, int count);
+
+/// Restore the default disposition of `signals`.
+void ccordon_signal_pipe_reset(const int *signals, int count);
+
+/// The supervisor's wait loop. Returns when the child behind `pidfd` exits.
+/// `pty_master` >= 0: relay `in_fd` → master and master → `out_fd`, resize on SIGWINCH.
+/// Signals read from `signal_fd` (SIGINT, SIGTERM, SIGHUP, SIGQUIT) are sent to the child.
+/// `tick_fd` (may be -1) is polled too; when readable, the loop returns 1 so the caller can act.
+/// Returns 0 when the child exited, 1 on a tick, -errno on failure.
+int ccordon_supervise(int pidfd, int signal_fd, int pty_master, int in_fd, int out_fd, int tick_fd);
+
+int ccordon_pidfd_send_signal(int pidfd, int sig);
+
+/// Open a pty pair; the slave gets the window size of `size_from` when that is a terminal.
+int ccordon_openpty(int *master, int *slave, int size_from);
+
+/// Put terminal `fd` into raw mode, saving the old mode in an opaque buffer for restore.
+/// Returns 0 or -errno. `saved` must hold ccordon_termios_size() bytes.
+int ccordon_tty_raw(int fd, void *saved);
+int ccordon_tty_restore(int fd, const void *saved);
+int ccordon_termios_size(void);
+
 #endif

@@ -1,4 +1,36 @@
 #ifndef CCORDON_SYS_H
 #define CCORDON_SYS_H
 #include <stdint.h>
+#include <sys/types.h>
+
+// Each function returns 0 on success or -errno.
+int ccordon_unshare(uint64_t flags);
+int ccordon_pivot_root(const char *new_root, const char *put_old);
+int ccordon_set_no_new_privs(void);
+int ccordon_set_pdeathsig(int sig);
+int ccordon_set_dumpable(int value);
+int ccordon_set_child_subreaper(void);
+/// Clear the bounding, ambient, inheritable, permitted and effective sets; lock securebits.
+int ccordon_drop_all_capabilities(void);
+/// Bring up the loopback interface of the current network namespace.
+int ccordon_loopback_up(void);
+/// Make `fd` the controlling terminal of the calling session leader.
+int ccordon_set_controlling_tty(int fd);
+/// Mount flags of the mount containing `path` (ST_* from statvfs mapped to MS_*).
+int ccordon_mount_flags(const char *path, unsigned long *flags);
+/// Remount an existing bind read-only, keeping the flags the kernel locked (nodev, nosuid, noexec).
+int ccordon_remount_readonly(const char *path, unsigned long extra_flags);
+
+/// Landlock: the best ABI the kernel offers (0 = unavailable).
+int ccordon_landlock_abi(void);
+/// Restrict the calling thread: read and execute everywhere; full write access only beneath
+/// `writable` paths; writing existing files (not creating) beneath `write_files` (/dev/null, …).
+/// Signals and abstract unix sockets are scoped to the sandbox when the ABI allows (>= 6).
+/// Missing paths are skipped. Returns the ABI used (> 0) or -errno.
+int ccordon_landlock_apply(const char *const *writable, int writable_count, const char *const *write_files, int write_files_count);
+
+/// The seccomp filter (see docs/threat-model.md): denied calls fail with EPERM, clone3 with
+/// ENOSYS, foreign architectures (32-bit, x32) with EPERM. Requires no_new_privs.
+int ccordon_seccomp_install(void);
+
 #endif

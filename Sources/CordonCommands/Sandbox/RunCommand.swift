@@ -1,0 +1,63 @@
+public import ArgumentParser
+public import CordonConfig
+import CordonCore
+import CordonSandbox
+import Glibc
+
+/// `cordon run`: one command in a fresh sandbox; exits with the command's status.
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a command in a fresh sandbox and return its exit status.",
+        discussion: """
+            The workspace (default: the current directory) appears at /workspace. In secure mode \
+            the agent's writes land in an overlay layer; review them with `cordon diff NAME`. \
+            Exit status: the command's, 128+N when it was killed by signal N, 125 when the \
+            sandbox could not be set up, 126/127 when the command could not be run or found.
+            """
+    )
+
+    @Option(name: .long, help: "Profile file or name (default: the built-in default profile).")
+    var profile: String?
+
+    @Option(name: .long, help: "Host directory mounted at /workspace (default: current directory).")
+    var workspace: String?
+
+    @Option(name: .long, help: "Filesystem mode: secure, yolo or unsafe (overrides the profile).")
+    var mode: Profile.Mode?
+
+    @Option(name: .long, help: "Sandbox name (default: generated and printed).")
+    var name: String?
+
+    @Argument(parsing: .captureForPassthrough, help: "The command and its arguments, after --.")
+    var command: [String] = []
+
+    func validate() throws {
+        if command.first == "--" { return }
+        if command.isEmpty { throw ValidationError("missing command: cordon run [OPTIONS] -- CMD [ARGS…]") }
+    }
+
+    func run() throws {
+        var argv = command
+        if argv.first == "--" { argv.removeFirst() }
+        guard !argv.isEmpty else { throw ValidationError("missing command: cordon run [OPTIONS] -- CMD [ARGS…]") }
+        let status = Terminal.exitOnError {
+            let paths = CordonPaths.current()
+            let host = HostFacts.current()
+            let loaded = try ProfileLoader(paths: paths, homeDirectory: host.home).load(reference: profile, currentDirectory: Terminal.currentDirectory())
+            var chosen = loaded.profile
+            if let mode { chosen.mode = mode }
+            let sandboxName = name ?? SandboxName.generate()
+            if name == nil { Terminal.note("cordon: sandbox \(sandboxName)") }
+            let runner = SandboxRunner(profile: chosen, paths: paths, host: host, warn: Terminal.note)
+            let outcome = try runner.run(.init(
+                name: sandboxName, workspace: workspace ?? chosen.workspace ?? Terminal.currentDirectory(),
+                command: argv, initPath: try InitLocator.path(), profileSource: loaded.source))
+            Terminal.note(RunSummary.line(name: sandboxName, outcome: outcome, mode: chosen.mode))
+            return outcome.exitStatus
+        }
+        throw ExitCode(status)
+    }
+}
+
+extension Profile.Mode: ExpressibleByArgument {}

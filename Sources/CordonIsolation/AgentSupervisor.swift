@@ -1,0 +1,111 @@
+import CCordon
+public import CordonOS
+import Glibc
+
+/// PID 1 inside the sandbox: starts the command, forwards signals to it, reaps every orphan,
+/// and exits with the command's status (128 + signal when it was killed).
+public struct AgentSupervisor {
+    public let plan: SandboxPlan
+
+    public init(plan: SandboxPlan) { self.plan = plan }
+
+    /// Signals cordon passes on to the command.
+    static let forwarded: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH]
+
+    public enum LaunchError: Error {
+        case notFound(String)
+        case system(SystemError)
+    }
+
+    /// Resolves the command on the sandbox's PATH, as execvp would.
+    public func resolveExecutable() -> String? {
+        guard let name = plan.command.first, !name.isEmpty else { return nil }
+        if name.contains("/") { return access(name, X_OK) == 0 ? name : nil }
+        let path = plan.environment.first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? "/usr/local/bin:/usr/bin:/bin"
+        for dir in path.split(separator: ":", omittingEmptySubsequences: true) {
+            let candidate = dir + "/" + name
+            var st = stat()
+            if stat(candidate, &st) == 0, st.st_mode & S_IFMT == S_IFREG, access(candidate, X_OK) == 0 { return candidate }
+        }
+        return nil
+    }
+
+    /// Starts the command and supervises until it exits; never returns.
+    public func run(executable: String) -> Never {
+        var mask = sigset_t()
+        sigemptyset(&mask)
+        for sig in Self.forwarded + [SIGCHLD] { sigaddset(&mask, sig) }
+        // A handler (never called: the signals stay blocked) marks them as handled, so the
+        // kernel delivers them to PID 1 instead of dropping them.
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { _ in }
+        for sig in Self.forwarded + [SIGCHLD] { sigaction(sig, &action, nil) }
+        var previous = sigset_t()
+        sigprocmask(SIG_BLOCK, &mask, &previous)
+
+        let argv = plan.command
+        let env = plan.environment
+        let child = fork()
+        if child == 0 {
+            var dfl = sigaction()
+            dfl.__sigaction_handler.sa_handler = SIG_DFL
+            for sig in Self.forwarded + [SIGCHLD] { sigaction(sig, &dfl, nil) }
+            sigprocmask(SIG_SETMASK, &previous, nil)
+            setsid()
+            if plan.terminal {
+                _ = ccordon_set_controlling_tty(0)
+                tcsetpgrp(0, getpid())
+            }
+            if chdir(plan.workingDirectory) != 0 { _ = chdir("/") }
+            withCStrings(argv) { a in
+                withCStrings(env) { e in
+                    _ = execve(executable, UnsafeMutablePointer(mutating: a.baseAddress!).withMemoryRebound(to: UnsafeMutablePointer<CChar>?.self, capacity: argv.count + 1) { $0 }, UnsafeMutablePointer(mutating: e.baseAddress!).withMemoryRebound(to: UnsafeMutablePointer<CChar>?.self, capacity: env.count + 1) { $0 })
+                }
+            }
+            let message = "cordon: cannot run \(argv[0]): \(String(cString: strerror(errno)))\n"
+            _ = message.withCString { write(2, $0, strlen($0)) }
+            _exit(126)
+        }
+        if child < 0 {
+            let message = "cordon: fork failed: \(String(cString: strerror(errno)))\n"
+            _ = message.withCString { write(2, $0, strlen($0)) }
+            _exit(SandboxPlan.setupFailedStatus)
+        }
+        // Init itself must not be inspectable from inside.
+        try? Hardening.setDumpable(false)
+
+        var exitStatus: Int32 = 0
+        var agentDone = false
+        while true {
+            var info = siginfo_t()
+            let sig = sigwaitinfo(&mask, &info)
+            if sig < 0 { continue }
+            if sig == SIGCHLD {
+                while true {
+                    var status: Int32 = 0
+                    let pid = waitpid(-1, &status, WNOHANG)
+                    if pid <= 0 { break }
+                    if pid == child {
+                        agentDone = true
+                        exitStatus = Self.exitCode(status)
+                    }
+                }
+                if agentDone {
+                    // The command is gone: end whatever it left behind, then leave.
+                    kill(-1, SIGKILL)
+                    while waitpid(-1, nil, 0) > 0 {}
+                    _exit(exitStatus)
+                }
+            } else if !agentDone {
+                // With a terminal the command leads its own process group: signal all of it.
+                kill(plan.terminal ? -child : child, sig)
+            }
+        }
+    }
+
+    static func exitCode(_ status: Int32) -> Int32 {
+        let signal = status & 0x7f
+        if signal == 0 { return (status >> 8) & 0xff }
+        return 128 + signal
+    }
+}

@@ -1,1 +1,0 @@
-// The CordonIsolation module; see docs/architecture.md.

@@ -1,0 +1,109 @@
+import CCordon
+public import CordonOS
+import Glibc
+
+/// Builds the sandbox described by a plan, from inside the new namespaces (cordon-init).
+/// Every step is fail-closed: the first error aborts and the command never runs.
+public struct PlanExecutor {
+    public let plan: SandboxPlan
+
+    public init(plan: SandboxPlan) { self.plan = plan }
+
+    /// Mounts, pivot_root, hostname, loopback, the agent's user namespace, then the guards.
+    public func buildSandbox() throws(SystemError) {
+        try Hardening.setParentDeathSignal(SIGKILL)
+        if plan.unshareCgroup { try NamespaceSet.unshare(.cgroup) }
+        try Mount.makeRootPrivate()
+        try Mount.tmpfs(plan.root, mode: 0o755)
+        for step in plan.steps { try apply(step) }
+        try Mount.pivotRoot(plan.root)
+        try Mount.remountReadOnly("/")
+        guard sethostname(plan.hostname, plan.hostname.utf8.count) == 0 else { throw .current("sethostname") }
+        try check("bring up lo", nil, ccordon_loopback_up())
+        try enterAgentUserNamespace()
+        for limit in plan.resourceLimits {
+            try Hardening.setResourceLimit(limit.resource, soft: limit.value, hard: limit.value)
+        }
+        try Hardening.setNoNewPrivileges()
+        try Hardening.applyLandlock(writable: plan.writable, writeFiles: plan.writeFiles)
+        try Hardening.dropAllCapabilities()
+        try Hardening.installSeccompFilter()
+    }
+
+    private func inside(_ path: String) -> String { plan.root + path }
+
+    private func apply(_ step: SandboxPlan.Step) throws(SystemError) {
+        switch step {
+        case .directory(let target, let mode):
+            try FileIO.makeDirectories(inside(target), mode: mode_t(mode))
+        case .tmpfs(let target, let mode, let size):
+            try FileIO.makeDirectories(inside(target))
+            try Mount.tmpfs(inside(target), mode: mode, sizeBytes: size)
+        case .bind(let source, let target, let readOnly):
+            try makeMountPoint(inside(target), like: source)
+            try Mount.bind(source, inside(target), readOnly: readOnly)
+        case .overlay(let lower, let upper, let work, let target):
+            try FileIO.makeDirectories(inside(target))
+            try Mount.overlay(lower: lower, upper: upper, work: work, target: inside(target), userXattr: true)
+        case .proc(let target):
+            try FileIO.makeDirectories(inside(target))
+            try Mount.proc(inside(target))
+        case .devpts(let target):
+            try FileIO.makeDirectories(inside(target))
+            try Mount.devpts(inside(target))
+        case .symlink(let target, let destination):
+            try makeParent(inside(target))
+            guard symlink(destination, inside(target)) == 0 else { throw .current("symlink", target) }
+        case .file(let target, let contents, let mode):
+            try makeParent(inside(target))
+            try FileIO.writeFile(inside(target), Array(contents.utf8), mode: mode_t(mode))
+        case .copy(let source, let target, let optional):
+            let bytes: [UInt8]
+            do { bytes = try FileIO.readFile(source, limit: 16 * 1024 * 1024) } catch {
+                if optional && (error.errno == ENOENT || error.errno == ENOTDIR) { return }
+                throw error
+            }
+            try makeParent(inside(target))
+            try FileIO.writeFile(inside(target), bytes, mode: 0o644)
+        case .mask(let target):
+            let path = inside(target)
+            switch FileIO.kind(path, followSymlinks: false) {
+            case .missing: return
+            case .directory: try Mount.tmpfs(path, mode: 0o000, sizeBytes: 4096); try Mount.remountReadOnly(path)
+            default: try Mount.bind("/dev/null", path, readOnly: true, recursive: false)
+            }
+        case .remountReadOnly(let target):
+            try Mount.remountReadOnly(inside(target))
+        }
+    }
+
+    private func makeParent(_ path: String) throws(SystemError) {
+        guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return }
+        try FileIO.makeDirectories(String(path[..<slash]))
+    }
+
+    /// A bind needs a mount point of the same kind as its source.
+    private func makeMountPoint(_ path: String, like source: String) throws(SystemError) {
+        if FileIO.kind(source) == .directory {
+            try FileIO.makeDirectories(path)
+        } else {
+            try makeParent(path)
+            if FileIO.kind(path) == .missing {
+                let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+                guard fd >= 0 else { throw .current("create mount point", path) }
+                close(fd)
+            }
+        }
+    }
+
+    /// The agent runs as `plan.user` in a user namespace nested inside the sandbox's: the
+    /// mounts made above belong to the outer namespace and are locked (cannot be undone inside).
+    private func enterAgentUserNamespace() throws(SystemError) {
+        let outerUid = getuid()
+        let outerGid = getgid()
+        try NamespaceSet.unshare(.user)
+        try FileIO.writeFile("/proc/self/setgroups", "deny")
+        try FileIO.writeFile("/proc/self/uid_map", "\(plan.user.uid) \(outerUid) 1\n")
+        try FileIO.writeFile("/proc/self/gid_map", "\(plan.user.gid) \(outerGid) 1\n")
+    }
+}

@@ -1,0 +1,90 @@
+/// Everything cordon-init needs to build a sandbox, computed by the supervisor (a pure
+/// function of the profile and the host) and handed to init as JSON on descriptor 3.
+///
+/// Paths in `steps` targets are sandbox paths (absolute, as seen inside); init prefixes the new
+/// root. Sources are host paths, resolved before `pivot_root`.
+public struct SandboxPlan: Sendable, Codable, Equatable {
+    public enum Step: Sendable, Codable, Equatable {
+        case directory(target: String, mode: UInt32)
+        case tmpfs(target: String, mode: UInt32, sizeBytes: UInt64?)
+        /// A bind of a host file or directory. Read-only binds keep the kernel's locked flags.
+        case bind(source: String, target: String, readOnly: Bool)
+        case overlay(lower: String, upper: String, work: String, target: String)
+        case proc(target: String)
+        case devpts(target: String)
+        case symlink(target: String, destination: String)
+        /// A file written with `contents` (generated passwd, hosts, resolv.conf…).
+        case file(target: String, contents: String, mode: UInt32)
+        /// A host file copied in (editable inside, never written back).
+        case copy(source: String, target: String, optional: Bool)
+        /// Hide whatever is at `target` (an empty read-only file or directory over it).
+        case mask(target: String)
+        case remountReadOnly(target: String)
+    }
+
+    public struct User: Sendable, Codable, Equatable {
+        public var uid: UInt32
+        public var gid: UInt32
+        public var name: String
+        public var home: String
+        public init(uid: UInt32, gid: UInt32, name: String, home: String) {
+            self.uid = uid
+            self.gid = gid
+            self.name = name
+            self.home = home
+        }
+    }
+
+    public struct ResourceLimit: Sendable, Codable, Equatable {
+        public var resource: Int32
+        public var name: String
+        public var value: UInt64
+        public init(resource: Int32, name: String, value: UInt64) {
+            self.resource = resource
+            self.name = name
+            self.value = value
+        }
+    }
+
+    /// Host directory (empty) on which the new root's tmpfs is mounted.
+    public var root: String
+    public var hostname: String
+    public var steps: [Step]
+    public var user: User
+    /// Paths (inside) where the agent may create, change and delete files.
+    public var writable: [String]
+    /// Existing files (inside) the agent may write but not create or delete (/dev/null, …).
+    public var writeFiles: [String]
+    public var resourceLimits: [ResourceLimit]
+    public var unshareCgroup: Bool
+    public var command: [String]
+    public var environment: [String]
+    public var workingDirectory: String
+    /// stdin/stdout/stderr are a pty slave: make it the agent's controlling terminal.
+    public var terminal: Bool
+
+    public init(
+        root: String, hostname: String, steps: [Step], user: User, writable: [String], writeFiles: [String],
+        resourceLimits: [ResourceLimit], unshareCgroup: Bool, command: [String], environment: [String],
+        workingDirectory: String, terminal: Bool
+    ) {
+        self.root = root
+        self.hostname = hostname
+        self.steps = steps
+        self.user = user
+        self.writable = writable
+        self.writeFiles = writeFiles
+        self.resourceLimits = resourceLimits
+        self.unshareCgroup = unshareCgroup
+        self.command = command
+        self.environment = environment
+        self.workingDirectory = workingDirectory
+        self.terminal = terminal
+    }
+
+    /// Descriptors cordon-init receives: 0–2 stdio, then these.
+    public static let planDescriptor: Int32 = 3
+    public static let errorDescriptor: Int32 = 4
+    /// Exit status of init when the sandbox could not be built (the command never ran).
+    public static let setupFailedStatus: Int32 = 125
+}

@@ -1,1 +1,0 @@
-// The CordonOS module; see docs/architecture.md.

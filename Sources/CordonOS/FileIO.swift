@@ -1,0 +1,83 @@
+#if canImport(Glibc)
+public import Glibc
+#endif
+
+/// Small file helpers over raw descriptors, usable in cordon-init where Foundation is not loaded.
+public enum FileIO {
+    public static func readAll(fd: Int32, limit: Int = 64 * 1024 * 1024) throws(SystemError) -> [UInt8] {
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while result.count < limit {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SystemError.current("read")
+            }
+            if n == 0 { break }
+            result.append(contentsOf: chunk[0..<n])
+        }
+        return result
+    }
+
+    public static func readFile(_ path: String, limit: Int = 64 * 1024 * 1024) throws(SystemError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError.current("open", path) }
+        defer { close(fd) }
+        return try readAll(fd: fd, limit: limit)
+    }
+
+    public static func writeAll(fd: Int32, _ bytes: [UInt8]) throws(SystemError) {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SystemError.current("write")
+            }
+            offset += n
+        }
+    }
+
+    public static func writeFile(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644, flags: Int32 = O_TRUNC) throws(SystemError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | flags, mode)
+        guard fd >= 0 else { throw SystemError.current("open", path) }
+        defer { close(fd) }
+        try writeAll(fd: fd, bytes)
+    }
+
+    public static func writeFile(_ path: String, _ text: String, mode: mode_t = 0o644) throws(SystemError) {
+        try writeFile(path, Array(text.utf8), mode: mode)
+    }
+
+    /// mkdir -p; existing directories are fine.
+    public static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws(SystemError) {
+        var current = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            current += "/" + component
+            if mkdir(current, mode) != 0 && errno != EEXIST {
+                throw SystemError.current("mkdir", current)
+            }
+        }
+    }
+
+    public enum Kind: Sendable, Equatable { case missing, file, directory, symlink, other }
+
+    public static func kind(_ path: String, followSymlinks: Bool = true) -> Kind {
+        var st = stat()
+        let rc = followSymlinks ? stat(path, &st) : lstat(path, &st)
+        guard rc == 0 else { return .missing }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: return .file
+        case S_IFDIR: return .directory
+        case S_IFLNK: return .symlink
+        default: return .other
+        }
+    }
+
+    public static func readLink(_ path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: 4097)
+        let n = readlink(path, &buffer, 4096)
+        guard n >= 0 else { return nil }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

@@ -1,1 +1,0 @@
-// The CordonSandbox module; see docs/architecture.md.

@@ -1,0 +1,206 @@
+public import CordonConfig
+public import CordonCore
+public import CordonIsolation
+import Glibc
+
+/// Compiles a profile into the plan cordon-init executes. Pure: no I/O, so every rule about
+/// what is visible inside is tested without starting a sandbox.
+public struct PlanBuilder: Sendable {
+    public struct Request: Sendable {
+        public var name: String
+        public var workspace: String
+        public var command: [String]
+        public var terminal: Bool
+        public var layout: SandboxLayout
+        /// `<state>/profiles/PROFILE/data`.
+        public var dataRoot: String
+        /// Limits that cgroups could not enforce and rlimits must approximate.
+        public var rlimitFallback: Bool
+
+        public init(name: String, workspace: String, command: [String], terminal: Bool, layout: SandboxLayout, dataRoot: String, rlimitFallback: Bool) {
+            self.name = name
+            self.workspace = workspace
+            self.command = command
+            self.terminal = terminal
+            self.layout = layout
+            self.dataRoot = dataRoot
+            self.rlimitFallback = rlimitFallback
+        }
+    }
+
+    public static let workspacePath = "/workspace"
+    public static let userName = "agent"
+
+    public var profile: Profile
+    public var host: HostFacts
+
+    public init(profile: Profile, host: HostFacts) {
+        self.profile = profile
+        self.host = host
+    }
+
+    /// The sandbox user: the caller's uid when unprivileged, else 1000.
+    public var user: SandboxPlan.User {
+        let uid = host.uid == 0 ? 1000 : host.uid
+        let gid = host.uid == 0 ? 1000 : host.gid
+        return SandboxPlan.User(uid: uid, gid: gid, name: Self.userName, home: "/home/" + Self.userName)
+    }
+
+    /// Files generated on the host and bound over their /etc counterparts.
+    public func generatedFiles(hostname: String) -> [String: String] {
+        let u = user
+        return [
+            "passwd": "root:x:0:0:root:/root:/usr/sbin/nologin\n\(u.name):x:\(u.uid):\(u.gid):cordon sandbox user:\(u.home):/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+            "group": "root:x:0:\n\(u.name):x:\(u.gid):\nnogroup:x:65534:\n",
+            "hostname": hostname + "\n",
+            "hosts": "127.0.0.1\tlocalhost \(hostname)\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+            "resolv.conf": "# cordon: names resolve through cordon's DNS when the profile allows egress\nnameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
+        ]
+    }
+
+    public func hostname(for name: String) -> String {
+        String(name.prefix(63))
+    }
+
+    public func build(_ request: Request) -> SandboxPlan {
+        let u = user
+        let hostname = hostname(for: request.name)
+        var steps: [SandboxPlan.Step] = []
+        var writable = ["/tmp", "/var/tmp", "/run", "/dev/shm", u.home]
+
+        for dir in HostFacts.systemDirectories {
+            switch host.systemEntries[dir] {
+            case .directory: steps.append(.bind(source: dir, target: dir, readOnly: true))
+            case .symlink(let target): steps.append(.symlink(target: dir, destination: target))
+            case nil: break
+            }
+        }
+        // /etc read-only, secrets masked, identity files generated.
+        steps.append(.bind(source: "/etc", target: "/etc", readOnly: true))
+        for path in SensitivePaths.etc { steps.append(.mask(target: path)) }
+        for (file, _) in generatedFiles(hostname: hostname).sorted(by: { $0.key < $1.key }) where host.etcFiles.contains("/etc/" + file) {
+            steps.append(.bind(source: request.layout.generated + "/" + file, target: "/etc/" + file, readOnly: true))
+        }
+
+        steps.append(.proc(target: "/proc"))
+        steps += devSteps()
+        steps.append(.tmpfs(target: "/tmp", mode: 0o1777, sizeBytes: tmpSize))
+        steps.append(.tmpfs(target: "/run", mode: 0o755, sizeBytes: 64 * 1024 * 1024))
+        steps.append(.tmpfs(target: "/var", mode: 0o755, sizeBytes: 64 * 1024 * 1024))
+        steps.append(.directory(target: "/var/tmp", mode: 0o1777))
+        steps.append(.symlink(target: "/var/run", destination: "/run"))
+        steps.append(.tmpfs(target: "/home", mode: 0o755, sizeBytes: 4096 * 16))
+        steps.append(.tmpfs(target: u.home, mode: 0o700, sizeBytes: tmpSize))
+
+        // The workspace: overlay (secure, yolo) or the host directory itself (unsafe).
+        switch profile.mode {
+        case .secure, .yolo:
+            steps.append(.overlay(lower: request.workspace, upper: request.layout.upper, work: request.layout.work, target: Self.workspacePath))
+        case .unsafe:
+            steps.append(.bind(source: request.workspace, target: Self.workspacePath, readOnly: false))
+        }
+        writable.append(Self.workspacePath)
+        for path in maskedInside(hostDirectory: request.workspace, sandboxPath: Self.workspacePath) {
+            steps.append(.mask(target: path))
+        }
+
+        for (index, mount) in profile.mounts.enumerated() {
+            let target = expandHome(mount.sandbox, home: u.home)
+            switch mount.mode {
+            case .ro: steps.append(.bind(source: mount.host, target: target, readOnly: true))
+            case .rw:
+                steps.append(.bind(source: mount.host, target: target, readOnly: false))
+                writable.append(target)
+            case .overlay:
+                let dir = request.layout.mountLayer(index)
+                steps.append(.overlay(lower: mount.host, upper: dir + "/upper", work: dir + "/work", target: target))
+                writable.append(target)
+            }
+            for path in maskedInside(hostDirectory: mount.host, sandboxPath: target) { steps.append(.mask(target: path)) }
+        }
+        for data in profile.data {
+            let target = expandHome(data.path, home: u.home)
+            steps.append(.bind(source: request.dataRoot + "/" + data.name, target: target, readOnly: false))
+            writable.append(target)
+        }
+        for copy in profile.copy {
+            steps.append(.copy(source: copy.host, target: expandHome(copy.sandbox, home: u.home), optional: copy.optional))
+        }
+        steps.append(.remountReadOnly(target: "/dev"))
+
+        return SandboxPlan(
+            root: request.layout.root, hostname: hostname, steps: steps, user: u, writable: writable,
+            writeFiles: ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", "/dev/pts", "/dev/ptmx"],
+            resourceLimits: resourceLimits(fallback: request.rlimitFallback), unshareCgroup: true,
+            command: request.command, environment: environment(name: request.name, user: u),
+            workingDirectory: Self.workspacePath, terminal: request.terminal
+        )
+    }
+
+    var tmpSize: UInt64 { min(profile.resources.disk ?? 2 << 30, 8 << 30) }
+
+    func devSteps() -> [SandboxPlan.Step] {
+        var steps: [SandboxPlan.Step] = [.tmpfs(target: "/dev", mode: 0o755, sizeBytes: 1 << 20)]
+        for node in ["null", "zero", "full", "random", "urandom", "tty"] {
+            steps.append(.bind(source: "/dev/" + node, target: "/dev/" + node, readOnly: false))
+        }
+        steps.append(.devpts(target: "/dev/pts"))
+        steps.append(.symlink(target: "/dev/ptmx", destination: "pts/ptmx"))
+        steps.append(.tmpfs(target: "/dev/shm", mode: 0o1777, sizeBytes: 256 << 20))
+        steps.append(.symlink(target: "/dev/fd", destination: "/proc/self/fd"))
+        steps.append(.symlink(target: "/dev/stdin", destination: "/proc/self/fd/0"))
+        steps.append(.symlink(target: "/dev/stdout", destination: "/proc/self/fd/1"))
+        steps.append(.symlink(target: "/dev/stderr", destination: "/proc/self/fd/2"))
+        return steps
+    }
+
+    /// Sensitive host paths that lie beneath a directory the profile mounts: hidden inside.
+    public func maskedInside(hostDirectory: String, sandboxPath: String) -> [String] {
+        let base = hostDirectory.hasSuffix("/") ? String(hostDirectory.dropLast()) : hostDirectory
+        let candidates = SensitivePaths.inHome.map { host.home + "/" + $0 } + SensitivePaths.absolute + SensitivePaths.etc
+        var result: [String] = []
+        for path in candidates where path.hasPrefix(base + "/") && path != host.home {
+            result.append(sandboxPath + path.dropFirst(base.count))
+        }
+        return result
+    }
+
+    func resourceLimits(fallback: Bool) -> [SandboxPlan.ResourceLimit] {
+        var limits = [SandboxPlan.ResourceLimit(resource: Int32(RLIMIT_CORE.rawValue), name: "core", value: 0)]
+        guard fallback else { return limits }
+        if let pids = profile.resources.pids {
+            limits.append(.init(resource: Int32(__RLIMIT_NPROC.rawValue), name: "nproc", value: UInt64(pids)))
+        }
+        if let memory = profile.resources.memory {
+            limits.append(.init(resource: Int32(RLIMIT_DATA.rawValue), name: "data", value: memory))
+        }
+        return limits
+    }
+
+    static let inheritedVariables = ["TERM", "COLORTERM", "LANG", "LANGUAGE", "TZ", "NO_COLOR"]
+
+    /// Nothing is inherited but a short safe list; the profile's `env` is explicit.
+    public func environment(name: String, user u: SandboxPlan.User) -> [String] {
+        var env: [String: String] = [
+            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOME": u.home, "USER": u.name, "LOGNAME": u.name, "SHELL": "/bin/bash",
+            "CORDON_SANDBOX": name, "TMPDIR": "/tmp",
+        ]
+        for key in Self.inheritedVariables { if let value = host.environment[key] { env[key] = value } }
+        for (key, value) in host.environment where key.hasPrefix("LC_") { env[key] = value }
+        for (key, value) in profile.env { env[key] = value }
+        for key in SensitivePaths.environment { env[key] = nil }
+        return env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+    }
+
+    func expandHome(_ path: String, home: String) -> String {
+        if path == "~" { return home }
+        if path.hasPrefix("~/") { return home + path.dropFirst(1) }
+        return path
+    }
+}
+
+extension SandboxLayout {
+    /// Upper and work dirs of the `index`th overlay mount of the profile.
+    public func mountLayer(_ index: Int) -> String { directory + "/mounts/\(index)" }
+}

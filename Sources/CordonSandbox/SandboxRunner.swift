@@ -1,0 +1,320 @@
+import CCordon
+public import CordonConfig
+public import CordonCore
+import CordonIsolation
+import CordonOS
+import FoundationEssentials
+import Glibc
+
+/// Runs one command in a fresh sandbox and returns its exit status: the supervisor side of
+/// `cordon run`. See docs/architecture.md for the sequence.
+public final class SandboxRunner {
+    public struct Options: Sendable {
+        public var name: String
+        public var workspace: String
+        public var command: [String]
+        public var initPath: String
+        public var profileSource: String
+
+        public init(name: String, workspace: String, command: [String], initPath: String, profileSource: String) {
+            self.name = name
+            self.workspace = workspace
+            self.command = command
+            self.initPath = initPath
+            self.profileSource = profileSource
+        }
+    }
+
+    public struct Outcome: Sendable {
+        public var exitStatus: Int32
+        public var layout: SandboxLayout
+        public var limitsEnforcement: String
+        public var oomKills: Int
+    }
+
+    public let profile: Profile
+    public let paths: CordonPaths
+    public let host: HostFacts
+    /// Warnings for the user (stderr), separate from data output.
+    public var warn: (String) -> Void
+
+    public init(profile: Profile, paths: CordonPaths, host: HostFacts = .current(), warn: @escaping (String) -> Void) {
+        self.profile = profile
+        self.paths = paths
+        self.host = host
+        self.warn = warn
+    }
+
+    public func run(_ options: Options) throws(CordonError) -> Outcome {
+        try SandboxName.validate(options.name)
+        guard profile.backend == .namespace else {
+            throw CordonError(.unsupported, "backend \"\(profile.backend.rawValue)\" is not available yet", hint: "use `backend: namespace`")
+        }
+        let workspace = try resolveWorkspace(options.workspace)
+        let layout = SandboxLayout(paths: paths, name: options.name)
+        try prepareState(layout: layout, workspace: workspace)
+        let lock = try acquireLock(layout)
+        defer { close(lock) }
+        try prepareRecord(layout: layout, name: options.name, workspace: workspace)
+
+        let events = try JSONLinesWriter(path: layout.events)
+        if profile.mode == .unsafe {
+            warn("WARNING: unsafe mode: \(workspace) is mounted read-write; the agent's writes reach the host directly, unreviewed")
+        }
+        if profile.network == .host {
+            warn("WARNING: network: host is not supported by this version; the sandbox gets no network")
+        }
+
+        // Limits: cgroups when we may create them; else rlimits, said plainly (strict refuses).
+        let limits = Cgroup.Limits(memoryBytes: profile.resources.memory, cpus: profile.resources.cpus, pids: profile.resources.pids)
+        var cgroup: Cgroup?
+        var enforcement = "none"
+        if !limits.isEmpty {
+            do {
+                cgroup = try Cgroup.create(name: options.name, limits: limits)
+                enforcement = "cgroup " + (cgroup?.version.rawValue ?? "")
+            } catch {
+                if profile.resources.strict {
+                    throw CordonError(.hostNotReady, "resource limits cannot be enforced with cgroups: \(error)",
+                                      hint: "run `cordon doctor`; delegate a cgroup to this user, or set resources.strict: false to accept rlimits")
+                }
+                enforcement = "rlimits"
+                warn("cordon: cgroups unavailable (\(error)); memory and pids limited with rlimits instead, CPU not limited (see `cordon doctor`)")
+            }
+        }
+        defer { cgroup?.remove() }
+
+        let terminal = isatty(0) == 1 && isatty(1) == 1
+        let builder = PlanBuilder(profile: profile, host: host)
+        let plan = builder.build(.init(
+            name: options.name, workspace: workspace, command: options.command, terminal: terminal, layout: layout,
+            dataRoot: paths.profileDataDirectory(profile.name), rlimitFallback: enforcement == "rlimits"
+        ))
+        try writeGenerated(builder: builder, layout: layout, hostname: plan.hostname)
+        try prepareDataDirectories(plan: plan)
+        let planFD = try writePlan(plan, layout: layout)
+        defer { close(planFD) }
+
+        events.append([
+            "time": .string(WallClock.rfc3339()), "event": "start", "sandbox": .string(options.name),
+            "profile": .string(options.profileSource), "mode": .string(profile.mode.rawValue),
+            "workspace": .string(workspace), "command": .array(options.command.map { .string($0) }),
+            "limits": .string(enforcement), "landlock_abi": .int(Hardening.landlockABI),
+        ])
+        let started = WallClock.monotonic()
+        let status: Int32
+        do {
+            status = try spawnAndWait(plan: plan, planFD: planFD, initPath: options.initPath, cgroup: cgroup, terminal: terminal)
+        } catch {
+            events.append(["time": .string(WallClock.rfc3339()), "event": "setup_failed", "sandbox": .string(options.name), "error": .string(error.description)])
+            throw error
+        }
+        let oom = cgroup?.oomKills ?? 0
+        events.append([
+            "time": .string(WallClock.rfc3339()), "event": "exit", "sandbox": .string(options.name),
+            "status": .int(Int(status)), "duration_ms": .int(Int((WallClock.monotonic() - started) * 1000)), "oom_kills": .int(oom),
+        ])
+        return Outcome(exitStatus: status, layout: layout, limitsEnforcement: enforcement, oomKills: oom)
+    }
+
+    func resolveWorkspace(_ path: String) throws(CordonError) -> String {
+        guard let real = realpath(path, nil) else {
+            throw CordonError(.notFound, "workspace \(path) does not exist", hint: "pass an existing directory with --workspace")
+        }
+        defer { free(real) }
+        let resolved = String(cString: real)
+        guard FileIO.kind(resolved) == .directory else {
+            throw CordonError(.invalidArgument, "workspace \(resolved) is not a directory", hint: "pass a project directory with --workspace")
+        }
+        if resolved == "/" || resolved == host.home || resolved == "/home" || resolved == "/root" && host.uid != 0 {
+            throw CordonError(.invalidArgument, "refusing to use \(resolved) as the workspace", hint: "run cordon from a project directory, or pass --workspace DIR")
+        }
+        if resolved.hasPrefix(paths.stateHome + "/") || resolved == paths.stateHome {
+            throw CordonError(.invalidArgument, "the workspace \(resolved) is inside cordon's state directory", hint: "pass a project directory with --workspace")
+        }
+        return resolved
+    }
+
+    func prepareState(layout: SandboxLayout, workspace: String) throws(CordonError) {
+        do {
+            for dir in [layout.directory, layout.upper, layout.work, layout.root, layout.generated] {
+                try FileIO.makeDirectories(dir, mode: 0o700)
+            }
+            for index in profile.mounts.indices where profile.mounts[index].mode == .overlay {
+                try FileIO.makeDirectories(layout.mountLayer(index) + "/upper", mode: 0o700)
+                try FileIO.makeDirectories(layout.mountLayer(index) + "/work", mode: 0o700)
+            }
+        } catch {
+            throw CordonError(.io, "cannot create the sandbox state directory", cause: error.description)
+        }
+    }
+
+    func acquireLock(_ layout: SandboxLayout) throws(CordonError) -> Int32 {
+        let fd = open(layout.lock, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw CordonError(.io, "cannot open \(layout.lock)", cause: String(cString: strerror(errno))) }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            close(fd)
+            throw CordonError(.alreadyExists, "sandbox \(layout.directory.split(separator: "/").last ?? "") is already running", hint: "choose another --name")
+        }
+        return fd
+    }
+
+    func prepareRecord(layout: SandboxLayout, name: String, workspace: String) throws(CordonError) {
+        let now = WallClock.rfc3339()
+        var record: SandboxRecord
+        if FileIO.kind(layout.record) == .file {
+            record = try layout.loadRecord()
+            guard record.workspace == workspace else {
+                throw CordonError(.alreadyExists, "sandbox \(name) belongs to workspace \(record.workspace), not \(workspace)",
+                                  hint: "choose another --name, or review and discard it first (`cordon diff \(name)`)")
+            }
+            guard record.mode == profile.mode.rawValue || (record.mode != "unsafe" && profile.mode != .unsafe) else {
+                throw CordonError(.alreadyExists, "sandbox \(name) was created in \(record.mode) mode", hint: "choose another --name")
+            }
+        } else {
+            record = SandboxRecord(name: name, profile: profile.name, mode: profile.mode.rawValue, workspace: workspace, created: now)
+        }
+        record.lastStarted = now
+        record.overlayMounts = profile.mounts.enumerated().compactMap { index, mount in
+            mount.mode == .overlay ? .init(host: mount.host, sandbox: mount.sandbox, upper: layout.mountLayer(index) + "/upper") : nil
+        }
+        try layout.saveRecord(record)
+    }
+
+    func writeGenerated(builder: PlanBuilder, layout: SandboxLayout, hostname: String) throws(CordonError) {
+        do {
+            for (file, contents) in builder.generatedFiles(hostname: hostname) {
+                try FileIO.writeFile(layout.generated + "/" + file, Array(contents.utf8), mode: 0o644)
+            }
+        } catch {
+            throw CordonError(.io, "cannot write the sandbox's generated files", cause: error.description)
+        }
+    }
+
+    func prepareDataDirectories(plan: SandboxPlan) throws(CordonError) {
+        do {
+            for data in profile.data {
+                try FileIO.makeDirectories(paths.profileDataDirectory(profile.name) + "/" + data.name, mode: 0o700)
+            }
+        } catch {
+            throw CordonError(.io, "cannot create the profile's data directories", cause: error.description)
+        }
+    }
+
+    func writePlan(_ plan: SandboxPlan, layout: SandboxLayout) throws(CordonError) -> Int32 {
+        let path = layout.directory + "/plan.json"
+        do {
+            let data = try JSONEncoder().encode(plan)
+            try FileIO.writeFile(path, [UInt8](data), mode: 0o600)
+        } catch {
+            throw CordonError(.io, "cannot write the sandbox plan", cause: "\(error)")
+        }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw CordonError(.io, "cannot open \(path)", cause: String(cString: strerror(errno))) }
+        return fd
+    }
+
+    static let forwardedSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH]
+
+    func spawnAndWait(plan: SandboxPlan, planFD: Int32, initPath: String, cgroup: Cgroup?, terminal: Bool) throws(CordonError) -> Int32 {
+        var errorPipe: [Int32] = [-1, -1]
+        guard pipe(&errorPipe) == 0 else { throw CordonError(.systemCall, "pipe failed", cause: String(cString: strerror(errno))) }
+        _ = fcntl(errorPipe[0], F_SETFD, FD_CLOEXEC)
+        _ = fcntl(errorPipe[1], F_SETFD, FD_CLOEXEC)
+        defer { close(errorPipe[0]) }
+
+        var master: Int32 = -1
+        var slave: Int32 = -1
+        if terminal {
+            let rc = ccordon_openpty(&master, &slave, 0)
+            if rc < 0 { throw CordonError(.systemCall, "cannot open a pty", cause: String(cString: strerror(-rc))) }
+        }
+        defer { if master >= 0 { close(master) } }
+        let stdio: [Int32] = terminal ? [slave, slave, slave] : [0, 1, 2]
+        let fds = stdio + [planFD, errorPipe[1]]
+
+        var result = ccordon_spawn_result()
+        let flags = NamespaceSet.all.subtracting(.cgroup).rawValue  // cgroup ns: init unshares it after joining the cgroup
+        let argv = ["cordon-init"]
+        let rc: Int32 = withCStrings(argv) { a in
+            withCStrings([]) { e in
+                fds.withUnsafeBufferPointer { f in
+                    initPath.withCString { path in
+                        var attrs = ccordon_spawn_attrs(
+                            clone_flags: flags, path: path,
+                            argv: UnsafeRawPointer(a.baseAddress!).assumingMemoryBound(to: UnsafeMutablePointer<CChar>?.self),
+                            envp: UnsafeRawPointer(e.baseAddress!).assumingMemoryBound(to: UnsafeMutablePointer<CChar>?.self),
+                            fds: f.baseAddress, fd_count: Int32(fds.count))
+                        return ccordon_spawn(&attrs, &result)
+                    }
+                }
+            }
+        }
+        close(errorPipe[1])
+        if slave >= 0 { close(slave) }
+        if rc < 0 {
+            let reason = String(cString: strerror(-rc))
+            throw CordonError(.hostNotReady, "cannot create the sandbox's namespaces: \(reason)",
+                              hint: "run `cordon doctor` to see what this host blocks (unprivileged user namespaces, AppArmor)")
+        }
+        defer { close(result.pidfd) }
+        var goSent = false
+        defer {
+            if !goSent {
+                _ = ccordon_pidfd_send_signal(result.pidfd, SIGKILL)
+                close(result.go_fd)
+                var status: Int32 = 0
+                waitpid(result.pid, &status, 0)
+            }
+        }
+
+        // Map root inside to the caller; then join the cgroup before the child runs anything.
+        do throws(SystemError) {
+            let procDir = "/proc/\(result.pid)"
+            try FileIO.writeFile(procDir + "/setgroups", "deny")
+            try FileIO.writeFile(procDir + "/uid_map", "0 \(host.uid) 1\n")
+            try FileIO.writeFile(procDir + "/gid_map", "0 \(host.gid) 1\n")
+            try cgroup?.add(pid: result.pid)
+        } catch {
+            throw CordonError(.sandboxSetup, "cannot prepare the sandbox process", cause: error.description)
+        }
+        var go: UInt8 = 1
+        guard write(result.go_fd, &go, 1) == 1 else { throw CordonError(.sandboxSetup, "the sandbox process died before starting") }
+        goSent = true
+        close(result.go_fd)
+        var childErrno: Int32 = 0
+        let got = read(result.err_fd, &childErrno, 4)
+        close(result.err_fd)
+        if got == 4 {
+            var status: Int32 = 0
+            waitpid(result.pid, &status, 0)
+            throw CordonError(.sandboxSetup, "cannot start cordon-init (\(initPath))", cause: String(cString: strerror(childErrno)))
+        }
+
+        // Relay the terminal and signals until init (PID 1 inside) exits.
+        var saved = [UInt8](repeating: 0, count: Int(ccordon_termios_size()))
+        let raw = terminal && ccordon_tty_raw(0, &saved) == 0
+        let signalFD = Self.forwardedSignals.withUnsafeBufferPointer { ccordon_signal_pipe($0.baseAddress, Int32($0.count)) }
+        defer {
+            if raw { _ = ccordon_tty_restore(0, &saved) }
+            Self.forwardedSignals.withUnsafeBufferPointer { ccordon_signal_pipe_reset($0.baseAddress, Int32($0.count)) }
+            if signalFD >= 0 { close(signalFD) }
+        }
+        while true {
+            let r = ccordon_supervise(result.pidfd, signalFD, terminal ? master : -1, 0, 1, -1)
+            if r == 0 { break }
+            if r < 0 { throw CordonError(.systemCall, "supervising the sandbox failed", cause: String(cString: strerror(-r))) }
+        }
+        var status: Int32 = 0
+        while waitpid(result.pid, &status, 0) < 0 && errno == EINTR {}
+
+        let setupError = (try? FileIO.readAll(fd: errorPipe[0], limit: 65536)) ?? []
+        if !setupError.isEmpty {
+            let text = String(decoding: setupError, as: UTF8.self).split(separator: "\n").joined(separator: "; ")
+            throw CordonError(.sandboxSetup, "the sandbox could not be set up, so the command did not run: \(text)",
+                              hint: "run `cordon doctor` to check what this host supports")
+        }
+        let signal = status & 0x7f
+        return signal == 0 ? (status >> 8) & 0xff : 128 + signal
+    }
+}
