@@ -8,6 +8,7 @@ public struct CordonCommand: ParsableCommand {
         version: CordonVersion.string,
         subcommands: [
             RunCommand.self,
+            DoctorCommand.self,
         ]
     )
 

@@ -16,8 +16,11 @@ public struct PlanBuilder: Sendable {
         public var dataRoot: String
         /// Limits that cgroups could not enforce and rlimits must approximate.
         public var rlimitFallback: Bool
+        /// Host path of the pty slave given to the sandbox, bound at /dev/console.
+        public var consoleDevice: String?
 
-        public init(name: String, workspace: String, command: [String], terminal: Bool, layout: SandboxLayout, dataRoot: String, rlimitFallback: Bool) {
+        public init(name: String, workspace: String, command: [String], terminal: Bool, layout: SandboxLayout, dataRoot: String, rlimitFallback: Bool, consoleDevice: String? = nil) {
+            self.consoleDevice = consoleDevice
             self.name = name
             self.workspace = workspace
             self.command = command
@@ -126,11 +129,14 @@ public struct PlanBuilder: Sendable {
         for copy in profile.copy {
             steps.append(.copy(source: copy.host, target: expandHome(copy.sandbox, home: u.home), optional: copy.optional))
         }
+        if let console = request.consoleDevice {
+            steps.append(.bind(source: console, target: "/dev/console", readOnly: false))
+        }
         steps.append(.remountReadOnly(target: "/dev"))
 
         return SandboxPlan(
             root: request.layout.root, hostname: hostname, steps: steps, user: u, writable: writable,
-            writeFiles: ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", "/dev/pts", "/dev/ptmx"],
+            writeFiles: ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", "/dev/pts", "/dev/ptmx", "/dev/console"],
             resourceLimits: resourceLimits(fallback: request.rlimitFallback), unshareCgroup: true,
             command: request.command, environment: environment(name: request.name, user: u),
             workingDirectory: Self.workspacePath, terminal: request.terminal

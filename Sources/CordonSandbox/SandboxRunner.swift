@@ -15,8 +15,11 @@ public final class SandboxRunner {
         public var command: [String]
         public var initPath: String
         public var profileSource: String
+        /// Give the command a pty when cordon's stdin and stdout are terminals.
+        public var allowTerminal: Bool
 
-        public init(name: String, workspace: String, command: [String], initPath: String, profileSource: String) {
+        public init(name: String, workspace: String, command: [String], initPath: String, profileSource: String, allowTerminal: Bool = true) {
+            self.allowTerminal = allowTerminal
             self.name = name
             self.workspace = workspace
             self.command = command
@@ -84,11 +87,13 @@ public final class SandboxRunner {
         }
         defer { cgroup?.remove() }
 
-        let terminal = isatty(0) == 1 && isatty(1) == 1
+        let pty = try options.allowTerminal && isatty(0) == 1 && isatty(1) == 1 ? Pty.open(sizeFrom: 0) : nil
+        defer { pty?.closeMaster() }
         let builder = PlanBuilder(profile: profile, host: host)
         let plan = builder.build(.init(
-            name: options.name, workspace: workspace, command: options.command, terminal: terminal, layout: layout,
-            dataRoot: paths.profileDataDirectory(profile.name), rlimitFallback: enforcement == "rlimits"
+            name: options.name, workspace: workspace, command: options.command, terminal: pty != nil, layout: layout,
+            dataRoot: paths.profileDataDirectory(profile.name), rlimitFallback: enforcement == "rlimits",
+            consoleDevice: pty?.slavePath
         ))
         try writeGenerated(builder: builder, layout: layout, hostname: plan.hostname)
         try prepareDataDirectories(plan: plan)
@@ -104,7 +109,7 @@ public final class SandboxRunner {
         let started = WallClock.monotonic()
         let status: Int32
         do {
-            status = try spawnAndWait(plan: plan, planFD: planFD, initPath: options.initPath, cgroup: cgroup, terminal: terminal)
+            status = try spawnAndWait(plan: plan, planFD: planFD, initPath: options.initPath, cgroup: cgroup, pty: pty)
         } catch {
             events.append(["time": .string(WallClock.rfc3339()), "event": "setup_failed", "sandbox": .string(options.name), "error": .string(error.description)])
             throw error
@@ -216,80 +221,47 @@ public final class SandboxRunner {
 
     static let forwardedSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH]
 
-    func spawnAndWait(plan: SandboxPlan, planFD: Int32, initPath: String, cgroup: Cgroup?, terminal: Bool) throws(CordonError) -> Int32 {
+    func spawnAndWait(plan: SandboxPlan, planFD: Int32, initPath: String, cgroup: Cgroup?, pty: Pty?) throws(CordonError) -> Int32 {
+        let terminal = pty != nil
         var errorPipe: [Int32] = [-1, -1]
         guard pipe(&errorPipe) == 0 else { throw CordonError(.systemCall, "pipe failed", cause: String(cString: strerror(errno))) }
         _ = fcntl(errorPipe[0], F_SETFD, FD_CLOEXEC)
         _ = fcntl(errorPipe[1], F_SETFD, FD_CLOEXEC)
         defer { close(errorPipe[0]) }
 
-        var master: Int32 = -1
-        var slave: Int32 = -1
-        if terminal {
-            let rc = ccordon_openpty(&master, &slave, 0)
-            if rc < 0 { throw CordonError(.systemCall, "cannot open a pty", cause: String(cString: strerror(-rc))) }
-        }
-        defer { if master >= 0 { close(master) } }
+        let master = pty?.master ?? -1
+        let slave = pty?.slave ?? -1
         let stdio: [Int32] = terminal ? [slave, slave, slave] : [0, 1, 2]
         let fds = stdio + [planFD, errorPipe[1]]
 
-        var result = ccordon_spawn_result()
-        let flags = NamespaceSet.all.subtracting(.cgroup).rawValue  // cgroup ns: init unshares it after joining the cgroup
-        let argv = ["cordon-init"]
-        let rc: Int32 = withCStrings(argv) { a in
-            withCStrings([]) { e in
-                fds.withUnsafeBufferPointer { f in
-                    initPath.withCString { path in
-                        var attrs = ccordon_spawn_attrs(
-                            clone_flags: flags, path: path,
-                            argv: UnsafeRawPointer(a.baseAddress!).assumingMemoryBound(to: UnsafeMutablePointer<CChar>?.self),
-                            envp: UnsafeRawPointer(e.baseAddress!).assumingMemoryBound(to: UnsafeMutablePointer<CChar>?.self),
-                            fds: f.baseAddress, fd_count: Int32(fds.count))
-                        return ccordon_spawn(&attrs, &result)
-                    }
-                }
-            }
-        }
-        close(errorPipe[1])
-        if slave >= 0 { close(slave) }
-        if rc < 0 {
-            let reason = String(cString: strerror(-rc))
-            throw CordonError(.hostNotReady, "cannot create the sandbox's namespaces: \(reason)",
+        let process: SpawnedProcess
+        do {
+            // cgroup ns: init unshares it after joining the cgroup, so its root is the sandbox's.
+            process = try SpawnedProcess.start(path: initPath, arguments: ["cordon-init"], environment: [], descriptors: fds,
+                                               namespaces: NamespaceSet.all.subtracting(.cgroup))
+        } catch {
+            close(errorPipe[1])
+            throw CordonError(.hostNotReady, "cannot create the sandbox's namespaces: \(error.errnoText)",
                               hint: "run `cordon doctor` to see what this host blocks (unprivileged user namespaces, AppArmor)")
         }
-        defer { close(result.pidfd) }
-        var goSent = false
-        defer {
-            if !goSent {
-                _ = ccordon_pidfd_send_signal(result.pidfd, SIGKILL)
-                close(result.go_fd)
-                var status: Int32 = 0
-                waitpid(result.pid, &status, 0)
-            }
-        }
-
-        // Map root inside to the caller; then join the cgroup before the child runs anything.
+        close(errorPipe[1])
+        pty?.closeSlave()
+        // Root inside is the caller; the child joins the cgroup before it runs anything.
         do throws(SystemError) {
-            let procDir = "/proc/\(result.pid)"
-            try FileIO.writeFile(procDir + "/setgroups", "deny")
-            try FileIO.writeFile(procDir + "/uid_map", "0 \(host.uid) 1\n")
-            try FileIO.writeFile(procDir + "/gid_map", "0 \(host.gid) 1\n")
-            try cgroup?.add(pid: result.pid)
+            try process.mapIdentity(outsideUid: host.uid, outsideGid: host.gid)
+            try cgroup?.add(pid: process.pid)
         } catch {
+            process.abandon()
             throw CordonError(.sandboxSetup, "cannot prepare the sandbox process", cause: error.description)
         }
-        var go: UInt8 = 1
-        guard write(result.go_fd, &go, 1) == 1 else { throw CordonError(.sandboxSetup, "the sandbox process died before starting") }
-        goSent = true
-        close(result.go_fd)
-        var childErrno: Int32 = 0
-        let got = read(result.err_fd, &childErrno, 4)
-        close(result.err_fd)
-        if got == 4 {
-            var status: Int32 = 0
-            waitpid(result.pid, &status, 0)
-            throw CordonError(.sandboxSetup, "cannot start cordon-init (\(initPath))", cause: String(cString: strerror(childErrno)))
+        do {
+            try process.release()
+        } catch {
+            _ = process.waitStatus()
+            close(process.pidfd)
+            throw CordonError(.sandboxSetup, "cannot start cordon-init (\(initPath))", cause: error.errnoText)
         }
+        defer { close(process.pidfd) }
 
         // Relay the terminal and signals until init (PID 1 inside) exits.
         var saved = [UInt8](repeating: 0, count: Int(ccordon_termios_size()))
@@ -301,12 +273,11 @@ public final class SandboxRunner {
             if signalFD >= 0 { close(signalFD) }
         }
         while true {
-            let r = ccordon_supervise(result.pidfd, signalFD, terminal ? master : -1, 0, 1, -1)
+            let r = ccordon_supervise(process.pidfd, signalFD, terminal ? master : -1, 0, 1, -1)
             if r == 0 { break }
             if r < 0 { throw CordonError(.systemCall, "supervising the sandbox failed", cause: String(cString: strerror(-r))) }
         }
-        var status: Int32 = 0
-        while waitpid(result.pid, &status, 0) < 0 && errno == EINTR {}
+        let status = process.waitStatus()
 
         let setupError = (try? FileIO.readAll(fd: errorPipe[0], limit: 65536)) ?? []
         if !setupError.isEmpty {
@@ -314,7 +285,37 @@ public final class SandboxRunner {
             throw CordonError(.sandboxSetup, "the sandbox could not be set up, so the command did not run: \(text)",
                               hint: "run `cordon doctor` to check what this host supports")
         }
-        let signal = status & 0x7f
-        return signal == 0 ? (status >> 8) & 0xff : 128 + signal
+        return status
+    }
+}
+
+/// The pty pair a terminal run uses: the sandbox gets the slave as stdio (and bound at
+/// /dev/console so ttyname() works inside); cordon relays the master.
+final class Pty {
+    let master: Int32
+    private(set) var slave: Int32
+    let slavePath: String?
+
+    private init(master: Int32, slave: Int32) {
+        self.master = master
+        self.slave = slave
+        self.slavePath = ttyname(slave).map { String(cString: $0) }
+    }
+
+    static func open(sizeFrom fd: Int32) throws(CordonError) -> Pty {
+        var master: Int32 = -1
+        var slave: Int32 = -1
+        let rc = ccordon_openpty(&master, &slave, fd)
+        if rc < 0 { throw CordonError(.systemCall, "cannot open a pty", cause: String(cString: strerror(-rc))) }
+        return Pty(master: master, slave: slave)
+    }
+
+    func closeSlave() {
+        if slave >= 0 { close(slave); slave = -1 }
+    }
+
+    func closeMaster() {
+        closeSlave()
+        close(master)
     }
 }

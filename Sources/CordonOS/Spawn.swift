@@ -1,0 +1,71 @@
+import CCordon
+import Glibc
+
+/// A child created by `ccordon_spawn` in new namespaces, stopped before exec until `release()`.
+public struct SpawnedProcess: Sendable {
+    public let pid: Int32
+    public let pidfd: Int32
+    let goFD: Int32
+    let errorFD: Int32
+
+    /// Starts a child of `path` in namespaces `namespaces`; `descriptors[i]` becomes its fd i.
+    /// The child waits (and dies with this thread) until `release()` is called.
+    public static func start(path: String, arguments: [String], environment: [String], descriptors: [Int32], namespaces: NamespaceSet) throws(SystemError) -> SpawnedProcess {
+        var result = ccordon_spawn_result()
+        let rc: Int32 = withCStrings(arguments) { a in
+            withCStrings(environment) { e in
+                descriptors.withUnsafeBufferPointer { f in
+                    path.withCString { p in
+                        var attrs = ccordon_spawn_attrs(
+                            clone_flags: namespaces.rawValue, path: p,
+                            argv: UnsafeRawPointer(a.baseAddress!).assumingMemoryBound(to: UnsafeMutablePointer<CChar>?.self),
+                            envp: UnsafeRawPointer(e.baseAddress!).assumingMemoryBound(to: UnsafeMutablePointer<CChar>?.self),
+                            fds: f.baseAddress, fd_count: Int32(descriptors.count))
+                        return ccordon_spawn(&attrs, &result)
+                    }
+                }
+            }
+        }
+        try check("clone3", path, rc)
+        return SpawnedProcess(pid: result.pid, pidfd: result.pidfd, goFD: result.go_fd, errorFD: result.err_fd)
+    }
+
+    /// Writes the child's uid/gid maps (a single line each: `inside outside 1`).
+    public func mapIdentity(insideUid: UInt32 = 0, outsideUid: UInt32, insideGid: UInt32 = 0, outsideGid: UInt32) throws(SystemError) {
+        let dir = "/proc/\(pid)"
+        try FileIO.writeFile(dir + "/setgroups", "deny")
+        try FileIO.writeFile(dir + "/uid_map", "\(insideUid) \(outsideUid) 1\n")
+        try FileIO.writeFile(dir + "/gid_map", "\(insideGid) \(outsideGid) 1\n")
+    }
+
+    /// Lets the child exec; throws the child's errno if a step before exec failed.
+    public func release() throws(SystemError) {
+        var go: UInt8 = 1
+        let wrote = write(goFD, &go, 1)
+        close(goFD)
+        var childErrno: Int32 = 0
+        let got = wrote == 1 ? read(errorFD, &childErrno, 4) : 0
+        close(errorFD)
+        if wrote != 1 { throw SystemError("start child", nil, errno: ESRCH) }
+        if got == 4 { throw SystemError("exec", nil, errno: childErrno) }
+    }
+
+    /// Kills a child that was never released and reaps it.
+    public func abandon() {
+        _ = ccordon_pidfd_send_signal(pidfd, SIGKILL)
+        close(goFD)
+        close(errorFD)
+        _ = waitStatus()
+        close(pidfd)
+    }
+
+    /// Blocks until the child exits; returns its exit code (128 + signal when killed).
+    public func waitStatus() -> Int32 {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let signal = status & 0x7f
+        return signal == 0 ? (status >> 8) & 0xff : 128 + signal
+    }
+
+    public func signal(_ sig: Int32) { _ = ccordon_pidfd_send_signal(pidfd, sig) }
+}
