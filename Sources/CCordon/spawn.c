@@ -128,9 +128,14 @@ int ccordon_signal_pipe(const int *signals, int count) {
     sa.sa_handler = signal_pipe_handler;
     sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
+    sigset_t unblock;
+    sigemptyset(&unblock);
     for (int i = 0; i < count; i++) {
         if (sigaction(signals[i], &sa, NULL) != 0) return -errno;
+        sigaddset(&unblock, signals[i]);
     }
+    // A launcher may have handed us a blocked mask; these signals must reach the handler.
+    pthread_sigmask(SIG_UNBLOCK, &unblock, NULL);
     return p[0];
 }
 

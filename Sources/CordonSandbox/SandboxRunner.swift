@@ -74,7 +74,7 @@ public final class SandboxRunner {
         var enforcement = "none"
         if !limits.isEmpty {
             do {
-                cgroup = try Cgroup.create(name: options.name, limits: limits)
+                cgroup = try Cgroup.create(name: "\(options.name).\(getpid())", limits: limits)
                 enforcement = "cgroup " + (cgroup?.version.rawValue ?? "")
             } catch {
                 if profile.resources.strict {

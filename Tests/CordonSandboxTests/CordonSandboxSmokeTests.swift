@@ -1,6 +1,0 @@
-import Testing
-@testable import CordonSandbox
-
-@Test func moduleLoads() {
-    #expect(Bool(true))
-}

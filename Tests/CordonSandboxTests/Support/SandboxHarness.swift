@@ -1,0 +1,101 @@
+import Foundation
+import Glibc
+
+/// Runs the real `cordon` binary (built next to the test bundle) in scratch directories.
+struct SandboxHarness {
+    let root: String
+    var workspace: String { root + "/workspace" }
+    var home: String { root + "/home" }
+    var state: String { root + "/state" }
+
+    init() throws {
+        root = try Self.makeTemporaryDirectory()
+        for dir in [workspace, home, state] { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+    }
+
+    static func makeTemporaryDirectory(prefix: String = "cordon-test") throws -> String {
+        var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw POSIXError(.EIO) }
+        return String(cString: made)
+    }
+
+    /// Directory holding the built products (cordon, cordon-init).
+    static var productsDirectory: String {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var url = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        while !FileManager.default.fileExists(atPath: url.appendingPathComponent("cordon-init").path) && url.path != "/" {
+            url = url.deletingLastPathComponent()
+        }
+        return url.path
+    }
+
+    static var cordon: String { productsDirectory + "/cordon" }
+
+    /// Whether this host can create the namespaces a sandbox needs (else tests skip loudly).
+    static let namespacesAvailable: Bool = {
+        let result = try? run(["/usr/bin/unshare", "-Urmpf", "--mount-proc", "true"], environment: nil)
+        return result?.status == 0
+    }()
+
+    static var isRoot: Bool { getuid() == 0 }
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    func environment(extra: [String: String] = [:]) -> [String: String] {
+        var env = ["HOME": home, "XDG_STATE_HOME": state, "XDG_CONFIG_HOME": root + "/config", "PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "LANG": "C.UTF-8"]
+        for (k, v) in extra { env[k] = v }
+        return env
+    }
+
+    /// `cordon ARGS…` with the harness's HOME and state dirs.
+    func cordon(_ arguments: [String], extraEnvironment: [String: String] = [:], stdin: String? = nil, timeout: Double = 120) throws -> Result {
+        try Self.run([Self.cordon] + arguments, environment: environment(extra: extraEnvironment), directory: workspace, stdin: stdin, timeout: timeout)
+    }
+
+    /// `cordon run --name NAME [extra] -- sh -c SCRIPT`.
+    func sandbox(_ script: String, name: String = "t", options: [String] = [], timeout: Double = 120) throws -> Result {
+        try cordon(["run", "--name", name, "--workspace", workspace] + options + ["--", "/bin/sh", "-c", script], timeout: timeout)
+    }
+
+    func write(_ relative: String, _ contents: String, in base: String? = nil) throws {
+        let path = (base ?? workspace) + "/" + relative
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try contents.write(toFile: path, atomically: false, encoding: .utf8)
+    }
+
+    func cleanup() {
+        _ = try? Self.run(["/bin/rm", "-rf", root], environment: nil)
+    }
+
+    @discardableResult
+    static func run(_ argv: [String], environment: [String: String]?, directory: String? = nil, stdin: String? = nil, timeout: Double = 120) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: argv[0])
+        process.arguments = Array(argv.dropFirst())
+        if let environment { process.environment = environment }
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        let input = Pipe()
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(stdin.data(using: .utf8)!) }
+        try? input.fileHandleForWriting.close()
+        let deadline = Date().addingTimeInterval(timeout)
+        // Read both pipes fully (in the background) so a chatty child never blocks.
+        nonisolated(unsafe) var outData = Data(), errData = Data()
+        let group = DispatchGroup()
+        group.enter(); DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        group.enter(); DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        group.wait()
+        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+    }
+}
