@@ -1,0 +1,94 @@
+import CordonConfig
+import CordonCore
+import CordonIsolation
+import CordonSandbox
+import Testing
+
+struct PlanBuilderTests {
+    static let host = HostFacts(
+        uid: 1000, gid: 1000, home: "/home/alice",
+        systemEntries: ["/usr": .directory, "/bin": .symlink("usr/bin"), "/lib": .symlink("usr/lib"), "/lib64": .symlink("usr/lib64")],
+        etcFiles: ["/etc/passwd", "/etc/group", "/etc/hosts", "/etc/resolv.conf"],
+        environment: ["TERM": "xterm", "LANG": "C.UTF-8", "LC_ALL": "C", "AWS_SECRET_ACCESS_KEY": "x", "SSH_AUTH_SOCK": "/run/ssh", "HOME": "/home/alice"]
+    )
+
+    func plan(_ profile: Profile = .defaults, workspace: String = "/home/alice/project", host: HostFacts = host) -> SandboxPlan {
+        let layout = SandboxLayout(directory: "/state/sandboxes/t")
+        return PlanBuilder(profile: profile, host: host).build(.init(
+            name: "t", workspace: workspace, command: ["true"], terminal: false, layout: layout, dataRoot: "/state/profiles/default/data", rlimitFallback: false))
+    }
+
+    @Test func secureModeMountsTheWorkspaceAsAnOverlay() {
+        let steps = plan().steps
+        #expect(steps.contains(.overlay(lower: "/home/alice/project", upper: "/state/sandboxes/t/upper", work: "/state/sandboxes/t/work", target: "/workspace")))
+        #expect(!steps.contains { if case .bind(_, "/workspace", _) = $0 { return true } else { return false } })
+    }
+
+    @Test func unsafeModeBindsTheWorkspaceReadWrite() {
+        var profile = Profile.defaults
+        profile.mode = .unsafe
+        #expect(plan(profile).steps.contains(.bind(source: "/home/alice/project", target: "/workspace", readOnly: false)))
+    }
+
+    @Test func theHomeIsNeverMountedAndSystemDirsAreReadOnly() {
+        let steps = plan().steps
+        for step in steps {
+            if case .bind(let source, _, let readOnly) = step {
+                #expect(!source.hasPrefix("/home/alice") || source == "/home/alice/project", "\(source) must not be mounted")
+                if ["/usr", "/etc"].contains(source) { #expect(readOnly) }
+            }
+        }
+        #expect(steps.contains(.symlink(target: "/bin", destination: "usr/bin")))
+        #expect(steps.contains(.mask(target: "/etc/shadow")))
+        #expect(steps.contains(.mask(target: "/etc/ssh")))
+    }
+
+    @Test func sensitivePathsBelowAMountedDirectoryAreMasked() {
+        let steps = plan(workspace: "/srv").steps
+        #expect(!steps.contains(.mask(target: "/workspace/.ssh")))
+        let wide = PlanBuilder(profile: .defaults, host: Self.host).maskedInside(hostDirectory: "/home", sandboxPath: "/workspace")
+        #expect(wide.contains("/workspace/alice/.ssh"))
+        #expect(wide.contains("/workspace/alice/.aws"))
+        #expect(wide.contains("/workspace/alice/.bash_history"))
+    }
+
+    @Test func nothingIsInheritedButTheSafeList() {
+        var profile = Profile.defaults
+        profile.env = ["FOO": "bar", "SSH_AUTH_SOCK": "/tmp/x"]
+        let env = plan(profile).environment
+        #expect(env.contains("TERM=xterm"))
+        #expect(env.contains("LC_ALL=C"))
+        #expect(env.contains("FOO=bar"))
+        #expect(env.contains("HOME=/home/agent"))
+        #expect(!env.contains { $0.hasPrefix("AWS_SECRET_ACCESS_KEY=") })
+        #expect(!env.contains { $0.hasPrefix("SSH_AUTH_SOCK=") }, "agent sockets are cleared even when a profile sets them")
+    }
+
+    @Test func landlockAllowsWritesOnlyWhereTheSandboxMayWrite() {
+        var profile = Profile.defaults
+        profile.mounts = [.init(host: "/data", sandbox: "/data", mode: .ro), .init(host: "/cache", sandbox: "/cache", mode: .rw)]
+        profile.data = [.init(name: "claude", path: "~/.claude")]
+        let p = plan(profile)
+        #expect(Set(p.writable) == ["/tmp", "/var/tmp", "/run", "/dev/shm", "/home/agent", "/workspace", "/cache", "/home/agent/.claude"])
+        #expect(p.steps.contains(.bind(source: "/state/profiles/default/data/claude", target: "/home/agent/.claude", readOnly: false)))
+        #expect(p.steps.contains(.bind(source: "/data", target: "/data", readOnly: true)))
+    }
+
+    @Test(arguments: [(UInt32(0), UInt32(1000)), (1000, 1000), (4242, 4242)])
+    func theAgentUserIsUnprivileged(hostUid: UInt32, expected: UInt32) {
+        var host = Self.host
+        host.uid = hostUid
+        #expect(plan(host: host).user.uid == expected)
+    }
+
+    @Test func rlimitsStandInForCgroupsOnlyWhenAsked() {
+        var profile = Profile.defaults
+        profile.resources = .init(memory: 1 << 30, pids: 100)
+        let layout = SandboxLayout(directory: "/s")
+        let builder = PlanBuilder(profile: profile, host: Self.host)
+        let withCgroups = builder.build(.init(name: "t", workspace: "/w", command: ["x"], terminal: false, layout: layout, dataRoot: "/d", rlimitFallback: false))
+        let fallback = builder.build(.init(name: "t", workspace: "/w", command: ["x"], terminal: false, layout: layout, dataRoot: "/d", rlimitFallback: true))
+        #expect(withCgroups.resourceLimits.map(\.name) == ["core"])
+        #expect(fallback.resourceLimits.map(\.name) == ["core", "nproc", "data"])
+    }
+}
