@@ -31,7 +31,12 @@ struct ProfileLayerParser {
     static func parse(yaml: String, file: String, kind: Kind, home: String, baseDirectory: String?) -> (ProfileLayer?, [ProfileDiagnostic]) {
         var parser = ProfileLayerParser(file: file, kind: kind, home: home, baseDirectory: baseDirectory)
         let layer = parser.parse(yaml)
-        let diagnostics = parser.reader.diagnostics
+        // Stable sort: unknown keys are found before their siblings' values are read.
+        let diagnostics = parser.reader.diagnostics.enumerated().sorted { a, b in
+            let l = (a.element.location.line ?? 0, a.element.location.column ?? 0, a.offset)
+            let r = (b.element.location.line ?? 0, b.element.location.column ?? 0, b.offset)
+            return l < r
+        }.map(\.element)
         return (diagnostics.isEmpty ? layer : nil, diagnostics)
     }
 
