@@ -63,13 +63,13 @@ struct NodeReader {
     /// A mapping with arbitrary string keys (env, resolve, rate_limits).
     mutating func anyMapping(_ node: Node, _ field: String) -> [Entry]? {
         guard let mapping = node.mapping else {
-            report(node, field, "expected a mapping (key: value), found \(Self.describe(node))")
+            report(node, field, "expected a mapping (key: value), found \(Self.describe(node))", hint: "write one `key: value` per line under `\(Self.leaf(field)):`")
             return nil
         }
         var entries: [Entry] = []
         for (keyNode, value) in mapping {
             guard let key = keyNode.scalar?.string else {
-                report(keyNode, field, "keys must be plain strings, found \(Self.describe(keyNode))")
+                report(keyNode, field, "keys must be plain strings, found \(Self.describe(keyNode))", hint: "write a plain key before the colon")
                 continue
             }
             entries.append((key, keyNode, value))
@@ -89,11 +89,11 @@ struct NodeReader {
 
     mutating func string(_ node: Node, _ field: String, allowEmpty: Bool = false) -> String? {
         guard let scalar = node.scalar, node.null == nil || scalar.style != .plain else {
-            report(node, field, "expected a string, found \(Self.describe(node))")
+            report(node, field, "expected a string, found \(Self.describe(node))", hint: "write a value, quoted if it contains special characters")
             return nil
         }
         if !allowEmpty && scalar.string.isEmpty {
-            report(node, field, "must not be empty")
+            report(node, field, "must not be empty", hint: "give a value or remove the entry")
             return nil
         }
         return scalar.string
@@ -101,7 +101,7 @@ struct NodeReader {
 
     mutating func bool(_ node: Node, _ field: String) -> Bool? {
         guard node.scalar?.style == .plain, let value = node.bool else {
-            report(node, field, "expected true or false, found \(Self.describe(node))")
+            report(node, field, "expected true or false, found \(Self.describe(node))", hint: "write true or false, unquoted")
             return nil
         }
         return value
@@ -109,7 +109,7 @@ struct NodeReader {
 
     mutating func positiveInt(_ node: Node, _ field: String) -> Int? {
         guard node.scalar?.style == .plain, let value = node.int, value > 0 else {
-            report(node, field, "expected a positive whole number, found \(Self.describe(node))")
+            report(node, field, "expected a positive whole number, found \(Self.describe(node))", hint: "write a number such as 60, unquoted")
             return nil
         }
         return value
@@ -117,7 +117,7 @@ struct NodeReader {
 
     mutating func positiveDouble(_ node: Node, _ field: String) -> Double? {
         guard node.scalar?.style == .plain, let value = node.float ?? node.int.map(Double.init), value > 0, value.isFinite else {
-            report(node, field, "expected a positive number, found \(Self.describe(node))")
+            report(node, field, "expected a positive number, found \(Self.describe(node))", hint: "write a number such as 2 or 1.5, unquoted")
             return nil
         }
         return value
