@@ -23,7 +23,8 @@ public enum ProfileRenderer {
     static func tree(_ p: Profile, human: Bool) -> [(String, JSONValue)] {
         func size(_ bytes: UInt64?) -> JSONValue {
             guard let bytes else { return .null }
-            return human ? .string(ByteSize.format(bytes)) : .int(Int(clamping: bytes))
+            let text = ByteSize.format(bytes)
+            return human && Int(text) == nil ? .string(text) : .int(Int(clamping: bytes))
         }
         func strings(_ list: [String]) -> JSONValue { .array(list.map(JSONValue.string)) }
         func map(_ dict: [String: String]) -> JSONValue { .object(dict.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }) }
@@ -143,7 +144,8 @@ enum YAMLWriter {
         let reserved: Set<String> = ["y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"]
         let safe = !text.isEmpty && !reserved.contains(text.lowercased())
             && text.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "._/-@+".unicodeScalars.contains($0)) }
-            && !(text.first.map { $0.isNumber || $0 == "-" || $0 == "+" } ?? true)
+            && !(text.first.map { $0 == "-" || $0 == "+" || $0 == "." && text.count == 1 } ?? true)
+            && !(text.first?.isNumber == true && text.allSatisfy { "0123456789._:+-eE".contains($0) })
             && Double(text) == nil
         return safe ? text : JSONValue.quote(text)
     }

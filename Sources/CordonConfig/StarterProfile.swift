@@ -92,7 +92,8 @@ public enum StarterProfile {
     /// A valid profile name from a directory name: other characters become "-".
     static func profileName(from directory: String) -> String {
         let mapped = String(directory.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "_" || $0 == "-") ? $0 : "-" })
-        let trimmed = String(mapped.drop { !($0.isLetter || $0.isNumber) }.prefix(64))
+        let leading = mapped.drop { !($0.isLetter || $0.isNumber) }.prefix(64)
+        let trimmed = String(leading.reversed().drop { !($0.isLetter || $0.isNumber) }.reversed())
         return trimmed.isEmpty ? "default" : trimmed
     }
 }
