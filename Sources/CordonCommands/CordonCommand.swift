@@ -7,6 +7,7 @@ public struct CordonCommand: ParsableCommand {
         abstract: "Run AI agents you do not fully trust in a sandbox; nothing reaches the host unless your policy says so.",
         version: CordonVersion.string,
         subcommands: [
+            ConfigCommand.self, PresetsCommand.self, InitCommand.self,
         ]
     )
 

@@ -69,11 +69,14 @@ public struct PresetCatalog: Sendable {
 /// Reading profile and preset files: the module's only I/O.
 enum ProfileFile {
     static func read(_ path: String) throws(CordonError) -> String {
+        guard exists(path) else {
+            throw CordonError(.notFound, "\(path): no such file", hint: "check the path; `cordon init` writes a starter profile")
+        }
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw CordonError(.notFound, "cannot read \(path)", hint: "check that the file exists and is readable", cause: "\(error)")
+            throw CordonError(.io, "cannot read \(path)", hint: "check that the file is readable", cause: String(describing: error).split(separator: "(").first.map(String.init))
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw CordonError(.invalidProfile, "\(path) is not UTF-8 text", location: .init(file: path))

@@ -1,4 +1,5 @@
 public import CordonCore
+import FoundationEssentials
 
 /// A merged profile and where it came from.
 public struct LoadedProfile: Sendable {
@@ -79,7 +80,8 @@ public struct ProfileLoader: Sendable {
     /// Checks a profile given as text, collecting every problem (its own and its presets').
     public func validate(yaml: String, file: String) throws(CordonError) -> ProfileValidation {
         let catalog = try presetCatalog()
-        let base = HostPath.directory(of: file)
+        var base = HostPath.directory(of: file)
+        if !base.hasPrefix("/") { base = FileManager.default.currentDirectoryPath + "/" + base }
         let (layer, problems) = ProfileLayerParser.parse(yaml: yaml, file: file, kind: .profile, home: homeDirectory, baseDirectory: base)
         guard let layer else { return ProfileValidation(profile: nil, source: file, diagnostics: problems) }
         var composer = PresetComposer(catalog: catalog, home: homeDirectory)

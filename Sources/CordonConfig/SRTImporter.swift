@@ -23,7 +23,9 @@ public enum SRTImporter {
             throw reader.diagnostics.first?.error
                 ?? CordonError(.invalidProfile, "\(file) is not a JSON object", hint: "pass an srt settings file or a Claude Code settings.json", location: .init(file: file))
         }
-        var state = State(file: file, profile: Profile(name: name))
+        var start = Profile.defaults
+        start.name = name
+        var state = State(file: file, profile: start)
         if let sandbox = root["sandbox"], sandbox.mapping != nil {
             for (keyNode, value) in mapping {
                 let key = keyNode.string ?? ""
