@@ -58,6 +58,12 @@ public struct PresetCatalog: Sendable {
 
     public func entry(named name: String) -> Entry? { entries.first { $0.name == name } }
 
+    /// The fix for an unknown preset name: the nearest name, and every available one.
+    public func unknownHint(_ name: String) -> String {
+        let hint = "available presets: " + names.joined(separator: ", ")
+        return Suggestion.closest(to: name, among: names).map { "did you mean \"\($0)\"? " + hint } ?? hint
+    }
+
     /// The `description:` line of a preset, for listings.
     public func description(of name: String) -> String? {
         guard let entry = entry(named: name) else { return nil }

@@ -28,9 +28,8 @@ struct PresetComposer {
         }
         if ordered.contains(where: { $0.name == name }) { return }
         guard let entry = catalog.entry(named: name) else {
-            var hint = "available presets: " + catalog.names.joined(separator: ", ")
-            if let close = Suggestion.closest(to: name, among: catalog.names) { hint = "did you mean \"\(close)\"? " + hint }
-            diagnostics.append(ProfileDiagnostic(location: reference.location, field: "presets", message: "unknown preset \"\(name)\"", hint: hint))
+            diagnostics.append(ProfileDiagnostic(location: reference.location, field: "presets", message: "unknown preset \"\(name)\"",
+                                                 hint: catalog.unknownHint(name)))
             return
         }
         let layer: ProfileLayer?

@@ -36,13 +36,7 @@ extension ProfileLayerParser {
             for (key, _, value) in entries {
                 let sub = field + "." + key
                 switch key {
-                case "name":
-                    name = reader.string(value, sub)
-                    if let text = name, let problem = Self.nameProblem(text) {
-                        reader.report(value, sub, "\"\(text)\" \(problem)", hint: "name the directory like \"claude\" or \"pip-cache\"")
-                        name = nil
-                    }
-                    ok = ok && name != nil
+                case "name": name = checkedName(value, sub, hint: "name the directory like \"claude\" or \"pip-cache\""); ok = ok && name != nil
                 case "path": path = reader.string(value, sub).flatMap { sandboxPath($0, value, sub) }; ok = ok && path != nil
                 default: break
                 }
@@ -95,10 +89,7 @@ extension ProfileLayerParser {
         var result: [String: String] = [:]
         for (key, keyNode, value) in entries {
             let path = field + "." + key
-            if let problem = Self.envNameProblem(key) {
-                reader.report(keyNode, path, "\"\(key)\" \(problem)", hint: "use letters, digits and \"_\", not starting with a digit")
-                continue
-            }
+            guard checkedEnvName(keyNode, path) != nil else { continue }
             if let text = reader.string(value, path, allowEmpty: true) { result[key] = text }
         }
         return result
@@ -114,20 +105,8 @@ extension ProfileLayerParser {
             for (key, _, value) in entries {
                 let path = field + "." + key
                 switch key {
-                case "name":
-                    name = reader.string(value, path)
-                    if let text = name, let problem = Self.nameProblem(text) {
-                        reader.report(value, path, "\"\(text)\" \(problem)", hint: "name the secret like \"github-token\"")
-                        name = nil
-                    }
-                    ok = ok && name != nil
-                case "env":
-                    env = reader.string(value, path)
-                    if let text = env, let problem = Self.envNameProblem(text) {
-                        reader.report(value, path, "\"\(text)\" \(problem)", hint: "use letters, digits and \"_\", not starting with a digit")
-                        env = nil
-                    }
-                    ok = ok && env != nil
+                case "name": name = checkedName(value, path, hint: "name the secret like \"github-token\""); ok = ok && name != nil
+                case "env": env = checkedEnvName(value, path); ok = ok && env != nil
                 case "domains":
                     let before = reader.diagnostics.count
                     domains = reader.strings(value, path, check: Self.domainCheck)
@@ -150,16 +129,31 @@ extension ProfileLayerParser {
         var result: [ProfileLayer.PresetReference] = []
         for (index, item) in items.enumerated() {
             let field = "presets[\(index)]"
-            guard let name = reader.string(item, field) else { continue }
-            if let problem = Self.nameProblem(name) {
-                reader.report(item, field, "\"\(name)\" \(problem)", hint: "list preset names such as \"github\" or \"claude-code\"")
-                continue
-            }
+            guard let name = checkedName(item, field, hint: "list preset names such as \"github\" or \"claude-code\"") else { continue }
             if !result.contains(where: { $0.name == name }) {
                 result.append(.init(name: name, location: reader.location(item)))
             }
         }
         return result
+    }
+
+    /// A string that must be a valid name (profile, data dir, secret, preset).
+    mutating func checkedName(_ node: Node, _ field: String, hint: String) -> String? {
+        guard let text = reader.string(node, field) else { return nil }
+        if let problem = Self.nameProblem(text) {
+            reader.report(node, field, "\"\(text)\" \(problem)", hint: hint)
+            return nil
+        }
+        return text
+    }
+
+    mutating func checkedEnvName(_ node: Node, _ field: String) -> String? {
+        guard let text = reader.string(node, field) else { return nil }
+        if let problem = Self.envNameProblem(text) {
+            reader.report(node, field, "\"\(text)\" \(problem)", hint: "use letters, digits and \"_\", not starting with a digit")
+            return nil
+        }
+        return text
     }
 
     /// A required key that is missing is reported at the mapping that lacks it.

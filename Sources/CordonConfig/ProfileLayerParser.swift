@@ -56,8 +56,8 @@ struct ProfileLayerParser {
         for (key, _, value) in entries {
             switch key {
             case "name":
-                if kind == .profile, let text = reader.string(value, key) {
-                    if let problem = Self.nameProblem(text) { reader.report(value, key, "\"\(text)\" \(problem)", hint: "use letters, digits, \".\", \"_\" and \"-\", starting with a letter or digit") } else { layer.name = text }
+                if kind == .profile {
+                    layer.name = checkedName(value, key, hint: "use letters, digits, \".\", \"_\" and \"-\", starting with a letter or digit")
                 }
             case "description": layer.description = reader.string(value, key, allowEmpty: true)
             case "backend": layer.backend = reader.choice(value, key, Profile.Backend.self)

@@ -98,9 +98,7 @@ public struct ProfileLoader: Sendable {
     public func preset(named name: String) throws(CordonError) -> (entry: PresetCatalog.Entry, profile: Profile) {
         let catalog = try presetCatalog()
         guard let entry = catalog.entry(named: name) else {
-            var hint = "available presets: " + catalog.names.joined(separator: ", ")
-            if let close = Suggestion.closest(to: name, among: catalog.names) { hint = "did you mean \"\(close)\"? " + hint }
-            throw CordonError(.notFound, "unknown preset \"\(name)\"", hint: hint)
+            throw CordonError(.notFound, "unknown preset \"\(name)\"", hint: catalog.unknownHint(name))
         }
         var composer = PresetComposer(catalog: catalog, home: homeDirectory)
         composer.expand([.init(name: name, location: .init(file: entry.source))])

@@ -16,8 +16,7 @@ struct ConfigCompileCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let validation: ProfileValidation
-        do { validation = try ConfigTerminal.loader().validate(file: file) } catch { throw ConfigTerminal.fail(error) }
+        let validation = try ConfigTerminal.validate(file)
         guard let profile = validation.profile, validation.isValid else {
             for diagnostic in validation.diagnostics { ConfigTerminal.printError(diagnostic.description) }
             throw ExitCode(1)

@@ -24,6 +24,11 @@ enum ConfigTerminal {
         path.hasPrefix("/") ? path : currentDirectory + "/" + path
     }
 
+    /// The profile's validation; a file that cannot be read is reported and exits 2.
+    static func validate(_ file: String) throws(ExitCode) -> ProfileValidation {
+        do { return try loader().validate(file: file) } catch { throw fail(error) }
+    }
+
     static func printError(_ text: String) {
         let line = text.hasSuffix("\n") ? text : text + "\n"
         var bytes = Array(line.utf8)[...]

@@ -17,8 +17,7 @@ struct ConfigValidateCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let validation: ProfileValidation
-        do { validation = try ConfigTerminal.loader().validate(file: file) } catch { throw ConfigTerminal.fail(error) }
+        let validation = try ConfigTerminal.validate(file)
         if json {
             let output = JSONValue.object([
                 ("valid", .bool(validation.isValid)),

@@ -21,7 +21,7 @@ struct InitCommand: ParsableCommand {
         do throws(CordonError) {
             let catalog = try loader.presetCatalog()
             for name in presets where catalog.entry(named: name) == nil {
-                throw CordonError(.invalidArgument, "unknown preset \"\(name)\"", hint: "available presets: " + catalog.names.joined(separator: ", "))
+                throw CordonError(.invalidArgument, "unknown preset \"\(name)\"", hint: catalog.unknownHint(name))
             }
             let directory = ConfigTerminal.currentDirectory.split(separator: "/").last.map(String.init) ?? "default"
             let text = StarterProfile.text(directoryName: directory, presets: presets)
