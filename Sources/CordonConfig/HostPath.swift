@@ -52,7 +52,7 @@ enum HostPath {
         }
         let normalized = SandboxPath.normalized(text)
         if normalized == "/" || normalized == "~" { return ("cannot replace the whole \(normalized == "/" ? "root" : "home") directory", hint) }
-        if normalized == "/workspace" || normalized.hasPrefix("/proc") || normalized == "/dev" || normalized.hasPrefix("/dev/") {
+        if ["/workspace", "/proc", "/dev"].contains(where: { normalized == $0 || normalized.hasPrefix($0 + "/") }) {
             return ("is reserved by cordon", "choose another sandbox path")
         }
         return nil

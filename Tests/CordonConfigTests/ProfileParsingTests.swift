@@ -188,6 +188,18 @@ import Testing
         #expect(diagnostics.allSatisfy { $0.location.file == "/u/mine.yaml" })
     }
 
+    @Test(arguments: ["/processes", "/devel", "/workspaces", "~/.cache", "/opt/tool/"])
+    func sandboxPathsNearReservedOnesAreFine(_ path: String) throws {
+        let p = try Fixture.parse("mounts:\n  - {host: /srv, sandbox: \"\(path)\"}\n")
+        #expect(p.mounts.first?.sandbox == SandboxPath.normalized(path))
+    }
+
+    @Test(arguments: ["/proc", "/proc/self", "/dev/shm", "/workspace/sub", "/", "~", "relative"])
+    func reservedOrInvalidSandboxPaths(_ path: String) throws {
+        let first = try #require(try Fixture.diagnostics("mounts:\n  - {host: /srv, sandbox: \"\(path)\"}\n").first)
+        #expect(first.field == "mounts[0].sandbox")
+    }
+
     @Test func workspaceResolution() throws {
         #expect(try Fixture.parse("workspace: ~/code/app\n").workspace == "/home/tester/code/app")
         #expect(try Fixture.parse("workspace: .\n").workspace == "/projects/app")
