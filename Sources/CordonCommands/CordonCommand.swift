@@ -9,6 +9,9 @@ public struct CordonCommand: ParsableCommand {
         subcommands: [
             RunCommand.self,
             DoctorCommand.self,
+            InitCommand.self,
+            ConfigCommand.self,
+            PresetsCommand.self,
         ]
     )
 

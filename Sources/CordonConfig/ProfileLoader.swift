@@ -1,17 +1,121 @@
 public import CordonCore
+import FoundationEssentials
 
-/// Placeholder until the configuration module lands: only the built-in default profile.
+/// A merged profile and where it came from.
 public struct LoadedProfile: Sendable {
     public var profile: Profile
+    /// The profile file's path, or `builtin:default`.
     public var source: String
+
+    public init(profile: Profile, source: String) {
+        self.profile = profile
+        self.source = source
+    }
 }
 
+/// Finds, parses, checks and merges profiles: presets in order, then the profile itself.
+///
+/// A reference is nil (the built-in `default`), a path (contains "/" or ends in .yaml/.yml,
+/// relative to the current directory), or a name: `<config>/profiles/NAME.yaml`, else a built-in
+/// profile of that name.
 public struct ProfileLoader: Sendable {
-    public init(paths: CordonPaths, homeDirectory: String) {}
+    public static let builtinProfiles: [String: Profile] = ["default": .defaults]
+
+    public var paths: CordonPaths
+    public var homeDirectory: String
+    /// Presets profiles may name; nil reads `<config>/presets` on first use.
+    public var catalog: PresetCatalog?
+
+    public init(paths: CordonPaths, homeDirectory: String) {
+        self.paths = paths
+        self.homeDirectory = homeDirectory
+    }
+
+    /// With a fixed preset catalog (tests, or a caller that already loaded it).
+    public init(paths: CordonPaths, homeDirectory: String, catalog: PresetCatalog) {
+        self.init(paths: paths, homeDirectory: homeDirectory)
+        self.catalog = catalog
+    }
+
     public func load(reference: String?, currentDirectory: String) throws(CordonError) -> LoadedProfile {
-        guard reference == nil || reference == "default" else {
-            throw CordonError(.unsupported, "profiles are not supported yet")
+        guard let reference else { return LoadedProfile(profile: .defaults, source: "builtin:default") }
+        let path: String
+        if Self.isPath(reference) {
+            path = HostPath.normalize(reference.hasPrefix("/") ? reference : currentDirectory + "/" + reference)
+        } else {
+            if let problem = ProfileLayerParser.nameProblem(reference) {
+                throw CordonError(.invalidArgument, "\"\(reference)\" is not a profile name: it \(problem)", hint: "name a profile in \(paths.profilesDirectory), or give a path to a .yaml file")
+            }
+            let named = paths.profilesDirectory + "/" + reference
+            if let found = [named + ".yaml", named + ".yml"].first(where: ProfileFile.exists) {
+                path = found
+            } else if let builtin = Self.builtinProfiles[reference] {
+                return LoadedProfile(profile: builtin, source: "builtin:" + reference)
+            } else {
+                throw CordonError(.notFound, "no profile named \"\(reference)\"",
+                                  hint: "create \(named).yaml (`cordon init` writes a starter), or use one of: \(Self.builtinProfiles.keys.sorted().joined(separator: ", "))")
+            }
         }
-        return LoadedProfile(profile: .defaults, source: "builtin:default")
+        let validation = try validate(file: path)
+        guard let profile = validation.profile, validation.diagnostics.isEmpty else {
+            throw validation.diagnostics.combinedError(source: path)
+        }
+        return LoadedProfile(profile: profile, source: path)
+    }
+
+    /// Parses and merges a profile given as text; `file` names it in errors and anchors relative paths.
+    public func parse(yaml: String, file: String) throws(CordonError) -> Profile {
+        let validation = try validate(yaml: yaml, file: file)
+        guard let profile = validation.profile, validation.diagnostics.isEmpty else {
+            throw validation.diagnostics.combinedError(source: file)
+        }
+        return profile
+    }
+
+    /// Reads and checks a profile file, collecting every problem; throws only when it cannot be read.
+    public func validate(file: String) throws(CordonError) -> ProfileValidation {
+        try validate(yaml: ProfileFile.read(file), file: file)
+    }
+
+    /// Checks a profile given as text, collecting every problem (its own and its presets').
+    public func validate(yaml: String, file: String) throws(CordonError) -> ProfileValidation {
+        let catalog = try presetCatalog()
+        var base = HostPath.directory(of: file)
+        if !base.hasPrefix("/") { base = FileManager.default.currentDirectoryPath + "/" + base }
+        let (layer, problems) = ProfileLayerParser.parse(yaml: yaml, file: file, kind: .profile, home: homeDirectory, baseDirectory: base)
+        guard let layer else { return ProfileValidation(profile: nil, source: file, diagnostics: problems) }
+        var composer = PresetComposer(catalog: catalog, home: homeDirectory)
+        composer.expand(layer.presets)
+        guard composer.diagnostics.isEmpty else { return ProfileValidation(profile: nil, source: file, diagnostics: composer.diagnostics) }
+        var profile = Profile.defaults
+        for (_, preset) in composer.ordered { profile.apply(preset) }
+        profile.apply(layer)
+        profile.presets = composer.ordered.map(\.name)
+        return ProfileValidation(profile: profile, source: file, diagnostics: [])
+    }
+
+    /// A preset on its own, merged over nothing but its own presets (for `cordon presets show`).
+    public func preset(named name: String) throws(CordonError) -> (entry: PresetCatalog.Entry, profile: Profile) {
+        let catalog = try presetCatalog()
+        guard let entry = catalog.entry(named: name) else {
+            throw CordonError(.notFound, "unknown preset \"\(name)\"", hint: catalog.unknownHint(name))
+        }
+        var composer = PresetComposer(catalog: catalog, home: homeDirectory)
+        composer.expand([.init(name: name, location: .init(file: entry.source))])
+        guard composer.diagnostics.isEmpty else { throw composer.diagnostics.combinedError(source: entry.source) }
+        var profile = Profile(name: name)
+        for (_, layer) in composer.ordered { profile.apply(layer) }
+        profile.presets = composer.ordered.map(\.name)
+        return (entry, profile)
+    }
+
+    /// The catalog given at init, else built-ins plus `<config>/presets`.
+    public func presetCatalog() throws(CordonError) -> PresetCatalog {
+        if let catalog { return catalog }
+        return try PresetCatalog.load(directory: paths.presetsDirectory)
+    }
+
+    static func isPath(_ reference: String) -> Bool {
+        reference.contains("/") || reference.hasSuffix(".yaml") || reference.hasSuffix(".yml")
     }
 }

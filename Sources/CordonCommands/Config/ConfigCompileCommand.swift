@@ -1,0 +1,31 @@
+import ArgumentParser
+import CordonConfig
+import CordonCore
+
+/// `cordon config compile FILE`: the profile after presets are merged, as cordon will use it.
+struct ConfigCompileCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compile",
+        abstract: "Print the fully merged profile (presets applied, paths resolved) as YAML or JSON."
+    )
+
+    @Argument(help: "The profile file (YAML).")
+    var file: String
+
+    @Flag(help: "Print JSON (sizes in bytes, durations in seconds) instead of YAML.")
+    var json = false
+
+    func run() throws {
+        let validation = try ConfigTerminal.validate(file)
+        guard let profile = validation.profile, validation.isValid else {
+            for diagnostic in validation.diagnostics { ConfigTerminal.printError(diagnostic.description) }
+            throw ExitCode(1)
+        }
+        if json {
+            print(ProfileRenderer.json(profile), terminator: "")
+        } else {
+            print("# \(file), merged with presets: \(profile.presets.isEmpty ? "none" : profile.presets.joined(separator: ", "))")
+            print(ProfileRenderer.yaml(profile), terminator: "")
+        }
+    }
+}

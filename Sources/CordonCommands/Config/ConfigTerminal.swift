@@ -1,0 +1,79 @@
+import ArgumentParser
+import CordonConfig
+import CordonCore
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the config, presets and init commands share: the loader for this user, output streams,
+/// and the exit codes (0 ok, 1 invalid profile, 2 usage or any other error).
+enum ConfigTerminal {
+    static func loader() -> ProfileLoader {
+        ProfileLoader(paths: CordonPaths.current(), homeDirectory: homeDirectory)
+    }
+
+    static var homeDirectory: String {
+        ProcessEnvironment.current["HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? ProcessEnvironment.passwdHome() ?? "/"
+    }
+
+    static var currentDirectory: String { FileManager.default.currentDirectoryPath }
+
+    /// `path` made absolute against the current directory.
+    static func absolute(_ path: String) -> String {
+        path.hasPrefix("/") ? path : currentDirectory + "/" + path
+    }
+
+    /// The profile's validation; a file that cannot be read is reported and exits 2.
+    static func validate(_ file: String) throws(ExitCode) -> ProfileValidation {
+        do { return try loader().validate(file: file) } catch { throw fail(error) }
+    }
+
+    static func printError(_ text: String) {
+        let line = text.hasSuffix("\n") ? text : text + "\n"
+        var bytes = Array(line.utf8)[...]
+        while !bytes.isEmpty {
+            let written = bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+            if written < 0 { if errno == EINTR { continue }; return }
+            bytes = bytes.dropFirst(written)
+        }
+    }
+
+    /// Prints `error` to stderr and returns the exit code for it.
+    static func fail(_ error: CordonError) -> ExitCode {
+        printError("error: \(error)")
+        return ExitCode(error.code == .invalidProfile ? 1 : 2)
+    }
+
+    static func read(_ path: String) throws(CordonError) -> String {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw CordonError(.notFound, "\(path): no such file", hint: "check the path")
+        }
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw CordonError(.io, "cannot read \(path)", hint: "check that the file is readable")
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Writes `text` to `path`, refusing to replace an existing file unless `force`.
+    static func write(_ text: String, to path: String, force: Bool) throws(CordonError) {
+        if !force && FileManager.default.fileExists(atPath: path) {
+            throw CordonError(.alreadyExists, "\(path) already exists", hint: "pass --force to overwrite it")
+        }
+        do { try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
+            throw CordonError(.io, "cannot write \(path)", cause: "\(error)")
+        }
+    }
+
+    static func diagnosticJSON(_ d: ProfileDiagnostic) -> JSONValue {
+        .object([
+            ("file", .string(d.location.file)),
+            ("line", d.location.line.map(JSONValue.int) ?? .null),
+            ("column", d.location.column.map(JSONValue.int) ?? .null),
+            ("field", .string(d.field)),
+            ("message", .string(d.message)),
+            ("hint", d.hint.map(JSONValue.string) ?? .null),
+        ])
+    }
+}

@@ -1,0 +1,39 @@
+import ArgumentParser
+import CordonConfig
+import CordonCore
+
+/// `cordon config validate FILE`: every problem with its file:line:column, field and fix.
+struct ConfigValidateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Check a profile and its presets; list every problem with its position and a fix.",
+        discussion: "Exits 0 when valid, 1 when the profile has problems, 2 when it cannot be read."
+    )
+
+    @Argument(help: "The profile file (YAML).")
+    var file: String
+
+    @Flag(help: "Print {\"valid\": …, \"errors\": [{file, line, column, field, message, hint}]}.")
+    var json = false
+
+    func run() throws {
+        let validation = try ConfigTerminal.validate(file)
+        if json {
+            let output = JSONValue.object([
+                ("valid", .bool(validation.isValid)),
+                ("file", .string(file)),
+                ("presets", .array((validation.profile?.presets ?? []).map(JSONValue.string))),
+                ("errors", .array(validation.diagnostics.map(ConfigTerminal.diagnosticJSON))),
+            ])
+            print(JSONPretty.format(output))
+        } else if validation.isValid {
+            let presets = validation.profile?.presets ?? []
+            print("\(file): valid" + (presets.isEmpty ? "" : " (presets: \(presets.joined(separator: ", ")))"))
+        } else {
+            for diagnostic in validation.diagnostics { ConfigTerminal.printError(diagnostic.description) }
+            let count = validation.diagnostics.count
+            ConfigTerminal.printError("\(file): \(count) problem\(count == 1 ? "" : "s")")
+        }
+        if !validation.isValid { throw ExitCode(1) }
+    }
+}

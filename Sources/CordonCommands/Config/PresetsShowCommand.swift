@@ -1,0 +1,30 @@
+import ArgumentParser
+import CordonConfig
+import CordonCore
+
+/// `cordon presets show NAME`.
+struct PresetsShowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a preset's YAML and where it comes from.")
+
+    @Argument(help: "The preset's name (see `cordon presets list`).")
+    var name: String
+
+    @Flag(help: "Print {name, source, yaml, merged} where merged is the preset with its own presets applied.")
+    var json = false
+
+    func run() throws {
+        let shown: (entry: PresetCatalog.Entry, profile: Profile)
+        do { shown = try ConfigTerminal.loader().preset(named: name) } catch { throw ConfigTerminal.fail(error) }
+        if json {
+            print(JSONPretty.format(.object([
+                ("name", .string(shown.entry.name)),
+                ("source", .string(shown.entry.source)),
+                ("yaml", .string(shown.entry.yaml)),
+                ("merged", ProfileRenderer.jsonValue(shown.profile)),
+            ])))
+        } else {
+            print("# \(shown.entry.name) (\(shown.entry.source))")
+            print(shown.entry.yaml.hasSuffix("\n") ? String(shown.entry.yaml.dropLast()) : shown.entry.yaml)
+        }
+    }
+}

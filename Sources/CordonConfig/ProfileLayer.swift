@@ -1,0 +1,56 @@
+import CordonCore
+
+/// One YAML document (a profile or a preset) as written: every scalar is optional, so merging can
+/// tell "written explicitly" from "left to the default".
+struct ProfileLayer: Sendable, Equatable {
+    struct Resources: Sendable, Equatable {
+        var memory: UInt64?
+        var cpus: Double?
+        var pids: Int?
+        var disk: UInt64?
+        var strict: Bool?
+    }
+
+    struct Egress: Sendable, Equatable {
+        var domains: [String] = []
+        var deny: [Profile.Egress.DenyRule] = []
+        var allowPrivate: [String] = []
+        var resolve: [String: String] = [:]
+        var prompt: Bool?
+        var parentProxy: Profile.Egress.ParentProxy?
+        var rateLimits: [String: Int] = [:]
+        var blocklists: [String] = []
+    }
+
+    struct Sync: Sendable, Equatable {
+        var interval: Double?
+        var allow: [String] = []
+        var deny: [String] = []
+        var blockedExtensions: [String] = []
+        var maxFileSize: UInt64?
+        var maxTotalSize: UInt64?
+        var gitleaksConfig: String?
+    }
+
+    /// A `presets:` entry, kept with its position so an unknown name or a cycle points at it.
+    struct PresetReference: Sendable, Equatable {
+        var name: String
+        var location: CordonError.Location
+    }
+
+    var name: String?
+    var description: String?
+    var backend: Profile.Backend?
+    var mode: Profile.Mode?
+    var workspace: String?
+    var network: Profile.Network?
+    var mounts: [Profile.Mount] = []
+    var data: [Profile.DataDir] = []
+    var copy: [Profile.Copy] = []
+    var env: [String: String] = [:]
+    var resources = Resources()
+    var egress = Egress()
+    var secrets: [Profile.Secret] = []
+    var sync = Sync()
+    var presets: [PresetReference] = []
+}

@@ -1,0 +1,161 @@
+import Yams
+
+/// resources, egress and sync.
+extension ProfileLayerParser {
+    mutating func parseResources(_ node: Node) -> ProfileLayer.Resources {
+        var result = ProfileLayer.Resources()
+        guard let entries = reader.mapping(node, "resources", keys: ["memory", "cpus", "pids", "disk", "strict"]) else { return result }
+        for (key, _, value) in entries {
+            let field = "resources." + key
+            switch key {
+            case "memory": result.memory = reader.size(value, field)
+            case "cpus": result.cpus = reader.positiveDouble(value, field)
+            case "pids": result.pids = reader.positiveInt(value, field)
+            case "disk": result.disk = reader.size(value, field)
+            case "strict": result.strict = reader.bool(value, field)
+            default: break
+            }
+        }
+        return result
+    }
+
+    static let egressKeys = ["domains", "deny", "allow_private", "resolve", "prompt", "parent_proxy", "rate_limits", "blocklists"]
+
+    mutating func parseEgress(_ node: Node) -> ProfileLayer.Egress {
+        var result = ProfileLayer.Egress()
+        guard let entries = reader.mapping(node, "egress", keys: Self.egressKeys) else { return result }
+        for (key, _, value) in entries {
+            let field = "egress." + key
+            switch key {
+            case "domains": result.domains = reader.strings(value, field, check: Self.domainCheck)
+            case "deny": result.deny = parseDenyRules(value, field)
+            case "allow_private":
+                result.allowPrivate = reader.strings(value, field) { text in
+                    IPAddress.cidrProblem(text).map { ("is not a valid CIDR: \($0)", "write a network such as \"10.0.0.0/8\" or \"fd00::/8\"") }
+                }
+            case "resolve":
+                for (name, keyNode, target) in reader.anyMapping(value, field) ?? [] {
+                    let path = field + "." + name
+                    if name.contains("*") || name.hasPrefix(".") || name.contains(":") || DomainPattern.problem(name) != nil {
+                        reader.report(keyNode, path, "\"\(name)\" is not an exact host name", hint: "pin one host without wildcard or port, e.g. `api.internal.example: 10.0.0.5`")
+                        continue
+                    }
+                    guard let address = reader.string(target, path) else { continue }
+                    guard IPAddress.isAddress(address) else {
+                        reader.report(target, path, "\"\(address)\" is not an IP address", hint: "write an IPv4 or IPv6 address")
+                        continue
+                    }
+                    result.resolve[name] = address
+                }
+            case "prompt": result.prompt = reader.bool(value, field)
+            case "parent_proxy": result.parentProxy = parseParentProxy(value, field)
+            case "rate_limits":
+                for (pattern, keyNode, limit) in reader.anyMapping(value, field) ?? [] {
+                    let path = field + "." + pattern
+                    if let problem = DomainPattern.problem(pattern) {
+                        reader.report(keyNode, path, "\"\(pattern)\" is not a valid pattern: \(problem)", hint: DomainPattern.expected)
+                        continue
+                    }
+                    if let perMinute = reader.positiveInt(limit, path) { result.rateLimits[pattern] = perMinute }
+                }
+            case "blocklists":
+                for (index, item) in (reader.sequence(value, field) ?? []).enumerated() {
+                    let path = "\(field)[\(index)]"
+                    if let text = reader.string(item, path), let resolved = hostPath(text, item, path, relative: true),
+                       !result.blocklists.contains(resolved) {
+                        result.blocklists.append(resolved)
+                    }
+                }
+            default: break
+            }
+        }
+        return result
+    }
+
+    private mutating func parseDenyRules(_ node: Node, _ field: String) -> [Profile.Egress.DenyRule] {
+        guard let items = reader.sequence(node, field) else { return [] }
+        var result: [Profile.Egress.DenyRule] = []
+        for (index, item) in items.enumerated() {
+            let path = "\(field)[\(index)]"
+            var rule: Profile.Egress.DenyRule?
+            if item.mapping != nil {
+                guard let entries = reader.mapping(item, path, keys: ["domain", "reason"]) else { continue }
+                var domain: String?, reason: String?, ok = true
+                for (key, _, value) in entries {
+                    switch key {
+                    case "domain": domain = checkedDenyPattern(value, path + ".domain"); ok = ok && domain != nil
+                    case "reason": reason = reader.string(value, path + ".reason"); ok = ok && reason != nil
+                    default: break
+                    }
+                }
+                guard ok, let domain = requireKey(domain, "domain", item, path) else { continue }
+                rule = .init(domain: domain, reason: reason)
+            } else if item.scalar != nil {
+                rule = checkedDenyPattern(item, path).map { .init(domain: $0) }
+            } else {
+                reader.report(item, path, "expected a domain pattern or {domain, reason}, found \(NodeReader.describe(item))",
+                              hint: "write `- github.com:22` or `- {domain: \"github.com:22\", reason: \"use an https remote\"}`")
+            }
+            guard let rule else { continue }
+            if let index = result.firstIndex(where: { $0.domain == rule.domain }) { result[index] = rule } else { result.append(rule) }
+        }
+        return result
+    }
+
+    private mutating func checkedDenyPattern(_ node: Node, _ field: String) -> String? {
+        guard let text = reader.string(node, field) else { return nil }
+        if let problem = DomainPattern.problem(text, allowAny: true) {
+            reader.report(node, field, "\"\(text)\" is not a valid pattern: \(problem)", hint: DomainPattern.expected)
+            return nil
+        }
+        return text
+    }
+
+    private mutating func parseParentProxy(_ node: Node, _ field: String) -> Profile.Egress.ParentProxy? {
+        guard let entries = reader.mapping(node, field, keys: ["url", "no_proxy"]) else { return nil }
+        var url: String?, noProxy: [String] = [], ok = true
+        for (key, _, value) in entries {
+            switch key {
+            case "url":
+                url = reader.string(value, field + ".url")
+                if let text = url, !(text.hasPrefix("http://") || text.hasPrefix("https://")) || text.count < 9 {
+                    reader.report(value, field + ".url", "\"\(text)\" is not an http(s) proxy URL", hint: "write e.g. \"http://proxy.corp.example:3128\"")
+                    url = nil
+                }
+                ok = ok && url != nil
+            case "no_proxy":
+                let before = reader.diagnostics.count
+                noProxy = reader.strings(value, field + ".no_proxy")
+                ok = ok && reader.diagnostics.count == before
+            default: break
+            }
+        }
+        guard ok, let url = requireKey(url, "url", node, field) else { return nil }
+        return .init(url: url, noProxy: noProxy)
+    }
+
+    static let syncKeys = ["interval", "allow", "deny", "blocked_extensions", "max_file_size", "max_total_size", "gitleaks_config"]
+
+    mutating func parseSync(_ node: Node) -> ProfileLayer.Sync {
+        var result = ProfileLayer.Sync()
+        guard let entries = reader.mapping(node, "sync", keys: Self.syncKeys) else { return result }
+        for (key, _, value) in entries {
+            let field = "sync." + key
+            switch key {
+            case "interval": result.interval = reader.duration(value, field)
+            case "allow": result.allow = reader.strings(value, field)
+            case "deny": result.deny = reader.strings(value, field)
+            case "blocked_extensions":
+                result.blockedExtensions = reader.strings(value, field) { text in
+                    text.contains("/") || text.contains(" ") ? ("is not a file extension", "write extensions such as \".exe\" or \"so\"") : nil
+                }
+            case "max_file_size": result.maxFileSize = reader.size(value, field)
+            case "max_total_size": result.maxTotalSize = reader.size(value, field)
+            case "gitleaks_config":
+                result.gitleaksConfig = reader.string(value, field).flatMap { hostPath($0, value, field, relative: true) }
+            default: break
+            }
+        }
+        return result
+    }
+}

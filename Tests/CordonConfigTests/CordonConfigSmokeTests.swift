@@ -1,6 +1,0 @@
-import Testing
-@testable import CordonConfig
-
-@Test func moduleLoads() {
-    #expect(Bool(true))
-}

@@ -1,0 +1,62 @@
+import Foundation
+import Glibc
+import Testing
+
+/// `cordon run --profile`: limits and settings from a profile reach the sandbox.
+@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"))
+struct ProfileRunTests {
+    @Test(.enabled(if: SandboxHarness.isRoot, "cgroup limits need a delegated cgroup; rootless falls back to rlimits"))
+    func aMemoryHogIsOOMKilledInsideItsCgroup() throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        try h.write("profile.yaml", "name: small\nresources:\n  memory: 64m\n", in: h.root)
+        let hog = "x = bytearray(512 * 1024 * 1024)\nprint('survived', flush=True)"
+        let r = try h.cordon(["run", "--profile", h.root + "/profile.yaml", "--name", "hog", "--", "/usr/bin/python3", "-c", hog])
+        #expect(r.status == 137, "\(r.stdout) \(r.stderr)")
+        #expect(!r.stdout.contains("survived"))
+        #expect(r.stderr.contains("OOM kill"))
+        #expect(try SandboxHarness.run(["/bin/true"], environment: nil).status == 0, "the host lives")
+    }
+
+    @Test func aProfilePidsLimitStopsAForkBomb() throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        try h.write("profile.yaml", "name: tiny\nresources:\n  pids: 40\n", in: h.root)
+        let bomb = "import os, time\nn = 0\ntry:\n    while n < 1000:\n        if os.fork() == 0:\n            time.sleep(20); os._exit(0)\n        n += 1\nexcept OSError as e:\n    print('refused', n, flush=True)"
+        let r = try h.cordon(["run", "--profile", h.root + "/profile.yaml", "--name", "bomb", "--", "/usr/bin/python3", "-c", bomb])
+        #expect(r.stdout.hasPrefix("refused "), "\(r.stdout) \(r.stderr)")
+        let forked = Int(r.stdout.split(separator: " ").dropFirst().first?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 9999
+        #expect(forked < 40)
+    }
+
+    @Test func profileEnvironmentIsExplicit() throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        try h.write("profile.yaml", "name: envy\nenv:\n  FOO: bar\n", in: h.root)
+        let r = try h.cordon(["run", "--profile", h.root + "/profile.yaml", "--name", "env", "--", "/bin/sh", "-c", "echo $FOO; echo ${HOSTONLY:-unset}"],
+                             extraEnvironment: ["HOSTONLY": "leak"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == "bar\nunset\n")
+    }
+
+    @Test func aBadProfileGivesAPreciseErrorAndRunsNothing() throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        try h.write("bad.yaml", "name: bad\nresources:\n  memroy: 1g\n", in: h.root)
+        let r = try h.cordon(["run", "--profile", h.root + "/bad.yaml", "--name", "bad", "--", "/bin/sh", "-c", "touch /workspace/ran"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("bad.yaml:3:3: resources.memroy: unknown field \"memroy\""), "\(r.stderr)")
+        #expect(r.stderr.contains("did you mean \"memory\""))
+        #expect(!FileManager.default.fileExists(atPath: h.state + "/cordon/sandboxes/bad/upper/ran"))
+    }
+
+    @Test func dataDirectoriesPersistAcrossRuns() throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        try h.write("profile.yaml", "name: agent\ndata:\n  - name: tool\n    path: ~/.tool\n", in: h.root)
+        let first = try h.cordon(["run", "--profile", h.root + "/profile.yaml", "--name", "d1", "--", "/bin/sh", "-c", "echo remembered > ~/.tool/state"])
+        #expect(first.status == 0, "\(first.stderr)")
+        let second = try h.cordon(["run", "--profile", h.root + "/profile.yaml", "--name", "d2", "--", "/bin/sh", "-c", "cat ~/.tool/state"])
+        #expect(second.stdout == "remembered\n", "\(second.stderr)")
+    }
+}
