@@ -6,7 +6,7 @@ public struct CordonCommand: ParsableCommand {
         commandName: "cordon",
         abstract: "Run AI agents you do not fully trust in a sandbox; nothing reaches the host unless your policy says so.",
         version: CordonVersion.string,
-        subcommands: [
+        subcommands: [DiffCommand.self, ScanCommand.self, SyncCommand.self,
         ]
     )
 
