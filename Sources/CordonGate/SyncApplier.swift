@@ -93,8 +93,9 @@ public struct SyncApplier {
         var journal = Journal(id: id, phase: .preparing, ops: ops, opaqueDone: opaque)
         try writeJournal(journal)
         try checkpoint("preparing")
+        let removed = Set(journal.ops.filter { $0.kind == .remove }.map(\.path))
         for index in journal.ops.indices {
-            try prepare(&journal.ops[index], host: host, layer: layer)
+            try prepare(&journal.ops[index], removed: removed, host: host, layer: layer)
             try checkpoint("prepare:\(journal.ops[index].path)")
         }
         journal.phase = .committing
@@ -145,14 +146,23 @@ public struct SyncApplier {
         return dir.isEmpty ? name : dir + "/" + name
     }
 
-    private func prepare(_ op: inout Op, host: AnchoredDirectory, layer: AnchoredDirectory) throws(CordonError) {
+    private func prepare(_ op: inout Op, removed: Set<String>, host: AnchoredDirectory, layer: AnchoredDirectory) throws(CordonError) {
         switch op.kind {
         case .mkdir:
             // A file being replaced by this directory goes in the commit phase; make it there.
             if host.lstat(op.path) == nil { try host.makeDirectory(op.path, mode: op.mode) }
         case .write, .symlink:
             // The parent may only appear in the commit phase (a file replaced by a directory).
-            guard let temp = op.temp, host.exists(AnchoredDirectory.split(op.path).parent) || !op.path.contains("/") else { return }
+            let parent = AnchoredDirectory.split(op.path).parent
+            guard let temp = op.temp else { return }
+            if !parent.isEmpty, let st = host.lstat(parent), (st.st_mode & S_IFMT) != S_IFDIR {
+                // Only a file this apply replaces by a directory may stand there; anything else
+                // (a symlink swapped in since the gate ran) stops the apply while it can still roll back.
+                guard removed.contains(parent), (st.st_mode & S_IFMT) != S_IFLNK else {
+                    throw CordonError(.policyDenied, "\(workspace)/\(parent) is no longer a directory on the host", hint: "run `cordon sync` again to re-check the change set")
+                }
+                return
+            }
             try stage(op, temp: temp, host: host, layer: layer)
         default: break
         }
@@ -194,10 +204,11 @@ public struct SyncApplier {
             case .chmodDir:
                 try host.chmod(op.path, mode: op.mode, directory: true)
             case .remove:
-                try host.remove(op.path, directory: false)
+                // Already replaced by the directory a later op makes, when re-run after a crash.
+                if let st = host.lstat(op.path), (st.st_mode & S_IFMT) != S_IFDIR { try host.remove(op.path, directory: false) }
             case .rmdir:
-                do { try host.remove(op.path, directory: true) } catch {
-                    outcome.kept.append(op.path)
+                if let st = host.lstat(op.path), (st.st_mode & S_IFMT) == S_IFDIR {
+                    do { try host.remove(op.path, directory: true) } catch { outcome.kept.append(op.path) }
                 }
                 host.dropCache()
             }
