@@ -12,6 +12,9 @@ public struct CordonCommand: ParsableCommand {
             InitCommand.self,
             ConfigCommand.self,
             PresetsCommand.self,
+            DiffCommand.self,
+            SyncCommand.self,
+            ScanCommand.self,
         ]
     )
 

@@ -33,6 +33,8 @@ public final class SandboxRunner {
         public var layout: SandboxLayout
         public var limitsEnforcement: String
         public var oomKills: Int
+        /// The host directory mounted at /workspace.
+        public var workspace: String
     }
 
     public let profile: Profile
@@ -119,7 +121,7 @@ public final class SandboxRunner {
             "time": .string(WallClock.rfc3339()), "event": "exit", "sandbox": .string(options.name),
             "status": .int(Int(status)), "duration_ms": .int(Int((WallClock.monotonic() - started) * 1000)), "oom_kills": .int(oom),
         ])
-        return Outcome(exitStatus: status, layout: layout, limitsEnforcement: enforcement, oomKills: oom)
+        return Outcome(exitStatus: status, layout: layout, limitsEnforcement: enforcement, oomKills: oom, workspace: workspace)
     }
 
     func resolveWorkspace(_ path: String) throws(CordonError) -> String {

@@ -4,4 +4,5 @@
 // Each header covers one subject; this umbrella includes them all.
 #include "ccordon_spawn.h"
 #include "ccordon_sys.h"
+#include "ccordon_fs.h"
 #endif

@@ -1,5 +1,6 @@
 import CordonConfig
 import CordonCore
+import CordonFS
 import CordonOS
 import CordonSandbox
 import Glibc
@@ -11,27 +12,18 @@ enum RunSummary {
         if outcome.oomKills > 0 { parts.append("out of memory (\(outcome.oomKills) OOM kill\(outcome.oomKills == 1 ? "" : "s"))") }
         if mode == .unsafe {
             parts.append("workspace written directly (unsafe mode)")
-        } else {
-            let changed = countEntries(outcome.layout.upper)
-            parts.append(changed == 0 ? "no changes" : "\(changed) change\(changed == 1 ? "" : "s") held for review: cordon diff \(name)")
-        }
-        return parts.joined(separator: "; ")
-    }
-
-    static func countEntries(_ dir: String) -> Int {
-        guard let handle = opendir(dir) else { return 0 }
-        defer { closedir(handle) }
-        var count = 0
-        while let entry = readdir(handle) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name == "." || name == ".." { continue }
-            if entry.pointee.d_type == UInt8(DT_DIR) {
-                let sub = countEntries(dir + "/" + name)
-                count += sub == 0 ? 1 : sub
+        } else if let changes = try? ChangeSet.read(upper: outcome.layout.upper, lower: outcome.workspace) {
+            let summary = changes.summary
+            if summary.total == 0 {
+                parts.append("no changes")
             } else {
-                count += 1
+                var counts: [String] = []
+                if summary.added + summary.dirsAdded > 0 { counts.append("\(summary.added + summary.dirsAdded) added") }
+                if summary.modified + summary.modeChanged > 0 { counts.append("\(summary.modified + summary.modeChanged) modified") }
+                if summary.deleted + summary.dirsRemoved > 0 { counts.append("\(summary.deleted + summary.dirsRemoved) deleted") }
+                parts.append("\(counts.joined(separator: ", ")), held for review: cordon diff \(name)")
             }
         }
-        return count
+        return parts.joined(separator: "; ")
     }
 }

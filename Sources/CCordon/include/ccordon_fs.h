@@ -1,0 +1,30 @@
+#ifndef CCORDON_FS_H
+#define CCORDON_FS_H
+// Filesystem calls the sync gate needs that Swift's Glibc does not expose: openat2 (resolve
+// flags), renameat2, the l*xattr family (overlay whiteouts and opaque markers), makedev.
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define CCORDON_RESOLVE_NO_XDEV 0x01ULL
+#define CCORDON_RESOLVE_NO_MAGICLINKS 0x02ULL
+#define CCORDON_RESOLVE_NO_SYMLINKS 0x04ULL
+#define CCORDON_RESOLVE_BENEATH 0x08ULL
+#define CCORDON_RESOLVE_IN_ROOT 0x10ULL
+
+#define CCORDON_O_PATH 010000000
+#define CCORDON_RENAME_NOREPLACE 1U
+#define CCORDON_RENAME_EXCHANGE 2U
+
+/// openat2(2): returns an fd or -1 with errno set (ENOSYS on kernels before 5.6).
+int ccordon_openat2(int dirfd, const char *path, int flags, unsigned int mode, uint64_t resolve);
+/// renameat2(2): returns 0 or -1 with errno set.
+int ccordon_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags);
+ssize_t ccordon_lgetxattr(const char *path, const char *name, void *value, size_t size);
+int ccordon_lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags);
+int ccordon_lremovexattr(const char *path, const char *name);
+ssize_t ccordon_llistxattr(const char *path, char *list, size_t size);
+uint64_t ccordon_makedev(unsigned int major, unsigned int minor);
+unsigned int ccordon_major(uint64_t dev);
+unsigned int ccordon_minor(uint64_t dev);
+#endif

@@ -1,0 +1,116 @@
+import ArgumentParser
+import CordonCore
+import CordonFS
+
+/// `cordon diff NAME`: what a sandbox changed in its workspace, from the overlay's upper layer.
+struct DiffCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "diff",
+        abstract: "Show what a sandbox changed in its workspace (added, modified, deleted), without applying anything.",
+        discussion: """
+            Reads the sandbox's overlay upper layer against the host workspace. A rename shows as a \
+            deletion plus an addition. Letters: A added, M modified, T mode changed, D deleted, \
+            R directory replaced (opaque).
+            """
+    )
+
+    @Argument(help: "The sandbox name.")
+    var name: String
+
+    @Flag(help: "Print JSON: {sandbox, workspace, changes: [{path, kind, type, size, mode, …}], summary}.")
+    var json = false
+
+    @Flag(help: "Print a per-file size summary (like git diff --stat).")
+    var stat = false
+
+    @Flag(help: "Print a unified diff for each changed text file (binaries are skipped).")
+    var patch = false
+
+    @Option(name: .customLong("state-dir"), help: .hidden)
+    var stateDir: String?
+
+    struct Report: Encodable {
+        var sandbox: String
+        var workspace: String
+        var changes: [Change]
+        var summary: ChangeSet.Summary
+    }
+
+    func run() throws {
+        let loaded: SandboxChanges
+        do { loaded = try SandboxChanges.load(name: name, stateDir: stateDir) } catch {
+            printError(error)
+            throw ExitCode(2)
+        }
+        let set = loaded.changeSet
+        if json {
+            try printJSON(Report(sandbox: name, workspace: loaded.record.workspace, changes: set.changes, summary: set.summary))
+            return
+        }
+        if set.isEmpty {
+            print("\(name): no changes")
+            return
+        }
+        for change in set.changes {
+            print(Self.line(change, stat: stat))
+        }
+        let s = set.summary
+        print(
+            "\(s.added) added, \(s.modified) modified, \(s.modeChanged) mode changes, \(s.deleted) deleted, "
+                + "\(s.dirsAdded) dirs added, \(s.dirsRemoved) dirs removed (+\(formatSize(s.bytesAdded)) -\(formatSize(s.bytesRemoved)))")
+        if patch {
+            for change in set.changes where change.type == .file && (change.kind == .added || change.kind == .modified || change.kind == .deleted) {
+                print(Self.patch(change, set: set), terminator: "")
+            }
+        }
+    }
+
+    static func line(_ change: Change, stat: Bool) -> String {
+        var text = "\(change.kind.letter) \(change.path)"
+        if change.type == .directory { text += "/" }
+        switch change.type {
+        case .symlink: text += " -> \(change.symlinkTarget ?? "?")"
+        case .file:
+            if change.kind == .modified, stat, let before = change.lowerSize {
+                text += " (\(formatSize(before)) → \(formatSize(change.size)))"
+            } else {
+                text += " (\(formatSize(change.size)))"
+            }
+        case .directory: break
+        default: text += " (\(change.type.rawValue))"
+        }
+        if let lower = change.lowerMode, lower != change.mode, change.kind != .deleted {
+            text += " mode \(String(lower, radix: 8)) → \(String(change.mode, radix: 8))"
+        } else if change.kind == .added, change.flags.executableAdded {
+            text += " mode \(String(change.mode, radix: 8))"
+        }
+        return text
+    }
+
+    static func patch(_ change: Change, set: ChangeSet) -> String {
+        let limit: UInt64 = 4 * 1024 * 1024
+        func text(_ root: String) -> String? {
+            guard let bytes = try? FileContents.read(root + "/" + change.path, limit: limit) else { return nil }
+            if bytes.prefix(8000).contains(0) { return nil }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        let old = change.kind == .added ? "" : text(set.lower)
+        let new = change.kind == .deleted ? "" : text(set.upper)
+        guard let old, let new else { return "Binary files differ: \(change.path)\n" }
+        return TextDiff.unified(
+            old: old, new: new, oldName: change.kind == .added ? "/dev/null" : "a/" + change.path,
+            newName: change.kind == .deleted ? "/dev/null" : "b/" + change.path)
+    }
+}
+
+/// Errors go to stderr, in CordonError's `message` + `fix:` form.
+func printError(_ error: any Error) {
+    var stderr = StandardError()
+    print("cordon: \(error)", to: &stderr)
+}
+
+struct StandardError: TextOutputStream {
+    mutating func write(_ string: String) {
+        FileHandleWriter.write(2, string)
+    }
+}

@@ -1,0 +1,145 @@
+import ArgumentParser
+import CordonCore
+import CordonFS
+import CordonGate
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `cordon sync NAME`: review a sandbox's changes through the gate and apply them to the host.
+struct SyncCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sync",
+        abstract: "Check a sandbox's changes (secrets, policy, traps, tricks, conflicts) and apply them to the host.",
+        discussion: """
+            Blocking findings are never applied. Host-execution traps need approval (--yes or the \
+            prompt); host files changed since the sandbox started need --force. Without --partial a \
+            change set with any held entry applies nothing. An interrupted sync is completed or \
+            rolled back first. Exit status: 0 applied or nothing to do, 1 held back by findings, 2 error.
+            """
+    )
+
+    @Argument(help: "The sandbox name.")
+    var name: String
+
+    @Flag(help: "Check and report, apply nothing.")
+    var dryRun = false
+
+    @Flag(help: "Approve entries that need approval (host-execution traps) without asking.")
+    var yes = false
+
+    @Flag(help: "Apply without asking when nothing needs approval; hold everything otherwise.")
+    var auto = false
+
+    @Flag(help: "Apply the clean entries and hold back the flagged ones.")
+    var partial = false
+
+    @Flag(help: "Overwrite host files that changed since the sandbox started.")
+    var force = false
+
+    @Flag(help: "Print the report as JSON.")
+    var json = false
+
+    @Flag(help: "Print the findings as SARIF 2.1.0.")
+    var sarif = false
+
+    @Option(name: .customLong("gitleaks-config"), help: "Scan with this gitleaks TOML config instead of cordon's default rules.")
+    var gitleaksConfig: String?
+
+    @Option(name: .customLong("state-dir"), help: .hidden)
+    var stateDir: String?
+
+    func validate() throws {
+        if json && sarif { throw ValidationError("--json and --sarif cannot be combined") }
+        if yes && auto { throw ValidationError("--yes and --auto cannot be combined: --auto never approves") }
+    }
+
+    struct Report: Encodable {
+        var sandbox: String
+        var dryRun: Bool
+        var applied: [String]
+        var held: [String]
+        var findings: [Finding]
+        var summary: ChangeSet.Summary
+        var recovered: String?
+        var exitCode: Int32
+    }
+
+    func run() throws {
+        do {
+            try execute()
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            printError(error)
+            throw ExitCode(2)
+        }
+    }
+
+    private func execute() throws {
+        let paths = CordonPaths.current()
+        let layout = stateDir.map { SandboxLayout(directory: $0) } ?? SandboxLayout(paths: paths, name: name)
+        let record = try layout.loadRecord()
+        let applier = SyncApplier(workspace: record.workspace, upper: layout.upper, journalPath: layout.directory + "/sync-journal.json")
+        let recovered = dryRun ? nil : try applier.recover()
+        let loaded = try SandboxChanges.load(name: name, stateDir: layout.directory)
+        let gate = try SyncGate(policy: GatePolicy(scannerConfig: gitleaksConfig))
+        let report = try gate.evaluate(loaded.changeSet, created: loaded.created)
+
+        var approve = yes
+        let interactive = !yes && !auto && !dryRun && !json && !sarif && isatty(0) == 1
+        var plan = SyncPlan(report: report, approve: approve, force: force)
+        if interactive && !plan.apply.isEmpty && plan.held.contains(where: { plan.onlyNeedsApproval($0) }) {
+            printHuman(report, plan: plan, recovered: recovered)
+            print("Approve the flagged host-execution changes and apply? [y/N] ", terminator: "")
+            approve = (readLine() ?? "").lowercased().hasPrefix("y")
+            plan = SyncPlan(report: report, approve: approve, force: force)
+        } else if interactive && !plan.apply.isEmpty {
+            printHuman(report, plan: plan, recovered: recovered)
+            print("Apply \(plan.apply.count) changes to \(record.workspace)? [y/N] ", terminator: "")
+            guard (readLine() ?? "").lowercased().hasPrefix("y") else {
+                print("nothing applied")
+                return
+            }
+        }
+
+        let everything = plan.held.isEmpty
+        let toApply = (everything || partial) ? plan.apply : []
+        var applied: [String] = []
+        if !dryRun && !toApply.isEmpty {
+            applied = try applier.apply(toApply, allChanges: report.changes).applied
+        }
+        let code: Int32 = plan.held.isEmpty ? 0 : 1
+        if json {
+            try printJSON(
+                Report(
+                    sandbox: name, dryRun: dryRun, applied: dryRun ? plan.apply.map(\.path) : applied, held: plan.held.map(\.path),
+                    findings: report.findings, summary: loaded.changeSet.summary, recovered: recovered, exitCode: code))
+        } else if sarif {
+            print(SARIFReport.json(findings: report.findings, toolVersion: CordonVersion.string))
+        } else if !interactive {
+            printHuman(report, plan: plan, recovered: recovered)
+        }
+        if !json && !sarif {
+            if dryRun {
+                print("dry run: \(plan.apply.count) changes would apply, \(plan.held.count) held")
+            } else if toApply.isEmpty && !plan.held.isEmpty {
+                print("nothing applied: \(plan.held.count) changes held back" + (partial ? "" : " (use --partial to apply the clean ones)"))
+            } else {
+                print("applied \(applied.count) changes to \(record.workspace)" + (plan.held.isEmpty ? "" : ", \(plan.held.count) held back"))
+            }
+        }
+        if code != 0 { throw ExitCode(code) }
+    }
+
+    private func printHuman(_ report: SyncGate.Report, plan: SyncPlan, recovered: String?) {
+        if let recovered { print(recovered) }
+        if report.changes.isEmpty { print("\(name): no changes") }
+        for change in report.changes {
+            let mark = plan.held.contains(where: { $0.path == change.path }) ? "held" : "ok"
+            print("\(DiffCommand.line(change, stat: false))  [\(mark)]")
+        }
+        for finding in report.findings.sorted(by: { $0.severity > $1.severity }) { print(finding.rendered) }
+    }
+}

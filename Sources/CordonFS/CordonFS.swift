@@ -1,1 +1,0 @@
-// The CordonFS module; see docs/architecture.md.

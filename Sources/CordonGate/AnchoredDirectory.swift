@@ -1,0 +1,147 @@
+import CCordon
+import CordonCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A directory tree reached only through file descriptors: every path is resolved beneath the root
+/// with `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)`, so a symlink (or `..`) planted anywhere in
+/// the tree can never redirect an operation outside it. Final components are handled with the
+/// `*at` calls, which act on a symlink itself rather than its target.
+final class AnchoredDirectory {
+    let root: String
+    private let rootFD: Int32
+    private var parents: [String: Int32] = [:]
+    static let resolve = CCORDON_RESOLVE_BENEATH | CCORDON_RESOLVE_NO_SYMLINKS | CCORDON_RESOLVE_NO_MAGICLINKS
+
+    init(_ root: String) throws(CordonError) {
+        self.root = root
+        let fd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw Self.error("open", root) }
+        rootFD = fd
+    }
+
+    deinit {
+        for fd in parents.values { close(fd) }
+        close(rootFD)
+    }
+
+    static func error(_ op: String, _ path: String, _ code: Int32 = errno) -> CordonError {
+        CordonError(.systemCall, "\(op) \(path) failed", cause: String(cString: strerror(code)))
+    }
+
+    static func split(_ rel: String) -> (parent: String, name: String) {
+        guard let slash = rel.lastIndex(of: "/") else { return ("", rel) }
+        return (String(rel[..<slash]), String(rel[rel.index(after: slash)...]))
+    }
+
+    /// The directory fd for `rel`'s parent, opened without following any symlink.
+    func parent(of rel: String) throws(CordonError) -> (fd: Int32, name: String) {
+        let (dir, name) = Self.split(rel)
+        return (try directory(dir), name)
+    }
+
+    func directory(_ dir: String) throws(CordonError) -> Int32 {
+        if dir.isEmpty { return rootFD }
+        if let fd = parents[dir] { return fd }
+        let fd = ccordon_openat2(rootFD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, Self.resolve)
+        guard fd >= 0 else { throw Self.error("open directory", root + "/" + dir) }
+        parents[dir] = fd
+        return fd
+    }
+
+    /// Forgets cached directory fds (after directories were removed or replaced).
+    func dropCache() {
+        for fd in parents.values { close(fd) }
+        parents = [:]
+    }
+
+    /// Opens a file beneath the root for reading, refusing symlinks anywhere on the way.
+    func openForReading(_ rel: String) throws(CordonError) -> Int32 {
+        let fd = ccordon_openat2(rootFD, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0, Self.resolve)
+        guard fd >= 0 else { throw Self.error("open", root + "/" + rel) }
+        return fd
+    }
+
+    func lstat(_ rel: String) -> stat? {
+        guard let (fd, name) = try? parent(of: rel) else { return nil }
+        var st = stat()
+        return fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 ? st : nil
+    }
+
+    func exists(_ rel: String) -> Bool { lstat(rel) != nil }
+
+    /// Copies `source` (an fd) into a new file `name` in `dirFD`, with `mode`, and fsyncs it.
+    func createFile(_ rel: String, from source: Int32, mode: UInt32) throws(CordonError) {
+        let (fd, name) = try parent(of: rel)
+        let out = openat(fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard out >= 0 else { throw Self.error("create", root + "/" + rel) }
+        defer { close(out) }
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(source, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw Self.error("read for", root + "/" + rel)
+            }
+            if n == 0 { break }
+            var written = 0
+            while written < n {
+                let w = buffer.withUnsafeBytes { write(out, $0.baseAddress.map { $0 + written }, n - written) }
+                if w < 0 {
+                    if errno == EINTR { continue }
+                    throw Self.error("write", root + "/" + rel)
+                }
+                written += w
+            }
+        }
+        guard fchmod(out, mode_t(mode & 0o777)) == 0 else { throw Self.error("chmod", root + "/" + rel) }
+        guard fsync(out) == 0 else { throw Self.error("fsync", root + "/" + rel) }
+    }
+
+    func createSymlink(_ rel: String, target: String) throws(CordonError) {
+        let (fd, name) = try parent(of: rel)
+        guard symlinkat(target, fd, name) == 0 else { throw Self.error("symlink", root + "/" + rel) }
+    }
+
+    func makeDirectory(_ rel: String, mode: UInt32) throws(CordonError) {
+        let (fd, name) = try parent(of: rel)
+        if mkdirat(fd, name, 0o700) != 0 {
+            let code = errno
+            guard code == EEXIST, let st = lstat(rel), (st.st_mode & S_IFMT) == S_IFDIR else { throw Self.error("mkdir", root + "/" + rel, code) }
+        }
+        try chmod(rel, mode: mode, directory: true)
+    }
+
+    /// chmod without following a symlink: the file is opened with O_NOFOLLOW first.
+    func chmod(_ rel: String, mode: UInt32, directory: Bool) throws(CordonError) {
+        let (fd, name) = try parent(of: rel)
+        let target = openat(fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (directory ? O_DIRECTORY : 0))
+        guard target >= 0 else { throw Self.error("open for chmod", root + "/" + rel) }
+        defer { close(target) }
+        guard fchmod(target, mode_t(mode & 0o777)) == 0 else { throw Self.error("chmod", root + "/" + rel) }
+    }
+
+    /// Atomically replaces `to` with `from` (both in the same directory).
+    func rename(_ from: String, over to: String) throws(CordonError) {
+        let (fd, fromName) = try parent(of: from)
+        let (toFD, toName) = try parent(of: to)
+        guard renameat(fd, fromName, toFD, toName) == 0 else { throw Self.error("rename", root + "/" + from) }
+    }
+
+    /// Removes a file, symlink or empty directory; true when it was there.
+    @discardableResult
+    func remove(_ rel: String, directory: Bool) throws(CordonError) -> Bool {
+        let (fd, name) = try parent(of: rel)
+        if unlinkat(fd, name, directory ? AT_REMOVEDIR : 0) == 0 { return true }
+        let code = errno
+        if code == ENOENT { return false }
+        throw Self.error(directory ? "rmdir" : "unlink", root + "/" + rel, code)
+    }
+
+    func syncDirectory(_ dir: String) throws(CordonError) {
+        let fd = try directory(dir)
+        guard fsync(fd) == 0 else { throw Self.error("fsync directory", root + "/" + dir) }
+    }
+}

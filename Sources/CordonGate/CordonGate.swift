@@ -1,1 +1,0 @@
-// The CordonGate module; see docs/architecture.md.

@@ -1,0 +1,63 @@
+/// One thing the gate found: a secret, a policy violation, a trap, a conflict.
+public struct Finding: Sendable, Equatable, Codable {
+    public enum Severity: String, Sendable, Codable, Equatable, Comparable, CaseIterable {
+        /// Shown, never blocks.
+        case note
+        /// Needs explicit approval (`--yes`, or the interactive confirm); `--auto` holds it.
+        case approval
+        /// The host file changed since the sandbox started; `--force` overwrites it.
+        case conflict
+        /// Refused: never applied.
+        case block
+
+        private var rank: Int {
+            switch self {
+            case .note: 0
+            case .approval: 1
+            case .conflict: 2
+            case .block: 3
+            }
+        }
+        public static func < (a: Severity, b: Severity) -> Bool { a.rank < b.rank }
+    }
+
+    public var ruleID: String
+    public var severity: Severity
+    /// Relative to the scanned root (or the workspace for the sync gate).
+    public var path: String
+    /// 1-based, when the finding is about a place in the file.
+    public var line: Int?
+    public var column: Int?
+    public var message: String
+    /// The matched secret, redacted (first characters kept, the rest masked).
+    public var match: String?
+    public var entropy: Double?
+    /// What the user should do about it.
+    public var fix: String
+
+    public init(
+        ruleID: String, severity: Severity, path: String, line: Int? = nil, column: Int? = nil, message: String, match: String? = nil,
+        entropy: Double? = nil, fix: String
+    ) {
+        self.ruleID = ruleID
+        self.severity = severity
+        self.path = path
+        self.line = line
+        self.column = column
+        self.message = message
+        self.match = match
+        self.entropy = entropy
+        self.fix = fix
+    }
+
+    /// `path:line:col: severity rule-id: message`.
+    public var rendered: String {
+        var location = path
+        if let line { location += ":\(line)" }
+        if let line, let column, line > 0 { location += ":\(column)" }
+        var text = "\(location): \(severity.rawValue) [\(ruleID)] \(message)"
+        if let match { text += " (\(match))" }
+        text += "\n  fix: \(fix)"
+        return text
+    }
+}

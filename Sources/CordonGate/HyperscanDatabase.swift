@@ -1,0 +1,125 @@
+import CHyperscan
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A compiled Hyperscan block-mode database: many patterns matched in one pass over the input.
+///
+/// Patterns Hyperscan rejects are left out and reported in `rejected`, so the caller can run them
+/// with a backtracking engine instead. Immutable after init, so safe to share; each scan needs its
+/// own `Scratch`.
+final class HyperscanDatabase: @unchecked Sendable {
+    struct Pattern: Sendable {
+        var expression: String
+        var id: UInt32
+        var caseless: Bool = false
+        var singleMatch: Bool = false
+    }
+
+    private let database: OpaquePointer
+    let accepted: [UInt32]
+    let rejected: [(id: UInt32, reason: String)]
+
+    /// Compiles `patterns`; nil when none compiles.
+    init?(_ patterns: [Pattern]) {
+        var candidates = patterns.map { ($0, Self.flags(for: $0, fallback: 0)) }
+        var rejected: [(UInt32, String)] = []
+        while !candidates.isEmpty {
+            var compileError: UnsafeMutablePointer<hs_compile_error_t>?
+            var db: OpaquePointer?
+            let rc = Self.compile(candidates, &db, &compileError)
+            if rc == HS_SUCCESS, let db {
+                self.database = db
+                self.accepted = candidates.map(\.0.id)
+                self.rejected = rejected
+                return
+            }
+            let index = Int(compileError?.pointee.expression ?? -1)
+            let message = compileError?.pointee.message.map { String(cString: $0) } ?? "error \(rc)"
+            if let compileError { hs_free_compile_error(compileError) }
+            guard index >= 0, index < candidates.count else { return nil }
+            // Try the next, more permissive flag set for the failing pattern before giving it up.
+            let (pattern, used) = candidates[index]
+            let next = Self.nextFlags(after: used, for: pattern)
+            if let next {
+                candidates[index] = (pattern, next)
+            } else {
+                rejected.append((pattern.id, message))
+                candidates.remove(at: index)
+            }
+        }
+        return nil
+    }
+
+    deinit { hs_free_database(database) }
+
+    private static func flags(for pattern: Pattern, fallback: UInt32) -> UInt32 {
+        var flags = fallback
+        if pattern.caseless { flags |= UInt32(HS_FLAG_CASELESS) }
+        if pattern.singleMatch { flags |= UInt32(HS_FLAG_SINGLEMATCH) }
+        return flags
+    }
+
+    /// Plain, then UTF-8 with Unicode properties (for `\p{…}`), then prefilter mode (a superset
+    /// matcher: every hit is confirmed by the exact regex anyway).
+    private static func nextFlags(after used: UInt32, for pattern: Pattern) -> UInt32? {
+        let utf = UInt32(HS_FLAG_UTF8 | HS_FLAG_UCP)
+        let prefilter = UInt32(HS_FLAG_PREFILTER)
+        if used & utf == 0 && used & prefilter == 0 { return flags(for: pattern, fallback: utf) }
+        if used & prefilter == 0 { return flags(for: pattern, fallback: utf | prefilter) }
+        return nil
+    }
+
+    private static func compile(
+        _ candidates: [(Pattern, UInt32)], _ db: inout OpaquePointer?, _ error: inout UnsafeMutablePointer<hs_compile_error_t>?
+    ) -> hs_error_t {
+        let cStrings = candidates.map { strdup($0.0.expression) }
+        defer { cStrings.forEach { free($0) } }
+        let expressions: [UnsafePointer<CChar>?] = cStrings.map { $0.map { UnsafePointer($0) } }
+        let flags = candidates.map { $0.1 }
+        let ids = candidates.map { $0.0.id }
+        return expressions.withUnsafeBufferPointer { exprs in
+            flags.withUnsafeBufferPointer { fl in
+                ids.withUnsafeBufferPointer { idp in
+                    hs_compile_multi(exprs.baseAddress, fl.baseAddress, idp.baseAddress, UInt32(candidates.count), UInt32(HS_MODE_BLOCK), nil, &db, &error)
+                }
+            }
+        }
+    }
+
+    /// Per-scan working memory; not shareable between threads.
+    final class Scratch {
+        fileprivate var pointer: OpaquePointer?
+        init(for database: HyperscanDatabase) {
+            _ = hs_alloc_scratch(database.database, &pointer)
+        }
+        deinit { if let pointer { hs_free_scratch(pointer) } }
+    }
+
+    func makeScratch() -> Scratch { Scratch(for: self) }
+
+    /// Every (pattern id, end offset) match in `bytes`.
+    func scan(_ bytes: UnsafeRawBufferPointer, scratch: Scratch, into hits: inout [(id: UInt32, end: Int)]) -> Bool {
+        final class Box {
+            var hits: [(id: UInt32, end: Int)] = []
+        }
+        let box = Box()
+        let context = Unmanaged.passUnretained(box).toOpaque()
+        let length = UInt32(min(bytes.count, Int(UInt32.max)))
+        guard let base = bytes.baseAddress?.assumingMemoryBound(to: CChar.self) else {
+            hits = []
+            return true
+        }
+        let rc = hs_scan(database, base, length, 0, scratch.pointer, { id, _, to, _, ctx in
+            guard let ctx else { return 1 }
+            let box = Unmanaged<Box>.fromOpaque(ctx).takeUnretainedValue()
+            box.hits.append((id, Int(to)))
+            // A runaway pattern cannot flood memory: stop after a generous number of hits.
+            return box.hits.count > 1_000_000 ? 1 : 0
+        }, context)
+        hits = box.hits
+        withExtendedLifetime(box) {}
+        return rc == HS_SUCCESS || rc == HS_SCAN_TERMINATED
+    }
+}

@@ -1,0 +1,285 @@
+public import CordonCore
+public import CordonFS
+import FoundationEssentials
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Applies changes from an upper layer to the host workspace, crash-safely.
+///
+/// Phases, each recorded in a journal (written atomically) before its work starts:
+/// 1. `preparing`: new directories made, every new file written to a temporary name in its target
+///    directory and fsynced. The host's existing files are untouched, so a crash here is rolled back.
+/// 2. `committing`: temporaries renamed over their targets, deletions unlinked, modes set,
+///    directories fsynced. Each step is atomic; a crash here is rolled forward from the upper layer,
+///    which is still intact.
+/// 3. `committed`: applied entries removed from the upper layer, then the journal is deleted.
+/// Every host path is reached through `AnchoredDirectory`, never through a symlink.
+public struct SyncApplier {
+    public let workspace: String
+    public let upper: String
+    public let journalPath: String
+    /// Test hook, called after every journal write and every operation; throwing simulates a crash.
+    public var checkpoint: (String) throws(CordonError) -> Void = { _ throws(CordonError) in }
+
+    public init(workspace: String, upper: String, journalPath: String) {
+        self.workspace = workspace
+        self.upper = upper
+        self.journalPath = journalPath
+    }
+
+    struct Journal: Codable {
+        enum Phase: String, Codable { case preparing, committing, committed }
+        var id: String
+        var phase: Phase
+        var ops: [Op]
+        /// Opaque directories whose marker may be removed from the upper layer after commit.
+        var opaqueDone: [String]
+    }
+
+    struct Op: Codable {
+        enum Kind: String, Codable { case write, symlink, mkdir, chmod, chmodDir = "chmod_dir", remove, rmdir }
+        var kind: Kind
+        var path: String
+        var temp: String?
+        var mode: UInt32
+        var target: String?
+        /// Created in the prepare phase (rolled back by removing it).
+        var prepared = false
+    }
+
+    public struct Outcome: Sendable, Equatable, Codable {
+        public var applied: [String] = []
+        /// Directories that could not be removed because the host added files to them meanwhile.
+        public var kept: [String] = []
+        public var recovered: String?
+        public init() {}
+    }
+
+    /// Applies `changes` (in change-set order). Finishes or rolls back an earlier interrupted apply first.
+    public func apply(_ changes: [Change], allChanges: [Change]? = nil) throws(CordonError) -> Outcome {
+        var outcome = Outcome()
+        outcome.recovered = try recover()
+        guard !changes.isEmpty else { return outcome }
+        let id = String(UInt64.random(in: 0..<UInt64.max), radix: 36)
+        var ops: [Op] = []
+        for (index, change) in changes.enumerated() {
+            let temp = Self.tempName(for: change.path, id: id, index: index)
+            switch change.kind {
+            case .added, .modified:
+                switch change.type {
+                case .file: ops.append(Op(kind: .write, path: change.path, temp: temp, mode: change.mode))
+                case .symlink: ops.append(Op(kind: .symlink, path: change.path, temp: temp, mode: 0, target: change.symlinkTarget))
+                default:
+                    throw CordonError(.policyDenied, "\(change.path) is a \(change.type.rawValue); cordon never applies special files")
+                }
+            case .modeChanged: ops.append(Op(kind: .chmod, path: change.path, mode: change.mode))
+            case .dirAdded: ops.append(Op(kind: .mkdir, path: change.path, mode: change.mode))
+            case .dirModeChanged, .dirReplaced: ops.append(Op(kind: .chmodDir, path: change.path, mode: change.mode))
+            case .deleted: ops.append(Op(kind: .remove, path: change.path, mode: 0))
+            case .dirRemoved: ops.append(Op(kind: .rmdir, path: change.path, mode: 0))
+            }
+        }
+        let all = allChanges ?? changes
+        let appliedPaths = Set(changes.map(\.path))
+        let opaque = changes.filter { $0.kind == .dirReplaced }.map(\.path).filter { dir in
+            all.allSatisfy { !$0.path.hasPrefix(dir + "/") || appliedPaths.contains($0.path) }
+        }
+        let host = try AnchoredDirectory(workspace)
+        let layer = try AnchoredDirectory(upper)
+        // Recorded before any work so a rollback knows which directories are ours to remove.
+        for index in ops.indices where ops[index].kind == .mkdir { ops[index].prepared = host.lstat(ops[index].path) == nil }
+        var journal = Journal(id: id, phase: .preparing, ops: ops, opaqueDone: opaque)
+        try writeJournal(journal)
+        try checkpoint("preparing")
+        let removed = Set(journal.ops.filter { $0.kind == .remove }.map(\.path))
+        for index in journal.ops.indices {
+            try prepare(&journal.ops[index], removed: removed, host: host, layer: layer)
+            try checkpoint("prepare:\(journal.ops[index].path)")
+        }
+        journal.phase = .committing
+        try writeJournal(journal)
+        try checkpoint("committing")
+        try commit(journal, host: host, layer: layer, outcome: &outcome)
+        journal.phase = .committed
+        try writeJournal(journal)
+        try checkpoint("committed")
+        try cleanUpper(journal, layer: layer)
+        try removeJournal()
+        return outcome
+    }
+
+    /// Completes (or rolls back) an apply a crash interrupted; returns what was done, nil if none.
+    @discardableResult
+    public func recover() throws(CordonError) -> String? {
+        guard let journal = try readJournal() else { return nil }
+        let host = try AnchoredDirectory(workspace)
+        let layer = try AnchoredDirectory(upper)
+        switch journal.phase {
+        case .preparing:
+            for op in journal.ops.reversed() {
+                if let temp = op.temp, host.exists(temp) { _ = try? host.remove(temp, directory: false) }
+                if op.kind == .mkdir && op.prepared { _ = try? host.remove(op.path, directory: true) }
+            }
+            try removeJournal()
+            return "rolled back an interrupted sync (nothing had reached the host)"
+        case .committing:
+            var outcome = Outcome()
+            try commit(journal, host: host, layer: layer, outcome: &outcome)
+            var done = journal
+            done.phase = .committed
+            try writeJournal(done)
+            try cleanUpper(done, layer: layer)
+            try removeJournal()
+            return "completed an interrupted sync (\(journal.ops.count) changes)"
+        case .committed:
+            try cleanUpper(journal, layer: layer)
+            try removeJournal()
+            return "finished cleaning up after an interrupted sync"
+        }
+    }
+
+    static func tempName(for path: String, id: String, index: Int) -> String {
+        let (dir, _) = AnchoredDirectory.split(path)
+        let name = ".cordon-sync.\(id).\(index)"
+        return dir.isEmpty ? name : dir + "/" + name
+    }
+
+    private func prepare(_ op: inout Op, removed: Set<String>, host: AnchoredDirectory, layer: AnchoredDirectory) throws(CordonError) {
+        switch op.kind {
+        case .mkdir:
+            // A file being replaced by this directory goes in the commit phase; make it there.
+            if host.lstat(op.path) == nil { try host.makeDirectory(op.path, mode: op.mode) }
+        case .write, .symlink:
+            // The parent may only appear in the commit phase (a file replaced by a directory).
+            let parent = AnchoredDirectory.split(op.path).parent
+            guard let temp = op.temp else { return }
+            if !parent.isEmpty, let st = host.lstat(parent), (st.st_mode & S_IFMT) != S_IFDIR {
+                // Only a file this apply replaces by a directory may stand there; anything else
+                // (a symlink swapped in since the gate ran) stops the apply while it can still roll back.
+                guard removed.contains(parent), (st.st_mode & S_IFMT) != S_IFLNK else {
+                    throw CordonError(.policyDenied, "\(workspace)/\(parent) is no longer a directory on the host", hint: "run `cordon sync` again to re-check the change set")
+                }
+                return
+            }
+            try stage(op, temp: temp, host: host, layer: layer)
+        default: break
+        }
+    }
+
+    private func stage(_ op: Op, temp: String, host: AnchoredDirectory, layer: AnchoredDirectory) throws(CordonError) {
+        if host.exists(temp) { try host.remove(temp, directory: false) }
+        if op.kind == .symlink {
+            try host.createSymlink(temp, target: op.target ?? "")
+        } else {
+            let source = try layer.openForReading(op.path)
+            defer { close(source) }
+            try host.createFile(temp, from: source, mode: op.mode)
+        }
+    }
+
+    /// Idempotent: safe to run again after a crash part-way through.
+    private func commit(_ journal: Journal, host: AnchoredDirectory, layer: AnchoredDirectory, outcome: inout Outcome) throws(CordonError) {
+        var touched = Set<String>()
+        for op in journal.ops {
+            let dir = AnchoredDirectory.split(op.path).parent
+            switch op.kind {
+            case .mkdir:
+                if let st = host.lstat(op.path), (st.st_mode & S_IFMT) != S_IFDIR { try host.remove(op.path, directory: false) }
+                try host.makeDirectory(op.path, mode: op.mode)
+            case .write, .symlink:
+                guard let temp = op.temp else { continue }
+                if !host.exists(temp) {
+                    // Renamed before the crash, or never staged: compare with the upper and stage again if needed.
+                    if op.kind == .write, try sameContent(op.path, host: host, layer: layer) { break }
+                    try stage(op, temp: temp, host: host, layer: layer)
+                }
+                if let st = host.lstat(op.path), (st.st_mode & S_IFMT) == S_IFDIR {
+                    throw CordonError(.io, "\(workspace)/\(op.path) is a directory on the host; cannot replace it with a file")
+                }
+                try host.rename(temp, over: op.path)
+            case .chmod:
+                try host.chmod(op.path, mode: op.mode, directory: false)
+            case .chmodDir:
+                try host.chmod(op.path, mode: op.mode, directory: true)
+            case .remove:
+                // Already replaced by the directory a later op makes, when re-run after a crash.
+                if let st = host.lstat(op.path), (st.st_mode & S_IFMT) != S_IFDIR { try host.remove(op.path, directory: false) }
+            case .rmdir:
+                if let st = host.lstat(op.path), (st.st_mode & S_IFMT) == S_IFDIR {
+                    do { try host.remove(op.path, directory: true) } catch { outcome.kept.append(op.path) }
+                }
+                host.dropCache()
+            }
+            touched.insert(dir)
+            outcome.applied.append(op.path)
+            try checkpoint("commit:\(op.path)")
+        }
+        for dir in touched.sorted() where dir.isEmpty || host.exists(dir) {
+            try host.syncDirectory(dir)
+        }
+    }
+
+    private func sameContent(_ path: String, host: AnchoredDirectory, layer: AnchoredDirectory) throws(CordonError) -> Bool {
+        guard host.exists(path) else { return false }
+        return (try? FileContents.equal(workspace + "/" + path, upper + "/" + path)) ?? false
+    }
+
+    /// Removes applied entries from the upper layer so the overlay shows the (now equal) host files.
+    private func cleanUpper(_ journal: Journal, layer: AnchoredDirectory) throws(CordonError) {
+        var dirs: [String] = []
+        for op in journal.ops {
+            switch op.kind {
+            case .mkdir, .chmodDir: dirs.append(op.path)
+            default:
+                if let st = layer.lstat(op.path), (st.st_mode & S_IFMT) != S_IFDIR { _ = try? layer.remove(op.path, directory: false) }
+            }
+        }
+        for dir in journal.opaqueDone {
+            for name in ["trusted.overlay.opaque", "user.overlay.opaque"] { ExtendedAttributes.remove(upper + "/" + dir, name) }
+            _ = try? layer.remove(dir + "/.wh..wh..opq", directory: false)
+        }
+        // Deepest first; a directory still holding held-back entries stays.
+        for dir in dirs.sorted(by: { $0.count > $1.count }) { _ = try? layer.remove(dir, directory: true) }
+        layer.dropCache()
+    }
+
+    private func writeJournal(_ journal: Journal) throws(CordonError) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data: Data
+        do { data = try encoder.encode(journal) } catch { throw CordonError(.internal, "cannot encode the sync journal", cause: "\(error)") }
+        let temp = journalPath + ".tmp"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw AnchoredDirectory.error("create", temp) }
+        let ok = data.withUnsafeBytes { raw in write(fd, raw.baseAddress, raw.count) == raw.count } && fsync(fd) == 0
+        close(fd)
+        guard ok, Glibc.rename(temp, journalPath) == 0 else { throw AnchoredDirectory.error("write", journalPath) }
+        try syncParent(of: journalPath)
+    }
+
+    private func readJournal() throws(CordonError) -> Journal? {
+        guard let info = try FileInfo.lstat(journalPath) else { return nil }
+        guard info.type == .file else { throw CordonError(.io, "\(journalPath) is not a regular file") }
+        let bytes = try FileContents.read(journalPath)
+        do { return try JSONDecoder().decode(Journal.self, from: Data(bytes)) } catch {
+            throw CordonError(
+                .io, "the sync journal \(journalPath) is damaged", hint: "inspect the workspace for .cordon-sync.* files, then delete the journal",
+                cause: "\(error)")
+        }
+    }
+
+    private func removeJournal() throws(CordonError) {
+        if unlink(journalPath) != 0 && errno != ENOENT { throw AnchoredDirectory.error("unlink", journalPath) }
+        try syncParent(of: journalPath)
+    }
+
+    private func syncParent(of path: String) throws(CordonError) {
+        let dir = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        let fd = open(dir.isEmpty ? "/" : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw AnchoredDirectory.error("open", dir) }
+        defer { close(fd) }
+        _ = fsync(fd)
+    }
+}

@@ -1,0 +1,276 @@
+public import CordonCore
+public import CordonFS
+public import FoundationEssentials
+
+/// The checks between a change set and the host: secrets, path policy, host-execution traps,
+/// filesystem tricks, conflicts. Reads the upper and lower layers; writes nothing.
+///
+/// Fails closed: if the scanner cannot be built from its rules, `init` throws and nothing can be
+/// evaluated, so nothing can be applied.
+public struct SyncGate: Sendable {
+    public let policy: GatePolicy
+    public let scanner: SecretScanner
+    let allow: PathPatterns
+    let deny: PathPatterns
+
+    public init(policy: GatePolicy, scanner: SecretScanner? = nil) throws(CordonError) {
+        self.policy = policy
+        if let scanner {
+            self.scanner = scanner
+        } else {
+            let rules: RuleSet
+            if let path = policy.scannerConfig { rules = try RuleSet.load(path: path) } else { rules = try RuleSet.defaults() }
+            self.scanner = try SecretScanner(rules)
+        }
+        allow = PathPatterns(policy.allow)
+        deny = PathPatterns(policy.deny)
+    }
+
+    /// The gate's verdict on a change set.
+    public struct Report: Sendable, Codable, Equatable {
+        public var changes: [Change]
+        public var findings: [Finding]
+        public init(changes: [Change], findings: [Finding]) {
+            self.changes = changes
+            self.findings = findings
+        }
+
+        /// The most severe finding about `path` (findings with an empty path apply to every change).
+        public func severity(of path: String) -> Finding.Severity? {
+            findings.filter { $0.path == path || $0.path.isEmpty }.map(\.severity).max()
+        }
+        public var highest: Finding.Severity? { findings.map(\.severity).max() }
+    }
+
+    /// Evaluates every change. `created` is when the sandbox started (host changes after it are conflicts).
+    public func evaluate(_ set: ChangeSet, created: Date?) throws(CordonError) -> Report {
+        var findings: [Finding] = []
+        let session = SecretScanner.Session(scanner: scanner)
+        var total: UInt64 = 0
+        let createdSeconds = created?.timeIntervalSince1970
+        for change in set.changes {
+            findings += pathChecks(change)
+            findings += trickChecks(change, set: set)
+            findings += try hostChecks(change, set: set, created: createdSeconds)
+            if change.kind.isDeletion { continue }
+            if change.type == .file && (change.kind == .added || change.kind == .modified) {
+                total += change.size
+                if change.size > policy.maxFileSize {
+                    findings.append(
+                        Finding(
+                            ruleID: "size-file", severity: .block, path: change.path, message: "\(change.size) bytes exceeds sync.max_file_size (\(policy.maxFileSize))",
+                            fix: "remove the file from the sandbox, or raise sync.max_file_size in the profile"))
+                    continue
+                }
+                let bytes = try FileContents.read(set.upper + "/" + change.path, limit: policy.maxFileSize)
+                findings += contentChecks(change, bytes: bytes, set: set)
+                findings += session.scan(bytes, path: change.path)
+            }
+        }
+        if total > policy.maxTotalSize {
+            findings.append(
+                Finding(
+                    ruleID: "size-total", severity: .block, path: "", message: "the change set adds \(total) bytes, over sync.max_total_size (\(policy.maxTotalSize))",
+                    fix: "sync in smaller steps with --partial after removing large files, or raise sync.max_total_size"))
+        }
+        findings += caseCollisions(set)
+        return Report(changes: set.changes, findings: findings)
+    }
+
+    func pathChecks(_ change: Change) -> [Finding] {
+        var findings: [Finding] = []
+        let isDir = change.type == .directory
+        if let pattern = deny.match(change.path, isDirectory: isDir) {
+            findings.append(
+                Finding(ruleID: "path-deny", severity: .block, path: change.path, message: "matches sync.deny pattern \(pattern)", fix: "leave the file out, or change sync.deny"))
+        }
+        if !allow.isEmpty && !allow.matches(change.path, isDirectory: isDir) && !(isDir && change.kind.isDeletion == false && allowsSomethingBelow(change.path)) {
+            findings.append(
+                Finding(ruleID: "path-not-allowed", severity: .block, path: change.path, message: "matches no sync.allow pattern", fix: "add a pattern to sync.allow, or leave the file out"))
+        }
+        if !change.kind.isDeletion, !isDir, let ext = policy.blockedExtension(of: change.path) {
+            findings.append(
+                Finding(
+                    ruleID: "path-blocked-extension", severity: .block, path: change.path, message: "\(ext) files never sync (credentials, keys or native code)",
+                    fix: "copy the file out by hand if you really need it; remove \(ext) from sync.blocked_extensions only if it is safe"))
+        }
+        if change.path.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) {
+            findings.append(
+                Finding(ruleID: "fs-control-char", severity: .block, path: change.path, message: "the name \(escaped(change.path)) contains control characters", fix: "rename the file inside the sandbox"))
+        }
+        for trap in HostTraps.compiled where trap.patterns.matches(change.path, isDirectory: isDir) {
+            findings.append(
+                Finding(ruleID: trap.id, severity: .approval, path: change.path, message: trap.why, fix: "review the change; approve with --yes or at the prompt"))
+            break
+        }
+        if change.flags.executableAdded && !change.flags.setuid && !change.flags.setgid {
+            findings.append(
+                Finding(ruleID: "trap-executable-bit", severity: .approval, path: change.path, message: "the file becomes executable", fix: "review it; approve with --yes or at the prompt"))
+        }
+        return findings
+    }
+
+    /// Whether an allow pattern could match something under directory `path` (so the dir itself may be created).
+    func allowsSomethingBelow(_ path: String) -> Bool {
+        policy.allow.contains { pattern in
+            let p = pattern.hasPrefix("/") ? String(pattern.dropFirst()) : pattern
+            return p.hasPrefix(path + "/") || !p.contains("/") || p.hasPrefix("**")
+        }
+    }
+
+    func trickChecks(_ change: Change, set: ChangeSet) -> [Finding] {
+        guard !change.kind.isDeletion else { return [] }
+        var findings: [Finding] = []
+        let f = change.flags
+        if f.hardLinked {
+            findings.append(
+                Finding(ruleID: "fs-hardlink", severity: .block, path: change.path, message: "the file has other hard links", fix: "replace the hard link with a copy inside the sandbox"))
+        }
+        if f.special {
+            findings.append(
+                Finding(
+                    ruleID: "fs-special-file", severity: .block, path: change.path, message: "\(change.type.rawValue) files never sync", fix: "remove it inside the sandbox"))
+        }
+        if f.setuid || f.setgid || f.sticky {
+            let bits = [f.setuid ? "setuid" : nil, f.setgid ? "setgid" : nil, f.sticky ? "sticky" : nil].compactMap { $0 }.joined(separator: ", ")
+            findings.append(
+                Finding(ruleID: "fs-setid", severity: .block, path: change.path, message: "\(bits) bit set", fix: "chmod it away inside the sandbox (chmod u-s,g-s,-t)"))
+        }
+        if change.type == .symlink, let target = change.symlinkTarget, !Self.symlinkStaysInside(path: change.path, target: target) {
+            findings.append(
+                Finding(
+                    ruleID: "fs-symlink-escape", severity: .block, path: change.path, message: "symlink target \(target) resolves outside the workspace",
+                    fix: "use a relative link that stays inside the workspace"))
+        }
+        return findings
+    }
+
+    /// Resolves `target` lexically from the link's directory; absolute targets always leave.
+    static func symlinkStaysInside(path: String, target: String) -> Bool {
+        if target.hasPrefix("/") || target.isEmpty { return false }
+        var parts = path.split(separator: "/").dropLast().map(String.init)
+        for part in target.split(separator: "/") {
+            switch part {
+            case ".": continue
+            case "..":
+                if parts.isEmpty { return false }
+                parts.removeLast()
+            default: parts.append(String(part))
+            }
+        }
+        return true
+    }
+
+    func hostChecks(_ change: Change, set: ChangeSet, created: Double?) throws(CordonError) -> [Finding] {
+        var findings: [Finding] = []
+        // Every ancestor on the host must be a real directory: a symlink there would redirect the write.
+        var prefix = ""
+        for part in change.path.split(separator: "/").dropLast() {
+            prefix += prefix.isEmpty ? String(part) : "/" + part
+            guard let info = try FileInfo.lstat(set.lower + "/" + prefix) else { break }
+            if info.type == .symlink {
+                findings.append(
+                    Finding(
+                        ruleID: "fs-host-symlink", severity: .block, path: change.path, message: "\(prefix) is a symlink on the host",
+                        fix: "cordon never writes through host symlinks; apply this change by hand"))
+                break
+            }
+            if info.type != .directory { break }
+        }
+        if let created, change.kind != .added && change.kind != .dirAdded, let lower = try FileInfo.lstat(set.lower + "/" + change.path) {
+            if lower.type != .directory && max(lower.modified, lower.changed) > created {
+                findings.append(
+                    Finding(
+                        ruleID: "conflict-host-changed", severity: .conflict, path: change.path, message: "the host file changed after the sandbox started",
+                        fix: "compare with `cordon diff --patch`; overwrite with --force, or leave it out with --partial"))
+            }
+        }
+        return findings
+    }
+
+    func contentChecks(_ change: Change, bytes: [UInt8], set: ChangeSet) -> [Finding] {
+        var findings: [Finding] = []
+        if let format = Self.executableFormat(bytes) {
+            findings.append(
+                Finding(
+                    ruleID: "path-executable-binary", severity: .block, path: change.path, message: "\(format) executable or library",
+                    fix: "build binaries on the host from reviewed sources instead"))
+        }
+        if change.path == "package.json" || change.path.hasSuffix("/package.json") {
+            let old = (try? FileContents.read(set.lower + "/" + change.path, limit: policy.maxFileSize)) ?? []
+            let before = Self.npmScripts(old)
+            let after = Self.npmScripts(bytes)
+            for name in HostTraps.npmLifecycle where after[name] != nil && after[name] != before[name] {
+                findings.append(
+                    Finding(
+                        ruleID: "trap-npm-lifecycle", severity: .approval, path: change.path, message: "npm \"\(name)\" script added or changed: \(after[name] ?? "")",
+                        fix: "review the script; npm runs it on install; approve with --yes or at the prompt"))
+            }
+        }
+        return findings
+    }
+
+    /// ELF, Mach-O (thin and fat) or PE, by magic number.
+    static func executableFormat(_ bytes: [UInt8]) -> String? {
+        guard bytes.count >= 4 else { return nil }
+        let magic = Array(bytes.prefix(4))
+        if magic == [0x7f, 0x45, 0x4c, 0x46] { return "ELF" }
+        if [[0xfe, 0xed, 0xfa, 0xce], [0xfe, 0xed, 0xfa, 0xcf], [0xce, 0xfa, 0xed, 0xfe], [0xcf, 0xfa, 0xed, 0xfe]].contains(magic) { return "Mach-O" }
+        if magic == [0xca, 0xfe, 0xba, 0xbe], bytes.count >= 8, bytes[4] == 0, bytes[5] == 0, bytes[6] == 0, bytes[7] < 0x20 { return "Mach-O universal" }
+        if magic[0] == 0x4d, magic[1] == 0x5a, bytes.count >= 0x40 {
+            let offset = Int(bytes[0x3c]) | Int(bytes[0x3d]) << 8 | Int(bytes[0x3e]) << 16 | Int(bytes[0x3f]) << 24
+            if offset >= 0, offset + 4 <= bytes.count, Array(bytes[offset..<offset + 4]) == [0x50, 0x45, 0, 0] { return "PE" }
+        }
+        return nil
+    }
+
+    static func npmScripts(_ bytes: [UInt8]) -> [String: String] {
+        guard !bytes.isEmpty, let object = try? JSONDecoder().decode(PackageJSON.self, from: Data(bytes)) else { return [:] }
+        return object.scripts ?? [:]
+    }
+
+    struct PackageJSON: Decodable {
+        var scripts: [String: String]?
+    }
+
+    /// Names in one directory of the resulting tree that differ only by case.
+    func caseCollisions(_ set: ChangeSet) -> [Finding] {
+        var additions: [String: [String]] = [:]
+        var deleted = Set<String>()
+        for change in set.changes {
+            if change.kind.isDeletion { deleted.insert(change.path) }
+            if change.kind == .added || change.kind == .dirAdded { additions[Self.parent(change.path), default: []].append(change.path) }
+        }
+        var findings: [Finding] = []
+        for (dir, added) in additions {
+            var seen: [String: String] = [:]
+            let lowerDir = dir.isEmpty ? set.lower : set.lower + "/" + dir
+            let existing = ((try? DirectoryListing.names(lowerDir)) ?? []).map { dir.isEmpty ? $0 : dir + "/" + $0 }.filter { !deleted.contains($0) }
+            for path in existing + added {
+                let key = path.lowercased()
+                if let other = seen[key], other != path {
+                    findings.append(
+                        Finding(
+                            ruleID: "fs-case-collision", severity: .block, path: path, message: "differs from \(other) only by case",
+                            fix: "rename one of them inside the sandbox (they collide on macOS and Windows filesystems)"))
+                } else {
+                    seen[key] = path
+                }
+            }
+        }
+        return findings
+    }
+
+    static func parent(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "" }
+        return String(path[..<slash])
+    }
+
+    func escaped(_ path: String) -> String {
+        var out = ""
+        for scalar in path.unicodeScalars {
+            if scalar.value < 0x20 || scalar.value == 0x7f { out += "\\x" + String(scalar.value, radix: 16) } else { out.unicodeScalars.append(scalar) }
+        }
+        return out
+    }
+}

@@ -1,6 +1,0 @@
-import Testing
-@testable import CordonFS
-
-@Test func moduleLoads() {
-    #expect(Bool(true))
-}

@@ -1,6 +1,0 @@
-import Testing
-@testable import CordonGate
-
-@Test func moduleLoads() {
-    #expect(Bool(true))
-}

@@ -1,0 +1,133 @@
+import CordonGate
+import Testing
+
+@Suite struct SecretScannerTests {
+    static let scanners: [SecretScanner] = {
+        guard let rules = try? RuleSet.defaults() else { return [] }
+        return [try? SecretScanner(rules), try? SecretScanner(rules, useHyperscan: false)].compactMap { $0 }
+    }()
+
+    // Assembled at run time so this file holds no literal that looks like a live key.
+    static let aws = "AKIA" + "QYLPMN5HHHFPZAM2"
+    static let github = "ghp_" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5"
+    static let slack = "xoxb-" + "1234567890123-1234567890123-" + "aBcDeFgHiJkLmNoPqRsTuVwX"
+    static let stripe = "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc9xQ"
+    static let anthropic = "sk-ant-api03-" + String(repeating: "aB3_xZ9-qW7e", count: 8) + "AA"
+    static let openai = "sk-proj-" + "Ab12Cd34Ef56Gh78Ij90Kl" + "T3BlbkFJ" + "Mn12Op34Qr56St78Uv90Wx"
+    static let gcp = "AIza" + "SyD3x7Q9mK2pL5vN8rT1wZ4bC6fH0jM2sQu"
+    static let jwt = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9" + "." + "eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIn0" + "." + "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+    static let key = "-----BEGIN " + "RSA PRIVATE KEY-----\n" + String(repeating: "MIIEowIBAAKCAQEA7yN3+abcdEFGH/ijklMNOP\n", count: 4) + "-----END RSA PRIVATE KEY-----\n"
+
+    @Test(arguments: [
+        ("aws-access-key-id", "aws_access_key_id = \(aws)\n"),
+        ("aws-access-key-id", "{\"key\":\"\(aws)\"}"),
+        ("github-token", "export GITHUB_TOKEN=\(github)\n"),
+        ("github-token", "url = https://x:\(github)@github.com/o/r.git"),
+        ("slack-token", "SLACK=\(slack)"),
+        ("stripe-key", "stripe.api_key = '\(stripe)'"),
+        ("anthropic-api-key", "ANTHROPIC_API_KEY=\(anthropic)\n"),
+        ("openai-api-key", "client = OpenAI(api_key=\"\(openai)\")"),
+        ("gcp-api-key", "const k = \"\(gcp)\";"),
+        ("jwt", "Authorization: Bearer \(jwt)\n"),
+        ("private-key", "config:\n" + key),
+        ("generic-api-key", "db_password = \"Zq8vLm2-pR7tW4xK9sB\"\n"),
+        ("generic-api-key", "  \"apiToken\": \"4f9c2e7a81b3d6f05e2c9a7b3d1f8e6c\",\n"),
+    ])
+    func findsSecrets(rule: String, text: String) {
+        #expect(Self.scanners.count == 2)
+        for scanner in Self.scanners {
+            let findings = scanner.scan(Array(("line one\n" + text).utf8), path: "src/app.txt")
+            #expect(findings.contains { $0.ruleID == rule }, "\(rule) missed (hyperscan: \(scanner.usesHyperscan)): \(findings.map(\.ruleID))")
+            if let f = findings.first(where: { $0.ruleID == rule }) {
+                #expect(f.line == 2 || rule == "private-key")
+                #expect(f.match.map { !$0.contains(text.dropFirst(20).prefix(16)) } ?? true)
+            }
+        }
+    }
+
+    @Test(arguments: [
+        "aws_access_key_id = AKIAIOSFODNN7EXAMPLE",
+        "API_KEY=your-api-key-here",
+        "token = \"${GITHUB_TOKEN}\"",
+        "password = \"{{ vault_password }}\"",
+        "secret_key = \"xxxxxxxxxxxxxxxxxxxxxxxx\"",
+        "api_key = os.environ[\"API_KEY\"]",
+        "token = self.session.get_token_for_user",
+        "password: <your-password>",
+        "const apiKeyHeader = \"X-Api-Key-Header-Name\";",
+        "key = settings.DEFAULT_ENCRYPTION_KEY_NAME",
+        "commit = \"3f786850e387550fdab836ed7e6dc881de23001b\"",
+        "ghp_ is the prefix of GitHub tokens",
+    ])
+    func ignoresLookAlikes(text: String) {
+        for scanner in Self.scanners {
+            let findings = scanner.scan(Array(text.utf8), path: "README.md")
+            #expect(findings.isEmpty, "false positive (hyperscan: \(scanner.usesHyperscan)): \(findings.map { "\($0.ruleID) \($0.match ?? "")" })")
+        }
+    }
+
+    @Test func binaryFilesAreSkipped() {
+        for scanner in Self.scanners {
+            var bytes = Array("prefix \(Self.github) suffix".utf8)
+            bytes.insert(0, at: 3)
+            #expect(scanner.scan(bytes, path: "blob.bin").isEmpty)
+        }
+    }
+
+    @Test func hyperscanTakesEveryDefaultRule() throws {
+        let scanner = try SecretScanner(try RuleSet.defaults())
+        #expect(scanner.usesHyperscan)
+        #expect(scanner.fallbackRules.isEmpty, "rules Hyperscan rejected: \(scanner.fallbackRules)")
+    }
+
+    @Test func gitleaksConfigFormat() throws {
+        let toml = #"""
+            [extend]
+            useDefault = true
+            disabledRules = ["jwt"]
+
+            [[rules]]
+            id = "internal-token"
+            description = "Internal service token"
+            regex = '''\b(itk_(?P<body>[a-z0-9]{20,32}))\b'''
+            secretGroup = 1
+            keywords = ["itk_"]
+            [[rules.allowlists]]
+            regexTarget = "line"
+            regexes = ['''fixture''']
+
+            [[rules]]
+            id = "pkcs12-file"
+            description = "PKCS#12 file"
+            path = '''\.p12$'''
+
+            [allowlist]
+            paths = ['''^testdata/''']
+            """#
+        let rules = try RuleSet.parse(toml, source: "test.toml")
+        #expect(!rules.rules.contains { $0.id == "jwt" })
+        #expect(rules.rules.contains { $0.id == "github-token" })
+        let scanner = try SecretScanner(rules)
+        let hit = scanner.scan(Array("x = itk_abcdefghijklmnop0123456789\n".utf8), path: "a.py")
+        #expect(hit.map(\.ruleID) == ["internal-token"])
+        #expect(scanner.scan(Array("x = itk_abcdefghijklmnop0123456789 # fixture".utf8), path: "a.py").isEmpty)
+        #expect(scanner.scan(Array("x = itk_abcdefghijklmnop0123456789".utf8), path: "testdata/a.py").isEmpty)
+        #expect(scanner.scan(Array("binary".utf8), path: "certs/client.p12").map(\.ruleID) == ["pkcs12-file"])
+        #expect(scanner.scan(Array("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U".utf8), path: "a").isEmpty)
+    }
+
+    @Test func brokenConfigsFailClosed() {
+        #expect(throws: (any Error).self) { try RuleSet.parse("[[rules]\nid=", source: "bad.toml") }
+        #expect(throws: (any Error).self) { try RuleSet.parse("[[rules]]\ndescription = \"no id\"\nregex = 'x'", source: "bad.toml") }
+        #expect(throws: (any Error).self) { try RuleSet.load(path: "/nonexistent/gitleaks.toml") }
+        let bad = RuleSet(rules: [SecretRule(id: "broken", regex: "(unclosed")])
+        #expect(throws: (any Error).self) { try SecretScanner(bad) }
+    }
+
+    @Test func entropy() {
+        #expect(SecretScanner.shannonEntropy("aaaa") == 0)
+        #expect(abs(SecretScanner.shannonEntropy("ab") - 1) < 1e-9)
+        #expect(SecretScanner.redact(Self.github).hasPrefix("ghp_…"))
+    }
+}
+

@@ -1,0 +1,156 @@
+import CordonCore
+import CordonFS
+import CordonGate
+import Glibc
+import Testing
+
+@Suite struct SyncApplierTests {
+    struct Crash: Error {}
+
+    /// A workspace with every kind of change: add, modify, delete, rename, dir removal, opaque dir,
+    /// symlink, mode change, file-to-directory.
+    final class Fixture {
+        let lower = TempTree()
+        let upper = TempTree()
+        let state = TempTree()
+        init() {
+            lower.write("keep.txt", "same")
+            lower.write("edit.txt", "before")
+            lower.write("gone.txt", "bye")
+            lower.write("old-name.txt", "moved")
+            lower.write("dir/a.txt", "a")
+            lower.write("dir/sub/b.txt", "b")
+            lower.write("opaque/x.txt", "x-old")
+            lower.write("opaque/y.txt", "y")
+            lower.write("script.sh", "echo", mode: 0o644)
+            lower.write("becomes-dir", "file")
+            upper.write("edit.txt", "after")
+            upper.whiteout("gone.txt")
+            upper.whiteout("old-name.txt")
+            upper.write("new-name.txt", "moved")
+            upper.whiteout("dir")
+            upper.opaque("opaque")
+            upper.write("opaque/x.txt", "x-new")
+            upper.write("new/deep/file.txt", "deep")
+            upper.symlink("link", to: "keep.txt")
+            upper.write("script.sh", "echo", mode: 0o755)
+            upper.write("becomes-dir/inner.txt", "inner")
+        }
+
+        var journal: String { state.path("sync-journal.json") }
+        func applier() -> SyncApplier { SyncApplier(workspace: lower.root, upper: upper.root, journalPath: journal) }
+        func changes() throws -> [Change] { try ChangeSet.read(upper: upper.root, lower: lower.root).changes }
+
+        /// Each path's state on the host: content, "<dir>", "-> target", or nil when absent.
+        func snapshot() -> [String: String] {
+            var result: [String: String] = [:]
+            for p in [
+                "keep.txt", "edit.txt", "gone.txt", "old-name.txt", "new-name.txt", "dir", "dir/a.txt", "dir/sub/b.txt", "opaque/x.txt", "opaque/y.txt",
+                "new/deep/file.txt", "link", "script.sh", "becomes-dir", "becomes-dir/inner.txt",
+            ] {
+                var st = stat()
+                guard lstat(lower.path(p), &st) == 0 else { continue }
+                switch st.st_mode & S_IFMT {
+                case S_IFDIR: result[p] = "<dir>"
+                case S_IFLNK: result[p] = "-> link"
+                default: result[p] = (lower.read(p) ?? "") + (p == "script.sh" ? " \(String(st.st_mode & 0o777, radix: 8))" : "")
+                }
+            }
+            return result
+        }
+    }
+
+    static let before: [String: String] = [
+        "keep.txt": "same", "edit.txt": "before", "gone.txt": "bye", "old-name.txt": "moved", "dir": "<dir>", "dir/a.txt": "a",
+        "dir/sub/b.txt": "b", "opaque/x.txt": "x-old", "opaque/y.txt": "y", "script.sh": "echo 644", "becomes-dir": "file",
+    ]
+    static let after: [String: String] = [
+        "keep.txt": "same", "edit.txt": "after", "new-name.txt": "moved", "opaque/x.txt": "x-new", "new/deep/file.txt": "deep", "link": "-> link",
+        "script.sh": "echo 755", "becomes-dir": "<dir>", "becomes-dir/inner.txt": "inner",
+    ]
+
+    @Test func appliesEveryKindOfChangeAndEmptiesTheUpper() throws {
+        let f = Fixture()
+        #expect(f.snapshot() == Self.before)
+        let outcome = try f.applier().apply(try f.changes())
+        #expect(f.snapshot() == Self.after)
+        #expect(outcome.kept.isEmpty)
+        let left = try f.changes().map(\.path)
+        #expect(left.isEmpty, "upper still shows changes: \(left)")
+        #expect(!f.state.exists("sync-journal.json"))
+        // No temporaries left behind.
+        #expect(try DirectoryListing.names(f.lower.root).allSatisfy { !$0.hasPrefix(".cordon-sync") })
+    }
+
+    @Test func crashAtEveryStepLeavesEachFileBeforeOrAfterAndRecoveryFinishes() throws {
+        var steps = 0
+        do {
+            let f = Fixture()
+            var applier = f.applier()
+            nonisolated(unsafe) var count = 0
+            applier.checkpoint = { _ throws(CordonError) in count += 1 }
+            _ = try applier.apply(try f.changes())
+            steps = count
+        }
+        #expect(steps > 20)
+        for crashAt in 1...steps {
+            let f = Fixture()
+            var applier = f.applier()
+            nonisolated(unsafe) var count = 0
+            nonisolated(unsafe) var stepName = ""
+            applier.checkpoint = { name throws(CordonError) in
+                count += 1
+                if count == crashAt {
+                    stepName = name
+                    throw CordonError(.internal, "simulated crash")
+                }
+            }
+            #expect(throws: CordonError.self) { try applier.apply(try f.changes()) }
+            let mid = f.snapshot()
+            for (path, value) in mid {
+                #expect(Self.before[path] == value || Self.after[path] == value, "crash at \(crashAt) (\(stepName)): \(path) = \(value)")
+            }
+            // The next sync completes or rolls back, then the change set reads consistently.
+            let recovered = try f.applier().recover()
+            #expect(recovered != nil)
+            let snap = f.snapshot()
+            #expect(snap == Self.before || snap == Self.after, "after recovery from \(stepName): \(snap)")
+            if snap == Self.before {
+                _ = try f.applier().apply(try f.changes())
+                #expect(f.snapshot() == Self.after)
+            }
+            let leftover = try f.changes().map(\.path)
+            #expect(leftover.isEmpty, "crash at \(stepName): leftover \(leftover)")
+            #expect(try DirectoryListing.names(f.lower.root).allSatisfy { !$0.hasPrefix(".cordon-sync") })
+        }
+    }
+
+    @Test func hostSymlinkSwapCannotRedirectAWrite() throws {
+        let lower = TempTree()
+        let upper = TempTree()
+        let outside = TempTree()
+        let state = TempTree()
+        lower.write("sub/file.txt", "old")
+        upper.write("sub/file.txt", "new")
+        upper.write("sub/added.txt", "added")
+        let changes = try ChangeSet.read(upper: upper.root, lower: lower.root).changes
+        // After the gate looked, the host directory is swapped for a symlink to somewhere else.
+        _ = rename(lower.path("sub"), lower.path("sub-moved"))
+        lower.symlink("sub", to: outside.root)
+        let applier = SyncApplier(workspace: lower.root, upper: upper.root, journalPath: state.path("journal.json"))
+        #expect(throws: CordonError.self) { try applier.apply(changes) }
+        #expect(try DirectoryListing.names(outside.root).isEmpty)
+        _ = try applier.recover()
+        #expect(try DirectoryListing.names(outside.root).isEmpty)
+        #expect(lower.read("sub-moved/file.txt") == "old")
+    }
+
+    @Test func partialApplyKeepsHeldEntriesInTheUpper() throws {
+        let f = Fixture()
+        let all = try f.changes()
+        let chosen = all.filter { $0.path != "edit.txt" }
+        _ = try f.applier().apply(chosen, allChanges: all)
+        #expect(f.lower.read("edit.txt") == "before")
+        #expect(try f.changes().map(\.path) == ["edit.txt"])
+    }
+}
