@@ -98,7 +98,7 @@ let package = Package(
             name: "cordon-init",
             dependencies: ["CordonIsolation", "CordonOS", "CCordon"],
             swiftSettings: strict,
-            linkerSettings: [.unsafeFlags(["-static-stdlib"])]
+            linkerSettings: [.unsafeFlags(["-static-stdlib", "-Xlinker", "-l_FoundationCollections", "-Xlinker", "-l_FoundationCShims", "-Xlinker", "-lswiftSynchronization"])]
         ),
 
         .testTarget(name: "CordonConfigTests", dependencies: ["CordonConfig", "CordonCore"], swiftSettings: strict),
