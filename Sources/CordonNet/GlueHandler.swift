@@ -106,6 +106,8 @@ func glue(client: any Channel, upstream: any Channel, record: FlowRecord?, initi
     let (clientSide, upstreamSide) = GlueHandler.matchedPair(record: record)
     try upstream.pipeline.syncOperations.addHandler(upstreamSide)
     try client.pipeline.syncOperations.addHandler(clientSide)
+    // Half-close only inside tunnels; elsewhere a client's EOF ends the flow.
+    client.setOption(ChannelOptions.allowRemoteHalfClosure, value: true).whenFailure { _ in client.close(promise: nil) }
     client.pipeline.syncOperations.fireBuffered(initialBytes)
     upstream.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in upstream.close(promise: nil) }
     client.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in client.close(promise: nil) }
