@@ -105,7 +105,17 @@ struct RunResult {
     var stderr: String
 }
 
-func run(_ arguments: [String], input: String? = nil) throws -> RunResult {
+/// Runs a client process off the cooperative pool (which has as many threads as cores: blocking
+/// it would starve the proxy's own tasks).
+func run(_ arguments: [String], input: String? = nil) async throws -> RunResult {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            continuation.resume(with: Result { try runBlocking(arguments, input: input) })
+        }
+    }
+}
+
+func runBlocking(_ arguments: [String], input: String?) throws -> RunResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = arguments
@@ -132,20 +142,20 @@ func run(_ arguments: [String], input: String? = nil) throws -> RunResult {
 }
 
 @Suite(.serialized) struct ProxyLoopbackTests {
-    func curl(_ loopback: Loopback, _ extra: [String]) throws -> RunResult {
-        try run(["curl", "-sS", "--max-time", "10", "-x", "http://127.0.0.1:\(loopback.proxyPort)", "-o", "-", "-D", "/dev/stderr"] + extra)
+    func curl(_ loopback: Loopback, _ extra: [String]) async throws -> RunResult {
+        try await run(["curl", "-sS", "--max-time", "10", "-x", "http://127.0.0.1:\(loopback.proxyPort)", "-o", "-", "-D", "/dev/stderr"] + extra)
     }
 
     @Test func allowedHTTPForwardAndTunnel() async throws {
         let lb = try await Loopback.start()
         defer { Task { await lb.stop() } }
-        let forward = try curl(lb, ["http://allowed.test:\(lb.originPort)/"])
+        let forward = try await curl(lb, ["http://allowed.test:\(lb.originPort)/"])
         #expect(forward.status == 0, "\(forward.stderr)")
         #expect(forward.stdout == "hello allowed.test:\(lb.originPort)\n")
-        let tunnel = try curl(lb, ["-p", "http://allowed.test:\(lb.originPort)/"])
+        let tunnel = try await curl(lb, ["-p", "http://allowed.test:\(lb.originPort)/"])
         #expect(tunnel.status == 0, "\(tunnel.stderr)")
         #expect(tunnel.stdout == "hello allowed.test:\(lb.originPort)\n")
-        let socks = try run(["curl", "-sS", "--max-time", "10", "--socks5-hostname", "127.0.0.1:\(lb.proxyPort)", "http://allowed.test:\(lb.originPort)/"])
+        let socks = try await run(["curl", "-sS", "--max-time", "10", "--socks5-hostname", "127.0.0.1:\(lb.proxyPort)", "http://allowed.test:\(lb.originPort)/"])
         #expect(socks.status == 0, "\(socks.stderr)")
         #expect(socks.stdout == "hello allowed.test:\(lb.originPort)\n")
         #expect(await lb.waitForLog { $0.contains("\"method\":\"GET\"") && $0.contains("\"decision\":\"allow\"") } != nil)
@@ -170,12 +180,12 @@ func run(_ arguments: [String], input: String? = nil) throws -> RunResult {
         defer { Task { await lb.stop() } }
         // Forward: raw request so curl cannot rewrite the host form.
         let request = "GET http://\(host):\(lb.originPort)/ HTTP/1.1\r\nHost: \(host):\(lb.originPort)\r\n\r\n"
-        let forward = try run(["python3", "-c", Self.rawClient, "\(lb.proxyPort)"], input: request)
+        let forward = try await run(["python3", "-c", Self.rawClient, "\(lb.proxyPort)"], input: request)
         #expect(forward.stdout.hasPrefix("HTTP/1.1 403 Forbidden"), "\(forward.stdout)")
         #expect(forward.stdout.contains("X-Cordon-Denied: "))
         #expect(forward.stdout.contains("rule=\(rule)"), "\(forward.stdout)")
         #expect(forward.stdout.contains("cordon allow box "))
-        let connect = try run(["python3", "-c", Self.rawClient, "\(lb.proxyPort)"], input: "CONNECT \(host):\(lb.originPort) HTTP/1.1\r\n\r\n")
+        let connect = try await run(["python3", "-c", Self.rawClient, "\(lb.proxyPort)"], input: "CONNECT \(host):\(lb.originPort) HTTP/1.1\r\n\r\n")
         #expect(connect.stdout.hasPrefix("HTTP/1.1 403 Forbidden"), "\(connect.stdout)")
         #expect(connect.stdout.contains("rule=\(rule)"))
         let lines = lb.logLines.filter { $0.contains("\"rule\":\"\(rule)\"") && $0.contains("\"decision\":\"deny\"") }
@@ -194,9 +204,9 @@ func run(_ arguments: [String], input: String? = nil) throws -> RunResult {
             s.sendall(b"\\x05\\x01\\x00\\x03" + bytes([len(name)]) + name + int(sys.argv[3]).to_bytes(2, "big"))
             print(s.recv(10).hex())
             """
-        let refused = try run(["python3", "-c", script, "\(lb.proxyPort)", "unlisted.test", "\(lb.originPort)"])
+        let refused = try await run(["python3", "-c", script, "\(lb.proxyPort)", "unlisted.test", "\(lb.originPort)"])
         #expect(refused.stdout.hasPrefix("0502"), "\(refused)")
-        let metadata = try run(["python3", "-c", script, "\(lb.proxyPort)", "meta.test", "\(lb.originPort)"])
+        let metadata = try await run(["python3", "-c", script, "\(lb.proxyPort)", "meta.test", "\(lb.originPort)"])
         #expect(metadata.stdout.hasPrefix("0502"), "\(metadata)")
         #expect(await lb.waitForLog { $0.contains("\"method\":\"socks5\"") && $0.contains("\"rule\":\"not-listed\"") } != nil)
     }
@@ -204,11 +214,11 @@ func run(_ arguments: [String], input: String? = nil) throws -> RunResult {
     @Test func hostHeaderMustMatchTarget() async throws {
         let lb = try await Loopback.start()
         defer { Task { await lb.stop() } }
-        let result = try curl(lb, ["-H", "Host: evil.test", "http://allowed.test:\(lb.originPort)/"])
+        let result = try await curl(lb, ["-H", "Host: evil.test", "http://allowed.test:\(lb.originPort)/"])
         #expect(result.stderr.contains("403"))
         #expect(result.stdout.contains("rule host-mismatch"))
         // Inside a tunnel too: CONNECT allowed.test, then a request for another host.
-        let tunnel = try curl(lb, ["-p", "-H", "Host: evil.test", "http://allowed.test:\(lb.originPort)/"])
+        let tunnel = try await curl(lb, ["-p", "-H", "Host: evil.test", "http://allowed.test:\(lb.originPort)/"])
         #expect(tunnel.status != 0)
         #expect(await lb.waitForLog { $0.contains("\"rule\":\"host-mismatch\"") && $0.contains("CONNECT") } != nil)
     }
@@ -228,15 +238,15 @@ func run(_ arguments: [String], input: String? = nil) throws -> RunResult {
             except Exception as e:
                 print("closed", type(e).__name__)
             """
-        let mismatch = try run(["python3", "-c", script, "\(lb.proxyPort)", "\(lb.originPort)", "evil.test"])
+        let mismatch = try await run(["python3", "-c", script, "\(lb.proxyPort)", "\(lb.originPort)", "evil.test"])
         #expect(mismatch.stdout.hasPrefix("HTTP/1.1 200"), "\(mismatch)")
         #expect(mismatch.stdout.contains("closed"))
         #expect(await lb.waitForLog { $0.contains("\"rule\":\"sni-mismatch\"") } != nil)
-        let missing = try run(["python3", "-c", script, "\(lb.proxyPort)", "\(lb.originPort)", ""])
+        let missing = try await run(["python3", "-c", script, "\(lb.proxyPort)", "\(lb.originPort)", ""])
         #expect(missing.stdout.contains("closed"))
         #expect(await lb.waitForLog { $0.contains("\"rule\":\"sni-missing\"") } != nil)
         // Matching SNI passes the gate: the origin (plain HTTP) then answers garbage to TLS.
-        let match = try run(["python3", "-c", script, "\(lb.proxyPort)", "\(lb.originPort)", "allowed.test"])
+        let match = try await run(["python3", "-c", script, "\(lb.proxyPort)", "\(lb.originPort)", "allowed.test"])
         #expect(match.stdout.contains("closed"))
         let allowed = await lb.waitForLog { $0.contains("CONNECT") && $0.contains("\"decision\":\"allow\"") && !$0.contains("\"bytes_up\":0,") }
         #expect(allowed != nil, "\(lb.logLines)")
@@ -247,7 +257,7 @@ func run(_ arguments: [String], input: String? = nil) throws -> RunResult {
         defer { Task { await lb.stop() } }
         let mib = 256
         let peakBefore = peakResidentKiB()
-        let result = try run([
+        let result = try await run([
             "curl", "-sS", "--max-time", "60", "-x", "http://127.0.0.1:\(lb.proxyPort)", "-o", "/dev/null", "-w", "%{size_download}",
             "http://allowed.test:\(lb.originPort)/big/\(mib)",
         ])
@@ -280,7 +290,7 @@ func run(_ arguments: [String], input: String? = nil) throws -> RunResult {
             print(ok, answered)
             for s in socks: s.close()
             """
-        let result = try run(["python3", "-c", script, "\(lb.proxyPort)", "\(lb.originPort)"])
+        let result = try await run(["python3", "-c", script, "\(lb.proxyPort)", "\(lb.originPort)"])
         #expect(result.stdout.trimmingSpaces() == "1000 1000", "\(result.stderr)")
         for _ in 0..<100 where lb.proxy.log.summary.allowed < 1000 { try await Task.sleep(for: .milliseconds(50)) }
         #expect(lb.proxy.log.summary.allowed == 1000)
