@@ -1,1 +1,0 @@
-// The CordonNet module; see docs/architecture.md.

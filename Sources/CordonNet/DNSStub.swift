@@ -1,0 +1,149 @@
+public import NIOCore
+public import NIOPosix
+import Synchronization
+
+/// Which addresses the stub gave out for which names: the `NameLookup` transparent flows use.
+public final class HandedOutNames: NameLookup, Sendable {
+    private let table = Mutex<[IPAddress: [String]]>([:])
+
+    public init() {}
+
+    public func record(_ name: String, _ addresses: [IPAddress]) {
+        table.withLock { table in
+            for address in addresses where !(table[address]?.contains(name) ?? false) {
+                table[address, default: []].append(name)
+            }
+        }
+    }
+
+    public func names(for address: IPAddress) -> [String] { table.withLock { $0[address] ?? [] } }
+}
+
+/// The sandbox's resolver (UDP): A/AAAA for names the policy allows, with addresses resolved on
+/// the host side and checked like the proxy checks them; NXDOMAIN for the rest; REFUSED for
+/// record types that carry data (TXT and others: no DNS tunnelling); NOTIMP for other opcodes.
+public final class DNSStub: Sendable {
+    public let policy: EgressPolicy
+    public let handedOut: HandedOutNames
+    private let resolver: any Resolver
+    private let log: NetworkLog
+    private let ttl: UInt32
+    private let group: any EventLoopGroup
+    private let channel = Mutex<(any Channel)?>(nil)
+
+    public init(
+        policy: EgressPolicy, resolver: any Resolver = SystemResolver(), log: NetworkLog, handedOut: HandedOutNames = HandedOutNames(),
+        ttl: UInt32 = 60, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
+        self.policy = policy
+        self.resolver = resolver
+        self.log = log
+        self.handedOut = handedOut
+        self.ttl = ttl
+        self.group = group
+    }
+
+    public func start(host: String = "127.0.0.1", port: Int = 0) async throws -> SocketAddress? {
+        let stub = self
+        let bound = try await DatagramBootstrap(group: group)
+            .channelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(DNSStubHandler(stub: stub)) }
+            }
+            .bind(host: host, port: port).get()
+        channel.withLock { $0 = bound }
+        return bound.localAddress
+    }
+
+    public func stop() async {
+        let bound = channel.withLock { channel in
+            defer { channel = nil }
+            return channel
+        }
+        try? await bound?.close()
+    }
+
+    /// Answers one query message (pure apart from resolving and logging); nil means drop it.
+    public func answer(_ bytes: [UInt8], client: String) async -> [UInt8]? {
+        let query: DNSMessage
+        do {
+            query = try DNSMessage.parse(bytes)
+        } catch {
+            guard case .malformed(let id) = error else { return nil }
+            return DNSMessage(id: id, flags: 0x8000 | UInt16(DNSMessage.ResponseCode.formatError.rawValue), questions: []).encoded()
+        }
+        guard !query.isResponse else { return nil }
+        guard query.opcode == 0 else { return DNSMessage.response(to: query, code: .notImplemented).encoded() }
+        guard query.questions.count == 1, let question = query.questions.first else {
+            return DNSMessage.response(to: query, code: .formatError).encoded()
+        }
+        func logged(_ decision: String, _ rule: String, _ reason: String, _ addresses: [IPAddress] = []) {
+            log.record(
+                NetworkLogEntry(
+                    client: client, method: "dns", host: question.name, port: Int(question.type),
+                    resolvedAddress: addresses.isEmpty ? nil : addresses.map(\.description).joined(separator: ","),
+                    decision: decision, rule: rule, reason: reason))
+        }
+        let decision = policy.decideName(question.name)
+        guard decision.verdict != .deny else {
+            logged("deny", decision.rule, decision.reason)
+            return DNSMessage.response(to: query, code: .nameError).encoded()
+        }
+        let type = DNSMessage.RecordType(rawValue: question.type)
+        guard type == .a || type == .aaaa else {
+            // HTTPS/SVCB get an empty answer so clients fall back to A/AAAA; the rest are refused.
+            if type == .https || type == .svcb {
+                logged("allow", decision.rule, "no \(type == .https ? "HTTPS" : "SVCB") records are served")
+                return DNSMessage.response(to: query, code: .noError).encoded()
+            }
+            logged("deny", "dns-type", "record type \(question.type) is not served (only A and AAAA)")
+            return DNSMessage.response(to: query, code: .refused).encoded()
+        }
+        guard let host = Host(question.name) else {
+            logged("deny", "invalid-host", "not a valid name")
+            return DNSMessage.response(to: query, code: .nameError).encoded()
+        }
+        let dialer = Dialer(policy: policy, resolver: resolver)
+        let addresses: [IPAddress]
+        do {
+            addresses = try dialer.checked(try await dialer.addresses(for: host)).filter { $0.isIPv6 == (type == .aaaa) }
+        } catch {
+            if case .addressRefused = error {
+                logged("deny", "address", error.description)
+                return DNSMessage.response(to: query, code: .noError).encoded()
+            }
+            logged("error", decision.rule, error.description)
+            return DNSMessage.response(to: query, code: .serverFailure).encoded()
+        }
+        handedOut.record(host.description, addresses)
+        logged("allow", decision.rule, decision.reason, addresses)
+        return DNSMessage.response(to: query, code: .noError, answers: addresses.map { ($0, ttl) }).encoded()
+    }
+}
+
+final class DNSStubHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
+
+    private let stub: DNSStub
+
+    init(stub: DNSStub) {
+        self.stub = stub
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        let bytes = Array(envelope.data.readableBytesView)
+        let remote = envelope.remoteAddress
+        let stub = stub
+        let channel = context.channel
+        Task {
+            guard let reply = await stub.answer(bytes, client: EgressProxy.describe(remote)) else { return }
+            let buffer = channel.allocator.buffer(bytes: reply)
+            channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: buffer), promise: nil)
+        }
+    }
+}
+
+@available(*, unavailable)
+extension DNSStubHandler: Sendable {}

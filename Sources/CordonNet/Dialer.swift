@@ -1,0 +1,276 @@
+public import NIOCore
+import NIOPosix
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Host-side name resolution: A and AAAA addresses of a name.
+public protocol Resolver: Sendable {
+    func resolve(_ name: String) async throws -> [IPAddress]
+}
+
+/// `getaddrinfo` on a detached task, so the event loops never block.
+public struct SystemResolver: Resolver {
+    public init() {}
+
+    public func resolve(_ name: String) async throws -> [IPAddress] {
+        try await Task.detached { try SystemResolver.lookup(name) }.value
+    }
+
+    public struct LookupError: Error, CustomStringConvertible {
+        public var name: String
+        public var code: Int32
+        public var description: String { "cannot resolve \(name): \(String(cString: gai_strerror(code)))" }
+    }
+
+    static func lookup(_ name: String) throws -> [IPAddress] {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var result: UnsafeMutablePointer<addrinfo>?
+        let code = getaddrinfo(name, nil, &hints, &result)
+        guard code == 0 else { throw LookupError(name: name, code: code) }
+        defer { freeaddrinfo(result) }
+        var addresses: [IPAddress] = []
+        var cursor = result
+        while let info = cursor {
+            if let raw = info.pointee.ai_addr {
+                if info.pointee.ai_family == AF_INET {
+                    let bytes = raw.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { pointer in
+                        withUnsafeBytes(of: pointer.pointee.sin_addr) { Array($0) }
+                    }
+                    if let address = IPAddress(bytes: bytes) { addresses.append(address) }
+                } else if info.pointee.ai_family == AF_INET6 {
+                    let bytes = raw.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { pointer in
+                        withUnsafeBytes(of: pointer.pointee.sin6_addr) { Array($0) }
+                    }
+                    if let address = IPAddress(bytes: bytes) { addresses.append(address) }
+                }
+            }
+            cursor = info.pointee.ai_next
+        }
+        var seen = Set<IPAddress>()
+        return addresses.filter { seen.insert($0).inserted }
+    }
+}
+
+/// Why a dial did not produce a connection.
+public enum DialError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Every address was refused by the address policy (the first reason is kept).
+    case addressRefused(address: IPAddress, reason: String)
+    case resolutionFailed(String)
+    case connectFailed(String)
+    case timedOut
+    case parentProxyRefused(String)
+
+    public var description: String {
+        switch self {
+        case .addressRefused(let address, let reason): return "address \(address) is \(reason)"
+        case .resolutionFailed(let why): return why
+        case .connectFailed(let why): return "connect failed: \(why)"
+        case .timedOut: return "connect timed out"
+        case .parentProxyRefused(let why): return "parent proxy refused: \(why)"
+        }
+    }
+}
+
+/// Resolves (pins first), checks every address with the address policy, and connects to a checked
+/// address only — never `connect(host:port:)`, which would resolve again behind the policy's back.
+public struct Dialer: Sendable {
+    public var policy: EgressPolicy
+    public var resolver: any Resolver
+    public var connectTimeout: TimeAmount
+    public var idleTimeout: TimeAmount
+
+    public init(policy: EgressPolicy, resolver: any Resolver, connectTimeout: TimeAmount = .seconds(10), idleTimeout: TimeAmount = .seconds(300)) {
+        self.policy = policy
+        self.resolver = resolver
+        self.connectTimeout = connectTimeout
+        self.idleTimeout = idleTimeout
+    }
+
+    /// The addresses for `host`: pins, then the resolver. Addresses pass through untouched.
+    public func addresses(for host: Host) async throws(DialError) -> [IPAddress] {
+        switch host {
+        case .address(let address): return [address]
+        case .name(let name):
+            if let pinned = policy.pins[name] { return pinned }
+            do {
+                let found = try await resolver.resolve(name)
+                guard !found.isEmpty else { throw DialError.resolutionFailed("\(name) has no A or AAAA records") }
+                return found
+            } catch let error as DialError {
+                throw error
+            } catch {
+                throw DialError.resolutionFailed("\(error)")
+            }
+        }
+    }
+
+    /// Only the addresses the policy allows, or the refusal of the first one.
+    public func checked(_ addresses: [IPAddress]) throws(DialError) -> [IPAddress] {
+        var firstRefusal: DialError?
+        var allowed: [IPAddress] = []
+        for address in addresses {
+            switch policy.addressPolicy.check(address) {
+            case .allowed: allowed.append(address)
+            case .refused(let reason): firstRefusal = firstRefusal ?? .addressRefused(address: address, reason: reason)
+            }
+        }
+        if allowed.isEmpty, let firstRefusal { throw firstRefusal }
+        return allowed
+    }
+
+    /// Opens the upstream connection for an allowed flow, on `eventLoop` (the client's loop, so
+    /// the glue runs without hops). `fixedAddress` is a transparent flow's original destination.
+    /// The returned channel has autoRead off until the caller glues it.
+    public func dial(host: Host, port: Int, fixedAddress: IPAddress? = nil, on eventLoop: any EventLoop) async throws(DialError) -> (
+        channel: any Channel, address: IPAddress
+    ) {
+        if fixedAddress == nil, policy.usesParentProxy(for: host), let parent = policy.parentProxy.flatMap({ ParentProxyAddress($0.url) }) {
+            return try await dialThroughParent(parent, host: host, port: port, on: eventLoop)
+        }
+        let resolved: [IPAddress]
+        if let fixedAddress { resolved = [fixedAddress] } else { resolved = try await addresses(for: host) }
+        let candidates = try checked(resolved)
+        var lastError = DialError.connectFailed("no address")
+        for address in candidates {
+            do {
+                return (try await connect(address, port: port, on: eventLoop), address)
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError
+    }
+
+    func connect(_ address: IPAddress, port: Int, on eventLoop: any EventLoop) async throws(DialError) -> any Channel {
+        let socketAddress: SocketAddress
+        do {
+            socketAddress = try SocketAddress(ipAddress: address.description, port: port)
+        } catch {
+            throw DialError.connectFailed("\(error)")
+        }
+        let idle = idleTimeout
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(connectTimeout)
+            .channelOption(ChannelOptions.autoRead, value: false)
+            .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers(IdleStateHandler(allTimeout: idle), IdleCloseHandler())
+                }
+            }
+        do {
+            return try await bootstrap.connect(to: socketAddress).get()
+        } catch let error as ChannelError where error == .connectTimeout(connectTimeout) {
+            throw DialError.timedOut
+        } catch {
+            throw DialError.connectFailed("\(error)")
+        }
+    }
+
+    private func dialThroughParent(_ parent: ParentProxyAddress, host: Host, port: Int, on eventLoop: any EventLoop) async throws(DialError) -> (
+        channel: any Channel, address: IPAddress
+    ) {
+        // The parent is the organisation's proxy, named by the user: no private-address check.
+        guard let parentHost = Host(parent.host) else { throw DialError.connectFailed("bad parent proxy host \(parent.host)") }
+        let addresses = try await addresses(for: parentHost)
+        guard let address = addresses.first else { throw DialError.connectFailed("parent proxy has no address") }
+        let channel = try await connect(address, port: parent.port, on: eventLoop)
+        let target = host.address.map(\.hostLiteral) ?? host.description
+        do {
+            try await channel.eventLoop.flatSubmit {
+                let promise = channel.eventLoop.makePromise(of: Void.self)
+                do {
+                    try channel.pipeline.syncOperations.addHandler(ParentConnectHandler(target: "\(target):\(port)", done: promise))
+                } catch {
+                    promise.fail(error)
+                }
+                return promise.futureResult
+            }.get()
+        } catch {
+            channel.close(promise: nil)
+            throw DialError.parentProxyRefused("\(error)")
+        }
+        return (channel, address)
+    }
+}
+
+/// Sends `CONNECT target` to a parent proxy and waits for its 2xx, then leaves the pipeline.
+final class ParentConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    struct Refused: Error, CustomStringConvertible {
+        var status: String
+        var description: String { status }
+    }
+
+    private let target: String
+    private let done: EventLoopPromise<Void>
+    private var received: [UInt8] = []
+    private var finished = false
+
+    init(target: String, done: EventLoopPromise<Void>) {
+        self.target = target
+        self.done = done
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let request = "CONNECT \(target) HTTP/1.1\r\nHost: \(target)\r\n\r\n"
+        context.writeAndFlush(NIOAny(context.channel.allocator.buffer(string: request)), promise: nil)
+        context.read()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var buffer = unwrapInboundIn(data)
+        received += buffer.readBytes(length: buffer.readableBytes) ?? []
+        guard let end = FirstBytes.headEnd(received) else {
+            if received.count > 16_384 { fail(context, "response head too large") } else { context.read() }
+            return
+        }
+        let statusLine = String(decoding: received.prefix { $0 != 0x0D }, as: UTF8.self)
+        let parts = statusLine.split(separator: " ")
+        guard parts.count >= 2, parts[1].hasPrefix("2") else {
+            fail(context, statusLine)
+            return
+        }
+        finished = true
+        let leftover = Array(received[(end + 4)...])
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        if !leftover.isEmpty {
+            context.fireChannelRead(NIOAny(context.channel.allocator.buffer(bytes: leftover)))
+        }
+        done.succeed(())
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        fail(context, "connection closed")
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        fail(context, "\(error)")
+    }
+
+    private func fail(_ context: ChannelHandlerContext, _ why: String) {
+        guard !finished else { return }
+        finished = true
+        done.fail(Refused(status: why))
+        context.close(promise: nil)
+    }
+}
+
+/// Closes a connection that saw no traffic for the idle timeout.
+final class IdleCloseHandler: ChannelInboundHandler {
+    typealias InboundIn = NIOAny
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+}

@@ -1,0 +1,218 @@
+public import CordonCore
+
+/// The outcome of `EgressPolicy.decide`: what to do, and which rule said so and why.
+public struct Decision: Sendable, Equatable, CustomStringConvertible {
+    public enum Verdict: String, Sendable {
+        case allow
+        case deny
+        /// Unlisted while `prompt` is on: hold the connection and ask.
+        case ask
+    }
+
+    public var verdict: Verdict
+    /// The normalised host (A-label name or canonical address), or the raw text when invalid.
+    public var host: String
+    public var port: Int
+    /// The deciding rule: `blocklist`, `deny:<pattern>`, `allow:<pattern>`, `ip-literal`, `port`,
+    /// `not-listed`, `invalid-host`, `prompt`, `approval:once`, `rate-limit:<pattern>`, …
+    public var rule: String
+    public var reason: String
+
+    public init(verdict: Verdict, host: String, port: Int, rule: String, reason: String) {
+        self.verdict = verdict
+        self.host = host
+        self.port = port
+        self.rule = rule
+        self.reason = reason
+    }
+
+    public var isAllowed: Bool { verdict == .allow }
+
+    public var description: String { "\(verdict.rawValue) \(host):\(port) by \(rule): \(reason)" }
+
+    /// The one-line text a refused client sees (403 body, logs): domain, rule, and how to allow it.
+    public func refusalLine(sandbox: String) -> String {
+        "cordon refused \(host):\(port): \(reason) (rule \(rule)); to allow: \(allowCommand(sandbox: sandbox))"
+    }
+
+    /// The `X-Cordon-Denied` header value.
+    public func deniedHeader(sandbox: String) -> String {
+        "domain=\(host); port=\(port); rule=\(rule); allow=\"\(allowCommand(sandbox: sandbox))\""
+    }
+
+    public func allowCommand(sandbox: String) -> String { "cordon allow \(sandbox) \(host)" }
+}
+
+/// Compiled egress policy. `decide` is pure: the proxy and the DNS stub only apply it.
+public struct EgressPolicy: Sendable {
+    public struct DenyRule: Sendable {
+        public var pattern: DomainPattern
+        public var reason: String?
+    }
+
+    public let allow: [DomainPattern]
+    public let deny: [DenyRule]
+    public let addressPolicy: AddressPolicy
+    /// Normalised name → pinned addresses (the `resolve` setting).
+    public let pins: [String: [IPAddress]]
+    public let prompt: Bool
+    public let allowMissingSNI: Bool
+    public let rateLimits: [(pattern: DomainPattern, perMinute: Int)]
+    public let blocklist: Blocklist?
+    public let parentProxy: EgressConfiguration.ParentProxy?
+    /// Ports an entry without `:port` allows.
+    public static let defaultPorts: Set<Int> = [80, 443]
+
+    public init(_ configuration: EgressConfiguration, blocklist: Blocklist? = nil) throws(CordonError) {
+        var allow: [DomainPattern] = []
+        for (index, text) in configuration.domains.enumerated() {
+            allow.append(try EgressPolicy.pattern(text, field: "egress.domains[\(index)]"))
+        }
+        var deny: [DenyRule] = []
+        for (index, rule) in configuration.deny.enumerated() {
+            deny.append(DenyRule(pattern: try EgressPolicy.pattern(rule.domain, field: "egress.deny[\(index)]"), reason: rule.reason))
+        }
+        var cidrs: [CIDR] = []
+        for (index, text) in configuration.allowPrivate.enumerated() {
+            guard let cidr = CIDR(text) else {
+                throw CordonError(
+                    .invalidProfile, "egress.allow_private[\(index)]: \"\(text)\" is not a CIDR (expected \"10.0.0.0/8\" or \"fd00::/8\")")
+            }
+            cidrs.append(cidr)
+        }
+        var pins: [String: [IPAddress]] = [:]
+        for (name, value) in configuration.resolve.sorted(by: { $0.key < $1.key }) {
+            guard let host = Host(name), let key = host.name else {
+                throw CordonError(.invalidProfile, "egress.resolve: \"\(name)\" is not a host name")
+            }
+            var addresses: [IPAddress] = []
+            for piece in value.split(separator: ",") {
+                guard let address = IPAddress(String(piece).trimmingSpaces()) else {
+                    throw CordonError(.invalidProfile, "egress.resolve.\(name): \"\(value)\" is not an IP address")
+                }
+                addresses.append(address)
+            }
+            pins[key] = addresses
+        }
+        var limits: [(DomainPattern, Int)] = []
+        for (text, perMinute) in configuration.rateLimits.sorted(by: { $0.key < $1.key }) {
+            guard perMinute > 0 else {
+                throw CordonError(.invalidProfile, "egress.rate_limits.\(text): \(perMinute) must be a positive number of requests per minute")
+            }
+            limits.append((try EgressPolicy.pattern(text, field: "egress.rate_limits"), perMinute))
+        }
+        if let parent = configuration.parentProxy, ParentProxyAddress(parent.url) == nil {
+            throw CordonError(
+                .invalidProfile, "egress.parent_proxy.url: \"\(parent.url)\" is not a proxy URL (expected \"http://host:port\")")
+        }
+        for (index, text) in (configuration.parentProxy?.noProxy ?? []).enumerated() {
+            _ = try EgressPolicy.pattern(text, field: "egress.parent_proxy.no_proxy[\(index)]")
+        }
+        self.allow = allow
+        self.deny = deny
+        self.addressPolicy = AddressPolicy(allowPrivate: cidrs)
+        self.pins = pins
+        self.prompt = configuration.prompt
+        self.allowMissingSNI = configuration.allowMissingSNI
+        self.rateLimits = limits
+        self.blocklist = blocklist
+        self.parentProxy = configuration.parentProxy
+    }
+
+    private static func pattern(_ text: String, field: String) throws(CordonError) -> DomainPattern {
+        do {
+            return try DomainPattern(text)
+        } catch {
+            throw CordonError(error.code, "\(field): \(error.message)")
+        }
+    }
+
+    /// Blocklist → deny → allow, first match wins within each stage.
+    public func decide(host rawHost: String, port: Int) -> Decision {
+        evaluate(rawHost, port: port)
+    }
+
+    /// The DNS view: may this name be resolved at all (for any port)? Deny rules with a port do not
+    /// hide the name, since other ports may still be allowed.
+    public func decideName(_ rawHost: String) -> Decision {
+        evaluate(rawHost, port: nil)
+    }
+
+    private func evaluate(_ rawHost: String, port: Int?) -> Decision {
+        let shownPort = port ?? 0
+        guard let host = Host(rawHost) else {
+            return Decision(verdict: .deny, host: rawHost, port: shownPort, rule: "invalid-host", reason: "not a valid host name or address")
+        }
+        let hostText = host.description
+        func decision(_ verdict: Decision.Verdict, _ rule: String, _ reason: String) -> Decision {
+            Decision(verdict: verdict, host: hostText, port: shownPort, rule: rule, reason: reason)
+        }
+        if let port, !(1...65535).contains(port) {
+            return decision(.deny, "invalid-port", "port \(port) is out of range")
+        }
+        if let name = host.name, let listed = blocklist?.match(name) {
+            return decision(.deny, "blocklist", "\(listed) is on the blocklist")
+        }
+        for rule in deny {
+            let hit = port.map { rule.pattern.matches(host, port: $0) } ?? (rule.pattern.port == nil && rule.pattern.matchesName(host))
+            if hit {
+                return decision(.deny, "deny:\(rule.pattern)", rule.reason ?? "denied by egress.deny \(rule.pattern)")
+            }
+        }
+        let named = allow.filter { $0.matchesName(host) }
+        if let port {
+            if let exact = named.first(where: { $0.port == port }) {
+                return decision(.allow, "allow:\(exact)", "listed in egress.domains")
+            }
+            if EgressPolicy.defaultPorts.contains(port), let plain = named.first(where: { $0.port == nil }) {
+                return decision(.allow, "allow:\(plain)", "listed in egress.domains")
+            }
+            if !named.isEmpty {
+                return decision(
+                    .deny, "port", "port \(port) is not allowed for \(hostText) (only 80 and 443 unless egress.domains lists \(hostText):\(port))")
+            }
+        } else if let first = named.first {
+            return decision(.allow, "allow:\(first)", "listed in egress.domains")
+        }
+        if case .address = host {
+            return decision(.deny, "ip-literal", "IP-literal targets are refused unless listed in egress.domains")
+        }
+        if prompt {
+            return decision(.ask, "prompt", "not in egress.domains; asking")
+        }
+        return decision(.deny, "not-listed", "\(hostText) is not in egress.domains")
+    }
+
+    /// The per-minute limit that applies to `host`, with the pattern that set it.
+    public func rateLimit(for host: Host) -> (pattern: DomainPattern, perMinute: Int)? {
+        rateLimits.first { $0.pattern.matchesName(host) }
+    }
+
+    /// Whether `host` should go through the parent proxy.
+    public func usesParentProxy(for host: Host) -> Bool {
+        guard let parent = parentProxy else { return false }
+        return !parent.noProxy.contains { (try? DomainPattern($0))?.matchesName(host) ?? false }
+    }
+}
+
+/// `http://host:port` of a parent proxy.
+public struct ParentProxyAddress: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+
+    public init?(_ url: String) {
+        var rest = Substring(url)
+        if rest.hasPrefix("http://") { rest = rest.dropFirst(7) } else { return nil }
+        if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
+        if let at = rest.lastIndex(of: "@") { rest = rest[rest.index(after: at)...] }
+        if let parsed = parseAuthority(String(rest)) {
+            host = parsed.host
+            port = parsed.port
+        } else if !rest.isEmpty, !rest.contains(":") {
+            host = String(rest)
+            port = 80
+        } else {
+            return nil
+        }
+    }
+}

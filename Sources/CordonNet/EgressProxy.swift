@@ -1,0 +1,263 @@
+public import CordonCore
+public import NIOCore
+import NIOHTTP1
+public import NIOPosix
+import Synchronization
+
+/// Which names the DNS stub handed out an address for: how a transparent flow's destination
+/// address is tied back to a name (and an address never handed out is an IP-literal attempt).
+public protocol NameLookup: Sendable {
+    func names(for address: IPAddress) -> [String]
+}
+
+/// cordon's egress proxy: one listener serving HTTP/1.1 forward proxying, CONNECT and SOCKS5,
+/// plus `handleTransparent` for flows captured with their original destination.
+public final class EgressProxy: Sendable {
+    public struct Options: Sendable {
+        /// The sandbox's name, used in the allow hint (`cordon allow SANDBOX DOMAIN`).
+        public var sandbox: String
+        public var connectTimeout: TimeAmount
+        public var idleTimeout: TimeAmount
+        /// How long a held connection waits for an approval before it is refused.
+        public var approvalTimeout: Duration
+        /// How long a tunnel waits for the client's first bytes before treating the flow as opaque.
+        public var sniffTimeout: TimeAmount
+
+        public init(
+            sandbox: String = "SANDBOX", connectTimeout: TimeAmount = .seconds(10), idleTimeout: TimeAmount = .seconds(300),
+            approvalTimeout: Duration = .seconds(60), sniffTimeout: TimeAmount = .seconds(3)
+        ) {
+            self.sandbox = sandbox
+            self.connectTimeout = connectTimeout
+            self.idleTimeout = idleTimeout
+            self.approvalTimeout = approvalTimeout
+            self.sniffTimeout = sniffTimeout
+        }
+    }
+
+    public let policy: EgressPolicy
+    public let log: NetworkLog
+    public let options: Options
+    let dialer: Dialer
+    let nameLookup: (any NameLookup)?
+    let approvals: (any ApprovalProvider)?
+    let approvalMemory = ApprovalMemory()
+    let rateLimiter: RateLimiter
+    private let group: any EventLoopGroup
+    private let listener = Mutex<(any Channel)?>(nil)
+
+    public init(
+        policy: EgressPolicy, log: NetworkLog, resolver: any Resolver = SystemResolver(), nameLookup: (any NameLookup)? = nil,
+        approvals: (any ApprovalProvider)? = nil, options: Options = Options(),
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, now: @escaping @Sendable () -> Double = { WallClock.monotonic() }
+    ) {
+        self.policy = policy
+        self.log = log
+        self.options = options
+        self.dialer = Dialer(policy: policy, resolver: resolver, connectTimeout: options.connectTimeout, idleTimeout: options.idleTimeout)
+        self.nameLookup = nameLookup
+        self.approvals = approvals
+        self.rateLimiter = RateLimiter(now: now)
+        self.group = group
+    }
+
+    /// Listens on `host:port` (port 0 picks one) and returns the bound address.
+    public func start(host: String = "127.0.0.1", port: Int = 0) async throws -> SocketAddress {
+        let idle = options.idleTimeout
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: 4096)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let record = FlowRecord(client: channel.remoteAddress.map(EgressProxy.describe) ?? "?", log: log)
+                    channel.closeFuture.whenComplete { _ in record.finish() }
+                    try channel.pipeline.syncOperations.addHandlers(
+                        IdleStateHandler(allTimeout: idle), IdleCloseHandler(), ProtocolSniffer(proxy: self, record: record))
+                }
+            }
+            .bind(host: host, port: port).get()
+        listener.withLock { $0 = channel }
+        guard let address = channel.localAddress else { throw CordonError(.internal, "proxy listener has no address") }
+        return address
+    }
+
+    public func stop() async {
+        let channel = listener.withLock { channel in
+            defer { channel = nil }
+            return channel
+        }
+        try? await channel?.close()
+    }
+
+    /// Serves a captured flow whose original destination is `destination`. The name comes from the
+    /// TLS SNI or HTTP Host in the first bytes and must be one the DNS stub handed this address out
+    /// for; opaque protocols take the stub's name for the address. Call on the channel's loop or
+    /// not: the pipeline change is submitted to it.
+    public func handleTransparent(channel: any Channel, originalDestination destination: IPAddress, port: Int) -> EventLoopFuture<Void> {
+        let idle = options.idleTimeout
+        return channel.eventLoop.submit { [self] in
+            let record = FlowRecord(client: channel.remoteAddress.map(EgressProxy.describe) ?? "relay", log: log)
+            channel.closeFuture.whenComplete { _ in record.finish() }
+            record.target(method: "tcp", host: destination.description, port: port)
+            try channel.pipeline.syncOperations.addHandlers(
+                IdleStateHandler(allTimeout: idle), IdleCloseHandler(),
+                TransparentHandler(proxy: self, record: record, destination: destination, port: port))
+        }
+    }
+
+    static func describe(_ address: SocketAddress) -> String {
+        guard let ip = address.ipAddress else { return "\(address)" }
+        return address.protocol == .inet6 ? "[\(ip)]:\(address.port ?? 0)" : "\(ip):\(address.port ?? 0)"
+    }
+
+    // MARK: Admission and dialling, shared by every front end
+
+    enum Opened: Sendable {
+        case refused(Decision)
+        case failed(Decision, DialError)
+        case connected(Decision, any Channel, IPAddress)
+    }
+
+    /// Policy, then rate limit, then (for unlisted hosts with `prompt`) an approval.
+    func admit(host: String, port: Int) async -> Decision {
+        var decision = policy.decide(host: host, port: port)
+        if decision.verdict == .ask { decision = await ask(decision) }
+        guard decision.isAllowed, let normalised = Host(decision.host), let limit = policy.rateLimit(for: normalised) else { return decision }
+        if !rateLimiter.take(limit.pattern.description, perMinute: limit.perMinute) {
+            return Decision(
+                verdict: .deny, host: decision.host, port: port, rule: "rate-limit:\(limit.pattern)",
+                reason: "more than \(limit.perMinute) requests per minute to \(limit.pattern)")
+        }
+        return decision
+    }
+
+    private func ask(_ decision: Decision) async -> Decision {
+        func answered(_ answer: ApprovalAnswer) -> Decision {
+            var result = decision
+            switch answer {
+            case .allowOnce: (result.verdict, result.rule, result.reason) = (.allow, "approval:once", "approved for this run")
+            case .allowAlways: (result.verdict, result.rule, result.reason) = (.allow, "approval:always", "approved always")
+            case .deny: (result.verdict, result.rule, result.reason) = (.deny, "approval:deny", "refused by the user")
+            }
+            return result
+        }
+        if let known = approvalMemory.answer(host: decision.host, port: decision.port) { return answered(known) }
+        guard let approvals else {
+            return Decision(verdict: .deny, host: decision.host, port: decision.port, rule: "not-listed", reason: "\(decision.host) is not in egress.domains and no one can be asked")
+        }
+        log.countApproval()
+        let host = decision.host
+        let port = decision.port
+        let timeout = options.approvalTimeout
+        let answer = await withTaskGroup(of: ApprovalAnswer?.self) { group in
+            group.addTask { await approvals.decide(host: host, port: port) }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        guard let answer else {
+            return Decision(verdict: .deny, host: host, port: port, rule: "approval:timeout", reason: "no answer to the approval request in time")
+        }
+        if answer != .deny { approvalMemory.remember(answer, host: host, port: port) }
+        return answered(answer)
+    }
+
+    /// Admits and dials; the channel comes back on `eventLoop` with autoRead off.
+    func open(host: String, port: Int, fixedAddress: IPAddress? = nil, on eventLoop: any EventLoop) async -> Opened {
+        let decision = await admit(host: host, port: port)
+        guard decision.isAllowed, let target = Host(decision.host) else { return .refused(decision) }
+        do {
+            let (channel, address) = try await dialer.dial(host: target, port: port, fixedAddress: fixedAddress, on: eventLoop)
+            return .connected(decision, channel, address)
+        } catch {
+            if case .addressRefused(let address, let reason) = error {
+                return .refused(
+                    Decision(
+                        verdict: .deny, host: decision.host, port: port, rule: "address",
+                        reason: "\(decision.host) resolves to \(address), which is \(reason) (egress.allow_private lists the CIDRs that may be reached)"))
+            }
+            return .failed(decision, error)
+        }
+    }
+
+    /// Runs `open` and delivers the result on `eventLoop`, where handlers may use it directly.
+    func open(host: String, port: Int, fixedAddress: IPAddress? = nil, on eventLoop: any EventLoop, then: @escaping (Opened) -> Void) {
+        let promise = eventLoop.makePromise(of: Opened.self)
+        promise.completeWithTask { [self] in await open(host: host, port: port, fixedAddress: fixedAddress, on: eventLoop) }
+        promise.futureResult.assumeIsolated().whenSuccess(then)
+    }
+
+    // MARK: Refusals
+
+    /// A complete HTTP refusal: 403 (429 for rate limits, 502 for failures) with a one-line body and
+    /// the `X-Cordon-Denied` header.
+    func refusalResponse(_ decision: Decision, status: HTTPResponseStatus? = nil) -> String {
+        let status = status ?? (decision.rule.hasPrefix("rate-limit") ? .tooManyRequests : .forbidden)
+        let body = decision.refusalLine(sandbox: options.sandbox) + "\n"
+        return "HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\n"
+            + "Content-Type: text/plain; charset=utf-8\r\n"
+            + "X-Cordon-Denied: \(decision.deniedHeader(sandbox: options.sandbox))\r\n"
+            + "Content-Length: \(body.utf8.count)\r\n"
+            + "Connection: close\r\n\r\n" + body
+    }
+
+    static func plainResponse(_ status: HTTPResponseStatus, _ message: String) -> String {
+        let body = "cordon: \(message)\n"
+        return "HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
+    }
+}
+
+extension ChannelHandlerContext {
+    /// Writes raw bytes, then closes once they are on the wire.
+    func writeAndClose(_ text: String) { writeAndClose(bytes: Array(text.utf8)) }
+
+    func writeAndClose(bytes: [UInt8]) {
+        let promise = eventLoop.makePromise(of: Void.self)
+        writeAndFlush(NIOAny(channel.allocator.buffer(bytes: bytes)), promise: promise)
+        let context = self
+        promise.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    }
+}
+
+/// The listener's first handler: one byte tells SOCKS5 (0x05) from HTTP, then it hands over.
+final class ProtocolSniffer: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private let proxy: EgressProxy
+    private let record: FlowRecord
+
+    init(proxy: EgressProxy, record: FlowRecord) {
+        self.proxy = proxy
+        self.record = record
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        guard let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return }
+        let pipeline = context.pipeline.syncOperations
+        do {
+            if first == 0x05 {
+                try pipeline.addHandler(SOCKS5Handler(proxy: proxy, record: record), position: .after(self))
+            } else {
+                let handler = HTTPProxyHandler(proxy: proxy, record: record)
+                try pipeline.addHandler(handler, position: .after(self))
+                try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)), position: .before(handler))
+            }
+        } catch {
+            context.close(promise: nil)
+            return
+        }
+        context.fireChannelRead(data)
+        pipeline.removeHandler(context: context, promise: nil)
+    }
+}
+
+@available(*, unavailable)
+extension ProtocolSniffer: Sendable {}

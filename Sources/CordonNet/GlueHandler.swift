@@ -1,0 +1,114 @@
+import NIOCore
+
+/// Joins two channels byte for byte: partner writes, flush on read-complete, half-close on input
+/// EOF, and `read()` held while the partner cannot take more (so nothing accumulates in memory).
+final class GlueHandler {
+    private var partner: GlueHandler?
+    private var context: ChannelHandlerContext?
+    private var pendingRead = false
+    private let count: (Int) -> Void
+
+    private init(count: @escaping (Int) -> Void) {
+        self.count = count
+    }
+
+    /// `clientSide` goes into the client's pipeline and counts bytes up; the other counts bytes down.
+    static func matchedPair(record: FlowRecord?) -> (clientSide: GlueHandler, upstreamSide: GlueHandler) {
+        let client = GlueHandler { record?.countUp($0) }
+        let upstream = GlueHandler { record?.countDown($0) }
+        client.partner = upstream
+        upstream.partner = client
+        return (client, upstream)
+    }
+
+    private func partnerWrite(_ data: NIOAny) { context?.write(data, promise: nil) }
+    private func partnerFlush() { context?.flush() }
+    private func partnerWriteEOF() { context?.close(mode: .output, promise: nil) }
+    private func partnerCloseFull() { context?.close(promise: nil) }
+
+    private func partnerBecameWritable() {
+        if pendingRead {
+            pendingRead = false
+            context?.read()
+        }
+    }
+
+    private var partnerWritable: Bool { context?.channel.isWritable ?? false }
+}
+
+extension GlueHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        self.partner = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        count(unwrapInboundIn(data).readableBytes)
+        partner?.partnerWrite(data)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        partner?.partnerFlush()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        partner?.partnerCloseFull()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, case .inputClosed = event {
+            partner?.partnerWriteEOF()
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { partner?.partnerBecameWritable() }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if let partner, partner.partnerWritable {
+            context.read()
+        } else {
+            pendingRead = true
+        }
+    }
+}
+
+@available(*, unavailable)
+extension GlueHandler: Sendable {}
+
+extension ChannelPipeline.SynchronousOperations {
+    /// Re-emits bytes collected before the glue existed, then a read-complete so they are flushed.
+    func fireBuffered(_ bytes: [ByteBuffer]) {
+        for buffer in bytes { fireChannelRead(NIOAny(buffer)) }
+        if !bytes.isEmpty { fireChannelReadComplete() }
+    }
+}
+
+/// Glues a client channel to an upstream channel on the same event loop, first sending
+/// `initialBytes` (bytes the client sent before the tunnel was ready) upstream.
+func glue(client: any Channel, upstream: any Channel, record: FlowRecord?, initialBytes: [ByteBuffer]) throws {
+    precondition(client.eventLoop === upstream.eventLoop)
+    let (clientSide, upstreamSide) = GlueHandler.matchedPair(record: record)
+    try upstream.pipeline.syncOperations.addHandler(upstreamSide)
+    try client.pipeline.syncOperations.addHandler(clientSide)
+    // Half-close only inside tunnels; elsewhere a client's EOF ends the flow.
+    client.setOption(ChannelOptions.allowRemoteHalfClosure, value: true).whenFailure { _ in client.close(promise: nil) }
+    client.pipeline.syncOperations.fireBuffered(initialBytes)
+    upstream.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in upstream.close(promise: nil) }
+    client.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in client.close(promise: nil) }
+}

@@ -1,0 +1,175 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An IPv4 or IPv6 address as plain integers, so policy checks are pure arithmetic.
+public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
+    case v4(UInt32)
+    /// The 128 bits as two big-endian halves.
+    case v6(UInt64, UInt64)
+
+    /// Parses a strict literal: dotted-quad IPv4 or any RFC 4291 IPv6 text, with or without brackets.
+    public init?(_ text: String) {
+        var text = Substring(text)
+        if text.hasPrefix("["), text.hasSuffix("]") { text = text.dropFirst().dropLast() }
+        if text.contains(":") {
+            guard !text.contains("%"), let value = IPAddress.parseV6(String(text)) else { return nil }
+            self = value
+        } else {
+            let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+            guard parts.count == 4 else { return nil }
+            var value: UInt32 = 0
+            for part in parts {
+                guard !part.isEmpty, part.count <= 3, part.allSatisfy(\.isASCIIDigit), let byte = UInt8(part),
+                    !(part.count > 1 && part.first == "0")
+                else { return nil }
+                value = value << 8 | UInt32(byte)
+            }
+            self = .v4(value)
+        }
+    }
+
+    /// Parses what a resolver would accept as an address: the strict forms plus the inet_aton
+    /// shorthand (`2130706433`, `0x7f.1`, `0177.0.0.1`, `127.1`), so such hosts are seen as IP
+    /// literals rather than names.
+    public init?(lenientLiteral text: String) {
+        if let strict = IPAddress(text) {
+            self = strict
+            return
+        }
+        var text = Substring(text)
+        if text.hasSuffix(".") { text = text.dropLast() }
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard (1...4).contains(parts.count) else { return nil }
+        var numbers: [UInt64] = []
+        for part in parts {
+            guard let number = IPAddress.parseNumber(part) else { return nil }
+            numbers.append(number)
+        }
+        var value: UInt64 = 0
+        for (index, number) in numbers.enumerated() {
+            if index == numbers.count - 1 {
+                let remainingBytes = 4 - index
+                guard number < (UInt64(1) << (8 * UInt64(remainingBytes))) else { return nil }
+                value = value << (8 * UInt64(remainingBytes)) | number
+            } else {
+                guard number <= 0xFF else { return nil }
+                value = value << 8 | number
+            }
+        }
+        self = .v4(UInt32(value))
+    }
+
+    private static func parseNumber(_ part: Substring) -> UInt64? {
+        guard !part.isEmpty, part.count <= 32 else { return nil }
+        let lower = part.lowercased()
+        if lower.hasPrefix("0x") {
+            let digits = lower.dropFirst(2)
+            return digits.isEmpty ? 0 : UInt64(digits, radix: 16)
+        }
+        if lower.count > 1, lower.hasPrefix("0") { return UInt64(lower.dropFirst(), radix: 8) }
+        guard lower.allSatisfy(\.isASCIIDigit) else { return nil }
+        return UInt64(lower)
+    }
+
+    private static func parseV6(_ text: String) -> IPAddress? {
+        var storage = in6_addr()
+        guard inet_pton(AF_INET6, text, &storage) == 1 else { return nil }
+        let bytes = withUnsafeBytes(of: &storage) { Array($0) }
+        return IPAddress(bytes: bytes)
+    }
+
+    /// From 4 or 16 network-order bytes.
+    public init?(bytes: [UInt8]) {
+        switch bytes.count {
+        case 4:
+            self = .v4(bytes.reduce(0) { $0 << 8 | UInt32($1) })
+        case 16:
+            let hi = bytes[0..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            let lo = bytes[8..<16].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            self = .v6(hi, lo)
+        default:
+            return nil
+        }
+    }
+
+    /// Network-order bytes.
+    public var bytes: [UInt8] {
+        switch self {
+        case .v4(let v): return (0..<4).map { UInt8(truncatingIfNeeded: v >> (24 - 8 * UInt32($0))) }
+        case .v6(let hi, let lo):
+            return (0..<8).map { UInt8(truncatingIfNeeded: hi >> (56 - 8 * UInt64($0))) }
+                + (0..<8).map { UInt8(truncatingIfNeeded: lo >> (56 - 8 * UInt64($0))) }
+        }
+    }
+
+    public var isIPv6: Bool {
+        if case .v6 = self { return true }
+        return false
+    }
+
+    public var description: String {
+        switch self {
+        case .v4(let v):
+            return "\(v >> 24).\(v >> 16 & 0xFF).\(v >> 8 & 0xFF).\(v & 0xFF)"
+        case .v6:
+            var storage = in6_addr()
+            let raw = bytes
+            withUnsafeMutableBytes(of: &storage) { buffer in
+                for index in 0..<16 { buffer[index] = raw[index] }
+            }
+            var out = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+            guard inet_ntop(AF_INET6, &storage, &out, socklen_t(out.count)) != nil else { return "::" }
+            return String(decoding: out.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+    }
+
+    /// The form used in URLs and authorities: IPv6 in brackets.
+    public var hostLiteral: String { isIPv6 ? "[\(description)]" : description }
+}
+
+/// An address block such as `10.0.0.0/8` or `fd00::/8`.
+public struct CIDR: Hashable, Sendable, CustomStringConvertible {
+    public let address: IPAddress
+    public let prefixLength: Int
+
+    public init?(_ text: String) {
+        let pieces = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let address = IPAddress(String(pieces[0])) else { return nil }
+        let maximum = address.isIPv6 ? 128 : 32
+        var length = maximum
+        if pieces.count == 2 {
+            guard let parsed = Int(pieces[1]), (0...maximum).contains(parsed) else { return nil }
+            length = parsed
+        }
+        self.init(address: address, prefixLength: length)
+    }
+
+    public init(address: IPAddress, prefixLength: Int) {
+        self.address = address
+        self.prefixLength = prefixLength
+    }
+
+    public func contains(_ candidate: IPAddress) -> Bool {
+        switch (address, candidate) {
+        case (.v4(let base), .v4(let other)):
+            guard prefixLength > 0 else { return true }
+            let mask = prefixLength >= 32 ? UInt32.max : ~(UInt32.max >> UInt32(prefixLength))
+            return base & mask == other & mask
+        case (.v6(let baseHi, let baseLo), .v6(let hi, let lo)):
+            let hiBits = min(prefixLength, 64)
+            let loBits = max(prefixLength - 64, 0)
+            let hiMask = hiBits == 0 ? 0 : (hiBits >= 64 ? UInt64.max : ~(UInt64.max >> UInt64(hiBits)))
+            let loMask = loBits == 0 ? 0 : (loBits >= 64 ? UInt64.max : ~(UInt64.max >> UInt64(loBits)))
+            return baseHi & hiMask == hi & hiMask && baseLo & loMask == lo & loMask
+        default:
+            return false
+        }
+    }
+
+    public var description: String { "\(address)/\(prefixLength)" }
+}
+
+extension Character {
+    var isASCIIDigit: Bool { isASCII && isNumber }
+}

@@ -1,0 +1,184 @@
+public import CordonCore
+import Synchronization
+
+/// One line of the network log: a decision about one connection or DNS query, with its traffic.
+public struct NetworkLogEntry: Sendable, Equatable {
+    public var time: String
+    public var client: String
+    /// `CONNECT`, `GET`, …, `socks5`, `tls`, `http`, `tcp`, `dns`.
+    public var method: String
+    public var host: String
+    public var port: Int
+    public var resolvedAddress: String?
+    /// `allow`, `deny`, or `error` (allowed but the dial or the flow failed).
+    public var decision: String
+    public var rule: String
+    public var reason: String
+    public var bytesUp: Int
+    public var bytesDown: Int
+    public var durationMilliseconds: Int
+
+    public init(
+        time: String = WallClock.rfc3339(), client: String, method: String, host: String, port: Int,
+        resolvedAddress: String? = nil, decision: String, rule: String, reason: String, bytesUp: Int = 0, bytesDown: Int = 0,
+        durationMilliseconds: Int = 0
+    ) {
+        self.time = time
+        self.client = client
+        self.method = method
+        self.host = host
+        self.port = port
+        self.resolvedAddress = resolvedAddress
+        self.decision = decision
+        self.rule = rule
+        self.reason = reason
+        self.bytesUp = bytesUp
+        self.bytesDown = bytesDown
+        self.durationMilliseconds = durationMilliseconds
+    }
+}
+
+/// Counts for the one summary line printed when a run ends.
+public struct NetworkSummary: Sendable, Equatable, CustomStringConvertible {
+    public var allowed = 0
+    public var refused = 0
+    public var errors = 0
+    public var approvalsAsked = 0
+    /// Refusals per host.
+    public var refusedHosts: [String: Int] = [:]
+
+    public init() {}
+
+    /// The most refused hosts, most first (ties by name).
+    public func topRefused(_ count: Int = 5) -> [(host: String, count: Int)] {
+        refusedHosts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(count).map { ($0.key, $0.value) }
+    }
+
+    public var description: String {
+        var text = "network: \(allowed) allowed, \(refused) refused"
+        let top = topRefused(3)
+        if !top.isEmpty { text += " (" + top.map { "\($0.host) ×\($0.count)" }.joined(separator: ", ") + ")" }
+        if errors > 0 { text += ", \(errors) failed" }
+        text += ", \(approvalsAsked) approvals asked"
+        return text
+    }
+}
+
+/// Writes the network log (JSON lines) and keeps the summary. Safe from any thread.
+public final class NetworkLog: Sendable {
+    public let sandbox: String
+    private let writer: JSONLinesWriter?
+    private let state = Mutex<(summary: NetworkSummary, observers: [@Sendable (NetworkLogEntry) -> Void])>((NetworkSummary(), []))
+
+    /// `path` nil keeps only the summary (and observers), for tests and `network: none`.
+    public init(sandbox: String, path: String?) throws(CordonError) {
+        self.sandbox = sandbox
+        self.writer = try path.map { (path: String) throws(CordonError) in try JSONLinesWriter(path: path) }
+    }
+
+    public var summary: NetworkSummary { state.withLock { $0.summary } }
+
+    /// Called with every entry after it is written (the terminal UI, tests).
+    public func observe(_ observer: @escaping @Sendable (NetworkLogEntry) -> Void) {
+        state.withLock { $0.observers.append(observer) }
+    }
+
+    func countApproval() { state.withLock { $0.summary.approvalsAsked += 1 } }
+
+    public func record(_ entry: NetworkLogEntry) {
+        writer?.append([
+            "time": .string(entry.time),
+            "sandbox": .string(sandbox),
+            "client": .string(entry.client),
+            "method": .string(entry.method),
+            "host": .string(entry.host),
+            "port": .int(entry.port),
+            "address": entry.resolvedAddress.map(JSONValue.string) ?? .null,
+            "decision": .string(entry.decision),
+            "rule": .string(entry.rule),
+            "reason": .string(entry.reason),
+            "bytes_up": .int(entry.bytesUp),
+            "bytes_down": .int(entry.bytesDown),
+            "duration_ms": .int(entry.durationMilliseconds),
+        ])
+        let observers = state.withLock { state in
+            switch entry.decision {
+            case "allow": state.summary.allowed += 1
+            case "deny":
+                state.summary.refused += 1
+                state.summary.refusedHosts[entry.host, default: 0] += 1
+            default: state.summary.errors += 1
+            }
+            return state.observers
+        }
+        for observer in observers { observer(entry) }
+    }
+}
+
+/// The log line of one proxied connection, filled in as the flow progresses and written once at
+/// close. Counters are touched from the flow's event loop; the lock keeps it simple and safe.
+final class FlowRecord: Sendable {
+    private struct State {
+        var method = "tcp"
+        var host = ""
+        var port = 0
+        var address: String?
+        var decision: Decision?
+        var failure: String?
+        var up = 0
+        var down = 0
+        var written = false
+    }
+
+    let client: String
+    private let log: NetworkLog
+    private let started = WallClock.monotonic()
+    private let state = Mutex(State())
+
+    init(client: String, log: NetworkLog) {
+        self.client = client
+        self.log = log
+    }
+
+    func target(method: String, host: String, port: Int) {
+        state.withLock {
+            $0.method = method
+            $0.host = host
+            $0.port = port
+        }
+    }
+
+    func decided(_ decision: Decision) { state.withLock { $0.decision = decision } }
+    func connected(to address: String) { state.withLock { $0.address = address } }
+    /// A flow the policy allowed but that failed (dial error, SNI mismatch is a decision instead).
+    func failed(_ reason: String) { state.withLock { $0.failure = reason } }
+    func countUp(_ n: Int) { state.withLock { $0.up += n } }
+    func countDown(_ n: Int) { state.withLock { $0.down += n } }
+
+    var host: String { state.withLock { $0.host } }
+    var method: String { state.withLock { $0.method } }
+    var bytesUp: Int { state.withLock { $0.up } }
+    var bytesDown: Int { state.withLock { $0.down } }
+
+    /// Writes the line, once. Flows closed before any request are not logged.
+    func finish() {
+        let entry: NetworkLogEntry? = state.withLock { state in
+            guard !state.written else { return nil }
+            state.written = true
+            guard state.decision != nil || state.failure != nil else { return nil }
+            let decision = state.decision
+            var verdict = decision.map { $0.verdict == .allow ? "allow" : "deny" } ?? "error"
+            var reason = decision?.reason ?? ""
+            if let failure = state.failure, verdict == "allow" || decision == nil {
+                verdict = "error"
+                reason = failure
+            }
+            return NetworkLogEntry(
+                client: client, method: state.method, host: decision?.host ?? state.host, port: state.port,
+                resolvedAddress: state.address, decision: verdict, rule: decision?.rule ?? "protocol", reason: reason,
+                bytesUp: state.up, bytesDown: state.down,
+                durationMilliseconds: Int((WallClock.monotonic() - started) * 1000))
+        }
+        if let entry { log.record(entry) }
+    }
+}

@@ -1,0 +1,166 @@
+import NIOCore
+
+/// SOCKS5 CONNECT without authentication (RFC 1928). Refusals get their reply code (0x02 "not
+/// allowed by ruleset"); allowed tunnels then pass the same SNI/Host gate as CONNECT.
+final class SOCKS5Handler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    enum Reply: UInt8 {
+        case succeeded = 0x00
+        case generalFailure = 0x01
+        case notAllowed = 0x02
+        case networkUnreachable = 0x03
+        case hostUnreachable = 0x04
+        case connectionRefused = 0x05
+        case ttlExpired = 0x06
+        case commandNotSupported = 0x07
+        case addressTypeNotSupported = 0x08
+    }
+
+    private enum State {
+        case greeting
+        case request
+        case waiting
+        case done
+    }
+
+    private let proxy: EgressProxy
+    private let record: FlowRecord
+    private var state = State.greeting
+    private var bytes: [UInt8] = []
+    private var context: ChannelHandlerContext?
+
+    init(proxy: EgressProxy, record: FlowRecord) {
+        self.proxy = proxy
+        self.record = record
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        bytes += unwrapInboundIn(data).readableBytesView
+        process(context: context)
+    }
+
+    private func process(context: ChannelHandlerContext) {
+        if case .greeting = state {
+            guard bytes.count >= 2 else { return }
+            guard bytes[0] == 0x05 else { return fail(context, nil) }
+            let count = Int(bytes[1])
+            guard bytes.count >= 2 + count else { return }
+            let methods = bytes[2..<(2 + count)]
+            bytes.removeFirst(2 + count)
+            guard methods.contains(0x00) else {
+                record.failed("SOCKS5 client offers no unauthenticated method")
+                context.writeAndClose(bytes: [0x05, 0xFF])
+                state = .done
+                return
+            }
+            write(context, [0x05, 0x00])
+            state = .request
+        }
+        guard case .request = state else { return }
+        guard bytes.count >= 5 else { return }
+        guard bytes[0] == 0x05 else { return fail(context, .generalFailure) }
+        let command = bytes[1]
+        let host: String
+        let length: Int
+        switch bytes[3] {
+        case 0x01:
+            length = 4 + 4 + 2
+            guard bytes.count >= length else { return }
+            host = IPAddress(bytes: Array(bytes[4..<8]))?.description ?? ""
+        case 0x04:
+            length = 4 + 16 + 2
+            guard bytes.count >= length else { return }
+            host = IPAddress(bytes: Array(bytes[4..<20]))?.hostLiteral ?? ""
+        case 0x03:
+            let nameLength = Int(bytes[4])
+            length = 5 + nameLength + 2
+            guard bytes.count >= length else { return }
+            host = String(decoding: bytes[5..<(5 + nameLength)], as: UTF8.self)
+        default:
+            return fail(context, .addressTypeNotSupported)
+        }
+        let port = Int(bytes[length - 2]) << 8 | Int(bytes[length - 1])
+        bytes.removeFirst(length)
+        record.target(method: "socks5", host: host, port: port)
+        guard command == 0x01 else {
+            record.decided(Decision(verdict: .deny, host: host, port: port, rule: "socks-command", reason: "only SOCKS5 CONNECT is supported"))
+            return fail(context, .commandNotSupported)
+        }
+        state = .waiting
+        proxy.open(host: host, port: port, on: context.eventLoop) { [self] opened in
+            guard let context = self.context, case .waiting = state else {
+                if case .connected(_, let channel, _) = opened { channel.close(promise: nil) }
+                return
+            }
+            switch opened {
+            case .refused(let decision):
+                record.decided(decision)
+                fail(context, .notAllowed)
+            case .failed(let decision, let error):
+                record.decided(decision)
+                record.failed(error.description)
+                fail(context, SOCKS5Handler.reply(for: error))
+            case .connected(let decision, let upstream, let address):
+                record.decided(decision)
+                record.connected(to: address.description)
+                connected(context: context, upstream: upstream, decision: decision)
+            }
+        }
+    }
+
+    private func connected(context: ChannelHandlerContext, upstream: any Channel, decision: Decision) {
+        guard let expected = Host(decision.host) else { return fail(context, .generalFailure) }
+        state = .done
+        write(context, [0x05, Reply.succeeded.rawValue, 0x00, 0x01, 0, 0, 0, 0, 0, 0])
+        let gate = TunnelGate(proxy: proxy, record: record, expected: expected)
+        do {
+            try context.pipeline.syncOperations.addHandler(gate, position: .after(self))
+            let gateContext = try context.pipeline.syncOperations.context(handler: gate)
+            let early = bytes
+            bytes = []
+            if !early.isEmpty { context.fireChannelRead(wrapInboundOut(context.channel.allocator.buffer(bytes: early))) }
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+            gate.arm(context: gateContext, upstream: upstream, decision: decision)
+        } catch {
+            upstream.close(promise: nil)
+            context.close(promise: nil)
+        }
+    }
+
+    static func reply(for error: DialError) -> Reply {
+        switch error {
+        case .addressRefused: return .notAllowed
+        case .resolutionFailed: return .hostUnreachable
+        case .timedOut: return .ttlExpired
+        case .parentProxyRefused: return .generalFailure
+        case .connectFailed(let why):
+            return why.lowercased().contains("refused") ? .connectionRefused : (why.contains("unreachable") ? .networkUnreachable : .hostUnreachable)
+        }
+    }
+
+    private func write(_ context: ChannelHandlerContext, _ reply: [UInt8]) {
+        context.writeAndFlush(NIOAny(context.channel.allocator.buffer(bytes: reply)), promise: nil)
+    }
+
+    /// Replies with `code` (nil: just close) and closes.
+    private func fail(_ context: ChannelHandlerContext, _ code: Reply?) {
+        state = .done
+        guard let code else {
+            record.failed("not a SOCKS5 client")
+            context.close(promise: nil)
+            return
+        }
+        let reply: [UInt8] = [0x05, code.rawValue, 0x00, 0x01, 0, 0, 0, 0, 0, 0]
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(NIOAny(context.channel.allocator.buffer(bytes: reply)), promise: promise)
+        promise.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    }
+}
+
+@available(*, unavailable)
+extension SOCKS5Handler: Sendable {}

@@ -1,0 +1,138 @@
+import NIOCore
+
+/// A captured flow with its original destination: the name is read from the first bytes (SNI or
+/// Host) or, for opaque protocols, taken from the DNS stub's record for the address; the address
+/// must be one the stub handed out for that name, and the flow is dialled to it, nowhere else.
+final class TransparentHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private let proxy: EgressProxy
+    private let record: FlowRecord
+    private let destination: IPAddress
+    private let port: Int
+    private var buffered: [ByteBuffer] = []
+    private var bytes: [UInt8] = []
+    private var decided = false
+    private var isHTTP = false
+    private var timer: Scheduled<Void>?
+    private var context: ChannelHandlerContext?
+
+    init(proxy: EgressProxy, record: FlowRecord, destination: IPAddress, port: Int) {
+        self.proxy = proxy
+        self.record = record
+        self.destination = destination
+        self.port = port
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: proxy.options.sniffTimeout) { [self] in
+            if !decided { decide(context: context, claimed: nil, opaque: true) }
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        timer?.cancel()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !decided else {
+            buffered.append(unwrapInboundIn(data))
+            return
+        }
+        let buffer = unwrapInboundIn(data)
+        buffered.append(buffer)
+        bytes += buffer.readableBytesView
+        switch FirstBytes.inspect(bytes) {
+        case .needMore: return
+        case .tls(let name):
+            record.target(method: "tls", host: destination.description, port: port)
+            decide(context: context, claimed: name, opaque: false)
+        case .http(let method, let host):
+            isHTTP = true
+            record.target(method: method, host: destination.description, port: port)
+            decide(context: context, claimed: host, opaque: false)
+        case .other:
+            decide(context: context, claimed: nil, opaque: true)
+        }
+    }
+
+    private func decide(context: ChannelHandlerContext, claimed: String?, opaque: Bool) {
+        decided = true
+        timer?.cancel()
+        let handedOut = proxy.nameLookup?.names(for: destination) ?? []
+        let name: String
+        if let claimed {
+            guard let host = Host(claimed), let claimedName = host.name ?? host.address?.description else {
+                return refuse(context, rule: "invalid-host", reason: "\(claimed) is not a valid host name")
+            }
+            if host.address == nil, !handedOut.contains(claimedName) {
+                return refuse(
+                    context, rule: handedOut.isEmpty ? "ip-literal" : "name-mismatch",
+                    reason: handedOut.isEmpty
+                        ? "\(destination) was never handed out by cordon's DNS (direct IP connection)"
+                        : "\(destination) was handed out for \(handedOut.joined(separator: ", ")), not \(claimedName)")
+            }
+            name = host.address == nil ? claimedName : destination.description
+        } else if !isHTTP, let recorded = handedOut.first {
+            // No SNI/Host: only an explicitly listed non-web port lets opaque traffic through.
+            if !opaque, !proxy.policy.allowMissingSNI {
+                return refuse(context, rule: "sni-missing", reason: "the TLS ClientHello to \(recorded) carries no server name")
+            }
+            if opaque, EgressPolicy.defaultPorts.contains(port) {
+                return refuse(context, rule: "not-tls", reason: "traffic to \(recorded):\(port) is neither TLS nor HTTP")
+            }
+            name = recorded
+        } else if isHTTP {
+            return refuse(context, rule: "host-missing", reason: "HTTP request without a Host header")
+        } else {
+            name = destination.description
+        }
+        record.target(method: opaque ? "tcp" : (isHTTP ? record.method : "tls"), host: name, port: port)
+        proxy.open(host: name, port: port, fixedAddress: destination, on: context.eventLoop) { [self] opened in
+            guard let context = self.context else {
+                if case .connected(_, let channel, _) = opened { channel.close(promise: nil) }
+                return
+            }
+            switch opened {
+            case .refused(let decision):
+                record.decided(decision)
+                closeRefused(context, decision)
+            case .failed(let decision, let error):
+                record.decided(decision)
+                record.failed(error.description)
+                context.close(promise: nil)
+            case .connected(let decision, let upstream, let address):
+                record.decided(decision)
+                record.connected(to: address.description)
+                let pending = buffered
+                buffered = []
+                do {
+                    try glue(client: context.channel, upstream: upstream, record: record, initialBytes: [])
+                } catch {
+                    upstream.close(promise: nil)
+                    context.close(promise: nil)
+                    return
+                }
+                for buffer in pending { context.fireChannelRead(wrapInboundOut(buffer)) }
+                if !pending.isEmpty { context.fireChannelReadComplete() }
+                context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+            }
+        }
+    }
+
+    private func refuse(_ context: ChannelHandlerContext, rule: String, reason: String) {
+        let decision = Decision(verdict: .deny, host: record.host, port: port, rule: rule, reason: reason)
+        record.decided(decision)
+        closeRefused(context, decision)
+    }
+
+    private func closeRefused(_ context: ChannelHandlerContext, _ decision: Decision) {
+        if isHTTP { context.writeAndClose(proxy.refusalResponse(decision)) } else { context.close(promise: nil) }
+    }
+}
+
+@available(*, unavailable)
+extension TransparentHandler: Sendable {}

@@ -1,6 +1,0 @@
-import Testing
-@testable import CordonNet
-
-@Test func moduleLoads() {
-    #expect(Bool(true))
-}

@@ -1,0 +1,310 @@
+import CordonCore
+import Foundation
+import NIOCore
+import NIOPosix
+import Testing
+
+@testable import CordonNet
+
+/// A tiny origin server on 127.0.0.1: `/big/N` answers N MiB, anything else echoes the Host header.
+final class OriginHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    private var received: [UInt8] = []
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        received += unwrapInboundIn(data).readableBytesView
+        if received.first == 0x16 {
+            context.close(promise: nil)  // TLS to a plain server: end it so the client sees a failure
+            return
+        }
+        guard let end = FirstBytes.headEnd(received) else { return }
+        let head = String(decoding: received[..<end], as: UTF8.self)
+        received = []
+        let path = head.split(separator: " ").dropFirst().first.map(String.init) ?? "/"
+        let host = head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("host:") }.map { String($0.dropFirst(5)).trimmingSpaces() } ?? "-"
+        if path.hasPrefix("/big/"), let mib = Int(path.dropFirst(5)) {
+            context.write(wrapOutboundOut(context.channel.allocator.buffer(string: "HTTP/1.1 200 OK\r\nContent-Length: \(mib << 20)\r\nConnection: close\r\n\r\n")), promise: nil)
+            let chunk = context.channel.allocator.buffer(repeating: 0x61, count: 1 << 20)
+            for _ in 0..<mib { context.write(wrapOutboundOut(chunk), promise: nil) }
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        } else {
+            let body = "hello \(host)\n"
+            context.writeAndFlush(
+                wrapOutboundOut(context.channel.allocator.buffer(string: "HTTP/1.1 200 OK\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")),
+                promise: nil)
+        }
+    }
+}
+
+struct Loopback {
+    let origin: any Channel
+    let originPort: Int
+    let proxy: EgressProxy
+    let proxyPort: Int
+    let logPath: String
+
+    static func start(extraDomains: [String] = [], configure: (inout EgressConfiguration) -> Void = { _ in }) async throws -> Loopback {
+        let origin = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(ChannelOptions.backlog, value: 2048)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(OriginHandler()) }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = try #require(origin.localAddress?.port)
+        var configuration = EgressConfiguration(
+            domains: ["allowed.test:\(port)", "meta.test:\(port)", "private.test:\(port)", "*.wild.test:\(port)"] + extraDomains,
+            deny: [.init(domain: "blocked.allowed.test", reason: "holds credentials")],
+            allowPrivate: ["127.0.0.0/8"],
+            resolve: ["allowed.test": "127.0.0.1", "meta.test": "169.254.169.254", "private.test": "10.1.2.3", "a.wild.test": "127.0.0.2"]
+        )
+        configure(&configuration)
+        let logPath = "/tmp/cordon-net-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).jsonl"
+        let proxy = EgressProxy(
+            policy: try EgressPolicy(configuration), log: try NetworkLog(sandbox: "box", path: logPath), resolver: NoResolver(),
+            options: .init(sandbox: "box", connectTimeout: .seconds(2), sniffTimeout: .milliseconds(300)))
+        let proxyPort = try #require(await proxy.start().port)
+        return Loopback(origin: origin, originPort: port, proxy: proxy, proxyPort: proxyPort, logPath: logPath)
+    }
+
+    func stop() async {
+        await proxy.stop()
+        try? await origin.close()
+        unlink(logPath)
+    }
+
+    var logLines: [String] {
+        (try? String(contentsOfFile: logPath, encoding: .utf8))?.split(separator: "\n").map(String.init) ?? []
+    }
+
+    /// Log lines are written when the client connection closes; wait for `count` of them.
+    func waitForLog(_ predicate: (String) -> Bool) async -> String? {
+        for _ in 0..<100 {
+            if let line = logLines.first(where: predicate) { return line }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return nil
+    }
+}
+
+/// Tests never resolve through the host: every name they use is pinned.
+struct NoResolver: CordonNet.Resolver {
+    func resolve(_ name: String) async throws -> [IPAddress] { throw DialError.resolutionFailed("\(name): no DNS in tests") }
+}
+
+/// VmHWM of this process, in KiB.
+func peakResidentKiB() -> Int {
+    let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+    let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
+    return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
+}
+
+struct RunResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs a client process off the cooperative pool (which has as many threads as cores: blocking
+/// it would starve the proxy's own tasks).
+func run(_ arguments: [String], input: String? = nil) async throws -> RunResult {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            continuation.resume(with: Result { try runBlocking(arguments, input: input) })
+        }
+    }
+}
+
+func runBlocking(_ arguments: [String], input: String?) throws -> RunResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = arguments
+    var environment = ProcessInfo.processInfo.environment
+    for key in ["http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"] { environment[key] = nil }
+    process.environment = environment
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    if let input {
+        let inPipe = Pipe()
+        process.standardInput = inPipe
+        try process.run()
+        inPipe.fileHandleForWriting.write(Data(input.utf8))
+        try inPipe.fileHandleForWriting.close()
+    } else {
+        try process.run()
+    }
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return RunResult(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+}
+
+@Suite(.serialized) struct ProxyLoopbackTests {
+    func curl(_ loopback: Loopback, _ extra: [String]) async throws -> RunResult {
+        try await run(["curl", "-sS", "--max-time", "10", "-x", "http://127.0.0.1:\(loopback.proxyPort)", "-o", "-", "-D", "/dev/stderr"] + extra)
+    }
+
+    @Test func allowedHTTPForwardAndTunnel() async throws {
+        let lb = try await Loopback.start()
+        defer { Task { await lb.stop() } }
+        let forward = try await curl(lb, ["http://allowed.test:\(lb.originPort)/"])
+        #expect(forward.status == 0, "\(forward.stderr)")
+        #expect(forward.stdout == "hello allowed.test:\(lb.originPort)\n")
+        let tunnel = try await curl(lb, ["-p", "http://allowed.test:\(lb.originPort)/"])
+        #expect(tunnel.status == 0, "\(tunnel.stderr)")
+        #expect(tunnel.stdout == "hello allowed.test:\(lb.originPort)\n")
+        let socks = try await run(["curl", "-sS", "--max-time", "10", "--socks5-hostname", "127.0.0.1:\(lb.proxyPort)", "http://allowed.test:\(lb.originPort)/"])
+        #expect(socks.status == 0, "\(socks.stderr)")
+        #expect(socks.stdout == "hello allowed.test:\(lb.originPort)\n")
+        #expect(await lb.waitForLog { $0.contains("\"method\":\"GET\"") && $0.contains("\"decision\":\"allow\"") } != nil)
+        #expect(await lb.waitForLog { $0.contains("\"method\":\"CONNECT\"") && $0.contains("\"decision\":\"allow\"") } != nil)
+        #expect(await lb.waitForLog { $0.contains("\"method\":\"socks5\"") && $0.contains("\"decision\":\"allow\"") } != nil)
+    }
+
+    @Test(arguments: [
+        ("unlisted.test", "not-listed"),
+        ("blocked.allowed.test", "deny:blocked.allowed.test"),
+        ("127.0.0.1", "ip-literal"),
+        ("2130706433", "ip-literal"),
+        ("0x7f.1", "ip-literal"),
+        ("0177.0.0.1", "ip-literal"),
+        ("127.1", "ip-literal"),
+        ("169.254.169.254", "ip-literal"),
+        ("meta.test", "address"),
+        ("private.test", "address"),
+    ])
+    func refusedForwardAndConnect(_ host: String, _ rule: String) async throws {
+        let lb = try await Loopback.start()
+        defer { Task { await lb.stop() } }
+        // Forward: raw request so curl cannot rewrite the host form.
+        let request = "GET http://\(host):\(lb.originPort)/ HTTP/1.1\r\nHost: \(host):\(lb.originPort)\r\n\r\n"
+        let forward = try await run(["python3", "-c", Self.rawClient, "\(lb.proxyPort)"], input: request)
+        #expect(forward.stdout.hasPrefix("HTTP/1.1 403 Forbidden"), "\(forward.stdout)")
+        #expect(forward.stdout.contains("X-Cordon-Denied: "))
+        #expect(forward.stdout.contains("rule=\(rule)"), "\(forward.stdout)")
+        #expect(forward.stdout.contains("cordon allow box "))
+        let connect = try await run(["python3", "-c", Self.rawClient, "\(lb.proxyPort)"], input: "CONNECT \(host):\(lb.originPort) HTTP/1.1\r\n\r\n")
+        #expect(connect.stdout.hasPrefix("HTTP/1.1 403 Forbidden"), "\(connect.stdout)")
+        #expect(connect.stdout.contains("rule=\(rule)"))
+        let lines = lb.logLines.filter { $0.contains("\"rule\":\"\(rule)\"") && $0.contains("\"decision\":\"deny\"") }
+        _ = await lb.waitForLog { _ in lb.logLines.filter { $0.contains("\"rule\":\"\(rule)\"") }.count >= 2 }
+        #expect(lines.count + lb.logLines.filter { $0.contains("\"rule\":\"\(rule)\"") }.count >= 2)
+    }
+
+    @Test func socksRefusalUsesRulesetCode() async throws {
+        let lb = try await Loopback.start()
+        defer { Task { await lb.stop() } }
+        let script = """
+            import socket, sys
+            s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+            s.sendall(b"\\x05\\x01\\x00"); assert s.recv(2) == b"\\x05\\x00"
+            name = sys.argv[2].encode()
+            s.sendall(b"\\x05\\x01\\x00\\x03" + bytes([len(name)]) + name + int(sys.argv[3]).to_bytes(2, "big"))
+            print(s.recv(10).hex())
+            """
+        let refused = try await run(["python3", "-c", script, "\(lb.proxyPort)", "unlisted.test", "\(lb.originPort)"])
+        #expect(refused.stdout.hasPrefix("0502"), "\(refused)")
+        let metadata = try await run(["python3", "-c", script, "\(lb.proxyPort)", "meta.test", "\(lb.originPort)"])
+        #expect(metadata.stdout.hasPrefix("0502"), "\(metadata)")
+        #expect(await lb.waitForLog { $0.contains("\"method\":\"socks5\"") && $0.contains("\"rule\":\"not-listed\"") } != nil)
+    }
+
+    @Test func hostHeaderMustMatchTarget() async throws {
+        let lb = try await Loopback.start()
+        defer { Task { await lb.stop() } }
+        let result = try await curl(lb, ["-H", "Host: evil.test", "http://allowed.test:\(lb.originPort)/"])
+        #expect(result.stderr.contains("403"))
+        #expect(result.stdout.contains("rule host-mismatch"))
+        // Inside a tunnel too: CONNECT allowed.test, then a request for another host.
+        let tunnel = try await curl(lb, ["-p", "-H", "Host: evil.test", "http://allowed.test:\(lb.originPort)/"])
+        #expect(tunnel.status != 0)
+        #expect(await lb.waitForLog { $0.contains("\"rule\":\"host-mismatch\"") && $0.contains("CONNECT") } != nil)
+    }
+
+    @Test func sniMustMatchConnectHost() async throws {
+        let lb = try await Loopback.start()
+        defer { Task { await lb.stop() } }
+        let script = """
+            import socket, ssl, sys
+            s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); s.settimeout(5)
+            s.sendall(("CONNECT allowed.test:%s HTTP/1.1\\r\\n\\r\\n" % sys.argv[2]).encode())
+            print(s.recv(100).decode().split("\\r\\n")[0])
+            ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+            try:
+                ctx.wrap_socket(s, server_hostname=sys.argv[3] or None)
+                print("handshake")
+            except Exception as e:
+                print("closed", type(e).__name__)
+            """
+        let mismatch = try await run(["python3", "-c", script, "\(lb.proxyPort)", "\(lb.originPort)", "evil.test"])
+        #expect(mismatch.stdout.hasPrefix("HTTP/1.1 200"), "\(mismatch)")
+        #expect(mismatch.stdout.contains("closed"))
+        #expect(await lb.waitForLog { $0.contains("\"rule\":\"sni-mismatch\"") } != nil)
+        let missing = try await run(["python3", "-c", script, "\(lb.proxyPort)", "\(lb.originPort)", ""])
+        #expect(missing.stdout.contains("closed"))
+        #expect(await lb.waitForLog { $0.contains("\"rule\":\"sni-missing\"") } != nil)
+        // Matching SNI passes the gate: the origin (plain HTTP) then answers garbage to TLS.
+        let match = try await run(["python3", "-c", script, "\(lb.proxyPort)", "\(lb.originPort)", "allowed.test"])
+        #expect(match.stdout.contains("closed"))
+        let allowed = await lb.waitForLog { $0.contains("CONNECT") && $0.contains("\"decision\":\"allow\"") && !$0.contains("\"bytes_up\":0,") }
+        #expect(allowed != nil, "\(lb.logLines)")
+    }
+
+    @Test func largeDownloadStreams() async throws {
+        let lb = try await Loopback.start()
+        defer { Task { await lb.stop() } }
+        let mib = 256
+        let peakBefore = peakResidentKiB()
+        let result = try await run([
+            "curl", "-sS", "--max-time", "60", "-x", "http://127.0.0.1:\(lb.proxyPort)", "-o", "/dev/null", "-w", "%{size_download}",
+            "http://allowed.test:\(lb.originPort)/big/\(mib)",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == "\(mib << 20)")
+        let line = await lb.waitForLog { $0.contains("\"method\":\"GET\"") && $0.contains("\"decision\":\"allow\"") }
+        let down = line.flatMap { $0.split(separator: "\"bytes_down\":").last?.prefix { $0.isNumber } }.flatMap { Int($0) } ?? 0
+        #expect(down >= mib << 20 && down < (mib << 20) + 1024, "\(lb.logLines)")
+        let growth = peakResidentKiB() - peakBefore
+        print("large download: \(mib) MiB through the proxy, peak RSS grew by \(growth / 1024) MiB")
+        // The proxy holds reads while the client is full; a buffering proxy would grow by ~256 MiB.
+        #expect(growth < 128 * 1024)
+    }
+
+    @Test func thousandConcurrentConnections() async throws {
+        let lb = try await Loopback.start()
+        defer { Task { await lb.stop() } }
+        let script = """
+            import socket, sys
+            port, target = int(sys.argv[1]), sys.argv[2]
+            socks = []
+            for i in range(1000):
+                s = socket.create_connection(("127.0.0.1", port)); s.settimeout(10)
+                s.sendall(("CONNECT allowed.test:%s HTTP/1.1\\r\\n\\r\\n" % target).encode())
+                socks.append(s)
+            ok = sum(1 for s in socks if s.recv(100).startswith(b"HTTP/1.1 200"))
+            for s in socks:
+                s.sendall(("GET / HTTP/1.1\\r\\nHost: allowed.test:%s\\r\\n\\r\\n" % target).encode())
+            answered = sum(1 for s in socks if b"hello allowed.test" in s.recv(200))
+            print(ok, answered)
+            for s in socks: s.close()
+            """
+        let result = try await run(["python3", "-c", script, "\(lb.proxyPort)", "\(lb.originPort)"])
+        #expect(result.stdout.trimmingSpaces() == "1000 1000", "\(result.stderr)")
+        for _ in 0..<100 where lb.proxy.log.summary.allowed < 1000 { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(lb.proxy.log.summary.allowed == 1000)
+    }
+
+    static let rawClient = """
+        import socket, sys
+        s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); s.settimeout(10)
+        s.sendall(sys.stdin.read().encode())
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk: break
+            data += chunk
+        sys.stdout.write(data.decode(errors="replace"))
+        """
+}
