@@ -41,9 +41,8 @@ public struct SystemResolver: Resolver {
                     }
                     if let address = IPAddress(bytes: bytes) { addresses.append(address) }
                 } else if info.pointee.ai_family == AF_INET6 {
-                    let bytes = raw.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { pointer in
-                        withUnsafeBytes(of: pointer.pointee.sin6_addr) { Array($0) }
-                    }
+                    // sockaddr_in6: family (2), port (2), flowinfo (4), then the 16 address bytes.
+                    let bytes = Array(UnsafeRawBufferPointer(start: UnsafeRawPointer(raw), count: 24)[8..<24])
                     if let address = IPAddress(bytes: bytes) { addresses.append(address) }
                 }
             }
