@@ -12,7 +12,6 @@ public struct PlanExecutor {
     /// Mounts, pivot_root, hostname, loopback, the agent's user namespace, then the guards.
     public func buildSandbox() throws(SystemError) {
         try Hardening.setParentDeathSignal(SIGKILL)
-        if plan.unshareCgroup { try NamespaceSet.unshare(.cgroup) }
         try Mount.makeRootPrivate()
         try Mount.tmpfs(plan.root, mode: 0o755)
         for step in plan.steps { try apply(step) }
@@ -20,6 +19,9 @@ public struct PlanExecutor {
         try Mount.remountReadOnly("/")
         guard sethostname(plan.hostname, plan.hostname.utf8.count) == 0 else { throw .current("sethostname") }
         try check("bring up lo", nil, ccordon_loopback_up())
+        try waitForLimits()
+        // After joining the cgroup, so the namespace's root is the sandbox's own cgroup.
+        if plan.unshareCgroup { try NamespaceSet.unshare(.cgroup) }
         try enterAgentUserNamespace()
         for limit in plan.resourceLimits {
             try Hardening.setResourceLimit(limit.resource, soft: limit.value, hard: limit.value)
@@ -31,6 +33,15 @@ public struct PlanExecutor {
     }
 
     private func inside(_ path: String) -> String { plan.root + path }
+
+    /// Blocks until the supervisor reports the cgroup joined; EOF without it means it failed.
+    private func waitForLimits() throws(SystemError) {
+        var byte: UInt8 = 0
+        var n: Int
+        repeat { n = read(SandboxPlan.limitsDescriptor, &byte, 1) } while n < 0 && errno == EINTR
+        close(SandboxPlan.limitsDescriptor)
+        guard n == 1 else { throw SystemError("wait for resource limits (the supervisor could not apply them)", nil, errno: ECANCELED) }
+    }
 
     private func apply(_ step: SandboxPlan.Step) throws(SystemError) {
         switch step {

@@ -85,6 +85,9 @@ public struct SandboxPlan: Sendable, Codable, Equatable {
     /// Descriptors cordon-init receives: 0–2 stdio, then these.
     public static let planDescriptor: Int32 = 3
     public static let errorDescriptor: Int32 = 4
+    /// One byte arrives here once the supervisor has put init in the sandbox's cgroup; init
+    /// builds the root meanwhile and waits for it before anything untrusted runs.
+    public static let limitsDescriptor: Int32 = 5
     /// Exit status of init when the sandbox could not be built (the command never ran).
     public static let setupFailedStatus: Int32 = 125
 }

@@ -230,11 +230,17 @@ public final class SandboxRunner {
         _ = fcntl(errorPipe[0], F_SETFD, FD_CLOEXEC)
         _ = fcntl(errorPipe[1], F_SETFD, FD_CLOEXEC)
         defer { close(errorPipe[0]) }
+        var limitsPipe: [Int32] = [-1, -1]
+        guard pipe(&limitsPipe) == 0 else { throw CordonError(.systemCall, "pipe failed", cause: String(cString: strerror(errno))) }
+        _ = fcntl(limitsPipe[0], F_SETFD, FD_CLOEXEC)
+        _ = fcntl(limitsPipe[1], F_SETFD, FD_CLOEXEC)
+        var limitsWriter = limitsPipe[1]
+        defer { if limitsWriter >= 0 { close(limitsWriter) } }
 
         let master = pty?.master ?? -1
         let slave = pty?.slave ?? -1
         let stdio: [Int32] = terminal ? [slave, slave, slave] : [0, 1, 2]
-        let fds = stdio + [planFD, errorPipe[1]]
+        let fds = stdio + [planFD, errorPipe[1], limitsPipe[0]]
 
         let process: SpawnedProcess
         do {
@@ -247,11 +253,11 @@ public final class SandboxRunner {
                               hint: "run `cordon doctor` to see what this host blocks (unprivileged user namespaces, AppArmor)")
         }
         close(errorPipe[1])
+        close(limitsPipe[0])
         pty?.closeSlave()
-        // Root inside is the caller; the child joins the cgroup before it runs anything.
+        // Root inside is the caller.
         do throws(SystemError) {
             try process.mapIdentity(outsideUid: host.uid, outsideGid: host.gid)
-            try cgroup?.add(pid: process.pid)
         } catch {
             process.abandon()
             throw CordonError(.sandboxSetup, "cannot prepare the sandbox process", cause: error.description)
@@ -264,6 +270,19 @@ public final class SandboxRunner {
             throw CordonError(.sandboxSetup, "cannot start cordon-init (\(initPath))", cause: error.errnoText)
         }
         defer { close(process.pidfd) }
+        // Joining a v1 cgroup waits for an RCU grace period: init builds the root meanwhile,
+        // and runs nothing untrusted until this byte says the limits hold.
+        do throws(SystemError) {
+            try cgroup?.add(pid: process.pid)
+        } catch {
+            process.signal(SIGKILL)
+            _ = process.waitStatus()
+            throw CordonError(.sandboxSetup, "cannot put the sandbox in its cgroup", cause: error.description)
+        }
+        var ready: UInt8 = 1
+        _ = write(limitsWriter, &ready, 1)
+        close(limitsWriter)
+        limitsWriter = -1
 
         // Relay the terminal and signals until init (PID 1 inside) exits.
         var saved = [UInt8](repeating: 0, count: Int(ccordon_termios_size()))
