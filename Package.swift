@@ -102,8 +102,9 @@ let package = Package(
         ),
 
         .testTarget(name: "CordonConfigTests", dependencies: ["CordonConfig", "CordonCore"], swiftSettings: strict),
-        .testTarget(name: "CordonFSTests", dependencies: ["CordonFS", "CordonCore", "CCordon"], swiftSettings: strict),
-        .testTarget(name: "CordonGateTests", dependencies: ["CordonGate", "CordonFS", "CordonCore"], swiftSettings: strict),
+        .target(name: "CordonTestSupport", dependencies: ["CCordon"], path: "Tests/CordonTestSupport", swiftSettings: strict),
+        .testTarget(name: "CordonFSTests", dependencies: ["CordonFS", "CordonCore", "CCordon", "CordonTestSupport"], swiftSettings: strict),
+        .testTarget(name: "CordonGateTests", dependencies: ["CordonGate", "CordonFS", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
         .testTarget(name: "CordonNetTests", dependencies: ["CordonNet", "CordonCore"], swiftSettings: strict),
         .testTarget(
             name: "CordonSandboxTests",

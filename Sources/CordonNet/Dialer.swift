@@ -36,9 +36,8 @@ public struct SystemResolver: Resolver {
         while let info = cursor {
             if let raw = info.pointee.ai_addr {
                 if info.pointee.ai_family == AF_INET {
-                    let bytes = raw.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { pointer in
-                        withUnsafeBytes(of: pointer.pointee.sin_addr) { Array($0) }
-                    }
+                    // sockaddr_in: family (2), port (2), then the 4 address bytes.
+                    let bytes = Array(UnsafeRawBufferPointer(start: UnsafeRawPointer(raw), count: 8)[4..<8])
                     if let address = IPAddress(bytes: bytes) { addresses.append(address) }
                 } else if info.pointee.ai_family == AF_INET6 {
                     // sockaddr_in6: family (2), port (2), flowinfo (4), then the 16 address bytes.

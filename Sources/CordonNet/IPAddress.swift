@@ -73,9 +73,8 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
     }
 
     private static func parseV6(_ text: String) -> IPAddress? {
-        var storage = in6_addr()
-        guard inet_pton(AF_INET6, text, &storage) == 1 else { return nil }
-        let bytes = withUnsafeBytes(of: &storage) { Array($0) }
+        var bytes = [UInt8](repeating: 0, count: 16)
+        guard bytes.withUnsafeMutableBytes({ inet_pton(AF_INET6, text, $0.baseAddress) }) == 1 else { return nil }
         return IPAddress(bytes: bytes)
     }
 
@@ -113,13 +112,10 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
         case .v4(let v):
             return "\(v >> 24).\(v >> 16 & 0xFF).\(v >> 8 & 0xFF).\(v & 0xFF)"
         case .v6:
-            var storage = in6_addr()
             let raw = bytes
-            withUnsafeMutableBytes(of: &storage) { buffer in
-                for index in 0..<16 { buffer[index] = raw[index] }
-            }
             var out = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
-            guard inet_ntop(AF_INET6, &storage, &out, socklen_t(out.count)) != nil else { return "::" }
+            let ok = raw.withUnsafeBytes { inet_ntop(AF_INET6, $0.baseAddress, &out, socklen_t(out.count)) != nil }
+            guard ok else { return "::" }
             return String(decoding: out.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }
     }

@@ -1,3 +1,4 @@
+import CordonTestSupport
 import CordonCore
 import CordonFS
 import CordonGate

@@ -1,11 +1,11 @@
-import CCordon
+public import CCordon
 import Glibc
 
-/// A scratch directory tree for tests, removed on deinit.
-final class TempTree {
-    let root: String
+/// A scratch directory tree for tests (shared by the FS and gate tests), removed on deinit.
+public final class TempTree {
+    public let root: String
 
-    init() {
+    public init() {
         var template = Array("/tmp/cordon-fs-XXXXXX".utf8CString)
         let made: String? = template.withUnsafeMutableBufferPointer { buffer in
             guard let base = buffer.baseAddress, let dir = mkdtemp(base) else { return nil }
@@ -16,9 +16,9 @@ final class TempTree {
 
     deinit { remove(root) }
 
-    func path(_ rel: String) -> String { root + "/" + rel }
+    public func path(_ rel: String) -> String { root + "/" + rel }
 
-    func mkdir(_ rel: String, mode: mode_t = 0o755) {
+    public func mkdir(_ rel: String, mode: mode_t = 0o755) {
         var prefix = root
         for part in rel.split(separator: "/") {
             prefix += "/" + part
@@ -27,11 +27,11 @@ final class TempTree {
         _ = chmod(prefix, mode)
     }
 
-    func write(_ rel: String, _ text: String, mode: mode_t = 0o644) {
+    public func write(_ rel: String, _ text: String, mode: mode_t = 0o644) {
         writeBytes(rel, Array(text.utf8), mode: mode)
     }
 
-    func writeBytes(_ rel: String, _ bytes: [UInt8], mode: mode_t = 0o644) {
+    public func writeBytes(_ rel: String, _ bytes: [UInt8], mode: mode_t = 0o644) {
         if let slash = rel.lastIndex(of: "/") { mkdir(String(rel[..<slash])) }
         let fd = open(path(rel), O_WRONLY | O_CREAT | O_TRUNC, mode)
         precondition(fd >= 0, "open \(rel)")
@@ -40,7 +40,7 @@ final class TempTree {
         _ = chmod(path(rel), mode)
     }
 
-    func read(_ rel: String) -> String? {
+    public func read(_ rel: String) -> String? {
         let fd = open(path(rel), O_RDONLY | O_NOFOLLOW)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -54,38 +54,38 @@ final class TempTree {
         return String(decoding: out, as: UTF8.self)
     }
 
-    func symlink(_ rel: String, to target: String) {
+    public func symlink(_ rel: String, to target: String) {
         if let slash = rel.lastIndex(of: "/") { mkdir(String(rel[..<slash])) }
         _ = Glibc.symlink(target, path(rel))
     }
 
-    func whiteout(_ rel: String) {
+    public func whiteout(_ rel: String) {
         if let slash = rel.lastIndex(of: "/") { mkdir(String(rel[..<slash])) }
         precondition(mknod(path(rel), S_IFCHR | 0o000, __dev_t(ccordon_makedev(0, 0))) == 0, "mknod \(rel)")
     }
 
-    func xattrWhiteout(_ rel: String, namespace: String = "user") {
+    public func xattrWhiteout(_ rel: String, namespace: String = "user") {
         write(rel, "")
         setXattr(rel, namespace + ".overlay.whiteout", "")
     }
 
-    func opaque(_ rel: String, namespace: String = "trusted") {
+    public func opaque(_ rel: String, namespace: String = "trusted") {
         mkdir(rel)
         setXattr(rel, namespace + ".overlay.opaque", "y")
     }
 
-    func setXattr(_ rel: String, _ name: String, _ value: String) {
+    public func setXattr(_ rel: String, _ name: String, _ value: String) {
         let bytes = Array(value.utf8)
         let rc = bytes.withUnsafeBytes { ccordon_lsetxattr(path(rel), name, $0.baseAddress, $0.count, 0) }
         precondition(rc == 0, "setxattr \(name) on \(rel): \(String(cString: strerror(errno)))")
     }
 
-    func exists(_ rel: String) -> Bool {
+    public func exists(_ rel: String) -> Bool {
         var st = stat()
         return lstat(path(rel), &st) == 0
     }
 
-    func mode(_ rel: String) -> UInt32 {
+    public func mode(_ rel: String) -> UInt32 {
         var st = stat()
         _ = lstat(path(rel), &st)
         return UInt32(st.st_mode) & 0o7777
@@ -114,5 +114,5 @@ final class TempTree {
     }
 }
 
-func makeHardLink(_ a: String, _ b: String) -> Int32 { link(a, b) }
-func makeFifo(_ path: String) -> Int32 { mkfifo(path, 0o644) }
+public func makeHardLink(_ a: String, _ b: String) -> Int32 { link(a, b) }
+public func makeFifo(_ path: String) -> Int32 { mkfifo(path, 0o644) }
