@@ -11,6 +11,13 @@ func fail(_ message: String) -> Never {
     _exit(SandboxPlan.setupFailedStatus)
 }
 
+// Before anything else: never rebuild the root of a namespace that is not the sandbox's own.
+if let problem = NamespaceCheck.problem() {
+    let text = "cordon-init: \(problem)\n"
+    _ = text.withCString { write(2, $0, strlen($0)) }
+    fail(problem)
+}
+
 let plan: SandboxPlan
 do {
     let bytes = try FileIO.readAll(fd: SandboxPlan.planDescriptor)
