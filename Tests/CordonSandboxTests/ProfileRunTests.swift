@@ -60,3 +60,35 @@ struct ProfileRunTests {
         #expect(second.stdout == "remembered\n", "\(second.stderr)")
     }
 }
+
+@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"))
+struct HostReadinessTests {
+    @Test func doctorReportsEveryCheckAndThatTheDefaultProfileRuns() throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let r = try h.cordon(["doctor", "--json"])
+        #expect(r.status == 0, "\(r.stdout) \(r.stderr)")
+        let report = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        #expect(report?["can_run_default"] as? Bool == true)
+        let ids = (report?["checks"] as? [[String: Any]])?.compactMap { $0["id"] as? String } ?? []
+        #expect(ids == ["user-namespaces", "seccomp", "landlock", "cgroups", "nftables", "kvm", "default-sandbox"])
+    }
+
+    @Test(.enabled(if: SandboxHarness.isRoot, "needs root to run as an unprivileged user"))
+    func strictResourcesRefuseToStartWithoutCgroups() throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        try h.write("strict.yaml", "name: strict\nresources:\n  pids: 50\n  strict: true\n", in: h.root)
+        _ = try SandboxHarness.run(["/bin/chown", "-R", "65534:65534", h.root], environment: nil)
+        _ = try SandboxHarness.run(["/bin/chmod", "755", h.root], environment: nil)
+        let r = try SandboxHarness.run(
+            ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", SandboxHarness.cordon, "run", "--profile", h.root + "/strict.yaml",
+             "--name", "strict", "--workspace", h.workspace, "--", "/bin/sh", "-c", "touch /workspace/ran"],
+            environment: h.environment(), directory: h.workspace)
+        if r.status == 0 { return }  // this host delegates cgroups to unprivileged users: nothing to refuse
+        #expect(r.status == 125)
+        #expect(r.stderr.contains("cannot be enforced with cgroups"), "\(r.stderr)")
+        #expect(r.stderr.contains("cordon doctor"))
+        #expect(!FileManager.default.fileExists(atPath: h.state + "/cordon/sandboxes/strict/upper/ran"))
+    }
+}
