@@ -27,5 +27,23 @@ public enum CordonVersion {
 
 /// Entry point for the `cordon` executable, so it needs no import of ArgumentParser itself.
 public enum CordonMain {
-    public static func run() { CordonCommand.main() }
+    public static func run() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        // `cordon run` is the hot path: parsing only RunCommand skips building the whole command
+        // tree (ArgumentParser's reflection over every subcommand costs ~2 ms of conformance
+        // lookups in a binary this size). Help and completions still go through the full tree.
+        if arguments.first == "run", !asksForHelp(arguments.dropFirst()) {
+            RunCommand.main(Array(arguments.dropFirst()))
+        }
+        CordonCommand.main(arguments)
+    }
+
+    /// Whether help is requested before the `--` that starts the sandboxed command.
+    static func asksForHelp(_ arguments: ArraySlice<String>) -> Bool {
+        for argument in arguments {
+            if argument == "--" { return false }
+            if argument == "-h" || argument == "--help" || argument == "help" || argument.hasPrefix("--generate-completion") { return true }
+        }
+        return false
+    }
 }

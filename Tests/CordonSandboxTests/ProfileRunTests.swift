@@ -92,3 +92,22 @@ struct HostReadinessTests {
         #expect(!FileManager.default.fileExists(atPath: h.state + "/cordon/sandboxes/strict/upper/ran"))
     }
 }
+
+struct RunArgumentTests {
+    @Test(arguments: [["run", "--bogus", "--", "true"], ["run", "--nmae", "x", "--", "true"], ["run"]])
+    func mistypedOptionsAreUsageErrorsNotCommands(arguments: [String]) throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let r = try h.cordon(arguments)
+        #expect(r.status == 64, "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: h.state + "/cordon/sandboxes"), "no sandbox may be created")
+    }
+
+    @Test func helpStillWorksForRun() throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let r = try h.cordon(["run", "--help"])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("USAGE: cordon run"), "\(r.stdout)")
+    }
+}

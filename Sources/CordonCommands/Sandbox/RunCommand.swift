@@ -35,6 +35,11 @@ struct RunCommand: ParsableCommand {
     func validate() throws {
         if command.first == "--" { return }
         if command.isEmpty { throw ValidationError("missing command: cordon run [OPTIONS] -- CMD [ARGS…]") }
+        // Passthrough capture would otherwise run a mistyped option as the command.
+        if command.first == "--help" || command.first == "-h" { throw CleanExit.helpRequest(self) }
+        if let first = command.first, first.hasPrefix("-") {
+            throw ValidationError("unknown option '\(first)'; put the command after --: cordon run [OPTIONS] -- CMD [ARGS…]")
+        }
     }
 
     func run() throws {
