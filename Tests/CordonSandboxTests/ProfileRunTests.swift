@@ -111,3 +111,27 @@ struct RunArgumentTests {
         #expect(r.stdout.contains("USAGE: cordon run"), "\(r.stdout)")
     }
 }
+
+@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"))
+struct ModeAndCopyTests {
+    @Test func unsafeModeWritesThroughAndSaysSoLoudly() throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let r = try h.sandbox("echo direct > /workspace/direct.txt", name: "unsafe", options: ["--mode", "unsafe"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("WARNING: unsafe mode"))
+        #expect(try String(contentsOfFile: h.workspace + "/direct.txt", encoding: .utf8) == "direct\n")
+    }
+
+    @Test func copiedConfigIsEditableInsideAndNeverWrittenBack() throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        try h.write(".gitconfig", "[user]\n\tname = host\n", in: h.home)
+        try h.write("profile.yaml", "name: copier\ncopy:\n  - host: \(h.home)/.gitconfig\n    sandbox: ~/.gitconfig\n", in: h.root)
+        let r = try h.cordon(["run", "--profile", h.root + "/profile.yaml", "--name", "copy", "--", "/bin/sh", "-c",
+                              "cat ~/.gitconfig; echo '\tname = agent' >> ~/.gitconfig && echo edited"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("name = host") && r.stdout.contains("edited"), "\(r.stdout)")
+        #expect(try String(contentsOfFile: h.home + "/.gitconfig", encoding: .utf8) == "[user]\n\tname = host\n")
+    }
+}
