@@ -237,6 +237,40 @@ struct IsolationAttackTests {
         #expect(r.stdout.contains("27 91"), "window size must be passed in: \(r.stdout)")
     }
 
+    @Test func ctrlCAtTheTerminalReachesTheCommand() throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        // A real pty drives cordon (as a person's terminal would) and types ^C once the command is up.
+        let driver = """
+            import os, pty, sys, time, select
+            cordon, workspace = sys.argv[1], sys.argv[2]
+            pid, fd = pty.fork()
+            if pid == 0:
+                os.execv(cordon, [cordon, "run", "--name", "ctrlc", "--workspace", workspace, "--", "/bin/sh", "-c",
+                                  "trap 'echo got-int; exit 3' INT; echo ready; while :; do sleep 0.1; done"])
+            out, sent, deadline = b"", False, time.time() + 30
+            while time.time() < deadline:
+                r, _, _ = select.select([fd], [], [], 0.2)
+                if r:
+                    try:
+                        chunk = os.read(fd, 4096)
+                    except OSError:
+                        break
+                    if not chunk:
+                        break
+                    out += chunk
+                if not sent and b"ready" in out:
+                    os.write(fd, b"\\x03")
+                    sent = True
+            _, status = os.waitpid(pid, 0)
+            print(out.decode(errors="replace").replace("\\r", ""))
+            print("exit", os.waitstatus_to_exitcode(status))
+            """
+        let r = try SandboxHarness.run(["/usr/bin/python3", "-c", driver, SandboxHarness.cordon, h.workspace], environment: h.environment())
+        #expect(r.stdout.contains("got-int"), "\(r.stdout) \(r.stderr)")
+        #expect(r.stdout.contains("exit 3"))
+    }
+
     @Test func eachRunWritesLifecycleEvents() throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
