@@ -12,10 +12,12 @@ extension GatePolicy {
             maxTotalSize: maxTotalSize, scannerConfig: gitleaksConfig)
     }
 
-    /// Explicit command-line settings over the profile's: a flag that was given wins.
-    public func overriding(scannerConfig: String?) -> GatePolicy {
+    /// Explicit command-line settings over the profile's: a flag that was given wins (a flag can
+    /// only turn archive flagging on).
+    public func overriding(scannerConfig: String?, flagArchives: Bool = false) -> GatePolicy {
         var copy = self
         if let scannerConfig { copy.scannerConfig = scannerConfig }
+        if flagArchives { copy.flagArchives = true }
         return copy
     }
 }

@@ -49,6 +49,9 @@ struct SyncCommand: ParsableCommand {
     @Option(name: .customLong("gitleaks-config"), help: "Scan with this gitleaks TOML config instead of cordon's default rules (overrides the profile's sync.gitleaks_config).")
     var gitleaksConfig: String?
 
+    @Flag(help: "Hold archives (zip, tar, gzip, …) for approval: the scanner does not look inside them.")
+    var flagArchives = false
+
     @Option(help: ArgumentHelp("Apply this profile's sync: settings (allow, deny, blocked_extensions, size limits, gitleaks_config).", valueName: "FILE|NAME"))
     var profile: String?
 
@@ -89,7 +92,7 @@ struct SyncCommand: ParsableCommand {
         let applier = SyncApplier(workspace: record.workspace, upper: layout.upper, journalPath: layout.directory + "/sync-journal.json")
         let recovered = dryRun ? nil : try applier.recover()
         let loaded = try SandboxChanges.load(name: name, stateDir: layout.directory)
-        let gate = try SyncGate(policy: try policy(paths: paths).overriding(scannerConfig: gitleaksConfig))
+        let gate = try SyncGate(policy: try policy(paths: paths).overriding(scannerConfig: gitleaksConfig, flagArchives: flagArchives))
         let report = try gate.evaluate(loaded.changeSet, created: loaded.created)
 
         var approve = yes
