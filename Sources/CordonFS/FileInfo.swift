@@ -139,7 +139,18 @@ public enum FileContents {
         let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { throw CordonError(.systemCall, "cannot open \(path)", cause: String(cString: strerror(errno))) }
         defer { close(fd) }
-        var result: [UInt8] = []
+        // One read into an array sized by fstat (the scanner's hot path); a file that grows while
+        // being read continues in chunks.
+        var st = stat()
+        let hint = fstat(fd, &st) == 0 && st.st_size > 0 ? Int(min(UInt64(st.st_size), limit, 1 << 30)) : 0
+        var failed = false
+        var result = [UInt8](unsafeUninitializedCapacity: hint) { buffer, initialized in
+            let n = readFull(fd, UnsafeMutableRawBufferPointer(buffer))
+            failed = n < 0
+            initialized = max(n, 0)
+        }
+        if failed { throw CordonError(.systemCall, "cannot read \(path)", cause: String(cString: strerror(errno))) }
+        if hint > 0 && result.count < hint { return result }
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while UInt64(result.count) < limit {
             let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }

@@ -156,10 +156,14 @@ enum DefaultRules {
         entropy = 3.7
         keywords = ["access", "api", "auth", "key", "credential", "creds", "passwd", "password", "pwd", "secret", "token"]
         [[rules.allowlists]]
-        description = "identifiers, paths and references rather than values"
+        description = "identifiers (no digit, or words around one digit run), digests, paths and references rather than values"
         regexTarget = "secret"
         regexes = [
-          '''^[a-z]+(?:[._-][a-z]+)+$''',
+          '''^[a-z]+\d*(?:[._-][a-z]+\d*)+$''',
+          '''^[A-Z]+\d*(?:_[A-Z]+\d*)+$''',
+          '''^[A-Za-z_.-]+$''',
+          '''^_*[A-Z][a-z]*\d{2,}(?:[A-Z][a-z]+)+$''',
+          '''^(?:sha(?:1|224|256|384|512)|md5)[=-]''',
           '''^(?:[A-Za-z_][A-Za-z0-9_]*\.)+[A-Za-z_][A-Za-z0-9_]*$''',
           '''^/''',
           '''^[a-f0-9]{40}$''',

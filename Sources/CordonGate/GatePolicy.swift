@@ -15,6 +15,9 @@ public struct GatePolicy: Sendable, Equatable, Codable {
     public var maxTotalSize: UInt64
     /// A gitleaks TOML config to scan with instead of cordon's default rules.
     public var scannerConfig: String?
+    /// Archives (zip, tar, gzip, bzip2, xz, zstd, 7z, rar by magic) need approval: the scanner
+    /// does not look inside them.
+    public var flagArchives: Bool
 
     public static let defaultBlockedExtensions = [
         ".env", ".pem", ".key", ".p12", ".pfx", ".jks", ".keystore", ".secret", ".credentials", ".pth", ".so", ".dll", ".dylib", ".exe",
@@ -23,7 +26,7 @@ public struct GatePolicy: Sendable, Equatable, Codable {
 
     public init(
         allow: [String] = [], deny: [String] = [], blockedExtensions: [String] = GatePolicy.defaultBlockedExtensions,
-        maxFileSize: UInt64 = 10 * 1024 * 1024, maxTotalSize: UInt64 = 1024 * 1024 * 1024, scannerConfig: String? = nil
+        maxFileSize: UInt64 = 10 * 1024 * 1024, maxTotalSize: UInt64 = 1024 * 1024 * 1024, scannerConfig: String? = nil, flagArchives: Bool = false
     ) {
         self.allow = allow
         self.deny = deny
@@ -31,6 +34,7 @@ public struct GatePolicy: Sendable, Equatable, Codable {
         self.maxFileSize = maxFileSize
         self.maxTotalSize = maxTotalSize
         self.scannerConfig = scannerConfig
+        self.flagArchives = flagArchives
     }
 
     /// `extra` added to the defaults (what a profile's `blocked_extensions` means).

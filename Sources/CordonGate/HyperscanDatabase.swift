@@ -88,6 +88,21 @@ final class HyperscanDatabase: @unchecked Sendable {
         }
     }
 
+    /// The longest match `expression` can produce, in bytes; nil when unbounded or not compilable.
+    static func maxWidth(_ expression: String) -> Int? {
+        for flags in [UInt32(0), UInt32(HS_FLAG_UTF8 | HS_FLAG_UCP)] {
+            var info: UnsafeMutablePointer<hs_expr_info_t>?
+            var error: UnsafeMutablePointer<hs_compile_error_t>?
+            let rc = hs_expression_info(expression, flags, &info, &error)
+            if let error { hs_free_compile_error(error) }
+            guard rc == HS_SUCCESS, let info else { continue }
+            defer { free(info) }
+            let width = info.pointee.max_width
+            return width == UInt32.max ? nil : Int(width)
+        }
+        return nil
+    }
+
     /// Per-scan working memory; not shareable between threads.
     final class Scratch {
         fileprivate var pointer: OpaquePointer?

@@ -40,7 +40,7 @@ public final class SecretScanner: @unchecked Sendable {
             let regex = try rule.regex.map { pattern throws(CordonError) in try Self.compile(pattern, rule: rule.id) }
             let path = try rule.path.map { pattern throws(CordonError) in try Self.compile(pattern, rule: rule.id) }
             let allowlists = try rule.allowlists.map { list throws(CordonError) in try Self.compile(list, rule: rule.id) }
-            compiled.append(CompiledRule(rule: rule, regex: regex, path: path, allowlists: allowlists, lookback: Self.lookback(for: rule.regex ?? "")))
+            compiled.append(CompiledRule(rule: rule, regex: regex, path: path, allowlists: allowlists, lookback: Self.lookback(for: rule.regex ?? "", hyperscan: useHyperscan)))
         }
         global = try ruleSet.allowlists.map { list throws(CordonError) in try Self.compile(list, rule: "global allowlist") }
         let words = Array(Set(ruleSet.rules.flatMap(\.keywords))).sorted()
@@ -153,7 +153,6 @@ public final class SecretScanner: @unchecked Sendable {
         let text = String(decoding: bytes[window], as: UTF8.self)
         let ns = text as NSString
         var findings: [Finding] = []
-        let linesBefore = bytes[0..<window.lowerBound].reduce(0) { $0 + ($1 == 10 ? 1 : 0) }
         for match in regex.matches(in: text, range: NSRange(location: 0, length: ns.length)) {
             let whole = ns.substring(with: match.range)
             var secret = whole
@@ -187,7 +186,8 @@ public final class SecretScanner: @unchecked Sendable {
             if allowed(rule: rule, secret: secret, match: whole, line: line, path: path) { continue }
             findings.append(
                 Finding(
-                    ruleID: rule.rule.id, severity: .block, path: path, line: linesBefore + lineOffset + 1, column: column,
+                    ruleID: rule.rule.id, severity: .block, path: path, line: Self.newlines(in: bytes, before: window.lowerBound) + lineOffset + 1,
+                    column: column,
                     message: rule.rule.description, match: Self.redact(secret), entropy: (entropy * 100).rounded() / 100,
                     fix: "remove the secret from \(path) and rotate it if it was real; inject credentials with cordon's secrets instead"))
         }
@@ -282,7 +282,22 @@ public final class SecretScanner: @unchecked Sendable {
         return CompiledAllowlist(list: list, regexes: regexes, paths: paths)
     }
 
-    /// Bytes before a reported match end worth re-reading: short for bounded patterns.
+    /// Newlines in `bytes` before `offset` (counted only for a surviving finding, never per window).
+    static func newlines(in bytes: [UInt8], before offset: Int) -> Int {
+        bytes.withUnsafeBufferPointer { buffer in
+            var count = 0
+            for i in 0..<offset where buffer[i] == 10 { count += 1 }
+            return count
+        }
+    }
+
+    /// Bytes before a reported match end worth re-reading: the pattern's longest match when
+    /// Hyperscan can bound it, else a short or long guess from its quantifiers.
+    static func lookback(for pattern: String, hyperscan: Bool) -> Int {
+        if hyperscan, let width = HyperscanDatabase.maxWidth(hyperscanSyntax(pattern)) { return min(width + 16, 64 * 1024) }
+        return lookback(for: pattern)
+    }
+
     static func lookback(for pattern: String) -> Int {
         // Drop escapes and bracket expressions, then look for *, + or {n,} outside them.
         var outside = ""

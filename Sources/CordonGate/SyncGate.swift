@@ -196,6 +196,12 @@ public struct SyncGate: Sendable {
                     ruleID: "path-executable-binary", severity: .block, path: change.path, message: "\(format) executable or library",
                     fix: "build binaries on the host from reviewed sources instead"))
         }
+        if policy.flagArchives, let format = Self.archiveFormat(bytes) {
+            findings.append(
+                Finding(
+                    ruleID: "path-archive", severity: .approval, path: change.path, message: "\(format) archive: its contents are not scanned",
+                    fix: "unpack it in the sandbox so the gate checks the files, or review it and approve with --yes or at the prompt"))
+        }
         if change.path == "package.json" || change.path.hasSuffix("/package.json") {
             let old = (try? FileContents.read(set.lower + "/" + change.path, limit: policy.maxFileSize)) ?? []
             let before = Self.npmScripts(old)
@@ -221,6 +227,18 @@ public struct SyncGate: Sendable {
             let offset = Int(bytes[0x3c]) | Int(bytes[0x3d]) << 8 | Int(bytes[0x3e]) << 16 | Int(bytes[0x3f]) << 24
             if offset >= 0, offset + 4 <= bytes.count, Array(bytes[offset..<offset + 4]) == [0x50, 0x45, 0, 0] { return "PE" }
         }
+        return nil
+    }
+
+    /// zip, gzip, bzip2, xz, zstd, 7z, rar or tar (ustar at offset 257), by magic number.
+    static func archiveFormat(_ bytes: [UInt8]) -> String? {
+        let magics: [(String, [UInt8])] = [
+            ("zip", [0x50, 0x4b, 0x03, 0x04]), ("zip", [0x50, 0x4b, 0x05, 0x06]), ("zip", [0x50, 0x4b, 0x07, 0x08]), ("gzip", [0x1f, 0x8b]),
+            ("bzip2", [0x42, 0x5a, 0x68]), ("xz", [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]), ("zstd", [0x28, 0xb5, 0x2f, 0xfd]),
+            ("7z", [0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c]), ("rar", [0x52, 0x61, 0x72, 0x21, 0x1a, 0x07]),
+        ]
+        if let (name, _) = magics.first(where: { bytes.starts(with: $0.1) }) { return name }
+        if bytes.count >= 262, Array(bytes[257..<262]) == Array("ustar".utf8) { return "tar" }
         return nil
     }
 

@@ -32,6 +32,10 @@ import Testing
         ("private-key", "config:\n" + key),
         ("generic-api-key", "db_password = \"Zq8vLm2-pR7tW4xK9sB\"\n"),
         ("generic-api-key", "  \"apiToken\": \"4f9c2e7a81b3d6f05e2c9a7b3d1f8e6c\",\n"),
+        // Same shapes as the identifier look-alikes below, but random: still secrets.
+        ("generic-api-key", "private_key: Ed25519Pk7QmZ4xW9rTbN2\n"),
+        ("generic-api-key", "auth_token = \"w32-k9Xq-7vRt-2mZp-8LwQ\"\n"),
+        ("generic-api-key", "SECRET_KEY = 'sha256x9Kq2LmVb7ZtR4wPn'\n"),
     ])
     func findsSecrets(rule: String, text: String) {
         #expect(Self.scanners.count == 2)
@@ -58,6 +62,16 @@ import Testing
         "key = settings.DEFAULT_ENCRYPTION_KEY_NAME",
         "commit = \"3f786850e387550fdab836ed7e6dc881de23001b\"",
         "ghp_ is the prefix of GitHub tokens",
+        // Seen in /usr/lib/python3: identifiers, constants and digests after a secret-like name.
+        "    private_key: _ALLOWED_PRIVATE_KEY_TYPES,",
+        "    self, public_key: CERTIFICATE_ISSUER_PUBLIC_KEY_TYPES",
+        "from yaml.tokens import (AliasToken, AnchorToken, ScalarToken, FlowMappingStartToken, KeyToken,",
+        "    backend: \"Backend\", private_key: \"_EllipticCurvePrivateKey\", data: bytes",
+        "    (Ed25519PrivateKey, Ed25519PublicKey, Ed448PrivateKey, Ed448PublicKey),",
+        "    'w32-register-hot-key', 'w32-registered-hot-keys',",
+        "    ExtensionOID.AUTHORITY_INFORMATION_ACCESS: \"authorityInfoAccess\",",
+        "pip/_vendor/requests/auth.py,sha256=h-HLlVx9j8rKV5hfSAycP2ApOSglTz77R0tz7qCbbEE,10187",
+        "  \"integrity\": \"sha512-Pe6YJ6kPNcq7hkC4v9pVnJtBvCNh+4Qc2aw3bTnUu6zjyVaMbEt8eVcmQ8sXkVZzc9NtM2c2g1Pf5GxPnEqwYg==\",",
     ])
     func ignoresLookAlikes(text: String) {
         for scanner in Self.scanners {

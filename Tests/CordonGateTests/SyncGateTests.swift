@@ -154,4 +154,29 @@ import Testing
         #expect(p.matches("3rd.txt"))
         #expect(p.matches("#hash"))
     }
+
+    static let archives: [(String, [UInt8])] = [
+        ("a.zip", [0x50, 0x4b, 0x03, 0x04, 0x14, 0, 0, 0]), ("b.tgz", [0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0]), ("c.bz2", Array("BZh91AY".utf8)),
+        ("d.xz", [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 0, 4]), ("e.zst", [0x28, 0xb5, 0x2f, 0xfd, 0x24]), ("f.7z", [0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c, 0, 4]),
+        ("g.rar", [0x52, 0x61, 0x72, 0x21, 0x1a, 0x07, 0x01, 0x00]),
+        // Named like text: detection is by content, not extension.
+        ("notes.txt", Array(repeating: UInt8(ascii: "x"), count: 257) + Array("ustar\u{0}00".utf8) + Array(repeating: 0, count: 100)),
+    ]
+
+    @Test(arguments: archives)
+    func archivesNeedApprovalWhenThePolicySaysSo(path: String, bytes: [UInt8]) throws {
+        let flagged = try evaluate({ _, upper in upper.writeBytes(path, bytes) }, policy: GatePolicy(flagArchives: true))
+        #expect(rules(flagged, path) == ["path-archive"])
+        #expect(flagged.severity(of: path) == .approval)
+        let unflagged = try evaluate { _, upper in upper.writeBytes(path, bytes) }
+        #expect(!rules(unflagged, path).contains("path-archive"))
+    }
+
+    @Test func textThatMerelyStartsLikeAnArchiveIsNotOne() throws {
+        let report = try evaluate({ _, upper in
+            upper.write("PK.md", "PK is a primary key\n")
+            upper.write("short.tar", "ustar")
+        }, policy: GatePolicy(flagArchives: true))
+        #expect(report.findings.filter { $0.ruleID == "path-archive" }.isEmpty)
+    }
 }

@@ -1,7 +1,9 @@
 import ArgumentParser
+import CordonConfig
 import CordonCore
 import CordonFS
 import CordonGate
+import CordonSandbox
 
 #if canImport(Glibc)
 import Glibc
@@ -44,8 +46,14 @@ struct SyncCommand: ParsableCommand {
     @Flag(help: "Print the findings as SARIF 2.1.0.")
     var sarif = false
 
-    @Option(name: .customLong("gitleaks-config"), help: "Scan with this gitleaks TOML config instead of cordon's default rules.")
+    @Option(name: .customLong("gitleaks-config"), help: "Scan with this gitleaks TOML config instead of cordon's default rules (overrides the profile's sync.gitleaks_config).")
     var gitleaksConfig: String?
+
+    @Flag(help: "Hold archives (zip, tar, gzip, …) for approval: the scanner does not look inside them.")
+    var flagArchives = false
+
+    @Option(help: ArgumentHelp("Apply this profile's sync: settings (allow, deny, blocked_extensions, size limits, gitleaks_config).", valueName: "FILE|NAME"))
+    var profile: String?
 
     @Option(name: .customLong("state-dir"), help: .hidden)
     var stateDir: String?
@@ -84,7 +92,7 @@ struct SyncCommand: ParsableCommand {
         let applier = SyncApplier(workspace: record.workspace, upper: layout.upper, journalPath: layout.directory + "/sync-journal.json")
         let recovered = dryRun ? nil : try applier.recover()
         let loaded = try SandboxChanges.load(name: name, stateDir: layout.directory)
-        let gate = try SyncGate(policy: GatePolicy(scannerConfig: gitleaksConfig))
+        let gate = try SyncGate(policy: try policy(paths: paths).overriding(scannerConfig: gitleaksConfig, flagArchives: flagArchives))
         let report = try gate.evaluate(loaded.changeSet, created: loaded.created)
 
         var approve = yes
@@ -131,6 +139,16 @@ struct SyncCommand: ParsableCommand {
             }
         }
         if code != 0 { throw ExitCode(code) }
+    }
+
+    /// The profile's `sync:` section when `--profile` is given; cordon's defaults otherwise.
+    private func policy(paths: CordonPaths) throws -> GatePolicy {
+        guard let profile else { return GatePolicy() }
+        let sync = try ProfileLoader(paths: paths, homeDirectory: HostFacts.current().home)
+            .load(reference: profile, currentDirectory: Terminal.currentDirectory()).profile.sync
+        return GatePolicy(
+            syncAllow: sync.allow, deny: sync.deny, blockedExtensions: sync.blockedExtensions, maxFileSize: sync.maxFileSize,
+            maxTotalSize: sync.maxTotalSize, gitleaksConfig: sync.gitleaksConfig)
     }
 
     private func printHuman(_ report: SyncGate.Report, plan: SyncPlan, recovered: String?) {
