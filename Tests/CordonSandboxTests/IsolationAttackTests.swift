@@ -6,11 +6,11 @@ import Testing
 /// on the host. They need user namespaces; where the kernel lacks them they are skipped.
 @Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"))
 struct IsolationAttackTests {
-    @Test func writesInsideDoNotReachTheHostWorkspace() throws {
+    @Test func writesInsideDoNotReachTheHostWorkspace() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
         try h.write("keep.txt", "original\n")
-        let r = try h.sandbox("echo changed > /workspace/keep.txt && echo new > /workspace/new.txt && mkdir /workspace/dir && cat /workspace/keep.txt")
+        let r = try await h.sandbox("echo changed > /workspace/keep.txt && echo new > /workspace/new.txt && mkdir /workspace/dir && cat /workspace/keep.txt")
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout == "changed\n")
         #expect(try String(contentsOfFile: h.workspace + "/keep.txt", encoding: .utf8) == "original\n")
@@ -22,19 +22,19 @@ struct IsolationAttackTests {
         #expect(r.stderr.contains("held for review"))
     }
 
-    @Test func deletionsInsideDoNotDeleteOnTheHost() throws {
+    @Test func deletionsInsideDoNotDeleteOnTheHost() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
         try h.write("a.txt", "a\n")
         try h.write("sub/b.txt", "b\n")
-        let r = try h.sandbox("rm /workspace/a.txt && rm -rf /workspace/sub && ls -A /workspace")
+        let r = try await h.sandbox("rm /workspace/a.txt && rm -rf /workspace/sub && ls -A /workspace")
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.isEmpty)
         #expect(FileManager.default.fileExists(atPath: h.workspace + "/a.txt"))
         #expect(FileManager.default.fileExists(atPath: h.workspace + "/sub/b.txt"))
     }
 
-    @Test func hostSecretsAreNotVisible() throws {
+    @Test func hostSecretsAreNotVisible() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
         try h.write(".ssh/id_ed25519", "PRIVATE KEY\n", in: h.home)
@@ -49,13 +49,13 @@ struct IsolationAttackTests {
             test -e /var/run/docker.sock && echo DOCKER
             echo done
             """
-        let r = try h.cordon(["run", "--name", "s", "--workspace", h.workspace, "--", "/bin/sh", "-c", script],
+        let r = try await h.cordon(["run", "--name", "s", "--workspace", h.workspace, "--", "/bin/sh", "-c", script],
                              extraEnvironment: ["SSH_AUTH_SOCK": "/tmp/agent.sock", "DBUS_SESSION_BUS_ADDRESS": "unix:path=/run/dbus"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout == "ssh_auth_sock=unset dbus=unset\ndone\n", "\(r.stdout)")
     }
 
-    @Test func sensitivePathsInsideAMountedDirectoryAreMasked() throws {
+    @Test func sensitivePathsInsideAMountedDirectoryAreMasked() async throws {
         // A workspace that contains the user's home: the home's secrets stay hidden inside it.
         let h = try SandboxHarness()
         defer { h.cleanup() }
@@ -64,7 +64,7 @@ struct IsolationAttackTests {
         try h.write(".ssh/id_rsa", "PRIVATE KEY\n", in: home)
         try h.write(".aws/credentials", "secret\n", in: home)
         try h.write("project/readme", "hello\n", in: base)
-        let r = try SandboxHarness.run(
+        let r = try await SandboxHarness.run(
             [SandboxHarness.cordon, "run", "--name", "m", "--workspace", base, "--", "/bin/sh", "-c",
              "cat /workspace/project/readme; cat /workspace/me/.ssh/id_rsa /workspace/me/.aws/credentials 2>&1 | grep -c KEY; echo x > /workspace/me/.ssh/new 2>&1 || echo write-refused"],
             environment: h.environment(extra: ["HOME": home]))
@@ -73,13 +73,13 @@ struct IsolationAttackTests {
         #expect(r.stdout.contains("write-refused"))
     }
 
-    @Test func privilegedCallsFailWithEPERM() throws {
+    @Test func privilegedCallsFailWithEPERM() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
         try h.write("attack.c", AttackProgram.source)
-        let cc = try SandboxHarness.run(["/usr/bin/cc", "-O0", "-o", h.workspace + "/attack", h.workspace + "/attack.c"], environment: nil)
+        let cc = try await SandboxHarness.run(["/usr/bin/cc", "-O0", "-o", h.workspace + "/attack", h.workspace + "/attack.c"], environment: nil)
         try #require(cc.status == 0, "cannot compile the attack program: \(cc.stderr)")
-        let r = try h.sandbox("/workspace/attack")
+        let r = try await h.sandbox("/workspace/attack")
         #expect(r.status == 0, "\(r.stderr)")
         var results: [String: Int32] = [:]
         for line in r.stdout.split(separator: "\n") {
@@ -103,10 +103,10 @@ struct IsolationAttackTests {
         }
     }
 
-    @Test func theCommandHasNoCapabilitiesAndNoNewPrivileges() throws {
+    @Test func theCommandHasNoCapabilitiesAndNoNewPrivileges() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
-        let r = try h.sandbox("grep -E '^(CapEff|CapPrm|CapBnd|CapAmb|NoNewPrivs|Seccomp):' /proc/self/status; id -u")
+        let r = try await h.sandbox("grep -E '^(CapEff|CapPrm|CapBnd|CapAmb|NoNewPrivs|Seccomp):' /proc/self/status; id -u")
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("CapEff:\t0000000000000000"))
         #expect(r.stdout.contains("CapBnd:\t0000000000000000"))
@@ -115,107 +115,117 @@ struct IsolationAttackTests {
         #expect(!r.stdout.hasSuffix("\n0\n"), "the command must not run as root inside")
     }
 
-    @Test func onlyLoopbackNetworkAndNoHostProcesses() throws {
+    @Test func onlyLoopbackNetworkAndNoHostProcesses() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
-        let r = try h.sandbox("ls /sys/class/net 2>/dev/null || cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' '; echo pids:; ls /proc | grep -E '^[0-9]+$' | wc -l")
+        let r = try await h.sandbox("ls /sys/class/net 2>/dev/null || cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' '; echo pids:; ls /proc | grep -E '^[0-9]+$' | wc -l")
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.hasPrefix("lo\npids:\n"), "\(r.stdout)")
         let count = Int(r.stdout.split(separator: "\n").last ?? "") ?? 99
         #expect(count <= 6, "the sandbox sees \(count) processes")
     }
 
-    @Test func writesOutsideTheAllowedPathsFail() throws {
+    @Test func writesOutsideTheAllowedPathsFail() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
-        let r = try h.sandbox("for p in /usr/evil /etc/evil /evil /dev/evil /proc/sys/kernel/hostname; do (echo x > $p) 2>/dev/null && echo WROTE $p; done; echo ok > /tmp/t && echo ok > $HOME/t && echo ok > /dev/shm/t && echo writable-ok")
+        let r = try await h.sandbox("for p in /usr/evil /etc/evil /evil /dev/evil /proc/sys/kernel/hostname; do (echo x > $p) 2>/dev/null && echo WROTE $p; done; echo ok > /tmp/t && echo ok > $HOME/t && echo ok > /dev/shm/t && echo writable-ok")
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout == "writable-ok\n", "\(r.stdout)")
     }
 
     @Test(arguments: [("exit 0", Int32(0)), ("exit 3", 3), ("exit 255", 255), ("kill -TERM $$", 143), ("kill -KILL $$", 137), ("kill -SEGV $$", 139)])
-    func exitCodesAndSignalsPropagate(script: String, expected: Int32) throws {
+    func exitCodesAndSignalsPropagate(script: String, expected: Int32) async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
-        let r = try h.sandbox(script)
+        let r = try await h.sandbox(script)
         #expect(r.status == expected, "\(script): \(r.stderr)")
     }
 
-    @Test func missingCommandsExitWith127() throws {
+    @Test func missingCommandsExitWith127() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
-        let r = try h.cordon(["run", "--name", "n", "--", "no-such-command-xyz"])
+        let r = try await h.cordon(["run", "--name", "n", "--", "no-such-command-xyz"])
         #expect(r.status == 127)
         #expect(r.stderr.contains("command not found"))
     }
 
-    @Test func signalsToCordonReachTheCommand() throws {
+    @Test func signalsToCordonReachTheCommand() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: SandboxHarness.cordon)
-        process.arguments = ["run", "--name", "sig", "--workspace", h.workspace, "--", "/bin/sh", "-c", "trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.1; done"]
-        process.environment = h.environment()
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        let firstLine = out.fileHandleForReading.availableData
-        #expect(String(decoding: firstLine, as: UTF8.self).contains("ready"))
-        kill(process.processIdentifier, SIGTERM)
-        process.waitUntilExit()
-        let rest = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(process.terminationStatus == 7)
+        let environment = h.environment()
+        let workspace = h.workspace
+        let (first, status, rest) = try await SandboxHarness.offPool { () throws -> (String, Int32, String) in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: SandboxHarness.cordon)
+            process.arguments = ["run", "--name", "sig", "--workspace", workspace, "--", "/bin/sh", "-c", "trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.1; done"]
+            process.environment = environment
+            let out = Pipe()
+            process.standardOutput = out
+            try process.run()
+            let first = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+            let rest = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            return (first, process.terminationStatus, rest)
+        }
+        #expect(first.contains("ready"))
+        #expect(status == 7)
         #expect(rest.contains("got-term"))
     }
 
-    @Test func killingCordonEndsEverySandboxedProcess() throws {
+    @Test func killingCordonEndsEverySandboxedProcess() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
         let marker = "cordon-orphan-\(getpid())-\(Int.random(in: 0..<1_000_000))"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: SandboxHarness.cordon)
-        process.arguments = ["run", "--name", "orphans", "--workspace", h.workspace, "--", "/usr/bin/python3", "-c",
-                             "import os, time, sys\nfor _ in range(3):\n    if os.fork() == 0:\n        os.setsid()\n        time.sleep(300)\nprint('ready', flush=True)\ntime.sleep(300)", marker]
-        process.environment = h.environment()
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        _ = out.fileHandleForReading.availableData
-        let before = try SandboxHarness.run(["/usr/bin/pgrep", "-f", marker], environment: nil)
-        #expect(before.stdout.split(separator: "\n").count >= 4, "expected the command and its 3 children: \(before.stdout)")
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        var remaining = "?"
-        for _ in 0..<100 {
-            remaining = try SandboxHarness.run(["/usr/bin/pgrep", "-f", marker], environment: nil).stdout
-            if remaining.isEmpty { break }
-            usleep(50_000)
+        let environment = h.environment()
+        let workspace = h.workspace
+        let (before, remaining) = try await SandboxHarness.offPool { () throws -> (String, String) in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: SandboxHarness.cordon)
+            process.arguments = ["run", "--name", "orphans", "--workspace", workspace, "--", "/usr/bin/python3", "-c",
+                                 "import os, time, sys\nfor _ in range(3):\n    if os.fork() == 0:\n        os.setsid()\n        time.sleep(300)\nprint('ready', flush=True)\ntime.sleep(300)", marker]
+            process.environment = environment
+            let out = Pipe()
+            process.standardOutput = out
+            try process.run()
+            _ = out.fileHandleForReading.availableData
+            let before = try SandboxHarness.runBlocking(["/usr/bin/pgrep", "-f", marker], environment: nil).stdout
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            var remaining = "?"
+            for _ in 0..<100 {
+                remaining = try SandboxHarness.runBlocking(["/usr/bin/pgrep", "-f", marker], environment: nil).stdout
+                if remaining.isEmpty { break }
+                usleep(50_000)
+            }
+            return (before, remaining)
         }
+        #expect(before.split(separator: "\n").count >= 4, "expected the command and its 3 children: \(before)")
         #expect(remaining.isEmpty, "processes outlived cordon: \(remaining)")
     }
 
-    @Test func theDefaultPidsLimitStopsAForkBomb() throws {
+    @Test func theDefaultPidsLimitStopsAForkBomb() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
         // Forks until refused (children sleep); must stop at the default limit, not take the host.
         let bomb = "import os, time\nn = 0\ntry:\n    while n < 5000:\n        if os.fork() == 0:\n            time.sleep(30); os._exit(0)\n        n += 1\nexcept OSError as e:\n    print('refused', n, e.errno)\nelse:\n    print('unbounded', n)"
-        let r = try h.cordon(["run", "--name", "bomb", "--", "/usr/bin/python3", "-c", bomb], timeout: 90)
+        let r = try await h.cordon(["run", "--name", "bomb", "--", "/usr/bin/python3", "-c", bomb], timeout: 90)
         #expect(r.stdout.hasPrefix("refused "), "\(r.stdout) \(r.stderr)")
         let count = Int(r.stdout.split(separator: " ").dropFirst().first ?? "") ?? 99999
         #expect(count < 1024)
         // The host still forks fine.
-        #expect(try SandboxHarness.run(["/bin/true"], environment: nil).status == 0)
+        #expect(try await SandboxHarness.run(["/bin/true"], environment: nil).status == 0)
     }
 
     @Test(.enabled(if: SandboxHarness.isRoot, "needs root to run as another user"))
-    func rootlessRunAsAnUnprivilegedUserWorks() throws {
+    func rootlessRunAsAnUnprivilegedUserWorks() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
         try h.write("file.txt", "host\n")
-        _ = try SandboxHarness.run(["/bin/chown", "-R", "65534:65534", h.root], environment: nil)
-        _ = try SandboxHarness.run(["/bin/chmod", "755", h.root], environment: nil)
+        _ = try await SandboxHarness.run(["/bin/chown", "-R", "65534:65534", h.root], environment: nil)
+        _ = try await SandboxHarness.run(["/bin/chmod", "755", h.root], environment: nil)
         let env = h.environment()
-        let r = try SandboxHarness.run(
+        let r = try await SandboxHarness.run(
             ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", SandboxHarness.cordon, "run", "--name", "rootless",
              "--workspace", h.workspace, "--", "/bin/sh", "-c", "id -u; cat /workspace/file.txt; echo x > /workspace/new; grep CapEff /proc/self/status"],
             environment: env, directory: h.workspace)
@@ -226,18 +236,18 @@ struct IsolationAttackTests {
         #expect(FileManager.default.fileExists(atPath: h.state + "/cordon/sandboxes/rootless/upper/new"))
     }
 
-    @Test func aTerminalGetsARealPty() throws {
+    @Test func aTerminalGetsARealPty() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
         let command = "\(SandboxHarness.cordon) run --name tty --workspace \(h.workspace) -- /bin/sh -c 'tty; test -t 0 && echo stdin-tty; stty size'"
-        let r = try SandboxHarness.run(["/usr/bin/script", "-qec", "stty cols 91 rows 27; " + command, "/dev/null"], environment: h.environment(), directory: h.workspace)
+        let r = try await SandboxHarness.run(["/usr/bin/script", "-qec", "stty cols 91 rows 27; " + command, "/dev/null"], environment: h.environment(), directory: h.workspace)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("/dev/console"), "\(r.stdout)")
         #expect(r.stdout.contains("stdin-tty"))
         #expect(r.stdout.contains("27 91"), "window size must be passed in: \(r.stdout)")
     }
 
-    @Test func ctrlCAtTheTerminalReachesTheCommand() throws {
+    @Test func ctrlCAtTheTerminalReachesTheCommand() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
         // A real pty drives cordon (as a person's terminal would) and types ^C once the command is up.
@@ -266,15 +276,15 @@ struct IsolationAttackTests {
             print(out.decode(errors="replace").replace("\\r", ""))
             print("exit", os.waitstatus_to_exitcode(status))
             """
-        let r = try SandboxHarness.run(["/usr/bin/python3", "-c", driver, SandboxHarness.cordon, h.workspace], environment: h.environment())
+        let r = try await SandboxHarness.run(["/usr/bin/python3", "-c", driver, SandboxHarness.cordon, h.workspace], environment: h.environment())
         #expect(r.stdout.contains("got-int"), "\(r.stdout) \(r.stderr)")
         #expect(r.stdout.contains("exit 3"))
     }
 
-    @Test func eachRunWritesLifecycleEvents() throws {
+    @Test func eachRunWritesLifecycleEvents() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
-        _ = try h.sandbox("exit 5", name: "ev")
+        _ = try await h.sandbox("exit 5", name: "ev")
         let log = try String(contentsOfFile: h.state + "/cordon/sandboxes/ev/events.jsonl", encoding: .utf8)
         let events = log.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         #expect(events.map { $0["event"] as? String } == ["start", "exit"])

@@ -13,9 +13,9 @@ struct NamespaceCheckTests {
     }
 
     /// Started by hand (here, from the test process), init must refuse before touching a mount.
-    @Test func initStartedOutsideASandboxRefusesAndChangesNothing() throws {
+    @Test func initStartedOutsideASandboxRefusesAndChangesNothing() async throws {
         let before = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
-        let r = try SandboxHarness.run([SandboxHarness.productsDirectory + "/cordon-init"], environment: [:])
+        let r = try await SandboxHarness.run([SandboxHarness.productsDirectory + "/cordon-init"], environment: [:])
         #expect(r.status == 125)
         #expect(r.stderr.contains("only runs as PID 1"), "\(r.stderr)")
         #expect(try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) == before)

@@ -33,13 +33,13 @@ struct SandboxHarness {
 
     /// Whether this host can create the namespaces a sandbox needs (else tests skip loudly).
     static let namespacesAvailable: Bool = {
-        let result = try? run(["/usr/bin/unshare", "-Urmpf", "--mount-proc", "true"], environment: nil)
+        let result = try? runBlocking(["/usr/bin/unshare", "-Urmpf", "--mount-proc", "true"], environment: nil)
         return result?.status == 0
     }()
 
     static var isRoot: Bool { getuid() == 0 }
 
-    struct Result {
+    struct Result: Sendable {
         var status: Int32
         var stdout: String
         var stderr: String
@@ -52,13 +52,13 @@ struct SandboxHarness {
     }
 
     /// `cordon ARGS…` with the harness's HOME and state dirs.
-    func cordon(_ arguments: [String], extraEnvironment: [String: String] = [:], stdin: String? = nil, timeout: Double = 120) throws -> Result {
-        try Self.run([Self.cordon] + arguments, environment: environment(extra: extraEnvironment), directory: workspace, stdin: stdin, timeout: timeout)
+    func cordon(_ arguments: [String], extraEnvironment: [String: String] = [:], stdin: String? = nil, timeout: Double = 120) async throws -> Result {
+        try await Self.run([Self.cordon] + arguments, environment: environment(extra: extraEnvironment), directory: workspace, stdin: stdin, timeout: timeout)
     }
 
     /// `cordon run --name NAME [extra] -- sh -c SCRIPT`.
-    func sandbox(_ script: String, name: String = "t", options: [String] = [], timeout: Double = 120) throws -> Result {
-        try cordon(["run", "--name", name, "--workspace", workspace] + options + ["--", "/bin/sh", "-c", script], timeout: timeout)
+    func sandbox(_ script: String, name: String = "t", options: [String] = [], timeout: Double = 120) async throws -> Result {
+        try await cordon(["run", "--name", name, "--workspace", workspace] + options + ["--", "/bin/sh", "-c", script], timeout: timeout)
     }
 
     func write(_ relative: String, _ contents: String, in base: String? = nil) throws {
@@ -68,11 +68,26 @@ struct SandboxHarness {
     }
 
     func cleanup() {
-        _ = try? Self.run(["/bin/rm", "-rf", root], environment: nil)
+        _ = try? Self.runBlocking(["/bin/rm", "-rf", root], environment: nil)
+    }
+
+    /// Runs `body` on a Dispatch thread: waiting for a sandbox must not hold one of the few
+    /// cooperative-pool threads that other suites' async code (the proxy, the DNS stub) needs.
+    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                do { continuation.resume(returning: try body()) } catch { continuation.resume(throwing: error) }
+            }
+        }
     }
 
     @discardableResult
-    static func run(_ argv: [String], environment: [String: String]?, directory: String? = nil, stdin: String? = nil, timeout: Double = 120) throws -> Result {
+    static func run(_ argv: [String], environment: [String: String]?, directory: String? = nil, stdin: String? = nil, timeout: Double = 120) async throws -> Result {
+        try await offPool { try runBlocking(argv, environment: environment, directory: directory, stdin: stdin, timeout: timeout) }
+    }
+
+    @discardableResult
+    static func runBlocking(_ argv: [String], environment: [String: String]?, directory: String? = nil, stdin: String? = nil, timeout: Double = 120) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: argv[0])
         process.arguments = Array(argv.dropFirst())
