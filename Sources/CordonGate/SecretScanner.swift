@@ -37,7 +37,7 @@ public final class SecretScanner: @unchecked Sendable {
     public init(_ ruleSet: RuleSet, useHyperscan: Bool = true) throws(CordonError) {
         var compiled: [CompiledRule] = []
         for rule in ruleSet.rules {
-            let regex = try rule.regex.map { pattern throws(CordonError) in try Self.compile(pattern, rule: rule.id) }
+            let regex = try rule.regex.map { pattern throws(CordonError) in try Self.compile(Self.confirmSyntax(pattern), rule: rule.id) }
             let path = try rule.path.map { pattern throws(CordonError) in try Self.compile(pattern, rule: rule.id) }
             let allowlists = try rule.allowlists.map { list throws(CordonError) in try Self.compile(list, rule: rule.id) }
             compiled.append(CompiledRule(rule: rule, regex: regex, path: path, allowlists: allowlists, lookback: Self.lookback(for: rule.regex ?? "", hyperscan: useHyperscan)))
@@ -250,6 +250,21 @@ public final class SecretScanner: @unchecked Sendable {
     /// Go RE2 syntax to ICU: named groups are the one common difference.
     static func icuSyntax(_ pattern: String) -> String {
         pattern.replacingOccurrences(of: "(?P<", with: "(?<")
+    }
+
+    /// The regex the confirm step runs: a leading lazy, optional class run (gitleaks' generic
+    /// `[\w.-]{0,50}?` before the key name) is dropped. It only widens the match to the left and
+    /// holds no group, but makes ICU retry up to 50 prefix lengths at every offset (the scan's
+    /// main cost on source code). The match then starts at the key name.
+    static func confirmSyntax(_ pattern: String) -> String {
+        guard let prefix = pattern.range(of: #"^(\(\?[a-zA-Z]+\))?\[(?:\\.|[^\]\\])*\](?:\{0,\d+\}\?|\*\?)"#, options: .regularExpression) else {
+            return pattern
+        }
+        let flags = pattern.range(of: #"^\(\?[a-zA-Z]+\)"#, options: .regularExpression).map { String(pattern[$0]) } ?? ""
+        let rest = pattern[prefix.upperBound...]
+        // A quantifier or alternation right after would change the meaning without the prefix.
+        if rest.isEmpty || "*+?{|)".contains(rest.first!) { return pattern }
+        return flags + rest
     }
 
     static func hyperscanSyntax(_ pattern: String) -> String {
