@@ -177,17 +177,15 @@ public final class SecretScanner: @unchecked Sendable {
             // Position of the secret (or the match) within the window.
             let secretRange = ns.range(of: secret, options: [], range: match.range)
             let start = secretRange.location == NSNotFound ? match.range.location : secretRange.location
-            let prefix = ns.substring(to: start)
-            let lineOffset = prefix.reduce(0) { $0 + ($1 == "\n" ? 1 : 0) }
-            let lineStart = prefix.lastIndex(of: "\n").map { prefix.index(after: $0) } ?? prefix.startIndex
-            let column = prefix[lineStart...].utf8.count + 1
             let lineRange = ns.lineRange(for: NSRange(location: start, length: 0))
             let line = ns.substring(with: lineRange).trimmingCharacters(in: .newlines)
             if allowed(rule: rule, secret: secret, match: whole, line: line, path: path) { continue }
+            // Line and column only for a surviving finding: counting is O(window).
+            let lineNumber = Self.newlines(in: bytes, before: window.lowerBound + ns.substring(to: lineRange.location).utf8.count) + 1
+            let column = ns.substring(with: NSRange(location: lineRange.location, length: start - lineRange.location)).utf8.count + 1
             findings.append(
                 Finding(
-                    ruleID: rule.rule.id, severity: .block, path: path, line: Self.newlines(in: bytes, before: window.lowerBound) + lineOffset + 1,
-                    column: column,
+                    ruleID: rule.rule.id, severity: .block, path: path, line: lineNumber, column: column,
                     message: rule.rule.description, match: Self.redact(secret), entropy: (entropy * 100).rounded() / 100,
                     fix: "remove the secret from \(path) and rotate it if it was real; inject credentials with cordon's secrets instead"))
         }
@@ -225,6 +223,18 @@ public final class SecretScanner: @unchecked Sendable {
 
     /// Shannon entropy in bits per character.
     public static func shannonEntropy(_ text: String) -> Double {
+        // ASCII (nearly every secret): count bytes in a fixed table, no hashing.
+        if let ascii = text.utf8.withContiguousStorageIfAvailable({ bytes -> Double? in
+            guard bytes.allSatisfy({ $0 < 0x80 }), !bytes.isEmpty else { return nil }
+            var table = [Int](repeating: 0, count: 128)
+            for b in bytes { table[Int(b)] += 1 }
+            var entropy = 0.0
+            for count in table where count > 0 {
+                let p = Double(count) / Double(bytes.count)
+                entropy -= p * log2(p)
+            }
+            return entropy
+        }), let ascii { return ascii }
         var counts: [Unicode.Scalar: Int] = [:]
         var total = 0
         for scalar in text.unicodeScalars {
