@@ -102,7 +102,7 @@ public final class SecretScanner: @unchecked Sendable {
         // Path-only rules apply to any file, binary or not.
         for rule in rules where rule.regex == nil {
             guard let p = rule.path, Self.matches(p, path) else { continue }
-            if allowed(rule: rule, secret: "", match: "", line: "", path: path) { continue }
+            if allowed(rule: rule, secret: "", match: { "" }, line: { "" }, path: path) { continue }
             findings.append(
                 Finding(
                     ruleID: rule.rule.id, severity: .block, path: path, message: rule.rule.description,
@@ -154,9 +154,10 @@ public final class SecretScanner: @unchecked Sendable {
         let ns = text as NSString
         var findings: [Finding] = []
         for match in regex.matches(in: text, range: NSRange(location: 0, length: ns.length)) {
-            let whole = ns.substring(with: match.range)
-            var secret = whole
-            if match.numberOfRanges >= 2 {
+            var secret = ""
+            if match.numberOfRanges < 2 {
+                secret = ns.substring(with: match.range)
+            } else {
                 if rule.rule.secretGroup > 0 {
                     guard rule.rule.secretGroup < match.numberOfRanges else { continue }
                     let r = match.range(at: rule.rule.secretGroup)
@@ -178,7 +179,9 @@ public final class SecretScanner: @unchecked Sendable {
             let secretRange = ns.range(of: secret, options: [], range: match.range)
             let start = secretRange.location == NSNotFound ? match.range.location : secretRange.location
             let lineRange = ns.lineRange(for: NSRange(location: start, length: 0))
-            let line = ns.substring(with: lineRange).trimmingCharacters(in: .newlines)
+            // The match and the line become Strings only for an allowlist that reads them.
+            let whole = { ns.substring(with: match.range) }
+            let line = { ns.substring(with: lineRange).trimmingCharacters(in: .newlines) }
             if allowed(rule: rule, secret: secret, match: whole, line: line, path: path) { continue }
             // Line and column only for a surviving finding: counting is O(window).
             let lineNumber = Self.newlines(in: bytes, before: window.lowerBound + ns.substring(to: lineRange.location).utf8.count) + 1
@@ -192,19 +195,19 @@ public final class SecretScanner: @unchecked Sendable {
         return findings
     }
 
-    private func allowed(rule: CompiledRule, secret: String, match: String, line: String, path: String) -> Bool {
+    private func allowed(rule: CompiledRule, secret: String, match: () -> String, line: () -> String, path: String) -> Bool {
         let applicable = rule.allowlists + global.filter { $0.list.targetRules.isEmpty || $0.list.targetRules.contains(rule.rule.id) }
         return applicable.contains { Self.allows($0, secret: secret, match: match, line: line, path: path) }
     }
 
-    static func allows(_ a: CompiledAllowlist, secret: String, match: String, line: String, path: String) -> Bool {
+    static func allows(_ a: CompiledAllowlist, secret: String, match: () -> String, line: () -> String, path: String) -> Bool {
         var results: [Bool] = []
         if !a.regexes.isEmpty {
             let target: String
             switch a.list.regexTarget {
             case .secret: target = secret
-            case .match: target = match
-            case .line: target = line
+            case .match: target = match()
+            case .line: target = line()
             }
             results.append(a.regexes.contains { matches($0, target) })
         }
