@@ -72,8 +72,9 @@ final class AnchoredDirectory {
 
     func exists(_ rel: String) -> Bool { lstat(rel) != nil }
 
-    /// Copies `source` (an fd) into a new file `name` in `dirFD`, with `mode`, and fsyncs it.
-    func createFile(_ rel: String, from source: Int32, mode: UInt32) throws(CordonError) {
+    /// Copies `source` (an fd) into a new file `name` in `dirFD`, with `mode`; fsyncs it when
+    /// `durable` (a caller staging many files passes false and calls `syncFilesystem()` once).
+    func createFile(_ rel: String, from source: Int32, mode: UInt32, durable: Bool = true) throws(CordonError) {
         let (fd, name) = try parent(of: rel)
         let out = openat(fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard out >= 0 else { throw Self.error("create", root + "/" + rel) }
@@ -97,7 +98,14 @@ final class AnchoredDirectory {
             }
         }
         guard fchmod(out, mode_t(mode & 0o777)) == 0 else { throw Self.error("chmod", root + "/" + rel) }
-        guard fsync(out) == 0 else { throw Self.error("fsync", root + "/" + rel) }
+        guard !durable || fsync(out) == 0 else { throw Self.error("fsync", root + "/" + rel) }
+    }
+
+    /// Flushes dirty data (Linux sync(2) waits for it): one call makes every file and directory
+    /// written so far durable, instead of one fsync each. syncfs(2) on `rootFD` would limit it to
+    /// this filesystem, but Glibc's Swift module does not export it (it needs a CCordon wrapper).
+    func syncFilesystem() {
+        sync()
     }
 
     func createSymlink(_ rel: String, target: String) throws(CordonError) {

@@ -37,7 +37,7 @@ public final class SecretScanner: @unchecked Sendable {
     public init(_ ruleSet: RuleSet, useHyperscan: Bool = true) throws(CordonError) {
         var compiled: [CompiledRule] = []
         for rule in ruleSet.rules {
-            let regex = try rule.regex.map { pattern throws(CordonError) in try Self.compile(pattern, rule: rule.id) }
+            let regex = try rule.regex.map { pattern throws(CordonError) in try Self.compile(Self.confirmSyntax(pattern), rule: rule.id) }
             let path = try rule.path.map { pattern throws(CordonError) in try Self.compile(pattern, rule: rule.id) }
             let allowlists = try rule.allowlists.map { list throws(CordonError) in try Self.compile(list, rule: rule.id) }
             compiled.append(CompiledRule(rule: rule, regex: regex, path: path, allowlists: allowlists, lookback: Self.lookback(for: rule.regex ?? "", hyperscan: useHyperscan)))
@@ -102,7 +102,7 @@ public final class SecretScanner: @unchecked Sendable {
         // Path-only rules apply to any file, binary or not.
         for rule in rules where rule.regex == nil {
             guard let p = rule.path, Self.matches(p, path) else { continue }
-            if allowed(rule: rule, secret: "", match: "", line: "", path: path) { continue }
+            if allowed(rule: rule, secret: "", match: { "" }, line: { "" }, path: path) { continue }
             findings.append(
                 Finding(
                     ruleID: rule.rule.id, severity: .block, path: path, message: rule.rule.description,
@@ -154,9 +154,10 @@ public final class SecretScanner: @unchecked Sendable {
         let ns = text as NSString
         var findings: [Finding] = []
         for match in regex.matches(in: text, range: NSRange(location: 0, length: ns.length)) {
-            let whole = ns.substring(with: match.range)
-            var secret = whole
-            if match.numberOfRanges >= 2 {
+            var secret = ""
+            if match.numberOfRanges < 2 {
+                secret = ns.substring(with: match.range)
+            } else {
                 if rule.rule.secretGroup > 0 {
                     guard rule.rule.secretGroup < match.numberOfRanges else { continue }
                     let r = match.range(at: rule.rule.secretGroup)
@@ -177,36 +178,36 @@ public final class SecretScanner: @unchecked Sendable {
             // Position of the secret (or the match) within the window.
             let secretRange = ns.range(of: secret, options: [], range: match.range)
             let start = secretRange.location == NSNotFound ? match.range.location : secretRange.location
-            let prefix = ns.substring(to: start)
-            let lineOffset = prefix.reduce(0) { $0 + ($1 == "\n" ? 1 : 0) }
-            let lineStart = prefix.lastIndex(of: "\n").map { prefix.index(after: $0) } ?? prefix.startIndex
-            let column = prefix[lineStart...].utf8.count + 1
             let lineRange = ns.lineRange(for: NSRange(location: start, length: 0))
-            let line = ns.substring(with: lineRange).trimmingCharacters(in: .newlines)
+            // The match and the line become Strings only for an allowlist that reads them.
+            let whole = { ns.substring(with: match.range) }
+            let line = { ns.substring(with: lineRange).trimmingCharacters(in: .newlines) }
             if allowed(rule: rule, secret: secret, match: whole, line: line, path: path) { continue }
+            // Line and column only for a surviving finding: counting is O(window).
+            let lineNumber = Self.newlines(in: bytes, before: window.lowerBound + ns.substring(to: lineRange.location).utf8.count) + 1
+            let column = ns.substring(with: NSRange(location: lineRange.location, length: start - lineRange.location)).utf8.count + 1
             findings.append(
                 Finding(
-                    ruleID: rule.rule.id, severity: .block, path: path, line: Self.newlines(in: bytes, before: window.lowerBound) + lineOffset + 1,
-                    column: column,
+                    ruleID: rule.rule.id, severity: .block, path: path, line: lineNumber, column: column,
                     message: rule.rule.description, match: Self.redact(secret), entropy: (entropy * 100).rounded() / 100,
                     fix: "remove the secret from \(path) and rotate it if it was real; inject credentials with cordon's secrets instead"))
         }
         return findings
     }
 
-    private func allowed(rule: CompiledRule, secret: String, match: String, line: String, path: String) -> Bool {
+    private func allowed(rule: CompiledRule, secret: String, match: () -> String, line: () -> String, path: String) -> Bool {
         let applicable = rule.allowlists + global.filter { $0.list.targetRules.isEmpty || $0.list.targetRules.contains(rule.rule.id) }
         return applicable.contains { Self.allows($0, secret: secret, match: match, line: line, path: path) }
     }
 
-    static func allows(_ a: CompiledAllowlist, secret: String, match: String, line: String, path: String) -> Bool {
+    static func allows(_ a: CompiledAllowlist, secret: String, match: () -> String, line: () -> String, path: String) -> Bool {
         var results: [Bool] = []
         if !a.regexes.isEmpty {
             let target: String
             switch a.list.regexTarget {
             case .secret: target = secret
-            case .match: target = match
-            case .line: target = line
+            case .match: target = match()
+            case .line: target = line()
             }
             results.append(a.regexes.contains { matches($0, target) })
         }
@@ -225,6 +226,18 @@ public final class SecretScanner: @unchecked Sendable {
 
     /// Shannon entropy in bits per character.
     public static func shannonEntropy(_ text: String) -> Double {
+        // ASCII (nearly every secret): count bytes in a fixed table, no hashing.
+        if let ascii = text.utf8.withContiguousStorageIfAvailable({ bytes -> Double? in
+            guard bytes.allSatisfy({ $0 < 0x80 }), !bytes.isEmpty else { return nil }
+            var table = [Int](repeating: 0, count: 128)
+            for b in bytes { table[Int(b)] += 1 }
+            var entropy = 0.0
+            for count in table where count > 0 {
+                let p = Double(count) / Double(bytes.count)
+                entropy -= p * log2(p)
+            }
+            return entropy
+        }), let ascii { return ascii }
         var counts: [Unicode.Scalar: Int] = [:]
         var total = 0
         for scalar in text.unicodeScalars {
@@ -250,6 +263,21 @@ public final class SecretScanner: @unchecked Sendable {
     /// Go RE2 syntax to ICU: named groups are the one common difference.
     static func icuSyntax(_ pattern: String) -> String {
         pattern.replacingOccurrences(of: "(?P<", with: "(?<")
+    }
+
+    /// The regex the confirm step runs: a leading lazy, optional class run (gitleaks' generic
+    /// `[\w.-]{0,50}?` before the key name) is dropped. It only widens the match to the left and
+    /// holds no group, but makes ICU retry up to 50 prefix lengths at every offset (the scan's
+    /// main cost on source code). The match then starts at the key name.
+    static func confirmSyntax(_ pattern: String) -> String {
+        guard let prefix = pattern.range(of: #"^(\(\?[a-zA-Z]+\))?\[(?:\\.|[^\]\\])*\](?:\{0,\d+\}\?|\*\?)"#, options: .regularExpression) else {
+            return pattern
+        }
+        let flags = pattern.range(of: #"^\(\?[a-zA-Z]+\)"#, options: .regularExpression).map { String(pattern[$0]) } ?? ""
+        let rest = pattern[prefix.upperBound...]
+        // A quantifier or alternation right after would change the meaning without the prefix.
+        if rest.isEmpty || "*+?{|)".contains(rest.first!) { return pattern }
+        return flags + rest
     }
 
     static func hyperscanSyntax(_ pattern: String) -> String {

@@ -10,7 +10,7 @@ import Glibc
 ///
 /// Phases, each recorded in a journal (written atomically) before its work starts:
 /// 1. `preparing`: new directories made, every new file written to a temporary name in its target
-///    directory and fsynced. The host's existing files are untouched, so a crash here is rolled back.
+///    directory, then one sync(2) for all of them. The host's existing files are untouched, so a crash here is rolled back.
 /// 2. `committing`: temporaries renamed over their targets, deletions unlinked, modes set,
 ///    directories fsynced. Each step is atomic; a crash here is rolled forward from the upper layer,
 ///    which is still intact.
@@ -98,6 +98,8 @@ public struct SyncApplier {
             try prepare(&journal.ops[index], removed: removed, host: host, layer: layer)
             try checkpoint("prepare:\(journal.ops[index].path)")
         }
+        // Temp files and new directories durable before the journal says "committing".
+        host.syncFilesystem()
         journal.phase = .committing
         try writeJournal(journal)
         try checkpoint("committing")
@@ -163,19 +165,19 @@ public struct SyncApplier {
                 }
                 return
             }
-            try stage(op, temp: temp, host: host, layer: layer)
+            try stage(op, temp: temp, host: host, layer: layer, durable: false)
         default: break
         }
     }
 
-    private func stage(_ op: Op, temp: String, host: AnchoredDirectory, layer: AnchoredDirectory) throws(CordonError) {
+    private func stage(_ op: Op, temp: String, host: AnchoredDirectory, layer: AnchoredDirectory, durable: Bool = true) throws(CordonError) {
         if host.exists(temp) { try host.remove(temp, directory: false) }
         if op.kind == .symlink {
             try host.createSymlink(temp, target: op.target ?? "")
         } else {
             let source = try layer.openForReading(op.path)
             defer { close(source) }
-            try host.createFile(temp, from: source, mode: op.mode)
+            try host.createFile(temp, from: source, mode: op.mode, durable: durable)
         }
     }
 

@@ -141,10 +141,10 @@ def sample(root, dest, mb):
     return info
 
 
-def timed(argv, ok=(0,)):
+def timed(argv, ok=(0,), cwd=None):
     pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
     start = time.perf_counter()
-    result = subprocess.run(pin + argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    result = subprocess.run(pin + argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd)
     elapsed = time.perf_counter() - start
     if result.returncode not in ok:
         sys.exit(f"benchmark command failed ({result.returncode}): {' '.join(argv)}\n{result.stderr.decode()[-2000:]}")
@@ -166,7 +166,9 @@ def detect_secrets_run(directory, size):
     tool = shutil.which("detect-secrets")
     if not tool:
         sys.exit("detect-secrets is needed for the comparison: pip install detect-secrets")
-    elapsed, out = timed([tool, "scan", "--all-files", directory])
+    # Run from inside the tree: given a path outside the working directory, detect-secrets 1.5
+    # silently scans nothing.
+    elapsed, out = timed([tool, "scan", "--all-files", "."], cwd=directory)
     results = json.loads(out).get("results", {})
     return {"seconds": round(elapsed, 3), "mb_per_s": round(size / 1048576 / elapsed, 2),
             "findings": sum(len(v) for v in results.values())}
