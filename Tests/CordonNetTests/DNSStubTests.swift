@@ -85,7 +85,7 @@ struct FakeResolver: CordonNet.Resolver {
         let script = """
             import socket, struct, sys
             def q(name, qtype):
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5)
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(60)
                 body = b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\\0"
                 s.sendto(struct.pack(">HHHHHH", 7, 0x0100, 1, 0, 0, 0) + body + struct.pack(">HH", qtype, 1), ("127.0.0.1", int(sys.argv[1])))
                 data = s.recv(512)
