@@ -81,20 +81,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 if case .connected(_, let channel, _) = opened { channel.close(promise: nil) }
                 return
             }
-            switch opened {
-            case .refused(let decision):
-                record.decided(decision)
-                finish(context: context, proxy.refusalResponse(decision))
-            case .failed(let decision, let error):
-                record.decided(decision)
-                record.failed(error.description)
-                finish(context: context, EgressProxy.plainResponse(.badGateway, "cannot reach \(decision.host):\(port): \(error)"))
-            case .connected(let decision, let channel, let address):
-                record.decided(decision)
-                record.connected(to: address.description)
-                state = .connecting(host: host, sawEnd: sawEnd, upstream: (channel, decision))
-                tunnelIfReady(context: context)
-            }
+            guard let (decision, channel) = connectedOrFinish(opened, port: port, context: context) else { return }
+            state = .connecting(host: host, sawEnd: sawEnd, upstream: (channel, decision))
+            tunnelIfReady(context: context)
         }
     }
 
@@ -134,41 +123,50 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 if case .connected(_, let channel, _) = opened { channel.close(promise: nil) }
                 return
             }
-            switch opened {
-            case .refused(let decision):
-                record.decided(decision)
-                finish(context: context, proxy.refusalResponse(decision))
-            case .failed(let decision, let error):
-                record.decided(decision)
-                record.failed(error.description)
-                finish(context: context, EgressProxy.plainResponse(.badGateway, "cannot reach \(decision.host):\(target.port): \(error)"))
-            case .connected(let decision, let upstream, let address):
-                record.decided(decision)
-                record.connected(to: address.description)
-                do {
-                    let relay = ResponseRelay(client: context.channel, record: record, requestSide: self)
-                    try upstream.pipeline.syncOperations.addHandlers(HTTPRequestEncoder(), relay)
-                    self.relay = relay
-                } catch {
-                    upstream.close(promise: nil)
-                    context.close(promise: nil)
-                    return
-                }
-                state = .streaming(upstream: upstream)
-                var outgoing = head
-                outgoing.uri = target.pathAndQuery
-                for hop in ["proxy-connection", "proxy-authorization", "connection", "keep-alive"] { outgoing.headers.remove(name: hop) }
-                if !outgoing.headers.contains(name: "host") { outgoing.headers.add(name: "Host", value: target.authority) }
-                outgoing.headers.add(name: "Connection", value: "close")
-                upstream.write(HTTPClientRequestPart.head(outgoing), promise: nil)
-                for part in pending { send(part, to: upstream) }
-                upstream.flush()
-                upstream.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in upstream.close(promise: nil) }
-                if pendingRead {
-                    pendingRead = false
-                    context.read()
-                }
+            guard let (_, upstream) = connectedOrFinish(opened, port: target.port, context: context) else { return }
+            do {
+                let relay = ResponseRelay(client: context.channel, record: record, requestSide: self)
+                try upstream.pipeline.syncOperations.addHandlers(HTTPRequestEncoder(), relay)
+                self.relay = relay
+            } catch {
+                upstream.close(promise: nil)
+                context.close(promise: nil)
+                return
             }
+            state = .streaming(upstream: upstream)
+            var outgoing = head
+            outgoing.uri = target.pathAndQuery
+            for hop in ["proxy-connection", "proxy-authorization", "connection", "keep-alive"] { outgoing.headers.remove(name: hop) }
+            if !outgoing.headers.contains(name: "host") { outgoing.headers.add(name: "Host", value: target.authority) }
+            outgoing.headers.add(name: "Connection", value: "close")
+            upstream.write(HTTPClientRequestPart.head(outgoing), promise: nil)
+            for part in pending { send(part, to: upstream) }
+            upstream.flush()
+            upstream.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in upstream.close(promise: nil) }
+            if pendingRead {
+                pendingRead = false
+                context.read()
+            }
+        }
+    }
+
+    /// Records the dial outcome; answers a refusal (403) or a dial failure (502) and returns nil,
+    /// or returns the connected upstream. Shared by CONNECT and forward requests.
+    private func connectedOrFinish(_ opened: EgressProxy.Opened, port: Int, context: ChannelHandlerContext) -> (Decision, any Channel)? {
+        switch opened {
+        case .refused(let decision):
+            record.decided(decision)
+            finish(context: context, proxy.refusalResponse(decision))
+            return nil
+        case .failed(let decision, let error):
+            record.decided(decision)
+            record.failed(error.description)
+            finish(context: context, EgressProxy.plainResponse(.badGateway, "cannot reach \(decision.host):\(port): \(error)"))
+            return nil
+        case .connected(let decision, let channel, let address):
+            record.decided(decision)
+            record.connected(to: address.description)
+            return (decision, channel)
         }
     }
 
