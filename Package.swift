@@ -80,7 +80,7 @@ let package = Package(
         // The supervisor: profile -> plan, state dirs, cgroups, spawn, pty relay, event log.
         .target(
             name: "CordonSandbox",
-            dependencies: ["CordonConfig", "CordonIsolation", "CordonOS", "CordonFS", "CordonCore", "CCordon"],
+            dependencies: ["CordonConfig", "CordonIsolation", "CordonOS", "CordonFS", "CordonNet", "CordonCore", "CCordon"],
             swiftSettings: strict
         ),
         // One ParsableCommand per file; the executable only calls into this.

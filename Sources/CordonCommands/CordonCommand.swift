@@ -15,6 +15,7 @@ public struct CordonCommand: ParsableCommand {
             DiffCommand.self,
             SyncCommand.self,
             ScanCommand.self,
+            NetCommand.self,
         ]
     )
 

@@ -18,7 +18,18 @@ public struct PlanExecutor {
         try Mount.pivotRoot(plan.root)
         try Mount.remountReadOnly("/")
         guard sethostname(plan.hostname, plan.hostname.utf8.count) == 0 else { throw .current("sethostname") }
-        try check("bring up lo", nil, ccordon_loopback_up())
+        switch plan.network {
+        case .host:
+            break
+        case .loopback:
+            try check("bring up lo", nil, ccordon_loopback_up())
+        case .egress(let capture):
+            try check("bring up lo", nil, ccordon_loopback_up())
+            // While the supervisor joins the cgroup: rules, link, listeners, handed over.
+            let outcome = CaptureInstaller(capture: capture).install()
+            defer { close(SandboxPlan.networkDescriptor) }
+            try CaptureInstaller.report(outcome, to: SandboxPlan.networkDescriptor)
+        }
         try waitForLimits()
         // After joining the cgroup, so the namespace's root is the sandbox's own cgroup.
         if plan.unshareCgroup { try NamespaceSet.unshare(.cgroup) }

@@ -46,6 +46,42 @@ public struct SandboxPlan: Sendable, Codable, Equatable {
         }
     }
 
+    /// How the sandbox reaches the network.
+    public enum Network: Sendable, Codable, Equatable {
+        /// Only `lo` (`network: none`).
+        case loopback
+        /// The host's own network namespace (`network: host`, an explicit opt-out).
+        case host
+        /// Transparent capture: every outbound flow goes to the supervisor's egress proxy.
+        case egress(EgressCapture)
+    }
+
+    /// The capture inside the sandbox's network namespace: a veth pair whose both ends stay
+    /// inside (so there is a default route), nftables rules redirecting TCP to the relay
+    /// listener, UDP 53 to the DNS listener and other UDP to a sink; everything else dropped.
+    /// The listeners are created by init and handed to the supervisor (descriptor 6).
+    public struct EgressCapture: Sendable, Codable, Equatable {
+        public var relayPort: UInt16
+        public var proxyPort: UInt16
+        public var dnsPort: UInt16
+        public var sinkPort: UInt16
+        /// Address of the veth end that carries the default route, and of its peer (the gateway).
+        public var address: String
+        public var gateway: String
+
+        public init(relayPort: UInt16 = 15001, proxyPort: UInt16 = 3128, dnsPort: UInt16 = 53, sinkPort: UInt16 = 15002,
+                    address: String = "10.200.0.1", gateway: String = "10.200.0.2") {
+            self.relayPort = relayPort
+            self.proxyPort = proxyPort
+            self.dnsPort = dnsPort
+            self.sinkPort = sinkPort
+            self.address = address
+            self.gateway = gateway
+        }
+
+        public static let standard = EgressCapture()
+    }
+
     /// Host directory (empty) on which the new root's tmpfs is mounted.
     public var root: String
     public var hostname: String
@@ -62,12 +98,14 @@ public struct SandboxPlan: Sendable, Codable, Equatable {
     public var workingDirectory: String
     /// stdin/stdout/stderr are a pty slave: make it the agent's controlling terminal.
     public var terminal: Bool
+    public var network: Network
 
     public init(
         root: String, hostname: String, steps: [Step], user: User, writable: [String], writeFiles: [String],
         resourceLimits: [ResourceLimit], unshareCgroup: Bool, command: [String], environment: [String],
-        workingDirectory: String, terminal: Bool
+        workingDirectory: String, terminal: Bool, network: Network = .loopback
     ) {
+        self.network = network
         self.root = root
         self.hostname = hostname
         self.steps = steps
@@ -88,6 +126,9 @@ public struct SandboxPlan: Sendable, Codable, Equatable {
     /// One byte arrives here once the supervisor has put init in the sandbox's cgroup; init
     /// builds the root meanwhile and waits for it before anything untrusted runs.
     public static let limitsDescriptor: Int32 = 5
+    /// A unix socket: init sends the capture's listeners here (relay, proxy, DNS, sink), or a
+    /// one-line reason when the capture could not be installed and the sandbox has only `lo`.
+    public static let networkDescriptor: Int32 = 6
     /// Exit status of init when the sandbox could not be built (the command never ran).
     public static let setupFailedStatus: Int32 = 125
 }

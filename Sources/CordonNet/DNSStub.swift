@@ -3,20 +3,58 @@ public import NIOPosix
 import Synchronization
 
 /// Which addresses the stub gave out for which names: the `NameLookup` transparent flows use.
+///
+/// With `standIns`, an address that means something else inside the sandbox (loopback: the
+/// sandbox's own `lo`) is handed out as a stand-in from 198.18.0.0/15 (RFC 2544, never routed),
+/// and a flow to the stand-in is dialled to the real address.
 public final class HandedOutNames: NameLookup, Sendable {
-    private let table = Mutex<[IPAddress: [String]]>([:])
+    private struct Table {
+        var names: [IPAddress: [String]] = [:]
+        var standIns: [IPAddress: IPAddress] = [:]
+        var real: [IPAddress: IPAddress] = [:]
+        var next: UInt32 = 1
+    }
 
-    public init() {}
+    private let table = Mutex(Table())
+    public let usesStandIns: Bool
+    static let standInBase: UInt32 = 0xC612_0000  // 198.18.0.0
+    static let standInCount: UInt32 = 1 << 17
 
-    public func record(_ name: String, _ addresses: [IPAddress]) {
+    public init(standIns: Bool = false) { self.usesStandIns = standIns }
+
+    /// Records that `name` resolved to `addresses`; returns the addresses to give the sandbox.
+    @discardableResult
+    public func record(_ name: String, _ addresses: [IPAddress]) -> [IPAddress] {
         table.withLock { table in
-            for address in addresses where !(table[address]?.contains(name) ?? false) {
-                table[address, default: []].append(name)
+            addresses.map { real in
+                var handed = real
+                if usesStandIns, Self.needsStandIn(real) {
+                    if let known = table.standIns[real] {
+                        handed = known
+                    } else if table.next < Self.standInCount {
+                        handed = .v4(Self.standInBase + table.next)
+                        table.next += 1
+                        table.standIns[real] = handed
+                        table.real[handed] = real
+                    }
+                }
+                if !(table.names[handed]?.contains(name) ?? false) { table.names[handed, default: []].append(name) }
+                return handed
             }
         }
     }
 
-    public func names(for address: IPAddress) -> [String] { table.withLock { $0[address] ?? [] } }
+    public func names(for address: IPAddress) -> [String] { table.withLock { $0.names[address] ?? [] } }
+
+    /// Where a flow to a handed-out address is dialled: the real address behind a stand-in.
+    public func dialAddress(for address: IPAddress) -> IPAddress { table.withLock { $0.real[address] ?? address } }
+
+    static func needsStandIn(_ address: IPAddress) -> Bool {
+        switch address {
+        case .v4(let v): return v >> 24 == 127
+        case .v6: return address == IPAddress("::1")
+        }
+    }
 }
 
 /// The sandbox's resolver (UDP): A/AAAA for names the policy allows, with addresses resolved on
@@ -28,13 +66,16 @@ public final class DNSStub: Sendable {
     private let resolver: any Resolver
     private let log: NetworkLog
     private let ttl: UInt32
+    /// Answer AAAA queries; off inside a sandbox whose IPv6 is closed (clients then use A at once).
+    private let servesIPv6: Bool
     private let group: any EventLoopGroup
     private let channel = Mutex<(any Channel)?>(nil)
 
     public init(
         policy: EgressPolicy, resolver: any Resolver = SystemResolver(), log: NetworkLog, handedOut: HandedOutNames = HandedOutNames(),
-        ttl: UInt32 = 60, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        ttl: UInt32 = 60, servesIPv6: Bool = true, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) {
+        self.servesIPv6 = servesIPv6
         self.policy = policy
         self.resolver = resolver
         self.log = log
@@ -53,6 +94,17 @@ public final class DNSStub: Sendable {
             .bind(host: host, port: port).get()
         channel.withLock { $0 = bound }
         return bound.localAddress
+    }
+
+    /// Serves on a UDP socket bound elsewhere (inside the sandbox's network namespace).
+    public func start(boundSocket descriptor: Int32) async throws {
+        let stub = self
+        let bound = try await DatagramBootstrap(group: group)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(DNSStubHandler(stub: stub)) }
+            }
+            .withBoundSocket(descriptor).get()
+        channel.withLock { $0 = bound }
     }
 
     public func stop() async {
@@ -103,6 +155,10 @@ public final class DNSStub: Sendable {
             logged("deny", "invalid-host", "not a valid name")
             return DNSMessage.response(to: query, code: .nameError).encoded()
         }
+        if type == .aaaa, !servesIPv6 {
+            logged("allow", decision.rule, "IPv6 is closed in this sandbox: no AAAA records")
+            return DNSMessage.response(to: query, code: .noError).encoded()
+        }
         let dialer = Dialer(policy: policy, resolver: resolver)
         let addresses: [IPAddress]
         do {
@@ -115,9 +171,9 @@ public final class DNSStub: Sendable {
             logged("error", decision.rule, error.description)
             return DNSMessage.response(to: query, code: .serverFailure).encoded()
         }
-        handedOut.record(host.description, addresses)
+        let handed = handedOut.record(host.description, addresses)
         logged("allow", decision.rule, decision.reason, addresses)
-        return DNSMessage.response(to: query, code: .noError, answers: addresses.map { ($0, ttl) }).encoded()
+        return DNSMessage.response(to: query, code: .noError, answers: handed.map { ($0, ttl) }).encoded()
     }
 }
 

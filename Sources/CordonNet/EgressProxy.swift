@@ -8,6 +8,12 @@ import Synchronization
 /// address is tied back to a name (and an address never handed out is an IP-literal attempt).
 public protocol NameLookup: Sendable {
     func names(for address: IPAddress) -> [String]
+    /// The address a flow to `address` is dialled to (differs for stand-ins of loopback addresses).
+    func dialAddress(for address: IPAddress) -> IPAddress
+}
+
+extension NameLookup {
+    public func dialAddress(for address: IPAddress) -> IPAddress { address }
 }
 
 /// cordon's egress proxy: one listener serving HTTP/1.1 forward proxying, CONNECT and SOCKS5,
@@ -44,7 +50,7 @@ public final class EgressProxy: Sendable {
     let approvalMemory = ApprovalMemory()
     let rateLimiter: RateLimiter
     private let group: any EventLoopGroup
-    private let listener = Mutex<(any Channel)?>(nil)
+    private let listeners = Mutex<[any Channel]>([])
 
     public init(
         policy: EgressPolicy, log: NetworkLog, resolver: any Resolver = SystemResolver(), nameLookup: (any NameLookup)? = nil,
@@ -63,8 +69,53 @@ public final class EgressProxy: Sendable {
 
     /// Listens on `host:port` (port 0 picks one) and returns the bound address.
     public func start(host: String = "127.0.0.1", port: Int = 0) async throws -> SocketAddress {
-        let idle = options.idleTimeout
+        let channel = try await proxyBootstrap().bind(host: host, port: port).get()
+        listeners.withLock { $0.append(channel) }
+        guard let address = channel.localAddress else { throw CordonError(.internal, "proxy listener has no address") }
+        return address
+    }
+
+    /// Serves HTTP/CONNECT/SOCKS5 on a listening socket made elsewhere (inside the sandbox's
+    /// network namespace, handed over by cordon-init).
+    public func start(boundSocket descriptor: Int32) async throws {
+        let channel = try await proxyBootstrap().withBoundSocket(descriptor).get()
+        listeners.withLock { $0.append(channel) }
+    }
+
+    /// Serves flows redirected by the sandbox's nftables rules: each accepted connection's
+    /// original destination (SO_ORIGINAL_DST) goes to `handleTransparent`. A connection without
+    /// one (something dialled the relay port directly) is closed.
+    public func startRelay(boundSocket descriptor: Int32) async throws {
         let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: 4096)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { [self] channel in
+                guard let provider = channel as? any SocketOptionProvider else {
+                    return channel.close()
+                }
+                // SOL_IP, SO_ORIGINAL_DST (linux/netfilter_ipv4.h).
+                // The value is a sockaddr_in (16 bytes), read as raw bytes: port at 2, address at 4.
+                let original: EventLoopFuture<SockaddrIn> = provider.unsafeGetSocketOption(level: 0, name: 80)
+                return original.flatMap { address in
+                    let bytes = withUnsafeBytes(of: address) { Array($0) }
+                    let port = Int(bytes[2]) << 8 | Int(bytes[3])
+                    guard let ip = IPAddress(bytes: Array(bytes[4..<8])) else { return channel.close() }
+                    return self.handleTransparent(channel: channel, originalDestination: ip, port: port)
+                }.flatMapError { _ in
+                    let record = FlowRecord(client: channel.remoteAddress.map(EgressProxy.describe) ?? "?", log: self.log)
+                    record.target(method: "tcp", host: channel.localAddress.map(EgressProxy.describe) ?? "relay", port: 0)
+                    record.decided(Decision(verdict: .deny, host: "relay", port: 0, rule: "no-destination", reason: "connection to the relay without a captured destination"))
+                    record.finish()
+                    return channel.close()
+                }
+            }
+            .withBoundSocket(descriptor).get()
+        listeners.withLock { $0.append(channel) }
+    }
+
+    private func proxyBootstrap() -> ServerBootstrap {
+        let idle = options.idleTimeout
+        return ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 4096)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
@@ -76,18 +127,14 @@ public final class EgressProxy: Sendable {
                         IdleStateHandler(allTimeout: idle), IdleCloseHandler(), ProtocolSniffer(proxy: self, record: record))
                 }
             }
-            .bind(host: host, port: port).get()
-        listener.withLock { $0 = channel }
-        guard let address = channel.localAddress else { throw CordonError(.internal, "proxy listener has no address") }
-        return address
     }
 
     public func stop() async {
-        let channel = listener.withLock { channel in
-            defer { channel = nil }
-            return channel
+        let channels = listeners.withLock { channels in
+            defer { channels = [] }
+            return channels
         }
-        try? await channel?.close()
+        for channel in channels { try? await channel.close() }
     }
 
     /// Serves a captured flow whose original destination is `destination`. The name comes from the
@@ -223,6 +270,11 @@ extension ChannelHandlerContext {
         let context = self
         promise.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
+}
+
+/// Storage the size of a `sockaddr_in`, for SO_ORIGINAL_DST.
+struct SockaddrIn: Sendable {
+    var storage: (UInt64, UInt64) = (0, 0)
 }
 
 /// The listener's first handler: one byte tells SOCKS5 (0x05) from HTTP, then it hands over.

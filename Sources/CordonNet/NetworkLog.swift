@@ -44,7 +44,10 @@ public struct NetworkSummary: Sendable, Equatable, CustomStringConvertible {
     public var refused = 0
     public var errors = 0
     public var approvalsAsked = 0
-    /// Refusals per host.
+    /// DNS queries answered and refused (not counted as connections).
+    public var dnsAnswered = 0
+    public var dnsRefused = 0
+    /// Refusals per host (connections and DNS queries).
     public var refusedHosts: [String: Int] = [:]
 
     public init() {}
@@ -55,9 +58,10 @@ public struct NetworkSummary: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String {
-        var text = "network: \(allowed) allowed, \(refused) refused"
+        var text = "network: \(allowed) connection\(allowed == 1 ? "" : "s") allowed, \(refused) refused"
+        if dnsRefused > 0 { text += ", \(dnsRefused) DNS quer\(dnsRefused == 1 ? "y" : "ies") refused" }
         let top = topRefused(3)
-        if !top.isEmpty { text += " (" + top.map { "\($0.host) ×\($0.count)" }.joined(separator: ", ") + ")" }
+        if !top.isEmpty { text += " (top: " + top.map { "\($0.host) ×\($0.count)" }.joined(separator: ", ") + ")" }
         if errors > 0 { text += ", \(errors) failed" }
         text += ", \(approvalsAsked) approvals asked"
         return text
@@ -102,9 +106,14 @@ public final class NetworkLog: Sendable {
             "duration_ms": .int(entry.durationMilliseconds),
         ])
         let observers = state.withLock { state in
-            switch entry.decision {
-            case "allow": state.summary.allowed += 1
-            case "deny":
+            switch (entry.method, entry.decision) {
+            case ("udp", _): break
+            case ("dns", "deny"):
+                state.summary.dnsRefused += 1
+                state.summary.refusedHosts[entry.host, default: 0] += 1
+            case ("dns", _): state.summary.dnsAnswered += 1
+            case (_, "allow"): state.summary.allowed += 1
+            case (_, "deny"):
                 state.summary.refused += 1
                 state.summary.refusedHosts[entry.host, default: 0] += 1
             default: state.summary.errors += 1

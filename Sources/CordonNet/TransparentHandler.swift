@@ -91,7 +91,8 @@ final class TransparentHandler: ChannelInboundHandler, RemovableChannelHandler {
             name = destination.description
         }
         record.target(method: opaque ? "tcp" : (isHTTP ? record.method : "tls"), host: name, port: port)
-        proxy.open(host: name, port: port, fixedAddress: destination, on: context.eventLoop) { [self] opened in
+        let dialAddress = proxy.nameLookup?.dialAddress(for: destination) ?? destination
+        proxy.open(host: name, port: port, fixedAddress: dialAddress, on: context.eventLoop) { [self] opened in
             guard let context = self.context else {
                 if case .connected(_, let channel, _) = opened { channel.close(promise: nil) }
                 return

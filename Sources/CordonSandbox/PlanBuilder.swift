@@ -49,16 +49,28 @@ public struct PlanBuilder: Sendable {
         return SandboxPlan.User(uid: uid, gid: gid, name: Self.userName, home: "/home/" + Self.userName)
     }
 
-    /// Files generated on the host and bound over their /etc counterparts.
+    /// How the profile's `network` setting is built.
+    public var network: SandboxPlan.Network {
+        switch profile.network {
+        case .proxy: return .egress(.standard)
+        case .none: return .loopback
+        case .host: return .host
+        }
+    }
+
+    /// Files generated on the host and bound over their /etc counterparts (with `network: host`
+    /// the host's resolv.conf stays).
     public func generatedFiles(hostname: String) -> [String: String] {
         let u = user
-        return [
+        var files = [
             "passwd": "root:x:0:0:root:/root:/usr/sbin/nologin\n\(u.name):x:\(u.uid):\(u.gid):cordon sandbox user:\(u.home):/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
             "group": "root:x:0:\n\(u.name):x:\(u.gid):\nnogroup:x:65534:\n",
             "hostname": hostname + "\n",
             "hosts": "127.0.0.1\tlocalhost \(hostname)\n::1\tlocalhost ip6-localhost ip6-loopback\n",
-            "resolv.conf": "# cordon: names resolve through cordon's DNS when the profile allows egress\nnameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
+            "resolv.conf": "# cordon: names resolve through cordon's DNS stub, which answers only what the profile allows\nnameserver 127.0.0.1\noptions timeout:2 attempts:2\n",
         ]
+        if profile.network == .host { files["resolv.conf"] = nil }
+        return files
     }
 
     public func hostname(for name: String) -> String {
@@ -139,7 +151,7 @@ public struct PlanBuilder: Sendable {
             writeFiles: ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", "/dev/pts", "/dev/ptmx", "/dev/console"],
             resourceLimits: resourceLimits(fallback: request.rlimitFallback), unshareCgroup: true,
             command: request.command, environment: environment(name: request.name, user: u),
-            workingDirectory: Self.workspacePath, terminal: request.terminal
+            workingDirectory: Self.workspacePath, terminal: request.terminal, network: network
         )
     }
 
@@ -194,9 +206,25 @@ public struct PlanBuilder: Sendable {
         ]
         for key in Self.inheritedVariables { if let value = host.environment[key] { env[key] = value } }
         for (key, value) in host.environment where key.hasPrefix("LC_") { env[key] = value }
+        if case .egress(let capture) = network {
+            for (key, value) in Self.proxyEnvironment(port: capture.proxyPort) { env[key] = value }
+        }
         for (key, value) in profile.env { env[key] = value }
         for key in SensitivePaths.environment { env[key] = nil }
         return env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+    }
+
+    /// Proxy settings for tools that prefer a proxy (traffic is captured without them too).
+    static func proxyEnvironment(port: UInt16) -> [String: String] {
+        let http = "http://127.0.0.1:\(port)"
+        let socks = "socks5h://127.0.0.1:\(port)"
+        let local = "localhost,127.0.0.1,::1"
+        return [
+            "HTTP_PROXY": http, "http_proxy": http, "HTTPS_PROXY": http, "https_proxy": http,
+            "ALL_PROXY": socks, "all_proxy": socks, "NO_PROXY": local, "no_proxy": local,
+            "npm_config_proxy": http, "npm_config_https_proxy": http, "PIP_PROXY": http,
+            "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "http.proxy", "GIT_CONFIG_VALUE_0": http,
+        ]
     }
 
     func expandHome(_ path: String, home: String) -> String {

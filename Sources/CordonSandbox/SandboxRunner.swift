@@ -2,6 +2,7 @@ import CCordon
 public import CordonConfig
 public import CordonCore
 import CordonIsolation
+public import CordonNet
 import CordonOS
 import FoundationEssentials
 import Glibc
@@ -35,6 +36,10 @@ public final class SandboxRunner {
         public var oomKills: Int
         /// The host directory mounted at /workspace.
         public var workspace: String
+        /// Egress decisions of the run (nil when the sandbox had no proxied network).
+        public var network: NetworkSummary?
+        /// UDP datagrams other than DNS that the sandbox tried to send (dropped).
+        public var droppedDatagrams: Int = 0
     }
 
     public let profile: Profile
@@ -66,8 +71,12 @@ public final class SandboxRunner {
         if profile.mode == .unsafe {
             warn("WARNING: unsafe mode: \(workspace) is mounted read-write; the agent's writes reach the host directly, unreviewed")
         }
+        // The policy is checked before anything starts: a bad pattern or a missing blocklist stops here.
+        let egress: SandboxEgress? = profile.network == .proxy
+            ? try SandboxEgress(configuration: EgressConfiguration(profile.egress), sandbox: options.name, logPath: layout.networkLog)
+            : nil
         if profile.network == .host {
-            warn("WARNING: network: host is not supported by this version; the sandbox gets no network")
+            warn("WARNING: network: host: the sandbox shares the host's network; egress is neither filtered nor logged")
         }
 
         // Limits: cgroups when we may create them; else rlimits, said plainly (strict refuses).
@@ -107,11 +116,16 @@ public final class SandboxRunner {
             "profile": .string(options.profileSource), "mode": .string(profile.mode.rawValue),
             "workspace": .string(workspace), "command": .array(options.command.map { .string($0) }),
             "limits": .string(enforcement), "landlock_abi": .int(Hardening.landlockABI),
+            "network": .string(profile.network.rawValue),
         ])
         let started = WallClock.monotonic()
         let status: Int32
         do {
-            status = try spawnAndWait(plan: plan, planFD: planFD, initPath: options.initPath, cgroup: cgroup, pty: pty)
+            status = try spawnAndWait(
+                plan: plan, planFD: planFD, initPath: options.initPath, cgroup: cgroup, pty: pty, egress: egress,
+                onNetwork: { state in
+                    events.append(["time": .string(WallClock.rfc3339()), "event": "network", "sandbox": .string(options.name), "state": .string(state)])
+                })
         } catch {
             events.append(["time": .string(WallClock.rfc3339()), "event": "setup_failed", "sandbox": .string(options.name), "error": .string(error.description)])
             throw error
@@ -121,7 +135,9 @@ public final class SandboxRunner {
             "time": .string(WallClock.rfc3339()), "event": "exit", "sandbox": .string(options.name),
             "status": .int(Int(status)), "duration_ms": .int(Int((WallClock.monotonic() - started) * 1000)), "oom_kills": .int(oom),
         ])
-        return Outcome(exitStatus: status, layout: layout, limitsEnforcement: enforcement, oomKills: oom, workspace: workspace)
+        return Outcome(
+            exitStatus: status, layout: layout, limitsEnforcement: enforcement, oomKills: oom, workspace: workspace,
+            network: egress?.log.summary, droppedDatagrams: egress?.droppedDatagrams ?? 0)
     }
 
     func resolveWorkspace(_ path: String) throws(CordonError) -> String {
@@ -223,7 +239,10 @@ public final class SandboxRunner {
 
     static let forwardedSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH]
 
-    func spawnAndWait(plan: SandboxPlan, planFD: Int32, initPath: String, cgroup: Cgroup?, pty: Pty?) throws(CordonError) -> Int32 {
+    func spawnAndWait(
+        plan: SandboxPlan, planFD: Int32, initPath: String, cgroup: Cgroup?, pty: Pty?, egress: SandboxEgress?,
+        onNetwork: (String) -> Void
+    ) throws(CordonError) -> Int32 {
         let terminal = pty != nil
         var errorPipe: [Int32] = [-1, -1]
         guard pipe(&errorPipe) == 0 else { throw CordonError(.systemCall, "pipe failed", cause: String(cString: strerror(errno))) }
@@ -240,20 +259,26 @@ public final class SandboxRunner {
         let master = pty?.master ?? -1
         let slave = pty?.slave ?? -1
         let stdio: [Int32] = terminal ? [slave, slave, slave] : [0, 1, 2]
-        let fds = stdio + [planFD, errorPipe[1], limitsPipe[0]]
+        var capture = egress == nil ? nil : try CaptureChannel.make()
+        defer { capture?.closeChild() }
+        let fds = stdio + [planFD, errorPipe[1], limitsPipe[0]] + (capture.map { [$0.child] } ?? [])
+        var namespaces = NamespaceSet.all.subtracting(.cgroup)
+        if plan.network == .host { namespaces.remove(.net) }
 
         let process: SpawnedProcess
         do {
             // cgroup ns: init unshares it after joining the cgroup, so its root is the sandbox's.
             process = try SpawnedProcess.start(path: initPath, arguments: ["cordon-init"], environment: [], descriptors: fds,
-                                               namespaces: NamespaceSet.all.subtracting(.cgroup))
+                                               namespaces: namespaces)
         } catch {
             close(errorPipe[1])
+            if let capture { close(capture.parent) }
             throw CordonError(.hostNotReady, "cannot create the sandbox's namespaces: \(error.errnoText)",
                               hint: "run `cordon doctor` to see what this host blocks (unprivileged user namespaces, AppArmor)")
         }
         close(errorPipe[1])
         close(limitsPipe[0])
+        capture?.closeChild()
         pty?.closeSlave()
         // Root inside is the caller.
         do throws(SystemError) {
@@ -265,6 +290,7 @@ public final class SandboxRunner {
         do {
             try process.release()
         } catch {
+            if let capture { close(capture.parent) }
             _ = process.waitStatus()
             close(process.pidfd)
             throw CordonError(.sandboxSetup, "cannot start cordon-init (\(initPath))", cause: error.errnoText)
@@ -275,6 +301,7 @@ public final class SandboxRunner {
         do throws(SystemError) {
             try cgroup?.add(pid: process.pid)
         } catch {
+            if let capture { close(capture.parent) }
             process.signal(SIGKILL)
             _ = process.waitStatus()
             throw CordonError(.sandboxSetup, "cannot put the sandbox in its cgroup", cause: error.description)
@@ -283,6 +310,28 @@ public final class SandboxRunner {
         _ = write(limitsWriter, &ready, 1)
         close(limitsWriter)
         limitsWriter = -1
+
+        // The capture's listeners arrive from init (made inside the sandbox's network namespace).
+        var serving = false
+        if let capture, let egress {
+            switch capture.receive() {
+            case .listeners(let fds):
+                do {
+                    try egress.startBlocking(SandboxEgress.Listeners(fds)!)
+                    serving = true
+                    onNetwork("proxied")
+                } catch {
+                    warn("cordon: the egress proxy could not start (\(error)); the sandbox has no network")
+                    onNetwork("unavailable: proxy: \(error)")
+                }
+            case .unavailable(let reason):
+                warn("cordon: the sandbox has no network: \(reason) (see `cordon doctor`)")
+                onNetwork("unavailable: \(reason)")
+            case .closed:
+                break
+            }
+        }
+        defer { if serving { egress?.stopBlocking() } }
 
         // Relay the terminal and signals until init (PID 1 inside) exits.
         var saved = [UInt8](repeating: 0, count: Int(ccordon_termios_size()))

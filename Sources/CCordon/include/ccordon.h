@@ -5,4 +5,5 @@
 #include "ccordon_spawn.h"
 #include "ccordon_sys.h"
 #include "ccordon_fs.h"
+#include "ccordon_net.h"
 #endif

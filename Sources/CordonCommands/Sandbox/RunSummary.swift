@@ -1,6 +1,7 @@
 import CordonConfig
 import CordonCore
 import CordonFS
+import CordonNet
 import CordonOS
 import CordonSandbox
 import Glibc
@@ -23,6 +24,12 @@ enum RunSummary {
                 if summary.deleted + summary.dirsRemoved > 0 { counts.append("\(summary.deleted + summary.dirsRemoved) deleted") }
                 parts.append("\(counts.joined(separator: ", ")), held for review: cordon diff \(name)")
             }
+        }
+        if let network = outcome.network {
+            var text = network.description
+            if outcome.droppedDatagrams > 0 { text += ", \(outcome.droppedDatagrams) UDP datagrams dropped" }
+            if network.refused > 0 { text += " (cordon net log \(name))" }
+            parts.append(text)
         }
         return parts.joined(separator: "; ")
     }
