@@ -88,7 +88,7 @@ public final class EgressProxy: Sendable {
     public func startRelay(boundSocket descriptor: Int32) async throws {
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 4096)
-            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { [self] channel in
                 guard let provider = channel as? any SocketOptionProvider else {
                     return channel.close()
@@ -118,7 +118,7 @@ public final class EgressProxy: Sendable {
         return ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 4096)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     let record = FlowRecord(client: channel.remoteAddress.map(EgressProxy.describe) ?? "?", log: log)

@@ -126,7 +126,10 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             guard let (_, upstream) = connectedOrFinish(opened, port: target.port, context: context) else { return }
             do {
                 let relay = ResponseRelay(client: context.channel, record: record, requestSide: self)
-                try upstream.pipeline.syncOperations.addHandlers(HTTPRequestEncoder(), relay)
+                try upstream.pipeline.syncOperations.addHandlers(
+                    HTTPRequestEncoder(), ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)), relay)
+                // From here on the client gets HTTP response parts (re-encoded with Connection: close).
+                try context.pipeline.syncOperations.addHandler(HTTPResponseEncoder(), position: .first)
                 self.relay = relay
             } catch {
                 upstream.close(promise: nil)
@@ -233,10 +236,11 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 @available(*, unavailable)
 extension HTTPProxyHandler: Sendable {}
 
-/// Upstream side of a forward request: response bytes go back to the client untouched (the
-/// client's connection closes when the upstream's does), with reads held while the client is full.
+/// Upstream side of a forward request: the response is decoded and re-encoded to the client
+/// with `Connection: close` (a forward connection carries one request, so the client must not
+/// reuse it), bodies streamed as they come, reads held while the client is full.
 final class ResponseRelay: ChannelDuplexHandler {
-    typealias InboundIn = ByteBuffer
+    typealias InboundIn = HTTPClientResponsePart
     typealias OutboundIn = NIOAny
     typealias OutboundOut = NIOAny
 
@@ -245,6 +249,7 @@ final class ResponseRelay: ChannelDuplexHandler {
     private weak var requestSide: HTTPProxyHandler?
     private var context: ChannelHandlerContext?
     private var pendingRead = false
+    private var ended = false
 
     init(client: any Channel, record: FlowRecord, requestSide: HTTPProxyHandler) {
         self.client = client
@@ -256,19 +261,35 @@ final class ResponseRelay: ChannelDuplexHandler {
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let buffer = unwrapInboundIn(data)
-        record.countDown(buffer.readableBytes)
-        client.write(buffer, promise: nil)
+        switch unwrapInboundIn(data) {
+        case .head(var head):
+            for hop in ["connection", "keep-alive", "proxy-connection"] { head.headers.remove(name: hop) }
+            if head.status.code >= 200 { head.headers.add(name: "Connection", value: "close") }
+            client.write(HTTPServerResponsePart.head(head), promise: nil)
+        case .body(let buffer):
+            record.countDown(buffer.readableBytes)
+            client.write(HTTPServerResponsePart.body(.byteBuffer(buffer)), promise: nil)
+        case .end(let trailers):
+            ended = true
+            let client = client
+            client.writeAndFlush(HTTPServerResponsePart.end(trailers)).whenComplete { _ in client.close(promise: nil) }
+            context.close(promise: nil)
+        }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) { client.flush() }
 
     func channelInactive(context: ChannelHandlerContext) {
-        let client = client
-        client.writeAndFlush(client.allocator.buffer(capacity: 0)).whenComplete { _ in client.close(promise: nil) }
+        guard !ended else { return }
+        // The upstream went away mid-response: the client must not take a truncated body as whole.
+        client.close(promise: nil)
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) { context.close(promise: nil) }
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        record.failed("upstream response: \(error)")
+        context.close(promise: nil)
+        client.close(promise: nil)
+    }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable { requestSide?.upstreamBecameWritable() }

@@ -1,0 +1,280 @@
+import CordonIsolation
+import Foundation
+import Glibc
+import Testing
+
+/// Egress from a real sandbox to real servers on the host's loopback: what the profile allows
+/// gets through (with and without proxy settings), everything else is refused with a reason,
+/// and every decision is in the network log. Names are pinned with `egress.resolve`.
+@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"))
+struct NetworkContainmentTests {
+    /// A profile allowing allowed.test on the server's port; internal.test and metadata.test are
+    /// listed too but resolve to private and metadata addresses.
+    static func profile(port: Int, extra: String = "") -> String {
+        """
+        name: nettest
+        egress:
+          domains: ["allowed.test:\(port)", "internal.test:\(port)", "metadata.test"]
+          allow_private: ["127.0.0.0/8"]
+          resolve: {allowed.test: 127.0.0.1, internal.test: 10.1.2.3, metadata.test: 169.254.169.254}
+          deny: [{domain: "nope.allowed.test", reason: "not this one"}]
+        \(extra)
+        """
+    }
+
+    /// Python run inside the sandbox: raw DNS queries (rcode, answers) to any server address.
+    static let dnsClient = #"""
+    import socket, struct, sys
+    def query(name, qtype, server="8.8.8.8"):
+        q = struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0)
+        for label in name.split("."): q += bytes([len(label)]) + label.encode()
+        q += b"\0" + struct.pack(">HH", qtype, 1)
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5)
+        s.sendto(q, (server, 53))
+        r = s.recv(4096)
+        return r[3] & 0xF, struct.unpack(">H", r[6:8])[0]
+    for name, qtype in [("allowed.test", 1), ("allowed.test", 16), ("unlisted.test", 1)]:
+        print("dns", name, qtype, *query(name, qtype))
+    """#
+
+    /// Python run inside the sandbox: what a tool with no proxy settings can and cannot reach.
+    static func probes(port: Int) -> String {
+        #"""
+        import socket, errno
+        def attempt(label, fn):
+            try: print(label, fn())
+            except Exception as e: print(label, "error", type(e).__name__)
+        def http_raw(host, port, request):
+            s = socket.create_connection((host, port), timeout=5)
+            s.sendall(request); data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk: break
+                data += chunk
+            return data.decode(errors="replace").split("\r\n")[0] + " | " + data.decode(errors="replace").splitlines()[-1] if data else "closed"
+        attempt("py-allowed", lambda: http_raw("allowed.test", PORT, b"GET / HTTP/1.1\r\nHost: allowed.test\r\nConnection: close\r\n\r\n"))
+        attempt("py-iplit", lambda: http_raw("192.0.2.10", 80, b"GET / HTTP/1.1\r\nHost: 192.0.2.10\r\nConnection: close\r\n\r\n"))
+        attempt("py-opaque", lambda: http_raw("192.0.2.10", 22, b"SSH-2.0-probe\r\n"))
+        attempt("proxy-decimal", lambda: http_raw("127.0.0.1", 3128, b"GET http://2130706433:PORT/ HTTP/1.1\r\nHost: 2130706433:PORT\r\nConnection: close\r\n\r\n"))
+        attempt("proxy-hex", lambda: http_raw("127.0.0.1", 3128, b"GET http://0x7f.0.0.1:PORT/ HTTP/1.1\r\nHost: 0x7f.0.0.1:PORT\r\nConnection: close\r\n\r\n"))
+        attempt("proxy-octal", lambda: http_raw("127.0.0.1", 3128, b"GET http://0177.0.0.1:PORT/ HTTP/1.1\r\nHost: 0177.0.0.1:PORT\r\nConnection: close\r\n\r\n"))
+        def udp():
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1)
+            s.sendto(b"ping", ("9.9.9.9", 123))
+            return s.recv(100)
+        attempt("udp", udp)
+        attempt("icmp", lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP))
+        attempt("raw", lambda: socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP))
+        attempt("ipv6", lambda: socket.create_connection(("2001:db8::1", 80), timeout=3))
+        attempt("metadata-direct", lambda: http_raw("169.254.169.254", 80, b"GET /latest/meta-data/ HTTP/1.1\r\nHost: 169.254.169.254\r\n\r\n"))
+        """#.replacingOccurrences(of: "PORT", with: "\(port)")
+    }
+
+    static func line(_ output: String, _ label: String) -> String {
+        output.split(separator: "\n").first { $0.hasPrefix(label + " ") }.map { String($0.dropFirst(label.count + 1)) } ?? "<missing>"
+    }
+
+    func networkLog(_ h: SandboxHarness, _ name: String) throws -> [[String: Any]] {
+        let text = try String(contentsOfFile: h.state + "/cordon/sandboxes/\(name)/network.jsonl", encoding: .utf8)
+        return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    }
+
+    func hasEntry(_ log: [[String: Any]], decision: String, rule: String? = nil, host: String? = nil, method: String? = nil) -> Bool {
+        log.contains { entry in
+            entry["decision"] as? String == decision && (rule == nil || entry["rule"] as? String == rule)
+                && (host == nil || entry["host"] as? String == host) && (method == nil || entry["method"] as? String == method)
+        }
+    }
+
+    /// The full matrix as root, and as an unprivileged user (the capture needs no host privilege).
+    @Test(arguments: [false, true])
+    func allowedNamesPassAndEverythingElseIsRefused(unprivileged: Bool) async throws {
+        if unprivileged && !SandboxHarness.isRoot { return }
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let server = try LoopbackServer()
+        defer { server.stop() }
+        let port = server.port
+        try h.write("profile.yaml", Self.profile(port: port), in: h.root)
+        try h.write("dns.py", Self.dnsClient)
+        try h.write("probes.py", Self.probes(port: port))
+        let script = """
+            echo "curl-direct $(curl -sS -m 5 --noproxy '*' http://allowed.test:\(port)/a)"
+            echo "curl-proxy $(curl -sS -m 5 http://allowed.test:\(port)/b)"
+            echo "curl-unlisted $(curl -sS -m 5 -o /dev/null -w '%{http_code}' http://unlisted.test/)"
+            echo "curl-unlisted-header $(curl -sS -m 5 -D - -o /dev/null http://unlisted.test/ | grep -i '^x-cordon-denied' | tr -d '\\r')"
+            echo "curl-denied $(curl -sS -m 5 http://nope.allowed.test/)"
+            echo "curl-iplit $(curl -sS -m 5 -o /dev/null -w '%{http_code}' http://93.184.216.34/)"
+            echo "curl-private $(curl -sS -m 5 http://internal.test:\(port)/)"
+            echo "curl-metadata $(curl -sS -m 5 http://metadata.test/latest/meta-data/)"
+            echo "curl-host-mismatch $(curl -sS -m 5 -H 'Host: evil.test' http://allowed.test:\(port)/)"
+            echo "curl-direct-host-mismatch $(curl -sS -m 5 --noproxy '*' -H 'Host: unlisted.test' http://allowed.test:\(port)/)"
+            echo "curl-other-port $(curl -sS -m 5 -o /dev/null -w '%{http_code}' http://allowed.test:\(port + 1)/)"
+            getent hosts unlisted.test >/dev/null; echo "getent-unlisted $?"
+            echo "getent-allowed $(getent ahostsv4 allowed.test | head -n1 | cut -d' ' -f1)"
+            python3 /workspace/dns.py
+            python3 /workspace/probes.py
+            """
+        let argv = ["run", "--name", "net", "--workspace", h.workspace, "--profile", h.root + "/profile.yaml", "--", "/bin/sh", "-c", script]
+        let r: SandboxHarness.Result
+        if unprivileged {
+            _ = try await SandboxHarness.run(["/bin/chown", "-R", "65534:65534", h.root], environment: nil)
+            _ = try await SandboxHarness.run(["/bin/chmod", "755", h.root], environment: nil)
+            r = try await SandboxHarness.run(
+                ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", SandboxHarness.cordon] + argv,
+                environment: h.environment(), directory: h.workspace)
+        } else {
+            r = try await h.cordon(argv)
+        }
+        #expect(r.status == 0, "\(r.stderr)")
+        let out = r.stdout
+        // Allowed: with no proxy settings (transparent capture), through the proxy, from python.
+        #expect(Self.line(out, "curl-direct") == "hello allowed.test:\(port)", "\(out)\n\(r.stderr)")
+        #expect(Self.line(out, "curl-proxy") == "hello allowed.test:\(port)")
+        #expect(Self.line(out, "py-allowed").hasPrefix("HTTP/1.0 200") || Self.line(out, "py-allowed").hasPrefix("HTTP/1.1 200"), "\(out)")
+        #expect(Self.line(out, "py-allowed").hasSuffix("hello allowed.test"))
+        // Refused, with reasons the agent can read.
+        #expect(Self.line(out, "curl-unlisted") == "403")
+        #expect(Self.line(out, "curl-unlisted-header").contains("unlisted.test"))
+        #expect(Self.line(out, "curl-unlisted-header").contains("cordon allow net unlisted.test"))
+        #expect(Self.line(out, "curl-denied").contains("not this one"))
+        #expect(Self.line(out, "curl-iplit") == "403")
+        #expect(Self.line(out, "curl-private").contains("10.1.2.3"))
+        #expect(Self.line(out, "curl-metadata").contains("169.254.169.254"))
+        #expect(!Self.line(out, "curl-host-mismatch").hasPrefix("hello"))
+        #expect(!Self.line(out, "curl-direct-host-mismatch").hasPrefix("hello"))
+        #expect(Self.line(out, "curl-other-port") == "403")
+        // DNS: only allowed names resolve (to a stand-in: the real address is the host's loopback).
+        #expect(Self.line(out, "getent-unlisted") == "2")
+        #expect(Self.line(out, "getent-allowed").hasPrefix("198.18."))
+        #expect(out.contains("dns allowed.test 1 0 1"), "\(out)")
+        #expect(out.contains("dns allowed.test 16 5 0"), "TXT must be refused: \(out)")
+        #expect(out.contains("dns unlisted.test 1 3 0"), "unlisted names are NXDOMAIN: \(out)")
+        // No proxy settings, other protocols, other address families.
+        #expect(Self.line(out, "py-iplit").hasPrefix("HTTP/1.1 403"), "\(out)")
+        #expect(Self.line(out, "py-opaque") == "closed" || Self.line(out, "py-opaque").hasPrefix("error"), "\(out)")
+        for label in ["proxy-decimal", "proxy-hex", "proxy-octal"] {
+            #expect(Self.line(out, label).hasPrefix("HTTP/1.1 403"), "\(label): \(out)")
+        }
+        #expect(Self.line(out, "udp") == "error TimeoutError" || Self.line(out, "udp") == "error timeout", "\(out)")
+        #expect(Self.line(out, "icmp").hasPrefix("error"))
+        #expect(Self.line(out, "raw").hasPrefix("error"))
+        #expect(Self.line(out, "ipv6").hasPrefix("error"))
+        #expect(Self.line(out, "metadata-direct").hasPrefix("HTTP/1.1 403") || Self.line(out, "metadata-direct") == "closed", "\(out)")
+
+        // Every case is on record.
+        let log = try networkLog(h, "net")
+        #expect(hasEntry(log, decision: "allow", host: "allowed.test", method: "GET"))
+        #expect(hasEntry(log, decision: "deny", rule: "not-listed", host: "unlisted.test"))
+        #expect(hasEntry(log, decision: "deny", rule: "ip-literal"))
+        #expect(hasEntry(log, decision: "deny", rule: "address", host: "internal.test"))
+        #expect(hasEntry(log, decision: "deny", rule: "address", host: "metadata.test"))
+        #expect(hasEntry(log, decision: "deny", method: "dns"))
+        #expect(hasEntry(log, decision: "deny", rule: "dns-type"))
+        #expect(hasEntry(log, decision: "deny", method: "udp"))
+        #expect(log.allSatisfy { $0["sandbox"] as? String == "net" && $0["time"] is String && $0["reason"] is String })
+        // And the run's summary says so.
+        #expect(r.stderr.contains("network: "), "\(r.stderr)")
+        #expect(r.stderr.contains("refused"))
+    }
+
+    @Test(.enabled(if: LoopbackServer.tlsAvailable, "openssl is not installed"))
+    func httpsPassesForAllowedNamesAndSNIMustMatch() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let server = try LoopbackServer(tlsDirectory: h.workspace)
+        defer { server.stop() }
+        let port = server.port
+        try h.write("profile.yaml", Self.profile(port: port), in: h.root)
+        let url = "https://allowed.test:\(port)/tls"
+        let script = """
+            echo "tls-proxy $(curl -sS -m 5 --cacert /workspace/cert.pem \(url))"
+            echo "tls-direct $(curl -sS -m 5 --noproxy '*' --cacert /workspace/cert.pem \(url))"
+            echo "tls-py $(python3 -c "
+            import ssl, socket
+            ctx = ssl.create_default_context(cafile='/workspace/cert.pem')
+            s = ctx.wrap_socket(socket.create_connection(('allowed.test', \(port)), timeout=5), server_hostname='allowed.test')
+            s.sendall(b'GET / HTTP/1.1\\r\\nHost: allowed.test\\r\\nConnection: close\\r\\n\\r\\n')
+            print(s.recv(4096).decode().splitlines()[0])
+            " 2>&1 | tail -n1)"
+            echo "sni-direct $(curl -sS -m 5 -k --noproxy '*' --connect-to unlisted.test:\(port):allowed.test:\(port) https://unlisted.test:\(port)/ 2>&1 | head -c 80)"
+            echo "sni-connect $(curl -sS -m 5 -k --connect-to unlisted.test:\(port):allowed.test:\(port) https://unlisted.test:\(port)/ 2>&1 | head -c 80)"
+            """
+        let r = try await h.cordon(["run", "--name", "tls", "--workspace", h.workspace, "--profile", h.root + "/profile.yaml", "--", "/bin/sh", "-c", script])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(Self.line(r.stdout, "tls-proxy") == "hello allowed.test:\(port)", "\(r.stdout)")
+        #expect(Self.line(r.stdout, "tls-direct") == "hello allowed.test:\(port)", "\(r.stdout)")
+        #expect(Self.line(r.stdout, "tls-py") == "HTTP/1.1 200 OK", "\(r.stdout)")
+        #expect(!Self.line(r.stdout, "sni-direct").contains("hello"), "\(r.stdout)")
+        #expect(!Self.line(r.stdout, "sni-connect").contains("hello"), "\(r.stdout)")
+        let log = try networkLog(h, "tls")
+        #expect(hasEntry(log, decision: "allow", host: "allowed.test", method: "tls"))
+        #expect(hasEntry(log, decision: "allow", host: "allowed.test", method: "CONNECT"))
+        #expect(log.contains { $0["decision"] as? String == "deny" && ($0["rule"] as? String ?? "").contains("mismatch") }, "\(log)")
+    }
+
+    @Test func gitClonesThroughTheProxyAndWithoutIt() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let served = h.root + "/served"
+        let source = h.root + "/src"
+        for step in [
+            ["/usr/bin/git", "init", "-q", source],
+            ["/bin/sh", "-c", "echo content > \(source)/README && cd \(source) && git add README && git -c user.name=t -c user.email=t@t commit -qm init"],
+            ["/usr/bin/git", "clone", "-q", "--bare", source, served + "/repo.git"],
+            ["/usr/bin/git", "-C", served + "/repo.git", "update-server-info"],
+        ] {
+            let made = try await SandboxHarness.run(step, environment: ["PATH": "/usr/bin:/bin", "HOME": h.home])
+            try #require(made.status == 0, "\(step): \(made.stderr)")
+        }
+        let server = try LoopbackServer(directory: served)
+        defer { server.stop() }
+        try h.write("profile.yaml", Self.profile(port: server.port), in: h.root)
+        let url = "http://allowed.test:\(server.port)/files/repo.git"
+        let script = """
+            cd /tmp && git clone -q \(url) viaproxy && cat viaproxy/README
+            git -c http.proxy= clone -q \(url) direct 2>&1 && cat direct/README
+            git clone -q http://unlisted.test/repo.git refused 2>/dev/null; echo "refused $?"
+            """
+        let r = try await h.cordon(["run", "--name", "git", "--workspace", h.workspace, "--profile", h.root + "/profile.yaml", "--", "/bin/sh", "-c", script])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == "content\ncontent\nrefused 128\n", "\(r.stdout)\n\(r.stderr)")
+    }
+
+    @Test func networkNoneHasOnlyLoopbackAndNoResolver() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        try h.write("profile.yaml", "name: offline\nnetwork: none\n", in: h.root)
+        let r = try await h.cordon([
+            "run", "--name", "off", "--workspace", h.workspace, "--profile", h.root + "/profile.yaml", "--", "/bin/sh", "-c",
+            "cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' '; env | grep -ci proxy; getent hosts example.com; echo $?; curl -sS -m 3 http://192.0.2.1/ 2>&1 | head -c 40",
+        ])
+        #expect(r.stdout.hasPrefix("lo\n0\n2\ncurl: (7)"), "\(r.stdout)\n\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: h.state + "/cordon/sandboxes/off/network.jsonl"))
+    }
+
+    @Test func networkHostIsAnExplicitLoudOptOut() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let server = try LoopbackServer()
+        defer { server.stop() }
+        try h.write("profile.yaml", "name: hostnet\nnetwork: host\n", in: h.root)
+        let r = try await h.cordon([
+            "run", "--name", "hn", "--workspace", h.workspace, "--profile", h.root + "/profile.yaml", "--", "/bin/sh", "-c",
+            "curl -sS -m 5 http://127.0.0.1:\(server.port)/x",
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == "hello 127.0.0.1:\(server.port)\n")
+        #expect(r.stderr.contains("WARNING: network: host"))
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/sbin/nft"), "nftables is not installed"))
+    func theCaptureRulesetIsValidNftables() async throws {
+        // `nft -c` checks the ruleset in a throwaway user+net namespace: nothing is installed.
+        let installer = CaptureInstaller(capture: .standard)
+        let r = try await SandboxHarness.run(["/usr/bin/unshare", "-Urn", "/usr/sbin/nft", "-c", "-f", "-"], environment: nil, stdin: installer.ruleset)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(installer.ruleset.contains("redirect to :15001"))
+        #expect(installer.ruleset.contains("policy drop"))
+    }
+}
