@@ -16,6 +16,9 @@ public struct CordonCommand: ParsableCommand {
             SyncCommand.self,
             ScanCommand.self,
             NetCommand.self,
+            ApprovalsCommand.self,
+            AllowCommand.self,
+            DenyCommand.self,
         ]
     )
 

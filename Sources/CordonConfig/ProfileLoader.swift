@@ -38,6 +38,12 @@ public struct ProfileLoader: Sendable {
     }
 
     public func load(reference: String?, currentDirectory: String) throws(CordonError) -> LoadedProfile {
+        var loaded = try loadWithoutApprovals(reference: reference, currentDirectory: currentDirectory)
+        loaded.profile.applyApprovals(try ApprovalFile(paths: paths, profile: loaded.profile.name).read())
+        return loaded
+    }
+
+    private func loadWithoutApprovals(reference: String?, currentDirectory: String) throws(CordonError) -> LoadedProfile {
         guard let reference else { return LoadedProfile(profile: .defaults, source: "builtin:default") }
         let path: String
         if Self.isPath(reference) {
@@ -91,6 +97,7 @@ public struct ProfileLoader: Sendable {
         for (_, preset) in composer.ordered { profile.apply(preset) }
         profile.apply(layer)
         profile.presets = composer.ordered.map(\.name)
+        profile.applyApprovals((try? ApprovalFile(paths: paths, profile: profile.name).read()) ?? [])
         return ProfileValidation(profile: profile, source: file, diagnostics: [])
     }
 

@@ -59,6 +59,8 @@ public struct SandboxLayout: Sendable, Equatable {
     public var events: String { directory + "/events.jsonl" }
     /// One JSON line per network decision (network issue).
     public var networkLog: String { directory + "/network.jsonl" }
+    /// The running supervisor's control socket (approvals; later lifecycle commands).
+    public var controlSocket: String { directory + "/control.sock" }
     /// Held while a process runs in the sandbox (flock).
     public var lock: String { directory + "/lock" }
 

@@ -169,7 +169,11 @@ public final class EgressProxy: Sendable {
     /// Policy, then rate limit, then (for unlisted hosts with `prompt`) an approval.
     func admit(host: String, port: Int) async -> Decision {
         var decision = policy.decide(host: host, port: port)
-        if decision.verdict == .ask { decision = await ask(decision) }
+        if decision.verdict == .ask {
+            decision = await ask(decision)
+        } else if decision.verdict == .deny, decision.rule == "not-listed", let given = approvals?.preApproved(host: decision.host, port: port) {
+            decision = answered(given, decision)
+        }
         guard decision.isAllowed, let normalised = Host(decision.host), let limit = policy.rateLimit(for: normalised) else { return decision }
         if !rateLimiter.take(limit.pattern.description, perMinute: limit.perMinute) {
             return Decision(
@@ -179,16 +183,18 @@ public final class EgressProxy: Sendable {
         return decision
     }
 
-    private func ask(_ decision: Decision) async -> Decision {
-        func answered(_ answer: ApprovalAnswer) -> Decision {
-            var result = decision
-            switch answer {
-            case .allowOnce: (result.verdict, result.rule, result.reason) = (.allow, "approval:once", "approved for this run")
-            case .allowAlways: (result.verdict, result.rule, result.reason) = (.allow, "approval:always", "approved always")
-            case .deny: (result.verdict, result.rule, result.reason) = (.deny, "approval:deny", "refused by the user")
-            }
-            return result
+    private func answered(_ answer: ApprovalAnswer, _ decision: Decision) -> Decision {
+        var result = decision
+        switch answer {
+        case .allowOnce: (result.verdict, result.rule, result.reason) = (.allow, "approval:once", "approved for this run")
+        case .allowAlways: (result.verdict, result.rule, result.reason) = (.allow, "approval:always", "approved always")
+        case .deny: (result.verdict, result.rule, result.reason) = (.deny, "approval:deny", "refused by the user")
         }
+        return result
+    }
+
+    private func ask(_ decision: Decision) async -> Decision {
+        func answered(_ answer: ApprovalAnswer) -> Decision { self.answered(answer, decision) }
         if let known = approvalMemory.answer(host: decision.host, port: decision.port) { return answered(known) }
         guard let approvals else {
             return Decision(verdict: .deny, host: decision.host, port: decision.port, rule: "not-listed", reason: "\(decision.host) is not in egress.domains and no one can be asked")

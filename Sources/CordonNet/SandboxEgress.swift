@@ -31,6 +31,8 @@ public final class SandboxEgress: Sendable {
     public let log: NetworkLog
     public let proxy: EgressProxy
     public let dns: DNSStub
+    /// Held connections to unlisted hosts (with `prompt`) and answers given ahead of requests.
+    public let approvals: ApprovalBroker
     private let group: any EventLoopGroup
     private let sinkChannel = Mutex<(any Channel)?>(nil)
     private let sink: SinkHandler
@@ -38,7 +40,7 @@ public final class SandboxEgress: Sendable {
     /// Loads the blocklists and builds the policy; throws a profile error when a field is wrong.
     public init(
         configuration: EgressConfiguration, sandbox: String, logPath: String?, resolver: any Resolver = SystemResolver(),
-        approvals: (any ApprovalProvider)? = nil, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        approvals: ApprovalBroker = ApprovalBroker(), group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) throws(CordonError) {
         let blocklist = configuration.blocklists.isEmpty ? nil : try Blocklist.load(paths: configuration.blocklists)
         let policy = try EgressPolicy(configuration, blocklist: blocklist)
@@ -47,6 +49,7 @@ public final class SandboxEgress: Sendable {
         self.policy = policy
         self.log = log
         self.group = group
+        self.approvals = approvals
         self.sink = SinkHandler(log: log)
         self.dns = DNSStub(policy: policy, resolver: resolver, log: log, handedOut: names, servesIPv6: false, group: group)
         self.proxy = EgressProxy(
@@ -120,5 +123,16 @@ extension SandboxEgress {
 
     public func stopBlocking() {
         try? group.any().makeFutureWithTask { await self.stop() }.wait()
+    }
+}
+
+extension ControlServer {
+    /// `start` for synchronous callers (see `SandboxEgress.startBlocking`).
+    public func startBlocking() throws {
+        try MultiThreadedEventLoopGroup.singleton.any().makeFutureWithTask { try await self.start() }.wait()
+    }
+
+    public func stopBlocking() {
+        try? MultiThreadedEventLoopGroup.singleton.any().makeFutureWithTask { await self.stop() }.wait()
     }
 }

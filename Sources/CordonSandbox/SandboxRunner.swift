@@ -46,9 +46,9 @@ public final class SandboxRunner {
     public let paths: CordonPaths
     public let host: HostFacts
     /// Warnings for the user (stderr), separate from data output.
-    public var warn: (String) -> Void
+    public var warn: @Sendable (String) -> Void
 
-    public init(profile: Profile, paths: CordonPaths, host: HostFacts = .current(), warn: @escaping (String) -> Void) {
+    public init(profile: Profile, paths: CordonPaths, host: HostFacts = .current(), warn: @escaping @Sendable (String) -> Void) {
         self.profile = profile
         self.paths = paths
         self.host = host
@@ -72,9 +72,10 @@ public final class SandboxRunner {
             warn("WARNING: unsafe mode: \(workspace) is mounted read-write; the agent's writes reach the host directly, unreviewed")
         }
         // The policy is checked before anything starts: a bad pattern or a missing blocklist stops here.
-        let egress: SandboxEgress? = profile.network == .proxy
-            ? try SandboxEgress(configuration: EgressConfiguration(profile.egress), sandbox: options.name, logPath: layout.networkLog)
-            : nil
+        let approvals = profile.network == .proxy ? makeApprovals(sandbox: options.name) : nil
+        let egress: SandboxEgress? = try approvals.map { approvals throws(CordonError) in
+            try SandboxEgress(configuration: EgressConfiguration(profile.egress), sandbox: options.name, logPath: layout.networkLog, approvals: approvals)
+        }
         if profile.network == .host {
             warn("WARNING: network: host: the sandbox shares the host's network; egress is neither filtered nor logged")
         }
@@ -122,7 +123,7 @@ public final class SandboxRunner {
         let status: Int32
         do {
             status = try spawnAndWait(
-                plan: plan, planFD: planFD, initPath: options.initPath, cgroup: cgroup, pty: pty, egress: egress,
+                plan: plan, planFD: planFD, initPath: options.initPath, cgroup: cgroup, pty: pty, egress: egress, layout: layout,
                 onNetwork: { state in
                     events.append(["time": .string(WallClock.rfc3339()), "event": "network", "sandbox": .string(options.name), "state": .string(state)])
                 })
@@ -138,6 +139,16 @@ public final class SandboxRunner {
         return Outcome(
             exitStatus: status, layout: layout, limitsEnforcement: enforcement, oomKills: oom, workspace: workspace,
             network: egress?.log.summary, droppedDatagrams: egress?.droppedDatagrams ?? 0)
+    }
+
+    /// Approvals of this run; "always" answers go to the profile's approval file.
+    func makeApprovals(sandbox: String) -> ApprovalBroker {
+        let file = ApprovalFile(paths: paths, profile: profile.name)
+        let warn = warn
+        return ApprovalBroker(persist: { host, port in
+            let pattern = EgressPolicy.defaultPorts.contains(port) ? host : "\(host):\(port)"
+            do { try file.add(pattern) } catch { warn("cordon: could not save the approval of \(pattern): \(error)") }
+        })
     }
 
     func resolveWorkspace(_ path: String) throws(CordonError) -> String {
@@ -240,7 +251,7 @@ public final class SandboxRunner {
     static let forwardedSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH]
 
     func spawnAndWait(
-        plan: SandboxPlan, planFD: Int32, initPath: String, cgroup: Cgroup?, pty: Pty?, egress: SandboxEgress?,
+        plan: SandboxPlan, planFD: Int32, initPath: String, cgroup: Cgroup?, pty: Pty?, egress: SandboxEgress?, layout: SandboxLayout,
         onNetwork: (String) -> Void
     ) throws(CordonError) -> Int32 {
         let terminal = pty != nil
@@ -332,6 +343,37 @@ public final class SandboxRunner {
             }
         }
         defer { if serving { egress?.stopBlocking() } }
+        // The control socket (cordon approvals/allow/deny) and how a held connection is announced.
+        var control: ControlServer?
+        if serving, let egress {
+            let server = ControlServer(path: layout.controlSocket, broker: egress.approvals)
+            do {
+                try server.startBlocking()
+                control = server
+            } catch {
+                warn("cordon: the control socket could not start (\(error)); approvals can only be answered here")
+            }
+        }
+        defer { control?.stopBlocking() }
+        var approvalPipe: [Int32] = [-1, -1]
+        if serving, let egress, pipe(&approvalPipe) == 0 {
+            for fd in approvalPipe {
+                _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+                _ = fcntl(fd, F_SETFL, O_NONBLOCK)
+            }
+            let wake = approvalPipe[1]
+            let name = plan.hostname
+            let warn = warn
+            egress.approvals.observe { request in
+                if terminal {
+                    var byte: UInt8 = 1
+                    _ = write(wake, &byte, 1)
+                } else {
+                    warn("cordon: \(name) is holding a connection to \(request.host):\(request.port): `cordon allow \(name) \(request.host)` (add --always to keep it) or `cordon deny \(name) \(request.host)`")
+                }
+            }
+        }
+        defer { approvalPipe.filter { $0 >= 0 }.forEach { close($0) } }
 
         // Relay the terminal and signals until init (PID 1 inside) exits.
         var saved = [UInt8](repeating: 0, count: Int(ccordon_termios_size()))
@@ -343,8 +385,14 @@ public final class SandboxRunner {
             if signalFD >= 0 { close(signalFD) }
         }
         while true {
-            let r = ccordon_supervise(process.pidfd, signalFD, terminal ? master : -1, 0, 1, -1)
+            let r = ccordon_supervise(process.pidfd, signalFD, terminal ? master : -1, 0, 1, approvalPipe[0])
             if r == 0 { break }
+            if r == 1, let egress {
+                var drain = [UInt8](repeating: 0, count: 64)
+                while read(approvalPipe[0], &drain, drain.count) > 0 {}
+                for request in egress.approvals.pending { TerminalPrompt.ask(request, sandbox: plan.hostname, broker: egress.approvals) }
+                continue
+            }
             if r < 0 { throw CordonError(.systemCall, "supervising the sandbox failed", cause: String(cString: strerror(-r))) }
         }
         let status = process.waitStatus()

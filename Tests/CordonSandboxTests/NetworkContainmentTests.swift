@@ -278,3 +278,65 @@ struct NetworkContainmentTests {
         #expect(installer.ruleset.contains("policy drop"))
     }
 }
+
+/// The approval flow end to end: a held connection shows in `cordon approvals`, `cordon deny`
+/// refuses it, `cordon allow --always` releases the next one and lands in the profile's
+/// approval file, which `cordon config compile` then shows.
+@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"))
+struct ApprovalFlowTests {
+    @Test func heldConnectionsAreAnsweredFromAnotherTerminal() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let server = try LoopbackServer()
+        defer { server.stop() }
+        let port = server.port
+        let profile = """
+            name: asking
+            egress:
+              prompt: true
+              allow_private: ["127.0.0.0/8"]
+              resolve: {refused.test: 127.0.0.1, approved.test: 127.0.0.1, sub.approved.test: 127.0.0.1}
+            """
+        try h.write("profile.yaml", profile, in: h.root)
+        let script = """
+            echo "first $(curl -sS -m 60 -o /dev/null -w '%{http_code}' http://refused.test:\(port)/)"
+            echo "second $(curl -sS -m 60 http://approved.test:\(port)/)"
+            echo "sub $(curl -sS -m 60 -o /dev/null -w '%{http_code}' http://sub.approved.test:\(port)/)"
+            """
+        async let run = h.cordon(["run", "--name", "ask", "--workspace", h.workspace, "--profile", h.root + "/profile.yaml", "--", "/bin/sh", "-c", script])
+        func waitFor(_ host: String) async throws -> String {
+            for _ in 0..<200 {
+                let listed = try await h.cordon(["approvals", "ask"])
+                if listed.stdout.contains(host) { return listed.stdout }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            return ""
+        }
+        #expect(try await waitFor("refused.test:\(port)").contains("waiting since"))
+        let denied = try await h.cordon(["deny", "ask", "refused.test"])
+        #expect(denied.status == 0, "\(denied.stderr)")
+        #expect(denied.stdout.contains("1 held connection released"))
+        _ = try await waitFor("approved.test:\(port)")
+        let allowed = try await h.cordon(["allow", "ask", "approved.test", "--always"])
+        #expect(allowed.status == 0, "\(allowed.stderr)")
+        // sub.approved.test is a different name: it is held again, and denied here.
+        _ = try await waitFor("sub.approved.test:\(port)")
+        _ = try await h.cordon(["deny", "ask", "sub.approved.test"])
+        let r = try await run
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == "first 403\nsecond hello approved.test:\(port)\nsub 403\n", "\(r.stdout)\n\(r.stderr)")
+        #expect(r.stderr.contains("3 approvals asked"), "\(r.stderr)")
+        // "always" was saved for the profile and is part of it from now on.
+        let saved = try String(contentsOfFile: h.root + "/config/cordon/approvals/asking.list", encoding: .utf8)
+        #expect(saved.contains("approved.test:\(port)"))
+        #expect(!saved.contains("sub.approved.test"))
+        let compiled = try await h.cordon(["config", "compile", h.root + "/profile.yaml", "--json"])
+        #expect(compiled.stdout.contains("approved.test:\(port)"), "\(compiled.stdout)")
+        // Nothing is running any more: once-approvals are refused, --always still records.
+        let late = try await h.cordon(["allow", "ask", "later.test"])
+        #expect(late.status == 2)
+        #expect(late.stderr.contains("not running"))
+        #expect(try await h.cordon(["allow", "ask", "later.test", "--always"]).status == 0)
+        #expect(try String(contentsOfFile: h.root + "/config/cordon/approvals/asking.list", encoding: .utf8).contains("later.test"))
+    }
+}

@@ -22,4 +22,7 @@ ssize_t ccordon_recv_fds(int sock, int *fds, int max, int *count, void *buffer, 
 /// Returns its exit status (0–255, 128+signal) or -errno when it could not be started.
 int ccordon_run_program(const char *path, char *const argv[], const void *input, size_t input_len, char *output, size_t capacity);
 
+/// A connected unix stream socket to `path` (close-on-exec), or -errno.
+int ccordon_unix_connect(const char *path);
+
 #endif
