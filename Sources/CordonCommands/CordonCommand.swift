@@ -19,6 +19,7 @@ public struct CordonCommand: ParsableCommand {
             ApprovalsCommand.self,
             AllowCommand.self,
             DenyCommand.self,
+            BlocklistCommand.self,
         ]
     )
 

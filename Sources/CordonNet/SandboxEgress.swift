@@ -39,10 +39,10 @@ public final class SandboxEgress: Sendable {
 
     /// Loads the blocklists and builds the policy; throws a profile error when a field is wrong.
     public init(
-        configuration: EgressConfiguration, sandbox: String, logPath: String?, resolver: any Resolver = SystemResolver(),
+        configuration: EgressConfiguration, sandbox: String, logPath: String?, blocklistCache: String? = nil, resolver: any Resolver = SystemResolver(),
         approvals: ApprovalBroker = ApprovalBroker(), group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) throws(CordonError) {
-        let blocklist = configuration.blocklists.isEmpty ? nil : try Blocklist.load(paths: configuration.blocklists)
+        let blocklist = configuration.blocklists.isEmpty ? nil : try Blocklist.load(paths: configuration.blocklists, cacheDirectory: blocklistCache)
         let policy = try EgressPolicy(configuration, blocklist: blocklist)
         let log = try NetworkLog(sandbox: sandbox, path: logPath)
         let names = HandedOutNames(standIns: true)

@@ -49,6 +49,29 @@ public enum FileIO {
         try writeFile(path, Array(text.utf8), mode: mode)
     }
 
+    /// Writes a temporary file next to `path`, fsyncs it and renames it over `path` (creating the
+    /// parent directories): readers see the old file or the new one, never a partial one.
+    public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws(SystemError) {
+        if let slash = path.lastIndex(of: "/"), slash != path.startIndex { try makeDirectories(String(path[..<slash])) }
+        let temporary = path + ".tmp.\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode)
+        guard fd >= 0 else { throw SystemError.current("open", temporary) }
+        do throws(SystemError) {
+            try writeAll(fd: fd, bytes)
+            guard fsync(fd) == 0 else { throw SystemError.current("fsync", temporary) }
+        } catch {
+            close(fd)
+            unlink(temporary)
+            throw error
+        }
+        close(fd)
+        guard rename(temporary, path) == 0 else {
+            let error = SystemError.current("rename", path)
+            unlink(temporary)
+            throw error
+        }
+    }
+
     /// mkdir -p; existing directories are fine.
     public static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws(SystemError) {
         var current = path.hasPrefix("/") ? "" : "."

@@ -74,7 +74,8 @@ public final class SandboxRunner {
         // The policy is checked before anything starts: a bad pattern or a missing blocklist stops here.
         let approvals = profile.network == .proxy ? makeApprovals(sandbox: options.name) : nil
         let egress: SandboxEgress? = try approvals.map { approvals throws(CordonError) in
-            try SandboxEgress(configuration: EgressConfiguration(profile.egress), sandbox: options.name, logPath: layout.networkLog, approvals: approvals)
+            try SandboxEgress(configuration: EgressConfiguration(profile.egress), sandbox: options.name, logPath: layout.networkLog,
+                blocklistCache: paths.stateHome + "/blocklists", approvals: approvals)
         }
         if profile.network == .host {
             warn("WARNING: network: host: the sandbox shares the host's network; egress is neither filtered nor logged")

@@ -67,6 +67,56 @@ import Glibc
         }
         #expect(falseBlocks == 0)
         #expect(!list.contains("block.test"))
+        // The compiled form answers exactly the same.
+        let compiled = try Blocklist(compiled: list.compiled(), path: "memory")
+        #expect(compiled.count == list.count)
+        for i in stride(from: 0, to: 1_000_000, by: 7919) { #expect(compiled.contains("a.host\(i).block.test")) }
+        for i in 0..<10_000 where compiled.contains("host\(i).allowed.test") { falseBlocks += 1 }
+        #expect(falseBlocks == 0)
+    }
+
+    @Test func compiledListsRoundTripAndCorruptionIsRefused() throws {
+        let list = Blocklist(domains: ["ads.example", "Tracker.Example.", "xn--bcher-kva.example", "bücher.example"])
+        let bytes = list.compiled()
+        let loaded = try Blocklist(compiled: bytes, path: "memory")
+        #expect(loaded.count == 3)
+        #expect(loaded.match("x.ads.example") == "ads.example")
+        #expect(loaded.contains("tracker.example"))
+        #expect(loaded.contains("BÜCHER.example"))
+        #expect(!loaded.contains("example"))
+        #expect(!loaded.contains("ads.example.com"))
+        var corrupt = bytes
+        corrupt[bytes.count - 40] = 0xFF
+        corrupt[12] = 0xFF  // count beyond the file
+        #expect(throws: CordonError.self) { try Blocklist(compiled: corrupt, path: "bad.cbl") }
+        #expect(throws: CordonError.self) { try Blocklist(compiled: Array(bytes.prefix(30)), path: "short.cbl") }
+        #expect(Blocklist(domains: []).compiled().count > 0)
+        #expect(try !Blocklist(compiled: Blocklist(domains: []).compiled(), path: "empty").contains("a.example"))
+    }
+
+    @Test func textListsAreCompiledOnceIntoTheCache() throws {
+        let dir = "/tmp/cordon-blcache-\(getpid())"
+        let path = dir + "-list.txt"
+        defer {
+            unlink(path)
+            _ = system("rm -rf " + dir)
+        }
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        _ = "0.0.0.0 a.example\n||b.example^\nc.example\n".utf8.withContiguousStorageIfAvailable { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        let first = try Blocklist.load(paths: [path], cacheDirectory: dir)
+        let cached = try Blocklist.load(paths: [path], cacheDirectory: dir)
+        #expect(first.count == 3 && cached.count == 3)
+        #expect(cached.contains("x.b.example"))
+        var entries = 0
+        if let d = opendir(dir) {
+            while let e = readdir(d) {
+                let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                if name.hasSuffix(".cbl") { entries += 1 }
+            }
+            closedir(d)
+        }
+        #expect(entries == 1)
     }
 
     static func loadGeneratedMillion() throws -> Blocklist {

@@ -92,7 +92,7 @@ struct NetworkContainmentTests {
         if unprivileged && !SandboxHarness.isRoot { return }
         let h = try SandboxHarness()
         defer { h.cleanup() }
-        let server = try LoopbackServer()
+        let server = try await LoopbackServer.start()
         defer { server.stop() }
         let port = server.port
         try h.write("profile.yaml", Self.profile(port: port), in: h.root)
@@ -182,7 +182,7 @@ struct NetworkContainmentTests {
     func httpsPassesForAllowedNamesAndSNIMustMatch() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
-        let server = try LoopbackServer(tlsDirectory: h.workspace)
+        let server = try await LoopbackServer.start(tlsDirectory: h.workspace)
         defer { server.stop() }
         let port = server.port
         try h.write("profile.yaml", Self.profile(port: port), in: h.root)
@@ -227,7 +227,7 @@ struct NetworkContainmentTests {
             let made = try await SandboxHarness.run(step, environment: ["PATH": "/usr/bin:/bin", "HOME": h.home])
             try #require(made.status == 0, "\(step): \(made.stderr)")
         }
-        let server = try LoopbackServer(directory: served)
+        let server = try await LoopbackServer.start(directory: served)
         defer { server.stop() }
         try h.write("profile.yaml", Self.profile(port: server.port), in: h.root)
         let url = "http://allowed.test:\(server.port)/files/repo.git"
@@ -256,7 +256,7 @@ struct NetworkContainmentTests {
     @Test func networkHostIsAnExplicitLoudOptOut() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
-        let server = try LoopbackServer()
+        let server = try await LoopbackServer.start()
         defer { server.stop() }
         try h.write("profile.yaml", "name: hostnet\nnetwork: host\n", in: h.root)
         let r = try await h.cordon([
@@ -287,7 +287,7 @@ struct ApprovalFlowTests {
     @Test func heldConnectionsAreAnsweredFromAnotherTerminal() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
-        let server = try LoopbackServer()
+        let server = try await LoopbackServer.start()
         defer { server.stop() }
         let port = server.port
         let profile = """
@@ -338,5 +338,41 @@ struct ApprovalFlowTests {
         #expect(late.stderr.contains("not running"))
         #expect(try await h.cordon(["allow", "ask", "later.test", "--always"]).status == 0)
         #expect(try String(contentsOfFile: h.root + "/config/cordon/approvals/asking.list", encoding: .utf8).contains("later.test"))
+    }
+}
+
+@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"))
+struct BlocklistRunTests {
+    @Test func blockedNamesAreRefusedEvenWhenAllowed() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let server = try await LoopbackServer.start()
+        defer { server.stop() }
+        let port = server.port
+        try h.write("hosts.txt", "# a hosts-format list\n0.0.0.0 ads.test\n127.0.0.1 tracker.test other.test\n", in: h.root)
+        let built = try await h.cordon(["blocklist", "build", h.root + "/hosts.txt", "--output", h.root + "/block.cbl"])
+        #expect(built.status == 0, "\(built.stderr)")
+        #expect(built.stdout.contains("3 domains"))
+        #expect(try await h.cordon(["blocklist", "query", "x.ads.test", "--list", h.root + "/block.cbl"]).stdout.contains("blocked by ads.test"))
+        #expect(try await h.cordon(["blocklist", "query", "fine.test", "--list", h.root + "/block.cbl"]).status == 1)
+        let profile = """
+            name: blocking
+            egress:
+              domains: [".ads.test:\(port)", "fine.test:\(port)"]
+              allow_private: ["127.0.0.0/8"]
+              resolve: {ads.test: 127.0.0.1, cdn.ads.test: 127.0.0.1, fine.test: 127.0.0.1}
+              blocklists: ["\(h.root)/block.cbl"]
+            """
+        try h.write("profile.yaml", profile, in: h.root)
+        let script = """
+            echo "dns $(getent hosts cdn.ads.test >/dev/null; echo $?)"
+            echo "proxy $(curl -sS -m 5 http://cdn.ads.test:\(port)/)"
+            echo "fine $(curl -sS -m 5 --noproxy '*' http://fine.test:\(port)/)"
+            """
+        let r = try await h.cordon(["run", "--name", "bl", "--workspace", h.workspace, "--profile", h.root + "/profile.yaml", "--", "/bin/sh", "-c", script])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("dns 2\n"), "\(r.stdout)")
+        #expect(r.stdout.contains("rule blocklist") || r.stdout.contains("blocklist"), "\(r.stdout)")
+        #expect(r.stdout.contains("fine hello fine.test:\(port)"), "\(r.stdout)")
     }
 }

@@ -263,6 +263,13 @@ def main():
     squid = ensure_squid()
     real = os.path.realpath(cordon)
     build = "release" if "/release/" in real else "debug" if "/debug/" in real else "unknown"
+    built = os.path.getmtime(real)
+    newest_source = max((os.path.getmtime(os.path.join(d, f)) for d, _, fs in os.walk(os.path.join(ROOT, "Sources")) for f in fs),
+                        default=0)
+    stale = real.startswith(ROOT + os.sep) and newest_source > built
+    if stale:
+        print(f"warning: {cordon} is older than Sources/ (a stale build measures old code; rebuild or pass --cordon)",
+              file=sys.stderr)
     for var in PROXY_VARS:
         os.environ.pop(var, None)
 
@@ -339,13 +346,14 @@ def main():
         }
 
         def curl(path, *extra):
-            return [CURL, "-q", "-sS", "--http1.1"] + flags[path] + list(extra)
+            return [CURL, "-q", "-sS", "--no-progress-meter", "--http1.1"] + flags[path] + list(extra)
 
         # Every path must work before anything is timed.
         for path in PATHS:
             r = runners[path].execute({"op": "run", "argv": curl(path, "-m", "10", f"{url}/small"), "timeout": 30})
             if r.get("rc") != 0 or r.get("stdout") != "ok\n":
-                fail(f"{path}: GET /small failed (rc {r.get('rc')}): {r.get('stderr', r)}")
+                hint = " (a cordon build without network containment? see the warning above)" if stale and path.startswith("cordon") else ""
+                fail(f"{path}: GET /small failed (rc {r.get('rc')}): {r.get('stderr', r)}{hint}")
         load_start = os.getloadavg()
 
         # Idle connections (first, on a fresh supervisor): cordon both ways, then Squid.
@@ -391,13 +399,15 @@ def main():
                 small[path]["ok"] += ok
                 small[path]["failed"] += args.small - ok
                 small[path]["rates"].append(ok / r["seconds"])
-                if r.get("stderr", "").strip():
-                    small[path]["stderr"].append(r["stderr"].strip()[-500:])
+                complaints = [l for l in r.get("stderr", "").splitlines() if l.startswith("curl:")]
+                if complaints:
+                    small[path]["stderr"].append("\n".join(complaints[-5:]))
 
         # New-connection latency: one curl process per sample, batches alternating between paths.
         print(f"latency: {args.latency} new connections per path…", file=sys.stderr)
         fmt = "%{time_namelookup} %{time_connect} %{time_appconnect} %{time_starttransfer} %{http_code}"
-        lat = {p: {"namelookup": [], "connect": [], "appconnect": [], "starttransfer": [], "errors": []} for p in PATHS}
+        lat = {p: {"namelookup": [], "connect": [], "appconnect": [], "starttransfer": [], "appconnect_after_dns": [], "errors": []}
+               for p in PATHS}
         batch = 20
         done = 0
         while done < args.latency:
@@ -412,6 +422,7 @@ def main():
                         continue
                     for key, value in zip(["namelookup", "connect", "appconnect", "starttransfer"], fields):
                         lat[path][key].append(float(value) * 1000)
+                    lat[path]["appconnect_after_dns"].append((float(fields[2]) - float(fields[0])) * 1000)
             done += n
         load_end = os.getloadavg()
         final_rss = {"cordon_supervisor": status_mb(supervisor), "squid": status_mb(procs["squid"].pid)}
@@ -450,7 +461,7 @@ def main():
     lat_out = {}
     for p, v in lat.items():
         entry = {"samples": len(v["appconnect"]), "errors": v["errors"][:5], "error_count": len(v["errors"])}
-        for key in ("namelookup", "connect", "appconnect", "starttransfer"):
+        for key in ("namelookup", "connect", "appconnect", "starttransfer", "appconnect_after_dns"):
             if v[key]:
                 entry[key + "_ms"] = {"p50": round(statistics.median(v[key]), 3), "p10": round(pct(v[key], 0.1), 3),
                                       "p90": round(pct(v[key], 0.9), 3)}
@@ -482,7 +493,8 @@ def main():
 
     result = {
         "benchmark": "proxy",
-        "cordon": {"path": cordon, "build": build, "version": version, "stderr_summary": summary_line,
+        "cordon": {"path": cordon, "build": build, "version": version, "binary_mtime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(built)),
+                   "older_than_sources": stale, "stderr_summary": summary_line,
                    "network_log_decisions": decisions},
         "squid": {"version": squid_version(squid), "config": "ssl_bump peek step1, splice SNI bench.test, terminate otherwise; "
                   "CONNECT only to bench.test:PORT; no cache; access log on", "cache_log_errors": squid_errors},
@@ -513,6 +525,7 @@ def main():
     print(f"{'bulk MB/s (median)':34}" + "".join(f"{cell(bulk_out[p]['median_MBps']):>{w}}" for p, w in zip(PATHS, (12, 12, 16, 16))))
     print(f"{'small requests/s (median)':34}" + "".join(f"{cell(small_out[p]['median_rps']):>{w}}" for p, w in zip(PATHS, (12, 12, 16, 16))))
     print(f"{'new connection p50 ms':34}" + "".join(f"{cell(lat_out[p].get('appconnect_ms', {}).get('p50'), '{:.2f}'):>{w}}" for p, w in zip(PATHS, (12, 12, 16, 16))))
+    print(f"{'  of which DNS lookup p50 ms':34}" + "".join(f"{cell(lat_out[p].get('namelookup_ms', {}).get('p50'), '{:.2f}'):>{w}}" for p, w in zip(PATHS, (12, 12, 16, 16))))
     print(f"{'RSS MB, %d idle connections' % args.idle:34}{'':>12}{cell(idle['squid']['process'].get('VmRSS')):>12}"
           f"{cell(idle['cordon-connect']['process'].get('VmRSS')):>16}{cell(idle['cordon-transparent']['process'].get('VmRSS')):>16}")
     failures = {p: len(bulk_out[p]["errors"]) for p in PATHS}

@@ -75,6 +75,12 @@ final class LoopbackServer: @unchecked Sendable {
         self.process = process
     }
 
+    /// Starts one off the cooperative pool (python's start-up must not hold a pool thread that
+    /// other suites' proxies need).
+    static func start(tlsDirectory: String? = nil, directory: String? = nil) async throws -> LoopbackServer {
+        try await SandboxHarness.offPool { try LoopbackServer(tlsDirectory: tlsDirectory, directory: directory) }
+    }
+
     static var tlsAvailable: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl") }
 
     /// SIGKILL: a child started from a Dispatch thread inherits its blocked SIGTERM.
