@@ -136,10 +136,20 @@ public final class SandboxRunner {
         events.append([
             "time": .string(WallClock.rfc3339()), "event": "exit", "sandbox": .string(options.name),
             "status": .int(Int(status)), "duration_ms": .int(Int((WallClock.monotonic() - started) * 1000)), "oom_kills": .int(oom),
+            "supervisor_peak_rss_kb": .int(Self.peakResidentKilobytes()),
         ])
         return Outcome(
             exitStatus: status, layout: layout, limitsEnforcement: enforcement, oomKills: oom, workspace: workspace,
             network: egress?.log.summary, droppedDatagrams: egress?.droppedDatagrams ?? 0)
+    }
+
+    /// VmHWM of this process (the supervisor, with the proxy in it), from /proc/self/status.
+    static func peakResidentKilobytes() -> Int {
+        guard let bytes = try? FileIO.readFile("/proc/self/status", limit: 65536) else { return 0 }
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            return Int(String(line.dropFirst(6).filter(\.isNumber))) ?? 0
+        }
+        return 0
     }
 
     /// Approvals of this run; "always" answers go to the profile's approval file.

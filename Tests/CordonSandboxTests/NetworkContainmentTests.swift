@@ -376,3 +376,28 @@ struct BlocklistRunTests {
         #expect(r.stdout.contains("fine hello fine.test:\(port)"), "\(r.stdout)")
     }
 }
+
+@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"))
+struct StreamingTests {
+    /// 256 MiB through the forward proxy and through the transparent path: the supervisor (which
+    /// holds the proxy) must stay small, so bodies are streamed, never buffered.
+    @Test func largeDownloadsStreamInConstantMemory() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let server = try await LoopbackServer.start()
+        defer { server.stop() }
+        let port = server.port
+        try h.write("profile.yaml", NetworkContainmentTests.profile(port: port), in: h.root)
+        let script = """
+            curl -sS -m 120 http://allowed.test:\(port)/big?mb=128 | wc -c
+            curl -sS -m 120 --noproxy '*' http://allowed.test:\(port)/big?mb=128 | wc -c
+            """
+        let r = try await h.cordon(["run", "--name", "big", "--workspace", h.workspace, "--profile", h.root + "/profile.yaml", "--", "/bin/sh", "-c", script], timeout: 300)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == "134217728\n134217728\n", "\(r.stdout)")
+        let events = try String(contentsOfFile: h.state + "/cordon/sandboxes/big/events.jsonl", encoding: .utf8)
+        let exit = try #require(events.split(separator: "\n").last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] })
+        let peak = try #require(exit["supervisor_peak_rss_kb"] as? Int)
+        #expect(peak > 0 && peak < 64 * 1024, "supervisor peak RSS \(peak) KiB while streaming 256 MiB")
+    }
+}
