@@ -97,7 +97,8 @@ public final class DNSStub: Sendable {
     }
 
     /// Serves on a UDP socket bound elsewhere (inside the sandbox's network namespace).
-    public func start(boundSocket descriptor: Int32) async throws {
+    @discardableResult
+    public func start(boundSocket descriptor: Int32) async throws -> any Channel {
         let stub = self
         let bound = try await DatagramBootstrap(group: group)
             .channelInitializer { channel in
@@ -105,6 +106,7 @@ public final class DNSStub: Sendable {
             }
             .withBoundSocket(descriptor).get()
         channel.withLock { $0 = bound }
+        return bound
     }
 
     public func stop() async {

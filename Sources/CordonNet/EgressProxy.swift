@@ -77,15 +77,18 @@ public final class EgressProxy: Sendable {
 
     /// Serves HTTP/CONNECT/SOCKS5 on a listening socket made elsewhere (inside the sandbox's
     /// network namespace, handed over by cordon-init).
-    public func start(boundSocket descriptor: Int32) async throws {
+    @discardableResult
+    public func start(boundSocket descriptor: Int32) async throws -> any Channel {
         let channel = try await proxyBootstrap().withBoundSocket(descriptor).get()
         listeners.withLock { $0.append(channel) }
+        return channel
     }
 
     /// Serves flows redirected by the sandbox's nftables rules: each accepted connection's
     /// original destination (SO_ORIGINAL_DST) goes to `handleTransparent`. A connection without
     /// one (something dialled the relay port directly) is closed.
-    public func startRelay(boundSocket descriptor: Int32) async throws {
+    @discardableResult
+    public func startRelay(boundSocket descriptor: Int32) async throws -> any Channel {
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 4096)
             .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
@@ -111,6 +114,7 @@ public final class EgressProxy: Sendable {
             }
             .withBoundSocket(descriptor).get()
         listeners.withLock { $0.append(channel) }
+        return channel
     }
 
     private func proxyBootstrap() -> ServerBootstrap {

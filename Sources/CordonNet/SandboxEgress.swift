@@ -3,6 +3,10 @@ public import NIOCore
 public import NIOPosix
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The host side of a sandbox's network: the egress proxy, the relay for transparently captured
 /// flows, the DNS stub and the UDP sink, all serving listeners that live inside the sandbox's
 /// network namespace (cordon-init made them there and handed them over). One policy, one log.
@@ -35,13 +39,19 @@ public final class SandboxEgress: Sendable {
     public let approvals: ApprovalBroker
     private let group: any EventLoopGroup
     private let sinkChannel = Mutex<(any Channel)?>(nil)
+    private let originals = Mutex<[Int32]>([])
+    private let stopping = Atomic<Bool>(false)
+    private let restarts = Atomic<Int>(0)
+    private let onEvent: @Sendable (String) -> Void
     private let sink: SinkHandler
 
     /// Loads the blocklists and builds the policy; throws a profile error when a field is wrong.
     public init(
         configuration: EgressConfiguration, sandbox: String, logPath: String?, blocklistCache: String? = nil, resolver: any Resolver = SystemResolver(),
-        approvals: ApprovalBroker = ApprovalBroker(), group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        approvals: ApprovalBroker = ApprovalBroker(), group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        onEvent: @escaping @Sendable (String) -> Void = { _ in }
     ) throws(CordonError) {
+        self.onEvent = onEvent
         let blocklist = configuration.blocklists.isEmpty ? nil : try Blocklist.load(paths: configuration.blocklists, cacheDirectory: blocklistCache)
         let policy = try EgressPolicy(configuration, blocklist: blocklist)
         let log = try NetworkLog(sandbox: sandbox, path: logPath)
@@ -58,28 +68,64 @@ public final class SandboxEgress: Sendable {
     }
 
     /// Starts serving every listener; on failure closes what it was given and throws.
+    ///
+    /// Each listener is served from a duplicate of its descriptor, and the original is kept: if a
+    /// listener's channel closes while the sandbox runs (an error took it down), it is served
+    /// again from a fresh duplicate and `onEvent` says so. Until then the sandbox's connections
+    /// to it wait in the kernel's backlog or fail: there is never a way around the proxy.
     public func start(_ listeners: Listeners) async throws {
+        let kept = [listeners.relay, listeners.proxy, listeners.dns, listeners.sink]
+        originals.withLock { $0 = kept }
         do {
-            try await proxy.startRelay(boundSocket: listeners.relay)
-            try await proxy.start(boundSocket: listeners.proxy)
-            try await dns.start(boundSocket: listeners.dns)
-            let counter = sink
-            let channel = try await DatagramBootstrap(group: group)
-                .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(counter) }
-                }
-                .withBoundSocket(listeners.sink).get()
-            sinkChannel.withLock { $0 = channel }
+            for kind in Kind.allCases { try await serve(kind) }
         } catch {
             await stop()
             throw error
         }
     }
 
+    enum Kind: Int, CaseIterable {
+        case relay, proxy, dns, sink
+        var label: String { ["relay", "proxy", "dns", "sink"][rawValue] }
+    }
+
+    private func serve(_ kind: Kind) async throws {
+        guard let original = originals.withLock({ $0.indices.contains(kind.rawValue) ? $0[kind.rawValue] : nil }) else { return }
+        let descriptor = fcntl(original, F_DUPFD_CLOEXEC, 3)
+        guard descriptor >= 0 else { throw CordonError(.systemCall, "cannot duplicate the \(kind.label) listener", cause: String(cString: strerror(errno))) }
+        let channel: any Channel
+        switch kind {
+        case .relay: channel = try await proxy.startRelay(boundSocket: descriptor)
+        case .proxy: channel = try await proxy.start(boundSocket: descriptor)
+        case .dns: channel = try await dns.start(boundSocket: descriptor)
+        case .sink:
+            let counter = sink
+            channel = try await DatagramBootstrap(group: group)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(counter) }
+                }
+                .withBoundSocket(descriptor).get()
+            sinkChannel.withLock { $0 = channel }
+        }
+        channel.closeFuture.whenComplete { [self] _ in
+            guard !stopping.load(ordering: .acquiring) else { return }
+            let attempt = restarts.wrappingAdd(1, ordering: .relaxed).newValue
+            guard attempt <= Self.maximumRestarts else {
+                onEvent("the \(kind.label) listener closed and was restarted \(Self.maximumRestarts) times; giving up: the sandbox has no \(kind.label)")
+                return
+            }
+            onEvent("the \(kind.label) listener closed unexpectedly; restarted")
+            Task { try? await self.serve(kind) }
+        }
+    }
+
+    static let maximumRestarts = 20
+
     /// UDP datagrams (other than DNS) the sandbox tried to send.
     public var droppedDatagrams: Int { sink.dropped.load(ordering: .relaxed) }
 
     public func stop() async {
+        stopping.store(true, ordering: .releasing)
         await proxy.stop()
         await dns.stop()
         let channel = sinkChannel.withLock { channel in
@@ -87,6 +133,7 @@ public final class SandboxEgress: Sendable {
             return channel
         }
         try? await channel?.close()
+        for fd in originals.withLock({ fds in defer { fds = [] }; return fds }) { close(fd) }
     }
 }
 

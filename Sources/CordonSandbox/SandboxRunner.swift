@@ -75,7 +75,11 @@ public final class SandboxRunner {
         let approvals = profile.network == .proxy ? makeApprovals(sandbox: options.name) : nil
         let egress: SandboxEgress? = try approvals.map { approvals throws(CordonError) in
             try SandboxEgress(configuration: EgressConfiguration(profile.egress), sandbox: options.name, logPath: layout.networkLog,
-                blocklistCache: paths.stateHome + "/blocklists", approvals: approvals)
+                blocklistCache: paths.stateHome + "/blocklists", approvals: approvals,
+                onEvent: { [warn] message in
+                    warn("cordon: \(message)")
+                    events.append(["time": .string(WallClock.rfc3339()), "event": "network", "sandbox": .string(options.name), "state": .string(message)])
+                })
         }
         if profile.network == .host {
             warn("WARNING: network: host: the sandbox shares the host's network; egress is neither filtered nor logged")

@@ -1,0 +1,59 @@
+import CCordon
+import CordonCore
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@testable import CordonNet
+
+/// The host side of a sandbox's network, on listeners made the way cordon-init makes them.
+@Suite(.serialized) struct SandboxEgressTests {
+    /// Four loopback listeners on free ports (relay, proxy, DNS, sink).
+    static func listeners() throws -> (SandboxEgress.Listeners, proxyPort: Int) {
+        var fds: [Int32] = []
+        var proxyPort = 0
+        for (index, type) in [SOCK_STREAM, SOCK_STREAM, SOCK_DGRAM, SOCK_DGRAM].enumerated() {
+            var fd: Int32 = -1
+            for _ in 0..<50 {
+                let port = UInt16.random(in: 20000...60000)
+                fd = ccordon_listen_loopback(Int32(type.rawValue), port, 128)
+                if fd >= 0 {
+                    if index == 1 { proxyPort = Int(port) }
+                    break
+                }
+            }
+            guard fd >= 0 else { throw CordonError(.io, "no free port") }
+            fds.append(fd)
+        }
+        return (SandboxEgress.Listeners(fds)!, proxyPort)
+    }
+
+    func status(through port: Int) async throws -> String {
+        try await run(["curl", "-sS", "-m", "10", "-o", "/dev/null", "-w", "%{http_code}", "-x", "http://127.0.0.1:\(port)", "http://unlisted.test/"]).stdout
+    }
+
+    @Test func aListenerThatDiesIsServedAgainAndStopLeavesNothing() async throws {
+        let (listeners, port) = try Self.listeners()
+        let events = Mutex<[String]>([])
+        let egress = try SandboxEgress(
+            configuration: EgressConfiguration(domains: ["allowed.test"]), sandbox: "t", logPath: nil,
+            onEvent: { message in events.withLock { $0.append(message) } })
+        try await egress.start(listeners)
+        #expect(try await status(through: port) == "403")
+        // Take the proxy's listeners down as a failure would: they come back from the kept sockets.
+        await egress.proxy.stop()
+        for _ in 0..<100 where events.withLock({ $0.filter { $0.contains("restarted") }.count }) < 2 {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(events.withLock { $0.filter { $0.contains("restarted") }.count } == 2, "\(events.withLock { $0 })")
+        #expect(try await status(through: port) == "403")
+        // A deliberate stop restarts nothing and closes the sockets: no egress at all afterwards.
+        await egress.stop()
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(try await status(through: port) == "000")
+        #expect(events.withLock { $0.count } == 2)
+    }
+}
