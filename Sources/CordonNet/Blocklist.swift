@@ -109,8 +109,8 @@ public struct Blocklist: Sendable {
         put32(UInt32(names.count))
         put64(UInt64(bloom.words.count))
         out.reserveCapacity(out.count + bloom.words.count * 8 + names.offsets.count * 4 + names.blob.count)
-        for word in bloom.words { put64(word) }
-        for offset in names.offsets { put32(offset) }
+        bloom.words.withUnsafeBytes { out += $0 }  // little endian on every platform cordon runs on
+        names.offsets.withUnsafeBytes { out += $0 }
         out += names.blob
         return out
     }
