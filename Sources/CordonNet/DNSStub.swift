@@ -10,7 +10,9 @@ import Synchronization
 public final class HandedOutNames: NameLookup, Sendable {
     private struct Table {
         var names: [IPAddress: [String]] = [:]
-        var standIns: [IPAddress: IPAddress] = [:]
+        /// Per name and real address: two names on one loopback address get two stand-ins, so a
+        /// flow's stand-in names exactly one host.
+        var standIns: [String: IPAddress] = [:]
         var real: [IPAddress: IPAddress] = [:]
         var next: UInt32 = 1
     }
@@ -29,12 +31,13 @@ public final class HandedOutNames: NameLookup, Sendable {
             addresses.map { real in
                 var handed = real
                 if usesStandIns, Self.needsStandIn(real) {
-                    if let known = table.standIns[real] {
+                    let key = name + "|" + real.description
+                    if let known = table.standIns[key] {
                         handed = known
                     } else if table.next < Self.standInCount {
                         handed = .v4(Self.standInBase + table.next)
                         table.next += 1
-                        table.standIns[real] = handed
+                        table.standIns[key] = handed
                         table.real[handed] = real
                     }
                 }

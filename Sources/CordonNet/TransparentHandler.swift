@@ -27,7 +27,10 @@ final class TransparentHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        timer = context.eventLoop.assumeIsolated().scheduleTask(in: proxy.options.sniffTimeout) { [self] in
+        // On a non-web port the server may speak first (ssh, smtp): a client that stays silent
+        // briefly is treated as opaque there; on 80/443 the client must speak (TLS, HTTP).
+        let wait = EgressPolicy.defaultPorts.contains(port) ? proxy.options.sniffTimeout : min(proxy.options.sniffTimeout, .milliseconds(250))
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: wait) { [self] in
             if !decided { decide(context: context, claimed: nil, opaque: true) }
         }
     }

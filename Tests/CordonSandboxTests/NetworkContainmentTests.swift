@@ -401,3 +401,64 @@ struct StreamingTests {
         #expect(peak > 0 && peak < 64 * 1024, "supervisor peak RSS \(peak) KiB while streaming 256 MiB")
     }
 }
+
+@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"))
+struct OpaqueProtocolTests {
+    /// A server-speaks-first protocol (an ssh-like banner) on a port the profile lists for the
+    /// name: the name comes from the DNS stub's record, the flow passes; the same server under a
+    /// name listed without that port is refused.
+    @Test func serverFirstProtocolsPassOnlyOnListedPorts() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let banner = #"""
+        import socket, threading
+        s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)
+        print(s.getsockname()[1], flush=True)
+        def serve(c):
+            c.sendall(b"SSH-2.0-cordon-test\r\n"); c.recv(100); c.close()
+        while True:
+            c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
+        """#
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = ["-c", banner]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        defer { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+        let port = try await SandboxHarness.offPool { () -> Int in
+            var line = Data()
+            while true {
+                let byte = out.fileHandleForReading.readData(ofLength: 1)
+                if byte.isEmpty || byte == Data("\n".utf8) { break }
+                line += byte
+            }
+            return Int(String(decoding: line, as: UTF8.self)) ?? 0
+        }
+        try #require(port > 0)
+        try h.write("profile.yaml", """
+            name: opaque
+            egress:
+              domains: ["git.test:\(port)", "web.test"]
+              allow_private: ["127.0.0.0/8"]
+              resolve: {git.test: 127.0.0.1, web.test: 127.0.0.1}
+            """, in: h.root)
+        let client = """
+            import socket, sys
+            try:
+                s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+                data = s.recv(100)
+                print(sys.argv[1], data.decode().strip() if data else "closed")
+            except Exception as e:
+                print(sys.argv[1], "error", type(e).__name__)
+            """
+        try h.write("client.py", client)
+        let r = try await h.cordon([
+            "run", "--name", "op", "--workspace", h.workspace, "--profile", h.root + "/profile.yaml", "--", "/bin/sh", "-c",
+            "python3 /workspace/client.py git.test \(port); python3 /workspace/client.py web.test \(port)",
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("git.test SSH-2.0-cordon-test"), "\(r.stdout)")
+        #expect(r.stdout.contains("web.test closed") || r.stdout.contains("web.test error"), "\(r.stdout)")
+    }
+}
