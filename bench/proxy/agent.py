@@ -12,6 +12,10 @@ object per line on stdin:
         keeps them open without sending a request -> {"opened", "failed", "errors", "seconds"}
   {"op": "release"}                            -> sends GET /small on every held connection,
         counts the answers, closes them -> {"answered", "unanswered", "errors"}
+  {"op": "phases", "n": N, "host", "port", "cafile", "proxy": null | [host, port], "address": null | ip}
+        N new connections, one after another, each timed phase by phase (seconds): dns (the name
+        looked up when neither proxy nor address is given), tcp, connect (CONNECT until its answer),
+        tls (handshake), response (GET /small until the server closes) -> {"samples": [...], "errors"}
   {"op": "exit"}
 Uses only the standard library (the sandbox sees the host's /usr/bin/python3).
 """
@@ -66,6 +70,52 @@ def hold(n, host, port, cafile, proxy=None):
     return {"opened": len(_held), "failed": n - len(_held), "errors": errors, "seconds": time.perf_counter() - start}
 
 
+def phases(n, host, port, cafile, proxy=None, address=None):
+    ctx = ssl.create_default_context(cafile=cafile)
+    samples, errors = [], {}
+    request = b"GET /small HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % host.encode()
+    for _ in range(n):
+        try:
+            t0 = time.perf_counter()
+            target = address
+            if proxy is None and address is None:
+                target = socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_STREAM)[0][4][0]
+            t1 = time.perf_counter()
+            s = socket.create_connection(tuple(proxy) if proxy else (target, port), timeout=10)
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            t2 = time.perf_counter()
+            if proxy:
+                s.sendall(b"CONNECT %s:%d HTTP/1.1\r\nHost: %s:%d\r\n\r\n" % (host.encode(), port, host.encode(), port))
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        raise ConnectionError("proxy closed before answering CONNECT")
+                    head += chunk
+                if b" 200" not in head.split(b"\r\n", 1)[0]:
+                    raise ConnectionError("CONNECT refused")
+            t3 = time.perf_counter()
+            tls = ctx.wrap_socket(s, server_hostname=host)
+            t4 = time.perf_counter()
+            tls.sendall(request)
+            data = b""
+            while True:
+                chunk = tls.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            t5 = time.perf_counter()
+            tls.close()
+            if not data.startswith(b"HTTP/1.1 200"):
+                raise ConnectionError("bad answer")
+            samples.append({"dns": t1 - t0, "tcp": t2 - t1, "connect": t3 - t2, "tls": t4 - t3, "response": t5 - t4,
+                            "total": t5 - t0})
+        except Exception as e:
+            key = _error_name(e)
+            errors[key] = errors.get(key, 0) + 1
+    return {"samples": samples, "errors": errors}
+
+
 def release():
     answered, errors = 0, {}
     for tls, host in _held:
@@ -110,6 +160,8 @@ def execute(cmd):
         return hold(cmd["n"], cmd["host"], cmd["port"], cmd["cafile"], cmd.get("proxy"))
     if op == "release":
         return release()
+    if op == "phases":
+        return phases(cmd["n"], cmd["host"], cmd["port"], cmd["cafile"], cmd.get("proxy"), cmd.get("address"))
     if op == "ping":
         return {"pid": os.getpid(), "uid": os.getuid()}
     raise ValueError(f"unknown op {op}")

@@ -10,9 +10,11 @@ request is a new TCP connection and a new TLS handshake on every path. A connect
 sends a request (the idle-RSS test) is held open until the client goes away.
 
 --workers processes (forked after the listening socket is bound) each accept with a thread per
-connection; ssl's handshake, read and write run without the GIL, so the origin is not what limits
-the proxies on a small machine. Prints `port N` on stdout once listening.
-Usage: origin.py --cert C --key K [--port 0] [--workers N] [--big-mib 256]
+connection; ssl's handshake, read and write run without the GIL. On a small machine the origin and
+the client share the CPUs with the proxy under test (run.py reports the proxies' own CPU time for
+that reason). Prints `port N` (and `http-port N`) on stdout once listening.
+--http-port also serves the same paths over plain HTTP.
+Usage: origin.py --cert C --key K [--port 0] [--http-port P] [--workers N] [--big-mib 256]
 """
 import argparse, os, signal, socket, ssl, sys, threading
 
@@ -22,7 +24,8 @@ CHUNK = 1 << 20
 def serve(conn, ctx, big_bytes, buf):
     try:
         conn.settimeout(None)
-        tls = ctx.wrap_socket(conn, server_side=True)
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        tls = ctx.wrap_socket(conn, server_side=True) if ctx else conn
     except (OSError, ssl.SSLError):
         conn.close()
         return
@@ -50,10 +53,11 @@ def serve(conn, ctx, big_bytes, buf):
                         b"Connection: close\r\n\r\nok\n")
         else:
             tls.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-        try:
-            tls.unwrap()
-        except (OSError, ssl.SSLError, ValueError):
-            pass
+        if ctx:
+            try:
+                tls.unwrap()
+            except (OSError, ssl.SSLError, ValueError):
+                pass
     except (OSError, ssl.SSLError):
         pass
     finally:
@@ -81,6 +85,7 @@ def main():
     parser.add_argument("--key", required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--http-port", type=int, default=None, help="also serve plain HTTP on this port (0: any)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--big-mib", type=int, default=256)
     args = parser.parse_args()
@@ -96,6 +101,13 @@ def main():
     listener.bind((args.host, args.port))
     listener.listen(4096)
     print("port", listener.getsockname()[1], flush=True)
+    plain = None
+    if args.http_port is not None:
+        plain = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        plain.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        plain.bind((args.host, args.http_port))
+        plain.listen(4096)
+        print("http-port", plain.getsockname()[1], flush=True)
     children = []
     for _ in range(max(1, args.workers)):
         pid = os.fork()
@@ -107,6 +119,8 @@ def main():
                 ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
             except (OSError, AttributeError):
                 pass
+            if plain is not None:
+                threading.Thread(target=worker, args=(plain, None, args.big_mib << 20), daemon=True).start()
             worker(listener, ctx, args.big_mib << 20)
             os._exit(0)
         children.append(pid)
