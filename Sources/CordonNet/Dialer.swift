@@ -142,12 +142,42 @@ public struct Dialer: Sendable {
         throw lastError
     }
 
+    /// Addresses known without a lookup (a fixed address, a literal, a pin), unless the flow goes
+    /// through the parent proxy; nil when a DNS lookup is needed.
+    func knownAddresses(for host: Host, fixedAddress: IPAddress?) -> [IPAddress]? {
+        if let fixedAddress { return [fixedAddress] }
+        if policy.usesParentProxy(for: host), policy.parentProxy.flatMap({ ParentProxyAddress($0.url) }) != nil { return nil }
+        switch host {
+        case .address(let address): return [address]
+        case .name(let name): return policy.pins[name]
+        }
+    }
+
+    /// Connects to the first candidate that answers, entirely with futures on `eventLoop`.
+    func connect(_ candidates: [IPAddress], port: Int, on eventLoop: any EventLoop) -> EventLoopFuture<(any Channel, IPAddress)> {
+        guard let first = candidates.first else { return eventLoop.makeFailedFuture(DialError.connectFailed("no address")) }
+        return connectFuture(first, port: port, on: eventLoop).map { ($0, first) }.flatMapError { error in
+            candidates.count > 1 ? self.connect(Array(candidates.dropFirst()), port: port, on: eventLoop) : eventLoop.makeFailedFuture(error)
+        }
+    }
+
     func connect(_ address: IPAddress, port: Int, on eventLoop: any EventLoop) async throws(DialError) -> any Channel {
+        do {
+            return try await connectFuture(address, port: port, on: eventLoop).get()
+        } catch let error as DialError {
+            throw error
+        } catch {
+            throw DialError.connectFailed("\(error)")
+        }
+    }
+
+    /// Fails only with `DialError`.
+    func connectFuture(_ address: IPAddress, port: Int, on eventLoop: any EventLoop) -> EventLoopFuture<any Channel> {
         let socketAddress: SocketAddress
         do {
             socketAddress = try SocketAddress(ipAddress: address.description, port: port)
         } catch {
-            throw DialError.connectFailed("\(error)")
+            return eventLoop.makeFailedFuture(DialError.connectFailed("\(error)"))
         }
         let idle = idleTimeout
         let bootstrap = ClientBootstrap(group: eventLoop)
@@ -160,11 +190,9 @@ public struct Dialer: Sendable {
                     try channel.pipeline.syncOperations.addHandlers(IdleStateHandler(allTimeout: idle), IdleCloseHandler())
                 }
             }
-        do {
-            return try await bootstrap.connect(to: socketAddress).get()
-        } catch let error as ChannelError where error == .connectTimeout(connectTimeout) {
-            throw DialError.timedOut
-        } catch {
+        let timeout = connectTimeout
+        return bootstrap.connect(to: socketAddress).flatMapErrorThrowing { error in
+            if let channelError = error as? ChannelError, channelError == .connectTimeout(timeout) { throw DialError.timedOut }
             throw DialError.connectFailed("\(error)")
         }
     }

@@ -172,12 +172,22 @@ public final class EgressProxy: Sendable {
 
     /// Policy, then rate limit, then (for unlisted hosts with `prompt`) an approval.
     func admit(host: String, port: Int) async -> Decision {
+        if let decided = admitNow(host: host, port: port) { return decided }
+        return limited(await ask(policy.decide(host: host, port: port)), port: port)
+    }
+
+    /// The decision when no one has to be asked (nil when an approval is needed): synchronous, so
+    /// the common case never leaves the connection's event loop.
+    func admitNow(host: String, port: Int) -> Decision? {
         var decision = policy.decide(host: host, port: port)
-        if decision.verdict == .ask {
-            decision = await ask(decision)
-        } else if decision.verdict == .deny, decision.rule == "not-listed", let given = approvals?.preApproved(host: decision.host, port: port) {
+        if decision.verdict == .ask { return nil }
+        if decision.verdict == .deny, decision.rule == "not-listed", let given = approvals?.preApproved(host: decision.host, port: port) {
             decision = answered(given, decision)
         }
+        return limited(decision, port: port)
+    }
+
+    private func limited(_ decision: Decision, port: Int) -> Decision {
         guard decision.isAllowed, let normalised = Host(decision.host), let limit = policy.rateLimit(for: normalised) else { return decision }
         if !rateLimiter.take(limit.pattern.description, perMinute: limit.perMinute) {
             return Decision(
@@ -232,21 +242,42 @@ public final class EgressProxy: Sendable {
             let (channel, address) = try await dialer.dial(host: target, port: port, fixedAddress: fixedAddress, on: eventLoop)
             return .connected(decision, channel, address)
         } catch {
-            if case .addressRefused(let address, let reason) = error {
-                return .refused(
-                    Decision(
-                        verdict: .deny, host: decision.host, port: port, rule: "address",
-                        reason: "\(decision.host) resolves to \(address), which is \(reason) (egress.allow_private lists the CIDRs that may be reached)"))
-            }
-            return .failed(decision, error)
+            return opened(decision, failure: error, port: port)
         }
     }
 
+    private func opened(_ decision: Decision, failure error: DialError, port: Int) -> Opened {
+        if case .addressRefused(let address, let reason) = error {
+            return .refused(
+                Decision(
+                    verdict: .deny, host: decision.host, port: port, rule: "address",
+                    reason: "\(decision.host) resolves to \(address), which is \(reason) (egress.allow_private lists the CIDRs that may be reached)"))
+        }
+        return .failed(decision, error)
+    }
+
     /// Runs `open` and delivers the result on `eventLoop`, where handlers may use it directly.
+    /// When nothing needs an approval or a DNS lookup (a transparent flow's fixed address, a
+    /// pinned name, a refusal) it all happens on the loop: no hop to the concurrency pool.
     func open(host: String, port: Int, fixedAddress: IPAddress? = nil, on eventLoop: any EventLoop, then: @escaping (Opened) -> Void) {
+        if let fast = openOnLoop(host: host, port: port, fixedAddress: fixedAddress, on: eventLoop) {
+            fast.assumeIsolated().whenSuccess(then)
+            return
+        }
         let promise = eventLoop.makePromise(of: Opened.self)
         promise.completeWithTask { [self] in await open(host: host, port: port, fixedAddress: fixedAddress, on: eventLoop) }
         promise.futureResult.assumeIsolated().whenSuccess(then)
+    }
+
+    private func openOnLoop(host: String, port: Int, fixedAddress: IPAddress?, on eventLoop: any EventLoop) -> EventLoopFuture<Opened>? {
+        guard let decision = admitNow(host: host, port: port) else { return nil }
+        guard decision.isAllowed, let target = Host(decision.host) else { return eventLoop.makeSucceededFuture(.refused(decision)) }
+        guard let addresses = dialer.knownAddresses(for: target, fixedAddress: fixedAddress) else { return nil }
+        let candidates: [IPAddress]
+        do { candidates = try dialer.checked(addresses) } catch { return eventLoop.makeSucceededFuture(opened(decision, failure: error, port: port)) }
+        return dialer.connect(candidates, port: port, on: eventLoop)
+            .map { channel, address in Opened.connected(decision, channel, address) }
+            .recover { error in self.opened(decision, failure: error as? DialError ?? .connectFailed("\(error)"), port: port) }
     }
 
     // MARK: Refusals
