@@ -462,3 +462,29 @@ struct OpaqueProtocolTests {
         #expect(r.stdout.contains("web.test closed") || r.stdout.contains("web.test error"), "\(r.stdout)")
     }
 }
+
+@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"))
+struct CaptureTamperingTests {
+    /// The agent cannot take the capture down: no capability over its network namespace, and the
+    /// netfilter netlink family is refused by seccomp.
+    @Test func theAgentCannotRemoveTheRulesOrTheRoute() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let script = """
+            nft flush ruleset 2>/dev/null; echo "flush $?"
+            ip route del default 2>/dev/null; echo "route-del $?"
+            ip link set cordon0 down 2>/dev/null; echo "link-down $?"
+            ip route add 192.0.2.0/24 dev cordon1 2>/dev/null; echo "route-add $?"
+            echo 0 > /proc/sys/net/ipv6/conf/all/disable_ipv6 2>/dev/null; echo "sysctl $?"
+            ip route | grep -c default
+            curl -sS -m 5 --noproxy '*' -o /dev/null -w '%{http_code}' http://192.0.2.1/; echo
+            """
+        let r = try await h.sandbox(script)
+        #expect(r.status == 0, "\(r.stderr)")
+        for step in ["flush", "route-del", "link-down", "route-add", "sysctl"] {
+            #expect(r.stdout.contains("\(step) ") && !r.stdout.contains("\(step) 0\n"), "\(step) must fail: \(r.stdout)")
+        }
+        // Still captured: the direct request reached cordon's relay and was refused there.
+        #expect(r.stdout.hasSuffix("1\n403\n"), "\(r.stdout)")
+    }
+}
