@@ -45,10 +45,10 @@ let package = Package(
         ),
         // Typed wrappers over CCordon: mounts, spawn, seccomp, Landlock, cgroups, capabilities.
         .target(name: "CordonOS", dependencies: ["CCordon", "CordonCore"], swiftSettings: strict),
-        // Profiles and presets: YAML with positions, merging, validation. Pure.
+        // Profiles and presets: YAML with positions, merging, validation (reads files; writes only the approval file).
         .target(
             name: "CordonConfig",
-            dependencies: ["CordonCore", .product(name: "Yams", package: "Yams")],
+            dependencies: ["CordonCore", "CordonOS", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict
         ),
         // The sandbox plan (a Codable value) and how cordon-init applies it inside.
@@ -65,7 +65,7 @@ let package = Package(
         .target(
             name: "CordonNet",
             dependencies: [
-                "CordonCore",
+                "CordonCore", "CordonOS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

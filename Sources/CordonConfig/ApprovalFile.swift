@@ -1,5 +1,5 @@
 public import CordonCore
-import Glibc
+import CordonOS
 
 /// "Allow always" answers of a profile: `<config>/approvals/PROFILE.list`, one domain pattern
 /// per line (`example.com`, `example.com:8443`). Loading a profile adds them to
@@ -24,28 +24,11 @@ public struct ApprovalFile: Sendable {
         guard !entries.contains(pattern) else { return }
         entries.append(pattern)
         let text = "# cordon: domains approved with \"allow always\"; one per line, delete a line to revoke\n" + entries.joined(separator: "\n") + "\n"
-        let directory = String(path[..<path.lastIndex(of: "/")!])
-        _ = mkdir(paths: directory)
-        let temporary = path + ".tmp.\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw CordonError(.io, "cannot write \(path)", cause: String(cString: strerror(errno))) }
-        let bytes = Array(text.utf8)
-        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        let synced = fsync(fd) == 0
-        close(fd)
-        guard written == bytes.count, synced, rename(temporary, path) == 0 else {
-            unlink(temporary)
-            throw CordonError(.io, "cannot write \(path)", cause: String(cString: strerror(errno)))
+        do {
+            try FileIO.writeAtomically(path, Array(text.utf8), mode: 0o600)
+        } catch {
+            throw CordonError(.io, "cannot write \(path)", cause: error.description)
         }
-    }
-
-    private func mkdir(paths directory: String) -> Bool {
-        var current = ""
-        for part in directory.split(separator: "/") {
-            current += "/" + part
-            if Glibc.mkdir(current, 0o700) != 0 && errno != EEXIST { return false }
-        }
-        return true
     }
 }
 

@@ -72,7 +72,7 @@ public struct PresetCatalog: Sendable {
     }
 }
 
-/// Reading profile and preset files: the module's only I/O.
+/// Reading profile and preset files (the only other I/O here is `ApprovalFile`'s write).
 enum ProfileFile {
     static func read(_ path: String) throws(CordonError) -> String {
         guard exists(path) else {

@@ -1,4 +1,5 @@
 public import CordonCore
+import CordonOS
 
 #if canImport(Glibc)
 import Glibc
@@ -44,28 +45,9 @@ public struct Blocklist: Sendable {
             return list
         }
         let list = try load(paths: paths)
-        writeCache(list.compiled(), to: cached, directory: cacheDirectory)
+        // Best effort: a cache that cannot be written only costs the next load its parse.
+        try? FileIO.writeAtomically(cached, list.compiled(), mode: 0o600)
         return list
-    }
-
-    /// Best effort: a cache that cannot be written only costs the next load its parse.
-    private static func writeCache(_ bytes: [UInt8], to path: String, directory: String) {
-        var current = ""
-        for part in directory.split(separator: "/") {
-            current += "/" + part
-            _ = mkdir(current, 0o700)
-        }
-        let temporary = path + ".tmp.\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { return }
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if n <= 0 { break }
-            offset += n
-        }
-        close(fd)
-        if offset == bytes.count { rename(temporary, path) } else { unlink(temporary) }
     }
 
     /// Loads and merges list files: hosts format, plain domain lists, `||domain^` lines, or a list
@@ -270,23 +252,11 @@ public struct Blocklist: Sendable {
     }
 
     static func readFile(_ path: String) throws(CordonError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            throw CordonError(.io, "cannot read blocklist \(path)", cause: String(cString: strerror(errno)))
+        do {
+            return try FileIO.readFile(path, limit: 1 << 31)
+        } catch {
+            throw CordonError(.io, "cannot read blocklist \(path)", cause: error.errnoText)
         }
-        defer { close(fd) }
-        var result: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw CordonError(.io, "cannot read blocklist \(path)", cause: String(cString: strerror(errno)))
-            }
-            if n == 0 { break }
-            result.append(contentsOf: chunk[0..<n])
-        }
-        return result
     }
 }
 

@@ -53,7 +53,7 @@ public enum ControlMessage {
 public final class ControlServer: Sendable {
     public let path: String
     private let broker: ApprovalBroker
-    private let group: any EventLoopGroup
+    let group: any EventLoopGroup
     private let channel = Mutex<(any Channel)?>(nil)
 
     public init(path: String, broker: ApprovalBroker, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {

@@ -165,21 +165,26 @@ extension SandboxEgress {
     /// `start` for synchronous callers (the supervisor's main thread, never an event loop or
     /// the cooperative pool): blocks until every listener serves or one failed.
     public func startBlocking(_ listeners: Listeners) throws {
-        try group.any().makeFutureWithTask { try await self.start(listeners) }.wait()
+        try blocking(on: group) { try await self.start(listeners) }
     }
 
     public func stopBlocking() {
-        try? group.any().makeFutureWithTask { await self.stop() }.wait()
+        try? blocking(on: group) { await self.stop() }
     }
 }
 
 extension ControlServer {
     /// `start` for synchronous callers (see `SandboxEgress.startBlocking`).
     public func startBlocking() throws {
-        try MultiThreadedEventLoopGroup.singleton.any().makeFutureWithTask { try await self.start() }.wait()
+        try blocking(on: group) { try await self.start() }
     }
 
     public func stopBlocking() {
-        try? MultiThreadedEventLoopGroup.singleton.any().makeFutureWithTask { await self.stop() }.wait()
+        try? blocking(on: group) { await self.stop() }
     }
+}
+
+/// Runs async work to completion from a synchronous caller that is not an event loop thread.
+func blocking<T: Sendable>(on group: any EventLoopGroup, _ body: @escaping @Sendable () async throws -> T) throws -> T {
+    try group.any().makeFutureWithTask(body).wait()
 }
