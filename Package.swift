@@ -36,6 +36,7 @@ let package = Package(
             linkerSettings: [.linkedLibrary("seccomp")]
         ),
         .systemLibrary(name: "CHyperscan", pkgConfig: "libhs", providers: [.apt(["libhyperscan-dev"])]),
+        .systemLibrary(name: "CPCRE2", pkgConfig: "libpcre2-8", providers: [.apt(["libpcre2-dev"])]),
 
         // Errors, paths, JSON-lines event log: what every module shares.
         .target(
@@ -58,7 +59,7 @@ let package = Package(
         // The sync gate: secret scanner, path policy, host-execution traps, atomic apply.
         .target(
             name: "CordonGate",
-            dependencies: ["CordonFS", "CordonCore", "CCordon", "CHyperscan", .product(name: "TOMLKit", package: "TOMLKit")],
+            dependencies: ["CordonFS", "CordonCore", "CCordon", "CHyperscan", "CPCRE2", .product(name: "TOMLKit", package: "TOMLKit")],
             swiftSettings: strict
         ),
         // Network containment: egress policy (pure), proxy handlers, DNS stub.

@@ -4,34 +4,63 @@ import Foundation
 /// Finds secrets in file contents with a `RuleSet`.
 ///
 /// One Hyperscan pass over each file reports which rules can match and where, and which rule
-/// keywords occur; only then does the exact regex (ICU, from Foundation) run, on windows around the
-/// reported ends, to extract the secret group and apply entropy and allowlists. Rules Hyperscan
-/// rejects run with the exact regex alone, gated by their keywords. A rule that neither engine can
-/// compile fails the whole scanner: a gate with a missing rule must not pass files.
+/// keywords occur; only then does the exact regex (PCRE2, JIT-compiled, over the file's bytes) run
+/// on windows around the reported ends, to extract the secret group and apply entropy and
+/// allowlists. Rules Hyperscan rejects run with the exact regex alone, gated by their keywords. A
+/// rule that neither engine can compile fails the whole scanner: a gate with a missing rule must
+/// not pass files.
 public final class SecretScanner: @unchecked Sendable {
     struct CompiledRule {
         var rule: SecretRule
-        var regex: NSRegularExpression?
-        var path: NSRegularExpression?
+        var regex: ByteRegex?
+        var path: ByteRegex?
         var allowlists: [CompiledAllowlist]
+        /// `allowlists` plus the global ones that target this rule (what `allowed` checks).
+        var applicable: [CompiledAllowlist] = []
         /// How far before a reported end a match may start.
         var lookback: Int
         var inHyperscan = false
+        /// For a rule whose regex must begin with one of a few literals (the generic rule's key
+        /// names): those literals, and the regex compiled anchored. Hyperscan then reports where
+        /// the literals occur and the exact regex is tried at each, instead of Hyperscan running
+        /// the whole regex (which costs it 3-4x on code full of `key`/`token` names).
+        var anchors: [String] = []
+        var anchoredRegex: ByteRegex?
+        var anchoredInHyperscan = false
     }
 
     struct CompiledAllowlist {
         var list: SecretAllowlist
-        var regexes: [NSRegularExpression]
-        var paths: [NSRegularExpression]
+        var regexes: [ByteRegex]
+        var paths: [ByteRegex]
+        var stopwords: Stopwords
+    }
+
+    /// Where an anchor literal's Hyperscan hits lead: the rule and the literal's length.
+    struct Anchor {
+        var rule: Int
+        var length: Int
     }
 
     let rules: [CompiledRule]
     let global: [CompiledAllowlist]
     let keywords: [String]
+    /// The keywords as ASCII-lowercased bytes, for the scan without Hyperscan.
+    let keywordBytes: [[UInt8]]
     let hyperscan: HyperscanDatabase?
+    /// Hyperscan ids from `anchorBase` on, in order.
+    let anchorTable: [Anchor]
+    /// The most capturing groups of any regex here (sizes each session's match data).
+    let maxGroups: Int
     /// Rule ids Hyperscan could not take (they run on the exact engine alone).
     public let fallbackRules: [String]
     static let keywordBase: UInt32 = 1 << 20
+    static let anchorBase: UInt32 = 1 << 21
+    /// The two characters whose Unicode case folding gives an ASCII letter (U+212A KELVIN SIGN is
+    /// `k`, U+017F LONG S is `s`): PCRE2 folds them under `(?i)`, Hyperscan's literals do not, so
+    /// a file holding one is scanned without the anchor shortcut, and with every keyword taken as
+    /// present (gitleaks lower-cases the file with the same folding before its keyword check).
+    static let foldHazard: UInt32 = 1 << 22
 
     /// Compiles `ruleSet`; `useHyperscan: false` forces the portable path (tests compare the two).
     public init(_ ruleSet: RuleSet, useHyperscan: Bool = true) throws(CordonError) {
@@ -40,33 +69,64 @@ public final class SecretScanner: @unchecked Sendable {
             let regex = try rule.regex.map { pattern throws(CordonError) in try Self.compile(Self.confirmSyntax(pattern), rule: rule.id) }
             let path = try rule.path.map { pattern throws(CordonError) in try Self.compile(pattern, rule: rule.id) }
             let allowlists = try rule.allowlists.map { list throws(CordonError) in try Self.compile(list, rule: rule.id) }
-            compiled.append(CompiledRule(rule: rule, regex: regex, path: path, allowlists: allowlists, lookback: Self.lookback(for: rule.regex ?? "", hyperscan: useHyperscan)))
+            var entry = CompiledRule(rule: rule, regex: regex, path: path, allowlists: allowlists, lookback: Self.lookback(for: rule.regex ?? "", hyperscan: useHyperscan))
+            if useHyperscan, let pattern = rule.regex, let anchors = Self.leadingLiterals(Self.confirmSyntax(pattern)) {
+                entry.anchors = anchors
+                entry.anchoredRegex = try? ByteRegex(Self.confirmSyntax(pattern), anchored: true)
+            }
+            compiled.append(entry)
         }
-        global = try ruleSet.allowlists.map { list throws(CordonError) in try Self.compile(list, rule: "global allowlist") }
+        let global = try ruleSet.allowlists.map { list throws(CordonError) in try Self.compile(list, rule: "global allowlist") }
+        self.global = global
+        for index in compiled.indices {
+            let id = compiled[index].rule.id
+            compiled[index].applicable = compiled[index].allowlists + global.filter { $0.list.targetRules.isEmpty || $0.list.targetRules.contains(id) }
+        }
         let words = Array(Set(ruleSet.rules.flatMap(\.keywords))).sorted()
         keywords = words
+        keywordBytes = words.map { Self.asciiLowercased(Array($0.utf8)) }
         var database: HyperscanDatabase?
+        var anchorTable: [Anchor] = []
         if useHyperscan {
             var patterns: [HyperscanDatabase.Pattern] = []
             for (index, rule) in compiled.enumerated() {
-                if let regex = rule.rule.regex { patterns.append(.init(expression: Self.hyperscanSyntax(regex), id: UInt32(index))) }
+                guard let regex = rule.rule.regex else { continue }
+                if rule.anchoredRegex != nil {
+                    for literal in rule.anchors {
+                        patterns.append(.init(expression: Self.escapeLiteral(literal), id: Self.anchorBase + UInt32(anchorTable.count), caseless: true))
+                        anchorTable.append(Anchor(rule: index, length: literal.utf8.count))
+                    }
+                } else {
+                    patterns.append(.init(expression: Self.hyperscanSyntax(regex), id: UInt32(index)))
+                }
             }
             for (index, word) in words.enumerated() {
                 patterns.append(.init(expression: Self.escapeLiteral(word), id: Self.keywordBase + UInt32(index), caseless: true, singleMatch: true))
             }
+            patterns.append(.init(expression: #"\xe2\x84\xaa|\xc5\xbf"#, id: Self.foldHazard, singleMatch: true))
             database = patterns.isEmpty ? nil : HyperscanDatabase(patterns)
             if let db = database {
                 let accepted = Set(db.accepted)
                 for index in compiled.indices where accepted.contains(UInt32(index)) { compiled[index].inHyperscan = true }
+                // Literals always compile; if one did not, Hyperscan cannot be trusted with the prefilter.
                 if db.rejected.contains(where: { $0.id >= Self.keywordBase }) { database = nil }
             }
         }
         if database == nil {
-            for index in compiled.indices { compiled[index].inHyperscan = false }
+            anchorTable = []
+            for index in compiled.indices {
+                compiled[index].inHyperscan = false
+                compiled[index].anchoredRegex = nil
+            }
         }
+        for index in compiled.indices where compiled[index].anchoredRegex != nil { compiled[index].anchoredInHyperscan = true }
+        self.anchorTable = anchorTable
         hyperscan = database
         rules = compiled
-        fallbackRules = compiled.filter { $0.rule.regex != nil && !$0.inHyperscan }.map(\.rule.id)
+        let allRegexes = compiled.flatMap { [$0.regex, $0.path].compactMap { $0 } + $0.allowlists.flatMap { $0.regexes + $0.paths } }
+            + global.flatMap { $0.regexes + $0.paths }
+        maxGroups = allRegexes.map(\.groupCount).max() ?? 0
+        fallbackRules = compiled.filter { $0.rule.regex != nil && !$0.inHyperscan && !$0.anchoredInHyperscan }.map(\.rule.id)
     }
 
     /// Whether Hyperscan is doing the first pass.
@@ -74,61 +134,87 @@ public final class SecretScanner: @unchecked Sendable {
 
     /// Scans one file's bytes; `path` is what findings report and path rules/allowlists see.
     public func scan(_ bytes: [UInt8], path: String) -> [Finding] {
-        let session = Session(scanner: self)
-        return session.scan(bytes, path: path)
+        Session(scanner: self).scan(bytes, path: path)
     }
 
-    /// Per-thread state (Hyperscan scratch); reuse one per worker for many files.
+    /// Per-thread state (Hyperscan and PCRE2 scratch); reuse one per worker for many files.
     public final class Session {
         let scanner: SecretScanner
-        let scratch: HyperscanDatabase.Scratch?
+        let hyperscanScratch: HyperscanDatabase.Scratch?
+        let regexScratch: ByteRegex.Scratch
         public init(scanner: SecretScanner) {
             self.scanner = scanner
-            scratch = scanner.hyperscan?.makeScratch()
+            hyperscanScratch = scanner.hyperscan?.makeScratch()
+            regexScratch = ByteRegex.Scratch(groups: scanner.maxGroups)
         }
 
         public func scan(_ bytes: [UInt8], path: String) -> [Finding] {
-            scanner.scan(bytes, path: path, scratch: scratch)
+            bytes.withUnsafeBufferPointer { scanner.scan($0, path: path, session: self) }
         }
     }
 
     /// Content that looks binary (a NUL byte in the first 8000 bytes, git's own test).
     public static func isBinary(_ bytes: [UInt8]) -> Bool {
-        bytes.prefix(8000).contains(0)
+        bytes.withUnsafeBufferPointer { isBinary($0) }
     }
 
-    func scan(_ bytes: [UInt8], path: String, scratch: HyperscanDatabase.Scratch?) -> [Finding] {
+    static func isBinary(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = bytes.baseAddress else { return false }
+        return memchr(base, 0, min(bytes.count, 8000)) != nil
+    }
+
+    func scan(_ bytes: UnsafeBufferPointer<UInt8>, path: String, session: Session) -> [Finding] {
+        let scratch = session.regexScratch
         var findings: [Finding] = []
-        // Path-only rules apply to any file, binary or not.
+        // Path-only rules apply to any file, binary or not. An undecided path regex flags the file.
         for rule in rules where rule.regex == nil {
-            guard let p = rule.path, Self.matches(p, path) else { continue }
-            if allowed(rule: rule, secret: "", match: { "" }, line: { "" }, path: path) { continue }
+            guard let p = rule.path, p.contains(path, scratch: scratch, onLimit: true) else { continue }
+            if allowed(rule: rule, secret: "", match: { "" }, line: { "" }, path: path, scratch: scratch) { continue }
             findings.append(
                 Finding(
                     ruleID: rule.rule.id, severity: .block, path: path, message: rule.rule.description,
                     fix: "remove \(path) from the change set, or add an allowlist entry for it if it holds no secret"))
         }
         if Self.isBinary(bytes) { return findings }
-        if global.contains(where: { !$0.paths.isEmpty && $0.regexes.isEmpty && $0.list.stopwords.isEmpty && $0.paths.contains { Self.matches($0, path) } }) {
+        if global.contains(where: { list in
+            !list.paths.isEmpty && list.regexes.isEmpty && list.stopwords.isEmpty && list.paths.contains { $0.contains(path, scratch: scratch, onLimit: false) }
+        }) {
             return findings
         }
         var present = Set<Int>()
         var ends: [Int: [Int]] = [:]
-        if let hyperscan = scanner(scratch) {
+        var starts: [Int: [Int]] = [:]
+        var foldHazard = false
+        if let hyperscan, let hyperscanScratch = session.hyperscanScratch {
             var hits: [(id: UInt32, end: Int)] = []
-            _ = bytes.withUnsafeBytes { hyperscan.0.scan($0, scratch: hyperscan.1, into: &hits) }
+            _ = hyperscan.scan(UnsafeRawBufferPointer(bytes), scratch: hyperscanScratch, into: &hits)
             for hit in hits {
-                if hit.id >= Self.keywordBase { present.insert(Int(hit.id - Self.keywordBase)) } else { ends[Int(hit.id), default: []].append(hit.end) }
+                if hit.id == Self.foldHazard {
+                    foldHazard = true
+                } else if hit.id >= Self.anchorBase {
+                    let anchor = anchorTable[Int(hit.id - Self.anchorBase)]
+                    starts[anchor.rule, default: []].append(hit.end - anchor.length)
+                } else if hit.id >= Self.keywordBase {
+                    present.insert(Int(hit.id - Self.keywordBase))
+                } else {
+                    ends[Int(hit.id), default: []].append(hit.end)
+                }
             }
         } else {
-            let lower = String(decoding: bytes, as: UTF8.self).lowercased()
-            for (index, word) in keywords.enumerated() where lower.contains(word) { present.insert(index) }
+            let lower = Self.asciiLowercased(Array(bytes))
+            for (index, word) in keywordBytes.enumerated() where Self.contains(lower, word) { present.insert(index) }
         }
+        if foldHazard { present = Set(keywords.indices) }
         let presentWords = Set(present.map { keywords[$0] })
         for (index, rule) in rules.enumerated() {
             guard let regex = rule.regex else { continue }
             if !rule.rule.keywords.isEmpty && !rule.rule.keywords.contains(where: presentWords.contains) { continue }
-            if let p = rule.path, !Self.matches(p, path) { continue }
+            if let p = rule.path, !p.contains(path, scratch: scratch, onLimit: true) { continue }
+            if rule.anchoredInHyperscan, !foldHazard, let anchored = rule.anchoredRegex {
+                guard let ruleStarts = starts[index] else { continue }
+                findings += confirmAnchored(rule, regex: anchored, bytes: bytes, starts: ruleStarts, path: path, scratch: scratch)
+                continue
+            }
             let windows: [Range<Int>]
             if rule.inHyperscan {
                 guard let hitEnds = ends[index] else { continue }
@@ -137,70 +223,100 @@ public final class SecretScanner: @unchecked Sendable {
                 windows = [0..<bytes.count]
             }
             for window in windows {
-                findings += confirm(rule, regex: regex, bytes: bytes, window: window, path: path)
+                findings += confirm(rule, regex: regex, bytes: bytes, window: window, path: path, scratch: scratch)
             }
         }
         return findings
     }
 
-    private func scanner(_ scratch: HyperscanDatabase.Scratch?) -> (HyperscanDatabase, HyperscanDatabase.Scratch)? {
-        guard let hyperscan, let scratch else { return nil }
-        return (hyperscan, scratch)
+    /// Runs the exact regex over one window and turns surviving matches into findings.
+    private func confirm(
+        _ rule: CompiledRule, regex: ByteRegex, bytes: UnsafeBufferPointer<UInt8>, window: Range<Int>, path: String, scratch: ByteRegex.Scratch
+    ) -> [Finding] {
+        let text = UnsafeBufferPointer(rebasing: bytes[window])
+        do {
+            let matches = try regex.matches(in: text, scratch: scratch)
+            return findings(rule, matches: matches, text: text, offset: window.lowerBound, bytes: bytes, path: path, scratch: scratch)
+        } catch {
+            return [undecided(rule, bytes: bytes, at: window.lowerBound, path: path, error: error)]
+        }
     }
 
-    /// Runs the exact regex over one window and turns surviving matches into findings.
-    private func confirm(_ rule: CompiledRule, regex: NSRegularExpression, bytes: [UInt8], window: Range<Int>, path: String) -> [Finding] {
-        let text = String(decoding: bytes[window], as: UTF8.self)
-        let ns = text as NSString
-        var findings: [Finding] = []
-        for match in regex.matches(in: text, range: NSRange(location: 0, length: ns.length)) {
-            var secret = ""
-            if match.numberOfRanges < 2 {
-                secret = ns.substring(with: match.range)
-            } else {
-                if rule.rule.secretGroup > 0 {
-                    guard rule.rule.secretGroup < match.numberOfRanges else { continue }
-                    let r = match.range(at: rule.rule.secretGroup)
-                    secret = r.location == NSNotFound ? "" : ns.substring(with: r)
-                } else {
-                    for group in 1..<match.numberOfRanges {
-                        let r = match.range(at: group)
-                        if r.location != NSNotFound && r.length > 0 {
-                            secret = ns.substring(with: r)
-                            break
-                        }
-                    }
-                }
+    /// Tries the anchored regex at each place one of the rule's leading literals occurs, left to
+    /// right, skipping places inside the previous match: the same non-overlapping, leftmost
+    /// matches a scan of the whole file gives, since every match starts at such a literal.
+    private func confirmAnchored(
+        _ rule: CompiledRule, regex: ByteRegex, bytes: UnsafeBufferPointer<UInt8>, starts: [Int], path: String, scratch: ByteRegex.Scratch
+    ) -> [Finding] {
+        var matches: [ByteRegex.Match] = []
+        var next = 0
+        for start in starts.sorted() where start >= next {
+            do {
+                guard let match = try regex.firstMatch(in: bytes, from: start, scratch: scratch) else { continue }
+                matches.append(match)
+                next = match.range.isEmpty ? match.range.upperBound + 1 : match.range.upperBound
+            } catch {
+                return [undecided(rule, bytes: bytes, at: start, path: path, error: error)]
             }
-            if secret.isEmpty { continue }
+        }
+        return findings(rule, matches: matches, text: bytes, offset: 0, bytes: bytes, path: path, scratch: scratch)
+    }
+
+    /// Fail closed: a place the exact engine could not decide holds the file back.
+    private func undecided(_ rule: CompiledRule, bytes: UnsafeBufferPointer<UInt8>, at offset: Int, path: String, error: ByteRegex.LimitError) -> Finding {
+        Finding(
+            ruleID: rule.rule.id, severity: .block, path: path, line: Self.newlines(in: bytes, before: offset) + 1,
+            message: "\(rule.rule.description): the regex engine gave up on this part of the file (\(error)); it cannot be cleared automatically",
+            fix: "review \(path) by hand, or simplify the rule's regex")
+    }
+
+    /// Turns regex matches in `text` (which starts at `offset` in the file) into findings: secret
+    /// group, entropy, allowlists, then line and column.
+    private func findings(
+        _ rule: CompiledRule, matches: [ByteRegex.Match], text: UnsafeBufferPointer<UInt8>, offset: Int, bytes: UnsafeBufferPointer<UInt8>, path: String,
+        scratch: ByteRegex.Scratch
+    ) -> [Finding] {
+        var findings: [Finding] = []
+        for match in matches {
+            var secretRange: Range<Int>?
+            if match.groups.isEmpty {
+                secretRange = match.range
+            } else if rule.rule.secretGroup > 0 {
+                guard rule.rule.secretGroup <= match.groups.count else { continue }
+                secretRange = match.groups[rule.rule.secretGroup - 1]
+            } else {
+                secretRange = match.groups.first { $0.map { !$0.isEmpty } ?? false } ?? nil
+            }
+            guard let range = secretRange, !range.isEmpty else { continue }
+            let secret = String(decoding: UnsafeBufferPointer(rebasing: text[range]), as: UTF8.self)
             let entropy = Self.shannonEntropy(secret)
             if rule.rule.entropy > 0 && entropy <= rule.rule.entropy { continue }
-            // Position of the secret (or the match) within the window.
-            let secretRange = ns.range(of: secret, options: [], range: match.range)
-            let start = secretRange.location == NSNotFound ? match.range.location : secretRange.location
-            let lineRange = ns.lineRange(for: NSRange(location: start, length: 0))
+            var lineStart = range.lowerBound
+            while lineStart > 0 && text[lineStart - 1] != 10 { lineStart -= 1 }
+            var lineEnd = range.lowerBound
+            while lineEnd < text.count && text[lineEnd] != 10 { lineEnd += 1 }
+            if lineEnd > lineStart && text[lineEnd - 1] == 13 { lineEnd -= 1 }
             // The match and the line become Strings only for an allowlist that reads them.
-            let whole = { ns.substring(with: match.range) }
-            let line = { ns.substring(with: lineRange).trimmingCharacters(in: .newlines) }
-            if allowed(rule: rule, secret: secret, match: whole, line: line, path: path) { continue }
-            // Line and column only for a surviving finding: counting is O(window).
-            let lineNumber = Self.newlines(in: bytes, before: window.lowerBound + ns.substring(to: lineRange.location).utf8.count) + 1
-            let column = ns.substring(with: NSRange(location: lineRange.location, length: start - lineRange.location)).utf8.count + 1
+            let whole = { String(decoding: UnsafeBufferPointer(rebasing: text[match.range]), as: UTF8.self) }
+            let line = { [lineStart, lineEnd] in String(decoding: UnsafeBufferPointer(rebasing: text[lineStart..<lineEnd]), as: UTF8.self) }
+            if allowed(rule: rule, secret: secret, match: whole, line: line, path: path, scratch: scratch) { continue }
+            // Line and column only for a surviving finding: counting is O(file).
             findings.append(
                 Finding(
-                    ruleID: rule.rule.id, severity: .block, path: path, line: lineNumber, column: column,
-                    message: rule.rule.description, match: Self.redact(secret), entropy: (entropy * 100).rounded() / 100,
+                    ruleID: rule.rule.id, severity: .block, path: path, line: Self.newlines(in: bytes, before: offset + lineStart) + 1,
+                    column: range.lowerBound - lineStart + 1, message: rule.rule.description, match: Self.redact(secret),
+                    entropy: (entropy * 100).rounded() / 100,
                     fix: "remove the secret from \(path) and rotate it if it was real; inject credentials with cordon's secrets instead"))
         }
         return findings
     }
 
-    private func allowed(rule: CompiledRule, secret: String, match: () -> String, line: () -> String, path: String) -> Bool {
-        let applicable = rule.allowlists + global.filter { $0.list.targetRules.isEmpty || $0.list.targetRules.contains(rule.rule.id) }
-        return applicable.contains { Self.allows($0, secret: secret, match: match, line: line, path: path) }
+    private func allowed(rule: CompiledRule, secret: String, match: () -> String, line: () -> String, path: String, scratch: ByteRegex.Scratch) -> Bool {
+        rule.applicable.contains { Self.allows($0, secret: secret, match: match, line: line, path: path, scratch: scratch) }
     }
 
-    static func allows(_ a: CompiledAllowlist, secret: String, match: () -> String, line: () -> String, path: String) -> Bool {
+    /// Whether allowlist `a` clears a match; a regex the engine cannot decide clears nothing.
+    static func allows(_ a: CompiledAllowlist, secret: String, match: () -> String, line: () -> String, path: String, scratch: ByteRegex.Scratch) -> Bool {
         var results: [Bool] = []
         if !a.regexes.isEmpty {
             let target: String
@@ -209,19 +325,12 @@ public final class SecretScanner: @unchecked Sendable {
             case .match: target = match()
             case .line: target = line()
             }
-            results.append(a.regexes.contains { matches($0, target) })
+            results.append(a.regexes.contains { $0.contains(target, scratch: scratch, onLimit: false) })
         }
-        if !a.paths.isEmpty { results.append(a.paths.contains { matches($0, path) }) }
-        if !a.list.stopwords.isEmpty {
-            let lower = secret.lowercased()
-            results.append(a.list.stopwords.contains { lower.contains($0) })
-        }
+        if !a.paths.isEmpty { results.append(a.paths.contains { $0.contains(path, scratch: scratch, onLimit: false) }) }
+        if !a.stopwords.isEmpty { results.append(a.stopwords.occur(in: secret)) }
         if results.isEmpty { return false }
         return a.list.condition == .and ? results.allSatisfy { $0 } : results.contains(true)
-    }
-
-    static func matches(_ regex: NSRegularExpression, _ text: String) -> Bool {
-        regex.firstMatch(in: text, range: NSRange(location: 0, length: (text as NSString).length)) != nil
     }
 
     /// Shannon entropy in bits per character.
@@ -229,14 +338,16 @@ public final class SecretScanner: @unchecked Sendable {
         // ASCII (nearly every secret): count bytes in a fixed table, no hashing.
         if let ascii = text.utf8.withContiguousStorageIfAvailable({ bytes -> Double? in
             guard bytes.allSatisfy({ $0 < 0x80 }), !bytes.isEmpty else { return nil }
-            var table = [Int](repeating: 0, count: 128)
-            for b in bytes { table[Int(b)] += 1 }
-            var entropy = 0.0
-            for count in table where count > 0 {
-                let p = Double(count) / Double(bytes.count)
-                entropy -= p * log2(p)
+            return withUnsafeTemporaryAllocation(of: Int.self, capacity: 128) { table in
+                table.initialize(repeating: 0)
+                for b in bytes { table[Int(b)] += 1 }
+                var entropy = 0.0
+                for count in table where count > 0 {
+                    let p = Double(count) / Double(bytes.count)
+                    entropy -= p * log2(p)
+                }
+                return entropy
             }
-            return entropy
         }), let ascii { return ascii }
         var counts: [Unicode.Scalar: Int] = [:]
         var total = 0
@@ -260,14 +371,9 @@ public final class SecretScanner: @unchecked Sendable {
         return String(secret.prefix(4)) + "…[\(count) chars]"
     }
 
-    /// Go RE2 syntax to ICU: named groups are the one common difference.
-    static func icuSyntax(_ pattern: String) -> String {
-        pattern.replacingOccurrences(of: "(?P<", with: "(?<")
-    }
-
     /// The regex the confirm step runs: a leading lazy, optional class run (gitleaks' generic
     /// `[\w.-]{0,50}?` before the key name) is dropped. It only widens the match to the left and
-    /// holds no group, but makes ICU retry up to 50 prefix lengths at every offset (the scan's
+    /// holds no group, but makes a backtracking engine retry up to 50 prefix lengths at every offset (the scan's
     /// main cost on source code). The match then starts at the key name.
     static func confirmSyntax(_ pattern: String) -> String {
         guard let prefix = pattern.range(of: #"^(\(\?[a-zA-Z]+\))?\[(?:\\.|[^\]\\])*\](?:\{0,\d+\}\?|\*\?)"#, options: .regularExpression) else {
@@ -278,6 +384,17 @@ public final class SecretScanner: @unchecked Sendable {
         // A quantifier or alternation right after would change the meaning without the prefix.
         if rest.isEmpty || "*+?{|)".contains(rest.first!) { return pattern }
         return flags + rest
+    }
+
+    /// The literals a pattern must begin with, when it is `(?i)?(?:lit|lit|…)` followed by something
+    /// other than a quantifier (a literal is letters, digits and `_`); nil otherwise.
+    static func leadingLiterals(_ pattern: String) -> [String]? {
+        guard let head = pattern.range(of: #"^(\(\?i\))?\(\?:[A-Za-z0-9_]+(\|[A-Za-z0-9_]+)*\)"#, options: .regularExpression) else { return nil }
+        let rest = pattern[head.upperBound...]
+        if let next = rest.first, "*+?{|".contains(next) { return nil }
+        let body = pattern[head].drop { $0 != ":" }.dropFirst().dropLast()
+        let literals = body.split(separator: "|").map(String.init)
+        return literals.isEmpty ? nil : literals
     }
 
     static func hyperscanSyntax(_ pattern: String) -> String {
@@ -294,8 +411,8 @@ public final class SecretScanner: @unchecked Sendable {
         return out
     }
 
-    static func compile(_ pattern: String, rule: String) throws(CordonError) -> NSRegularExpression {
-        do { return try NSRegularExpression(pattern: icuSyntax(pattern)) } catch {
+    static func compile(_ pattern: String, rule: String) throws(CordonError) -> ByteRegex {
+        do { return try ByteRegex(pattern) } catch {
             throw CordonError(
                 .invalidProfile, "rule \(rule): regex cannot be compiled: \(pattern)", hint: "fix the regex in the scanner config (gitleaks RE2 syntax)",
                 cause: "\(error)")
@@ -303,20 +420,35 @@ public final class SecretScanner: @unchecked Sendable {
     }
 
     static func compile(_ list: SecretAllowlist, rule: String) throws(CordonError) -> CompiledAllowlist {
-        var regexes: [NSRegularExpression] = []
+        var regexes: [ByteRegex] = []
         for r in list.regexes { regexes.append(try compile(r, rule: rule)) }
-        var paths: [NSRegularExpression] = []
+        var paths: [ByteRegex] = []
         for p in list.paths { paths.append(try compile(p, rule: rule)) }
-        return CompiledAllowlist(list: list, regexes: regexes, paths: paths)
+        return CompiledAllowlist(list: list, regexes: regexes, paths: paths, stopwords: Stopwords(list.stopwords))
     }
 
     /// Newlines in `bytes` before `offset` (counted only for a surviving finding, never per window).
-    static func newlines(in bytes: [UInt8], before offset: Int) -> Int {
-        bytes.withUnsafeBufferPointer { buffer in
-            var count = 0
-            for i in 0..<offset where buffer[i] == 10 { count += 1 }
-            return count
+    static func newlines(in bytes: UnsafeBufferPointer<UInt8>, before offset: Int) -> Int {
+        var count = 0
+        for i in 0..<min(offset, bytes.count) where bytes[i] == 10 { count += 1 }
+        return count
+    }
+
+    static func asciiLowercased(_ bytes: [UInt8]) -> [UInt8] {
+        bytes.map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }
+    }
+
+    /// Whether `needle` occurs in `haystack` (the keyword check without Hyperscan).
+    static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard let first = needle.first else { return true }
+        guard haystack.count >= needle.count else { return false }
+        var i = 0
+        let last = haystack.count - needle.count
+        while i <= last {
+            if haystack[i] == first && haystack[i..<(i + needle.count)].elementsEqual(needle) { return true }
+            i += 1
         }
+        return false
     }
 
     /// Bytes before a reported match end worth re-reading: the pattern's longest match when
@@ -355,7 +487,7 @@ public final class SecretScanner: @unchecked Sendable {
     }
 
     /// Line-aligned windows covering each end and the bytes before it, merged when they overlap.
-    static func windows(_ bytes: [UInt8], ends: [Int], lookback: Int) -> [Range<Int>] {
+    static func windows(_ bytes: UnsafeBufferPointer<UInt8>, ends: [Int], lookback: Int) -> [Range<Int>] {
         var result: [Range<Int>] = []
         for end in ends.sorted() {
             var start = max(0, end - lookback)
@@ -371,5 +503,45 @@ public final class SecretScanner: @unchecked Sendable {
             }
         }
         return result
+    }
+}
+
+/// An allowlist's stopwords: does a secret contain any of them (ASCII case-insensitive)? Words are
+/// filed under their first byte, so each offset of the secret costs one table lookup and compares
+/// only the few words starting with that byte, however many a config lists (gitleaks' own has well
+/// over a thousand).
+struct Stopwords {
+    private var byFirstByte: [[[UInt8]]] = Array(repeating: [], count: 256)
+    let isEmpty: Bool
+
+    init(_ words: [String]) {
+        var any = false
+        for word in Set(words) where !word.isEmpty {
+            let bytes = SecretScanner.asciiLowercased(Array(word.utf8))
+            byFirstByte[Int(bytes[0])].append(bytes)
+            any = true
+        }
+        isEmpty = !any
+    }
+
+    func occur(in text: String) -> Bool {
+        var text = text
+        return text.withUTF8 { raw in
+            for start in raw.indices {
+                let first = raw[start] >= 65 && raw[start] <= 90 ? raw[start] | 0x20 : raw[start]
+                for word in byFirstByte[Int(first)] where word.count <= raw.count - start {
+                    var equal = true
+                    for offset in 1..<word.count {
+                        let byte = raw[start + offset]
+                        if (byte >= 65 && byte <= 90 ? byte | 0x20 : byte) != word[offset] {
+                            equal = false
+                            break
+                        }
+                    }
+                    if equal { return true }
+                }
+            }
+            return false
+        }
     }
 }

@@ -1,4 +1,4 @@
-import CordonGate
+@testable import CordonGate
 import Testing
 
 @Suite struct SecretScannerTests {
@@ -145,3 +145,64 @@ import Testing
     }
 }
 
+
+@Suite struct SecretScannerEngineTests {
+    /// The Hyperscan path (with the generic rule tried only where its key names occur) and the
+    /// portable path (every rule's regex over the whole file) must report the same findings.
+    @Test func hyperscanAndPortablePathsAgree() throws {
+        let rules = try RuleSet.defaults()
+        let fast = try SecretScanner(rules)
+        let portable = try SecretScanner(rules, useHyperscan: false)
+        #expect(fast.usesHyperscan && !portable.usesHyperscan)
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+        func value(_ n: Int) -> String { String((0..<n).map { _ in alphabet.randomElement(using: &generator)! }) }
+        var lines: [String] = []
+        for i in 0..<400 {
+            switch i % 8 {
+            case 0: lines.append("api_key = \"\(value(24))\"")
+            case 1: lines.append("    secret_token: \(value(32)),  # api key \(value(20))")
+            case 2: lines.append("AuthTokenKEY=\(value(18)) password=\(value(22))")
+            case 3: lines.append("token = self._session_token or get_token(user)")
+            case 4: lines.append("const accessKey = process.env.ACCESS_KEY; // key=\(value(40))")
+            case 5: lines.append("x = 1  # keykeykey api=api=api= \(value(5))")
+            case 6: lines.append("credentials.creds_pwd := '\(value(16))'")
+            default: lines.append("\u{212A}ey = \"\(value(24))\"; passwd\t=  \(value(30));")
+            }
+        }
+        let bytes = Array(lines.joined(separator: "\n").utf8)
+        let a = fast.scan(bytes, path: "src/config.py").map { "\($0.ruleID):\($0.line ?? 0):\($0.column ?? 0)" }.sorted()
+        let b = portable.scan(bytes, path: "src/config.py").map { "\($0.ruleID):\($0.line ?? 0):\($0.column ?? 0)" }.sorted()
+        #expect(a.count > 300)
+        #expect(a == b, "only fast: \(Set(a).subtracting(b).sorted().prefix(5)), only portable: \(Set(b).subtracting(a).sorted().prefix(5))")
+    }
+
+    /// A rule the exact engine cannot decide within its limits holds the file back (fail closed)
+    /// instead of hanging the gate or passing the file.
+    @Test func catastrophicBacktrackingHoldsTheFileBack() throws {
+        let rules = RuleSet(rules: [SecretRule(id: "pathological", regex: "(a+)+b")])
+        let scanner = try SecretScanner(rules, useHyperscan: false)
+        let findings = scanner.scan(Array((String(repeating: "a", count: 40) + "cb").utf8), path: "x.txt")
+        #expect(findings.map(\.ruleID) == ["pathological"])
+        #expect(findings.first?.severity == .block)
+        #expect(findings.first?.message.contains("gave up") == true)
+    }
+
+    @Test func leadingLiteralsAreFoundOnlyWhereAMatchMustStart() {
+        #expect(SecretScanner.leadingLiterals("(?i)(?:access|key)[ \\t]{0,3}=") == ["access", "key"])
+        #expect(SecretScanner.leadingLiterals("(?:ab|cd)x") == ["ab", "cd"])
+        #expect(SecretScanner.leadingLiterals("(?:ab|cd)?x") == nil)
+        #expect(SecretScanner.leadingLiterals("(?:ab|cd)|x") == nil)
+        #expect(SecretScanner.leadingLiterals("(?:a.b|cd)x") == nil)
+        #expect(SecretScanner.leadingLiterals("\\b(?:ab)x") == nil)
+    }
+
+    @Test func stopwordsMatchAnywhereCaseInsensitively() {
+        let words = Stopwords(["process.env", "Getenv", "self."])
+        #expect(words.occur(in: "x_PROCESS.ENV_y"))
+        #expect(words.occur(in: "os.getenv"))
+        #expect(!words.occur(in: "selfish"))
+        #expect(!Stopwords(["abc"]).occur(in: "ab"))
+        #expect(Stopwords([]).isEmpty)
+    }
+}
