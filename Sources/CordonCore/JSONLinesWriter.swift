@@ -24,7 +24,12 @@ public final class JSONLinesWriter: @unchecked Sendable {
 
     /// Writes `fields` as one JSON line. Keys are written in the order given.
     public func append(_ fields: KeyValuePairs<String, JSONValue>) {
-        var line = JSONValue.object(fields.map { ($0.key, $0.value) }).encoded()
+        append(pairs: fields.map { ($0.key, $0.value) })
+    }
+
+    /// Writes fields built at run time as one JSON line, in the order given.
+    public func append(pairs fields: [(String, JSONValue)]) {
+        var line = JSONValue.object(fields).encoded()
         line.append("\n")
         var bytes = Array(line.utf8)
         bytes.withUnsafeMutableBytes { buffer in

@@ -1,5 +1,9 @@
 import FoundationEssentials
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// What cordon remembers about one sandbox, stored as `<state>/sandboxes/NAME/sandbox.json`.
 ///
 /// `cordon run` writes it; `cordon diff`, `cordon sync` and the lifecycle commands read it.
@@ -63,6 +67,34 @@ public struct SandboxLayout: Sendable, Equatable {
     public var controlSocket: String { directory + "/control.sock" }
     /// Held while a process runs in the sandbox (flock).
     public var lock: String { directory + "/lock" }
+    /// Held while a sync (manual or yolo's) checks and applies, so two never interleave (flock).
+    public var syncLock: String { directory + "/sync.lock" }
+    /// The sync journal an interrupted apply is recovered from.
+    public var syncJournal: String { directory + "/sync-journal.json" }
+
+    /// Whether a supervisor holds the sandbox's lock now (its overlay is mounted).
+    public var isRunning: Bool {
+        let fd = open(lock, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK
+    }
+
+    /// Runs `body` holding the sync lock (waits for a sync in progress to finish).
+    public func withSyncLock<T>(_ body: () throws(CordonError) -> T) throws(CordonError) -> T {
+        try Self.withLock(at: syncLock, body)
+    }
+
+    /// Runs `body` holding an exclusive flock on `path` (created if missing).
+    public static func withLock<T>(at path: String, _ body: () throws(CordonError) -> T) throws(CordonError) -> T {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw CordonError(.io, "cannot open \(path)", cause: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw CordonError(.io, "cannot lock \(path)", cause: String(cString: strerror(errno))) }
+        }
+        return try body()
+    }
 
     public func loadRecord() throws(CordonError) -> SandboxRecord {
         let data: Data

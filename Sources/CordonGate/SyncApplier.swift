@@ -21,7 +21,12 @@ public struct SyncApplier {
     public let upper: String
     public let journalPath: String
     /// Test hook, called after every journal write and every operation; throwing simulates a crash.
+    /// yolo's auto-sync also uses it to stop an apply whose source changed after the gate read it.
     public var checkpoint: (String) throws(CordonError) -> Void = { _ throws(CordonError) in }
+    /// Leave applied entries in the upper layer: set while the overlay is mounted (yolo's
+    /// auto-sync during a run), where changing the upper under the overlay is undefined. The host
+    /// then equals the upper for those entries, so the next change set no longer lists them.
+    public var keepUpper = false
 
     public init(workspace: String, upper: String, journalPath: String) {
         self.workspace = workspace
@@ -107,7 +112,7 @@ public struct SyncApplier {
         journal.phase = .committed
         try writeJournal(journal)
         try checkpoint("committed")
-        try cleanUpper(journal, layer: layer)
+        if !keepUpper { try cleanUpper(journal, layer: layer) }
         try removeJournal()
         return outcome
     }
@@ -132,11 +137,11 @@ public struct SyncApplier {
             var done = journal
             done.phase = .committed
             try writeJournal(done)
-            try cleanUpper(done, layer: layer)
+            if !keepUpper { try cleanUpper(done, layer: layer) }
             try removeJournal()
             return "completed an interrupted sync (\(journal.ops.count) changes)"
         case .committed:
-            try cleanUpper(journal, layer: layer)
+            if !keepUpper { try cleanUpper(journal, layer: layer) }
             try removeJournal()
             return "finished cleaning up after an interrupted sync"
         }

@@ -3,6 +3,7 @@ public import CordonConfig
 public import CordonCore
 import CordonIsolation
 public import CordonNet
+import CordonGate
 import CordonOS
 import FoundationEssentials
 import Glibc
@@ -40,6 +41,10 @@ public final class SandboxRunner {
         public var network: NetworkSummary?
         /// UDP datagrams other than DNS that the sandbox tried to send (dropped).
         public var droppedDatagrams: Int = 0
+        /// yolo mode: changes the automatic sync applied during and after the run.
+        public var autoSynced: Int?
+        /// yolo mode: changes still held for `cordon sync NAME`.
+        public var autoSyncHeld: Int = 0
     }
 
     public let profile: Profile
@@ -125,6 +130,8 @@ public final class SandboxRunner {
             "network": .string(profile.network.rawValue),
         ])
         let started = WallClock.monotonic()
+        let yolo = profile.mode == .yolo ? makeYoloSync(name: options.name, workspace: workspace, layout: layout, events: events) : nil
+        yolo?.start()
         let status: Int32
         do {
             status = try spawnAndWait(
@@ -134,8 +141,10 @@ public final class SandboxRunner {
                 })
         } catch {
             events.append(["time": .string(WallClock.rfc3339()), "event": "setup_failed", "sandbox": .string(options.name), "error": .string(error.description)])
+            _ = yolo?.stop()
             throw error
         }
+        let synced = yolo?.stop()
         let oom = cgroup?.oomKills ?? 0
         events.append([
             "time": .string(WallClock.rfc3339()), "event": "exit", "sandbox": .string(options.name),
@@ -144,7 +153,22 @@ public final class SandboxRunner {
         ])
         return Outcome(
             exitStatus: status, layout: layout, limitsEnforcement: enforcement, oomKills: oom, workspace: workspace,
-            network: egress?.log.summary, droppedDatagrams: egress?.droppedDatagrams ?? 0)
+            network: egress?.log.summary, droppedDatagrams: egress?.droppedDatagrams ?? 0,
+            autoSynced: synced.map(\.applied), autoSyncHeld: synced?.held.count ?? 0)
+    }
+
+    /// yolo's periodic sync of the workspace upper, with the profile's `sync:` policy.
+    func makeYoloSync(name: String, workspace: String, layout: SandboxLayout, events: JSONLinesWriter) -> YoloSync {
+        let sync = profile.sync
+        let created = (try? layout.loadRecord()).flatMap { try? Date($0.created, strategy: .iso8601) }
+        return YoloSync(name: name, interval: sync.interval, events: events, warn: warn) { () throws(CordonError) in
+            let policy = GatePolicy(
+                syncAllow: sync.allow, deny: sync.deny, blockedExtensions: sync.blockedExtensions, maxFileSize: sync.maxFileSize,
+                maxTotalSize: sync.maxTotalSize, gitleaksConfig: sync.gitleaksConfig)
+            return AutoSync(
+                workspace: workspace, upper: layout.upper, journalPath: layout.syncJournal, lockPath: layout.syncLock, gate: try SyncGate(policy: policy),
+                created: created)
+        }
     }
 
     /// VmHWM of this process (the supervisor, with the proxy in it), from /proc/self/status.

@@ -50,6 +50,36 @@ struct ProfileRunTests {
         #expect(!FileManager.default.fileExists(atPath: h.state + "/cordon/sandboxes/bad/upper/ran"))
     }
 
+    /// yolo: clean changes reach the host during the run (twice for a file edited twice: cordon's
+    /// own earlier write is no conflict), deletions propagate, a secret is held and said, and after
+    /// the run applied entries leave the upper while the held one stays for `cordon sync`.
+    @Test func yoloSyncsCleanChangesDuringTheRunAndHoldsASecret() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        try h.write("old.txt", "obsolete\n", in: h.workspace)
+        try h.write("profile.yaml", "name: fast\nmode: yolo\nsync:\n  interval: 1s\n", in: h.root)
+        let token = "ghp_" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5"
+        let script = """
+            cd /workspace && echo v1 > clean.txt && rm old.txt && sleep 2.5 && echo v2 > clean.txt && sleep 2.5 \
+            && echo "GITHUB_TOKEN=\(token)" > leak.env.txt && sleep 2.5
+            """
+        let r = try await h.cordon(["run", "--profile", h.root + "/profile.yaml", "--workspace", h.workspace, "--name", "yolo", "--", "/bin/sh", "-c", script])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect((try? String(contentsOfFile: h.workspace + "/clean.txt", encoding: .utf8)) == "v2\n")
+        #expect(!FileManager.default.fileExists(atPath: h.workspace + "/old.txt"), "the deletion propagated")
+        #expect(!FileManager.default.fileExists(atPath: h.workspace + "/leak.env.txt"), "the secret stayed in the sandbox")
+        #expect(r.stderr.contains("yolo sync is holding 1 change ("), "\(r.stderr)")
+        #expect(r.stderr.contains("github-token") && r.stderr.contains("review with `cordon sync yolo`"), "\(r.stderr)")
+        #expect(r.stderr.contains("yolo sync applied 3 changes to the host; 1 added, held for review: cordon sync yolo"), "\(r.stderr)")
+        let upper = h.state + "/cordon/sandboxes/yolo/upper"
+        #expect(FileManager.default.fileExists(atPath: upper + "/leak.env.txt"))
+        #expect(!FileManager.default.fileExists(atPath: upper + "/clean.txt"), "applied entries left the upper after the run")
+        let events = (try? String(contentsOfFile: h.state + "/cordon/sandboxes/yolo/events.jsonl", encoding: .utf8)) ?? ""
+        let syncs = events.split(separator: "\n").filter { $0.contains("\"event\":\"sync\"") }
+        #expect(syncs.filter { $0.contains("\"applied\":[") && $0.contains("\"clean.txt\"") }.count == 2, "\(syncs)")
+        #expect(syncs.contains { $0.contains("\"held\":[\"leak.env.txt\"]") })
+    }
+
     @Test func dataDirectoriesPersistAcrossRuns() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }

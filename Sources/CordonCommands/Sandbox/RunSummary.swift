@@ -11,6 +11,7 @@ enum RunSummary {
     static func line(name: String, outcome: SandboxRunner.Outcome, mode: Profile.Mode) -> String {
         var parts = ["cordon: \(name) exited \(outcome.exitStatus)"]
         if outcome.oomKills > 0 { parts.append("out of memory (\(outcome.oomKills) OOM kill\(outcome.oomKills == 1 ? "" : "s"))") }
+        if let synced = outcome.autoSynced { parts.append("yolo sync applied \(synced) change\(synced == 1 ? "" : "s") to the host") }
         if mode == .unsafe {
             parts.append("workspace written directly (unsafe mode)")
         } else if let changes = try? ChangeSet.read(upper: outcome.layout.upper, lower: outcome.workspace) {
@@ -22,7 +23,8 @@ enum RunSummary {
                 if summary.added + summary.dirsAdded > 0 { counts.append("\(summary.added + summary.dirsAdded) added") }
                 if summary.modified + summary.modeChanged > 0 { counts.append("\(summary.modified + summary.modeChanged) modified") }
                 if summary.deleted + summary.dirsRemoved > 0 { counts.append("\(summary.deleted + summary.dirsRemoved) deleted") }
-                parts.append("\(counts.joined(separator: ", ")), held for review: cordon diff \(name)")
+                let review = outcome.autoSynced == nil ? "cordon diff \(name)" : "cordon sync \(name)"
+                parts.append("\(counts.joined(separator: ", ")), held for review: \(review)")
             }
         }
         if let network = outcome.network {

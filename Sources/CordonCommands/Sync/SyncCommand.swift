@@ -88,8 +88,20 @@ struct SyncCommand: ParsableCommand {
     private func execute() throws {
         let paths = CordonPaths.current()
         let layout = stateDir.map { SandboxLayout(directory: $0) } ?? SandboxLayout(paths: paths, name: name)
+        // One sync at a time per sandbox (yolo's rounds take the same lock).
+        var other: (any Error)?
+        try layout.withSyncLock { () throws(CordonError) in
+            do { try execute(layout: layout, paths: paths) } catch let error as CordonError { throw error } catch { other = error }
+        }
+        if let other { throw other }
+    }
+
+    private func execute(layout: SandboxLayout, paths: CordonPaths) throws {
         let record = try layout.loadRecord()
-        let applier = SyncApplier(workspace: record.workspace, upper: layout.upper, journalPath: layout.directory + "/sync-journal.json")
+        var applier = SyncApplier(workspace: record.workspace, upper: layout.upper, journalPath: layout.syncJournal)
+        // A running sandbox's overlay is mounted over the upper: applied entries stay in it (the
+        // host now equals them) and leave when the sandbox has stopped.
+        applier.keepUpper = layout.isRunning
         let recovered = dryRun ? nil : try applier.recover()
         let loaded = try SandboxChanges.load(name: name, stateDir: layout.directory)
         let gate = try SyncGate(policy: try policy(paths: paths).overriding(scannerConfig: gitleaksConfig, flagArchives: flagArchives))

@@ -1,0 +1,106 @@
+import CordonCore
+import CordonFS
+import CordonGate
+import CordonTestSupport
+import FoundationEssentials
+import Glibc
+import Testing
+
+/// yolo's auto-sync against real upper/lower trees: clean sets apply, flagged sets wait whole,
+/// cordon's own writes are not conflicts, a racing write is never applied unscanned.
+@Suite struct AutoSyncTests {
+    final class Fixture {
+        let lower = TempTree()
+        let upper = TempTree()
+        let state = TempTree()
+        let sync: AutoSync
+        init() throws {
+            lower.write("main.py", "print('v1')\n")
+            lower.write("old.txt", "obsolete")
+            sync = AutoSync(
+                workspace: lower.root, upper: upper.root, journalPath: state.path("sync-journal.json"), lockPath: state.path("sync.lock"), gate: try SyncGate(policy: GatePolicy()),
+                created: Date())
+        }
+    }
+
+    static let secret = "ghp_" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5"
+
+    @Test func cleanChangesApplyAndTheUpperKeepsThemWhileMounted() throws {
+        let f = try Fixture()
+        f.upper.write("main.py", "print('v2')\n")
+        f.upper.write("src/new.py", "x = 1\n")
+        f.upper.whiteout("old.txt")
+        let first = try f.sync.round(overlayMounted: true)
+        #expect(Set(first.applied) == ["main.py", "src", "src/new.py", "old.txt"])
+        #expect(first.held.isEmpty)
+        #expect(f.lower.read("main.py") == "print('v2')\n")
+        #expect(f.lower.read("src/new.py") == "x = 1\n")
+        #expect(f.lower.read("old.txt") == nil)
+        // Still in the upper (the overlay is mounted), and no longer a change.
+        #expect(f.upper.read("main.py") == "print('v2')\n")
+        #expect(try f.sync.round(overlayMounted: true).applied.isEmpty)
+
+        // The agent edits the same file again: cordon's earlier write is not a host conflict.
+        f.upper.write("main.py", "print('v3')\n")
+        let second = try f.sync.round(overlayMounted: true)
+        #expect(second.applied == ["main.py"], "\(second.findings.map(\.ruleID))")
+        #expect(f.lower.read("main.py") == "print('v3')\n")
+
+        // After the run: applied entries leave the upper, the host keeps them.
+        _ = try f.sync.finish()
+        #expect(f.upper.read("main.py") == nil)
+        #expect(f.upper.read("src/new.py") == nil)
+        #expect(try FileInfo.lstat(f.upper.path("old.txt")) == nil)
+        #expect(f.lower.read("main.py") == "print('v3')\n")
+        #expect(try ChangeSet.read(upper: f.upper.root, lower: f.lower.root).changes.allSatisfy { $0.type == .directory })
+    }
+
+    @Test func aFlaggedChangeSetWaitsWhole() throws {
+        let f = try Fixture()
+        f.upper.write("main.py", "print('v2')\n")
+        f.upper.write("deploy.sh", "export GITHUB_TOKEN=\(Self.secret)\n")
+        let held = try f.sync.round(overlayMounted: true)
+        #expect(held.applied.isEmpty)
+        #expect(Set(held.held).isSuperset(of: ["deploy.sh"]))
+        #expect(held.findings.contains { $0.ruleID == "github-token" })
+        #expect(f.lower.read("main.py") == "print('v1')\n")
+        #expect(f.lower.read("deploy.sh") == nil)
+        // Once the agent removes the secret, the next round applies everything.
+        f.upper.write("deploy.sh", "export GITHUB_TOKEN=${GITHUB_TOKEN}\n")
+        let next = try f.sync.round(overlayMounted: true)
+        #expect(Set(next.applied) == ["main.py", "deploy.sh"])
+    }
+
+    @Test func aHostEditByTheUserIsAConflictNotOverwritten() throws {
+        let f = try Fixture()
+        usleep(50_000)  // file times come from the kernel's coarse clock: stay clear of `created`
+        f.lower.write("main.py", "print('user edit')\n")
+        f.upper.write("main.py", "print('agent edit')\n")
+        let round = try f.sync.round(overlayMounted: true)
+        #expect(round.applied.isEmpty)
+        #expect(round.findings.contains { $0.ruleID == "conflict-host-changed" && $0.path == "main.py" })
+        #expect(f.lower.read("main.py") == "print('user edit')\n")
+    }
+
+    @Test func aFileRewrittenAfterTheScanIsNeverApplied() throws {
+        let f = try Fixture()
+        f.upper.write("notes.txt", "harmless\n")
+        // The agent swaps in a secret after the gate read the clean content.
+        f.sync.afterGate = { f.upper.write("notes.txt", "token: \(Self.secret)\n") }
+        let raced = try f.sync.round(overlayMounted: true)
+        #expect(raced.raced)
+        #expect(raced.applied.isEmpty)
+        #expect(f.lower.read("notes.txt") == nil)
+        #expect(try FileInfo.lstat(f.state.path("sync-journal.json")) == nil)
+        #expect(DirectoryListingNames(f.lower.root).allSatisfy { !$0.hasPrefix(".cordon") }, "staged temp files left on the host")
+        // The next round scans what is really there and holds it.
+        f.sync.afterGate = {}
+        let next = try f.sync.round(overlayMounted: true)
+        #expect(next.findings.contains { $0.ruleID == "github-token" })
+        #expect(f.lower.read("notes.txt") == nil)
+    }
+
+    func DirectoryListingNames(_ dir: String) -> [String] {
+        (try? DirectoryListing.names(dir)) ?? []
+    }
+}
