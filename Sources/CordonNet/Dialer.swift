@@ -121,11 +121,13 @@ public struct Dialer: Sendable {
 
     /// Opens the upstream connection for an allowed flow, on `eventLoop` (the client's loop, so
     /// the glue runs without hops). `fixedAddress` is a transparent flow's original destination.
-    /// The returned channel has autoRead off until the caller glues it.
+    /// A flow the parent proxy covers goes through it by name, transparent or not (the
+    /// organisation's proxy resolves, as it does for CONNECT). The returned channel has autoRead
+    /// off until the caller glues it.
     public func dial(host: Host, port: Int, fixedAddress: IPAddress? = nil, on eventLoop: any EventLoop) async throws(DialError) -> (
         channel: any Channel, address: IPAddress
     ) {
-        if fixedAddress == nil, policy.usesParentProxy(for: host), let parent = policy.parentProxy.flatMap({ ParentProxyAddress($0.url) }) {
+        if let parent = parentProxy(for: host) {
             return try await dialThroughParent(parent, host: host, port: port, on: eventLoop)
         }
         let resolved: [IPAddress]
@@ -145,12 +147,18 @@ public struct Dialer: Sendable {
     /// Addresses known without a lookup (a fixed address, a literal, a pin), unless the flow goes
     /// through the parent proxy; nil when a DNS lookup is needed.
     func knownAddresses(for host: Host, fixedAddress: IPAddress?) -> [IPAddress]? {
+        if parentProxy(for: host) != nil { return nil }
         if let fixedAddress { return [fixedAddress] }
-        if policy.usesParentProxy(for: host), policy.parentProxy.flatMap({ ParentProxyAddress($0.url) }) != nil { return nil }
         switch host {
         case .address(let address): return [address]
         case .name(let name): return policy.pins[name]
         }
+    }
+
+    /// The parent proxy a flow to `host` goes through (none for hosts in its no-proxy list).
+    func parentProxy(for host: Host) -> ParentProxyAddress? {
+        guard policy.usesParentProxy(for: host) else { return nil }
+        return policy.parentProxy.flatMap { ParentProxyAddress($0.url) }
     }
 
     /// Connects to the first candidate that answers, entirely with futures on `eventLoop`.
