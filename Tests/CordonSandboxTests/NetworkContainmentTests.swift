@@ -284,6 +284,64 @@ struct NetworkContainmentTests {
 /// approval file, which `cordon config compile` then shows.
 @Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"))
 struct ApprovalFlowTests {
+    /// Runs cordon on a pty (as a user at a terminal) and answers its prompts by typing.
+    static let ptyDriver = #"""
+        import os, pty, select, sys, time
+        answers = dict(a.split('=', 1) for a in sys.argv[1].split(','))
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execv(sys.argv[2], sys.argv[2:])
+        out, typed, deadline = b'', set(), time.time() + 120
+        while time.time() < deadline:
+            r, _, _ = select.select([fd], [], [], 0.2)
+            if fd in r:
+                try: chunk = os.read(fd, 4096)
+                except OSError: break
+                if not chunk: break
+                out += chunk
+            for host, key in answers.items():
+                if host not in typed and ('wants to reach ' + host).encode() in out:
+                    os.write(fd, key.encode()); typed.add(host)
+        _, status = os.waitpid(pid, 0)
+        sys.stdout.write(out.decode(errors='replace'))
+        sys.exit(os.waitstatus_to_exitcode(status))
+        """#
+
+    @Test func theTerminalThatRanCordonAnswersHeldConnections() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let server = try await LoopbackServer.start()
+        defer { server.stop() }
+        let port = server.port
+        let profile = """
+            name: prompting
+            egress:
+              prompt: true
+              allow_private: ["127.0.0.0/8"]
+              resolve: {once.test: 127.0.0.1, nope.test: 127.0.0.1}
+            """
+        try h.write("profile.yaml", profile, in: h.root)
+        let script = """
+            echo "once=$(curl -sS -m 60 -o /dev/null -w '%{http_code}' http://once.test:\(port)/)"
+            echo "nope=$(curl -sS -m 60 -o /dev/null -w '%{http_code}' http://nope.test:\(port)/)"
+            echo "again=$(curl -sS -m 60 -o /dev/null -w '%{http_code}' http://once.test:\(port)/)"
+            """
+        let argv = [SandboxHarness.cordon, "run", "--name", "tty", "--workspace", h.workspace, "--profile", h.root + "/profile.yaml", "--", "/bin/sh", "-c", script]
+        let r = try await SandboxHarness.run(
+            ["/usr/bin/python3", "-c", Self.ptyDriver, "once.test:\(port)=o,nope.test:\(port)=d"] + argv, environment: h.environment(), directory: h.workspace)
+        #expect(r.status == 0, "\(r.stdout) \(r.stderr)")
+        #expect(r.stdout.contains("tty wants to reach once.test:\(port) — allow [o]nce, [a]lways, or [d]eny?"), "\(r.stdout)")
+        #expect(r.stdout.contains("allowed for this run"))
+        #expect(r.stdout.contains("once=200"), "\(r.stdout)")
+        #expect(r.stdout.contains("denied"))
+        #expect(r.stdout.contains("nope=403"), "\(r.stdout)")
+        // "once" lasts for the sandbox's life: no second question.
+        #expect(r.stdout.contains("again=200"), "\(r.stdout)")
+        #expect(r.stdout.components(separatedBy: "wants to reach once.test").count == 2, "\(r.stdout)")
+        // Nothing was saved for the profile.
+        #expect(!FileManager.default.fileExists(atPath: h.root + "/config/cordon/approvals/prompting.list"))
+    }
+
     @Test func heldConnectionsAreAnsweredFromAnotherTerminal() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
