@@ -59,7 +59,7 @@ let package = Package(
         // The sync gate: secret scanner, path policy, host-execution traps, atomic apply.
         .target(
             name: "CordonGate",
-            dependencies: ["CordonFS", "CordonCore", "CCordon", "CHyperscan", "CPCRE2", .product(name: "TOMLKit", package: "TOMLKit")],
+            dependencies: ["CordonFS", "CordonCore", "CordonOS", "CCordon", "CHyperscan", "CPCRE2", .product(name: "TOMLKit", package: "TOMLKit")],
             swiftSettings: strict
         ),
         // Network containment: egress policy (pure), proxy handlers, DNS stub.

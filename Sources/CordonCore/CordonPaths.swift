@@ -29,6 +29,8 @@ public struct CordonPaths: Sendable, Equatable {
     public var profilesDirectory: String { configHome + "/profiles" }
     /// All sandboxes' state.
     public var sandboxesDirectory: String { stateHome + "/sandboxes" }
+    /// Compiled secret-scanner databases, keyed by their rules (a cache: safe to delete).
+    public var scannerCache: String { stateHome + "/scanner-cache" }
     /// One sandbox's state directory (upper layer, work dir, event log, metadata).
     public func sandboxDirectory(_ name: String) -> String { sandboxesDirectory + "/" + name }
     /// Persistent per-profile data directories (`data:` in a profile).

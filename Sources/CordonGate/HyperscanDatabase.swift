@@ -1,4 +1,7 @@
 import CHyperscan
+import CordonFS
+import CordonOS
+import FoundationEssentials
 
 #if canImport(Glibc)
 import Glibc
@@ -20,6 +23,26 @@ final class HyperscanDatabase: @unchecked Sendable {
     private let database: OpaquePointer
     let accepted: [UInt32]
     let rejected: [(id: UInt32, reason: String)]
+
+    /// Compiles `patterns`, or loads the same compilation from `cacheDirectory` (the database is
+    /// cached under a name derived from the patterns and checked against the full pattern list
+    /// stored with it, so a stale or foreign file is never used); nil when none compiles.
+    convenience init?(_ patterns: [Pattern], cacheDirectory: String?) {
+        let key = Self.cacheKey(patterns)
+        let file = cacheDirectory.map { $0 + "/" + String(Self.fnv1a(key), radix: 16) + ".hsdb" }
+        if let file, let cached = Self.loadCached(file, key: key) {
+            self.init(database: cached.database, accepted: cached.accepted, rejected: cached.rejected)
+            return
+        }
+        self.init(patterns)
+        if let file, let cacheDirectory { storeCached(file, directory: cacheDirectory, key: key) }
+    }
+
+    private init(database: OpaquePointer, accepted: [UInt32], rejected: [(id: UInt32, reason: String)]) {
+        self.database = database
+        self.accepted = accepted
+        self.rejected = rejected
+    }
 
     /// Compiles `patterns`; nil when none compiles.
     init?(_ patterns: [Pattern]) {
@@ -50,6 +73,60 @@ final class HyperscanDatabase: @unchecked Sendable {
             }
         }
         return nil
+    }
+
+    // MARK: The compile cache
+
+    private struct CacheHeader: Codable {
+        var key: String
+        var accepted: [UInt32]
+        var rejectedIDs: [UInt32]
+        var rejectedReasons: [String]
+    }
+
+    /// Everything the compilation depends on: Hyperscan's version and each pattern in order.
+    static func cacheKey(_ patterns: [Pattern]) -> String {
+        var key = String(cString: hs_version()) + "\n"
+        for p in patterns { key += "\(p.id)\t\(p.caseless)\t\(p.singleMatch)\t\(p.expression)\n" }
+        return key
+    }
+
+    static func fnv1a(_ text: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return hash
+    }
+
+    /// File layout: 4-byte little-endian header length, JSON header, serialized database.
+    private static func loadCached(_ file: String, key: String) -> (database: OpaquePointer, accepted: [UInt32], rejected: [(id: UInt32, reason: String)])? {
+        guard let bytes = try? FileContents.read(file, limit: 256 * 1024 * 1024), bytes.count > 4 else { return nil }
+        let length = Int(bytes[0]) | Int(bytes[1]) << 8 | Int(bytes[2]) << 16 | Int(bytes[3]) << 24
+        guard length > 0, 4 + length < bytes.count,
+            let header = try? JSONDecoder().decode(CacheHeader.self, from: Data(bytes[4..<(4 + length)])), header.key == key,
+            header.rejectedIDs.count == header.rejectedReasons.count
+        else { return nil }
+        var db: OpaquePointer?
+        let rc = bytes[(4 + length)...].withUnsafeBytes { raw in
+            hs_deserialize_database(raw.baseAddress!.assumingMemoryBound(to: CChar.self), raw.count, &db)
+        }
+        // A database from another Hyperscan build or CPU is refused by Hyperscan: compile instead.
+        guard rc == HS_SUCCESS, let db else { return nil }
+        return (db, header.accepted, Array(zip(header.rejectedIDs, header.rejectedReasons)).map { (id: $0.0, reason: $0.1) })
+    }
+
+    /// Best effort: a cache that cannot be written only costs the next run a compile.
+    private func storeCached(_ file: String, directory: String, key: String) {
+        var serialized: UnsafeMutablePointer<CChar>?
+        var length = 0
+        guard hs_serialize_database(database, &serialized, &length) == HS_SUCCESS, let serialized else { return }
+        defer { free(serialized) }
+        let header = CacheHeader(key: key, accepted: accepted, rejectedIDs: rejected.map(\.id), rejectedReasons: rejected.map(\.reason))
+        guard let json = try? JSONEncoder().encode(header) else { return }
+        var bytes: [UInt8] = [UInt8(json.count & 0xff), UInt8(json.count >> 8 & 0xff), UInt8(json.count >> 16 & 0xff), UInt8(json.count >> 24 & 0xff)]
+        bytes += json
+        bytes += UnsafeRawBufferPointer(start: serialized, count: length)
+        _ = try? FileIO.makeDirectories(directory, mode: 0o700)
+        _ = try? FileIO.writeAtomically(file, bytes, mode: 0o600)
     }
 
     deinit { hs_free_database(database) }

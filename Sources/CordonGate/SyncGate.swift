@@ -13,14 +13,15 @@ public struct SyncGate: Sendable {
     let allow: PathPatterns
     let deny: PathPatterns
 
-    public init(policy: GatePolicy, scanner: SecretScanner? = nil) throws(CordonError) {
+    /// `scannerCache`: where compiled scanner databases are kept between runs (nil: compile each time).
+    public init(policy: GatePolicy, scanner: SecretScanner? = nil, scannerCache: String? = nil) throws(CordonError) {
         self.policy = policy
         if let scanner {
             self.scanner = scanner
         } else {
             let rules: RuleSet
             if let path = policy.scannerConfig { rules = try RuleSet.load(path: path) } else { rules = try RuleSet.defaults() }
-            self.scanner = try SecretScanner(rules)
+            self.scanner = try SecretScanner(rules, cacheDirectory: scannerCache)
         }
         allow = PathPatterns(policy.allow)
         deny = PathPatterns(policy.deny)

@@ -160,13 +160,14 @@ public final class SandboxRunner {
     /// yolo's periodic sync of the workspace upper, with the profile's `sync:` policy.
     func makeYoloSync(name: String, workspace: String, layout: SandboxLayout, events: JSONLinesWriter) -> YoloSync {
         let sync = profile.sync
+        let scannerCache = paths.scannerCache
         let created = (try? layout.loadRecord()).flatMap { try? Date($0.created, strategy: .iso8601) }
         return YoloSync(name: name, interval: sync.interval, events: events, warn: warn) { () throws(CordonError) in
             let policy = GatePolicy(
                 syncAllow: sync.allow, deny: sync.deny, blockedExtensions: sync.blockedExtensions, maxFileSize: sync.maxFileSize,
                 maxTotalSize: sync.maxTotalSize, gitleaksConfig: sync.gitleaksConfig)
             return AutoSync(
-                workspace: workspace, upper: layout.upper, journalPath: layout.syncJournal, lockPath: layout.syncLock, gate: try SyncGate(policy: policy),
+                workspace: workspace, upper: layout.upper, journalPath: layout.syncJournal, lockPath: layout.syncLock, gate: try SyncGate(policy: policy, scannerCache: scannerCache),
                 created: created)
         }
     }

@@ -1,4 +1,5 @@
 @testable import CordonGate
+import Foundation
 import Testing
 
 @Suite struct SecretScannerTests {
@@ -186,6 +187,36 @@ import Testing
         #expect(findings.map(\.ruleID) == ["pathological"])
         #expect(findings.first?.severity == .block)
         #expect(findings.first?.message.contains("gave up") == true)
+    }
+
+    /// The compiled database is cached by its exact pattern list: a second scanner loads it and
+    /// finds the same; a corrupt or foreign cache file is ignored (compiled again), never trusted.
+    @Test func compiledDatabasesAreCachedAndCheckedAgainstTheirRules() throws {
+        let dir = "/tmp/cordon-hs-cache-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { _ = try? FileManager.default.removeItem(atPath: dir) }
+        let rules = try RuleSet.defaults()
+        let sample = Array("x = 1\nexport GITHUB_TOKEN=\(SecretScannerTests.github)\napi_key = \"Zq8vLm2-pR7tW4xK9sB\"\n".utf8)
+        let first = try SecretScanner(rules, cacheDirectory: dir)
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".hsdb") }
+        #expect(files.count == 1)
+        let second = try SecretScanner(rules, cacheDirectory: dir)
+        let expected = first.scan(sample, path: "a.sh").map(\.ruleID).sorted()
+        #expect(Set(expected) == ["generic-api-key", "github-token"])
+        #expect(second.scan(sample, path: "a.sh").map(\.ruleID).sorted() == expected)
+        // Garbage in the cache: compiled again, same answers, and the file is rewritten.
+        let file = dir + "/" + files[0]
+        try Data("not a database".utf8).write(to: URL(fileURLWithPath: file))
+        #expect(try SecretScanner(rules, cacheDirectory: dir).scan(sample, path: "a.sh").map(\.ruleID).sorted() == expected)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: file)).count > 1000)
+        // Another rule set's database under this name (a hash collision, or a planted file) is not used.
+        let other = RuleSet(rules: [SecretRule(id: "only-x", regex: "xyzzy")])
+        let otherDir = dir + "-other"
+        defer { _ = try? FileManager.default.removeItem(atPath: otherDir) }
+        _ = try SecretScanner(other, cacheDirectory: otherDir)
+        let otherFile = try FileManager.default.contentsOfDirectory(atPath: otherDir)[0]
+        try FileManager.default.removeItem(atPath: file)
+        try FileManager.default.copyItem(atPath: otherDir + "/" + otherFile, toPath: file)
+        #expect(try SecretScanner(rules, cacheDirectory: dir).scan(sample, path: "a.sh").map(\.ruleID).sorted() == expected)
     }
 
     @Test func leadingLiteralsAreFoundOnlyWhereAMatchMustStart() {

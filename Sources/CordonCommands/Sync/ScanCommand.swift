@@ -42,7 +42,7 @@ struct ScanCommand: ParsableCommand {
         do {
             let rules: RuleSet
             if let config { rules = try RuleSet.load(path: config) } else { rules = try RuleSet.defaults() }
-            scanner = try SecretScanner(rules)
+            scanner = try SecretScanner(rules, cacheDirectory: CordonPaths.current().scannerCache)
             result = try TreeScanner(scanner: scanner).scan(paths)
         } catch {
             printError(error)

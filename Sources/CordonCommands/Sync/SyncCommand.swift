@@ -104,7 +104,8 @@ struct SyncCommand: ParsableCommand {
         applier.keepUpper = layout.isRunning
         let recovered = dryRun ? nil : try applier.recover()
         let loaded = try SandboxChanges.load(name: name, stateDir: layout.directory)
-        let gate = try SyncGate(policy: try policy(paths: paths).overriding(scannerConfig: gitleaksConfig, flagArchives: flagArchives))
+        let gate = try SyncGate(
+            policy: try policy(paths: paths).overriding(scannerConfig: gitleaksConfig, flagArchives: flagArchives), scannerCache: paths.scannerCache)
         let report = try gate.evaluate(loaded.changeSet, created: loaded.created)
 
         var approve = yes
