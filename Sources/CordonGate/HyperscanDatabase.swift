@@ -192,26 +192,28 @@ final class HyperscanDatabase: @unchecked Sendable {
     func makeScratch() -> Scratch { Scratch(for: self) }
 
     /// Every (pattern id, end offset) match in `bytes`.
-    func scan(_ bytes: UnsafeRawBufferPointer, scratch: Scratch, into hits: inout [(id: UInt32, end: Int)]) -> Bool {
-        final class Box {
-            var hits: [(id: UInt32, end: Int)] = []
+    /// How a scan ended: `complete`, or `truncated` (too many hits to keep, or an engine error):
+    /// the caller must then not rely on the hits to know where matches can be.
+    enum Completion { case complete, truncated }
+
+    /// Most hits one scan keeps (16 bytes each): past this the scan stops and says so.
+    static let hitLimit = 1 << 20
+
+    /// Every (pattern id, end offset) match in `bytes`, appended to `hits` (emptied first; its
+    /// capacity is reused across files).
+    func scan(_ bytes: UnsafeRawBufferPointer, scratch: Scratch, into hits: inout [(id: UInt32, end: Int)]) -> Completion {
+        hits.removeAll(keepingCapacity: true)
+        guard let base = bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count <= Int(UInt32.max) else {
+            return bytes.isEmpty ? .complete : .truncated
         }
-        let box = Box()
-        let context = Unmanaged.passUnretained(box).toOpaque()
-        let length = UInt32(min(bytes.count, Int(UInt32.max)))
-        guard let base = bytes.baseAddress?.assumingMemoryBound(to: CChar.self) else {
-            hits = []
-            return true
+        let rc = withUnsafeMutablePointer(to: &hits) { sink in
+            hs_scan(database, base, UInt32(bytes.count), 0, scratch.pointer, { id, _, to, _, context in
+                guard let context else { return 1 }
+                let hits = context.assumingMemoryBound(to: [(id: UInt32, end: Int)].self)
+                hits.pointee.append((id, Int(to)))
+                return hits.pointee.count >= HyperscanDatabase.hitLimit ? 1 : 0
+            }, sink)
         }
-        let rc = hs_scan(database, base, length, 0, scratch.pointer, { id, _, to, _, ctx in
-            guard let ctx else { return 1 }
-            let box = Unmanaged<Box>.fromOpaque(ctx).takeUnretainedValue()
-            box.hits.append((id, Int(to)))
-            // A runaway pattern cannot flood memory: stop after a generous number of hits.
-            return box.hits.count > 1_000_000 ? 1 : 0
-        }, context)
-        hits = box.hits
-        withExtendedLifetime(box) {}
-        return rc == HS_SUCCESS || rc == HS_SCAN_TERMINATED
+        return rc == HS_SUCCESS ? .complete : .truncated
     }
 }

@@ -27,6 +27,8 @@ public final class SecretScanner: @unchecked Sendable {
         var anchors: [String] = []
         var anchoredRegex: ByteRegex?
         var anchoredInHyperscan = false
+        /// The rule's keywords as indices into the scanner's `keywords`.
+        var keywordIndices: [Int] = []
     }
 
     struct CompiledAllowlist {
@@ -86,6 +88,8 @@ public final class SecretScanner: @unchecked Sendable {
         }
         let words = Array(Set(ruleSet.rules.flatMap(\.keywords))).sorted()
         keywords = words
+        let wordIndex = Dictionary(uniqueKeysWithValues: words.enumerated().map { ($1, $0) })
+        for index in compiled.indices { compiled[index].keywordIndices = compiled[index].rule.keywords.compactMap { wordIndex[$0] } }
         keywordBytes = words.map { Self.asciiLowercased(Array($0.utf8)) }
         var database: HyperscanDatabase?
         var anchorTable: [Anchor] = []
@@ -144,10 +148,18 @@ public final class SecretScanner: @unchecked Sendable {
         let scanner: SecretScanner
         let hyperscanScratch: HyperscanDatabase.Scratch?
         let regexScratch: ByteRegex.Scratch
+        /// Reused per file: Hyperscan's hits, and per rule the ends and anchor starts among them.
+        var hits: [(id: UInt32, end: Int)] = []
+        var ends: [[Int]]
+        var starts: [[Int]]
+        var present: [Bool]
         public init(scanner: SecretScanner) {
             self.scanner = scanner
             hyperscanScratch = scanner.hyperscan?.makeScratch()
             regexScratch = ByteRegex.Scratch(groups: scanner.maxGroups)
+            ends = Array(repeating: [], count: scanner.rules.count)
+            starts = Array(repeating: [], count: scanner.rules.count)
+            present = Array(repeating: false, count: scanner.keywords.count)
         }
 
         public func scan(_ bytes: [UInt8], path: String) -> [Finding] {
@@ -183,44 +195,46 @@ public final class SecretScanner: @unchecked Sendable {
         }) {
             return findings
         }
-        var present = Set<Int>()
-        var ends: [Int: [Int]] = [:]
-        var starts: [Int: [Int]] = [:]
-        var foldHazard = false
+        for index in session.ends.indices {
+            session.ends[index].removeAll(keepingCapacity: true)
+            session.starts[index].removeAll(keepingCapacity: true)
+        }
+        for index in session.present.indices { session.present[index] = false }
+        // Without a complete Hyperscan pass (no Hyperscan, too many hits, a U+212A/U+017F in the
+        // file), every rule's regex runs over the whole file.
+        var wholeFile = hyperscan == nil
         if let hyperscan, let hyperscanScratch = session.hyperscanScratch {
-            var hits: [(id: UInt32, end: Int)] = []
-            _ = hyperscan.scan(UnsafeRawBufferPointer(bytes), scratch: hyperscanScratch, into: &hits)
-            for hit in hits {
+            if hyperscan.scan(UnsafeRawBufferPointer(bytes), scratch: hyperscanScratch, into: &session.hits) == .truncated { wholeFile = true }
+            for hit in session.hits {
                 if hit.id == Self.foldHazard {
-                    foldHazard = true
+                    wholeFile = true
                 } else if hit.id >= Self.anchorBase {
                     let anchor = anchorTable[Int(hit.id - Self.anchorBase)]
-                    starts[anchor.rule, default: []].append(hit.end - anchor.length)
+                    session.starts[anchor.rule].append(hit.end - anchor.length)
                 } else if hit.id >= Self.keywordBase {
-                    present.insert(Int(hit.id - Self.keywordBase))
+                    session.present[Int(hit.id - Self.keywordBase)] = true
                 } else {
-                    ends[Int(hit.id), default: []].append(hit.end)
+                    session.ends[Int(hit.id)].append(hit.end)
                 }
             }
+            if wholeFile { for index in session.present.indices { session.present[index] = true } }
         } else {
             let lower = Self.asciiLowercased(Array(bytes))
-            for (index, word) in keywordBytes.enumerated() where Self.contains(lower, word) { present.insert(index) }
+            for (index, word) in keywordBytes.enumerated() where Self.contains(lower, word) { session.present[index] = true }
         }
-        if foldHazard { present = Set(keywords.indices) }
-        let presentWords = Set(present.map { keywords[$0] })
         for (index, rule) in rules.enumerated() {
             guard let regex = rule.regex else { continue }
-            if !rule.rule.keywords.isEmpty && !rule.rule.keywords.contains(where: presentWords.contains) { continue }
+            if !rule.keywordIndices.isEmpty && !rule.keywordIndices.contains(where: { session.present[$0] }) { continue }
             if let p = rule.path, !p.contains(path, scratch: scratch, onLimit: true) { continue }
-            if rule.anchoredInHyperscan, !foldHazard, let anchored = rule.anchoredRegex {
-                guard let ruleStarts = starts[index] else { continue }
-                findings += confirmAnchored(rule, regex: anchored, bytes: bytes, starts: ruleStarts, path: path, scratch: scratch)
+            if rule.anchoredInHyperscan, !wholeFile, let anchored = rule.anchoredRegex {
+                if session.starts[index].isEmpty { continue }
+                findings += confirmAnchored(rule, regex: anchored, bytes: bytes, starts: session.starts[index], path: path, scratch: scratch)
                 continue
             }
             let windows: [Range<Int>]
-            if rule.inHyperscan {
-                guard let hitEnds = ends[index] else { continue }
-                windows = Self.windows(bytes, ends: hitEnds, lookback: rule.lookback)
+            if rule.inHyperscan && !wholeFile {
+                if session.ends[index].isEmpty { continue }
+                windows = Self.windows(bytes, ends: session.ends[index], lookback: rule.lookback)
             } else {
                 windows = [0..<bytes.count]
             }

@@ -219,6 +219,16 @@ import Testing
         #expect(try SecretScanner(rules, cacheDirectory: dir).scan(sample, path: "a.sh").map(\.ruleID).sorted() == expected)
     }
 
+    /// A file with more Hyperscan hits than one scan keeps is scanned whole by the exact engine:
+    /// a secret after the millionth key name is still found.
+    @Test func tooManyHitsFallBackToTheWholeFile() throws {
+        let scanner = try SecretScanner(try RuleSet.defaults())
+        var text = String(repeating: "key ", count: 1_100_000)
+        text += "\napi_key = \"Zq8vLm2-pR7tW4xK9sB\"\n"
+        let findings = scanner.scan(Array(text.utf8), path: "big.txt")
+        #expect(findings.contains { $0.ruleID == "generic-api-key" && $0.line == 2 }, "\(findings.map(\.ruleID))")
+    }
+
     @Test func leadingLiteralsAreFoundOnlyWhereAMatchMustStart() {
         #expect(SecretScanner.leadingLiterals("(?i)(?:access|key)[ \\t]{0,3}=") == ["access", "key"])
         #expect(SecretScanner.leadingLiterals("(?:ab|cd)x") == ["ab", "cd"])
