@@ -222,13 +222,14 @@ public final class SecretScanner: @unchecked Sendable {
             let lower = Self.asciiLowercased(Array(bytes))
             for (index, word) in keywordBytes.enumerated() where Self.contains(lower, word) { session.present[index] = true }
         }
+        let lines = LineIndex(bytes)
         for (index, rule) in rules.enumerated() {
             guard let regex = rule.regex else { continue }
             if !rule.keywordIndices.isEmpty && !rule.keywordIndices.contains(where: { session.present[$0] }) { continue }
             if let p = rule.path, !p.contains(path, scratch: scratch, onLimit: true) { continue }
             if rule.anchoredInHyperscan, !wholeFile, let anchored = rule.anchoredRegex {
                 if session.starts[index].isEmpty { continue }
-                findings += confirmAnchored(rule, regex: anchored, bytes: bytes, starts: session.starts[index], path: path, scratch: scratch)
+                findings += confirmAnchored(rule, regex: anchored, bytes: bytes, starts: session.starts[index], path: path, scratch: scratch, lines: lines)
                 continue
             }
             let windows: [Range<Int>]
@@ -239,7 +240,7 @@ public final class SecretScanner: @unchecked Sendable {
                 windows = [0..<bytes.count]
             }
             for window in windows {
-                findings += confirm(rule, regex: regex, bytes: bytes, window: window, path: path, scratch: scratch)
+                findings += confirm(rule, regex: regex, bytes: bytes, window: window, path: path, scratch: scratch, lines: lines)
             }
         }
         return findings
@@ -247,14 +248,15 @@ public final class SecretScanner: @unchecked Sendable {
 
     /// Runs the exact regex over one window and turns surviving matches into findings.
     private func confirm(
-        _ rule: CompiledRule, regex: ByteRegex, bytes: UnsafeBufferPointer<UInt8>, window: Range<Int>, path: String, scratch: ByteRegex.Scratch
+        _ rule: CompiledRule, regex: ByteRegex, bytes: UnsafeBufferPointer<UInt8>, window: Range<Int>, path: String, scratch: ByteRegex.Scratch,
+        lines: LineIndex
     ) -> [Finding] {
         let text = UnsafeBufferPointer(rebasing: bytes[window])
         do {
             let matches = try regex.matches(in: text, scratch: scratch)
-            return findings(rule, matches: matches, text: text, offset: window.lowerBound, bytes: bytes, path: path, scratch: scratch)
+            return findings(rule, matches: matches, text: text, offset: window.lowerBound, lines: lines, path: path, scratch: scratch)
         } catch {
-            return [undecided(rule, bytes: bytes, at: window.lowerBound, path: path, error: error)]
+            return [undecided(rule, lines: lines, at: window.lowerBound, path: path, error: error)]
         }
     }
 
@@ -262,7 +264,8 @@ public final class SecretScanner: @unchecked Sendable {
     /// right, skipping places inside the previous match: the same non-overlapping, leftmost
     /// matches a scan of the whole file gives, since every match starts at such a literal.
     private func confirmAnchored(
-        _ rule: CompiledRule, regex: ByteRegex, bytes: UnsafeBufferPointer<UInt8>, starts: [Int], path: String, scratch: ByteRegex.Scratch
+        _ rule: CompiledRule, regex: ByteRegex, bytes: UnsafeBufferPointer<UInt8>, starts: [Int], path: String, scratch: ByteRegex.Scratch,
+        lines: LineIndex
     ) -> [Finding] {
         var matches: [ByteRegex.Match] = []
         var next = 0
@@ -272,16 +275,16 @@ public final class SecretScanner: @unchecked Sendable {
                 matches.append(match)
                 next = match.range.isEmpty ? match.range.upperBound + 1 : match.range.upperBound
             } catch {
-                return [undecided(rule, bytes: bytes, at: start, path: path, error: error)]
+                return [undecided(rule, lines: lines, at: start, path: path, error: error)]
             }
         }
-        return findings(rule, matches: matches, text: bytes, offset: 0, bytes: bytes, path: path, scratch: scratch)
+        return findings(rule, matches: matches, text: bytes, offset: 0, lines: lines, path: path, scratch: scratch)
     }
 
     /// Fail closed: a place the exact engine could not decide holds the file back.
-    private func undecided(_ rule: CompiledRule, bytes: UnsafeBufferPointer<UInt8>, at offset: Int, path: String, error: ByteRegex.LimitError) -> Finding {
+    private func undecided(_ rule: CompiledRule, lines: LineIndex, at offset: Int, path: String, error: ByteRegex.LimitError) -> Finding {
         Finding(
-            ruleID: rule.rule.id, severity: .block, path: path, line: Self.newlines(in: bytes, before: offset) + 1,
+            ruleID: rule.rule.id, severity: .block, path: path, line: lines.line(at: offset),
             message: "\(rule.rule.description): the regex engine gave up on this part of the file (\(error)); it cannot be cleared automatically",
             fix: "review \(path) by hand, or simplify the rule's regex")
     }
@@ -289,7 +292,7 @@ public final class SecretScanner: @unchecked Sendable {
     /// Turns regex matches in `text` (which starts at `offset` in the file) into findings: secret
     /// group, entropy, allowlists, then line and column.
     private func findings(
-        _ rule: CompiledRule, matches: [ByteRegex.Match], text: UnsafeBufferPointer<UInt8>, offset: Int, bytes: UnsafeBufferPointer<UInt8>, path: String,
+        _ rule: CompiledRule, matches: [ByteRegex.Match], text: UnsafeBufferPointer<UInt8>, offset: Int, lines: LineIndex, path: String,
         scratch: ByteRegex.Scratch
     ) -> [Finding] {
         var findings: [Finding] = []
@@ -318,10 +321,10 @@ public final class SecretScanner: @unchecked Sendable {
             let whole = { String(decoding: UnsafeBufferPointer(rebasing: text[match.range]), as: UTF8.self) }
             let line = { [lineStart, lineEnd] in String(decoding: UnsafeBufferPointer(rebasing: text[lineStart..<lineEnd]), as: UTF8.self) }
             if allowed(rule: rule, secret: secret, match: whole, line: line, path: path, scratch: scratch) { continue }
-            // Line and column only for a surviving finding: counting is O(file).
+            // Line and column only for a surviving finding (the file's line index is built on the first).
             findings.append(
                 Finding(
-                    ruleID: rule.rule.id, severity: .block, path: path, line: Self.newlines(in: bytes, before: offset + lineStart) + 1,
+                    ruleID: rule.rule.id, severity: .block, path: path, line: lines.line(at: offset + lineStart),
                     column: range.lowerBound - lineStart + 1, message: rule.rule.description, match: Self.redact(secret),
                     entropy: (entropy * 100).rounded() / 100,
                     fix: "remove the secret from \(path) and rotate it if it was real; inject credentials with cordon's secrets instead"))
@@ -448,12 +451,6 @@ public final class SecretScanner: @unchecked Sendable {
         return CompiledAllowlist(list: list, regexes: regexes, paths: paths, stopwords: Stopwords(list.stopwords))
     }
 
-    /// Newlines in `bytes` before `offset` (counted only for a surviving finding, never per window).
-    static func newlines(in bytes: UnsafeBufferPointer<UInt8>, before offset: Int) -> Int {
-        var count = 0
-        for i in 0..<min(offset, bytes.count) where bytes[i] == 10 { count += 1 }
-        return count
-    }
 
     static func asciiLowercased(_ bytes: [UInt8]) -> [UInt8] {
         bytes.map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }
@@ -564,5 +561,41 @@ struct Stopwords {
             }
             return false
         }
+    }
+}
+
+/// Line numbers for one file's findings: the newline offsets are found once (memchr), on the
+/// first finding, then each lookup is a binary search (a test-vector file with hundreds of keys
+/// would otherwise be re-counted from the start for every one).
+final class LineIndex {
+    private let bytes: UnsafeBufferPointer<UInt8>
+    private var newlines: [Int]?
+
+    init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+
+    /// The 1-based line holding byte `offset`.
+    func line(at offset: Int) -> Int {
+        let offsets = newlines ?? build()
+        var low = 0
+        var high = offsets.count
+        while low < high {
+            let mid = (low + high) / 2
+            if offsets[mid] < offset { low = mid + 1 } else { high = mid }
+        }
+        return low + 1
+    }
+
+    private func build() -> [Int] {
+        var offsets: [Int] = []
+        if let base = bytes.baseAddress {
+            var position = 0
+            while position < bytes.count, let hit = memchr(base + position, 10, bytes.count - position) {
+                let index = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                offsets.append(index)
+                position = index + 1
+            }
+        }
+        newlines = offsets
+        return offsets
     }
 }

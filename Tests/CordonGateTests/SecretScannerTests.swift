@@ -229,6 +229,14 @@ import Testing
         #expect(findings.contains { $0.ruleID == "generic-api-key" && $0.line == 2 }, "\(findings.map(\.ruleID))")
     }
 
+    @Test func everyFindingHasItsOwnLineAndColumn() throws {
+        let scanner = try SecretScanner(try RuleSet.defaults())
+        let text = "a = \(SecretScannerTests.aws)\n\nx\n  k = \(SecretScannerTests.aws)\n\n\n\(SecretScannerTests.aws)"
+        let found = scanner.scan(Array(text.utf8), path: "f.txt").filter { $0.ruleID == "aws-access-key-id" }
+        #expect(found.map(\.line) == [1, 4, 7])
+        #expect(found.map(\.column) == [5, 7, 1])
+    }
+
     @Test func leadingLiteralsAreFoundOnlyWhereAMatchMustStart() {
         #expect(SecretScanner.leadingLiterals("(?i)(?:access|key)[ \\t]{0,3}=") == ["access", "key"])
         #expect(SecretScanner.leadingLiterals("(?:ab|cd)x") == ["ab", "cd"])
