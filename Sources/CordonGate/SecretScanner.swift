@@ -312,20 +312,18 @@ public final class SecretScanner: @unchecked Sendable {
             let entropy = Self.asciiEntropy(secretBytes) ?? Self.shannonEntropy(String(decoding: secretBytes, as: UTF8.self))
             if rule.rule.entropy > 0 && entropy <= rule.rule.entropy { continue }
             let secret = String(decoding: secretBytes, as: UTF8.self)
-            var lineStart = range.lowerBound
-            while lineStart > 0 && text[lineStart - 1] != 10 { lineStart -= 1 }
-            var lineEnd = range.lowerBound
-            while lineEnd < text.count && text[lineEnd] != 10 { lineEnd += 1 }
-            if lineEnd > lineStart && text[lineEnd - 1] == 13 { lineEnd -= 1 }
-            // The match and the line become Strings only for an allowlist that reads them.
+            let position = offset + range.lowerBound
+            // The match and the line become Strings only for an allowlist that reads them; line
+            // bounds come from the file's newline index (built once, on the first need), never
+            // from scanning a possibly megabyte-long line per candidate.
             let whole = { String(decoding: UnsafeBufferPointer(rebasing: text[match.range]), as: UTF8.self) }
-            let line = { [lineStart, lineEnd] in String(decoding: UnsafeBufferPointer(rebasing: text[lineStart..<lineEnd]), as: UTF8.self) }
+            let line = { lines.text(ofLineAt: position) }
             if allowed(rule: rule, secret: secret, match: whole, line: line, path: path, scratch: scratch) { continue }
-            // Line and column only for a surviving finding (the file's line index is built on the first).
+            let (lineNumber, lineStart) = lines.position(of: position)
             findings.append(
                 Finding(
-                    ruleID: rule.rule.id, severity: .block, path: path, line: lines.line(at: offset + lineStart),
-                    column: range.lowerBound - lineStart + 1, message: rule.rule.description, match: Self.redact(secret),
+                    ruleID: rule.rule.id, severity: .block, path: path, line: lineNumber,
+                    column: position - lineStart + 1, message: rule.rule.description, match: Self.redact(secret),
                     entropy: (entropy * 100).rounded() / 100,
                     fix: "remove the secret from \(path) and rotate it if it was real; inject credentials with cordon's secrets instead"))
         }
@@ -574,7 +572,10 @@ final class LineIndex {
     init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
     /// The 1-based line holding byte `offset`.
-    func line(at offset: Int) -> Int {
+    func line(at offset: Int) -> Int { position(of: offset).line }
+
+    /// The 1-based line holding byte `offset`, and the offset where that line starts.
+    func position(of offset: Int) -> (line: Int, start: Int) {
         let offsets = newlines ?? build()
         var low = 0
         var high = offsets.count
@@ -582,7 +583,16 @@ final class LineIndex {
             let mid = (low + high) / 2
             if offsets[mid] < offset { low = mid + 1 } else { high = mid }
         }
-        return low + 1
+        return (low + 1, low == 0 ? 0 : offsets[low - 1] + 1)
+    }
+
+    /// The line holding byte `offset`, without its line break.
+    func text(ofLineAt offset: Int) -> String {
+        let (line, start) = position(of: offset)
+        let offsets = newlines ?? []
+        var end = line - 1 < offsets.count ? offsets[line - 1] : bytes.count
+        if end > start && bytes[end - 1] == 13 { end -= 1 }
+        return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
     }
 
     private func build() -> [Int] {
