@@ -193,6 +193,7 @@ public struct Dialer: Sendable {
             .channelOption(ChannelOptions.autoRead, value: false)
             .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
+            .channelOption(ChannelOptions.recvAllocator, value: EgressProxy.readAllocator)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers(IdleStateHandler(allTimeout: idle), IdleCloseHandler())
