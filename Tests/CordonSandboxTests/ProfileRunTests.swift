@@ -60,7 +60,7 @@ struct ProfileRunTests {
         try h.write("profile.yaml", "name: fast\nmode: yolo\nsync:\n  interval: 1s\n", in: h.root)
         let token = "ghp_" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5"
         let script = """
-            cd /workspace && echo v1 > clean.txt && rm old.txt && sleep 2.5 && echo v2 > clean.txt && sleep 2.5 \
+            cd /workspace && echo v1 > clean.txt && rm old.txt && sleep 3.5 && echo v2 > clean.txt && sleep 3.5 \
             && echo "GITHUB_TOKEN=\(token)" > leak.env.txt && sleep 2.5
             """
         let r = try await h.cordon(["run", "--profile", h.root + "/profile.yaml", "--workspace", h.workspace, "--name", "yolo", "--", "/bin/sh", "-c", script])
