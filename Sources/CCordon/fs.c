@@ -18,6 +18,8 @@ int ccordon_openat2(int dirfd, const char *path, int flags, unsigned int mode, u
     return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
 }
 
+int ccordon_syncfs(int fd) { return syncfs(fd); }
+
 int ccordon_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags) {
     return (int)syscall(SYS_renameat2, olddirfd, oldpath, newdirfd, newpath, flags);
 }

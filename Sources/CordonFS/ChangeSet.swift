@@ -146,7 +146,7 @@ public struct ChangeSet: Sendable, Equatable, Codable {
     static let opaqueXattrs = ["trusted.overlay.opaque", "user.overlay.opaque"]
     /// Layer features that change what an upper entry means; refused rather than misread.
     static let unsupportedXattrs = ["trusted.overlay.redirect", "user.overlay.redirect", "trusted.overlay.metacopy", "user.overlay.metacopy"]
-    static let whiteoutPrefix = ".wh."
+    public static let whiteoutPrefix = ".wh."
     static let opaqueMarker = ".wh..wh..opq"
 
     /// Reads the change set of `upper` against `lower`.
@@ -155,23 +155,29 @@ public struct ChangeSet: Sendable, Equatable, Codable {
             throw CordonError(.notFound, "upper layer \(upper) is not a directory", hint: "was the sandbox run with an overlay workspace?")
         }
         var reader = Reader(upper: upper, lower: lower)
-        try reader.walk("")
+        try reader.walk("", opaque: isOpaque(path: upper))
         return ChangeSet(upper: upper, lower: lower, changes: reader.changes)
     }
 
     /// Whether the upper entry at `path` is a whiteout in any supported form.
     public static func isWhiteout(path: String, name: String, info: FileInfo) -> Bool {
+        isWhiteout(name: name, info: info, xattrs: ExtendedAttributes.names(path))
+    }
+
+    /// The same, given the entry's extended attribute names (one listxattr rather than a getxattr each).
+    static func isWhiteout(name: String, info: FileInfo, xattrs: [String]) -> Bool {
         if info.isCharDeviceWhiteout { return true }
         if name.hasPrefix(whiteoutPrefix) && name != opaqueMarker { return true }
-        if info.type == .file && info.size == 0 {
-            return whiteoutXattrs.contains { ExtendedAttributes.get(path, $0) != nil }
-        }
-        return false
+        return info.type == .file && info.size == 0 && xattrs.contains(where: whiteoutXattrs.contains)
     }
 
     /// Whether the upper directory at `path` is opaque.
     public static func isOpaque(path: String) -> Bool {
-        if opaqueXattrs.contains(where: { ExtendedAttributes.get(path, $0) == Array("y".utf8) }) { return true }
+        isOpaque(path: path, xattrs: ExtendedAttributes.names(path))
+    }
+
+    static func isOpaque(path: String, xattrs: [String]) -> Bool {
+        if opaqueXattrs.contains(where: { xattrs.contains($0) && ExtendedAttributes.get(path, $0) == Array("y".utf8) }) { return true }
         return (try? FileInfo.lstat(path + "/" + opaqueMarker)) != nil
     }
 
@@ -183,34 +189,35 @@ public struct ChangeSet: Sendable, Equatable, Codable {
         func join(_ base: String, _ rel: String) -> String { rel.isEmpty ? base : base + "/" + rel }
         func child(_ rel: String, _ name: String) -> String { rel.isEmpty ? name : rel + "/" + name }
 
-        mutating func walk(_ rel: String) throws(CordonError) {
+        mutating func walk(_ rel: String, opaque: Bool) throws(CordonError) {
             let upperDir = join(upper, rel)
             let names = try DirectoryListing.names(upperDir)
-            let opaque = ChangeSet.isOpaque(path: upperDir)
             var present = Set<String>()
-            var deletions: [String] = []
+            var deletions = Set<String>()
             for name in names {
                 if name == ChangeSet.opaqueMarker { continue }
                 let upperPath = upperDir + "/" + name
                 guard let info = try FileInfo.lstat(upperPath) else { continue }
-                if ChangeSet.isWhiteout(path: upperPath, name: name, info: info) {
+                // Usually empty: one listxattr answers the whiteout, redirect/metacopy and opaque questions.
+                let xattrs = ExtendedAttributes.names(upperPath)
+                if ChangeSet.isWhiteout(name: name, info: info, xattrs: xattrs) {
                     let target = name.hasPrefix(ChangeSet.whiteoutPrefix) && !info.isCharDeviceWhiteout
                         ? String(name.dropFirst(ChangeSet.whiteoutPrefix.count)) : name
-                    deletions.append(target)
+                    deletions.insert(target)
                     continue
                 }
                 present.insert(name)
-                for attribute in ChangeSet.unsupportedXattrs where ExtendedAttributes.get(upperPath, attribute) != nil {
+                if let attribute = ChangeSet.unsupportedXattrs.first(where: xattrs.contains) {
                     throw CordonError(
                         .unsupported, "\(upperPath) carries \(attribute), an overlay feature cordon does not read",
                         hint: "mount the workspace overlay without redirect_dir and metacopy (cordon's default)")
                 }
-                try entry(child(rel, name), upperPath: upperPath, info: info)
+                try entry(child(rel, name), upperPath: upperPath, info: info, xattrs: xattrs)
             }
             // Lower entries hidden by an opaque directory are deletions, unless the upper replaced them.
             if opaque, let lowerInfo = try FileInfo.lstat(join(lower, rel)), lowerInfo.type == .directory {
-                for name in try DirectoryListing.names(join(lower, rel)) where !present.contains(name) && !deletions.contains(name) {
-                    deletions.append(name)
+                for name in try DirectoryListing.names(join(lower, rel)) where !present.contains(name) {
+                    deletions.insert(name)
                 }
             }
             for name in deletions.sorted() where !present.contains(name) {
@@ -218,7 +225,7 @@ public struct ChangeSet: Sendable, Equatable, Codable {
             }
         }
 
-        mutating func entry(_ rel: String, upperPath: String, info: FileInfo) throws(CordonError) {
+        mutating func entry(_ rel: String, upperPath: String, info: FileInfo, xattrs: [String]) throws(CordonError) {
             let lowerInfo = try FileInfo.lstat(join(lower, rel))
             var flags = Change.Flags()
             flags.hardLinked = info.type != .directory && info.linkCount > 1
@@ -230,7 +237,7 @@ public struct ChangeSet: Sendable, Equatable, Codable {
                 flags.executableAdded = !(lowerInfo?.type == .file && lowerInfo?.isExecutable == true)
             }
             if info.type == .directory {
-                flags.opaque = ChangeSet.isOpaque(path: upperPath)
+                flags.opaque = ChangeSet.isOpaque(path: upperPath, xattrs: xattrs)
                 if let lowerInfo, lowerInfo.type == .directory {
                     if flags.opaque {
                         changes.append(Change(kind: .dirReplaced, path: rel, type: .directory, mode: info.mode, lowerMode: lowerInfo.mode, flags: flags))
@@ -241,7 +248,7 @@ public struct ChangeSet: Sendable, Equatable, Codable {
                     if lowerInfo != nil { try removeLower(rel) }
                     changes.append(Change(kind: .dirAdded, path: rel, type: .directory, mode: info.mode, flags: flags))
                 }
-                try walk(rel)
+                try walk(rel, opaque: flags.opaque)
                 return
             }
             let target = info.type == .symlink ? try FileContents.readLink(upperPath) : nil

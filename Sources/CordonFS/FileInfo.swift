@@ -105,12 +105,16 @@ public enum ExtendedAttributes {
 
     /// All attribute names on `path` (empty when none or unsupported).
     public static func names(_ path: String) -> [String] {
-        let size = ccordon_llistxattr(path, nil, 0)
-        guard size > 0 else { return [] }
-        var buffer = [CChar](repeating: 0, count: Int(size))
-        let read = buffer.withUnsafeMutableBufferPointer { ccordon_llistxattr(path, $0.baseAddress, $0.count) }
-        guard read > 0 else { return [] }
-        return buffer.prefix(Int(read)).split(separator: 0).map { String(decoding: $0.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+        while true {
+            let size = ccordon_llistxattr(path, nil, 0)
+            guard size > 0 else { return [] }
+            var buffer = [CChar](repeating: 0, count: Int(size))
+            let read = buffer.withUnsafeMutableBufferPointer { ccordon_llistxattr(path, $0.baseAddress, $0.count) }
+            // ERANGE: an attribute was added between the two calls; ask again rather than miss it.
+            if read < 0 && errno == ERANGE { continue }
+            guard read > 0 else { return [] }
+            return buffer.prefix(Int(read)).split(separator: 0).map { String(decoding: $0.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+        }
     }
 }
 
@@ -139,18 +143,20 @@ public enum FileContents {
         let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { throw CordonError(.systemCall, "cannot open \(path)", cause: String(cString: strerror(errno))) }
         defer { close(fd) }
-        // One read into an array sized by fstat (the scanner's hot path); a file that grows while
-        // being read continues in chunks.
+        // One read into an array sized by fstat plus one byte (the scanner's hot path): a short read
+        // is the end of the file. A file that grows while being read continues in chunks.
         var st = stat()
-        let hint = fstat(fd, &st) == 0 && st.st_size > 0 ? Int(min(UInt64(st.st_size), limit, 1 << 30)) : 0
+        let size = fstat(fd, &st) == 0 && st.st_size > 0 ? UInt64(st.st_size) : 0
+        let hint = Int(min(size, limit, 1 << 30))
+        let capacity = UInt64(hint) < limit ? hint + 1 : hint
         var failed = false
-        var result = [UInt8](unsafeUninitializedCapacity: hint) { buffer, initialized in
-            let n = readFull(fd, UnsafeMutableRawBufferPointer(buffer))
+        var result = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, initialized in
+            let n = readFull(fd, UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[0..<capacity])))
             failed = n < 0
             initialized = max(n, 0)
         }
         if failed { throw CordonError(.systemCall, "cannot read \(path)", cause: String(cString: strerror(errno))) }
-        if hint > 0 && result.count < hint { return result }
+        if result.count < capacity || UInt64(result.count) >= limit { return result }
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while UInt64(result.count) < limit {
             let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
@@ -172,12 +178,20 @@ public enum FileContents {
         let fb = open(b, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard fb >= 0 else { throw CordonError(.systemCall, "cannot open \(b)", cause: String(cString: strerror(errno))) }
         defer { close(fb) }
+        guard let same = equal(descriptors: fa, fb) else {
+            throw CordonError(.systemCall, "cannot compare \(a) and \(b)", cause: String(cString: strerror(errno)))
+        }
+        return same
+    }
+
+    /// True when the two open files have the same bytes from their current offsets; nil when a read fails.
+    public static func equal(descriptors fa: Int32, _ fb: Int32) -> Bool? {
         var bufA = [UInt8](repeating: 0, count: 1 << 16)
         var bufB = [UInt8](repeating: 0, count: 1 << 16)
         while true {
             let na = bufA.withUnsafeMutableBytes { readFull(fa, $0) }
             let nb = bufB.withUnsafeMutableBytes { readFull(fb, $0) }
-            if na < 0 || nb < 0 { throw CordonError(.systemCall, "cannot compare \(a) and \(b)", cause: String(cString: strerror(errno))) }
+            if na < 0 || nb < 0 { return nil }
             if na != nb { return false }
             if na == 0 { return true }
             if bufA[0..<na] != bufB[0..<nb] { return false }

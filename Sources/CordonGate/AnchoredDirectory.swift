@@ -13,6 +13,8 @@ final class AnchoredDirectory {
     let root: String
     private let rootFD: Int32
     private var parents: [String: Int32] = [:]
+    /// One copy buffer for every file this tree writes (allocating one per file costs more than the copy).
+    private let buffer: UnsafeMutableRawBufferPointer
     static let resolve = CCORDON_RESOLVE_BENEATH | CCORDON_RESOLVE_NO_SYMLINKS | CCORDON_RESOLVE_NO_MAGICLINKS
 
     init(_ root: String) throws(CordonError) {
@@ -20,11 +22,13 @@ final class AnchoredDirectory {
         let fd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { throw Self.error("open", root) }
         rootFD = fd
+        buffer = .allocate(byteCount: 1 << 16, alignment: 16)
     }
 
     deinit {
         for fd in parents.values { close(fd) }
         close(rootFD)
+        buffer.deallocate()
     }
 
     static func error(_ op: String, _ path: String, _ code: Int32 = errno) -> CordonError {
@@ -57,9 +61,11 @@ final class AnchoredDirectory {
         parents = [:]
     }
 
-    /// Opens a file beneath the root for reading, refusing symlinks anywhere on the way.
+    /// Opens a file beneath the root for reading, refusing symlinks anywhere on the way: the parent
+    /// comes from `directory` (openat2), the last component is opened with O_NOFOLLOW.
     func openForReading(_ rel: String) throws(CordonError) -> Int32 {
-        let fd = ccordon_openat2(rootFD, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0, Self.resolve)
+        let (dir, name) = try parent(of: rel)
+        let fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { throw Self.error("open", root + "/" + rel) }
         return fd
     }
@@ -72,16 +78,20 @@ final class AnchoredDirectory {
 
     func exists(_ rel: String) -> Bool { lstat(rel) != nil }
 
-    /// Copies `source` (an fd) into a new file `name` in `dirFD`, with `mode`; fsyncs it when
-    /// `durable` (a caller staging many files passes false and calls `syncFilesystem()` once).
+    /// Copies `source` (an fd) into a new file `rel` with `mode`, replacing a file or symlink left
+    /// there (never a directory); fsyncs it when `durable` (a caller staging many files passes false
+    /// and calls `syncFilesystem()` once).
     func createFile(_ rel: String, from source: Int32, mode: UInt32, durable: Bool = true) throws(CordonError) {
         let (fd, name) = try parent(of: rel)
-        let out = openat(fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        var out = openat(fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        if out < 0 && errno == EEXIST {
+            guard unlinkat(fd, name, 0) == 0 else { throw Self.error("unlink", root + "/" + rel) }
+            out = openat(fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        }
         guard out >= 0 else { throw Self.error("create", root + "/" + rel) }
         defer { close(out) }
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
         while true {
-            let n = buffer.withUnsafeMutableBytes { read(source, $0.baseAddress, $0.count) }
+            let n = read(source, buffer.baseAddress, buffer.count)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw Self.error("read for", root + "/" + rel)
@@ -89,7 +99,7 @@ final class AnchoredDirectory {
             if n == 0 { break }
             var written = 0
             while written < n {
-                let w = buffer.withUnsafeBytes { write(out, $0.baseAddress.map { $0 + written }, n - written) }
+                let w = write(out, buffer.baseAddress.map { $0 + written }, n - written)
                 if w < 0 {
                     if errno == EINTR { continue }
                     throw Self.error("write", root + "/" + rel)
@@ -101,16 +111,17 @@ final class AnchoredDirectory {
         guard !durable || fsync(out) == 0 else { throw Self.error("fsync", root + "/" + rel) }
     }
 
-    /// Flushes dirty data (Linux sync(2) waits for it): one call makes every file and directory
-    /// written so far durable, instead of one fsync each. syncfs(2) on `rootFD` would limit it to
-    /// this filesystem, but Glibc's Swift module does not export it (it needs a CCordon wrapper).
-    func syncFilesystem() {
-        sync()
+    /// syncfs(2) on this tree's filesystem: one call makes every file and directory written so far
+    /// durable, instead of one fsync each; a writeback error since the tree was opened is reported.
+    func syncFilesystem() throws(CordonError) {
+        guard ccordon_syncfs(rootFD) == 0 else { throw Self.error("syncfs", root) }
     }
 
+    /// Creates a symlink `rel`, replacing a file or symlink left there (never a directory).
     func createSymlink(_ rel: String, target: String) throws(CordonError) {
         let (fd, name) = try parent(of: rel)
-        guard symlinkat(target, fd, name) == 0 else { throw Self.error("symlink", root + "/" + rel) }
+        if symlinkat(target, fd, name) == 0 { return }
+        guard errno == EEXIST, unlinkat(fd, name, 0) == 0, symlinkat(target, fd, name) == 0 else { throw Self.error("symlink", root + "/" + rel) }
     }
 
     func makeDirectory(_ rel: String, mode: UInt32) throws(CordonError) {
@@ -131,11 +142,17 @@ final class AnchoredDirectory {
         guard fchmod(target, mode_t(mode & 0o777)) == 0 else { throw Self.error("chmod", root + "/" + rel) }
     }
 
-    /// Atomically replaces `to` with `from` (both in the same directory).
-    func rename(_ from: String, over to: String) throws(CordonError) {
+    /// Atomically replaces the file or symlink `to` with `from` (both in the same directory); false
+    /// when `from` is not there. A directory at `to` is never replaced.
+    func replace(_ from: String, over to: String) throws(CordonError) -> Bool {
         let (fd, fromName) = try parent(of: from)
         let (toFD, toName) = try parent(of: to)
-        guard renameat(fd, fromName, toFD, toName) == 0 else { throw Self.error("rename", root + "/" + from) }
+        if renameat(fd, fromName, toFD, toName) == 0 { return true }
+        switch errno {
+        case ENOENT: return false
+        case EISDIR: throw CordonError(.io, "\(root)/\(to) is a directory on the host; cannot replace it with a file")
+        case let code: throw Self.error("rename", root + "/" + from, code)
+        }
     }
 
     /// Removes a file, symlink or empty directory; true when it was there.

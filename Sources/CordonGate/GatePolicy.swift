@@ -49,11 +49,18 @@ public struct GatePolicy: Sendable, Equatable, Codable {
 
     /// The blocked extension `path` ends with, if any.
     public func blockedExtension(of path: String) -> String? {
-        let name = (path.split(separator: "/").last.map(String.init) ?? path).lowercased()
-        for raw in blockedExtensions {
-            let ext = raw.hasPrefix(".") ? raw.lowercased() : "." + raw.lowercased()
-            if name.hasSuffix(ext) || name.hasPrefix(ext + ".") { return ext }
-        }
-        return nil
+        Self.blockedExtension(of: path, in: blockedExtensions.map(Self.normalized))
+    }
+
+    /// `.ext`, lowercased.
+    static func normalized(_ ext: String) -> String {
+        ext.hasPrefix(".") ? ext.lowercased() : "." + ext.lowercased()
+    }
+
+    /// The extension of `normalized` (see `normalized(_:)`) that `path`'s name ends with, or that
+    /// starts a dotfile name (`.env.local`).
+    static func blockedExtension(of path: String, in normalized: [String]) -> String? {
+        let name = (path.lastIndex(of: "/").map { path[path.index(after: $0)...] } ?? path[...]).lowercased()
+        return normalized.first { name.hasSuffix($0) || name.hasPrefix($0 + ".") }
     }
 }

@@ -10,7 +10,8 @@ import Glibc
 ///
 /// Phases, each recorded in a journal (written atomically) before its work starts:
 /// 1. `preparing`: new directories made, every new file written to a temporary name in its target
-///    directory, then one sync(2) for all of them. The host's existing files are untouched, so a crash here is rolled back.
+///    directory, then one syncfs(2) of the workspace's filesystem makes all of them durable (instead
+///    of an fsync each). The host's existing files are untouched, so a crash here is rolled back.
 /// 2. `committing`: temporaries renamed over their targets, deletions unlinked, modes set,
 ///    directories fsynced. Each step is atomic; a crash here is rolled forward from the upper layer,
 ///    which is still intact.
@@ -69,10 +70,11 @@ public struct SyncApplier {
         guard !changes.isEmpty else { return outcome }
         let id = String(UInt64.random(in: 0..<UInt64.max), radix: 36)
         var ops: [Op] = []
+        ops.reserveCapacity(changes.count)
         for (index, change) in changes.enumerated() {
-            let temp = Self.tempName(for: change.path, id: id, index: index)
             switch change.kind {
             case .added, .modified:
+                let temp = Self.tempName(for: change.path, id: id, index: index)
                 switch change.type {
                 case .file: ops.append(Op(kind: .write, path: change.path, temp: temp, mode: change.mode))
                 case .symlink: ops.append(Op(kind: .symlink, path: change.path, temp: temp, mode: 0, target: change.symlinkTarget))
@@ -86,35 +88,52 @@ public struct SyncApplier {
             case .dirRemoved: ops.append(Op(kind: .rmdir, path: change.path, mode: 0))
             }
         }
-        let all = allChanges ?? changes
-        let appliedPaths = Set(changes.map(\.path))
-        let opaque = changes.filter { $0.kind == .dirReplaced }.map(\.path).filter { dir in
-            all.allSatisfy { !$0.path.hasPrefix(dir + "/") || appliedPaths.contains($0.path) }
-        }
+        let opaque = Self.opaqueDone(changes, all: allChanges ?? changes)
         let host = try AnchoredDirectory(workspace)
         let layer = try AnchoredDirectory(upper)
         // Recorded before any work so a rollback knows which directories are ours to remove.
         for index in ops.indices where ops[index].kind == .mkdir { ops[index].prepared = host.lstat(ops[index].path) == nil }
         var journal = Journal(id: id, phase: .preparing, ops: ops, opaqueDone: opaque)
-        try writeJournal(journal)
+        // The ops never change between phases: encode them once.
+        let encodedOps = try Self.encode(journal.ops)
+        try writeJournal(journal, ops: encodedOps)
         try checkpoint("preparing")
         let removed = Set(journal.ops.filter { $0.kind == .remove }.map(\.path))
-        for index in journal.ops.indices {
-            try prepare(&journal.ops[index], removed: removed, host: host, layer: layer)
-            try checkpoint("prepare:\(journal.ops[index].path)")
+        var parents: [String: Bool] = [:]
+        for op in journal.ops {
+            try prepare(op, removed: removed, parents: &parents, host: host, layer: layer)
+            try checkpoint("prepare:\(op.path)")
         }
-        // Temp files and new directories durable before the journal says "committing".
-        host.syncFilesystem()
+        // Temp files and new directories durable (one syncfs, not an fsync each) before the journal says "committing".
+        try host.syncFilesystem()
+        try checkpoint("synced")
         journal.phase = .committing
-        try writeJournal(journal)
+        try writeJournal(journal, ops: encodedOps)
         try checkpoint("committing")
         try commit(journal, host: host, layer: layer, outcome: &outcome)
         journal.phase = .committed
-        try writeJournal(journal)
+        try writeJournal(journal, ops: encodedOps)
         try checkpoint("committed")
         if !keepUpper { try cleanUpper(journal, layer: layer) }
         try removeJournal()
         return outcome
+    }
+
+    /// Opaque directories whose every entry applies: their opaque marker may leave the upper.
+    static func opaqueDone(_ changes: [Change], all: [Change]) -> [String] {
+        let replaced = changes.filter { $0.kind == .dirReplaced }.map(\.path)
+        guard !replaced.isEmpty else { return [] }
+        let applied = Set(changes.map(\.path))
+        // Every directory above a change that does not apply.
+        var holding = Set<Substring>()
+        for change in all where !applied.contains(change.path) {
+            var path = Substring(change.path)
+            while let slash = path.lastIndex(of: "/") {
+                path = path[..<slash]
+                if !holding.insert(path).inserted { break }
+            }
+        }
+        return replaced.filter { !holding.contains(Substring($0)) }
     }
 
     /// Completes (or rolls back) an apply a crash interrupted; returns what was done, nil if none.
@@ -136,7 +155,7 @@ public struct SyncApplier {
             try commit(journal, host: host, layer: layer, outcome: &outcome)
             var done = journal
             done.phase = .committed
-            try writeJournal(done)
+            try writeJournal(done, ops: try Self.encode(done.ops))
             if !keepUpper { try cleanUpper(done, layer: layer) }
             try removeJournal()
             return "completed an interrupted sync (\(journal.ops.count) changes)"
@@ -153,30 +172,38 @@ public struct SyncApplier {
         return dir.isEmpty ? name : dir + "/" + name
     }
 
-    private func prepare(_ op: inout Op, removed: Set<String>, host: AnchoredDirectory, layer: AnchoredDirectory) throws(CordonError) {
+    /// Stages one op; `parents` remembers, per parent directory, whether files are staged into it now
+    /// (true) or in the commit phase (false: a file this apply replaces by a directory stands there).
+    private func prepare(_ op: Op, removed: Set<String>, parents: inout [String: Bool], host: AnchoredDirectory, layer: AnchoredDirectory) throws(CordonError) {
         switch op.kind {
         case .mkdir:
             // A file being replaced by this directory goes in the commit phase; make it there.
             if host.lstat(op.path) == nil { try host.makeDirectory(op.path, mode: op.mode) }
         case .write, .symlink:
-            // The parent may only appear in the commit phase (a file replaced by a directory).
-            let parent = AnchoredDirectory.split(op.path).parent
             guard let temp = op.temp else { return }
-            if !parent.isEmpty, let st = host.lstat(parent), (st.st_mode & S_IFMT) != S_IFDIR {
-                // Only a file this apply replaces by a directory may stand there; anything else
-                // (a symlink swapped in since the gate ran) stops the apply while it can still roll back.
-                guard removed.contains(parent), (st.st_mode & S_IFMT) != S_IFLNK else {
-                    throw CordonError(.policyDenied, "\(workspace)/\(parent) is no longer a directory on the host", hint: "run `cordon sync` again to re-check the change set")
-                }
-                return
+            let parent = AnchoredDirectory.split(op.path).parent
+            if !parent.isEmpty {
+                if parents[parent] == nil { parents[parent] = try stagesInto(parent, removed: removed, host: host) }
+                guard parents[parent] == true else { return }
             }
             try stage(op, temp: temp, host: host, layer: layer, durable: false)
         default: break
         }
     }
 
+    /// Whether files can be staged in `parent` now. Only a file this apply replaces by a directory may
+    /// stand there instead; anything else (a symlink swapped in since the gate ran) stops the apply
+    /// while it can still roll back.
+    private func stagesInto(_ parent: String, removed: Set<String>, host: AnchoredDirectory) throws(CordonError) -> Bool {
+        guard let st = host.lstat(parent), (st.st_mode & S_IFMT) != S_IFDIR else { return true }
+        guard removed.contains(parent), (st.st_mode & S_IFMT) != S_IFLNK else {
+            throw CordonError(.policyDenied, "\(workspace)/\(parent) is no longer a directory on the host", hint: "run `cordon sync` again to re-check the change set")
+        }
+        return false
+    }
+
+    /// Writes the temporary for `op`, replacing one a crash left behind.
     private func stage(_ op: Op, temp: String, host: AnchoredDirectory, layer: AnchoredDirectory, durable: Bool = true) throws(CordonError) {
-        if host.exists(temp) { try host.remove(temp, directory: false) }
         if op.kind == .symlink {
             try host.createSymlink(temp, target: op.target ?? "")
         } else {
@@ -197,15 +224,11 @@ public struct SyncApplier {
                 try host.makeDirectory(op.path, mode: op.mode)
             case .write, .symlink:
                 guard let temp = op.temp else { continue }
-                if !host.exists(temp) {
-                    // Renamed before the crash, or never staged: compare with the upper and stage again if needed.
-                    if op.kind == .write, try sameContent(op.path, host: host, layer: layer) { break }
-                    try stage(op, temp: temp, host: host, layer: layer)
-                }
-                if let st = host.lstat(op.path), (st.st_mode & S_IFMT) == S_IFDIR {
-                    throw CordonError(.io, "\(workspace)/\(op.path) is a directory on the host; cannot replace it with a file")
-                }
-                try host.rename(temp, over: op.path)
+                if try host.replace(temp, over: op.path) { break }
+                // Renamed before the crash, or never staged: compare with the upper and stage again if needed.
+                if op.kind == .write && sameContent(op.path, host: host, layer: layer) { break }
+                try stage(op, temp: temp, host: host, layer: layer)
+                guard try host.replace(temp, over: op.path) else { throw AnchoredDirectory.error("rename", "\(workspace)/\(temp)", ENOENT) }
             case .chmod:
                 try host.chmod(op.path, mode: op.mode, directory: false)
             case .chmodDir:
@@ -228,9 +251,13 @@ public struct SyncApplier {
         }
     }
 
-    private func sameContent(_ path: String, host: AnchoredDirectory, layer: AnchoredDirectory) throws(CordonError) -> Bool {
-        guard host.exists(path) else { return false }
-        return (try? FileContents.equal(workspace + "/" + path, upper + "/" + path)) ?? false
+    /// Whether the host file already has the upper's bytes; both opened through their anchors.
+    private func sameContent(_ path: String, host: AnchoredDirectory, layer: AnchoredDirectory) -> Bool {
+        guard let a = try? host.openForReading(path) else { return false }
+        defer { close(a) }
+        guard let b = try? layer.openForReading(path) else { return false }
+        defer { close(b) }
+        return FileContents.equal(descriptors: a, b) == true
     }
 
     /// Removes applied entries from the upper layer so the overlay shows the (now equal) host files.
@@ -239,8 +266,15 @@ public struct SyncApplier {
         for op in journal.ops {
             switch op.kind {
             case .mkdir, .chmodDir: dirs.append(op.path)
+            case .remove, .rmdir:
+                // The whiteout: a 0/0 device or marked file at the path, or fuse-overlayfs' `.wh.NAME` beside it.
+                _ = try? layer.remove(op.path, directory: false)
+                let (dir, name) = AnchoredDirectory.split(op.path)
+                let marker = ChangeSet.whiteoutPrefix + name
+                _ = try? layer.remove(dir.isEmpty ? marker : dir + "/" + marker, directory: false)
             default:
-                if let st = layer.lstat(op.path), (st.st_mode & S_IFMT) != S_IFDIR { _ = try? layer.remove(op.path, directory: false) }
+                // unlink refuses a directory (EISDIR), which stays.
+                _ = try? layer.remove(op.path, directory: false)
             }
         }
         for dir in journal.opaqueDone {
@@ -252,11 +286,29 @@ public struct SyncApplier {
         layer.dropCache()
     }
 
-    private func writeJournal(_ journal: Journal) throws(CordonError) {
+    static func encode(_ ops: [Op]) throws(CordonError) -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let data: Data
-        do { data = try encoder.encode(journal) } catch { throw CordonError(.internal, "cannot encode the sync journal", cause: "\(error)") }
+        do { return Array(try encoder.encode(ops)) } catch { throw CordonError(.internal, "cannot encode the sync journal", cause: "\(error)") }
+    }
+
+    /// Writes the journal atomically and durably: temp file, fsync, rename, fsync of its directory.
+    /// `ops` is `journal.ops` already encoded (the bulk of the journal, the same in every phase).
+    private func writeJournal(_ journal: Journal, ops: [UInt8]) throws(CordonError) {
+        struct Header: Encodable {
+            var id: String
+            var opaqueDone: [String]
+            var phase: Journal.Phase
+        }
+        let header: Data
+        do { header = try JSONEncoder().encode(Header(id: journal.id, opaqueDone: journal.opaqueDone, phase: journal.phase)) } catch {
+            throw CordonError(.internal, "cannot encode the sync journal", cause: "\(error)")
+        }
+        // {"id":…,"opaqueDone":…,"phase":…} with "ops":[…] spliced in before the closing brace.
+        var data = Array(header.dropLast())
+        data += Array(#","ops":"#.utf8)
+        data += ops
+        data.append(UInt8(ascii: "}"))
         let temp = journalPath + ".tmp"
         let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw AnchoredDirectory.error("create", temp) }

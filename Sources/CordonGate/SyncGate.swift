@@ -12,6 +12,8 @@ public struct SyncGate: Sendable {
     public let scanner: SecretScanner
     let allow: PathPatterns
     let deny: PathPatterns
+    /// `policy.blockedExtensions`, normalized once.
+    let blockedExtensions: [String]
 
     /// `scannerCache`: where compiled scanner databases are kept between runs (nil: compile each time).
     public init(policy: GatePolicy, scanner: SecretScanner? = nil, scannerCache: String? = nil) throws(CordonError) {
@@ -25,6 +27,7 @@ public struct SyncGate: Sendable {
         }
         allow = PathPatterns(policy.allow)
         deny = PathPatterns(policy.deny)
+        blockedExtensions = policy.blockedExtensions.map(GatePolicy.normalized)
     }
 
     /// The gate's verdict on a change set.
@@ -49,10 +52,11 @@ public struct SyncGate: Sendable {
         let session = SecretScanner.Session(scanner: scanner)
         var total: UInt64 = 0
         let createdSeconds = created?.timeIntervalSince1970
+        var hostTypes: [String: FileInfo.FileType?] = [:]
         for change in set.changes {
             findings += pathChecks(change)
             findings += trickChecks(change, set: set)
-            findings += try hostChecks(change, set: set, created: createdSeconds)
+            findings += try hostChecks(change, set: set, created: createdSeconds, types: &hostTypes)
             if change.kind.isDeletion { continue }
             if change.type == .file && (change.kind == .added || change.kind == .modified) {
                 total += change.size
@@ -89,7 +93,7 @@ public struct SyncGate: Sendable {
             findings.append(
                 Finding(ruleID: "path-not-allowed", severity: .block, path: change.path, message: "matches no sync.allow pattern", fix: "add a pattern to sync.allow, or leave the file out"))
         }
-        if !change.kind.isDeletion, !isDir, let ext = policy.blockedExtension(of: change.path) {
+        if !change.kind.isDeletion, !isDir, let ext = GatePolicy.blockedExtension(of: change.path, in: blockedExtensions) {
             findings.append(
                 Finding(
                     ruleID: "path-blocked-extension", severity: .block, path: change.path, message: "\(ext) files never sync (credentials, keys or native code)",
@@ -162,21 +166,29 @@ public struct SyncGate: Sendable {
         return true
     }
 
-    func hostChecks(_ change: Change, set: ChangeSet, created: Double?) throws(CordonError) -> [Finding] {
+    /// `types` remembers what each host ancestor is, so siblings share one lstat.
+    func hostChecks(_ change: Change, set: ChangeSet, created: Double?, types: inout [String: FileInfo.FileType?]) throws(CordonError) -> [Finding] {
         var findings: [Finding] = []
         // Every ancestor on the host must be a real directory: a symlink there would redirect the write.
         var prefix = ""
         for part in change.path.split(separator: "/").dropLast() {
             prefix += prefix.isEmpty ? String(part) : "/" + part
-            guard let info = try FileInfo.lstat(set.lower + "/" + prefix) else { break }
-            if info.type == .symlink {
+            let type: FileInfo.FileType?
+            if let known = types[prefix] {
+                type = known
+            } else {
+                type = try FileInfo.lstat(set.lower + "/" + prefix)?.type
+                types.updateValue(type, forKey: prefix)
+            }
+            guard let type else { break }
+            if type == .symlink {
                 findings.append(
                     Finding(
                         ruleID: "fs-host-symlink", severity: .block, path: change.path, message: "\(prefix) is a symlink on the host",
                         fix: "cordon never writes through host symlinks; apply this change by hand"))
                 break
             }
-            if info.type != .directory { break }
+            if type != .directory { break }
         }
         if let created, change.kind != .added && change.kind != .dirAdded, let lower = try FileInfo.lstat(set.lower + "/" + change.path) {
             if lower.type != .directory && max(lower.modified, lower.changed) > created {

@@ -8,29 +8,67 @@ public import CordonFS
 public struct SyncPlan: Sendable {
     public var apply: [Change] = []
     public var held: [Change] = []
-    let report: SyncGate.Report
+    /// The most severe finding per path; "" for findings about every change.
+    let severities: [String: Finding.Severity]
 
     public init(report: SyncGate.Report, approve: Bool, force: Bool) {
-        self.report = report
+        var severities: [String: Finding.Severity] = [:]
+        for finding in report.findings where severities[finding.path].map({ finding.severity > $0 }) ?? true {
+            severities[finding.path] = finding.severity
+        }
+        self.severities = severities
         var heldPaths = Set<String>()
         for change in report.changes {
-            if let severity = report.severity(of: change.path), Self.holds(severity, approve: approve, force: force) { heldPaths.insert(change.path) }
+            if let severity = Self.severity(of: change.path, in: severities), Self.holds(severity, approve: approve, force: force) { heldPaths.insert(change.path) }
         }
-        // Children of a held added directory cannot be created.
-        var changed = true
+        // Children of a held added directory cannot be created; a removed directory with a held
+        // entry below cannot be removed. Each pass is linear (lookups of a path's ancestors); it
+        // repeats only while a removal is held because of another one below it.
+        let addedDirs = Set(report.changes.filter { $0.kind == .dirAdded }.map { Substring($0.path) })
+        var heldAddedDirs = Set<Substring>()
+        var aboveHeld = Set<Substring>()
+        func record(_ path: String) {
+            if addedDirs.contains(Substring(path)) { heldAddedDirs.insert(Substring(path)) }
+            var rest = Substring(path)
+            while let slash = rest.lastIndex(of: "/") {
+                rest = rest[..<slash]
+                if !aboveHeld.insert(rest).inserted { break }
+            }
+        }
+        heldPaths.forEach(record)
+        var changed = !heldPaths.isEmpty
         while changed {
             changed = false
             for change in report.changes where !heldPaths.contains(change.path) {
-                let parentHeld = heldPaths.contains { held in change.path.hasPrefix(held + "/") && report.changes.contains { $0.path == held && ($0.kind == .dirAdded) } }
-                let childHeld = change.kind == .dirRemoved && heldPaths.contains { $0.hasPrefix(change.path + "/") }
+                let parentHeld = Self.hasAncestor(change.path, in: heldAddedDirs)
+                let childHeld = change.kind == .dirRemoved && aboveHeld.contains(Substring(change.path))
                 if parentHeld || childHeld {
                     heldPaths.insert(change.path)
+                    record(change.path)
                     changed = true
                 }
             }
         }
         for change in report.changes {
             if heldPaths.contains(change.path) { held.append(change) } else { apply.append(change) }
+        }
+    }
+
+    /// Whether a directory above `path` is in `dirs`.
+    static func hasAncestor(_ path: String, in dirs: Set<Substring>) -> Bool {
+        guard !dirs.isEmpty else { return false }
+        var rest = Substring(path)
+        while let slash = rest.lastIndex(of: "/") {
+            rest = rest[..<slash]
+            if dirs.contains(rest) { return true }
+        }
+        return false
+    }
+
+    static func severity(of path: String, in severities: [String: Finding.Severity]) -> Finding.Severity? {
+        switch (severities[path], severities[""]) {
+        case let (own?, all?): max(own, all)
+        case let (own, all): own ?? all
         }
     }
 
@@ -45,6 +83,6 @@ public struct SyncPlan: Sendable {
 
     /// True when `change` is held only for want of approval.
     public func onlyNeedsApproval(_ change: Change) -> Bool {
-        report.findings.filter { $0.path == change.path || $0.path.isEmpty }.allSatisfy { $0.severity <= .approval }
+        Self.severity(of: change.path, in: severities).map { $0 <= .approval } ?? true
     }
 }

@@ -146,6 +146,32 @@ import Testing
         #expect(lower.read("sub-moved/file.txt") == "old")
     }
 
+    @Test(arguments: ["chardev", "user", "wh"])
+    func appliedDeletionsTakeTheirWhiteoutsOutOfTheUpper(form: String) throws {
+        let lower = TempTree()
+        let upper = TempTree()
+        let state = TempTree()
+        lower.write("gone.txt", "bye")
+        lower.write("dir/a.txt", "a")
+        lower.write("dir/sub/b.txt", "b")
+        upper.write("dir2/new.txt", "new")
+        switch form {
+        case "chardev":
+            upper.whiteout("gone.txt")
+            upper.whiteout("dir")
+        case "user":
+            upper.xattrWhiteout("gone.txt", namespace: form)
+            upper.xattrWhiteout("dir", namespace: form)
+        default:
+            upper.write(".wh.gone.txt", "")
+            upper.write(".wh.dir", "")
+        }
+        let changes = try ChangeSet.read(upper: upper.root, lower: lower.root).changes
+        _ = try SyncApplier(workspace: lower.root, upper: upper.root, journalPath: state.path("journal.json")).apply(changes)
+        #expect(try DirectoryListing.names(lower.root) == ["dir2"])
+        #expect(try DirectoryListing.names(upper.root).isEmpty)
+    }
+
     @Test func partialApplyKeepsHeldEntriesInTheUpper() throws {
         let f = Fixture()
         let all = try f.changes()

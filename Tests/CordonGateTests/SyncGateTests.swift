@@ -139,6 +139,28 @@ import Testing
         #expect(plan.apply.map(\.path).contains("gone"))
     }
 
+    @Test func holdsPropagateDownAddedAndUpRemovedDirectories() {
+        func change(_ kind: Change.Kind, _ path: String) -> Change {
+            Change(kind: kind, path: path, type: kind == .dirAdded || kind == .dirRemoved ? .directory : .file)
+        }
+        let changes = [
+            change(.deleted, "gone/sub/deep/f"), change(.dirRemoved, "gone/sub/deep"), change(.deleted, "gone/sub/g"), change(.dirRemoved, "gone/sub"),
+            change(.deleted, "gone/x"), change(.dirRemoved, "gone"), change(.deleted, "kept/y"), change(.dirRemoved, "kept"),
+            change(.dirAdded, "new"), change(.dirAdded, "new/inner"), change(.added, "new/inner/f"), change(.added, "newer"), change(.added, "other"),
+        ]
+        let finding = { (severity: Finding.Severity, path: String) in Finding(ruleID: "test", severity: severity, path: path, message: "", fix: "") }
+        let report = SyncGate.Report(changes: changes, findings: [finding(.block, "gone/sub/deep/f"), finding(.block, "new"), finding(.approval, "other")])
+        let plan = SyncPlan(report: report, approve: false, force: false)
+        #expect(plan.held.map(\.path) == ["gone/sub/deep/f", "gone/sub/deep", "gone/sub", "gone", "new", "new/inner", "new/inner/f", "other"])
+        #expect(plan.apply.map(\.path) == ["gone/sub/g", "gone/x", "kept/y", "kept", "newer"])
+        #expect(plan.onlyNeedsApproval(changes[12]))
+        #expect(!plan.onlyNeedsApproval(changes[8]))
+        let approved = SyncPlan(report: report, approve: true, force: false)
+        #expect(approved.apply.map(\.path).contains("other"))
+        let global = SyncGate.Report(changes: changes, findings: [finding(.block, "")])
+        #expect(SyncPlan(report: global, approve: true, force: true).apply.isEmpty)
+    }
+
     @Test func gitignorePatterns() {
         let p = PathPatterns(["*.log", "!keep.log", "/build/", "docs/**/*.tmp", "a?c", "[0-9]*.txt", "# comment", "\\#hash"])
         #expect(p.matches("x/y/debug.log"))

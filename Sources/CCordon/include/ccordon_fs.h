@@ -1,7 +1,7 @@
 #ifndef CCORDON_FS_H
 #define CCORDON_FS_H
 // Filesystem calls the sync gate needs that Swift's Glibc does not expose: openat2 (resolve
-// flags), renameat2, the l*xattr family (overlay whiteouts and opaque markers), makedev.
+// flags), renameat2, syncfs, the l*xattr family (overlay whiteouts and opaque markers), makedev.
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -18,6 +18,9 @@
 
 /// openat2(2): returns an fd or -1 with errno set (ENOSYS on kernels before 5.6).
 int ccordon_openat2(int dirfd, const char *path, int flags, unsigned int mode, uint64_t resolve);
+/// syncfs(2): flushes the filesystem holding `fd` and waits; returns 0 or -1 with errno set
+/// (unlike sync(2), it reports writeback errors, since Linux 5.8).
+int ccordon_syncfs(int fd);
 /// renameat2(2): returns 0 or -1 with errno set.
 int ccordon_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags);
 ssize_t ccordon_lgetxattr(const char *path, const char *name, void *value, size_t size);

@@ -167,8 +167,9 @@ struct SyncCommand: ParsableCommand {
     private func printHuman(_ report: SyncGate.Report, plan: SyncPlan, recovered: String?) {
         if let recovered { print(recovered) }
         if report.changes.isEmpty { print("\(name): no changes") }
+        let held = Set(plan.held.map(\.path))
         for change in report.changes {
-            let mark = plan.held.contains(where: { $0.path == change.path }) ? "held" : "ok"
+            let mark = held.contains(change.path) ? "held" : "ok"
             print("\(DiffCommand.line(change, stat: false))  [\(mark)]")
         }
         for finding in report.findings.sorted(by: { $0.severity > $1.severity }) { print(finding.rendered) }
