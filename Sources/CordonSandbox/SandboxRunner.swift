@@ -233,7 +233,7 @@ public final class SandboxRunner {
     func writeGenerated(builder: PlanBuilder, layout: SandboxLayout, hostname: String) throws(CordonError) {
         do {
             for (file, contents) in builder.generatedFiles(hostname: hostname) {
-                try FileIO.writeFile(layout.generated + "/" + file, Array(contents.utf8), mode: 0o644)
+                try FileIO.writeFileIfChanged(layout.generated + "/" + file, Array(contents.utf8), mode: 0o644)
             }
         } catch {
             throw CordonError(.io, "cannot write the sandbox's generated files", cause: error.description)
