@@ -251,10 +251,9 @@ public final class SandboxRunner {
     }
 
     func writePlan(_ plan: SandboxPlan, layout: SandboxLayout) throws(CordonError) -> Int32 {
-        let path = layout.directory + "/plan.json"
+        let path = layout.directory + "/plan"
         do {
-            let data = try JSONEncoder().encode(plan)
-            try FileIO.writeFile(path, [UInt8](data), mode: 0o600)
+            try FileIO.writeFile(path, plan.wireBytes(), mode: 0o600)
         } catch {
             throw CordonError(.io, "cannot write the sandbox plan", cause: "\(error)")
         }
