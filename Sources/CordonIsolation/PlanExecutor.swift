@@ -72,7 +72,9 @@ public struct PlanExecutor {
             try Mount.bind(source, inside(target), readOnly: readOnly)
         case .overlay(let lower, let upper, let work, let target):
             try FileIO.makeDirectories(inside(target))
-            try Mount.overlay(lower: lower, upper: upper, work: work, target: inside(target), userXattr: true)
+            // Volatile: unmounting it must not sync the host's whole filesystem (the supervisor
+            // syncs the upper layer itself, when the run wrote to it).
+            try Mount.overlay(lower: lower, upper: upper, work: work, target: inside(target), userXattr: true, volatile: true)
         case .proc(let target):
             try FileIO.makeDirectories(inside(target))
             try Mount.proc(inside(target))

@@ -66,6 +66,11 @@ public final class SandboxRunner {
         let lock = try acquireLock(layout)
         defer { close(lock) }
         try prepareRecord(layout: layout, name: options.name, workspace: workspace)
+        let overlays = overlayLayers(layout: layout)
+        for upper in overlays.retireStaleScratch() {
+            warn("cordon: the last run of \(options.name) did not finish cleanly (host crash, or cordon was killed): the changes it held in \(upper) may be incomplete; review them with `cordon diff \(options.name)`")
+        }
+        overlays.deleteRetiredInBackground()
 
         let events = try JSONLinesWriter(path: layout.events)
         if profile.mode == .unsafe {
@@ -125,8 +130,11 @@ public final class SandboxRunner {
             "network": .string(profile.network.rawValue),
         ])
         let started = WallClock.monotonic()
+        let startedWall = time(nil)
         let status: Int32
         do {
+            // init has exited when this returns or throws: the overlays are unmounted.
+            defer { overlays.settle(since: startedWall) }
             status = try spawnAndWait(
                 plan: plan, planFD: planFD, initPath: options.initPath, cgroup: cgroup, pty: pty, egress: egress, layout: layout,
                 onNetwork: { state in
@@ -206,6 +214,16 @@ public final class SandboxRunner {
             throw CordonError(.alreadyExists, "sandbox \(layout.directory.split(separator: "/").last ?? "") is already running", hint: "choose another --name")
         }
         return fd
+    }
+
+    /// The workspace's overlay (secure and yolo modes) and the profile's overlay mounts.
+    func overlayLayers(layout: SandboxLayout) -> OverlayLayers {
+        var layers: [OverlayLayers.Layer] = []
+        if profile.mode != .unsafe { layers.append(.init(upper: layout.upper, work: layout.work)) }
+        for index in profile.mounts.indices where profile.mounts[index].mode == .overlay {
+            layers.append(.init(upper: layout.mountLayer(index) + "/upper", work: layout.mountLayer(index) + "/work"))
+        }
+        return OverlayLayers(layers: layers)
     }
 
     func prepareRecord(layout: SandboxLayout, name: String, workspace: String) throws(CordonError) {

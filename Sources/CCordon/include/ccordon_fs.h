@@ -1,7 +1,8 @@
 #ifndef CCORDON_FS_H
 #define CCORDON_FS_H
-// Filesystem calls the sync gate needs that Swift's Glibc does not expose: openat2 (resolve
-// flags), renameat2, the l*xattr family (overlay whiteouts and opaque markers), makedev.
+// Filesystem calls Swift's Glibc does not expose: openat2 (resolve flags), renameat2, the
+// l*xattr family (overlay whiteouts and opaque markers), makedev (the sync gate); syncfs (the
+// supervisor, after a run that wrote to an overlay).
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -27,4 +28,6 @@ ssize_t ccordon_llistxattr(const char *path, char *list, size_t size);
 uint64_t ccordon_makedev(unsigned int major, unsigned int minor);
 unsigned int ccordon_major(uint64_t dev);
 unsigned int ccordon_minor(uint64_t dev);
+/// syncfs(2) on the filesystem holding `fd`. Returns 0 or -errno.
+int ccordon_syncfs(int fd);
 #endif
