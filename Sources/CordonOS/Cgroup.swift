@@ -126,6 +126,11 @@ public final class Cgroup: Sendable {
         return group
     }
 
+    /// The files through which a single-threaded process joins this cgroup by itself (a v1
+    /// `tasks` file per hierarchy): a thread moving itself skips the global lock, and the RCU grace
+    /// period, that moving a process from outside takes. nil for v2 (only whole processes move).
+    public var selfJoinFiles: [String]? { version == .v1 ? directories.map { $0 + "/tasks" } : nil }
+
     public func add(pid: Int32) throws(SystemError) {
         for dir in directories {
             try FileIO.writeFile(dir + "/cgroup.procs", Array(String(pid).utf8), flags: O_TRUNC)

@@ -311,8 +311,9 @@ public final class SandboxRunner {
         let process: SpawnedProcess
         do {
             // cgroup ns: init unshares it after joining the cgroup, so its root is the sandbox's.
+            // cgroup v1: the child joins the cgroup itself before exec (no RCU grace period).
             process = try SpawnedProcess.start(path: initPath, arguments: ["cordon-init"], environment: [], descriptors: fds,
-                                               namespaces: namespaces)
+                                               namespaces: namespaces, joinFiles: cgroup?.selfJoinFiles ?? [])
         } catch {
             close(errorPipe[1])
             if let capture { close(capture.parent) }
@@ -336,13 +337,16 @@ public final class SandboxRunner {
             if let capture { close(capture.parent) }
             _ = process.waitStatus()
             close(process.pidfd)
+            if error.operation.hasPrefix("join the cgroup") {
+                throw CordonError(.sandboxSetup, "cannot put the sandbox in its cgroup", cause: error.description)
+            }
             throw CordonError(.sandboxSetup, "cannot start cordon-init (\(initPath))", cause: error.errnoText)
         }
         defer { close(process.pidfd) }
-        // Joining a v1 cgroup waits for an RCU grace period: init builds the root meanwhile,
-        // and runs nothing untrusted until this byte says the limits hold.
+        // Moving a process into a v2 cgroup waits for an RCU grace period: init builds the root
+        // meanwhile, and runs nothing untrusted until this byte says the limits hold.
         do throws(SystemError) {
-            try cgroup?.add(pid: process.pid)
+            if let cgroup, cgroup.selfJoinFiles == nil { try cgroup.add(pid: process.pid) }
         } catch {
             if let capture { close(capture.parent) }
             process.signal(SIGKILL)
