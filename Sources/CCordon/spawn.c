@@ -278,3 +278,68 @@ int ccordon_tty_restore(int fd, const void *saved) {
     if (tcsetattr(fd, TCSAFLUSH, (const struct termios *)saved) != 0) return -errno;
     return 0;
 }
+
+struct ccordon_pid_writer {
+    pthread_t thread;
+    pid_t pid;
+    int count;
+    char **files;
+    int result;
+    int failed;
+};
+
+static void *pid_writer_main(void *arg) {
+    struct ccordon_pid_writer *w = arg;
+    char text[32];
+    int len = snprintf(text, sizeof text, "%d", (int)w->pid);
+    for (int i = 0; i < w->count; i++) {
+        int fd = open(w->files[i], O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+        ssize_t n = -1;
+        if (fd >= 0) {
+            do { n = write(fd, text, (size_t)len); } while (n < 0 && errno == EINTR);
+        }
+        int e = errno;
+        if (fd >= 0) close(fd);
+        if (n != len) {
+            w->result = n < 0 || fd < 0 ? -e : -EIO;
+            w->failed = i;
+            break;
+        }
+    }
+    return NULL;
+}
+
+struct ccordon_pid_writer *ccordon_write_pid_start(const char *const *files, int count, pid_t pid) {
+    struct ccordon_pid_writer *w = calloc(1, sizeof *w);
+    if (!w) return NULL;
+    w->pid = pid;
+    w->failed = -1;
+    w->files = calloc((size_t)(count > 0 ? count : 1), sizeof(char *));
+    if (!w->files) { free(w); errno = ENOMEM; return NULL; }
+    for (int i = 0; i < count; i++) {
+        w->files[i] = strdup(files[i]);
+        w->count = i + 1;
+        if (!w->files[i]) { w->count = i; errno = ENOMEM; goto fail; }
+    }
+    {
+        int e = pthread_create(&w->thread, NULL, pid_writer_main, w);
+        if (e == 0) return w;
+        errno = e;
+    }
+fail:
+    for (int i = 0; i < w->count; i++) free(w->files[i]);
+    free(w->files);
+    free(w);
+    return NULL;
+}
+
+int ccordon_write_pid_wait(struct ccordon_pid_writer *w, int *failed) {
+    if (!w) return -EINVAL;
+    pthread_join(w->thread, NULL);
+    int rc = w->result;
+    if (failed) *failed = w->failed;
+    for (int i = 0; i < w->count; i++) free(w->files[i]);
+    free(w->files);
+    free(w);
+    return rc;
+}

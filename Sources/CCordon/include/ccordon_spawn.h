@@ -70,4 +70,13 @@ int ccordon_tty_raw(int fd, void *saved);
 int ccordon_tty_restore(int fd, const void *saved);
 int ccordon_termios_size(void);
 
+/// Writes `pid` into each of `files` (a cgroup's cgroup.procs) on a new thread: joining a cgroup
+/// v1 hierarchy waits for an RCU grace period (~10 ms here), which the caller overlaps with
+/// other work. Returns a handle for ccordon_write_pid_wait (exactly once), or NULL with errno.
+struct ccordon_pid_writer;
+struct ccordon_pid_writer *ccordon_write_pid_start(const char *const *files, int count, pid_t pid);
+
+/// Waits for the writes; returns 0, or -errno with `*failed` the index of the file that failed.
+int ccordon_write_pid_wait(struct ccordon_pid_writer *writer, int *failed);
+
 #endif
