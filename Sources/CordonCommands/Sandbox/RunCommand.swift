@@ -1,6 +1,7 @@
 public import ArgumentParser
 public import CordonConfig
 import CordonCore
+import CordonOS
 import CordonSandbox
 import Glibc
 
@@ -43,6 +44,8 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
+        // The supervisor stays resident for the whole run: the loader's table is dead weight.
+        ProcessMemory.dropRelocationTable()
         var argv = command
         if argv.first == "--" { argv.removeFirst() }
         guard !argv.isEmpty else { throw ValidationError("missing command: cordon run [OPTIONS] -- CMD [ARGS…]") }
