@@ -39,3 +39,4 @@ ssize_t ccordon_llistxattr(const char *path, char *list, size_t size) { return l
 uint64_t ccordon_makedev(unsigned int major, unsigned int minor) { return makedev(major, minor); }
 unsigned int ccordon_major(uint64_t dev) { return major(dev); }
 unsigned int ccordon_minor(uint64_t dev) { return minor(dev); }
+

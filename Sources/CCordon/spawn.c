@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <pty.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -20,12 +21,14 @@
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
-static void child_fail(int err_fd, int code) {
-    int e = code;
-    ssize_t unused = write(err_fd, &e, sizeof e);
+static void child_fail_at(int err_fd, int step, int code, int index) {
+    int report[3] = {step, code, index};
+    ssize_t unused = write(err_fd, report, sizeof report);
     (void)unused;
     _exit(127);
 }
+
+static void child_fail(int err_fd, int code) { child_fail_at(err_fd, CCORDON_SPAWN_STEP_SETUP, code, -1); }
 
 // Runs between clone3 and execve in a child of a (possibly) multithreaded process:
 // only async-signal-safe calls, no allocation.
@@ -43,11 +46,24 @@ static void child_main(const struct ccordon_spawn_attrs *a, int go_read, int err
 
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(err_write, errno);
 
-    // Wait for the supervisor: maps written, cgroups joined. EOF means it died.
+    // Wait for the supervisor: maps written. EOF means it died.
     char go = 0;
     ssize_t n;
     do { n = read(go_read, &go, 1); } while (n < 0 && errno == EINTR);
     if (n != 1) _exit(127);
+
+    // Join the cgroup (v1): a thread moving itself through `tasks` skips the global lock (and its
+    // RCU grace period, ~10 ms here) that moving a whole process from outside needs.
+    for (int i = 0; i < a->join_count; i++) {
+        int fd = open(a->join_files[i], O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+        ssize_t w = -1;
+        if (fd >= 0) {
+            do { w = write(fd, "0", 1); } while (w < 0 && errno == EINTR);
+        }
+        int e = errno;
+        if (fd >= 0) close(fd);
+        if (w != 1) child_fail_at(err_write, CCORDON_SPAWN_STEP_CGROUP, w < 0 || fd < 0 ? e : EIO, i);
+    }
 
     // Move every descriptor to a slot above the target range first, then into place.
     int high = a->fd_count + 3;
@@ -68,7 +84,7 @@ static void child_main(const struct ccordon_spawn_attrs *a, int go_read, int err
     if (syscall(SYS_close_range, (unsigned)a->fd_count, ~0U, CLOSE_RANGE_CLOEXEC) != 0) child_fail(err_write, errno);
 
     execve(a->path, a->argv, a->envp);
-    child_fail(err_write, errno);
+    child_fail_at(err_write, CCORDON_SPAWN_STEP_EXEC, errno, -1);
 }
 
 int ccordon_spawn(const struct ccordon_spawn_attrs *a, struct ccordon_spawn_result *r) {
@@ -261,4 +277,69 @@ int ccordon_tty_raw(int fd, void *saved) {
 int ccordon_tty_restore(int fd, const void *saved) {
     if (tcsetattr(fd, TCSAFLUSH, (const struct termios *)saved) != 0) return -errno;
     return 0;
+}
+
+struct ccordon_pid_writer {
+    pthread_t thread;
+    pid_t pid;
+    int count;
+    char **files;
+    int result;
+    int failed;
+};
+
+static void *pid_writer_main(void *arg) {
+    struct ccordon_pid_writer *w = arg;
+    char text[32];
+    int len = snprintf(text, sizeof text, "%d", (int)w->pid);
+    for (int i = 0; i < w->count; i++) {
+        int fd = open(w->files[i], O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+        ssize_t n = -1;
+        if (fd >= 0) {
+            do { n = write(fd, text, (size_t)len); } while (n < 0 && errno == EINTR);
+        }
+        int e = errno;
+        if (fd >= 0) close(fd);
+        if (n != len) {
+            w->result = n < 0 || fd < 0 ? -e : -EIO;
+            w->failed = i;
+            break;
+        }
+    }
+    return NULL;
+}
+
+struct ccordon_pid_writer *ccordon_write_pid_start(const char *const *files, int count, pid_t pid) {
+    struct ccordon_pid_writer *w = calloc(1, sizeof *w);
+    if (!w) return NULL;
+    w->pid = pid;
+    w->failed = -1;
+    w->files = calloc((size_t)(count > 0 ? count : 1), sizeof(char *));
+    if (!w->files) { free(w); errno = ENOMEM; return NULL; }
+    for (int i = 0; i < count; i++) {
+        w->files[i] = strdup(files[i]);
+        w->count = i + 1;
+        if (!w->files[i]) { w->count = i; errno = ENOMEM; goto fail; }
+    }
+    {
+        int e = pthread_create(&w->thread, NULL, pid_writer_main, w);
+        if (e == 0) return w;
+        errno = e;
+    }
+fail:
+    for (int i = 0; i < w->count; i++) free(w->files[i]);
+    free(w->files);
+    free(w);
+    return NULL;
+}
+
+int ccordon_write_pid_wait(struct ccordon_pid_writer *w, int *failed) {
+    if (!w) return -EINVAL;
+    pthread_join(w->thread, NULL);
+    int rc = w->result;
+    if (failed) *failed = w->failed;
+    for (int i = 0; i < w->count; i++) free(w->files[i]);
+    free(w->files);
+    free(w);
+    return rc;
 }

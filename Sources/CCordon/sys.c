@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <linux/capability.h>
 #include <net/if.h>
 #include <seccomp.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -265,4 +267,53 @@ int ccordon_seccomp_install(void) {
 out:
     seccomp_release(ctx);
     return rc;
+}
+
+// ---- The main program's relocation table, dropped once relocation is done ----
+
+struct reloc_range {
+    uintptr_t start, end;
+    int found;
+};
+
+static int find_relocations(struct dl_phdr_info *info, size_t size, void *data) {
+    (void)size;
+    struct reloc_range *r = data;
+    // The first object is the main program.
+    const ElfW(Dyn) *dyn = NULL;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        if (info->dlpi_phdr[i].p_type == PT_DYNAMIC) dyn = (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+    }
+    if (!dyn) return 1;
+    uintptr_t table = 0, bytes = 0;
+    for (; dyn->d_tag != DT_NULL; dyn++) {
+        if (dyn->d_tag == DT_TEXTREL) return 1;  // relocations write into read-only segments: leave all alone
+        if (dyn->d_tag == DT_RELA) table = dyn->d_un.d_ptr;
+        if (dyn->d_tag == DT_RELASZ) bytes = dyn->d_un.d_val;
+    }
+    if (!table || !bytes) return 1;
+    // ld.so rewrites some dynamic entries to absolute addresses; an offset is below the base.
+    if (table < info->dlpi_addr) table += info->dlpi_addr;
+    // Only inside a segment that is never written (so no page holds anything but the file).
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *p = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + p->p_vaddr, hi = lo + p->p_filesz;
+        if (p->p_type == PT_LOAD && !(p->p_flags & PF_W) && table >= lo && table + bytes <= hi) {
+            r->start = table;
+            r->end = table + bytes;
+            r->found = 1;
+        }
+    }
+    return 1;
+}
+
+long ccordon_drop_relocation_table(void) {
+    struct reloc_range r = {0, 0, 0};
+    dl_iterate_phdr(find_relocations, &r);
+    if (!r.found) return 0;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t start = (r.start + page - 1) & ~(page - 1), end = r.end & ~(page - 1);
+    if (end <= start) return 0;
+    if (madvise((void *)start, end - start, MADV_DONTNEED) != 0) return -errno;
+    return (long)(end - start);
 }

@@ -6,8 +6,9 @@ import Glibc
 /// is root of the namespace's owning user namespace: no host privilege involved).
 ///
 /// Order matters for failing closed: the nftables rules go in first (their default is drop), and
-/// only then the veth pair and the default route. If the rules fail, no route is ever added and
-/// the sandbox keeps only `lo`.
+/// only then the veth pair and the default route (rtnetlink, in the C shim). If the rules fail,
+/// no link or route is ever added, and if the link fails half-way it is deleted again: the
+/// sandbox keeps only `lo`.
 public struct CaptureInstaller {
     public let capture: SandboxPlan.EgressCapture
 
@@ -17,7 +18,7 @@ public struct CaptureInstaller {
     public static let interface = "cordon0"
     public static let peerInterface = "cordon1"
 
-    /// Where nft and ip are looked for (inside the sandbox, /usr is the host's, read-only).
+    /// Where nft is looked for (init starts it before pivot_root, so on the host's root).
     static let searchPath = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
 
     /// The ruleset: TCP is redirected to the relay, UDP 53 to the DNS stub, other UDP to the
@@ -56,18 +57,8 @@ public struct CaptureInstaller {
         """
     }
 
-    /// `ip -batch` commands: the veth pair (both ends inside), addresses, the default route.
-    public var linkCommands: String {
-        """
-        link add \(Self.interface) type veth peer name \(Self.peerInterface)
-        addr add \(capture.address)/30 dev \(Self.interface)
-        addr add \(capture.gateway)/30 dev \(Self.peerInterface)
-        link set \(Self.peerInterface) up
-        link set \(Self.interface) up
-        route add default via \(capture.gateway) dev \(Self.interface)
-
-        """
-    }
+    /// Prefix length of the link's /30 (the address and the gateway).
+    static let prefixLength: Int32 = 30
 
     public enum Outcome {
         /// Relay, proxy, DNS and sink listeners, in that order.
@@ -76,17 +67,52 @@ public struct CaptureInstaller {
         case unavailable(String)
     }
 
-    public func install() -> Outcome {
-        guard let nft = Self.find("nft") else { return .unavailable("nft (the nftables package) is not installed") }
-        guard let ip = Self.find("ip") else { return .unavailable("ip (the iproute2 package) is not installed") }
-        if let problem = Self.runProgram(nft, ["nft", "-f", "-"], input: ruleset) {
-            return .unavailable("the nftables rules could not be installed: \(problem)")
+    /// The nftables rules being loaded by `nft`, a separate process: init starts it first and
+    /// builds the root meanwhile. `finish()` waits for it (before pivot_root moves the root).
+    public struct Rules {
+        enum State {
+            case running(pid: pid_t, output: Int32)
+            case done(problem: String?)
         }
-        if let problem = Self.runProgram(ip, ["ip", "-batch", "-"], input: linkCommands) {
-            // Without the route nothing leaves; take the half-made link away too.
-            _ = Self.runProgram(ip, ["ip", "link", "del", Self.interface], input: "")
-            return .unavailable("the sandbox's network link could not be created: \(problem)")
+        var state: State
+
+        /// nil when the rules are in place, else why not.
+        public mutating func finish() -> String? {
+            switch state {
+            case .done(let problem):
+                return problem
+            case .running(let pid, let output):
+                var text = [CChar](repeating: 0, count: 2048)
+                let status = text.withUnsafeMutableBufferPointer { ccordon_wait_program(pid, output, $0.baseAddress, $0.count) }
+                let problem = status == 0 ? nil : "the nftables rules could not be installed: \(CaptureInstaller.describe(status: status, output: text, program: "nft"))"
+                state = .done(problem: problem)
+                return problem
+            }
         }
+    }
+
+    /// Starts loading the ruleset (default drop) into the current network namespace.
+    public func startRules() -> Rules {
+        guard let nft = Self.find("nft") else { return Rules(state: .done(problem: "nft (the nftables package) is not installed")) }
+        var pid: pid_t = -1
+        var output: Int32 = -1
+        let bytes = Array(ruleset.utf8)
+        let rc = withCStrings(["nft", "-f", "-"]) { argv in
+            bytes.withUnsafeBytes { input in
+                ccordon_start_program(
+                    nft, UnsafeRawPointer(argv.baseAddress!).assumingMemoryBound(to: UnsafeMutablePointer<CChar>?.self),
+                    input.baseAddress, input.count, &pid, &output)
+            }
+        }
+        guard rc == 0 else { return Rules(state: .done(problem: "the nftables rules could not be installed: \(nft): \(String(cString: strerror(-rc)))")) }
+        return Rules(state: .running(pid: pid, output: output))
+    }
+
+    /// Completes the capture once `rules` are loaded: the veth pair, its addresses and the
+    /// default route (rtnetlink), then the listeners. Nothing is linked unless the rules hold.
+    public func install(after rules: inout Rules) -> Outcome {
+        if let problem = rules.finish() { return .unavailable(problem) }
+        if let problem = makeLink() { return .unavailable(problem) }
         // IPv6 stays off on the link (the rules drop it as well).
         _ = try? FileIO.writeFile("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1")
         var listeners: [Int32] = []
@@ -94,12 +120,28 @@ public struct CaptureInstaller {
             let fd = ccordon_listen_loopback(Int32(type.rawValue), port, 4096)
             guard fd >= 0 else {
                 listeners.forEach { close($0) }
-                _ = Self.runProgram(ip, ["ip", "route", "del", "default"], input: "")
+                // Without the link (and its default route) nothing leaves: only lo stays.
+                Self.removeLink()
                 return .unavailable("cannot listen on 127.0.0.1:\(port) inside the sandbox: \(String(cString: strerror(-fd)))")
             }
             listeners.append(fd)
         }
         return .installed(listeners)
+    }
+
+    /// The veth pair (both ends in the current network namespace), its addresses and the default
+    /// route. nil when all is in place; else why not, and nothing of it is left behind.
+    public func makeLink() -> String? {
+        var step: UnsafePointer<CChar>?
+        let rc = ccordon_capture_link(Self.interface, Self.peerInterface, capture.address, capture.gateway, Self.prefixLength, &step)
+        guard rc != 0 else { return nil }
+        let what = step.map { String(cString: $0) } ?? "create the link"
+        return "the sandbox's network link could not be created: \(what): \(String(cString: strerror(-rc)))"
+    }
+
+    /// Deletes the veth pair and with it the default route.
+    public static func removeLink() {
+        _ = ccordon_capture_link_remove(interface)
     }
 
     /// Sends the outcome to the supervisor and closes what init no longer needs.
@@ -125,23 +167,11 @@ public struct CaptureInstaller {
         return nil
     }
 
-    /// Runs a program with `input` on stdin; nil on success, else its output (or why it failed).
-    static func runProgram(_ path: String, _ arguments: [String], input: String) -> String? {
-        var output = [CChar](repeating: 0, count: 2048)
-        let bytes = Array(input.utf8)
-        let status = withCStrings(arguments) { argv in
-            bytes.withUnsafeBytes { inputBuffer in
-                output.withUnsafeMutableBufferPointer { out in
-                    ccordon_run_program(
-                        path, UnsafeRawPointer(argv.baseAddress!).assumingMemoryBound(to: UnsafeMutablePointer<CChar>?.self),
-                        inputBuffer.baseAddress, inputBuffer.count, out.baseAddress, out.count)
-                }
-            }
-        }
-        if status == 0 { return nil }
+    /// A program's failure in one line: its first output lines, or its status.
+    static func describe(status: Int32, output: [CChar], program: String) -> String {
+        if status < 0 { return "\(program): \(String(cString: strerror(-status)))" }
         let text = output.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
             .split(separator: "\n").prefix(3).joined(separator: "; ")
-        if status < 0 { return "\(path): \(String(cString: strerror(-status)))" }
-        return text.isEmpty ? "\(path) exited \(status)" : text
+        return text.isEmpty ? "\(program) exited \(status)" : text
     }
 }

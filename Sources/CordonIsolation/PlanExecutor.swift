@@ -12,9 +12,14 @@ public struct PlanExecutor {
     /// Mounts, pivot_root, hostname, loopback, the agent's user namespace, then the guards.
     public func buildSandbox() throws(SystemError) {
         try Hardening.setParentDeathSignal(SIGKILL)
+        // The capture's rules load in nft (another process, the other CPU) while the root is built.
+        var rules: CaptureInstaller.Rules?
+        if case .egress(let capture) = plan.network { rules = CaptureInstaller(capture: capture).startRules() }
         try Mount.makeRootPrivate()
         try Mount.tmpfs(plan.root, mode: 0o755)
         for step in plan.steps { try apply(step) }
+        // nft runs from the host's root: it must be done before pivot_root moves the root under it.
+        _ = rules?.finish()
         try Mount.pivotRoot(plan.root)
         try Mount.remountReadOnly("/")
         guard sethostname(plan.hostname, plan.hostname.utf8.count) == 0 else { throw .current("sethostname") }
@@ -25,8 +30,9 @@ public struct PlanExecutor {
             try check("bring up lo", nil, ccordon_loopback_up())
         case .egress(let capture):
             try check("bring up lo", nil, ccordon_loopback_up())
-            // While the supervisor joins the cgroup: rules, link, listeners, handed over.
-            let outcome = CaptureInstaller(capture: capture).install()
+            // While the supervisor joins the cgroup: link and listeners (only if the rules hold), handed over.
+            guard var loaded = rules else { throw SystemError("load the capture's rules", nil, errno: EINVAL) }
+            let outcome = CaptureInstaller(capture: capture).install(after: &loaded)
             defer { close(SandboxPlan.networkDescriptor) }
             try CaptureInstaller.report(outcome, to: SandboxPlan.networkDescriptor)
         }
@@ -66,7 +72,9 @@ public struct PlanExecutor {
             try Mount.bind(source, inside(target), readOnly: readOnly)
         case .overlay(let lower, let upper, let work, let target):
             try FileIO.makeDirectories(inside(target))
-            try Mount.overlay(lower: lower, upper: upper, work: work, target: inside(target), userXattr: true)
+            // Volatile: unmounting it must not sync the host's whole filesystem (the supervisor
+            // syncs the upper layer itself, when the run wrote to it).
+            try Mount.overlay(lower: lower, upper: upper, work: work, target: inside(target), userXattr: true, volatile: true)
         case .proc(let target):
             try FileIO.makeDirectories(inside(target))
             try Mount.proc(inside(target))

@@ -162,6 +162,13 @@ final class SinkHandler: ChannelInboundHandler, Sendable {
 }
 
 extension SandboxEgress {
+    /// Brings up the shared event-loop group the proxy serves on (idempotent). The supervisor
+    /// calls it from a helper thread before it starts the sandbox, so the loop threads start on
+    /// an idle CPU instead of competing with the sandbox's set-up later.
+    public static func startEventLoops() {
+        _ = MultiThreadedEventLoopGroup.singleton
+    }
+
     /// `start` for synchronous callers (the supervisor's main thread, never an event loop or
     /// the cooperative pool): blocks until every listener serves or one failed.
     public func startBlocking(_ listeners: Listeners) throws {

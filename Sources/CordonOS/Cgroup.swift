@@ -1,3 +1,4 @@
+import CCordon
 import Glibc
 
 /// A cgroup holding one sandbox, with memory, pids and CPU limits. cgroup v2 when the host
@@ -129,6 +130,45 @@ public final class Cgroup: Sendable {
     public func add(pid: Int32) throws(SystemError) {
         for dir in directories {
             try FileIO.writeFile(dir + "/cgroup.procs", Array(String(pid).utf8), flags: O_TRUNC)
+        }
+    }
+
+    /// The files through which a single-threaded process joins this cgroup by itself (a v1
+    /// `tasks` file per hierarchy): a thread moving itself skips the global lock, and the RCU grace
+    /// period, that moving a process from outside takes. nil for v2 (only whole processes move).
+    public var selfJoinFiles: [String]? { version == .v1 ? directories.map { $0 + "/tasks" } : nil }
+
+    /// `add(pid:)` on another thread: joining a v1 cgroup waits for an RCU grace period (~10 ms
+    /// here) that the caller spends on other work. `wait()` must be called once.
+    public func startAdding(pid: Int32) throws(SystemError) -> PendingAdd {
+        let files = directories.map { $0 + "/cgroup.procs" }
+        let writer = withCStrings(files) { ccordon_write_pid_start($0.baseAddress, Int32(files.count), pid) }
+        guard let writer else { throw .current("start joining the cgroup") }
+        return PendingAdd(writer: writer, files: files)
+    }
+
+    /// A cgroup join in progress; dropping it waits for the thread too.
+    public final class PendingAdd {
+        private var writer: OpaquePointer?
+        private let files: [String]
+
+        init(writer: OpaquePointer, files: [String]) {
+            self.writer = writer
+            self.files = files
+        }
+
+        /// Waits for the join; throws which write failed. Later calls return at once.
+        public func wait() throws(SystemError) {
+            guard let writer else { return }
+            self.writer = nil
+            var failed: Int32 = -1
+            let rc = ccordon_write_pid_wait(writer, &failed)
+            let file = files.indices.contains(Int(failed)) ? files[Int(failed)] : nil
+            try check("write", file, rc)
+        }
+
+        deinit {
+            if let writer { _ = ccordon_write_pid_wait(writer, nil) }
         }
     }
 

@@ -49,6 +49,15 @@ public enum FileIO {
         try writeFile(path, Array(text.utf8), mode: mode)
     }
 
+    /// Writes `bytes` unless `path` already holds exactly them: rewriting a file frees its
+    /// blocks, which costs a synchronous discard on filesystems mounted with `discard`.
+    public static func writeFileIfChanged(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws(SystemError) {
+        if kind(path, followSymlinks: false) == .file, let current = try? readFile(path, limit: bytes.count + 1), current == bytes {
+            return
+        }
+        try writeFile(path, bytes, mode: mode)
+    }
+
     /// Writes a temporary file next to `path`, fsyncs it and renames it over `path` (creating the
     /// parent directories): readers see the old file or the new one, never a partial one.
     public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws(SystemError) {
@@ -72,15 +81,15 @@ public enum FileIO {
         }
     }
 
-    /// mkdir -p; existing directories are fine.
+    /// mkdir -p; existing directories are fine. Tries the leaf first and walks up only while a
+    /// parent is missing (most are there: one call instead of one per component).
     public static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws(SystemError) {
-        var current = path.hasPrefix("/") ? "" : "."
-        for component in path.split(separator: "/") {
-            current += "/" + component
-            if mkdir(current, mode) != 0 && errno != EEXIST {
-                throw SystemError.current("mkdir", current)
-            }
+        if mkdir(path, mode) == 0 || errno == EEXIST { return }
+        guard errno == ENOENT, let slash = path.lastIndex(of: "/"), slash != path.startIndex else {
+            throw SystemError.current("mkdir", path)
         }
+        try makeDirectories(String(path[..<slash]), mode: mode)
+        if mkdir(path, mode) != 0 && errno != EEXIST { throw SystemError.current("mkdir", path) }
     }
 
     public enum Kind: Sendable, Equatable { case missing, file, directory, symlink, other }

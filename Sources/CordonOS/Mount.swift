@@ -23,13 +23,20 @@ public enum Mount {
         }
     }
 
-    public static func overlay(lower: String, upper: String, work: String, target: String, userXattr: Bool) throws(SystemError) {
+    /// `volatile`: the kernel skips every sync of the upper filesystem (the agent's fsyncs, and
+    /// the whole-filesystem sync when the overlay is unmounted) and leaves a marker in `work`
+    /// (`volatileMarker`) that refuses the next mount until it is removed.
+    public static func overlay(lower: String, upper: String, work: String, target: String, userXattr: Bool, volatile: Bool = false) throws(SystemError) {
         var options = "lowerdir=\(escape(lower)),upperdir=\(escape(upper)),workdir=\(escape(work))"
         if userXattr { options += ",userxattr" }
+        if volatile { options += ",volatile" }
         guard mount("overlay", target, "overlay", UInt(MS_NOSUID | MS_NODEV), options) == 0 else {
             throw .current("mount overlay (lower \(lower), upper \(upper)) on", target)
         }
     }
+
+    /// The directory a `volatile` overlay leaves in its work dir (overlayfs.rst, "Volatile mount").
+    public static func volatileMarker(work: String) -> String { work + "/work/incompat/volatile" }
 
     public static func proc(_ target: String) throws(SystemError) {
         guard mount("proc", target, "proc", UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC), nil) == 0 else { throw .current("mount proc on", target) }

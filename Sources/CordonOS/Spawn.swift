@@ -7,27 +7,35 @@ public struct SpawnedProcess: Sendable {
     public let pidfd: Int32
     let goFD: Int32
     let errorFD: Int32
+    let joinFiles: [String]
 
     /// Starts a child of `path` in namespaces `namespaces`; `descriptors[i]` becomes its fd i.
-    /// The child waits (and dies with this thread) until `release()` is called.
-    public static func start(path: String, arguments: [String], environment: [String], descriptors: [Int32], namespaces: NamespaceSet) throws(SystemError) -> SpawnedProcess {
+    /// The child waits (and dies with this thread) until `release()` is called, then writes
+    /// itself into each of `joinFiles` (a v1 cgroup's `tasks`) and execs: `path` runs in the
+    /// sandbox's cgroup from its first instruction.
+    public static func start(
+        path: String, arguments: [String], environment: [String], descriptors: [Int32], namespaces: NamespaceSet, joinFiles: [String] = []
+    ) throws(SystemError) -> SpawnedProcess {
         var result = ccordon_spawn_result()
         let rc: Int32 = withCStrings(arguments) { a in
             withCStrings(environment) { e in
-                descriptors.withUnsafeBufferPointer { f in
-                    path.withCString { p in
-                        var attrs = ccordon_spawn_attrs(
-                            clone_flags: namespaces.rawValue, path: p,
-                            argv: UnsafeRawPointer(a.baseAddress!).assumingMemoryBound(to: UnsafeMutablePointer<CChar>?.self),
-                            envp: UnsafeRawPointer(e.baseAddress!).assumingMemoryBound(to: UnsafeMutablePointer<CChar>?.self),
-                            fds: f.baseAddress, fd_count: Int32(descriptors.count))
-                        return ccordon_spawn(&attrs, &result)
+                withCStrings(joinFiles) { j in
+                    descriptors.withUnsafeBufferPointer { f in
+                        path.withCString { p in
+                            var attrs = ccordon_spawn_attrs(
+                                clone_flags: namespaces.rawValue, path: p,
+                                argv: UnsafeRawPointer(a.baseAddress!).assumingMemoryBound(to: UnsafeMutablePointer<CChar>?.self),
+                                envp: UnsafeRawPointer(e.baseAddress!).assumingMemoryBound(to: UnsafeMutablePointer<CChar>?.self),
+                                fds: f.baseAddress, fd_count: Int32(descriptors.count),
+                                join_files: j.baseAddress, join_count: Int32(joinFiles.count))
+                            return ccordon_spawn(&attrs, &result)
+                        }
                     }
                 }
             }
         }
         try check("clone3", path, rc)
-        return SpawnedProcess(pid: result.pid, pidfd: result.pidfd, goFD: result.go_fd, errorFD: result.err_fd)
+        return SpawnedProcess(pid: result.pid, pidfd: result.pidfd, goFD: result.go_fd, errorFD: result.err_fd, joinFiles: joinFiles)
     }
 
     /// Writes the child's uid/gid maps (a single line each: `inside outside 1`).
@@ -38,16 +46,24 @@ public struct SpawnedProcess: Sendable {
         try FileIO.writeFile(dir + "/gid_map", "\(insideGid) \(outsideGid) 1\n")
     }
 
-    /// Lets the child exec; throws the child's errno if a step before exec failed.
+    /// Lets the child exec; throws the child's errno if a step before exec failed (joining the
+    /// cgroup included).
     public func release() throws(SystemError) {
         var go: UInt8 = 1
         let wrote = write(goFD, &go, 1)
         close(goFD)
-        var childErrno: Int32 = 0
-        let got = wrote == 1 ? read(errorFD, &childErrno, 4) : 0
+        var report: (step: Int32, errno: Int32, index: Int32) = (0, 0, -1)
+        let got = wrote == 1 ? withUnsafeMutableBytes(of: &report) { read(errorFD, $0.baseAddress, $0.count) } : 0
         close(errorFD)
         if wrote != 1 { throw SystemError("start child", nil, errno: ESRCH) }
-        if got == 4 { throw SystemError("exec", nil, errno: childErrno) }
+        guard got == MemoryLayout.size(ofValue: report) else { return }
+        switch report.step {
+        case CCORDON_SPAWN_STEP_CGROUP:
+            let file = joinFiles.indices.contains(Int(report.index)) ? joinFiles[Int(report.index)] : nil
+            throw SystemError("join the cgroup through", file, errno: report.errno)
+        case CCORDON_SPAWN_STEP_SETUP: throw SystemError("prepare the child", nil, errno: report.errno)
+        default: throw SystemError("exec", nil, errno: report.errno)
+        }
     }
 
     /// Kills a child that was never released and reaps it.

@@ -65,77 +65,86 @@ public final class SandboxRunner {
         guard profile.backend == .namespace else {
             throw CordonError(.unsupported, "backend \"\(profile.backend.rawValue)\" is not available yet", hint: "use `backend: namespace`")
         }
+        // The proxy's event loops start on the other CPU while this thread prepares the sandbox.
+        if profile.network == .proxy { Background.detached { SandboxEgress.startEventLoops() } }
         let workspace = try resolveWorkspace(options.workspace)
         let layout = SandboxLayout(paths: paths, name: options.name)
         try prepareState(layout: layout, workspace: workspace)
         let lock = try acquireLock(layout)
         defer { close(lock) }
-        try prepareRecord(layout: layout, name: options.name, workspace: workspace)
-
         let events = try JSONLinesWriter(path: layout.events)
         if profile.mode == .unsafe {
             warn("WARNING: unsafe mode: \(workspace) is mounted read-write; the agent's writes reach the host directly, unreviewed")
         }
-        // The policy is checked before anything starts: a bad pattern or a missing blocklist stops here.
-        let approvals = profile.network == .proxy ? makeApprovals(sandbox: options.name) : nil
-        let egress: SandboxEgress? = try approvals.map { approvals throws(CordonError) in
-            try SandboxEgress(configuration: EgressConfiguration(profile.egress), sandbox: options.name, logPath: layout.networkLog,
-                blocklistCache: paths.stateHome + "/blocklists", approvals: approvals,
-                onEvent: { [warn] message in
-                    warn("cordon: \(message)")
-                    events.append(["time": .string(WallClock.rfc3339()), "event": "network", "sandbox": .string(options.name), "state": .string(message)])
-                })
-        }
         if profile.network == .host {
             warn("WARNING: network: host: the sandbox shares the host's network; egress is neither filtered nor logged")
         }
-
-        // Limits: cgroups when we may create them; else rlimits, said plainly (strict refuses).
-        let limits = Cgroup.Limits(memoryBytes: profile.resources.memory, cpus: profile.resources.cpus, pids: profile.resources.pids)
-        var cgroup: Cgroup?
-        var enforcement = "none"
-        if !limits.isEmpty {
-            do {
-                cgroup = try Cgroup.create(name: "\(options.name).\(getpid())", limits: limits)
-                enforcement = "cgroup " + (cgroup?.version.rawValue ?? "")
-            } catch {
-                if profile.resources.strict {
-                    throw CordonError(.hostNotReady, "resource limits cannot be enforced with cgroups: \(error)",
-                                      hint: "run `cordon doctor`; delegate a cgroup to this user, or set resources.strict: false to accept rlimits")
-                }
-                enforcement = "rlimits"
-                warn("cordon: cgroups unavailable (\(error)); memory and pids limited with rlimits instead, CPU not limited (see `cordon doctor`)")
-            }
-        }
-        defer { cgroup?.remove() }
+        let overlays = overlayLayers(layout: layout)
 
         let pty = try options.allowTerminal && isatty(0) == 1 && isatty(1) == 1 ? Pty.open(sizeFrom: 0) : nil
         defer { pty?.closeMaster() }
         let builder = PlanBuilder(profile: profile, host: host)
-        let plan = builder.build(.init(
-            name: options.name, workspace: workspace, command: options.command, terminal: pty != nil, layout: layout,
-            dataRoot: paths.profileDataDirectory(profile.name), rlimitFallback: enforcement == "rlimits",
-            consoleDevice: pty?.slavePath
-        ))
-        try writeGenerated(builder: builder, layout: layout, hostname: plan.hostname)
-        try prepareDataDirectories(plan: plan)
-        let planFD = try writePlan(plan, layout: layout)
-        defer { close(planFD) }
+        let hostname = builder.hostname(for: options.name)
 
-        events.append([
-            "time": .string(WallClock.rfc3339()), "event": "start", "sandbox": .string(options.name),
-            "profile": .string(options.profileSource), "mode": .string(profile.mode.rawValue),
-            "workspace": .string(workspace), "command": .array(options.command.map { .string($0) }),
-            "limits": .string(enforcement), "landlock_abi": .int(Hardening.landlockABI),
-            "network": .string(profile.network.rawValue),
-        ])
+        // Limits: cgroups when we may create them; else rlimits, said plainly (strict refuses).
+        let (cgroup, enforcement) = try makeCgroup(name: "\(options.name).\(getpid())")
+        defer { cgroup?.remove() }
+        var egress: SandboxEgress?
         let started = WallClock.monotonic()
-        let yolo = profile.mode == .yolo ? makeYoloSync(name: options.name, workspace: workspace, layout: layout, events: events) : nil
-        yolo?.start()
+        let startedWall = time(nil)
+        var yolo: YoloSync?
         let status: Int32
-        do {
+        do throws(CordonError) {
+            // init has exited when this returns or throws: the overlays are unmounted.
+            defer { overlays.settle(since: startedWall) }
+            // cordon-init is started first (on cgroup v1 it joins the cgroup before exec): it
+            // loads while the record is checked and the plan made, and waits for its plan, then
+            // for the limits, before doing anything. A check failing meanwhile kills it: nothing
+            // of the sandbox's has run.
             status = try spawnAndWait(
-                plan: plan, planFD: planFD, initPath: options.initPath, cgroup: cgroup, pty: pty, egress: egress, layout: layout,
+                initPath: options.initPath, hostname: hostname, pty: pty, layout: layout, joinFiles: cgroup?.selfJoinFiles ?? [],
+                prepare: { pid, sendPlan throws(CordonError) -> Prepared in
+                    // Checked now, written once the plan is on its way.
+                    let record = try prepareRecord(layout: layout, name: options.name, workspace: workspace)
+                    if profile.mode == .yolo {
+                        yolo = makeYoloSync(name: options.name, workspace: workspace, layout: layout, events: events,
+                                            created: try? Date(record.created, strategy: .iso8601))
+                        yolo?.start()
+                    }
+                    // v1: init joined by itself before exec. v2: moved from here, which waits for
+                    // an RCU grace period; that happens meanwhile.
+                    var joining: Cgroup.PendingAdd?
+                    if let cgroup, cgroup.selfJoinFiles == nil {
+                        do throws(SystemError) { joining = try cgroup.startAdding(pid: pid) } catch {
+                            throw CordonError(.sandboxSetup, "cannot put the sandbox in its cgroup", cause: error.description)
+                        }
+                    }
+                    let plan = builder.build(.init(
+                        name: options.name, workspace: workspace, command: options.command, terminal: pty != nil, layout: layout,
+                        dataRoot: paths.profileDataDirectory(profile.name), rlimitFallback: enforcement == "rlimits",
+                        consoleDevice: pty?.slavePath
+                    ))
+                    try writeGenerated(builder: builder, layout: layout, hostname: plan.hostname)
+                    try prepareDataDirectories(plan: plan)
+                    for upper in overlays.retireStaleScratch() {
+                        warn("cordon: the last run of \(options.name) did not finish cleanly (host crash, or cordon was killed): the changes it held in \(upper) may be incomplete; review them with `cordon diff \(options.name)`")
+                    }
+                    try sendPlan(plan.wireBytes())
+                    overlays.deleteRetiredInBackground()
+                    // The policy is compiled while init builds the root, and checked before anything
+                    // of the sandbox's runs: a bad pattern or a missing blocklist stops here.
+                    egress = try makeEgress(sandbox: options.name, layout: layout, events: events)
+                    events.append([
+                        "time": .string(WallClock.rfc3339()), "event": "start", "sandbox": .string(options.name),
+                        "profile": .string(options.profileSource), "mode": .string(profile.mode.rawValue),
+                        "workspace": .string(workspace), "command": .array(options.command.map { .string($0) }),
+                        "limits": .string(enforcement), "landlock_abi": .int(Hardening.landlockABI),
+                        "network": .string(profile.network.rawValue),
+                    ])
+                    // Its write (and fsync) overlaps with the cgroup join.
+                    let saving = Background { () throws(CordonError) in try layout.saveRecord(record) }
+                    return Prepared(joining: joining, saving: saving, egress: egress)
+                },
                 onNetwork: { state in
                     events.append(["time": .string(WallClock.rfc3339()), "event": "network", "sandbox": .string(options.name), "state": .string(state)])
                 })
@@ -158,10 +167,10 @@ public final class SandboxRunner {
     }
 
     /// yolo's periodic sync of the workspace upper, with the profile's `sync:` policy.
-    func makeYoloSync(name: String, workspace: String, layout: SandboxLayout, events: JSONLinesWriter) -> YoloSync {
+    /// `created`: when the sandbox was first created (host files changed after it are conflicts).
+    func makeYoloSync(name: String, workspace: String, layout: SandboxLayout, events: JSONLinesWriter, created: Date?) -> YoloSync {
         let sync = profile.sync
         let scannerCache = paths.scannerCache
-        let created = (try? layout.loadRecord()).flatMap { try? Date($0.created, strategy: .iso8601) }
         return YoloSync(name: name, interval: sync.interval, events: events, warn: warn) { () throws(CordonError) in
             let policy = GatePolicy(
                 syncAllow: sync.allow, deny: sync.deny, blockedExtensions: sync.blockedExtensions, maxFileSize: sync.maxFileSize,
@@ -169,6 +178,37 @@ public final class SandboxRunner {
             return AutoSync(
                 workspace: workspace, upper: layout.upper, journalPath: layout.syncJournal, lockPath: layout.syncLock, gate: try SyncGate(policy: policy, scannerCache: scannerCache),
                 created: created)
+        }
+    }
+
+    /// The egress proxy of a `network: proxy` run, its policy compiled (errors are the profile's).
+    func makeEgress(sandbox: String, layout: SandboxLayout, events: JSONLinesWriter) throws(CordonError) -> SandboxEgress? {
+        guard profile.network == .proxy else { return nil }
+        let warn = warn
+        return try SandboxEgress(
+            configuration: EgressConfiguration(profile.egress), sandbox: sandbox, logPath: layout.networkLog,
+            blocklistCache: paths.stateHome + "/blocklists", approvals: makeApprovals(sandbox: sandbox),
+            onEvent: { message in
+                warn("cordon: \(message)")
+                events.append(["time": .string(WallClock.rfc3339()), "event": "network", "sandbox": .string(sandbox), "state": .string(message)])
+            })
+    }
+
+    /// The run's cgroup and how its limits are enforced: "cgroup v1|v2", "rlimits" (said plainly;
+    /// refused under `resources.strict`) or "none".
+    func makeCgroup(name: String) throws(CordonError) -> (Cgroup?, String) {
+        let limits = Cgroup.Limits(memoryBytes: profile.resources.memory, cpus: profile.resources.cpus, pids: profile.resources.pids)
+        guard !limits.isEmpty else { return (nil, "none") }
+        do {
+            let cgroup = try Cgroup.create(name: name, limits: limits)
+            return (cgroup, "cgroup " + cgroup.version.rawValue)
+        } catch {
+            if profile.resources.strict {
+                throw CordonError(.hostNotReady, "resource limits cannot be enforced with cgroups: \(error)",
+                                  hint: "run `cordon doctor`; delegate a cgroup to this user, or set resources.strict: false to accept rlimits")
+            }
+            warn("cordon: cgroups unavailable (\(error)); memory and pids limited with rlimits instead, CPU not limited (see `cordon doctor`)")
+            return (nil, "rlimits")
         }
     }
 
@@ -233,7 +273,19 @@ public final class SandboxRunner {
         return fd
     }
 
-    func prepareRecord(layout: SandboxLayout, name: String, workspace: String) throws(CordonError) {
+    /// The workspace's overlay (secure and yolo modes) and the profile's overlay mounts.
+    func overlayLayers(layout: SandboxLayout) -> OverlayLayers {
+        var layers: [OverlayLayers.Layer] = []
+        if profile.mode != .unsafe { layers.append(.init(upper: layout.upper, work: layout.work)) }
+        for index in profile.mounts.indices where profile.mounts[index].mode == .overlay {
+            layers.append(.init(upper: layout.mountLayer(index) + "/upper", work: layout.mountLayer(index) + "/work"))
+        }
+        return OverlayLayers(layers: layers)
+    }
+
+    /// The sandbox's record as this run will save it; throws when the name belongs to another
+    /// workspace or mode.
+    func prepareRecord(layout: SandboxLayout, name: String, workspace: String) throws(CordonError) -> SandboxRecord {
         let now = WallClock.rfc3339()
         var record: SandboxRecord
         if FileIO.kind(layout.record) == .file {
@@ -252,13 +304,13 @@ public final class SandboxRunner {
         record.overlayMounts = profile.mounts.enumerated().compactMap { index, mount in
             mount.mode == .overlay ? .init(host: mount.host, sandbox: mount.sandbox, upper: layout.mountLayer(index) + "/upper") : nil
         }
-        try layout.saveRecord(record)
+        return record
     }
 
     func writeGenerated(builder: PlanBuilder, layout: SandboxLayout, hostname: String) throws(CordonError) {
         do {
             for (file, contents) in builder.generatedFiles(hostname: hostname) {
-                try FileIO.writeFile(layout.generated + "/" + file, Array(contents.utf8), mode: 0o644)
+                try FileIO.writeFileIfChanged(layout.generated + "/" + file, Array(contents.utf8), mode: 0o644)
             }
         } catch {
             throw CordonError(.io, "cannot write the sandbox's generated files", cause: error.description)
@@ -275,24 +327,24 @@ public final class SandboxRunner {
         }
     }
 
-    func writePlan(_ plan: SandboxPlan, layout: SandboxLayout) throws(CordonError) -> Int32 {
-        let path = layout.directory + "/plan.json"
-        do {
-            let data = try JSONEncoder().encode(plan)
-            try FileIO.writeFile(path, [UInt8](data), mode: 0o600)
-        } catch {
-            throw CordonError(.io, "cannot write the sandbox plan", cause: "\(error)")
-        }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw CordonError(.io, "cannot open \(path)", cause: String(cString: strerror(errno))) }
-        return fd
-    }
-
     static let forwardedSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH]
 
+    /// Starts cordon-init, lets `prepare` make what it needs (given init's pid and a way to send
+    /// the plan; it returns the cgroup join in progress), releases init once the limits hold,
+    /// serves the network and relays until init exits. Any failure before the release kills init:
+    /// it has run nothing of the sandbox's by then.
+    struct Prepared {
+        /// The cgroup join in progress.
+        var joining: Cgroup.PendingAdd?
+        /// The record being written.
+        var saving: Background
+        var egress: SandboxEgress?
+    }
+
     func spawnAndWait(
-        plan: SandboxPlan, planFD: Int32, initPath: String, cgroup: Cgroup?, pty: Pty?, egress: SandboxEgress?, layout: SandboxLayout,
-        onNetwork: (String) -> Void
+        initPath: String, hostname: String, pty: Pty?, layout: SandboxLayout, joinFiles: [String],
+        prepare: (_ pid: Int32, _ sendPlan: ([UInt8]) throws(CordonError) -> Void) throws(CordonError) -> Prepared,
+        onNetwork: @escaping @Sendable (String) -> Void
     ) throws(CordonError) -> Int32 {
         let terminal = pty != nil
         var errorPipe: [Int32] = [-1, -1]
@@ -300,36 +352,41 @@ public final class SandboxRunner {
         _ = fcntl(errorPipe[0], F_SETFD, FD_CLOEXEC)
         _ = fcntl(errorPipe[1], F_SETFD, FD_CLOEXEC)
         defer { close(errorPipe[0]) }
-        var limitsPipe: [Int32] = [-1, -1]
-        guard pipe(&limitsPipe) == 0 else { throw CordonError(.systemCall, "pipe failed", cause: String(cString: strerror(errno))) }
-        _ = fcntl(limitsPipe[0], F_SETFD, FD_CLOEXEC)
-        _ = fcntl(limitsPipe[1], F_SETFD, FD_CLOEXEC)
-        var limitsWriter = limitsPipe[1]
+        // A socket, not a pipe: if init has died the byte fails with EPIPE instead of SIGPIPE.
+        var limitsPair: [Int32] = [-1, -1]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &limitsPair) == 0 else {
+            throw CordonError(.systemCall, "socketpair failed", cause: String(cString: strerror(errno)))
+        }
+        var limitsWriter = limitsPair[0]
         defer { if limitsWriter >= 0 { close(limitsWriter) } }
 
         let master = pty?.master ?? -1
         let slave = pty?.slave ?? -1
         let stdio: [Int32] = terminal ? [slave, slave, slave] : [0, 1, 2]
-        var capture = egress == nil ? nil : try CaptureChannel.make()
+        var capture = profile.network == .proxy ? try CaptureChannel.make() : nil
         defer { capture?.closeChild() }
-        let fds = stdio + [planFD, errorPipe[1], limitsPipe[0]] + (capture.map { [$0.child] } ?? [])
+        var planChannel = try PlanChannel.make()
+        defer { planChannel.closeChild(); planChannel.closeParent() }
+        let fds = stdio + [planChannel.child, errorPipe[1], limitsPair[1]] + (capture.map { [$0.child] } ?? [])
         var namespaces = NamespaceSet.all.subtracting(.cgroup)
-        if plan.network == .host { namespaces.remove(.net) }
+        if profile.network == .host { namespaces.remove(.net) }
 
         let process: SpawnedProcess
         do {
             // cgroup ns: init unshares it after joining the cgroup, so its root is the sandbox's.
             process = try SpawnedProcess.start(path: initPath, arguments: ["cordon-init"], environment: [], descriptors: fds,
-                                               namespaces: namespaces)
+                                               namespaces: namespaces, joinFiles: joinFiles)
         } catch {
             close(errorPipe[1])
+            close(limitsPair[1])
             if let capture { close(capture.parent) }
             throw CordonError(.hostNotReady, "cannot create the sandbox's namespaces: \(error.errnoText)",
                               hint: "run `cordon doctor` to see what this host blocks (unprivileged user namespaces, AppArmor)")
         }
         close(errorPipe[1])
-        close(limitsPipe[0])
+        close(limitsPair[1])
         capture?.closeChild()
+        planChannel.closeChild()
         pty?.closeSlave()
         // Root inside is the caller.
         do throws(SystemError) {
@@ -344,37 +401,37 @@ public final class SandboxRunner {
             if let capture { close(capture.parent) }
             _ = process.waitStatus()
             close(process.pidfd)
+            if error.operation.hasPrefix("join the cgroup") {
+                throw CordonError(.sandboxSetup, "cannot put the sandbox in its cgroup", cause: error.description)
+            }
             throw CordonError(.sandboxSetup, "cannot start cordon-init (\(initPath))", cause: error.errnoText)
         }
         defer { close(process.pidfd) }
-        // Joining a v1 cgroup waits for an RCU grace period: init builds the root meanwhile,
-        // and runs nothing untrusted until this byte says the limits hold.
-        do throws(SystemError) {
-            try cgroup?.add(pid: process.pid)
+        // init loads meanwhile, then builds the root from the plan; it runs nothing of the
+        // sandbox's until the limits byte below.
+        let prepared: Prepared
+        do throws(CordonError) {
+            prepared = try prepare(process.pid) { bytes throws(CordonError) in
+                try planChannel.send(bytes)
+                planChannel.closeParent()
+            }
         } catch {
             if let capture { close(capture.parent) }
             process.signal(SIGKILL)
             _ = process.waitStatus()
-            throw CordonError(.sandboxSetup, "cannot put the sandbox in its cgroup", cause: error.description)
+            throw error
         }
-        var ready: UInt8 = 1
-        _ = write(limitsWriter, &ready, 1)
-        close(limitsWriter)
-        limitsWriter = -1
+        let egress = prepared.egress
 
-        // The capture's listeners arrive from init (made inside the sandbox's network namespace).
-        var serving = false
+        // The capture's listeners arrive from init (made inside the sandbox's network namespace)
+        // before it waits for the limits. They are served from another thread while the cgroup
+        // join completes and the sandbox starts: its connections wait in the listeners' backlog
+        // until then, they never go around the proxy.
+        let network = NetworkStart()
         if let capture, let egress {
             switch capture.receive() {
             case .listeners(let fds):
-                do {
-                    try egress.startBlocking(SandboxEgress.Listeners(fds)!)
-                    serving = true
-                    onNetwork("proxied")
-                } catch {
-                    warn("cordon: the egress proxy could not start (\(error)); the sandbox has no network")
-                    onNetwork("unavailable: proxy: \(error)")
-                }
+                network.start(egress: egress, listeners: SandboxEgress.Listeners(fds)!, controlSocket: layout.controlSocket, onNetwork: onNetwork, warn: warn)
             case .unavailable(let reason):
                 warn("cordon: the sandbox has no network: \(reason) (see `cordon doctor`)")
                 onNetwork("unavailable: \(reason)")
@@ -382,27 +439,30 @@ public final class SandboxRunner {
                 break
             }
         }
-        defer { if serving { egress?.stopBlocking() } }
-        // The control socket (cordon approvals/allow/deny) and how a held connection is announced.
-        var control: ControlServer?
-        if serving, let egress {
-            let server = ControlServer(path: layout.controlSocket, broker: egress.approvals)
-            do {
-                try server.startBlocking()
-                control = server
-            } catch {
-                warn("cordon: the control socket could not start (\(error)); approvals can only be answered here")
+        defer { network.stop(egress: egress) }
+        do throws(CordonError) {
+            do throws(SystemError) { try prepared.joining?.wait() } catch {
+                throw CordonError(.sandboxSetup, "cannot put the sandbox in its cgroup", cause: error.description)
             }
+            try prepared.saving.wait()
+        } catch {
+            process.signal(SIGKILL)
+            _ = process.waitStatus()
+            throw error
         }
-        defer { control?.stopBlocking() }
+        var ready: UInt8 = 1
+        _ = send(limitsWriter, &ready, 1, Int32(MSG_NOSIGNAL))
+        close(limitsWriter)
+        limitsWriter = -1
+
         var approvalPipe: [Int32] = [-1, -1]
-        if serving, let egress, pipe(&approvalPipe) == 0 {
+        if let egress, pipe(&approvalPipe) == 0 {
             for fd in approvalPipe {
                 _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
                 _ = fcntl(fd, F_SETFL, O_NONBLOCK)
             }
             let wake = approvalPipe[1]
-            let name = plan.hostname
+            let name = hostname
             let warn = warn
             egress.approvals.observe { request in
                 if terminal {
@@ -430,7 +490,7 @@ public final class SandboxRunner {
             if r == 1, let egress {
                 var drain = [UInt8](repeating: 0, count: 64)
                 while read(approvalPipe[0], &drain, drain.count) > 0 {}
-                for request in egress.approvals.pending { TerminalPrompt.ask(request, sandbox: plan.hostname, broker: egress.approvals) }
+                for request in egress.approvals.pending { TerminalPrompt.ask(request, sandbox: hostname, broker: egress.approvals) }
                 continue
             }
             if r < 0 { throw CordonError(.systemCall, "supervising the sandbox failed", cause: String(cString: strerror(-r))) }

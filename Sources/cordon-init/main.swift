@@ -2,7 +2,6 @@
 // namespaces, then supervises the command as PID 1. No async runtime, no threads.
 import CordonIsolation
 import CordonOS
-import FoundationEssentials
 import Glibc
 
 func fail(_ message: String) -> Never {
@@ -20,9 +19,9 @@ if let problem = NamespaceCheck.problem() {
 
 let plan: SandboxPlan
 do {
-    let bytes = try FileIO.readAll(fd: SandboxPlan.planDescriptor)
+    let bytes = try FileIO.readAll(fd: SandboxPlan.planDescriptor, limit: 16 * 1024 * 1024)
     close(SandboxPlan.planDescriptor)
-    plan = try JSONDecoder().decode(SandboxPlan.self, from: Data(bytes))
+    plan = try SandboxPlan(wireBytes: bytes)
 } catch {
     fail("cannot read the sandbox plan: \(error)")
 }

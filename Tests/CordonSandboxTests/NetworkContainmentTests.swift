@@ -268,6 +268,24 @@ struct NetworkContainmentTests {
         #expect(r.stderr.contains("WARNING: network: host"))
     }
 
+    /// What init's rtnetlink calls leave in the sandbox: the veth pair, the default route via the
+    /// peer, and IPv6 off.
+    @Test func theSandboxHasTheCaptureLinkAndItsRoute() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let r = try await h.sandbox("""
+            tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort | tr '\\n' ' '; echo
+            tail -n +2 /proc/net/route | cut -f1-3 | tr '\\t' ' '
+            cat /proc/sys/net/ipv6/conf/all/disable_ipv6
+            """)
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.first == "cordon0 cordon1 lo ", "\(r.stdout)")
+        #expect(lines.contains("cordon0 00000000 0200C80A"), "default route via 10.200.0.2: \(r.stdout)")
+        #expect(lines.last == "1", "\(r.stdout)")
+        #expect(!r.stderr.contains("no network"), "\(r.stderr)")
+    }
+
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/sbin/nft"), "nftables is not installed"))
     func theCaptureRulesetIsValidNftables() async throws {
         // `nft -c` checks the ruleset in a throwaway user+net namespace: nothing is installed.

@@ -1,7 +1,8 @@
 #ifndef CCORDON_FS_H
 #define CCORDON_FS_H
-// Filesystem calls the sync gate needs that Swift's Glibc does not expose: openat2 (resolve
-// flags), renameat2, syncfs, the l*xattr family (overlay whiteouts and opaque markers), makedev.
+// Filesystem calls Swift's Glibc does not expose: openat2 (resolve flags), renameat2, the
+// l*xattr family (overlay whiteouts and opaque markers), makedev (the sync gate); syncfs (the
+// sync gate's apply, and the supervisor after a run that wrote to an overlay).
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>

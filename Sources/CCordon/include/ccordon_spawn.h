@@ -12,8 +12,9 @@
 #define CCORDON_CLONE_NEWNET    0x40000000ULL
 #define CCORDON_CLONE_NEWCGROUP 0x02000000ULL
 
-/// What the child of ccordon_spawn does: wait for the go byte, then execve `path`.
-/// `fds[i]` becomes descriptor i in the child; every other descriptor is closed on exec.
+/// What the child of ccordon_spawn does: wait for the go byte, join the cgroup (`join_files`: v1
+/// `tasks` files, may be empty), then execve `path`. `fds[i]` becomes descriptor i in the child;
+/// every other descriptor is closed on exec.
 struct ccordon_spawn_attrs {
     uint64_t clone_flags;
     const char *path;
@@ -21,14 +22,22 @@ struct ccordon_spawn_attrs {
     char *const *envp;
     const int *fds;
     int fd_count;
+    const char *const *join_files;
+    int join_count;
 };
+
+/// The step a child reports failing (first of the three ints on the error descriptor: step,
+/// errno, index of the join file or -1).
+#define CCORDON_SPAWN_STEP_SETUP 1
+#define CCORDON_SPAWN_STEP_CGROUP 2
+#define CCORDON_SPAWN_STEP_EXEC 3
 
 struct ccordon_spawn_result {
     pid_t pid;
     int pidfd;
-    /// Write one byte here once uid/gid maps and cgroups are in place; the child then execs.
+    /// Write one byte here once the uid/gid maps are in place; the child then joins and execs.
     int go_fd;
-    /// Read: EOF means exec succeeded; 4 bytes are the child's errno from a failed step.
+    /// Read: EOF means exec succeeded; three ints (step, errno, join index) report a failed step.
     int err_fd;
 };
 
@@ -60,5 +69,14 @@ int ccordon_openpty(int *master, int *slave, int size_from);
 int ccordon_tty_raw(int fd, void *saved);
 int ccordon_tty_restore(int fd, const void *saved);
 int ccordon_termios_size(void);
+
+/// Writes `pid` into each of `files` (a cgroup's cgroup.procs) on a new thread: joining a cgroup
+/// v1 hierarchy waits for an RCU grace period (~10 ms here), which the caller overlaps with
+/// other work. Returns a handle for ccordon_write_pid_wait (exactly once), or NULL with errno.
+struct ccordon_pid_writer;
+struct ccordon_pid_writer *ccordon_write_pid_start(const char *const *files, int count, pid_t pid);
+
+/// Waits for the writes; returns 0, or -errno with `*failed` the index of the file that failed.
+int ccordon_write_pid_wait(struct ccordon_pid_writer *writer, int *failed);
 
 #endif

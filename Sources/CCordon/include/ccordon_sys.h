@@ -21,6 +21,12 @@ int ccordon_mount_flags(const char *path, unsigned long *flags);
 /// Remount an existing bind read-only, keeping the flags the kernel locked (nodev, nosuid, noexec).
 int ccordon_remount_readonly(const char *path, unsigned long extra_flags);
 
+/// Drops this process's pages of the main program's relocation table (DT_RELA: 2.7 MB in
+/// `cordon`): the dynamic loader read it once at start-up and nothing reads it again, but its
+/// pages stay resident. Only when it lies in a never-written segment (file contents only, so
+/// the pages simply fault in again if ever read). Returns the bytes dropped, or -errno.
+long ccordon_drop_relocation_table(void);
+
 /// Landlock: the best ABI the kernel offers (0 = unavailable).
 int ccordon_landlock_abi(void);
 /// Restrict the calling thread: read and execute everywhere; full write access only beneath

@@ -1,6 +1,7 @@
 public import ArgumentParser
 public import CordonConfig
 import CordonCore
+import CordonOS
 import CordonSandbox
 import Glibc
 
@@ -43,6 +44,8 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
+        // The supervisor stays resident for the whole run: the loader's table is dead weight.
+        ProcessMemory.dropRelocationTable()
         var argv = command
         if argv.first == "--" { argv.removeFirst() }
         guard !argv.isEmpty else { throw ValidationError("missing command: cordon run [OPTIONS] -- CMD [ARGS…]") }
@@ -62,6 +65,63 @@ struct RunCommand: ParsableCommand {
             return outcome.exitStatus
         }
         throw ExitCode(status)
+    }
+}
+
+extension RunCommand {
+    /// `[--name N] [--profile P] [--workspace W] [--mode M] -- CMD [ARGS…]` (each option at most
+    /// once, `--opt V` or `--opt=V`) read without ArgumentParser, whose reflection and conformance
+    /// lookups cost ~4 ms of every start. nil for anything else: ArgumentParser then parses it and
+    /// owns every error and help message, so this path only ever accepts what it would accept.
+    static func direct(_ arguments: ArraySlice<String>) -> RunCommand? {
+        var values: [String: String] = [:]
+        var rest = arguments
+        while let argument = rest.first, argument != "--" {
+            rest = rest.dropFirst()
+            guard argument.hasPrefix("--") else { return nil }
+            var key = String(argument.dropFirst(2))
+            let value: String
+            if let equals = key.firstIndex(of: "=") {
+                value = String(key[key.index(after: equals)...])
+                key = String(key[..<equals])
+            } else {
+                guard let next = rest.first else { return nil }
+                value = next
+                rest = rest.dropFirst()
+            }
+            guard Self.directOptions.contains(key), values[key] == nil, !value.isEmpty, !value.hasPrefix("-") else { return nil }
+            values[key] = value
+        }
+        guard rest.first == "--", rest.count > 1 else { return nil }
+        var mode: Profile.Mode?
+        if let text = values["mode"] {
+            guard let parsed = Profile.Mode(rawValue: text) else { return nil }
+            mode = parsed
+        }
+        // Set outside an initializer: there, assigning would rebuild each property wrapper as an
+        // unparsed definition instead of setting its value.
+        var command = RunCommand()
+        command.profile = values["profile"]
+        command.workspace = values["workspace"]
+        command.mode = mode
+        command.name = values["name"]
+        command.command = Array(rest)  // with the leading "--", as ArgumentParser's passthrough keeps it
+        return command
+    }
+
+    static let directOptions: Set<String> = ["profile", "workspace", "mode", "name"]
+
+    /// Runs and exits with the command's status (ArgumentParser reports anything else).
+    func runAndExit() -> Never {
+        do {
+            try validate()
+            try run()
+            Glibc.exit(0)
+        } catch let code as ExitCode {
+            Glibc.exit(code.rawValue)
+        } catch {
+            Self.exit(withError: error)
+        }
     }
 }
 

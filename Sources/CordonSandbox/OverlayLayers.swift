@@ -1,0 +1,142 @@
+import CCordon
+import CordonOS
+import Glibc
+
+/// The overlay layers of one run (the workspace's and the profile's overlay mounts), seen from
+/// the supervisor.
+///
+/// cordon-init mounts them `volatile`: without it, unmounting an overlay when the sandbox ends
+/// syncs the upper layer's *whole* host filesystem (every dirty page of every process, then a
+/// device flush), which cost 2–250 ms per run here depending on what else was writing. Instead
+/// the supervisor syncs that filesystem itself after the run, only when the run wrote to an
+/// upper layer, so held changes are on disk when `cordon run` returns, as before.
+///
+/// A volatile mount leaves a marker in overlayfs's scratch directory (`WORK/work`) that refuses
+/// the next mount. After the sync the scratch directory is renamed aside (cheap) and deleted in
+/// the background by a later run: deleting directories costs a synchronous discard per block on
+/// filesystems mounted with `discard`. A scratch directory found before a run means the last run
+/// ended without this (host crash, cordon killed): its changes may not all be on disk.
+struct OverlayLayers: Sendable {
+    struct Layer: Equatable, Sendable {
+        var upper: String
+        var work: String
+        var scratch: String { work + "/work" }
+    }
+
+    var layers: [Layer]
+
+    static let retiredPrefix = "retired."
+
+    /// Moves aside scratch directories a previous run left; returns the upper layers whose
+    /// scratch directory held a volatile marker (the run did not finish cleanly).
+    func retireStaleScratch() -> [String] {
+        layers.compactMap { layer in
+            guard FileIO.kind(layer.scratch, followSymlinks: false) == .directory else { return nil }
+            // overlayfs makes its directories mode 000: open the way to the marker first.
+            _ = chmod(layer.scratch, 0o700)
+            _ = chmod(layer.scratch + "/incompat", 0o700)
+            let stale = FileIO.kind(Mount.volatileMarker(work: layer.work), followSymlinks: false) != .missing
+            Self.retire(layer)
+            return stale ? layer.upper : nil
+        }
+    }
+
+    /// After init has exited (the overlays are unmounted): makes what the run wrote durable, then
+    /// moves the scratch directories aside. `since` is the wall-clock time (seconds) taken before
+    /// the sandbox started.
+    func settle(since: Int) {
+        // File times are coarse (a tick): anything within a second before the start counts as new.
+        let threshold = since - 1
+        var synced: Set<UInt64> = []
+        for layer in layers {
+            var st = stat()
+            guard lstat(layer.upper, &st) == 0 else { continue }
+            if !synced.contains(UInt64(st.st_dev)), Self.changed(layer.upper, since: threshold) {
+                let fd = open(layer.upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                if fd >= 0 {
+                    if ccordon_syncfs(fd) == 0 { synced.insert(UInt64(st.st_dev)) }
+                    close(fd)
+                }
+            }
+            Self.retire(layer)
+        }
+    }
+
+    /// Deletes scratch directories moved aside by earlier runs on another thread; what is left
+    /// when cordon exits is deleted by a later run.
+    func deleteRetiredInBackground() {
+        Background.detached { [self] in deleteRetired() }
+    }
+
+    func deleteRetired() {
+        for layer in layers {
+            guard let dir = opendir(layer.work) else { continue }
+            var names: [String] = []
+            while let entry = readdir(dir) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                if name.hasPrefix(Self.retiredPrefix) { names.append(name) }
+            }
+            closedir(dir)
+            for name in names { Self.removeTree(layer.work + "/" + name) }
+        }
+    }
+
+    private static func retire(_ layer: Layer) {
+        let target = layer.work + "/" + retiredPrefix + String(UInt64.random(in: 0...UInt64.max), radix: 36)
+        _ = rename(layer.scratch, target)
+    }
+
+    /// Whether anything beneath `directory` (or the directory itself) changed at or after
+    /// `seconds` (ctime: contents, metadata, entries added or removed). Stops at the first hit.
+    static func changed(_ directory: String, since seconds: Int) -> Bool {
+        var st = stat()
+        guard lstat(directory, &st) == 0 else { return false }
+        if st.st_ctim.tv_sec >= seconds { return true }
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        return changed(directoryFD: fd, since: seconds)
+    }
+
+    /// Takes ownership of `fd`.
+    private static func changed(directoryFD fd: Int32, since seconds: Int) -> Bool {
+        guard let dir = fdopendir(fd) else {
+            close(fd)
+            return false
+        }
+        defer { closedir(dir) }
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name == "." || name == ".." { continue }
+            var st = stat()
+            guard fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+            if st.st_ctim.tv_sec >= seconds { return true }
+            if st.st_mode & S_IFMT == S_IFDIR {
+                let child = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                if child >= 0, changed(directoryFD: child, since: seconds) { return true }
+            }
+        }
+        return false
+    }
+
+    /// rm -r for a retired scratch directory, whose directories overlayfs made mode 000: each is
+    /// opened up (by its owner, the caller) before it is read.
+    static func removeTree(_ path: String) {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return }
+        if st.st_mode & S_IFMT == S_IFDIR {
+            _ = chmod(path, 0o700)
+            if let dir = opendir(path) {
+                var names: [String] = []
+                while let entry = readdir(dir) {
+                    let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                    if name != "." && name != ".." { names.append(name) }
+                }
+                closedir(dir)
+                for name in names { removeTree(path + "/" + name) }
+            }
+            _ = rmdir(path)
+        } else {
+            _ = unlink(path)
+        }
+    }
+}

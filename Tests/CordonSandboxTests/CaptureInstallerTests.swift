@@ -1,0 +1,87 @@
+import CordonIsolation
+import CordonOS
+import Foundation
+import Glibc
+import Testing
+
+/// The capture's link, made with rtnetlink (no `ip` exec), in a throwaway network namespace
+/// that only one thread of the test process enters: when it works there is the veth pair, its
+/// addresses and the default route; when any step fails nothing of it is left, only `lo`.
+@Suite(.enabled(if: SandboxHarness.isRoot, "entering a network namespace from a thread needs CAP_SYS_ADMIN"))
+struct CaptureInstallerTests {
+    struct NetState: Sendable {
+        var interfaces: [String]
+        var routes: [String]
+        var localAddresses: Set<String>
+    }
+
+    /// Runs `body` on a new thread in a new network namespace (unshare affects that thread only).
+    static func inFreshNetworkNamespace<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread {
+                do {
+                    try NamespaceSet.unshare(.net)
+                    continuation.resume(returning: try body())
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+            thread.start()
+        }
+    }
+
+    /// The calling thread's interfaces, IPv4 routes ("iface destination gateway", hex as the
+    /// kernel prints them) and local IPv4 addresses.
+    static func netState() throws -> NetState {
+        let dev = try String(contentsOfFile: "/proc/thread-self/net/dev", encoding: .utf8)
+        let interfaces = dev.split(separator: "\n").dropFirst(2).compactMap { $0.split(separator: ":").first?.trimmingCharacters(in: .whitespaces) }
+        let route = try String(contentsOfFile: "/proc/thread-self/net/route", encoding: .utf8)
+        let routes = route.split(separator: "\n").dropFirst().map { $0.split(separator: "\t").prefix(3).joined(separator: " ") }
+        // fib_trie lists each local address on a line followed by "/32 host LOCAL".
+        let trie = try String(contentsOfFile: "/proc/thread-self/net/fib_trie", encoding: .utf8).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        var local: Set<String> = []
+        for (index, line) in trie.enumerated() where line == "/32 host LOCAL" && index > 0 {
+            if let address = trie[index - 1].split(separator: " ").last { local.insert(String(address)) }
+        }
+        return NetState(interfaces: interfaces.sorted(), routes: routes.sorted(), localAddresses: local)
+    }
+
+    @Test func theLinkHasBothEndsTheirAddressesAndTheDefaultRoute() async throws {
+        let (problem, state) = try await Self.inFreshNetworkNamespace {
+            (CaptureInstaller(capture: .standard).makeLink(), try Self.netState())
+        }
+        #expect(problem == nil, "\(problem ?? "")")
+        #expect(state.interfaces == ["cordon0", "cordon1", "lo"])
+        // 10.200.0.2 is 0200C80A as the kernel prints it: the default route goes via the peer.
+        #expect(state.routes.contains("cordon0 00000000 0200C80A"), "\(state.routes)")
+        #expect(state.localAddresses.isSuperset(of: ["10.200.0.1", "10.200.0.2"]), "\(state.localAddresses)")
+    }
+
+    /// Fail closed: a gateway that is not on the link's /30 makes the route step fail after the
+    /// pair exists; the pair is deleted again, so there is no route and only `lo`.
+    @Test(arguments: [
+        ("10.200.0.1", "10.201.0.2", "add the default route"),
+        ("10.200.0.1", "not-an-address", "parse the link's addresses"),
+    ])
+    func aFailedStepLeavesOnlyLoopback(address: String, gateway: String, step: String) async throws {
+        let capture = SandboxPlan.EgressCapture(address: address, gateway: gateway)
+        let (problem, state) = try await Self.inFreshNetworkNamespace {
+            (CaptureInstaller(capture: capture).makeLink(), try Self.netState())
+        }
+        #expect(problem?.contains(step) == true, "\(problem ?? "no problem reported")")
+        #expect(state.interfaces == ["lo"])
+        #expect(state.routes.isEmpty, "\(state.routes)")
+    }
+
+    /// The same link cannot be made twice (a leftover would be an error, never silently reused),
+    /// and the failed second attempt leaves the first intact.
+    @Test func aSecondLinkIsRefused() async throws {
+        let (first, second, state) = try await Self.inFreshNetworkNamespace {
+            let installer = CaptureInstaller(capture: .standard)
+            return (installer.makeLink(), installer.makeLink(), try Self.netState())
+        }
+        #expect(first == nil)
+        #expect(second?.contains("create the veth pair") == true, "\(second ?? "")")
+        #expect(state.interfaces == ["cordon0", "cordon1", "lo"])
+    }
+}
