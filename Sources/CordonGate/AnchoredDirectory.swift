@@ -13,8 +13,10 @@ final class AnchoredDirectory {
     let root: String
     private let rootFD: Int32
     private var parents: [String: Int32] = [:]
-    /// One copy buffer for every file this tree writes (allocating one per file costs more than the copy).
-    private let buffer: UnsafeMutableRawBufferPointer
+    /// Files this tree replaced or removed, held by O_PATH descriptors (see `pin`).
+    private var pinned: [Int32] = []
+    /// Directory fds kept open at most (the soft RLIMIT_NOFILE is often 1024); beyond, the cache starts over.
+    static let cacheLimit = 512
     static let resolve = CCORDON_RESOLVE_BENEATH | CCORDON_RESOLVE_NO_SYMLINKS | CCORDON_RESOLVE_NO_MAGICLINKS
 
     init(_ root: String) throws(CordonError) {
@@ -22,13 +24,12 @@ final class AnchoredDirectory {
         let fd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { throw Self.error("open", root) }
         rootFD = fd
-        buffer = .allocate(byteCount: 1 << 16, alignment: 16)
     }
 
     deinit {
         for fd in parents.values { close(fd) }
+        for fd in pinned { close(fd) }
         close(rootFD)
-        buffer.deallocate()
     }
 
     static func error(_ op: String, _ path: String, _ code: Int32 = errno) -> CordonError {
@@ -49,11 +50,15 @@ final class AnchoredDirectory {
     func directory(_ dir: String) throws(CordonError) -> Int32 {
         if dir.isEmpty { return rootFD }
         if let fd = parents[dir] { return fd }
+        if parents.count >= Self.cacheLimit { dropCache() }
         let fd = ccordon_openat2(rootFD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, Self.resolve)
         guard fd >= 0 else { throw Self.error("open directory", root + "/" + dir) }
         parents[dir] = fd
         return fd
     }
+
+    /// Directory fds open now; a caller holding fds across calls drops the cache before the limit.
+    var cachedDirectories: Int { parents.count }
 
     /// Forgets cached directory fds (after directories were removed or replaced).
     func dropCache() {
@@ -83,32 +88,55 @@ final class AnchoredDirectory {
     /// and calls `syncFilesystem()` once).
     func createFile(_ rel: String, from source: Int32, mode: UInt32, durable: Bool = true) throws(CordonError) {
         let (fd, name) = try parent(of: rel)
-        var out = openat(fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        if let failure = Self.writeFile(in: fd, name, from: source, mode: mode, durable: durable) { throw Self.error(failure.call, root + "/" + rel, failure.code) }
+    }
+
+    /// A failed call of the fd-only operations below, with its errno.
+    struct Failure: Sendable, Equatable {
+        var call: String
+        var code: Int32
+    }
+
+    /// `createFile` on an open directory: touches nothing of an `AnchoredDirectory`, so threads may
+    /// call it at once. `name` must be a single component.
+    static func writeFile(in dir: Int32, _ name: String, from source: Int32, mode: UInt32, durable: Bool) -> Failure? {
+        var out = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         if out < 0 && errno == EEXIST {
-            guard unlinkat(fd, name, 0) == 0 else { throw Self.error("unlink", root + "/" + rel) }
-            out = openat(fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            guard unlinkat(dir, name, 0) == 0 else { return Failure(call: "unlink", code: errno) }
+            out = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         }
-        guard out >= 0 else { throw Self.error("create", root + "/" + rel) }
+        guard out >= 0 else { return Failure(call: "create", code: errno) }
         defer { close(out) }
-        while true {
-            let n = read(source, buffer.baseAddress, buffer.count)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw Self.error("read for", root + "/" + rel)
-            }
-            if n == 0 { break }
-            var written = 0
-            while written < n {
-                let w = write(out, buffer.baseAddress.map { $0 + written }, n - written)
-                if w < 0 {
+        let copied: Failure? = withUnsafeTemporaryAllocation(byteCount: 1 << 16, alignment: 16) { buffer in
+            while true {
+                let n = read(source, buffer.baseAddress, buffer.count)
+                if n < 0 {
                     if errno == EINTR { continue }
-                    throw Self.error("write", root + "/" + rel)
+                    return Failure(call: "read for", code: errno)
                 }
-                written += w
+                if n == 0 { return nil }
+                var written = 0
+                while written < n {
+                    let w = write(out, buffer.baseAddress.map { $0 + written }, n - written)
+                    if w < 0 {
+                        if errno == EINTR { continue }
+                        return Failure(call: "write", code: errno)
+                    }
+                    written += w
+                }
             }
         }
-        guard fchmod(out, mode_t(mode & 0o777)) == 0 else { throw Self.error("chmod", root + "/" + rel) }
-        guard !durable || fsync(out) == 0 else { throw Self.error("fsync", root + "/" + rel) }
+        if let copied { return copied }
+        guard fchmod(out, mode_t(mode & 0o777)) == 0 else { return Failure(call: "chmod", code: errno) }
+        guard !durable || fsync(out) == 0 else { return Failure(call: "fsync", code: errno) }
+        return nil
+    }
+
+    /// `createSymlink` on an open directory; thread-safe like `writeFile`.
+    static func writeSymlink(in dir: Int32, _ name: String, target: String) -> Failure? {
+        if symlinkat(target, dir, name) == 0 { return nil }
+        guard errno == EEXIST, unlinkat(dir, name, 0) == 0, symlinkat(target, dir, name) == 0 else { return Failure(call: "symlink", code: errno) }
+        return nil
     }
 
     /// syncfs(2) on this tree's filesystem: one call makes every file and directory written so far
@@ -120,8 +148,25 @@ final class AnchoredDirectory {
     /// Creates a symlink `rel`, replacing a file or symlink left there (never a directory).
     func createSymlink(_ rel: String, target: String) throws(CordonError) {
         let (fd, name) = try parent(of: rel)
-        if symlinkat(target, fd, name) == 0 { return }
-        guard errno == EEXIST, unlinkat(fd, name, 0) == 0, symlinkat(target, fd, name) == 0 else { throw Self.error("symlink", root + "/" + rel) }
+        if let failure = Self.writeSymlink(in: fd, name, target: target) { throw Self.error(failure.call, root + "/" + rel, failure.code) }
+    }
+
+    /// Holds the file or symlink at `rel` open (O_PATH) before it is replaced or removed. The kernel
+    /// frees an inode when its last reference goes, and on ext4 mounted with `discard` (and no
+    /// journal to batch them) that waits for the device: `releasePinned()` lets go of many at once
+    /// on several threads instead of one inside each rename or unlink.
+    func pin(_ rel: String) {
+        guard let (fd, name) = try? parent(of: rel) else { return }
+        let held = openat(fd, name, CCORDON_O_PATH | O_NOFOLLOW | O_CLOEXEC)
+        guard held >= 0 else { return }
+        pinned.append(held)
+        if pinned.count >= Self.cacheLimit { releasePinned() }
+    }
+
+    func releasePinned() {
+        let fds = pinned
+        pinned = []
+        ParallelWork.forEach(fds.count, width: ParallelWork.ioWidth) { close(fds[$0]) }
     }
 
     func makeDirectory(_ rel: String, mode: UInt32) throws(CordonError) {
@@ -165,8 +210,23 @@ final class AnchoredDirectory {
         throw Self.error(directory ? "rmdir" : "unlink", root + "/" + rel, code)
     }
 
-    func syncDirectory(_ dir: String) throws(CordonError) {
-        let fd = try directory(dir)
-        guard fsync(fd) == 0 else { throw Self.error("fsync directory", root + "/" + dir) }
+    /// fsyncs `dirs` on several threads (each fsync waits for the device), in chunks whose fds stay
+    /// cached; the first failure is thrown after its chunk.
+    func syncDirectories(_ dirs: [String]) throws(CordonError) {
+        var start = 0
+        while start < dirs.count {
+            if parents.count > Self.cacheLimit / 2 { dropCache() }
+            let chunk = Array(dirs[start..<min(start + Self.cacheLimit / 4, dirs.count)])
+            start += chunk.count
+            var opened: [Int32] = []
+            for dir in chunk { opened.append(try directory(dir)) }
+            let fds = opened
+            let failures = ParallelWork.Failures()
+            let root = self.root
+            ParallelWork.forEach(fds.count, width: ParallelWork.ioWidth) { index in
+                if fsync(fds[index]) != 0 { failures.record(index, Self.error("fsync directory", root + "/" + chunk[index], errno)) }
+            }
+            if let error = failures.first { throw error }
+        }
     }
 }

@@ -1,6 +1,7 @@
 public import CordonCore
 public import CordonFS
 import FoundationEssentials
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -44,8 +45,8 @@ public struct SyncApplier {
         var opaqueDone: [String]
     }
 
-    struct Op: Codable {
-        enum Kind: String, Codable { case write, symlink, mkdir, chmod, chmodDir = "chmod_dir", remove, rmdir }
+    struct Op: Codable, Sendable {
+        enum Kind: String, Codable, Sendable { case write, symlink, mkdir, chmod, chmodDir = "chmod_dir", remove, rmdir }
         var kind: Kind
         var path: String
         var temp: String?
@@ -98,19 +99,15 @@ public struct SyncApplier {
         let encodedOps = try Self.encode(journal.ops)
         try writeJournal(journal, ops: encodedOps)
         try checkpoint("preparing")
-        let removed = Set(journal.ops.filter { $0.kind == .remove }.map(\.path))
-        var parents: [String: Bool] = [:]
-        for op in journal.ops {
-            try prepare(op, removed: removed, parents: &parents, host: host, layer: layer)
-            try checkpoint("prepare:\(op.path)")
-        }
+        try prepare(journal.ops, host: host, layer: layer)
         // Temp files and new directories durable (one syncfs, not an fsync each) before the journal says "committing".
         try host.syncFilesystem()
         try checkpoint("synced")
         journal.phase = .committing
         try writeJournal(journal, ops: encodedOps)
         try checkpoint("committing")
-        try commit(journal, host: host, layer: layer, outcome: &outcome)
+        let replaced = Set(changes.filter { $0.kind == .modified }.map(\.path))
+        try commit(journal, host: host, layer: layer, outcome: &outcome, replaced: replaced)
         journal.phase = .committed
         try writeJournal(journal, ops: encodedOps)
         try checkpoint("committed")
@@ -174,21 +171,75 @@ public struct SyncApplier {
 
     /// Stages one op; `parents` remembers, per parent directory, whether files are staged into it now
     /// (true) or in the commit phase (false: a file this apply replaces by a directory stands there).
-    private func prepare(_ op: Op, removed: Set<String>, parents: inout [String: Bool], host: AnchoredDirectory, layer: AnchoredDirectory) throws(CordonError) {
-        switch op.kind {
-        case .mkdir:
-            // A file being replaced by this directory goes in the commit phase; make it there.
-            if host.lstat(op.path) == nil { try host.makeDirectory(op.path, mode: op.mode) }
-        case .write, .symlink:
-            guard let temp = op.temp else { return }
-            let parent = AnchoredDirectory.split(op.path).parent
-            if !parent.isEmpty {
-                if parents[parent] == nil { parents[parent] = try stagesInto(parent, removed: removed, host: host) }
-                guard parents[parent] == true else { return }
+    /// One temporary to write, its directories already open, so that threads share nothing else.
+    struct Staging: Sendable {
+        var op: Op
+        var hostDirectory: Int32
+        var tempName: String
+        /// -1 for a symlink.
+        var layerDirectory: Int32
+        var name: String
+    }
+
+    /// The prepare phase: new directories in order, then the temporaries on several threads, in
+    /// batches small enough that the directory fds they use stay open. A failure stops the apply
+    /// (the journal says `preparing`, so the next sync removes whatever was staged).
+    private func prepare(_ ops: [Op], host: AnchoredDirectory, layer: AnchoredDirectory) throws(CordonError) {
+        let removed = Set(ops.filter { $0.kind == .remove }.map(\.path))
+        var parents: [String: Bool] = [:]
+        var batch: [Staging] = []
+        for op in ops {
+            // Each op opens at most a few directories; the batch's fds must not be evicted.
+            if host.cachedDirectories > AnchoredDirectory.cacheLimit - 8 || layer.cachedDirectories > AnchoredDirectory.cacheLimit - 8 {
+                try stage(batch)
+                batch = []
+                host.dropCache()
+                layer.dropCache()
             }
-            try stage(op, temp: temp, host: host, layer: layer, durable: false)
-        default: break
+            switch op.kind {
+            case .mkdir:
+                // A file being replaced by this directory goes in the commit phase; make it there.
+                if host.lstat(op.path) == nil { try host.makeDirectory(op.path, mode: op.mode) }
+                try checkpoint("prepare:\(op.path)")
+            case .write, .symlink:
+                guard let temp = op.temp else { continue }
+                // The parent may only appear in the commit phase (a file replaced by a directory).
+                let parent = AnchoredDirectory.split(op.path).parent
+                if !parent.isEmpty {
+                    if parents[parent] == nil { parents[parent] = try stagesInto(parent, removed: removed, host: host) }
+                    guard parents[parent] == true else { continue }
+                }
+                let (hostDirectory, tempName) = try host.parent(of: temp)
+                let (layerDirectory, name) = op.kind == .write ? try layer.parent(of: op.path) : (-1, "")
+                batch.append(Staging(op: op, hostDirectory: hostDirectory, tempName: tempName, layerDirectory: layerDirectory, name: name))
+            default: break
+            }
         }
+        try stage(batch)
+        try checkpoint("staged")
+    }
+
+    /// Writes `batch`'s temporaries, not fsynced (the caller syncs the filesystem once).
+    private func stage(_ batch: [Staging]) throws(CordonError) {
+        let failures = ParallelWork.Failures()
+        let (workspace, upper) = (self.workspace, self.upper)
+        ParallelWork.forEach(batch.count, width: ParallelWork.createWidth) { index in
+            let job = batch[index]
+            let temp = workspace + "/" + (job.op.temp ?? "")
+            if job.layerDirectory < 0 {
+                if let failure = AnchoredDirectory.writeSymlink(in: job.hostDirectory, job.tempName, target: job.op.target ?? "") {
+                    failures.record(index, AnchoredDirectory.error(failure.call, temp, failure.code))
+                }
+                return
+            }
+            let source = openat(job.layerDirectory, job.name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+            guard source >= 0 else { return failures.record(index, AnchoredDirectory.error("open", upper + "/" + job.op.path, errno)) }
+            defer { close(source) }
+            if let failure = AnchoredDirectory.writeFile(in: job.hostDirectory, job.tempName, from: source, mode: job.op.mode, durable: false) {
+                failures.record(index, AnchoredDirectory.error(failure.call, temp, failure.code))
+            }
+        }
+        if let error = failures.first { throw error }
     }
 
     /// Whether files can be staged in `parent` now. Only a file this apply replaces by a directory may
@@ -202,52 +253,108 @@ public struct SyncApplier {
         return false
     }
 
-    /// Writes the temporary for `op`, replacing one a crash left behind.
-    private func stage(_ op: Op, temp: String, host: AnchoredDirectory, layer: AnchoredDirectory, durable: Bool = true) throws(CordonError) {
+    /// Writes and fsyncs the temporary for `op` (the commit phase re-staging after a crash),
+    /// replacing one a crash left behind.
+    private func stage(_ op: Op, temp: String, host: AnchoredDirectory, layer: AnchoredDirectory) throws(CordonError) {
         if op.kind == .symlink {
             try host.createSymlink(temp, target: op.target ?? "")
         } else {
             let source = try layer.openForReading(op.path)
             defer { close(source) }
-            try host.createFile(temp, from: source, mode: op.mode, durable: durable)
+            try host.createFile(temp, from: source, mode: op.mode, durable: true)
         }
     }
 
-    /// Idempotent: safe to run again after a crash part-way through.
-    private func commit(_ journal: Journal, host: AnchoredDirectory, layer: AnchoredDirectory, outcome: inout Outcome) throws(CordonError) {
+    /// Idempotent: safe to run again after a crash part-way through. Runs of consecutive file ops
+    /// (independent renames in existing directories) go on several threads, everything else in
+    /// order; the files `replaced` (and the removed ones) are pinned first, so their inodes are
+    /// freed together at the end (see `pin`).
+    private func commit(_ journal: Journal, host: AnchoredDirectory, layer: AnchoredDirectory, outcome: inout Outcome, replaced: Set<String> = []) throws(CordonError) {
+        defer { host.releasePinned() }
         var touched = Set<String>()
+        var batch: [Renaming] = []
+        func flush() throws(CordonError) {
+            try rename(batch, host: host, layer: layer)
+            for job in batch {
+                touched.insert(AnchoredDirectory.split(job.op.path).parent)
+                outcome.applied.append(job.op.path)
+                try checkpoint("commit:\(job.op.path)")
+            }
+            batch = []
+        }
         for op in journal.ops {
-            let dir = AnchoredDirectory.split(op.path).parent
+            if op.kind == .write || op.kind == .symlink {
+                guard let temp = op.temp else { continue }
+                if batch.count >= 256 || host.cachedDirectories > AnchoredDirectory.cacheLimit - 8 {
+                    try flush()
+                    host.dropCache()
+                }
+                if replaced.contains(op.path) { host.pin(op.path) }
+                let (directory, tempName) = try host.parent(of: temp)
+                batch.append(Renaming(op: op, directory: directory, tempName: tempName, name: AnchoredDirectory.split(op.path).name))
+                continue
+            }
+            try flush()
             switch op.kind {
             case .mkdir:
                 if let st = host.lstat(op.path), (st.st_mode & S_IFMT) != S_IFDIR { try host.remove(op.path, directory: false) }
                 try host.makeDirectory(op.path, mode: op.mode)
-            case .write, .symlink:
-                guard let temp = op.temp else { continue }
-                if try host.replace(temp, over: op.path) { break }
-                // Renamed before the crash, or never staged: compare with the upper and stage again if needed.
-                if op.kind == .write && sameContent(op.path, host: host, layer: layer) { break }
-                try stage(op, temp: temp, host: host, layer: layer)
-                guard try host.replace(temp, over: op.path) else { throw AnchoredDirectory.error("rename", "\(workspace)/\(temp)", ENOENT) }
             case .chmod:
                 try host.chmod(op.path, mode: op.mode, directory: false)
             case .chmodDir:
                 try host.chmod(op.path, mode: op.mode, directory: true)
             case .remove:
                 // Already replaced by the directory a later op makes, when re-run after a crash.
-                if let st = host.lstat(op.path), (st.st_mode & S_IFMT) != S_IFDIR { try host.remove(op.path, directory: false) }
+                if let st = host.lstat(op.path), (st.st_mode & S_IFMT) != S_IFDIR {
+                    host.pin(op.path)
+                    try host.remove(op.path, directory: false)
+                }
             case .rmdir:
                 if let st = host.lstat(op.path), (st.st_mode & S_IFMT) == S_IFDIR {
                     do { try host.remove(op.path, directory: true) } catch { outcome.kept.append(op.path) }
                 }
                 host.dropCache()
+            case .write, .symlink: break
             }
-            touched.insert(dir)
+            touched.insert(AnchoredDirectory.split(op.path).parent)
             outcome.applied.append(op.path)
             try checkpoint("commit:\(op.path)")
         }
-        for dir in touched.sorted() where dir.isEmpty || host.exists(dir) {
-            try host.syncDirectory(dir)
+        try flush()
+        try host.syncDirectories(touched.sorted().filter { $0.isEmpty || host.exists($0) })
+    }
+
+    /// A temp to rename over its target, in a directory already open.
+    struct Renaming: Sendable {
+        var op: Op
+        var directory: Int32
+        var tempName: String
+        var name: String
+    }
+
+    /// Renames `batch`'s temps over their targets on several threads; a temp that is not there
+    /// (renamed before a crash, or never staged) is then handled in order: same content as the
+    /// upper, or staged again and renamed.
+    private func rename(_ batch: [Renaming], host: AnchoredDirectory, layer: AnchoredDirectory) throws(CordonError) {
+        let missing = ParallelWork.Failures()
+        let failures = ParallelWork.Failures()
+        let workspace = self.workspace
+        ParallelWork.forEach(batch.count, width: ParallelWork.ioWidth) { index in
+            let job = batch[index]
+            if renameat(job.directory, job.tempName, job.directory, job.name) == 0 { return }
+            switch errno {
+            case ENOENT: missing.record(index, AnchoredDirectory.error("rename", workspace + "/" + (job.op.temp ?? ""), ENOENT))
+            case EISDIR: failures.record(index, CordonError(.io, "\(workspace)/\(job.op.path) is a directory on the host; cannot replace it with a file"))
+            case let code: failures.record(index, AnchoredDirectory.error("rename", workspace + "/" + (job.op.temp ?? ""), code))
+            }
+        }
+        if let error = failures.first { throw error }
+        for index in missing.indices {
+            let op = batch[index].op
+            guard let temp = op.temp else { continue }
+            if op.kind == .write && sameContent(op.path, host: host, layer: layer) { continue }
+            try stage(op, temp: temp, host: host, layer: layer)
+            guard try host.replace(temp, over: op.path) else { throw AnchoredDirectory.error("rename", "\(workspace)/\(temp)", ENOENT) }
         }
     }
 
@@ -263,20 +370,33 @@ public struct SyncApplier {
     /// Removes applied entries from the upper layer so the overlay shows the (now equal) host files.
     private func cleanUpper(_ journal: Journal, layer: AnchoredDirectory) throws(CordonError) {
         var dirs: [String] = []
+        // Unlinked on several threads, in batches whose directory fds stay open (see `pin`: every
+        // upper file freed may wait for the device).
+        var files: [(directory: Int32, name: String)] = []
+        func drop(_ rel: String) {
+            if layer.cachedDirectories > AnchoredDirectory.cacheLimit - 4 {
+                Self.unlinkAll(files)
+                files = []
+                layer.dropCache()
+            }
+            // unlink refuses a directory (EISDIR), which stays; a missing parent means nothing to do.
+            if let (directory, name) = try? layer.parent(of: rel) { files.append((directory, name)) }
+        }
         for op in journal.ops {
             switch op.kind {
             case .mkdir, .chmodDir: dirs.append(op.path)
             case .remove, .rmdir:
                 // The whiteout: a 0/0 device or marked file at the path, or fuse-overlayfs' `.wh.NAME` beside it.
-                _ = try? layer.remove(op.path, directory: false)
+                drop(op.path)
                 let (dir, name) = AnchoredDirectory.split(op.path)
                 let marker = ChangeSet.whiteoutPrefix + name
-                _ = try? layer.remove(dir.isEmpty ? marker : dir + "/" + marker, directory: false)
+                drop(dir.isEmpty ? marker : dir + "/" + marker)
             default:
-                // unlink refuses a directory (EISDIR), which stays.
-                _ = try? layer.remove(op.path, directory: false)
+                drop(op.path)
             }
         }
+        Self.unlinkAll(files)
+        layer.dropCache()
         for dir in journal.opaqueDone {
             for name in ["trusted.overlay.opaque", "user.overlay.opaque"] { ExtendedAttributes.remove(upper + "/" + dir, name) }
             _ = try? layer.remove(dir + "/.wh..wh..opq", directory: false)
@@ -284,6 +404,10 @@ public struct SyncApplier {
         // Deepest first; a directory still holding held-back entries stays.
         for dir in dirs.sorted(by: { $0.count > $1.count }) { _ = try? layer.remove(dir, directory: true) }
         layer.dropCache()
+    }
+
+    private static func unlinkAll(_ files: [(directory: Int32, name: String)]) {
+        ParallelWork.forEach(files.count, width: ParallelWork.ioWidth) { index in _ = unlinkat(files[index].directory, files[index].name, 0) }
     }
 
     static func encode(_ ops: [Op]) throws(CordonError) -> [UInt8] {

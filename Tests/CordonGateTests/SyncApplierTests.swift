@@ -172,6 +172,67 @@ import Testing
         #expect(try DirectoryListing.names(upper.root).isEmpty)
     }
 
+    /// Staging runs on several threads: one failure among many leaves the others' temporaries, and
+    /// the next sync must still roll back to the untouched host.
+    @Test func aStagingFailureAmongManyFilesRollsBack() throws {
+        let lower = TempTree()
+        let upper = TempTree()
+        let state = TempTree()
+        for i in 0..<40 { lower.write("d\(i % 4)/old\(i).txt", "old \(i)") }
+        for i in 0..<40 { upper.write("d\(i % 4)/old\(i).txt", "new \(i)!") }
+        for i in 0..<200 { upper.write("n\(i % 8)/new\(i).txt", "added \(i)") }
+        let changes = try ChangeSet.read(upper: upper.root, lower: lower.root).changes
+        // Unreadable as a file once the gate has looked: read(2) fails with EISDIR.
+        _ = unlink(upper.path("n3/new131.txt"))
+        upper.mkdir("n3/new131.txt")
+        let applier = SyncApplier(workspace: lower.root, upper: upper.root, journalPath: state.path("journal.json"))
+        #expect(throws: CordonError.self) { try applier.apply(changes) }
+        #expect(try applier.recover() != nil)
+        #expect(try DirectoryListing.names(lower.root) == ["d0", "d1", "d2", "d3"])
+        for i in 0..<40 {
+            #expect(lower.read("d\(i % 4)/old\(i).txt") == "old \(i)")
+            #expect(try DirectoryListing.names(lower.path("d\(i % 4)")).count == 10)
+        }
+        #expect(upper.read("n0/new0.txt") == "added 0")
+    }
+
+    /// Renames run on several threads: a crash can leave any subset of a batch renamed.
+    @Test func aCommitInterruptedPartWayThroughABatchRollsForward() throws {
+        let lower = TempTree()
+        let upper = TempTree()
+        let state = TempTree()
+        for i in 0..<300 { lower.write("d\(i % 3)/f\(i).txt", "old \(i)") }
+        for i in 0..<300 { upper.write("d\(i % 3)/f\(i).txt", "new \(i)!") }
+        for i in 0..<300 { upper.write("d\(i % 3)/added\(i).txt", "added \(i)") }
+        let changes = try ChangeSet.read(upper: upper.root, lower: lower.root).changes
+        var applier = SyncApplier(workspace: lower.root, upper: upper.root, journalPath: state.path("journal.json"))
+        applier.checkpoint = { name throws(CordonError) in
+            if name == "committing" { throw CordonError(.internal, "simulated crash") }
+        }
+        #expect(throws: CordonError.self) { try applier.apply(changes) }
+        // Every third temp renamed before the crash, in no particular order.
+        var renamed = 0
+        for dir in ["d0", "d1", "d2"] {
+            for (n, name) in try DirectoryListing.names(lower.path(dir)).filter({ $0.hasPrefix(".cordon-sync.") }).enumerated() where n % 3 == 0 {
+                let index = Int(name.split(separator: ".").last ?? "") ?? -1
+                let target = changes[index].path
+                #expect(Glibc.rename(lower.path(dir + "/" + name), lower.path(target)) == 0)
+                renamed += 1
+            }
+        }
+        #expect(renamed > 150)
+        #expect(try SyncApplier(workspace: lower.root, upper: upper.root, journalPath: state.path("journal.json")).recover() != nil)
+        for i in 0..<300 {
+            #expect(lower.read("d\(i % 3)/f\(i).txt") == "new \(i)!")
+            #expect(lower.read("d\(i % 3)/added\(i).txt") == "added \(i)")
+        }
+        for dir in ["d0", "d1", "d2"] {
+            #expect(try DirectoryListing.names(lower.path(dir)).count == 200)
+            #expect(try DirectoryListing.names(upper.path(dir)).isEmpty)
+        }
+        #expect(try ChangeSet.read(upper: upper.root, lower: lower.root).changes.isEmpty)
+    }
+
     @Test func partialApplyKeepsHeldEntriesInTheUpper() throws {
         let f = Fixture()
         let all = try f.changes()

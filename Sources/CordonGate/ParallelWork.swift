@@ -1,0 +1,46 @@
+import CordonCore
+import Dispatch
+import Foundation
+import Synchronization
+
+/// Runs independent blocking system calls on several threads.
+///
+/// For file creation and removal, not computation: on ext4 without a journal, creating an inode
+/// scans past recently freed ones, and with `-o discard` every freed file waits for the device, so
+/// one thread leaves the CPUs and the device queue idle. The work must share nothing but what each
+/// index reads.
+enum ParallelWork {
+    /// Threads for calls that mostly wait (unlink, close of a freed file).
+    static let ioWidth = 16
+    /// Threads for file creation, which mostly runs in the kernel.
+    static let createWidth = 4
+
+    /// Calls `body` for every index in `0..<count`, on up to `width` threads (the caller's among
+    /// them), each taking every `width`-th index. Returns when all calls have returned.
+    static func forEach(_ count: Int, width: Int, _ body: @escaping @Sendable (Int) -> Void) {
+        let width = max(1, min(width, count))
+        let group = DispatchGroup()
+        for worker in 1..<width {
+            group.enter()
+            Thread.detachNewThread {
+                stride(from: worker, to: count, by: width).forEach(body)
+                group.leave()
+            }
+        }
+        stride(from: 0, to: count, by: width).forEach(body)
+        group.wait()
+    }
+
+    /// Errors recorded by worker threads, by work index.
+    final class Failures: Sendable {
+        private let state = Mutex<[(index: Int, error: CordonError)]>([])
+
+        func record(_ index: Int, _ error: CordonError) {
+            state.withLock { $0.append((index, error)) }
+        }
+
+        /// The error of the lowest index.
+        var first: CordonError? { state.withLock { $0.min { $0.index < $1.index }?.error } }
+        var indices: [Int] { state.withLock { $0.map(\.index).sorted() } }
+    }
+}
