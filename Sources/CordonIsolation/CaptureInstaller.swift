@@ -91,21 +91,33 @@ public struct CaptureInstaller {
         }
     }
 
+    /// How the ruleset is loaded: `nft -f -` with the ruleset on stdin; nil when nft is missing.
+    public var rulesProgram: (path: String, arguments: [String], input: [UInt8])? {
+        Self.find("nft").map { ($0, ["nft", "-f", "-"], Array(ruleset.utf8)) }
+    }
+
     /// Starts loading the ruleset (default drop) into the current network namespace.
     public func startRules() -> Rules {
-        guard let nft = Self.find("nft") else { return Rules(state: .done(problem: "nft (the nftables package) is not installed")) }
+        guard let program = rulesProgram else { return Rules(state: .done(problem: "nft (the nftables package) is not installed")) }
         var pid: pid_t = -1
         var output: Int32 = -1
-        let bytes = Array(ruleset.utf8)
-        let rc = withCStrings(["nft", "-f", "-"]) { argv in
-            bytes.withUnsafeBytes { input in
+        let rc = withCStrings(program.arguments) { argv in
+            program.input.withUnsafeBytes { input in
                 ccordon_start_program(
-                    nft, UnsafeRawPointer(argv.baseAddress!).assumingMemoryBound(to: UnsafeMutablePointer<CChar>?.self),
+                    program.path, UnsafeRawPointer(argv.baseAddress!).assumingMemoryBound(to: UnsafeMutablePointer<CChar>?.self),
                     input.baseAddress, input.count, &pid, &output)
             }
         }
-        guard rc == 0 else { return Rules(state: .done(problem: "the nftables rules could not be installed: \(nft): \(String(cString: strerror(-rc)))")) }
+        guard rc == 0 else { return Rules(state: .done(problem: "the nftables rules could not be installed: \(program.path): \(String(cString: strerror(-rc)))")) }
         return Rules(state: .running(pid: pid, output: output))
+    }
+
+    /// The rules the supervisor's spawner already started (`rulesProgram`, before init's exec):
+    /// their output is at `SandboxPlan.rulesOutputDescriptor`, and nft is init's only child.
+    /// nil when they were not started that way.
+    public static func startedRules() -> Rules? {
+        guard fcntl(SandboxPlan.rulesOutputDescriptor, F_GETFD) >= 0 else { return nil }
+        return Rules(state: .running(pid: -1, output: SandboxPlan.rulesOutputDescriptor))
     }
 
     /// Completes the capture once `rules` are loaded: the veth pair, its addresses and the

@@ -12,9 +12,15 @@ public struct PlanExecutor {
     /// Mounts, pivot_root, hostname, loopback, the agent's user namespace, then the guards.
     public func buildSandbox() throws(SystemError) {
         try Hardening.setParentDeathSignal(SIGKILL)
-        // The capture's rules load in nft (another process, the other CPU) while the root is built.
-        var rules: CaptureInstaller.Rules?
-        if case .egress(let capture) = plan.network { rules = CaptureInstaller(capture: capture).startRules() }
+        // The capture's rules load in nft (another process, the other CPU) while the root is built;
+        // the supervisor's spawner normally started it before this program even loaded.
+        var rules = CaptureInstaller.startedRules()
+        if case .egress(let capture) = plan.network {
+            if rules == nil { rules = CaptureInstaller(capture: capture).startRules() }
+        } else if var stray = rules {
+            _ = stray.finish()
+            rules = nil
+        }
         try Mount.makeRootPrivate()
         try Mount.tmpfs(plan.root, mode: 0o755)
         for step in plan.steps { try apply(step) }

@@ -3,6 +3,22 @@ import Glibc
 
 /// A child created by `ccordon_spawn` in new namespaces, stopped before exec until `release()`.
 public struct SpawnedProcess: Sendable {
+    /// A program the child starts just before its exec (see `ccordon_spawn_attrs`): `input` on
+    /// its stdin, its output in a memfd at descriptor `outputSlot` of the exec'd program.
+    public struct Helper: Sendable {
+        public var path: String
+        public var arguments: [String]
+        public var input: [UInt8]
+        public var outputSlot: Int32
+
+        public init(path: String, arguments: [String], input: [UInt8], outputSlot: Int32) {
+            self.path = path
+            self.arguments = arguments
+            self.input = input
+            self.outputSlot = outputSlot
+        }
+    }
+
     public let pid: Int32
     public let pidfd: Int32
     let goFD: Int32
@@ -14,21 +30,33 @@ public struct SpawnedProcess: Sendable {
     /// itself into each of `joinFiles` (a v1 cgroup's `tasks`) and execs: `path` runs in the
     /// sandbox's cgroup from its first instruction.
     public static func start(
-        path: String, arguments: [String], environment: [String], descriptors: [Int32], namespaces: NamespaceSet, joinFiles: [String] = []
+        path: String, arguments: [String], environment: [String], descriptors: [Int32], namespaces: NamespaceSet, joinFiles: [String] = [],
+        helper: Helper? = nil
     ) throws(SystemError) -> SpawnedProcess {
         var result = ccordon_spawn_result()
+        let helperPath = helper?.path
         let rc: Int32 = withCStrings(arguments) { a in
             withCStrings(environment) { e in
                 withCStrings(joinFiles) { j in
-                    descriptors.withUnsafeBufferPointer { f in
-                        path.withCString { p in
-                            var attrs = ccordon_spawn_attrs(
-                                clone_flags: namespaces.rawValue, path: p,
-                                argv: UnsafeRawPointer(a.baseAddress!).assumingMemoryBound(to: UnsafeMutablePointer<CChar>?.self),
-                                envp: UnsafeRawPointer(e.baseAddress!).assumingMemoryBound(to: UnsafeMutablePointer<CChar>?.self),
-                                fds: f.baseAddress, fd_count: Int32(descriptors.count),
-                                join_files: j.baseAddress, join_count: Int32(joinFiles.count))
-                            return ccordon_spawn(&attrs, &result)
+                    withCStrings(helper?.arguments ?? []) { h in
+                        (helper?.input ?? []).withUnsafeBytes { input in
+                            descriptors.withUnsafeBufferPointer { f in
+                                path.withCString { p in
+                                    withOptionalCString(helperPath) { hp in
+                                        var attrs = ccordon_spawn_attrs(
+                                            clone_flags: namespaces.rawValue, path: p,
+                                            argv: UnsafeRawPointer(a.baseAddress!).assumingMemoryBound(to: UnsafeMutablePointer<CChar>?.self),
+                                            envp: UnsafeRawPointer(e.baseAddress!).assumingMemoryBound(to: UnsafeMutablePointer<CChar>?.self),
+                                            fds: f.baseAddress, fd_count: Int32(descriptors.count),
+                                            join_files: j.baseAddress, join_count: Int32(joinFiles.count),
+                                            helper_path: hp,
+                                            helper_argv: UnsafeRawPointer(h.baseAddress!).assumingMemoryBound(to: UnsafeMutablePointer<CChar>?.self),
+                                            helper_input: input.baseAddress, helper_input_len: input.count,
+                                            helper_output_slot: helper?.outputSlot ?? -1)
+                                        return ccordon_spawn(&attrs, &result)
+                                    }
+                                }
+                            }
                         }
                     }
                 }
@@ -49,13 +77,26 @@ public struct SpawnedProcess: Sendable {
     /// Lets the child exec; throws the child's errno if a step before exec failed (joining the
     /// cgroup included).
     public func release() throws(SystemError) {
+        try letGo()
+        try waitForExec()
+    }
+
+    /// The first half of `release()`: lets the child go on, without waiting for its exec.
+    public func letGo() throws(SystemError) {
         var go: UInt8 = 1
         let wrote = write(goFD, &go, 1)
         close(goFD)
+        if wrote != 1 {
+            close(errorFD)
+            throw SystemError("start child", nil, errno: ESRCH)
+        }
+    }
+
+    /// The second half: blocks until the child has exec'd (or failed a step before); call once.
+    public func waitForExec() throws(SystemError) {
         var report: (step: Int32, errno: Int32, index: Int32) = (0, 0, -1)
-        let got = wrote == 1 ? withUnsafeMutableBytes(of: &report) { read(errorFD, $0.baseAddress, $0.count) } : 0
+        let got = withUnsafeMutableBytes(of: &report) { read(errorFD, $0.baseAddress, $0.count) }
         close(errorFD)
-        if wrote != 1 { throw SystemError("start child", nil, errno: ESRCH) }
         guard got == MemoryLayout.size(ofValue: report) else { return }
         switch report.step {
         case CCORDON_SPAWN_STEP_CGROUP:
@@ -84,4 +125,10 @@ public struct SpawnedProcess: Sendable {
     }
 
     public func signal(_ sig: Int32) { _ = ccordon_pidfd_send_signal(pidfd, sig) }
+}
+
+/// Calls `body` with `string` as a C string, or nil.
+private func withOptionalCString<R>(_ string: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
+    guard let string else { return body(nil) }
+    return string.withCString { body($0) }
 }

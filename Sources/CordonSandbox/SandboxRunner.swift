@@ -85,6 +85,11 @@ public final class SandboxRunner {
         defer { pty?.closeMaster() }
         let builder = PlanBuilder(profile: profile, host: host)
         let hostname = builder.hostname(for: options.name)
+        // The capture's rules (nft) are started by the spawner, so they load while init does.
+        var rules: SpawnedProcess.Helper?
+        if case .egress(let capture) = builder.network, let program = CaptureInstaller(capture: capture).rulesProgram {
+            rules = .init(path: program.path, arguments: program.arguments, input: program.input, outputSlot: SandboxPlan.rulesOutputDescriptor)
+        }
 
         // Limits: cgroups when we may create them; else rlimits, said plainly (strict refuses).
         let (cgroup, enforcement) = try makeCgroup(name: "\(options.name).\(getpid())")
@@ -102,7 +107,7 @@ public final class SandboxRunner {
             // for the limits, before doing anything. A check failing meanwhile kills it: nothing
             // of the sandbox's has run.
             status = try spawnAndWait(
-                initPath: options.initPath, hostname: hostname, pty: pty, layout: layout, joinFiles: cgroup?.selfJoinFiles ?? [],
+                initPath: options.initPath, hostname: hostname, pty: pty, layout: layout, joinFiles: cgroup?.selfJoinFiles ?? [], rules: rules,
                 prepare: { pid, sendPlan throws(CordonError) -> Prepared in
                     // Checked now, written once the plan is on its way.
                     let record = try prepareRecord(layout: layout, name: options.name, workspace: workspace)
@@ -342,7 +347,7 @@ public final class SandboxRunner {
     }
 
     func spawnAndWait(
-        initPath: String, hostname: String, pty: Pty?, layout: SandboxLayout, joinFiles: [String],
+        initPath: String, hostname: String, pty: Pty?, layout: SandboxLayout, joinFiles: [String], rules: SpawnedProcess.Helper?,
         prepare: (_ pid: Int32, _ sendPlan: ([UInt8]) throws(CordonError) -> Void) throws(CordonError) -> Prepared,
         onNetwork: @escaping @Sendable (String) -> Void
     ) throws(CordonError) -> Int32 {
@@ -367,7 +372,10 @@ public final class SandboxRunner {
         defer { capture?.closeChild() }
         var planChannel = try PlanChannel.make()
         defer { planChannel.closeChild(); planChannel.closeParent() }
-        let fds = stdio + [planChannel.child, errorPipe[1], limitsPair[1]] + (capture.map { [$0.child] } ?? [])
+        var fds = stdio + [planChannel.child, errorPipe[1], limitsPair[1]] + (capture.map { [$0.child] } ?? [])
+        // The rules' output takes the next descriptor (the spawner puts it there).
+        let helper = rules.flatMap { $0.outputSlot == fds.count ? $0 : nil }
+        if helper != nil { fds.append(-1) }
         var namespaces = NamespaceSet.all.subtracting(.cgroup)
         if profile.network == .host { namespaces.remove(.net) }
 
@@ -375,7 +383,7 @@ public final class SandboxRunner {
         do {
             // cgroup ns: init unshares it after joining the cgroup, so its root is the sandbox's.
             process = try SpawnedProcess.start(path: initPath, arguments: ["cordon-init"], environment: [], descriptors: fds,
-                                               namespaces: namespaces, joinFiles: joinFiles)
+                                               namespaces: namespaces, joinFiles: joinFiles, helper: helper)
         } catch {
             close(errorPipe[1])
             close(limitsPair[1])
@@ -395,25 +403,38 @@ public final class SandboxRunner {
             process.abandon()
             throw CordonError(.sandboxSetup, "cannot prepare the sandbox process", cause: error.description)
         }
+        // A failed step of the child before its exec (the cgroup join, the exec itself).
+        func startFailure(_ error: SystemError) -> CordonError {
+            if error.operation.hasPrefix("join the cgroup") {
+                return CordonError(.sandboxSetup, "cannot put the sandbox in its cgroup", cause: error.description)
+            }
+            return CordonError(.sandboxSetup, "cannot start cordon-init (\(initPath))", cause: error.errnoText)
+        }
         do {
-            try process.release()
+            try process.letGo()
         } catch {
             if let capture { close(capture.parent) }
             _ = process.waitStatus()
             close(process.pidfd)
-            if error.operation.hasPrefix("join the cgroup") {
-                throw CordonError(.sandboxSetup, "cannot put the sandbox in its cgroup", cause: error.description)
-            }
-            throw CordonError(.sandboxSetup, "cannot start cordon-init (\(initPath))", cause: error.errnoText)
+            throw startFailure(error)
         }
         defer { close(process.pidfd) }
-        // init loads meanwhile, then builds the root from the plan; it runs nothing of the
-        // sandbox's until the limits byte below.
+        // init execs and loads meanwhile (its exec is confirmed after), then builds the root from
+        // the plan; it runs nothing of the sandbox's until the limits byte below.
         let prepared: Prepared
         do throws(CordonError) {
-            prepared = try prepare(process.pid) { bytes throws(CordonError) in
-                try planChannel.send(bytes)
-                planChannel.closeParent()
+            var started = false
+            do throws(CordonError) {
+                prepared = try prepare(process.pid) { bytes throws(CordonError) in
+                    try planChannel.send(bytes)
+                    planChannel.closeParent()
+                }
+                started = true
+                do throws(SystemError) { try process.waitForExec() } catch { throw startFailure(error) }
+            } catch {
+                // If the child failed before its exec, that is the reason (sending the plan only says so).
+                if !started { do throws(SystemError) { try process.waitForExec() } catch { throw startFailure(error) } }
+                throw error
             }
         } catch {
             if let capture { close(capture.parent) }

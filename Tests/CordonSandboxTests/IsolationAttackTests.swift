@@ -142,6 +142,16 @@ struct IsolationAttackTests {
         #expect(r.status == expected, "\(script): \(r.stderr)")
     }
 
+    /// Nothing of init's set-up channels (plan, errors, limits, capture, the rules' output)
+    /// reaches the command: only its stdio (and the descriptor `ls` opens to list them).
+    @Test func theCommandInheritsOnlyItsStdio() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let r = try await h.sandbox("exec ls /proc/self/fd")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == "0\n1\n2\n3\n", "\(r.stdout)")
+    }
+
     @Test func missingCommandsExitWith127() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }

@@ -22,7 +22,8 @@ ssize_t ccordon_recv_fds(int sock, int *fds, int max, int *count, void *buffer, 
 /// ccordon_wait_program once.
 int ccordon_start_program(const char *path, char *const argv[], const void *input, size_t input_len, pid_t *pid, int *output_fd);
 
-/// Waits for a program started by ccordon_start_program, copies its output into `output`
+/// Waits for a program started by ccordon_start_program (`pid` -1: for any child, when it is the
+/// only one), copies its output into `output`
 /// (NUL-terminated, truncated to `capacity`) and closes `output_fd`. Returns its exit status
 /// (0–255, 128+signal) or -errno.
 int ccordon_wait_program(pid_t pid, int output_fd, char *output, size_t capacity);
