@@ -77,11 +77,12 @@ public final class AutoSync {
         afterGate()
         let race = RaceFlag()
         let upper = self.upper
+        let applying = plan.apply.map(\.path)
+        // Once every file is staged (copied to a temporary beside its host path, nothing renamed
+        // yet), each upper entry must still be what it was before the scan read it.
         applier.checkpoint = { step throws(CordonError) in
-            guard step.hasPrefix("prepare:") else { return }
-            let path = String(step.dropFirst("prepare:".count))
-            let now = try FileInfo.lstat(upper + "/" + path)
-            guard now == before[path] else {
+            guard step == "staged" else { return }
+            for path in applying where try FileInfo.lstat(upper + "/" + path) != before[path] {
                 race.raised = true
                 throw CordonError(.policyDenied, "\(path) changed in the sandbox while the gate checked it")
             }
