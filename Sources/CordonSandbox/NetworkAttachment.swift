@@ -22,11 +22,8 @@ struct CaptureChannel {
     private(set) var child: Int32
 
     static func make() throws(CordonError) -> CaptureChannel {
-        var pair: [Int32] = [-1, -1]
-        guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
-            throw CordonError(.systemCall, "socketpair failed", cause: String(cString: strerror(errno)))
-        }
-        return CaptureChannel(parent: pair[0], child: pair[1])
+        let pair = try socketPair(SOCK_SEQPACKET)
+        return CaptureChannel(parent: pair.parent, child: pair.child)
     }
 
     mutating func closeChild() {

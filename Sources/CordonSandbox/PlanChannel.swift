@@ -8,11 +8,8 @@ struct PlanChannel {
     private(set) var child: Int32
 
     static func make() throws(CordonError) -> PlanChannel {
-        var pair: [Int32] = [-1, -1]
-        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
-            throw CordonError(.systemCall, "socketpair failed", cause: String(cString: strerror(errno)))
-        }
-        return PlanChannel(parent: pair[0], child: pair[1])
+        let pair = try socketPair(SOCK_STREAM)
+        return PlanChannel(parent: pair.parent, child: pair.child)
     }
 
     /// Sends all of `bytes` (init reads while this writes, so any size goes through).

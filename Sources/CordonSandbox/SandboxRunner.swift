@@ -357,12 +357,8 @@ public final class SandboxRunner {
         _ = fcntl(errorPipe[0], F_SETFD, FD_CLOEXEC)
         _ = fcntl(errorPipe[1], F_SETFD, FD_CLOEXEC)
         defer { close(errorPipe[0]) }
-        // A socket, not a pipe: if init has died the byte fails with EPIPE instead of SIGPIPE.
-        var limitsPair: [Int32] = [-1, -1]
-        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &limitsPair) == 0 else {
-            throw CordonError(.systemCall, "socketpair failed", cause: String(cString: strerror(errno)))
-        }
-        var limitsWriter = limitsPair[0]
+        let limitsPair = try socketPair(SOCK_STREAM)
+        var limitsWriter = limitsPair.parent
         defer { if limitsWriter >= 0 { close(limitsWriter) } }
 
         let master = pty?.master ?? -1
@@ -372,7 +368,7 @@ public final class SandboxRunner {
         defer { capture?.closeChild() }
         var planChannel = try PlanChannel.make()
         defer { planChannel.closeChild(); planChannel.closeParent() }
-        var fds = stdio + [planChannel.child, errorPipe[1], limitsPair[1]] + (capture.map { [$0.child] } ?? [])
+        var fds = stdio + [planChannel.child, errorPipe[1], limitsPair.child] + (capture.map { [$0.child] } ?? [])
         // The rules' output takes the next descriptor (the spawner puts it there).
         let helper = rules.flatMap { $0.outputSlot == fds.count ? $0 : nil }
         if helper != nil { fds.append(-1) }
@@ -386,13 +382,13 @@ public final class SandboxRunner {
                                                namespaces: namespaces, joinFiles: joinFiles, helper: helper)
         } catch {
             close(errorPipe[1])
-            close(limitsPair[1])
+            close(limitsPair.child)
             if let capture { close(capture.parent) }
             throw CordonError(.hostNotReady, "cannot create the sandbox's namespaces: \(error.errnoText)",
                               hint: "run `cordon doctor` to see what this host blocks (unprivileged user namespaces, AppArmor)")
         }
         close(errorPipe[1])
-        close(limitsPair[1])
+        close(limitsPair.child)
         capture?.closeChild()
         planChannel.closeChild()
         pty?.closeSlave()
