@@ -1,7 +1,6 @@
 public import CordonCore
 public import CordonFS
 import FoundationEssentials
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -17,6 +16,8 @@ import Glibc
 ///    directories fsynced. Each step is atomic; a crash here is rolled forward from the upper layer,
 ///    which is still intact.
 /// 3. `committed`: applied entries removed from the upper layer, then the journal is deleted.
+/// Independent file calls (staging, runs of renames, directory fsyncs, upper unlinks) run on several
+/// threads (`ParallelWork`); each phase's journal record is written only after all of them returned.
 /// Every host path is reached through `AnchoredDirectory`, never through a symlink.
 public struct SyncApplier {
     public let workspace: String
