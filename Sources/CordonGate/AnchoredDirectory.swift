@@ -15,8 +15,10 @@ final class AnchoredDirectory {
     private var parents: [String: Int32] = [:]
     /// Files this tree replaced or removed, held by O_PATH descriptors (see `pin`).
     private var pinned: [Int32] = []
-    /// Directory fds kept open at most (the soft RLIMIT_NOFILE is often 1024); beyond, the cache starts over.
-    static let cacheLimit = 512
+    /// Directory fds kept open at most; with `pinLimit` pinned files, well under the soft
+    /// RLIMIT_NOFILE of 1024 that many systems set. Beyond, the cache starts over.
+    static let cacheLimit = 256
+    static let pinLimit = 384
     static let resolve = CCORDON_RESOLVE_BENEATH | CCORDON_RESOLVE_NO_SYMLINKS | CCORDON_RESOLVE_NO_MAGICLINKS
 
     init(_ root: String) throws(CordonError) {
@@ -160,7 +162,7 @@ final class AnchoredDirectory {
         let held = openat(fd, name, CCORDON_O_PATH | O_NOFOLLOW | O_CLOEXEC)
         guard held >= 0 else { return }
         pinned.append(held)
-        if pinned.count >= Self.cacheLimit { releasePinned() }
+        if pinned.count >= Self.pinLimit { releasePinned() }
     }
 
     func releasePinned() {

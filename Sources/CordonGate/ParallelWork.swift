@@ -16,18 +16,20 @@ enum ParallelWork {
     static let createWidth = 4
 
     /// Calls `body` for every index in `0..<count`, on up to `width` threads (the caller's among
-    /// them), each taking every `width`-th index. Returns when all calls have returned.
+    /// them), each taking a contiguous range: neighbouring items (files of one directory) stay on
+    /// one thread, since the kernel serializes creations, renames and unlinks in a directory.
+    /// Returns when all calls have returned.
     static func forEach(_ count: Int, width: Int, _ body: @escaping @Sendable (Int) -> Void) {
         let width = max(1, min(width, count))
         let group = DispatchGroup()
         for worker in 1..<width {
             group.enter()
             Thread.detachNewThread {
-                stride(from: worker, to: count, by: width).forEach(body)
+                (count * worker / width..<count * (worker + 1) / width).forEach(body)
                 group.leave()
             }
         }
-        stride(from: 0, to: count, by: width).forEach(body)
+        (0..<count / width).forEach(body)
         group.wait()
     }
 

@@ -1,7 +1,6 @@
 public import CordonCore
 public import CordonFS
 import FoundationEssentials
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -17,6 +16,8 @@ import Glibc
 ///    directories fsynced. Each step is atomic; a crash here is rolled forward from the upper layer,
 ///    which is still intact.
 /// 3. `committed`: applied entries removed from the upper layer, then the journal is deleted.
+/// Independent file calls (staging, runs of renames, directory fsyncs, upper unlinks) run on several
+/// threads (`ParallelWork`); each phase's journal record is written only after all of them returned.
 /// Every host path is reached through `AnchoredDirectory`, never through a symlink.
 public struct SyncApplier {
     public let workspace: String
@@ -272,9 +273,10 @@ public struct SyncApplier {
     private func commit(_ journal: Journal, host: AnchoredDirectory, layer: AnchoredDirectory, outcome: inout Outcome, replaced: Set<String> = []) throws(CordonError) {
         defer { host.releasePinned() }
         var touched = Set<String>()
+        // Pending renames, and ops done meanwhile, in journal order.
         var batch: [Renaming] = []
         func flush() throws(CordonError) {
-            try rename(batch, host: host, layer: layer)
+            try rename(batch.filter { $0.directory >= 0 }, host: host, layer: layer)
             for job in batch {
                 touched.insert(AnchoredDirectory.split(job.op.path).parent)
                 outcome.applied.append(job.op.path)
@@ -283,16 +285,26 @@ public struct SyncApplier {
             batch = []
         }
         for op in journal.ops {
-            if op.kind == .write || op.kind == .symlink {
+            if batch.count >= 512 || host.cachedDirectories > AnchoredDirectory.cacheLimit - 8 {
+                try flush()
+                host.dropCache()
+            }
+            switch op.kind {
+            case .write, .symlink:
                 guard let temp = op.temp else { continue }
-                if batch.count >= 256 || host.cachedDirectories > AnchoredDirectory.cacheLimit - 8 {
-                    try flush()
-                    host.dropCache()
-                }
                 if replaced.contains(op.path) { host.pin(op.path) }
                 let (directory, tempName) = try host.parent(of: temp)
                 batch.append(Renaming(op: op, directory: directory, tempName: tempName, name: AnchoredDirectory.split(op.path).name))
                 continue
+            case .mkdir:
+                // Made in the prepare phase (the usual case): only its mode is set, and the batch
+                // goes on, so renames into many directories run together.
+                if let st = host.lstat(op.path), (st.st_mode & S_IFMT) == S_IFDIR {
+                    try host.makeDirectory(op.path, mode: op.mode)
+                    batch.append(Renaming(op: op, directory: -1, tempName: "", name: ""))
+                    continue
+                }
+            default: break
             }
             try flush()
             switch op.kind {
@@ -324,7 +336,7 @@ public struct SyncApplier {
         try host.syncDirectories(touched.sorted().filter { $0.isEmpty || host.exists($0) })
     }
 
-    /// A temp to rename over its target, in a directory already open.
+    /// A temp to rename over its target, in a directory already open (-1: an op already done).
     struct Renaming: Sendable {
         var op: Op
         var directory: Int32

@@ -172,40 +172,49 @@ import Testing
         #expect(try DirectoryListing.names(upper.root).isEmpty)
     }
 
-    /// Staging runs on several threads: one failure among many leaves the others' temporaries, and
-    /// the next sync must still roll back to the untouched host.
-    @Test func aStagingFailureAmongManyFilesRollsBack() throws {
+    /// Enough files for the threaded paths: `modified` host files `dI/fN.txt` changed in the upper
+    /// and `added` new files `<addedDir>I/addedN.txt`.
+    final class ManyFiles {
         let lower = TempTree()
         let upper = TempTree()
         let state = TempTree()
-        for i in 0..<40 { lower.write("d\(i % 4)/old\(i).txt", "old \(i)") }
-        for i in 0..<40 { upper.write("d\(i % 4)/old\(i).txt", "new \(i)!") }
-        for i in 0..<200 { upper.write("n\(i % 8)/new\(i).txt", "added \(i)") }
-        let changes = try ChangeSet.read(upper: upper.root, lower: lower.root).changes
-        // Unreadable as a file once the gate has looked: read(2) fails with EISDIR.
-        _ = unlink(upper.path("n3/new131.txt"))
-        upper.mkdir("n3/new131.txt")
-        let applier = SyncApplier(workspace: lower.root, upper: upper.root, journalPath: state.path("journal.json"))
-        #expect(throws: CordonError.self) { try applier.apply(changes) }
-        #expect(try applier.recover() != nil)
-        #expect(try DirectoryListing.names(lower.root) == ["d0", "d1", "d2", "d3"])
-        for i in 0..<40 {
-            #expect(lower.read("d\(i % 4)/old\(i).txt") == "old \(i)")
-            #expect(try DirectoryListing.names(lower.path("d\(i % 4)")).count == 10)
+        let dirs: Int
+        init(modified: Int, dirs: Int, added: Int, addedDir: String, addedDirs: Int) {
+            self.dirs = dirs
+            for i in 0..<modified {
+                lower.write("d\(i % dirs)/f\(i).txt", "old \(i)")
+                upper.write("d\(i % dirs)/f\(i).txt", "new \(i)!")
+            }
+            for i in 0..<added { upper.write("\(addedDir)\(i % addedDirs)/added\(i).txt", "added \(i)") }
         }
-        #expect(upper.read("n0/new0.txt") == "added 0")
+        var journal: String { state.path("journal.json") }
+        func applier() -> SyncApplier { SyncApplier(workspace: lower.root, upper: upper.root, journalPath: journal) }
+        func changes() throws -> [Change] { try ChangeSet.read(upper: upper.root, lower: lower.root).changes }
+    }
+
+    /// Staging runs on several threads: one failure among many leaves the others' temporaries, and
+    /// the next sync must still roll back to the untouched host.
+    @Test func aStagingFailureAmongManyFilesRollsBack() throws {
+        let f = ManyFiles(modified: 40, dirs: 4, added: 200, addedDir: "n", addedDirs: 8)
+        let changes = try f.changes()
+        // Unreadable as a file once the gate has looked: read(2) fails with EISDIR.
+        _ = unlink(f.upper.path("n3/added131.txt"))
+        f.upper.mkdir("n3/added131.txt")
+        #expect(throws: CordonError.self) { try f.applier().apply(changes) }
+        #expect(try f.applier().recover() != nil)
+        #expect(try DirectoryListing.names(f.lower.root) == ["d0", "d1", "d2", "d3"])
+        for i in 0..<40 {
+            #expect(f.lower.read("d\(i % 4)/f\(i).txt") == "old \(i)")
+            #expect(try DirectoryListing.names(f.lower.path("d\(i % 4)")).count == 10)
+        }
+        #expect(f.upper.read("n0/added0.txt") == "added 0")
     }
 
     /// Renames run on several threads: a crash can leave any subset of a batch renamed.
     @Test func aCommitInterruptedPartWayThroughABatchRollsForward() throws {
-        let lower = TempTree()
-        let upper = TempTree()
-        let state = TempTree()
-        for i in 0..<300 { lower.write("d\(i % 3)/f\(i).txt", "old \(i)") }
-        for i in 0..<300 { upper.write("d\(i % 3)/f\(i).txt", "new \(i)!") }
-        for i in 0..<300 { upper.write("d\(i % 3)/added\(i).txt", "added \(i)") }
-        let changes = try ChangeSet.read(upper: upper.root, lower: lower.root).changes
-        var applier = SyncApplier(workspace: lower.root, upper: upper.root, journalPath: state.path("journal.json"))
+        let f = ManyFiles(modified: 300, dirs: 3, added: 300, addedDir: "d", addedDirs: 3)
+        let changes = try f.changes()
+        var applier = f.applier()
         applier.checkpoint = { name throws(CordonError) in
             if name == "committing" { throw CordonError(.internal, "simulated crash") }
         }
@@ -213,24 +222,23 @@ import Testing
         // Every third temp renamed before the crash, in no particular order.
         var renamed = 0
         for dir in ["d0", "d1", "d2"] {
-            for (n, name) in try DirectoryListing.names(lower.path(dir)).filter({ $0.hasPrefix(".cordon-sync.") }).enumerated() where n % 3 == 0 {
+            for (n, name) in try DirectoryListing.names(f.lower.path(dir)).filter({ $0.hasPrefix(".cordon-sync.") }).enumerated() where n % 3 == 0 {
                 let index = Int(name.split(separator: ".").last ?? "") ?? -1
-                let target = changes[index].path
-                #expect(Glibc.rename(lower.path(dir + "/" + name), lower.path(target)) == 0)
+                #expect(Glibc.rename(f.lower.path(dir + "/" + name), f.lower.path(changes[index].path)) == 0)
                 renamed += 1
             }
         }
         #expect(renamed > 150)
-        #expect(try SyncApplier(workspace: lower.root, upper: upper.root, journalPath: state.path("journal.json")).recover() != nil)
+        #expect(try f.applier().recover() != nil)
         for i in 0..<300 {
-            #expect(lower.read("d\(i % 3)/f\(i).txt") == "new \(i)!")
-            #expect(lower.read("d\(i % 3)/added\(i).txt") == "added \(i)")
+            #expect(f.lower.read("d\(i % 3)/f\(i).txt") == "new \(i)!")
+            #expect(f.lower.read("d\(i % 3)/added\(i).txt") == "added \(i)")
         }
         for dir in ["d0", "d1", "d2"] {
-            #expect(try DirectoryListing.names(lower.path(dir)).count == 200)
-            #expect(try DirectoryListing.names(upper.path(dir)).isEmpty)
+            #expect(try DirectoryListing.names(f.lower.path(dir)).count == 200)
+            #expect(try DirectoryListing.names(f.upper.path(dir)).isEmpty)
         }
-        #expect(try ChangeSet.read(upper: upper.root, lower: lower.root).changes.isEmpty)
+        #expect(try f.changes().isEmpty)
     }
 
     @Test func partialApplyKeepsHeldEntriesInTheUpper() throws {
