@@ -43,6 +43,15 @@ public struct AgentSupervisor {
         var previous = sigset_t()
         sigprocmask(SIG_BLOCK, &mask, &previous)
 
+        // Init must not be inspectable from inside (/proc/1: its memory map, descriptors,
+        // environment): made non-dumpable before the command exists, so there is no moment
+        // when the command could read it. The command's own execve makes it dumpable again.
+        do { try Hardening.setDumpable(false) } catch {
+            let message = "cordon: cannot make init non-dumpable: \(error)\n"
+            _ = message.withCString { write(2, $0, strlen($0)) }
+            _exit(SandboxPlan.setupFailedStatus)
+        }
+
         let argv = plan.command
         let env = plan.environment
         let child = fork()
@@ -71,8 +80,6 @@ public struct AgentSupervisor {
             _ = message.withCString { write(2, $0, strlen($0)) }
             _exit(SandboxPlan.setupFailedStatus)
         }
-        // Init itself must not be inspectable from inside.
-        try? Hardening.setDumpable(false)
 
         var exitStatus: Int32 = 0
         var agentDone = false

@@ -10,12 +10,21 @@ public protocol Resolver: Sendable {
     func resolve(_ name: String) async throws -> [IPAddress]
 }
 
-/// `getaddrinfo` on a detached task, so the event loops never block.
+/// `getaddrinfo` on threads of its own: neither the event loops nor Swift's cooperative pool
+/// (as many threads as cores) ever wait for a slow name server, so a few stuck lookups cannot
+/// stall every other connection's decision.
 public struct SystemResolver: Resolver {
     public init() {}
 
+    /// Started on the first lookup; a sandbox that never resolves a name has no such threads.
+    static let lookupThreads: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 4)
+        pool.start()
+        return pool
+    }()
+
     public func resolve(_ name: String) async throws -> [IPAddress] {
-        try await Task.detached { try SystemResolver.lookup(name) }.value
+        try await Self.lookupThreads.runIfActive { try SystemResolver.lookup(name) }
     }
 
     public struct LookupError: Error, CustomStringConvertible {

@@ -115,6 +115,16 @@ struct IsolationAttackTests {
         #expect(!r.stdout.hasSuffix("\n0\n"), "the command must not run as root inside")
     }
 
+    @Test func initCannotBeInspectedFromInside() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        // First thing the command does, so it races init's start-up: init's memory map,
+        // environment, descriptors and root stay closed to it (their numbers may be listed).
+        let r = try await h.sandbox("for f in /proc/1/maps /proc/1/environ /proc/1/mem /proc/1/stack; do head -c1 $f >/dev/null 2>&1 && echo READ $f; done; for l in /proc/1/fd/0 /proc/1/cwd /proc/1/root /proc/1/exe; do readlink $l >/dev/null 2>&1 && echo FOLLOWED $l; done; grep -c . /proc/self/maps >/dev/null && echo own-ok")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == "own-ok\n", "\(r.stdout)")
+    }
+
     @Test func noHostInterfacesAndNoHostProcesses() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
