@@ -93,7 +93,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .executableTarget(name: "cordon", dependencies: ["CordonCommands"], swiftSettings: strict),
+        .executableTarget(name: "cordon", dependencies: ["CordonCommands", "CordonConfig"], swiftSettings: strict),
         // Single-threaded sandbox init: no async runtime, no NIO, no Yams.
         .executableTarget(
             name: "cordon-init",
@@ -107,6 +107,7 @@ let package = Package(
         .testTarget(name: "CordonFSTests", dependencies: ["CordonFS", "CordonCore", "CCordon", "CordonTestSupport"], swiftSettings: strict),
         .testTarget(name: "CordonGateTests", dependencies: ["CordonGate", "CordonFS", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
         .testTarget(name: "CordonNetTests", dependencies: ["CordonNet", "CordonCore", "CCordon"], swiftSettings: strict),
+        .testTarget(name: "CordonCommandsTests", dependencies: ["CordonCommands", "CordonConfig"], swiftSettings: strict),
         .testTarget(
             name: "CordonSandboxTests",
             dependencies: ["CordonSandbox", "CordonIsolation", "CordonOS", "CordonConfig", "CordonCore"],

@@ -1,4 +1,5 @@
 public import ArgumentParser
+import Glibc
 
 /// `cordon`: run untrusted agents in a sandbox; nothing reaches the host unless policy says so.
 public struct CordonCommand: ParsableCommand {
@@ -34,23 +35,13 @@ public enum CordonVersion {
 public enum CordonMain {
     public static func run() {
         let arguments = Array(CommandLine.arguments.dropFirst())
-        // `cordon run` is the hot path: parsing only RunCommand skips building the whole command
-        // tree (ArgumentParser's reflection over every subcommand costs ~2 ms of conformance
-        // lookups in a binary this size). Help, completions and errors still go through it.
-        if arguments.first == "run", !asksForHelp(arguments.dropFirst()) {
-            // The common shape skips ArgumentParser altogether (its reflection costs ~4 ms more).
-            if let command = RunCommand.direct(arguments.dropFirst()) { command.runAndExit() }
-            RunCommand.main(Array(arguments.dropFirst()))
+        // `cordon run` is the hot path: its common shape is read without ArgumentParser (whose
+        // reflection over the command tree costs milliseconds of conformance lookups in a binary
+        // this size). It accepts only the four options and `--`; anything else, help included, and
+        // every error go through ArgumentParser.
+        if arguments.first == "run", let request = RunRequest.direct(arguments.dropFirst()) {
+            Glibc.exit(request.execute())
         }
         CordonCommand.main(arguments)
-    }
-
-    /// Whether help is requested before the `--` that starts the sandboxed command.
-    static func asksForHelp(_ arguments: ArraySlice<String>) -> Bool {
-        for argument in arguments {
-            if argument == "--" { return false }
-            if argument == "-h" || argument == "--help" || argument == "help" || argument.hasPrefix("--generate-completion") { return true }
-        }
-        return false
     }
 }

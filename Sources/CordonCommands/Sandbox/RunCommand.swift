@@ -44,12 +44,30 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
-        // The supervisor stays resident for the whole run: the loader's table is dead weight.
-        ProcessMemory.dropRelocationTable()
         var argv = command
         if argv.first == "--" { argv.removeFirst() }
         guard !argv.isEmpty else { throw ValidationError("missing command: cordon run [OPTIONS] -- CMD [ARGS…]") }
-        let status = Terminal.exitOnError {
+        let request = RunRequest(profile: profile, workspace: workspace, mode: mode, name: name, command: argv)
+        throw ExitCode(request.execute())
+    }
+}
+
+/// What `cordon run` was asked to do, and doing it. Kept apart from `RunCommand` so the common
+/// command line runs without ArgumentParser: building a command's property wrappers alone costs
+/// conformance lookups over this large binary's whole conformance table.
+struct RunRequest {
+    var profile: String?
+    var workspace: String?
+    var mode: Profile.Mode?
+    var name: String?
+    /// The sandboxed command and its arguments (never empty).
+    var command: [String]
+
+    /// Runs the sandbox; the command's exit status, or 125 when the sandbox could not be set up.
+    func execute() -> Int32 {
+        // The supervisor stays resident for the whole run: the loader's table is dead weight.
+        ProcessMemory.dropRelocationTable()
+        return Terminal.exitOnError {
             let paths = CordonPaths.current()
             let host = HostFacts.current()
             let loaded = try ProfileLoader(paths: paths, homeDirectory: host.home).load(reference: profile, currentDirectory: Terminal.currentDirectory())
@@ -60,20 +78,17 @@ struct RunCommand: ParsableCommand {
             let runner = SandboxRunner(profile: chosen, paths: paths, host: host, warn: Terminal.note)
             let outcome = try runner.run(.init(
                 name: sandboxName, workspace: workspace ?? chosen.workspace ?? Terminal.currentDirectory(),
-                command: argv, initPath: try InitLocator.path(), profileSource: loaded.source))
+                command: command, initPath: try InitLocator.path(), profileSource: loaded.source))
             Terminal.note(RunSummary.line(name: sandboxName, outcome: outcome, mode: chosen.mode))
             return outcome.exitStatus
         }
-        throw ExitCode(status)
     }
-}
 
-extension RunCommand {
     /// `[--name N] [--profile P] [--workspace W] [--mode M] -- CMD [ARGS…]` (each option at most
     /// once, `--opt V` or `--opt=V`) read without ArgumentParser, whose reflection and conformance
     /// lookups cost ~4 ms of every start. nil for anything else: ArgumentParser then parses it and
     /// owns every error and help message, so this path only ever accepts what it would accept.
-    static func direct(_ arguments: ArraySlice<String>) -> RunCommand? {
+    static func direct(_ arguments: ArraySlice<String>) -> RunRequest? {
         var values: [String: String] = [:]
         var rest = arguments
         while let argument = rest.first, argument != "--" {
@@ -89,7 +104,7 @@ extension RunCommand {
                 value = next
                 rest = rest.dropFirst()
             }
-            guard Self.directOptions.contains(key), values[key] == nil, !value.isEmpty, !value.hasPrefix("-") else { return nil }
+            guard directOptions.contains(key), values[key] == nil, !value.isEmpty, !value.hasPrefix("-") else { return nil }
             values[key] = value
         }
         guard rest.first == "--", rest.count > 1 else { return nil }
@@ -98,31 +113,10 @@ extension RunCommand {
             guard let parsed = Profile.Mode(rawValue: text) else { return nil }
             mode = parsed
         }
-        // Set outside an initializer: there, assigning would rebuild each property wrapper as an
-        // unparsed definition instead of setting its value.
-        var command = RunCommand()
-        command.profile = values["profile"]
-        command.workspace = values["workspace"]
-        command.mode = mode
-        command.name = values["name"]
-        command.command = Array(rest)  // with the leading "--", as ArgumentParser's passthrough keeps it
-        return command
+        return RunRequest(profile: values["profile"], workspace: values["workspace"], mode: mode, name: values["name"], command: Array(rest.dropFirst()))
     }
 
     static let directOptions: Set<String> = ["profile", "workspace", "mode", "name"]
-
-    /// Runs and exits with the command's status (ArgumentParser reports anything else).
-    func runAndExit() -> Never {
-        do {
-            try validate()
-            try run()
-            Glibc.exit(0)
-        } catch let code as ExitCode {
-            Glibc.exit(code.rawValue)
-        } catch {
-            Self.exit(withError: error)
-        }
-    }
 }
 
 extension Profile.Mode: ExpressibleByArgument {}
