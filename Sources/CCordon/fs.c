@@ -1,9 +1,11 @@
 #include "ccordon_fs.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -40,3 +42,22 @@ uint64_t ccordon_makedev(unsigned int major, unsigned int minor) { return makede
 unsigned int ccordon_major(uint64_t dev) { return major(dev); }
 unsigned int ccordon_minor(uint64_t dev) { return minor(dev); }
 
+
+int ccordon_inode_flags(int fd, unsigned int *flags) {
+    int value = 0;
+    if (ioctl(fd, FS_IOC_GETFLAGS, &value) != 0) return -errno;
+    *flags = (unsigned int)value;
+    return 0;
+}
+
+int ccordon_remove_all_xattrs(int fd) {
+    char list[65536];
+    ssize_t size = flistxattr(fd, list, sizeof list);
+    if (size < 0) return (errno == ENOTSUP) ? 0 : -errno;
+    for (ssize_t at = 0; at < size; at += (ssize_t)strlen(list + at) + 1) {
+        if (fremovexattr(fd, list + at) != 0 && errno != ENODATA) return -errno;
+    }
+    size = flistxattr(fd, list, sizeof list);
+    if (size < 0) return (errno == ENOTSUP) ? 0 : -errno;
+    return size == 0 ? 0 : -EPERM;
+}

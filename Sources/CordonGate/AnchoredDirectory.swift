@@ -28,6 +28,13 @@ final class AnchoredDirectory {
         rootFD = fd
     }
 
+    /// The device of the tree's root: two trees with the same one may rename between them
+    /// (unless they are different mounts of it, which renameat answers with EXDEV).
+    var device: UInt64 {
+        var st = stat()
+        return fstat(rootFD, &st) == 0 ? UInt64(st.st_dev) : UInt64.max
+    }
+
     deinit {
         for fd in parents.values { close(fd) }
         for fd in pinned { close(fd) }
@@ -132,6 +139,40 @@ final class AnchoredDirectory {
         guard fchmod(out, mode_t(mode & 0o777)) == 0 else { return Failure(call: "chmod", code: errno) }
         guard !durable || fsync(out) == 0 else { return Failure(call: "fsync", code: errno) }
         return nil
+    }
+
+    /// Makes the file `name` in `dir` look as if `writeFile` had just made it, so that it can be
+    /// renamed into the host instead of copied: a regular file with one link, no extended
+    /// attributes (ACLs, user.*, overlay metadata, file capabilities), no inode flags but the
+    /// filesystem's own, owned by this process's user and `group`, `mode`'s permission bits only,
+    /// times now. false, with the file perhaps partly changed, when any of it cannot be done:
+    /// the caller then copies it. Thread-safe like `writeFile`.
+    static func adoptInPlace(in dir: Int32, _ name: String, mode: UInt32, group: gid_t) -> Bool {
+        let fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_nlink == 1 else { return false }
+        var flags: UInt32 = 0
+        let flagsResult = ccordon_inode_flags(fd, &flags)
+        if flagsResult == 0 {
+            guard flags & ~CCORDON_INODE_FLAGS_INTERNAL == 0 else { return false }
+        } else if flagsResult != -ENOTTY && flagsResult != -EOPNOTSUPP {
+            return false
+        }
+        guard ccordon_remove_all_xattrs(fd) == 0 else { return false }
+        // chown first: it clears set-id bits; the mode then sets exactly the permission bits.
+        if st.st_uid != geteuid() || st.st_gid != group {
+            guard fchown(fd, geteuid(), group) == 0 else { return false }
+        }
+        return fchmod(fd, mode_t(mode & 0o777)) == 0 && futimens(fd, nil) == 0
+    }
+
+    /// The group a file created in `dir` gets: the directory's when it is set-group-ID, else ours.
+    static func creationGroup(in dir: Int32) -> gid_t {
+        var st = stat()
+        guard fstat(dir, &st) == 0, st.st_mode & S_ISGID != 0 else { return getegid() }
+        return st.st_gid
     }
 
     /// `createSymlink` on an open directory; thread-safe like `writeFile`.

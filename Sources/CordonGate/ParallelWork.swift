@@ -45,4 +45,12 @@ enum ParallelWork {
         var first: CordonError? { state.withLock { $0.min { $0.index < $1.index }?.error } }
         var indices: [Int] { state.withLock { $0.map(\.index).sorted() } }
     }
+
+    /// Work indices marked by worker threads (for example, the files handled one way rather than another).
+    final class Marks: Sendable {
+        private let state = Mutex<[Int]>([])
+
+        func mark(_ index: Int) { state.withLock { $0.append(index) } }
+        var indices: [Int] { state.withLock { $0.sorted() } }
+    }
 }

@@ -10,11 +10,12 @@ import Glibc
 ///
 /// Phases, each recorded in a journal (written atomically) before its work starts:
 /// 1. `preparing`: new directories made, every new file written to a temporary name in its target
-///    directory, then one syncfs(2) of the workspace's filesystem makes all of them durable (instead
-///    of an fsync each). The host's existing files are untouched, so a crash here is rolled back.
-/// 2. `committing`: temporaries renamed over their targets, deletions unlinked, modes set,
-///    directories fsynced. Each step is atomic; a crash here is rolled forward from the upper layer,
-///    which is still intact.
+///    directory (or, with `moveFiles`, made ready in the upper to be renamed into place), then one
+///    syncfs(2) of the workspace's filesystem makes all of them durable (instead of an fsync each).
+///    The host's existing files are untouched, so a crash here is rolled back.
+/// 2. `committing`: temporaries (or the upper's files themselves) renamed over their targets,
+///    deletions unlinked, modes set, directories fsynced. Each step is atomic; a crash here is
+///    rolled forward from the upper layer, which still holds every file not yet in place.
 /// 3. `committed`: applied entries removed from the upper layer, then the journal is deleted.
 /// Independent file calls (staging, runs of renames, directory fsyncs, upper unlinks) run on several
 /// threads (`ParallelWork`); each phase's journal record is written only after all of them returned.
@@ -30,6 +31,13 @@ public struct SyncApplier {
     /// auto-sync during a run), where changing the upper under the overlay is undefined. The host
     /// then equals the upper for those entries, so the next change set no longer lists them.
     public var keepUpper = false
+    /// Move the upper's files into the workspace instead of copying them: one rename each, with
+    /// no new inode, no data copied and nothing left to unlink from the upper afterwards. Only for
+    /// a sandbox that is not running (nothing can write the upper any more, so the bytes the gate
+    /// read are the bytes that land); used when the upper and the workspace share a filesystem and
+    /// `keepUpper` is off. Each file is first made to look like one cordon wrote
+    /// (`AnchoredDirectory.adoptInPlace`) or, when it cannot be, copied as before.
+    public var moveFiles = false
 
     public init(workspace: String, upper: String, journalPath: String) {
         self.workspace = workspace
@@ -44,6 +52,8 @@ public struct SyncApplier {
         var ops: [Op]
         /// Opaque directories whose marker may be removed from the upper layer after commit.
         var opaqueDone: [String]
+        /// Files without a staged temporary are renamed from the upper (`moveFiles`).
+        var moves: Bool?
     }
 
     struct Op: Codable, Sendable {
@@ -95,12 +105,13 @@ public struct SyncApplier {
         let layer = try AnchoredDirectory(upper)
         // Recorded before any work so a rollback knows which directories are ours to remove.
         for index in ops.indices where ops[index].kind == .mkdir { ops[index].prepared = host.lstat(ops[index].path) == nil }
-        var journal = Journal(id: id, phase: .preparing, ops: ops, opaqueDone: opaque)
+        let moves = moveFiles && !keepUpper && host.device == layer.device
+        var journal = Journal(id: id, phase: .preparing, ops: ops, opaqueDone: opaque, moves: moves ? true : nil)
         // The ops never change between phases: encode them once.
         let encodedOps = try Self.encode(journal.ops)
         try writeJournal(journal, ops: encodedOps)
         try checkpoint("preparing")
-        try prepare(journal.ops, host: host, layer: layer)
+        let adopted = try prepare(journal.ops, host: host, layer: layer, moves: moves)
         // Temp files and new directories durable (one syncfs, not an fsync each) before the journal says "committing".
         try host.syncFilesystem()
         try checkpoint("synced")
@@ -108,7 +119,7 @@ public struct SyncApplier {
         try writeJournal(journal, ops: encodedOps)
         try checkpoint("committing")
         let replaced = Set(changes.filter { $0.kind == .modified }.map(\.path))
-        try commit(journal, host: host, layer: layer, outcome: &outcome, replaced: replaced)
+        try commit(journal, host: host, layer: layer, outcome: &outcome, replaced: replaced, adopted: adopted)
         journal.phase = .committed
         try writeJournal(journal, ops: encodedOps)
         try checkpoint("committed")
@@ -180,19 +191,23 @@ public struct SyncApplier {
         /// -1 for a symlink.
         var layerDirectory: Int32
         var name: String
+        /// Try making the upper's file ready to be renamed into place before copying it.
+        var move = false
     }
 
     /// The prepare phase: new directories in order, then the temporaries on several threads, in
     /// batches small enough that the directory fds they use stay open. A failure stops the apply
-    /// (the journal says `preparing`, so the next sync removes whatever was staged).
-    private func prepare(_ ops: [Op], host: AnchoredDirectory, layer: AnchoredDirectory) throws(CordonError) {
+    /// (the journal says `preparing`, so the next sync removes whatever was staged). Returns the
+    /// paths made ready to move from the upper instead of staged (`moves`).
+    private func prepare(_ ops: [Op], host: AnchoredDirectory, layer: AnchoredDirectory, moves: Bool) throws(CordonError) -> Set<String> {
         let removed = Set(ops.filter { $0.kind == .remove }.map(\.path))
         var parents: [String: Bool] = [:]
         var batch: [Staging] = []
+        var adopted = Set<String>()
         for op in ops {
             // Each op opens at most a few directories; the batch's fds must not be evicted.
             if host.cachedDirectories > AnchoredDirectory.cacheLimit - 8 || layer.cachedDirectories > AnchoredDirectory.cacheLimit - 8 {
-                try stage(batch)
+                adopted.formUnion(try stage(batch))
                 batch = []
                 host.dropCache()
                 layer.dropCache()
@@ -212,20 +227,26 @@ public struct SyncApplier {
                 }
                 let (hostDirectory, tempName) = try host.parent(of: temp)
                 let (layerDirectory, name) = op.kind == .write ? try layer.parent(of: op.path) : (-1, "")
-                batch.append(Staging(op: op, hostDirectory: hostDirectory, tempName: tempName, layerDirectory: layerDirectory, name: name))
+                batch.append(Staging(op: op, hostDirectory: hostDirectory, tempName: tempName, layerDirectory: layerDirectory, name: name, move: moves && op.kind == .write))
             default: break
             }
         }
-        try stage(batch)
+        adopted.formUnion(try stage(batch))
         try checkpoint("staged")
+        return adopted
     }
 
-    /// Writes `batch`'s temporaries, not fsynced (the caller syncs the filesystem once).
-    private func stage(_ batch: [Staging]) throws(CordonError) {
+    /// Writes `batch`'s temporaries, not fsynced (the caller syncs the filesystem once), except for
+    /// the files made ready to move from the upper, whose paths it returns.
+    private func stage(_ batch: [Staging]) throws(CordonError) -> [String] {
         let failures = ParallelWork.Failures()
+        let adopted = ParallelWork.Marks()
         let (workspace, upper) = (self.workspace, self.upper)
         ParallelWork.forEach(batch.count, width: ParallelWork.createWidth) { index in
             let job = batch[index]
+            if job.move, AnchoredDirectory.adoptInPlace(in: job.layerDirectory, job.name, mode: job.op.mode, group: AnchoredDirectory.creationGroup(in: job.hostDirectory)) {
+                return adopted.mark(index)
+            }
             let temp = workspace + "/" + (job.op.temp ?? "")
             if job.layerDirectory < 0 {
                 if let failure = AnchoredDirectory.writeSymlink(in: job.hostDirectory, job.tempName, target: job.op.target ?? "") {
@@ -241,6 +262,7 @@ public struct SyncApplier {
             }
         }
         if let error = failures.first { throw error }
+        return adopted.indices.map { batch[$0].op.path }
     }
 
     /// Whether files can be staged in `parent` now. Only a file this apply replaces by a directory may
@@ -270,13 +292,18 @@ public struct SyncApplier {
     /// (independent renames in existing directories) go on several threads, everything else in
     /// order; the files `replaced` (and the removed ones) are pinned first, so their inodes are
     /// freed together at the end (see `pin`).
-    private func commit(_ journal: Journal, host: AnchoredDirectory, layer: AnchoredDirectory, outcome: inout Outcome, replaced: Set<String> = []) throws(CordonError) {
+    /// With `journal.moves`, a file without a temporary is renamed from the upper (first, for the
+    /// `adopted` ones); one in neither place was renamed before a crash.
+    private func commit(
+        _ journal: Journal, host: AnchoredDirectory, layer: AnchoredDirectory, outcome: inout Outcome, replaced: Set<String> = [], adopted: Set<String> = []
+    ) throws(CordonError) {
         defer { host.releasePinned() }
+        let moves = journal.moves == true
         var touched = Set<String>()
         // Pending renames, and ops done meanwhile, in journal order.
         var batch: [Renaming] = []
         func flush() throws(CordonError) {
-            try rename(batch.filter { $0.directory >= 0 }, host: host, layer: layer)
+            try rename(batch.filter { $0.directory >= 0 }, host: host, layer: layer, moves: moves)
             for job in batch {
                 touched.insert(AnchoredDirectory.split(job.op.path).parent)
                 outcome.applied.append(job.op.path)
@@ -285,16 +312,22 @@ public struct SyncApplier {
             batch = []
         }
         for op in journal.ops {
-            if batch.count >= 512 || host.cachedDirectories > AnchoredDirectory.cacheLimit - 8 {
+            if batch.count >= 512 || host.cachedDirectories > AnchoredDirectory.cacheLimit - 8 || layer.cachedDirectories > AnchoredDirectory.cacheLimit - 8 {
                 try flush()
                 host.dropCache()
+                layer.dropCache()
             }
             switch op.kind {
             case .write, .symlink:
                 guard let temp = op.temp else { continue }
                 if replaced.contains(op.path) { host.pin(op.path) }
                 let (directory, tempName) = try host.parent(of: temp)
-                batch.append(Renaming(op: op, directory: directory, tempName: tempName, name: AnchoredDirectory.split(op.path).name))
+                var job = Renaming(op: op, directory: directory, tempName: tempName, name: AnchoredDirectory.split(op.path).name)
+                if moves && op.kind == .write, let (layerDirectory, _) = try? layer.parent(of: op.path) {
+                    job.layerDirectory = layerDirectory
+                    job.moveFirst = adopted.contains(op.path)
+                }
+                batch.append(job)
                 continue
             case .mkdir:
                 // Made in the prepare phase (the usual case): only its mode is set, and the batch
@@ -342,20 +375,37 @@ public struct SyncApplier {
         var directory: Int32
         var tempName: String
         var name: String
+        /// The upper's directory holding the same name, when files may be moved from it (else -1).
+        var layerDirectory: Int32 = -1
+        /// The upper's file was made ready to move: no temporary was staged.
+        var moveFirst = false
     }
 
-    /// Renames `batch`'s temps over their targets on several threads; a temp that is not there
-    /// (renamed before a crash, or never staged) is then handled in order: same content as the
-    /// upper, or staged again and renamed.
-    private func rename(_ batch: [Renaming], host: AnchoredDirectory, layer: AnchoredDirectory) throws(CordonError) {
+    /// Renames `batch`'s temps (or, with `moves`, the upper's files) over their targets on several
+    /// threads; a file that is in neither place was renamed before a crash when files move, and
+    /// otherwise (or when the upper is another mount: EXDEV) is handled in order: same content as
+    /// the upper, or staged again and renamed.
+    private func rename(_ batch: [Renaming], host: AnchoredDirectory, layer: AnchoredDirectory, moves: Bool) throws(CordonError) {
         let missing = ParallelWork.Failures()
         let failures = ParallelWork.Failures()
         let workspace = self.workspace
         ParallelWork.forEach(batch.count, width: ParallelWork.ioWidth) { index in
             let job = batch[index]
-            if renameat(job.directory, job.tempName, job.directory, job.name) == 0 { return }
-            switch errno {
+            let fromUpper = { () -> Int32 in
+                guard job.layerDirectory >= 0 else { return ENOENT }
+                return renameat(job.layerDirectory, job.name, job.directory, job.name) == 0 ? 0 : errno
+            }
+            let fromTemp = { () -> Int32 in renameat(job.directory, job.tempName, job.directory, job.name) == 0 ? 0 : errno }
+            var code = job.moveFirst ? fromUpper() : fromTemp()
+            if code == ENOENT && job.layerDirectory >= 0 {
+                // Not where expected: in the other place, or in neither (renamed before a crash).
+                code = job.moveFirst ? fromTemp() : fromUpper()
+                if code == ENOENT { return }
+            }
+            if code == 0 { return }
+            switch code {
             case ENOENT: missing.record(index, AnchoredDirectory.error("rename", workspace + "/" + (job.op.temp ?? ""), ENOENT))
+            case EXDEV: missing.record(index, AnchoredDirectory.error("rename", workspace + "/" + job.op.path, EXDEV))
             case EISDIR: failures.record(index, CordonError(.io, "\(workspace)/\(job.op.path) is a directory on the host; cannot replace it with a file"))
             case let code: failures.record(index, AnchoredDirectory.error("rename", workspace + "/" + (job.op.temp ?? ""), code))
             }
@@ -433,11 +483,12 @@ public struct SyncApplier {
     private func writeJournal(_ journal: Journal, ops: [UInt8]) throws(CordonError) {
         struct Header: Encodable {
             var id: String
+            var moves: Bool?
             var opaqueDone: [String]
             var phase: Journal.Phase
         }
         let header: Data
-        do { header = try JSONEncoder().encode(Header(id: journal.id, opaqueDone: journal.opaqueDone, phase: journal.phase)) } catch {
+        do { header = try JSONEncoder().encode(Header(id: journal.id, moves: journal.moves, opaqueDone: journal.opaqueDone, phase: journal.phase)) } catch {
             throw CordonError(.internal, "cannot encode the sync journal", cause: "\(error)")
         }
         // {"id":…,"opaqueDone":…,"phase":…} with "ops":[…] spliced in before the closing brace.

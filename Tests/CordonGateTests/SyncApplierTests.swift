@@ -39,7 +39,12 @@ import Testing
         }
 
         var journal: String { state.path("sync-journal.json") }
-        func applier() -> SyncApplier { SyncApplier(workspace: lower.root, upper: upper.root, journalPath: journal) }
+        /// `moves`: files renamed from the upper (`cordon sync` of a stopped sandbox) rather than copied.
+        func applier(moves: Bool = false) -> SyncApplier {
+            var applier = SyncApplier(workspace: lower.root, upper: upper.root, journalPath: journal)
+            applier.moveFiles = moves
+            return applier
+        }
         func changes() throws -> [Change] { try ChangeSet.read(upper: upper.root, lower: lower.root).changes }
 
         /// Each path's state on the host: content, "<dir>", "-> target", or nil when absent.
@@ -70,10 +75,10 @@ import Testing
         "script.sh": "echo 755", "becomes-dir": "<dir>", "becomes-dir/inner.txt": "inner",
     ]
 
-    @Test func appliesEveryKindOfChangeAndEmptiesTheUpper() throws {
+    @Test(arguments: [false, true]) func appliesEveryKindOfChangeAndEmptiesTheUpper(moves: Bool) throws {
         let f = Fixture()
         #expect(f.snapshot() == Self.before)
-        let outcome = try f.applier().apply(try f.changes())
+        let outcome = try f.applier(moves: moves).apply(try f.changes())
         #expect(f.snapshot() == Self.after)
         #expect(outcome.kept.isEmpty)
         let left = try f.changes().map(\.path)
@@ -83,11 +88,11 @@ import Testing
         #expect(try DirectoryListing.names(f.lower.root).allSatisfy { !$0.hasPrefix(".cordon-sync") })
     }
 
-    @Test func crashAtEveryStepLeavesEachFileBeforeOrAfterAndRecoveryFinishes() throws {
+    @Test(arguments: [false, true]) func crashAtEveryStepLeavesEachFileBeforeOrAfterAndRecoveryFinishes(moves: Bool) throws {
         var steps = 0
         do {
             let f = Fixture()
-            var applier = f.applier()
+            var applier = f.applier(moves: moves)
             nonisolated(unsafe) var count = 0
             applier.checkpoint = { _ throws(CordonError) in count += 1 }
             _ = try applier.apply(try f.changes())
@@ -96,7 +101,7 @@ import Testing
         #expect(steps > 20)
         for crashAt in 1...steps {
             let f = Fixture()
-            var applier = f.applier()
+            var applier = f.applier(moves: moves)
             nonisolated(unsafe) var count = 0
             nonisolated(unsafe) var stepName = ""
             applier.checkpoint = { name throws(CordonError) in
@@ -112,18 +117,80 @@ import Testing
                 #expect(Self.before[path] == value || Self.after[path] == value, "crash at \(crashAt) (\(stepName)): \(path) = \(value)")
             }
             // The next sync completes or rolls back, then the change set reads consistently.
-            let recovered = try f.applier().recover()
+            let recovered = try f.applier(moves: moves).recover()
             #expect(recovered != nil)
             let snap = f.snapshot()
             #expect(snap == Self.before || snap == Self.after, "after recovery from \(stepName): \(snap)")
             if snap == Self.before {
-                _ = try f.applier().apply(try f.changes())
+                _ = try f.applier(moves: moves).apply(try f.changes())
                 #expect(f.snapshot() == Self.after)
             }
             let leftover = try f.changes().map(\.path)
             #expect(leftover.isEmpty, "crash at \(stepName): leftover \(leftover)")
             #expect(try DirectoryListing.names(f.lower.root).allSatisfy { !$0.hasPrefix(".cordon-sync") })
         }
+    }
+
+    /// Moving is an optimisation only: the file that lands must be indistinguishable from one
+    /// cordon wrote (owner, permission bits, no extended attributes or inode flags the agent set),
+    /// and a file that cannot be made so (an inode flag, a second hard link) is copied, never moved.
+    @Test func aMovedFileCarriesNothingTheAgentAttachedToIt() throws {
+        let lower = TempTree()
+        let upper = TempTree()
+        let state = TempTree()
+        lower.write("plain.txt", "old")
+        upper.write("plain.txt", "new", mode: 0o4775)
+        upper.setXattr("plain.txt", "user.agent-note", "planted")
+        upper.setXattr("plain.txt", "trusted.overlay.origin", "x")
+        // noatime: an inode flag any owner may set (chattr +A).
+        upper.write("flagged.txt", "flag")
+        #expect(Self.shell("chattr +A '\(upper.path("flagged.txt"))'").status == 0)
+        #expect(Self.shell("lsattr '\(upper.path("flagged.txt"))'").output.prefix(20).contains("A"))
+        var flaggedBefore = stat()
+        lstat(upper.path("flagged.txt"), &flaggedBefore)
+        upper.write("linked.txt", "shared")
+        #expect(makeHardLink(upper.path("linked.txt"), state.path("other-link")) == 0)
+        var plainBefore = stat()
+        lstat(upper.path("plain.txt"), &plainBefore)
+        var linkedBefore = stat()
+        lstat(upper.path("linked.txt"), &linkedBefore)
+
+        var applier = SyncApplier(workspace: lower.root, upper: upper.root, journalPath: state.path("journal.json"))
+        applier.moveFiles = true
+        _ = try applier.apply(try ChangeSet.read(upper: upper.root, lower: lower.root).changes)
+
+        var plain = stat()
+        #expect(lstat(lower.path("plain.txt"), &plain) == 0)
+        #expect(lower.read("plain.txt") == "new")
+        #expect(plain.st_ino == plainBefore.st_ino, "the upper's file was renamed into place, not copied")
+        #expect(plain.st_mode & 0o7777 == 0o775, "permission bits only: \(String(plain.st_mode & 0o7777, radix: 8))")
+        #expect(plain.st_uid == geteuid())
+        #expect(ExtendedAttributes.names(lower.path("plain.txt")).isEmpty, "\(ExtendedAttributes.names(lower.path("plain.txt")))")
+        #expect(!upper.exists("plain.txt"))
+
+        var flagged = stat()
+        #expect(lstat(lower.path("flagged.txt"), &flagged) == 0)
+        #expect(lower.read("flagged.txt") == "flag")
+        #expect(flagged.st_ino != flaggedBefore.st_ino, "a file with an inode flag is copied, not moved")
+        #expect(!Self.shell("lsattr '\(lower.path("flagged.txt"))'").output.prefix(20).contains("A"), "no inode flag reaches the host")
+
+        var linked = stat()
+        #expect(lstat(lower.path("linked.txt"), &linked) == 0)
+        #expect(lower.read("linked.txt") == "shared")
+        #expect(linked.st_ino != linkedBefore.st_ino, "a file with a second link is copied, not moved")
+        #expect(!upper.exists("linked.txt"))
+    }
+
+    static func shell(_ command: String) -> (status: Int32, output: String) {
+        guard let pipe = popen(command + " 2>&1", "r") else { return (-1, "") }
+        var output = ""
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = fread(&buffer, 1, buffer.count, pipe)
+            if n <= 0 { break }
+            output += String(decoding: buffer[..<n], as: UTF8.self)
+        }
+        return (pclose(pipe), output)
     }
 
     @Test func hostSymlinkSwapCannotRedirectAWrite() throws {

@@ -8,10 +8,15 @@ the lower layer: new files, modified files, deletions as whiteouts), then times:
     rename, directory fsyncs, journal, upper cleanup),
   - the peer: `cp -a upper/. copy/` followed by `sync -f` (no checks, no per-file fsync, no
     deletions), on an identical tree.
-Each run uses a fresh tree. Prints and writes JSON. Target: the apply of 10,000 files < 2 s.
-Usage: bench/sync/run.py [--cordon PATH] [--files N] [--runs N] [--dir DIR] [--out FILE]
+Each run uses a fresh tree in a directory of its own; the trees are removed only at the end (on
+ext4 without a journal, inodes freed in the last minute slow every later creation down, so deleting
+the previous run's 30,000 files first would time the benchmark's own churn).
+`--fresh-ext4 MB` (root) runs on a new ext4 made with mkfs's defaults (journal on, no discard)
+on a loop device, as a typical workstation's filesystem, instead of under `--dir`'s filesystem.
+Prints and writes JSON. Target: the apply of 10,000 files < 2 s.
+Usage: bench/sync/run.py [--cordon PATH] [--files N] [--runs N] [--dir DIR] [--fresh-ext4 MB] [--out FILE]
 """
-import argparse, json, os, random, shutil, statistics, string, subprocess, sys, time
+import argparse, atexit, json, os, random, shutil, statistics, string, subprocess, sys, tempfile, time
 
 
 def build(base, files, seed):
@@ -55,6 +60,42 @@ def build(base, files, seed):
     return state, workspace, upper
 
 
+def describe_filesystem(path):
+    """The filesystem the trees live on: type and mount options, from /proc/self/mountinfo."""
+    path = os.path.realpath(path or ".")
+    best = None
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, right = line.split(" - ", 1)
+            fields = left.split()
+            mount_point, options = fields[4], fields[5]
+            fstype, source, super_options = right.split()[:3]
+            if path == mount_point or path.startswith(mount_point.rstrip("/") + "/"):
+                if best is None or len(mount_point) > len(best["mount_point"]):
+                    best = {"mount_point": mount_point, "type": fstype, "source": source,
+                            "options": options + "," + super_options}
+    return best
+
+
+def fresh_ext4(size_mb):
+    """A new ext4 (mkfs defaults: journal, no discard) on a loop device; removed at exit."""
+    if os.geteuid() != 0:
+        sys.exit("--fresh-ext4 needs root (mount)")
+    work = tempfile.mkdtemp(prefix="cordon-bench-sync-", dir="/var/tmp")
+    image, mount_point = os.path.join(work, "fs.img"), os.path.join(work, "mnt")
+    os.makedirs(mount_point)
+    with open(image, "wb") as f:
+        f.truncate(size_mb * 1024 * 1024)
+    subprocess.run(["mkfs.ext4", "-q", "-F", image], check=True)
+    subprocess.run(["mount", "-o", "loop", image, mount_point], check=True)
+
+    def cleanup():
+        subprocess.run(["umount", mount_point])
+        shutil.rmtree(work, ignore_errors=True)
+    atexit.register(cleanup)
+    return os.path.join(mount_point, "sync-tree")
+
+
 def run(argv, ok=(0,)):
     start = time.perf_counter()
     result = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -72,14 +113,20 @@ def main():
     parser.add_argument("--files", type=int, default=10000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--dir", default=os.path.join(root, "bench", "results", "sync-tree"))
+    parser.add_argument("--fresh-ext4", type=int, metavar="MB", help="run on a new loop-mounted ext4 of this size (root)")
     parser.add_argument("--out", default=os.path.join(root, "bench", "results", "sync.json"))
     args = parser.parse_args()
     if not os.access(args.cordon, os.X_OK):
         sys.exit(f"{args.cordon} not found; build it first: swift build -c release --static-swift-stdlib --product cordon")
+    filesystem = describe_filesystem(os.path.dirname(args.dir) if not args.fresh_ext4 else None)
+    if args.fresh_ext4:
+        args.dir = fresh_ext4(args.fresh_ext4)
+        filesystem = describe_filesystem(args.dir)
+    shutil.rmtree(args.dir, ignore_errors=True)
     dry, full, peer = [], [], []
     applied = held = None
     for r in range(args.runs):
-        state, workspace, upper = build(args.dir, args.files, r)
+        state, workspace, upper = build(os.path.join(args.dir, "cordon%d" % r), args.files, r)
         t, _ = run([args.cordon, "sync", "bench", "--state-dir", state, "--dry-run", "--json"])
         dry.append(t)
         t, out = run([args.cordon, "sync", "bench", "--state-dir", state, "--auto", "--json"])
@@ -89,8 +136,9 @@ def main():
         missing = [p for p in report["applied"] if not os.path.lexists(os.path.join(workspace, p)) and "old" not in p]
         if missing:
             sys.exit(f"applied but absent from the workspace: {missing[:5]}")
-        state, workspace, upper = build(args.dir, args.files, r)
-        copy = os.path.join(args.dir, "copy")
+        base = os.path.join(args.dir, "peer%d" % r)
+        state, workspace, upper = build(base, args.files, r)
+        copy = os.path.join(base, "copy")
         os.makedirs(copy)
         start = time.perf_counter()
         subprocess.run(["cp", "-a", upper + "/.", copy], check=True)
@@ -105,6 +153,7 @@ def main():
         "peer": "cp -a + sync -f (unchecked, no per-file fsync)", "peer_s": med(peer),
         "ratio_vs_peer": round(statistics.median(full) / statistics.median(peer), 2),
         "target_s": 2.0, "met": statistics.median(full) < 2.0,
+        "filesystem": filesystem, "load_average": os.getloadavg(),
     }
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:

@@ -1,7 +1,8 @@
 #ifndef CCORDON_FS_H
 #define CCORDON_FS_H
 // Filesystem calls Swift's Glibc does not expose: openat2 (resolve flags), renameat2, the
-// l*xattr family (overlay whiteouts and opaque markers), makedev (the sync gate); syncfs (the
+// l*xattr family (overlay whiteouts and opaque markers), makedev, inode flags and xattr removal (the
+// sync gate); syncfs (the
 // sync gate's apply, and the supervisor after a run that wrote to an overlay).
 #include <stddef.h>
 #include <stdint.h>
@@ -28,6 +29,14 @@ ssize_t ccordon_lgetxattr(const char *path, const char *name, void *value, size_
 int ccordon_lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags);
 int ccordon_lremovexattr(const char *path, const char *name);
 ssize_t ccordon_llistxattr(const char *path, char *list, size_t size);
+/// The inode flags of `fd` (FS_IOC_GETFLAGS: chattr's flags); 0, or -errno (ENOTTY/EOPNOTSUPP
+/// where the filesystem has none).
+int ccordon_inode_flags(int fd, unsigned int *flags);
+/// Inode flags the filesystem sets by itself (extents, huge file, inline data), never a user's choice.
+#define CCORDON_INODE_FLAGS_INTERNAL 0x100C0000U
+/// Removes every extended attribute of `fd` (ACLs, user.*, overlay metadata, file capabilities);
+/// 0 when none remain, else -errno (the first removal that failed, or ERANGE for a list > 64 KiB).
+int ccordon_remove_all_xattrs(int fd);
 uint64_t ccordon_makedev(unsigned int major, unsigned int minor);
 unsigned int ccordon_major(uint64_t dev);
 unsigned int ccordon_minor(uint64_t dev);

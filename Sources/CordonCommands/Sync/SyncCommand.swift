@@ -102,6 +102,9 @@ struct SyncCommand: ParsableCommand {
         // A running sandbox's overlay is mounted over the upper: applied entries stay in it (the
         // host now equals them) and leave when the sandbox has stopped.
         applier.keepUpper = layout.isRunning
+        // Stopped: nothing can write the upper any more, so its files may be renamed into place
+        // rather than copied (when both share a filesystem).
+        applier.moveFiles = !applier.keepUpper
         let recovered = dryRun ? nil : try applier.recover()
         let loaded = try SandboxChanges.load(name: name, stateDir: layout.directory)
         let gate = try SyncGate(
