@@ -162,8 +162,8 @@ final class AnchoredDirectory {
         }
         guard ccordon_remove_all_xattrs(fd) == 0 else { return false }
         // chown first: it clears set-id bits; the mode then sets exactly the permission bits.
-        if st.st_uid != geteuid() || st.st_gid != group {
-            guard fchown(fd, geteuid(), group) == 0 else { return false }
+        if st.st_uid != Self.user || st.st_gid != group {
+            guard fchown(fd, Self.user, group) == 0 else { return false }
         }
         return fchmod(fd, mode_t(mode & 0o777)) == 0 && futimens(fd, nil) == 0
     }
@@ -171,9 +171,13 @@ final class AnchoredDirectory {
     /// The group a file created in `dir` gets: the directory's when it is set-group-ID, else ours.
     static func creationGroup(in dir: Int32) -> gid_t {
         var st = stat()
-        guard fstat(dir, &st) == 0, st.st_mode & S_ISGID != 0 else { return getegid() }
+        guard fstat(dir, &st) == 0, st.st_mode & S_ISGID != 0 else { return Self.group }
         return st.st_gid
     }
+
+    /// This process's effective user and group (cordon never changes them).
+    static let user = geteuid()
+    static let group = getegid()
 
     /// `createSymlink` on an open directory; thread-safe like `writeFile`.
     static func writeSymlink(in dir: Int32, _ name: String, target: String) -> Failure? {

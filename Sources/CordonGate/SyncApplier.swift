@@ -119,11 +119,11 @@ public struct SyncApplier {
         try writeJournal(journal, ops: encodedOps)
         try checkpoint("committing")
         let replaced = Set(changes.filter { $0.kind == .modified }.map(\.path))
-        try commit(journal, host: host, layer: layer, outcome: &outcome, replaced: replaced, adopted: adopted)
+        let moved = try commit(journal, host: host, layer: layer, outcome: &outcome, replaced: replaced, adopted: adopted)
         journal.phase = .committed
         try writeJournal(journal, ops: encodedOps)
         try checkpoint("committed")
-        if !keepUpper { try cleanUpper(journal, layer: layer) }
+        if !keepUpper { try cleanUpper(journal, layer: layer, moved: moved) }
         try removeJournal()
         return outcome
     }
@@ -293,17 +293,20 @@ public struct SyncApplier {
     /// order; the files `replaced` (and the removed ones) are pinned first, so their inodes are
     /// freed together at the end (see `pin`).
     /// With `journal.moves`, a file without a temporary is renamed from the upper (first, for the
-    /// `adopted` ones); one in neither place was renamed before a crash.
+    /// `adopted` ones); one in neither place was renamed before a crash. Returns the paths renamed
+    /// from the upper.
+    @discardableResult
     private func commit(
         _ journal: Journal, host: AnchoredDirectory, layer: AnchoredDirectory, outcome: inout Outcome, replaced: Set<String> = [], adopted: Set<String> = []
-    ) throws(CordonError) {
+    ) throws(CordonError) -> Set<String> {
         defer { host.releasePinned() }
         let moves = journal.moves == true
+        var moved = Set<String>()
         var touched = Set<String>()
         // Pending renames, and ops done meanwhile, in journal order.
         var batch: [Renaming] = []
         func flush() throws(CordonError) {
-            try rename(batch.filter { $0.directory >= 0 }, host: host, layer: layer, moves: moves)
+            moved.formUnion(try rename(batch.filter { $0.directory >= 0 }, host: host, layer: layer))
             for job in batch {
                 touched.insert(AnchoredDirectory.split(job.op.path).parent)
                 outcome.applied.append(job.op.path)
@@ -367,6 +370,7 @@ public struct SyncApplier {
         }
         try flush()
         try host.syncDirectories(touched.sorted().filter { $0.isEmpty || host.exists($0) })
+        return moved
     }
 
     /// A temp to rename over its target, in a directory already open (-1: an op already done).
@@ -384,10 +388,11 @@ public struct SyncApplier {
     /// Renames `batch`'s temps (or, with `moves`, the upper's files) over their targets on several
     /// threads; a file that is in neither place was renamed before a crash when files move, and
     /// otherwise (or when the upper is another mount: EXDEV) is handled in order: same content as
-    /// the upper, or staged again and renamed.
-    private func rename(_ batch: [Renaming], host: AnchoredDirectory, layer: AnchoredDirectory, moves: Bool) throws(CordonError) {
+    /// the upper, or staged again and renamed. Returns the paths renamed from the upper.
+    private func rename(_ batch: [Renaming], host: AnchoredDirectory, layer: AnchoredDirectory) throws(CordonError) -> [String] {
         let missing = ParallelWork.Failures()
         let failures = ParallelWork.Failures()
+        let fromTheUpper = ParallelWork.Marks()
         let workspace = self.workspace
         ParallelWork.forEach(batch.count, width: ParallelWork.ioWidth) { index in
             let job = batch[index]
@@ -397,12 +402,17 @@ public struct SyncApplier {
             }
             let fromTemp = { () -> Int32 in renameat(job.directory, job.tempName, job.directory, job.name) == 0 ? 0 : errno }
             var code = job.moveFirst ? fromUpper() : fromTemp()
+            var movedFromUpper = job.moveFirst
             if code == ENOENT && job.layerDirectory >= 0 {
                 // Not where expected: in the other place, or in neither (renamed before a crash).
                 code = job.moveFirst ? fromTemp() : fromUpper()
+                movedFromUpper.toggle()
                 if code == ENOENT { return }
             }
-            if code == 0 { return }
+            if code == 0 {
+                if movedFromUpper { fromTheUpper.mark(index) }
+                return
+            }
             switch code {
             case ENOENT: missing.record(index, AnchoredDirectory.error("rename", workspace + "/" + (job.op.temp ?? ""), ENOENT))
             case EXDEV: missing.record(index, AnchoredDirectory.error("rename", workspace + "/" + job.op.path, EXDEV))
@@ -418,6 +428,7 @@ public struct SyncApplier {
             try stage(op, temp: temp, host: host, layer: layer)
             guard try host.replace(temp, over: op.path) else { throw AnchoredDirectory.error("rename", "\(workspace)/\(temp)", ENOENT) }
         }
+        return fromTheUpper.indices.map { batch[$0].op.path }
     }
 
     /// Whether the host file already has the upper's bytes; both opened through their anchors.
@@ -430,7 +441,8 @@ public struct SyncApplier {
     }
 
     /// Removes applied entries from the upper layer so the overlay shows the (now equal) host files.
-    private func cleanUpper(_ journal: Journal, layer: AnchoredDirectory) throws(CordonError) {
+    /// `moved` ones have left it already.
+    private func cleanUpper(_ journal: Journal, layer: AnchoredDirectory, moved: Set<String> = []) throws(CordonError) {
         var dirs: [String] = []
         // Unlinked on several threads, in batches whose directory fds stay open (see `pin`: every
         // upper file freed may wait for the device).
@@ -454,7 +466,7 @@ public struct SyncApplier {
                 let marker = ChangeSet.whiteoutPrefix + name
                 drop(dir.isEmpty ? marker : dir + "/" + marker)
             default:
-                drop(op.path)
+                if !moved.contains(op.path) { drop(op.path) }
             }
         }
         Self.unlinkAll(files)
