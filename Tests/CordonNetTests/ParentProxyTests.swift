@@ -92,6 +92,9 @@ import Testing
         defer { parent.stop() }
         let lb = try await Loopback.start { configuration in
             configuration.parentProxy = .init(url: "http://127.0.0.1:\(parent.port)", noProxy: ["direct.test"])
+            // direct.test: allowed like allowed.test (the origin's port), pinned to loopback.
+            if let port = configuration.domains.first?.split(separator: ":").last { configuration.domains.append("direct.test:\(port)") }
+            configuration.resolve["direct.test"] = "127.0.0.1"
         }
         defer { Task { await lb.stop() } }
         #expect(parent.port > 0)
@@ -104,6 +107,13 @@ import Testing
         let forward = try await run(["curl", "-sS", "--max-time", "10", "-x", "http://127.0.0.1:\(lb.proxyPort)", "http://\(target)/"])
         #expect(forward.stdout == "hello \(target)\n", "\(forward.stderr)")
         #expect(parent.requests.filter { $0 == "CONNECT \(target) HTTP/1.1" }.count == 2, "\(parent.requests)")
+
+        // A no_proxy name goes straight to the origin (still decided and logged by cordon).
+        let direct = "direct.test:\(lb.originPort)"
+        let bypass = try await run(["curl", "-sS", "--max-time", "10", "-p", "-x", "http://127.0.0.1:\(lb.proxyPort)", "http://\(direct)/"])
+        #expect(bypass.stdout == "hello \(direct)\n", "\(bypass.stderr)")
+        #expect(!parent.requests.contains { $0.contains("direct.test") }, "\(parent.requests)")
+        #expect(await lb.waitForLog { $0.contains("\"direct.test\"") && $0.contains("\"allow\"") } != nil, "\(lb.logLines)")
 
         // Refused by cordon's policy: the parent never hears of it.
         let refused = try await run(["curl", "-sS", "--max-time", "10", "-p", "-x", "http://127.0.0.1:\(lb.proxyPort)", "http://unlisted.test:\(lb.originPort)/"])
