@@ -44,6 +44,22 @@ public struct SandboxRecord: Sendable, Codable, Equatable {
     }
 }
 
+extension SandboxRecord {
+    /// The record as `sandbox.json` holds it (keys sorted; `loadRecord` decodes it), made without
+    /// Foundation's encoder: the supervisor writes it at every start, and that encoder's code and
+    /// metadata would stay resident for the whole run.
+    public var jsonText: String {
+        var pairs: [(String, JSONValue)] = [("created", .string(created))]
+        if let lastStarted { pairs.append(("lastStarted", .string(lastStarted))) }
+        pairs += [
+            ("mode", .string(mode)), ("name", .string(name)),
+            ("overlayMounts", .array(overlayMounts.map { .object([("host", .string($0.host)), ("sandbox", .string($0.sandbox)), ("upper", .string($0.upper))]) })),
+            ("profile", .string(profile)), ("workspace", .string(workspace)),
+        ]
+        return JSONValue.object(pairs).encoded() + "\n"
+    }
+}
+
 /// The fixed layout of a sandbox's state directory.
 public struct SandboxLayout: Sendable, Equatable {
     public var directory: String
@@ -103,17 +119,6 @@ public struct SandboxLayout: Sendable, Equatable {
         }
         do { return try JSONDecoder().decode(SandboxRecord.self, from: data) } catch {
             throw CordonError(.io, "\(record) is not a valid sandbox record", cause: "\(error)")
-        }
-    }
-
-    public func saveRecord(_ value: SandboxRecord) throws(CordonError) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        do {
-            let data = try encoder.encode(value)
-            try data.write(to: URL(fileURLWithPath: record), options: .atomic)
-        } catch {
-            throw CordonError(.io, "cannot write \(record)", cause: "\(error)")
         }
     }
 }

@@ -147,7 +147,11 @@ public final class SandboxRunner {
                         "network": .string(profile.network.rawValue),
                     ])
                     // Its write (and fsync) overlaps with the cgroup join.
-                    let saving = Background { () throws(CordonError) in try layout.saveRecord(record) }
+                    let saving = Background { () throws(CordonError) in
+                        do throws(SystemError) { try FileIO.writeAtomically(layout.record, Array(record.jsonText.utf8)) } catch {
+                            throw CordonError(.io, "cannot write \(layout.record)", cause: error.description)
+                        }
+                    }
                     return Prepared(joining: joining, saving: saving, egress: egress)
                 },
                 onNetwork: { state in
