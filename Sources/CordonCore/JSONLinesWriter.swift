@@ -31,11 +31,11 @@ public final class JSONLinesWriter: @unchecked Sendable {
     public func append(pairs fields: [(String, JSONValue)]) {
         var line = JSONValue.object(fields).encoded()
         line.append("\n")
-        var bytes = Array(line.utf8)
-        bytes.withUnsafeMutableBytes { buffer in
+        line.withUTF8 { buffer in
+            guard let base = buffer.baseAddress else { return }
             var offset = 0
             while offset < buffer.count {
-                let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                let n = write(fd, base + offset, buffer.count - offset)
                 if n < 0 { if errno == EINTR { continue }; return }
                 offset += n
             }
@@ -57,20 +57,55 @@ public indirect enum JSONValue: Sendable, Equatable {
     public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool { lhs.encoded() == rhs.encoded() }
 
     public func encoded() -> String {
+        var out = ""
+        out.reserveCapacity(256)
+        encode(into: &out)
+        return out
+    }
+
+    /// Appends in place: the network log writes a line per connection, and building it from
+    /// joined pieces cost more than the write.
+    public func encode(into out: inout String) {
         switch self {
-        case .string(let s): return JSONValue.quote(s)
-        case .int(let i): return String(i)
-        case .double(let d): return d.isFinite ? String(d) : "null"
-        case .bool(let b): return b ? "true" : "false"
-        case .null: return "null"
-        case .array(let items): return "[" + items.map { $0.encoded() }.joined(separator: ",") + "]"
+        case .string(let s): JSONValue.quote(s, into: &out)
+        case .int(let i): out += String(i)
+        case .double(let d): out += d.isFinite ? String(d) : "null"
+        case .bool(let b): out += b ? "true" : "false"
+        case .null: out += "null"
+        case .array(let items):
+            out += "["
+            for (index, item) in items.enumerated() {
+                if index > 0 { out += "," }
+                item.encode(into: &out)
+            }
+            out += "]"
         case .object(let pairs):
-            return "{" + pairs.map { JSONValue.quote($0.0) + ":" + $0.1.encoded() }.joined(separator: ",") + "}"
+            out += "{"
+            for (index, pair) in pairs.enumerated() {
+                if index > 0 { out += "," }
+                JSONValue.quote(pair.0, into: &out)
+                out += ":"
+                pair.1.encode(into: &out)
+            }
+            out += "}"
         }
     }
 
     public static func quote(_ s: String) -> String {
-        var out = "\""
+        var out = ""
+        quote(s, into: &out)
+        return out
+    }
+
+    public static func quote(_ s: String, into out: inout String) {
+        out += "\""
+        // Only ASCII controls, `"` and `\` need escaping, and in UTF-8 those bytes are never part
+        // of a longer sequence: a string without them is copied as it is.
+        guard s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) else {
+            out += s
+            out += "\""
+            return
+        }
         for scalar in s.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""
@@ -84,7 +119,7 @@ public indirect enum JSONValue: Sendable, Equatable {
             default: out.unicodeScalars.append(scalar)
             }
         }
-        return out + "\""
+        out += "\""
     }
 }
 

@@ -199,12 +199,10 @@ public struct Dialer: Sendable {
         let idle = idleTimeout
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(connectTimeout)
-            .channelOption(ChannelOptions.autoRead, value: false)
-            .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
-            .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
-            .channelOption(ChannelOptions.recvAllocator, value: EgressProxy.readAllocator)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // Before registration, so no read happens until the caller glues the channel.
+                    try EgressProxy.configure(channel, autoRead: false, halfClosure: true)
                     try channel.pipeline.syncOperations.addHandlers(IdleStateHandler(allTimeout: idle), IdleCloseHandler())
                 }
             }

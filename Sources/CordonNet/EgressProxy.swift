@@ -91,10 +91,8 @@ public final class EgressProxy: Sendable {
     public func startRelay(boundSocket descriptor: Int32) async throws -> any Channel {
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 4096)
-            .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
-            .childChannelOption(ChannelOptions.recvAllocator, value: EgressProxy.readAllocator)
             .childChannelInitializer { [self] channel in
-                guard let provider = channel as? any SocketOptionProvider else {
+                guard let provider = channel as? any SocketOptionProvider, (try? EgressProxy.configure(channel)) != nil else {
                     return channel.close()
                 }
                 // SOL_IP, SO_ORIGINAL_DST (linux/netfilter_ipv4.h).
@@ -122,15 +120,24 @@ public final class EgressProxy: Sendable {
     /// 64 KiB default) and start at 2 KiB, so idle connections stay small.
     static let readAllocator = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 256 * 1024)
 
+    /// Per-connection options, set synchronously in the initializer: bootstrap options are applied
+    /// one future at a time, which was a visible share of the per-connection cost.
+    static func configure(_ channel: any Channel, autoRead: Bool? = nil, halfClosure: Bool? = nil) throws {
+        guard let options = channel.syncOptions else { throw ChannelError.operationUnsupported }
+        try options.setOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
+        try options.setOption(ChannelOptions.recvAllocator, value: EgressProxy.readAllocator)
+        if let autoRead { try options.setOption(ChannelOptions.autoRead, value: autoRead) }
+        if let halfClosure { try options.setOption(ChannelOptions.allowRemoteHalfClosure, value: halfClosure) }
+    }
+
     private func proxyBootstrap() -> ServerBootstrap {
         let idle = options.idleTimeout
         return ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 4096)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
-            .childChannelOption(ChannelOptions.recvAllocator, value: EgressProxy.readAllocator)
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try EgressProxy.configure(channel)
                     let record = FlowRecord(client: channel.remoteAddress.map(EgressProxy.describe) ?? "?", log: log)
                     channel.closeFuture.whenComplete { _ in record.finish() }
                     try channel.pipeline.syncOperations.addHandlers(
@@ -194,7 +201,9 @@ public final class EgressProxy: Sendable {
     }
 
     private func limited(_ decision: Decision, port: Int) -> Decision {
-        guard decision.isAllowed, let normalised = Host(decision.host), let limit = policy.rateLimit(for: normalised) else { return decision }
+        guard decision.isAllowed, !policy.rateLimits.isEmpty, let normalised = Host(decision.host), let limit = policy.rateLimit(for: normalised) else {
+            return decision
+        }
         if !rateLimiter.take(limit.pattern.description, perMinute: limit.perMinute) {
             return Decision(
                 verdict: .deny, host: decision.host, port: port, rule: "rate-limit:\(limit.pattern)",

@@ -107,8 +107,9 @@ func glue(client: any Channel, upstream: any Channel, record: FlowRecord?, initi
     try upstream.pipeline.syncOperations.addHandler(upstreamSide)
     try client.pipeline.syncOperations.addHandler(clientSide)
     // Half-close only inside tunnels; elsewhere a client's EOF ends the flow.
-    client.setOption(ChannelOptions.allowRemoteHalfClosure, value: true).whenFailure { _ in client.close(promise: nil) }
+    guard let clientOptions = client.syncOptions, let upstreamOptions = upstream.syncOptions else { throw ChannelError.operationUnsupported }
+    try clientOptions.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
     client.pipeline.syncOperations.fireBuffered(initialBytes)
-    upstream.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in upstream.close(promise: nil) }
-    client.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in client.close(promise: nil) }
+    try upstreamOptions.setOption(ChannelOptions.autoRead, value: true)
+    try clientOptions.setOption(ChannelOptions.autoRead, value: true)
 }

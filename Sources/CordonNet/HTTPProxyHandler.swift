@@ -25,6 +25,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var state = State.idle
     private var gate: TunnelGate?
     private var pendingRead = false
+    /// Set at the forward request's end: what follows (a pipelined request, its body) is never
+    /// sent upstream, where it would be a request no one decided.
+    private var requestEnded = false
     private weak var relay: ResponseRelay?
     private var context: ChannelHandlerContext?
 
@@ -56,9 +59,13 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
             tunnelIfReady(context: context)
         case (.forwarding(var pending), _):
+            guard !requestEnded else { break }
+            if case .end = part { requestEnded = true }
             pending.append(part)
             state = .forwarding(pending: pending)
         case (.streaming(let upstream), _):
+            guard !requestEnded else { break }
+            if case .end = part { requestEnded = true }
             send(part, to: upstream)
         default:
             break  // a second request on this connection: ignored; we close after the first response

@@ -15,6 +15,26 @@ import Testing
         #expect(Punycode.encode(input) == expected)
     }
 
+    /// The byte-wise ASCII path must agree with the general one on every input, valid or not:
+    /// a difference would let a host the policy refuses be read as another one.
+    @Test(arguments: [
+        "bench.test", "Bench.TEST.", "a..b", "a.b..", ".", "", "-a.com", "a-.com", "a_b.com", "x.1", "1.2.3.4", "01.2.3.4",
+        "0x7f.1", "0X7F.1", "0x+7f.1", "0-0.0-0", "127.1", "2130706433", "0177.0.0.1", "abc.def", "dead.beef", "face.b00c",
+        "a b.com", "a\tb", "exa%mple.com", "exa/mple.com", String(repeating: "a", count: 64) + ".com",
+        String(repeating: "a.", count: 126) + "com", String(repeating: "ab.", count: 84) + "c", "xn--bcher-kva.example", "1e100.net", "0x", "0x.0",
+    ])
+    func asciiHostParsingMatchesGeneralPath(_ text: String) {
+        #expect(Host(text) == Host(general: text))
+    }
+
+    @Test func asciiHostParsingMatchesGeneralPathOnRandomInputs() {
+        let alphabet = Array("aAfFxXzZ09-_.+:[] %")
+        for _ in 0..<20_000 {
+            let text = String((0..<Int.random(in: 0...12)).map { _ in alphabet[Int.random(in: alphabet.indices)] })
+            #expect(Host(text) == Host(general: text), "\(text)")
+        }
+    }
+
     @Test func hostUsesALabels() {
         #expect(Host("Bücher.Example.") == .name("xn--bcher-kva.example"))
         #expect(Host("пример.испытание")?.name == "xn--e1afmkfd.xn--80akhbyknj4f")

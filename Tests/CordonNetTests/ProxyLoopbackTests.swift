@@ -2,6 +2,7 @@ import CordonCore
 import Foundation
 import NIOCore
 import NIOPosix
+import Synchronization
 import Testing
 
 @testable import CordonNet
@@ -33,6 +34,35 @@ final class OriginHandler: ChannelInboundHandler {
             context.writeAndFlush(
                 wrapOutboundOut(context.channel.allocator.buffer(string: "HTTP/1.1 200 OK\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")),
                 promise: nil)
+        }
+    }
+}
+
+/// Everything an origin received, across its connections.
+final class Recorder: Sendable {
+    let bytes = Mutex<[UInt8]>([])
+}
+
+/// An origin that records every byte, answers the first request late and keeps the connection
+/// open: the worst case for a proxy that might forward more than one request.
+final class RecordingOriginHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    private let recorder: Recorder
+    private var answered = false
+
+    init(recorder: Recorder) { self.recorder = recorder }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        let all = recorder.bytes.withLock { bytes in
+            bytes += buffer.readableBytesView
+            return bytes
+        }
+        guard !answered, FirstBytes.headEnd(all) != nil else { return }
+        answered = true
+        _ = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(200)) {
+            context.writeAndFlush(self.wrapOutboundOut(context.channel.allocator.buffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n")), promise: nil)
         }
     }
 }
@@ -270,6 +300,32 @@ func runBlocking(_ arguments: [String], input: String?) throws -> RunResult {
         print("large download: \(mib) MiB through the proxy, peak RSS grew by \(growth / 1024) MiB")
         // The proxy holds reads while the client is full; a buffering proxy would grow by ~256 MiB.
         #expect(growth < 128 * 1024)
+    }
+
+    /// A forward connection carries one request: a pipelined second one (here a POST whose body is
+    /// a request for another host) must not reach the first one's upstream, even when the origin
+    /// answers late and ignores `Connection: close`.
+    @Test func pipelinedRequestNeverReachesTheUpstream() async throws {
+        let recorder = Recorder()
+        let origin = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(RecordingOriginHandler(recorder: recorder)) }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        defer { origin.close(promise: nil) }
+        let port = try #require(origin.localAddress?.port)
+        let lb = try await Loopback.start(extraDomains: ["rec.test:\(port)"]) { $0.resolve["rec.test"] = "127.0.0.1" }
+        defer { Task { await lb.stop() } }
+        let smuggled = "GET / HTTP/1.1\r\nHost: evil.test\r\n\r\n"
+        let request = "GET http://rec.test:\(port)/ HTTP/1.1\r\nHost: rec.test:\(port)\r\n\r\n"
+            + "POST http://rec.test:\(port)/ HTTP/1.1\r\nHost: rec.test:\(port)\r\nContent-Length: \(smuggled.utf8.count)\r\n\r\n" + smuggled
+        let result = try await run(["python3", "-c", Self.rawClient, "\(lb.proxyPort)"], input: request)
+        #expect(result.stdout.hasPrefix("HTTP/1.1 200 OK"), "\(result.stdout)")
+        let received = String(decoding: recorder.bytes.withLock { $0 }, as: UTF8.self)
+        #expect(received.contains("Host: rec.test"))
+        #expect(!received.contains("evil.test"), "\(received)")
+        #expect(!received.contains("POST"))
+        #expect(await lb.waitForLog { $0.contains("\"host\":\"rec.test\"") && $0.contains("\"decision\":\"allow\"") } != nil)
     }
 
     @Test func thousandConcurrentConnections() async throws {
