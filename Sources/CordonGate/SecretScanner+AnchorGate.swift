@@ -52,14 +52,27 @@ struct AnchorGate: Sendable {
         for byte in UInt8(0x80)...0xff { first.insert(byte) }
     }
 
-    /// Whether the rule's regex, its literal ending at `end`, can match there.
-    func admits(_ bytes: UnsafeBufferPointer<UInt8>, literalEnd end: Int) -> Bool {
+    /// Bits of `table`: which sets a byte is in.
+    static let inRun: UInt8 = 1
+    static let inFirst: UInt8 = 2
+    static let inValue: UInt8 = 4
+
+    /// The three byte sets as one 256-entry table of `in…` bits: what the hot loop reads (one
+    /// load per byte, through a pointer the scanner holds for the whole file).
+    var table: [UInt8] {
+        (0...255).map { (byte: UInt8) -> UInt8 in
+            (run.contains(byte) ? Self.inRun : 0) | (first.contains(byte) ? Self.inFirst : 0) | (value.bytes.contains(byte) ? Self.inValue : 0)
+        }
+    }
+
+    /// Whether the rule's regex, its literal ending at `end`, can match there; `table` is `self.table`.
+    func admits(_ bytes: UnsafeBufferPointer<UInt8>, literalEnd end: Int, table: UnsafePointer<UInt8>) -> Bool {
         var taken = 0
         var index = end
         while index < bytes.count {
-            let byte = bytes[index]
-            if first.contains(byte) && valueFollows(bytes, operatorAt: index) { return true }
-            if taken == reach || !run.contains(byte) { return false }
+            let bits = table[Int(bytes[index])]
+            if bits & Self.inFirst != 0 && valueFollows(bytes, operatorAt: index, table: table) { return true }
+            if taken == reach || bits & Self.inRun == 0 { return false }
             taken &+= 1
             index &+= 1
         }
@@ -68,7 +81,7 @@ struct AnchorGate: Sendable {
     }
 
     /// Whether, for an operator starting at `start`, a value can follow within reach.
-    @inline(__always) private func valueFollows(_ bytes: UnsafeBufferPointer<UInt8>, operatorAt start: Int) -> Bool {
+    @inline(__always) private func valueFollows(_ bytes: UnsafeBufferPointer<UInt8>, operatorAt start: Int, table: UnsafePointer<UInt8>) -> Bool {
         if value.count == 0 { return true }
         let last = start &+ value.window
         let end = last &+ value.count
@@ -81,7 +94,7 @@ struct AnchorGate: Sendable {
         var run = 0
         var index = start &+ value.skip
         while index < end {
-            if value.bytes.contains(bytes[index]) {
+            if table[Int(bytes[index])] & Self.inValue != 0 {
                 run &+= 1
                 if run == value.count { return true }
             } else {

@@ -45,6 +45,8 @@ public final class SecretScanner: @unchecked Sendable {
         var rule: Int
         var length: Int
         var gate: AnchorGate?
+        /// Where the gate's table starts in `gateTables`.
+        var gateTable = 0
     }
 
     let rules: [CompiledRule]
@@ -55,6 +57,8 @@ public final class SecretScanner: @unchecked Sendable {
     let hyperscan: HyperscanDatabase?
     /// Hyperscan ids from `anchorBase` on, in order.
     let anchorTable: [Anchor]
+    /// The anchored rules' gate tables (`AnchorGate.table`), one after another.
+    let gateTables: [UInt8]
     /// The most capturing groups of any regex here (sizes each session's match data).
     let maxGroups: Int
     /// Rule ids Hyperscan could not take (they run on the exact engine alone).
@@ -97,14 +101,17 @@ public final class SecretScanner: @unchecked Sendable {
         keywordBytes = words.map { Self.asciiLowercased(Array($0.utf8)) }
         var database: HyperscanDatabase?
         var anchorTable: [Anchor] = []
+        var gateTables: [UInt8] = []
         if useHyperscan {
             var patterns: [HyperscanDatabase.Pattern] = []
             for (index, rule) in compiled.enumerated() {
                 guard let regex = rule.rule.regex else { continue }
                 if rule.anchoredRegex != nil {
+                    let table = gateTables.count
+                    if let gate = rule.gate { gateTables += gate.table }
                     for literal in rule.anchors {
                         patterns.append(.init(expression: Self.escapeLiteral(literal), id: Self.anchorBase + UInt32(anchorTable.count), caseless: true))
-                        anchorTable.append(Anchor(rule: index, length: literal.utf8.count, gate: rule.gate))
+                        anchorTable.append(Anchor(rule: index, length: literal.utf8.count, gate: rule.gate, gateTable: table))
                     }
                 } else {
                     patterns.append(.init(expression: Self.hyperscanSyntax(regex), id: UInt32(index)))
@@ -124,6 +131,7 @@ public final class SecretScanner: @unchecked Sendable {
         }
         if database == nil {
             anchorTable = []
+            gateTables = []
             for index in compiled.indices {
                 compiled[index].inHyperscan = false
                 compiled[index].anchoredRegex = nil
@@ -131,6 +139,7 @@ public final class SecretScanner: @unchecked Sendable {
         }
         for index in compiled.indices where compiled[index].anchoredRegex != nil { compiled[index].anchoredInHyperscan = true }
         self.anchorTable = anchorTable
+        self.gateTables = gateTables
         hyperscan = database
         rules = compiled
         let allRegexes = compiled.flatMap { [$0.regex, $0.path].compactMap { $0 } + $0.allowlists.flatMap { $0.regexes + $0.paths } }
@@ -209,17 +218,26 @@ public final class SecretScanner: @unchecked Sendable {
         var wholeFile = hyperscan == nil
         if let hyperscan, let hyperscanScratch = session.hyperscanScratch {
             if hyperscan.scan(UnsafeRawBufferPointer(bytes), scratch: hyperscanScratch, into: &session.hits) == .truncated { wholeFile = true }
-            for hit in session.hits {
-                if hit.id == Self.foldHazard {
-                    wholeFile = true
-                } else if hit.id >= Self.anchorBase {
-                    let anchor = anchorTable[Int(hit.id - Self.anchorBase)]
-                    if let gate = anchor.gate, !gate.admits(bytes, literalEnd: hit.end) { continue }
-                    session.starts[anchor.rule].append(hit.end - anchor.length)
-                } else if hit.id >= Self.keywordBase {
-                    session.present[Int(hit.id - Self.keywordBase)] = true
-                } else {
-                    session.ends[Int(hit.id)].append(hit.end)
+            // Gate tables and anchors through pointers: no copy or reference count per hit.
+            gateTables.withUnsafeBufferPointer { tables in
+                anchorTable.withUnsafeBufferPointer { anchors in
+                    for hit in session.hits {
+                        if hit.id == Self.foldHazard {
+                            wholeFile = true
+                        } else if hit.id >= Self.anchorBase {
+                            let anchor = Int(hit.id - Self.anchorBase)
+                            if let gate = anchors[anchor].gate, let table = tables.baseAddress,
+                                !gate.admits(bytes, literalEnd: hit.end, table: table + anchors[anchor].gateTable)
+                            {
+                                continue
+                            }
+                            session.starts[anchors[anchor].rule].append(hit.end - anchors[anchor].length)
+                        } else if hit.id >= Self.keywordBase {
+                            session.present[Int(hit.id - Self.keywordBase)] = true
+                        } else {
+                            session.ends[Int(hit.id)].append(hit.end)
+                        }
+                    }
                 }
             }
             if wholeFile { for index in session.present.indices { session.present[index] = true } }

@@ -18,6 +18,10 @@ import Testing
         for byte in Array("=>:|?,".utf8) { #expect(gate.first.contains(byte), "\(UnicodeScalar(byte))") }
         for byte in Array("aZ_0 '\"(.-\t".utf8) { #expect(!gate.first.contains(byte), "\(UnicodeScalar(byte))") }
         #expect(gate.first.contains(0x80) && gate.first.contains(0xff) && !gate.run.contains(0xc3))
+        // The table the scan reads holds the same sets.
+        let table = gate.table
+        #expect(table[Int(UInt8(ascii: "="))] == AnchorGate.inFirst | AnchorGate.inValue && table[0xc3] == AnchorGate.inFirst)
+        #expect(table[Int(UInt8(ascii: "a"))] == AnchorGate.inRun | AnchorGate.inValue && table[Int(UInt8(ascii: " "))] == AnchorGate.inRun)
         for byte in Array("aZ_09 \t.-'\"\n\r".utf8) + [0x0b, 0x0c] { #expect(gate.run.contains(byte), "\(byte)") }
         for byte in Array("=()[]{}/+;`".utf8) { #expect(!gate.run.contains(byte), "\(UnicodeScalar(byte))") }
         // Then the operator (1 to 4 bytes: `:::=`), [\x60'"\s=]{0,5}, and 16 of [\w.=~+/-].
