@@ -10,6 +10,8 @@ final class ByteRegex: @unchecked Sendable {
     private let code: OpaquePointer
     /// Capturing groups in the pattern (group 0, the whole match, not counted).
     let groupCount: Int
+    /// PCRE2's lower bound on the characters any match consumes (0 when it cannot tell).
+    let minLength: Int
 
     struct CompileError: Error, CustomStringConvertible {
         var message: String
@@ -39,8 +41,11 @@ final class ByteRegex: @unchecked Sendable {
         _ = pcre2_jit_compile_8(compiled, UInt32(PCRE2_JIT_COMPLETE))
         var count: UInt32 = 0
         pcre2_pattern_info_8(compiled, UInt32(PCRE2_INFO_CAPTURECOUNT), &count)
+        var length: UInt32 = 0
+        pcre2_pattern_info_8(compiled, UInt32(PCRE2_INFO_MINLENGTH), &length)
         code = compiled
         groupCount = Int(count)
+        minLength = Int(length)
     }
 
     deinit { pcre2_code_free_8(code) }
@@ -76,6 +81,16 @@ final class ByteRegex: @unchecked Sendable {
             groups.append(lower < 0 || upper < lower ? nil : lower..<upper)
         }
         return Match(range: ovector[0]..<max(ovector[0], ovector[1]), groups: groups)
+    }
+
+    /// Whether a match can begin with `byte` at the subject's start: a full or partial match of
+    /// that one byte (PCRE2_PARTIAL_HARD; runs on the interpreter, for set-up only).
+    func couldStart(with byte: UInt8, scratch: Scratch) -> Bool {
+        var subject = byte
+        let rc = withUnsafePointer(to: &subject) { pointer in
+            pcre2_match_8(code, pointer, 1, 0, UInt32(PCRE2_PARTIAL_HARD), scratch.matchData, scratch.context)
+        }
+        return rc >= 0 || rc == PCRE2_ERROR_PARTIAL
     }
 
     /// Every non-overlapping match in `subject`, left to right.

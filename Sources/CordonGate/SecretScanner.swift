@@ -26,6 +26,7 @@ public final class SecretScanner: @unchecked Sendable {
         /// the whole regex (which costs it 3-4x on code full of `key`/`token` names).
         var anchors: [String] = []
         var anchoredRegex: ByteRegex?
+        var gate: AnchorGate?
         var anchoredInHyperscan = false
         /// The rule's keywords as indices into the scanner's `keywords`.
         var keywordIndices: [Int] = []
@@ -38,10 +39,14 @@ public final class SecretScanner: @unchecked Sendable {
         var stopwords: Stopwords
     }
 
-    /// Where an anchor literal's Hyperscan hits lead: the rule and the literal's length.
+    /// Where an anchor literal's Hyperscan hits lead: the rule, the literal's length, and the
+    /// rule's test of what must follow the literal (nil: try every place).
     struct Anchor {
         var rule: Int
         var length: Int
+        var gate: AnchorGate?
+        /// Where the gate's table starts in `gateTables`.
+        var gateTable = 0
     }
 
     let rules: [CompiledRule]
@@ -52,6 +57,8 @@ public final class SecretScanner: @unchecked Sendable {
     let hyperscan: HyperscanDatabase?
     /// Hyperscan ids from `anchorBase` on, in order.
     let anchorTable: [Anchor]
+    /// The anchored rules' gate tables (`AnchorGate.table`), one after another.
+    let gateTables: [UInt8]
     /// The most capturing groups of any regex here (sizes each session's match data).
     let maxGroups: Int
     /// Rule ids Hyperscan could not take (they run on the exact engine alone).
@@ -77,6 +84,7 @@ public final class SecretScanner: @unchecked Sendable {
             if useHyperscan, let pattern = rule.regex, let anchors = Self.leadingLiterals(Self.confirmSyntax(pattern)) {
                 entry.anchors = anchors
                 entry.anchoredRegex = try? ByteRegex(Self.confirmSyntax(pattern), anchored: true)
+                entry.gate = AnchorGate.derive(from: Self.confirmSyntax(pattern))
             }
             compiled.append(entry)
         }
@@ -93,14 +101,17 @@ public final class SecretScanner: @unchecked Sendable {
         keywordBytes = words.map { Self.asciiLowercased(Array($0.utf8)) }
         var database: HyperscanDatabase?
         var anchorTable: [Anchor] = []
+        var gateTables: [UInt8] = []
         if useHyperscan {
             var patterns: [HyperscanDatabase.Pattern] = []
             for (index, rule) in compiled.enumerated() {
                 guard let regex = rule.rule.regex else { continue }
                 if rule.anchoredRegex != nil {
+                    let table = gateTables.count
+                    if let gate = rule.gate { gateTables += gate.table }
                     for literal in rule.anchors {
                         patterns.append(.init(expression: Self.escapeLiteral(literal), id: Self.anchorBase + UInt32(anchorTable.count), caseless: true))
-                        anchorTable.append(Anchor(rule: index, length: literal.utf8.count))
+                        anchorTable.append(Anchor(rule: index, length: literal.utf8.count, gate: rule.gate, gateTable: table))
                     }
                 } else {
                     patterns.append(.init(expression: Self.hyperscanSyntax(regex), id: UInt32(index)))
@@ -120,6 +131,7 @@ public final class SecretScanner: @unchecked Sendable {
         }
         if database == nil {
             anchorTable = []
+            gateTables = []
             for index in compiled.indices {
                 compiled[index].inHyperscan = false
                 compiled[index].anchoredRegex = nil
@@ -127,6 +139,7 @@ public final class SecretScanner: @unchecked Sendable {
         }
         for index in compiled.indices where compiled[index].anchoredRegex != nil { compiled[index].anchoredInHyperscan = true }
         self.anchorTable = anchorTable
+        self.gateTables = gateTables
         hyperscan = database
         rules = compiled
         let allRegexes = compiled.flatMap { [$0.regex, $0.path].compactMap { $0 } + $0.allowlists.flatMap { $0.regexes + $0.paths } }
@@ -205,16 +218,26 @@ public final class SecretScanner: @unchecked Sendable {
         var wholeFile = hyperscan == nil
         if let hyperscan, let hyperscanScratch = session.hyperscanScratch {
             if hyperscan.scan(UnsafeRawBufferPointer(bytes), scratch: hyperscanScratch, into: &session.hits) == .truncated { wholeFile = true }
-            for hit in session.hits {
-                if hit.id == Self.foldHazard {
-                    wholeFile = true
-                } else if hit.id >= Self.anchorBase {
-                    let anchor = anchorTable[Int(hit.id - Self.anchorBase)]
-                    session.starts[anchor.rule].append(hit.end - anchor.length)
-                } else if hit.id >= Self.keywordBase {
-                    session.present[Int(hit.id - Self.keywordBase)] = true
-                } else {
-                    session.ends[Int(hit.id)].append(hit.end)
+            // Gate tables and anchors through pointers: no copy or reference count per hit.
+            gateTables.withUnsafeBufferPointer { tables in
+                anchorTable.withUnsafeBufferPointer { anchors in
+                    for hit in session.hits {
+                        if hit.id == Self.foldHazard {
+                            wholeFile = true
+                        } else if hit.id >= Self.anchorBase {
+                            let anchor = Int(hit.id - Self.anchorBase)
+                            if let gate = anchors[anchor].gate, let table = tables.baseAddress,
+                                !gate.admits(bytes, literalEnd: hit.end, table: table + anchors[anchor].gateTable)
+                            {
+                                continue
+                            }
+                            session.starts[anchors[anchor].rule].append(hit.end - anchors[anchor].length)
+                        } else if hit.id >= Self.keywordBase {
+                            session.present[Int(hit.id - Self.keywordBase)] = true
+                        } else {
+                            session.ends[Int(hit.id)].append(hit.end)
+                        }
+                    }
                 }
             }
             if wholeFile { for index in session.present.indices { session.present[index] = true } }
@@ -309,8 +332,7 @@ public final class SecretScanner: @unchecked Sendable {
             guard let range = secretRange, !range.isEmpty else { continue }
             // Entropy first, on the bytes: most candidates (names assigned from names) stop here.
             let secretBytes = UnsafeBufferPointer(rebasing: text[range])
-            let entropy = Self.asciiEntropy(secretBytes) ?? Self.shannonEntropy(String(decoding: secretBytes, as: UTF8.self))
-            if rule.rule.entropy > 0 && entropy <= rule.rule.entropy { continue }
+            if rule.rule.entropy > 0 && !Self.entropy(of: secretBytes, isAbove: rule.rule.entropy) { continue }
             let secret = String(decoding: secretBytes, as: UTF8.self)
             let position = offset + range.lowerBound
             // The match and the line become Strings only for an allowlist that reads them; line
@@ -319,6 +341,7 @@ public final class SecretScanner: @unchecked Sendable {
             let whole = { String(decoding: UnsafeBufferPointer(rebasing: text[match.range]), as: UTF8.self) }
             let line = { lines.text(ofLineAt: position) }
             if allowed(rule: rule, secret: secret, match: whole, line: line, path: path, scratch: scratch) { continue }
+            let entropy = Self.asciiEntropy(secretBytes) ?? Self.shannonEntropy(secret)
             let (lineNumber, lineStart) = lines.position(of: position)
             findings.append(
                 Finding(
@@ -335,8 +358,14 @@ public final class SecretScanner: @unchecked Sendable {
     }
 
     /// Whether allowlist `a` clears a match; a regex the engine cannot decide clears nothing.
+    /// The parts it has (stopwords, paths, regexes) are combined by its condition, cheapest
+    /// first, and the first part that settles the answer ends the check (OR: one that holds;
+    /// AND: one that does not). A list with no parts clears nothing.
     static func allows(_ a: CompiledAllowlist, secret: String, match: () -> String, line: () -> String, path: String, scratch: ByteRegex.Scratch) -> Bool {
-        var results: [Bool] = []
+        if a.regexes.isEmpty && a.paths.isEmpty && a.stopwords.isEmpty { return false }
+        let settles = a.list.condition == .or
+        if !a.stopwords.isEmpty && a.stopwords.occur(in: secret) == settles { return settles }
+        if !a.paths.isEmpty && a.paths.contains(where: { $0.contains(path, scratch: scratch, onLimit: false) }) == settles { return settles }
         if !a.regexes.isEmpty {
             let target: String
             switch a.list.regexTarget {
@@ -344,12 +373,44 @@ public final class SecretScanner: @unchecked Sendable {
             case .match: target = match()
             case .line: target = line()
             }
-            results.append(a.regexes.contains { $0.contains(target, scratch: scratch, onLimit: false) })
+            if a.regexes.contains(where: { $0.contains(target, scratch: scratch, onLimit: false) }) == settles { return settles }
         }
-        if !a.paths.isEmpty { results.append(a.paths.contains { $0.contains(path, scratch: scratch, onLimit: false) }) }
-        if !a.stopwords.isEmpty { results.append(a.stopwords.occur(in: secret)) }
-        if results.isEmpty { return false }
-        return a.list.condition == .and ? results.allSatisfy { $0 } : results.contains(true)
+        return !settles
+    }
+
+    /// Whether the Shannon entropy of `bytes` is above `threshold`: for ASCII, as log2 n − Σ c·log2 c / n
+    /// with c·log2 c from a table (no logarithm per distinct byte); within 1e-9 of the threshold,
+    /// and for other text, the exact sum of `asciiEntropy`/`shannonEntropy` decides, so the answer
+    /// is always theirs.
+    static func entropy(of bytes: UnsafeBufferPointer<UInt8>, isAbove threshold: Double) -> Bool {
+        guard let estimate = estimatedEntropy(bytes), abs(estimate - threshold) > 1e-9 else {
+            return (asciiEntropy(bytes) ?? shannonEntropy(String(decoding: bytes, as: UTF8.self))) > threshold
+        }
+        return estimate > threshold
+    }
+
+    private static let countTimesLog2: [Double] = (0...256).map { $0 == 0 ? 0 : Double($0) * log2(Double($0)) }
+
+    /// The entropy of ASCII `bytes` by the table; nil when empty, not ASCII or longer than the table.
+    static func estimatedEntropy(_ bytes: UnsafeBufferPointer<UInt8>) -> Double? {
+        guard !bytes.isEmpty, bytes.count <= 256 else { return nil }
+        return withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 128) { table -> Double? in
+            table.initialize(repeating: 0)
+            for b in bytes {
+                if b >= 0x80 { return nil }
+                table[Int(b)] += 1
+            }
+            // Each distinct byte once: its count is read, then cleared.
+            var sum = 0.0
+            countTimesLog2.withUnsafeBufferPointer { terms in
+                for b in bytes where table[Int(b)] > 0 {
+                    sum += terms[Int(table[Int(b)])]
+                    table[Int(b)] = 0
+                }
+            }
+            let n = Double(bytes.count)
+            return log2(n) - sum / n
+        }
     }
 
     /// Shannon entropy in bits per byte of ASCII text; nil when `bytes` is empty or not ASCII.
