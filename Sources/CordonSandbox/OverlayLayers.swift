@@ -86,12 +86,13 @@ struct OverlayLayers: Sendable {
         _ = rename(layer.scratch, target)
     }
 
-    /// Whether anything beneath `directory` (or the directory itself) changed at or after
-    /// `seconds` (ctime: contents, metadata, entries added or removed). Stops at the first hit.
+    /// Whether anything beneath `directory` changed at or after `seconds` (ctime: contents,
+    /// metadata, entries added or removed). Stops at the first hit. The directory's own times do
+    /// not count: a new sandbox's upper was made by this very run, and an empty upper holds
+    /// nothing to make durable; what that misses is an entry of an earlier run removed from the
+    /// upper's top level with nothing else changed, which after a host crash could come back
+    /// inside the sandbox (never on the host).
     static func changed(_ directory: String, since seconds: Int) -> Bool {
-        var st = stat()
-        guard lstat(directory, &st) == 0 else { return false }
-        if st.st_ctim.tv_sec >= seconds { return true }
         let fd = open(directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { return false }
         return changed(directoryFD: fd, since: seconds)
