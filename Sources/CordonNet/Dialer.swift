@@ -220,23 +220,42 @@ public struct Dialer: Sendable {
         guard let parentHost = Host(parent.host) else { throw DialError.connectFailed("bad parent proxy host \(parent.host)") }
         let addresses = try await addresses(for: parentHost)
         guard let address = addresses.first else { throw DialError.connectFailed("parent proxy has no address") }
-        let channel = try await connect(address, port: parent.port, on: eventLoop)
-        let target = host.address.map(\.hostLiteral) ?? host.description
         do {
-            try await channel.eventLoop.flatSubmit {
-                let promise = channel.eventLoop.makePromise(of: Void.self)
-                do {
-                    try channel.pipeline.syncOperations.addHandler(ParentConnectHandler(target: "\(target):\(port)", done: promise))
-                } catch {
-                    promise.fail(error)
-                }
-                return promise.futureResult
-            }.get()
+            return (try await connect(throughParent: parent, at: address, host: host, port: port, on: eventLoop).get(), address)
+        } catch let error as DialError {
+            throw error
         } catch {
-            channel.close(promise: nil)
-            throw DialError.parentProxyRefused("\(error)")
+            throw DialError.connectFailed("\(error)")
         }
-        return (channel, address)
+    }
+
+    /// The parent proxy's address when no lookup is needed (a literal or a pin).
+    func knownAddress(of parent: ParentProxyAddress) -> IPAddress? {
+        switch Host(parent.host) {
+        case .address(let address): return address
+        case .name(let name): return policy.pins[name]?.first
+        case nil: return nil
+        }
+    }
+
+    /// Connects to the parent at `address` and asks it for `host:port`, entirely with futures on
+    /// `eventLoop`. Fails only with `DialError`.
+    func connect(throughParent parent: ParentProxyAddress, at address: IPAddress, host: Host, port: Int, on eventLoop: any EventLoop)
+        -> EventLoopFuture<any Channel>
+    {
+        let target = host.address.map(\.hostLiteral) ?? host.description
+        return connectFuture(address, port: parent.port, on: eventLoop).flatMap { channel in
+            let promise = channel.eventLoop.makePromise(of: Void.self)
+            do {
+                try channel.pipeline.syncOperations.addHandler(ParentConnectHandler(target: "\(target):\(port)", done: promise))
+            } catch {
+                promise.fail(error)
+            }
+            return promise.futureResult.map { channel }.flatMapErrorThrowing { error in
+                channel.close(promise: nil)
+                throw DialError.parentProxyRefused("\(error)")
+            }
+        }
     }
 }
 

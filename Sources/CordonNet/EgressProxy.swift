@@ -273,7 +273,8 @@ public final class EgressProxy: Sendable {
 
     /// Runs `open` and delivers the result on `eventLoop`, where handlers may use it directly.
     /// When nothing needs an approval or a DNS lookup (a transparent flow's fixed address, a
-    /// pinned name, a refusal) it all happens on the loop: no hop to the concurrency pool.
+    /// pinned name, a parent proxy named by address, a refusal) it all happens on the loop: no
+    /// hop to the concurrency pool.
     func open(host: String, port: Int, fixedAddress: IPAddress? = nil, on eventLoop: any EventLoop, then: @escaping (Opened) -> Void) {
         if let fast = openOnLoop(host: host, port: port, fixedAddress: fixedAddress, on: eventLoop) {
             fast.assumeIsolated().whenSuccess(then)
@@ -287,6 +288,12 @@ public final class EgressProxy: Sendable {
     private func openOnLoop(host: String, port: Int, fixedAddress: IPAddress?, on eventLoop: any EventLoop) -> EventLoopFuture<Opened>? {
         guard let decision = admitNow(host: host, port: port) else { return nil }
         guard decision.isAllowed, let target = Host(decision.host) else { return eventLoop.makeSucceededFuture(.refused(decision)) }
+        if let parent = dialer.parentProxy(for: target) {
+            guard let address = dialer.knownAddress(of: parent) else { return nil }
+            return dialer.connect(throughParent: parent, at: address, host: target, port: port, on: eventLoop)
+                .map { channel in Opened.connected(decision, channel, address) }
+                .recover { error in self.opened(decision, failure: error as? DialError ?? .connectFailed("\(error)"), port: port) }
+        }
         guard let addresses = dialer.knownAddresses(for: target, fixedAddress: fixedAddress) else { return nil }
         let candidates: [IPAddress]
         do { candidates = try dialer.checked(addresses) } catch { return eventLoop.makeSucceededFuture(opened(decision, failure: error, port: port)) }

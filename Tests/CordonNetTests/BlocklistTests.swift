@@ -1,8 +1,8 @@
 import CordonCore
+import CordonTestSupport
 import Testing
 
 #if canImport(Glibc)
-import Dispatch
 import Glibc
 #endif
 
@@ -48,36 +48,26 @@ import Glibc
     }
 
     @Test func millionEntriesNoFalseBlocks() async throws {
-        // CPU-heavy: run on a Dispatch thread so the 2-thread cooperative pool stays free for the
-        // suites whose servers (proxy, DNS stub) answer through it.
-        let list = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Blocklist, any Error>) in
-            DispatchQueue.global().async {
-                do { continuation.resume(returning: try Self.loadGeneratedMillion()) } catch { continuation.resume(throwing: error) }
-            }
-        }
+        // CPU-heavy: on threads of their own, so the cooperative pool stays free for the suites
+        // whose servers (proxy, DNS stub) answer through it.
+        let list = try await onOwnThread { try Self.loadGeneratedMillion() }
         #expect(list.count == 1_000_000)
         for i in stride(from: 0, to: 1_000_000, by: 9973) {
             #expect(list.contains("host\(i).block.test"))
             #expect(list.contains("sub.host\(i).block.test"))
         }
         // None of these is listed; Bloom false positives must be absorbed by the exact check.
-        let falseBlocks = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int, any Error>) in
-            DispatchQueue.global().async {
-                continuation.resume(returning: (0..<100_000).filter { list.contains("host\($0).allowed.test") || list.contains("other\($0).block.test") }.count)
-            }
+        let falseBlocks = try await onOwnThread {
+            (0..<100_000).filter { list.contains("host\($0).allowed.test") || list.contains("other\($0).block.test") }.count
         }
         #expect(falseBlocks == 0)
         #expect(!list.contains("block.test"))
         // The compiled form answers exactly the same (built and checked off the pool too).
-        let (count, hits, misses) = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<(Int, Int, Int), any Error>) in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result {
-                    let compiled = try Blocklist(compiled: list.compiled(), path: "memory")
-                    let hits = stride(from: 0, to: 1_000_000, by: 7919).filter { compiled.contains("a.host\($0).block.test") }.count
-                    let misses = (0..<10_000).filter { !compiled.contains("host\($0).allowed.test") }.count
-                    return (compiled.count, hits, misses)
-                })
-            }
+        let (count, hits, misses) = try await onOwnThread {
+            let compiled = try Blocklist(compiled: list.compiled(), path: "memory")
+            let hits = stride(from: 0, to: 1_000_000, by: 7919).filter { compiled.contains("a.host\($0).block.test") }.count
+            let misses = (0..<10_000).filter { !compiled.contains("host\($0).allowed.test") }.count
+            return (compiled.count, hits, misses)
         }
         #expect(count == list.count)
         #expect(hits == (1_000_000 + 7918) / 7919)

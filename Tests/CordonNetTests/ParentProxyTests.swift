@@ -1,4 +1,5 @@
 import CordonNet
+import CordonTestSupport
 import Foundation
 import NIOCore
 import NIOPosix
@@ -47,18 +48,15 @@ import Testing
             threading.Thread(target=handle, args=(c,), daemon=True).start()
         """#
 
-    final class Parent {
+    /// Immutable after init; `Process` is only read (its pid) and waited for.
+    final class Parent: @unchecked Sendable {
         let process = Process()
         let port: Int
         let logPath = "/tmp/cordon-parent-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).log"
 
         /// Starts the parent off the cooperative pool (reading its port blocks).
         static func start() async throws -> Parent {
-            try await withCheckedThrowingContinuation { continuation in
-                DispatchQueue.global().async {
-                    do { continuation.resume(returning: try Parent()) } catch { continuation.resume(throwing: error) }
-                }
-            }
+            try await onOwnThread { try Parent() }
         }
 
         private init() throws {

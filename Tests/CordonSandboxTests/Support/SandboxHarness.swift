@@ -1,3 +1,4 @@
+import CordonTestSupport
 import Foundation
 import Glibc
 
@@ -71,14 +72,10 @@ struct SandboxHarness {
         _ = try? Self.runBlocking(["/bin/rm", "-rf", root], environment: nil)
     }
 
-    /// Runs `body` on a Dispatch thread: waiting for a sandbox must not hold one of the few
+    /// Runs `body` on a thread of its own: waiting for a sandbox must not hold one of the few
     /// cooperative-pool threads that other suites' async code (the proxy, the DNS stub) needs.
     static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                do { continuation.resume(returning: try body()) } catch { continuation.resume(throwing: error) }
-            }
-        }
+        try await onOwnThread(body)
     }
 
     @discardableResult
@@ -105,8 +102,14 @@ struct SandboxHarness {
         // Read both pipes fully (in the background) so a chatty child never blocks.
         nonisolated(unsafe) var outData = Data(), errData = Data()
         let group = DispatchGroup()
-        group.enter(); DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        group.enter(); DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        for (pipe, isOut) in [(out, true), (err, false)] {
+            group.enter()
+            Thread.detachNewThread {
+                let data = pipe.fileHandleForReading.readDataToEndOfFile()
+                if isOut { outData = data } else { errData = data }
+                group.leave()
+            }
+        }
         while process.isRunning && Date() < deadline { usleep(10_000) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
