@@ -122,63 +122,114 @@ public final class DNSStub: Sendable {
 
     /// Answers one query message (pure apart from resolving and logging); nil means drop it.
     public func answer(_ bytes: [UInt8], client: String) async -> [UInt8]? {
+        switch answerNow(bytes, client: client) {
+        case .ready(let reply): return reply
+        case .needsLookup(let lookup): return await answer(lookup)
+        }
+    }
+
+    /// What the stub can say without waiting: every refusal, every record type it does not serve,
+    /// and A/AAAA for literals and pinned names. Anything else needs a lookup on the host.
+    enum Immediate {
+        case ready([UInt8]?)
+        case needsLookup(Lookup)
+    }
+
+    /// A query that waits for the host's resolver.
+    struct Lookup: Sendable {
+        fileprivate let query: DNSMessage
+        fileprivate let host: Host
+        fileprivate let type: DNSMessage.RecordType
+        fileprivate let decision: Decision
+        fileprivate let client: String
+    }
+
+    /// The synchronous part of `answer`: on the socket's event loop, no hop to the concurrency pool.
+    func answerNow(_ bytes: [UInt8], client: String) -> Immediate {
         let query: DNSMessage
         do {
             query = try DNSMessage.parse(bytes)
         } catch {
-            guard case .malformed(let id) = error else { return nil }
-            return DNSMessage(id: id, flags: 0x8000 | UInt16(DNSMessage.ResponseCode.formatError.rawValue), questions: []).encoded()
+            guard case .malformed(let id) = error else { return .ready(nil) }
+            return .ready(DNSMessage(id: id, flags: 0x8000 | UInt16(DNSMessage.ResponseCode.formatError.rawValue), questions: []).encoded())
         }
-        guard !query.isResponse else { return nil }
-        guard query.opcode == 0 else { return DNSMessage.response(to: query, code: .notImplemented).encoded() }
+        guard !query.isResponse else { return .ready(nil) }
+        guard query.opcode == 0 else { return .ready(DNSMessage.response(to: query, code: .notImplemented).encoded()) }
         guard query.questions.count == 1, let question = query.questions.first else {
-            return DNSMessage.response(to: query, code: .formatError).encoded()
+            return .ready(DNSMessage.response(to: query, code: .formatError).encoded())
         }
-        func logged(_ decision: String, _ rule: String, _ reason: String, _ addresses: [IPAddress] = []) {
-            log.record(
-                NetworkLogEntry(
-                    client: client, method: "dns", host: question.name, port: Int(question.type),
-                    resolvedAddress: addresses.isEmpty ? nil : addresses.map(\.description).joined(separator: ","),
-                    decision: decision, rule: rule, reason: reason))
+        func logged(_ decision: String, _ rule: String, _ reason: String) {
+            self.logged(question, client: client, decision, rule, reason)
         }
         let decision = policy.decideName(question.name)
         guard decision.verdict != .deny else {
             logged("deny", decision.rule, decision.reason)
-            return DNSMessage.response(to: query, code: .nameError).encoded()
+            return .ready(DNSMessage.response(to: query, code: .nameError).encoded())
         }
         let type = DNSMessage.RecordType(rawValue: question.type)
-        guard type == .a || type == .aaaa else {
+        guard let type, type == .a || type == .aaaa else {
             // HTTPS/SVCB get an empty answer so clients fall back to A/AAAA; the rest are refused.
             if type == .https || type == .svcb {
                 logged("allow", decision.rule, "no \(type == .https ? "HTTPS" : "SVCB") records are served")
-                return DNSMessage.response(to: query, code: .noError).encoded()
+                return .ready(DNSMessage.response(to: query, code: .noError).encoded())
             }
             logged("deny", "dns-type", "record type \(question.type) is not served (only A and AAAA)")
-            return DNSMessage.response(to: query, code: .refused).encoded()
+            return .ready(DNSMessage.response(to: query, code: .refused).encoded())
         }
         guard let host = Host(question.name) else {
             logged("deny", "invalid-host", "not a valid name")
-            return DNSMessage.response(to: query, code: .nameError).encoded()
+            return .ready(DNSMessage.response(to: query, code: .nameError).encoded())
         }
         if type == .aaaa, !servesIPv6 {
             logged("allow", decision.rule, "IPv6 is closed in this sandbox: no AAAA records")
-            return DNSMessage.response(to: query, code: .noError).encoded()
+            return .ready(DNSMessage.response(to: query, code: .noError).encoded())
         }
+        let lookup = Lookup(query: query, host: host, type: type, decision: decision, client: client)
+        switch host {
+        case .address(let address): return .ready(reply(lookup, found: .success([address])))
+        case .name(let name):
+            if let pinned = policy.pins[name] { return .ready(reply(lookup, found: .success(pinned))) }
+            return .needsLookup(lookup)
+        }
+    }
+
+    /// The asynchronous part of `answer`: the host's resolver, then the same checks.
+    func answer(_ lookup: Lookup) async -> [UInt8] {
+        let dialer = Dialer(policy: policy, resolver: resolver)
+        do {
+            return reply(lookup, found: .success(try await dialer.addresses(for: lookup.host)))
+        } catch {
+            return reply(lookup, found: .failure(error))
+        }
+    }
+
+    /// The answer for `lookup` given what the name resolved to: only addresses the address
+    /// policy allows are handed out.
+    private func reply(_ lookup: Lookup, found: Result<[IPAddress], DialError>) -> [UInt8] {
+        let question = lookup.query.questions[0]
         let dialer = Dialer(policy: policy, resolver: resolver)
         let addresses: [IPAddress]
         do {
-            addresses = try dialer.checked(try await dialer.addresses(for: host)).filter { $0.isIPv6 == (type == .aaaa) }
+            addresses = try dialer.checked(try found.get()).filter { $0.isIPv6 == (lookup.type == .aaaa) }
         } catch {
             if case .addressRefused = error {
-                logged("deny", "address", error.description)
-                return DNSMessage.response(to: query, code: .noError).encoded()
+                logged(question, client: lookup.client, "deny", "address", error.description)
+                return DNSMessage.response(to: lookup.query, code: .noError).encoded()
             }
-            logged("error", decision.rule, error.description)
-            return DNSMessage.response(to: query, code: .serverFailure).encoded()
+            logged(question, client: lookup.client, "error", lookup.decision.rule, error.description)
+            return DNSMessage.response(to: lookup.query, code: .serverFailure).encoded()
         }
-        let handed = handedOut.record(host.description, addresses)
-        logged("allow", decision.rule, decision.reason, addresses)
-        return DNSMessage.response(to: query, code: .noError, answers: handed.map { ($0, ttl) }).encoded()
+        let handed = handedOut.record(lookup.host.description, addresses)
+        logged(question, client: lookup.client, "allow", lookup.decision.rule, lookup.decision.reason, addresses)
+        return DNSMessage.response(to: lookup.query, code: .noError, answers: handed.map { ($0, ttl) }).encoded()
+    }
+
+    private func logged(_ question: DNSMessage.Question, client: String, _ decision: String, _ rule: String, _ reason: String, _ addresses: [IPAddress] = []) {
+        log.record(
+            NetworkLogEntry(
+                client: client, method: "dns", host: question.name, port: Int(question.type),
+                resolvedAddress: addresses.isEmpty ? nil : addresses.map(\.description).joined(separator: ","),
+                decision: decision, rule: rule, reason: reason))
     }
 }
 
@@ -196,12 +247,17 @@ final class DNSStubHandler: ChannelInboundHandler {
         let envelope = unwrapInboundIn(data)
         let bytes = Array(envelope.data.readableBytesView)
         let remote = envelope.remoteAddress
-        let stub = stub
-        let channel = context.channel
-        Task {
-            guard let reply = await stub.answer(bytes, client: EgressProxy.describe(remote)) else { return }
-            let buffer = channel.allocator.buffer(bytes: reply)
-            channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: buffer), promise: nil)
+        switch stub.answerNow(bytes, client: EgressProxy.describe(remote)) {
+        case .ready(let reply):
+            guard let reply else { return }
+            context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: remote, data: context.channel.allocator.buffer(bytes: reply))), promise: nil)
+        case .needsLookup(let lookup):
+            let stub = stub
+            let channel = context.channel
+            Task {
+                let reply = await stub.answer(lookup)
+                channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: channel.allocator.buffer(bytes: reply)), promise: nil)
+            }
         }
     }
 }
