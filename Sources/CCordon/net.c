@@ -3,12 +3,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <spawn.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 int ccordon_listen_loopback(int type, uint16_t port, int backlog) {
@@ -67,56 +64,6 @@ ssize_t ccordon_recv_fds(int sock, int *fds, int max, int *count, void *buffer, 
         }
     }
     return n;
-}
-
-int ccordon_start_program(const char *path, char *const argv[], const void *input, size_t input_len, pid_t *pid, int *output_fd) {
-    *pid = -1;
-    *output_fd = -1;
-    int in = memfd_create("cordon-in", MFD_CLOEXEC);
-    int out = memfd_create("cordon-out", MFD_CLOEXEC);
-    if (in < 0 || out < 0) {
-        int e = errno;
-        if (in >= 0) close(in);
-        if (out >= 0) close(out);
-        return -e;
-    }
-    int rc = 0;
-    if (input_len > 0 && write(in, input, input_len) != (ssize_t)input_len) rc = -errno;
-    if (rc == 0 && lseek(in, 0, SEEK_SET) < 0) rc = -errno;
-    if (rc == 0) {
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_adddup2(&actions, in, 0);
-        posix_spawn_file_actions_adddup2(&actions, out, 1);
-        posix_spawn_file_actions_adddup2(&actions, out, 2);
-        char *const envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
-        int e = posix_spawn(pid, path, &actions, NULL, argv, envp);
-        posix_spawn_file_actions_destroy(&actions);
-        if (e != 0) rc = -e;
-    }
-    close(in);
-    if (rc != 0) {
-        close(out);
-        return rc;
-    }
-    *output_fd = out;
-    return 0;
-}
-
-int ccordon_wait_program(pid_t pid, int output_fd, char *output, size_t capacity) {
-    if (capacity > 0) output[0] = 0;
-    int rc = 0;
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) { rc = -errno; break; }
-    }
-    if (rc == 0) rc = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
-    if (rc >= 0 && capacity > 1) {
-        ssize_t n = pread(output_fd, output, capacity - 1, 0);
-        output[n > 0 ? n : 0] = 0;
-    }
-    close(output_fd);
-    return rc;
 }
 
 int ccordon_unix_connect(const char *path) {

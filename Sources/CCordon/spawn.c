@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -66,34 +65,6 @@ static void child_main(const struct ccordon_spawn_attrs *a, int go_read, int err
         if (w != 1) child_fail_at(err_write, CCORDON_SPAWN_STEP_CGROUP, w < 0 || fd < 0 ? e : EIO, i);
     }
 
-    // The helper (the capture's nft): started now, in the sandbox's namespaces and cgroup, so it
-    // runs while `path` loads; its output memfd becomes descriptor helper_output_slot below.
-    int helper_out = -1;
-    if (a->helper_path) {
-        int in = memfd_create("cordon-helper-in", MFD_CLOEXEC);
-        helper_out = memfd_create("cordon-helper-out", MFD_CLOEXEC);
-        if (in < 0 || helper_out < 0) child_fail(err_write, errno);
-        const char *p = a->helper_input;
-        size_t left = a->helper_input_len;
-        while (left > 0) {
-            ssize_t w = write(in, p, left);
-            if (w < 0 && errno == EINTR) continue;
-            if (w <= 0) child_fail(err_write, w < 0 ? errno : EIO);
-            p += w;
-            left -= (size_t)w;
-        }
-        if (lseek(in, 0, SEEK_SET) != 0) child_fail(err_write, errno);
-        char *const env[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
-        pid_t helper = vfork();
-        if (helper == 0) {
-            if (dup2(in, 0) < 0 || dup2(helper_out, 1) < 0 || dup2(helper_out, 2) < 0) _exit(126);
-            execve(a->helper_path, a->helper_argv, env);
-            _exit(127);
-        }
-        if (helper < 0) child_fail(err_write, errno);
-        close(in);
-    }
-
     // Move every descriptor to a slot above the target range first, then into place.
     int high = a->fd_count + 3;
     if (err_write < high) {
@@ -104,8 +75,7 @@ static void child_main(const struct ccordon_spawn_attrs *a, int go_read, int err
     int tmp[64];
     if (a->fd_count > 64) child_fail(err_write, E2BIG);
     for (int i = 0; i < a->fd_count; i++) {
-        int source = i == a->helper_output_slot && helper_out >= 0 ? helper_out : a->fds[i];
-        tmp[i] = fcntl(source, F_DUPFD_CLOEXEC, high);
+        tmp[i] = fcntl(a->fds[i], F_DUPFD_CLOEXEC, high);
         if (tmp[i] < 0) child_fail(err_write, errno);
     }
     for (int i = 0; i < a->fd_count; i++) {

@@ -6,10 +6,10 @@ import Glibc
 /// is root of the namespace's owning user namespace: no host privilege involved).
 ///
 /// Order matters for failing closed: the nftables rules go in first (their default is drop), and
-/// only then the veth pair and the default route (rtnetlink, in the C shim). If the rules fail,
-/// no link or route is ever added, and if the link fails half-way it is deleted again: the
-/// sandbox keeps only `lo`.
-public struct CaptureInstaller {
+/// only then the veth pair and the default route. Both are netlink messages from the C shim (no
+/// `nft` or `ip` process). If the rules fail, no link or route is ever added, and if the link
+/// fails half-way it is deleted again: the sandbox keeps only `lo`.
+public struct CaptureInstaller: Sendable {
     public let capture: SandboxPlan.EgressCapture
 
     public init(capture: SandboxPlan.EgressCapture) { self.capture = capture }
@@ -18,12 +18,10 @@ public struct CaptureInstaller {
     public static let interface = "cordon0"
     public static let peerInterface = "cordon1"
 
-    /// Where nft is looked for (init starts it before pivot_root, so on the host's root).
-    static let searchPath = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
-
-    /// The ruleset: TCP is redirected to the relay, UDP 53 to the DNS stub, other UDP to the
-    /// sink that counts it; IPv6, ICMP and anything else that would leave `lo` is dropped and
-    /// counted. Loopback traffic inside the sandbox is left alone.
+    /// The ruleset `ccordon_capture_rules` installs, in nft's syntax (what `nft list ruleset`
+    /// shows inside; a test loads both and compares): TCP is redirected to the relay, UDP 53 to
+    /// the DNS stub, other UDP to the sink that counts it; IPv6, ICMP and anything else that
+    /// would leave `lo` is dropped and counted. Loopback traffic inside the sandbox is left alone.
     public var ruleset: String {
         """
         table inet cordon {
@@ -42,7 +40,8 @@ public struct CaptureInstaller {
             oifname "lo" accept
             ip daddr 127.0.0.0/8 accept
             meta nfproto ipv6 counter name dropped_ipv6 drop
-            meta l4proto { icmp, icmpv6 } counter name dropped_icmp drop
+            meta l4proto icmp counter name dropped_icmp drop
+            meta l4proto ipv6-icmp counter name dropped_icmp drop
             counter name dropped_other drop
           }
           chain inbound {
@@ -67,63 +66,36 @@ public struct CaptureInstaller {
         case unavailable(String)
     }
 
-    /// The nftables rules being loaded by `nft`, a separate process: init starts it first and
-    /// builds the root meanwhile. `finish()` waits for it (before pivot_root moves the root).
-    public struct Rules {
-        enum State {
-            case running(pid: pid_t, output: Int32)
-            case done(problem: String?)
+    /// Loads the ruleset (default drop) into the current network namespace, all or nothing.
+    /// nil when the rules are in place, else why not.
+    public func loadRules() -> String? {
+        var step: UnsafePointer<CChar>?
+        let rc = ccordon_capture_rules(capture.relayPort, capture.dnsPort, capture.sinkPort, &step)
+        guard rc != 0 else { return nil }
+        let what = step.map { String(cString: $0) } ?? "load them"
+        var hint = ""
+        if rc == -ENOENT || rc == -EOPNOTSUPP || rc == -EPROTONOSUPPORT || rc == -EAFNOSUPPORT {
+            hint = " (does this kernel have nf_tables with NAT? `cordon doctor` checks)"
         }
-        var state: State
-
-        /// nil when the rules are in place, else why not.
-        public mutating func finish() -> String? {
-            switch state {
-            case .done(let problem):
-                return problem
-            case .running(let pid, let output):
-                var text = [CChar](repeating: 0, count: 2048)
-                let status = text.withUnsafeMutableBufferPointer { ccordon_wait_program(pid, output, $0.baseAddress, $0.count) }
-                let problem = status == 0 ? nil : "the nftables rules could not be installed: \(CaptureInstaller.describe(status: status, output: text, program: "nft"))"
-                state = .done(problem: problem)
-                return problem
-            }
-        }
+        return "the nftables rules could not be installed: \(what): \(String(cString: strerror(-rc)))\(hint)"
     }
 
-    /// How the ruleset is loaded: `nft -f -` with the ruleset on stdin; nil when nft is missing.
-    public var rulesProgram: (path: String, arguments: [String], input: [UInt8])? {
-        Self.find("nft").map { ($0, ["nft", "-f", "-"], Array(ruleset.utf8)) }
+    /// cordon-init's argument for `cordon doctor`'s probe: load the rules and exit.
+    public static let probeArgument = "--probe-capture-rules"
+
+    /// Loads the rules (with the standard ports) into the current network namespace: 0, or the
+    /// errno why not (for an exit status).
+    public static func probeRules() -> Int32 {
+        let capture = SandboxPlan.EgressCapture.standard
+        var step: UnsafePointer<CChar>?
+        let rc = ccordon_capture_rules(capture.relayPort, capture.dnsPort, capture.sinkPort, &step)
+        return rc == 0 ? 0 : min(-rc, 255)
     }
 
-    /// Starts loading the ruleset (default drop) into the current network namespace.
-    public func startRules() -> Rules {
-        guard let program = rulesProgram else { return Rules(state: .done(problem: "nft (the nftables package) is not installed")) }
-        var pid: pid_t = -1
-        var output: Int32 = -1
-        let rc = withCStrings(program.arguments) { argv in
-            program.input.withUnsafeBytes { input in
-                ccordon_start_program(
-                    program.path, UnsafeRawPointer(argv.baseAddress!).assumingMemoryBound(to: UnsafeMutablePointer<CChar>?.self),
-                    input.baseAddress, input.count, &pid, &output)
-            }
-        }
-        guard rc == 0 else { return Rules(state: .done(problem: "the nftables rules could not be installed: \(program.path): \(String(cString: strerror(-rc)))")) }
-        return Rules(state: .running(pid: pid, output: output))
-    }
-
-    /// The rules the supervisor's spawner already started (`rulesProgram`, before init's exec):
-    /// their output is at `SandboxPlan.rulesOutputDescriptor`, and nft is init's only child.
-    /// nil when they were not started that way.
-    public static func startedRules() -> Rules? {
-        guard fcntl(SandboxPlan.rulesOutputDescriptor, F_GETFD) >= 0 else { return nil }
-        return Rules(state: .running(pid: -1, output: SandboxPlan.rulesOutputDescriptor))
-    }
-
-    /// Completes the capture once `rules` are loaded: the veth pair, its addresses and the
-    /// default route (rtnetlink), then the listeners. Nothing is linked unless the rules hold.
-    public func install(after rules: inout Rules) -> Outcome {
-        if let problem = rules.finish() { return .unavailable(problem) }
+    /// The capture: rules first, then the veth pair, its addresses and the default route
+    /// (rtnetlink), then the listeners. Nothing is linked unless the rules hold.
+    public func install() -> Outcome {
+        if let problem = loadRules() { return .unavailable(problem) }
         if let problem = makeLink() { return .unavailable(problem) }
         // IPv6 stays off on the link (the rules drop it as well).
         _ = try? FileIO.writeFile("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1")
@@ -169,21 +141,5 @@ public struct CaptureInstaller {
             let rc = message.withUnsafeBytes { ccordon_send_fds(socket, nil, 0, $0.baseAddress, $0.count) }
             try check("report the network state to the supervisor", nil, rc)
         }
-    }
-
-    static func find(_ name: String) -> String? {
-        for dir in searchPath {
-            let path = dir + "/" + name
-            if access(path, X_OK) == 0 { return path }
-        }
-        return nil
-    }
-
-    /// A program's failure in one line: its first output lines, or its status.
-    static func describe(status: Int32, output: [CChar], program: String) -> String {
-        if status < 0 { return "\(program): \(String(cString: strerror(-status)))" }
-        let text = output.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-            .split(separator: "\n").prefix(3).joined(separator: "; ")
-        return text.isEmpty ? "\(program) exited \(status)" : text
     }
 }

@@ -12,20 +12,9 @@ public struct PlanExecutor {
     /// Mounts, pivot_root, hostname, loopback, the agent's user namespace, then the guards.
     public func buildSandbox() throws(SystemError) {
         try Hardening.setParentDeathSignal(SIGKILL)
-        // The capture's rules load in nft (another process, the other CPU) while the root is built;
-        // the supervisor's spawner normally started it before this program even loaded.
-        var rules = CaptureInstaller.startedRules()
-        if case .egress(let capture) = plan.network {
-            if rules == nil { rules = CaptureInstaller(capture: capture).startRules() }
-        } else if var stray = rules {
-            _ = stray.finish()
-            rules = nil
-        }
         try Mount.makeRootPrivate()
         try Mount.tmpfs(plan.root, mode: 0o755)
         for step in plan.steps { try apply(step) }
-        // nft runs from the host's root: it must be done before pivot_root moves the root under it.
-        _ = rules?.finish()
         try Mount.pivotRoot(plan.root)
         try Mount.remountReadOnly("/")
         guard sethostname(plan.hostname, plan.hostname.utf8.count) == 0 else { throw .current("sethostname") }
@@ -36,9 +25,8 @@ public struct PlanExecutor {
             try check("bring up lo", nil, ccordon_loopback_up())
         case .egress(let capture):
             try check("bring up lo", nil, ccordon_loopback_up())
-            // While the supervisor joins the cgroup: link and listeners (only if the rules hold), handed over.
-            guard var loaded = rules else { throw SystemError("load the capture's rules", nil, errno: EINVAL) }
-            let outcome = CaptureInstaller(capture: capture).install(after: &loaded)
+            // Rules, then link and listeners (only if the rules hold), handed over.
+            let outcome = CaptureInstaller(capture: capture).install()
             defer { close(SandboxPlan.networkDescriptor) }
             try CaptureInstaller.report(outcome, to: SandboxPlan.networkDescriptor)
         }

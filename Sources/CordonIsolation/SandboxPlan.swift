@@ -129,9 +129,6 @@ public struct SandboxPlan: Sendable, Codable, Equatable {
     /// A unix socket: init sends the capture's listeners here (relay, proxy, DNS, sink), or a
     /// one-line reason when the capture could not be installed and the sandbox has only `lo`.
     public static let networkDescriptor: Int32 = 6
-    /// With `network: proxy`: the output of the capture's nft, which the spawner started before
-    /// init's exec (init waits for it, its only child, before pivot_root).
-    public static let rulesOutputDescriptor: Int32 = 7
     /// Exit status of init when the sandbox could not be built (the command never ran).
     public static let setupFailedStatus: Int32 = 125
 }

@@ -3,22 +3,6 @@ import Glibc
 
 /// A child created by `ccordon_spawn` in new namespaces, stopped before exec until `release()`.
 public struct SpawnedProcess: Sendable {
-    /// A program the child starts just before its exec (see `ccordon_spawn_attrs`): `input` on
-    /// its stdin, its output in a memfd at descriptor `outputSlot` of the exec'd program.
-    public struct Helper: Sendable {
-        public var path: String
-        public var arguments: [String]
-        public var input: [UInt8]
-        public var outputSlot: Int32
-
-        public init(path: String, arguments: [String], input: [UInt8], outputSlot: Int32) {
-            self.path = path
-            self.arguments = arguments
-            self.input = input
-            self.outputSlot = outputSlot
-        }
-    }
-
     public let pid: Int32
     public let pidfd: Int32
     let goFD: Int32
@@ -30,33 +14,21 @@ public struct SpawnedProcess: Sendable {
     /// itself into each of `joinFiles` (a v1 cgroup's `tasks`) and execs: `path` runs in the
     /// sandbox's cgroup from its first instruction.
     public static func start(
-        path: String, arguments: [String], environment: [String], descriptors: [Int32], namespaces: NamespaceSet, joinFiles: [String] = [],
-        helper: Helper? = nil
+        path: String, arguments: [String], environment: [String], descriptors: [Int32], namespaces: NamespaceSet, joinFiles: [String] = []
     ) throws(SystemError) -> SpawnedProcess {
         var result = ccordon_spawn_result()
-        let helperPath = helper?.path
         let rc: Int32 = withCStrings(arguments) { a in
             withCStrings(environment) { e in
                 withCStrings(joinFiles) { j in
-                    withCStrings(helper?.arguments ?? []) { h in
-                        (helper?.input ?? []).withUnsafeBytes { input in
-                            descriptors.withUnsafeBufferPointer { f in
-                                path.withCString { p in
-                                    withOptionalCString(helperPath) { hp in
-                                        var attrs = ccordon_spawn_attrs(
-                                            clone_flags: namespaces.rawValue, path: p,
-                                            argv: UnsafeRawPointer(a.baseAddress!).assumingMemoryBound(to: UnsafeMutablePointer<CChar>?.self),
-                                            envp: UnsafeRawPointer(e.baseAddress!).assumingMemoryBound(to: UnsafeMutablePointer<CChar>?.self),
-                                            fds: f.baseAddress, fd_count: Int32(descriptors.count),
-                                            join_files: j.baseAddress, join_count: Int32(joinFiles.count),
-                                            helper_path: hp,
-                                            helper_argv: UnsafeRawPointer(h.baseAddress!).assumingMemoryBound(to: UnsafeMutablePointer<CChar>?.self),
-                                            helper_input: input.baseAddress, helper_input_len: input.count,
-                                            helper_output_slot: helper?.outputSlot ?? -1)
-                                        return ccordon_spawn(&attrs, &result)
-                                    }
-                                }
-                            }
+                    descriptors.withUnsafeBufferPointer { f in
+                        path.withCString { p in
+                            var attrs = ccordon_spawn_attrs(
+                                clone_flags: namespaces.rawValue, path: p,
+                                argv: UnsafeRawPointer(a.baseAddress!).assumingMemoryBound(to: UnsafeMutablePointer<CChar>?.self),
+                                envp: UnsafeRawPointer(e.baseAddress!).assumingMemoryBound(to: UnsafeMutablePointer<CChar>?.self),
+                                fds: f.baseAddress, fd_count: Int32(descriptors.count),
+                                join_files: j.baseAddress, join_count: Int32(joinFiles.count))
+                            return ccordon_spawn(&attrs, &result)
                         }
                     }
                 }

@@ -1,6 +1,7 @@
 import CCordon
 import CordonConfig
 public import CordonCore
+import CordonIsolation
 import CordonOS
 import Glibc
 
@@ -112,11 +113,32 @@ public struct HostDoctor {
         }
     }
 
+    /// The capture's nftables rules loaded for real, by cordon-init in throwaway user and network
+    /// namespaces (the kernel's nf_tables with NAT, redirect, conntrack and counter objects).
     func nftables() -> Check {
-        for dir in ["/usr/sbin", "/sbin", "/usr/bin"] where access(dir + "/nft", X_OK) == 0 {
-            return Check(id: "nftables", status: .ok, detail: "nft found at \(dir)/nft", fix: "", required: false)
+        let missing = "The egress capture needs nf_tables with NAT (CONFIG_NF_TABLES, CONFIG_NFT_NAT, CONFIG_NFT_REDIR, CONFIG_NFT_CT, CONFIG_NFT_OBJREF). Without it a sandbox with `network: proxy` gets no network (only `lo`)."
+        guard let initPath else {
+            return Check(id: "nftables", status: .warning, detail: "cordon-init not found, the rules could not be tried", fix: missing, required: false)
         }
-        return Check(id: "nftables", status: .warning, detail: "nft not found", fix: "Transparent egress capture needs it: `apt-get install nftables`. Without it a sandbox with egress gets no network.", required: false)
+        do {
+            let process = try SpawnedProcess.start(path: initPath, arguments: ["cordon-init", CaptureInstaller.probeArgument], environment: [], descriptors: [0, 1, 2],
+                                                   namespaces: [.user, .mount, .pid, .net])
+            do {
+                try process.mapIdentity(outsideUid: getuid(), outsideGid: getgid())
+                try process.release()
+            } catch {
+                process.abandon()
+                return Check(id: "nftables", status: .warning, detail: "the probe could not start: \(error)", fix: missing, required: false)
+            }
+            let status = process.waitStatus()
+            close(process.pidfd)
+            if status == 0 {
+                return Check(id: "nftables", status: .ok, detail: "the capture's nftables rules load in a sandbox's network namespace (netlink, no nft needed)", fix: "", required: false)
+            }
+            return Check(id: "nftables", status: .warning, detail: "the capture's nftables rules do not load: \(String(cString: strerror(status)))", fix: missing, required: false)
+        } catch {
+            return Check(id: "nftables", status: .warning, detail: "the probe could not start: \(error)", fix: missing, required: false)
+        }
     }
 
     func kvm() -> Check {

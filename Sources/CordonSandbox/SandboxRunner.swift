@@ -85,11 +85,6 @@ public final class SandboxRunner {
         defer { pty?.closeMaster() }
         let builder = PlanBuilder(profile: profile, host: host)
         let hostname = builder.hostname(for: options.name)
-        // The capture's rules (nft) are started by the spawner, so they load while init does.
-        var rules: SpawnedProcess.Helper?
-        if case .egress(let capture) = builder.network, let program = CaptureInstaller(capture: capture).rulesProgram {
-            rules = .init(path: program.path, arguments: program.arguments, input: program.input, outputSlot: SandboxPlan.rulesOutputDescriptor)
-        }
 
         // Limits: cgroups when we may create them; else rlimits, said plainly (strict refuses).
         let (cgroup, enforcement) = try makeCgroup(name: "\(options.name).\(getpid())")
@@ -107,7 +102,7 @@ public final class SandboxRunner {
             // for the limits, before doing anything. A check failing meanwhile kills it: nothing
             // of the sandbox's has run.
             status = try spawnAndWait(
-                initPath: options.initPath, hostname: hostname, pty: pty, layout: layout, joinFiles: cgroup?.selfJoinFiles ?? [], rules: rules,
+                initPath: options.initPath, hostname: hostname, pty: pty, layout: layout, joinFiles: cgroup?.selfJoinFiles ?? [],
                 prepare: { pid, sendPlan throws(CordonError) -> Prepared in
                     // Checked now, written once the plan is on its way.
                     let record = try prepareRecord(layout: layout, name: options.name, workspace: workspace)
@@ -351,7 +346,7 @@ public final class SandboxRunner {
     }
 
     func spawnAndWait(
-        initPath: String, hostname: String, pty: Pty?, layout: SandboxLayout, joinFiles: [String], rules: SpawnedProcess.Helper?,
+        initPath: String, hostname: String, pty: Pty?, layout: SandboxLayout, joinFiles: [String],
         prepare: (_ pid: Int32, _ sendPlan: ([UInt8]) throws(CordonError) -> Void) throws(CordonError) -> Prepared,
         onNetwork: @escaping @Sendable (String) -> Void
     ) throws(CordonError) -> Int32 {
@@ -372,10 +367,7 @@ public final class SandboxRunner {
         defer { capture?.closeChild() }
         var planChannel = try PlanChannel.make()
         defer { planChannel.closeChild(); planChannel.closeParent() }
-        var fds = stdio + [planChannel.child, errorPipe[1], limitsPair.child] + (capture.map { [$0.child] } ?? [])
-        // The rules' output takes the next descriptor (the spawner puts it there).
-        let helper = rules.flatMap { $0.outputSlot == fds.count ? $0 : nil }
-        if helper != nil { fds.append(-1) }
+        let fds = stdio + [planChannel.child, errorPipe[1], limitsPair.child] + (capture.map { [$0.child] } ?? [])
         var namespaces = NamespaceSet.all.subtracting(.cgroup)
         if profile.network == .host { namespaces.remove(.net) }
 
@@ -383,7 +375,7 @@ public final class SandboxRunner {
         do {
             // cgroup ns: init unshares it after joining the cgroup, so its root is the sandbox's.
             process = try SpawnedProcess.start(path: initPath, arguments: ["cordon-init"], environment: [], descriptors: fds,
-                                               namespaces: namespaces, joinFiles: joinFiles, helper: helper)
+                                               namespaces: namespaces, joinFiles: joinFiles)
         } catch {
             close(errorPipe[1])
             close(limitsPair.child)

@@ -17,6 +17,11 @@ if let problem = NamespaceCheck.problem() {
     fail(problem)
 }
 
+// `cordon doctor`'s probe: the capture's rules in this throwaway namespace, exit status errno.
+if CommandLine.arguments.dropFirst().first == CaptureInstaller.probeArgument {
+    _exit(CaptureInstaller.probeRules())
+}
+
 let plan: SandboxPlan
 do {
     let bytes = try FileIO.readAll(fd: SandboxPlan.planDescriptor, limit: 16 * 1024 * 1024)

@@ -46,6 +46,47 @@ struct CaptureInstallerTests {
         return NetState(interfaces: interfaces.sorted(), routes: routes.sorted(), localAddresses: local)
     }
 
+    /// `nft list ruleset` in the calling thread's network namespace.
+    static func listRuleset() throws -> SandboxHarness.Result {
+        // "PID/task/TID": the child nft runs in cannot name this thread as /proc/thread-self.
+        let thread = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/thread-self")
+        return try SandboxHarness.runBlocking(["/usr/bin/nsenter", "--net=/proc/\(thread)/ns/net", "/usr/sbin/nft", "list", "ruleset"], environment: nil)
+    }
+
+    /// The rules cordon-init sends over netlink are exactly `CaptureInstaller.ruleset` as nft
+    /// itself loads it (nft is the oracle; cordon does not need it).
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/sbin/nft"), "nft (the oracle) is not installed"))
+    func theNetlinkRulesAreTheDocumentedRuleset() async throws {
+        let installer = CaptureInstaller(capture: .standard)
+        let (problem, listed) = try await Self.inFreshNetworkNamespace {
+            (installer.loadRules(), try Self.listRuleset())
+        }
+        #expect(problem == nil, "\(problem ?? "")")
+        let reference = try SandboxHarness.runBlocking(
+            ["/usr/bin/unshare", "--net", "/bin/sh", "-c", "/usr/sbin/nft -f - && /usr/sbin/nft list ruleset"], environment: nil, stdin: installer.ruleset)
+        #expect(reference.status == 0, "\(reference.stderr)")
+        #expect(listed.status == 0, "\(listed.stderr)")
+        #expect(listed.stdout.contains("redirect to :15001"))
+        #expect(listed.stdout == reference.stdout)
+    }
+
+    /// Fail closed and all or nothing: rules already in the namespace make a second load fail
+    /// at its first step, and nothing of the second batch is added.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/sbin/nft"), "nft (to list the rules) is not installed"))
+    func aSecondLoadIsRefusedWhole() async throws {
+        let installer = CaptureInstaller(capture: .standard)
+        let (first, second, listed) = try await Self.inFreshNetworkNamespace {
+            let first = installer.loadRules()
+            let listedOnce = try Self.listRuleset()
+            let other = CaptureInstaller(capture: .init(relayPort: 16001))
+            return (first, other.loadRules(), (listedOnce, try Self.listRuleset()))
+        }
+        #expect(first == nil, "\(first ?? "")")
+        #expect(second?.contains("create table inet cordon") == true, "\(second ?? "no problem reported")")
+        #expect(listed.0.stdout == listed.1.stdout)
+        #expect(!listed.1.stdout.contains("16001"))
+    }
+
     @Test func theLinkHasBothEndsTheirAddressesAndTheDefaultRoute() async throws {
         let (problem, state) = try await Self.inFreshNetworkNamespace {
             (CaptureInstaller(capture: .standard).makeLink(), try Self.netState())

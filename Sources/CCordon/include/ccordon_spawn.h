@@ -14,14 +14,8 @@
 #define CCORDON_CLONE_NEWCGROUP 0x02000000ULL
 
 /// What the child of ccordon_spawn does: wait for the go byte, join the cgroup (`join_files`: v1
-/// `tasks` files, may be empty), start the helper if there is one, then execve `path`. `fds[i]`
-/// becomes descriptor i in the child; every other descriptor is closed on exec.
-///
-/// The helper (`helper_path` non-NULL) is a program started with `helper_argv` (environment:
-/// PATH only) and `helper_input` on its stdin, in the child's namespaces and cgroup, so that it
-/// runs while `path` loads; its stdout and stderr go to a memfd that becomes descriptor
-/// `helper_output_slot` (instead of `fds[helper_output_slot]`). `path` waits for it (it is its
-/// child).
+/// `tasks` files, may be empty), then execve `path`. `fds[i]` becomes descriptor i in the child;
+/// every other descriptor is closed on exec.
 struct ccordon_spawn_attrs {
     uint64_t clone_flags;
     const char *path;
@@ -31,11 +25,6 @@ struct ccordon_spawn_attrs {
     int fd_count;
     const char *const *join_files;
     int join_count;
-    const char *helper_path;
-    char *const *helper_argv;
-    const void *helper_input;
-    size_t helper_input_len;
-    int helper_output_slot;
 };
 
 /// The step a child reports failing (first of the three ints on the error descriptor: step,
