@@ -60,14 +60,16 @@ public enum FileIO {
 
     /// Writes a temporary file next to `path`, fsyncs it and renames it over `path` (creating the
     /// parent directories): readers see the old file or the new one, never a partial one.
-    public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws(SystemError) {
+    /// `durable: false` leaves out the fsync before the rename (the caller syncs the file later,
+    /// `syncFile`): a crash before then may leave the file empty, never half-written.
+    public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644, durable: Bool = true) throws(SystemError) {
         if let slash = path.lastIndex(of: "/"), slash != path.startIndex { try makeDirectories(String(path[..<slash])) }
         let temporary = path + ".tmp.\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode)
         guard fd >= 0 else { throw SystemError.current("open", temporary) }
         do throws(SystemError) {
             try writeAll(fd: fd, bytes)
-            guard fsync(fd) == 0 else { throw SystemError.current("fsync", temporary) }
+            guard !durable || fsync(fd) == 0 else { throw SystemError.current("fsync", temporary) }
         } catch {
             close(fd)
             unlink(temporary)
@@ -79,6 +81,14 @@ public enum FileIO {
             unlink(temporary)
             throw error
         }
+    }
+
+    /// Flushes a written file to its disk.
+    public static func syncFile(_ path: String) throws(SystemError) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { throw SystemError.current("open", path) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw SystemError.current("fsync", path) }
     }
 
     /// mkdir -p; existing directories are fine. Tries the leaf first and walks up only while a
