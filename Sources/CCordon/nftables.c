@@ -254,6 +254,39 @@ static void rule_end(struct nft_batch *b, struct nlattr *expressions) {
     message_end(b);
 }
 
+// `meta nfproto ipv4 meta l4proto PROTO`.
+static void ipv4_protocol(struct nft_batch *b, uint8_t protocol) {
+    meta_load(b, NFT_META_NFPROTO);
+    compare_byte(b, NFPROTO_IPV4);
+    meta_load(b, NFT_META_L4PROTO);
+    compare_byte(b, protocol);
+}
+
+// The two rules every filter chain starts with: `oifname "lo" accept` (or iifname, `key`) and
+// `ip daddr 127.0.0.0/8 accept`.
+static void accept_loopback(struct nft_batch *b, const char *chain, uint32_t key, const char *interface_step, const char *address_step) {
+    struct nlattr *r = rule_begin(b, chain, interface_step);
+    interface_is_loopback(b, key);
+    verdict(b, NF_ACCEPT);
+    rule_end(b, r);
+    r = rule_begin(b, chain, address_step);
+    ipv4_to_loopback(b);
+    verdict(b, NF_ACCEPT);
+    rule_end(b, r);
+}
+
+// `[meta KEY VALUE] counter name COUNTER drop` (no match when `has_value` is 0).
+static void count_and_drop(struct nft_batch *b, const char *chain, const char *step, const char *counter, uint32_t key, int has_value, uint8_t value) {
+    struct nlattr *r = rule_begin(b, chain, step);
+    if (has_value) {
+        meta_load(b, key);
+        compare_byte(b, value);
+    }
+    count_in(b, counter);
+    verdict(b, NF_DROP);
+    rule_end(b, r);
+}
+
 static void build(struct nft_batch *b, uint16_t relay_port, uint16_t dns_port, uint16_t sink_port) {
     struct nlattr *r;
     message_begin(b, NFNL_MSG_BATCH_BEGIN, 0, AF_UNSPEC, NULL);
@@ -274,78 +307,37 @@ static void build(struct nft_batch *b, uint16_t relay_port, uint16_t dns_port, u
     verdict(b, NFT_RETURN);
     rule_end(b, r);
     r = rule_begin(b, "capture", "capture: TCP redirect to the relay");
-    meta_load(b, NFT_META_NFPROTO);
-    compare_byte(b, NFPROTO_IPV4);
-    meta_load(b, NFT_META_L4PROTO);
-    compare_byte(b, IPPROTO_TCP);
+    ipv4_protocol(b, IPPROTO_TCP);
     redirect(b, relay_port);
     rule_end(b, r);
     r = rule_begin(b, "capture", "capture: UDP 53 redirect to the DNS stub");
-    meta_load(b, NFT_META_NFPROTO);
-    compare_byte(b, NFPROTO_IPV4);
-    meta_load(b, NFT_META_L4PROTO);
-    compare_byte(b, IPPROTO_UDP);
+    ipv4_protocol(b, IPPROTO_UDP);
     payload_load(b, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
     uint16_t dns = htons(53);
     compare(b, NFT_CMP_EQ, &dns, sizeof dns);
     redirect(b, dns_port);
     rule_end(b, r);
     r = rule_begin(b, "capture", "capture: UDP redirect to the sink");
-    meta_load(b, NFT_META_NFPROTO);
-    compare_byte(b, NFPROTO_IPV4);
-    meta_load(b, NFT_META_L4PROTO);
-    compare_byte(b, IPPROTO_UDP);
+    ipv4_protocol(b, IPPROTO_UDP);
     redirect(b, sink_port);
     rule_end(b, r);
 
     // chain guard: only loopback leaves; IPv6, ICMP and the rest are counted and dropped.
     base_chain(b, "guard", "filter", NF_INET_LOCAL_OUT, 0, NF_DROP, "create chain guard (type filter hook output)");
-    r = rule_begin(b, "guard", "guard: oifname lo accept");
-    interface_is_loopback(b, NFT_META_OIFNAME);
-    verdict(b, NF_ACCEPT);
-    rule_end(b, r);
-    r = rule_begin(b, "guard", "guard: ip daddr 127.0.0.0/8 accept");
-    ipv4_to_loopback(b);
-    verdict(b, NF_ACCEPT);
-    rule_end(b, r);
-    r = rule_begin(b, "guard", "guard: IPv6 counted and dropped");
-    meta_load(b, NFT_META_NFPROTO);
-    compare_byte(b, NFPROTO_IPV6);
-    count_in(b, "dropped_ipv6");
-    verdict(b, NF_DROP);
-    rule_end(b, r);
-    static const uint8_t icmp[] = {IPPROTO_ICMP, IPPROTO_ICMPV6};
-    for (int i = 0; i < 2; i++) {
-        r = rule_begin(b, "guard", i == 0 ? "guard: ICMP counted and dropped" : "guard: ICMPv6 counted and dropped");
-        meta_load(b, NFT_META_L4PROTO);
-        compare_byte(b, icmp[i]);
-        count_in(b, "dropped_icmp");
-        verdict(b, NF_DROP);
-        rule_end(b, r);
-    }
-    r = rule_begin(b, "guard", "guard: the rest counted and dropped");
-    count_in(b, "dropped_other");
-    verdict(b, NF_DROP);
-    rule_end(b, r);
+    accept_loopback(b, "guard", NFT_META_OIFNAME, "guard: oifname lo accept", "guard: ip daddr 127.0.0.0/8 accept");
+    count_and_drop(b, "guard", "guard: IPv6 counted and dropped", "dropped_ipv6", NFT_META_NFPROTO, 1, NFPROTO_IPV6);
+    count_and_drop(b, "guard", "guard: ICMP counted and dropped", "dropped_icmp", NFT_META_L4PROTO, 1, IPPROTO_ICMP);
+    count_and_drop(b, "guard", "guard: ICMPv6 counted and dropped", "dropped_icmp", NFT_META_L4PROTO, 1, IPPROTO_ICMPV6);
+    count_and_drop(b, "guard", "guard: the rest counted and dropped", "dropped_other", 0, 0, 0);
 
     // chain inbound: loopback, and replies to what was let out.
     base_chain(b, "inbound", "filter", NF_INET_LOCAL_IN, 0, NF_DROP, "create chain inbound (type filter hook input)");
-    r = rule_begin(b, "inbound", "inbound: iifname lo accept");
-    interface_is_loopback(b, NFT_META_IIFNAME);
-    verdict(b, NF_ACCEPT);
-    rule_end(b, r);
-    r = rule_begin(b, "inbound", "inbound: ip daddr 127.0.0.0/8 accept");
-    ipv4_to_loopback(b);
-    verdict(b, NF_ACCEPT);
-    rule_end(b, r);
+    accept_loopback(b, "inbound", NFT_META_IIFNAME, "inbound: iifname lo accept", "inbound: ip daddr 127.0.0.0/8 accept");
     r = rule_begin(b, "inbound", "inbound: ct state established,related accept");
     established_or_related(b);
     verdict(b, NF_ACCEPT);
     rule_end(b, r);
-    r = rule_begin(b, "inbound", "inbound: the rest counted and dropped");
-    count_in(b, "dropped_other");
-    verdict(b, NF_DROP);
-    rule_end(b, r);
+    count_and_drop(b, "inbound", "inbound: the rest counted and dropped", "dropped_other", 0, 0, 0);
 
     message_begin(b, NFNL_MSG_BATCH_END, 0, AF_UNSPEC, NULL);
     message_end(b);
