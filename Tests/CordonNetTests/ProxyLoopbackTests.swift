@@ -67,6 +67,25 @@ final class RecordingOriginHandler: ChannelInboundHandler {
     }
 }
 
+/// An origin that answers every request with a chunked body, then (ignoring `Connection: close`)
+/// keeps the connection open and sends bytes that belong to no response.
+final class ChunkedOriginHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    private var received: [UInt8] = []
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        received += unwrapInboundIn(data).readableBytesView
+        guard FirstBytes.headEnd(received) != nil else { return }
+        received = []
+        let response = "HTTP/1.1 200 OK\r\nKeep-Alive: timeout=60\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: response)), promise: nil)
+        _ = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(100)) {
+            context.writeAndFlush(self.wrapOutboundOut(context.channel.allocator.buffer(string: "after the response")), promise: nil)
+        }
+    }
+}
+
 struct Loopback {
     let origin: any Channel
     let originPort: Int
@@ -326,6 +345,29 @@ func runBlocking(_ arguments: [String], input: String?) throws -> RunResult {
         #expect(!received.contains("evil.test"), "\(received)")
         #expect(!received.contains("POST"))
         #expect(await lb.waitForLog { $0.contains("\"host\":\"rec.test\"") && $0.contains("\"decision\":\"allow\"") } != nil)
+    }
+
+    /// The response is relayed as the origin sent it, head rewritten: a chunked body from an
+    /// origin that keeps its connection open still ends the client's response at its last chunk
+    /// (the proxy follows the framing), and what the origin sends after it never reaches the client.
+    @Test func aChunkedResponseEndsAtItsLastChunk() async throws {
+        let origin = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(ChunkedOriginHandler()) }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        defer { origin.close(promise: nil) }
+        let port = try #require(origin.localAddress?.port)
+        let lb = try await Loopback.start(extraDomains: ["chunked.test:\(port)"]) { $0.resolve["chunked.test"] = "127.0.0.1" }
+        defer { Task { await lb.stop() } }
+        let request = "GET http://chunked.test:\(port)/ HTTP/1.1\r\nHost: chunked.test:\(port)\r\n\r\n"
+        let raw = try await run(["python3", "-c", Self.rawClient, "\(lb.proxyPort)"], input: request)
+        #expect(raw.stdout.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(raw.stdout)")
+        #expect(raw.stdout.contains("\r\nConnection: close\r\n") && !raw.stdout.lowercased().contains("keep-alive"), "\(raw.stdout)")
+        #expect(raw.stdout.hasSuffix("\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"), "\(raw.stdout)")
+        #expect(!raw.stdout.contains("after"))
+        let curl = try await curl(lb, ["http://chunked.test:\(port)/"])
+        #expect(curl.status == 0 && curl.stdout == "hello world", "\(curl.stderr)")
     }
 
     @Test func thousandConcurrentConnections() async throws {
