@@ -1,5 +1,6 @@
 @testable import CordonGate
 import Foundation
+import CordonTestSupport
 import Testing
 
 /// The gate in front of the anchored tries only skips places where the rule's regex cannot
@@ -33,22 +34,25 @@ import Testing
 
     /// The value stage at its edges: the longest operator and the full run of quotes before a
     /// 16-character value is found; a 15-character value, or one a quote further, is not.
-    @Test func theValueAtTheEdgeOfItsWindow() throws {
-        let rules = try RuleSet.defaults()
-        let sixteen = "Zq8vLm2pR7tW4xK9"
-        let cases: [(String, Int)] = [
-            ("pwd:::=`'\"  \(sixteen)\n", 1),
-            ("pwd:::=`'\"   \(sixteen)\n", 0),
-            ("pwd:::=`'\"  \(sixteen.dropLast())\n", 0),
-            ("pwd =\(sixteen)", 1),
-            ("pwd =\(sixteen.dropLast())", 0),
-            ("secret ?= \"\(sixteen)é\"\n", 0),
-            ("secret ?= \"é\(sixteen)\"\n", 0),
-        ]
-        for (text, expected) in cases {
-            let (fast, portable) = try Self.agree(rules, Array(text.utf8))
-            #expect(fast == portable, "\(text)")
-            #expect(fast.count == expected, "\(text): \(fast)")
+    @Test func theValueAtTheEdgeOfItsWindow() async throws {
+        // CPU- and disk-heavy: on a thread of its own, not one of the few pool threads.
+        try await onOwnThread {
+            let rules = try RuleSet.defaults()
+            let sixteen = "Zq8vLm2pR7tW4xK9"
+            let cases: [(String, Int)] = [
+                ("pwd:::=`'\"  \(sixteen)\n", 1),
+                ("pwd:::=`'\"   \(sixteen)\n", 0),
+                ("pwd:::=`'\"  \(sixteen.dropLast())\n", 0),
+                ("pwd =\(sixteen)", 1),
+                ("pwd =\(sixteen.dropLast())", 0),
+                ("secret ?= \"\(sixteen)é\"\n", 0),
+                ("secret ?= \"é\(sixteen)\"\n", 0),
+            ]
+            for (text, expected) in cases {
+                let (fast, portable) = try Self.agree(rules, Array(text.utf8))
+                #expect(fast == portable, "\(text)")
+                #expect(fast.count == expected, "\(text): \(fast)")
+            }
         }
     }
 
@@ -89,15 +93,18 @@ import Testing
 
     /// The operator exactly at the gate's reach (20 name characters, then 3 quotes/blanks) is
     /// found; one further it is not, by either path; a key name that ends the file is harmless.
-    @Test func theOperatorAtTheEdgeOfReach() throws {
-        let rules = try RuleSet.defaults()
-        let value = "Zq8vLm2pR7tW4xK9sB3n"
-        let inReach = "api" + String(repeating: "x", count: 20) + " \"'" + "= " + value + "\n"
-        let pastReach = "api" + String(repeating: "x", count: 21) + " \"'" + "= " + value + "\n"
-        for (text, expected) in [(inReach, 1), (pastReach, 0), ("api_key", 0), ("x = 1\ntoken", 0), ("pwd " + "\t" + "=", 0)] {
-            let (fast, portable) = try Self.agree(rules, Array(text.utf8))
-            #expect(fast == portable)
-            #expect(fast.count == expected, "\(text): \(fast)")
+    @Test func theOperatorAtTheEdgeOfReach() async throws {
+        // CPU- and disk-heavy: on a thread of its own, not one of the few pool threads.
+        try await onOwnThread {
+            let rules = try RuleSet.defaults()
+            let value = "Zq8vLm2pR7tW4xK9sB3n"
+            let inReach = "api" + String(repeating: "x", count: 20) + " \"'" + "= " + value + "\n"
+            let pastReach = "api" + String(repeating: "x", count: 21) + " \"'" + "= " + value + "\n"
+            for (text, expected) in [(inReach, 1), (pastReach, 0), ("api_key", 0), ("x = 1\ntoken", 0), ("pwd " + "\t" + "=", 0)] {
+                let (fast, portable) = try Self.agree(rules, Array(text.utf8))
+                #expect(fast == portable)
+                #expect(fast.count == expected, "\(text): \(fast)")
+            }
         }
     }
 
@@ -116,22 +123,25 @@ import Testing
     /// vertical tabs, non-ASCII letters and values: the gated path finds exactly what the
     /// portable path finds, for the default rules and for rules of other shapes.
     @Test(arguments: 0..<3)
-    func gatedAndPortablePathsAgreeOnDenseRandomText(seed: Int) throws {
-        var rng = SplitMix(seed: UInt64(seed) &+ 0x5eed)
-        let pieces = ["api", "KEY", "token", "Secret", "passwd", "password", "auth", "access", "creds", "pwd", "credential",
-                      "=", "=>", ":", "::=", ":=", "||", "?=", ",", ">", " ", "\t", "\u{0B}", "\n", "\r\n", "'", "\"", "`", "_", ".", "-",
-                      "é", "ß", "x", "(", ")", ";", "\\n", "Zq8vLm2pR7tW4xK9sB3n", "A1b2C3d4E5f6G7h8", "/tmp/p", "0123456789abcdef0"]
-        let custom = RuleSet(rules: [
-            SecretRule(id: "near", regex: #"(?i)(?:key|token)[ _]{0,2}[=:]\s{0,2}([A-Za-z0-9]{12,})"#),
-            SecretRule(id: "words", regex: #"(?:api|auth)(?:[\w ]{0,8})?(?:=>|:=)"#),
-            SecretRule(id: "class-first", regex: #"(?i)(?:secret|pwd)[\s'"]{0,4}[=:,][^\n]{4,}"#),
-        ])
-        for (rules, name) in [(try RuleSet.defaults(), "default"), (custom, "custom")] {
-            var text = ""
-            for _ in 0..<6000 { text += pieces[Int(rng.next() % UInt64(pieces.count))] }
-            let (fast, portable) = try Self.agree(rules, Array(text.utf8))
-            #expect(fast.count > 20, "\(name)")
-            #expect(fast == portable, "\(name): only fast \(Set(fast).subtracting(portable).sorted().prefix(5)), only portable \(Set(portable).subtracting(fast).sorted().prefix(5))")
+    func gatedAndPortablePathsAgreeOnDenseRandomText(seed: Int) async throws {
+        // CPU- and disk-heavy: on a thread of its own, not one of the few pool threads.
+        try await onOwnThread {
+            var rng = SplitMix(seed: UInt64(seed) &+ 0x5eed)
+            let pieces = ["api", "KEY", "token", "Secret", "passwd", "password", "auth", "access", "creds", "pwd", "credential",
+                          "=", "=>", ":", "::=", ":=", "||", "?=", ",", ">", " ", "\t", "\u{0B}", "\n", "\r\n", "'", "\"", "`", "_", ".", "-",
+                          "é", "ß", "x", "(", ")", ";", "\\n", "Zq8vLm2pR7tW4xK9sB3n", "A1b2C3d4E5f6G7h8", "/tmp/p", "0123456789abcdef0"]
+            let custom = RuleSet(rules: [
+                SecretRule(id: "near", regex: #"(?i)(?:key|token)[ _]{0,2}[=:]\s{0,2}([A-Za-z0-9]{12,})"#),
+                SecretRule(id: "words", regex: #"(?:api|auth)(?:[\w ]{0,8})?(?:=>|:=)"#),
+                SecretRule(id: "class-first", regex: #"(?i)(?:secret|pwd)[\s'"]{0,4}[=:,][^\n]{4,}"#),
+            ])
+            for (rules, name) in [(try RuleSet.defaults(), "default"), (custom, "custom")] {
+                var text = ""
+                for _ in 0..<6000 { text += pieces[Int(rng.next() % UInt64(pieces.count))] }
+                let (fast, portable) = try Self.agree(rules, Array(text.utf8))
+                #expect(fast.count > 20, "\(name)")
+                #expect(fast == portable, "\(name): only fast \(Set(fast).subtracting(portable).sorted().prefix(5)), only portable \(Set(portable).subtracting(fast).sorted().prefix(5))")
+            }
         }
     }
 }

@@ -88,46 +88,49 @@ import Testing
         #expect(try DirectoryListing.names(f.lower.root).allSatisfy { !$0.hasPrefix(".cordon-sync") })
     }
 
-    @Test(arguments: [false, true]) func crashAtEveryStepLeavesEachFileBeforeOrAfterAndRecoveryFinishes(moves: Bool) throws {
-        var steps = 0
-        do {
-            let f = Fixture()
-            var applier = f.applier(moves: moves)
-            nonisolated(unsafe) var count = 0
-            applier.checkpoint = { _ throws(CordonError) in count += 1 }
-            _ = try applier.apply(try f.changes())
-            steps = count
-        }
-        #expect(steps > 20)
-        for crashAt in 1...steps {
-            let f = Fixture()
-            var applier = f.applier(moves: moves)
-            nonisolated(unsafe) var count = 0
-            nonisolated(unsafe) var stepName = ""
-            applier.checkpoint = { name throws(CordonError) in
-                count += 1
-                if count == crashAt {
-                    stepName = name
-                    throw CordonError(.internal, "simulated crash")
+    @Test(arguments: [false, true]) func crashAtEveryStepLeavesEachFileBeforeOrAfterAndRecoveryFinishes(moves: Bool) async throws {
+        // CPU- and disk-heavy: on a thread of its own, not one of the few pool threads.
+        try await onOwnThread {
+            var steps = 0
+            do {
+                let f = Fixture()
+                var applier = f.applier(moves: moves)
+                nonisolated(unsafe) var count = 0
+                applier.checkpoint = { _ throws(CordonError) in count += 1 }
+                _ = try applier.apply(try f.changes())
+                steps = count
+            }
+            #expect(steps > 20)
+            for crashAt in 1...steps {
+                let f = Fixture()
+                var applier = f.applier(moves: moves)
+                nonisolated(unsafe) var count = 0
+                nonisolated(unsafe) var stepName = ""
+                applier.checkpoint = { name throws(CordonError) in
+                    count += 1
+                    if count == crashAt {
+                        stepName = name
+                        throw CordonError(.internal, "simulated crash")
+                    }
                 }
+                #expect(throws: CordonError.self) { try applier.apply(try f.changes()) }
+                let mid = f.snapshot()
+                for (path, value) in mid {
+                    #expect(Self.before[path] == value || Self.after[path] == value, "crash at \(crashAt) (\(stepName)): \(path) = \(value)")
+                }
+                // The next sync completes or rolls back, then the change set reads consistently.
+                let recovered = try f.applier(moves: moves).recover()
+                #expect(recovered != nil)
+                let snap = f.snapshot()
+                #expect(snap == Self.before || snap == Self.after, "after recovery from \(stepName): \(snap)")
+                if snap == Self.before {
+                    _ = try f.applier(moves: moves).apply(try f.changes())
+                    #expect(f.snapshot() == Self.after)
+                }
+                let leftover = try f.changes().map(\.path)
+                #expect(leftover.isEmpty, "crash at \(stepName): leftover \(leftover)")
+                #expect(try DirectoryListing.names(f.lower.root).allSatisfy { !$0.hasPrefix(".cordon-sync") })
             }
-            #expect(throws: CordonError.self) { try applier.apply(try f.changes()) }
-            let mid = f.snapshot()
-            for (path, value) in mid {
-                #expect(Self.before[path] == value || Self.after[path] == value, "crash at \(crashAt) (\(stepName)): \(path) = \(value)")
-            }
-            // The next sync completes or rolls back, then the change set reads consistently.
-            let recovered = try f.applier(moves: moves).recover()
-            #expect(recovered != nil)
-            let snap = f.snapshot()
-            #expect(snap == Self.before || snap == Self.after, "after recovery from \(stepName): \(snap)")
-            if snap == Self.before {
-                _ = try f.applier(moves: moves).apply(try f.changes())
-                #expect(f.snapshot() == Self.after)
-            }
-            let leftover = try f.changes().map(\.path)
-            #expect(leftover.isEmpty, "crash at \(stepName): leftover \(leftover)")
-            #expect(try DirectoryListing.names(f.lower.root).allSatisfy { !$0.hasPrefix(".cordon-sync") })
         }
     }
 
@@ -278,34 +281,37 @@ import Testing
     }
 
     /// Renames run on several threads: a crash can leave any subset of a batch renamed.
-    @Test func aCommitInterruptedPartWayThroughABatchRollsForward() throws {
-        let f = ManyFiles(modified: 300, dirs: 3, added: 300, addedDir: "d", addedDirs: 3)
-        let changes = try f.changes()
-        var applier = f.applier()
-        applier.checkpoint = { name throws(CordonError) in
-            if name == "committing" { throw CordonError(.internal, "simulated crash") }
-        }
-        #expect(throws: CordonError.self) { try applier.apply(changes) }
-        // Every third temp renamed before the crash, in no particular order.
-        var renamed = 0
-        for dir in ["d0", "d1", "d2"] {
-            for (n, name) in try DirectoryListing.names(f.lower.path(dir)).filter({ $0.hasPrefix(".cordon-sync.") }).enumerated() where n % 3 == 0 {
-                let index = Int(name.split(separator: ".").last ?? "") ?? -1
-                #expect(Glibc.rename(f.lower.path(dir + "/" + name), f.lower.path(changes[index].path)) == 0)
-                renamed += 1
+    @Test func aCommitInterruptedPartWayThroughABatchRollsForward() async throws {
+        // CPU- and disk-heavy: on a thread of its own, not one of the few pool threads.
+        try await onOwnThread {
+            let f = ManyFiles(modified: 300, dirs: 3, added: 300, addedDir: "d", addedDirs: 3)
+            let changes = try f.changes()
+            var applier = f.applier()
+            applier.checkpoint = { name throws(CordonError) in
+                if name == "committing" { throw CordonError(.internal, "simulated crash") }
             }
+            #expect(throws: CordonError.self) { try applier.apply(changes) }
+            // Every third temp renamed before the crash, in no particular order.
+            var renamed = 0
+            for dir in ["d0", "d1", "d2"] {
+                for (n, name) in try DirectoryListing.names(f.lower.path(dir)).filter({ $0.hasPrefix(".cordon-sync.") }).enumerated() where n % 3 == 0 {
+                    let index = Int(name.split(separator: ".").last ?? "") ?? -1
+                    #expect(Glibc.rename(f.lower.path(dir + "/" + name), f.lower.path(changes[index].path)) == 0)
+                    renamed += 1
+                }
+            }
+            #expect(renamed > 150)
+            #expect(try f.applier().recover() != nil)
+            for i in 0..<300 {
+                #expect(f.lower.read("d\(i % 3)/f\(i).txt") == "new \(i)!")
+                #expect(f.lower.read("d\(i % 3)/added\(i).txt") == "added \(i)")
+            }
+            for dir in ["d0", "d1", "d2"] {
+                #expect(try DirectoryListing.names(f.lower.path(dir)).count == 200)
+                #expect(try DirectoryListing.names(f.upper.path(dir)).isEmpty)
+            }
+            #expect(try f.changes().isEmpty)
         }
-        #expect(renamed > 150)
-        #expect(try f.applier().recover() != nil)
-        for i in 0..<300 {
-            #expect(f.lower.read("d\(i % 3)/f\(i).txt") == "new \(i)!")
-            #expect(f.lower.read("d\(i % 3)/added\(i).txt") == "added \(i)")
-        }
-        for dir in ["d0", "d1", "d2"] {
-            #expect(try DirectoryListing.names(f.lower.path(dir)).count == 200)
-            #expect(try DirectoryListing.names(f.upper.path(dir)).isEmpty)
-        }
-        #expect(try f.changes().isEmpty)
     }
 
     @Test func partialApplyKeepsHeldEntriesInTheUpper() throws {

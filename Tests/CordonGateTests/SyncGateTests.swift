@@ -25,12 +25,15 @@ import Testing
         (".mcp.json", "trap-agent"), (".claude/commands/deploy.md", "trap-agent"), (".claude/agents/x.md", "trap-agent"),
         ("CLAUDE.md", "trap-agent"), (".github/workflows/ci.yml", "trap-ci"), (".gitlab-ci.yml", "trap-ci"),
     ])
-    func hostExecutionTrapsNeedApproval(path: String, rule: String) throws {
-        let report = try evaluate { _, upper in upper.write(path, "harmless text\n") }
-        #expect(rules(report, path).contains(rule))
-        #expect(report.severity(of: path) == .approval)
-        #expect(SyncPlan(report: report, approve: false, force: false).held.map(\.path).contains(path))
-        #expect(SyncPlan(report: report, approve: true, force: false).held.isEmpty)
+    func hostExecutionTrapsNeedApproval(path: String, rule: String) async throws {
+        // CPU- and disk-heavy: on a thread of its own, not one of the few pool threads.
+        try await onOwnThread {
+            let report = try evaluate { _, upper in upper.write(path, "harmless text\n") }
+            #expect(rules(report, path).contains(rule))
+            #expect(report.severity(of: path) == .approval)
+            #expect(SyncPlan(report: report, approve: false, force: false).held.map(\.path).contains(path))
+            #expect(SyncPlan(report: report, approve: true, force: false).held.isEmpty)
+        }
     }
 
     @Test func npmLifecycleScriptsAndExecutableBits() throws {
@@ -186,12 +189,15 @@ import Testing
     ]
 
     @Test(arguments: archives)
-    func archivesNeedApprovalWhenThePolicySaysSo(path: String, bytes: [UInt8]) throws {
-        let flagged = try evaluate({ _, upper in upper.writeBytes(path, bytes) }, policy: GatePolicy(flagArchives: true))
-        #expect(rules(flagged, path) == ["path-archive"])
-        #expect(flagged.severity(of: path) == .approval)
-        let unflagged = try evaluate { _, upper in upper.writeBytes(path, bytes) }
-        #expect(!rules(unflagged, path).contains("path-archive"))
+    func archivesNeedApprovalWhenThePolicySaysSo(path: String, bytes: [UInt8]) async throws {
+        // CPU- and disk-heavy: on a thread of its own, not one of the few pool threads.
+        try await onOwnThread {
+            let flagged = try evaluate({ _, upper in upper.writeBytes(path, bytes) }, policy: GatePolicy(flagArchives: true))
+            #expect(rules(flagged, path) == ["path-archive"])
+            #expect(flagged.severity(of: path) == .approval)
+            let unflagged = try evaluate { _, upper in upper.writeBytes(path, bytes) }
+            #expect(!rules(unflagged, path).contains("path-archive"))
+        }
     }
 
     @Test func textThatMerelyStartsLikeAnArchiveIsNotOne() throws {
