@@ -195,7 +195,6 @@ public final class DNSStub: Sendable {
 
     /// The asynchronous part of `answer`: the host's resolver, then the same checks.
     func answer(_ lookup: Lookup) async -> [UInt8] {
-        let dialer = Dialer(policy: policy, resolver: resolver)
         do {
             return reply(lookup, found: .success(try await dialer.addresses(for: lookup.host)))
         } catch {
@@ -207,7 +206,6 @@ public final class DNSStub: Sendable {
     /// policy allows are handed out.
     private func reply(_ lookup: Lookup, found: Result<[IPAddress], DialError>) -> [UInt8] {
         let question = lookup.query.questions[0]
-        let dialer = Dialer(policy: policy, resolver: resolver)
         let addresses: [IPAddress]
         do {
             addresses = try dialer.checked(try found.get()).filter { $0.isIPv6 == (lookup.type == .aaaa) }
@@ -223,6 +221,9 @@ public final class DNSStub: Sendable {
         logged(question, client: lookup.client, "allow", lookup.decision.rule, lookup.decision.reason, addresses)
         return DNSMessage.response(to: lookup.query, code: .noError, answers: handed.map { ($0, ttl) }).encoded()
     }
+
+    /// Pins, the resolver and the address policy, as the proxy applies them.
+    private var dialer: Dialer { Dialer(policy: policy, resolver: resolver) }
 
     private func logged(_ question: DNSMessage.Question, client: String, _ decision: String, _ rule: String, _ reason: String, _ addresses: [IPAddress] = []) {
         log.record(

@@ -49,8 +49,7 @@ public struct HostDoctor {
         if let clone = Self.readTrimmed("/proc/sys/kernel/unprivileged_userns_clone") { notes.append("unprivileged_userns_clone=\(clone)") }
         let apparmor = Self.readTrimmed("/proc/sys/kernel/apparmor_restrict_unprivileged_userns")
         if let apparmor { notes.append("apparmor_restrict_unprivileged_userns=\(apparmor)") }
-        let rc = probeSpawn(namespaces: NamespaceSet.all.subtracting(.cgroup))
-        if rc == 0 {
+        guard case .failure(let failure) = probe("/bin/true", ["true"], namespaces: NamespaceSet.all.subtracting(.cgroup), mapped: false) else {
             return Check(id: "user-namespaces", status: .ok, detail: "user, mount, pid, ipc, uts and net namespaces can be created (\(notes.joined(separator: ", ")))", fix: "", required: true)
         }
         var fix = "cordon cannot isolate anything without user namespaces."
@@ -63,19 +62,25 @@ public struct HostDoctor {
         } else {
             fix += " Check seccomp/container restrictions of the environment cordon runs in."
         }
-        return Check(id: "user-namespaces", status: .missing, detail: "clone3 failed: \(String(cString: strerror(-rc))) (\(notes.joined(separator: ", ")))", fix: fix, required: true)
+        return Check(id: "user-namespaces", status: .missing, detail: "clone3 failed: \(failure.errnoText) (\(notes.joined(separator: ", ")))", fix: fix, required: true)
     }
 
-    /// Creates namespaces around /bin/true and waits for it: the real test, not a sysctl guess.
-    func probeSpawn(namespaces: NamespaceSet) -> Int32 {
-        do {
-            let process = try SpawnedProcess.start(path: "/bin/true", arguments: ["true"], environment: [], descriptors: [0, 1, 2], namespaces: namespaces)
-            do { try process.release() } catch { process.abandon(); return -error.errno }
-            _ = process.waitStatus()
-            close(process.pidfd)
-            return 0
+    /// Runs `path` in new `namespaces` (root inside mapped to the caller when `mapped`) and waits
+    /// for it: the real test, not a sysctl guess. Its exit status, or why it could not start.
+    func probe(_ path: String, _ arguments: [String], namespaces: NamespaceSet, mapped: Bool) -> Result<Int32, SystemError> {
+        do throws(SystemError) {
+            let process = try SpawnedProcess.start(path: path, arguments: arguments, environment: [], descriptors: [0, 1, 2], namespaces: namespaces)
+            do throws(SystemError) {
+                if mapped { try process.mapIdentity(outsideUid: getuid(), outsideGid: getgid()) }
+                try process.release()
+            } catch {
+                process.abandon()
+                throw error
+            }
+            defer { close(process.pidfd) }
+            return .success(process.waitStatus())
         } catch {
-            return -error.errno
+            return .failure(error)
         }
     }
 
@@ -120,23 +125,12 @@ public struct HostDoctor {
         guard let initPath else {
             return Check(id: "nftables", status: .warning, detail: "cordon-init not found, the rules could not be tried", fix: missing, required: false)
         }
-        do {
-            let process = try SpawnedProcess.start(path: initPath, arguments: ["cordon-init", CaptureInstaller.probeArgument], environment: [], descriptors: [0, 1, 2],
-                                                   namespaces: [.user, .mount, .pid, .net])
-            do {
-                try process.mapIdentity(outsideUid: getuid(), outsideGid: getgid())
-                try process.release()
-            } catch {
-                process.abandon()
-                return Check(id: "nftables", status: .warning, detail: "the probe could not start: \(error)", fix: missing, required: false)
-            }
-            let status = process.waitStatus()
-            close(process.pidfd)
-            if status == 0 {
-                return Check(id: "nftables", status: .ok, detail: "the capture's nftables rules load in a sandbox's network namespace (netlink, no nft needed)", fix: "", required: false)
-            }
+        switch probe(initPath, ["cordon-init", CaptureInstaller.probeArgument], namespaces: [.user, .mount, .pid, .net], mapped: true) {
+        case .success(0):
+            return Check(id: "nftables", status: .ok, detail: "the capture's nftables rules load in a sandbox's network namespace (netlink, no nft needed)", fix: "", required: false)
+        case .success(let status):
             return Check(id: "nftables", status: .warning, detail: "the capture's nftables rules do not load: \(String(cString: strerror(status)))", fix: missing, required: false)
-        } catch {
+        case .failure(let error):
             return Check(id: "nftables", status: .warning, detail: "the probe could not start: \(error)", fix: missing, required: false)
         }
     }
