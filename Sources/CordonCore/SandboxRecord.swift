@@ -60,6 +60,33 @@ extension SandboxRecord {
     }
 }
 
+extension SandboxRecord {
+    /// The record from the JSON value `sandbox.json` holds; names the field that is missing or
+    /// of the wrong type.
+    public init(json: JSONValue) throws(JSONParseError) {
+        func text(_ value: JSONValue?, _ field: String) throws(JSONParseError) -> String {
+            guard case .string(let string)? = value else { throw JSONParseError(offset: 0, reason: "field \"\(field)\" missing or not a string") }
+            return string
+        }
+        guard case .object = json else { throw JSONParseError(offset: 0, reason: "not a JSON object") }
+        var mounts: [OverlayMount] = []
+        if let value = json["overlayMounts"] {
+            guard case .array(let items) = value else { throw JSONParseError(offset: 0, reason: "field \"overlayMounts\" is not an array") }
+            for item in items {
+                mounts.append(OverlayMount(
+                    host: try text(item["host"], "overlayMounts.host"), sandbox: try text(item["sandbox"], "overlayMounts.sandbox"),
+                    upper: try text(item["upper"], "overlayMounts.upper")))
+            }
+        }
+        var lastStarted: String?
+        if let value = json["lastStarted"], value != .null { lastStarted = try text(value, "lastStarted") }
+        self.init(
+            name: try text(json["name"], "name"), profile: try text(json["profile"], "profile"), mode: try text(json["mode"], "mode"),
+            workspace: try text(json["workspace"], "workspace"), overlayMounts: mounts, created: try text(json["created"], "created"),
+            lastStarted: lastStarted)
+    }
+}
+
 /// The fixed layout of a sandbox's state directory.
 public struct SandboxLayout: Sendable, Equatable {
     public var directory: String
@@ -113,12 +140,34 @@ public struct SandboxLayout: Sendable, Equatable {
     }
 
     public func loadRecord() throws(CordonError) -> SandboxRecord {
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: record)) } catch {
-            throw CordonError(.notFound, "no sandbox at \(directory)", hint: "list sandboxes with `ls \(directory)/..` or start one with `cordon run`")
+        let bytes = try Self.readSmallFile(record, missing: CordonError(
+            .notFound, "no sandbox at \(directory)", hint: "list sandboxes with `ls \(directory)/..` or start one with `cordon run`"))
+        do throws(JSONParseError) {
+            return try SandboxRecord(json: try JSONValue.parse(bytes))
+        } catch {
+            throw CordonError(.io, "\(record) is not a valid sandbox record", cause: error.description)
         }
-        do { return try JSONDecoder().decode(SandboxRecord.self, from: data) } catch {
-            throw CordonError(.io, "\(record) is not a valid sandbox record", cause: "\(error)")
+    }
+
+    /// A file of at most 1 MiB (records are a few hundred bytes); `missing` when it does not exist.
+    static func readSmallFile(_ path: String, missing: CordonError) throws(CordonError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ENOENT || errno == ENOTDIR { throw missing }
+            throw CordonError(.io, "cannot open \(path)", cause: String(cString: strerror(errno)))
+        }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw CordonError(.io, "cannot read \(path)", cause: String(cString: strerror(errno)))
+            }
+            if n == 0 { return bytes }
+            bytes += chunk[..<n]
+            if bytes.count > 1 << 20 { throw CordonError(.io, "\(path) is larger than 1 MiB: not a sandbox record") }
         }
     }
 }
