@@ -21,14 +21,14 @@
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
-static void child_fail_at(int err_fd, int step, int code, int index) {
-    int report[3] = {step, code, index};
+static void child_fail_at(int err_fd, int step, int code) {
+    int report[2] = {step, code};
     ssize_t unused = write(err_fd, report, sizeof report);
     (void)unused;
     _exit(127);
 }
 
-static void child_fail(int err_fd, int code) { child_fail_at(err_fd, CCORDON_SPAWN_STEP_SETUP, code, -1); }
+static void child_fail(int err_fd, int code) { child_fail_at(err_fd, CCORDON_SPAWN_STEP_SETUP, code); }
 
 // Runs between clone3 and execve in a child of a (possibly) multithreaded process:
 // only async-signal-safe calls, no allocation.
@@ -52,19 +52,6 @@ static void child_main(const struct ccordon_spawn_attrs *a, int go_read, int err
     do { n = read(go_read, &go, 1); } while (n < 0 && errno == EINTR);
     if (n != 1) _exit(127);
 
-    // Join the cgroup (v1): a thread moving itself through `tasks` skips the global lock (and its
-    // RCU grace period, ~10 ms here) that moving a whole process from outside needs.
-    for (int i = 0; i < a->join_count; i++) {
-        int fd = open(a->join_files[i], O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-        ssize_t w = -1;
-        if (fd >= 0) {
-            do { w = write(fd, "0", 1); } while (w < 0 && errno == EINTR);
-        }
-        int e = errno;
-        if (fd >= 0) close(fd);
-        if (w != 1) child_fail_at(err_write, CCORDON_SPAWN_STEP_CGROUP, w < 0 || fd < 0 ? e : EIO, i);
-    }
-
     // Move every descriptor to a slot above the target range first, then into place.
     int high = a->fd_count + 3;
     if (err_write < high) {
@@ -84,7 +71,7 @@ static void child_main(const struct ccordon_spawn_attrs *a, int go_read, int err
     if (syscall(SYS_close_range, (unsigned)a->fd_count, ~0U, CLOSE_RANGE_CLOEXEC) != 0) child_fail(err_write, errno);
 
     execve(a->path, a->argv, a->envp);
-    child_fail_at(err_write, CCORDON_SPAWN_STEP_EXEC, errno, -1);
+    child_fail_at(err_write, CCORDON_SPAWN_STEP_EXEC, errno);
 }
 
 int ccordon_spawn(const struct ccordon_spawn_attrs *a, struct ccordon_spawn_result *r) {

@@ -45,13 +45,26 @@ public struct PlanExecutor {
 
     private func inside(_ path: String) -> String { plan.root + path }
 
-    /// Blocks until the supervisor reports the cgroup joined; EOF without it means it failed.
+    /// Blocks until the supervisor releases the limits (EOF without that: it could not apply
+    /// them), then joins the sandbox's cgroup through the v1 `tasks` files it handed over: this
+    /// thread moving itself skips the global lock, and its RCU grace period, that moving a process
+    /// from outside takes. (v2: the supervisor has moved this process already; no files.)
     private func waitForLimits() throws(SystemError) {
+        var fds = [Int32](repeating: -1, count: 16)
+        var count: Int32 = 0
         var byte: UInt8 = 0
-        var n: Int
-        repeat { n = read(SandboxPlan.limitsDescriptor, &byte, 1) } while n < 0 && errno == EINTR
+        let n = fds.withUnsafeMutableBufferPointer { f in
+            ccordon_recv_fds(SandboxPlan.limitsDescriptor, f.baseAddress, Int32(f.count), &count, &byte, 1)
+        }
         close(SandboxPlan.limitsDescriptor)
+        let joinFiles = fds.prefix(Int(max(count, 0)))
+        defer { joinFiles.forEach { close($0) } }
         guard n == 1 else { throw SystemError("wait for resource limits (the supervisor could not apply them)", nil, errno: ECANCELED) }
+        for (index, fd) in joinFiles.enumerated() {
+            var written: Int
+            repeat { written = write(fd, "0", 1) } while written < 0 && errno == EINTR
+            guard written == 1 else { throw SystemError.current("join the sandbox's cgroup (hierarchy \(index + 1) of \(joinFiles.count))") }
+        }
     }
 
     private func apply(_ step: SandboxPlan.Step) throws(SystemError) {

@@ -133,10 +133,27 @@ public final class Cgroup: Sendable {
         }
     }
 
-    /// The files through which a single-threaded process joins this cgroup by itself (a v1
-    /// `tasks` file per hierarchy): a thread moving itself skips the global lock, and the RCU grace
-    /// period, that moving a process from outside takes. nil for v2 (only whole processes move).
-    public var selfJoinFiles: [String]? { version == .v1 ? directories.map { $0 + "/tasks" } : nil }
+    /// Whether a single-threaded process joins this cgroup by itself, through `openSelfJoinFiles()`
+    /// (v1: a thread moving itself skips the global lock, and the RCU grace period, that moving a
+    /// process from outside takes). v2 moves whole processes only: `startAdding(pid:)`.
+    public var joinsItself: Bool { version == .v1 }
+
+    /// v1: each hierarchy's `tasks` file, open for writing (close-on-exec), for a process to write
+    /// "0" to (itself); empty for v2. All or none: a failure closes those already open.
+    public func openSelfJoinFiles() throws(SystemError) -> [Int32] {
+        guard joinsItself else { return [] }
+        var fds: [Int32] = []
+        for dir in directories {
+            let fd = open(dir + "/tasks", O_WRONLY | O_CLOEXEC | O_NOFOLLOW)
+            guard fd >= 0 else {
+                let error = SystemError.current("open", dir + "/tasks")
+                fds.forEach { close($0) }
+                throw error
+            }
+            fds.append(fd)
+        }
+        return fds
+    }
 
     /// `add(pid:)` on another thread: joining a v1 cgroup waits for an RCU grace period (~10 ms
     /// here) that the caller spends on other work. `wait()` must be called once.

@@ -7,35 +7,29 @@ public struct SpawnedProcess: Sendable {
     public let pidfd: Int32
     let goFD: Int32
     let errorFD: Int32
-    let joinFiles: [String]
 
     /// Starts a child of `path` in namespaces `namespaces`; `descriptors[i]` becomes its fd i.
-    /// The child waits (and dies with this thread) until `release()` is called, then writes
-    /// itself into each of `joinFiles` (a v1 cgroup's `tasks`) and execs: `path` runs in the
-    /// sandbox's cgroup from its first instruction.
+    /// The child waits (and dies with this thread) until `release()` is called, then execs.
     public static func start(
-        path: String, arguments: [String], environment: [String], descriptors: [Int32], namespaces: NamespaceSet, joinFiles: [String] = []
+        path: String, arguments: [String], environment: [String], descriptors: [Int32], namespaces: NamespaceSet
     ) throws(SystemError) -> SpawnedProcess {
         var result = ccordon_spawn_result()
         let rc: Int32 = withCStrings(arguments) { a in
             withCStrings(environment) { e in
-                withCStrings(joinFiles) { j in
-                    descriptors.withUnsafeBufferPointer { f in
-                        path.withCString { p in
-                            var attrs = ccordon_spawn_attrs(
-                                clone_flags: namespaces.rawValue, path: p,
-                                argv: UnsafeRawPointer(a.baseAddress!).assumingMemoryBound(to: UnsafeMutablePointer<CChar>?.self),
-                                envp: UnsafeRawPointer(e.baseAddress!).assumingMemoryBound(to: UnsafeMutablePointer<CChar>?.self),
-                                fds: f.baseAddress, fd_count: Int32(descriptors.count),
-                                join_files: j.baseAddress, join_count: Int32(joinFiles.count))
-                            return ccordon_spawn(&attrs, &result)
-                        }
+                descriptors.withUnsafeBufferPointer { f in
+                    path.withCString { p in
+                        var attrs = ccordon_spawn_attrs(
+                            clone_flags: namespaces.rawValue, path: p,
+                            argv: UnsafeRawPointer(a.baseAddress!).assumingMemoryBound(to: UnsafeMutablePointer<CChar>?.self),
+                            envp: UnsafeRawPointer(e.baseAddress!).assumingMemoryBound(to: UnsafeMutablePointer<CChar>?.self),
+                            fds: f.baseAddress, fd_count: Int32(descriptors.count))
+                        return ccordon_spawn(&attrs, &result)
                     }
                 }
             }
         }
         try check("clone3", path, rc)
-        return SpawnedProcess(pid: result.pid, pidfd: result.pidfd, goFD: result.go_fd, errorFD: result.err_fd, joinFiles: joinFiles)
+        return SpawnedProcess(pid: result.pid, pidfd: result.pidfd, goFD: result.go_fd, errorFD: result.err_fd)
     }
 
     /// Writes the child's uid/gid maps (a single line each: `inside outside 1`).
@@ -46,8 +40,7 @@ public struct SpawnedProcess: Sendable {
         try FileIO.writeFile(dir + "/gid_map", "\(insideGid) \(outsideGid) 1\n")
     }
 
-    /// Lets the child exec; throws the child's errno if a step before exec failed (joining the
-    /// cgroup included).
+    /// Lets the child exec; throws the child's errno if a step before exec failed.
     public func release() throws(SystemError) {
         try letGo()
         try waitForExec()
@@ -66,14 +59,11 @@ public struct SpawnedProcess: Sendable {
 
     /// The second half: blocks until the child has exec'd (or failed a step before); call once.
     public func waitForExec() throws(SystemError) {
-        var report: (step: Int32, errno: Int32, index: Int32) = (0, 0, -1)
+        var report: (step: Int32, errno: Int32) = (0, 0)
         let got = withUnsafeMutableBytes(of: &report) { read(errorFD, $0.baseAddress, $0.count) }
         close(errorFD)
         guard got == MemoryLayout.size(ofValue: report) else { return }
         switch report.step {
-        case CCORDON_SPAWN_STEP_CGROUP:
-            let file = joinFiles.indices.contains(Int(report.index)) ? joinFiles[Int(report.index)] : nil
-            throw SystemError("join the cgroup through", file, errno: report.errno)
         case CCORDON_SPAWN_STEP_SETUP: throw SystemError("prepare the child", nil, errno: report.errno)
         default: throw SystemError("exec", nil, errno: report.errno)
         }

@@ -67,12 +67,21 @@ public final class SandboxRunner {
         }
         // The proxy's event loops start on the other CPU while this thread prepares the sandbox.
         if profile.network == .proxy { Background.detached { SandboxEgress.startEventLoops() } }
-        let workspace = try resolveWorkspace(options.workspace)
-        let layout = SandboxLayout(paths: paths, name: options.name)
-        try prepareState(layout: layout, workspace: workspace)
-        let lock = try acquireLock(layout)
+        let pty = try options.allowTerminal && isatty(0) == 1 && isatty(1) == 1 ? Pty.open(sizeFrom: 0) : nil
+        defer { pty?.closeMaster() }
+        // cordon-init first: it execs and loads while everything below is checked and made, and
+        // waits for its plan, then for the limits, before doing anything. A failure meanwhile
+        // kills it: nothing of the sandbox's has run.
+        let sandbox = try InitProcess.start(path: options.initPath, terminal: pty, network: profile.network, uid: host.uid, gid: host.gid)
+        let (workspace, layout) = try sandbox.abortingOnFailure { () throws(CordonError) in
+            let workspace = try resolveWorkspace(options.workspace)
+            let layout = SandboxLayout(paths: paths, name: options.name)
+            try prepareState(layout: layout, workspace: workspace)
+            return (workspace, layout)
+        }
+        let lock = try sandbox.abortingOnFailure { () throws(CordonError) in try acquireLock(layout) }
         defer { close(lock) }
-        let events = try JSONLinesWriter(path: layout.events)
+        let events = try sandbox.abortingOnFailure { () throws(CordonError) in try JSONLinesWriter(path: layout.events) }
         if profile.mode == .unsafe {
             warn("WARNING: unsafe mode: \(workspace) is mounted read-write; the agent's writes reach the host directly, unreviewed")
         }
@@ -80,14 +89,11 @@ public final class SandboxRunner {
             warn("WARNING: network: host: the sandbox shares the host's network; egress is neither filtered nor logged")
         }
         let overlays = overlayLayers(layout: layout)
-
-        let pty = try options.allowTerminal && isatty(0) == 1 && isatty(1) == 1 ? Pty.open(sizeFrom: 0) : nil
-        defer { pty?.closeMaster() }
         let builder = PlanBuilder(profile: profile, host: host)
         let hostname = builder.hostname(for: options.name)
 
         // Limits: cgroups when we may create them; else rlimits, said plainly (strict refuses).
-        let (cgroup, enforcement) = try makeCgroup(name: "\(options.name).\(getpid())")
+        let (cgroup, enforcement) = try sandbox.abortingOnFailure { () throws(CordonError) in try makeCgroup(name: "\(options.name).\(getpid())") }
         defer { cgroup?.remove() }
         var egress: SandboxEgress?
         let started = WallClock.monotonic()
@@ -97,13 +103,9 @@ public final class SandboxRunner {
         do throws(CordonError) {
             // init has exited when this returns or throws: the overlays are unmounted.
             defer { overlays.settle(since: startedWall) }
-            // cordon-init is started first (on cgroup v1 it joins the cgroup before exec): it
-            // loads while the record is checked and the plan made, and waits for its plan, then
-            // for the limits, before doing anything. A check failing meanwhile kills it: nothing
-            // of the sandbox's has run.
-            status = try spawnAndWait(
-                initPath: options.initPath, hostname: hostname, pty: pty, layout: layout, joinFiles: cgroup?.selfJoinFiles ?? [],
-                prepare: { pid, sendPlan throws(CordonError) -> Prepared in
+            status = try supervise(
+                sandbox, hostname: hostname, terminal: pty, layout: layout, cgroup: cgroup,
+                prepare: { pid throws(CordonError) -> Prepared in
                     // Checked now, written once the plan is on its way.
                     let record = try prepareRecord(layout: layout, name: options.name, workspace: workspace)
                     if profile.mode == .yolo {
@@ -111,10 +113,10 @@ public final class SandboxRunner {
                                             created: try? Date(record.created, strategy: .iso8601))
                         yolo?.start()
                     }
-                    // v1: init joined by itself before exec. v2: moved from here, which waits for
-                    // an RCU grace period; that happens meanwhile.
+                    // v1: init joins by itself when the limits are released. v2: moved from here,
+                    // which waits for an RCU grace period; that happens meanwhile.
                     var joining: Cgroup.PendingAdd?
-                    if let cgroup, cgroup.selfJoinFiles == nil {
+                    if let cgroup, !cgroup.joinsItself {
                         do throws(SystemError) { joining = try cgroup.startAdding(pid: pid) } catch {
                             throw CordonError(.sandboxSetup, "cannot put the sandbox in its cgroup", cause: error.description)
                         }
@@ -129,7 +131,7 @@ public final class SandboxRunner {
                     for upper in overlays.retireStaleScratch() {
                         warn("cordon: the last run of \(options.name) did not finish cleanly (host crash, or cordon was killed): the changes it held in \(upper) may be incomplete; review them with `cordon diff \(options.name)`")
                     }
-                    try sendPlan(plan.wireBytes())
+                    try sandbox.sendPlan(plan.wireBytes())
                     overlays.deleteRetiredInBackground()
                     // The policy is compiled while init builds the root, and checked before anything
                     // of the sandbox's runs: a bad pattern or a missing blocklist stops here.
@@ -338,106 +340,36 @@ public final class SandboxRunner {
 
     static let forwardedSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH]
 
-    /// Starts cordon-init, lets `prepare` make what it needs (given init's pid and a way to send
-    /// the plan; it returns the cgroup join in progress), releases init once the limits hold,
-    /// serves the network and relays until init exits. Any failure before the release kills init:
-    /// it has run nothing of the sandbox's by then.
+    /// What `prepare` made while init loaded.
     struct Prepared {
-        /// The cgroup join in progress.
+        /// The cgroup join in progress (v2).
         var joining: Cgroup.PendingAdd?
         /// The record being flushed to disk (waited for once the sandbox has exited).
         var saving: Background
         var egress: SandboxEgress?
     }
 
-    func spawnAndWait(
-        initPath: String, hostname: String, pty: Pty?, layout: SandboxLayout, joinFiles: [String],
-        prepare: (_ pid: Int32, _ sendPlan: ([UInt8]) throws(CordonError) -> Void) throws(CordonError) -> Prepared,
+    /// Lets `prepare` make what the run needs (given init's pid; it sends the plan), releases
+    /// init once the limits hold, serves the network and relays until init exits. Any failure
+    /// before the release kills init: it has run nothing of the sandbox's by then. init has exited
+    /// when this returns or throws.
+    func supervise(
+        _ sandbox: InitProcess, hostname: String, terminal pty: Pty?, layout: SandboxLayout, cgroup: Cgroup?,
+        prepare: (_ pid: Int32) throws(CordonError) -> Prepared,
         onNetwork: @escaping @Sendable (String) -> Void
     ) throws(CordonError) -> Int32 {
         let terminal = pty != nil
-        var errorPipe: [Int32] = [-1, -1]
-        guard pipe(&errorPipe) == 0 else { throw CordonError(.systemCall, "pipe failed", cause: String(cString: strerror(errno))) }
-        _ = fcntl(errorPipe[0], F_SETFD, FD_CLOEXEC)
-        _ = fcntl(errorPipe[1], F_SETFD, FD_CLOEXEC)
-        defer { close(errorPipe[0]) }
-        let limitsPair = try socketPair(SOCK_STREAM)
-        var limitsWriter = limitsPair.parent
-        defer { if limitsWriter >= 0 { close(limitsWriter) } }
-
-        let master = pty?.master ?? -1
-        let slave = pty?.slave ?? -1
-        let stdio: [Int32] = terminal ? [slave, slave, slave] : [0, 1, 2]
-        var capture = profile.network == .proxy ? try CaptureChannel.make() : nil
-        defer { capture?.closeChild() }
-        var planChannel = try PlanChannel.make()
-        defer { planChannel.closeChild(); planChannel.closeParent() }
-        let fds = stdio + [planChannel.child, errorPipe[1], limitsPair.child] + (capture.map { [$0.child] } ?? [])
-        var namespaces = NamespaceSet.all.subtracting(.cgroup)
-        if profile.network == .host { namespaces.remove(.net) }
-
-        let process: SpawnedProcess
-        do {
-            // cgroup ns: init unshares it after joining the cgroup, so its root is the sandbox's.
-            process = try SpawnedProcess.start(path: initPath, arguments: ["cordon-init"], environment: [], descriptors: fds,
-                                               namespaces: namespaces, joinFiles: joinFiles)
-        } catch {
-            close(errorPipe[1])
-            close(limitsPair.child)
-            if let capture { close(capture.parent) }
-            throw CordonError(.hostNotReady, "cannot create the sandbox's namespaces: \(error.errnoText)",
-                              hint: "run `cordon doctor` to see what this host blocks (unprivileged user namespaces, AppArmor)")
-        }
-        close(errorPipe[1])
-        close(limitsPair.child)
-        capture?.closeChild()
-        planChannel.closeChild()
-        pty?.closeSlave()
-        // Root inside is the caller.
-        do throws(SystemError) {
-            try process.mapIdentity(outsideUid: host.uid, outsideGid: host.gid)
-        } catch {
-            process.abandon()
-            throw CordonError(.sandboxSetup, "cannot prepare the sandbox process", cause: error.description)
-        }
-        // A failed step of the child before its exec (the cgroup join, the exec itself).
-        func startFailure(_ error: SystemError) -> CordonError {
-            if error.operation.hasPrefix("join the cgroup") {
-                return CordonError(.sandboxSetup, "cannot put the sandbox in its cgroup", cause: error.description)
-            }
-            return CordonError(.sandboxSetup, "cannot start cordon-init (\(initPath))", cause: error.errnoText)
-        }
-        do {
-            try process.letGo()
-        } catch {
-            if let capture { close(capture.parent) }
-            _ = process.waitStatus()
-            close(process.pidfd)
-            throw startFailure(error)
-        }
-        defer { close(process.pidfd) }
         // init execs and loads meanwhile (its exec is confirmed after), then builds the root from
-        // the plan; it runs nothing of the sandbox's until the limits byte below.
-        let prepared: Prepared
-        do throws(CordonError) {
-            var started = false
-            do throws(CordonError) {
-                prepared = try prepare(process.pid) { bytes throws(CordonError) in
-                    try planChannel.send(bytes)
-                    planChannel.closeParent()
-                }
-                started = true
-                do throws(SystemError) { try process.waitForExec() } catch { throw startFailure(error) }
-            } catch {
-                // If the child failed before its exec, that is the reason (sending the plan only says so).
-                if !started { do throws(SystemError) { try process.waitForExec() } catch { throw startFailure(error) } }
+        // the plan; it runs nothing of the sandbox's until the limits are released below.
+        let prepared = try sandbox.abortingOnFailure { () throws(CordonError) -> Prepared in
+            let prepared: Prepared
+            do throws(CordonError) { prepared = try prepare(sandbox.process.pid) } catch {
+                // If init failed before its exec, that is the reason (sending the plan only says so).
+                try sandbox.waitForExec()
                 throw error
             }
-        } catch {
-            if let capture { close(capture.parent) }
-            process.signal(SIGKILL)
-            _ = process.waitStatus()
-            throw error
+            try sandbox.waitForExec()
+            return prepared
         }
         let egress = prepared.egress
 
@@ -446,8 +378,8 @@ public final class SandboxRunner {
         // join completes and the sandbox starts: its connections wait in the listeners' backlog
         // until then, they never go around the proxy.
         let network = NetworkStart()
-        if let capture, let egress {
-            switch capture.receive() {
+        if let egress, let received = sandbox.receiveListeners() {
+            switch received {
             case .listeners(let fds):
                 network.start(egress: egress, listeners: SandboxEgress.Listeners(fds)!, controlSocket: layout.controlSocket, onNetwork: onNetwork, warn: warn)
             case .unavailable(let reason):
@@ -458,19 +390,15 @@ public final class SandboxRunner {
             }
         }
         defer { network.stop(egress: egress) }
-        do throws(CordonError) {
-            do throws(SystemError) { try prepared.joining?.wait() } catch {
+        let joinFiles = try sandbox.abortingOnFailure { () throws(CordonError) -> [Int32] in
+            do throws(SystemError) {
+                try prepared.joining?.wait()
+                return try cgroup?.openSelfJoinFiles() ?? []
+            } catch {
                 throw CordonError(.sandboxSetup, "cannot put the sandbox in its cgroup", cause: error.description)
             }
-        } catch {
-            process.signal(SIGKILL)
-            _ = process.waitStatus()
-            throw error
         }
-        var ready: UInt8 = 1
-        _ = send(limitsWriter, &ready, 1, Int32(MSG_NOSIGNAL))
-        close(limitsWriter)
-        limitsWriter = -1
+        sandbox.releaseLimits(joinFiles: joinFiles)
 
         var approvalPipe: [Int32] = [-1, -1]
         if let egress, pipe(&approvalPipe) == 0 {
@@ -502,7 +430,7 @@ public final class SandboxRunner {
             if signalFD >= 0 { close(signalFD) }
         }
         while true {
-            let r = ccordon_supervise(process.pidfd, signalFD, terminal ? master : -1, 0, 1, approvalPipe[0])
+            let r = ccordon_supervise(sandbox.process.pidfd, signalFD, pty?.master ?? -1, 0, 1, approvalPipe[0])
             if r == 0 { break }
             if r == 1, let egress {
                 var drain = [UInt8](repeating: 0, count: 64)
@@ -510,14 +438,17 @@ public final class SandboxRunner {
                 for request in egress.approvals.pending { TerminalPrompt.ask(request, sandbox: hostname, broker: egress.approvals) }
                 continue
             }
-            if r < 0 { throw CordonError(.systemCall, "supervising the sandbox failed", cause: String(cString: strerror(-r))) }
+            if r < 0 {
+                sandbox.abort()
+                throw CordonError(.systemCall, "supervising the sandbox failed", cause: String(cString: strerror(-r)))
+            }
         }
-        let status = process.waitStatus()
+        let status = sandbox.waitStatus()
         do throws(CordonError) { try prepared.saving.wait() } catch {
             warn("cordon: \(error); the sandbox's record may not survive a crash of this host")
         }
 
-        let setupError = (try? FileIO.readAll(fd: errorPipe[0], limit: 65536)) ?? []
+        let setupError = sandbox.setupErrors()
         if !setupError.isEmpty {
             let text = String(decoding: setupError, as: UTF8.self).split(separator: "\n").joined(separator: "; ")
             throw CordonError(.sandboxSetup, "the sandbox could not be set up, so the command did not run: \(text)",

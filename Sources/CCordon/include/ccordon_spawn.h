@@ -13,9 +13,8 @@
 #define CCORDON_CLONE_NEWNET    0x40000000ULL
 #define CCORDON_CLONE_NEWCGROUP 0x02000000ULL
 
-/// What the child of ccordon_spawn does: wait for the go byte, join the cgroup (`join_files`: v1
-/// `tasks` files, may be empty), then execve `path`. `fds[i]` becomes descriptor i in the child;
-/// every other descriptor is closed on exec.
+/// What the child of ccordon_spawn does: wait for the go byte, then execve `path`. `fds[i]`
+/// becomes descriptor i in the child; every other descriptor is closed on exec.
 struct ccordon_spawn_attrs {
     uint64_t clone_flags;
     const char *path;
@@ -23,22 +22,18 @@ struct ccordon_spawn_attrs {
     char *const *envp;
     const int *fds;
     int fd_count;
-    const char *const *join_files;
-    int join_count;
 };
 
-/// The step a child reports failing (first of the three ints on the error descriptor: step,
-/// errno, index of the join file or -1).
+/// The step a child reports failing (first of the two ints on the error descriptor: step, errno).
 #define CCORDON_SPAWN_STEP_SETUP 1
-#define CCORDON_SPAWN_STEP_CGROUP 2
 #define CCORDON_SPAWN_STEP_EXEC 3
 
 struct ccordon_spawn_result {
     pid_t pid;
     int pidfd;
-    /// Write one byte here once the uid/gid maps are in place; the child then joins and execs.
+    /// Write one byte here once the uid/gid maps are in place; the child then execs.
     int go_fd;
-    /// Read: EOF means exec succeeded; three ints (step, errno, join index) report a failed step.
+    /// Read: EOF means exec succeeded; two ints (step, errno) report a failed step.
     int err_fd;
 };
 
