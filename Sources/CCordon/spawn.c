@@ -178,12 +178,13 @@ static int write_all(int fd, const char *buf, ssize_t len) {
     return 0;
 }
 
-int ccordon_supervise(int pidfd, int signal_fd, int pty_master, int in_fd, int out_fd, int tick_fd) {
+int ccordon_supervise(int pidfd, int signal_fd, int pty_master, int in_fd, int out_fd, int tick_fd, const int *wake_fds, int wake_count) {
     char buf[16384];
     int in_open = pty_master >= 0 && in_fd >= 0;
     int master_open = pty_master >= 0;
+    if (wake_count < 0 || wake_count > 8) return -EINVAL;
     for (;;) {
-        struct pollfd p[5];
+        struct pollfd p[5 + 8];
         int n = 0;
         int i_pid = n; p[n++] = (struct pollfd){.fd = pidfd, .events = POLLIN};
         int i_sig = -1, i_in = -1, i_master = -1, i_tick = -1;
@@ -191,6 +192,8 @@ int ccordon_supervise(int pidfd, int signal_fd, int pty_master, int in_fd, int o
         if (in_open) { i_in = n; p[n++] = (struct pollfd){.fd = in_fd, .events = POLLIN}; }
         if (master_open) { i_master = n; p[n++] = (struct pollfd){.fd = pty_master, .events = POLLIN}; }
         if (tick_fd >= 0) { i_tick = n; p[n++] = (struct pollfd){.fd = tick_fd, .events = POLLIN}; }
+        int i_wake = n;
+        for (int k = 0; k < wake_count; k++) p[n++] = (struct pollfd){.fd = wake_fds[k], .events = POLLIN};
         int rc = poll(p, (nfds_t)n, -1);
         if (rc < 0) {
             if (errno == EINTR) continue;
@@ -237,6 +240,9 @@ int ccordon_supervise(int pidfd, int signal_fd, int pty_master, int in_fd, int o
             return 0;
         }
         if (i_tick >= 0 && (p[i_tick].revents & POLLIN)) return 1;
+        for (int k = 0; k < wake_count; k++) {
+            if (p[i_wake + k].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) return 2;
+        }
     }
 }
 

@@ -53,26 +53,38 @@ public enum ControlMessage {
 public final class ControlServer: Sendable {
     public let path: String
     private let broker: ApprovalBroker
-    let group: any EventLoopGroup
+    private let eventLoops: @Sendable () -> any EventLoopGroup
+    var group: any EventLoopGroup { eventLoops() }
     private let channel = Mutex<(any Channel)?>(nil)
 
-    public init(path: String, broker: ApprovalBroker, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+    public init(path: String, broker: ApprovalBroker, group: @escaping @Sendable @autoclosure () -> any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.path = path
         self.broker = broker
-        self.group = group
+        self.eventLoops = group
     }
 
+    /// Binds `path` (a stale socket there is replaced) and serves it.
     public func start() async throws {
+        let bound = try await bootstrap().bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
+        channel.withLock { $0 = bound }
+    }
+
+    /// Serves `descriptor`, a unix socket already bound to `path` and listening (connections made
+    /// before this wait in its backlog); the channel owns it from here.
+    public func start(boundSocket descriptor: Int32) async throws {
+        let bound = try await bootstrap().withBoundSocket(descriptor).get()
+        channel.withLock { $0 = bound }
+    }
+
+    private func bootstrap() -> ServerBootstrap {
         let broker = broker
-        let bound = try await ServerBootstrap(group: group)
+        return ServerBootstrap(group: group)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers(
                         ByteToMessageHandler(LineDecoder()), ControlHandler(broker: broker))
                 }
             }
-            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
-        channel.withLock { $0 = bound }
     }
 
     public func stop() async {

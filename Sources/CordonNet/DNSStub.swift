@@ -71,12 +71,14 @@ public final class DNSStub: Sendable {
     private let ttl: UInt32
     /// Answer AAAA queries; off inside a sandbox whose IPv6 is closed (clients then use A at once).
     private let servesIPv6: Bool
-    private let group: any EventLoopGroup
+    /// The event loops, obtained at the first start (NIO's shared group is created then).
+    private let eventLoops: @Sendable () -> any EventLoopGroup
+    private var group: any EventLoopGroup { eventLoops() }
     private let channel = Mutex<(any Channel)?>(nil)
 
     public init(
         policy: EgressPolicy, resolver: any Resolver = SystemResolver(), log: NetworkLog, handedOut: HandedOutNames = HandedOutNames(),
-        ttl: UInt32 = 60, servesIPv6: Bool = true, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        ttl: UInt32 = 60, servesIPv6: Bool = true, group: @escaping @Sendable @autoclosure () -> any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) {
         self.servesIPv6 = servesIPv6
         self.policy = policy
@@ -84,7 +86,7 @@ public final class DNSStub: Sendable {
         self.log = log
         self.handedOut = handedOut
         self.ttl = ttl
-        self.group = group
+        self.eventLoops = group
     }
 
     public func start(host: String = "127.0.0.1", port: Int = 0) async throws -> SocketAddress? {

@@ -49,13 +49,15 @@ public final class EgressProxy: Sendable {
     let approvals: (any ApprovalProvider)?
     let approvalMemory = ApprovalMemory()
     let rateLimiter: RateLimiter
-    private let group: any EventLoopGroup
+    /// The event loops, obtained at the first start (NIO's shared group is created then).
+    private let eventLoops: @Sendable () -> any EventLoopGroup
+    private var group: any EventLoopGroup { eventLoops() }
     private let listeners = Mutex<[any Channel]>([])
 
     public init(
         policy: EgressPolicy, log: NetworkLog, resolver: any Resolver = SystemResolver(), nameLookup: (any NameLookup)? = nil,
         approvals: (any ApprovalProvider)? = nil, options: Options = Options(),
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, now: @escaping @Sendable () -> Double = { WallClock.monotonic() }
+        group: @escaping @Sendable @autoclosure () -> any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, now: @escaping @Sendable () -> Double = { WallClock.monotonic() }
     ) {
         self.policy = policy
         self.log = log
@@ -64,7 +66,7 @@ public final class EgressProxy: Sendable {
         self.nameLookup = nameLookup
         self.approvals = approvals
         self.rateLimiter = RateLimiter(now: now)
-        self.group = group
+        self.eventLoops = group
     }
 
     /// Listens on `host:port` (port 0 picks one) and returns the bound address.

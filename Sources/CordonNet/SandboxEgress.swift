@@ -37,7 +37,10 @@ public final class SandboxEgress: Sendable {
     public let dns: DNSStub
     /// Held connections to unlisted hosts (with `prompt`) and answers given ahead of requests.
     public let approvals: ApprovalBroker
-    private let group: any EventLoopGroup
+    /// The event loops, obtained at the first start: a sandbox that never uses the network never
+    /// starts NIO's threads.
+    private let eventLoops: @Sendable () -> any EventLoopGroup
+    private var group: any EventLoopGroup { eventLoops() }
     private let sinkChannel = Mutex<(any Channel)?>(nil)
     private let originals = Mutex<[Int32]>([])
     private let stopping = Atomic<Bool>(false)
@@ -48,7 +51,7 @@ public final class SandboxEgress: Sendable {
     /// Loads the blocklists and builds the policy; throws a profile error when a field is wrong.
     public init(
         configuration: EgressConfiguration, sandbox: String, logPath: String?, blocklistCache: String? = nil, resolver: any Resolver = SystemResolver(),
-        approvals: ApprovalBroker = ApprovalBroker(), group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        approvals: ApprovalBroker = ApprovalBroker(), group: @escaping @Sendable @autoclosure () -> any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         onEvent: @escaping @Sendable (String) -> Void = { _ in }
     ) throws(CordonError) {
         self.onEvent = onEvent
@@ -58,13 +61,13 @@ public final class SandboxEgress: Sendable {
         let names = HandedOutNames(standIns: true)
         self.policy = policy
         self.log = log
-        self.group = group
+        self.eventLoops = group
         self.approvals = approvals
         self.sink = SinkHandler(log: log)
-        self.dns = DNSStub(policy: policy, resolver: resolver, log: log, handedOut: names, servesIPv6: false, group: group)
+        self.dns = DNSStub(policy: policy, resolver: resolver, log: log, handedOut: names, servesIPv6: false, group: group())
         self.proxy = EgressProxy(
             policy: policy, log: log, resolver: resolver, nameLookup: names, approvals: approvals,
-            options: .init(sandbox: sandbox), group: group)
+            options: .init(sandbox: sandbox), group: group())
     }
 
     /// Starts serving every listener; on failure closes what it was given and throws.
@@ -162,13 +165,6 @@ final class SinkHandler: ChannelInboundHandler, Sendable {
 }
 
 extension SandboxEgress {
-    /// Brings up the shared event-loop group the proxy serves on (idempotent). The supervisor
-    /// calls it from a helper thread before it starts the sandbox, so the loop threads start on
-    /// an idle CPU instead of competing with the sandbox's set-up later.
-    public static func startEventLoops() {
-        _ = MultiThreadedEventLoopGroup.singleton
-    }
-
     /// `start` for synchronous callers (the supervisor's main thread, never an event loop or
     /// the cooperative pool): blocks until every listener serves or one failed.
     public func startBlocking(_ listeners: Listeners) throws {
@@ -184,6 +180,10 @@ extension ControlServer {
     /// `start` for synchronous callers (see `SandboxEgress.startBlocking`).
     public func startBlocking() throws {
         try blocking(on: group) { try await self.start() }
+    }
+
+    public func startBlocking(boundSocket descriptor: Int32) throws {
+        try blocking(on: group) { try await self.start(boundSocket: descriptor) }
     }
 
     public func stopBlocking() {

@@ -65,8 +65,6 @@ public final class SandboxRunner {
         guard profile.backend == .namespace else {
             throw CordonError(.unsupported, "backend \"\(profile.backend.rawValue)\" is not available yet", hint: "use `backend: namespace`")
         }
-        // The proxy's event loops start on the other CPU while this thread prepares the sandbox.
-        if profile.network == .proxy { Background.detached { SandboxEgress.startEventLoops() } }
         let pty = try options.allowTerminal && isatty(0) == 1 && isatty(1) == 1 ? Pty.open(sizeFrom: 0) : nil
         defer { pty?.closeMaster() }
         // cordon-init first: it execs and loads while everything below is checked and made, and
@@ -374,14 +372,26 @@ public final class SandboxRunner {
         let egress = prepared.egress
 
         // The capture's listeners arrive from init (made inside the sandbox's network namespace)
-        // before it waits for the limits. They are served from another thread while the cgroup
-        // join completes and the sandbox starts: its connections wait in the listeners' backlog
-        // until then, they never go around the proxy.
+        // before it waits for the limits. The proxy starts (on another thread) when the sandbox
+        // first uses one of them, or the control socket gets a connection: a run that never does
+        // never starts NIO. Until then the sandbox's connections wait in the listeners' backlog,
+        // they never go around the proxy.
         let network = NetworkStart()
+        var waking: [Int32] = []
+        var startNetwork: (() -> Void)?
         if let egress, let received = sandbox.receiveListeners() {
             switch received {
             case .listeners(let fds):
-                network.start(egress: egress, listeners: SandboxEgress.Listeners(fds)!, controlSocket: layout.controlSocket, onNetwork: onNetwork, warn: warn)
+                let listeners = SandboxEgress.Listeners(fds)!
+                let controlFD = layout.controlSocket.withCString { ccordon_unix_listen($0, 16) }
+                if controlFD < 0 {
+                    warn("cordon: the control socket could not start (\(String(cString: strerror(-controlFD)))); approvals can only be answered here")
+                }
+                let control = controlFD >= 0 ? (path: layout.controlSocket, descriptor: controlFD) : nil
+                waking = fds + (control.map { [$0.descriptor] } ?? [])
+                onNetwork("proxied")
+                let warn = warn
+                startNetwork = { network.start(egress: egress, listeners: listeners, control: control, onNetwork: onNetwork, warn: warn) }
             case .unavailable(let reason):
                 warn("cordon: the sandbox has no network: \(reason) (see `cordon doctor`)")
                 onNetwork("unavailable: \(reason)")
@@ -389,7 +399,11 @@ public final class SandboxRunner {
                 break
             }
         }
-        defer { network.stop(egress: egress) }
+        defer {
+            // Never started: the listeners and the control socket were never handed over.
+            if startNetwork != nil { waking.forEach { close($0) } }
+            network.stop(egress: egress)
+        }
         let joinFiles = try sandbox.abortingOnFailure { () throws(CordonError) -> [Int32] in
             do throws(SystemError) {
                 try prepared.joining?.wait()
@@ -430,8 +444,16 @@ public final class SandboxRunner {
             if signalFD >= 0 { close(signalFD) }
         }
         while true {
-            let r = ccordon_supervise(sandbox.process.pidfd, signalFD, pty?.master ?? -1, 0, 1, approvalPipe[0])
+            let r = waking.withUnsafeBufferPointer { wake in
+                ccordon_supervise(sandbox.process.pidfd, signalFD, pty?.master ?? -1, 0, 1, approvalPipe[0], wake.baseAddress, Int32(wake.count))
+            }
             if r == 0 { break }
+            if r == 2 {
+                waking = []
+                startNetwork?()
+                startNetwork = nil
+                continue
+            }
             if r == 1, let egress {
                 var drain = [UInt8](repeating: 0, count: 64)
                 while read(approvalPipe[0], &drain, drain.count) > 0 {}
@@ -440,7 +462,7 @@ public final class SandboxRunner {
             }
             if r < 0 {
                 sandbox.abort()
-                throw CordonError(.systemCall, "supervising the sandbox failed", cause: String(cString: strerror(-r)))
+                throw CordonError(.systemCall, "supervising the sandbox failed", cause: String(cString: strerror(Int32(-r))))
             }
         }
         let status = sandbox.waitStatus()

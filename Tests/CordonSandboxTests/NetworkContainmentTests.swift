@@ -564,3 +564,52 @@ struct CaptureTamperingTests {
         #expect(r.stdout.hasSuffix("1\n403\n"), "\(r.stdout)")
     }
 }
+
+/// The proxy starts when the sandbox first uses the network (or the control socket gets a
+/// connection): a run that never does never starts NIO's threads, and nothing is lost by waiting.
+@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"))
+struct LazyNetworkStartTests {
+    /// Thread names of the `cordon run` supervisor whose command line names sandbox `name`.
+    static func supervisorThreads(name: String) -> [String]? {
+        guard let pids = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return nil }
+        for pid in pids where Int(pid) != nil {
+            guard let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { continue }
+            let arguments = cmdline.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            guard arguments.count > 3, arguments[0].hasSuffix("/cordon"), arguments[1] == "run",
+                  let index = arguments.firstIndex(of: "--name"), arguments.indices.contains(index + 1), arguments[index + 1] == name
+            else { continue }
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+            return tasks.compactMap { try? String(contentsOfFile: "/proc/\(pid)/task/\($0)/comm", encoding: .utf8) }
+                .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        }
+        return nil
+    }
+
+    @Test func anIdleSandboxStartsNoProxyUntilTheControlSocketOrTheSandboxNeedsIt() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let marker = h.workspace + "/started"
+        async let run = h.cordon(["run", "--name", "idle", "--", "/bin/sh", "-c", "touch /workspace/started; sleep 3; getent hosts example.com; echo dns=$?"])
+        var threads: [String]?
+        for _ in 0..<100 {
+            // The command runs in the overlay: the marker shows in the upper, not in the workspace.
+            if FileManager.default.fileExists(atPath: h.state + "/cordon/sandboxes/idle/upper/started") {
+                threads = Self.supervisorThreads(name: "idle")
+                break
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(!FileManager.default.fileExists(atPath: marker))
+        let idle = try #require(threads, "the sandbox did not start")
+        #expect(!idle.contains { $0.hasPrefix("NIO-") }, "NIO started before any use: \(idle)")
+        // The control socket answers though: its connection starts the proxy.
+        let listed = try await h.cordon(["approvals", "idle"])
+        #expect(listed.status == 0, "\(listed.stderr)")
+        let serving = try #require(Self.supervisorThreads(name: "idle"))
+        #expect(serving.contains { $0.hasPrefix("NIO-") }, "\(serving)")
+        let r = try await run
+        #expect(r.status == 0, "\(r.stderr)")
+        // The sandbox's first DNS query was answered (refused: not allowed) once the proxy served.
+        #expect(r.stdout.contains("dns=2"), "\(r.stdout)")
+    }
+}

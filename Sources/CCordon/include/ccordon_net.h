@@ -36,4 +36,8 @@ int ccordon_capture_link_remove(const char *name);
 /// A connected unix stream socket to `path` (close-on-exec), or -errno.
 int ccordon_unix_connect(const char *path);
 
+/// A unix stream socket bound to `path` (a stale socket there is replaced; anything else there is
+/// an error, EEXIST), mode 0600, listening with `backlog`, close-on-exec. Returns it or -errno.
+int ccordon_unix_listen(const char *path, int backlog);
+
 #endif

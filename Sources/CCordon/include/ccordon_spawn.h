@@ -52,8 +52,10 @@ void ccordon_signal_pipe_reset(const int *signals, int count);
 /// `pty_master` >= 0: relay `in_fd` → master and master → `out_fd`, resize on SIGWINCH.
 /// Signals read from `signal_fd` (SIGINT, SIGTERM, SIGHUP, SIGQUIT) are sent to the child.
 /// `tick_fd` (may be -1) is polled too; when readable, the loop returns 1 so the caller can act.
-/// Returns 0 when the child exited, 1 on a tick, -errno on failure.
-int ccordon_supervise(int pidfd, int signal_fd, int pty_master, int in_fd, int out_fd, int tick_fd);
+/// So are the `wake_count` descriptors of `wake_fds` (at most 8): when one is readable or fails,
+/// it returns 2 (the caller takes them over: they are still readable on the next call).
+/// Returns 0 when the child exited, 1 on a tick, 2 on a wake, -errno on failure.
+int ccordon_supervise(int pidfd, int signal_fd, int pty_master, int in_fd, int out_fd, int tick_fd, const int *wake_fds, int wake_count);
 
 int ccordon_pidfd_send_signal(int pidfd, int sig);
 
