@@ -53,17 +53,47 @@ struct ProfileRunTests {
     /// yolo: clean changes reach the host during the run (twice for a file edited twice: cordon's
     /// own earlier write is no conflict), deletions propagate, a secret is held and said, and after
     /// the run applied entries leave the upper while the held one stays for `cordon sync`.
+    ///
+    /// The command waits on a FIFO (bound read-only from the host) between its writes, and the test
+    /// lets it go on only once the host has the previous version: no sleeps that a loaded machine
+    /// (a slow first round while the gate compiles) can outrun.
     @Test func yoloSyncsCleanChangesDuringTheRunAndHoldsASecret() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
         try h.write("old.txt", "obsolete\n", in: h.workspace)
-        try h.write("profile.yaml", "name: fast\nmode: yolo\nsync:\n  interval: 1s\n", in: h.root)
+        let signals = h.root + "/signals"
+        try FileManager.default.createDirectory(atPath: signals, withIntermediateDirectories: true)
+        #expect(mkfifo(signals + "/go", 0o666) == 0)
+        try h.write("profile.yaml", "name: fast\nmode: yolo\nsync:\n  interval: 1s\nmounts:\n  - {host: \(signals), sandbox: /signals}\n", in: h.root)
         let token = "ghp_" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5"
         let script = """
-            cd /workspace && echo v1 > clean.txt && rm old.txt && sleep 3.5 && echo v2 > clean.txt && sleep 3.5 \
-            && echo "GITHUB_TOKEN=\(token)" > leak.env.txt && sleep 2.5
+            cd /workspace && echo v1 > clean.txt && rm old.txt && read a < /signals/go && echo v2 > clean.txt \
+            && read b < /signals/go && echo "GITHUB_TOKEN=\(token)" > leak.env.txt && sleep 2.5
             """
-        let r = try await h.cordon(["run", "--profile", h.root + "/profile.yaml", "--workspace", h.workspace, "--name", "yolo", "--", "/bin/sh", "-c", script])
+        async let run = h.cordon(["run", "--profile", h.root + "/profile.yaml", "--workspace", h.workspace, "--name", "yolo", "--", "/bin/sh", "-c", script])
+        /// Waits until the host's clean.txt holds `version`, then lets the command go on.
+        func proceed(once version: String) async throws {
+            var reached = false
+            for _ in 0..<600 where !reached {
+                reached = (try? String(contentsOfFile: h.workspace + "/clean.txt", encoding: .utf8)) == version + "\n"
+                if !reached { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(reached, "the host never got \(version)")
+            for _ in 0..<600 {
+                // Non-blocking: ENXIO until the command has the FIFO open for reading.
+                let fd = open(signals + "/go", O_WRONLY | O_NONBLOCK)
+                if fd >= 0 {
+                    _ = write(fd, "go\n", 3)
+                    close(fd)
+                    return
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            Issue.record("the command never waited for \(version)'s signal")
+        }
+        try await proceed(once: "v1")
+        try await proceed(once: "v2")
+        let r = try await run
         #expect(r.status == 0, "\(r.stderr)")
         #expect((try? String(contentsOfFile: h.workspace + "/clean.txt", encoding: .utf8)) == "v2\n")
         #expect(!FileManager.default.fileExists(atPath: h.workspace + "/old.txt"), "the deletion propagated")
