@@ -75,24 +75,28 @@ static int nl_talk(int fd, struct nl_request *r, uint32_t seq) {
 }
 
 // One queue each way, asked for up front: otherwise veth trims its default (one per CPU) after
-// registering the device, and that waits for an RCU grace period (~3 ms here).
-static int add_single_queues(struct nl_request *r) {
-    uint32_t one = 1;
-    return nl_add(r, IFLA_NUM_TX_QUEUES, &one, sizeof one) && nl_add(r, IFLA_NUM_RX_QUEUES, &one, sizeof one) ? 0 : -E2BIG;
+// registering the device, and that waits for an RCU grace period (~3 ms here). And the largest
+// MTU veth takes: a captured connection's MSS comes from the route it was first looked up on
+// (this link's), though its packets then travel over `lo`; at 1500 the relay and the sandbox
+// would exchange 1460-byte segments where loopback carries 64 KiB ones.
+static int add_link_defaults(struct nl_request *r) {
+    uint32_t one = 1, mtu = 65535;
+    return nl_add(r, IFLA_NUM_TX_QUEUES, &one, sizeof one) && nl_add(r, IFLA_NUM_RX_QUEUES, &one, sizeof one)
+        && nl_add(r, IFLA_MTU, &mtu, sizeof mtu) ? 0 : -E2BIG;
 }
 
 static int link_add_veth(int fd, uint32_t seq, const char *name, const char *peer) {
     struct nl_request r;
     struct ifinfomsg info = {.ifi_family = AF_UNSPEC};
     nl_start(&r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, &info, sizeof info);
-    if (!nl_add(&r, IFLA_IFNAME, name, strlen(name) + 1) || add_single_queues(&r) != 0) return -E2BIG;
+    if (!nl_add(&r, IFLA_IFNAME, name, strlen(name) + 1) || add_link_defaults(&r) != 0) return -E2BIG;
     struct rtattr *linkinfo = nl_add(&r, IFLA_LINKINFO, NULL, 0);
     if (!linkinfo || !nl_add(&r, IFLA_INFO_KIND, "veth", 5)) return -E2BIG;
     struct rtattr *data = nl_add(&r, IFLA_INFO_DATA, NULL, 0);
     if (!data) return -E2BIG;
     // The peer is described by an ifinfomsg followed by its own attributes.
     struct rtattr *peer_info = nl_add(&r, VETH_INFO_PEER, &info, sizeof info);
-    if (!peer_info || !nl_add(&r, IFLA_IFNAME, peer, strlen(peer) + 1) || add_single_queues(&r) != 0) return -E2BIG;
+    if (!peer_info || !nl_add(&r, IFLA_IFNAME, peer, strlen(peer) + 1) || add_link_defaults(&r) != 0) return -E2BIG;
     nl_end_nest(&r, peer_info);
     nl_end_nest(&r, data);
     nl_end_nest(&r, linkinfo);

@@ -286,6 +286,20 @@ struct NetworkContainmentTests {
         #expect(!r.stderr.contains("no network"), "\(r.stderr)")
     }
 
+    /// A captured connection's MSS comes from the route it was looked up on (the capture link's),
+    /// though its packets travel over `lo`: with the link's MTU at 65535 the sandbox and the relay
+    /// exchange loopback-sized segments, as a connection to the proxy port does (at 1500: 1460).
+    @Test func capturedConnectionsGetLoopbackSizedSegments() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let probe = "import socket\nfor target in [('192.0.2.1', 80), ('127.0.0.1', 3128)]:\n    s = socket.create_connection(target, timeout=10)\n    print(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG))\n    s.close()"
+        let r = try await h.cordon(["run", "--name", "mss", "--", "/usr/bin/python3", "-c", probe])
+        #expect(r.status == 0, "\(r.stderr)")
+        let sizes = r.stdout.split(separator: "\n").compactMap { Int($0) }
+        #expect(sizes.count == 2, "\(r.stdout)")
+        #expect(sizes.allSatisfy { $0 > 32_000 }, "MSS captured / to the proxy: \(sizes)")
+    }
+
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/sbin/nft"), "nftables is not installed"))
     func theCaptureRulesetIsValidNftables() async throws {
         // `nft -c` checks the ruleset in a throwaway user+net namespace: nothing is installed.
