@@ -92,13 +92,18 @@ public struct CaptureInstaller: Sendable {
         return rc == 0 ? 0 : min(-rc, 255)
     }
 
+    /// IPv6 off in the current network namespace, for the devices there (`all`) and those made
+    /// later (`default`), before the capture's link exists (the rules drop IPv6 as well).
+    public static func disableIPv6() {
+        for scope in ["default", "all"] { _ = try? FileIO.writeFile("/proc/sys/net/ipv6/conf/\(scope)/disable_ipv6", "1") }
+    }
+
     /// The capture: rules first, then the veth pair, its addresses and the default route
-    /// (rtnetlink), then the listeners. Nothing is linked unless the rules hold.
+    /// (rtnetlink), then the listeners. Nothing is linked unless the rules hold. Touches no
+    /// file-system path (cordon-init runs it beside the root's construction).
     public func install() -> Outcome {
         if let problem = loadRules() { return .unavailable(problem) }
         if let problem = makeLink() { return .unavailable(problem) }
-        // IPv6 stays off on the link (the rules drop it as well).
-        _ = try? FileIO.writeFile("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1")
         var listeners: [Int32] = []
         for (type, port) in [(SOCK_STREAM, capture.relayPort), (SOCK_STREAM, capture.proxyPort), (SOCK_DGRAM, capture.dnsPort), (SOCK_DGRAM, capture.sinkPort)] {
             let fd = ccordon_listen_loopback(Int32(type.rawValue), port, 4096)

@@ -13,6 +13,7 @@ public struct PlanExecutor {
     public func buildSandbox() throws(SystemError) {
         try Hardening.setParentDeathSignal(SIGKILL)
         try Mount.makeRootPrivate()
+        let capturing = try startCapture()
         try Mount.tmpfs(plan.root, mode: 0o755)
         for step in plan.steps { try apply(step) }
         try Mount.pivotRoot(plan.root)
@@ -23,12 +24,8 @@ public struct PlanExecutor {
             break
         case .loopback:
             try check("bring up lo", nil, ccordon_loopback_up())
-        case .egress(let capture):
-            try check("bring up lo", nil, ccordon_loopback_up())
-            // Rules, then link and listeners (only if the rules hold), handed over.
-            let outcome = CaptureInstaller(capture: capture).install()
-            defer { close(SandboxPlan.networkDescriptor) }
-            try CaptureInstaller.report(outcome, to: SandboxPlan.networkDescriptor)
+        case .egress:
+            try finishCapture(capturing)
         }
         try waitForLimits()
         // After joining the cgroup, so the namespace's root is the sandbox's own cgroup.
@@ -44,6 +41,41 @@ public struct PlanExecutor {
     }
 
     private func inside(_ path: String) -> String { plan.root + path }
+
+    /// With a captured network: `lo` up and IPv6 off here, then a child installs the capture
+    /// (rules, then link and listeners, handed to the supervisor; netlink messages and sockets,
+    /// no file-system paths) while this process builds the root: the two share nothing but the
+    /// network namespace. Its pid, or nil without a capture.
+    private func startCapture() throws(SystemError) -> pid_t? {
+        guard case .egress(let capture) = plan.network else { return nil }
+        try check("bring up lo", nil, ccordon_loopback_up())
+        CaptureInstaller.disableIPv6()
+        // This process is single-threaded: the child may run Swift code.
+        let child = fork()
+        guard child >= 0 else { throw .current("fork the capture installer") }
+        if child == 0 {
+            let outcome = CaptureInstaller(capture: capture).install()
+            do throws(SystemError) { try CaptureInstaller.report(outcome, to: SandboxPlan.networkDescriptor) } catch {
+                let text = "\(error)\n"
+                _ = text.withCString { write(SandboxPlan.errorDescriptor, $0, strlen($0)) }
+                _exit(1)
+            }
+            _exit(0)
+        }
+        close(SandboxPlan.networkDescriptor)
+        return child
+    }
+
+    /// Waits for the capture's child: the listeners are with the supervisor (or it was told why
+    /// there are none). Its failure to say either stops the sandbox.
+    private func finishCapture(_ child: pid_t?) throws(SystemError) {
+        guard let child else { return }
+        var status: Int32 = 0
+        while waitpid(child, &status, 0) < 0 {
+            guard errno == EINTR else { throw .current("wait for the capture installer") }
+        }
+        guard status == 0 else { throw SystemError("install the egress capture", nil, errno: ECHILD) }
+    }
 
     /// Blocks until the supervisor releases the limits (EOF without that: it could not apply
     /// them), then joins the sandbox's cgroup through the v1 `tasks` files it handed over: this
