@@ -164,7 +164,7 @@ final class InitProcess {
     /// What init wrote on its error channel (empty when the command started).
     func setupErrors() -> [UInt8] { (try? FileIO.readAll(fd: errors, limit: 65536)) ?? [] }
 
-    func closeChannels() {
+    private func closeChannels() {
         if limits >= 0 { close(limits); limits = -1 }
         plan.closeParent()
         if let capture { close(capture.parent); self.capture = nil }
