@@ -69,10 +69,9 @@ public struct CaptureInstaller: Sendable {
     /// Loads the ruleset (default drop) into the current network namespace, all or nothing.
     /// nil when the rules are in place, else why not.
     public func loadRules() -> String? {
-        var step: UnsafePointer<CChar>?
-        let rc = ccordon_capture_rules(capture.relayPort, capture.dnsPort, capture.sinkPort, &step)
+        let (rc, step) = sendRules()
         guard rc != 0 else { return nil }
-        let what = step.map { String(cString: $0) } ?? "load them"
+        let what = step ?? "load them"
         var hint = ""
         if rc == -ENOENT || rc == -EOPNOTSUPP || rc == -EPROTONOSUPPORT || rc == -EAFNOSUPPORT {
             hint = " (does this kernel have nf_tables with NAT? `cordon doctor` checks)"
@@ -86,10 +85,15 @@ public struct CaptureInstaller: Sendable {
     /// Loads the rules (with the standard ports) into the current network namespace: 0, or the
     /// errno why not (for an exit status).
     public static func probeRules() -> Int32 {
-        let capture = SandboxPlan.EgressCapture.standard
+        let rc = CaptureInstaller(capture: .standard).sendRules().rc
+        return rc == 0 ? 0 : min(-rc, 255)
+    }
+
+    /// The ruleset as one nf_tables batch: 0 or -errno, and the step that failed.
+    private func sendRules() -> (rc: Int32, step: String?) {
         var step: UnsafePointer<CChar>?
         let rc = ccordon_capture_rules(capture.relayPort, capture.dnsPort, capture.sinkPort, &step)
-        return rc == 0 ? 0 : min(-rc, 255)
+        return (rc, step.map { String(cString: $0) })
     }
 
     /// IPv6 off in the current network namespace, for the devices there (`all`) and those made

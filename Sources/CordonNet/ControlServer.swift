@@ -51,40 +51,30 @@ public enum ControlMessage {
 
 /// Serves a sandbox's control socket (unix, mode 0600, in the sandbox's state directory).
 public final class ControlServer: Sendable {
-    public let path: String
     private let broker: ApprovalBroker
     private let eventLoops: @Sendable () -> any EventLoopGroup
     var group: any EventLoopGroup { eventLoops() }
     private let channel = Mutex<(any Channel)?>(nil)
 
-    public init(path: String, broker: ApprovalBroker, group: @escaping @Sendable @autoclosure () -> any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
-        self.path = path
+    public init(broker: ApprovalBroker, group: @escaping @Sendable @autoclosure () -> any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.broker = broker
         self.eventLoops = group
     }
 
-    /// Binds `path` (a stale socket there is replaced) and serves it.
-    public func start() async throws {
-        let bound = try await bootstrap().bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
-        channel.withLock { $0 = bound }
-    }
-
-    /// Serves `descriptor`, a unix socket already bound to `path` and listening (connections made
-    /// before this wait in its backlog); the channel owns it from here.
+    /// Serves `descriptor`, a unix socket already bound and listening (the supervisor binds it
+    /// at the sandbox's start; connections made before this wait in its backlog); the channel
+    /// owns it from here.
     public func start(boundSocket descriptor: Int32) async throws {
-        let bound = try await bootstrap().withBoundSocket(descriptor).get()
-        channel.withLock { $0 = bound }
-    }
-
-    private func bootstrap() -> ServerBootstrap {
         let broker = broker
-        return ServerBootstrap(group: group)
+        let bound = try await ServerBootstrap(group: group)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers(
                         ByteToMessageHandler(LineDecoder()), ControlHandler(broker: broker))
                 }
             }
+            .withBoundSocket(descriptor).get()
+        channel.withLock { $0 = bound }
     }
 
     public func stop() async {

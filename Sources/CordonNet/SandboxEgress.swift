@@ -178,10 +178,6 @@ extension SandboxEgress {
 
 extension ControlServer {
     /// `start` for synchronous callers (see `SandboxEgress.startBlocking`).
-    public func startBlocking() throws {
-        try blocking(on: group) { try await self.start() }
-    }
-
     public func startBlocking(boundSocket descriptor: Int32) throws {
         try blocking(on: group) { try await self.start(boundSocket: descriptor) }
     }

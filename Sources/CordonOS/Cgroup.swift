@@ -127,65 +127,69 @@ public final class Cgroup: Sendable {
         return group
     }
 
-    public func add(pid: Int32) throws(SystemError) {
-        for dir in directories {
-            try FileIO.writeFile(dir + "/cgroup.procs", Array(String(pid).utf8), flags: O_TRUNC)
-        }
-    }
-
-    /// Whether a single-threaded process joins this cgroup by itself, through `openSelfJoinFiles()`
-    /// (v1: a thread moving itself skips the global lock, and the RCU grace period, that moving a
-    /// process from outside takes). v2 moves whole processes only: `startAdding(pid:)`.
-    public var joinsItself: Bool { version == .v1 }
-
-    /// v1: each hierarchy's `tasks` file, open for writing (close-on-exec), for a process to write
-    /// "0" to (itself); empty for v2. All or none: a failure closes those already open.
-    public func openSelfJoinFiles() throws(SystemError) -> [Int32] {
-        guard joinsItself else { return [] }
-        var fds: [Int32] = []
-        for dir in directories {
-            let fd = open(dir + "/tasks", O_WRONLY | O_CLOEXEC | O_NOFOLLOW)
-            guard fd >= 0 else {
-                let error = SystemError.current("open", dir + "/tasks")
-                fds.forEach { close($0) }
-                throw error
+    /// Starts `pid` (a single-threaded process that has run nothing yet) joining this cgroup;
+    /// `Joining.finish()` completes it. v1: the process moves itself, writing "0" to each
+    /// hierarchy's `tasks` through descriptors opened here (a thread moving itself skips the global
+    /// lock, and the RCU grace period of ~10 ms here, that moving a process from outside takes).
+    /// v2 moves whole processes only: `pid` is written to `cgroup.procs` on another thread, which
+    /// waits for that grace period while the caller does other work.
+    public func startJoining(pid: Int32) throws(SystemError) -> Joining {
+        if version == .v1 {
+            var fds: [Int32] = []
+            for dir in directories {
+                let fd = open(dir + "/tasks", O_WRONLY | O_CLOEXEC | O_NOFOLLOW)
+                guard fd >= 0 else {
+                    let error = SystemError.current("open", dir + "/tasks")
+                    fds.forEach { close($0) }
+                    throw error
+                }
+                fds.append(fd)
             }
-            fds.append(fd)
+            return Joining(selfJoinFiles: fds)
         }
-        return fds
-    }
-
-    /// `add(pid:)` on another thread: joining a v1 cgroup waits for an RCU grace period (~10 ms
-    /// here) that the caller spends on other work. `wait()` must be called once.
-    public func startAdding(pid: Int32) throws(SystemError) -> PendingAdd {
         let files = directories.map { $0 + "/cgroup.procs" }
         let writer = withCStrings(files) { ccordon_write_pid_start($0.baseAddress, Int32(files.count), pid) }
         guard let writer else { throw .current("start joining the cgroup") }
-        return PendingAdd(writer: writer, files: files)
+        return Joining(writer: writer, files: files)
     }
 
-    /// A cgroup join in progress; dropping it waits for the thread too.
-    public final class PendingAdd {
+    /// A cgroup join in progress; dropping it waits for the writer thread and closes what was
+    /// not handed over.
+    public final class Joining {
         private var writer: OpaquePointer?
         private let files: [String]
+        private var selfJoinFiles: [Int32]
 
         init(writer: OpaquePointer, files: [String]) {
             self.writer = writer
             self.files = files
+            self.selfJoinFiles = []
         }
 
-        /// Waits for the join; throws which write failed. Later calls return at once.
-        public func wait() throws(SystemError) {
-            guard let writer else { return }
+        init(selfJoinFiles: [Int32]) {
             self.writer = nil
-            var failed: Int32 = -1
-            let rc = ccordon_write_pid_wait(writer, &failed)
-            let file = files.indices.contains(Int(failed)) ? files[Int(failed)] : nil
-            try check("write", file, rc)
+            self.files = []
+            self.selfJoinFiles = selfJoinFiles
+        }
+
+        /// Completes the join from this side (v2: waits for the write; throws which failed) and
+        /// returns the descriptors the process writes "0" to, to join by itself (v1; the caller
+        /// owns them now). Later calls return [] at once.
+        public func finish() throws(SystemError) -> [Int32] {
+            if let writer {
+                self.writer = nil
+                var failed: Int32 = -1
+                let rc = ccordon_write_pid_wait(writer, &failed)
+                let file = files.indices.contains(Int(failed)) ? files[Int(failed)] : nil
+                try check("write", file, rc)
+            }
+            defer { selfJoinFiles = [] }
+            return selfJoinFiles
         }
 
         deinit {
             if let writer { _ = ccordon_write_pid_wait(writer, nil) }
+            selfJoinFiles.forEach { close($0) }
         }
     }
 

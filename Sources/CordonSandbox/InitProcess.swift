@@ -14,10 +14,10 @@ import Glibc
 /// supervisor meanwhile `abort()`s it.
 final class InitProcess {
     let process: SpawnedProcess
-    var plan: PlanChannel
-    var capture: CaptureChannel?
+    private var plan: PlanChannel
+    private var capture: CaptureChannel?
     /// Setup errors init writes before the command starts (read end; EOF once it runs).
-    let errors: Int32
+    private let errors: Int32
     private var limits: Int32
     private let path: String
     private var execChecked = false
@@ -27,26 +27,24 @@ final class InitProcess {
     /// namespaces; root inside is the caller (`uid`/`gid`). `terminal`: its stdio is that pty's
     /// slave, else this process's 0, 1, 2.
     static func start(path: String, terminal: Pty?, network: Profile.Network, uid: UInt32, gid: UInt32) throws(CordonError) -> InitProcess {
+        // Every descriptor opened here, closed together if a later step fails.
+        var opened: [Int32] = []
         var errorPipe: [Int32] = [-1, -1]
         guard pipe(&errorPipe) == 0 else { throw CordonError(.systemCall, "pipe failed", cause: String(cString: strerror(errno))) }
         for fd in errorPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        opened += errorPipe
         let limitsPair: (parent: Int32, child: Int32)
         var capture: CaptureChannel?
         var plan: PlanChannel
         do throws(CordonError) {
             limitsPair = try socketPair(SOCK_STREAM)
-            do throws(CordonError) {
-                capture = network == .proxy ? try CaptureChannel.make() : nil
-                plan = try PlanChannel.make()
-            } catch {
-                close(limitsPair.parent)
-                close(limitsPair.child)
-                if let capture { close(capture.parent); close(capture.child) }
-                throw error
-            }
+            opened += [limitsPair.parent, limitsPair.child]
+            capture = network == .proxy ? try CaptureChannel.make() : nil
+            if let capture { opened += [capture.parent, capture.child] }
+            plan = try PlanChannel.make()
+            opened += [plan.parent, plan.child]
         } catch {
-            close(errorPipe[0])
-            close(errorPipe[1])
+            opened.forEach { close($0) }
             throw error
         }
         let slave = terminal?.slave ?? -1
@@ -55,28 +53,22 @@ final class InitProcess {
         var namespaces = NamespaceSet.all.subtracting(.cgroup)
         if network == .host { namespaces.remove(.net) }
 
-        // The child's ends are closed here whatever happens: it has its own copies.
-        func closeChildEnds() {
-            close(errorPipe[1])
-            close(limitsPair.child)
-            capture?.closeChild()
-            plan.closeChild()
-            terminal?.closeSlave()
-        }
         let process: SpawnedProcess
         do {
             // cgroup ns: init unshares it after joining the cgroup, so its root is the sandbox's.
             process = try SpawnedProcess.start(path: path, arguments: ["cordon-init"], environment: [], descriptors: fds, namespaces: namespaces)
         } catch {
-            closeChildEnds()
-            close(errorPipe[0])
-            close(limitsPair.parent)
-            if let capture { close(capture.parent) }
-            plan.closeParent()
+            opened.forEach { close($0) }
+            terminal?.closeSlave()
             throw CordonError(.hostNotReady, "cannot create the sandbox's namespaces: \(error.errnoText)",
                               hint: "run `cordon doctor` to see what this host blocks (unprivileged user namespaces, AppArmor)")
         }
-        closeChildEnds()
+        // The child has its own copies of its ends.
+        close(errorPipe[1])
+        close(limitsPair.child)
+        capture?.closeChild()
+        plan.closeChild()
+        terminal?.closeSlave()
         let started = InitProcess(process: process, plan: plan, capture: capture, errors: errorPipe[0], limits: limitsPair.parent, path: path)
         // Root inside is the caller; then init may exec.
         do throws(SystemError) { try process.mapIdentity(outsideUid: uid, outsideGid: gid) } catch {

@@ -9,23 +9,46 @@ import Synchronization
 /// run that never does never starts NIO. Until the proxy serves, the sandbox's connections wait
 /// in the listeners' backlog; nothing goes around it.
 final class NetworkStart: Sendable {
+    /// What the start will serve, kept from `arm` until `start` or `stop`.
+    private struct Armed: Sendable {
+        var egress: SandboxEgress
+        var listeners: SandboxEgress.Listeners
+        var control: Int32?
+        var onNetwork: @Sendable (String) -> Void
+        var warn: @Sendable (String) -> Void
+
+        var descriptors: [Int32] { [listeners.relay, listeners.proxy, listeners.dns, listeners.sink] + (control.map { [$0] } ?? []) }
+    }
+
+    private let armed = Mutex<Armed?>(nil)
     private let starting = Mutex<Background?>(nil)
     private let started = Mutex<(serving: Bool, control: ControlServer?)>((false, nil))
 
-    /// `control`: the control socket, bound and listening (the server owns it from here).
-    /// `onNetwork` gets why the proxy could not start (for the event log); `warn` what the user
-    /// must know.
-    func start(
-        egress: SandboxEgress, listeners: SandboxEgress.Listeners, control: (path: String, descriptor: Int32)?,
+    /// Prepares the start. `control`: the control socket's descriptor, bound and listening (the
+    /// server owns it from the start on). `onNetwork` gets why the proxy could not start (for the
+    /// event log); `warn` what the user must know.
+    func arm(
+        egress: SandboxEgress, listeners: SandboxEgress.Listeners, control: Int32?,
         onNetwork: @escaping @Sendable (String) -> Void, warn: @escaping @Sendable (String) -> Void
     ) {
+        armed.withLock { $0 = Armed(egress: egress, listeners: listeners, control: control, onNetwork: onNetwork, warn: warn) }
+    }
+
+    /// The descriptors to watch until the start: one becoming readable (a connection, a
+    /// datagram) means the network is wanted. Empty once started, or when never armed.
+    var wakeDescriptors: [Int32] { armed.withLock { $0?.descriptors ?? [] } }
+
+    /// Starts serving what `arm` prepared, on another thread; later calls do nothing.
+    func start() {
+        guard let armed = armed.withLock({ armed in defer { armed = nil }; return armed }) else { return }
         let job = Background { [self] () throws(CordonError) in
+            let (egress, control, warn) = (armed.egress, armed.control, armed.warn)
             do {
-                try egress.startBlocking(listeners)
+                try egress.startBlocking(armed.listeners)
             } catch {
-                if let control { close(control.descriptor) }
+                if let control { close(control) }
                 warn("cordon: the egress proxy could not start (\(error)); the sandbox has no network")
-                onNetwork("unavailable: proxy: \(error)")
+                armed.onNetwork("unavailable: proxy: \(error)")
                 return
             }
             // The control socket (cordon approvals/allow/deny).
@@ -33,9 +56,9 @@ final class NetworkStart: Sendable {
                 self.started.withLock { $0 = (true, nil) }
                 return
             }
-            let server = ControlServer(path: control.path, broker: egress.approvals)
+            let server = ControlServer(broker: egress.approvals)
             do {
-                try server.startBlocking(boundSocket: control.descriptor)
+                try server.startBlocking(boundSocket: control)
                 self.started.withLock { $0 = (true, server) }
             } catch {
                 self.started.withLock { $0 = (true, nil) }
@@ -45,8 +68,13 @@ final class NetworkStart: Sendable {
         starting.withLock { $0 = job }
     }
 
-    /// Waits for the start to finish, then stops the control socket and the proxy.
+    /// Closes what was armed and never started; else waits for the start to finish, then stops
+    /// the control socket and the proxy.
     func stop(egress: SandboxEgress?) {
+        if let armed = armed.withLock({ armed in defer { armed = nil }; return armed }) {
+            armed.descriptors.forEach { close($0) }
+            return
+        }
         try? starting.withLock { $0 }?.wait()
         let (serving, control) = started.withLock { ($0.serving, $0.control) }
         control?.stopBlocking()

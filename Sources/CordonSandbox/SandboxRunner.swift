@@ -102,7 +102,7 @@ public final class SandboxRunner {
             // init has exited when this returns or throws: the overlays are unmounted.
             defer { overlays.settle(since: startedWall) }
             status = try supervise(
-                sandbox, hostname: hostname, terminal: pty, layout: layout, cgroup: cgroup,
+                sandbox, hostname: hostname, terminal: pty, layout: layout,
                 prepare: { pid throws(CordonError) -> Prepared in
                     // Checked now, written once the plan is on its way.
                     let record = try prepareRecord(layout: layout, name: options.name, workspace: workspace)
@@ -111,13 +111,11 @@ public final class SandboxRunner {
                                             created: try? Date(record.created, strategy: .iso8601))
                         yolo?.start()
                     }
-                    // v1: init joins by itself when the limits are released. v2: moved from here,
-                    // which waits for an RCU grace period; that happens meanwhile.
-                    var joining: Cgroup.PendingAdd?
-                    if let cgroup, !cgroup.joinsItself {
-                        do throws(SystemError) { joining = try cgroup.startAdding(pid: pid) } catch {
-                            throw CordonError(.sandboxSetup, "cannot put the sandbox in its cgroup", cause: error.description)
-                        }
+                    // Completed when the limits are released (v1: by init itself; v2: the move's
+                    // RCU grace period passes meanwhile).
+                    var joining: Cgroup.Joining?
+                    do throws(SystemError) { joining = try cgroup?.startJoining(pid: pid) } catch {
+                        throw CordonError(.sandboxSetup, "cannot put the sandbox in its cgroup", cause: error.description)
                     }
                     let plan = builder.build(.init(
                         name: options.name, workspace: workspace, command: options.command, terminal: pty != nil, layout: layout,
@@ -340,8 +338,8 @@ public final class SandboxRunner {
 
     /// What `prepare` made while init loaded.
     struct Prepared {
-        /// The cgroup join in progress (v2).
-        var joining: Cgroup.PendingAdd?
+        /// The cgroup join in progress.
+        var joining: Cgroup.Joining?
         /// The record being flushed to disk (waited for once the sandbox has exited).
         var saving: Background
         var egress: SandboxEgress?
@@ -352,7 +350,7 @@ public final class SandboxRunner {
     /// before the release kills init: it has run nothing of the sandbox's by then. init has exited
     /// when this returns or throws.
     func supervise(
-        _ sandbox: InitProcess, hostname: String, terminal pty: Pty?, layout: SandboxLayout, cgroup: Cgroup?,
+        _ sandbox: InitProcess, hostname: String, terminal pty: Pty?, layout: SandboxLayout,
         prepare: (_ pid: Int32) throws(CordonError) -> Prepared,
         onNetwork: @escaping @Sendable (String) -> Void
     ) throws(CordonError) -> Int32 {
@@ -377,8 +375,6 @@ public final class SandboxRunner {
         // never starts NIO. Until then the sandbox's connections wait in the listeners' backlog,
         // they never go around the proxy.
         let network = NetworkStart()
-        var waking: [Int32] = []
-        var startNetwork: (() -> Void)?
         if let egress, let received = sandbox.receiveListeners() {
             switch received {
             case .listeners(let fds):
@@ -387,11 +383,8 @@ public final class SandboxRunner {
                 if controlFD < 0 {
                     warn("cordon: the control socket could not start (\(String(cString: strerror(-controlFD)))); approvals can only be answered here")
                 }
-                let control = controlFD >= 0 ? (path: layout.controlSocket, descriptor: controlFD) : nil
-                waking = fds + (control.map { [$0.descriptor] } ?? [])
+                network.arm(egress: egress, listeners: listeners, control: controlFD >= 0 ? controlFD : nil, onNetwork: onNetwork, warn: warn)
                 onNetwork("proxied")
-                let warn = warn
-                startNetwork = { network.start(egress: egress, listeners: listeners, control: control, onNetwork: onNetwork, warn: warn) }
             case .unavailable(let reason):
                 warn("cordon: the sandbox has no network: \(reason) (see `cordon doctor`)")
                 onNetwork("unavailable: \(reason)")
@@ -399,16 +392,9 @@ public final class SandboxRunner {
                 break
             }
         }
-        defer {
-            // Never started: the listeners and the control socket were never handed over.
-            if startNetwork != nil { waking.forEach { close($0) } }
-            network.stop(egress: egress)
-        }
+        defer { network.stop(egress: egress) }
         let joinFiles = try sandbox.abortingOnFailure { () throws(CordonError) -> [Int32] in
-            do throws(SystemError) {
-                try prepared.joining?.wait()
-                return try cgroup?.openSelfJoinFiles() ?? []
-            } catch {
+            do throws(SystemError) { return try prepared.joining?.finish() ?? [] } catch {
                 throw CordonError(.sandboxSetup, "cannot put the sandbox in its cgroup", cause: error.description)
             }
         }
@@ -444,14 +430,12 @@ public final class SandboxRunner {
             if signalFD >= 0 { close(signalFD) }
         }
         while true {
-            let r = waking.withUnsafeBufferPointer { wake in
+            let r = network.wakeDescriptors.withUnsafeBufferPointer { wake in
                 ccordon_supervise(sandbox.process.pidfd, signalFD, pty?.master ?? -1, 0, 1, approvalPipe[0], wake.baseAddress, Int32(wake.count))
             }
             if r == 0 { break }
             if r == 2 {
-                waking = []
-                startNetwork?()
-                startNetwork = nil
+                network.start()
                 continue
             }
             if r == 1, let egress {
