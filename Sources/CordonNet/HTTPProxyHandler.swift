@@ -1,50 +1,75 @@
 import NIOCore
 import NIOHTTP1
 
-/// HTTP/1.1 proxy front end: CONNECT tunnels (403 before the tunnel when refused, then the SNI
-/// gate) and absolute-form forward requests (Host must match the target; bodies streamed).
-/// A forward connection carries one request, answered with `Connection: close`, so every request
-/// is decided on its own.
+/// HTTP/1.1 requests, on the proxy listener and on captured plain-HTTP flows:
+/// - `.listener`: CONNECT tunnels (403 before the tunnel when refused, then the SNI gate) and
+///   absolute-form forward requests (the Host header must match the target);
+/// - `.captured`: requests to a captured flow's original destination, each Host header checked
+///   against the names the DNS stub handed that address out for.
+/// Every request is decided on its own and goes upstream on a connection of its own, with
+/// `Connection: close`. The client's connection stays open between requests when the client
+/// allows it and the response's end is known from its framing; requests pipelined behind one in
+/// flight are held (reads stop) until its response is complete, then decided in turn. An
+/// `Upgrade` request answered 101 turns the connection into a byte tunnel (WebSocket).
 final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
+    enum Mode {
+        case listener
+        case captured(destination: IPAddress, port: Int)
+    }
+
     private enum State {
         case idle
         /// CONNECT decided or dialling; `sawEnd` once the request is complete.
         case connecting(host: Host, sawEnd: Bool, upstream: (any Channel, Decision)?)
-        /// Forward request waiting for its upstream; parts received meanwhile are held.
+        /// Request waiting for its upstream; parts received meanwhile are held.
         case forwarding(pending: [HTTPServerRequestPart])
         case streaming(upstream: any Channel)
         case done
     }
 
     private let proxy: EgressProxy
-    private let record: FlowRecord
+    private let mode: Mode
+    /// The connection's first record, finished at close by whoever made it; later requests get
+    /// records of their own.
+    private let firstRecord: FlowRecord
+    private var record: FlowRecord
     private var state = State.idle
     private var gate: TunnelGate?
     private var pendingRead = false
-    /// Set at the forward request's end: what follows (a pipelined request, its body) is never
-    /// sent upstream, where it would be a request no one decided.
+    /// Set at the request's end: what follows belongs to the next request and waits in `queued`.
     private var requestEnded = false
+    /// Parts of requests pipelined behind the one in flight.
+    private var queued: [HTTPServerRequestPart] = []
+    /// The client let this connection carry another request after the current one.
+    private var reusable = false
     private weak var relay: ResponseRelay?
     private var context: ChannelHandlerContext?
 
-    init(proxy: EgressProxy, record: FlowRecord) {
+    init(proxy: EgressProxy, record: FlowRecord, mode: Mode = .listener) {
         self.proxy = proxy
         self.record = record
+        self.firstRecord = record
+        self.mode = mode
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let part = unwrapInboundIn(data)
-        switch (state, part) {
-        case (.idle, .head(let head)):
-            if head.method == .CONNECT { startConnect(context: context, head: head) } else { startForward(context: context, head: head) }
-        case (.connecting(let host, _, let upstream), .end):
+        handle(unwrapInboundIn(data), context: context)
+    }
+
+    private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch state {
+        case .idle:
+            guard case .head(let head) = part else { return }
+            start(context: context, head: head)
+        case .connecting(let host, _, let upstream):
+            guard case .end = part else { return }
             state = .connecting(host: host, sawEnd: true, upstream: upstream)
             // Bytes after the CONNECT head are tunnel bytes: the gate before us collects them.
             let gate = TunnelGate(proxy: proxy, record: record, expected: host)
@@ -58,18 +83,36 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
             tunnelIfReady(context: context)
-        case (.forwarding(var pending), _):
-            guard !requestEnded else { break }
+        case .forwarding(var pending):
+            guard !requestEnded else { return queued.append(part) }
             if case .end = part { requestEnded = true }
             pending.append(part)
             state = .forwarding(pending: pending)
-        case (.streaming(let upstream), _):
-            guard !requestEnded else { break }
+        case .streaming(let upstream):
+            guard !requestEnded else { return queued.append(part) }
             if case .end = part { requestEnded = true }
             send(part, to: upstream)
-        default:
-            break  // a second request on this connection: ignored; we close after the first response
+        case .done:
+            break
         }
+    }
+
+    private func start(context: ChannelHandlerContext, head: HTTPRequestHead) {
+        requestEnded = false
+        let upgrade = Self.isUpgrade(head)
+        reusable = !upgrade && head.version == .http1_1 && head.isKeepAlive
+            && !head.headers["proxy-connection"].contains { $0.lowercased().contains("close") }
+        switch mode {
+        case .listener where head.method == .CONNECT: startConnect(context: context, head: head)
+        case .listener: startForward(context: context, head: head, upgrade: upgrade)
+        case .captured(let destination, let port): startCaptured(context: context, head: head, destination: destination, port: port, upgrade: upgrade)
+        }
+    }
+
+    /// `Connection: upgrade` with an `Upgrade` header (WebSocket over plain HTTP).
+    static func isUpgrade(_ head: HTTPRequestHead) -> Bool {
+        head.headers.contains(name: "upgrade")
+            && head.headers["connection"].contains { value in value.split(separator: ",").contains { String($0).trimmingSpaces().lowercased() == "upgrade" } }
     }
 
     // MARK: CONNECT
@@ -80,6 +123,11 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             record.decided(Decision(verdict: .deny, host: head.uri, port: 0, rule: "bad-request", reason: "CONNECT target is not host:port"))
             finish(context: context, EgressProxy.plainResponse(.badRequest, "CONNECT needs host:port, got \(head.uri)"))
             return
+        }
+        if record !== firstRecord {
+            // A tunnel after forward requests: its line is written when the connection closes.
+            let record = record
+            context.channel.closeFuture.whenComplete { _ in record.finish() }
         }
         record.target(method: "CONNECT", host: host.description, port: port)
         state = .connecting(host: host, sawEnd: false, upstream: nil)
@@ -105,9 +153,10 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         gate.arm(context: gateContext, upstream: upstream.0, decision: upstream.1)
     }
 
-    // MARK: Forward proxying
+    // MARK: Requests
 
-    private func startForward(context: ChannelHandlerContext, head: HTTPRequestHead) {
+    /// An absolute-form request on the proxy listener.
+    private func startForward(context: ChannelHandlerContext, head: HTTPRequestHead, upgrade: Bool) {
         guard let target = ForwardTarget(uri: head.uri) else {
             record.target(method: head.method.rawValue, host: head.uri, port: 0)
             record.decided(Decision(verdict: .deny, host: head.uri, port: 0, rule: "bad-request", reason: "not an absolute http:// URI"))
@@ -117,22 +166,61 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         record.target(method: head.method.rawValue, host: target.host, port: target.port)
         let hostHeaders = head.headers["host"]
         if hostHeaders.count > 1 || hostHeaders.first.map({ !target.matches(hostHeader: $0) }) ?? false {
-            let decision = Decision(
-                verdict: .deny, host: Host(target.host)?.description ?? target.host, port: target.port, rule: "host-mismatch",
+            return refuse(
+                context, host: Host(target.host)?.description ?? target.host, port: target.port, rule: "host-mismatch",
                 reason: "Host header \(hostHeaders.joined(separator: ",")) differs from the request target \(target.host)")
-            record.decided(decision)
-            finish(context: context, proxy.refusalResponse(decision))
-            return
         }
+        var outgoing = head
+        outgoing.uri = target.pathAndQuery
+        if hostHeaders.isEmpty { outgoing.headers.add(name: "Host", value: target.authority) }
+        forward(context: context, head: outgoing, host: target.host, port: target.port, fixedAddress: nil, upgrade: upgrade)
+    }
+
+    /// A request on a captured flow: its Host names the destination, which must be an address the
+    /// DNS stub handed out for that name.
+    private func startCaptured(context: ChannelHandlerContext, head: HTTPRequestHead, destination: IPAddress, port: Int, upgrade: Bool) {
+        record.target(method: head.method.rawValue, host: destination.description, port: port)
+        let hostHeaders = head.headers["host"]
+        guard hostHeaders.count == 1, let claimed = hostHeaders.first?.trimmingSpaces(), !claimed.isEmpty else {
+            return refuse(
+                context, host: destination.description, port: port, rule: hostHeaders.isEmpty ? "host-missing" : "host-mismatch",
+                reason: hostHeaders.isEmpty ? "HTTP request without a Host header" : "more than one Host header")
+        }
+        guard head.method != .CONNECT else {
+            return refuse(context, host: destination.description, port: port, rule: "bad-request", reason: "CONNECT sent to \(destination):\(port) as a plain request")
+        }
+        var outgoing = head
+        if head.uri.lowercased().hasPrefix("http://") {
+            guard let target = ForwardTarget(uri: head.uri), target.matches(hostHeader: claimed) else {
+                return refuse(
+                    context, host: destination.description, port: port, rule: "host-mismatch",
+                    reason: "Host header \(claimed) differs from the request target \(head.uri)")
+            }
+            outgoing.uri = target.pathAndQuery
+        }
+        switch proxy.capturedName(claimed: FirstBytes.stripPort(claimed), destination: destination) {
+        case .refused(let rule, let reason):
+            refuse(context, host: destination.description, port: port, rule: rule, reason: reason)
+        case .name(let name):
+            record.target(method: head.method.rawValue, host: name, port: port)
+            let dialAddress = proxy.nameLookup?.dialAddress(for: destination) ?? destination
+            forward(context: context, head: outgoing, host: name, port: port, fixedAddress: dialAddress, upgrade: upgrade)
+        }
+    }
+
+    /// Admits and dials, then sends the request (origin form) on its own upstream connection.
+    private func forward(context: ChannelHandlerContext, head: HTTPRequestHead, host: String, port: Int, fixedAddress: IPAddress?, upgrade: Bool) {
         state = .forwarding(pending: [])
-        proxy.open(host: target.host, port: target.port, on: context.eventLoop) { [self] opened in
+        proxy.open(host: host, port: port, fixedAddress: fixedAddress, on: context.eventLoop) { [self] opened in
             guard let context = self.context, case .forwarding(let pending) = state else {
                 if case .connected(_, let channel, _) = opened { channel.close(promise: nil) }
                 return
             }
-            guard let (_, upstream) = connectedOrFinish(opened, port: target.port, context: context) else { return }
+            guard let (_, upstream) = connectedOrFinish(opened, port: port, context: context) else { return }
             do {
-                let relay = ResponseRelay(client: context.channel, record: record, requestSide: self, requestWasHead: head.method == .HEAD)
+                let relay = ResponseRelay(
+                    client: context.channel, record: record, requestSide: self, requestWasHead: head.method == .HEAD,
+                    clientKeepsConnection: reusable, upgrade: upgrade)
                 try upstream.pipeline.syncOperations.addHandlers(HTTPRequestEncoder(), relay)
                 self.relay = relay
             } catch {
@@ -142,18 +230,18 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
             state = .streaming(upstream: upstream)
             var outgoing = head
-            outgoing.uri = target.pathAndQuery
             for hop in ["proxy-connection", "proxy-authorization", "connection", "keep-alive"] { outgoing.headers.remove(name: hop) }
-            if !outgoing.headers.contains(name: "host") { outgoing.headers.add(name: "Host", value: target.authority) }
-            outgoing.headers.add(name: "Connection", value: "close")
+            if upgrade {
+                outgoing.headers.add(name: "Connection", value: "Upgrade")
+            } else {
+                outgoing.headers.remove(name: "upgrade")
+                outgoing.headers.add(name: "Connection", value: "close")
+            }
             upstream.write(HTTPClientRequestPart.head(outgoing), promise: nil)
             for part in pending { send(part, to: upstream) }
             upstream.flush()
             upstream.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in upstream.close(promise: nil) }
-            if pendingRead {
-                pendingRead = false
-                context.read()
-            }
+            resumeReading(context: context)
         }
     }
 
@@ -188,11 +276,63 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    // MARK: Called by the relay
+
+    /// The response is complete (`reusable`: its end was known from its framing and the client was
+    /// told the connection stays open). The request's line is written; the connection then
+    /// carries the next request, or closes.
+    func responseEnded(reusable responseAllows: Bool) {
+        guard let context, case .streaming = state else { return }
+        record.finish()
+        guard responseAllows, reusable, requestEnded else { return closeAfterAnswer(context: context) }
+        context.flush()
+        record = FlowRecord(client: record.client, log: proxy.log)
+        state = .idle
+        requestEnded = false
+        let parts = queued
+        queued = []
+        for part in parts { handle(part, context: context) }
+        resumeReading(context: context)
+    }
+
+    /// The response was 101 to an upgrade request: from here on the connection is a byte tunnel.
+    /// The relay has left the upstream's pipeline; the decoder's unparsed bytes go upstream.
+    func upgraded(upstream: any Channel) {
+        guard let context, case .streaming = state else {
+            upstream.close(promise: nil)
+            return
+        }
+        state = .done
+        do {
+            let decoder = try context.pipeline.syncOperations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+            try glue(client: context.channel, upstream: upstream, record: record, initialBytes: [])
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+            context.pipeline.syncOperations.removeHandler(decoder, promise: nil)
+            context.channel.read()  // the read held while the response was awaited
+        } catch {
+            upstream.close(promise: nil)
+            context.close(promise: nil)
+        }
+    }
+
     /// Called by the relay when the upstream can take more request body again.
     func upstreamBecameWritable() {
-        if pendingRead, let context {
-            pendingRead = false
-            context.read()
+        if let context { resumeReading(context: context) }
+    }
+
+    private func resumeReading(context: ChannelHandlerContext) {
+        guard pendingRead, readsAllowed else { return }
+        pendingRead = false
+        context.read()
+    }
+
+    /// Reads wait while a request waits for its upstream, while the upstream is full, and once a
+    /// request has ended until its response is complete (pipelined bytes stay in the socket).
+    private var readsAllowed: Bool {
+        switch state {
+        case .forwarding: return false
+        case .streaming(let upstream): return !requestEnded && upstream.isWritable
+        default: return true
         }
     }
 
@@ -202,14 +342,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        switch state {
-        case .forwarding:
-            pendingRead = true
-        case .streaming(let upstream) where !upstream.isWritable:
-            pendingRead = true
-        default:
-            context.read()
-        }
+        if readsAllowed { context.read() } else { pendingRead = true }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -219,325 +352,56 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         default: break
         }
         state = .done
+        record.finish()
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if case .idle = state {
+        switch state {
+        case .idle:
             record.failed("bad request: \(error)")
             finish(context: context, EgressProxy.plainResponse(.badRequest, "malformed request"))
-        } else {
+        case .done:
+            break  // answered and closing: what the client still sends is dropped, errors too
+        default:
             context.close(promise: nil)
         }
     }
 
+    private func refuse(_ context: ChannelHandlerContext, host: String, port: Int, rule: String, reason: String) {
+        let decision = Decision(verdict: .deny, host: host, port: port, rule: rule, reason: reason)
+        record.decided(decision)
+        finish(context: context, proxy.refusalResponse(decision))
+    }
+
+    /// Answers and closes (refusals and errors end the connection).
     private func finish(context: ChannelHandlerContext, _ response: String) {
+        context.write(wrapOutboundOut(context.channel.allocator.buffer(string: response)), promise: nil)
+        closeAfterAnswer(context: context)
+    }
+
+    /// Ends the connection without losing the answer: the output closes once it is written (a
+    /// FIN), and what the client still sends (pipelined requests) is read and dropped until it
+    /// closes or `lingerTime` passes. Closing with unread bytes would reset the connection, and a
+    /// reset can destroy the answer before the client reads it.
+    private func closeAfterAnswer(context: ChannelHandlerContext) {
         state = .done
-        context.writeAndClose(response)
-    }
-}
-
-@available(*, unavailable)
-extension HTTPProxyHandler: Sendable {}
-
-/// Upstream side of a forward request: the response goes to the client as the origin sent it,
-/// except its head(s), rewritten by `ResponseHead` (hop-by-hop headers out, `Connection: close`
-/// in: a forward connection carries one request, so the client must not reuse it). The request
-/// went upstream with `Connection: close`, so the origin's close ends the response; the body is
-/// relayed byte for byte (no decoding and re-encoding), reads held while the client is full.
-final class ResponseRelay: ChannelDuplexHandler {
-    typealias InboundIn = ByteBuffer
-    typealias OutboundIn = NIOAny
-    typealias OutboundOut = NIOAny
-
-    private let client: any Channel
-    private let record: FlowRecord
-    private weak var requestSide: HTTPProxyHandler?
-    private var context: ChannelHandlerContext?
-    private var pendingRead = false
-    private let requestWasHead: Bool
-    /// Bytes of a response head not complete yet; nil once the final head went out.
-    private var head: [UInt8]? = []
-    /// Where the body ends, once the final head is known.
-    private var framing: BodyFraming?
-    private var ended = false
-
-    init(client: any Channel, record: FlowRecord, requestSide: HTTPProxyHandler, requestWasHead: Bool) {
-        self.client = client
-        self.record = record
-        self.requestSide = requestSide
-        self.requestWasHead = requestWasHead
-    }
-
-    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
-    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !ended else { return }
-        let buffer = unwrapInboundIn(data)
-        guard var pending = head else {
-            relayBody(buffer, context: context)
-            return
-        }
-        pending += buffer.readableBytesView
-        // Interim (1xx) heads go out as they come; the final one switches to the body.
-        while let end = FirstBytes.headEnd(pending) {
-            guard let rewritten = ResponseHead.rewrite(pending[..<end]) else {
-                fail(context, "malformed response head")
-                return
-            }
-            client.write(client.allocator.buffer(bytes: rewritten.bytes), promise: nil)
-            pending.removeFirst(end + 4)
-            if rewritten.isFinal {
-                head = nil
-                framing = rewritten.status == 101
-                    ? BodyFraming(.init(), status: 200, requestWasHead: false)  // switched: until close
-                    : BodyFraming(rewritten.framing, status: rewritten.status, requestWasHead: requestWasHead)
-                relayBody(client.allocator.buffer(bytes: pending), context: context)
-                return
-            }
-        }
-        guard pending.count <= FirstBytes.limit else {
-            fail(context, "response head larger than \(FirstBytes.limit) bytes")
-            return
-        }
-        head = pending
-    }
-
-    /// Body bytes up to the body's end; at the end the response is complete: the client gets
-    /// it all, then both connections close (whatever the origin sends after it is dropped).
-    private func relayBody(_ buffer: ByteBuffer, context: ChannelHandlerContext) {
-        guard var framing else { return }
-        let used = framing.consume(buffer.readableBytesView)
-        self.framing = framing
-        if used > 0 {
-            record.countDown(used)
-            client.write(buffer.getSlice(at: buffer.readerIndex, length: used)!, promise: nil)
-        }
-        if framing.isComplete { end(context) }
-    }
-
-    private func end(_ context: ChannelHandlerContext) {
-        guard !ended else { return }
-        ended = true
-        let client = client
-        client.writeAndFlush(client.allocator.buffer(capacity: 0)).whenComplete { _ in client.close(promise: nil) }
-        context.close(promise: nil)
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) { client.flush() }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        // The origin's close ends a close-delimited body; anywhere else it cuts the response
-        // short, and the client sees that by the body's own framing (no head at all: just the close).
-        end(context)
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        fail(context, "\(error)")
-    }
-
-    private func fail(_ context: ChannelHandlerContext, _ why: String) {
-        record.failed("upstream response: \(why)")
-        head = nil
-        ended = true
-        context.close(promise: nil)
-        client.close(promise: nil)
-    }
-
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { requestSide?.upstreamBecameWritable() }
-    }
-
-    func clientBecameWritable() {
-        if pendingRead, let context {
+        queued = []
+        context.flush()
+        context.close(mode: .output, promise: nil)
+        let channel = context.channel
+        context.eventLoop.assumeIsolated().scheduleTask(in: Self.lingerTime) { channel.close(promise: nil) }
+        if pendingRead {
             pendingRead = false
             context.read()
         }
     }
 
-    func read(context: ChannelHandlerContext) {
-        if client.isWritable { context.read() } else { pendingRead = true }
-    }
+    static let lingerTime = TimeAmount.seconds(2)
 }
 
 @available(*, unavailable)
-extension ResponseRelay: Sendable {}
-
-/// A response head for the client of a forward request: the status line and headers as the
-/// origin sent them, less the hop-by-hop `Connection`, `Keep-Alive` and `Proxy-Connection`
-/// (with their continuation lines), plus `Connection: close` on a final response. Pure.
-enum ResponseHead {
-    static let hopByHop: Set<String> = ["connection", "keep-alive", "proxy-connection"]
-
-    /// `head`: the bytes before the blank line. nil when it is not an HTTP/1 status line followed
-    /// by `name: value` lines. `isFinal`: not a 1xx interim response (101 ends the head(s) too).
-    static func rewrite(_ head: ArraySlice<UInt8>) -> (bytes: [UInt8], isFinal: Bool, status: Int, framing: BodyFraming.Header)? {
-        let lines = head.split(separator: 0x0A, omittingEmptySubsequences: false).map { line in
-            line.last == 0x0D ? line.dropLast() : line
-        }
-        guard let statusLine = lines.first, statusLine.starts(with: Array("HTTP/1.".utf8)), statusLine.count >= 12,
-              statusLine[statusLine.startIndex + 8] == 0x20
-        else { return nil }
-        let code = statusLine[(statusLine.startIndex + 9)..<(statusLine.startIndex + 12)]
-        guard code.allSatisfy({ (0x30...0x39).contains($0) }) else { return nil }
-        let status = code.reduce(0) { $0 * 10 + Int($1 - 0x30) }
-        var out = Array(statusLine) + [0x0D, 0x0A]
-        out.reserveCapacity(head.count + 24)
-        var keeping = true
-        var framing = BodyFraming.Header()
-        for line in lines.dropFirst() {
-            if let first = line.first, first == 0x20 || first == 0x09 {
-                if keeping { out += line + [0x0D, 0x0A] }  // obs-fold: belongs to the line above
-                continue
-            }
-            guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > line.startIndex else { return nil }
-            let name = String(decoding: line[..<colon].map { (0x41...0x5A).contains($0) ? $0 | 0x20 : $0 }, as: UTF8.self)
-            keeping = !hopByHop.contains(name)
-            if keeping { out += line + [0x0D, 0x0A] }
-            if name == "content-length" || name == "transfer-encoding" {
-                framing.add(name: name, value: String(decoding: line[line.index(after: colon)...], as: UTF8.self))
-            }
-        }
-        let isFinal = status >= 200 || status == 101
-        if status >= 200 { out += Array("Connection: close\r\n".utf8) }
-        out += [0x0D, 0x0A]
-        return (out, isFinal, status, framing)
-    }
-}
-
-/// Where a response body ends, from its head (RFC 9112 §6.3), tracked over the raw bytes so the
-/// relay can end the client's response even when the origin ignores `Connection: close`.
-struct BodyFraming {
-    /// What the head said.
-    struct Header {
-        var contentLength: Int?
-        var conflictingLengths = false
-        var chunked = false
-        var otherCoding = false
-
-        mutating func add(name: String, value: String) {
-            let trimmed = value.trimmingSpaces()
-            if name == "content-length" {
-                guard let length = Int(trimmed), length >= 0, contentLength == nil || contentLength == length else {
-                    conflictingLengths = true
-                    return
-                }
-                contentLength = length
-            } else {
-                let codings = trimmed.lowercased().split(separator: ",").map { String($0).trimmingSpaces() }
-                chunked = codings.last == "chunked"
-                otherCoding = !chunked
-            }
-        }
-    }
-
-    private enum State: Equatable {
-        case length(remaining: Int)
-        case chunkSize(digits: Int, value: Int, inExtension: Bool, sawCR: Bool)
-        case chunkData(remaining: Int)
-        case chunkDataEnd(needed: Int)
-        case trailers(lineLength: Int, sawCR: Bool)
-        case untilClose
-        case done
-    }
-
-    private var state: State
-
-    /// `status` of the final response, `requestWasHead` for HEAD requests.
-    init(_ header: Header, status: Int, requestWasHead: Bool) {
-        if requestWasHead || status == 204 || status == 304 || (100..<200).contains(status) {
-            state = .done
-        } else if header.chunked {
-            state = .chunkSize(digits: 0, value: 0, inExtension: false, sawCR: false)
-        } else if header.otherCoding || header.conflictingLengths {
-            state = .untilClose  // no length the proxy can trust: the origin's close ends it
-        } else if let length = header.contentLength {
-            state = length == 0 ? .done : .length(remaining: length)
-        } else {
-            state = .untilClose
-        }
-    }
-
-    var isComplete: Bool { state == .done }
-
-    /// Follows `bytes` of body; returns how many of them belong to the body (the rest, if any,
-    /// comes after its end and is not relayed). A malformed chunked body ends at the bad byte.
-    mutating func consume(_ bytes: ByteBufferView) -> Int {
-        var used = 0
-        var index = bytes.startIndex
-        while index < bytes.endIndex {
-            switch state {
-            case .done:
-                return used
-            case .untilClose:
-                return bytes.count
-            case .length(let remaining):
-                let take = min(remaining, bytes.endIndex - index)
-                index += take
-                used += take
-                state = remaining == take ? .done : .length(remaining: remaining - take)
-            case .chunkData(let remaining):
-                let take = min(remaining, bytes.endIndex - index)
-                index += take
-                used += take
-                state = remaining == take ? .chunkDataEnd(needed: 2) : .chunkData(remaining: remaining - take)
-            case .chunkDataEnd(let needed):
-                let expected: UInt8 = needed == 2 ? 0x0D : 0x0A
-                guard bytes[index] == expected else {
-                    state = .done
-                    return used
-                }
-                index += 1
-                used += 1
-                state = needed == 2 ? .chunkDataEnd(needed: 1) : .chunkSize(digits: 0, value: 0, inExtension: false, sawCR: false)
-            case .chunkSize(let digits, let value, let inExtension, let sawCR):
-                let byte = bytes[index]
-                index += 1
-                used += 1
-                if sawCR {
-                    guard byte == 0x0A, digits > 0 else {
-                        state = .done
-                        return used
-                    }
-                    state = value == 0 ? .trailers(lineLength: 0, sawCR: false) : .chunkData(remaining: value)
-                } else if byte == 0x0D {
-                    state = .chunkSize(digits: digits, value: value, inExtension: inExtension, sawCR: true)
-                } else if inExtension || byte == UInt8(ascii: ";") {
-                    state = .chunkSize(digits: digits, value: value, inExtension: true, sawCR: false)
-                } else if let digit = Self.hexValue(byte), digits < 15 {
-                    state = .chunkSize(digits: digits + 1, value: value << 4 | digit, inExtension: false, sawCR: false)
-                } else if byte == 0x20 || byte == 0x09 {
-                    state = .chunkSize(digits: digits, value: value, inExtension: true, sawCR: false)
-                } else {
-                    state = .done
-                    return used
-                }
-            case .trailers(let lineLength, let sawCR):
-                let byte = bytes[index]
-                index += 1
-                used += 1
-                if sawCR, byte == 0x0A {
-                    state = lineLength == 0 ? .done : .trailers(lineLength: 0, sawCR: false)
-                } else if byte == 0x0D {
-                    state = .trailers(lineLength: lineLength, sawCR: true)
-                } else {
-                    state = .trailers(lineLength: lineLength + 1, sawCR: false)
-                }
-            }
-        }
-        return used
-    }
-
-    private static func hexValue(_ byte: UInt8) -> Int? {
-        switch byte {
-        case 0x30...0x39: return Int(byte - 0x30)
-        case 0x41...0x46: return Int(byte - 0x41 + 10)
-        case 0x61...0x66: return Int(byte - 0x61 + 10)
-        default: return nil
-        }
-    }
-}
+extension HTTPProxyHandler: Sendable {}
 
 /// The parts of an absolute-form `http://` request target.
 struct ForwardTarget: Equatable {

@@ -1,4 +1,5 @@
 import NIOCore
+import NIOHTTP1
 
 /// A captured flow with its original destination: the name is read from the first bytes (SNI or
 /// Host) or, for opaque protocols, taken from the DNS stub's record for the address; the address
@@ -14,7 +15,6 @@ final class TransparentHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var buffered: [ByteBuffer] = []
     private var bytes: [UInt8] = []
     private var decided = false
-    private var isHTTP = false
     private var timer: Scheduled<Void>?
     private var context: ChannelHandlerContext?
 
@@ -53,13 +53,33 @@ final class TransparentHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .tls(let name):
             record.target(method: "tls", host: destination.description, port: port)
             decide(context: context, claimed: name, opaque: false)
-        case .http(let method, let host):
-            isHTTP = true
+        case .http(let method, _):
             record.target(method: method, host: destination.description, port: port)
-            decide(context: context, claimed: host, opaque: false)
+            handOverToHTTP(context: context)
         case .other:
             decide(context: context, claimed: nil, opaque: true)
         }
+    }
+
+    /// Plain HTTP: every request on the connection is decided by its own Host (`HTTPProxyHandler`
+    /// in `.captured` mode), not just the first.
+    private func handOverToHTTP(context: ChannelHandlerContext) {
+        decided = true
+        timer?.cancel()
+        let pipeline = context.pipeline.syncOperations
+        let handler = HTTPProxyHandler(proxy: proxy, record: record, mode: .captured(destination: destination, port: port))
+        do {
+            try pipeline.addHandler(handler, position: .after(self))
+            try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)), position: .before(handler))
+        } catch {
+            context.close(promise: nil)
+            return
+        }
+        let pending = buffered
+        buffered = []
+        for buffer in pending { context.fireChannelRead(wrapInboundOut(buffer)) }
+        context.fireChannelReadComplete()
+        pipeline.removeHandler(context: context, promise: nil)
     }
 
     private func decide(context: ChannelHandlerContext, claimed: String?, opaque: Bool) {
@@ -68,18 +88,11 @@ final class TransparentHandler: ChannelInboundHandler, RemovableChannelHandler {
         let handedOut = proxy.nameLookup?.names(for: destination) ?? []
         let name: String
         if let claimed {
-            guard let host = Host(claimed), let claimedName = host.name ?? host.address?.description else {
-                return refuse(context, rule: "invalid-host", reason: "\(claimed) is not a valid host name")
+            switch proxy.capturedName(claimed: claimed, destination: destination) {
+            case .refused(let rule, let reason): return refuse(context, rule: rule, reason: reason)
+            case .name(let claimedName): name = claimedName
             }
-            if host.address == nil, !handedOut.contains(claimedName) {
-                return refuse(
-                    context, rule: handedOut.isEmpty ? "ip-literal" : "name-mismatch",
-                    reason: handedOut.isEmpty
-                        ? "\(destination) was never handed out by cordon's DNS (direct IP connection)"
-                        : "\(destination) was handed out for \(handedOut.joined(separator: ", ")), not \(claimedName)")
-            }
-            name = host.address == nil ? claimedName : destination.description
-        } else if !isHTTP, let recorded = handedOut.first {
+        } else if let recorded = handedOut.first {
             // No SNI/Host: only an explicitly listed non-web port lets opaque traffic through.
             if !opaque, !proxy.policy.allowMissingSNI {
                 return refuse(context, rule: "sni-missing", reason: "the TLS ClientHello to \(recorded) carries no server name")
@@ -88,12 +101,10 @@ final class TransparentHandler: ChannelInboundHandler, RemovableChannelHandler {
                 return refuse(context, rule: "not-tls", reason: "traffic to \(recorded):\(port) is neither TLS nor HTTP")
             }
             name = recorded
-        } else if isHTTP {
-            return refuse(context, rule: "host-missing", reason: "HTTP request without a Host header")
         } else {
             name = destination.description
         }
-        record.target(method: opaque ? "tcp" : (isHTTP ? record.method : "tls"), host: name, port: port)
+        record.target(method: opaque ? "tcp" : "tls", host: name, port: port)
         let dialAddress = proxy.nameLookup?.dialAddress(for: destination) ?? destination
         proxy.open(host: name, port: port, fixedAddress: dialAddress, on: context.eventLoop) { [self] opened in
             guard let context = self.context else {
@@ -134,7 +145,33 @@ final class TransparentHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func closeRefused(_ context: ChannelHandlerContext, _ decision: Decision) {
-        if isHTTP { context.writeAndClose(proxy.refusalResponse(decision)) } else { context.close(promise: nil) }
+        context.close(promise: nil)
+    }
+}
+
+extension EgressProxy {
+    enum CapturedName: Equatable {
+        case name(String)
+        case refused(rule: String, reason: String)
+    }
+
+    /// The name a captured flow to `destination` is for, from the name its first bytes claim (SNI,
+    /// Host without port): one the DNS stub handed this address out for; an address literal
+    /// stands for the destination itself (the policy then judges it as a literal).
+    func capturedName(claimed: String, destination: IPAddress) -> CapturedName {
+        guard let host = Host(claimed), let claimedName = host.name ?? host.address?.description else {
+            return .refused(rule: "invalid-host", reason: "\(claimed) is not a valid host name")
+        }
+        if host.address != nil { return .name(destination.description) }
+        let handedOut = nameLookup?.names(for: destination) ?? []
+        guard handedOut.contains(claimedName) else {
+            return .refused(
+                rule: handedOut.isEmpty ? "ip-literal" : "name-mismatch",
+                reason: handedOut.isEmpty
+                    ? "\(destination) was never handed out by cordon's DNS (direct IP connection)"
+                    : "\(destination) was handed out for \(handedOut.joined(separator: ", ")), not \(claimedName)")
+        }
+        return .name(claimedName)
     }
 }
 

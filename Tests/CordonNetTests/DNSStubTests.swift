@@ -188,6 +188,14 @@ final class FakeApprovals: ApprovalProvider {
         #expect(fronted.stdout.contains("rule name-mismatch"), "\(fronted)")
         let direct = try await run(["curl", "-sS", "--max-time", "15", "--noproxy", "*", "http://127.0.0.1:\(unknownPort)/"])
         #expect(direct.stdout.contains("rule ip-literal"), "\(direct)")
+        // One connection, two requests: the second names a host this address was not handed out
+        // for, and is refused although the first was allowed.
+        let keptAlive = try await run(
+            ["python3", "-c", ProxyLoopbackTests.rawClient, "\(handedPort)"],
+            input: "GET / HTTP/1.1\r\nHost: allowed.test:\(handedPort)\r\n\r\nGET / HTTP/1.1\r\nHost: evil.test\r\n\r\n")
+        #expect(keptAlive.stdout.hasPrefix("HTTP/1.1 200 OK\r\n") && !keptAlive.stdout.hasPrefix("HTTP/1.1 200 OK\r\nConnection: close"), "\(keptAlive.stdout)")
+        #expect(keptAlive.stdout.contains("hello allowed.test:\(handedPort)\nHTTP/1.1 403 Forbidden\r\n"), "\(keptAlive.stdout)")
+        #expect(keptAlive.stdout.contains("rule name-mismatch"))
         #expect(await lb.waitForLog { $0.contains("\"rule\":\"name-mismatch\"") } != nil)
         #expect(await lb.waitForLog { $0.contains("\"rule\":\"ip-literal\"") && $0.contains("\"method\":\"GET\"") } != nil)
     }

@@ -31,6 +31,20 @@ final class OriginHandler: ChannelInboundHandler {
             let chunk = context.channel.allocator.buffer(repeating: 0x61, count: 1 << 20)
             for _ in 0..<mib { context.write(wrapOutboundOut(chunk), promise: nil) }
             context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        } else if path == "/unframed" {
+            let response = "HTTP/1.1 200 OK\r\n\r\nuntil close"
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: response))).assumeIsolated().whenComplete { _ in
+                context.close(promise: nil)
+            }
+        } else if path == "/upgrade" {
+            guard head.lowercased().contains("\r\nconnection: upgrade"), head.lowercased().contains("\r\nupgrade: echo") else {
+                context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")), promise: nil)
+                return
+            }
+            // From here on: an echo of whatever comes (including bytes already received).
+            _ = try? context.pipeline.syncOperations.addHandler(EchoHandler(), position: .first)
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\nhi\n")), promise: nil)
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         } else if path == "/chunked" {
             let response = "HTTP/1.1 200 OK\r\nKeep-Alive: timeout=60\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
             context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: response)), promise: nil)
@@ -43,6 +57,16 @@ final class OriginHandler: ChannelInboundHandler {
                 wrapOutboundOut(context.channel.allocator.buffer(string: "HTTP/1.1 200 OK\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")),
                 promise: nil)
         }
+    }
+}
+
+/// Sends back what it receives (an upgraded connection on the origin).
+final class EchoHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        context.writeAndFlush(data, promise: nil)
     }
 }
 
@@ -310,10 +334,11 @@ func runBlocking(_ arguments: [String], input: String?) throws -> RunResult {
         #expect(growth < 128 * 1024)
     }
 
-    /// A forward connection carries one request: a pipelined second one (here a POST whose body is
-    /// a request for another host) must not reach the first one's upstream, even when the origin
-    /// answers late and ignores `Connection: close`.
-    @Test func pipelinedRequestNeverReachesTheUpstream() async throws {
+    /// Every request on a kept-alive connection is decided on its own and goes upstream on a
+    /// connection of its own: requests pipelined behind one the origin answers late (and whose
+    /// connection it keeps open) are held, answered in order, and one for an unlisted host is
+    /// refused without a byte of it reaching any upstream, even one hidden in a body.
+    @Test func pipelinedRequestsAreEachDecidedInOrder() async throws {
         let recorder = Recorder()
         let origin = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelInitializer { channel in
@@ -324,16 +349,80 @@ func runBlocking(_ arguments: [String], input: String?) throws -> RunResult {
         let port = try #require(origin.localAddress?.port)
         let lb = try await Loopback.start(extraDomains: ["rec.test:\(port)"]) { $0.resolve["rec.test"] = "127.0.0.1" }
         defer { Task { await lb.stop() } }
-        let smuggled = "GET / HTTP/1.1\r\nHost: evil.test\r\n\r\n"
-        let request = "GET http://rec.test:\(port)/ HTTP/1.1\r\nHost: rec.test:\(port)\r\n\r\n"
-            + "POST http://rec.test:\(port)/ HTTP/1.1\r\nHost: rec.test:\(port)\r\nContent-Length: \(smuggled.utf8.count)\r\n\r\n" + smuggled
+        let smuggled = "GET http://evil.test/ HTTP/1.1\r\nHost: evil.test\r\n\r\n"
+        let request = "GET http://rec.test:\(port)/first HTTP/1.1\r\nHost: rec.test:\(port)\r\n\r\n"
+            + "POST http://rec.test:\(port)/second HTTP/1.1\r\nHost: rec.test:\(port)\r\nContent-Length: \(smuggled.utf8.count)\r\n\r\n" + smuggled
+            + "GET http://evil.test/ HTTP/1.1\r\nHost: evil.test\r\n\r\n"
+            + "GET http://rec.test:\(port)/never HTTP/1.1\r\nHost: rec.test:\(port)\r\n\r\n"
         let result = try await run(["python3", "-c", Self.rawClient, "\(lb.proxyPort)"], input: request)
-        #expect(result.stdout.hasPrefix("HTTP/1.1 200 OK"), "\(result.stdout)")
+        let answers = result.stdout.components(separatedBy: "HTTP/1.1 ").dropFirst().map { $0.prefix(3) }
+        #expect(answers == ["200", "200", "403"], "\(result.stdout)")
+        #expect(result.stdout.contains("rule not-listed"))
         let received = String(decoding: recorder.bytes.withLock { $0 }, as: UTF8.self)
-        #expect(received.contains("Host: rec.test"))
-        #expect(!received.contains("evil.test"), "\(received)")
-        #expect(!received.contains("POST"))
-        #expect(await lb.waitForLog { $0.contains("\"host\":\"rec.test\"") && $0.contains("\"decision\":\"allow\"") } != nil)
+        #expect(received.contains("GET /first HTTP/1.1"))
+        #expect(received.contains("POST /second HTTP/1.1"))
+        // The body went as a body; the refused request and what followed it went nowhere.
+        #expect(received.components(separatedBy: smuggled).count == 2, "\(received)")
+        #expect(received.components(separatedBy: "evil.test").count == 3, "\(received)")  // both in that body
+        #expect(!received.contains("/never"))
+        #expect(await lb.waitForLog { $0.contains("\"host\":\"evil.test\"") && $0.contains("\"decision\":\"deny\"") } != nil)
+        #expect(await lb.waitForLog { $0.contains("\"method\":\"POST\"") && $0.contains("\"decision\":\"allow\"") } != nil)
+    }
+
+    /// curl reuses its connection to the proxy for a second request; both are logged.
+    @Test func clientConnectionsAreKeptAlive() async throws {
+        let lb = try await Loopback.start()
+        defer { Task { await lb.stop() } }
+        let url = "http://allowed.test:\(lb.originPort)/"
+        let result = try await run(["curl", "-sS", "-v", "--max-time", "10", "-x", "http://127.0.0.1:\(lb.proxyPort)", url, url])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == "hello allowed.test:\(lb.originPort)\nhello allowed.test:\(lb.originPort)\n")
+        #expect(result.stderr.contains("Re-using existing connection"), "\(result.stderr)")
+        #expect(!result.stderr.lowercased().contains("< connection: close"))
+        for _ in 0..<100 where lb.logLines.filter({ $0.contains("\"method\":\"GET\"") }).count < 2 {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(lb.logLines.filter { $0.contains("\"method\":\"GET\"") && $0.contains("\"decision\":\"allow\"") }.count == 2)
+    }
+
+    /// A response whose end only the origin's close marks cannot leave the connection reusable: the
+    /// client is told `Connection: close`, and a request behind it is never sent.
+    @Test func aCloseDelimitedResponseEndsTheConnection() async throws {
+        let lb = try await Loopback.start()
+        defer { Task { await lb.stop() } }
+        let target = "allowed.test:\(lb.originPort)"
+        let request = "GET http://\(target)/unframed HTTP/1.1\r\nHost: \(target)\r\n\r\nGET http://\(target)/ HTTP/1.1\r\nHost: \(target)\r\n\r\n"
+        let raw = try await run(["python3", "-c", Self.rawClient, "\(lb.proxyPort)"], input: request)
+        #expect(raw.stdout == "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil close", "\(raw.stdout)")
+    }
+
+    /// `Connection: upgrade` passes to the origin, its 101 (with `Connection: Upgrade`) to the
+    /// client, and the connection becomes a tunnel both ways.
+    @Test func upgradeBecomesATunnel() async throws {
+        let lb = try await Loopback.start()
+        defer { Task { await lb.stop() } }
+        let target = "allowed.test:\(lb.originPort)"
+        let script = """
+            import socket, sys
+            s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); s.settimeout(10)
+            s.sendall(("GET http://%s/upgrade HTTP/1.1\\r\\nHost: %s\\r\\nConnection: Upgrade\\r\\nUpgrade: echo\\r\\n\\r\\n" % (sys.argv[2], sys.argv[2])).encode())
+            data = b""
+            while not data.endswith(b"hi\\n"):
+                chunk = s.recv(65536)
+                if not chunk: break
+                data += chunk
+            s.sendall(b"ping")
+            echo = b""
+            while len(echo) < 4:
+                chunk = s.recv(65536)
+                if not chunk: break
+                echo += chunk
+            sys.stdout.write(data.decode() + "|" + echo.decode())
+            """
+        let result = try await run(["python3", "-c", script, "\(lb.proxyPort)", target])
+        #expect(result.stdout.hasPrefix("HTTP/1.1 101 Switching Protocols\r\n"), "\(result)")
+        #expect(result.stdout.contains("\r\nConnection: Upgrade\r\n") && result.stdout.contains("\r\nUpgrade: echo\r\n"))
+        #expect(result.stdout.hasSuffix("\r\n\r\nhi\n|ping"), "\(result.stdout)")
     }
 
     /// The response is relayed as the origin sent it, head rewritten: a chunked body from an
@@ -343,7 +432,7 @@ func runBlocking(_ arguments: [String], input: String?) throws -> RunResult {
         let lb = try await Loopback.start()
         defer { Task { await lb.stop() } }
         let target = "allowed.test:\(lb.originPort)"
-        let raw = try await run(["python3", "-c", Self.rawClient, "\(lb.proxyPort)"], input: "GET http://\(target)/chunked HTTP/1.1\r\nHost: \(target)\r\n\r\n")
+        let raw = try await run(["python3", "-c", Self.rawClient, "\(lb.proxyPort)"], input: "GET http://\(target)/chunked HTTP/1.1\r\nHost: \(target)\r\nConnection: close\r\n\r\n")
         #expect(raw.stdout.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(raw.stdout)")
         #expect(raw.stdout.contains("\r\nConnection: close\r\n") && !raw.stdout.lowercased().contains("keep-alive"), "\(raw.stdout)")
         #expect(raw.stdout.hasSuffix("\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"), "\(raw.stdout)")

@@ -6,7 +6,13 @@ import Testing
 /// The head of a forward request's response as the client gets it (the body is relayed as is).
 @Suite struct ResponseHeadTests {
     func rewrite(_ text: String) -> (text: String, isFinal: Bool)? {
-        ResponseHead.rewrite(ArraySlice(Array(text.utf8))).map { (String(decoding: $0.bytes, as: UTF8.self), $0.isFinal) }
+        ResponseHead(ArraySlice(Array(text.utf8))).map { (String(decoding: $0.bytes(connection: "close"), as: UTF8.self), $0.isFinal) }
+    }
+
+    @Test func aKeptConnectionGetsNoConnectionHeader() {
+        let head = ResponseHead(ArraySlice(Array("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2".utf8)))
+        #expect(head.map { String(decoding: $0.bytes(connection: nil), as: UTF8.self) } == "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n")
+        #expect(head?.framing.contentLength == 2)
     }
 
     @Test func hopByHopHeadersGoAndConnectionCloseComes() {
