@@ -87,13 +87,11 @@ public struct Dialer: Sendable {
     public var policy: EgressPolicy
     public var resolver: any Resolver
     public var connectTimeout: TimeAmount
-    public var idleTimeout: TimeAmount
 
-    public init(policy: EgressPolicy, resolver: any Resolver, connectTimeout: TimeAmount = .seconds(10), idleTimeout: TimeAmount = .seconds(300)) {
+    public init(policy: EgressPolicy, resolver: any Resolver, connectTimeout: TimeAmount = .seconds(10)) {
         self.policy = policy
         self.resolver = resolver
         self.connectTimeout = connectTimeout
-        self.idleTimeout = idleTimeout
     }
 
     /// The addresses for `host`: pins, then the resolver. Addresses pass through untouched.
@@ -196,14 +194,14 @@ public struct Dialer: Sendable {
         } catch {
             return eventLoop.makeFailedFuture(DialError.connectFailed("\(error)"))
         }
-        let idle = idleTimeout
+        // No idle timer here: every byte of a flow also passes the client's channel, whose timer
+        // closes the client, and the client's close closes this side.
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(connectTimeout)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     // Before registration, so no read happens until the caller glues the channel.
                     try EgressProxy.configure(channel, autoRead: false, halfClosure: true)
-                    try channel.pipeline.syncOperations.addHandlers(IdleStateHandler(allTimeout: idle), IdleCloseHandler())
                 }
             }
         let timeout = connectTimeout

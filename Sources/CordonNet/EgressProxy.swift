@@ -62,7 +62,7 @@ public final class EgressProxy: Sendable {
         self.policy = policy
         self.log = log
         self.options = options
-        self.dialer = Dialer(policy: policy, resolver: resolver, connectTimeout: options.connectTimeout, idleTimeout: options.idleTimeout)
+        self.dialer = Dialer(policy: policy, resolver: resolver, connectTimeout: options.connectTimeout)
         self.nameLookup = nameLookup
         self.approvals = approvals
         self.rateLimiter = RateLimiter(now: now)
@@ -123,10 +123,12 @@ public final class EgressProxy: Sendable {
     static let readAllocator = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 256 * 1024)
 
     /// Per-connection options, set synchronously in the initializer: bootstrap options are applied
-    /// one future at a time, which was a visible share of the per-connection cost.
+    /// one future at a time, which was a visible share of the per-connection cost. TCP_NODELAY is
+    /// not among them: NIO's bootstraps set it on every connection they dial and on their
+    /// listeners, whose accepted connections inherit it on Linux (each setting costs NIO a
+    /// getsockname and a setsockopt).
     static func configure(_ channel: any Channel, autoRead: Bool? = nil, halfClosure: Bool? = nil) throws {
         guard let options = channel.syncOptions else { throw ChannelError.operationUnsupported }
-        try options.setOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
         try options.setOption(ChannelOptions.recvAllocator, value: EgressProxy.readAllocator)
         if let autoRead { try options.setOption(ChannelOptions.autoRead, value: autoRead) }
         if let halfClosure { try options.setOption(ChannelOptions.allowRemoteHalfClosure, value: halfClosure) }

@@ -44,6 +44,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var requestEnded = false
     /// Parts of requests pipelined behind the one in flight.
     private var queued: [HTTPServerRequestPart] = []
+    /// About how many bytes `queued` and a pending request hold: reads stop at `holdLimit`.
+    private var heldBytes = 0
+    static let holdLimit = 64 * 1024
     /// The client let this connection carry another request after the current one.
     private var reusable = false
     private weak var relay: ResponseRelay?
@@ -56,11 +59,29 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.mode = mode
     }
 
-    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        // A client may shut its side once the request is sent; the answer still goes back.
+        try? context.channel.syncOptions?.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+    }
+
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         handle(unwrapInboundIn(data), context: context)
+    }
+
+    /// The client shut its side: a request in flight is still answered, then the connection
+    /// closes; with none in flight it closes now.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard let event = event as? ChannelEvent, case .inputClosed = event else {
+            return context.fireUserInboundEventTriggered(event)
+        }
+        reusable = false
+        switch state {
+        case .forwarding, .streaming: break
+        default: context.close(promise: nil)
+        }
     }
 
     private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
@@ -84,12 +105,16 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
             tunnelIfReady(context: context)
         case .forwarding(var pending):
+            heldBytes += Self.size(of: part)
             guard !requestEnded else { return queued.append(part) }
             if case .end = part { requestEnded = true }
             pending.append(part)
             state = .forwarding(pending: pending)
         case .streaming(let upstream):
-            guard !requestEnded else { return queued.append(part) }
+            guard !requestEnded else {
+                heldBytes += Self.size(of: part)
+                return queued.append(part)
+            }
             if case .end = part { requestEnded = true }
             send(part, to: upstream)
         case .done:
@@ -229,6 +254,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
             state = .streaming(upstream: upstream)
+            heldBytes = 0
             var outgoing = head
             for hop in ["proxy-connection", "proxy-authorization", "connection", "keep-alive"] { outgoing.headers.remove(name: hop) }
             if upgrade {
@@ -291,6 +317,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         requestEnded = false
         let parts = queued
         queued = []
+        heldBytes = 0
         for part in parts { handle(part, context: context) }
         resumeReading(context: context)
     }
@@ -326,14 +353,21 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.read()
     }
 
-    /// Reads wait while a request waits for its upstream, while the upstream is full, and once a
-    /// request has ended until its response is complete (pipelined bytes stay in the socket).
+    /// Reads go on while a request waits for its upstream or for its response (so the common
+    /// case never toggles the socket's read interest) until `holdLimit` bytes wait, and stop
+    /// while the upstream cannot take the request body.
     private var readsAllowed: Bool {
         switch state {
-        case .forwarding: return false
-        case .streaming(let upstream): return !requestEnded && upstream.isWritable
+        case .forwarding: return heldBytes < Self.holdLimit
+        case .streaming(let upstream): return requestEnded ? heldBytes < Self.holdLimit : upstream.isWritable
         default: return true
         }
+    }
+
+    /// What a held part weighs: its body bytes, or a nominal size for a head or an end.
+    static func size(of part: HTTPServerRequestPart) -> Int {
+        if case .body(let buffer) = part { return buffer.readableBytes }
+        return 512
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {

@@ -106,7 +106,9 @@ struct Loopback {
     let proxyPort: Int
     let logPath: String
 
-    static func start(extraDomains: [String] = [], configure: (inout EgressConfiguration) -> Void = { _ in }) async throws -> Loopback {
+    static func start(
+        extraDomains: [String] = [], idleTimeout: TimeAmount = .seconds(300), configure: (inout EgressConfiguration) -> Void = { _ in }
+    ) async throws -> Loopback {
         let origin = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(ChannelOptions.backlog, value: 2048)
             .childChannelInitializer { channel in
@@ -124,7 +126,7 @@ struct Loopback {
         let logPath = "/tmp/cordon-net-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).jsonl"
         let proxy = EgressProxy(
             policy: try EgressPolicy(configuration), log: try NetworkLog(sandbox: "box", path: logPath), resolver: NoResolver(),
-            options: .init(sandbox: "box", connectTimeout: .seconds(2), sniffTimeout: .milliseconds(300)))
+            options: .init(sandbox: "box", connectTimeout: .seconds(2), idleTimeout: idleTimeout, sniffTimeout: .milliseconds(300)))
         let proxyPort = try #require(await proxy.start().port)
         return Loopback(origin: origin, originPort: port, proxy: proxy, proxyPort: proxyPort, logPath: logPath)
     }
@@ -383,6 +385,49 @@ func runBlocking(_ arguments: [String], input: String?) throws -> RunResult {
             try await Task.sleep(for: .milliseconds(20))
         }
         #expect(lb.logLines.filter { $0.contains("\"method\":\"GET\"") && $0.contains("\"decision\":\"allow\"") }.count == 2)
+    }
+
+    /// A client that shuts its side right after the request still gets the answer.
+    @Test func aHalfClosingClientGetsItsAnswer() async throws {
+        let lb = try await Loopback.start()
+        defer { Task { await lb.stop() } }
+        let target = "allowed.test:\(lb.originPort)"
+        let script = """
+            import socket, sys
+            s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); s.settimeout(10)
+            s.sendall(("GET http://%s/ HTTP/1.1\\r\\nHost: %s\\r\\n\\r\\n" % (sys.argv[2], sys.argv[2])).encode())
+            s.shutdown(socket.SHUT_WR)
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk: break
+                data += chunk
+            sys.stdout.write(data.decode())
+            """
+        let result = try await run(["python3", "-c", script, "\(lb.proxyPort)", target])
+        #expect(result.stdout.hasPrefix("HTTP/1.1 200 OK\r\n") && result.stdout.hasSuffix("hello \(target)\n"), "\(result)")
+    }
+
+    /// Flows that go quiet are closed on both sides after the idle timeout: here a request the
+    /// origin never answers.
+    @Test func idleFlowsAreClosed() async throws {
+        let closed = Mutex(0)
+        let origin = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in
+                channel.closeFuture.whenComplete { _ in closed.withLock { $0 += 1 } }
+                return channel.eventLoop.makeSucceededVoidFuture()
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        defer { origin.close(promise: nil) }
+        let port = try #require(origin.localAddress?.port)
+        let lb = try await Loopback.start(extraDomains: ["silent.test:\(port)"], idleTimeout: .milliseconds(500)) { $0.resolve["silent.test"] = "127.0.0.1" }
+        defer { Task { await lb.stop() } }
+        let started = ContinuousClock.now
+        let result = try await run(["python3", "-c", Self.rawClient, "\(lb.proxyPort)"], input: "GET http://silent.test:\(port)/ HTTP/1.1\r\nHost: silent.test:\(port)\r\n\r\n")
+        #expect(result.stdout == "", "\(result)")
+        #expect(ContinuousClock.now - started < .seconds(5))
+        for _ in 0..<100 where closed.withLock({ $0 }) == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(closed.withLock { $0 } == 1)
     }
 
     /// A response whose end only the origin's close marks cannot leave the connection reusable: the
