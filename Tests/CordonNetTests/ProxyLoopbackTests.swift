@@ -392,19 +392,8 @@ func runBlocking(_ arguments: [String], input: String?) throws -> RunResult {
         let lb = try await Loopback.start()
         defer { Task { await lb.stop() } }
         let target = "allowed.test:\(lb.originPort)"
-        let script = """
-            import socket, sys
-            s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); s.settimeout(10)
-            s.sendall(("GET http://%s/ HTTP/1.1\\r\\nHost: %s\\r\\n\\r\\n" % (sys.argv[2], sys.argv[2])).encode())
-            s.shutdown(socket.SHUT_WR)
-            data = b""
-            while True:
-                chunk = s.recv(65536)
-                if not chunk: break
-                data += chunk
-            sys.stdout.write(data.decode())
-            """
-        let result = try await run(["python3", "-c", script, "\(lb.proxyPort)", target])
+        let result = try await run(
+            ["python3", "-c", Self.rawClient, "\(lb.proxyPort)", "shut"], input: "GET http://\(target)/ HTTP/1.1\r\nHost: \(target)\r\n\r\n")
         #expect(result.stdout.hasPrefix("HTTP/1.1 200 OK\r\n") && result.stdout.hasSuffix("hello \(target)\n"), "\(result)")
     }
 
@@ -514,6 +503,7 @@ func runBlocking(_ arguments: [String], input: String?) throws -> RunResult {
         import socket, sys
         s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); s.settimeout(10)
         s.sendall(sys.stdin.read().encode())
+        if sys.argv[2:] == ["shut"]: s.shutdown(socket.SHUT_WR)
         data = b""
         while True:
             chunk = s.recv(65536)
