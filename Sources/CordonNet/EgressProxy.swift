@@ -329,8 +329,6 @@ public final class EgressProxy: Sendable {
 
 extension ChannelHandlerContext {
     /// Writes raw bytes, then closes once they are on the wire.
-    func writeAndClose(_ text: String) { writeAndClose(bytes: Array(text.utf8)) }
-
     func writeAndClose(bytes: [UInt8]) {
         let promise = eventLoop.makePromise(of: Void.self)
         writeAndFlush(NIOAny(channel.allocator.buffer(bytes: bytes)), promise: promise)

@@ -114,7 +114,7 @@ final class TransparentHandler: ChannelInboundHandler, RemovableChannelHandler {
             switch opened {
             case .refused(let decision):
                 record.decided(decision)
-                closeRefused(context, decision)
+                context.close(promise: nil)  // TLS or opaque: no answer the client could read
             case .failed(let decision, let error):
                 record.decided(decision)
                 record.failed(error.description)
@@ -141,11 +141,7 @@ final class TransparentHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func refuse(_ context: ChannelHandlerContext, rule: String, reason: String) {
         let decision = Decision(verdict: .deny, host: record.host, port: port, rule: rule, reason: reason)
         record.decided(decision)
-        closeRefused(context, decision)
-    }
-
-    private func closeRefused(_ context: ChannelHandlerContext, _ decision: Decision) {
-        context.close(promise: nil)
+        context.close(promise: nil)  // TLS or opaque: no answer the client could read
     }
 }
 
