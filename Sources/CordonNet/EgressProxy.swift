@@ -363,9 +363,7 @@ final class ProtocolSniffer: ChannelInboundHandler, RemovableChannelHandler {
             if first == 0x05 {
                 try pipeline.addHandler(SOCKS5Handler(proxy: proxy, record: record), position: .after(self))
             } else {
-                let handler = HTTPProxyHandler(proxy: proxy, record: record)
-                try pipeline.addHandler(handler, position: .after(self))
-                try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)), position: .before(handler))
+                try HTTPProxyHandler.install(HTTPProxyHandler(proxy: proxy, record: record), after: self, in: pipeline)
             }
         } catch {
             context.close(promise: nil)

@@ -44,8 +44,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var requestEnded = false
     /// Parts of requests pipelined behind the one in flight.
     private var queued: [HTTPServerRequestPart] = []
-    /// About how many bytes `queued` and a pending request hold: reads stop at `holdLimit`.
-    private var heldBytes = 0
+    /// Reads stop when the parts held (a request waiting for its upstream, pipelined ones) weigh this much.
     static let holdLimit = 64 * 1024
     /// The client let this connection carry another request after the current one.
     private var reusable = false
@@ -105,16 +104,12 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
             tunnelIfReady(context: context)
         case .forwarding(var pending):
-            heldBytes += Self.size(of: part)
             guard !requestEnded else { return queued.append(part) }
             if case .end = part { requestEnded = true }
             pending.append(part)
             state = .forwarding(pending: pending)
         case .streaming(let upstream):
-            guard !requestEnded else {
-                heldBytes += Self.size(of: part)
-                return queued.append(part)
-            }
+            guard !requestEnded else { return queued.append(part) }
             if case .end = part { requestEnded = true }
             send(part, to: upstream)
         case .done:
@@ -132,6 +127,13 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .listener: startForward(context: context, head: head, upgrade: upgrade)
         case .captured(let destination, let port): startCaptured(context: context, head: head, destination: destination, port: port, upgrade: upgrade)
         }
+    }
+
+    /// Puts `handler`, behind NIO's request decoder, into `pipeline` after `previous`; the
+    /// decoder hands its unparsed bytes on when it leaves (CONNECT, upgrades).
+    static func install(_ handler: HTTPProxyHandler, after previous: any ChannelHandler, in pipeline: ChannelPipeline.SynchronousOperations) throws {
+        try pipeline.addHandler(handler, position: .after(previous))
+        try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)), position: .before(handler))
     }
 
     /// `Connection: upgrade` with an `Upgrade` header (WebSocket over plain HTTP).
@@ -254,7 +256,6 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
             state = .streaming(upstream: upstream)
-            heldBytes = 0
             var outgoing = head
             for hop in ["proxy-connection", "proxy-authorization", "connection", "keep-alive"] { outgoing.headers.remove(name: hop) }
             if upgrade {
@@ -317,13 +318,13 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         requestEnded = false
         let parts = queued
         queued = []
-        heldBytes = 0
         for part in parts { handle(part, context: context) }
         resumeReading(context: context)
     }
 
-    /// The response was 101 to an upgrade request: from here on the connection is a byte tunnel.
-    /// The relay has left the upstream's pipeline; the decoder's unparsed bytes go upstream.
+    /// The response was 101 to an upgrade request (its head already written to the client): from
+    /// here on the connections are a byte tunnel. The HTTP handlers leave both pipelines; the
+    /// decoder's unparsed bytes go upstream.
     func upgraded(upstream: any Channel) {
         guard let context, case .streaming = state else {
             upstream.close(promise: nil)
@@ -331,6 +332,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         state = .done
         do {
+            let upstreamPipeline = upstream.pipeline.syncOperations
+            upstreamPipeline.removeHandler(try upstreamPipeline.handler(type: HTTPRequestEncoder.self), promise: nil)
+            upstreamPipeline.removeHandler(try upstreamPipeline.handler(type: ResponseRelay.self), promise: nil)
             let decoder = try context.pipeline.syncOperations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
             try glue(client: context.channel, upstream: upstream, record: record, initialBytes: [])
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
@@ -358,16 +362,18 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// while the upstream cannot take the request body.
     private var readsAllowed: Bool {
         switch state {
-        case .forwarding: return heldBytes < Self.holdLimit
-        case .streaming(let upstream): return requestEnded ? heldBytes < Self.holdLimit : upstream.isWritable
+        case .forwarding(let pending): return Self.weight(pending) + Self.weight(queued) < Self.holdLimit
+        case .streaming(let upstream): return requestEnded ? Self.weight(queued) < Self.holdLimit : upstream.isWritable
         default: return true
         }
     }
 
-    /// What a held part weighs: its body bytes, or a nominal size for a head or an end.
-    static func size(of part: HTTPServerRequestPart) -> Int {
-        if case .body(let buffer) = part { return buffer.readableBytes }
-        return 512
+    /// What held parts weigh: their body bytes, and a nominal size for each head or end.
+    static func weight(_ parts: [HTTPServerRequestPart]) -> Int {
+        parts.reduce(0) { total, part in
+            if case .body(let buffer) = part { return total + buffer.readableBytes }
+            return total + 512
+        }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {

@@ -1,5 +1,4 @@
 import NIOCore
-import NIOHTTP1
 
 /// Upstream side of a forwarded request: the response goes to the client as the origin sent it,
 /// except its head(s), rewritten by `ResponseHead` (hop-by-hop headers out; `Connection: close`
@@ -68,13 +67,7 @@ final class ResponseRelay: ChannelDuplexHandler, RemovableChannelHandler {
                 client.write(client.allocator.buffer(bytes: response.bytes(connection: "Upgrade")), promise: nil)
                 if !pending.isEmpty { record.countDown(pending.count) }
                 client.writeAndFlush(client.allocator.buffer(bytes: pending), promise: nil)
-                let upstream = context.channel
-                do {
-                    let encoder = try context.pipeline.syncOperations.handler(type: HTTPRequestEncoder.self)
-                    context.pipeline.syncOperations.removeHandler(encoder, promise: nil)
-                } catch {}
-                context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
-                if let requestSide { requestSide.upgraded(upstream: upstream) } else { upstream.close(promise: nil) }
+                if let requestSide { requestSide.upgraded(upstream: context.channel) } else { context.close(promise: nil) }
                 return
             }
             guard response.isFinal else {

@@ -1,5 +1,4 @@
 import NIOCore
-import NIOHTTP1
 
 /// A captured flow with its original destination: the name is read from the first bytes (SNI or
 /// Host) or, for opaque protocols, taken from the DNS stub's record for the address; the address
@@ -69,8 +68,7 @@ final class TransparentHandler: ChannelInboundHandler, RemovableChannelHandler {
         let pipeline = context.pipeline.syncOperations
         let handler = HTTPProxyHandler(proxy: proxy, record: record, mode: .captured(destination: destination, port: port))
         do {
-            try pipeline.addHandler(handler, position: .after(self))
-            try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)), position: .before(handler))
+            try HTTPProxyHandler.install(handler, after: self, in: pipeline)
         } catch {
             context.close(promise: nil)
             return
