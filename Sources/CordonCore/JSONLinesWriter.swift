@@ -29,13 +29,25 @@ public final class JSONLinesWriter: @unchecked Sendable {
 
     /// Writes fields built at run time as one JSON line, in the order given.
     public func append(pairs fields: [(String, JSONValue)]) {
+        write(lines: Self.line(fields))
+    }
+
+    /// `fields` as a JSON line, newline included, for `write(lines:)`.
+    public static func line(_ fields: [(String, JSONValue)]) -> String {
         var line = JSONValue.object(fields).encoded()
         line.append("\n")
-        line.withUTF8 { buffer in
+        return line
+    }
+
+    /// Writes whole lines made by `line(_:)`, with one `write(2)` (more only if the kernel takes
+    /// part of them).
+    public func write(lines: String) {
+        var lines = lines
+        lines.withUTF8 { buffer in
             guard let base = buffer.baseAddress else { return }
             var offset = 0
             while offset < buffer.count {
-                let n = write(fd, base + offset, buffer.count - offset)
+                let n = Glibc.write(fd, base + offset, buffer.count - offset)
                 if n < 0 { if errno == EINTR { continue }; return }
                 offset += n
             }

@@ -88,6 +88,8 @@ public struct DomainPattern: Hashable, Sendable, CustomStringConvertible {
 
 extension String {
     func trimmingSpaces() -> String {
+        // Header values usually carry no surrounding space: no scalar walk for those.
+        if let first = utf8.first, let last = utf8.last, (0x21..<0x80).contains(first), (0x21..<0x80).contains(last) { return self }
         let scalars = unicodeScalars
         guard let start = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
             let end = scalars.lastIndex(where: { !$0.properties.isWhitespace })

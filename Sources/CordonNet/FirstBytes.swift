@@ -120,10 +120,11 @@ public enum FirstBytes: Equatable, Sendable {
             guard let close = authority.firstIndex(of: "]") else { return authority }
             return String(authority[...close])
         }
-        if authority.filter({ $0 == ":" }).count == 1, let colon = authority.firstIndex(of: ":") {
-            return String(authority[..<colon])
+        let bytes = authority.utf8
+        guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")), !bytes[bytes.index(after: colon)...].contains(UInt8(ascii: ":")) else {
+            return authority
         }
-        return authority
+        return String(authority[..<colon])
     }
 }
 

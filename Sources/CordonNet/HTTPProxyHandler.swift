@@ -49,6 +49,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The client let this connection carry another request after the current one.
     private var reusable = false
     private weak var relay: ResponseRelay?
+    /// How the request in flight goes upstream.
+    private var request = UpstreamRequest()
     private var context: ChannelHandlerContext?
 
     init(proxy: EgressProxy, record: FlowRecord, mode: Mode = .listener) {
@@ -112,6 +114,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             guard !requestEnded else { return queued.append(part) }
             if case .end = part { requestEnded = true }
             send(part, to: upstream)
+            upstream.flush()
         case .done:
             break
         }
@@ -121,7 +124,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         requestEnded = false
         let upgrade = Self.isUpgrade(head)
         reusable = !upgrade && head.version == .http1_1 && head.isKeepAlive
-            && !head.headers["proxy-connection"].contains { $0.lowercased().contains("close") }
+            && !Self.listContains(head.headers["proxy-connection"], token: "close")
         switch mode {
         case .listener where head.method == .CONNECT: startConnect(context: context, head: head)
         case .listener: startForward(context: context, head: head, upgrade: upgrade)
@@ -138,8 +141,22 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// `Connection: upgrade` with an `Upgrade` header (WebSocket over plain HTTP).
     static func isUpgrade(_ head: HTTPRequestHead) -> Bool {
-        head.headers.contains(name: "upgrade")
-            && head.headers["connection"].contains { value in value.split(separator: ",").contains { String($0).trimmingSpaces().lowercased() == "upgrade" } }
+        head.headers.contains(name: "upgrade") && listContains(head.headers["connection"], token: "upgrade")
+    }
+
+    /// Whether comma-separated header values name `token` (lowercase), compared ASCII
+    /// case-insensitively with the spaces around each item ignored.
+    static func listContains(_ values: [String], token: String) -> Bool {
+        let wanted = Array(token.utf8)
+        for value in values {
+            for item in value.utf8.split(separator: UInt8(ascii: ",")) {
+                var item = item[...]
+                while let first = item.first, first == 0x20 || first == 0x09 { item = item.dropFirst() }
+                while let last = item.last, last == 0x20 || last == 0x09 { item = item.dropLast() }
+                if item.count == wanted.count, zip(item, wanted).allSatisfy({ ($0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0) == $1 }) { return true }
+            }
+        }
+        return false
     }
 
     // MARK: CONNECT
@@ -217,7 +234,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return refuse(context, host: destination.description, port: port, rule: "bad-request", reason: "CONNECT sent to \(destination):\(port) as a plain request")
         }
         var outgoing = head
-        if head.uri.lowercased().hasPrefix("http://") {
+        if ForwardTarget.hasScheme(head.uri) {
             guard let target = ForwardTarget(uri: head.uri), target.matches(hostHeader: claimed) else {
                 return refuse(
                     context, host: destination.description, port: port, rule: "host-mismatch",
@@ -248,7 +265,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 let relay = ResponseRelay(
                     client: context.channel, record: record, requestSide: self, requestWasHead: head.method == .HEAD,
                     clientKeepsConnection: reusable, upgrade: upgrade)
-                try upstream.pipeline.syncOperations.addHandlers(HTTPRequestEncoder(), relay)
+                try upstream.pipeline.syncOperations.addHandler(relay)
                 self.relay = relay
             } catch {
                 upstream.close(promise: nil)
@@ -264,10 +281,16 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 outgoing.headers.remove(name: "upgrade")
                 outgoing.headers.add(name: "Connection", value: "close")
             }
-            upstream.write(HTTPClientRequestPart.head(outgoing), promise: nil)
+            let request = UpstreamRequest(outgoing)
+            self.request = request
+            upstream.write(request.head(outgoing, allocator: upstream.allocator), promise: nil)
             for part in pending { send(part, to: upstream) }
             upstream.flush()
-            upstream.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in upstream.close(promise: nil) }
+            do {
+                try upstream.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
+            } catch {
+                upstream.close(promise: nil)
+            }
             resumeReading(context: context)
         }
     }
@@ -292,14 +315,15 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    /// Writes a part of the request in flight (its head went out already); not flushed.
     private func send(_ part: HTTPServerRequestPart, to upstream: any Channel) {
         switch part {
         case .head: break
         case .body(let buffer):
             record.countUp(buffer.readableBytes)
-            upstream.writeAndFlush(HTTPClientRequestPart.body(.byteBuffer(buffer)), promise: nil)
+            request.writeBody(buffer, to: upstream)
         case .end(let trailers):
-            upstream.writeAndFlush(HTTPClientRequestPart.end(trailers), promise: nil)
+            request.writeEnd(trailers: trailers, to: upstream)
         }
     }
 
@@ -333,7 +357,6 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         state = .done
         do {
             let upstreamPipeline = upstream.pipeline.syncOperations
-            upstreamPipeline.removeHandler(try upstreamPipeline.handler(type: HTTPRequestEncoder.self), promise: nil)
             upstreamPipeline.removeHandler(try upstreamPipeline.handler(type: ResponseRelay.self), promise: nil)
             let decoder = try context.pipeline.syncOperations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
             try glue(client: context.channel, upstream: upstream, record: record, initialBytes: [])
@@ -451,23 +474,36 @@ struct ForwardTarget: Equatable {
     var pathAndQuery: String
 
     init?(uri: String) {
-        guard uri.lowercased().hasPrefix("http://") else { return nil }
-        let rest = uri.dropFirst(7)
-        let end = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
-        let authority = String(rest[..<end])
-        guard !authority.isEmpty, !authority.contains("@") else { return nil }
-        var path = String(rest[end...])
-        if let hash = path.firstIndex(of: "#") { path = String(path[..<hash]) }
-        if path.isEmpty || path.hasPrefix("?") { path = "/" + path }
+        guard Self.hasScheme(uri) else { return nil }
+        // On the UTF-8 bytes: the delimiters are ASCII, and this runs for every request.
+        let bytes = uri.utf8
+        let start = bytes.index(bytes.startIndex, offsetBy: 7)
+        let rest = bytes[start...]
+        let end = rest.firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") } ?? rest.endIndex
+        guard end > start, !rest[..<end].contains(UInt8(ascii: "@")) else { return nil }
+        let authority = String(uri[start..<end])
+        let pathEnd = rest[end...].firstIndex(of: UInt8(ascii: "#")) ?? rest.endIndex
+        var path = String(uri[end..<pathEnd])
+        if path.isEmpty || path.utf8.first == UInt8(ascii: "?") { path = "/" + path }
         if let parsed = parseAuthority(authority) {
             (host, port) = parsed
-        } else if !authority.hasSuffix(":"), FirstBytes.stripPort(authority) == authority {
+        } else if !authority.utf8.contains(UInt8(ascii: ":")) || (authority.utf8.first == UInt8(ascii: "[") && authority.utf8.last == UInt8(ascii: "]")) {
+            // No port: a name or address alone, or a bracketed IPv6 address.
             (host, port) = (authority, 80)
         } else {
             return nil
         }
         self.authority = authority
         self.pathAndQuery = path
+    }
+
+    /// `http://` in any case.
+    static func hasScheme(_ uri: String) -> Bool {
+        var bytes = uri.utf8.makeIterator()
+        for expected in "http://".utf8 {
+            guard let byte = bytes.next(), byte | (expected >= 0x61 ? 0x20 : 0) == expected else { return false }
+        }
+        return true
     }
 
     /// Same host (normalised) and same port (80 when the header names none).

@@ -121,18 +121,30 @@ public enum Host: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// Splits `host:port` / `[v6]:port` authorities; the port is required.
+/// Splits `host:port` / `[v6]:port` authorities; the port is required. Works on the UTF-8 bytes
+/// (it runs for every proxied request).
 public func parseAuthority(_ authority: String) -> (host: String, port: Int)? {
-    if authority.hasPrefix("[") {
-        guard let close = authority.firstIndex(of: "]") else { return nil }
-        let host = String(authority[...close])
-        let rest = authority[authority.index(after: close)...]
-        guard rest.hasPrefix(":"), let port = Int(rest.dropFirst()), (1...65535).contains(port) else { return nil }
-        return (host, port)
+    let bytes = authority.utf8
+    let colon: String.Index
+    if bytes.first == UInt8(ascii: "[") {
+        guard let close = bytes.firstIndex(of: UInt8(ascii: "]")) else { return nil }
+        colon = bytes.index(after: close)
+        guard colon < bytes.endIndex, bytes[colon] == UInt8(ascii: ":") else { return nil }
+    } else {
+        guard let first = bytes.firstIndex(of: UInt8(ascii: ":")), first > bytes.startIndex else { return nil }
+        colon = first
     }
-    let pieces = authority.split(separator: ":", omittingEmptySubsequences: false)
-    guard pieces.count == 2, !pieces[0].isEmpty, let port = Int(pieces[1]), (1...65535).contains(port) else {
-        return nil
+    guard let port = decimalPort(bytes[bytes.index(after: colon)...]) else { return nil }
+    return (String(authority[..<colon]), port)
+}
+
+/// 1–65535 written in ASCII digits only (no sign, no spaces).
+func decimalPort(_ digits: Substring.UTF8View) -> Int? {
+    guard !digits.isEmpty, digits.count <= 5 else { return nil }
+    var value = 0
+    for byte in digits {
+        guard (0x30...0x39).contains(byte) else { return nil }
+        value = value * 10 + Int(byte - 0x30)
     }
-    return (String(pieces[0]), port)
+    return (1...65535).contains(value) ? value : nil
 }

@@ -64,22 +64,23 @@ final class ResponseRelay: ChannelDuplexHandler, RemovableChannelHandler {
                 }
                 head = nil
                 ended = true
-                client.write(client.allocator.buffer(bytes: response.bytes(connection: "Upgrade")), promise: nil)
+                client.write(headBuffer(response, connection: "Upgrade"), promise: nil)
                 if !pending.isEmpty { record.countDown(pending.count) }
                 client.writeAndFlush(client.allocator.buffer(bytes: pending), promise: nil)
                 if let requestSide { requestSide.upgraded(upstream: context.channel) } else { context.close(promise: nil) }
                 return
             }
             guard response.isFinal else {
-                client.write(client.allocator.buffer(bytes: response.bytes(connection: nil)), promise: nil)
+                client.write(headBuffer(response, connection: nil), promise: nil)
                 continue
             }
             head = nil
             let framing = BodyFraming(response.framing, status: response.status, requestWasHead: requestWasHead)
             self.framing = framing
             keptOpen = clientKeepsConnection && !framing.isCloseDelimited
-            client.write(client.allocator.buffer(bytes: response.bytes(connection: keptOpen ? nil : "close")), promise: nil)
-            relayBody(client.allocator.buffer(bytes: pending), context: context)
+            client.write(headBuffer(response, connection: keptOpen ? nil : "close"), promise: nil)
+            // What follows the head came in this read (an earlier one would have completed it).
+            relayBody(buffer.getSlice(at: buffer.writerIndex - pending.count, length: pending.count)!, context: context)
             return
         }
         guard pending.count <= FirstBytes.limit else {
@@ -87,6 +88,12 @@ final class ResponseRelay: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         head = pending
+    }
+
+    private func headBuffer(_ response: ResponseHead, connection: String?) -> ByteBuffer {
+        var out = client.allocator.buffer(capacity: 512)
+        response.write(connection: connection, into: &out)
+        return out
     }
 
     /// Body bytes up to the body's end; at the end the response is complete: the client gets
@@ -172,7 +179,8 @@ extension ResponseRelay: Sendable {}
 /// origin sent them, less the hop-by-hop `Connection`, `Keep-Alive` and `Proxy-Connection`
 /// (with their continuation lines); `bytes(connection:)` adds the proxy's own `Connection`. Pure.
 struct ResponseHead {
-    static let hopByHop: Set<String> = ["connection", "keep-alive", "proxy-connection"]
+    static let hopByHop = ["connection", "keep-alive", "proxy-connection"].map { Array($0.utf8) }
+    static let framingHeaders = ["content-length", "transfer-encoding"].map { Array($0.utf8) }
 
     var status: Int
     /// Not a 1xx interim response (101 ends the head(s) too).
@@ -182,42 +190,70 @@ struct ResponseHead {
     private var lines: [UInt8]
 
     /// `head`: the bytes before the blank line. nil when it is not an HTTP/1 status line followed
-    /// by `name: value` lines.
+    /// by `name: value` lines. One pass over the bytes (it runs for every response).
     init?(_ head: ArraySlice<UInt8>) {
-        let lines = head.split(separator: 0x0A, omittingEmptySubsequences: false).map { line in
-            line.last == 0x0D ? line.dropLast() : line
-        }
-        guard let statusLine = lines.first, statusLine.starts(with: Array("HTTP/1.".utf8)), statusLine.count >= 12,
-              statusLine[statusLine.startIndex + 8] == 0x20
-        else { return nil }
-        let code = statusLine[(statusLine.startIndex + 9)..<(statusLine.startIndex + 12)]
-        guard code.allSatisfy({ (0x30...0x39).contains($0) }) else { return nil }
-        status = code.reduce(0) { $0 * 10 + Int($1 - 0x30) }
-        var out = Array(statusLine) + [0x0D, 0x0A]
+        var out: [UInt8] = []
         out.reserveCapacity(head.count + 24)
+        var status: Int?
         var keeping = true
-        for line in lines.dropFirst() {
-            if let first = line.first, first == 0x20 || first == 0x09 {
-                if keeping { out += line + [0x0D, 0x0A] }  // obs-fold: belongs to the line above
-                continue
+        var lineStart = head.startIndex
+        while true {
+            let newline = head[lineStart...].firstIndex(of: 0x0A) ?? head.endIndex
+            let line = newline > lineStart && head[newline - 1] == 0x0D ? head[lineStart..<(newline - 1)] : head[lineStart..<newline]
+            if status == nil {
+                guard line.starts(with: "HTTP/1.".utf8), line.count >= 12, line[line.startIndex + 8] == 0x20 else { return nil }
+                let code = line[(line.startIndex + 9)..<(line.startIndex + 12)]
+                guard code.allSatisfy({ (0x30...0x39).contains($0) }) else { return nil }
+                status = code.reduce(0) { $0 * 10 + Int($1 - 0x30) }
+                out += line
+                out += [0x0D, 0x0A]
+            } else if let first = line.first, first == 0x20 || first == 0x09 {
+                if keeping {  // obs-fold: belongs to the line above
+                    out += line
+                    out += [0x0D, 0x0A]
+                }
+            } else {
+                guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > line.startIndex else { return nil }
+                let name = line[..<colon]
+                keeping = !Self.hopByHop.contains { Self.sameName(name, $0) }
+                if keeping {
+                    out += line
+                    out += [0x0D, 0x0A]
+                }
+                if let known = Self.framingHeaders.first(where: { Self.sameName(name, $0) }) {
+                    framing.add(name: String(decoding: known, as: UTF8.self), value: String(decoding: line[line.index(after: colon)...], as: UTF8.self))
+                }
             }
-            guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > line.startIndex else { return nil }
-            let name = String(decoding: line[..<colon].map { (0x41...0x5A).contains($0) ? $0 | 0x20 : $0 }, as: UTF8.self)
-            keeping = !Self.hopByHop.contains(name)
-            if keeping { out += line + [0x0D, 0x0A] }
-            if name == "content-length" || name == "transfer-encoding" {
-                framing.add(name: name, value: String(decoding: line[line.index(after: colon)...], as: UTF8.self))
-            }
+            guard newline < head.endIndex else { break }
+            lineStart = newline + 1
         }
+        guard let status else { return nil }
+        self.status = status
         self.lines = out
+    }
+
+    /// `name` equals `lowercase` ignoring ASCII case.
+    static func sameName(_ name: ArraySlice<UInt8>, _ lowercase: [UInt8]) -> Bool {
+        name.count == lowercase.count && zip(name, lowercase).allSatisfy { ((0x41...0x5A).contains($0) ? $0 | 0x20 : $0) == $1 }
     }
 
     /// The head for the client, ending in the blank line; `connection` (`close`, `Upgrade`) is
     /// added to a final response (interim ones never carry it).
     func bytes(connection: String?) -> [UInt8] {
-        var out = lines
-        if isFinal, let connection { out += Array("Connection: \(connection)\r\n".utf8) }
-        return out + [0x0D, 0x0A]
+        var buffer = ByteBuffer()
+        write(connection: connection, into: &buffer)
+        return Array(buffer.readableBytesView)
+    }
+
+    /// Writes what `bytes(connection:)` returns.
+    func write(connection: String?, into buffer: inout ByteBuffer) {
+        buffer.writeBytes(lines)
+        if isFinal, let connection {
+            buffer.writeStaticString("Connection: ")
+            buffer.writeString(connection)
+            buffer.writeStaticString("\r\n")
+        }
+        buffer.writeStaticString("\r\n")
     }
 }
 

@@ -37,6 +37,41 @@ import Testing
     }
 }
 
+/// The request-target and header-list parsing every proxied request goes through.
+@Suite struct RequestTargetTests {
+    @Test func authorities() {
+        #expect(parseAuthority("example.com:443").map { "\($0.host) \($0.port)" } == "example.com 443")
+        #expect(parseAuthority("[::1]:8443").map { "\($0.host) \($0.port)" } == "[::1] 8443")
+        for bad in ["example.com", ":443", "a:b:443", "a:0", "a:65536", "a:+80", "a: 80", "a:", "[::1]", "[::1]443", "[::1", "a:８０"] {
+            #expect(parseAuthority(bad) == nil, "\(bad)")
+        }
+        #expect(FirstBytes.stripPort("a.test:80") == "a.test")
+        #expect(FirstBytes.stripPort("a:b:c") == "a:b:c")
+        #expect(FirstBytes.stripPort("a.test") == "a.test")
+    }
+
+    @Test func absoluteForms() {
+        let target = ForwardTarget(uri: "HTTP://Example.com/path?q=1#fragment")
+        #expect(target.map { "\($0.host) \($0.port) \($0.authority) \($0.pathAndQuery)" } == "Example.com 80 Example.com /path?q=1")
+        #expect(ForwardTarget(uri: "http://a.test:8080?x")?.pathAndQuery == "/?x")
+        #expect(ForwardTarget(uri: "http://a.test:8080?x")?.port == 8080)
+        #expect(ForwardTarget(uri: "http://a.test")?.pathAndQuery == "/")
+        #expect(ForwardTarget(uri: "http://[::1]:81/")?.host == "[::1]")
+        for bad in ["http://user@a.test/", "http:///x", "https://a.test/", "http://a.test:/", "http://a:b:c/", "/relative", "http:/a.test/", "htt"] {
+            #expect(ForwardTarget(uri: bad) == nil, "\(bad)")
+        }
+        #expect(ForwardTarget(uri: "http://a.test/")?.matches(hostHeader: "A.TEST:80") == true)
+        #expect(ForwardTarget(uri: "http://a.test/")?.matches(hostHeader: "a.test:8080") == false)
+    }
+
+    @Test func headerLists() {
+        #expect(HTTPProxyHandler.listContains(["keep-alive, Upgrade"], token: "upgrade"))
+        #expect(HTTPProxyHandler.listContains(["x", " \tCLOSE "], token: "close"))
+        #expect(!HTTPProxyHandler.listContains(["closed", "enclose"], token: "close"))
+        #expect(!HTTPProxyHandler.listContains([], token: "close"))
+    }
+}
+
 @Suite struct EmbeddedHandlerTests {
     func channel() throws -> (EmbeddedChannel, EgressProxy) {
         let proxy = EgressProxy(

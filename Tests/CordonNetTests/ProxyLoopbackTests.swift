@@ -45,6 +45,14 @@ final class OriginHandler: ChannelInboundHandler {
             _ = try? context.pipeline.syncOperations.addHandler(EchoHandler(), position: .first)
             context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\nhi\n")), promise: nil)
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        } else if path == "/split" {
+            // An interim head, then the final head cut in two, the body's start with its end.
+            let pieces = ["HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Le", "ngth: 11\r\n\r\nhello", " world"]
+            for (index, piece) in pieces.enumerated() {
+                _ = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(index) * 50)) {
+                    context.writeAndFlush(self.wrapOutboundOut(context.channel.allocator.buffer(string: piece)), promise: nil)
+                }
+            }
         } else if path == "/chunked" {
             let response = "HTTP/1.1 200 OK\r\nKeep-Alive: timeout=60\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
             context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: response)), promise: nil)
@@ -371,6 +379,34 @@ func runBlocking(_ arguments: [String], input: String?) throws -> RunResult {
         #expect(await lb.waitForLog { $0.contains("\"method\":\"POST\"") && $0.contains("\"decision\":\"allow\"") } != nil)
     }
 
+    /// Request bodies reach the origin framed as the client framed them: a length-delimited body
+    /// as it is, a chunked one chunked again with its trailers (the request decoder takes the
+    /// chunks apart); the head in origin form with the proxy's hop-by-hop headers replaced.
+    @Test func requestBodiesGoUpstreamFramed() async throws {
+        let recorder = Recorder()
+        let origin = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(RecordingOriginHandler(recorder: recorder)) }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        defer { origin.close(promise: nil) }
+        let port = try #require(origin.localAddress?.port)
+        let lb = try await Loopback.start(extraDomains: ["rec.test:\(port)"]) { $0.resolve["rec.test"] = "127.0.0.1" }
+        defer { Task { await lb.stop() } }
+        let request = "POST http://rec.test:\(port)/length HTTP/1.1\r\nHost: rec.test:\(port)\r\nProxy-Connection: keep-alive\r\nContent-Length: 7\r\n\r\nhello=1"
+            + "PUT http://rec.test:\(port)/chunked?x=1 HTTP/1.1\r\nHost: rec.test:\(port)\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+            + "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Trailer: yes\r\n\r\n"
+        let result = try await run(["python3", "-c", Self.rawClient, "\(lb.proxyPort)"], input: request)
+        #expect(result.stdout.components(separatedBy: "HTTP/1.1 200").count == 3, "\(result.stdout)")
+        let received = String(decoding: recorder.bytes.withLock { $0 }, as: UTF8.self)
+        #expect(received.contains("POST /length HTTP/1.1\r\nHost: rec.test:\(port)\r\nContent-Length: 7\r\nConnection: close\r\n\r\nhello=1"), "\(received)")
+        #expect(
+            received.contains(
+                "PUT /chunked?x=1 HTTP/1.1\r\nHost: rec.test:\(port)\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                    + "5\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: yes\r\n\r\n"), "\(received)")
+        #expect(!received.lowercased().contains("proxy-connection"))
+    }
+
     /// curl reuses its connection to the proxy for a second request; both are logged.
     @Test func clientConnectionsAreKeptAlive() async throws {
         let lb = try await Loopback.start()
@@ -473,6 +509,16 @@ func runBlocking(_ arguments: [String], input: String?) throws -> RunResult {
         #expect(!raw.stdout.contains("after"))
         let curl = try await curl(lb, ["http://\(target)/chunked"])
         #expect(curl.status == 0 && curl.stdout == "hello world", "\(curl.stderr)")
+    }
+
+    /// A response head that arrives in pieces, behind an interim one, reaches the client whole,
+    /// and the body bytes that came with the head's end are not lost.
+    @Test func aResponseHeadInPiecesIsRelayedWhole() async throws {
+        let lb = try await Loopback.start()
+        defer { Task { await lb.stop() } }
+        let target = "allowed.test:\(lb.originPort)"
+        let raw = try await run(["python3", "-c", Self.rawClient, "\(lb.proxyPort)"], input: "GET http://\(target)/split HTTP/1.1\r\nHost: \(target)\r\nConnection: close\r\n\r\n")
+        #expect(raw.stdout == "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 11\r\nConnection: close\r\n\r\nhello world", "\(raw.stdout)")
     }
 
     @Test func thousandConcurrentConnections() async throws {

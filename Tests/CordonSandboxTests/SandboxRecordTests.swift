@@ -92,4 +92,16 @@ struct SandboxRecordTests {
             return pairs.allSatisfy { key, value in other[key].map { same(value, $0) } ?? false }
         }
     }
+
+    /// Log times: RFC 3339 in UTC with milliseconds, the time it is now (Foundation reads it back).
+    @Test func logTimesAreRFC3339InUTCNow() throws {
+        let before = Date()
+        let text = WallClock.rfc3339()
+        #expect(text.utf8.count == 24)
+        #expect(text.wholeMatch(of: /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z/) != nil, "\(text)")
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let parsed = try #require(formatter.date(from: text))
+        #expect(parsed.timeIntervalSince(before) > -0.002 && parsed.timeIntervalSince(before) < 2, "\(text)")
+    }
 }
