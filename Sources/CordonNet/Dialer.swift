@@ -320,16 +320,3 @@ final class ParentConnectHandler: ChannelInboundHandler, RemovableChannelHandler
         context.close(promise: nil)
     }
 }
-
-/// Closes a connection that saw no traffic for the idle timeout.
-final class IdleCloseHandler: ChannelInboundHandler {
-    typealias InboundIn = NIOAny
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent {
-            context.close(promise: nil)
-        } else {
-            context.fireUserInboundEventTriggered(event)
-        }
-    }
-}

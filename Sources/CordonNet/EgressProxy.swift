@@ -145,7 +145,7 @@ public final class EgressProxy: Sendable {
                     let record = FlowRecord(client: channel.remoteAddress.map(EgressProxy.describe) ?? "?", log: log)
                     channel.closeFuture.whenComplete { _ in record.finish() }
                     try channel.pipeline.syncOperations.addHandlers(
-                        IdleStateHandler(allTimeout: idle), IdleCloseHandler(), ProtocolSniffer(proxy: self, record: record))
+                        IdleCloseHandler(timeout: idle), ProtocolSniffer(proxy: self, record: record))
                 }
             }
     }
@@ -169,7 +169,7 @@ public final class EgressProxy: Sendable {
             channel.closeFuture.whenComplete { _ in record.finish() }
             record.target(method: "tcp", host: destination.description, port: port)
             try channel.pipeline.syncOperations.addHandlers(
-                IdleStateHandler(allTimeout: idle), IdleCloseHandler(),
+                IdleCloseHandler(timeout: idle),
                 TransparentHandler(proxy: self, record: record, destination: destination, port: port))
         }
     }

@@ -42,4 +42,23 @@ import Testing
         #expect(seen.count == 5 * perCaller)
         #expect(log.summary.allowed == 5 * perCaller)
     }
+
+    /// The line written field by field is exactly the JSON the generic encoder makes of the same
+    /// fields, escapes and a missing address included.
+    @Test func aLineIsTheJSONOfItsFields() throws {
+        let log = try NetworkLog(sandbox: "b\"ox", path: nil)
+        for address in [nil, "127.0.0.1"] as [String?] {
+            let entry = NetworkLogEntry(
+                time: "2026-11-24T00:00:00.000Z", client: "127.0.0.1:5", method: "GET", host: "a.test", port: 443, resolvedAddress: address,
+                decision: "deny", rule: "deny:a.test", reason: "tab\there \\ \u{1}\n ünï", bytesUp: 12, bytesDown: -1, durationMilliseconds: 7)
+            let expected = JSONLinesWriter.line([
+                ("time", .string(entry.time)), ("sandbox", .string("b\"ox")), ("client", .string(entry.client)), ("method", .string(entry.method)),
+                ("host", .string(entry.host)), ("port", .int(entry.port)), ("address", address.map(JSONValue.string) ?? .null),
+                ("decision", .string(entry.decision)), ("rule", .string(entry.rule)), ("reason", .string(entry.reason)),
+                ("bytes_up", .int(entry.bytesUp)), ("bytes_down", .int(entry.bytesDown)), ("duration_ms", .int(entry.durationMilliseconds)),
+            ])
+            #expect(log.line(entry) == expected)
+            #expect(try JSONSerialization.jsonObject(with: Data(log.line(entry).utf8)) is [String: Any])
+        }
+    }
 }

@@ -455,6 +455,35 @@ func runBlocking(_ arguments: [String], input: String?) throws -> RunResult {
         #expect(closed.withLock { $0 } == 1)
     }
 
+    /// The idle timer counts quiet time, not age: a kept-alive connection that carries a request
+    /// every 150 ms lives well past a 400 ms idle timeout, then closes once it goes quiet.
+    @Test func busyFlowsOutliveTheIdleTimeout() async throws {
+        let lb = try await Loopback.start(idleTimeout: .milliseconds(400))
+        defer { Task { await lb.stop() } }
+        let script = """
+            import socket, sys, time
+            port, target = int(sys.argv[1]), sys.argv[2]
+            s = socket.create_connection(("127.0.0.1", port)); s.settimeout(5)
+            answers = 0
+            for i in range(8):
+                s.sendall(("GET http://%s/ HTTP/1.1\\r\\nHost: %s\\r\\n\\r\\n" % (target, target)).encode())
+                data = b""
+                while not data.endswith(b"\\n") or b"hello" not in data:
+                    chunk = s.recv(4096)
+                    if not chunk: break
+                    data += chunk
+                answers += data.count(b"HTTP/1.1 200")
+                time.sleep(0.15)
+            start = time.time()
+            closed = s.recv(4096) == b""
+            print(answers, closed, round(time.time() - start, 1))
+            """
+        let result = try await run(["python3", "-c", script, "\(lb.proxyPort)", "allowed.test:\(lb.originPort)"])
+        let fields = result.stdout.split(separator: " ").map(String.init)
+        #expect(fields.count == 3 && fields[0] == "8" && fields[1] == "True", "\(result)")
+        if fields.count == 3, let quiet = Double(fields[2].trimmingCharacters(in: .whitespacesAndNewlines)) { #expect(quiet < 1.5) }
+    }
+
     /// A response whose end only the origin's close marks cannot leave the connection reusable: the
     /// client is told `Connection: close`, and a request behind it is never sent.
     @Test func aCloseDelimitedResponseEndsTheConnection() async throws {
