@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """bench/proxy measurement agent: runs commands for run.py and answers in JSON, one line each.
 
-run.py starts it once inside `cordon run` (so sandbox start-up is never measured) and imports it
-on the host for the direct and Squid paths, so every path runs the same code. Commands, one JSON
+run.py starts it once inside `cordon run` (so sandbox start-up is never measured) and once on the
+host, in a session of its own, for the direct and Squid paths, so every path runs the same code
+from the same kind of place. Commands, one JSON
 object per line on stdin:
 
   {"op": "run", "argv": [...]}                 -> {"rc", "stdout", "stderr", "seconds"}
