@@ -113,6 +113,8 @@ struct Loopback {
     let proxy: EgressProxy
     let proxyPort: Int
     let logPath: String
+    /// Servers a test started besides the origin, closed by `stop`.
+    var extraChannels: [any Channel] = []
 
     static func start(
         extraDomains: [String] = [], idleTimeout: TimeAmount = .seconds(300), configure: (inout EgressConfiguration) -> Void = { _ in }
@@ -139,9 +141,25 @@ struct Loopback {
         return Loopback(origin: origin, originPort: port, proxy: proxy, proxyPort: proxyPort, logPath: logPath)
     }
 
+    /// A proxy whose `rec.test` (pinned to 127.0.0.1, allowed on the port) is a
+    /// `RecordingOriginHandler` server: the proxy, that port, and what the server receives.
+    static func startRecording() async throws -> (Loopback, port: Int, Recorder) {
+        let recorder = Recorder()
+        let origin = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(RecordingOriginHandler(recorder: recorder)) }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = try #require(origin.localAddress?.port)
+        var loopback = try await start(extraDomains: ["rec.test:\(port)"]) { $0.resolve["rec.test"] = "127.0.0.1" }
+        loopback.extraChannels = [origin]
+        return (loopback, port, recorder)
+    }
+
     func stop() async {
         await proxy.stop()
         try? await origin.close()
+        for channel in extraChannels { try? await channel.close() }
         unlink(logPath)
     }
 
@@ -349,15 +367,7 @@ func runBlocking(_ arguments: [String], input: String?) throws -> RunResult {
     /// connection it keeps open) are held, answered in order, and one for an unlisted host is
     /// refused without a byte of it reaching any upstream, even one hidden in a body.
     @Test func pipelinedRequestsAreEachDecidedInOrder() async throws {
-        let recorder = Recorder()
-        let origin = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(RecordingOriginHandler(recorder: recorder)) }
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
-        defer { origin.close(promise: nil) }
-        let port = try #require(origin.localAddress?.port)
-        let lb = try await Loopback.start(extraDomains: ["rec.test:\(port)"]) { $0.resolve["rec.test"] = "127.0.0.1" }
+        let (lb, port, recorder) = try await Loopback.startRecording()
         defer { Task { await lb.stop() } }
         let smuggled = "GET http://evil.test/ HTTP/1.1\r\nHost: evil.test\r\n\r\n"
         let request = "GET http://rec.test:\(port)/first HTTP/1.1\r\nHost: rec.test:\(port)\r\n\r\n"
@@ -383,15 +393,7 @@ func runBlocking(_ arguments: [String], input: String?) throws -> RunResult {
     /// as it is, a chunked one chunked again with its trailers (the request decoder takes the
     /// chunks apart); the head in origin form with the proxy's hop-by-hop headers replaced.
     @Test func requestBodiesGoUpstreamFramed() async throws {
-        let recorder = Recorder()
-        let origin = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(RecordingOriginHandler(recorder: recorder)) }
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
-        defer { origin.close(promise: nil) }
-        let port = try #require(origin.localAddress?.port)
-        let lb = try await Loopback.start(extraDomains: ["rec.test:\(port)"]) { $0.resolve["rec.test"] = "127.0.0.1" }
+        let (lb, port, recorder) = try await Loopback.startRecording()
         defer { Task { await lb.stop() } }
         let request = "POST http://rec.test:\(port)/length HTTP/1.1\r\nHost: rec.test:\(port)\r\nProxy-Connection: keep-alive\r\nContent-Length: 7\r\n\r\nhello=1"
             + "PUT http://rec.test:\(port)/chunked?x=1 HTTP/1.1\r\nHost: rec.test:\(port)\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
