@@ -78,11 +78,15 @@ public struct Profile: Sendable, Equatable, Codable {
             }
         }
         public struct ParentProxy: Sendable, Equatable, Codable {
+            /// `http://host:port` or `https://host:port` (TLS to the proxy).
             public var url: String
             public var noProxy: [String]
-            public init(url: String, noProxy: [String] = []) {
+            /// Host path of PEM CA certificates for an `https://` parent (system trust store when nil).
+            public var caFile: String?
+            public init(url: String, noProxy: [String] = [], caFile: String? = nil) {
                 self.url = url
                 self.noProxy = noProxy
+                self.caFile = caFile
             }
         }
         /// Allowed domain patterns: `example.com`, `*.example.com`, `.example.com`, each optionally `:port`.

@@ -112,8 +112,8 @@ extension ProfileLayerParser {
     }
 
     private mutating func parseParentProxy(_ node: Node, _ field: String) -> Profile.Egress.ParentProxy? {
-        guard let entries = reader.mapping(node, field, keys: ["url", "no_proxy"]) else { return nil }
-        var url: String?, noProxy: [String] = [], ok = true
+        guard let entries = reader.mapping(node, field, keys: ["url", "no_proxy", "ca_file"]) else { return nil }
+        var url: String?, noProxy: [String] = [], caFile: String?, ok = true
         for (key, _, value) in entries {
             switch key {
             case "url":
@@ -127,11 +127,18 @@ extension ProfileLayerParser {
                 let before = reader.diagnostics.count
                 noProxy = reader.strings(value, field + ".no_proxy")
                 ok = ok && reader.diagnostics.count == before
+            case "ca_file":
+                caFile = reader.string(value, field + ".ca_file").flatMap { hostPath($0, value, field + ".ca_file", relative: true) }
+                ok = ok && caFile != nil
             default: break
             }
         }
         guard ok, let url = requireKey(url, "url", node, field) else { return nil }
-        return .init(url: url, noProxy: noProxy)
+        if caFile != nil, !url.hasPrefix("https://") {
+            reader.report(node, field + ".ca_file", "a CA file applies to an https:// parent proxy only", hint: "write the url as https://… or drop ca_file")
+            return nil
+        }
+        return .init(url: url, noProxy: noProxy, caFile: caFile)
     }
 
     static let syncKeys = ["interval", "allow", "deny", "blocked_extensions", "max_file_size", "max_total_size", "gitleaks_config"]

@@ -39,7 +39,9 @@ public enum ProfileRenderer {
             ("allow_private", strings(e.allowPrivate)),
             ("resolve", map(e.resolve)),
             ("prompt", .bool(e.prompt)),
-            ("parent_proxy", e.parentProxy.map { .object([("url", .string($0.url)), ("no_proxy", strings($0.noProxy))]) } ?? .null),
+            ("parent_proxy", e.parentProxy.map { parent in
+                .object([("url", .string(parent.url)), ("no_proxy", strings(parent.noProxy))] + (parent.caFile.map { [("ca_file", .string($0))] } ?? []))
+            } ?? .null),
             ("rate_limits", .object(e.rateLimits.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })),
             ("blocklists", strings(e.blocklists)),
         ]

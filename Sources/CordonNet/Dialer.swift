@@ -1,5 +1,6 @@
 public import NIOCore
 import NIOPosix
+import NIOSSL
 
 #if canImport(Glibc)
 import Glibc
@@ -69,6 +70,8 @@ public enum DialError: Error, Sendable, Equatable, CustomStringConvertible {
     case connectFailed(String)
     case timedOut
     case parentProxyRefused(String)
+    /// TLS to an `https://` parent proxy failed (its certificate not trusted or naming another host).
+    case parentProxyTLS(String)
 
     public var description: String {
         switch self {
@@ -77,6 +80,7 @@ public enum DialError: Error, Sendable, Equatable, CustomStringConvertible {
         case .connectFailed(let why): return "connect failed: \(why)"
         case .timedOut: return "connect timed out"
         case .parentProxyRefused(let why): return "parent proxy refused: \(why)"
+        case .parentProxyTLS(let why): return "TLS to the parent proxy failed: \(why)"
         }
     }
 }
@@ -227,6 +231,21 @@ public struct Dialer: Sendable {
         }
     }
 
+    /// What went wrong with the parent, in words: its own refusal (status line), or TLS.
+    static func parentFailure(_ error: any Error, parent: ParentProxyAddress) -> DialError {
+        if let error = error as? DialError { return error }
+        if let refused = error as? ParentConnectHandler.Refused { return .parentProxyRefused(refused.status) }
+        if let error = error as? NIOSSLExtraError, error == .failedToValidateHostname {
+            return .parentProxyTLS("its certificate does not name \(parent.host)")
+        }
+        if let error = error as? NIOSSLError, case .handshakeFailed(let cause) = error,
+            "\(cause)".contains("CERTIFICATE_VERIFY_FAILED") {
+            return .parentProxyTLS("its certificate for \(parent.host) is not signed by a trusted CA (egress.parent_proxy.ca_file, else the system's trust store)")
+        }
+        if error is NIOSSLError || error is NIOSSLExtraError { return .parentProxyTLS("\(error)") }
+        return .parentProxyRefused("\(error)")
+    }
+
     /// The parent proxy's address when no lookup is needed (a literal or a pin).
     func knownAddress(of parent: ParentProxyAddress) -> IPAddress? {
         switch Host(parent.host) {
@@ -242,16 +261,22 @@ public struct Dialer: Sendable {
         -> EventLoopFuture<any Channel>
     {
         let target = host.address.map(\.hostLiteral) ?? host.description
+        let tls = policy.parentTLS
         return connectFuture(address, port: parent.port, on: eventLoop).flatMap { channel in
             let promise = channel.eventLoop.makePromise(of: Void.self)
             do {
+                if parent.tls {
+                    // TLS to the proxy itself first: the CONNECT and the tunnel go inside it.
+                    guard let tls else { throw DialError.connectFailed("no TLS set-up for the https parent proxy") }
+                    try channel.pipeline.syncOperations.addHandler(try ParentProxyTLS.handler(context: tls, host: parent.host))
+                }
                 try channel.pipeline.syncOperations.addHandler(ParentConnectHandler(target: "\(target):\(port)", done: promise))
             } catch {
                 promise.fail(error)
             }
             return promise.futureResult.map { channel }.flatMapErrorThrowing { error in
                 channel.close(promise: nil)
-                throw DialError.parentProxyRefused("\(error)")
+                throw Self.parentFailure(error, parent: parent)
             }
         }
     }
@@ -310,13 +335,17 @@ final class ParentConnectHandler: ChannelInboundHandler, RemovableChannelHandler
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        fail(context, "\(error)")
+        fail(context, error)  // TLS errors keep their type: `Dialer.parentFailure` words them
     }
 
     private func fail(_ context: ChannelHandlerContext, _ why: String) {
+        fail(context, Refused(status: why))
+    }
+
+    private func fail(_ context: ChannelHandlerContext, _ error: any Error) {
         guard !finished else { return }
         finished = true
-        done.fail(Refused(status: why))
+        done.fail(error)
         context.close(promise: nil)
     }
 }

@@ -13,14 +13,19 @@ public struct EgressConfiguration: Sendable, Equatable, Codable {
     }
 
     public struct ParentProxy: Sendable, Equatable, Codable {
-        /// `http://host:port`; allowed traffic is tunnelled through it with CONNECT.
+        /// `http://host:port` or `https://host:port` (TLS to the proxy itself); allowed traffic is
+        /// tunnelled through it with CONNECT.
         public var url: String
         /// Domain patterns reached directly rather than through the parent.
         public var noProxy: [String]
+        /// PEM CA certificates an `https://` parent's certificate must chain to (the system's
+        /// trust store when nil).
+        public var caFile: String?
 
-        public init(url: String, noProxy: [String] = []) {
+        public init(url: String, noProxy: [String] = [], caFile: String? = nil) {
             self.url = url
             self.noProxy = noProxy
+            self.caFile = caFile
         }
     }
 

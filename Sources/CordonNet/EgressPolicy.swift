@@ -1,4 +1,5 @@
 public import CordonCore
+import NIOSSL
 
 /// The outcome of `EgressPolicy.decide`: what to do, and which rule said so and why.
 public struct Decision: Sendable, Equatable, CustomStringConvertible {
@@ -60,6 +61,8 @@ public struct EgressPolicy: Sendable {
     public let rateLimits: [(pattern: DomainPattern, perMinute: Int)]
     public let blocklist: Blocklist?
     public let parentProxy: EgressConfiguration.ParentProxy?
+    /// The TLS client context for an `https://` parent (its CA file is read when the policy is built).
+    let parentTLS: NIOSSLContext?
     /// Ports an entry without `:port` allows.
     public static let defaultPorts: Set<Int> = [80, 443]
 
@@ -101,9 +104,18 @@ public struct EgressPolicy: Sendable {
             }
             limits.append((try EgressPolicy.pattern(text, field: "egress.rate_limits"), perMinute))
         }
-        if let parent = configuration.parentProxy, ParentProxyAddress(parent.url) == nil {
-            throw CordonError(
-                .invalidProfile, "egress.parent_proxy.url: \"\(parent.url)\" is not a proxy URL (expected \"http://host:port\")")
+        var parentTLS: NIOSSLContext?
+        if let parent = configuration.parentProxy {
+            guard let address = ParentProxyAddress(parent.url) else {
+                throw CordonError(
+                    .invalidProfile,
+                    "egress.parent_proxy.url: \"\(parent.url)\" is not a proxy URL (expected \"http://host:port\" or \"https://host:port\")")
+            }
+            if address.tls {
+                parentTLS = try ParentProxyTLS.context(caFile: parent.caFile)
+            } else if parent.caFile != nil {
+                throw CordonError(.invalidProfile, "egress.parent_proxy.ca_file: only an https:// parent proxy is checked against a CA (the url is \(parent.url))")
+            }
         }
         for (index, text) in (configuration.parentProxy?.noProxy ?? []).enumerated() {
             _ = try EgressPolicy.pattern(text, field: "egress.parent_proxy.no_proxy[\(index)]")
@@ -117,6 +129,7 @@ public struct EgressPolicy: Sendable {
         self.rateLimits = limits
         self.blocklist = blocklist
         self.parentProxy = configuration.parentProxy
+        self.parentTLS = parentTLS
     }
 
     private static func pattern(_ text: String, field: String) throws(CordonError) -> DomainPattern {
@@ -195,14 +208,24 @@ public struct EgressPolicy: Sendable {
     }
 }
 
-/// `http://host:port` of a parent proxy.
+/// `http://host:port` or `https://host:port` of a parent proxy (ports 80 and 443 when absent).
 public struct ParentProxyAddress: Sendable, Equatable {
     public var host: String
     public var port: Int
+    /// `https://`: the connection to the proxy itself is TLS.
+    public var tls: Bool
 
     public init?(_ url: String) {
         var rest = Substring(url)
-        if rest.hasPrefix("http://") { rest = rest.dropFirst(7) } else { return nil }
+        if rest.hasPrefix("http://") {
+            rest = rest.dropFirst(7)
+            tls = false
+        } else if rest.hasPrefix("https://") {
+            rest = rest.dropFirst(8)
+            tls = true
+        } else {
+            return nil
+        }
         if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
         if let at = rest.lastIndex(of: "@") { rest = rest[rest.index(after: at)...] }
         if let parsed = parseAuthority(String(rest)) {
@@ -210,7 +233,7 @@ public struct ParentProxyAddress: Sendable, Equatable {
             port = parsed.port
         } else if !rest.isEmpty, !rest.contains(":") {
             host = String(rest)
-            port = 80
+            port = tls ? 443 : 80
         } else {
             return nil
         }

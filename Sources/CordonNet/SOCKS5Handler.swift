@@ -137,7 +137,7 @@ final class SOCKS5Handler: ChannelInboundHandler, RemovableChannelHandler {
         case .addressRefused: return .notAllowed
         case .resolutionFailed: return .hostUnreachable
         case .timedOut: return .ttlExpired
-        case .parentProxyRefused: return .generalFailure
+        case .parentProxyRefused, .parentProxyTLS: return .generalFailure
         case .connectFailed(let why):
             return why.lowercased().contains("refused") ? .connectionRefused : (why.contains("unreachable") ? .networkUnreachable : .hostUnreachable)
         }

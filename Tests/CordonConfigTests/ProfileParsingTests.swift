@@ -127,6 +127,8 @@ import Testing
         .init(yaml: "egress:\n  resolve:\n    \"*.x.com\": 1.2.3.4\n", line: 3, column: 5, field: "egress.resolve.*.x.com", message: "not an exact host name"),
         .init(yaml: "egress:\n  resolve:\n    x.com: nowhere\n", line: 3, column: 12, field: "egress.resolve.x.com", message: "is not an IP address"),
         .init(yaml: "egress:\n  parent_proxy: {url: \"proxy:3128\"}\n", line: 2, column: 23, field: "egress.parent_proxy.url", message: "is not an http(s) proxy URL"),
+        .init(yaml: "egress:\n  parent_proxy: {url: \"http://p:3128\", ca_file: /etc/ca.pem}\n", line: 2, column: 17, field: "egress.parent_proxy.ca_file",
+              message: "applies to an https:// parent proxy only"),
         .init(yaml: "egress:\n  rate_limits: {x.com: fast}\n", line: 2, column: 24, field: "egress.rate_limits.x.com", message: "expected a positive whole number"),
         .init(yaml: "mounts:\n  - host: data\n    sandbox: /data\n", line: 2, column: 11, field: "mounts[0].host", message: "\"data\" is a relative path"),
         .init(yaml: "mounts:\n  - host: /data\n    sandbox: data\n", line: 3, column: 14, field: "mounts[0].sandbox", message: "must be absolute"),

@@ -19,7 +19,7 @@ import Testing
           allow_private: [192.168.0.0/16]
           resolve: {db.internal: "fd00::5"}
           prompt: true
-          parent_proxy: {url: "http://p:3128", no_proxy: [".corp"]}
+          parent_proxy: {url: "https://p:3129", no_proxy: [".corp"], ca_file: /etc/corp-ca.pem}
           rate_limits: {"api.example.com": 30}
           blocklists: [/etc/cordon-block.txt]
         secrets:
@@ -44,7 +44,7 @@ import Testing
 
     @Test func yamlUsesSnakeCaseAndShortForms() throws {
         let yaml = ProfileRenderer.yaml(try Fixture.parse(Self.rich))
-        for needle in ["allow_private:", "parent_proxy:", "no_proxy:", "rate_limits:", "max_file_size: 123456", "blocked_extensions:",
+        for needle in ["allow_private:", "parent_proxy:", "no_proxy:", "ca_file: /etc/corp-ca.pem", "rate_limits:", "max_file_size: 123456", "blocked_extensions:",
                        "gitleaks_config:", "memory: 3g", "interval: 1500ms", "NUM: \"007\"", "ODD: \"yes\"", "- \"*.example.com\""] {
             #expect(yaml.contains(needle), "missing \(needle) in\n\(yaml)")
         }

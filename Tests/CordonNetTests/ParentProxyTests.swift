@@ -1,3 +1,4 @@
+import CordonCore
 import CordonNet
 import CordonTestSupport
 import Foundation
@@ -12,8 +13,11 @@ import Testing
     /// A parent proxy: accepts CONNECT, logs the request line, and (its own "DNS") takes every
     /// name to 127.0.0.1 at the requested port.
     static let parentScript = #"""
-        import socket, sys, threading
+        import socket, ssl, sys, threading
         logpath = sys.argv[1]
+        tls = None
+        if len(sys.argv) > 3:  # certificate and key: the parent speaks TLS only
+            tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); tls.load_cert_chain(sys.argv[2], sys.argv[3])
         srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         srv.bind(('127.0.0.1', 0)); srv.listen(64)
         print(srv.getsockname()[1], flush=True)
@@ -28,6 +32,11 @@ import Testing
                 try: b.shutdown(socket.SHUT_WR)
                 except OSError: pass
         def handle(c):
+            if tls:
+                try: c = tls.wrap_socket(c, server_side=True)
+                except (OSError, ssl.SSLError) as e:
+                    with open(logpath, 'a') as log: log.write('TLS failed\n')
+                    c.close(); return
             buf = b''
             while b'\r\n\r\n' not in buf:
                 d = c.recv(4096)
@@ -54,15 +63,16 @@ import Testing
         let port: Int
         let logPath = "/tmp/cordon-parent-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).log"
 
-        /// Starts the parent off the cooperative pool (reading its port blocks).
-        static func start() async throws -> Parent {
-            try await onOwnThread { try Parent() }
+        /// Starts the parent off the cooperative pool (reading its port blocks); with `tls`
+        /// (certificate and key files) it speaks TLS only.
+        static func start(tls: (certificate: String, key: String)? = nil) async throws -> Parent {
+            try await onOwnThread { try Parent(tls: tls) }
         }
 
-        private init() throws {
+        private init(tls: (certificate: String, key: String)?) throws {
             let out = Pipe()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-            process.arguments = ["-c", ParentProxyTests.parentScript, logPath]
+            process.arguments = ["-c", ParentProxyTests.parentScript, logPath] + (tls.map { [$0.certificate, $0.key] } ?? [])
             process.standardOutput = out
             try process.run()
             var line = Data()
@@ -144,5 +154,91 @@ import Testing
         ])
         #expect(r.stdout == "hello allowed.test:\(lb.originPort)\n", "\(r.stderr)")
         #expect(parent.requests.contains("CONNECT allowed.test:\(lb.originPort) HTTP/1.1"), "\(parent.requests)")
+    }
+
+    /// An `https://` parent: cordon speaks TLS to the proxy itself, checks its certificate
+    /// against `ca_file` and the proxy's name or address, and sends the CONNECT and the tunnel
+    /// inside. A parent whose certificate does not chain to the CA, or names another host, gets
+    /// no CONNECT at all: the flow fails (502) and the log says why.
+    @Test func anHTTPSParentIsVerifiedAndCarriesTheTunnel() async throws {
+        let directory = "/tmp/cordon-parent-tls-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        func certificate(_ name: String, names: String) async throws -> (certificate: String, key: String) {
+            let files = (certificate: "\(directory)/\(name).pem", key: "\(directory)/\(name).key")
+            let made = try await run([
+                "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+                "-subj", "/CN=\(name)", "-addext", "subjectAltName=\(names)", "-keyout", files.key, "-out", files.certificate,
+            ])
+            try #require(made.status == 0, "\(made.stderr)")
+            return files
+        }
+        let byName = try await certificate("parent.test", names: "DNS:parent.test")
+        let byAddress = try await certificate("address", names: "IP:127.0.0.1")
+        let stranger = try await certificate("stranger.test", names: "DNS:parent.test,IP:127.0.0.1")
+        let named = try await Parent.start(tls: byName)
+        defer { named.stop() }
+        let addressed = try await Parent.start(tls: byAddress)
+        defer { addressed.stop() }
+
+        for (url, caFile) in [("https://parent.test:\(named.port)", byName.certificate), ("https://127.0.0.1:\(addressed.port)", byAddress.certificate)] {
+            let lb = try await Loopback.start { configuration in
+                configuration.parentProxy = .init(url: url, caFile: caFile)
+                configuration.resolve["parent.test"] = "127.0.0.1"
+            }
+            defer { Task { await lb.stop() } }
+            let target = "allowed.test:\(lb.originPort)"
+            let tunnel = try await run(["curl", "-sS", "--max-time", "10", "-p", "-x", "http://127.0.0.1:\(lb.proxyPort)", "http://\(target)/"])
+            #expect(tunnel.stdout == "hello \(target)\n", "\(url): \(tunnel.stderr)")
+            let forward = try await run(["curl", "-sS", "--max-time", "10", "-x", "http://127.0.0.1:\(lb.proxyPort)", "http://\(target)/"])
+            #expect(forward.stdout == "hello \(target)\n", "\(url): \(forward.stderr)")
+        }
+        for parent in [named, addressed] {
+            #expect(parent.requests.filter { $0.hasPrefix("CONNECT allowed.test:") }.count == 2, "\(parent.requests)")
+            #expect(!parent.requests.contains("TLS failed"))
+        }
+
+        // Not trusted: the system's roots (no ca_file), or a CA the parent's certificate does not
+        // chain to (one with the same names); then trusted certificates that name another host
+        // (other.test and the bare address for a certificate issued to parent.test only).
+        let cases: [(url: String, caFile: String?)] = [
+            ("https://parent.test:\(named.port)", nil), ("https://parent.test:\(named.port)", stranger.certificate),
+            ("https://other.test:\(named.port)", byName.certificate), ("https://127.0.0.1:\(named.port)", byName.certificate),
+        ]
+        for (url, caFile) in cases {
+            let before = named.requests.count
+            let lb = try await Loopback.start { configuration in
+                configuration.parentProxy = .init(url: url, caFile: caFile)
+                configuration.resolve["parent.test"] = "127.0.0.1"
+                configuration.resolve["other.test"] = "127.0.0.1"
+            }
+            defer { Task { await lb.stop() } }
+            let target = "allowed.test:\(lb.originPort)"
+            let forward = try await run([
+                "curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}", "-x", "http://127.0.0.1:\(lb.proxyPort)", "http://\(target)/",
+            ])
+            #expect(forward.stdout == "502", "\(url) \(caFile ?? "system roots"): \(forward.stdout) \(forward.stderr)")
+            #expect(!named.requests.dropFirst(before).contains { $0.hasPrefix("CONNECT") }, "\(named.requests)")
+            #expect(await lb.waitForLog { $0.contains("\"decision\":\"error\"") && $0.contains("TLS to the parent proxy failed") } != nil, "\(lb.logLines)")
+        }
+    }
+
+    /// A CA file that holds no certificate stops the policy (and so the sandbox) from starting.
+    @Test func aBadCAFileIsAProfileError() throws {
+        let path = "/tmp/cordon-parent-ca-\(getpid()).pem"
+        _ = FileManager.default.createFile(atPath: path, contents: Data("not a certificate\n".utf8))
+        defer { unlink(path) }
+        for caFile in [path, "/nonexistent/ca.pem"] {
+            let error = #expect(throws: CordonError.self) {
+                try EgressPolicy(EgressConfiguration(domains: ["a.test"], parentProxy: .init(url: "https://p.test:3129", caFile: caFile)))
+            }
+            #expect(error?.message.contains("egress.parent_proxy.ca_file") == true, "\(String(describing: error))")
+        }
+        #expect(throws: CordonError.self) {
+            try EgressPolicy(EgressConfiguration(domains: ["a.test"], parentProxy: .init(url: "http://p.test:3128", caFile: path)))
+        }
+        #expect(ParentProxyAddress("https://p.test")?.port == 443)
+        #expect(ParentProxyAddress("https://p.test")?.tls == true)
+        #expect(ParentProxyAddress("http://p.test")?.port == 80)
     }
 }
