@@ -56,4 +56,15 @@ import Glibc
         #expect(try await status(through: port) == "000")
         #expect(events.withLock { $0.count } == 2)
     }
+
+    /// Fail closed: an `https://` parent proxy whose CA file cannot be read stops the sandbox's
+    /// network from being set up at all (nothing would check the parent's certificate).
+    @Test func anUnreadableParentCAStopsTheSetUp() {
+        let error = #expect(throws: CordonError.self) {
+            _ = try SandboxEgress(
+                configuration: EgressConfiguration(domains: ["allowed.test"], parentProxy: .init(url: "https://proxy.corp.test:3129", caFile: "/nonexistent/corp-ca.pem")),
+                sandbox: "t", logPath: nil)
+        }
+        #expect(error?.message.contains("egress.parent_proxy.ca_file") == true, "\(String(describing: error))")
+    }
 }
