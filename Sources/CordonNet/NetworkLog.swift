@@ -94,7 +94,7 @@ public final class NetworkLog: Sendable {
     /// Lines recorded on an event loop wait here until the end of that loop's turn, then go out
     /// with one write for all of them (a busy proxy finishes several requests per turn; a write per
     /// line was a visible share of its cost). The wait is microseconds: nothing else runs first.
-    private let pending = Mutex<(lines: String, flushScheduled: Bool)>(("", false))
+    private let pending = Mutex<(lines: String, flushScheduled: Bool, batching: Bool)>(("", false, true))
 
     public func record(_ entry: NetworkLogEntry) {
         if let writer { append(line(entry), to: writer) }
@@ -117,29 +117,36 @@ public final class NetworkLog: Sendable {
     }
 
     private func append(_ line: String, to writer: JSONLinesWriter) {
-        guard let loop = MultiThreadedEventLoopGroup.currentEventLoop else {
-            pending.withLock { pending in
+        let loop = MultiThreadedEventLoopGroup.currentEventLoop
+        let schedule = pending.withLock { pending in
+            guard loop != nil, pending.batching else {
                 writer.write(lines: pending.lines + line)
                 pending.lines = ""
+                return false
             }
-            return
-        }
-        let schedule = pending.withLock { pending in
             pending.lines += line
             defer { pending.flushScheduled = true }
             return !pending.flushScheduled
         }
-        if schedule { loop.execute { self.flush() } }
+        if schedule, let loop { loop.execute { self.flush() } }
     }
 
-    /// Writes the lines still waiting (the end of a loop's turn; the proxy's stop).
+    /// Writes the lines still waiting (the end of a loop's turn).
     public func flush() {
         guard let writer else { return }
         // Written under the lock, so lines from two loops reach the file in the order recorded.
         pending.withLock { pending in
             if !pending.lines.isEmpty { writer.write(lines: pending.lines) }
-            pending = ("", false)
+            pending.lines = ""
+            pending.flushScheduled = false
         }
+    }
+
+    /// The proxy stops: what waits is written, and from now on every line at once (flows that
+    /// end while the process exits must not wait for a loop's turn that may never come).
+    public func stopBatching() {
+        pending.withLock { $0.batching = false }
+        flush()
     }
 
     deinit { flush() }

@@ -131,7 +131,7 @@ public final class SandboxEgress: Sendable {
         stopping.store(true, ordering: .releasing)
         await proxy.stop()
         await dns.stop()
-        log.flush()
+        log.stopBatching()
         let channel = sinkChannel.withLock { channel in
             defer { channel = nil }
             return channel

@@ -61,4 +61,24 @@ import Testing
             #expect(try JSONSerialization.jsonObject(with: Data(log.line(entry).utf8)) is [String: Any])
         }
     }
+
+    /// Once the proxy stops, a line recorded on an event loop is in the file when `record`
+    /// returns: nothing waits for a turn that a process on its way out may never finish.
+    @Test func afterStopLinesAreWrittenAtOnce() async throws {
+        let path = "/tmp/cordon-netlog-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).jsonl"
+        defer { unlink(path) }
+        let log = try NetworkLog(sandbox: "box", path: path)
+        let entry = NetworkLogEntry(client: "c", method: "GET", host: "a.test", port: 80, decision: "allow", rule: "r", reason: "x")
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        func linesInFileRightAfterRecording() async throws -> Int {
+            try await loop.submit {
+                log.record(entry)
+                return ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").count
+            }.get()
+        }
+        #expect(try await linesInFileRightAfterRecording() == 0)  // batched: written at the end of the turn
+        log.stopBatching()
+        #expect(((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").count == 1)
+        #expect(try await linesInFileRightAfterRecording() == 2)
+    }
 }
