@@ -147,13 +147,12 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Whether comma-separated header values name `token` (lowercase), compared ASCII
     /// case-insensitively with the spaces around each item ignored.
     static func listContains(_ values: [String], token: String) -> Bool {
-        let wanted = Array(token.utf8)
         for value in values {
             for item in value.utf8.split(separator: UInt8(ascii: ",")) {
                 var item = item[...]
                 while let first = item.first, first == 0x20 || first == 0x09 { item = item.dropFirst() }
                 while let last = item.last, last == 0x20 || last == 0x09 { item = item.dropLast() }
-                if item.count == wanted.count, zip(item, wanted).allSatisfy({ ($0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0) == $1 }) { return true }
+                if item.equalsIgnoringASCIICase(token.utf8) { return true }
             }
         }
         return false
@@ -499,11 +498,7 @@ struct ForwardTarget: Equatable {
 
     /// `http://` in any case.
     static func hasScheme(_ uri: String) -> Bool {
-        var bytes = uri.utf8.makeIterator()
-        for expected in "http://".utf8 {
-            guard let byte = bytes.next(), byte | (expected >= 0x61 ? 0x20 : 0) == expected else { return false }
-        }
-        return true
+        uri.utf8.prefix(7).equalsIgnoringASCIICase("http://".utf8)
     }
 
     /// Same host (normalised) and same port (80 when the header names none).

@@ -215,12 +215,12 @@ struct ResponseHead {
             } else {
                 guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > line.startIndex else { return nil }
                 let name = line[..<colon]
-                keeping = !Self.hopByHop.contains { Self.sameName(name, $0) }
+                keeping = !Self.hopByHop.contains { name.equalsIgnoringASCIICase($0) }
                 if keeping {
                     out += line
                     out += [0x0D, 0x0A]
                 }
-                if let known = Self.framingHeaders.first(where: { Self.sameName(name, $0) }) {
+                if let known = Self.framingHeaders.first(where: { name.equalsIgnoringASCIICase($0) }) {
                     framing.add(name: String(decoding: known, as: UTF8.self), value: String(decoding: line[line.index(after: colon)...], as: UTF8.self))
                 }
             }
@@ -230,11 +230,6 @@ struct ResponseHead {
         guard let status else { return nil }
         self.status = status
         self.lines = out
-    }
-
-    /// `name` equals `lowercase` ignoring ASCII case.
-    static func sameName(_ name: ArraySlice<UInt8>, _ lowercase: [UInt8]) -> Bool {
-        name.count == lowercase.count && zip(name, lowercase).allSatisfy { ((0x41...0x5A).contains($0) ? $0 | 0x20 : $0) == $1 }
     }
 
     /// The head for the client, ending in the blank line; `connection` (`close`, `Upgrade`) is
