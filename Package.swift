@@ -64,7 +64,7 @@ let package = Package(
         .target(
             name: "CordonNet",
             dependencies: [
-                "CordonCore", "CordonOS",
+                "CordonCore", "CordonOS", "CCordon",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

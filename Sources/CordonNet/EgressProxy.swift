@@ -28,16 +28,20 @@ public final class EgressProxy: Sendable {
         public var approvalTimeout: Duration
         /// How long a tunnel waits for the client's first bytes before treating the flow as opaque.
         public var sniffTimeout: TimeAmount
+        /// Bytes a tunnel carries one way before it moves to the splice relay; nil keeps every
+        /// tunnel in NIO.
+        public var spliceThreshold: Int?
 
         public init(
             sandbox: String = "SANDBOX", connectTimeout: TimeAmount = .seconds(10), idleTimeout: TimeAmount = .seconds(300),
-            approvalTimeout: Duration = .seconds(60), sniffTimeout: TimeAmount = .seconds(3)
+            approvalTimeout: Duration = .seconds(60), sniffTimeout: TimeAmount = .seconds(3), spliceThreshold: Int? = 256 * 1024
         ) {
             self.sandbox = sandbox
             self.connectTimeout = connectTimeout
             self.idleTimeout = idleTimeout
             self.approvalTimeout = approvalTimeout
             self.sniffTimeout = sniffTimeout
+            self.spliceThreshold = spliceThreshold
         }
     }
 
@@ -49,6 +53,8 @@ public final class EgressProxy: Sendable {
     let approvals: (any ApprovalProvider)?
     let approvalMemory = ApprovalMemory()
     let rateLimiter: RateLimiter
+    /// Carries tunnels that moved out of NIO (see `TunnelMover`).
+    let tunnelRelay: SpliceRelay?
     /// The event loops, obtained at the first start (NIO's shared group is created then).
     private let eventLoops: @Sendable () -> any EventLoopGroup
     private var group: any EventLoopGroup { eventLoops() }
@@ -66,6 +72,9 @@ public final class EgressProxy: Sendable {
         self.nameLookup = nameLookup
         self.approvals = approvals
         self.rateLimiter = RateLimiter(now: now)
+        self.tunnelRelay = options.spliceThreshold.map {
+            SpliceRelay(threshold: $0, idleTimeout: Double(options.idleTimeout.nanoseconds) / 1e9)
+        }
         self.eventLoops = group
     }
 
@@ -156,6 +165,7 @@ public final class EgressProxy: Sendable {
             return channels
         }
         for channel in channels { try? await channel.close() }
+        tunnelRelay?.stop()
     }
 
     /// Serves a captured flow whose original destination is `destination`. The name comes from the
@@ -328,6 +338,25 @@ public final class EgressProxy: Sendable {
 }
 
 extension ChannelHandlerContext {
+    /// Half-closes the output (a FIN) once every write queued before is on the wire. NIO turns
+    /// the half-close of a channel whose input has already ended into a full close at once, which
+    /// drops the writes it still queues: a client that half-closed after its request would lose
+    /// the end of a long answer.
+    func closeOutputAfterWrites() {
+        let promise = eventLoop.makePromise(of: Void.self)
+        writeAndFlush(NIOAny(channel.allocator.buffer(capacity: 0)), promise: promise)
+        let context = self
+        promise.futureResult.assumeIsolated().whenComplete { _ in context.close(mode: .output, promise: nil) }
+    }
+
+    /// Closes once every write queued before is on the wire.
+    func closeAfterWrites() {
+        let promise = eventLoop.makePromise(of: Void.self)
+        writeAndFlush(NIOAny(channel.allocator.buffer(capacity: 0)), promise: promise)
+        let context = self
+        promise.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    }
+
     /// Writes raw bytes, then closes once they are on the wire.
     func writeAndClose(bytes: [UInt8]) {
         let promise = eventLoop.makePromise(of: Void.self)

@@ -358,7 +358,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             let upstreamPipeline = upstream.pipeline.syncOperations
             upstreamPipeline.removeHandler(try upstreamPipeline.handler(type: ResponseRelay.self), promise: nil)
             let decoder = try context.pipeline.syncOperations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
-            try glue(client: context.channel, upstream: upstream, record: record, initialBytes: [])
+            try glue(client: context.channel, upstream: upstream, record: record, initialBytes: [], relay: proxy.tunnelRelay)
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
             context.pipeline.syncOperations.removeHandler(decoder, promise: nil)
             context.channel.read()  // the read held while the response was awaited
@@ -449,8 +449,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func closeAfterAnswer(context: ChannelHandlerContext) {
         state = .done
         queued = []
-        context.flush()
-        context.close(mode: .output, promise: nil)
+        context.closeOutputAfterWrites()
         let channel = context.channel
         context.eventLoop.assumeIsolated().scheduleTask(in: Self.lingerTime) { channel.close(promise: nil) }
         if pendingRead {

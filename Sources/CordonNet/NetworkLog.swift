@@ -195,6 +195,8 @@ final class FlowRecord: Sendable {
         var up = 0
         var down = 0
         var written = false
+        /// Moved to the splice relay: the NIO side's closing is not the flow's end.
+        var handedOver = false
     }
 
     let client: String
@@ -227,10 +229,20 @@ final class FlowRecord: Sendable {
     var bytesUp: Int { state.withLock { $0.up } }
     var bytesDown: Int { state.withLock { $0.down } }
 
+    /// The flow goes on in the splice relay: `finish` (called when NIO's channels close) waits
+    /// for `finishHandedOver`.
+    func handOver() { state.withLock { $0.handedOver = true } }
+
+    /// The end of a flow the splice relay carried.
+    func finishHandedOver() {
+        state.withLock { $0.handedOver = false }
+        finish()
+    }
+
     /// Writes the line, once. Flows closed before any request are not logged.
     func finish() {
         let entry: NetworkLogEntry? = state.withLock { state in
-            guard !state.written else { return nil }
+            guard !state.written, !state.handedOver else { return nil }
             state.written = true
             guard state.decision != nil || state.failure != nil else { return nil }
             let decision = state.decision

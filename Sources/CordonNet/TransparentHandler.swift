@@ -123,7 +123,7 @@ final class TransparentHandler: ChannelInboundHandler, RemovableChannelHandler {
                 let pending = buffered
                 buffered = []
                 do {
-                    try glue(client: context.channel, upstream: upstream, record: record, initialBytes: [])
+                    try glue(client: context.channel, upstream: upstream, record: record, initialBytes: [], relay: proxy.tunnelRelay)
                 } catch {
                     upstream.close(promise: nil)
                     context.close(promise: nil)

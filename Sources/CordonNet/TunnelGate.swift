@@ -101,7 +101,7 @@ final class TunnelGate: ChannelInboundHandler, RemovableChannelHandler {
         let pending = buffered
         buffered = []
         do {
-            try glue(client: context.channel, upstream: armed.upstream, record: record, initialBytes: [])
+            try glue(client: context.channel, upstream: armed.upstream, record: record, initialBytes: [], relay: proxy.tunnelRelay)
         } catch {
             record.failed("cannot join the tunnel: \(error)")
             armed.upstream.close(promise: nil)

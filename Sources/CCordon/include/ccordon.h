@@ -6,4 +6,5 @@
 #include "ccordon_sys.h"
 #include "ccordon_fs.h"
 #include "ccordon_net.h"
+#include "ccordon_relay.h"
 #endif
