@@ -213,6 +213,7 @@ final class TunnelMover {
             let upstreamBuffered = try? upstreamOptions.getOption(ChannelOptions.bufferedWritableBytes)
         else { return abandon() }
         guard clientBuffered == 0, upstreamBuffered == 0 else { return }
+        guard relay.hasRoom else { return abandon() }
         guard let descriptors = SocketDescriptors.duplicates(of: [clientCookie, upstreamCookie]) else { return abandon() }
         guard let pipes = SpliceRelay.Pipes.make(size: relay.pipeSize) else {
             for fd in descriptors { close(fd) }

@@ -1,7 +1,7 @@
 #ifndef CCORDON_RELAY_H
 #define CCORDON_RELAY_H
-// The egress proxy's in-kernel tunnel relay: splice(2) between two TCP sockets through a pipe,
-// driven by an epoll set. Every function returns a count or 0 on success and -errno on failure.
+// The egress proxy's in-kernel tunnel relay: splice(2) between two TCP sockets through a pipe.
+// Every function returns a count or 0 on success and -errno on failure.
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -12,8 +12,8 @@
 int ccordon_relay_pipe(int fds[2], int size, int *capacity);
 
 /// splice(2) of up to `length` bytes from `in` to `out` (one of them a pipe), moving pages
-/// rather than copying where the kernel can, never blocking on the pipe.
-ssize_t ccordon_relay_splice(int in, int out, size_t length);
+/// rather than copying where the kernel can. Blocks as the socket does (its timeouts apply).
+ssize_t ccordon_relay_splice_blocking(int in, int out, size_t length);
 
 /// The socket's cookie (SO_COOKIE: unique for the socket's life, across descriptors that refer
 /// to it), or 0 when `fd` is not a socket.
@@ -22,16 +22,4 @@ uint64_t ccordon_socket_cookie(int fd);
 /// SO_COOKIE's option number, for getsockopt through other APIs (SOL_SOCKET level).
 int ccordon_socket_cookie_option(void);
 
-/// An epoll set (close-on-exec) and an eventfd (non-blocking, close-on-exec) to wake it.
-int ccordon_epoll_create(void);
-int ccordon_eventfd(void);
-
-/// Adds `fd` to the set with `events` (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET when
-/// `edge` is set, else EPOLLIN) and `token` as its data.
-int ccordon_epoll_add(int epoll, int fd, uint64_t token, int edge);
-int ccordon_epoll_remove(int epoll, int fd);
-
-/// Waits up to `timeout` ms (-1: forever) and writes the tokens of up to `max` ready
-/// descriptors to `tokens`. Returns how many (0 on timeout), or -errno (-EINTR included).
-int ccordon_epoll_wait(int epoll, uint64_t *tokens, int max, int timeout);
 #endif
