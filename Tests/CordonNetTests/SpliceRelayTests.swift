@@ -86,6 +86,22 @@ final class HalfClosingEchoHandler: ChannelInboundHandler {
         print(n, got.hexdigest() == hashlib.sha256(data).hexdigest())
         """
 
+    /// The start of a client script: a tunnel through the proxy at argv[1] to argv[2], `count`
+    /// bytes sent and their echo read back (then `s`, `got` and `time` are there to use).
+    static func echoed(_ count: Int) -> String {
+        """
+        import socket, sys, time
+        s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); s.settimeout(10)
+        s.sendall(("CONNECT %s HTTP/1.1\\r\\n\\r\\n" % sys.argv[2]).encode())
+        head = b""
+        while b"\\r\\n\\r\\n" not in head: head += s.recv(1)
+        s.sendall(b"\\0" * \(count))
+        got = 0
+        while got < \(count): got += len(s.recv(4096))
+
+        """
+    }
+
     static func bytes(_ field: String, in line: String) -> Int {
         line.split(separator: "\"\(field)\":").last.flatMap { Int($0.prefix { $0.isNumber }) } ?? -1
     }
@@ -180,15 +196,7 @@ final class HalfClosingEchoHandler: ChannelInboundHandler {
     @Test func aMovedTunnelIsClosedWhenIdle() async throws {
         let (lb, target) = try await Self.startEcho(threshold: 1, idleTimeout: .milliseconds(500))
         defer { Task { await lb.stop() } }
-        let script = """
-            import socket, sys, time
-            s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); s.settimeout(10)
-            s.sendall(("CONNECT %s HTTP/1.1\\r\\n\\r\\n" % sys.argv[2]).encode())
-            head = b""
-            while b"\\r\\n\\r\\n" not in head: head += s.recv(1)
-            s.sendall(b"\\0" * 1000)
-            got = 0
-            while got < 1000: got += len(s.recv(4096))
+        let script = Self.echoed(1000) + """
             started = time.monotonic()
             rest = s.recv(10)
             print(got, repr(rest), "closed after %.1f s" % (time.monotonic() - started) if time.monotonic() - started < 5 else "late")
@@ -205,15 +213,7 @@ final class HalfClosingEchoHandler: ChannelInboundHandler {
     @Test func stoppingTheProxyEndsMovedTunnels() async throws {
         let (lb, target) = try await Self.startEcho(threshold: 1)
         defer { Task { await lb.stop() } }
-        let script = """
-            import socket, sys, time
-            s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); s.settimeout(10)
-            s.sendall(("CONNECT %s HTTP/1.1\\r\\n\\r\\n" % sys.argv[2]).encode())
-            head = b""
-            while b"\\r\\n\\r\\n" not in head: head += s.recv(1)
-            s.sendall(b"\\0" * 100)
-            got = 0
-            while got < 100: got += len(s.recv(4096))
+        let script = Self.echoed(100) + """
             print("echoed", flush=True)
             print(repr(s.recv(10)))
             """
