@@ -111,15 +111,15 @@ public final class SpliceRelay: Sendable {
         return true
     }
 
-    /// Ends every tunnel (each writes its log line) and waits for their threads. Later handovers
-    /// are refused.
+    /// Ends every tunnel and waits (up to 5 s) until each has closed and written its log line.
+    /// Later handovers are refused.
     func stop() {
         let tunnels = shared.withLock { shared in
             shared.stopping = true
             return Array(shared.tunnels.values)
         }
         for tunnel in tunnels { tunnel.end() }
-        for tunnel in tunnels { tunnel.join() }
+        for _ in 0..<5000 where activeCount > 0 { usleep(1000) }
     }
 }
 
@@ -134,7 +134,6 @@ final class SplicedTunnel: Sendable {
     private let lastActive: Atomic<Int>
     /// Directions still running; the last one to finish closes everything.
     private let running = Atomic<Int>(2)
-    private let threads = Mutex<[pthread_t]>([])
     private let finished: @Sendable (UInt64) -> Void
 
     init(_ handover: SpliceRelay.Handover, id: UInt64, idleTimeout: Double, finished: @escaping @Sendable (UInt64) -> Void) {
@@ -150,7 +149,8 @@ final class SplicedTunnel: Sendable {
 
     static func nowMilliseconds() -> Int { Int(WallClock.monotonic() * 1000) }
 
-    /// Blocking sockets with timeouts (to look at the idle clock), then a thread per direction.
+    /// Blocking sockets with timeouts (to look at the idle clock), then a detached thread per
+    /// direction.
     func start() -> Bool {
         let wake = max(0.05, min(1.0, idleTimeout / 4))
         var timeout = timeval(tv_sec: Int(wake), tv_usec: Int((wake - Double(Int(wake))) * 1_000_000))
@@ -165,7 +165,7 @@ final class SplicedTunnel: Sendable {
             Direction(source: client, sink: upstream, pipe: pipes.up, capacity: pipes.capacity, upward: true),
             Direction(source: upstream, sink: client, pipe: pipes.down, capacity: pipes.capacity, upward: false),
         ]
-        var started: [pthread_t] = []
+        var started = 0
         for direction in directions {
             let job = Unmanaged.passRetained(Job(tunnel: self, direction: direction))
             var attributes = pthread_attr_t()
@@ -182,14 +182,14 @@ final class SplicedTunnel: Sendable {
             guard rc == 0 else {
                 job.release()
                 // The direction that could not start counts as finished; end the other.
-                if started.isEmpty { return false }
+                if started == 0 { return false }
                 end()
                 directionFinished()
                 break
             }
-            started.append(thread)
+            pthread_detach(thread)
+            started += 1
         }
-        threads.withLock { $0 = started }
         return true
     }
 
@@ -260,12 +260,4 @@ final class SplicedTunnel: Sendable {
         finished(id)
     }
 
-    /// Waits for both threads (from `stop`; never from one of them).
-    func join() {
-        let started = threads.withLock { threads in
-            defer { threads = [] }
-            return threads
-        }
-        for thread in started { pthread_join(thread, nil) }
-    }
 }
