@@ -34,9 +34,9 @@ final class GlueHandler {
 
     private func partnerWrite(_ data: NIOAny) { context?.write(data, promise: nil) }
     private func partnerFlush() { context?.flush() }
-    private func partnerWriteEOF() { context?.closeOutputAfterWrites() }
+    private func partnerWriteEOF() { context?.closeBehindWrites(.output) }
     /// The other side is gone: what it sent before still reaches this side's peer, then it closes.
-    private func partnerCloseFull() { context?.closeAfterWrites() }
+    private func partnerCloseFull() { context?.closeBehindWrites() }
 
     private func partnerBecameWritable() {
         if pendingRead {

@@ -449,7 +449,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func closeAfterAnswer(context: ChannelHandlerContext) {
         state = .done
         queued = []
-        context.closeOutputAfterWrites()
+        context.closeBehindWrites(.output)
         let channel = context.channel
         context.eventLoop.assumeIsolated().scheduleTask(in: Self.lingerTime) { channel.close(promise: nil) }
         if pendingRead {

@@ -54,7 +54,7 @@ final class SOCKS5Handler: ChannelInboundHandler, RemovableChannelHandler {
             bytes.removeFirst(2 + count)
             guard methods.contains(0x00) else {
                 record.failed("SOCKS5 client offers no unauthenticated method")
-                context.writeAndClose(bytes: [0x05, 0xFF])
+                context.closeBehindWrites(writing: [0x05, 0xFF])
                 state = .done
                 return
             }

@@ -19,7 +19,7 @@ import Glibc
 /// other direction is woken by shutting both sockets down), after `idleTimeout` without a byte
 /// moving either way (socket timeouts wake the threads to check), or at `stop`; its log line is
 /// written then. At most `capacity` tunnels move; the rest stay in NIO.
-public final class SpliceRelay: Sendable {
+final class SpliceRelay: Sendable {
     /// A tunnel NIO hands over with nothing read and not written: duplicates of both sockets
     /// (owned by the relay from here on), its pipes, its flow record.
     struct Handover: Sendable {

@@ -25,7 +25,7 @@ final class HalfClosingEchoHandler: ChannelInboundHandler {
         if let event = event as? ChannelEvent, case .inputClosed = event {
             // Behind the echo's writes: NIO makes this half-close a full one (input ended), which
             // would drop writes still queued.
-            context.closeOutputAfterWrites()
+            context.closeBehindWrites(.output)
         }
     }
 }
