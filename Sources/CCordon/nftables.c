@@ -287,7 +287,26 @@ static void count_and_drop(struct nft_batch *b, const char *chain, const char *s
     rule_end(b, r);
 }
 
-static void build(struct nft_batch *b, uint16_t relay_port, uint16_t dns_port, uint16_t sink_port) {
+// `notrack`: an expression without data.
+static void no_tracking(struct nft_batch *b) {
+    struct nlattr *d, *e = expr_begin(b, "notrack", &d);
+    expr_end(b, e, d);
+}
+
+// `oifname "lo" tcp PORTFIELD PORT notrack` (`offset` 0: sport, 2: dport).
+static void untrack_loopback_port(struct nft_batch *b, const char *step, uint32_t offset, uint16_t port) {
+    struct nlattr *r = rule_begin(b, "untracked", step);
+    interface_is_loopback(b, NFT_META_OIFNAME);
+    meta_load(b, NFT_META_L4PROTO);
+    compare_byte(b, IPPROTO_TCP);
+    payload_load(b, NFT_PAYLOAD_TRANSPORT_HEADER, offset, 2);
+    uint16_t be = htons(port);
+    compare(b, NFT_CMP_EQ, &be, sizeof be);
+    no_tracking(b);
+    rule_end(b, r);
+}
+
+static void build(struct nft_batch *b, uint16_t relay_port, uint16_t proxy_port, uint16_t dns_port, uint16_t sink_port) {
     struct nlattr *r;
     message_begin(b, NFNL_MSG_BATCH_BEGIN, 0, AF_UNSPEC, NULL);
     message_end(b);
@@ -299,6 +318,12 @@ static void build(struct nft_batch *b, uint16_t relay_port, uint16_t dns_port, u
     counter_object(b, "dropped_ipv6", "create counter dropped_ipv6");
     counter_object(b, "dropped_icmp", "create counter dropped_icmp");
     counter_object(b, "dropped_other", "create counter dropped_other");
+
+    // chain untracked: the explicit proxy's loopback connections (never redirected) skip
+    // connection tracking: no table entry per connection, no lookups per packet.
+    base_chain(b, "untracked", "filter", NF_INET_LOCAL_OUT, -300 /* raw: before conntrack (-200) */, NF_ACCEPT, "create chain untracked (type filter hook output priority raw)");
+    untrack_loopback_port(b, "untracked: proxy port, to it", 2, proxy_port);
+    untrack_loopback_port(b, "untracked: proxy port, from it", 0, proxy_port);
 
     // chain capture: TCP to the relay, UDP 53 to the DNS stub, other UDP to the sink.
     base_chain(b, "capture", "nat", NF_INET_LOCAL_OUT, -100, NF_ACCEPT, "create chain capture (type nat hook output)");
@@ -368,7 +393,7 @@ static int await_acknowledgements(int fd, const struct nft_batch *b, const char 
     return 0;
 }
 
-int ccordon_capture_rules(uint16_t relay_port, uint16_t dns_port, uint16_t sink_port, const char **failed_step) {
+int ccordon_capture_rules(uint16_t relay_port, uint16_t proxy_port, uint16_t dns_port, uint16_t sink_port, const char **failed_step) {
     *failed_step = "build the rules";
     struct nft_batch *b = calloc(1, sizeof *b);
     if (!b) return -ENOMEM;
@@ -387,7 +412,12 @@ int ccordon_capture_rules(uint16_t relay_port, uint16_t dns_port, uint16_t sink_
         goto done;
     }
     b->first_seq = 1;
-    build(b, relay_port, dns_port, sink_port);
+    *failed_step = "the relay, proxy, DNS and sink ports must all differ";
+    if (proxy_port == relay_port || proxy_port == dns_port || proxy_port == sink_port || relay_port == dns_port || relay_port == sink_port) {
+        rc = -EINVAL;  // the proxy's port must not be a redirect target: its flows go untracked
+        goto done;
+    }
+    build(b, relay_port, proxy_port, dns_port, sink_port);
     *failed_step = "build the rules";
     if (b->overflow) {
         rc = -E2BIG;

@@ -21,13 +21,21 @@ public struct CaptureInstaller: Sendable {
     /// The ruleset `ccordon_capture_rules` installs, in nft's syntax (what `nft list ruleset`
     /// shows inside; a test loads both and compares): TCP is redirected to the relay, UDP 53 to
     /// the DNS stub, other UDP to the sink that counts it; IPv6, ICMP and anything else that
-    /// would leave `lo` is dropped and counted. Loopback traffic inside the sandbox is left alone.
+    /// would leave `lo` is dropped and counted. Loopback traffic inside the sandbox is left alone,
+    /// and the explicit proxy's loopback connections are not tracked (they are never redirected;
+    /// tracking them cost a conntrack entry each, kept two minutes after the close, and lookups
+    /// on every packet).
     public var ruleset: String {
         """
         table inet cordon {
           counter dropped_ipv6 {}
           counter dropped_icmp {}
           counter dropped_other {}
+          chain untracked {
+            type filter hook output priority raw; policy accept;
+            oifname "lo" tcp dport \(capture.proxyPort) notrack
+            oifname "lo" tcp sport \(capture.proxyPort) notrack
+          }
           chain capture {
             type nat hook output priority -100; policy accept;
             oifname "lo" return
@@ -92,7 +100,7 @@ public struct CaptureInstaller: Sendable {
     /// The ruleset as one nf_tables batch: 0 or -errno, and the step that failed.
     private func sendRules() -> (rc: Int32, step: String?) {
         var step: UnsafePointer<CChar>?
-        let rc = ccordon_capture_rules(capture.relayPort, capture.dnsPort, capture.sinkPort, &step)
+        let rc = ccordon_capture_rules(capture.relayPort, capture.proxyPort, capture.dnsPort, capture.sinkPort, &step)
         return (rc, step.map { String(cString: $0) })
     }
 

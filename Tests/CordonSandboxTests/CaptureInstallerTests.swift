@@ -1,3 +1,4 @@
+import CCordon
 import CordonIsolation
 import CordonOS
 import Foundation
@@ -15,9 +16,15 @@ struct CaptureInstallerTests {
         var localAddresses: Set<String>
     }
 
+    /// Foundation starts the machinery that watches child processes on the first `Process` run,
+    /// with a wakeup socket pair over 127.0.0.1: started from inside a fresh namespace (whose `lo`
+    /// is down) it fails, and every later child is never seen to exit. Start it here first.
+    static let processMachineryStarted: Bool = (try? SandboxHarness.runBlocking(["/bin/true"], environment: nil))?.status == 0
+
     /// Runs `body` on a new thread in a new network namespace (unshare affects that thread only).
     static func inFreshNetworkNamespace<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
+        #expect(processMachineryStarted)
+        return try await withCheckedThrowingContinuation { continuation in
             let thread = Thread {
                 do {
                     try NamespaceSet.unshare(.net)
@@ -68,6 +75,53 @@ struct CaptureInstallerTests {
         #expect(listed.status == 0, "\(listed.stderr)")
         #expect(listed.stdout.contains("redirect to :15001"))
         #expect(listed.stdout == reference.stdout)
+    }
+
+    /// Opens a TCP connection to 127.0.0.1:`port` (the listener's backlog completes it); the
+    /// descriptor, or -errno.
+    static func connectLoopback(_ port: UInt16) -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return -errno }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if rc != 0 { let e = errno; close(fd); return -e }
+        return fd
+    }
+
+    /// The explicit proxy's loopback connections are not tracked (no conntrack entry each, kept
+    /// minutes after the close), other loopback connections still are: the redirected flows'
+    /// replies need the tracking to be translated back.
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: "/proc/net/nf_conntrack"), "this kernel lists no conntrack table (/proc/net/nf_conntrack)"))
+    func theProxysLoopbackConnectionsAreNotTracked() async throws {
+        let capture = SandboxPlan.EgressCapture.standard
+        let other: UInt16 = 3129
+        let (problem, table) = try await Self.inFreshNetworkNamespace { () -> (String?, String) in
+            if let problem = CaptureInstaller(capture: capture).loadRules() { return (problem, "") }
+            guard ccordon_loopback_up() == 0 else { return ("cannot bring up lo", "") }
+            let listeners = [capture.proxyPort, other].map { ccordon_listen_loopback(Int32(SOCK_STREAM.rawValue), $0, 16) }
+            let clients = [capture.proxyPort, other].map { Self.connectLoopback($0) }
+            defer { (listeners + clients).filter { $0 >= 0 }.forEach { close($0) } }
+            guard listeners.allSatisfy({ $0 >= 0 }), clients.allSatisfy({ $0 >= 0 }) else { return ("listen \(listeners), connect \(clients)", "") }
+            return (nil, try String(contentsOfFile: "/proc/thread-self/net/nf_conntrack", encoding: .utf8))
+        }
+        #expect(problem == nil, "\(problem ?? "")")
+        #expect(table.contains("dport=\(other) "), "the control connection was not tracked: \(table)")
+        #expect(!table.contains("port=\(capture.proxyPort) "), "a connection to the proxy port was tracked: \(table)")
+    }
+
+    /// A proxy port that is also a redirect target would leave redirected flows untracked (their
+    /// replies never translated back): such ports are refused before anything is loaded.
+    @Test func portsThatCoincideAreRefused() async throws {
+        let (problem, listed) = try await Self.inFreshNetworkNamespace {
+            (CaptureInstaller(capture: .init(relayPort: 3128, proxyPort: 3128)).loadRules(), try Self.listRuleset())
+        }
+        #expect(problem?.contains("ports must all differ") == true, "\(problem ?? "no problem reported")")
+        #expect(listed.status == 0 && !listed.stdout.contains("table"), "\(listed.stdout)")
     }
 
     /// Fail closed and all or nothing: rules already in the namespace make a second load fail

@@ -6,7 +6,8 @@ host, in a session of its own, for the direct and Squid paths, so every path run
 from the same kind of place. Commands, one JSON
 object per line on stdin:
 
-  {"op": "run", "argv": [...]}                 -> {"rc", "stdout", "stderr", "seconds"}
+  {"op": "run", "argv": [...]}                 -> {"rc", "stdout", "stderr", "seconds", "cpu"}
+        (cpu: the command's user + system seconds)
   {"op": "repeat", "argv": [...], "n": N}      -> {"rc", "lines"}: stdout of N runs, one after another
   {"op": "hold", "n": N, "host", "port", "cafile", "proxy": null | [host, port]}
         opens N TLS connections to host:port (directly, or through an HTTP CONNECT proxy) and
@@ -20,20 +21,26 @@ object per line on stdin:
   {"op": "exit"}
 Uses only the standard library (the sandbox sees the host's /usr/bin/python3).
 """
-import json, os, socket, ssl, subprocess, sys, time
+import json, os, resource, socket, ssl, subprocess, sys, time
 
 _held = []
 
 
+def _children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _run(argv, timeout=None):
     start = time.perf_counter()
+    cpu = _children_cpu()
     try:
         p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
         rc, out, err = p.returncode, p.stdout, p.stderr
     except subprocess.TimeoutExpired as e:
         rc, out, err = -1, e.stdout or b"", (e.stderr or b"") + b"\ntimeout"
     return {"rc": rc, "stdout": out.decode(errors="replace"), "stderr": err.decode(errors="replace")[-2000:],
-            "seconds": time.perf_counter() - start}
+            "seconds": time.perf_counter() - start, "cpu": _children_cpu() - cpu}
 
 
 def _open(host, port, cafile, proxy):

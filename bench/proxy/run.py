@@ -94,6 +94,31 @@ def cpu_seconds(pid):
         return 0.0
 
 
+def tree_cpu_seconds(pid):
+    """cpu_seconds of a process and all its descendants (the origin's forked workers)."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parents.setdefault(int(f.read().rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+            except (FileNotFoundError, ProcessLookupError, IndexError):
+                pass
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += cpu_seconds(current)
+        todo.extend(parents.get(current, []))
+    return total
+
+
+def machine_idle_seconds():
+    """Idle + iowait CPU seconds of the whole machine since boot (all CPUs), from /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = f.readline().split()[1:]
+    return (int(fields[3]) + int(fields[4])) / os.sysconf("SC_CLK_TCK")
+
+
 def sample_rss(pid, samples=5, interval=0.2):
     best = {}
     for _ in range(samples):
@@ -443,15 +468,20 @@ def main():
         small = {}
         for scheme in ("https", "http"):
             print(f"small: {args.rounds} × {args.small} {scheme} requests per path…", file=sys.stderr)
-            small[scheme] = {p: {"rates": [], "ok": 0, "failed": 0, "stderr": [], "cpu": 0.0} for p in PATHS}
+            small[scheme] = {p: {"rates": [], "ok": 0, "failed": 0, "stderr": [], "cpu": 0.0, "client_cpu": 0.0,
+                                 "origin_cpu": 0.0, "idle": 0.0} for p in PATHS}
             for _ in range(args.rounds):
                 for path in PATHS:
                     argv = curl(path, "-m", "30", "--parallel", "--parallel-immediate", "--parallel-max", str(args.parallel),
                                 "-w", "%{http_code}\\n", f"{urls[scheme]}/small?n=[1-{args.small}]")
+                    origin_before, idle_before = tree_cpu_seconds(procs["origin"].pid), machine_idle_seconds()
                     r, cpu = measured(path, {"op": "run", "argv": argv, "timeout": 600})
                     ok = sum(1 for line in r.get("stdout", "").splitlines() if line == "200")
                     entry = small[scheme][path]
                     entry["cpu"] += cpu
+                    entry["client_cpu"] += r.get("cpu", 0.0)
+                    entry["origin_cpu"] += tree_cpu_seconds(procs["origin"].pid) - origin_before
+                    entry["idle"] += machine_idle_seconds() - idle_before
                     entry["ok"] += ok
                     entry["failed"] += args.small - ok
                     entry["rates"].append(ok / r["seconds"])
@@ -536,7 +566,10 @@ def main():
     small_out = {scheme: {p: {"median_rps": round(statistics.median(v["rates"]), 1),
                               "rounds_rps": [round(x, 1) for x in v["rates"]],
                               "requests_ok": v["ok"], "requests_failed": v["failed"], "curl_errors": v["stderr"][:3],
-                              "proxy_cpu_us_per_request": round(v["cpu"] / v["ok"] * 1e6, 1) if v["ok"] and p != "direct" else None}
+                              "proxy_cpu_us_per_request": round(v["cpu"] / v["ok"] * 1e6, 1) if v["ok"] and p != "direct" else None,
+                              "client_cpu_us_per_request": round(v["client_cpu"] / v["ok"] * 1e6, 1) if v["ok"] else None,
+                              "origin_cpu_us_per_request": round(v["origin_cpu"] / v["ok"] * 1e6, 1) if v["ok"] else None,
+                              "machine_idle_us_per_request": round(v["idle"] / v["ok"] * 1e6, 1) if v["ok"] else None}
                           for p, v in per_path.items()} for scheme, per_path in small.items()}
     lat_out = {}
     for p, v in lat.items():
@@ -613,6 +646,9 @@ def main():
     for scheme in ("https", "http"):
         row(f"small {scheme} requests/s (median)", [small_out[scheme][p]["median_rps"] for p in PATHS])
         row("  proxy CPU µs per request", [small_out[scheme][p]["proxy_cpu_us_per_request"] for p in PATHS], "{:.0f}")
+        for who in ("client", "origin"):
+            row(f"  {who} CPU µs per request", [small_out[scheme][p][f"{who}_cpu_us_per_request"] for p in PATHS], "{:.0f}")
+        row("  machine idle µs per request", [small_out[scheme][p]["machine_idle_us_per_request"] for p in PATHS], "{:.0f}")
     row("new HTTPS connection p50 ms", [p50(p, "appconnect_ms") for p in PATHS], "{:.2f}")
     row("  DNS lookup p50 ms", [p50(p, "namelookup_ms") for p in PATHS], "{:.2f}")
     row("  after DNS p50 ms", [p50(p, "appconnect_after_dns_ms") for p in PATHS], "{:.2f}")

@@ -26,9 +26,10 @@ int ccordon_capture_link(const char *name, const char *peer, const char *address
 /// The capture's nftables rules (table inet cordon, as CaptureInstaller.ruleset spells them) in
 /// the calling thread's network namespace, as one atomic nf_tables batch over netlink (no exec):
 /// TCP redirected to 127.0.0.1:`relay_port`, UDP 53 to `dns_port`, other UDP to `sink_port`,
-/// everything else that would leave `lo` dropped. Returns 0, or -errno with `*failed_step`
-/// naming the step; on failure no rule is in place.
-int ccordon_capture_rules(uint16_t relay_port, uint16_t dns_port, uint16_t sink_port, const char **failed_step);
+/// everything else that would leave `lo` dropped; loopback TCP to and from `proxy_port` not
+/// tracked. Returns 0, or -errno with `*failed_step` naming the step (-EINVAL when two of the
+/// ports are the same); on failure no rule is in place.
+int ccordon_capture_rules(uint16_t relay_port, uint16_t proxy_port, uint16_t dns_port, uint16_t sink_port, const char **failed_step);
 
 /// Deletes the capture link `name` (its peer and its routes go with it). Returns 0 or -errno.
 int ccordon_capture_link_remove(const char *name);
