@@ -19,7 +19,8 @@ the sandboxed one is (Linux's autogroup scheduling shares the CPUs between sessi
 Measured: bulk HTTPS download MB/s (median of --reps); small requests/s, HTTPS and plain HTTP, each
 request a new connection (curl --parallel); the proxy's own CPU time per GB and per request (from
 /proc: on a small machine the client and origin share the CPUs, so the rates alone understate the
-differences); new-connection latency (curl's time_appconnect less time_namelookup, one curl
+differences), and for small requests the whole account: the client's CPU (the curl's rusage), the
+origin's (all its processes) and the machine's idle time, per request; new-connection latency (curl's time_appconnect less time_namelookup, one curl
 process per sample; then the same with Python's ssl, phase by phase: DNS, TCP, CONNECT answered,
 TLS handshake, GET answered); the proxy's RSS holding --idle idle TLS connections (cordon's
 supervisor, and Squid), each then answering one request.
