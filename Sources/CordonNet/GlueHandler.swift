@@ -7,20 +7,21 @@ final class GlueHandler {
     private var partner: GlueHandler?
     private var context: ChannelHandlerContext?
     private var pendingRead = false
-    private let count: (Int) -> Void
+    private let record: FlowRecord?
+    /// In the client's pipeline: its bytes go up; the upstream side's come down.
     private let isClientSide: Bool
     /// Shared by both sides of a tunnel that may move to the splice relay.
     fileprivate var mover: TunnelMover?
 
-    private init(clientSide: Bool, count: @escaping (Int) -> Void) {
+    private init(clientSide: Bool, record: FlowRecord?) {
         self.isClientSide = clientSide
-        self.count = count
+        self.record = record
     }
 
     /// `clientSide` goes into the client's pipeline and counts bytes up; the other counts bytes down.
     static func matchedPair(record: FlowRecord?) -> (clientSide: GlueHandler, upstreamSide: GlueHandler) {
-        let client = GlueHandler(clientSide: true) { record?.countUp($0) }
-        let upstream = GlueHandler(clientSide: false) { record?.countDown($0) }
+        let client = GlueHandler(clientSide: true, record: record)
+        let upstream = GlueHandler(clientSide: false, record: record)
         client.partner = upstream
         upstream.partner = client
         return (client, upstream)
@@ -58,9 +59,9 @@ extension GlueHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let buffer = unwrapInboundIn(data)
-        count(buffer.readableBytes)
-        mover?.counted(buffer.readableBytes, fromClient: isClientSide)
+        let bytes = unwrapInboundIn(data).readableBytes
+        if isClientSide { record?.countUp(bytes) } else { record?.countDown(bytes) }
+        mover?.counted(bytes, fromClient: isClientSide)
         partner?.partnerWrite(data)
     }
 
