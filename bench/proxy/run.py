@@ -16,7 +16,8 @@ The sandbox runs agent.py, which executes the commands sent to it, so sandbox st
 measured; the host paths run the same agent.py as a host process in a session of its own, as
 the sandboxed one is (Linux's autogroup scheduling shares the CPUs between sessions; see Local).
 
-Measured: bulk HTTPS download MB/s (median of --reps); small requests/s, HTTPS and plain HTTP, each
+Measured: bulk HTTPS download MB/s (median of --reps) with the same CPU account as below, per GB;
+small requests/s, HTTPS and plain HTTP, each
 request a new connection (curl --parallel); the proxy's own CPU time per GB and per request (from
 /proc: on a small machine the client and origin share the CPUs, so the rates alone understate the
 differences), and for small requests the whole account: the client's CPU (the curl's rusage), the
@@ -451,9 +452,11 @@ def main():
         # Bulk: alternating, one warm-up round.
         print(f"bulk: {args.reps} × {args.big_mib} MiB per path…", file=sys.stderr)
         expected = args.big_mib << 20
-        bulk = {p: {"MBps": [], "errors": [], "cpu": 0.0, "bytes": 0} for p in PATHS}
+        bulk = {p: {"MBps": [], "errors": [], "cpu": 0.0, "bytes": 0, "client_cpu": 0.0, "origin_cpu": 0.0, "idle": 0.0}
+                for p in PATHS}
         for rep in range(args.reps + 1):
             for path in PATHS:
+                origin_before, idle_before = tree_cpu_seconds(procs["origin"].pid), machine_idle_seconds()
                 r, cpu = measured(path, {"op": "run", "timeout": 300, "argv": curl(
                     path, "-m", "240", "-o", "/dev/null", "-w", "%{speed_download} %{size_download} %{http_code}",
                     f"{urls['https']}/big")})
@@ -463,6 +466,9 @@ def main():
                 elif rep > 0:
                     bulk[path]["MBps"].append(float(fields[0]) / 1e6)
                     bulk[path]["cpu"] += cpu
+                    bulk[path]["client_cpu"] += r.get("cpu", 0.0)
+                    bulk[path]["origin_cpu"] += tree_cpu_seconds(procs["origin"].pid) - origin_before
+                    bulk[path]["idle"] += machine_idle_seconds() - idle_before
                     bulk[path]["bytes"] += expected
 
         # Small requests: each a new connection (and TLS handshake), --parallel at a time.
@@ -562,7 +568,12 @@ def main():
 
     bulk_out = {p: {"median_MBps": round(statistics.median(v["MBps"]), 1) if v["MBps"] else None,
                     "runs_MBps": [round(x, 1) for x in v["MBps"]], "errors": v["errors"],
-                    "proxy_cpu_s_per_GB": round(v["cpu"] / (v["bytes"] / 1e9), 3) if v["bytes"] and p != "direct" else None}
+                    "proxy_cpu_s_per_GB": round(v["cpu"] / (v["bytes"] / 1e9), 3) if v["bytes"] and p != "direct" else None,
+                    "client_cpu_s_per_GB": round(v["client_cpu"] / (v["bytes"] / 1e9), 3) if v["bytes"] else None,
+                    "origin_cpu_s_per_GB": round(v["origin_cpu"] / (v["bytes"] / 1e9), 3) if v["bytes"] else None,
+                    "machine_cpu_s_per_GB": round((v["cpu"] + v["client_cpu"] + v["origin_cpu"]) / (v["bytes"] / 1e9), 3)
+                    if v["bytes"] else None,
+                    "machine_idle_s_per_GB": round(v["idle"] / (v["bytes"] / 1e9), 3) if v["bytes"] else None}
                 for p, v in bulk.items()}
     small_out = {scheme: {p: {"median_rps": round(statistics.median(v["rates"]), 1),
                               "rounds_rps": [round(x, 1) for x in v["rates"]],
@@ -644,6 +655,10 @@ def main():
     row("", ["direct", "squid", "cordon CONNECT", "cordon transp."], "{}")
     row("bulk HTTPS MB/s (median)", [bulk_out[p]["median_MBps"] for p in PATHS])
     row("  proxy CPU s per GB", [bulk_out[p]["proxy_cpu_s_per_GB"] for p in PATHS], "{:.2f}")
+    for who in ("client", "origin"):
+        row(f"  {who} CPU s per GB", [bulk_out[p][f"{who}_cpu_s_per_GB"] for p in PATHS], "{:.2f}")
+    row("  all three, CPU s per GB", [bulk_out[p]["machine_cpu_s_per_GB"] for p in PATHS], "{:.2f}")
+    row("  machine idle s per GB", [bulk_out[p]["machine_idle_s_per_GB"] for p in PATHS], "{:.2f}")
     for scheme in ("https", "http"):
         row(f"small {scheme} requests/s (median)", [small_out[scheme][p]["median_rps"] for p in PATHS])
         row("  proxy CPU µs per request", [small_out[scheme][p]["proxy_cpu_us_per_request"] for p in PATHS], "{:.0f}")
