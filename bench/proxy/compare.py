@@ -18,7 +18,7 @@ Squid as `proxy`).
 Usage: compare.py --cordon A=PATH [--cordon B=PATH:INIT …] [--mode bulk|small] [--rounds N]
                   [--big-mib N] [--small N] [--paths direct,squid,A,…] [--out FILE]
 """
-import argparse, json, os, pwd, shutil, statistics, subprocess, sys, tempfile, time
+import argparse, json, os, shutil, statistics, subprocess, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -52,33 +52,6 @@ def namespace_member(supervisor):
         except OSError:
             continue
     return None
-
-
-def start_squid(scratch, tls_port, http_port):
-    squid = bench.ensure_squid()
-    directory = os.path.join(scratch, "squid")
-    os.makedirs(directory)
-    bump_cert, bump_key = bench.make_cert(directory, "bump", "cordon-bench-squid")
-    with open(os.path.join(directory, "hosts"), "w") as f:
-        f.write(f"127.0.0.1 {bench.HOST}\n")
-    port = bench.free_port()
-    user = ""
-    if os.getuid() == 0:
-        account = pwd.getpwnam("proxy")
-        user = "cache_effective_user proxy"
-        for dirpath, _, files in os.walk(directory):
-            os.chown(dirpath, account.pw_uid, account.pw_gid)
-            for name in files:
-                os.chown(os.path.join(dirpath, name), account.pw_uid, account.pw_gid)
-    conf = os.path.join(directory, "squid.conf")
-    with open(conf, "w") as f:
-        f.write(bench.SQUID_CONF.format(port=port, bump_cert=bump_cert, bump_key=bump_key, dir=directory, user=user,
-                                        origin_port=tls_port, http_port=http_port, host=bench.HOST))
-    proc = subprocess.Popen([squid, "-N", "-f", conf], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.STDOUT)
-    if not bench.wait_port(port, proc, "squid"):
-        bench.fail("Squid did not start")
-    return proc, port
 
 
 def main():
@@ -125,7 +98,8 @@ def main():
         started.append(origin)
         if not bench.wait_port(tls_port, origin, "origin"):
             bench.fail("the origin did not start")
-        squid, squid_port = start_squid(scratch, tls_port, http_port) if "squid" in paths else (None, None)
+        squid, squid_port = bench.start_squid(bench.ensure_squid(), os.path.join(scratch, "squid"), tls_port, http_port) \
+            if "squid" in paths else (None, None)
         if squid:
             started.append(squid)
         profile = os.path.join(scratch, "profile.yaml")

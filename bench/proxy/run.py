@@ -205,6 +205,38 @@ ssl_bump splice allowed_sni
 ssl_bump terminate all
 """
 
+def start_squid(squid, directory, tls_port, http_port):
+    """Squid with SQUID_CONF in `directory` (made here), as `proxy` (or `nobody`) when root: the
+    process and its port, once it listens."""
+    os.makedirs(directory)
+    bump_cert, bump_key = make_cert(directory, "bump", "cordon-bench-squid")
+    with open(os.path.join(directory, "hosts"), "w") as f:
+        f.write(f"127.0.0.1 {HOST}\n")
+    port = free_port()
+    user = ""
+    if os.getuid() == 0:
+        account = "proxy"
+        try:
+            pw = pwd.getpwnam(account)
+        except KeyError:
+            account, pw = "nobody", pwd.getpwnam("nobody")
+        user = f"cache_effective_user {account}"
+        for dirpath, _, files in os.walk(directory):
+            os.chown(dirpath, pw.pw_uid, pw.pw_gid)
+            for fname in files:
+                os.chown(os.path.join(dirpath, fname), pw.pw_uid, pw.pw_gid)
+    conf = os.path.join(directory, "squid.conf")
+    with open(conf, "w") as f:
+        f.write(SQUID_CONF.format(port=port, bump_cert=bump_cert, bump_key=bump_key, dir=directory, user=user,
+                                  origin_port=tls_port, http_port=http_port, host=HOST))
+    proc = subprocess.Popen([squid, "-N", "-f", conf], stdin=subprocess.DEVNULL,
+                            stdout=open(os.path.join(directory, "stdout.log"), "wb"), stderr=subprocess.STDOUT)
+    if not wait_port(port, proc, "squid"):
+        path = os.path.join(directory, "cache.log")
+        fail("Squid did not start:\n" + (open(path, errors="replace").read()[-2000:] if os.path.exists(path) else ""))
+    return proc, port
+
+
 PROFILE = """\
 name: bench-proxy
 egress:
@@ -365,32 +397,7 @@ def main():
 
         # Squid.
         squid_dir = os.path.join(scratch, "squid")
-        os.makedirs(squid_dir)
-        bump_cert, bump_key = make_cert(squid_dir, "bump", "cordon-bench-squid")
-        with open(os.path.join(squid_dir, "hosts"), "w") as f:
-            f.write(f"127.0.0.1 {HOST}\n")
-        squid_port = free_port()
-        user = ""
-        if os.getuid() == 0:
-            account = "proxy"
-            try:
-                pw = pwd.getpwnam(account)
-            except KeyError:
-                account, pw = "nobody", pwd.getpwnam("nobody")
-            user = f"cache_effective_user {account}"
-            for dirpath, _, files in os.walk(squid_dir):
-                os.chown(dirpath, pw.pw_uid, pw.pw_gid)
-                for fname in files:
-                    os.chown(os.path.join(dirpath, fname), pw.pw_uid, pw.pw_gid)
-        conf = os.path.join(squid_dir, "squid.conf")
-        with open(conf, "w") as f:
-            f.write(SQUID_CONF.format(port=squid_port, bump_cert=bump_cert, bump_key=bump_key, dir=squid_dir, user=user,
-                                      origin_port=tls_port, http_port=http_port, host=HOST))
-        procs["squid"] = subprocess.Popen([squid, "-N", "-f", conf], stdin=subprocess.DEVNULL,
-                                          stdout=open(os.path.join(squid_dir, "stdout.log"), "wb"), stderr=subprocess.STDOUT)
-        if not wait_port(squid_port, procs["squid"], "squid"):
-            path = os.path.join(squid_dir, "cache.log")
-            fail("Squid did not start:\n" + (open(path, errors="replace").read()[-2000:] if os.path.exists(path) else ""))
+        procs["squid"], squid_port = start_squid(squid, squid_dir, tls_port, http_port)
 
         # cordon: one sandbox for the whole run.
         profile = os.path.join(scratch, "profile.yaml")
