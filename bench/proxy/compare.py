@@ -18,7 +18,7 @@ Squid as `proxy`).
 Usage: compare.py --cordon A=PATH [--cordon B=PATH:INIT …] [--mode bulk|small] [--rounds N]
                   [--big-mib N] [--small N] [--paths direct,squid,A,…] [--out FILE]
 """
-import argparse, json, os, shutil, statistics, subprocess, sys, tempfile, time
+import argparse, json, os, shutil, statistics, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -83,21 +83,11 @@ def main():
         os.environ.pop(var, None)
 
     scratch = tempfile.mkdtemp(prefix="cordon-bench-compare-")
-    os.chmod(scratch, 0o755)
-    started = []
+    os.chmod(scratch, 0o755)  # Squid runs as `proxy` and reads its files here
+    started, sandboxes, local = [], [], None
     try:
-        workspace = os.path.join(scratch, "workspace")
-        os.makedirs(workspace)
-        cert, key = bench.make_cert(scratch, "origin", bench.HOST, bench.HOST)
-        shutil.copy(cert, os.path.join(workspace, "cert.pem"))
-        shutil.copy(os.path.join(HERE, "agent.py"), os.path.join(workspace, "agent.py"))
-        tls_port, http_port = bench.free_port(), bench.free_port()
-        origin = subprocess.Popen([sys.executable, os.path.join(HERE, "origin.py"), "--cert", cert, "--key", key,
-                                   "--port", str(tls_port), "--http-port", str(http_port), "--workers", "2",
-                                   "--big-mib", str(args.big_mib)], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+        origin, workspace, cert, tls_port, http_port = bench.start_origin(scratch, args.big_mib)
         started.append(origin)
-        if not bench.wait_port(tls_port, origin, "origin"):
-            bench.fail("the origin did not start")
         squid, squid_port = bench.start_squid(bench.ensure_squid(), os.path.join(scratch, "squid"), tls_port, http_port) \
             if "squid" in paths else (None, None)
         if squid:
@@ -112,7 +102,6 @@ def main():
         flags = {"direct": ["--noproxy", "*", "--resolve", f"{bench.HOST}:{tls_port}:127.0.0.1", "--cacert", cert],
                  "squid": ["--proxy", f"http://127.0.0.1:{squid_port}", "--cacert", cert]}
         prefix = {}
-        sandboxes = []
         for label, (binary, init) in builds.items():
             home = os.path.join(scratch, label)
             own = os.path.join(home, "workspace")
@@ -146,25 +135,20 @@ def main():
                 else:
                     argv += ["-m", "30", "--parallel", "--parallel-immediate", "--parallel-max", "32", "-w", "%{http_code}\\n",
                              f"https://{bench.HOST}:{tls_port}/small?n=[1-{args.small}]"]
-                pid = proxy[path]
-                proxy_before = bench.cpu_seconds(pid) if pid else 0.0
-                origin_before, idle_before, ipi_before = bench.tree_cpu_seconds(origin.pid), bench.machine_idle_seconds(), ipis()
-                answer = runner[path].execute({"op": "run", "argv": argv, "timeout": 600})
-                spent = {"proxy": bench.cpu_seconds(pid) - proxy_before if pid else 0.0, "client": answer.get("cpu", 0.0),
-                         "origin": bench.tree_cpu_seconds(origin.pid) - origin_before,
-                         "idle": bench.machine_idle_seconds() - idle_before}
+                ipi_before = ipis()
+                answer, spent = bench.spend(runner[path], proxy[path], origin.pid, {"op": "run", "argv": argv, "timeout": 600})
                 ipi_after = ipis()
                 if args.mode == "bulk":
                     fields = answer.get("stdout", "").split()
                     if answer.get("rc") != 0 or len(fields) != 2 or int(fields[1]) != args.big_mib << 20:
                         bench.fail(f"{path}: download failed: {answer.get('stderr', answer)}")
                     gb = int(fields[1]) / 1e9
-                    row = {"MBps": float(fields[0]) / 1e6, **{f"{k}_s_per_GB": v / gb for k, v in spent.items()}}
+                    row = {"MBps": float(fields[0]) / 1e6, **bench.account_figures(spent, gb, 1, "s_per_GB", 3)}
                 else:
                     ok = sum(1 for line in answer.get("stdout", "").splitlines() if line == "200")
                     if ok != args.small:
                         bench.fail(f"{path}: {args.small - ok} of {args.small} requests failed: {answer.get('stderr', '')[-300:]}")
-                    row = {"rps": ok / answer["seconds"], **{f"{k}_us_per_request": v / ok * 1e6 for k, v in spent.items()},
+                    row = {"rps": ok / answer["seconds"], **bench.account_figures(spent, ok, 1e6, "us_per_request", 1),
                            **{f"{k}_per_request": (ipi_after[k] - ipi_before[k]) / ok for k in ("RES", "CAL")}}
                 if round_number > 0:
                     rows[path].append(row)
@@ -184,9 +168,9 @@ def main():
                        "cpus": os.cpu_count()}, f, indent=2)
         print(out)
     finally:
-        for sandbox in sandboxes if "sandboxes" in locals() else []:
+        for sandbox in sandboxes:
             sandbox.close()
-        if "local" in locals():
+        if local:
             local.close()
         for proc in started:
             bench.stop(proc)

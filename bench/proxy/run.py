@@ -205,6 +205,50 @@ ssl_bump splice allowed_sni
 ssl_bump terminate all
 """
 
+def start_origin(scratch, big_mib, workers=2):
+    """origin.py on two free ports (HTTPS, plain HTTP), its certificate for HOST made in `scratch`,
+    and a workspace for the sandboxes holding that certificate and agent.py: (process, workspace,
+    cert, tls_port, http_port), once it listens."""
+    workspace = os.path.join(scratch, "workspace")
+    os.makedirs(workspace)
+    cert, key = make_cert(scratch, "origin", HOST, HOST)
+    shutil.copy(cert, os.path.join(workspace, "cert.pem"))
+    shutil.copy(os.path.join(HERE, "agent.py"), os.path.join(workspace, "agent.py"))
+    tls_port, http_port = free_port(), free_port()
+    proc = subprocess.Popen([sys.executable, os.path.join(HERE, "origin.py"), "--cert", cert, "--key", key,
+                             "--port", str(tls_port), "--http-port", str(http_port),
+                             "--workers", str(workers), "--big-mib", str(big_mib)],
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    if not (wait_port(tls_port, proc, "origin") and wait_port(http_port, proc, "origin")):
+        fail("the origin did not start")
+    return proc, workspace, cert, tls_port, http_port
+
+
+# Where a measurement's CPU went: the proxy's, the client's (the curl's rusage, as agent.py reports
+# it), the origin's (all its processes), and the machine's idle time, in seconds.
+ACCOUNT = ("proxy", "client", "origin", "idle")
+
+
+def spend(runner, proxy_pid, origin_pid, cmd):
+    """Runs cmd on the runner: its answer and the account of the time it took (ACCOUNT keys)."""
+    proxy_before = cpu_seconds(proxy_pid) if proxy_pid else 0.0
+    origin_before, idle_before = tree_cpu_seconds(origin_pid), machine_idle_seconds()
+    answer = runner.execute(cmd)
+    return answer, {"proxy": cpu_seconds(proxy_pid) - proxy_before if proxy_pid else 0.0, "client": answer.get("cpu", 0.0),
+                    "origin": tree_cpu_seconds(origin_pid) - origin_before, "idle": machine_idle_seconds() - idle_before}
+
+
+def account_figures(spent, units, scale, unit_name, digits, with_proxy=True):
+    """The account per unit (GB, request): {who}_cpu_{unit_name} for proxy, client and origin,
+    machine_cpu_ (the three together) and machine_idle_; None where there are no units."""
+    def per(seconds):
+        return round(seconds / units * scale, digits) if units else None
+    return {"proxy_cpu_" + unit_name: per(spent["proxy"]) if with_proxy else None,
+            "client_cpu_" + unit_name: per(spent["client"]), "origin_cpu_" + unit_name: per(spent["origin"]),
+            "machine_cpu_" + unit_name: per(spent["proxy"] + spent["client"] + spent["origin"]),
+            "machine_idle_" + unit_name: per(spent["idle"])}
+
+
 def start_squid(squid, directory, tls_port, http_port):
     """Squid with SQUID_CONF in `directory` (made here), as `proxy` (or `nobody`) when root: the
     process and its port, once it listens."""
@@ -382,18 +426,7 @@ def main():
     signal.signal(signal.SIGHUP, lambda *_: sys.exit(129))
     try:
         # Origin.
-        workspace = os.path.join(scratch, "workspace")
-        os.makedirs(workspace)
-        cert, key = make_cert(scratch, "origin", HOST, HOST)
-        shutil.copy(cert, os.path.join(workspace, "cert.pem"))
-        shutil.copy(os.path.join(HERE, "agent.py"), os.path.join(workspace, "agent.py"))
-        tls_port, http_port = free_port(), free_port()
-        procs["origin"] = subprocess.Popen([sys.executable, os.path.join(HERE, "origin.py"), "--cert", cert, "--key", key,
-                                            "--port", str(tls_port), "--http-port", str(http_port),
-                                            "--workers", str(args.origin_workers), "--big-mib", str(args.big_mib)],
-                                           stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
-        if not (wait_port(tls_port, procs["origin"], "origin") and wait_port(http_port, procs["origin"], "origin")):
-            fail("the origin did not start")
+        procs["origin"], workspace, cert, tls_port, http_port = start_origin(scratch, args.big_mib, args.origin_workers)
 
         # Squid.
         squid_dir = os.path.join(scratch, "squid")
@@ -426,11 +459,8 @@ def main():
             return [CURL, "-q", "-sS", "--no-progress-meter", "--http1.1"] + flags[path] + list(extra)
 
         def measured(path, cmd):
-            """Runs cmd on the path's runner; returns the answer and the proxy's CPU seconds meanwhile."""
-            pid = proxy_pid[path]
-            before = cpu_seconds(pid) if pid else 0.0
-            answer = runners[path].execute(cmd)
-            return answer, (cpu_seconds(pid) - before if pid else 0.0)
+            """Runs cmd on the path's runner: the answer and the account of its time."""
+            return spend(runners[path], proxy_pid[path], procs["origin"].pid, cmd)
 
         # Every path must work, both schemes, before anything is timed.
         for path in PATHS:
@@ -459,12 +489,10 @@ def main():
         # Bulk: alternating, one warm-up round.
         print(f"bulk: {args.reps} × {args.big_mib} MiB per path…", file=sys.stderr)
         expected = args.big_mib << 20
-        bulk = {p: {"MBps": [], "errors": [], "cpu": 0.0, "bytes": 0, "client_cpu": 0.0, "origin_cpu": 0.0, "idle": 0.0}
-                for p in PATHS}
+        bulk = {p: {"MBps": [], "errors": [], "bytes": 0, "spent": dict.fromkeys(ACCOUNT, 0.0)} for p in PATHS}
         for rep in range(args.reps + 1):
             for path in PATHS:
-                origin_before, idle_before = tree_cpu_seconds(procs["origin"].pid), machine_idle_seconds()
-                r, cpu = measured(path, {"op": "run", "timeout": 300, "argv": curl(
+                r, spent = measured(path, {"op": "run", "timeout": 300, "argv": curl(
                     path, "-m", "240", "-o", "/dev/null", "-w", "%{speed_download} %{size_download} %{http_code}",
                     f"{urls['https']}/big")})
                 fields = r.get("stdout", "").split()
@@ -472,30 +500,25 @@ def main():
                     bulk[path]["errors"].append(f"rc {r.get('rc')} {r.get('stdout')} {r.get('stderr', '').strip()}"[:300])
                 elif rep > 0:
                     bulk[path]["MBps"].append(float(fields[0]) / 1e6)
-                    bulk[path]["cpu"] += cpu
-                    bulk[path]["client_cpu"] += r.get("cpu", 0.0)
-                    bulk[path]["origin_cpu"] += tree_cpu_seconds(procs["origin"].pid) - origin_before
-                    bulk[path]["idle"] += machine_idle_seconds() - idle_before
+                    for k in ACCOUNT:
+                        bulk[path]["spent"][k] += spent[k]
                     bulk[path]["bytes"] += expected
 
         # Small requests: each a new connection (and TLS handshake), --parallel at a time.
         small = {}
         for scheme in ("https", "http"):
             print(f"small: {args.rounds} × {args.small} {scheme} requests per path…", file=sys.stderr)
-            small[scheme] = {p: {"rates": [], "ok": 0, "failed": 0, "stderr": [], "cpu": 0.0, "client_cpu": 0.0,
-                                 "origin_cpu": 0.0, "idle": 0.0} for p in PATHS}
+            small[scheme] = {p: {"rates": [], "ok": 0, "failed": 0, "stderr": [], "spent": dict.fromkeys(ACCOUNT, 0.0)}
+                             for p in PATHS}
             for _ in range(args.rounds):
                 for path in PATHS:
                     argv = curl(path, "-m", "30", "--parallel", "--parallel-immediate", "--parallel-max", str(args.parallel),
                                 "-w", "%{http_code}\\n", f"{urls[scheme]}/small?n=[1-{args.small}]")
-                    origin_before, idle_before = tree_cpu_seconds(procs["origin"].pid), machine_idle_seconds()
-                    r, cpu = measured(path, {"op": "run", "argv": argv, "timeout": 600})
+                    r, spent = measured(path, {"op": "run", "argv": argv, "timeout": 600})
                     ok = sum(1 for line in r.get("stdout", "").splitlines() if line == "200")
                     entry = small[scheme][path]
-                    entry["cpu"] += cpu
-                    entry["client_cpu"] += r.get("cpu", 0.0)
-                    entry["origin_cpu"] += tree_cpu_seconds(procs["origin"].pid) - origin_before
-                    entry["idle"] += machine_idle_seconds() - idle_before
+                    for k in ACCOUNT:
+                        entry["spent"][k] += spent[k]
                     entry["ok"] += ok
                     entry["failed"] += args.small - ok
                     entry["rates"].append(ok / r["seconds"])
@@ -575,20 +598,12 @@ def main():
 
     bulk_out = {p: {"median_MBps": round(statistics.median(v["MBps"]), 1) if v["MBps"] else None,
                     "runs_MBps": [round(x, 1) for x in v["MBps"]], "errors": v["errors"],
-                    "proxy_cpu_s_per_GB": round(v["cpu"] / (v["bytes"] / 1e9), 3) if v["bytes"] and p != "direct" else None,
-                    "client_cpu_s_per_GB": round(v["client_cpu"] / (v["bytes"] / 1e9), 3) if v["bytes"] else None,
-                    "origin_cpu_s_per_GB": round(v["origin_cpu"] / (v["bytes"] / 1e9), 3) if v["bytes"] else None,
-                    "machine_cpu_s_per_GB": round((v["cpu"] + v["client_cpu"] + v["origin_cpu"]) / (v["bytes"] / 1e9), 3)
-                    if v["bytes"] else None,
-                    "machine_idle_s_per_GB": round(v["idle"] / (v["bytes"] / 1e9), 3) if v["bytes"] else None}
+                    **account_figures(v["spent"], v["bytes"] / 1e9, 1, "s_per_GB", 3, with_proxy=p != "direct")}
                 for p, v in bulk.items()}
     small_out = {scheme: {p: {"median_rps": round(statistics.median(v["rates"]), 1),
                               "rounds_rps": [round(x, 1) for x in v["rates"]],
                               "requests_ok": v["ok"], "requests_failed": v["failed"], "curl_errors": v["stderr"][:3],
-                              "proxy_cpu_us_per_request": round(v["cpu"] / v["ok"] * 1e6, 1) if v["ok"] and p != "direct" else None,
-                              "client_cpu_us_per_request": round(v["client_cpu"] / v["ok"] * 1e6, 1) if v["ok"] else None,
-                              "origin_cpu_us_per_request": round(v["origin_cpu"] / v["ok"] * 1e6, 1) if v["ok"] else None,
-                              "machine_idle_us_per_request": round(v["idle"] / v["ok"] * 1e6, 1) if v["ok"] else None}
+                              **account_figures(v["spent"], v["ok"], 1e6, "us_per_request", 1, with_proxy=p != "direct")}
                           for p, v in per_path.items()} for scheme, per_path in small.items()}
     lat_out = {}
     for p, v in lat.items():
@@ -660,18 +675,16 @@ def main():
     print(f"\nbench/proxy: cordon {build} build ({cordon}); {squid_version(squid)}; {os.cpu_count()} CPUs; "
           f"load {load_start[0]:.2f} → {load_end[0]:.2f}")
     row("", ["direct", "squid", "cordon CONNECT", "cordon transp."], "{}")
+    def account_rows(figures, unit_name, label, fmt):
+        for key, who in (("proxy_cpu", "proxy CPU"), ("client_cpu", "client CPU"), ("origin_cpu", "origin CPU"),
+                         ("machine_cpu", "all three, CPU"), ("machine_idle", "machine idle")):
+            row(f"  {who} {label}", [figures[p][f"{key}_{unit_name}"] for p in PATHS], fmt)
+
     row("bulk HTTPS MB/s (median)", [bulk_out[p]["median_MBps"] for p in PATHS])
-    row("  proxy CPU s per GB", [bulk_out[p]["proxy_cpu_s_per_GB"] for p in PATHS], "{:.2f}")
-    for who in ("client", "origin"):
-        row(f"  {who} CPU s per GB", [bulk_out[p][f"{who}_cpu_s_per_GB"] for p in PATHS], "{:.2f}")
-    row("  all three, CPU s per GB", [bulk_out[p]["machine_cpu_s_per_GB"] for p in PATHS], "{:.2f}")
-    row("  machine idle s per GB", [bulk_out[p]["machine_idle_s_per_GB"] for p in PATHS], "{:.2f}")
+    account_rows(bulk_out, "s_per_GB", "s per GB", "{:.2f}")
     for scheme in ("https", "http"):
         row(f"small {scheme} requests/s (median)", [small_out[scheme][p]["median_rps"] for p in PATHS])
-        row("  proxy CPU µs per request", [small_out[scheme][p]["proxy_cpu_us_per_request"] for p in PATHS], "{:.0f}")
-        for who in ("client", "origin"):
-            row(f"  {who} CPU µs per request", [small_out[scheme][p][f"{who}_cpu_us_per_request"] for p in PATHS], "{:.0f}")
-        row("  machine idle µs per request", [small_out[scheme][p]["machine_idle_us_per_request"] for p in PATHS], "{:.0f}")
+        account_rows(small_out[scheme], "us_per_request", "µs per request", "{:.0f}")
     row("new HTTPS connection p50 ms", [p50(p, "appconnect_ms") for p in PATHS], "{:.2f}")
     row("  DNS lookup p50 ms", [p50(p, "namelookup_ms") for p in PATHS], "{:.2f}")
     row("  after DNS p50 ms", [p50(p, "appconnect_after_dns_ms") for p in PATHS], "{:.2f}")
