@@ -103,6 +103,36 @@ public enum ExtendedAttributes {
         _ = ccordon_lremovexattr(path, name)
     }
 
+    /// The value of `name` on an open file, or nil when it has no such attribute.
+    public static func get(descriptor fd: Int32, _ name: String) -> [UInt8]? {
+        let size = ccordon_fgetxattr(fd, name, nil, 0)
+        guard size >= 0 else { return nil }
+        if size == 0 { return [] }
+        var buffer = [UInt8](repeating: 0, count: Int(size))
+        let read = buffer.withUnsafeMutableBytes { ccordon_fgetxattr(fd, name, $0.baseAddress, $0.count) }
+        guard read >= 0 else { return nil }
+        return Array(buffer.prefix(Int(read)))
+    }
+
+    /// All attribute names on an open file (empty when none or unsupported).
+    public static func names(descriptor fd: Int32) -> [String] {
+        while true {
+            let size = ccordon_flistxattr(fd, nil, 0)
+            guard size > 0 else { return [] }
+            var buffer = [CChar](repeating: 0, count: Int(size))
+            let read = buffer.withUnsafeMutableBufferPointer { ccordon_flistxattr(fd, $0.baseAddress, $0.count) }
+            if read < 0 && errno == ERANGE { continue }
+            guard read > 0 else { return [] }
+            return buffer.prefix(Int(read)).split(separator: 0).map { String(decoding: $0.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+        }
+    }
+
+    /// Removes `name` from an open file; true when it is gone (or was never there).
+    @discardableResult
+    public static func remove(descriptor fd: Int32, _ name: String) -> Bool {
+        ccordon_fremovexattr(fd, name) == 0 || errno == ENODATA
+    }
+
     /// All attribute names on `path` (empty when none or unsupported).
     public static func names(_ path: String) -> [String] {
         while true {
@@ -120,6 +150,12 @@ public enum ExtendedAttributes {
 
 /// Directory entries of one directory, without `.` and `..`, sorted by name for stable output.
 public enum DirectoryListing {
+    /// The entries of an open directory (read through a duplicate descriptor); names that are not
+    /// valid UTF-8 come back escaped (see `RawName`), so never use them to reach the entry.
+    public static func names(descriptor fd: Int32) throws(CordonError) -> [String] {
+        try RawName.list(fd, path: "directory").map(\.display)
+    }
+
     public static func names(_ path: String) throws(CordonError) -> [String] {
         guard let dir = opendir(path) else {
             throw CordonError(.systemCall, "cannot list \(path)", cause: String(cString: strerror(errno)))
@@ -143,6 +179,11 @@ public enum FileContents {
         let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { throw CordonError(.systemCall, "cannot open \(path)", cause: String(cString: strerror(errno))) }
         defer { close(fd) }
+        return try read(descriptor: fd, path: path, limit: limit)
+    }
+
+    /// Reads an open file from its current offset; `path` names it in errors.
+    public static func read(descriptor fd: Int32, path: String, limit: UInt64 = .max) throws(CordonError) -> [UInt8] {
         // One read into an array sized by fstat plus one byte (the scanner's hot path): a short read
         // is the end of the file. A file that grows while being read continues in chunks.
         var st = stat()

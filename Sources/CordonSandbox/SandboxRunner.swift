@@ -105,10 +105,11 @@ public final class SandboxRunner {
                 sandbox, hostname: hostname, terminal: pty, layout: layout,
                 prepare: { pid throws(CordonError) -> Prepared in
                     // Checked now, written once the plan is on its way.
-                    let record = try prepareRecord(layout: layout, name: options.name, workspace: workspace)
+                    var record = try prepareRecord(layout: layout, name: options.name, workspace: workspace)
+                    record.policyFiles = policyFiles(profileSource: options.profileSource)
                     if profile.mode == .yolo {
                         yolo = makeYoloSync(name: options.name, workspace: workspace, layout: layout, events: events,
-                                            created: try? Date(record.created, strategy: .iso8601))
+                                            created: try? Date(record.created, strategy: .iso8601), record: record)
                         yolo?.start()
                     }
                     // Completed when the limits are released (v1: by init itself; v2: the move's
@@ -173,15 +174,28 @@ public final class SandboxRunner {
             autoSynced: synced.map(\.applied), autoSyncHeld: synced?.held.count ?? 0)
     }
 
+    /// The host files this run's policy comes from: the profile file and every file it names.
+    /// A sync never changes them, so the agent cannot edit the policy of its next run.
+    func policyFiles(profileSource: String) -> [String] {
+        var files: [String] = []
+        if profileSource.hasPrefix("/") { files.append(profileSource) }
+        if let config = profile.sync.gitleaksConfig { files.append(config) }
+        files += profile.egress.blocklists
+        if let ca = profile.egress.parentProxy?.caFile { files.append(ca) }
+        return files.filter { $0.hasPrefix("/") }
+    }
+
     /// yolo's periodic sync of the workspace upper, with the profile's `sync:` policy.
     /// `created`: when the sandbox was first created (host files changed after it are conflicts).
-    func makeYoloSync(name: String, workspace: String, layout: SandboxLayout, events: JSONLinesWriter, created: Date?) -> YoloSync {
+    func makeYoloSync(name: String, workspace: String, layout: SandboxLayout, events: JSONLinesWriter, created: Date?, record: SandboxRecord) -> YoloSync {
         let sync = profile.sync
         let scannerCache = paths.scannerCache
+        let paths = self.paths
         return YoloSync(name: name, interval: sync.interval, events: events, warn: warn) { () throws(CordonError) in
-            let policy = GatePolicy(
+            var policy = GatePolicy(
                 syncAllow: sync.allow, deny: sync.deny, blockedExtensions: sync.blockedExtensions, maxFileSize: sync.maxFileSize,
                 maxTotalSize: sync.maxTotalSize, gitleaksConfig: sync.gitleaksConfig)
+            policy.protectedPaths = ProtectedPath.forSandbox(record: record, paths: paths)
             return AutoSync(
                 workspace: workspace, upper: layout.upper, journalPath: layout.syncJournal, lockPath: layout.syncLock, gate: try SyncGate(policy: policy, scannerCache: scannerCache),
                 created: created)

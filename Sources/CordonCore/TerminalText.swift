@@ -1,0 +1,74 @@
+/// Text the agent chose (file names, symlink targets, hosts) made safe to show on a terminal.
+///
+/// A terminal obeys what it is sent: an escape sequence in a file name can move the cursor and
+/// erase the lines of a review above it, and a bidi override (U+202E) makes a name read backwards.
+/// Every human-readable output of such text goes through `escaped`.
+public enum TerminalText {
+    /// `text` with C0 and C1 control characters and DEL written `\xHH`, bidi controls and other
+    /// invisible formatting characters written `\u{HHHH}`, and a backslash doubled so that the
+    /// escapes cannot be forged by a name that spells them.
+    public static func escaped(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { needsEscape($0) || $0 == "\\" }) else { return text }
+        var out = ""
+        for scalar in text.unicodeScalars {
+            if scalar == "\\" {
+                out += "\\\\"
+            } else if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) {
+                out += "\\x" + hex(scalar.value, width: 2)
+            } else if isInvisibleFormat(scalar) {
+                out += "\\u{" + hex(scalar.value, width: 4) + "}"
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    /// File content for a terminal (a patch under review): control characters other than tab,
+    /// and bidi or invisible formatting characters, escaped as in `escaped`; backslashes kept, so
+    /// code reads as written.
+    public static func escapedContent(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { needsEscape($0) && $0 != "\t" && $0 != "\n" }) else { return text }
+        var out = ""
+        for scalar in text.unicodeScalars {
+            if scalar == "\t" || scalar == "\n" {
+                out.unicodeScalars.append(scalar)
+            } else if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) {
+                out += "\\x" + hex(scalar.value, width: 2)
+            } else if isInvisibleFormat(scalar) {
+                out += "\\u{" + hex(scalar.value, width: 4) + "}"
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    /// Whether `text` holds a character `escaped` would rewrite (a backslash alone does not count).
+    public static func hasUnsafeCharacters(_ text: String) -> Bool {
+        text.unicodeScalars.contains(where: needsEscape)
+    }
+
+    /// Whether `text` holds a bidi control or another invisible formatting character.
+    public static func hasInvisibleFormatting(_ text: String) -> Bool {
+        text.unicodeScalars.contains(where: isInvisibleFormat)
+    }
+
+    static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || isInvisibleFormat(scalar)
+    }
+
+    /// Bidi embeddings, overrides and isolates, directional marks, zero-width characters, the
+    /// BOM and other format characters that change how a name reads without showing.
+    static func isInvisibleFormat(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x061C, 0x200B...0x200F, 0x202A...0x202E, 0x2060...0x2069, 0xFEFF, 0xFFF9...0xFFFB: return true
+        default: return scalar.properties.generalCategory == .format && scalar.value != 0x00AD
+        }
+    }
+
+    private static func hex(_ value: UInt32, width: Int) -> String {
+        let digits = String(value, radix: 16, uppercase: true)
+        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
+    }
+}
