@@ -266,7 +266,17 @@ public final class AnchoredDirectory {
     private static func removeEntry(in dir: Int32, _ name: String) -> Failure? {
         if unlinkat(dir, name, 0) == 0 || errno == ENOENT { return nil }
         guard errno == EISDIR else { return Failure(call: "unlink", code: errno) }
-        let fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        var fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        if fd < 0 && errno == EACCES {
+            // overlayfs leaves work directories mode 000: open them up (they are the caller's),
+            // through a descriptor of the directory itself, never a path that could be a symlink.
+            let held = openat(dir, name, CCORDON_O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            if held >= 0 {
+                _ = Glibc.chmod("/proc/self/fd/\(held)", 0o700)
+                close(held)
+            }
+            fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        }
         guard fd >= 0 else { return Failure(call: "open directory", code: errno) }
         let names: [String]
         do throws(CordonError) { names = try DirectoryListing.names(descriptor: fd) } catch {
