@@ -5,15 +5,14 @@
 /// Every human-readable output of such text goes through `escaped`.
 public enum TerminalText {
     /// `text` with C0 and C1 control characters and DEL written `\xHH`, bidi controls and other
-    /// invisible formatting characters written `\u{HHHH}`, and a backslash doubled so that the
-    /// escapes cannot be forged by a name that spells them.
+    /// invisible formatting characters written `\u{HHHH}`. A name that merely spells such an
+    /// escape shows the same; the gate flags every name that needed one (so the two never pass
+    /// for each other unnoticed), and the one that did is held.
     public static func escaped(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: { needsEscape($0) || $0 == "\\" }) else { return text }
+        guard text.unicodeScalars.contains(where: needsEscape) else { return text }
         var out = ""
         for scalar in text.unicodeScalars {
-            if scalar == "\\" {
-                out += "\\\\"
-            } else if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) {
+            if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) {
                 out += "\\x" + hex(scalar.value, width: 2)
             } else if isInvisibleFormat(scalar) {
                 out += "\\u{" + hex(scalar.value, width: 4) + "}"
@@ -44,7 +43,7 @@ public enum TerminalText {
         return out
     }
 
-    /// Whether `text` holds a character `escaped` would rewrite (a backslash alone does not count).
+    /// Whether `text` holds a character `escaped` would rewrite.
     public static func hasUnsafeCharacters(_ text: String) -> Bool {
         text.unicodeScalars.contains(where: needsEscape)
     }

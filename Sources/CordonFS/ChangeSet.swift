@@ -258,7 +258,8 @@ public struct ChangeSet: Sendable, Equatable, Codable {
                     var flags = Change.Flags()
                     flags.unsafeName = problem
                     let kind: Change.Kind = info.isCharDeviceWhiteout ? .deleted : (info.type == .directory ? .dirAdded : .added)
-                    changes.append(Change(kind: kind, path: path, type: info.isCharDeviceWhiteout ? .file : info.type, mode: info.mode, flags: flags))
+                    changes.append(
+                        Change(kind: kind, path: path, type: info.isCharDeviceWhiteout ? .file : info.type, size: info.type == .file ? info.size : 0, mode: info.mode, flags: flags))
                     continue
                 }
                 switch info.type {

@@ -64,7 +64,8 @@ public struct SyncGate: Sendable {
             findings += pathChecks(change)
             findings += trickChecks(change, tree: view)
             findings += try hostChecks(change, set: set, created: createdSeconds, types: &hostTypes)
-            if change.kind.isDeletion { continue }
+            // An unsafe name is held by pathChecks; its escaped path names no file to read.
+            if change.kind.isDeletion || change.flags.unsafeName != nil { continue }
             if change.type == .file && (change.kind == .added || change.kind == .modified) {
                 total += change.size
                 if change.size > policy.maxFileSize {

@@ -21,9 +21,9 @@ struct TerminalEscapingTests {
         #expect(DiffCommand.line(reversed, stat: false).contains("invoice\\u{202E}fdp.exe"))
     }
 
-    @Test func escapesCannotBeForgedByANameThatSpellsThem() {
-        #expect(TerminalText.escaped("a\\x1Bb") == "a\\\\x1Bb")
+    @Test func escapesAreReadableAndPlainNamesUntouched() {
         #expect(TerminalText.escaped("a\u{1B}b") == "a\\x1Bb")
+        #expect(TerminalText.escaped("dir\\file") == "dir\\file")
         #expect(TerminalText.escaped("plain name.txt") == "plain name.txt")
     }
 

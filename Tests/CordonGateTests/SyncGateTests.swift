@@ -288,8 +288,14 @@ import Testing
     }
 
     @Test func whiteoutAndUnreadableNamesAreBlocked() throws {
-        let report = try evaluate { _, upper in upper.write(".wh..", "") }
+        let report = try evaluate { _, upper in
+            upper.write(".wh..", "")
+            let name = Array(upper.root.utf8) + Array("/bad".utf8) + [0xFF, 0]
+            let fd = name.withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { open($0.baseAddress!, O_WRONLY | O_CREAT, 0o644) } }
+            close(fd)
+        }
         #expect(report.findings.contains { $0.ruleID == "fs-unsafe-name" && $0.path == ".wh.." && $0.severity == .block })
+        #expect(report.findings.contains { $0.ruleID == "fs-unsafe-name" && $0.path == "bad\\xFF" && $0.severity == .block })
     }
 }
 
