@@ -68,21 +68,14 @@ public final class AutoSync {
         try AnchoredDirectory.removeTree(snapshotPath)
         defer { try? AnchoredDirectory.removeTree(snapshotPath) }
         var result = Round()
-        let set: ChangeSet
-        do {
-            set = try ChangeSet.read(upper: upper, lower: workspace, snapshot: overlayMounted ? snapshotPath : nil)
-        } catch where overlayMounted && error.code == .io {
-            result.raced = true
-            return result
-        }
-        if set.changes.isEmpty { return result }
-        var report = try gate.evaluate(set, created: created)
-        report.findings.removeAll { $0.ruleID == "conflict-host-changed" && isOwnWrite($0.path) }
-        result.findings = report.findings
-        let plan = SyncPlan(report: report, approve: false, force: false)
-        guard plan.held.isEmpty else {
-            result.held = plan.held.map(\.path)
-            return result
+        // A round that holds applies nothing, so it needs no snapshot: the live upper is checked
+        // first, and only a change set that would apply is copied and checked again (a held set,
+        // checked every interval, is never copied).
+        var (set, report, plan) = try check(snapshot: nil, into: &result)
+        if set.changes.isEmpty || !plan.held.isEmpty { return result }
+        if overlayMounted {
+            (set, report, plan) = try check(snapshot: snapshotPath, into: &result)
+            if set.changes.isEmpty || !plan.held.isEmpty { return result }
         }
         afterGate()
         // The bytes applied are the snapshot's, which the gate read; the upper is left as it is.
@@ -91,6 +84,27 @@ public final class AutoSync {
         let host = try AnchoredDirectory(workspace)
         for path in result.applied { written[path] = host.info(path) }
         return result
+    }
+
+    /// Reads the change set (copying the changed files into `snapshot` when given) and runs the
+    /// gate over it; `result` gets the findings and what is held.
+    private func check(snapshot: String?, into result: inout Round) throws(CordonError) -> (ChangeSet, SyncGate.Report, SyncPlan) {
+        let set: ChangeSet
+        do {
+            set = try ChangeSet.read(upper: upper, lower: workspace, snapshot: snapshot)
+        } catch where error.code == .io {
+            // The agent changed the tree while it was read: nothing applies, the next round reads again.
+            result.raced = true
+            let empty = ChangeSet(upper: upper, lower: workspace, changes: [])
+            let report = SyncGate.Report(changes: [], findings: [])
+            return (empty, report, SyncPlan(report: report, approve: false, force: false))
+        }
+        var report = try gate.evaluate(set, created: created)
+        report.findings.removeAll { $0.ruleID == "conflict-host-changed" && isOwnWrite($0.path) }
+        result.findings = report.findings
+        let plan = SyncPlan(report: report, approve: false, force: false)
+        result.held = plan.held.map(\.path)
+        return (set, report, plan)
     }
 
     /// The last round, after the sandbox has exited (the overlay is gone): applies what is clean,
