@@ -9,35 +9,25 @@ public enum TerminalText {
     /// escape shows the same; the gate flags every name that needed one (so the two never pass
     /// for each other unnoticed), and the one that did is held.
     public static func escaped(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: needsEscape) else { return text }
-        var out = ""
-        for scalar in text.unicodeScalars {
-            if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) {
-                out += "\\x" + hex(scalar.value, width: 2)
-            } else if isInvisibleFormat(scalar) {
-                out += "\\u{" + hex(scalar.value, width: 4) + "}"
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
+        escape(text, keeping: { _ in false })
     }
 
-    /// File content for a terminal (a patch under review): control characters other than tab,
-    /// and bidi or invisible formatting characters, escaped as in `escaped`; backslashes kept, so
-    /// code reads as written.
+    /// File content for a terminal (a patch under review): control characters other than tab and
+    /// newline, and bidi or invisible formatting characters, escaped as in `escaped`.
     public static func escapedContent(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: { needsEscape($0) && $0 != "\t" && $0 != "\n" }) else { return text }
+        escape(text, keeping: { $0 == "\t" || $0 == "\n" })
+    }
+
+    private static func escape(_ text: String, keeping kept: (Unicode.Scalar) -> Bool) -> String {
+        guard text.unicodeScalars.contains(where: { needsEscape($0) && !kept($0) }) else { return text }
         var out = ""
         for scalar in text.unicodeScalars {
-            if scalar == "\t" || scalar == "\n" {
+            if !needsEscape(scalar) || kept(scalar) {
                 out.unicodeScalars.append(scalar)
-            } else if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) {
-                out += "\\x" + hex(scalar.value, width: 2)
             } else if isInvisibleFormat(scalar) {
                 out += "\\u{" + hex(scalar.value, width: 4) + "}"
             } else {
-                out.unicodeScalars.append(scalar)
+                out += "\\x" + hex(scalar.value, width: 2)
             }
         }
         return out

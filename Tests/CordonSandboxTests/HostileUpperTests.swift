@@ -9,20 +9,6 @@ import Testing
 struct HostileUpperTests {
     static let token = "ghp_" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5"
 
-    /// Opens the FIFO for writing once the command waits on it, and says go.
-    static func signal(_ fifo: String) async throws {
-        for _ in 0..<600 {
-            let fd = open(fifo, O_WRONLY | O_NONBLOCK)
-            if fd >= 0 {
-                _ = write(fd, "go\n", 3)
-                close(fd)
-                return
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        Issue.record("the command never waited on \(fifo)")
-    }
-
     static func waitFor(_ what: String, _ condition: () -> Bool) async throws {
         for _ in 0..<600 {
             if condition() { return }
@@ -52,7 +38,7 @@ struct HostileUpperTests {
             """
         async let run = h.cordon(["run", "--profile", h.root + "/profile.yaml", "--workspace", h.workspace, "--name", "yolo", "--", "/bin/sh", "-c", script])
         try await Self.waitFor("the first round to apply d/victim.txt") { FileManager.default.fileExists(atPath: h.workspace + "/d/victim.txt") }
-        try await Self.signal(signals + "/go")
+        try await SandboxHarness.signal(signals + "/go")
         let r = try await run
         #expect(r.status == 0, "\(r.stderr)")
         #expect(
