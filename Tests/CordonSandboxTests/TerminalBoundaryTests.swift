@@ -179,34 +179,35 @@ struct TerminalBoundaryTests {
 
     static let hostile = #"printf '\033[31mRED\033[0m\033]52;c;SGVsbG8=\007\033]0;pwned\007\033[21t\033P$qm\033\\done\n'"#
 
-    /// Clipboard writes, titles and report requests never reach the user's terminal; colours do.
-    @Test func dangerousSequencesNeverReachTheTerminal() async throws {
-        let (out, err, h) = try await Self.drive(#"""
-            code, screen = run(["/bin/sh", "-c", sys.argv[4]])
+    /// What reaches the terminal when the agent prints `hostile` (cordon's stderr included).
+    static func hostileScreen(profile: String? = nil) async throws -> (screen: String, output: String) {
+        let (out, err, h) = try await drive(#"""
+            code, screen = run(["/bin/sh", "-c", sys.argv[4] + "; printf '\\033[?1049h\\033[?1000hTUI'"])
             print("exit", code)
             print("screen=" + screen.hex())
-            """#, arguments: [Self.hostile])
-        defer { h.cleanup() }
-        let screen = Self.screen(out)
-        #expect(out.contains("exit 0"), "\(out) \(err)")
+            """#, profile: profile, arguments: [hostile])
+        h.cleanup()
+        return (screen(out), out + err)
+    }
+
+    /// Clipboard writes, titles and report requests never reach the user's terminal; colours do;
+    /// the modes the agent left on are turned off.
+    @Test func dangerousSequencesNeverReachTheTerminal() async throws {
+        let (screen, output) = try await Self.hostileScreen()
+        #expect(output.contains("exit 0"), "\(output)")
         #expect(screen.contains("\u{1B}[31mRED\u{1B}[0m"), "colours must pass: \(screen.debugDescription)")
-        #expect(screen.contains("done"))
+        #expect(screen.contains("done") && screen.contains("\u{1B}[?1049h\u{1B}[?1000hTUI"), "\(screen.debugDescription)")
         for bad in ["\u{1B}]52", "\u{1B}]0;", "\u{1B}[21t", "\u{1B}P"] {
             #expect(!screen.contains(bad), "\(bad.debugDescription) reached the terminal: \(screen.debugDescription)")
         }
+        #expect(screen.contains("TUI\u{1B}[?1000l\u{1B}[?1049l"), "modes left on are undone: \(screen.debugDescription)")
         #expect(screen.contains("terminal filter dropped") && screen.contains("1 clipboard"), "the notice: \(screen.debugDescription)")
     }
 
     /// `terminal.filter: off` relays raw (and says so): the control for the test above.
     @Test func filterOffRelaysRawAndWarns() async throws {
-        let (out, err, h) = try await Self.drive(#"""
-            code, screen = run(["/bin/sh", "-c", sys.argv[4]])
-            print("exit", code)
-            print("screen=" + screen.hex())
-            """#, profile: "name: raw\nterminal:\n  filter: off\n", arguments: [Self.hostile])
-        defer { h.cleanup() }
-        let screen = Self.screen(out)
-        #expect(screen.contains("\u{1B}]52;c;SGVsbG8="), "\(out) \(err)")
+        let (screen, output) = try await Self.hostileScreen(profile: "name: raw\nterminal:\n  filter: off\n")
+        #expect(screen.contains("\u{1B}]52;c;SGVsbG8="), "\(output)")
         #expect(screen.contains("WARNING: terminal.filter: off"), "the warning goes to the terminal (stderr): \(screen.debugDescription)")
     }
 

@@ -1,5 +1,6 @@
 import CordonConfig
 import CordonSandbox
+import CordonTestSupport
 import Testing
 
 /// The pty relay's escape-sequence filter, fed as the sandbox would write: whole, split at every
@@ -198,18 +199,5 @@ struct TerminalFilterTests {
         #expect(filter.dropped[.clipboard] == 2)
         #expect(filter.dropped[.title] == 1)
         #expect(filter.droppedSummary?.contains("2 clipboard") == true)
-    }
-}
-
-/// A small deterministic generator, so a failing stream can be reproduced.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
