@@ -116,6 +116,23 @@ struct TerminalFilterTests {
         #expect(Self.filtered("\(Self.esc)]8;;https://e.com/\u{202E}x\(Self.bel)t", .standard) == "t")
     }
 
+    /// 8-bit and UTF-8-encoded C1 controls are read as their ESC forms: kept ones come out in
+    /// 7-bit form, so the terminal reads them as the filter did.
+    @Test func c1ControlsAreNormalised() {
+        #expect(Self.filtered([0x9B] + Array("31mx".utf8)) == Array("\(Self.esc)[31mx".utf8))
+        #expect(Self.filtered([0xC2, 0x9B] + Array("1mx".utf8)) == Array("\(Self.esc)[1mx".utf8))
+        #expect(Self.filtered([0xC2, 0xA9]) == [0xC2, 0xA9], "©, not a C1")
+    }
+
+    /// A kept string is cut short by anything a terminal might end it with, and dropped whole:
+    /// an OSC 52 hidden inside a hyperlink never comes out.
+    @Test func aStringInterruptedIsDroppedWhole() {
+        let esc = Self.esc, bel = Self.bel
+        #expect(Self.filtered("\(esc)]8;;http://a\(esc)]52;c;eA==\(bel)x") == "x")
+        #expect(Self.filtered("\(esc)]8;;http://a\u{18}x") == "x", "CAN cancels")
+        #expect(Self.escaped(Self.filtered(Array("\(esc)]8;;http://a".utf8) + [0x9C] + Array("x".utf8))) == "\\x1b]8;;http://a\\x1b\\x")
+    }
+
     @Test func titleStackPassesInStandardOnly() {
         #expect(Self.filtered("\(Self.esc)[22;0t\(Self.esc)[23;0t", .standard) == "\(Self.esc)[22;0t\(Self.esc)[23;0t")
         #expect(Self.filtered("\(Self.esc)[22;0t", .strict) == "")
