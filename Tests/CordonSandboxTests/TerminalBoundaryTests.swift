@@ -126,6 +126,21 @@ struct TerminalBoundaryTests {
         #expect(out.contains("redirected 0 stdin-tty stdout-file True"), "\(out) \(err)")
     }
 
+    /// No stream a terminal, but cordon has one (its controlling terminal): neither init nor the
+    /// command is in its session, so /dev/tty does not open and /proc shows no terminal.
+    @Test func noProcessOfTheSandboxHasTheHostsTerminal() async throws {
+        let (out, err, h) = try await Self.drive(#"""
+            agent = "import os\nfor pid in ('1', 'self'):\n    print('tty_nr', pid, open('/proc/%s/stat' % pid).read().rsplit(')', 1)[1].split()[4])\ntry:\n    os.open('/dev/tty', os.O_RDWR); print('devtty-open')\nexcept OSError as e:\n    print('devtty-error', e.errno)"
+            target = workspace + "/../out.txt"
+            code, screen = run(["/usr/bin/python3", "-c", agent], stdin="pipe", stdout=target, stderr=target + ".err", feed=b"")
+            print("exit", code)
+            print(open(target).read())
+            """#)
+        defer { h.cleanup() }
+        #expect(out.contains("tty_nr 1 0\n") && out.contains("tty_nr self 0\n"), "\(out) \(err)")
+        #expect(out.contains("devtty-error \(ENXIO)"), "\(out) \(err)")
+    }
+
     /// The terminal's modes come back however the run ends.
     @Test func terminalModesAreRestoredOnEveryExitPath() async throws {
         let (out, err, h) = try await Self.drive(#"""
