@@ -16,10 +16,9 @@ struct TerminalBoundaryTests {
         master, slave = os.openpty()
         os.set_blocking(slave, False)
         def ctty():
-            for fd in (0, 1, 2):
-                if os.isatty(fd):
-                    fcntl.ioctl(fd, termios.TIOCSCTTY, 0)
-                    return
+            # cordon's controlling terminal, as a shell's, even when no stream is the terminal
+            # (the descriptor is still open here; close_fds closes it after).
+            fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
         def stream(kind, mode):
             if kind == "tty": return slave
             if kind == "pipe": return subprocess.PIPE
