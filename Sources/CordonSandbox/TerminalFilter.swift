@@ -85,6 +85,31 @@ public struct TerminalFilter: Sendable {
         for byte in input { step(byte, &out) }
     }
 
+    /// The same over a buffer, with runs of plain text (printable ASCII, CR, LF, TAB) in the
+    /// ground state copied whole: the relay's path.
+    public mutating func filter(_ input: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
+        var i = 0
+        let end = input.count
+        while i < end {
+            if state == .ground && utf8Need == 0 {
+                var j = i
+                while j < end, Self.isPlain(input[j]) { j += 1 }
+                if j > i {
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: input[i..<j]))
+                    i = j
+                    continue
+                }
+            }
+            step(input[i], &out)
+            i += 1
+        }
+    }
+
+    @inline(__always)
+    static func isPlain(_ b: UInt8) -> Bool {
+        (0x20...0x7E).contains(b) || b == 0x0A || b == 0x0D || b == 0x09
+    }
+
     /// Convenience for tests: the filtered bytes of one chunk.
     public mutating func filter(_ input: [UInt8]) -> [UInt8] {
         var out: [UInt8] = []

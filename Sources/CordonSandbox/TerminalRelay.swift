@@ -87,6 +87,8 @@ final class Pty {
 /// A `TerminalFilter` the C relay loop calls for each chunk of pty output.
 final class RelayFilter {
     var filter: TerminalFilter
+    /// Reused for each chunk.
+    var output: [UInt8] = []
 
     init(level: TerminalFilter.Level) { filter = TerminalFilter(level: level) }
 
@@ -94,12 +96,11 @@ final class RelayFilter {
     static let callback: ccordon_relay_filter = { context, input, length, output, capacity in
         guard let context, let input, let output else { return 0 }
         let relay = Unmanaged<RelayFilter>.fromOpaque(context).takeUnretainedValue()
-        var filtered: [UInt8] = []
-        filtered.reserveCapacity(length + 64)
-        relay.filter.filter(UnsafeBufferPointer(start: input, count: length), into: &filtered)
+        relay.output.removeAll(keepingCapacity: true)
+        relay.filter.filter(UnsafeBufferPointer(start: input, count: length), into: &relay.output)
         // At most `length` + TerminalFilter.maxHeld by construction; anything beyond is dropped.
-        let n = min(filtered.count, capacity)
-        filtered.withUnsafeBufferPointer { done in
+        let n = min(relay.output.count, capacity)
+        relay.output.withUnsafeBufferPointer { done in
             if let base = done.baseAddress, n > 0 { output.update(from: base, count: n) }
         }
         return n

@@ -21,6 +21,16 @@ struct TerminalFilterTests {
             split.filter(input[cut...], into: &out)
             #expect(out == expected, "split at \(cut) of \(escaped(input))")
         }
+        for cut in 0...input.count {
+            // The relay's path (plain-text runs copied whole) agrees with the byte-wise one.
+            var buffered = TerminalFilter(level: level)
+            var out: [UInt8] = []
+            input.withUnsafeBufferPointer { all in
+                buffered.filter(UnsafeBufferPointer(rebasing: all[..<cut]), into: &out)
+                buffered.filter(UnsafeBufferPointer(rebasing: all[cut...]), into: &out)
+            }
+            #expect(out == expected, "buffer split at \(cut) of \(escaped(input))")
+        }
         var bytewise = TerminalFilter(level: level)
         var out: [UInt8] = []
         for byte in input { bytewise.filter([byte], into: &out) }
