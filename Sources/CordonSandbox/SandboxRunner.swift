@@ -17,7 +17,8 @@ public final class SandboxRunner {
         public var command: [String]
         public var initPath: String
         public var profileSource: String
-        /// Give the command a pty when cordon's stdin and stdout are terminals.
+        /// Give the command a pty when any of cordon's stdin, stdout, stderr is a terminal
+        /// (false: it gets them as they are; only for cordon's own fixed commands, as `doctor`'s).
         public var allowTerminal: Bool
 
         public init(name: String, workspace: String, command: [String], initPath: String, profileSource: String, allowTerminal: Bool = true) {
@@ -65,8 +66,14 @@ public final class SandboxRunner {
         guard profile.backend == .namespace else {
             throw CordonError(.unsupported, "backend \"\(profile.backend.rawValue)\" is not available yet", hint: "use `backend: namespace`")
         }
-        let pty = try options.allowTerminal && isatty(0) == 1 && isatty(1) == 1 ? Pty.open(sizeFrom: 0) : nil
+        // The user's terminal modes come back however the run ends, set-up errors included.
+        let hostTerminal = HostTerminal()
+        defer { hostTerminal.restore() }
+        let pty = options.allowTerminal ? try Pty.open(for: hostTerminal) : nil
         defer { pty?.closeMaster() }
+        if pty != nil && profile.terminal.filter == .off {
+            warn("WARNING: terminal.filter: off: the sandbox's output reaches your terminal raw; it can write your clipboard, set titles and make the terminal type into its input")
+        }
         // cordon-init first: it execs and loads while everything below is checked and made, and
         // waits for its plan, then for the limits, before doing anything. A failure meanwhile
         // kills it: nothing of the sandbox's has run.
@@ -368,7 +375,7 @@ public final class SandboxRunner {
         prepare: (_ pid: Int32) throws(CordonError) -> Prepared,
         onNetwork: @escaping @Sendable (String) -> Void
     ) throws(CordonError) -> Int32 {
-        let terminal = pty != nil
+        let interactive = pty?.interactive ?? false
         // init execs and loads meanwhile (its exec is confirmed after), then builds the root from
         // the plan; it runs nothing of the sandbox's until the limits are released below.
         let prepared = try sandbox.abortingOnFailure { () throws(CordonError) -> Prepared in
@@ -424,7 +431,7 @@ public final class SandboxRunner {
             let name = hostname
             let warn = warn
             egress.approvals.observe { request in
-                if terminal {
+                if interactive {
                     var byte: UInt8 = 1
                     _ = write(wake, &byte, 1)
                 } else {
@@ -434,18 +441,32 @@ public final class SandboxRunner {
         }
         defer { approvalPipe.filter { $0 >= 0 }.forEach { close($0) } }
 
-        // Relay the terminal and signals until init (PID 1 inside) exits.
-        var saved = [UInt8](repeating: 0, count: Int(ccordon_termios_size()))
-        let raw = terminal && ccordon_tty_raw(0, &saved) == 0
+        // Relay the terminal and signals until init (PID 1 inside) exits. The signal pipe first:
+        // from then on SIGINT/SIGTERM/SIGHUP reach the sandbox and the loop, which restores the
+        // terminal on the way out, instead of killing cordon in raw mode.
         let signalFD = Self.forwardedSignals.withUnsafeBufferPointer { ccordon_signal_pipe($0.baseAddress, Int32($0.count)) }
+        var saved = [UInt8](repeating: 0, count: Int(ccordon_termios_size()))
+        let raw = pty?.inputFD == 0 && ccordon_tty_raw(0, &saved) == 0
+        let relayFilter = pty != nil && profile.terminal.filter != .off ? RelayFilter(level: profile.terminal.filter) : nil
         defer {
+            if let relayFilter, let pty, pty.outputFD >= 0 {
+                // Undo the modes the sandbox left on (mouse, alternate screen, hidden cursor…).
+                let reset = relayFilter.filter.finish()
+                _ = reset.withUnsafeBytes { write(pty.outputFD, $0.baseAddress, $0.count) }
+            }
             if raw { _ = ccordon_tty_restore(0, &saved) }
             Self.forwardedSignals.withUnsafeBufferPointer { ccordon_signal_pipe_reset($0.baseAddress, Int32($0.count)) }
             if signalFD >= 0 { close(signalFD) }
+            if let summary = relayFilter?.filter.droppedSummary {
+                warn("cordon: the terminal filter dropped from the sandbox's output: \(summary) (profile: terminal.filter)")
+            }
         }
+        let filterContext = relayFilter.map { Unmanaged.passUnretained($0).toOpaque() }
         while true {
             let r = network.wakeDescriptors.withUnsafeBufferPointer { wake in
-                ccordon_supervise(sandbox.process.pidfd, signalFD, pty?.master ?? -1, 0, 1, approvalPipe[0], wake.baseAddress, Int32(wake.count))
+                ccordon_supervise(sandbox.process.pidfd, signalFD, pty?.master ?? -1, pty?.inputFD ?? -1, pty?.outputFD ?? -1, pty?.sizeFD ?? -1,
+                                  relayFilter != nil ? RelayFilter.callback : nil, filterContext,
+                                  approvalPipe[0], wake.baseAddress, Int32(wake.count))
             }
             if r == 0 { break }
             if r == 2 {
@@ -463,6 +484,7 @@ public final class SandboxRunner {
                 throw CordonError(.systemCall, "supervising the sandbox failed", cause: String(cString: strerror(Int32(-r))))
             }
         }
+        withExtendedLifetime(relayFilter) {}
         let status = sandbox.waitStatus()
         do throws(CordonError) { try prepared.saving.wait() } catch {
             warn("cordon: \(error); the sandbox's record may not survive a crash of this host")
@@ -475,36 +497,5 @@ public final class SandboxRunner {
                               hint: "run `cordon doctor` to check what this host supports")
         }
         return status
-    }
-}
-
-/// The pty pair a terminal run uses: the sandbox gets the slave as stdio (and bound at
-/// /dev/console so ttyname() works inside); cordon relays the master.
-final class Pty {
-    let master: Int32
-    private(set) var slave: Int32
-    let slavePath: String?
-
-    private init(master: Int32, slave: Int32) {
-        self.master = master
-        self.slave = slave
-        self.slavePath = ttyname(slave).map { String(cString: $0) }
-    }
-
-    static func open(sizeFrom fd: Int32) throws(CordonError) -> Pty {
-        var master: Int32 = -1
-        var slave: Int32 = -1
-        let rc = ccordon_openpty(&master, &slave, fd)
-        if rc < 0 { throw CordonError(.systemCall, "cannot open a pty", cause: String(cString: strerror(-rc))) }
-        return Pty(master: master, slave: slave)
-    }
-
-    func closeSlave() {
-        if slave >= 0 { close(slave); slave = -1 }
-    }
-
-    func closeMaster() {
-        closeSlave()
-        close(master)
     }
 }
