@@ -29,16 +29,24 @@ public enum ProfileTrust {
 
     /// True when the profile file lies inside the workspace or the current directory (where a
     /// repository's profile sits, even one that names another `workspace:`) and not in cordon's
-    /// config directory. Compared by real paths. A current directory of `/` or one that contains
-    /// the config directory (the home) is no project: it counts only as the workspace would.
+    /// config directory. Both the path as written and its real path count, so a symlink in the
+    /// repository that points elsewhere (the agent choosing which file becomes the profile) counts
+    /// as inside. A current directory of `/` or one that contains the config directory (the home)
+    /// is no project: it counts only as the workspace would.
     public static func needsTrust(source: String, workspace: String, currentDirectory: String, paths: CordonPaths) -> Bool {
         guard source.hasPrefix("/") else { return false }
-        let file = CordonPaths.canonical(source)
-        let config = CordonPaths.canonical(paths.configHome)
-        if CordonPaths.isWithin(file, config) { return false }
-        if CordonPaths.isWithin(file, CordonPaths.canonical(workspace)) { return true }
-        let current = CordonPaths.canonical(currentDirectory)
-        return current != "/" && !CordonPaths.isWithin(config, current) && CordonPaths.isWithin(file, current)
+        func spellings(_ path: String) -> [String] {
+            [HostPath.normalize(path.hasPrefix("/") ? path : currentDirectory + "/" + path), CordonPaths.canonical(path)]
+        }
+        let file = spellings(source)
+        let config = spellings(paths.configHome)
+        if config.contains(where: { CordonPaths.isWithin(file[0], $0) }) { return false }
+        var places = spellings(workspace)
+        let current = spellings(currentDirectory)
+        if !current.contains("/"), !config.contains(where: { own in current.contains { CordonPaths.isWithin(own, $0) } }) {
+            places += current
+        }
+        return places.contains { place in place != "/" && file.contains { CordonPaths.isWithin($0, place) } }
     }
 
     public static func verdict(for loaded: LoadedProfile, workspace: String, currentDirectory: String, paths: CordonPaths) throws(CordonError) -> Verdict {

@@ -125,6 +125,8 @@ struct ProfileTrustTests {
         #expect(!needs(s.root + "/p.yaml"), "the user's own file outside")
         #expect(!needs(s.paths.profilesDirectory + "/work.yaml"), "cordon's config dir")
         #expect(!needs("builtin:default"))
+        try FileManager.default.createSymbolicLink(atPath: s.repo + "/cordon.yaml", withDestinationPath: s.root + "/p.yaml")
+        #expect(needs(s.repo + "/cordon.yaml"), "a link in the workspace to a file outside: the repository chose that file")
         let fromRoot = ProfileTrust.needsTrust(source: s.root + "/p.yaml", workspace: s.repo, currentDirectory: "/", paths: s.paths)
         #expect(!fromRoot, "a current directory of / is no project")
         let fromHome = ProfileTrust.needsTrust(source: s.root + "/p.yaml", workspace: s.repo, currentDirectory: s.root, paths: s.paths)
