@@ -81,6 +81,25 @@ struct ProfileTrustRunTests {
         s.expectStopped(try await s.run("revoked"), "revoked", changed: false)
     }
 
+    /// `cordon sync --profile` takes the gate's settings from the profile: a repository's profile
+    /// swapping in a gitleaks config that matches nothing must not wave a token through.
+    @Test func syncWithAnUntrustedInWorkspaceProfileAppliesNothing() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        try h.write("rules.toml", "title = \"none\"\n[[rules]]\nid = \"nothing\"\nregex = '''zzzz-never-zzzz'''\n")
+        try h.write("cordon.yaml", "sync:\n  gitleaks_config: rules.toml\n")
+        let token = "ghp_" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5"
+        #expect(try await h.sandbox("echo GITHUB_TOKEN=\(token) > /workspace/leak.txt", name: "leaky").status == 0)
+        let r = try await h.cordon(["sync", "leaky", "--auto", "--profile", "cordon.yaml"])
+        #expect(r.status == 2, "\(r.stdout) \(r.stderr)")
+        #expect(r.stderr.contains("is not trusted yet; nothing was applied"), "\(r.stderr)")
+        #expect(r.stderr.contains("sync.gitleaks_config: \(h.workspace)/rules.toml replaces cordon's secret rules"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: h.workspace + "/leak.txt"))
+        #expect(try await h.cordon(["trust", "cordon.yaml"]).status == 0)
+        let trusted = try await h.cordon(["sync", "leaky", "--auto", "--profile", "cordon.yaml"])
+        #expect(trusted.status == 0, "the user's choice, once trusted: \(trusted.stdout) \(trusted.stderr)")
+    }
+
     @Test func aProfileOutsideTheWorkspaceIsTheUsersOwn() async throws {
         let s = try Setup()
         defer { s.h.cleanup() }

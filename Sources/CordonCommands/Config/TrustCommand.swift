@@ -97,11 +97,14 @@ enum TrustReport {
     }
 
     /// Why `cordon run` stopped, what the profile grants, and the command that trusts it.
-    static func untrusted(source: String, changed: Bool, grants: [ProfileTrust.Grant], inputs: [ProfileTrust.Input]) -> String {
+    static func untrusted(
+        source: String, changed: Bool, grants: [ProfileTrust.Grant], inputs: [ProfileTrust.Input],
+        outcome: String = "nothing was started", prefix: String = "cordon: "
+    ) -> String {
         let shown = ProfileTrust.escaped(source)
         let state = changed ? "has changed since you trusted it (the profile, or a preset or file it names)" : "is not trusted yet"
         return """
-            cordon: the profile \(shown) lies inside the workspace or the current directory and \(state); nothing was started.
+            \(prefix)the profile \(shown) lies inside the workspace or the current directory and \(state); \(outcome).
             Whoever wrote this directory (or an agent that ran in it) wrote that profile. Read it before you trust it.
             \(grantsText(grants, inputs: inputs))
             To trust exactly this content: cordon trust \(shellQuoted(source))

@@ -108,7 +108,7 @@ struct SyncCommand: ParsableCommand {
         let recovered = dryRun ? nil : try applier.recover()
         let loaded = try SandboxChanges.load(name: name, stateDir: layout.directory)
         let gate = try SyncGate(
-            policy: try policy(paths: paths).overriding(scannerConfig: gitleaksConfig, flagArchives: flagArchives), scannerCache: paths.scannerCache)
+            policy: try policy(paths: paths, workspace: record.workspace).overriding(scannerConfig: gitleaksConfig, flagArchives: flagArchives), scannerCache: paths.scannerCache)
         let report = try gate.evaluate(loaded.changeSet, created: loaded.created)
 
         var approve = yes
@@ -158,10 +158,17 @@ struct SyncCommand: ParsableCommand {
     }
 
     /// The profile's `sync:` section when `--profile` is given; cordon's defaults otherwise.
-    private func policy(paths: CordonPaths) throws -> GatePolicy {
+    private func policy(paths: CordonPaths, workspace: String) throws -> GatePolicy {
         guard let profile else { return GatePolicy() }
-        let sync = try ProfileLoader(paths: paths, homeDirectory: HostFacts.current().home)
-            .load(reference: profile, currentDirectory: Terminal.currentDirectory()).profile.sync
+        let currentDirectory = Terminal.currentDirectory()
+        let loaded = try ProfileLoader(paths: paths, homeDirectory: HostFacts.current().home).load(reference: profile, currentDirectory: currentDirectory)
+        // Its gate settings (a gitleaks config, size limits) count only once its content is trusted.
+        if case .untrusted(_, let previously) = try ProfileTrust.verdict(for: loaded, workspace: workspace, currentDirectory: currentDirectory, paths: paths) {
+            throw CordonError(.policyDenied, TrustReport.untrusted(
+                source: loaded.source, changed: previously != nil, grants: ProfileTrust.grants(loaded.profile),
+                inputs: ProfileTrust.inputs(of: loaded), outcome: "nothing was applied", prefix: ""))
+        }
+        let sync = loaded.profile.sync
         return GatePolicy(
             syncAllow: sync.allow, deny: sync.deny, blockedExtensions: sync.blockedExtensions, maxFileSize: sync.maxFileSize,
             maxTotalSize: sync.maxTotalSize, gitleaksConfig: sync.gitleaksConfig)
