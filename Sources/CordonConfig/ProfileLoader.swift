@@ -42,9 +42,10 @@ public struct ProfileLoader: Sendable {
     }
 
     public func load(reference: String?, currentDirectory: String) throws(CordonError) -> LoadedProfile {
-        // One catalog for the whole load: the presets hashed are the presets merged.
+        // One catalog for the whole load: the presets hashed are the presets merged. The built-in
+        // default needs none (the common `cordon run` reads no preset directory).
         var fixed = self
-        fixed.catalog = try presetCatalog()
+        if reference != nil { fixed.catalog = try presetCatalog() }
         var loaded = try fixed.loadWithoutApprovals(reference: reference, currentDirectory: currentDirectory)
         loaded.profile.applyApprovals(try ApprovalFile(paths: paths, profile: loaded.profile.name).read())
         return loaded
