@@ -15,6 +15,12 @@ public enum ProfileTrust {
         public var role: String
         public var path: String
         public var sha256: String?
+
+        public init(role: String, path: String, sha256: String?) {
+            self.role = role
+            self.path = path
+            self.sha256 = sha256
+        }
     }
 
     /// What `cordon run` must do with a loaded profile.
