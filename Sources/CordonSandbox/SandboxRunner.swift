@@ -54,9 +54,16 @@ public final class SandboxRunner {
     public var warn: @Sendable (String) -> Void
 
     public init(profile: Profile, paths: CordonPaths, host: HostFacts = .current(), warn: @escaping @Sendable (String) -> Void) {
-        self.profile = profile
+        // Host paths by their real spelling: the masks of secrets beneath the workspace and the
+        // mounts, and the refusal of the home as workspace, compare paths as text, and a home or a
+        // mount reached through a symlink would otherwise match nothing and mask nothing.
+        var real = profile
+        for index in real.mounts.indices { real.mounts[index].host = CordonPaths.canonical(real.mounts[index].host) }
+        var facts = host
+        facts.home = CordonPaths.canonical(host.home)
+        self.profile = real
         self.paths = paths
-        self.host = host
+        self.host = facts
         self.warn = warn
     }
 
