@@ -77,6 +77,11 @@ struct ProfileTrustRunTests {
         let list = try await s.h.cordon(["trust", "--list", "--json"])
         #expect(list.status == 0, "\(list.stderr)")
         #expect(list.stdout.contains("\"path\": \"\(s.profile)\""), "\(list.stdout)")
+        #expect(list.stdout.contains("\"state\": \"current\""), "\(list.stdout)")
+        try s.h.write("blocked.txt", "evil.exampla\n")
+        let changed = try await s.h.cordon(["trust", "--list"])
+        #expect(changed.stdout.contains("changed \(s.profile)"), "a named file's edit shows: \(changed.stdout)")
+        try s.h.write("blocked.txt", "evil.example\n")
         #expect(try await s.h.cordon(["trust", "--revoke", "cordon.yaml"]).status == 0)
         s.expectStopped(try await s.run("revoked"), "revoked", changed: false)
     }

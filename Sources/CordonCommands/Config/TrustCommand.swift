@@ -1,6 +1,7 @@
 import ArgumentParser
 import CordonConfig
 import CordonCore
+import CordonOS
 
 /// `cordon trust [FILE]`: lets `cordon run` use an in-workspace profile with exactly its
 /// present content (and that of every file it names), as direnv's `allow` does.
@@ -69,13 +70,24 @@ struct TrustCommand: ParsableCommand {
     }
 
     func printList(_ entries: [TrustStore.Entry]) {
+        let states = entries.map(Self.state)
         if json {
-            print(JSONPretty.format(.array(entries.map { .object([("path", .string($0.path)), ("digest", .string($0.digest))]) })))
+            print(JSONPretty.format(.array(zip(entries, states).map { entry, state in
+                .object([("path", .string(entry.path)), ("digest", .string(entry.digest)), ("state", .string(state))])
+            })))
         } else if entries.isEmpty {
             print("no trusted profiles")
         } else {
-            for entry in entries { print("\(entry.digest)  \(ProfileTrust.escaped(entry.path))") }
+            for (entry, state) in zip(entries, states) { print("\(entry.digest)  \(state + String(repeating: " ", count: max(0, 8 - state.count)))\(ProfileTrust.escaped(entry.path))") }
         }
+    }
+
+    /// `current` when the profile and its files still hash to the trusted digest; else `changed`,
+    /// `missing` or `invalid` (it would stop `cordon run`).
+    static func state(_ entry: TrustStore.Entry) -> String {
+        guard FileIO.kind(entry.path) == .file else { return "missing" }
+        guard let loaded = try? ConfigTerminal.loader().load(reference: entry.path, currentDirectory: "/") else { return "invalid" }
+        return ProfileTrust.digest(ProfileTrust.inputs(of: loaded)) == entry.digest ? "current" : "changed"
     }
 }
 
