@@ -87,11 +87,14 @@ public enum ProfileTrust {
         return ContentHash.sha256Hex(Array(text.utf8))
     }
 
-    /// SHA-256 of a file's whole content, read in chunks; nil when it cannot be opened.
+    /// SHA-256 of a regular file's whole content, read in chunks; nil when it cannot be opened or
+    /// is anything else (a FIFO or a device named by a hostile profile would block or never end).
     static func hashFile(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return nil }
         var hash = ContentHash()
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         while true {

@@ -96,6 +96,17 @@ struct ProfileTrustTests {
         #expect(try s.digest(profile) != first, "a named file that disappears changes the digest")
     }
 
+    /// A FIFO or a device as a "blocklist" would block the run or never end: not regular, not read.
+    @Test(.timeLimit(.minutes(1)))
+    func namedFilesThatAreNotRegularAreNotRead() throws {
+        let s = try Scratch()
+        #expect(mkfifo(s.repo + "/pipe", 0o600) == 0)
+        let profile = s.repo + "/cordon.yaml"
+        try s.write(profile, "egress:\n  blocklists: [pipe, /dev/zero]\n")
+        let inputs = ProfileTrust.inputs(of: try s.load(profile))
+        #expect(inputs.dropFirst().map(\.sha256) == [nil, nil])
+    }
+
     @Test func anInWorkspaceProfileIsUntrustedUntilTrustedAndAgainAfterAnEdit() throws {
         let s = try Scratch()
         let profile = s.repo + "/cordon.yaml"
