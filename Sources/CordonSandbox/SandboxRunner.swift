@@ -55,9 +55,16 @@ public final class SandboxRunner {
     public var warn: @Sendable (String) -> Void
 
     public init(profile: Profile, paths: CordonPaths, host: HostFacts = .current(), warn: @escaping @Sendable (String) -> Void) {
-        self.profile = profile
+        // Host paths by their real spelling: the masks of secrets beneath the workspace and the
+        // mounts, and the refusal of the home as workspace, compare paths as text, and a home or a
+        // mount reached through a symlink would otherwise match nothing and mask nothing.
+        var real = profile
+        for index in real.mounts.indices { real.mounts[index].host = CordonPaths.canonical(real.mounts[index].host) }
+        var facts = host
+        facts.home = CordonPaths.canonical(host.home)
+        self.profile = real
         self.paths = paths
-        self.host = host
+        self.host = facts
         self.warn = warn
     }
 
@@ -271,10 +278,24 @@ public final class SandboxRunner {
         if resolved == "/" || resolved == host.home || resolved == "/home" || resolved == "/root" && host.uid != 0 {
             throw CordonError(.invalidArgument, "refusing to use \(resolved) as the workspace", hint: "run cordon from a project directory, or pass --workspace DIR")
         }
-        if resolved.hasPrefix(paths.stateHome + "/") || resolved == paths.stateHome {
-            throw CordonError(.invalidArgument, "the workspace \(resolved) is inside cordon's state directory", hint: "pass a project directory with --workspace")
-        }
+        try refuseOwnDirectories(resolved, what: "the workspace")
+        for mount in profile.mounts { try refuseOwnDirectories(mount.host, what: "the mount of \(mount.host) at \(mount.sandbox)") }
         return resolved
+    }
+
+    /// A host directory shown to the sandbox may neither lie inside cordon's state or config
+    /// directory nor contain one: they hold other sandboxes' upper layers and control sockets,
+    /// the profiles, approvals and trust store.
+    func refuseOwnDirectories(_ path: String, what: String) throws(CordonError) {
+        guard let (name, own) = paths.ownDirectoryOverlapping(path) else { return }
+        let resolved = CordonPaths.canonical(path)
+        let relation = CordonPaths.isWithin(resolved, own) ? "is inside" : "contains"
+        let variable = name == "state" ? "XDG_STATE_HOME" : "XDG_CONFIG_HOME"
+        let holds = name == "state" ? "other sandboxes' unsynced changes and control sockets" : "your profiles, presets, approvals and trusted profiles"
+        throw CordonError(
+            .invalidArgument,
+            "refusing \(what): \(resolved) \(relation) cordon's \(name) directory \(own), which holds \(holds); the agent must not reach it",
+            hint: "run cordon from the project directory or pass --workspace PROJECT_DIR (and mount only directories that do not contain \(own)), or move cordon's \(name) directory out of it by setting \(variable)")
     }
 
     func prepareState(layout: SandboxLayout, workspace: String) throws(CordonError) {

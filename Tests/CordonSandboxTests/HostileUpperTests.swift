@@ -60,6 +60,9 @@ struct HostileUpperTests {
         let script = """
             cd /workspace && printf 'mounts:\\n  - {host: /, sandbox: /host, mode: rw}\\n' >> cordon.yaml && echo v1 > clean.txt && sleep 2.5
             """
+        // An in-workspace profile runs once its content is trusted.
+        let trusted = try await h.cordon(["trust", h.workspace + "/cordon.yaml"])
+        #expect(trusted.status == 0, "\(trusted.stderr)")
         let r = try await h.cordon(["run", "--profile", h.workspace + "/cordon.yaml", "--workspace", h.workspace, "--name", "self", "--", "/bin/sh", "-c", script])
         #expect(r.status == 0, "\(r.stderr)")
         #expect((try? String(contentsOfFile: h.workspace + "/cordon.yaml", encoding: .utf8)) == profile, "the agent edited its own profile on the host")

@@ -115,7 +115,7 @@ struct SyncCommand: ParsableCommand {
         defer { try? AnchoredDirectory.removeTree(layout.snapshot) }
         let loaded = try SandboxChanges.load(name: name, stateDir: layout.directory, snapshot: stopped == nil ? layout.snapshot : nil)
         if loaded.changeSet.contents != layout.upper { applier.source = loaded.changeSet.contents }
-        var gatePolicy = try policy(paths: paths).overriding(scannerConfig: gitleaksConfig, flagArchives: flagArchives)
+        var gatePolicy = try policy(paths: paths, workspace: record.workspace).overriding(scannerConfig: gitleaksConfig, flagArchives: flagArchives)
         // The sandbox's own profile and the files it names, and cordon's config and state: never synced.
         gatePolicy.protectedPaths = ProtectedPath.forSandbox(record: record, paths: paths)
         if let profile, let source = try? profileSource(paths: paths, reference: profile) {
@@ -175,10 +175,17 @@ struct SyncCommand: ParsableCommand {
     }
 
     /// The profile's `sync:` section when `--profile` is given; cordon's defaults otherwise.
-    private func policy(paths: CordonPaths) throws -> GatePolicy {
+    private func policy(paths: CordonPaths, workspace: String) throws -> GatePolicy {
         guard let profile else { return GatePolicy() }
-        let sync = try ProfileLoader(paths: paths, homeDirectory: HostFacts.current().home)
-            .load(reference: profile, currentDirectory: Terminal.currentDirectory()).profile.sync
+        let currentDirectory = Terminal.currentDirectory()
+        let loaded = try ProfileLoader(paths: paths, homeDirectory: HostFacts.current().home).load(reference: profile, currentDirectory: currentDirectory)
+        // Its gate settings (a gitleaks config, size limits) count only once its content is trusted.
+        if case .untrusted(_, let previously) = try ProfileTrust.verdict(for: loaded, workspace: workspace, currentDirectory: currentDirectory, paths: paths) {
+            throw CordonError(.policyDenied, TrustReport.untrusted(
+                source: loaded.source, changed: previously != nil, grants: ProfileTrust.grants(loaded.profile),
+                inputs: ProfileTrust.inputs(of: loaded), outcome: "nothing was applied", prefix: ""))
+        }
+        let sync = loaded.profile.sync
         return GatePolicy(
             syncAllow: sync.allow, deny: sync.deny, blockedExtensions: sync.blockedExtensions, maxFileSize: sync.maxFileSize,
             maxTotalSize: sync.maxTotalSize, gitleaksConfig: sync.gitleaksConfig)
