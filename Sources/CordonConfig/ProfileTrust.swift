@@ -179,17 +179,10 @@ public enum ProfileTrust {
         }
     }
 
-    /// `text` with control characters, bidi controls and other invisible format characters
-    /// written as `\u{…}`, so a hostile profile cannot rewrite what the terminal shows.
+    /// `text` escaped for the terminal (`TerminalText`), so a hostile profile cannot rewrite what
+    /// the terminal shows.
     public static func escaped(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            let v = scalar.value
-            let hidden = v < 0x20 || (0x7f...0x9f).contains(v) || (0x200b...0x200f).contains(v) || (0x202a...0x202e).contains(v)
-                || (0x2060...0x2069).contains(v) || v == 0xfeff || v == 0x061c || v == 0x00ad
-            if hidden { out += "\\u{" + String(v, radix: 16) + "}" } else { out.unicodeScalars.append(scalar) }
-        }
-        return out
+        TerminalText.escaped(text)
     }
 }
 

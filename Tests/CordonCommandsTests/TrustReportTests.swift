@@ -15,7 +15,7 @@ struct TrustReportTests {
         let source = "/w/\u{1b}[2J\u{202e}lmay.nodroc"
         let text = TrustReport.untrusted(source: source, changed: false, grants: [], inputs: [.init(role: "profile", path: source, sha256: "00")])
         #expect(!text.unicodeScalars.contains { $0.value == 0x1b || $0.value == 0x202e })
-        #expect(text.contains("/w/\\u{1b}[2J\\u{202e}lmay.nodroc"))
+        #expect(text.contains("/w/\\x1B[2J\\u{202E}lmay.nodroc"))
         #expect(text.contains("nothing was started"))
     }
 }

@@ -177,7 +177,7 @@ struct ProfileTrustTests {
         p.env = ["X": "\u{1b}]52;c;cGF5bG9hZA==\u{07}ok\u{202e}txt.exe\u{1b}[2A"]
         let shown = try #require(ProfileTrust.grants(p).first).text
         #expect(!shown.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x202e })
-        #expect(shown.contains("\\u{1b}]52;c;cGF5bG9hZA==\\u{7}ok\\u{202e}txt.exe\\u{1b}[2A"))
+        #expect(shown.contains("\\x1B]52;c;cGF5bG9hZA==\\x07ok\\u{202E}txt.exe\\x1B[2A"))
     }
 
     @Test func aDamagedTrustStoreIsAnErrorNamingTheLine() throws {
