@@ -45,8 +45,7 @@ public enum NamespaceStopper {
         for _ in 0..<maxRounds {
             var running = 0
             for pid in processIDs() where namespaceLink(pid) == namespace {
-                // Stopped already, or exited (a zombie runs nothing).
-                if let state = state(pid), "TtZX".contains(state) { continue }
+                if settled(pid) { continue }
                 running += 1
                 let fd = ccordon_pidfd_open(pid)
                 guard fd >= 0 else { continue }  // exited meanwhile
@@ -63,7 +62,53 @@ public enum NamespaceStopper {
     /// Processes of the namespace that are not stopped (for tests and checks).
     public static func runningProcesses(initPID: Int32) -> [Int32] {
         guard let namespace = namespaceLink(initPID) else { return [] }
-        return processIDs().filter { pid in namespaceLink(pid) == namespace && !(state(pid).map { "TtZX".contains($0) } ?? true) }
+        return processIDs().filter { pid in namespaceLink(pid) == namespace && !settled(pid) }
+    }
+
+    /// The processes of `initPID`'s PID namespace (as this process numbers them): `initPID` and
+    /// its descendants, read from each thread's `children` (every orphan of the namespace is
+    /// adopted by its init), at a cost in proportion to the sandbox's processes; the whole of
+    /// /proc when the kernel has no `children` files.
+    public static func processes(inNamespaceOf initPID: Int32) -> [Int32] {
+        guard let namespace = namespaceLink(initPID), namespace != namespaceLink(getpid()) else { return [] }
+        guard FileIO.kind("/proc/\(initPID)/task/\(initPID)/children") == .file else {
+            return processIDs().filter { namespaceLink($0) == namespace }
+        }
+        var found: [Int32] = [initPID]
+        var seen: Set<Int32> = [initPID]
+        var index = 0
+        while index < found.count, found.count < 1 << 20 {
+            let pid = found[index]
+            index += 1
+            guard let tasks = opendir("/proc/\(pid)/task") else { continue }
+            var threads: [String] = []
+            while let entry = readdir(tasks) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                if Int32(name) != nil { threads.append(name) }
+            }
+            closedir(tasks)
+            for thread in threads {
+                guard let bytes = try? FileIO.readFile("/proc/\(pid)/task/\(thread)/children", limit: 1 << 20) else { continue }
+                for word in bytes.split(separator: UInt8(ascii: " ")) {
+                    if let child = Int32(String(decoding: word, as: UTF8.self)), seen.insert(child).inserted { found.append(child) }
+                }
+            }
+        }
+        return found
+    }
+
+    /// Whether `pid` runs no more code of its own: stopped, exited (a zombie), or with a SIGSTOP
+    /// pending, which it takes before it returns to user space (a shell's parent waiting in
+    /// vfork for a stopped child stays in an uninterruptible wait, never reaching state T).
+    static func settled(_ pid: Int32) -> Bool {
+        if let state = state(pid), "TtZX".contains(state) { return true }
+        guard let bytes = try? FileIO.readFile("/proc/\(pid)/status", limit: 16384) else { return true }  // gone
+        let stopBit = UInt64(1) << UInt64(SIGSTOP - 1)
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("SigPnd:") || line.hasPrefix("ShdPnd:") {
+            let hex = String(line.dropFirst(7).filter(\.isHexDigit))
+            if let mask = UInt64(hex, radix: 16), mask & stopBit != 0 { return true }
+        }
+        return false
     }
 
     static func namespaceLink(_ pid: Int32) -> String? {

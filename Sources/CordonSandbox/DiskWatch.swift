@@ -1,6 +1,7 @@
 import CCordon
 import CordonConfig
 import CordonCore
+import CordonIsolation
 import CordonOS
 import Glibc
 import Synchronization
@@ -81,12 +82,16 @@ final class DiskWatch: Sendable {
 
     /// Starts measuring. `freeze` stops the sandbox and says how ("cgroup freezer", "SIGSTOP");
     /// `report` tells the user and the event log (called once, from the watcher's thread).
-    func start(freeze: @escaping @Sendable () throws(SystemError) -> String, report: @escaping @Sendable (Trip) -> Void) {
+    /// `initPID` and `sandboxPaths` (the writable overlays' paths inside): files the sandbox's
+    /// processes deleted there but hold open still take space in the upper's file system, and
+    /// count.
+    func start(initPID: Int32, sandboxPaths: [String], freeze: @escaping @Sendable () throws(SystemError) -> String, report: @escaping @Sendable (Trip) -> Void) {
         let job = Background { [self] () throws(CordonError) in
             var previous: (usage: Usage, at: Double)?
             while true {
                 let began = WallClock.monotonic()
-                let usage = Self.measure(uppers)
+                var usage = Self.measure(uppers)
+                Self.addOpenDeleted(initPID: initPID, sandboxPaths: sandboxPaths, to: &usage)
                 if let reason = Self.excess(usage, limits) {
                     let how: String
                     do throws(SystemError) { how = try freeze() } catch { how = "not frozen: \(error)" }
@@ -169,6 +174,39 @@ final class DiskWatch: Sendable {
             walk(directoryFD: fd, depth: 1, usage: &usage, seen: &seen)
         }
         return usage
+    }
+
+    /// Adds the regular files that processes of the sandbox's PID namespace hold open after
+    /// deleting them beneath `sandboxPaths` (an upper layer's entry is gone, its blocks are not).
+    static func addOpenDeleted(initPID: Int32, sandboxPaths: [String], to usage: inout Usage) {
+        var seen: Set<UInt64> = []
+        for pid in NamespaceStopper.processes(inNamespaceOf: initPID) {
+            let fdDirectory = "/proc/\(pid)/fd"
+            guard let dir = opendir(fdDirectory) else { continue }
+            defer { closedir(dir) }
+            while let entry = readdir(dir) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                guard Int(name) != nil else { continue }
+                let path = fdDirectory + "/" + name
+                var buffer = [CChar](repeating: 0, count: 4096)
+                let n = readlink(path, &buffer, buffer.count)
+                guard n > 0 else { continue }
+                let target = buffer[0..<n].map { UInt8(bitPattern: $0) }
+                let suffix = Array(" (deleted)".utf8)
+                guard target.count > suffix.count, Array(target.suffix(suffix.count)) == suffix else { continue }
+                var inside = false
+                for prefix in sandboxPaths {
+                    let p = Array(prefix.utf8)
+                    if target.starts(with: p) && target.count > p.count && target[p.count] == UInt8(ascii: "/") { inside = true }
+                }
+                guard inside else { continue }
+                var st = stat()
+                guard stat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_nlink == 0,
+                      seen.insert(UInt64(st.st_ino)).inserted else { continue }
+                usage.bytes &+= UInt64(max(0, st.st_blocks)) * 512
+                usage.inodes &+= 1
+            }
+        }
     }
 
     private static func add(_ st: stat, to usage: inout Usage, seen: inout Set<UInt64>) {
@@ -313,5 +351,15 @@ extension SandboxRunner {
         let text = DiskWatch.message(name: name, trip: trip, supervisor: getpid())
         // The terminal is in raw mode during a terminal run: each line needs its carriage return.
         warn(terminal ? text.split(separator: "\n").joined(separator: "\r\n") + "\r" : text)
+    }
+}
+
+extension SandboxPlan {
+    /// Where the plan mounts writable overlays, inside the sandbox.
+    var overlayTargets: [String] {
+        steps.compactMap { step in
+            if case .overlay(_, _, _, let target) = step { return target }
+            return nil
+        }
     }
 }

@@ -133,7 +133,7 @@ public final class SandboxRunner {
                     }
                     try sandbox.sendPlan(plan.wireBytes())
                     overlays.deleteRetiredInBackground()
-                    disk?.start(freeze: { () throws(SystemError) in try DiskWatch.freeze(cgroup: cgroup, initPID: pid) },
+                    disk?.start(initPID: pid, sandboxPaths: plan.overlayTargets, freeze: { () throws(SystemError) in try DiskWatch.freeze(cgroup: cgroup, initPID: pid) },
                                 report: { [warn, terminal = pty != nil] trip in Self.reportDiskLimit(trip, name: options.name, events: events, terminal: terminal, warn: warn) })
                     // The policy is compiled while init builds the root, and checked before anything
                     // of the sandbox's runs: a bad pattern or a missing blocklist stops here.

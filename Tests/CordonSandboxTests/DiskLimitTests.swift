@@ -86,12 +86,12 @@ struct DiskLimitTests {
         return (result, later)
     }
 
-    /// 100 MiB in 1 MiB files (each process under the single-file cap) against `disk: 20m`.
+    /// 200 MiB in 1 MiB files (each process under the single-file cap) against `disk: 20m`.
     @Test(.timeLimit(.minutes(2)))
     func writingPastTheDiskLimitFreezesTheSandbox() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
-        let script = "i=0; while [ $i -lt 100 ]; do head -c 1048576 /dev/zero > /workspace/f$i || exit 3; i=$((i+1)); done; echo wrote-all"
+        let script = "i=0; while [ $i -lt 200 ]; do head -c 1048576 /dev/zero > /workspace/f$i || exit 3; i=$((i+1)); done; echo wrote-all"
         let (r, usage) = try await runToTheLimit(h, name: "fill", profile: "name: fill\nresources:\n  disk: 20m\n", script: script)
         #expect(!r.stdout.contains("wrote-all"), "\(r.stdout)")
         #expect(r.status == 137, "\(r.stderr)")
@@ -100,10 +100,11 @@ struct DiskLimitTests {
         #expect(r.stderr.contains("end it with Ctrl-C"))
         #expect(r.stderr.contains("cordon diff fill"))
         #expect(r.stderr.contains("frozen and ended at its disk limit"), "the summary says so: \(r.stderr)")
-        // The slack: what lands between two measurements (DiskWatch: 0.1 s, less near the limit).
-        // At most 20 MiB of slack is accepted here: it is a fraction of the 80 MiB the agent tried to add.
+        // The slack: what lands between two measurements (DiskWatch: 0.1 s, less near the limit),
+        // ~5 MiB on a quiet machine, up to ~50 MiB here while every suite runs at once (the
+        // watcher waits for a CPU like everything else); well short of the 200 MiB attempted.
         #expect(usage.bytes >= 20 << 20)
-        #expect(usage.bytes < 40 << 20, "upper holds \(usage.bytes) bytes")
+        #expect(usage.bytes < 100 << 20, "upper holds \(usage.bytes) bytes")
         let event = try #require(events(h, "fill", kind: "disk_limit").first)
         #expect(event["limit_bytes"] as? Int == 20 << 20)
         #expect(["cgroup freezer", "SIGSTOP"].contains(event["frozen_by"] as? String ?? ""), "\(event)")
@@ -124,6 +125,38 @@ struct DiskLimitTests {
         #expect(lstat(upper(h, "one") + "/big", &st) == 0)
         #expect(st.st_size <= 20 << 20, "the file reached \(st.st_size) bytes")
         #expect(!r.stdout.contains("status=0"), "\(r.stdout) \(r.stderr)")
+    }
+
+    /// Files deleted but held open still fill the host's disk: 5 × 15 MiB (each under the
+    /// single-file cap) written after their unlink, against `disk: 20m`.
+    @Test(.timeLimit(.minutes(2)))
+    func filesDeletedButHeldOpenCount() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let program = """
+            import os
+            fds = []
+            for i in range(5):
+                fd = os.open('/workspace/hidden%d' % i, os.O_CREAT | os.O_WRONLY, 0o600)
+                os.unlink('/workspace/hidden%d' % i)
+                fds.append(fd)
+            chunk = b'x' * 1048576
+            for fd in fds:
+                for _ in range(15): os.write(fd, chunk)
+            print('wrote-all', flush=True)
+            """
+        try h.write("hide.py", program, in: h.workspace)
+        try h.write("profile.yaml", "name: hide\nresources:\n  disk: 20m\n", in: h.root)
+        let run = try Running(h, ["run", "--profile", h.root + "/profile.yaml", "--workspace", h.workspace, "--name", "hide", "--", "/usr/bin/python3", "/workspace/hide.py"])
+        let tripped = try await waitFor(60) { !events(h, "hide", kind: "disk_limit").isEmpty || !run.process.isRunning }
+        #expect(tripped && run.process.isRunning, "the sandbox was not frozen at its limit")
+        kill(run.process.processIdentifier, SIGINT)
+        let r = await Task.detached { run.finish() }.value
+        #expect(!r.stdout.contains("wrote-all"), "\(r.stdout) \(r.stderr)")
+        let event = try #require(events(h, "hide", kind: "disk_limit").first)
+        let bytes = event["bytes"] as? Int ?? 0
+        // Slack: one period (0.1 s) of python writing to the page cache: ~24 MiB measured here.
+        #expect(bytes >= 20 << 20 && bytes < 60 << 20, "\(event)")
     }
 
     /// 100,000 empty files against `inodes: 5000`.
