@@ -110,6 +110,42 @@ struct DiskLimitTests {
         #expect(["cgroup freezer", "SIGSTOP"].contains(event["frozen_by"] as? String ?? ""), "\(event)")
     }
 
+    /// In a terminal (raw mode, the sandbox frozen so its own Ctrl-C handling cannot run), the
+    /// user's Ctrl-C ends the frozen sandbox; the message reads right (each line starts at column 0).
+    @Test(.timeLimit(.minutes(2)))
+    func ctrlCInTheTerminalEndsAFrozenSandbox() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        try h.write("profile.yaml", "name: tty\nresources:\n  disk: 20m\n", in: h.root)
+        let driver = """
+            import os, pty, time, select, sys
+            pid, fd = pty.fork()
+            if pid == 0:
+                os.execv(sys.argv[1], sys.argv[1:])
+            buf, sent, deadline = b"", None, time.time() + 60
+            while time.time() < deadline:
+                r, _, _ = select.select([fd], [], [], 0.2)
+                if r:
+                    try: data = os.read(fd, 4096)
+                    except OSError: break
+                    if not data: break
+                    buf += data
+                if sent is None and b"reached its disk limit" in buf:
+                    time.sleep(0.3); os.write(fd, b"\\x03"); sent = time.time()
+            _, status = os.waitpid(pid, 0)
+            sys.stdout.write(buf.decode(errors="replace"))
+            print("exit=%d" % os.waitstatus_to_exitcode(status))
+            """
+        let script = "i=0; while [ $i -lt 200 ]; do head -c 1048576 /dev/zero > /workspace/f$i; i=$((i+1)); done; echo wrote-all"
+        let r = try await SandboxHarness.run(
+            ["/usr/bin/python3", "-c", driver, SandboxHarness.cordon, "run", "--profile", h.root + "/profile.yaml", "--workspace", h.workspace, "--name", "tty", "--", "/bin/sh", "-c", script],
+            environment: h.environment(), directory: h.workspace, timeout: 90)
+        #expect(r.stdout.contains("exit=137"), "\(r.stdout) \(r.stderr)")
+        #expect(!r.stdout.contains("wrote-all"))
+        #expect(r.stdout.contains("(resources.disk); it is frozen"), "\(r.stdout)")
+        #expect(r.stdout.contains("deleted.\r\ncordon: end it with Ctrl-C"), "\(r.stdout)")
+    }
+
     /// One file of 100 MiB against `disk: 20m`: RLIMIT_FSIZE refuses it at 20 MiB.
     @Test(.timeLimit(.minutes(2)))
     func aSingleFileStopsAtTheLimit() async throws {
