@@ -253,6 +253,21 @@ struct DiskLimitTests {
         #expect(blocks == bytes / 512, "ulimit -f said \(r.stdout)")
     }
 
+    /// /tmp is tmpfs: not counted by the watcher, because its pages are charged to the
+    /// sandbox's memory cgroup (docs/configuration.md, "Disk limits"): 200 MiB into a 1 GiB /tmp
+    /// with `memory: 64m` is an OOM kill, not host memory.
+    @Test(.enabled(if: SandboxHarness.isRoot, "cgroup limits need a delegated cgroup; rootless falls back to rlimits"), .timeLimit(.minutes(2)))
+    func tmpfsWritesAreBoundedByTheMemoryCgroup() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        try h.write("profile.yaml", "name: mem\nresources:\n  memory: 64m\n  disk: 1g\n", in: h.root)
+        let r = try await h.cordon(["run", "--profile", h.root + "/profile.yaml", "--workspace", h.workspace, "--name", "mem", "--", "/bin/sh", "-c",
+                                    "head -c 209715200 /dev/zero > /tmp/big; echo wrote"])
+        #expect(r.status == 137, "\(r.stdout) \(r.stderr)")
+        #expect(!r.stdout.contains("wrote"))
+        #expect(r.stderr.contains("OOM kill"))
+    }
+
     @Test func defaultsAreCappedByFreeSpace() {
         let none = Profile.Resources()
         #expect(none.diskLimits(freeBytes: nil, freeInodes: nil) == (10 << 30, 1_000_000))
