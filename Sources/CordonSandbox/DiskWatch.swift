@@ -180,31 +180,35 @@ final class DiskWatch: Sendable {
     /// deleting them beneath `sandboxPaths` (an upper layer's entry is gone, its blocks are not).
     static func addOpenDeleted(initPID: Int32, sandboxPaths: [String], to usage: inout Usage) {
         var seen: Set<UInt64> = []
+        // Descriptors, and memory mappings (map_files: followed only with CAP_CHECKPOINT_RESTORE,
+        // so when cordon runs as root; rootless, a file kept only as a mapping is not seen).
         for pid in NamespaceStopper.processes(inNamespaceOf: initPID) {
-            let fdDirectory = "/proc/\(pid)/fd"
-            guard let dir = opendir(fdDirectory) else { continue }
-            defer { closedir(dir) }
-            while let entry = readdir(dir) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                guard Int(name) != nil else { continue }
-                let path = fdDirectory + "/" + name
-                var buffer = [CChar](repeating: 0, count: 4096)
-                let n = readlink(path, &buffer, buffer.count)
-                guard n > 0 else { continue }
-                let target = buffer[0..<n].map { UInt8(bitPattern: $0) }
-                let suffix = Array(" (deleted)".utf8)
-                guard target.count > suffix.count, Array(target.suffix(suffix.count)) == suffix else { continue }
-                var inside = false
-                for prefix in sandboxPaths {
-                    let p = Array(prefix.utf8)
-                    if target.starts(with: p) && target.count > p.count && target[p.count] == UInt8(ascii: "/") { inside = true }
+            for kind in ["fd", "map_files"] {
+                let fdDirectory = "/proc/\(pid)/\(kind)"
+                guard let dir = opendir(fdDirectory) else { continue }
+                defer { closedir(dir) }
+                while let entry = readdir(dir) {
+                    let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                    guard name.first != "." else { continue }
+                    let path = fdDirectory + "/" + name
+                    var buffer = [CChar](repeating: 0, count: 4096)
+                    let n = readlink(path, &buffer, buffer.count)
+                    guard n > 0 else { continue }
+                    let target = buffer[0..<n].map { UInt8(bitPattern: $0) }
+                    let suffix = Array(" (deleted)".utf8)
+                    guard target.count > suffix.count, Array(target.suffix(suffix.count)) == suffix else { continue }
+                    var inside = false
+                    for prefix in sandboxPaths {
+                        let p = Array(prefix.utf8)
+                        if target.starts(with: p) && target.count > p.count && target[p.count] == UInt8(ascii: "/") { inside = true }
+                    }
+                    guard inside else { continue }
+                    var st = stat()
+                    guard stat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_nlink == 0,
+                          seen.insert(UInt64(st.st_ino)).inserted else { continue }
+                    usage.bytes &+= UInt64(max(0, st.st_blocks)) * 512
+                    usage.inodes &+= 1
                 }
-                guard inside else { continue }
-                var st = stat()
-                guard stat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_nlink == 0,
-                      seen.insert(UInt64(st.st_ino)).inserted else { continue }
-                usage.bytes &+= UInt64(max(0, st.st_blocks)) * 512
-                usage.inodes &+= 1
             }
         }
     }

@@ -195,6 +195,41 @@ struct DiskLimitTests {
         #expect(bytes >= 20 << 20 && bytes < 60 << 20, "\(event)")
     }
 
+    /// The same with files kept only as memory mappings (descriptor closed, file deleted): found
+    /// through /proc/PID/map_files, which only root may follow.
+    @Test(.enabled(if: SandboxHarness.isRoot, "map_files can be followed only with CAP_CHECKPOINT_RESTORE"), .timeLimit(.minutes(2)))
+    func filesDeletedButMappedCount() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let program = """
+            import ctypes, os, time
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.mmap.restype = ctypes.c_void_p
+            libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+            size = 15 << 20
+            for i in range(5):
+                path = '/workspace/mapped%d' % i
+                fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+                os.ftruncate(fd, size)
+                base = libc.mmap(None, size, 3, 1, fd, 0)  # PROT_READ|PROT_WRITE, MAP_SHARED
+                os.close(fd)  # the mapping alone keeps the file
+                os.unlink(path)
+                for off in range(0, size, 4096): ctypes.c_char.from_address(base + off).value = b'x'
+                libc.msync(ctypes.c_void_p(base), ctypes.c_size_t(size), 4)  # MS_SYNC
+            print('wrote-all', flush=True)
+            time.sleep(2)
+            """
+        try h.write("map.py", program, in: h.workspace)
+        try h.write("profile.yaml", "name: map\nresources:\n  disk: 20m\n", in: h.root)
+        let run = try Running(h, ["run", "--profile", h.root + "/profile.yaml", "--workspace", h.workspace, "--name", "map", "--", "/usr/bin/python3", "/workspace/map.py"])
+        let tripped = try await waitFor(60) { !events(h, "map", kind: "disk_limit").isEmpty || !run.process.isRunning }
+        #expect(tripped && run.process.isRunning, "the sandbox was not frozen at its limit")
+        kill(run.process.processIdentifier, SIGINT)
+        let r = await Task.detached { run.finish() }.value
+        #expect(!r.stdout.contains("wrote-all"), "\(r.stdout) \(r.stderr)")
+        #expect(!events(h, "map", kind: "disk_limit").isEmpty)
+    }
+
     /// 100,000 empty files against `inodes: 5000`.
     @Test(.timeLimit(.minutes(3)))
     func creatingFilesPastTheInodeLimitFreezesTheSandbox() async throws {
