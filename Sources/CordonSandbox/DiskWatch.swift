@@ -121,7 +121,7 @@ final class DiskWatch: Sendable {
 
     private func waitForStop(seconds: Double) -> Bool {
         var p = pollfd(fd: stopPipe.read, events: Int16(POLLIN), revents: 0)
-        let rc = poll(&p, 1, Int32(max(1, seconds * 1000)))
+        let rc = poll(&p, 1, Int32(max(1, min(seconds, 60) * 1000)))
         return rc > 0
     }
 
@@ -270,14 +270,26 @@ final class DiskWatch: Sendable {
                 // Fall through: stopping the processes one by one still holds.
             }
         }
-        try NamespaceStopper.stopAll(initPID: initPID)
-        return "SIGSTOP"
+        do throws(SystemError) {
+            try NamespaceStopper.stopAll(initPID: initPID)
+            return "SIGSTOP"
+        } catch {
+            // Fail closed: a sandbox that cannot be frozen is ended (its whole PID namespace goes
+            // with its init).
+            let fd = ccordon_pidfd_open(initPID)
+            guard fd >= 0 else { throw error }
+            defer { close(fd) }
+            guard ccordon_pidfd_send_signal(fd, SIGKILL) == 0 else { throw error }
+            return "killed: it could not be frozen (\(error))"
+        }
     }
 
     /// The message the user reads when the limit is reached.
     static func message(name: String, trip: Trip, supervisor: Int32) -> String {
         let frozen = trip.frozenBy.hasPrefix("not frozen")
             ? "cordon could NOT freeze it (\(trip.frozenBy)); end it now"
+            : trip.frozenBy.hasPrefix("killed")
+            ? "it was ended instead (\(trip.frozenBy)); nothing it wrote was deleted"
             : "it is frozen (\(trip.frozenBy)): it cannot write more, and nothing it wrote was deleted"
         return """
             cordon: sandbox \(name) reached its disk limit: \(trip.reason); \(frozen).

@@ -303,6 +303,20 @@ struct DiskLimitTests {
         #expect(r.stderr.contains("OOM kill"))
     }
 
+    /// Fail closed: what cannot be frozen is ended. A process in cordon's own PID namespace is
+    /// never stopped namespace-wide (that would stop the host), so it is killed instead.
+    @Test func aSandboxThatCannotBeFrozenIsKilled() async throws {
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        child.arguments = ["30"]
+        try child.run()
+        let how = try DiskWatch.freeze(cgroup: nil, initPID: child.processIdentifier)
+        #expect(how.hasPrefix("killed"), "\(how)")
+        child.waitUntilExit()
+        #expect(child.terminationReason == .uncaughtSignal && child.terminationStatus == SIGKILL)
+        #expect(DiskWatch.message(name: "x", trip: .init(usage: .init(), limits: .init(bytes: 1, inodes: 1), frozenBy: how, reason: "r"), supervisor: 1).contains("it was ended instead"))
+    }
+
     @Test func defaultsAreCappedByFreeSpace() {
         let none = Profile.Resources()
         #expect(none.diskLimits(freeBytes: nil, freeInodes: nil) == (10 << 30, 1_000_000))
