@@ -157,6 +157,13 @@ int ccordon_pidfd_send_signal(int pidfd, int sig) {
     return 0;
 }
 
+int ccordon_pidfd_open(int pid) {
+    long fd = syscall(SYS_pidfd_open, (pid_t)pid, 0);
+    if (fd < 0) return -errno;
+    fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+    return (int)fd;
+}
+
 static void copy_winsize(int from, int to) {
     struct winsize ws;
     if (ioctl(from, TIOCGWINSZ, &ws) == 0) ioctl(to, TIOCSWINSZ, &ws);

@@ -8,6 +8,7 @@ struct ProfileLayer: Sendable, Equatable {
         var cpus: Double?
         var pids: Int?
         var disk: UInt64?
+        var inodes: UInt64?
         var strict: Bool?
     }
 

@@ -29,6 +29,7 @@ extension Profile {
         if let value = r.cpus { resources.cpus = value }
         if let value = r.pids { resources.pids = value }
         if let value = r.disk { resources.disk = value }
+        if let value = r.inodes { resources.inodes = value }
         if let value = r.strict { resources.strict = value }
 
         let e = layer.egress

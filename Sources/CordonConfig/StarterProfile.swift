@@ -56,7 +56,8 @@ public enum StarterProfile {
               memory: 4g
               pids: 1024
               # cpus: 2
-              # disk: 10g       # the workspace overlay's upper layer
+              # disk: 10g       # kept on the host in the overlay upper layers (default 10g)
+              # inodes: 1000000 # entries in those upper layers (default 1000000)
               # strict: true    # refuse to start when a limit cannot be enforced
 
             # proxy: only egress.domains are reachable. none: no network. host: the host's network (opt-out).

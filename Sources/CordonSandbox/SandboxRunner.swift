@@ -46,6 +46,8 @@ public final class SandboxRunner {
         public var autoSynced: Int?
         /// yolo mode: changes still held for `cordon sync NAME`.
         public var autoSyncHeld: Int = 0
+        /// Why the sandbox was frozen at its disk limit (nil when it was not).
+        public var diskLimit: String?
     }
 
     public let profile: Profile
@@ -107,6 +109,8 @@ public final class SandboxRunner {
         // Limits: cgroups when we may create them; else rlimits, said plainly (strict refuses).
         let (cgroup, enforcement) = try sandbox.abortingOnFailure { () throws(CordonError) in try makeCgroup(name: "\(options.name).\(getpid())") }
         defer { cgroup?.remove() }
+        let disk = makeDiskWatch(name: options.name, layout: layout, overlays: overlays)
+        defer { disk?.stop() }
         var egress: SandboxEgress?
         let started = WallClock.monotonic()
         let startedWall = time(nil)
@@ -116,7 +120,7 @@ public final class SandboxRunner {
             // init has exited when this returns or throws: the overlays are unmounted.
             defer { overlays.settle(since: startedWall) }
             status = try supervise(
-                sandbox, hostname: hostname, terminal: pty, layout: layout,
+                sandbox, hostname: hostname, terminal: pty, layout: layout, disk: disk,
                 prepare: { pid throws(CordonError) -> Prepared in
                     // Checked now, written once the plan is on its way.
                     var record = try prepareRecord(layout: layout, name: options.name, workspace: workspace)
@@ -135,7 +139,7 @@ public final class SandboxRunner {
                     let plan = builder.build(.init(
                         name: options.name, workspace: workspace, command: options.command, terminal: pty != nil, layout: layout,
                         dataRoot: paths.profileDataDirectory(profile.name), rlimitFallback: enforcement == "rlimits",
-                        consoleDevice: pty?.slavePath
+                        consoleDevice: pty?.slavePath, fileSizeLimit: disk?.limits.bytes ?? diskLimits(layout: layout).bytes
                     ))
                     try writeGenerated(builder: builder, layout: layout, hostname: plan.hostname)
                     try prepareDataDirectories(plan: plan)
@@ -144,6 +148,8 @@ public final class SandboxRunner {
                     }
                     try sandbox.sendPlan(plan.wireBytes())
                     overlays.deleteRetiredInBackground()
+                    disk?.start(initPID: pid, sandboxPaths: plan.overlayTargets, freeze: { () throws(SystemError) in try DiskWatch.freeze(cgroup: cgroup, initPID: pid) },
+                                report: { [warn, terminal = pty != nil] trip in Self.reportDiskLimit(trip, name: options.name, events: events, terminal: terminal, warn: warn) })
                     // The policy is compiled while init builds the root, and checked before anything
                     // of the sandbox's runs: a bad pattern or a missing blocklist stops here.
                     egress = try makeEgress(sandbox: options.name, layout: layout, events: events)
@@ -153,6 +159,7 @@ public final class SandboxRunner {
                         "workspace": .string(workspace), "command": .array(options.command.map { .string($0) }),
                         "limits": .string(enforcement), "landlock_abi": .int(Hardening.landlockABI),
                         "network": .string(profile.network.rawValue),
+                        "disk_limit_bytes": .int(Int(clamping: disk?.limits.bytes ?? 0)), "inode_limit": .int(Int(clamping: disk?.limits.inodes ?? 0)),
                     ])
                     // In place before anything of the sandbox's runs; on disk while it runs (its
                     // fsync, ~1 ms here, is not worth holding the start for: the run's upper is
@@ -176,6 +183,7 @@ public final class SandboxRunner {
             throw error
         }
         let synced = yolo?.stop()
+        disk?.stop()
         let oom = cgroup?.oomKills ?? 0
         events.append([
             "time": .string(WallClock.rfc3339()), "event": "exit", "sandbox": .string(options.name),
@@ -185,7 +193,7 @@ public final class SandboxRunner {
         return Outcome(
             exitStatus: status, layout: layout, limitsEnforcement: enforcement, oomKills: oom, workspace: workspace,
             network: egress?.log.summary, droppedDatagrams: egress?.droppedDatagrams ?? 0,
-            autoSynced: synced.map(\.applied), autoSyncHeld: synced?.held.count ?? 0)
+            autoSynced: synced.map(\.applied), autoSyncHeld: synced?.held.count ?? 0, diskLimit: disk?.trip?.reason)
     }
 
     /// The host files this run's policy comes from: the profile file and every file it names.
@@ -392,7 +400,7 @@ public final class SandboxRunner {
     /// before the release kills init: it has run nothing of the sandbox's by then. init has exited
     /// when this returns or throws.
     func supervise(
-        _ sandbox: InitProcess, hostname: String, terminal pty: Pty?, layout: SandboxLayout,
+        _ sandbox: InitProcess, hostname: String, terminal pty: Pty?, layout: SandboxLayout, disk: DiskWatch?,
         prepare: (_ pid: Int32) throws(CordonError) -> Prepared,
         onNetwork: @escaping @Sendable (String) -> Void
     ) throws(CordonError) -> Int32 {
@@ -483,13 +491,21 @@ public final class SandboxRunner {
             }
         }
         let filterContext = relayFilter.map { Unmanaged.passUnretained($0).toOpaque() }
+        var diskWatched = disk != nil
         while true {
-            let r = network.wakeDescriptors.withUnsafeBufferPointer { wake in
+            let wakes = network.wakeDescriptors + (diskWatched ? disk.map { [$0.wakeDescriptor] } ?? [] : [])
+            let r = wakes.withUnsafeBufferPointer { wake in
                 ccordon_supervise(sandbox.process.pidfd, signalFD, pty?.master ?? -1, pty?.inputFD ?? -1, pty?.outputFD ?? -1, pty?.sizeFD ?? -1,
                                   relayFilter != nil ? RelayFilter.callback : nil, filterContext,
                                   approvalPipe[0], wake.baseAddress, Int32(wake.count))
             }
             if r == 0 { break }
+            if r == 2, diskWatched, let disk, disk.trip != nil {
+                // Frozen at the disk limit: only Ctrl-C or a signal to cordon ends it now.
+                diskWatched = false
+                DiskWatch.holdFrozen(pidfd: sandbox.process.pidfd, signalFD: signalFD, input: pty.flatMap { $0.inputFD >= 0 ? $0.inputFD : nil })
+                continue
+            }
             if r == 2 {
                 network.start()
                 continue

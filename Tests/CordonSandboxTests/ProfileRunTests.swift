@@ -121,7 +121,9 @@ struct HostReadinessTests {
         let report = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
         #expect(report?["can_run_default"] as? Bool == true)
         let ids = (report?["checks"] as? [[String: Any]])?.compactMap { $0["id"] as? String } ?? []
-        #expect(ids == ["user-namespaces", "seccomp", "landlock", "cgroups", "nftables", "kvm", "default-sandbox"])
+        #expect(ids == ["user-namespaces", "seccomp", "landlock", "cgroups", "disk", "nftables", "kvm", "default-sandbox"])
+        let disk = (report?["checks"] as? [[String: Any]])?.first { $0["id"] as? String == "disk" }
+        #expect((disk?["detail"] as? String)?.hasPrefix("watched limit") == true, "the doctor says which enforcement this host gets")
     }
 
     @Test(.enabled(if: SandboxHarness.isRoot, "needs root to run as an unprivileged user"))

@@ -66,6 +66,9 @@ int ccordon_supervise(int pidfd, int signal_fd, int pty_master, int in_fd, int o
 
 int ccordon_pidfd_send_signal(int pidfd, int sig);
 
+/// pidfd_open(2): a descriptor for `pid` (CLOEXEC), or -errno.
+int ccordon_pidfd_open(int pid);
+
 /// Open a pty pair; the slave gets the window size of `size_from` when that is a terminal.
 int ccordon_openpty(int *master, int *slave, int size_from);
 
