@@ -200,7 +200,31 @@ public struct PlanBuilder: Sendable {
         return limits
     }
 
-    static let inheritedVariables = ["TERM", "COLORTERM", "LANG", "LANGUAGE", "TZ", "NO_COLOR"]
+    static let inheritedVariables = ["TERM", "COLORTERM", "TZ", "NO_COLOR"]
+
+    /// The POSIX and glibc locale categories, passed by name only: other `LC_*` variables (ssh
+    /// forwards `LC_*` from the client, and people carry arbitrary values in them) stay out.
+    static let localeVariables = [
+        "LANG", "LANGUAGE", "LC_ALL", "LC_ADDRESS", "LC_COLLATE", "LC_CTYPE", "LC_IDENTIFICATION", "LC_MEASUREMENT", "LC_MESSAGES",
+        "LC_MONETARY", "LC_NAME", "LC_NUMERIC", "LC_PAPER", "LC_TELEPHONE", "LC_TIME",
+    ]
+
+    /// Whether `value` reads as a locale name (`C`, `POSIX`, `en_US.UTF-8`, `sr_RS@latin`), or for
+    /// `LANGUAGE` a colon-separated list of them: letters, digits and `_.@-`, starting with a
+    /// letter or digit, at most 64 bytes a name. No `/`: glibc loads a name with one as a path.
+    static func isLocaleValue(_ value: String, list: Bool) -> Bool {
+        let names = list ? value.split(separator: ":", omittingEmptySubsequences: false) : [Substring(value)]
+        guard !value.isEmpty, names.count <= 16 else { return false }
+        return names.allSatisfy { name in
+            guard let first = name.utf8.first, name.utf8.count <= 64, isAlphanumeric(first) else { return false }
+            return name.utf8.allSatisfy { isAlphanumeric($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "@") || $0 == UInt8(ascii: "-") }
+        }
+    }
+
+    private static func isAlphanumeric(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+    }
 
     /// Nothing is inherited but a short safe list; the profile's `env` is explicit.
     public func environment(name: String, user u: SandboxPlan.User) -> [String] {
@@ -210,7 +234,9 @@ public struct PlanBuilder: Sendable {
             "CORDON_SANDBOX": name, "TMPDIR": "/tmp",
         ]
         for key in Self.inheritedVariables { if let value = host.environment[key] { env[key] = value } }
-        for (key, value) in host.environment where key.hasPrefix("LC_") { env[key] = value }
+        for key in Self.localeVariables {
+            if let value = host.environment[key], Self.isLocaleValue(value, list: key == "LANGUAGE") { env[key] = value }
+        }
         if case .egress(let capture) = network {
             for (key, value) in Self.proxyEnvironment(port: capture.proxyPort) { env[key] = value }
         }

