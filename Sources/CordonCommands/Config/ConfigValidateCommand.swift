@@ -7,23 +7,31 @@ struct ConfigValidateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",
         abstract: "Check a profile and its presets; list every problem with its position and a fix.",
-        discussion: "Exits 0 when valid, 1 when the profile has problems, 2 when it cannot be read."
+        discussion: """
+            Exits 0 when valid, 1 when the profile has problems, 2 when it cannot be read. Settings that hand the agent the \
+            host (a read-write mount of / or of your home directory, network: host) are valid: they are warned about on \
+            stderr and do not change the exit code.
+            """
     )
 
     @Argument(help: "The profile file (YAML).")
     var file: String
 
-    @Flag(help: "Print {\"valid\": …, \"errors\": [{file, line, column, field, message, hint}]}.")
+    @Flag(help: "Print {\"valid\": …, \"errors\": [{file, line, column, field, message, hint}], \"warnings\": [{file, field, message, hint}]}.")
     var json = false
 
     func run() throws {
         let validation = try ConfigTerminal.validate(file)
+        let warnings = validation.profile?.riskWarnings(homeDirectory: ConfigTerminal.homeDirectory, resolve: CordonPaths.canonical) ?? []
+        // Loud whatever the output format: stderr is for people, --json's stdout for programs.
+        for warning in warnings { ConfigTerminal.printError("warning: \(file): \(warning)") }
         if json {
             let output = JSONValue.object([
                 ("valid", .bool(validation.isValid)),
                 ("file", .string(file)),
                 ("presets", .array((validation.profile?.presets ?? []).map(JSONValue.string))),
                 ("errors", .array(validation.diagnostics.map(ConfigTerminal.diagnosticJSON))),
+                ("warnings", .array(warnings.map { .object([("file", .string(file)), ("field", .string($0.field)), ("message", .string($0.message)), ("hint", .string($0.hint))]) })),
             ])
             print(JSONPretty.format(output))
         } else if validation.isValid {

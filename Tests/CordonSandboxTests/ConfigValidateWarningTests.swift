@@ -1,0 +1,30 @@
+import Foundation
+import Testing
+
+/// `cordon config validate` on a profile that hands the agent the host: valid (exit 0), and
+/// loud about it on stderr and in --json.
+@Suite struct ConfigValidateWarningTests {
+    @Test func dangerousSettingsAreWarnedAboutWithoutFailing() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        try h.write("p.yaml", "network: host\nmounts:\n  - {host: /, sandbox: /host, mode: rw}\n  - {host: '~', sandbox: /me, mode: rw}\n", in: h.root)
+        let text = try await h.cordon(["config", "validate", h.root + "/p.yaml"])
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.stdout.contains("valid"))
+        #expect(text.stderr.contains("warning: \(h.root)/p.yaml: mounts[0]: mounts the whole host file system (/) read-write"), "\(text.stderr)")
+        #expect(text.stderr.contains("mounts[1]: mounts your home directory"), "\(text.stderr)")
+        #expect(text.stderr.contains("network: network: host"), "\(text.stderr)")
+
+        let json = try await h.cordon(["config", "validate", "--json", h.root + "/p.yaml"])
+        #expect(json.status == 0)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let warnings = try #require(object["warnings"] as? [[String: Any]])
+        #expect(warnings.compactMap { $0["field"] as? String } == ["mounts[0]", "mounts[1]", "network"])
+        #expect(json.stderr.contains("warning:"))
+
+        try h.write("ok.yaml", "mounts:\n  - {host: ~/data, sandbox: /data, mode: rw}\n", in: h.root)
+        let quiet = try await h.cordon(["config", "validate", h.root + "/ok.yaml"])
+        #expect(quiet.status == 0)
+        #expect(!quiet.stderr.contains("warning"))
+    }
+}
