@@ -80,29 +80,40 @@ enum HostTraps {
         ], "CI runs workflow files with the repository's secrets"),
     ]
 
-    /// One rule, compiled: plain names (no glob, no `/`) match any path component and are looked
-    /// up in a set; the other patterns go through `PathPatterns`.
+    /// One rule, compiled: plain names (no glob, no `/`) match any path component; the other
+    /// patterns go through `PathPatterns`.
     struct Rule: Sendable {
         let id: String
         let why: String
-        let names: Set<Substring>
         let globs: PathPatterns
-
-        func matches(_ components: [Substring], path: String, isDirectory: Bool) -> Bool {
-            components.contains { names.contains($0) } || (!globs.isEmpty && globs.matches(path, isDirectory: isDirectory))
-        }
     }
 
     static let compiled: [Rule] = rules.map { rule in
-        let plain = rule.patterns.filter { !$0.contains { "/*?[\\!".contains($0) } }
-        let globs = rule.patterns.filter { !plain.contains($0) }
-        return Rule(id: rule.id, why: rule.why, names: Set(plain.map { Substring($0) }), globs: PathPatterns(globs))
+        Rule(id: rule.id, why: rule.why, globs: PathPatterns(rule.patterns.filter { !isPlainName($0) }))
+    }
+
+    /// Each plain name and the first rule that lists it: one lookup per path component.
+    static let ruleByName: [Substring: Int] = {
+        var map: [Substring: Int] = [:]
+        for (index, rule) in rules.enumerated() {
+            for pattern in rule.patterns where isPlainName(pattern) && map[Substring(pattern)] == nil { map[Substring(pattern)] = index }
+        }
+        return map
+    }()
+
+    static func isPlainName(_ pattern: String) -> Bool {
+        !pattern.contains { "/*?[\\!".contains($0) }
     }
 
     /// The first rule `path` (relative to the workspace) falls under, at any depth.
     static func match(_ path: String, isDirectory: Bool = false) -> Rule? {
-        let components = path.split(separator: "/")
-        return compiled.first { $0.matches(components, path: path, isDirectory: isDirectory) }
+        var first = compiled.count
+        for component in path.split(separator: "/") {
+            if let index = ruleByName[component], index < first { first = index }
+        }
+        // An earlier rule may still match through a glob.
+        let earlier = compiled[..<first].firstIndex { !$0.globs.isEmpty && $0.globs.matches(path, isDirectory: isDirectory) }
+        return (earlier ?? first) < compiled.count ? compiled[earlier ?? first] : nil
     }
 
     /// Shared config files whose tool sections load code (pytest plugins and `addopts -p`, pylint's

@@ -129,8 +129,12 @@ public struct SyncGate: Sendable {
                     fix: "rename the file inside the sandbox"))
         }
         if let trap = HostTraps.match(change.path, isDirectory: isDir) {
+            // A link here makes its target the trap, and the target's later changes are not checked as one.
+            let linked = change.type == .symlink ? "; it is a symlink to \(TerminalText.escaped(change.symlinkTarget ?? "")), whose later changes sync as ordinary files" : ""
             findings.append(
-                Finding(ruleID: trap.id, severity: .approval, path: change.path, message: trap.why, fix: "review the change; approve with --yes or at the prompt"))
+                Finding(
+                    ruleID: trap.id, severity: .approval, path: change.path, message: trap.why + linked,
+                    fix: "review the change; approve with --yes or at the prompt"))
         }
         if change.flags.executableAdded && !change.flags.setuid && !change.flags.setgid {
             findings.append(

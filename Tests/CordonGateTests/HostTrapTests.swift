@@ -105,6 +105,15 @@ import Testing
         }
     }
 
+    @Test func aSymlinkAtATrapPathSaysWhereItPoints() async throws {
+        try await onOwnThread {
+            let report = try evaluate { upper in upper.symlink("web/.vscode/tasks.json", to: "../../notes/tasks.txt") }
+            let finding = report.findings.first { $0.path == "web/.vscode/tasks.json" && $0.ruleID == "trap-editor" }
+            #expect(finding?.message.contains("symlink to ../../notes/tasks.txt") == true)
+            #expect(finding?.severity == .approval)
+        }
+    }
+
     @Test func everyRuleSaysWhy() {
         for rule in HostTraps.rules {
             #expect(rule.why.count > 30, "\(rule.id)")
