@@ -89,14 +89,14 @@ enum HostTraps {
     }
 
     static let compiled: [Rule] = rules.map { rule in
-        Rule(id: rule.id, why: rule.why, globs: PathPatterns(rule.patterns.filter { !isPlainName($0) }))
+        Rule(id: rule.id, why: rule.why, globs: PathPatterns(rule.patterns.filter { !isPlainName($0) }.map(folded)))
     }
 
-    /// Each plain name and the first rule that lists it: one lookup per path component.
-    static let ruleByName: [Substring: Int] = {
-        var map: [Substring: Int] = [:]
+    /// Each plain name (folded) and the first rule that lists it: one lookup per path component.
+    static let ruleByName: [String: Int] = {
+        var map: [String: Int] = [:]
         for (index, rule) in rules.enumerated() {
-            for pattern in rule.patterns where isPlainName(pattern) && map[Substring(pattern)] == nil { map[Substring(pattern)] = index }
+            for pattern in rule.patterns where isPlainName(pattern) && map[folded(pattern)] == nil { map[folded(pattern)] = index }
         }
         return map
     }()
@@ -105,15 +105,25 @@ enum HostTraps {
         !pattern.contains { "/*?[\\!".contains($0) }
     }
 
-    /// The first rule `path` (relative to the workspace) falls under, at any depth.
+    /// The first rule `path` (relative to the workspace) falls under, at any depth. Names are
+    /// compared case-folded: on a case-insensitive or casefold (ext4 `+F`) host directory
+    /// `.VSCode` is `.vscode`.
     static func match(_ path: String, isDirectory: Bool = false) -> Rule? {
+        let path = folded(path)
         var first = compiled.count
         for component in path.split(separator: "/") {
-            if let index = ruleByName[component], index < first { first = index }
+            if let index = ruleByName[String(component)], index < first { first = index }
         }
         // An earlier rule may still match through a glob.
         let earlier = compiled[..<first].firstIndex { !$0.globs.isEmpty && $0.globs.matches(path, isDirectory: isDirectory) }
         return (earlier ?? first) < compiled.count ? compiled[earlier ?? first] : nil
+    }
+
+    /// `text` lowercased; beyond ASCII, case-, width- and diacritic-folded (U+017F `ſ` is `s`,
+    /// U+212A Kelvin is `k`), so no spelling a folding file system equates slips past.
+    static func folded(_ text: String) -> String {
+        if text.utf8.allSatisfy({ $0 < 0x80 }) { return text.lowercased() }
+        return text.folding(options: [.caseInsensitive, .widthInsensitive, .diacriticInsensitive], locale: nil).lowercased()
     }
 
     /// Shared config files whose tool sections load code (pytest plugins and `addopts -p`, pylint's
@@ -126,7 +136,7 @@ enum HostTraps {
 
     /// The tool sections `path`'s name calls for, if any.
     static func sectionPrefixes(for path: String) -> [String]? {
-        let name = path.split(separator: "/").last.map(String.init) ?? path
+        let name = folded(path.split(separator: "/").last.map(String.init) ?? path)
         return toolSections.first { $0.file == name }?.prefixes
     }
 

@@ -71,6 +71,15 @@ import Testing
     }
 
     @Test(arguments: [
+        (".VSCode/tasks.json", "trap-editor"), ("sub/.CLAUDE/settings.json", "trap-agent"), ("a/b/Mise.TOML", "trap-version-manager"),
+        ("x/.v\u{17F}code/tasks.json", "trap-editor"), ("x/.\u{212A}iro/steering.md", "trap-agent"), ("web/Jest.Config.JS", "trap-test-runner"),
+        ("svc/.GitHub/Workflows/ci.yml", "trap-ci"), ("lib/nuget.config", "trap-package-manager"), ("x/.ＶＳＣＯＤＥ/tasks.json", "trap-editor"),
+    ])
+    func aSpellingACaseFoldingFileSystemEquatesIsTheSameTrap(path: String, rule: String) {
+        #expect(HostTraps.match(path)?.id == rule, "\(path)")
+    }
+
+    @Test(arguments: [
         "src/main.rs", "build.rs", "Makefile", "setup.py", "Gemfile", "build.gradle", "Package.swift", "tests/test_app.py", "docs/vscode.md",
         "src/claude.py", "pkg/config.toml", "app/gitignore.py", "notes/AGENTS.txt", "src/activate.py", "lib/cargo/config.toml", "web/package.json",
         "vscode/tasks.json", "my.vscode/x", ".vscode-old/x", "src/.gitignore", "pyproject.toml",
