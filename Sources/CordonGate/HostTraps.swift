@@ -1,4 +1,5 @@
 import Foundation
+import TOMLKit
 
 /// Paths that make the host run something on its own: a tool reads them and runs code, or picks
 /// the binary it runs, when the user did not ask for that code to run (opening the directory in
@@ -129,31 +130,61 @@ enum HostTraps {
     /// Shared config files whose tool sections load code (pytest plugins and `addopts -p`, pylint's
     /// `init-hook`, mypy and flake8 plugins): a change inside such a section is a trap, the rest
     /// of the file is not (it changes too often to hold whole).
-    static let toolSections: [(file: String, prefixes: [String])] = [
-        ("pyproject.toml", ["tool.pytest", "tool.pylint", "tool.mypy"]),
-        ("setup.cfg", ["tool:pytest", "pylint", "mypy", "flake8"]),
-    ]
+    enum SharedConfig {
+        /// `pyproject.toml`: the `tool.pytest`, `tool.pylint`, `tool.mypy` tables, read with a
+        /// TOML parser (dotted keys, inline tables and quoted keys all reach the same table).
+        case pyproject
+        /// `setup.cfg`: the `[tool:pytest]`, `[pylint…]`, `[mypy…]`, `[flake8…]` sections, read
+        /// as Python's configparser does (a header starts its line; indented lines continue).
+        case setupCfg
 
-    /// The tool sections `path`'s name calls for, if any.
-    static func sectionPrefixes(for path: String) -> [String]? {
-        let name = folded(path.split(separator: "/").last.map(String.init) ?? path)
-        return toolSections.first { $0.file == name }?.prefixes
-    }
+        static let pyprojectTools = ["pytest", "pylint", "mypy"]
+        static let setupCfgSections = ["tool:pytest", "pylint", "mypy", "flake8"]
 
-    /// The non-blank lines of every INI/TOML section whose header starts with one of `prefixes`,
-    /// each with its header, in file order.
-    static func sections(_ bytes: [UInt8], prefixes: [String]) -> [String] {
-        var out: [String] = []
-        var inside = false
-        for raw in String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isNewline) {
-            let line = raw.trimmingCharacters(in: .whitespaces)
-            if line.hasPrefix("[") {
-                let header = line.drop { $0 == "[" }.prefix { $0 != "]" }.trimmingCharacters(in: .whitespaces).lowercased()
-                inside = prefixes.contains { header == $0 || header.hasPrefix($0 + ".") || header.hasPrefix($0 + ":") }
+        init?(path: String) {
+            switch HostTraps.folded(path.split(separator: "/").last.map(String.init) ?? path) {
+            case "pyproject.toml": self = .pyproject
+            case "setup.cfg": self = .setupCfg
+            default: return nil
             }
-            if inside && !line.isEmpty && !line.hasPrefix("#") && !line.hasPrefix(";") { out.append(line) }
         }
-        return out
+
+        var sections: String {
+            switch self {
+            case .pyproject: Self.pyprojectTools.map { "tool." + $0 }.joined(separator: "/")
+            case .setupCfg: Self.setupCfgSections.joined(separator: "/")
+            }
+        }
+
+        /// The watched settings in a comparable form; nil when the file cannot be read as its
+        /// format (fail closed: the tool may read what the gate cannot). Empty bytes have none.
+        func settings(_ bytes: [UInt8]) -> String? {
+            guard !bytes.isEmpty else { return "" }
+            switch self {
+            case .pyproject:
+                guard let text = String(validating: bytes, as: UTF8.self), let table = try? TOMLTable(string: text) else { return nil }
+                let tool = table["tool"]?.table
+                return Self.pyprojectTools.map { name in tool?[name]?.table.map { name + "=" + $0.convert(to: .json) } ?? "" }.joined(separator: "\n")
+            case .setupCfg:
+                return Self.iniSections(bytes, prefixes: Self.setupCfgSections).joined(separator: "\n")
+            }
+        }
+
+        /// The lines of every section whose header (a line that starts with `[`) starts with one
+        /// of `prefixes`, headers included, blank and comment lines left out.
+        static func iniSections(_ bytes: [UInt8], prefixes: [String]) -> [String] {
+            var out: [String] = []
+            var inside = false
+            for raw in String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isNewline) {
+                if raw.hasPrefix("[") {
+                    let header = raw.dropFirst().prefix { $0 != "]" }.lowercased()
+                    inside = prefixes.contains { header == $0 || header.hasPrefix($0 + ".") || header.hasPrefix($0 + ":") }
+                }
+                let line = raw.trimmingCharacters(in: .whitespaces)
+                if inside && !line.isEmpty && !line.hasPrefix("#") && !line.hasPrefix(";") { out.append(String(raw)) }
+            }
+            return out
+        }
     }
 
     /// npm lifecycle scripts that run on `npm install` / `npm publish` / `git` dependency installs.

@@ -272,14 +272,17 @@ public struct SyncGate: Sendable {
                     ruleID: "path-archive", severity: .approval, path: change.path, message: "\(format) archive: its contents are not scanned",
                     fix: "unpack it in the sandbox so the gate checks the files, or review it and approve with --yes or at the prompt"))
         }
-        if let prefixes = HostTraps.sectionPrefixes(for: change.path) {
+        if let config = HostTraps.SharedConfig(path: change.path) {
             let old = (try? FileContents.read(set.lower + "/" + change.path, limit: policy.maxFileSize)) ?? []
-            if HostTraps.sections(bytes, prefixes: prefixes) != HostTraps.sections(old, prefixes: prefixes) {
+            let after = config.settings(bytes)
+            if after == nil || after != config.settings(old) {
                 findings.append(
                     Finding(
                         ruleID: "trap-tool-config", severity: .approval, path: change.path,
-                        message: "a \(prefixes.joined(separator: "/")) section changed: test runners and linters load plugins and run hooks from it",
-                        fix: "review the section; approve with --yes or at the prompt"))
+                        message: after == nil
+                            ? "cannot be read as \(change.path.split(separator: "/").last ?? ""): its \(config.sections) settings (plugins, hooks) may have changed"
+                            : "a \(config.sections) section changed: test runners and linters load plugins and run hooks from it",
+                        fix: "review the file; approve with --yes or at the prompt"))
             }
         }
         if HostTraps.folded(String(change.path.split(separator: "/").last ?? "")) == "package.json" {

@@ -103,6 +103,14 @@ import Testing
                 upper.write(dir + "deps/pyproject.toml", base.replacingOccurrences(of: "dependencies = []", with: "dependencies = [\"requests\"]"))
                 upper.write(dir + "setup.cfg", "[metadata]\nname = app\n[tool:pytest]\naddopts = -p evil\n")
                 upper.write(dir + "new/pyproject.toml", "[[tool.mypy.overrides]]\nmodule = \"x\"\n[tool.pylint.main]\ninit-hook = \"import os; os.system('id')\"\n")
+                // Spellings a line-based reader misses: dotted keys, inline tables, quoted and escaped keys, spaced headers.
+                upper.write(dir + "dotted/pyproject.toml", "[project]\nname = \"x\"\ntool.pytest.ini_options.addopts = \"-p evil\"\n")
+                upper.write(dir + "inline/pyproject.toml", "tool = { pytest = { ini_options = { addopts = \"-p evil\" } } }\n")
+                upper.write(dir + "quoted/pyproject.toml", "[ tool . \"py\\u0074est\" . ini_options ]\naddopts = \"-p evil\"\n")
+                upper.write(dir + "broken/pyproject.toml", "[tool.pytest.ini_options\naddopts = \"-p evil\"\n")
+                // configparser reads an indented line as the previous value's continuation, not a header.
+                upper.write(dir + "cont/setup.cfg", "[tool:pytest]\naddopts = -p ok\n  [metadata]\n  -p evil\n")
+                lower.write(dir + "cont/setup.cfg", "[tool:pytest]\naddopts = -p ok\n")
             }
             let report = try SyncGate(policy: GatePolicy()).evaluate(try ChangeSet.read(upper: upper.root, lower: lower.root), created: nil)
             for dir in ["", "svc/api/"] {
@@ -110,6 +118,10 @@ import Testing
                 #expect(traps(report, dir + "setup.cfg") == ["trap-tool-config"])
                 #expect(traps(report, dir + "new/pyproject.toml") == ["trap-tool-config"])
                 #expect(traps(report, dir + "deps/pyproject.toml").isEmpty)
+                for name in ["dotted", "inline", "quoted", "broken"] {
+                    #expect(traps(report, dir + name + "/pyproject.toml") == ["trap-tool-config"], "\(dir)\(name)")
+                }
+                #expect(traps(report, dir + "cont/setup.cfg") == ["trap-tool-config"])
             }
         }
     }
