@@ -17,8 +17,9 @@ public struct ProfileWarning: Sendable, Equatable, CustomStringConvertible {
 
 extension Profile {
     /// What the profile opens that the agent could use against the host: a read-write mount of
-    /// `/`, of the home directory or of a directory above it (also the workspace in `unsafe`
-    /// mode), and the host's network. `resolve` maps a host path to its real path (symlinks
+    /// `/`, of the home directory or of a directory above it, or of a home directory's start-up
+    /// or credential place (`~/.ssh`, `~/.config`, …) (also the workspace in `unsafe` mode), and
+    /// the host's network. `resolve` maps a host path to its real path (symlinks
     /// followed) where it exists; both forms are compared.
     public func riskWarnings(homeDirectory: String, resolve: (String) -> String = { $0 }) -> [ProfileWarning] {
         var warnings: [ProfileWarning] = []
@@ -28,6 +29,11 @@ extension Profile {
                 if path == "/" { return "the whole host file system (/)" }
                 for home in homes where home == path || home.hasPrefix(path + "/") {
                     return home == path ? "your home directory (\(home))" : "\(path), which holds your home directory (\(home))"
+                }
+                for home in homes {
+                    for name in Self.homeStartupAndCredentials where path == home + "/" + name || path.hasPrefix(home + "/" + name + "/") {
+                        return "\(path), where your login, shell and tools read start-up files or credentials (~/\(name))"
+                    }
                 }
             }
             return nil
@@ -54,6 +60,13 @@ extension Profile {
         }
         return warnings
     }
+
+    /// Places in a home directory whose files the host runs or trusts: a read-write mount of one
+    /// (or of something inside it) hands the agent the user's next login or credentials.
+    static let homeStartupAndCredentials = [
+        ".ssh", ".gnupg", ".aws", ".kube", ".docker", ".config", ".local", ".bashrc", ".bash_profile", ".profile", ".zshrc", ".zshenv",
+        ".zprofile", ".gitconfig", ".npmrc", ".pypirc", ".netrc", ".cargo", ".vim", ".emacs.d",
+    ]
 
     /// `path` with `.`, `..`, repeated and trailing slashes resolved lexically.
     static func lexical(_ path: String) -> String {

@@ -12,7 +12,8 @@ import Testing
     @Test(arguments: [
         "{host: /, sandbox: /host, mode: rw}", "{host: '~', sandbox: /h, mode: rw}", "{host: /home, sandbox: /h, mode: rw}",
         "{host: /home/tester/, sandbox: /h, mode: rw}", "{host: /home/tester/../tester, sandbox: /h, mode: rw}",
-        "{host: /srv/../, sandbox: /h, mode: rw}",
+        "{host: /srv/../, sandbox: /h, mode: rw}", "{host: ~/.ssh, sandbox: /s, mode: rw}", "{host: ~/.config/autostart, sandbox: /a, mode: rw}",
+        "{host: /home/tester/.bashrc, sandbox: /b, mode: rw}",
     ])
     func aReadWriteMountOfRootOrHomeIsWarnedAbout(mount: String) throws {
         let found = try warnings("mounts:\n  - {host: /srv/data, sandbox: /data, mode: rw}\n  - \(mount)\n")
@@ -32,6 +33,9 @@ import Testing
               - {host: '~', sandbox: /h, mode: overlay}
               - {host: ~/projects, sandbox: /p, mode: rw}
               - {host: /home/testers, sandbox: /t, mode: rw}
+              - {host: ~/.ssh, sandbox: /s, mode: ro}
+              - {host: ~/.sshkeys-backup, sandbox: /k, mode: rw}
+              - {host: ~/projects/.config, sandbox: /c, mode: rw}
             """
         #expect(try warnings(yaml).isEmpty)
     }
