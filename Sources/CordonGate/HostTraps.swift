@@ -11,7 +11,8 @@ import TOMLKit
 /// code and build scripts (sources, tests, `Makefile`, `build.rs`, `setup.py`, `build.gradle`,
 /// `Gemfile`) are what the user runs on purpose and reviews as code, so they are not traps;
 /// configuration that makes a tool run something else, select another binary, load a plugin or
-/// fetch from elsewhere is. `package.json` is checked by content (its lifecycle scripts).
+/// fetch from elsewhere is. `package.json`, `pyproject.toml` and `setup.cfg` are checked by
+/// content (lifecycle scripts; the pytest, pylint, mypy and flake8 sections).
 enum HostTraps {
     static let rules: [(id: String, patterns: [String], why: String)] = [
         ("trap-git", [".git"], "git runs hooks and config (core.hooksPath, fsmonitor, sshCommand) from .git, and a .git file points git at another directory"),
