@@ -603,7 +603,15 @@ struct LazyNetworkStartTests {
         let h = try SandboxHarness()
         defer { h.cleanup() }
         let marker = h.workspace + "/started"
-        async let run = h.cordon(["run", "--name", "idle", "--", "/bin/sh", "-c", "touch /workspace/started; sleep 3; getent hosts example.com; echo dns=$?"])
+        // The command waits on a FIFO until the test has looked, not on a sleep a loaded machine outruns.
+        let signals = h.root + "/signals"
+        try FileManager.default.createDirectory(atPath: signals, withIntermediateDirectories: true)
+        #expect(mkfifo(signals + "/go", 0o666) == 0)
+        try h.write("profile.yaml", "name: idle\nmounts:\n  - {host: \(signals), sandbox: /signals}\n", in: h.root)
+        async let run = h.cordon([
+            "run", "--profile", h.root + "/profile.yaml", "--workspace", h.workspace, "--name", "idle", "--", "/bin/sh", "-c",
+            "touch /workspace/started; read a < /signals/go; getent hosts example.com; echo dns=$?",
+        ])
         var threads: [String]?
         // Up to 30 s: a loaded machine (CI, parallel builds) can take seconds to start a sandbox.
         for _ in 0..<600 {
@@ -622,6 +630,7 @@ struct LazyNetworkStartTests {
         #expect(listed.status == 0, "\(listed.stderr)")
         let serving = try #require(Self.supervisorThreads(name: "idle"))
         #expect(serving.contains { $0.hasPrefix("NIO-") }, "\(serving)")
+        try await SandboxHarness.signal(signals + "/go")
         let r = try await run
         #expect(r.status == 0, "\(r.stderr)")
         // The sandbox's first DNS query was answered (refused: not allowed) once the proxy served.
