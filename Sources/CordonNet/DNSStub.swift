@@ -163,7 +163,7 @@ public final class DNSStub: Sendable {
         func logged(_ decision: String, _ rule: String, _ reason: String) {
             self.logged(question, client: client, decision, rule, reason)
         }
-        let decision = policy.decideName(question.name)
+        let decision = policy.bounded(policy.decideName(question.name))
         guard decision.verdict != .deny else {
             logged("deny", decision.rule, decision.reason)
             return .ready(DNSMessage.response(to: query, code: .nameError).encoded())

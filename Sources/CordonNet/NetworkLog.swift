@@ -51,6 +51,11 @@ public struct NetworkSummary: Sendable, Equatable, CustomStringConvertible {
     public var dnsRefused = 0
     /// Refusals per host (connections and DNS queries).
     public var refusedHosts: [String: Int] = [:]
+    /// Connections closed at accept because `egress.max_connections` were open (also in `refused`;
+    /// the log has a line for the first of each burst, not for each).
+    public var overConnectionLimit = 0
+    /// DNS queries refused by the wildcard bound (`egress.dns_*`; also in `dnsRefused`).
+    public var dnsOverWildcardBound = 0
 
     public init() {}
 
@@ -64,6 +69,8 @@ public struct NetworkSummary: Sendable, Equatable, CustomStringConvertible {
         if dnsRefused > 0 { text += ", \(dnsRefused) DNS quer\(dnsRefused == 1 ? "y" : "ies") refused" }
         let top = topRefused(3)
         if !top.isEmpty { text += " (top: " + top.map { "\($0.host) ×\($0.count)" }.joined(separator: ", ") + ")" }
+        if overConnectionLimit > 0 { text += ", \(overConnectionLimit) over the connection limit" }
+        if dnsOverWildcardBound > 0 { text += ", \(dnsOverWildcardBound) DNS names over the wildcard bound" }
         if errors > 0 { text += ", \(errors) failed" }
         text += ", \(approvalsAsked) approvals asked"
         return text
@@ -91,6 +98,34 @@ public final class NetworkLog: Sendable {
 
     func countApproval() { state.withLock { $0.summary.approvalsAsked += 1 } }
 
+    /// Refusals at the connection limit since the last line about them, and when that line went.
+    private let limitLines = Mutex<(unlogged: Int, lastLine: Double?)>((0, nil))
+
+    /// A connection closed at accept because `limit` were open: counted every time; a line is
+    /// written at most once a second, naming how many were refused since the previous one (an
+    /// agent opening connections in a loop must not turn the log into the flood).
+    func refusedAtConnectionLimit(client: String, limit: Int, now: Double = WallClock.monotonic()) {
+        let more: Int? = limitLines.withLock { lines in
+            if let last = lines.lastLine, now - last < 1 {
+                lines.unlogged += 1
+                return nil
+            }
+            defer { (lines.unlogged, lines.lastLine) = (0, now) }
+            return lines.unlogged
+        }
+        state.withLock {
+            $0.summary.overConnectionLimit += 1
+            if more == nil {
+                $0.summary.refused += 1
+                $0.summary.refusedHosts["(connection limit)", default: 0] += 1
+            }
+        }
+        guard let more else { return }
+        var reason = "\(limit) connections already open (egress.max_connections); closed at accept"
+        if more > 0 { reason += "; \(more) more refused since the previous line" }
+        record(NetworkLogEntry(client: client, method: "tcp", host: "(connection limit)", port: 0, decision: "deny", rule: "connection-limit", reason: reason))
+    }
+
     /// Lines recorded on an event loop wait here until the end of that loop's turn, then go out
     /// with one write for all of them (a busy proxy finishes several requests per turn; a write per
     /// line was a visible share of its cost). The wait is microseconds: nothing else runs first.
@@ -103,6 +138,7 @@ public final class NetworkLog: Sendable {
             case ("udp", _): break
             case ("dns", "deny"):
                 state.summary.dnsRefused += 1
+                if entry.rule.hasPrefix("dns-bound:") { state.summary.dnsOverWildcardBound += 1 }
                 state.summary.refusedHosts[entry.host, default: 0] += 1
             case ("dns", _): state.summary.dnsAnswered += 1
             case (_, "allow"): state.summary.allowed += 1

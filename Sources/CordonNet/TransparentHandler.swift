@@ -55,6 +55,11 @@ final class TransparentHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .http(let method, _):
             record.target(method: method, host: destination.description, port: port)
             handOverToHTTP(context: context)
+        case .malformed(let reason):
+            decided = true
+            timer?.cancel()
+            record.target(method: bytes.first == 0x16 ? "tls" : "http", host: destination.description, port: port)
+            refuse(context, rule: "bad-request", reason: "\(reason) (to \(destination):\(port))")
         case .other:
             decide(context: context, claimed: nil, opaque: true)
         }
