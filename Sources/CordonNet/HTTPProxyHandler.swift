@@ -180,6 +180,16 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    /// Replaces the handler of `context` (a first-bytes reader that found plain HTTP) with `handler`
+    /// behind NIO's request decoder, which gets the bytes read so far.
+    static func takeOver(from context: ChannelHandlerContext, with handler: HTTPProxyHandler, replaying bytes: [ByteBuffer]) throws {
+        let pipeline = context.pipeline.syncOperations
+        try install(handler, after: context.handler, in: pipeline)
+        for buffer in bytes { context.fireChannelRead(NIOAny(buffer)) }
+        context.fireChannelReadComplete()
+        pipeline.removeHandler(context: context, promise: nil)
+    }
+
     /// Puts `handler`, behind NIO's request decoder, into `pipeline` after `previous`; the
     /// decoder hands its unparsed bytes on when it leaves (CONNECT, upgrades).
     static func install(_ handler: HTTPProxyHandler, after previous: any ChannelHandler, in pipeline: ChannelPipeline.SynchronousOperations) throws {
@@ -267,16 +277,24 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         forward(context: context, head: outgoing, host: target.host, port: target.port, fixedAddress: nil, upgrade: upgrade)
     }
 
+    /// The request's one Host header, trimmed; nil (refused, with the rule saying why) when it has
+    /// none or an empty one. (A second Host never gets here: `RequestHeadRules` refused it.)
+    private func onlyHost(_ head: HTTPRequestHead, context: ChannelHandlerContext, host: String, port: Int) -> String? {
+        let hostHeaders = head.headers["host"]
+        guard hostHeaders.count == 1, let claimed = hostHeaders.first?.trimmingSpaces(), !claimed.isEmpty else {
+            refuse(
+                context, host: host, port: port, rule: hostHeaders.isEmpty ? "host-missing" : "host-mismatch",
+                reason: hostHeaders.isEmpty ? "HTTP request to \(host) without a Host header" : "more than one Host header")
+            return nil
+        }
+        return claimed
+    }
+
     /// A request on a captured flow: its Host names the destination, which must be an address the
     /// DNS stub handed out for that name.
     private func startCaptured(context: ChannelHandlerContext, head: HTTPRequestHead, destination: IPAddress, port: Int, upgrade: Bool) {
         record.target(method: head.method.rawValue, host: destination.description, port: port)
-        let hostHeaders = head.headers["host"]
-        guard hostHeaders.count == 1, let claimed = hostHeaders.first?.trimmingSpaces(), !claimed.isEmpty else {
-            return refuse(
-                context, host: destination.description, port: port, rule: hostHeaders.isEmpty ? "host-missing" : "host-mismatch",
-                reason: hostHeaders.isEmpty ? "HTTP request without a Host header" : "more than one Host header")
-        }
+        guard let claimed = onlyHost(head, context: context, host: destination.description, port: port) else { return }
         guard head.method != .CONNECT else {
             return refuse(context, host: destination.description, port: port, rule: "bad-request", reason: "CONNECT sent to \(destination):\(port) as a plain request")
         }
@@ -303,12 +321,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// host) must be the tunnel's; it is then admitted and sent like a forward request.
     private func startTunnelled(context: ChannelHandlerContext, head: HTTPRequestHead, host: Host, port: Int, upgrade: Bool) {
         record.target(method: head.method.rawValue, host: host.description, port: port)
-        let hostHeaders = head.headers["host"]
-        guard hostHeaders.count == 1, let claimed = hostHeaders.first?.trimmingSpaces(), !claimed.isEmpty else {
-            return refuse(
-                context, host: host.description, port: port, rule: hostHeaders.isEmpty ? "host-missing" : "host-mismatch",
-                reason: hostHeaders.isEmpty ? "HTTP request in the tunnel to \(host) without a Host header" : "more than one Host header")
-        }
+        guard let claimed = onlyHost(head, context: context, host: host.description, port: port) else { return }
         guard head.method != .CONNECT, Host(FirstBytes.stripPort(claimed)) == host else {
             return refuse(
                 context, host: host.description, port: port, rule: "host-mismatch",

@@ -139,22 +139,17 @@ final class TunnelGate: ChannelInboundHandler, RemovableChannelHandler {
         guard !finished, let armed else { return }
         finished = true
         cancelTimers()
-        let pipeline = context.pipeline.syncOperations
         let handler = HTTPProxyHandler(
             proxy: proxy, record: FlowRecord(client: record.client, log: proxy.log), mode: .tunnelled(host: expected, port: armed.decision.port),
             predialled: (armed.decision, armed.upstream))
+        let pending = buffered
+        buffered = []
         do {
-            try HTTPProxyHandler.install(handler, after: self, in: pipeline)
+            try HTTPProxyHandler.takeOver(from: context, with: handler, replaying: pending)
         } catch {
             armed.upstream.close(promise: nil)
             context.close(promise: nil)
-            return
         }
-        let pending = buffered
-        buffered = []
-        for buffer in pending { context.fireChannelRead(wrapInboundOut(buffer)) }
-        context.fireChannelReadComplete()
-        pipeline.removeHandler(context: context, promise: nil)
     }
 
     private func pass(context: ChannelHandlerContext) {
