@@ -358,6 +358,20 @@ enum Hello {
         #expect(bound.check(name: "x.github.com", pattern: try DomainPattern("github.com")) == nil)
     }
 
+    /// The proxy resolves names for CONNECT and forward requests too: the same bound, shared
+    /// with the stub (a name counted by one is free for the other).
+    @Test func theProxyAppliesTheSameBound() throws {
+        let policy = try EgressPolicy(EgressConfiguration(domains: [".github.com"], dnsBound: .init(namesPerMinute: 2)))
+        let proxy = EgressProxy(policy: policy, log: try NetworkLog(sandbox: "box", path: nil), resolver: NoResolver())
+        #expect(proxy.admitNow(host: "a.github.com", port: 443)?.isAllowed == true)
+        #expect(policy.bounded(policy.decideName("b.github.com")).isAllowed)  // as the stub counts it
+        #expect(proxy.admitNow(host: "b.github.com", port: 443)?.isAllowed == true)
+        let third = proxy.admitNow(host: "c.github.com", port: 443)
+        #expect(third?.isAllowed == false)
+        #expect(third?.rule == "dns-bound:.github.com")
+        #expect(proxy.admitNow(host: "github.com", port: 443)?.isAllowed == true)
+    }
+
     @Test func theStubRefusesAndAlertsPastTheBound() async throws {
         let log = try NetworkLog(sandbox: "box", path: nil)
         let lines = Mutex<[NetworkLogEntry]>([])
