@@ -393,3 +393,58 @@ enum Hello {
         #expect(long.responseCode == DNSMessage.ResponseCode.nameError.rawValue)
     }
 }
+
+/// A resolver whose lookups wait until the test releases them.
+final class HeldResolver: CordonNet.Resolver, Sendable {
+    private let state = Mutex<(released: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func resolve(_ name: String) async throws -> [IPAddress] {
+        await withCheckedContinuation { continuation in
+            let now = state.withLock { state in
+                if !state.released { state.waiting.append(continuation) }
+                return state.released
+            }
+            if now { continuation.resume() }
+        }
+        return [IPAddress("93.184.216.34")!]
+    }
+
+    func release() {
+        let waiting = state.withLock { state in
+            state.released = true
+            defer { state.waiting = [] }
+            return state.waiting
+        }
+        for continuation in waiting { continuation.resume() }
+    }
+}
+
+/// Issue #22, section 4: a flood of queries for names that resolve slowly holds at most
+/// `maxLookupsInFlight` lookups; the rest are answered SERVFAIL at once, with one line.
+@Suite struct DNSLookupBoundTests {
+    @Test(.timeLimit(.minutes(1))) func lookupsInFlightAreBounded() async throws {
+        let log = try NetworkLog(sandbox: "box", path: nil)
+        let lines = Mutex<[NetworkLogEntry]>([])
+        log.observe { entry in lines.withLock { $0.append(entry) } }
+        let resolver = HeldResolver()
+        let stub = DNSStub(policy: try EgressPolicy(EgressConfiguration(domains: ["allowed.test"])), resolver: resolver, log: log)
+        let extra = 44
+        let codes = await withTaskGroup(of: UInt8.self) { group in
+            for _ in 0..<(DNSStub.maxLookupsInFlight + extra) {
+                group.addTask {
+                    let reply = await stub.answer(DNSStubTests.query("allowed.test", type: 1), client: "t")
+                    return (try? DNSMessage.parse(reply ?? []))?.responseCode ?? 255
+                }
+            }
+            var codes: [UInt8] = []
+            for await code in group {
+                codes.append(code)
+                if codes.count == extra { resolver.release() }
+            }
+            return codes
+        }
+        #expect(codes.prefix(extra).allSatisfy { $0 == DNSMessage.ResponseCode.serverFailure.rawValue })
+        #expect(codes.dropFirst(extra).allSatisfy { $0 == 0 })
+        #expect(lines.withLock { $0 }.filter { $0.rule == "dns-busy" }.count == 1)
+    }
+}
