@@ -80,7 +80,7 @@ public final class DNSStub: Sendable {
     /// floods queries for names that resolve slowly must not grow the supervisor without bound.
     private let lookupsInFlight = Atomic<Int>(0)
     /// When the last line about queries answered SERVFAIL at `maxLookupsInFlight` was written.
-    private let busyLine = Mutex<(last: Double?, unlogged: Int)>((nil, 0))
+    private let busyLines = Mutex(LineThrottle())
     static let maxLookupsInFlight = 256
 
     public init(
@@ -240,15 +240,7 @@ public final class DNSStub: Sendable {
     }
 
     private func tooBusy(_ lookup: Lookup, now: Double = WallClock.monotonic()) {
-        let more: Int? = busyLine.withLock { line in
-            if let last = line.last, now - last < 1 {
-                line.unlogged += 1
-                return nil
-            }
-            defer { line = (now, 0) }
-            return line.unlogged
-        }
-        guard let more else { return }
+        guard let more = busyLines.withLock({ $0.admit(now: now) }) else { return }
         var reason = "\(Self.maxLookupsInFlight) lookups already wait for the host's resolver; answered SERVFAIL"
         if more > 0 { reason += "; \(more) more since the previous line" }
         logged(lookup.query.questions[0], client: lookup.client, "deny", "dns-busy", reason)

@@ -98,21 +98,14 @@ public final class NetworkLog: Sendable {
 
     func countApproval() { state.withLock { $0.summary.approvalsAsked += 1 } }
 
-    /// Refusals at the connection limit since the last line about them, and when that line went.
-    private let limitLines = Mutex<(unlogged: Int, lastLine: Double?)>((0, nil))
+    /// Lines about refusals at the connection limit.
+    private let limitLines = Mutex(LineThrottle())
 
     /// A connection closed at accept because `limit` were open: counted every time; a line is
     /// written at most once a second, naming how many were refused since the previous one (an
     /// agent opening connections in a loop must not turn the log into the flood).
     func refusedAtConnectionLimit(client: String, limit: Int, now: Double = WallClock.monotonic()) {
-        let more: Int? = limitLines.withLock { lines in
-            if let last = lines.lastLine, now - last < 1 {
-                lines.unlogged += 1
-                return nil
-            }
-            defer { (lines.unlogged, lines.lastLine) = (0, now) }
-            return lines.unlogged
-        }
+        let more = limitLines.withLock { $0.admit(now: now) }
         state.withLock {
             $0.summary.overConnectionLimit += 1
             if more == nil {
@@ -215,6 +208,23 @@ public final class NetworkLog: Sendable {
         field(",\"duration_ms\":", entry.durationMilliseconds)
         out += "}\n"
         return out
+    }
+}
+
+/// Lets a line about a refusal that can repeat at line rate through at most once a second, and
+/// counts the ones held back, so the next line can say how many there were.
+struct LineThrottle {
+    private var last: Double?
+    private var held = 0
+
+    /// nil: hold this one back; otherwise write it, saying how many were held back before it.
+    mutating func admit(now: Double) -> Int? {
+        if let last, now - last < 1 {
+            held += 1
+            return nil
+        }
+        defer { (last, held) = (now, 0) }
+        return held
     }
 }
 
