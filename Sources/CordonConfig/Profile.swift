@@ -54,16 +54,37 @@ public struct Profile: Sendable, Equatable, Codable {
         public var memory: UInt64?
         public var cpus: Double?
         public var pids: Int?
-        /// Bytes allowed in the workspace's upper layer.
+        /// Bytes the sandbox may keep in its upper layers on the host (the workspace's and the
+        /// overlay mounts'); nil: `defaultDisk`, or half the state filesystem's free space when
+        /// that is less. Also caps a single file (RLIMIT_FSIZE).
         public var disk: UInt64?
+        /// Entries (inodes: files, directories, links, whiteouts) allowed in those upper layers;
+        /// nil: `defaultInodes`, or half the state filesystem's free inodes when that is less.
+        public var inodes: UInt64?
         /// Refuse to start when a limit cannot be enforced with cgroups (instead of rlimits).
         public var strict: Bool
-        public init(memory: UInt64? = nil, cpus: Double? = nil, pids: Int? = nil, disk: UInt64? = nil, strict: Bool = false) {
+        public init(memory: UInt64? = nil, cpus: Double? = nil, pids: Int? = nil, disk: UInt64? = nil, inodes: UInt64? = nil, strict: Bool = false) {
             self.memory = memory
             self.cpus = cpus
             self.pids = pids
             self.disk = disk
+            self.inodes = inodes
             self.strict = strict
+        }
+
+        /// 10 GiB: a large checkout plus its build output and dependencies fits; a runaway loop
+        /// writing at disk speed is stopped within a minute or so, before it fills a typical host.
+        public static let defaultDisk: UInt64 = 10 << 30
+        /// 1,000,000 entries: a monorepo with node_modules (a few hundred thousand files) fits; an
+        /// ext4 root of 256 GB has ~16 million inodes, so no single sandbox exhausts them.
+        public static let defaultInodes: UInt64 = 1_000_000
+
+        /// The limits a run enforces: the written values, else the defaults capped at half of what
+        /// the state filesystem has free (`freeBytes`/`freeInodes`, nil when it cannot say).
+        public func diskLimits(freeBytes: UInt64?, freeInodes: UInt64?) -> (bytes: UInt64, inodes: UInt64) {
+            let bytes = disk ?? min(Self.defaultDisk, freeBytes.map { max($0 / 2, 64 << 20) } ?? Self.defaultDisk)
+            let files = inodes ?? min(Self.defaultInodes, freeInodes.map { max($0 / 2, 10_000) } ?? Self.defaultInodes)
+            return (bytes, files)
         }
     }
 
@@ -175,6 +196,21 @@ public struct Profile: Sendable, Equatable, Codable {
         }
     }
 
+    /// How the sandbox's output reaches the user's terminal (docs/configuration.md, `terminal`).
+    public struct Terminal: Sendable, Equatable, Codable {
+        /// Which escape sequences the pty relay drops (TerminalFilter in CordonSandbox).
+        public enum Filter: String, Sendable, Codable, CaseIterable {
+            /// Also drops hyperlinks (OSC 8), title push/pop and the terminal-version query.
+            case strict
+            /// Drops clipboard, titles, reports, DCS/APC strings, file transfer; keeps OSC 8.
+            case standard
+            /// Relays every byte raw: the sandbox can write the clipboard and type into its own input.
+            case off
+        }
+        public var filter: Filter
+        public init(filter: Filter = .standard) { self.filter = filter }
+    }
+
     public var name: String
     public var backend: Backend
     public var mode: Mode
@@ -190,6 +226,7 @@ public struct Profile: Sendable, Equatable, Codable {
     public var egress: Egress
     public var secrets: [Secret]
     public var sync: Sync
+    public var terminal: Terminal
     /// Presets composed into this profile, in order (later presets win on scalars).
     public var presets: [String]
 
@@ -197,7 +234,7 @@ public struct Profile: Sendable, Equatable, Codable {
         name: String = "default", backend: Backend = .namespace, mode: Mode = .secure, workspace: String? = nil,
         mounts: [Mount] = [], data: [DataDir] = [], copy: [Copy] = [], env: [String: String] = [:],
         resources: Resources = Resources(), network: Network = .proxy, egress: Egress = Egress(),
-        secrets: [Secret] = [], sync: Sync = Sync(), presets: [String] = []
+        secrets: [Secret] = [], sync: Sync = Sync(), terminal: Terminal = Terminal(), presets: [String] = []
     ) {
         self.name = name
         self.backend = backend
@@ -212,6 +249,7 @@ public struct Profile: Sendable, Equatable, Codable {
         self.egress = egress
         self.secrets = secrets
         self.sync = sync
+        self.terminal = terminal
         self.presets = presets
     }
 

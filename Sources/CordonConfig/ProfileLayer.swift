@@ -8,6 +8,7 @@ struct ProfileLayer: Sendable, Equatable {
         var cpus: Double?
         var pids: Int?
         var disk: UInt64?
+        var inodes: UInt64?
         var strict: Bool?
     }
 
@@ -57,5 +58,6 @@ struct ProfileLayer: Sendable, Equatable {
     var egress = Egress()
     var secrets: [Profile.Secret] = []
     var sync = Sync()
+    var terminalFilter: Profile.Terminal.Filter?
     var presets: [PresetReference] = []
 }

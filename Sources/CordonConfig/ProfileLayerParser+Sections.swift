@@ -4,7 +4,7 @@ import Yams
 extension ProfileLayerParser {
     mutating func parseResources(_ node: Node) -> ProfileLayer.Resources {
         var result = ProfileLayer.Resources()
-        guard let entries = reader.mapping(node, "resources", keys: ["memory", "cpus", "pids", "disk", "strict"]) else { return result }
+        guard let entries = reader.mapping(node, "resources", keys: ["memory", "cpus", "pids", "disk", "inodes", "strict"]) else { return result }
         for (key, _, value) in entries {
             let field = "resources." + key
             switch key {
@@ -12,6 +12,7 @@ extension ProfileLayerParser {
             case "cpus": result.cpus = reader.positiveDouble(value, field)
             case "pids": result.pids = reader.positiveInt(value, field)
             case "disk": result.disk = reader.size(value, field)
+            case "inodes": result.inodes = reader.positiveInt(value, field).map { UInt64($0) }
             case "strict": result.strict = reader.bool(value, field)
             default: break
             }
@@ -179,5 +180,14 @@ extension ProfileLayerParser {
             }
         }
         return result
+    }
+
+    mutating func parseTerminal(_ node: Node) -> Profile.Terminal.Filter? {
+        guard let entries = reader.mapping(node, "terminal", keys: ["filter"]) else { return nil }
+        var filter: Profile.Terminal.Filter?
+        for (key, _, value) in entries where key == "filter" {
+            filter = reader.choice(value, "terminal.filter", Profile.Terminal.Filter.self)
+        }
+        return filter
     }
 }

@@ -29,6 +29,7 @@ extension Profile {
         if let value = r.cpus { resources.cpus = value }
         if let value = r.pids { resources.pids = value }
         if let value = r.disk { resources.disk = value }
+        if let value = r.inodes { resources.inodes = value }
         if let value = r.strict { resources.strict = value }
 
         let e = layer.egress
@@ -56,6 +57,8 @@ extension Profile {
         if let value = s.maxFileSize { sync.maxFileSize = value }
         if let value = s.maxTotalSize { sync.maxTotalSize = value }
         if let value = s.gitleaksConfig { sync.gitleaksConfig = value }
+
+        if let value = layer.terminalFilter { terminal.filter = value }
     }
 
     private enum PathList { case mounts, data, copy }

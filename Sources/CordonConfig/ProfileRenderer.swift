@@ -66,6 +66,7 @@ public enum ProfileRenderer {
             ("cpus", r.cpus.map(JSONValue.double) ?? .null),
             ("pids", r.pids.map(JSONValue.int) ?? .null),
             ("disk", size(r.disk)),
+            ("inodes", r.inodes.map { JSONValue.int(Int($0)) } ?? .null),
             ("strict", .bool(r.strict)),
         ]
         return [
@@ -88,6 +89,7 @@ public enum ProfileRenderer {
                 return .object(fields)
             })),
             ("sync", .object(sync)),
+            ("terminal", .object([("filter", .string(p.terminal.filter.rawValue))])),
         ]
     }
 

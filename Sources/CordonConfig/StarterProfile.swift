@@ -10,7 +10,8 @@ public enum StarterProfile {
         return """
             # cordon profile: what an agent may see, write and reach. Reference: docs/configuration.md
             # Check it with `cordon config validate cordon.yaml`; see the merged result with
-            # `cordon config compile cordon.yaml`. Unknown fields are errors.
+            # `cordon config compile cordon.yaml`. Unknown fields are errors. A profile inside the
+            # workspace runs only once trusted: `cordon trust cordon.yaml` after each edit.
 
             name: \(name)
 
@@ -55,7 +56,8 @@ public enum StarterProfile {
               memory: 4g
               pids: 1024
               # cpus: 2
-              # disk: 10g       # the workspace overlay's upper layer
+              # disk: 10g       # kept on the host in the overlay upper layers (default 10g)
+              # inodes: 1000000 # entries in those upper layers (default 1000000)
               # strict: true    # refuse to start when a limit cannot be enforced
 
             # proxy: only egress.domains are reachable. none: no network. host: the host's network (opt-out).

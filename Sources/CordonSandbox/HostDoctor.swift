@@ -28,7 +28,7 @@ public struct HostDoctor {
     }
 
     public func run() -> [Check] {
-        var checks = [userNamespaces(), seccomp(), landlock(), cgroups(), nftables(), kvm()]
+        var checks = [userNamespaces(), seccomp(), landlock(), cgroups(), disk(), nftables(), kvm()]
         checks.append(defaultSandbox())
         return checks
     }
@@ -116,6 +116,23 @@ public struct HostDoctor {
             return Check(id: "cgroups", status: .warning, detail: "cgroup \(version.rawValue) present but not delegated to this user (\(error))",
                          fix: "Memory and pids fall back to rlimits, CPU is not limited, and `resources.strict: true` refuses to run. Delegate a cgroup (systemd: `systemd-run --user -p Delegate=yes --scope cordon …`).", required: false)
         }
+    }
+
+    /// How `resources.disk` / `resources.inodes` are enforced on this host (see DiskWatch).
+    func disk() -> Check {
+        var fs = statvfs()
+        var dir = paths.stateHome
+        while statvfs(dir, &fs) != 0, let slash = dir.lastIndex(of: "/"), slash != dir.startIndex { dir = String(dir[..<slash]) }
+        let freeBytes = UInt64(fs.f_bavail) * UInt64(fs.f_frsize)
+        let freeInodes: UInt64? = fs.f_files > 0 ? UInt64(fs.f_favail) : nil
+        let limits = Profile.Resources().diskLimits(freeBytes: freeBytes, freeInodes: freeInodes)
+        let freezer = Cgroup.hostVersion == .v2 ? "cgroup v2 freezer when the sandbox has a cgroup, else SIGSTOP of its processes" : "SIGSTOP of its processes (cgroup v1: no freezer used)"
+        let detail = "watched limit: the supervisor measures the overlay upper layers in \(paths.stateHome) and freezes the sandbox at the limit (\(freezer)); "
+            + "RLIMIT_FSIZE caps any single file at the limit. Default here: \(DiskWatch.mebibytes(limits.bytes)) and \(limits.inodes) entries "
+            + "(10 GiB and 1000000, or half of the \(DiskWatch.mebibytes(freeBytes)) and \(freeInodes.map(String.init) ?? "unlimited") inodes free there, whichever is less)"
+        return Check(id: "disk", status: .ok, detail: detail,
+                     fix: "No hard limit: what the agent writes within one measurement period (0.1 s, shorter when it grows fast, longer for a large upper layer) can pass the limit; keep the state dir on a filesystem with room to spare.",
+                     required: false)
     }
 
     /// The capture's nftables rules loaded for real, by cordon-init in throwaway user and network

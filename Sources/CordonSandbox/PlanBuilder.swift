@@ -18,9 +18,13 @@ public struct PlanBuilder: Sendable {
         public var rlimitFallback: Bool
         /// Host path of the pty slave given to the sandbox, bound at /dev/console.
         public var consoleDevice: String?
+        /// RLIMIT_FSIZE of every process: no single file larger than the run's disk limit.
+        public var fileSizeLimit: UInt64?
 
-        public init(name: String, workspace: String, command: [String], terminal: Bool, layout: SandboxLayout, dataRoot: String, rlimitFallback: Bool, consoleDevice: String? = nil) {
+        public init(name: String, workspace: String, command: [String], terminal: Bool, layout: SandboxLayout, dataRoot: String, rlimitFallback: Bool,
+                    consoleDevice: String? = nil, fileSizeLimit: UInt64? = nil) {
             self.consoleDevice = consoleDevice
+            self.fileSizeLimit = fileSizeLimit
             self.name = name
             self.workspace = workspace
             self.command = command
@@ -149,7 +153,7 @@ public struct PlanBuilder: Sendable {
         return SandboxPlan(
             root: request.layout.root, hostname: hostname, steps: steps, user: u, writable: writable,
             writeFiles: ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", "/dev/pts", "/dev/ptmx", "/dev/console"],
-            resourceLimits: resourceLimits(fallback: request.rlimitFallback), unshareCgroup: true,
+            resourceLimits: resourceLimits(fallback: request.rlimitFallback, fileSize: request.fileSizeLimit), unshareCgroup: true,
             command: request.command, environment: environment(name: request.name, user: u),
             workingDirectory: Self.workspacePath, terminal: request.terminal, network: network
         )
@@ -183,8 +187,9 @@ public struct PlanBuilder: Sendable {
         return result
     }
 
-    func resourceLimits(fallback: Bool) -> [SandboxPlan.ResourceLimit] {
+    func resourceLimits(fallback: Bool, fileSize: UInt64? = nil) -> [SandboxPlan.ResourceLimit] {
         var limits = [SandboxPlan.ResourceLimit(resource: Int32(RLIMIT_CORE.rawValue), name: "core", value: 0)]
+        if let fileSize { limits.append(.init(resource: Int32(RLIMIT_FSIZE.rawValue), name: "fsize", value: fileSize)) }
         guard fallback else { return limits }
         if let pids = profile.resources.pids {
             limits.append(.init(resource: Int32(__RLIMIT_NPROC.rawValue), name: "nproc", value: UInt64(pids)))

@@ -17,7 +17,8 @@ public final class SandboxRunner {
         public var command: [String]
         public var initPath: String
         public var profileSource: String
-        /// Give the command a pty when cordon's stdin and stdout are terminals.
+        /// Give the command a pty when any of cordon's stdin, stdout, stderr is a terminal
+        /// (false: it gets them as they are; only for cordon's own fixed commands, as `doctor`'s).
         public var allowTerminal: Bool
 
         public init(name: String, workspace: String, command: [String], initPath: String, profileSource: String, allowTerminal: Bool = true) {
@@ -45,6 +46,8 @@ public final class SandboxRunner {
         public var autoSynced: Int?
         /// yolo mode: changes still held for `cordon sync NAME`.
         public var autoSyncHeld: Int = 0
+        /// Why the sandbox was frozen at its disk limit (nil when it was not).
+        public var diskLimit: String?
     }
 
     public let profile: Profile
@@ -54,9 +57,16 @@ public final class SandboxRunner {
     public var warn: @Sendable (String) -> Void
 
     public init(profile: Profile, paths: CordonPaths, host: HostFacts = .current(), warn: @escaping @Sendable (String) -> Void) {
-        self.profile = profile
+        // Host paths by their real spelling: the masks of secrets beneath the workspace and the
+        // mounts, and the refusal of the home as workspace, compare paths as text, and a home or a
+        // mount reached through a symlink would otherwise match nothing and mask nothing.
+        var real = profile
+        for index in real.mounts.indices { real.mounts[index].host = CordonPaths.canonical(real.mounts[index].host) }
+        var facts = host
+        facts.home = CordonPaths.canonical(host.home)
+        self.profile = real
         self.paths = paths
-        self.host = host
+        self.host = facts
         self.warn = warn
     }
 
@@ -65,8 +75,14 @@ public final class SandboxRunner {
         guard profile.backend == .namespace else {
             throw CordonError(.unsupported, "backend \"\(profile.backend.rawValue)\" is not available yet", hint: "use `backend: namespace`")
         }
-        let pty = try options.allowTerminal && isatty(0) == 1 && isatty(1) == 1 ? Pty.open(sizeFrom: 0) : nil
+        // The user's terminal modes come back however the run ends, set-up errors included.
+        let hostTerminal = HostTerminal()
+        defer { hostTerminal.restore() }
+        let pty = options.allowTerminal ? try Pty.open(for: hostTerminal) : nil
         defer { pty?.closeMaster() }
+        if pty != nil && profile.terminal.filter == .off {
+            warn("WARNING: terminal.filter: off: the sandbox's output reaches your terminal raw; it can write your clipboard, set titles and make the terminal type into its input")
+        }
         // cordon-init first: it execs and loads while everything below is checked and made, and
         // waits for its plan, then for the limits, before doing anything. A failure meanwhile
         // kills it: nothing of the sandbox's has run.
@@ -93,6 +109,8 @@ public final class SandboxRunner {
         // Limits: cgroups when we may create them; else rlimits, said plainly (strict refuses).
         let (cgroup, enforcement) = try sandbox.abortingOnFailure { () throws(CordonError) in try makeCgroup(name: "\(options.name).\(getpid())") }
         defer { cgroup?.remove() }
+        let disk = makeDiskWatch(name: options.name, layout: layout, overlays: overlays)
+        defer { disk?.stop() }
         var egress: SandboxEgress?
         let started = WallClock.monotonic()
         let startedWall = time(nil)
@@ -102,13 +120,14 @@ public final class SandboxRunner {
             // init has exited when this returns or throws: the overlays are unmounted.
             defer { overlays.settle(since: startedWall) }
             status = try supervise(
-                sandbox, hostname: hostname, terminal: pty, layout: layout,
+                sandbox, hostname: hostname, terminal: pty, layout: layout, disk: disk,
                 prepare: { pid throws(CordonError) -> Prepared in
                     // Checked now, written once the plan is on its way.
-                    let record = try prepareRecord(layout: layout, name: options.name, workspace: workspace)
+                    var record = try prepareRecord(layout: layout, name: options.name, workspace: workspace)
+                    record.policyFiles = policyFiles(profileSource: options.profileSource)
                     if profile.mode == .yolo {
                         yolo = makeYoloSync(name: options.name, workspace: workspace, layout: layout, events: events,
-                                            created: try? Date(record.created, strategy: .iso8601))
+                                            created: try? Date(record.created, strategy: .iso8601), record: record)
                         yolo?.start()
                     }
                     // Completed when the limits are released (v1: by init itself; v2: the move's
@@ -120,7 +139,7 @@ public final class SandboxRunner {
                     let plan = builder.build(.init(
                         name: options.name, workspace: workspace, command: options.command, terminal: pty != nil, layout: layout,
                         dataRoot: paths.profileDataDirectory(profile.name), rlimitFallback: enforcement == "rlimits",
-                        consoleDevice: pty?.slavePath
+                        consoleDevice: pty?.slavePath, fileSizeLimit: disk?.limits.bytes ?? diskLimits(layout: layout).bytes
                     ))
                     try writeGenerated(builder: builder, layout: layout, hostname: plan.hostname)
                     try prepareDataDirectories(plan: plan)
@@ -129,6 +148,8 @@ public final class SandboxRunner {
                     }
                     try sandbox.sendPlan(plan.wireBytes())
                     overlays.deleteRetiredInBackground()
+                    disk?.start(initPID: pid, sandboxPaths: plan.overlayTargets, freeze: { () throws(SystemError) in try DiskWatch.freeze(cgroup: cgroup, initPID: pid) },
+                                report: { [warn, terminal = pty != nil] trip in Self.reportDiskLimit(trip, name: options.name, events: events, terminal: terminal, warn: warn) })
                     // The policy is compiled while init builds the root, and checked before anything
                     // of the sandbox's runs: a bad pattern or a missing blocklist stops here.
                     egress = try makeEgress(sandbox: options.name, layout: layout, events: events)
@@ -138,6 +159,7 @@ public final class SandboxRunner {
                         "workspace": .string(workspace), "command": .array(options.command.map { .string($0) }),
                         "limits": .string(enforcement), "landlock_abi": .int(Hardening.landlockABI),
                         "network": .string(profile.network.rawValue),
+                        "disk_limit_bytes": .int(Int(clamping: disk?.limits.bytes ?? 0)), "inode_limit": .int(Int(clamping: disk?.limits.inodes ?? 0)),
                     ])
                     // In place before anything of the sandbox's runs; on disk while it runs (its
                     // fsync, ~1 ms here, is not worth holding the start for: the run's upper is
@@ -161,6 +183,7 @@ public final class SandboxRunner {
             throw error
         }
         let synced = yolo?.stop()
+        disk?.stop()
         let oom = cgroup?.oomKills ?? 0
         events.append([
             "time": .string(WallClock.rfc3339()), "event": "exit", "sandbox": .string(options.name),
@@ -170,18 +193,31 @@ public final class SandboxRunner {
         return Outcome(
             exitStatus: status, layout: layout, limitsEnforcement: enforcement, oomKills: oom, workspace: workspace,
             network: egress?.log.summary, droppedDatagrams: egress?.droppedDatagrams ?? 0,
-            autoSynced: synced.map(\.applied), autoSyncHeld: synced?.held.count ?? 0)
+            autoSynced: synced.map(\.applied), autoSyncHeld: synced?.held.count ?? 0, diskLimit: disk?.trip?.reason)
+    }
+
+    /// The host files this run's policy comes from: the profile file and every file it names.
+    /// A sync never changes them, so the agent cannot edit the policy of its next run.
+    func policyFiles(profileSource: String) -> [String] {
+        var files: [String] = []
+        if profileSource.hasPrefix("/") { files.append(profileSource) }
+        if let config = profile.sync.gitleaksConfig { files.append(config) }
+        files += profile.egress.blocklists
+        if let ca = profile.egress.parentProxy?.caFile { files.append(ca) }
+        return files.filter { $0.hasPrefix("/") }
     }
 
     /// yolo's periodic sync of the workspace upper, with the profile's `sync:` policy.
     /// `created`: when the sandbox was first created (host files changed after it are conflicts).
-    func makeYoloSync(name: String, workspace: String, layout: SandboxLayout, events: JSONLinesWriter, created: Date?) -> YoloSync {
+    func makeYoloSync(name: String, workspace: String, layout: SandboxLayout, events: JSONLinesWriter, created: Date?, record: SandboxRecord) -> YoloSync {
         let sync = profile.sync
         let scannerCache = paths.scannerCache
+        let paths = self.paths
         return YoloSync(name: name, interval: sync.interval, events: events, warn: warn) { () throws(CordonError) in
-            let policy = GatePolicy(
+            var policy = GatePolicy(
                 syncAllow: sync.allow, deny: sync.deny, blockedExtensions: sync.blockedExtensions, maxFileSize: sync.maxFileSize,
                 maxTotalSize: sync.maxTotalSize, gitleaksConfig: sync.gitleaksConfig)
+            policy.protectedPaths = ProtectedPath.forSandbox(record: record, paths: paths)
             return AutoSync(
                 workspace: workspace, upper: layout.upper, journalPath: layout.syncJournal, lockPath: layout.syncLock, gate: try SyncGate(policy: policy, scannerCache: scannerCache),
                 created: created)
@@ -250,10 +286,24 @@ public final class SandboxRunner {
         if resolved == "/" || resolved == host.home || resolved == "/home" || resolved == "/root" && host.uid != 0 {
             throw CordonError(.invalidArgument, "refusing to use \(resolved) as the workspace", hint: "run cordon from a project directory, or pass --workspace DIR")
         }
-        if resolved.hasPrefix(paths.stateHome + "/") || resolved == paths.stateHome {
-            throw CordonError(.invalidArgument, "the workspace \(resolved) is inside cordon's state directory", hint: "pass a project directory with --workspace")
-        }
+        try refuseOwnDirectories(resolved, what: "the workspace")
+        for mount in profile.mounts { try refuseOwnDirectories(mount.host, what: "the mount of \(mount.host) at \(mount.sandbox)") }
         return resolved
+    }
+
+    /// A host directory shown to the sandbox may neither lie inside cordon's state or config
+    /// directory nor contain one: they hold other sandboxes' upper layers and control sockets,
+    /// the profiles, approvals and trust store.
+    func refuseOwnDirectories(_ path: String, what: String) throws(CordonError) {
+        guard let (name, own) = paths.ownDirectoryOverlapping(path) else { return }
+        let resolved = CordonPaths.canonical(path)
+        let relation = CordonPaths.isWithin(resolved, own) ? "is inside" : "contains"
+        let variable = name == "state" ? "XDG_STATE_HOME" : "XDG_CONFIG_HOME"
+        let holds = name == "state" ? "other sandboxes' unsynced changes and control sockets" : "your profiles, presets, approvals and trusted profiles"
+        throw CordonError(
+            .invalidArgument,
+            "refusing \(what): \(resolved) \(relation) cordon's \(name) directory \(own), which holds \(holds); the agent must not reach it",
+            hint: "run cordon from the project directory or pass --workspace PROJECT_DIR (and mount only directories that do not contain \(own)), or move cordon's \(name) directory out of it by setting \(variable)")
     }
 
     func prepareState(layout: SandboxLayout, workspace: String) throws(CordonError) {
@@ -350,11 +400,11 @@ public final class SandboxRunner {
     /// before the release kills init: it has run nothing of the sandbox's by then. init has exited
     /// when this returns or throws.
     func supervise(
-        _ sandbox: InitProcess, hostname: String, terminal pty: Pty?, layout: SandboxLayout,
+        _ sandbox: InitProcess, hostname: String, terminal pty: Pty?, layout: SandboxLayout, disk: DiskWatch?,
         prepare: (_ pid: Int32) throws(CordonError) -> Prepared,
         onNetwork: @escaping @Sendable (String) -> Void
     ) throws(CordonError) -> Int32 {
-        let terminal = pty != nil
+        let interactive = pty?.interactive ?? false
         // init execs and loads meanwhile (its exec is confirmed after), then builds the root from
         // the plan; it runs nothing of the sandbox's until the limits are released below.
         let prepared = try sandbox.abortingOnFailure { () throws(CordonError) -> Prepared in
@@ -410,7 +460,7 @@ public final class SandboxRunner {
             let name = hostname
             let warn = warn
             egress.approvals.observe { request in
-                if terminal {
+                if interactive {
                     var byte: UInt8 = 1
                     _ = write(wake, &byte, 1)
                 } else {
@@ -420,20 +470,42 @@ public final class SandboxRunner {
         }
         defer { approvalPipe.filter { $0 >= 0 }.forEach { close($0) } }
 
-        // Relay the terminal and signals until init (PID 1 inside) exits.
-        var saved = [UInt8](repeating: 0, count: Int(ccordon_termios_size()))
-        let raw = terminal && ccordon_tty_raw(0, &saved) == 0
+        // Relay the terminal and signals until init (PID 1 inside) exits. The signal pipe first:
+        // from then on SIGINT/SIGTERM/SIGHUP reach the sandbox and the loop, which restores the
+        // terminal on the way out, instead of killing cordon in raw mode.
         let signalFD = Self.forwardedSignals.withUnsafeBufferPointer { ccordon_signal_pipe($0.baseAddress, Int32($0.count)) }
+        var saved = [UInt8](repeating: 0, count: Int(ccordon_termios_size()))
+        let raw = pty?.inputFD == 0 && ccordon_tty_raw(0, &saved) == 0
+        let relayFilter = pty != nil && profile.terminal.filter != .off ? RelayFilter(level: profile.terminal.filter) : nil
         defer {
+            if let relayFilter, let pty, pty.outputFD >= 0 {
+                // Undo the modes the sandbox left on (mouse, alternate screen, hidden cursor…).
+                let reset = relayFilter.filter.finish()
+                _ = reset.withUnsafeBytes { write(pty.outputFD, $0.baseAddress, $0.count) }
+            }
             if raw { _ = ccordon_tty_restore(0, &saved) }
             Self.forwardedSignals.withUnsafeBufferPointer { ccordon_signal_pipe_reset($0.baseAddress, Int32($0.count)) }
             if signalFD >= 0 { close(signalFD) }
+            if let summary = relayFilter?.filter.droppedSummary {
+                warn("cordon: the terminal filter dropped from the sandbox's output: \(summary) (profile: terminal.filter)")
+            }
         }
+        let filterContext = relayFilter.map { Unmanaged.passUnretained($0).toOpaque() }
+        var diskWatched = disk != nil
         while true {
-            let r = network.wakeDescriptors.withUnsafeBufferPointer { wake in
-                ccordon_supervise(sandbox.process.pidfd, signalFD, pty?.master ?? -1, 0, 1, approvalPipe[0], wake.baseAddress, Int32(wake.count))
+            let wakes = network.wakeDescriptors + (diskWatched ? disk.map { [$0.wakeDescriptor] } ?? [] : [])
+            let r = wakes.withUnsafeBufferPointer { wake in
+                ccordon_supervise(sandbox.process.pidfd, signalFD, pty?.master ?? -1, pty?.inputFD ?? -1, pty?.outputFD ?? -1, pty?.sizeFD ?? -1,
+                                  relayFilter != nil ? RelayFilter.callback : nil, filterContext,
+                                  approvalPipe[0], wake.baseAddress, Int32(wake.count))
             }
             if r == 0 { break }
+            if r == 2, diskWatched, let disk, disk.trip != nil {
+                // Frozen at the disk limit: only Ctrl-C or a signal to cordon ends it now.
+                diskWatched = false
+                DiskWatch.holdFrozen(pidfd: sandbox.process.pidfd, signalFD: signalFD, input: pty.flatMap { $0.inputFD >= 0 ? $0.inputFD : nil })
+                continue
+            }
             if r == 2 {
                 network.start()
                 continue
@@ -449,6 +521,7 @@ public final class SandboxRunner {
                 throw CordonError(.systemCall, "supervising the sandbox failed", cause: String(cString: strerror(Int32(-r))))
             }
         }
+        withExtendedLifetime(relayFilter) {}
         let status = sandbox.waitStatus()
         do throws(CordonError) { try prepared.saving.wait() } catch {
             warn("cordon: \(error); the sandbox's record may not survive a crash of this host")
@@ -461,36 +534,5 @@ public final class SandboxRunner {
                               hint: "run `cordon doctor` to check what this host supports")
         }
         return status
-    }
-}
-
-/// The pty pair a terminal run uses: the sandbox gets the slave as stdio (and bound at
-/// /dev/console so ttyname() works inside); cordon relays the master.
-final class Pty {
-    let master: Int32
-    private(set) var slave: Int32
-    let slavePath: String?
-
-    private init(master: Int32, slave: Int32) {
-        self.master = master
-        self.slave = slave
-        self.slavePath = ttyname(slave).map { String(cString: $0) }
-    }
-
-    static func open(sizeFrom fd: Int32) throws(CordonError) -> Pty {
-        var master: Int32 = -1
-        var slave: Int32 = -1
-        let rc = ccordon_openpty(&master, &slave, fd)
-        if rc < 0 { throw CordonError(.systemCall, "cannot open a pty", cause: String(cString: strerror(-rc))) }
-        return Pty(master: master, slave: slave)
-    }
-
-    func closeSlave() {
-        if slave >= 0 { close(slave); slave = -1 }
-    }
-
-    func closeMaster() {
-        closeSlave()
-        close(master)
     }
 }

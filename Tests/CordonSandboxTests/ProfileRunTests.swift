@@ -79,17 +79,7 @@ struct ProfileRunTests {
                 if !reached { try await Task.sleep(for: .milliseconds(100)) }
             }
             #expect(reached, "the host never got \(version)")
-            for _ in 0..<600 {
-                // Non-blocking: ENXIO until the command has the FIFO open for reading.
-                let fd = open(signals + "/go", O_WRONLY | O_NONBLOCK)
-                if fd >= 0 {
-                    _ = write(fd, "go\n", 3)
-                    close(fd)
-                    return
-                }
-                try await Task.sleep(for: .milliseconds(50))
-            }
-            Issue.record("the command never waited for \(version)'s signal")
+            do { try await SandboxHarness.signal(signals + "/go") } catch { Issue.record("the command never waited for \(version)'s signal") }
         }
         try await proceed(once: "v1")
         try await proceed(once: "v2")
@@ -131,7 +121,9 @@ struct HostReadinessTests {
         let report = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
         #expect(report?["can_run_default"] as? Bool == true)
         let ids = (report?["checks"] as? [[String: Any]])?.compactMap { $0["id"] as? String } ?? []
-        #expect(ids == ["user-namespaces", "seccomp", "landlock", "cgroups", "nftables", "kvm", "default-sandbox"])
+        #expect(ids == ["user-namespaces", "seccomp", "landlock", "cgroups", "disk", "nftables", "kvm", "default-sandbox"])
+        let disk = (report?["checks"] as? [[String: Any]])?.first { $0["id"] as? String == "disk" }
+        #expect((disk?["detail"] as? String)?.hasPrefix("watched limit") == true, "the doctor says which enforcement this host gets")
     }
 
     @Test(.enabled(if: SandboxHarness.isRoot, "needs root to run as an unprivileged user"))

@@ -10,6 +10,7 @@ import Glibc
 enum RunSummary {
     static func line(name: String, outcome: SandboxRunner.Outcome, mode: Profile.Mode) -> String {
         var parts = ["cordon: \(name) exited \(outcome.exitStatus)"]
+        if let disk = outcome.diskLimit { parts.append("frozen and ended at its disk limit (\(disk))") }
         if outcome.oomKills > 0 { parts.append("out of memory (\(outcome.oomKills) OOM kill\(outcome.oomKills == 1 ? "" : "s"))") }
         if let synced = outcome.autoSynced { parts.append("yolo sync applied \(synced) change\(synced == 1 ? "" : "s") to the host") }
         if mode == .unsafe {
