@@ -124,10 +124,27 @@ public struct Profile: Sendable, Equatable, Codable {
         public var rateLimits: [String: Int]
         /// Blocklist files (hosts format or plain domain lists).
         public var blocklists: [String]
+        /// Client connections open at once through the proxy.
+        public var maxConnections: Int
+        /// Seconds a client has to send a request head, SOCKS request or ClientHello.
+        public var requestTimeout: Double
+        /// Distinct names per minute under each allowed wildcard.
+        public var dnsNamesPerMinute: Int
+        /// Longest label below an allowed wildcard (twice that for all labels below it).
+        public var dnsMaxLabel: Int
+        /// Highest entropy, bits per character, of the labels below an allowed wildcard.
+        public var dnsMaxEntropy: Double
         public init(
             domains: [String] = [], deny: [DenyRule] = [], allowPrivate: [String] = [], resolve: [String: String] = [:],
-            prompt: Bool = false, parentProxy: ParentProxy? = nil, rateLimits: [String: Int] = [:], blocklists: [String] = []
+            prompt: Bool = false, parentProxy: ParentProxy? = nil, rateLimits: [String: Int] = [:], blocklists: [String] = [],
+            maxConnections: Int = 512, requestTimeout: Double = 10, dnsNamesPerMinute: Int = 120, dnsMaxLabel: Int = 40,
+            dnsMaxEntropy: Double = 4.0
         ) {
+            self.maxConnections = maxConnections
+            self.requestTimeout = requestTimeout
+            self.dnsNamesPerMinute = dnsNamesPerMinute
+            self.dnsMaxLabel = dnsMaxLabel
+            self.dnsMaxEntropy = dnsMaxEntropy
             self.domains = domains
             self.deny = deny
             self.allowPrivate = allowPrivate

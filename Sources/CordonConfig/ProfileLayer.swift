@@ -21,6 +21,11 @@ struct ProfileLayer: Sendable, Equatable {
         var parentProxy: Profile.Egress.ParentProxy?
         var rateLimits: [String: Int] = [:]
         var blocklists: [String] = []
+        var maxConnections: Int?
+        var requestTimeout: Double?
+        var dnsNamesPerMinute: Int?
+        var dnsMaxLabel: Int?
+        var dnsMaxEntropy: Double?
     }
 
     struct Sync: Sendable, Equatable {

@@ -20,7 +20,10 @@ extension ProfileLayerParser {
         return result
     }
 
-    static let egressKeys = ["domains", "deny", "allow_private", "resolve", "prompt", "parent_proxy", "rate_limits", "blocklists"]
+    static let egressKeys = [
+        "domains", "deny", "allow_private", "resolve", "prompt", "parent_proxy", "rate_limits", "blocklists", "max_connections",
+        "request_timeout", "dns_names_per_minute", "dns_max_label", "dns_max_entropy",
+    ]
 
     mutating func parseEgress(_ node: Node) -> ProfileLayer.Egress {
         var result = ProfileLayer.Egress()
@@ -59,6 +62,18 @@ extension ProfileLayerParser {
                     }
                     if let perMinute = reader.positiveInt(limit, path) { result.rateLimits[pattern] = perMinute }
                 }
+            case "max_connections": result.maxConnections = reader.positiveInt(value, field)
+            case "request_timeout": result.requestTimeout = reader.duration(value, field)
+            case "dns_names_per_minute": result.dnsNamesPerMinute = reader.positiveInt(value, field)
+            case "dns_max_label":
+                if let length = reader.positiveInt(value, field) {
+                    if length > 63 {
+                        reader.report(value, field, "\(length) is longer than a DNS label can be (63)", hint: "write a number from 1 to 63")
+                    } else {
+                        result.dnsMaxLabel = length
+                    }
+                }
+            case "dns_max_entropy": result.dnsMaxEntropy = reader.positiveDouble(value, field)
             case "blocklists":
                 for (index, item) in (reader.sequence(value, field) ?? []).enumerated() {
                     let path = "\(field)[\(index)]"

@@ -41,6 +41,11 @@ extension Profile {
         if let value = e.parentProxy { egress.parentProxy = value }
         egress.rateLimits.merge(e.rateLimits) { _, later in later }
         Self.union(e.blocklists, into: &egress.blocklists)
+        if let value = e.maxConnections { egress.maxConnections = value }
+        if let value = e.requestTimeout { egress.requestTimeout = value }
+        if let value = e.dnsNamesPerMinute { egress.dnsNamesPerMinute = value }
+        if let value = e.dnsMaxLabel { egress.dnsMaxLabel = value }
+        if let value = e.dnsMaxEntropy { egress.dnsMaxEntropy = value }
 
         for secret in layer.secrets { Self.upsert(secret, into: &secrets) { $0.name == secret.name } }
 

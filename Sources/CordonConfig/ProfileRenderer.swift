@@ -44,6 +44,11 @@ public enum ProfileRenderer {
             } ?? .null),
             ("rate_limits", .object(e.rateLimits.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })),
             ("blocklists", strings(e.blocklists)),
+            ("max_connections", .int(e.maxConnections)),
+            ("request_timeout", human ? .string(TimeSpan.format(e.requestTimeout)) : .double(e.requestTimeout)),
+            ("dns_names_per_minute", .int(e.dnsNamesPerMinute)),
+            ("dns_max_label", .int(e.dnsMaxLabel)),
+            ("dns_max_entropy", .double(e.dnsMaxEntropy)),
         ]
         let s = p.sync
         let sync: [(String, JSONValue)] = [

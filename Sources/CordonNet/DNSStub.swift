@@ -1,5 +1,6 @@
 public import NIOCore
 public import NIOPosix
+import CordonCore
 import Synchronization
 
 /// Which addresses the stub gave out for which names: the `NameLookup` transparent flows use.
@@ -75,6 +76,12 @@ public final class DNSStub: Sendable {
     private let eventLoops: @Sendable () -> any EventLoopGroup
     private var group: any EventLoopGroup { eventLoops() }
     private let channel = Mutex<(any Channel)?>(nil)
+    /// Lookups waiting for the host's resolver. Each holds a task and a queued job: a sandbox that
+    /// floods queries for names that resolve slowly must not grow the supervisor without bound.
+    private let lookupsInFlight = Atomic<Int>(0)
+    /// When the last line about queries answered SERVFAIL at `maxLookupsInFlight` was written.
+    private let busyLines = Mutex(LineThrottle())
+    static let maxLookupsInFlight = 256
 
     public init(
         policy: EgressPolicy, resolver: any Resolver = SystemResolver(), log: NetworkLog, handedOut: HandedOutNames = HandedOutNames(),
@@ -163,7 +170,7 @@ public final class DNSStub: Sendable {
         func logged(_ decision: String, _ rule: String, _ reason: String) {
             self.logged(question, client: client, decision, rule, reason)
         }
-        let decision = policy.decideName(question.name)
+        let decision = policy.bounded(policy.decideName(question.name))
         guard decision.verdict != .deny else {
             logged("deny", decision.rule, decision.reason)
             return .ready(DNSMessage.response(to: query, code: .nameError).encoded())
@@ -195,8 +202,16 @@ public final class DNSStub: Sendable {
         }
     }
 
-    /// The asynchronous part of `answer`: the host's resolver, then the same checks.
+    /// The asynchronous part of `answer`: the host's resolver, then the same checks. With
+    /// `maxLookupsInFlight` lookups waiting already, SERVFAIL at once (clients retry), a line at
+    /// most once a second.
     func answer(_ lookup: Lookup) async -> [UInt8] {
+        guard lookupsInFlight.wrappingAdd(1, ordering: .relaxed).newValue <= Self.maxLookupsInFlight else {
+            lookupsInFlight.wrappingSubtract(1, ordering: .relaxed)
+            tooBusy(lookup)
+            return DNSMessage.response(to: lookup.query, code: .serverFailure).encoded()
+        }
+        defer { lookupsInFlight.wrappingSubtract(1, ordering: .relaxed) }
         do {
             return reply(lookup, found: .success(try await dialer.addresses(for: lookup.host)))
         } catch {
@@ -222,6 +237,13 @@ public final class DNSStub: Sendable {
         let handed = handedOut.record(lookup.host.description, addresses)
         logged(question, client: lookup.client, "allow", lookup.decision.rule, lookup.decision.reason, addresses)
         return DNSMessage.response(to: lookup.query, code: .noError, answers: handed.map { ($0, ttl) }).encoded()
+    }
+
+    private func tooBusy(_ lookup: Lookup, now: Double = WallClock.monotonic()) {
+        guard let more = busyLines.withLock({ $0.admit(now: now) }) else { return }
+        var reason = "\(Self.maxLookupsInFlight) lookups already wait for the host's resolver; answered SERVFAIL"
+        if more > 0 { reason += "; \(more) more since the previous line" }
+        logged(lookup.query.questions[0], client: lookup.client, "deny", "dns-busy", reason)
     }
 
     /// Pins, the resolver and the address policy, as the proxy applies them.

@@ -45,12 +45,22 @@ public struct EgressConfiguration: Sendable, Equatable, Codable {
     public var blocklists: [String]
     /// Let TLS through a tunnel when the ClientHello carries no SNI. Off: such flows are refused.
     public var allowMissingSNI: Bool
+    /// Bounds on names resolved under allowed wildcards (nil: the defaults).
+    public var dnsBound: WildcardNameBound.Limits?
+    /// Client connections open at once per sandbox (nil: `EgressProxy.Options.defaultMaxConnections`).
+    public var maxConnections: Int?
+    /// Seconds a client has to send a request head, SOCKS request or ClientHello (nil: 10).
+    public var requestTimeout: Double?
 
     public init(
         domains: [String] = [], deny: [DenyRule] = [], allowPrivate: [String] = [], resolve: [String: String] = [:],
         prompt: Bool = false, parentProxy: ParentProxy? = nil, rateLimits: [String: Int] = [:],
-        blocklists: [String] = [], allowMissingSNI: Bool = false
+        blocklists: [String] = [], allowMissingSNI: Bool = false, dnsBound: WildcardNameBound.Limits? = nil,
+        maxConnections: Int? = nil, requestTimeout: Double? = nil
     ) {
+        self.maxConnections = maxConnections
+        self.requestTimeout = requestTimeout
+        self.dnsBound = dnsBound
         self.domains = domains
         self.deny = deny
         self.allowPrivate = allowPrivate

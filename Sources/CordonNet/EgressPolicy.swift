@@ -61,6 +61,9 @@ public struct EgressPolicy: Sendable {
     public let rateLimits: [(pattern: DomainPattern, perMinute: Int)]
     public let blocklist: Blocklist?
     public let parentProxy: EgressConfiguration.ParentProxy?
+    /// The bound on names under allowed wildcards; shared state (the DNS stub and the proxy count
+    /// into the same minute), so copies of the policy share it.
+    public let wildcardBound: WildcardNameBound
     /// The TLS client context for an `https://` parent (its CA file is read when the policy is built).
     let parentTLS: NIOSSLContext?
     /// Ports an entry without `:port` allows.
@@ -130,6 +133,23 @@ public struct EgressPolicy: Sendable {
         self.blocklist = blocklist
         self.parentProxy = configuration.parentProxy
         self.parentTLS = parentTLS
+        let bound = configuration.dnsBound ?? WildcardNameBound.Limits()
+        guard bound.namesPerMinute > 0, bound.maxLabelLength > 0, bound.maxEntropy > 0 else {
+            throw CordonError(
+                .invalidProfile,
+                "egress.dns_names_per_minute, egress.dns_max_label and egress.dns_max_entropy must be positive (got \(bound.namesPerMinute), \(bound.maxLabelLength), \(bound.maxEntropy))")
+        }
+        self.wildcardBound = WildcardNameBound(bound)
+    }
+
+    /// `decision` with the wildcard bound applied: an allowed name under a wildcard pattern that
+    /// breaks the bound (see `WildcardNameBound`) is refused with rule `dns-bound:<pattern>`.
+    public func bounded(_ decision: Decision) -> Decision {
+        guard decision.isAllowed, decision.rule.hasPrefix("allow:"), let host = Host(decision.host), let name = host.name,
+            let pattern = allow.first(where: { "allow:\($0)" == decision.rule })
+        else { return decision }
+        guard let problem = wildcardBound.check(name: name, pattern: pattern) else { return decision }
+        return Decision(verdict: .deny, host: decision.host, port: decision.port, rule: "dns-bound:\(pattern)", reason: problem)
     }
 
     private static func pattern(_ text: String, field: String) throws(CordonError) -> DomainPattern {

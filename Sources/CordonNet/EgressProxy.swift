@@ -31,11 +31,23 @@ public final class EgressProxy: Sendable {
         /// Bytes a tunnel carries one way before it moves to the splice relay; nil keeps every
         /// tunnel in NIO.
         public var spliceThreshold: Int?
+        /// How long a read that waits for the agent may take: a request head (each one on a kept-alive
+        /// connection), a SOCKS greeting and request, a tunnel's ClientHello or first request head.
+        public var firstBytesTimeout: TimeAmount
+        /// Client connections open at once (proxy listener and captured flows together); one more is
+        /// closed at accept, logged and counted.
+        public var maxConnections: Int
+
+        public static let defaultFirstBytesTimeout = TimeAmount.seconds(10)
+        public static let defaultMaxConnections = 512
 
         public init(
             sandbox: String = "SANDBOX", connectTimeout: TimeAmount = .seconds(10), idleTimeout: TimeAmount = .seconds(300),
-            approvalTimeout: Duration = .seconds(60), sniffTimeout: TimeAmount = .seconds(3), spliceThreshold: Int? = 256 * 1024
+            approvalTimeout: Duration = .seconds(60), sniffTimeout: TimeAmount = .seconds(3), spliceThreshold: Int? = 256 * 1024,
+            firstBytesTimeout: TimeAmount = Options.defaultFirstBytesTimeout, maxConnections: Int = Options.defaultMaxConnections
         ) {
+            self.firstBytesTimeout = firstBytesTimeout
+            self.maxConnections = maxConnections > 0 ? maxConnections : Options.defaultMaxConnections
             self.sandbox = sandbox
             self.connectTimeout = connectTimeout
             self.idleTimeout = idleTimeout
@@ -59,6 +71,26 @@ public final class EgressProxy: Sendable {
     private let eventLoops: @Sendable () -> any EventLoopGroup
     private var group: any EventLoopGroup { eventLoops() }
     private let listeners = Mutex<[any Channel]>([])
+    /// Client connections open now, listener and captured flows together (`Options.maxConnections`).
+    private let openConnections = Atomic<Int>(0)
+
+    /// The number of client connections open now.
+    public var connectionCount: Int { openConnections.load(ordering: .relaxed) }
+
+    /// Counts `channel` as open until it closes, or (with `maxConnections` open already) logs and
+    /// counts the refusal and returns false: the caller closes it. Every held connection costs the
+    /// supervisor memory the sandbox's own limit does not count; the cap bounds it.
+    func admitConnection(_ channel: any Channel) -> Bool {
+        let limit = options.maxConnections
+        let count = openConnections.wrappingAdd(1, ordering: .relaxed).newValue
+        guard count <= limit else {
+            openConnections.wrappingSubtract(1, ordering: .relaxed)
+            log.refusedAtConnectionLimit(client: channel.remoteAddress.map(EgressProxy.describe) ?? "?", limit: limit)
+            return false
+        }
+        channel.closeFuture.whenComplete { [self] _ in openConnections.wrappingSubtract(1, ordering: .relaxed) }
+        return true
+    }
 
     public init(
         policy: EgressPolicy, log: NetworkLog, resolver: any Resolver = SystemResolver(), nameLookup: (any NameLookup)? = nil,
@@ -149,7 +181,8 @@ public final class EgressProxy: Sendable {
             .serverChannelOption(ChannelOptions.backlog, value: 4096)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture {
+                guard admitConnection(channel) else { return channel.close() }
+                return channel.eventLoop.makeCompletedFuture {
                     try EgressProxy.configure(channel)
                     let record = FlowRecord(client: channel.remoteAddress.map(EgressProxy.describe) ?? "?", log: log)
                     channel.closeFuture.whenComplete { _ in record.finish() }
@@ -174,6 +207,7 @@ public final class EgressProxy: Sendable {
     /// not: the pipeline change is submitted to it.
     public func handleTransparent(channel: any Channel, originalDestination destination: IPAddress, port: Int) -> EventLoopFuture<Void> {
         let idle = options.idleTimeout
+        guard admitConnection(channel) else { return channel.close() }
         return channel.eventLoop.submit { [self] in
             let record = FlowRecord(client: channel.remoteAddress.map(EgressProxy.describe) ?? "relay", log: log)
             channel.closeFuture.whenComplete { _ in record.finish() }
@@ -215,6 +249,8 @@ public final class EgressProxy: Sendable {
     }
 
     private func limited(_ decision: Decision, port: Int) -> Decision {
+        // A name under a wildcard is resolved upstream by the proxy too: the same bound as DNS.
+        let decision = policy.bounded(decision)
         guard decision.isAllowed, !policy.rateLimits.isEmpty, let normalised = Host(decision.host), let limit = policy.rateLimit(for: normalised) else {
             return decision
         }
@@ -355,22 +391,37 @@ struct SockaddrIn: Sendable {
     var storage: (UInt64, UInt64) = (0, 0)
 }
 
-/// The listener's first handler: one byte tells SOCKS5 (0x05) from HTTP, then it hands over.
+/// The listener's first handler: one byte tells SOCKS5 (0x05) from HTTP, then it hands over. A
+/// client that sends nothing within `firstBytesTimeout` is closed (no line: it asked for nothing).
 final class ProtocolSniffer: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
     private let proxy: EgressProxy
     private let record: FlowRecord
+    private var deadline: Scheduled<Void>?
 
     init(proxy: EgressProxy, record: FlowRecord) {
         self.proxy = proxy
         self.record = record
     }
 
+    func handlerAdded(context: ChannelHandlerContext) {
+        deadline = context.eventLoop.assumeIsolated().scheduleTask(in: proxy.options.firstBytesTimeout) {
+            context.close(promise: nil)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        deadline = nil
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         guard let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return }
+        deadline?.cancel()
+        deadline = nil
         let pipeline = context.pipeline.syncOperations
         do {
             if first == 0x05 {
@@ -389,3 +440,9 @@ final class ProtocolSniffer: ChannelInboundHandler, RemovableChannelHandler {
 
 @available(*, unavailable)
 extension ProtocolSniffer: Sendable {}
+
+/// `10 s`, `250 ms`: a timeout as the network log and the answers name it.
+func describeTimeout(_ time: TimeAmount) -> String {
+    let milliseconds = time.nanoseconds / 1_000_000
+    return milliseconds % 1000 == 0 ? "\(milliseconds / 1000) s" : "\(milliseconds) ms"
+}

@@ -6,6 +6,10 @@ public enum FirstBytes: Equatable, Sendable {
     case tls(serverName: String?)
     /// An HTTP/1 request head; `host` is the Host header without port, nil when absent.
     case http(method: String, host: String?)
+    /// TLS or HTTP that breaks its protocol's rules in a way that could make two parsers disagree
+    /// (a second SNI, a duplicate extension, a second Host, a bare LF, conflicting lengths): always
+    /// refused, never passed as opaque traffic. `reason` says what was wrong.
+    case malformed(reason: String)
     case other
 
     /// The most bytes held while deciding; a ClientHello or request head larger than this is `other`.
@@ -37,72 +41,107 @@ public enum FirstBytes: Equatable, Sendable {
                 let messageLength = Int(handshake[1]) << 16 | Int(handshake[2]) << 8 | Int(handshake[3])
                 guard messageLength <= limit else { return .other }
                 if handshake.count >= 4 + messageLength {
-                    guard let name = serverName(clientHello: Array(handshake[4..<(4 + messageLength)])) else { return .other }
-                    return .tls(serverName: name.isEmpty ? nil : name)
+                    switch parseClientHello(Array(handshake[4..<(4 + messageLength)])) {
+                    case .notAHello: return .other
+                    case .malformed(let reason): return .malformed(reason: reason)
+                    case .serverName(let name): return .tls(serverName: name)
+                    }
                 }
             }
         }
     }
 
-    /// The host_name from a ClientHello body; "" when there is no SNI extension, nil when malformed.
-    static func serverName(clientHello body: [UInt8]) -> String? {
+    enum ClientHello: Equatable {
+        /// The one host_name, nil without a server_name extension.
+        case serverName(String?)
+        /// Truncated or inconsistent lengths: not a ClientHello cordon can read.
+        case notAHello
+        /// A well-formed hello that breaks a rule the gate relies on (RFC 8446 4.2, RFC 6066 3).
+        case malformed(String)
+    }
+
+    /// Parses a ClientHello body once, completely: every extension is walked, a type seen twice is
+    /// refused (RFC 8446 4.2), and the server_name extension must hold exactly one entry, a
+    /// host_name, and nothing after it (RFC 6066 3 allows one name per type; a second entry of
+    /// any type is refused so that no server can read a name the gate did not judge).
+    static func parseClientHello(_ body: [UInt8]) -> ClientHello {
         var reader = Reader(body)
         guard reader.skip(2 + 32),  // version, random
             let sessionLength = reader.u8(), reader.skip(Int(sessionLength)),
             let suitesLength = reader.u16(), reader.skip(Int(suitesLength)),
             let compressionLength = reader.u8(), reader.skip(Int(compressionLength))
-        else { return nil }
-        guard !reader.isAtEnd else { return "" }
+        else { return .notAHello }
+        guard !reader.isAtEnd else { return .serverName(nil) }
         guard let extensionsLength = reader.u16(), var extensions = reader.take(Int(extensionsLength)).map(Reader.init) else {
-            return nil
+            return .notAHello
         }
+        guard reader.isAtEnd else { return .malformed("bytes after the ClientHello's extensions") }
+        var seen = Set<UInt16>()
+        var serverName: String?
         while !extensions.isAtEnd {
             guard let type = extensions.u16(), let length = extensions.u16(), let data = extensions.take(Int(length)) else {
-                return nil
+                return .notAHello
             }
+            guard seen.insert(type).inserted else { return .malformed("TLS ClientHello carries extension \(type) twice") }
             guard type == 0 else { continue }
             var sni = Reader(data)
-            guard let listLength = sni.u16(), var list = sni.take(Int(listLength)).map(Reader.init) else { return nil }
-            while !list.isAtEnd {
-                guard let nameType = list.u8(), let nameLength = list.u16(), let name = list.take(Int(nameLength)) else {
-                    return nil
-                }
-                if nameType == 0 {
-                    guard !name.isEmpty, name.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { return nil }
-                    return String(decoding: name, as: UTF8.self)
-                }
+            guard let listLength = sni.u16(), var list = sni.take(Int(listLength)).map(Reader.init), sni.isAtEnd else {
+                return .malformed("TLS server_name extension has inconsistent lengths")
             }
-            return ""
+            guard let nameType = list.u8(), let nameLength = list.u16(), let name = list.take(Int(nameLength)) else {
+                return .malformed("TLS server_name extension has an empty or truncated name list")
+            }
+            guard list.isAtEnd else { return .malformed("TLS server_name extension carries more than one name") }
+            guard nameType == 0 else { return .malformed("TLS server_name entry is not a host_name (type \(nameType))") }
+            guard !name.isEmpty, name.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+                return .malformed("TLS server_name is empty or not printable ASCII")
+            }
+            serverName = String(decoding: name, as: UTF8.self)
         }
-        return ""
+        return .serverName(serverName)
     }
 
     // MARK: HTTP
 
     static func inspectHTTP(_ bytes: [UInt8]) -> FirstBytes {
         // Judge the request line as soon as it is complete, so banners (`SSH-2.0-…`) are opaque.
-        if let lineEnd = bytes.firstIndex(of: 0x0A) {
-            let line = String(decoding: bytes[..<lineEnd], as: UTF8.self).trimmingSpaces()
-            let parts = line.split(separator: " ")
-            guard parts.count == 3, parts[2].hasPrefix("HTTP/1."), parts[0].allSatisfy({ $0.isUppercase }) else { return .other }
-        } else if bytes.count > 8192 || !bytes.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
+        guard let lineEnd = bytes.firstIndex(of: 0x0A) else {
+            return bytes.count > 8192 || !bytes.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) ? .other : .needMore
+        }
+        let parts = bytes[..<lineEnd].split(separator: 0x20, omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[2].starts(with: "HTTP/1.".utf8), parts[0].allSatisfy({ (0x41...0x5A).contains($0) }) else {
             return .other
         }
-        guard let end = headEnd(bytes) else { return bytes.count >= limit ? .other : .needMore }
-        let head = String(decoding: bytes[..<end], as: UTF8.self)
-        let lines = head.split(separator: "\r\n", omittingEmptySubsequences: false)
-        guard let requestLine = lines.first else { return .other }
-        let parts = requestLine.split(separator: " ")
-        guard parts.count == 3, parts[2].hasPrefix("HTTP/1."), parts[0].allSatisfy({ $0.isUppercase }) else { return .other }
-        var host: String?
-        for line in lines.dropFirst() {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            if line[..<colon].lowercased() == "host" {
-                guard host == nil else { return .other }  // two Host headers: ambiguous, refuse
-                host = stripPort(String(line[line.index(after: colon)...]).trimmingSpaces())
-            }
+        guard lineEnd > 0, bytes[lineEnd - 1] == 0x0D, let version = parts[2].last, version == 0x0D else {
+            return .malformed(reason: "HTTP request line ends in a bare LF")
         }
-        return .http(method: String(parts[0]), host: host)
+        // One pass over the head, line by line: every line ends in CRLF, and the empty line ends it.
+        var fields: [(name: String, value: String)] = []
+        var lineStart = lineEnd + 1
+        while true {
+            guard let end = bytes[lineStart...].firstIndex(of: 0x0A) else {
+                return bytes.count >= limit ? .malformed(reason: "HTTP request head larger than \(limit) bytes") : .needMore
+            }
+            guard end > lineStart, bytes[end - 1] == 0x0D else { return .malformed(reason: "HTTP request head has a bare LF") }
+            let line = bytes[lineStart..<(end - 1)]
+            lineStart = end + 1
+            if line.isEmpty { break }
+            if line.contains(0x0D) { return .malformed(reason: "HTTP request head has a bare CR") }
+            if let first = line.first, first == 0x20 || first == 0x09 {
+                return .malformed(reason: "HTTP request head has a folded line (obs-fold)")
+            }
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else {
+                return .malformed(reason: "HTTP header line without a colon")
+            }
+            let name = line[..<colon]
+            guard !name.isEmpty, name.allSatisfy(RequestHeadRules.isTokenByte) else {
+                return .malformed(reason: "HTTP header name \(String(decoding: name, as: UTF8.self).debugDescription) is not a token (whitespace before the colon?)")
+            }
+            fields.append((String(decoding: name, as: UTF8.self), String(decoding: line[(colon + 1)...], as: UTF8.self)))
+        }
+        if let problem = RequestHeadRules.problem(fields) { return .malformed(reason: problem) }
+        let host = fields.first { $0.name.utf8.equalsIgnoringASCIICase("host".utf8) }.map { stripPort($0.value.trimmingSpaces()) }
+        return .http(method: String(decoding: parts[0], as: UTF8.self), host: host)
     }
 
     static func headEnd(_ bytes: [UInt8]) -> Int? {
@@ -125,6 +164,62 @@ public enum FirstBytes: Equatable, Sendable {
             return authority
         }
         return String(authority[..<colon])
+    }
+}
+
+/// The rules every request head facing the agent is held to, whoever parsed it (the tunnel gate's
+/// own parse, NIO's decoder on the proxy listener and on captured flows): one reading only, so the
+/// host cordon judges is the host the origin serves (RFC 9110 7.2, RFC 9112 3.2 and 6).
+enum RequestHeadRules {
+    /// tchar (RFC 9110 5.6.2).
+    static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): return true
+        default: return tokenSymbols.contains(byte)
+        }
+    }
+
+    private static let tokenSymbols = Set("!#$%&'*+-.^_`|~".utf8)
+    private static let notInHost = Set(" \t,@/\\?#".utf8)
+
+    /// What makes the head ambiguous, or nil: a second Host, a Host that is not one authority (a
+    /// list, spaces, userinfo), Content-Length that is not one plain number, more than one
+    /// Transfer-Encoding, both framings at once, a Transfer-Encoding not ending in chunked, a
+    /// control character in a value.
+    static func problem(_ fields: [(name: String, value: String)]) -> String? {
+        var hosts = 0
+        var lengths = 0
+        var encodings = 0
+        for (name, rawValue) in fields {
+            let value = rawValue.trimmingSpaces()
+            if value.utf8.contains(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }) {
+                return "HTTP header \(name) carries a control character"
+            }
+            let lower = name.lowercased()
+            switch lower {
+            case "host":
+                hosts += 1
+                guard hosts == 1 else { return "HTTP request carries more than one Host header" }
+                if value.isEmpty || value.utf8.contains(where: notInHost.contains) {
+                    return "HTTP Host \(value.debugDescription) is not a single host[:port]"
+                }
+            case "content-length":
+                lengths += 1
+                guard lengths == 1 else { return "HTTP request carries more than one Content-Length" }
+                guard !value.isEmpty, value.utf8.count <= 18, value.utf8.allSatisfy({ (0x30...0x39).contains($0) }) else {
+                    return "HTTP Content-Length \(value.debugDescription) is not a single number"
+                }
+            case "transfer-encoding":
+                encodings += 1
+                guard encodings == 1 else { return "HTTP request carries more than one Transfer-Encoding" }
+                let last = value.split(separator: ",").last.map { String($0).trimmingSpaces().lowercased() }
+                guard last == "chunked" else { return "HTTP Transfer-Encoding \(value.debugDescription) does not end in chunked" }
+            default:
+                continue
+            }
+        }
+        if lengths > 0 && encodings > 0 { return "HTTP request carries both Content-Length and Transfer-Encoding" }
+        return nil
     }
 }
 

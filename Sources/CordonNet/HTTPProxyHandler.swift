@@ -5,7 +5,11 @@ import NIOHTTP1
 /// - `.listener`: CONNECT tunnels (403 before the tunnel when refused, then the SNI gate) and
 ///   absolute-form forward requests (the Host header must match the target);
 /// - `.captured`: requests to a captured flow's original destination, each Host header checked
-///   against the names the DNS stub handed that address out for.
+///   against the names the DNS stub handed that address out for;
+/// - `.tunnelled`: plain HTTP inside an allowed CONNECT or SOCKS tunnel, each request's Host
+///   checked against the tunnel's host.
+/// Every head is held to `RequestHeadRules` (one Host, one framing; 400 otherwise), and the client
+/// has `firstBytesTimeout` to send each head (408 for the first; a quiet kept-alive connection closes).
 /// Every request is decided on its own and goes upstream on a connection of its own, with
 /// `Connection: close`. The client's connection stays open between requests when the client
 /// allows it and the response's end is known from its framing; requests pipelined behind one in
@@ -19,6 +23,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     enum Mode {
         case listener
         case captured(destination: IPAddress, port: Int)
+        case tunnelled(host: Host, port: Int)
     }
 
     private enum State {
@@ -52,21 +57,54 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// How the request in flight goes upstream.
     private var request = UpstreamRequest()
     private var context: ChannelHandlerContext?
+    /// Runs while the connection waits for a request head.
+    private var headDeadline: Scheduled<Void>?
+    /// In a tunnel: the upstream dialled (and admitted) for the CONNECT or SOCKS request; the
+    /// first request goes on it, later ones are admitted and dialled on their own.
+    private var predialled: (decision: Decision, channel: any Channel)?
 
-    init(proxy: EgressProxy, record: FlowRecord, mode: Mode = .listener) {
+    init(proxy: EgressProxy, record: FlowRecord, mode: Mode = .listener, predialled: (decision: Decision, channel: any Channel)? = nil) {
         self.proxy = proxy
         self.record = record
         self.firstRecord = record
         self.mode = mode
+        self.predialled = predialled
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         // A client may shut its side once the request is sent; the answer still goes back.
         try? context.channel.syncOptions?.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+        armHeadDeadline(context: context)
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        headDeadline?.cancel()
+        headDeadline = nil
+    }
+
+    /// The client has `firstBytesTimeout` to complete a request head (a head sent a byte at a time,
+    /// or never, would otherwise hold the connection and its buffers until the idle timeout).
+    private func armHeadDeadline(context: ChannelHandlerContext) {
+        headDeadline?.cancel()
+        let limit = proxy.options.firstBytesTimeout
+        headDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: limit) { [self] in
+            headDeadline = nil
+            guard let context = self.context, case .idle = state else { return }
+            guard record === firstRecord else {
+                // A kept-alive connection that carries no further request: closed quietly.
+                state = .done
+                context.close(promise: nil)
+                return
+            }
+            record.target(method: "http", host: "(no request)", port: 0)
+            record.decided(Decision(
+                verdict: .deny, host: "(no request)", port: 0, rule: "timeout",
+                reason: "no complete request head within \(describeTimeout(limit))"))
+            finish(context: context, EgressProxy.plainResponse(.requestTimeout, "no complete request head within \(describeTimeout(limit))"))
+        }
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         handle(unwrapInboundIn(data), context: context)
@@ -121,7 +159,16 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func start(context: ChannelHandlerContext, head: HTTPRequestHead) {
+        headDeadline?.cancel()
+        headDeadline = nil
         requestEnded = false
+        if let problem = RequestHeadRules.problem(head.headers.map { (name: $0.name, value: $0.value) }) {
+            let host = head.headers["host"].first ?? head.uri
+            record.target(method: head.method.rawValue, host: host, port: 0)
+            let decision = Decision(verdict: .deny, host: host, port: 0, rule: "bad-request", reason: problem)
+            record.decided(decision)
+            return finish(context: context, EgressProxy.plainResponse(.badRequest, problem))
+        }
         let upgrade = Self.isUpgrade(head)
         reusable = !upgrade && head.version == .http1_1 && head.isKeepAlive
             && !Self.listContains(head.headers["proxy-connection"], token: "close")
@@ -129,7 +176,18 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .listener where head.method == .CONNECT: startConnect(context: context, head: head)
         case .listener: startForward(context: context, head: head, upgrade: upgrade)
         case .captured(let destination, let port): startCaptured(context: context, head: head, destination: destination, port: port, upgrade: upgrade)
+        case .tunnelled(let host, let port): startTunnelled(context: context, head: head, host: host, port: port, upgrade: upgrade)
         }
+    }
+
+    /// Replaces the handler of `context` (a first-bytes reader that found plain HTTP) with `handler`
+    /// behind NIO's request decoder, which gets the bytes read so far.
+    static func takeOver(from context: ChannelHandlerContext, with handler: HTTPProxyHandler, replaying bytes: [ByteBuffer]) throws {
+        let pipeline = context.pipeline.syncOperations
+        try install(handler, after: context.handler, in: pipeline)
+        for buffer in bytes { context.fireChannelRead(NIOAny(buffer)) }
+        context.fireChannelReadComplete()
+        pipeline.removeHandler(context: context, promise: nil)
     }
 
     /// Puts `handler`, behind NIO's request decoder, into `pipeline` after `previous`; the
@@ -219,16 +277,24 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         forward(context: context, head: outgoing, host: target.host, port: target.port, fixedAddress: nil, upgrade: upgrade)
     }
 
+    /// The request's one Host header, trimmed; nil (refused, with the rule saying why) when it has
+    /// none or an empty one. (A second Host never gets here: `RequestHeadRules` refused it.)
+    private func onlyHost(_ head: HTTPRequestHead, context: ChannelHandlerContext, host: String, port: Int) -> String? {
+        let hostHeaders = head.headers["host"]
+        guard hostHeaders.count == 1, let claimed = hostHeaders.first?.trimmingSpaces(), !claimed.isEmpty else {
+            refuse(
+                context, host: host, port: port, rule: hostHeaders.isEmpty ? "host-missing" : "host-mismatch",
+                reason: hostHeaders.isEmpty ? "HTTP request to \(host) without a Host header" : "more than one Host header")
+            return nil
+        }
+        return claimed
+    }
+
     /// A request on a captured flow: its Host names the destination, which must be an address the
     /// DNS stub handed out for that name.
     private func startCaptured(context: ChannelHandlerContext, head: HTTPRequestHead, destination: IPAddress, port: Int, upgrade: Bool) {
         record.target(method: head.method.rawValue, host: destination.description, port: port)
-        let hostHeaders = head.headers["host"]
-        guard hostHeaders.count == 1, let claimed = hostHeaders.first?.trimmingSpaces(), !claimed.isEmpty else {
-            return refuse(
-                context, host: destination.description, port: port, rule: hostHeaders.isEmpty ? "host-missing" : "host-mismatch",
-                reason: hostHeaders.isEmpty ? "HTTP request without a Host header" : "more than one Host header")
-        }
+        guard let claimed = onlyHost(head, context: context, host: destination.description, port: port) else { return }
         guard head.method != .CONNECT else {
             return refuse(context, host: destination.description, port: port, rule: "bad-request", reason: "CONNECT sent to \(destination):\(port) as a plain request")
         }
@@ -251,47 +317,79 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    /// A request inside a CONNECT or SOCKS tunnel to `host`: its Host (and an absolute target's
+    /// host) must be the tunnel's; it is then admitted and sent like a forward request.
+    private func startTunnelled(context: ChannelHandlerContext, head: HTTPRequestHead, host: Host, port: Int, upgrade: Bool) {
+        record.target(method: head.method.rawValue, host: host.description, port: port)
+        guard let claimed = onlyHost(head, context: context, host: host.description, port: port) else { return }
+        guard head.method != .CONNECT, Host(FirstBytes.stripPort(claimed)) == host else {
+            return refuse(
+                context, host: host.description, port: port, rule: "host-mismatch",
+                reason: "HTTP \(head.method.rawValue) with Host \(claimed) in the tunnel to \(host):\(port)")
+        }
+        var outgoing = head
+        if ForwardTarget.hasScheme(head.uri) {
+            guard let target = ForwardTarget(uri: head.uri), Host(target.host) == host else {
+                return refuse(
+                    context, host: host.description, port: port, rule: "host-mismatch",
+                    reason: "request target \(head.uri) in the tunnel to \(host):\(port)")
+            }
+            outgoing.uri = target.pathAndQuery
+        }
+        forward(context: context, head: outgoing, host: host.description, port: port, fixedAddress: nil, upgrade: upgrade)
+    }
+
     /// Admits and dials, then sends the request (origin form) on its own upstream connection.
     private func forward(context: ChannelHandlerContext, head: HTTPRequestHead, host: String, port: Int, fixedAddress: IPAddress?, upgrade: Bool) {
         state = .forwarding(pending: [])
-        proxy.open(host: host, port: port, fixedAddress: fixedAddress, on: context.eventLoop) { [self] opened in
-            guard let context = self.context, case .forwarding(let pending) = state else {
-                if case .connected(_, let channel, _) = opened { channel.close(promise: nil) }
-                return
-            }
-            guard let (_, upstream) = connectedOrFinish(opened, port: port, context: context) else { return }
-            do {
-                let relay = ResponseRelay(
-                    client: context.channel, record: record, requestSide: self, requestWasHead: head.method == .HEAD,
-                    clientKeepsConnection: reusable, upgrade: upgrade)
-                try upstream.pipeline.syncOperations.addHandler(relay)
-                self.relay = relay
-            } catch {
-                upstream.close(promise: nil)
-                context.close(promise: nil)
-                return
-            }
-            state = .streaming(upstream: upstream)
-            var outgoing = head
-            for hop in ["proxy-connection", "proxy-authorization", "connection", "keep-alive"] { outgoing.headers.remove(name: hop) }
-            if upgrade {
-                outgoing.headers.add(name: "Connection", value: "Upgrade")
-            } else {
-                outgoing.headers.remove(name: "upgrade")
-                outgoing.headers.add(name: "Connection", value: "close")
-            }
-            let request = UpstreamRequest(outgoing)
-            self.request = request
-            upstream.write(request.head(outgoing, allocator: upstream.allocator), promise: nil)
-            for part in pending { send(part, to: upstream) }
-            upstream.flush()
-            do {
-                try upstream.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
-            } catch {
-                upstream.close(promise: nil)
-            }
-            resumeReading(context: context)
+        if let (decision, channel) = predialled {
+            predialled = nil
+            let address = channel.remoteAddress?.ipAddress.flatMap { IPAddress($0) } ?? .v4(0)
+            return sendUpstream(.connected(decision, channel, address), head: head, port: port, upgrade: upgrade)
         }
+        proxy.open(host: host, port: port, fixedAddress: fixedAddress, on: context.eventLoop) { [self] opened in
+            sendUpstream(opened, head: head, port: port, upgrade: upgrade)
+        }
+    }
+
+    /// The request's upstream is open (or refused, or failed): the request goes on it.
+    private func sendUpstream(_ opened: EgressProxy.Opened, head: HTTPRequestHead, port: Int, upgrade: Bool) {
+        guard let context = self.context, case .forwarding(let pending) = state else {
+            if case .connected(_, let channel, _) = opened { channel.close(promise: nil) }
+            return
+        }
+        guard let (_, upstream) = connectedOrFinish(opened, port: port, context: context) else { return }
+        do {
+            let relay = ResponseRelay(
+                client: context.channel, record: record, requestSide: self, requestWasHead: head.method == .HEAD,
+                clientKeepsConnection: reusable, upgrade: upgrade)
+            try upstream.pipeline.syncOperations.addHandler(relay)
+            self.relay = relay
+        } catch {
+            upstream.close(promise: nil)
+            context.close(promise: nil)
+            return
+        }
+        state = .streaming(upstream: upstream)
+        var outgoing = head
+        for hop in ["proxy-connection", "proxy-authorization", "connection", "keep-alive"] { outgoing.headers.remove(name: hop) }
+        if upgrade {
+            outgoing.headers.add(name: "Connection", value: "Upgrade")
+        } else {
+            outgoing.headers.remove(name: "upgrade")
+            outgoing.headers.add(name: "Connection", value: "close")
+        }
+        let request = UpstreamRequest(outgoing)
+        self.request = request
+        upstream.write(request.head(outgoing, allocator: upstream.allocator), promise: nil)
+        for part in pending { send(part, to: upstream) }
+        upstream.flush()
+        do {
+            try upstream.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
+        } catch {
+            upstream.close(promise: nil)
+        }
+        resumeReading(context: context)
     }
 
     /// Records the dial outcome; answers a refusal (403) or a dial failure (502) and returns nil,
@@ -339,6 +437,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         record = FlowRecord(client: record.client, log: proxy.log)
         state = .idle
         requestEnded = false
+        armHeadDeadline(context: context)
         let parts = queued
         queued = []
         for part in parts { handle(part, context: context) }
@@ -408,6 +507,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        predialled?.channel.close(promise: nil)
+        predialled = nil
         switch state {
         case .connecting(_, _, let upstream?): upstream.0.close(promise: nil)
         case .streaming(let upstream): upstream.close(promise: nil)
@@ -421,7 +522,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         switch state {
         case .idle:
-            record.failed("bad request: \(error)")
+            record.decided(Decision(verdict: .deny, host: record.host.isEmpty ? "(unparsed)" : record.host, port: 0, rule: "bad-request", reason: "malformed request head: \(error)"))
             finish(context: context, EgressProxy.plainResponse(.badRequest, "malformed request"))
         case .done:
             break  // answered and closing: what the client still sends is dropped, errors too
@@ -449,6 +550,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func closeAfterAnswer(context: ChannelHandlerContext) {
         state = .done
         queued = []
+        predialled?.channel.close(promise: nil)
+        predialled = nil
         context.closeBehindWrites(.output)
         let channel = context.channel
         context.eventLoop.assumeIsolated().scheduleTask(in: Self.lingerTime) { channel.close(promise: nil) }

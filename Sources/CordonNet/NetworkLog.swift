@@ -51,6 +51,11 @@ public struct NetworkSummary: Sendable, Equatable, CustomStringConvertible {
     public var dnsRefused = 0
     /// Refusals per host (connections and DNS queries).
     public var refusedHosts: [String: Int] = [:]
+    /// Connections closed at accept because `egress.max_connections` were open (also in `refused`;
+    /// the log has a line for the first of each burst, not for each).
+    public var overConnectionLimit = 0
+    /// DNS queries refused by the wildcard bound (`egress.dns_*`; also in `dnsRefused`).
+    public var dnsOverWildcardBound = 0
 
     public init() {}
 
@@ -64,6 +69,8 @@ public struct NetworkSummary: Sendable, Equatable, CustomStringConvertible {
         if dnsRefused > 0 { text += ", \(dnsRefused) DNS quer\(dnsRefused == 1 ? "y" : "ies") refused" }
         let top = topRefused(3)
         if !top.isEmpty { text += " (top: " + top.map { "\($0.host) ×\($0.count)" }.joined(separator: ", ") + ")" }
+        if overConnectionLimit > 0 { text += ", \(overConnectionLimit) over the connection limit" }
+        if dnsOverWildcardBound > 0 { text += ", \(dnsOverWildcardBound) DNS names over the wildcard bound" }
         if errors > 0 { text += ", \(errors) failed" }
         text += ", \(approvalsAsked) approvals asked"
         return text
@@ -91,6 +98,27 @@ public final class NetworkLog: Sendable {
 
     func countApproval() { state.withLock { $0.summary.approvalsAsked += 1 } }
 
+    /// Lines about refusals at the connection limit.
+    private let limitLines = Mutex(LineThrottle())
+
+    /// A connection closed at accept because `limit` were open: counted every time; a line is
+    /// written at most once a second, naming how many were refused since the previous one (an
+    /// agent opening connections in a loop must not turn the log into the flood).
+    func refusedAtConnectionLimit(client: String, limit: Int, now: Double = WallClock.monotonic()) {
+        let more = limitLines.withLock { $0.admit(now: now) }
+        state.withLock {
+            $0.summary.overConnectionLimit += 1
+            if more == nil {
+                $0.summary.refused += 1
+                $0.summary.refusedHosts["(connection limit)", default: 0] += 1
+            }
+        }
+        guard let more else { return }
+        var reason = "\(limit) connections already open (egress.max_connections); closed at accept"
+        if more > 0 { reason += "; \(more) more refused since the previous line" }
+        record(NetworkLogEntry(client: client, method: "tcp", host: "(connection limit)", port: 0, decision: "deny", rule: "connection-limit", reason: reason))
+    }
+
     /// Lines recorded on an event loop wait here until the end of that loop's turn, then go out
     /// with one write for all of them (a busy proxy finishes several requests per turn; a write per
     /// line was a visible share of its cost). The wait is microseconds: nothing else runs first.
@@ -103,6 +131,7 @@ public final class NetworkLog: Sendable {
             case ("udp", _): break
             case ("dns", "deny"):
                 state.summary.dnsRefused += 1
+                if entry.rule.hasPrefix("dns-bound:") { state.summary.dnsOverWildcardBound += 1 }
                 state.summary.refusedHosts[entry.host, default: 0] += 1
             case ("dns", _): state.summary.dnsAnswered += 1
             case (_, "allow"): state.summary.allowed += 1
@@ -179,6 +208,23 @@ public final class NetworkLog: Sendable {
         field(",\"duration_ms\":", entry.durationMilliseconds)
         out += "}\n"
         return out
+    }
+}
+
+/// Lets a line about a refusal that can repeat at line rate through at most once a second, and
+/// counts the ones held back, so the next line can say how many there were.
+struct LineThrottle {
+    private var last: Double?
+    private var held = 0
+
+    /// nil: hold this one back; otherwise write it, saying how many were held back before it.
+    mutating func admit(now: Double) -> Int? {
+        if let last, now - last < 1 {
+            held += 1
+            return nil
+        }
+        defer { (last, held) = (now, 0) }
+        return held
     }
 }
 

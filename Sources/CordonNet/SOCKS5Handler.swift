@@ -1,7 +1,8 @@
 import NIOCore
 
 /// SOCKS5 CONNECT without authentication (RFC 1928). Refusals get their reply code (0x02 "not
-/// allowed by ruleset"); allowed tunnels then pass the same SNI/Host gate as CONNECT.
+/// allowed by ruleset"); allowed tunnels then pass the same SNI/Host gate as CONNECT. The greeting
+/// and the request must arrive within `firstBytesTimeout`.
 final class SOCKS5Handler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -36,11 +37,41 @@ final class SOCKS5Handler: ChannelInboundHandler, RemovableChannelHandler {
         self.record = record
     }
 
-    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
-    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+    private var deadline: Scheduled<Void>?
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        let limit = proxy.options.firstBytesTimeout
+        deadline = context.eventLoop.assumeIsolated().scheduleTask(in: limit) { [self] in
+            deadline = nil
+            guard let context = self.context else { return }
+            switch state {
+            case .greeting, .request:
+                record.target(method: "socks5", host: "(no request)", port: 0)
+                record.decided(Decision(
+                    verdict: .deny, host: "(no request)", port: 0, rule: "timeout",
+                    reason: "no complete SOCKS5 greeting and request within \(describeTimeout(limit))"))
+                fail(context, .generalFailure)
+            case .waiting, .done:
+                break
+            }
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        deadline?.cancel()
+        deadline = nil
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard state != .done else { return }
         bytes += unwrapInboundIn(data).readableBytesView
+        // What a client sends before its tunnel exists is held here: bounded.
+        guard bytes.count <= FirstBytes.limit else {
+            record.failed("more than \(FirstBytes.limit) bytes before the SOCKS5 reply")
+            return fail(context, .generalFailure)
+        }
         process(context: context)
     }
 
@@ -92,6 +123,8 @@ final class SOCKS5Handler: ChannelInboundHandler, RemovableChannelHandler {
             return fail(context, .commandNotSupported)
         }
         state = .waiting
+        deadline?.cancel()
+        deadline = nil
         proxy.open(host: host, port: port, on: context.eventLoop) { [self] opened in
             guard let context = self.context, case .waiting = state else {
                 if case .connected(_, let channel, _) = opened { channel.close(promise: nil) }

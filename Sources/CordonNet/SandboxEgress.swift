@@ -67,7 +67,11 @@ public final class SandboxEgress: Sendable {
         self.dns = DNSStub(policy: policy, resolver: resolver, log: log, handedOut: names, servesIPv6: false, group: group())
         self.proxy = EgressProxy(
             policy: policy, log: log, resolver: resolver, nameLookup: names, approvals: approvals,
-            options: .init(sandbox: sandbox), group: group())
+            options: .init(
+                sandbox: sandbox,
+                firstBytesTimeout: configuration.requestTimeout.map { .nanoseconds(Int64($0 * 1e9)) } ?? EgressProxy.Options.defaultFirstBytesTimeout,
+                maxConnections: configuration.maxConnections ?? EgressProxy.Options.defaultMaxConnections),
+            group: group())
     }
 
     /// Starts serving every listener; on failure closes what it was given and throws.

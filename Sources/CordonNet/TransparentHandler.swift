@@ -55,6 +55,11 @@ final class TransparentHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .http(let method, _):
             record.target(method: method, host: destination.description, port: port)
             handOverToHTTP(context: context)
+        case .malformed(let reason):
+            decided = true
+            timer?.cancel()
+            record.target(method: bytes.first == 0x16 ? "tls" : "http", host: destination.description, port: port)
+            refuse(context, rule: "bad-request", reason: "\(reason) (to \(destination):\(port))")
         case .other:
             decide(context: context, claimed: nil, opaque: true)
         }
@@ -65,19 +70,14 @@ final class TransparentHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func handOverToHTTP(context: ChannelHandlerContext) {
         decided = true
         timer?.cancel()
-        let pipeline = context.pipeline.syncOperations
         let handler = HTTPProxyHandler(proxy: proxy, record: record, mode: .captured(destination: destination, port: port))
-        do {
-            try HTTPProxyHandler.install(handler, after: self, in: pipeline)
-        } catch {
-            context.close(promise: nil)
-            return
-        }
         let pending = buffered
         buffered = []
-        for buffer in pending { context.fireChannelRead(wrapInboundOut(buffer)) }
-        context.fireChannelReadComplete()
-        pipeline.removeHandler(context: context, promise: nil)
+        do {
+            try HTTPProxyHandler.takeOver(from: context, with: handler, replaying: pending)
+        } catch {
+            context.close(promise: nil)
+        }
     }
 
     private func decide(context: ChannelHandlerContext, claimed: String?, opaque: Bool) {

@@ -1,8 +1,13 @@
 import NIOCore
 
 /// Stands between an accepted tunnel and the glue: holds the client's first bytes until they name
-/// the tunnel's host (TLS SNI or HTTP Host), refusing domain fronting. Bytes collected before it is
-/// armed (the ClientHello often rides with the CONNECT) are kept and sent upstream on success.
+/// the tunnel's host (TLS SNI or HTTP Host), refusing a name other than the tunnel's. Bytes
+/// collected before it is armed (the ClientHello often rides with the CONNECT) are kept and sent
+/// upstream on success. Without TLS interception this is all it sees of a TLS tunnel: the Host
+/// inside TLS is not checked. A tunnel that carries plain HTTP leaves the byte glue: every request
+/// on it goes through `HTTPProxyHandler` (`.tunnelled`), its Host checked against the tunnel's.
+/// The client has `firstBytesTimeout` to name the host once armed; a client that closes first
+/// takes the upstream with it.
 final class TunnelGate: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -20,6 +25,7 @@ final class TunnelGate: ChannelInboundHandler, RemovableChannelHandler {
     private var armed: Armed?
     private var finished = false
     private var timer: Scheduled<Void>?
+    private var deadline: Scheduled<Void>?
 
     init(proxy: EgressProxy, record: FlowRecord, expected: Host) {
         self.proxy = proxy
@@ -30,6 +36,12 @@ final class TunnelGate: ChannelInboundHandler, RemovableChannelHandler {
     /// Starts judging, once the upstream is connected and the client told to go ahead.
     func arm(context: ChannelHandlerContext, upstream: any Channel, decision: Decision) {
         armed = Armed(upstream: upstream, decision: decision)
+        let limit = proxy.options.firstBytesTimeout
+        deadline = context.eventLoop.assumeIsolated().scheduleTask(in: limit) { [self] in
+            refuse(
+                context: context, rule: "timeout",
+                reason: "no complete TLS ClientHello or HTTP request head within \(describeTimeout(limit)) of the tunnel's start")
+        }
         if opaqueAllowed {
             // Server-speaks-first protocols on an explicitly listed port: pass if the client is silent.
             timer = context.eventLoop.assumeIsolated().scheduleTask(in: proxy.options.sniffTimeout) { [self] in
@@ -54,9 +66,32 @@ final class TunnelGate: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        timer?.cancel()
-        armed?.upstream.close(promise: nil)
+        cancelTimers()
+        if !finished { armed?.upstream.close(promise: nil) }
         context.fireChannelInactive()
+    }
+
+    /// The client shut its side before naming the host: nothing more can come, so the tunnel ends
+    /// and both descriptors go (a half-closed client would otherwise hold them until the idle
+    /// timeout). Before the gate is armed, the CONNECT handler behind it decides.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard let event = event as? ChannelEvent, case .inputClosed = event, armed != nil, !finished else {
+            return context.fireUserInboundEventTriggered(event)
+        }
+        finished = true
+        cancelTimers()
+        record.failed("the client closed the tunnel before naming its host")
+        armed?.upstream.close(promise: nil)
+        context.close(promise: nil)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) { cancelTimers() }
+
+    private func cancelTimers() {
+        timer?.cancel()
+        deadline?.cancel()
+        timer = nil
+        deadline = nil
     }
 
     private func evaluate(context: ChannelHandlerContext) {
@@ -81,10 +116,12 @@ final class TunnelGate: ChannelInboundHandler, RemovableChannelHandler {
             }
         case .http(_, let hostHeader):
             if let hostHeader, Host(hostHeader) == expected {
-                pass(context: context)
+                handOverToHTTP(context: context)
             } else {
                 refuse(context: context, rule: "host-mismatch", reason: "HTTP Host \(hostHeader ?? "(none)") differs from the tunnel host \(host)")
             }
+        case .malformed(let reason):
+            refuse(context: context, rule: "bad-request", reason: "\(reason) (tunnel to \(host))")
         case .other:
             if opaqueAllowed {
                 pass(context: context)
@@ -94,10 +131,31 @@ final class TunnelGate: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
+    /// Plain HTTP in the tunnel: every request is checked and sent on its own (`HTTPProxyHandler`
+    /// in `.tunnelled` mode), the first on the upstream dialled for the tunnel, so a second
+    /// request cannot name another host than the tunnel's. The tunnel keeps its own line; each
+    /// request gets one.
+    private func handOverToHTTP(context: ChannelHandlerContext) {
+        guard !finished, let armed else { return }
+        finished = true
+        cancelTimers()
+        let handler = HTTPProxyHandler(
+            proxy: proxy, record: FlowRecord(client: record.client, log: proxy.log), mode: .tunnelled(host: expected, port: armed.decision.port),
+            predialled: (armed.decision, armed.upstream))
+        let pending = buffered
+        buffered = []
+        do {
+            try HTTPProxyHandler.takeOver(from: context, with: handler, replaying: pending)
+        } catch {
+            armed.upstream.close(promise: nil)
+            context.close(promise: nil)
+        }
+    }
+
     private func pass(context: ChannelHandlerContext) {
         guard !finished, let armed else { return }
         finished = true
-        timer?.cancel()
+        cancelTimers()
         let pending = buffered
         buffered = []
         do {
@@ -117,7 +175,7 @@ final class TunnelGate: ChannelInboundHandler, RemovableChannelHandler {
     private func refuse(context: ChannelHandlerContext, rule: String, reason: String) {
         guard !finished, let armed else { return }
         finished = true
-        timer?.cancel()
+        cancelTimers()
         record.decided(Decision(verdict: .deny, host: armed.decision.host, port: armed.decision.port, rule: rule, reason: reason))
         armed.upstream.close(promise: nil)
         context.close(promise: nil)

@@ -11,7 +11,10 @@ extension EgressConfiguration {
             domains: egress.domains, deny: egress.deny.map { DenyRule(domain: $0.domain, reason: $0.reason) },
             allowPrivate: egress.allowPrivate, resolve: egress.resolve, prompt: egress.prompt,
             parentProxy: egress.parentProxy.map { ParentProxy(url: $0.url, noProxy: $0.noProxy, caFile: $0.caFile) },
-            rateLimits: egress.rateLimits, blocklists: egress.blocklists)
+            rateLimits: egress.rateLimits, blocklists: egress.blocklists,
+            dnsBound: WildcardNameBound.Limits(
+                namesPerMinute: egress.dnsNamesPerMinute, maxLabelLength: egress.dnsMaxLabel, maxEntropy: egress.dnsMaxEntropy),
+            maxConnections: egress.maxConnections, requestTimeout: egress.requestTimeout)
     }
 }
 

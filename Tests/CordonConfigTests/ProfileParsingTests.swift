@@ -8,6 +8,18 @@ import Testing
         #expect(try Fixture.parse("# only a comment\n") == Profile.defaults)
     }
 
+    /// The limits the proxy holds the agent to: defaults when absent, the written values otherwise.
+    @Test func egressLimitsLoad() throws {
+        let defaults = try Fixture.parse("").egress
+        #expect(defaults.maxConnections == 512 && defaults.requestTimeout == 10)
+        #expect(defaults.dnsNamesPerMinute == 120 && defaults.dnsMaxLabel == 40 && defaults.dnsMaxEntropy == 4.0)
+        let egress = try Fixture.parse(
+            "egress:\n  max_connections: 64\n  request_timeout: 2500ms\n  dns_names_per_minute: 30\n  dns_max_label: 20\n  dns_max_entropy: 3.5\n"
+        ).egress
+        #expect(egress.maxConnections == 64 && egress.requestTimeout == 2.5)
+        #expect(egress.dnsNamesPerMinute == 30 && egress.dnsMaxLabel == 20 && egress.dnsMaxEntropy == 3.5)
+    }
+
     @Test func fullProfileLoads() throws {
         let yaml = """
             name: web-app
@@ -130,6 +142,10 @@ import Testing
         .init(yaml: "egress:\n  parent_proxy: {url: \"http://p:3128\", ca_file: /etc/ca.pem}\n", line: 2, column: 17, field: "egress.parent_proxy.ca_file",
               message: "applies to an https:// parent proxy only"),
         .init(yaml: "egress:\n  rate_limits: {x.com: fast}\n", line: 2, column: 24, field: "egress.rate_limits.x.com", message: "expected a positive whole number"),
+        .init(yaml: "egress:\n  max_connections: 0\n", line: 2, column: 20, field: "egress.max_connections", message: "expected a positive whole number"),
+        .init(yaml: "egress:\n  request_timeout: soon\n", line: 2, column: 20, field: "egress.request_timeout", message: "is not a valid duration"),
+        .init(yaml: "egress:\n  dns_max_label: 70\n", line: 2, column: 18, field: "egress.dns_max_label", message: "longer than a DNS label"),
+        .init(yaml: "egress:\n  dns_max_entropy: high\n", line: 2, column: 20, field: "egress.dns_max_entropy", message: "expected a positive number"),
         .init(yaml: "mounts:\n  - host: data\n    sandbox: /data\n", line: 2, column: 11, field: "mounts[0].host", message: "\"data\" is a relative path"),
         .init(yaml: "mounts:\n  - host: /data\n    sandbox: data\n", line: 3, column: 14, field: "mounts[0].sandbox", message: "must be absolute"),
         .init(yaml: "mounts:\n  - host: /data\n    sandbox: /x/../etc\n", line: 3, column: 14, field: "mounts[0].sandbox", message: "\"..\""),

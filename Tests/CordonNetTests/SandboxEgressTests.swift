@@ -1,5 +1,6 @@
 import CCordon
 import CordonCore
+import NIOCore
 import Synchronization
 import Testing
 
@@ -33,6 +34,24 @@ import Glibc
 
     func status(through port: Int) async throws -> String {
         try await run(["curl", "-sS", "-m", "10", "-o", "/dev/null", "-w", "%{http_code}", "-x", "http://127.0.0.1:\(port)", "http://unlisted.test/"]).stdout
+    }
+
+    /// The profile's limits reach the proxy and the policy; absent, the defaults apply.
+    @Test func theLimitsReachTheProxy() throws {
+        let set = try SandboxEgress(
+            configuration: EgressConfiguration(
+                domains: [".github.com"], dnsBound: .init(namesPerMinute: 7, maxLabelLength: 9, maxEntropy: 3),
+                maxConnections: 64, requestTimeout: 2.5),
+            sandbox: "box", logPath: nil)
+        #expect(set.proxy.options.maxConnections == 64)
+        #expect(set.proxy.options.firstBytesTimeout == .milliseconds(2500))
+        #expect(set.policy.wildcardBound.limits == .init(namesPerMinute: 7, maxLabelLength: 9, maxEntropy: 3))
+        let defaults = try SandboxEgress(configuration: EgressConfiguration(), sandbox: "box", logPath: nil)
+        #expect(defaults.proxy.options.maxConnections == 512)
+        #expect(defaults.proxy.options.firstBytesTimeout == .seconds(10))
+        #expect(defaults.policy.wildcardBound.limits == .init())
+        // 0 is never "unlimited".
+        #expect(EgressProxy.Options(maxConnections: 0).maxConnections == 512)
     }
 
     @Test func aListenerThatDiesIsServedAgainAndStopLeavesNothing() async throws {

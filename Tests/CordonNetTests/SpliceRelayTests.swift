@@ -173,9 +173,11 @@ final class HalfClosingEchoHandler: ChannelInboundHandler {
         #expect(small.proxy.tunnelRelay?.adoptedCount == 0)
     }
 
-    /// A bulk HTTPS-like download inside a CONNECT tunnel (here plain HTTP with a matching Host,
-    /// which the gate lets through): the body arrives whole and the download moved.
-    @Test func aDownloadInATunnelMoves() async throws {
+    /// A bulk download of plain HTTP inside a CONNECT tunnel: every request in such a tunnel is
+    /// checked on its own (its Host against the tunnel's), so it stays in NIO and does not move;
+    /// the body arrives whole and the request's line counts it. (Tunnels of TLS or opaque bytes
+    /// move: the echo tests above.)
+    @Test func aPlainHTTPDownloadInATunnelIsCarriedPerRequest() async throws {
         let lb = try await Loopback.start()
         defer { Task { await lb.stop() } }
         let mib = 32
@@ -186,10 +188,11 @@ final class HalfClosingEchoHandler: ChannelInboundHandler {
         ])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout == "\(mib << 20)")
-        #expect(lb.proxy.tunnelRelay?.adoptedCount == 1)
-        let line = try #require(await lb.waitForLog { $0.contains("CONNECT") && $0.contains("\"decision\":\"allow\"") })
+        #expect(lb.proxy.tunnelRelay?.adoptedCount == 0)
+        #expect(await lb.waitForLog { $0.contains("CONNECT") && $0.contains("\"decision\":\"allow\"") } != nil)
+        let line = try #require(await lb.waitForLog { $0.contains("\"method\":\"GET\"") && $0.contains("\"decision\":\"allow\"") })
         let down = Self.bytes("bytes_down", in: line)
-        #expect(down > mib << 20 && down < (mib << 20) + 1024, "\(line)")
+        #expect(down >= mib << 20 && down < (mib << 20) + 1024, "\(line)")
     }
 
     /// A moved tunnel that goes quiet is closed after the idle timeout, and logged then.
