@@ -97,7 +97,10 @@ final class HalfClosingEchoHandler: ChannelInboundHandler {
         while b"\\r\\n\\r\\n" not in head: head += s.recv(1)
         s.sendall(b"\\0" * \(count))
         got = 0
-        while got < \(count): got += len(s.recv(4096))
+        while got < \(count):
+            chunk = s.recv(4096)
+            if not chunk: sys.exit("the tunnel closed after %d of \(count) bytes" % got)
+            got += len(chunk)
 
         """
     }
@@ -221,7 +224,9 @@ final class HalfClosingEchoHandler: ChannelInboundHandler {
             print(repr(s.recv(10)))
             """
         async let client = run(["python3", "-c", script, "\(lb.proxyPort)", target])
-        for _ in 0..<250 where lb.proxy.tunnelRelay?.activeCount != 1 { try await Task.sleep(for: .milliseconds(20)) }
+        // Up to 30 s: on a loaded machine the move can take seconds, and stopping before it would
+        // test nothing.
+        for _ in 0..<1500 where lb.proxy.tunnelRelay?.activeCount != 1 { try await Task.sleep(for: .milliseconds(20)) }
         #expect(lb.proxy.tunnelRelay?.activeCount == 1)
         await lb.proxy.stop()
         let result = try await client

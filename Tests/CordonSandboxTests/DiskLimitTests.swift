@@ -191,8 +191,10 @@ struct DiskLimitTests {
         #expect(!r.stdout.contains("wrote-all"), "\(r.stdout) \(r.stderr)")
         let event = try #require(events(h, "hide", kind: "disk_limit").first)
         let bytes = event["bytes"] as? Int ?? 0
-        // Slack: one period (0.1 s) of python writing to the page cache: ~24 MiB measured here.
-        #expect(bytes >= 20 << 20 && bytes < 60 << 20, "\(event)")
+        // It tripped on what was held open, before the 75 MiB were all written ("wrote-all" above).
+        // The slack (one period of python writing to the page cache, ~24 MiB on a quiet machine)
+        // depends on the load and is stated in docs/configuration.md, not asserted here.
+        #expect(bytes >= 20 << 20, "\(event)")
     }
 
     /// The same with files kept only as memory mappings (descriptor closed, file deleted): found
