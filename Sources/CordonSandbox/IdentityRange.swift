@@ -1,0 +1,187 @@
+import CCordon
+import CordonCore
+import CordonIsolation
+import CordonOS
+import Glibc
+
+/// The host uids and gids a sandbox's users are when cordon runs as root: a block of 65536 of
+/// its own, from a region cordon reserves (0x70000000–0x7FFDFFFF, above systemd-nspawn's
+/// container ranges and below the foreign range at 0x7FFE0000), so that file permissions,
+/// keyrings and every other uid check treat the agent as the unprivileged stranger it is.
+///
+/// A sandbox keeps its block across runs (its upper layer's files are owned by it): the block
+/// is recorded in the sandbox's directory and claimed in a registry (`/var/lib/cordon/uid-ranges`,
+/// one file per block naming the sandbox directory, created with O_EXCL), so two sandboxes never
+/// share one, running or not.
+struct IdentityRange: Sendable, Equatable {
+    static let region: UInt32 = 0x7000_0000
+    static let size: UInt32 = 65536
+    static let blocks: UInt32 = 4094
+    static let registry = "/var/lib/cordon/uid-ranges"
+    static let recordName = "uid-range"
+
+    let block: UInt32
+    /// The host uid (and gid) of root inside; the sandbox user is this uid too (see PlanExecutor).
+    var base: UInt32 { Self.region + block * Self.size }
+
+    /// The block of the sandbox whose state is `directory` (made if missing), claimed now when it
+    /// has none. Throws when none can be claimed: the sandbox must not run as host root.
+    static func forSandbox(directory: String) throws(CordonError) -> IdentityRange {
+        do throws(SystemError) {
+            try FileIO.makeDirectories(directory, mode: 0o700)
+            try FileIO.makeDirectories(registry, mode: 0o700)
+        } catch {
+            throw CordonError(.io, "cannot prepare the sandbox's uid range",
+                              hint: "cordon run as root maps the sandbox to host uids \(region)+ and records them in \(registry)", cause: error.description)
+        }
+        let record = directory + "/" + recordName
+        if let bytes = try? FileIO.readFile(record, limit: 32),
+           let block = UInt32(String(decoding: bytes.last == 0x0A ? bytes.dropLast() : bytes[...], as: UTF8.self)),
+           block < blocks, owner(of: block) == directory {
+            return IdentityRange(block: block)
+        }
+        let start = UInt32.random(in: 0..<blocks)
+        for offset in 0..<blocks {
+            let block = (start + offset) % blocks
+            let fd = open(registry + "/\(block)", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            if fd < 0 {
+                if errno == EEXIST { continue }
+                throw CordonError(.io, "cannot claim a uid range in \(registry)", cause: String(cString: strerror(errno)))
+            }
+            let text = Array(directory.utf8)
+            let wrote = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            close(fd)
+            guard wrote == text.count else {
+                _ = unlink(registry + "/\(block)")
+                throw CordonError(.io, "cannot claim a uid range in \(registry)", cause: "short write")
+            }
+            do throws(SystemError) { try FileIO.writeAtomically(record, Array("\(block)\n".utf8), mode: 0o600) } catch {
+                throw CordonError(.io, "cannot write \(record)", cause: error.description)
+            }
+            return IdentityRange(block: block)
+        }
+        throw CordonError(.unsupported, "every one of cordon's \(blocks) uid ranges is claimed (\(registry))",
+                          hint: "remove the files of sandboxes that no longer exist from \(registry)")
+    }
+
+    private static func owner(of block: UInt32) -> String? {
+        guard let bytes = try? FileIO.readFile(registry + "/\(block)", limit: 4096) else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// Detached mounts the supervisor (host root) opens for init, which runs as the sandbox's
+/// unprivileged host uid and may not reach them: the workspace and read-write mounts idmapped so
+/// their owner is the sandbox's user, read-only mounts as they are, and the directories holding
+/// the overlays' upper and work layers.
+struct SupervisorTrees {
+    private(set) var paths: [String] = []
+    private(set) var fds: [Int32] = []
+    private var namespaces: [String: Int32] = [:]
+
+    /// Opens what `plan` needs and records it in `plan.trees`. `initPid`: init, whose user
+    /// namespace maps host-root-owned files to root inside.
+    static func open(for plan: inout SandboxPlan, range: IdentityRange, initPid: Int32) throws(CordonError) -> SupervisorTrees {
+        var trees = SupervisorTrees()
+        do throws(CordonError) {
+            for step in plan.steps {
+                switch step {
+                case .overlay(let lower, let upper, _, _):
+                    try trees.add(lower, idmapped: true, range: range, initPid: initPid)
+                    try trees.add(parentDirectory(upper), idmapped: false, range: range, initPid: initPid)
+                case .bind(let source, _, let readOnly) where !isSystemSource(source):
+                    try trees.add(source, idmapped: !readOnly, range: range, initPid: initPid)
+                default:
+                    break
+                }
+            }
+        } catch {
+            trees.close()
+            throw error
+        }
+        plan.trees = trees.paths
+        trees.closeNamespaces()
+        return trees
+    }
+
+    /// Binds of the host's system (read by everyone) that init makes by path itself.
+    static func isSystemSource(_ source: String) -> Bool {
+        source == "/etc" || source.hasPrefix("/dev/") || HostFacts.systemDirectories.contains(source)
+    }
+
+    static func parentDirectory(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return "/" }
+        return String(path[..<slash])
+    }
+
+    private mutating func add(_ path: String, idmapped: Bool, range: IdentityRange, initPid: Int32) throws(CordonError) {
+        guard !paths.contains(path) else { return }
+        guard paths.count < SandboxPlan.maxTrees else {
+            throw CordonError(.unsupported, "the profile mounts more than \(SandboxPlan.maxTrees) host directories", hint: "mount fewer directories")
+        }
+        let tree = ccordon_clone_tree(AT_FDCWD, path, 1)
+        guard tree >= 0 else {
+            throw CordonError(.sandboxSetup, "cannot open \(path) for the sandbox", cause: String(cString: strerror(-tree)))
+        }
+        if idmapped {
+            var st = stat()
+            guard fstat(tree, &st) == 0 else {
+                let e = errno
+                Glibc.close(tree)
+                throw CordonError(.sandboxSetup, "cannot stat \(path)", cause: String(cString: strerror(e)))
+            }
+            do throws(CordonError) {
+                let userns = try namespace(owner: st.st_uid, group: st.st_gid, range: range, initPid: initPid)
+                let rc = ccordon_idmap_tree(tree, userns)
+                guard rc == 0 else {
+                    throw CordonError(.sandboxSetup, "cannot map the owner of \(path) to the sandbox's user (idmapped mount)",
+                                      hint: "run as root, cordon needs idmapped mounts (Linux 5.12+) on the file system of \(path); run cordon as an ordinary user instead",
+                                      cause: String(cString: strerror(-rc)))
+                }
+            } catch {
+                Glibc.close(tree)
+                throw error
+            }
+        }
+        paths.append(path)
+        fds.append(tree)
+    }
+
+    /// A user namespace mapping `owner`:`group` to the sandbox's root (init's own when the owner
+    /// is root, else one made for it by a child that never runs).
+    private mutating func namespace(owner: uid_t, group: gid_t, range: IdentityRange, initPid: Int32) throws(CordonError) -> Int32 {
+        let key = "\(owner):\(group)"
+        if let fd = namespaces[key] { return fd }
+        let fd: Int32
+        if owner == 0 && group == 0 {
+            fd = Glibc.open("/proc/\(initPid)/ns/user", O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw CordonError(.sandboxSetup, "cannot open the sandbox's user namespace", cause: String(cString: strerror(errno))) }
+        } else {
+            let child: SpawnedProcess
+            do throws(SystemError) {
+                child = try SpawnedProcess.start(path: "/nonexistent", arguments: ["cordon-idmap"], environment: [], descriptors: [], namespaces: .user)
+            } catch {
+                throw CordonError(.sandboxSetup, "cannot create a user namespace for an idmapped mount", cause: error.description)
+            }
+            defer { child.abandon() }
+            do throws(SystemError) { try child.mapIdentity(insideUid: owner, outsideUid: range.base, insideGid: group, outsideGid: range.base) } catch {
+                throw CordonError(.sandboxSetup, "cannot map uid \(owner) for an idmapped mount", cause: error.description)
+            }
+            fd = Glibc.open("/proc/\(child.pid)/ns/user", O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw CordonError(.sandboxSetup, "cannot open a user namespace for an idmapped mount", cause: String(cString: strerror(errno))) }
+        }
+        namespaces[key] = fd
+        return fd
+    }
+
+    private mutating func closeNamespaces() {
+        for fd in namespaces.values { Glibc.close(fd) }
+        namespaces = [:]
+    }
+
+    mutating func close() {
+        closeNamespaces()
+        for fd in fds { Glibc.close(fd) }
+        fds = []
+    }
+}
