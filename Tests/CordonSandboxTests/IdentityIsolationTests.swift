@@ -107,4 +107,32 @@ struct IdentityIsolationTests {
             #expect(lstat(h.workspace + "/" + path, &st) == 0 && st.st_uid == 0 && st.st_gid == 0, "\(path) is adopted by root (\(st.st_uid))")
         }
     }
+
+    /// Run as root on another user's project: the workspace and a read-write mount are mapped so
+    /// that their owner is the sandbox's user; what the agent writes through the mount is stored
+    /// as that owner, never as root.
+    @Test(.enabled(if: SandboxHarness.isRoot, "needs root"), .timeLimit(.minutes(2)))
+    func runAsRootAnotherUsersDirectoriesBelongToTheAgent() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let shared = h.root + "/shared"
+        try h.write("note", "hello\n", in: shared)
+        try h.write("a.txt", "a\n")
+        for path in [h.workspace, h.workspace + "/a.txt", shared, shared + "/note"] {
+            #expect(chown(path, 4242, 4343) == 0)
+        }
+        #expect(chmod(h.workspace + "/a.txt", 0o600) == 0)
+        try h.write("profile.yaml", "name: other\nmounts:\n  - {host: \(shared), sandbox: /mnt/shared, mode: rw}\n", in: h.root)
+        let script = """
+            cat /workspace/a.txt && echo b > /workspace/b.txt
+            cat /mnt/shared/note && echo written > /mnt/shared/new
+            stat -c '%U:%G' /workspace/a.txt /mnt/shared/note /mnt/shared/new
+            """
+        let r = try await h.cordon(["run", "--profile", h.root + "/profile.yaml", "--workspace", h.workspace, "--name", "o", "--", "/bin/sh", "-c", script])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == "a\nhello\nagent:agent\nagent:agent\nagent:agent\n", "\(r.stdout)")
+        var st = stat()
+        #expect(lstat(shared + "/new", &st) == 0 && st.st_uid == 4242 && st.st_gid == 4343, "stored as \(st.st_uid):\(st.st_gid)")
+        #expect(lstat(h.state + "/cordon/sandboxes/o/upper/b.txt", &st) == 0 && st.st_uid >= 0x7000_0000, "upper owner \(st.st_uid)")
+    }
 }
