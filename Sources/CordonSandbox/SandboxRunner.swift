@@ -294,16 +294,19 @@ public final class SandboxRunner {
     /// Where init builds the root when it runs as an unprivileged host uid (cordon run as root),
     /// which may not reach the state directory: an empty directory everyone may look up. Each
     /// sandbox mounts its root's tmpfs there in its own mount namespace; the host sees nothing.
+    /// Its sibling `stage` is where init attaches the supervisor's detached mounts (PlanExecutor).
     static func rootMountPoint() throws(CordonError) -> String {
         let path = "/run/cordon/root"
-        do throws(SystemError) {
-            try FileIO.makeDirectories(path, mode: 0o755)
-        } catch {
-            throw CordonError(.io, "cannot create \(path)", cause: error.description)
-        }
-        var st = stat()
-        guard lstat(path, &st) == 0, st.st_mode & S_IFMT == S_IFDIR, st.st_uid == 0, st.st_mode & 0o022 == 0 else {
-            throw CordonError(.io, "\(path) is not a directory that only root may change", hint: "remove it; cordon makes it again")
+        for dir in ["/run/cordon", path, "/run/cordon/stage"] {
+            do throws(SystemError) {
+                try FileIO.makeDirectories(dir, mode: 0o755)
+            } catch {
+                throw CordonError(.io, "cannot create \(dir)", cause: error.description)
+            }
+            var st = stat()
+            guard lstat(dir, &st) == 0, st.st_mode & S_IFMT == S_IFDIR, st.st_uid == 0, st.st_mode & 0o022 == 0 else {
+                throw CordonError(.io, "\(dir) is not a directory that only root may change", hint: "remove it; cordon makes it again")
+            }
         }
         return path
     }
