@@ -147,6 +147,11 @@ int ccordon_overlay_from_fds(int lower, int upper, int work, int userxattr, int 
     int rc = sys_fsconfig(fs, FSCONFIG_SET_FD, "lowerdir+", NULL, lower);
     if (rc == 0) rc = sys_fsconfig(fs, FSCONFIG_SET_FD, "upperdir", NULL, upper);
     if (rc == 0) rc = sys_fsconfig(fs, FSCONFIG_SET_FD, "workdir", NULL, work);
+    if (rc != 0 && errno == EINVAL) {
+        // Layers by descriptor arrived in Linux 6.13 ("lowerdir+" in 6.7): the caller mounts by path.
+        close(fs);
+        return -EOPNOTSUPP;
+    }
     if (rc == 0 && userxattr) rc = sys_fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0);
     if (rc == 0 && volatile_mount) rc = sys_fsconfig(fs, FSCONFIG_SET_FLAG, "volatile", NULL, 0);
     if (rc == 0) rc = sys_fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0);

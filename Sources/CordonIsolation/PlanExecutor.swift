@@ -171,9 +171,9 @@ public struct PlanExecutor {
         guard Self.parent(work) == layers, upper != layers, work != layers else {
             throw SystemError("mount overlay: upper \(upper) and work \(work) must share a parent directory", nil, errno: EINVAL)
         }
-        let lowerTree = try detachedCopy(lower)
+        let (lowerTree, lowerPath) = try detachedCopy(lower)
         defer { close(lowerTree) }
-        let layerTree = try detachedCopy(layers)
+        let (layerTree, layersPath) = try detachedCopy(layers)
         defer { close(layerTree) }
         let upperFD = openat(layerTree, Self.name(upper), Int32(CCORDON_O_PATH) | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard upperFD >= 0 else { throw .current("open the upper layer", upper) }
@@ -183,6 +183,14 @@ public struct PlanExecutor {
         defer { close(workFD) }
         var log = [CChar](repeating: 0, count: 512)
         let rc = ccordon_overlay_from_fds(lowerTree, upperFD, workFD, 1, 1, target, &log, log.count)
+        if rc == -EOPNOTSUPP {
+            // overlayfs before Linux 6.13 takes no layer by descriptor: by path, as seen from
+            // here (run as root, the staging points, which say nothing of the host; rootless,
+            // the host paths, which mountinfo then shows).
+            try Mount.overlay(lower: lowerPath, upper: layersPath + "/" + Self.name(upper), work: layersPath + "/" + Self.name(work),
+                              target: target, userXattr: true, volatile: true)
+            return
+        }
         guard rc == 0 else {
             let said = String(decoding: log.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             throw SystemError("mount overlay (lower \(lower), upper \(upper))\(said.isEmpty ? "" : " [\(said)]") on", target, returned: rc)
@@ -194,18 +202,19 @@ public struct PlanExecutor {
     /// for it, else from the path itself. The supervisor's mount is attached first on a private
     /// tmpfs beside the root (`stage`), outside the sandbox, and goes with the old root at
     /// pivot_root (unmounting it here would cost an RCU grace period, ~2.5 ms, per layer).
-    private func detachedCopy(_ path: String) throws(SystemError) -> Int32 {
+    /// Also returns a path to the same directory in this mount namespace.
+    private func detachedCopy(_ path: String) throws(SystemError) -> (Int32, String) {
         guard let tree = trees[path] else {
             let fd = ccordon_clone_tree(AT_FDCWD, path, 1)
             try check("open a private copy of", path, fd < 0 ? fd : 0)
-            return fd
+            return (fd, path)
         }
         let point = try stage.next(beside: plan.root)
         // A detached tree attaches once (the supervisor sends one per path, each for one step).
         try check("attach \(path) at", point, ccordon_attach_tree(tree, point))
         let fd = ccordon_clone_tree(AT_FDCWD, point, 1)
         try check("open a private copy of", path, fd < 0 ? fd : 0)
-        return fd
+        return (fd, point)
     }
 
     private static func parent(_ path: String) -> String {

@@ -55,7 +55,8 @@ int ccordon_idmap_tree(int tree, int userns);
 int ccordon_attach_tree(int tree, const char *target);
 /// Mounts an overlay at `target` whose layers are given as descriptors (overlayfs since 6.13):
 /// its options then show each layer's path as seen through that descriptor, not a host path.
-/// On failure `log` holds the filesystem's message, if any.
+/// On failure `log` holds the filesystem's message, if any; -EOPNOTSUPP when the kernel takes no
+/// layer by descriptor (before 6.13).
 int ccordon_overlay_from_fds(int lower, int upper, int work, int userxattr, int volatile_mount, const char *target,
                              char *log, size_t log_size);
 #endif
