@@ -26,7 +26,7 @@ struct IdentityRange: Sendable, Equatable {
 
     /// The block of the sandbox whose state is `directory` (made if missing), claimed now when it
     /// has none. Throws when none can be claimed: the sandbox must not run as host root.
-    static func forSandbox(directory: String) throws(CordonError) -> IdentityRange {
+    static func forSandbox(directory: String, registry: String = IdentityRange.registry) throws(CordonError) -> IdentityRange {
         do throws(SystemError) {
             try FileIO.makeDirectories(directory, mode: 0o700)
             try FileIO.makeDirectories(registry, mode: 0o700)
@@ -37,7 +37,7 @@ struct IdentityRange: Sendable, Equatable {
         let record = directory + "/" + recordName
         if let bytes = try? FileIO.readFile(record, limit: 32),
            let block = UInt32(String(decoding: bytes.last == 0x0A ? bytes.dropLast() : bytes[...], as: UTF8.self)),
-           block < blocks, owner(of: block) == directory {
+           block < blocks, owner(of: block, registry: registry) == directory {
             return IdentityRange(block: block)
         }
         let start = UInt32.random(in: 0..<blocks)
@@ -64,7 +64,7 @@ struct IdentityRange: Sendable, Equatable {
                           hint: "remove the files of sandboxes that no longer exist from \(registry)")
     }
 
-    private static func owner(of block: UInt32) -> String? {
+    private static func owner(of block: UInt32, registry: String) -> String? {
         guard let bytes = try? FileIO.readFile(registry + "/\(block)", limit: 4096) else { return nil }
         return String(decoding: bytes, as: UTF8.self)
     }
