@@ -21,8 +21,13 @@ struct IdentityRange: Sendable, Equatable {
     static let recordName = "uid-range"
 
     let block: UInt32
+    /// Claimed by this call (the sandbox had no block): what an earlier cordon left in its upper
+    /// layers is still owned by host ids, see `adoptLayer`.
+    var claimedNow = false
     /// The host uid (and gid) of root inside; the sandbox user is this uid too (see PlanExecutor).
     var base: UInt32 { Self.region + block * Self.size }
+
+    static func == (a: IdentityRange, b: IdentityRange) -> Bool { a.block == b.block }
 
     /// The block of the sandbox whose state is `directory` (made if missing), claimed now when it
     /// has none. Throws when none can be claimed: the sandbox must not run as host root.
@@ -58,10 +63,49 @@ struct IdentityRange: Sendable, Equatable {
             do throws(SystemError) { try FileIO.writeAtomically(record, Array("\(block)\n".utf8), mode: 0o600) } catch {
                 throw CordonError(.io, "cannot write \(record)", cause: error.description)
             }
-            return IdentityRange(block: block)
+            return IdentityRange(block: block, claimedNow: true)
         }
         throw CordonError(.unsupported, "every one of cordon's \(blocks) uid ranges is claimed (\(registry))",
                           hint: "remove the files of sandboxes that no longer exist from \(registry)")
+    }
+
+    /// Gives what lies beneath the upper layer `path` (written by an earlier cordon, run as root,
+    /// when the sandbox was host uid 0) to the sandbox's ids: an id `n` below 65536 becomes
+    /// `base + n`, so files root wrote stay root's inside. Beneath the directory opened without
+    /// following any symlink, each entry changed with AT_SYMLINK_NOFOLLOW; the sandbox is not
+    /// running (its lock is held). Returns the entries that could not be changed.
+    func adoptLayer(_ path: String) -> Int {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return 0 }
+        return adopt(directory: fd, depth: 0)
+    }
+
+    /// Takes ownership of `fd`.
+    private func adopt(directory fd: Int32, depth: Int) -> Int {
+        guard depth < 4096, let dir = fdopendir(fd) else {
+            close(fd)
+            return 1
+        }
+        defer { closedir(dir) }
+        var failed = 0
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
+            if name == [0x2E] || name == [0x2E, 0x2E] { continue }
+            let cName = name.map { CChar(bitPattern: $0) } + [0]
+            var st = stat()
+            guard fstatat(fd, cName, &st, AT_SYMLINK_NOFOLLOW) == 0 else { failed += 1; continue }
+            let uid = st.st_uid < Self.size ? base + st.st_uid : st.st_uid
+            let gid = st.st_gid < Self.size ? base + st.st_gid : st.st_gid
+            if uid != st.st_uid || gid != st.st_gid {
+                // chown clears set-id bits: the sync gate flags those anyway.
+                if fchownat(fd, cName, uid, gid, AT_SYMLINK_NOFOLLOW) != 0 { failed += 1 }
+            }
+            if st.st_mode & S_IFMT == S_IFDIR {
+                let child = openat(fd, cName, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                if child >= 0 { failed += adopt(directory: child, depth: depth + 1) } else { failed += 1 }
+            }
+        }
+        return failed
     }
 
     private static func owner(of block: UInt32, registry: String) -> String? {

@@ -81,6 +81,13 @@ public final class SandboxRunner {
         }
         let lock = try sandbox.abortingOnFailure { () throws(CordonError) in try acquireLock(layout) }
         defer { close(lock) }
+        if let range, range.claimedNow {
+            // A sandbox an earlier cordon ran as host root: its held changes become its own.
+            let failed = overlayLayers(layout: layout).layers.reduce(0) { $0 + range.adoptLayer($1.upper) }
+            if failed > 0 {
+                warn("cordon: \(failed) entries of \(options.name)'s upper layer could not be given to its uid \(range.base): the sandbox may not change them")
+            }
+        }
         let events = try sandbox.abortingOnFailure { () throws(CordonError) in try JSONLinesWriter(path: layout.events) }
         if profile.mode == .unsafe {
             warn("WARNING: unsafe mode: \(workspace) is mounted read-write; the agent's writes reach the host directly, unreviewed")

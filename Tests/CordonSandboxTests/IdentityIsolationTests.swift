@@ -135,4 +135,33 @@ struct IdentityIsolationTests {
         #expect(lstat(shared + "/new", &st) == 0 && st.st_uid == 4242 && st.st_gid == 4343, "stored as \(st.st_uid):\(st.st_gid)")
         #expect(lstat(h.state + "/cordon/sandboxes/o/upper/b.txt", &st) == 0 && st.st_uid >= 0x7000_0000, "upper owner \(st.st_uid)")
     }
+
+    /// A sandbox an earlier cordon ran as host root holds files owned by root in its upper layer:
+    /// when it first gets its own ids they become the sandbox's, so the agent can change them;
+    /// a symlink in the upper is changed itself, never what it points to.
+    @Test(.enabled(if: SandboxHarness.isRoot, "needs root"), .timeLimit(.minutes(2)))
+    func runAsRootASandboxFromBeforeKeepsItsChanges() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let first = try await h.sandbox("echo one > /workspace/kept.txt && mkdir /workspace/d && echo x > /workspace/d/f && ln -s /etc/hostname /workspace/link")
+        #expect(first.status == 0, "\(first.stderr)")
+        // As an earlier cordon left it: everything root's, and no block recorded.
+        let dir = h.state + "/cordon/sandboxes/t"
+        let block = try String(contentsOfFile: dir + "/uid-range", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(unlink(dir + "/uid-range") == 0)
+        #expect(unlink("/var/lib/cordon/uid-ranges/" + block) == 0)
+        for path in ["kept.txt", "d", "d/f"] { #expect(lchown(dir + "/upper/" + path, 0, 0) == 0) }
+        #expect(lchown(dir + "/upper/link", 0, 0) == 0)
+        var before = stat()
+        #expect(stat("/etc/hostname", &before) == 0)
+
+        let second = try await h.sandbox("echo two >> /workspace/kept.txt && echo y > /workspace/d/g && cat /workspace/kept.txt")
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(second.stdout == "one\ntwo\n")
+        #expect(!second.stderr.contains("could not be given"), "\(second.stderr)")
+        var st = stat()
+        #expect(lstat(dir + "/upper/link", &st) == 0 && st.st_uid >= 0x7000_0000)
+        var after = stat()
+        #expect(stat("/etc/hostname", &after) == 0 && after.st_uid == before.st_uid, "the link's target is untouched")
+    }
 }
