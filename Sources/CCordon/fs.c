@@ -39,6 +39,12 @@ int ccordon_lremovexattr(const char *path, const char *name) { return lremovexat
 
 ssize_t ccordon_llistxattr(const char *path, char *list, size_t size) { return llistxattr(path, list, size); }
 
+ssize_t ccordon_fgetxattr(int fd, const char *name, void *value, size_t size) { return fgetxattr(fd, name, value, size); }
+
+ssize_t ccordon_flistxattr(int fd, char *list, size_t size) { return flistxattr(fd, list, size); }
+
+int ccordon_fremovexattr(int fd, const char *name) { return fremovexattr(fd, name); }
+
 uint64_t ccordon_makedev(unsigned int major, unsigned int minor) { return makedev(major, minor); }
 unsigned int ccordon_major(uint64_t dev) { return major(dev); }
 unsigned int ccordon_minor(uint64_t dev) { return minor(dev); }

@@ -45,6 +45,9 @@ static void child_main(const struct ccordon_spawn_attrs *a, int go_read, int err
     sigprocmask(SIG_SETMASK, &none, NULL);
 
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(err_write, errno);
+    // A session of its own: the host's controlling terminal is never the sandbox's, whatever
+    // descriptors it holds (a pty, when it gets one, is made controlling inside).
+    if (setsid() < 0) child_fail(err_write, errno);
 
     // Wait for the supervisor: maps written. EOF means it died.
     char go = 0;
@@ -185,7 +188,17 @@ static int write_all(int fd, const char *buf, ssize_t len) {
     return 0;
 }
 
-int ccordon_supervise(int pidfd, int signal_fd, int pty_master, int in_fd, int out_fd, int tick_fd, const int *wake_fds, int wake_count) {
+// The sandbox's pty output on its way out: through `filter` when given, dropped when `out_fd` < 0.
+static int relay_out(int out_fd, ccordon_relay_filter filter, void *ctx, const char *buf, ssize_t len) {
+    static unsigned char filtered[16384 + CCORDON_RELAY_FILTER_SLACK];
+    if (out_fd < 0) return 0;
+    if (filter == NULL) return write_all(out_fd, buf, len);
+    size_t n = filter(ctx, (const unsigned char *)buf, (size_t)len, filtered, sizeof filtered);
+    return write_all(out_fd, (const char *)filtered, (ssize_t)n);
+}
+
+int ccordon_supervise(int pidfd, int signal_fd, int pty_master, int in_fd, int out_fd, int size_fd,
+                      ccordon_relay_filter filter, void *filter_ctx, int tick_fd, const int *wake_fds, int wake_count) {
     char buf[16384];
     int in_open = pty_master >= 0 && in_fd >= 0;
     int master_open = pty_master >= 0;
@@ -209,7 +222,8 @@ int ccordon_supervise(int pidfd, int signal_fd, int pty_master, int in_fd, int o
         if (i_master >= 0 && (p[i_master].revents & (POLLIN | POLLHUP | POLLERR))) {
             ssize_t got = read(pty_master, buf, sizeof buf);
             if (got > 0) {
-                if (write_all(out_fd, buf, got) != 0) master_open = 0;
+                // A terminal that went away: keep draining (and dropping) so the sandbox never blocks.
+                if (relay_out(out_fd, filter, filter_ctx, buf, got) != 0) out_fd = -1;
             } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
                 master_open = 0;  // EIO: every slave end closed
             }
@@ -227,7 +241,7 @@ int ccordon_supervise(int pidfd, int signal_fd, int pty_master, int in_fd, int o
             ssize_t got = read(signal_fd, sigs, sizeof sigs);
             for (ssize_t k = 0; k < got; k++) {
                 if (sigs[k] == SIGWINCH) {
-                    if (pty_master >= 0 && in_fd >= 0) copy_winsize(in_fd, pty_master);
+                    if (pty_master >= 0 && size_fd >= 0) copy_winsize(size_fd, pty_master);
                 } else {
                     ccordon_pidfd_send_signal(pidfd, sigs[k]);
                 }
@@ -241,7 +255,7 @@ int ccordon_supervise(int pidfd, int signal_fd, int pty_master, int in_fd, int o
                     if (poll(&m, 1, 0) <= 0) break;
                     ssize_t got = read(pty_master, buf, sizeof buf);
                     if (got <= 0) break;
-                    if (write_all(out_fd, buf, got) != 0) break;
+                    if (relay_out(out_fd, filter, filter_ctx, buf, got) != 0) break;
                 }
             }
             return 0;
@@ -263,6 +277,11 @@ int ccordon_openpty(int *master, int *slave, int size_from) {
     return 0;
 }
 
+int ccordon_fd_read_write(int fd) {
+    int flags = fcntl(fd, F_GETFL);
+    return flags >= 0 && (flags & O_ACCMODE) == O_RDWR;
+}
+
 int ccordon_termios_size(void) { return (int)sizeof(struct termios); }
 
 int ccordon_tty_raw(int fd, void *saved) {
@@ -271,6 +290,11 @@ int ccordon_tty_raw(int fd, void *saved) {
     memcpy(saved, &t, sizeof t);
     cfmakeraw(&t);
     if (tcsetattr(fd, TCSAFLUSH, &t) != 0) return -errno;
+    return 0;
+}
+
+int ccordon_tty_get(int fd, void *saved) {
+    if (tcgetattr(fd, (struct termios *)saved) != 0) return -errno;
     return 0;
 }
 

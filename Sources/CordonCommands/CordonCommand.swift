@@ -9,6 +9,7 @@ public struct CordonCommand: ParsableCommand {
         version: CordonVersion.string,
         subcommands: [
             RunCommand.self,
+            TrustCommand.self,
             DoctorCommand.self,
             InitCommand.self,
             ConfigCommand.self,

@@ -158,6 +158,21 @@ public struct Profile: Sendable, Equatable, Codable {
         }
     }
 
+    /// How the sandbox's output reaches the user's terminal (docs/configuration.md, `terminal`).
+    public struct Terminal: Sendable, Equatable, Codable {
+        /// Which escape sequences the pty relay drops (TerminalFilter in CordonSandbox).
+        public enum Filter: String, Sendable, Codable, CaseIterable {
+            /// Also drops hyperlinks (OSC 8), title push/pop and the terminal-version query.
+            case strict
+            /// Drops clipboard, titles, reports, DCS/APC strings, file transfer; keeps OSC 8.
+            case standard
+            /// Relays every byte raw: the sandbox can write the clipboard and type into its own input.
+            case off
+        }
+        public var filter: Filter
+        public init(filter: Filter = .standard) { self.filter = filter }
+    }
+
     public var name: String
     public var backend: Backend
     public var mode: Mode
@@ -173,6 +188,7 @@ public struct Profile: Sendable, Equatable, Codable {
     public var egress: Egress
     public var secrets: [Secret]
     public var sync: Sync
+    public var terminal: Terminal
     /// Presets composed into this profile, in order (later presets win on scalars).
     public var presets: [String]
 
@@ -180,7 +196,7 @@ public struct Profile: Sendable, Equatable, Codable {
         name: String = "default", backend: Backend = .namespace, mode: Mode = .secure, workspace: String? = nil,
         mounts: [Mount] = [], data: [DataDir] = [], copy: [Copy] = [], env: [String: String] = [:],
         resources: Resources = Resources(), network: Network = .proxy, egress: Egress = Egress(),
-        secrets: [Secret] = [], sync: Sync = Sync(), presets: [String] = []
+        secrets: [Secret] = [], sync: Sync = Sync(), terminal: Terminal = Terminal(), presets: [String] = []
     ) {
         self.name = name
         self.backend = backend
@@ -195,6 +211,7 @@ public struct Profile: Sendable, Equatable, Codable {
         self.egress = egress
         self.secrets = secrets
         self.sync = sync
+        self.terminal = terminal
         self.presets = presets
     }
 

@@ -52,5 +52,6 @@ struct ProfileLayer: Sendable, Equatable {
     var egress = Egress()
     var secrets: [Profile.Secret] = []
     var sync = Sync()
+    var terminalFilter: Profile.Terminal.Filter?
     var presets: [PresetReference] = []
 }

@@ -165,4 +165,13 @@ extension ProfileLayerParser {
         }
         return result
     }
+
+    mutating func parseTerminal(_ node: Node) -> Profile.Terminal.Filter? {
+        guard let entries = reader.mapping(node, "terminal", keys: ["filter"]) else { return nil }
+        var filter: Profile.Terminal.Filter?
+        for (key, _, value) in entries where key == "filter" {
+            filter = reader.choice(value, "terminal.filter", Profile.Terminal.Filter.self)
+        }
+        return filter
+    }
 }

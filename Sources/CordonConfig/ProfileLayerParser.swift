@@ -7,7 +7,7 @@ struct ProfileLayerParser {
 
     static let profileKeys = [
         "name", "backend", "mode", "workspace", "mounts", "data", "copy", "env", "resources", "network", "egress",
-        "secrets", "sync", "presets",
+        "secrets", "sync", "terminal", "presets",
     ]
     static let presetKeys = ["description"] + profileKeys.filter { $0 != "name" && $0 != "workspace" }
 
@@ -75,6 +75,7 @@ struct ProfileLayerParser {
             case "egress": layer.egress = parseEgress(value)
             case "secrets": layer.secrets = parseSecrets(value)
             case "sync": layer.sync = parseSync(value)
+            case "terminal": layer.terminalFilter = parseTerminal(value)
             case "presets": layer.presets = parsePresetReferences(value)
             default: break
             }

@@ -6,10 +6,14 @@ public struct LoadedProfile: Sendable {
     public var profile: Profile
     /// The profile file's path, or `builtin:default`.
     public var source: String
+    /// The files read to make it, with the exact bytes parsed: the profile's own file, then each
+    /// user preset it composes (built-in presets are part of cordon). `ProfileTrust` hashes them.
+    public var files: [(path: String, bytes: [UInt8])]
 
-    public init(profile: Profile, source: String) {
+    public init(profile: Profile, source: String, files: [(path: String, bytes: [UInt8])] = []) {
         self.profile = profile
         self.source = source
+        self.files = files
     }
 }
 
@@ -38,7 +42,11 @@ public struct ProfileLoader: Sendable {
     }
 
     public func load(reference: String?, currentDirectory: String) throws(CordonError) -> LoadedProfile {
-        var loaded = try loadWithoutApprovals(reference: reference, currentDirectory: currentDirectory)
+        // One catalog for the whole load: the presets hashed are the presets merged. The built-in
+        // default needs none (the common `cordon run` reads no preset directory).
+        var fixed = self
+        if reference != nil { fixed.catalog = try presetCatalog() }
+        var loaded = try fixed.loadWithoutApprovals(reference: reference, currentDirectory: currentDirectory)
         loaded.profile.applyApprovals(try ApprovalFile(paths: paths, profile: loaded.profile.name).read())
         return loaded
     }
@@ -62,11 +70,17 @@ public struct ProfileLoader: Sendable {
                                   hint: "create \(named).yaml (`cordon init` writes a starter), or use one of: \(Self.builtinProfiles.keys.sorted().joined(separator: ", "))")
             }
         }
-        let validation = try validate(file: path)
+        let yaml = try ProfileFile.read(path)
+        let validation = try validate(yaml: yaml, file: path)
         guard let profile = validation.profile, validation.diagnostics.isEmpty else {
             throw validation.diagnostics.combinedError(source: path)
         }
-        return LoadedProfile(profile: profile, source: path)
+        var files = [(path: path, bytes: Array(yaml.utf8))]
+        let catalog = try presetCatalog()
+        for name in profile.presets {
+            if let entry = catalog.entry(named: name), !entry.isBuiltin { files.append((entry.source, Array(entry.yaml.utf8))) }
+        }
+        return LoadedProfile(profile: profile, source: path, files: files)
     }
 
     /// Parses and merges a profile given as text; `file` names it in errors and anchors relative paths.

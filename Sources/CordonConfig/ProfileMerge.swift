@@ -51,6 +51,8 @@ extension Profile {
         if let value = s.maxFileSize { sync.maxFileSize = value }
         if let value = s.maxTotalSize { sync.maxTotalSize = value }
         if let value = s.gitleaksConfig { sync.gitleaksConfig = value }
+
+        if let value = layer.terminalFilter { terminal.filter = value }
     }
 
     private enum PathList { case mounts, data, copy }

@@ -83,6 +83,7 @@ public enum ProfileRenderer {
                 return .object(fields)
             })),
             ("sync", .object(sync)),
+            ("terminal", .object([("filter", .string(p.terminal.filter.rawValue))])),
         ]
     }
 

@@ -10,7 +10,8 @@ public enum StarterProfile {
         return """
             # cordon profile: what an agent may see, write and reach. Reference: docs/configuration.md
             # Check it with `cordon config validate cordon.yaml`; see the merged result with
-            # `cordon config compile cordon.yaml`. Unknown fields are errors.
+            # `cordon config compile cordon.yaml`. Unknown fields are errors. A profile inside the
+            # workspace runs only once trusted: `cordon trust cordon.yaml` after each edit.
 
             name: \(name)
 

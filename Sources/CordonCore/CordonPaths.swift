@@ -35,6 +35,56 @@ public struct CordonPaths: Sendable, Equatable {
     public func sandboxDirectory(_ name: String) -> String { sandboxesDirectory + "/" + name }
     /// Persistent per-profile data directories (`data:` in a profile).
     public func profileDataDirectory(_ profile: String) -> String { stateHome + "/profiles/" + profile + "/data" }
+    /// Hashes of the in-workspace profiles the user trusts (`cordon trust`).
+    public var trustStore: String { configHome + "/trusted-profiles" }
+
+    /// Which of cordon's own directories `path` contains or lies inside, compared by their real
+    /// paths (symlinks and `..` resolved, so no spelling hides one): nil when neither.
+    public func ownDirectoryOverlapping(_ path: String) -> (name: String, directory: String)? {
+        let target = Self.canonical(path)
+        for (name, directory) in [("state", stateHome), ("config", configHome)] {
+            let own = Self.canonical(directory)
+            if Self.isWithin(target, own) || Self.isWithin(own, target) { return (name, own) }
+        }
+        return nil
+    }
+
+    /// True when `path` is `directory` or lies beneath it (both canonical).
+    public static func isWithin(_ path: String, _ directory: String) -> Bool {
+        directory == "/" || path == directory || path.hasPrefix(directory + "/")
+    }
+
+    /// The real path of `path`: its longest existing prefix through realpath(3), the rest (not
+    /// yet created) appended with `.` and `..` resolved lexically. Relative paths are taken from
+    /// the current directory.
+    public static func canonical(_ path: String) -> String {
+        var absolute = path
+        if !absolute.hasPrefix("/") {
+            guard let cwd = getcwd(nil, 0) else { return path }
+            absolute = String(cString: cwd) + "/" + path
+            free(cwd)
+        }
+        var existing = ""
+        var rest: [Substring] = absolute.split(separator: "/")[...].reversed()
+        var resolved = "/"
+        while let part = rest.popLast() {
+            let candidate = existing + "/" + part
+            guard let real = realpath(candidate, nil) else {
+                rest.append(part)
+                break
+            }
+            resolved = String(cString: real)
+            free(real)
+            existing = resolved == "/" ? "" : resolved
+        }
+        var parts = resolved.split(separator: "/")
+        for part in rest.reversed() {
+            if part == "." { continue }
+            if part == ".." { if !parts.isEmpty { parts.removeLast() }; continue }
+            parts.append(part)
+        }
+        return "/" + parts.joined(separator: "/")
+    }
 }
 
 /// The process environment as a dictionary, read once from `environ`.

@@ -21,6 +21,9 @@ public struct SandboxRecord: Sendable, Codable, Equatable {
     public var created: String
     /// RFC 3339 time of the last start.
     public var lastStarted: String?
+    /// Host files that shape the sandbox's policy (the profile file, files it names): a sync never
+    /// changes them (see docs/threat-model.md).
+    public var policyFiles: [String] = []
 
     public struct OverlayMount: Sendable, Codable, Equatable {
         public var host: String
@@ -54,7 +57,7 @@ extension SandboxRecord {
         pairs += [
             ("mode", .string(mode)), ("name", .string(name)),
             ("overlayMounts", .array(overlayMounts.map { .object([("host", .string($0.host)), ("sandbox", .string($0.sandbox)), ("upper", .string($0.upper))]) })),
-            ("profile", .string(profile)), ("workspace", .string(workspace)),
+            ("policyFiles", .array(policyFiles.map { .string($0) })), ("profile", .string(profile)), ("workspace", .string(workspace)),
         ]
         return JSONValue.object(pairs).encoded() + "\n"
     }
@@ -80,10 +83,16 @@ extension SandboxRecord {
         }
         var lastStarted: String?
         if let value = json["lastStarted"], value != .null { lastStarted = try text(value, "lastStarted") }
+        var policyFiles: [String] = []
+        if let value = json["policyFiles"] {
+            guard case .array(let items) = value else { throw JSONParseError(offset: 0, reason: "field \"policyFiles\" is not an array") }
+            for item in items { policyFiles.append(try text(item, "policyFiles")) }
+        }
         self.init(
             name: try text(json["name"], "name"), profile: try text(json["profile"], "profile"), mode: try text(json["mode"], "mode"),
             workspace: try text(json["workspace"], "workspace"), overlayMounts: mounts, created: try text(json["created"], "created"),
             lastStarted: lastStarted)
+        self.policyFiles = policyFiles
     }
 }
 
@@ -114,6 +123,21 @@ public struct SandboxLayout: Sendable, Equatable {
     public var syncLock: String { directory + "/sync.lock" }
     /// The sync journal an interrupted apply is recovered from.
     public var syncJournal: String { directory + "/sync-journal.json" }
+
+    /// Where a sync of the running sandbox copies the files it checks and applies.
+    public var snapshot: String { directory + "/snapshot" }
+
+    /// Takes the sandbox's lock shared when no supervisor holds it: while the returned descriptor is
+    /// open, no `cordon run` can start the sandbox and write its upper layer. nil when it is running.
+    public func holdStopped() throws(CordonError) -> Int32? {
+        let fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw CordonError(.io, "cannot open \(lock)", cause: String(cString: strerror(errno))) }
+        if flock(fd, LOCK_SH | LOCK_NB) == 0 { return fd }
+        let code = errno
+        close(fd)
+        guard code == EWOULDBLOCK else { throw CordonError(.io, "cannot lock \(lock)", cause: String(cString: strerror(code))) }
+        return nil
+    }
 
     /// Whether a supervisor holds the sandbox's lock now (its overlay is mounted).
     public var isRunning: Bool {

@@ -1,5 +1,9 @@
 public import CordonCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One change an overlay upper layer makes to its lower layer.
 public struct Change: Sendable, Equatable, Codable {
     public enum Kind: String, Sendable, Codable, Equatable, CaseIterable {
@@ -48,9 +52,12 @@ public struct Change: Sendable, Equatable, Codable {
         public var executableAdded: Bool = false
         /// The directory is opaque: it replaces the lower directory rather than merging with it.
         public var opaque: Bool = false
+        /// Why the entry's name (or symlink target) cannot be applied: not valid UTF-8, or a
+        /// whiteout name that names no entry. The path shown is escaped; the entry is always held.
+        public var unsafeName: String? = nil
         public init() {}
 
-        public var any: Bool { hardLinked || special || setuid || setgid || sticky || executableAdded || opaque }
+        public var any: Bool { hardLinked || special || setuid || setgid || sticky || executableAdded || opaque || unsafeName != nil }
     }
 
     public var kind: Kind
@@ -94,6 +101,9 @@ public struct Change: Sendable, Equatable, Codable {
 public struct ChangeSet: Sendable, Equatable, Codable {
     public var upper: String
     public var lower: String
+    /// Where the bytes of the changed files are read: `upper` itself, or the snapshot `read` copied
+    /// them to while the sandbox was running.
+    public var contents: String
     /// Ordered so that applying them in sequence works: a directory before its contents when added,
     /// contents before their directory when removed.
     public var changes: [Change]
@@ -101,7 +111,17 @@ public struct ChangeSet: Sendable, Equatable, Codable {
     public init(upper: String, lower: String, changes: [Change]) {
         self.upper = upper
         self.lower = lower
+        self.contents = upper
         self.changes = changes
+    }
+
+    enum CodingKeys: String, CodingKey { case upper, lower, changes }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            upper: try container.decode(String.self, forKey: .upper), lower: try container.decode(String.self, forKey: .lower),
+            changes: try container.decode([Change].self, forKey: .changes))
     }
 
     public struct Summary: Sendable, Equatable, Codable {
@@ -150,13 +170,32 @@ public struct ChangeSet: Sendable, Equatable, Codable {
     static let opaqueMarker = ".wh..wh..opq"
 
     /// Reads the change set of `upper` against `lower`.
-    public static func read(upper: String, lower: String) throws(CordonError) -> ChangeSet {
-        guard let top = try FileInfo.lstat(upper), top.type == .directory else {
+    ///
+    /// Everything in `upper` was written by the agent and is read as hostile: the walk holds a
+    /// directory descriptor for each level and opens each entry beneath it with O_NOFOLLOW, so a
+    /// symlink swapped in anywhere is never followed, and each file's metadata comes from the
+    /// descriptor that is read. With `snapshot` (a sandbox still running, which may rewrite its files
+    /// at any moment), every added or modified file is copied there, at the same relative path, as it
+    /// is read: the change set then describes the copy, `contents` points at it, and the gate scans
+    /// and the applier applies exactly those bytes. `snapshot` must not exist; it is created 0700.
+    public static func read(upper: String, lower: String, snapshot: String? = nil) throws(CordonError) -> ChangeSet {
+        let top = open(upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard top >= 0 else {
             throw CordonError(.notFound, "upper layer \(upper) is not a directory", hint: "was the sandbox run with an overlay workspace?")
         }
-        var reader = Reader(upper: upper, lower: lower)
-        try reader.walk("", opaque: isOpaque(path: upper))
-        return ChangeSet(upper: upper, lower: lower, changes: reader.changes)
+        defer { close(top) }
+        let lowerTop = open(lower, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        defer { if lowerTop >= 0 { close(lowerTop) } }
+        var copies: AnchoredDirectory?
+        if let snapshot {
+            guard mkdir(snapshot, 0o700) == 0 else { throw AnchoredDirectory.error("create snapshot directory", snapshot) }
+            copies = try AnchoredDirectory(snapshot)
+        }
+        var reader = Reader(upper: upper, lower: lower, snapshot: copies)
+        try reader.walk("", upperDir: top, lowerDir: lowerTop >= 0 ? lowerTop : nil, opaque: isOpaque(descriptor: top))
+        var set = ChangeSet(upper: upper, lower: lower, changes: reader.changes)
+        if let snapshot { set.contents = snapshot }
+        return set
     }
 
     /// Whether the upper entry at `path` is a whiteout in any supported form.
@@ -167,66 +206,136 @@ public struct ChangeSet: Sendable, Equatable, Codable {
     /// The same, given the entry's extended attribute names (one listxattr rather than a getxattr each).
     static func isWhiteout(name: String, info: FileInfo, xattrs: [String]) -> Bool {
         if info.isCharDeviceWhiteout { return true }
-        if name.hasPrefix(whiteoutPrefix) && name != opaqueMarker { return true }
+        if whiteoutTarget(name) != nil { return true }
         return info.type == .file && info.size == 0 && xattrs.contains(where: whiteoutXattrs.contains)
+    }
+
+    /// The name a `.wh.NAME` file whites out (fuse-overlayfs' form), when NAME is one real
+    /// component. `.wh.`, `.wh..` and `.wh...` name nothing: read as whiteouts they would delete
+    /// the directory itself or its parent, outside the workspace.
+    public static func whiteoutTarget(_ name: String) -> String? {
+        guard name.hasPrefix(whiteoutPrefix), name != opaqueMarker else { return nil }
+        let target = String(name.dropFirst(whiteoutPrefix.count))
+        return target.isEmpty || target == "." || target == ".." ? nil : target
     }
 
     /// Whether the upper directory at `path` is opaque.
     public static func isOpaque(path: String) -> Bool {
-        isOpaque(path: path, xattrs: ExtendedAttributes.names(path))
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return isOpaque(descriptor: fd)
     }
 
-    static func isOpaque(path: String, xattrs: [String]) -> Bool {
-        if opaqueXattrs.contains(where: { xattrs.contains($0) && ExtendedAttributes.get(path, $0) == Array("y".utf8) }) { return true }
-        return (try? FileInfo.lstat(path + "/" + opaqueMarker)) != nil
+    static func isOpaque(descriptor fd: Int32, xattrs: [String]? = nil) -> Bool {
+        let names = xattrs ?? ExtendedAttributes.names(descriptor: fd)
+        if opaqueXattrs.contains(where: { names.contains($0) && ExtendedAttributes.get(descriptor: fd, $0) == Array("y".utf8) }) { return true }
+        var st = stat()
+        return fstatat(fd, opaqueMarker, &st, AT_SYMLINK_NOFOLLOW) == 0
     }
 
     private struct Reader {
         let upper: String
         let lower: String
+        let snapshot: AnchoredDirectory?
         var changes: [Change] = []
 
-        func join(_ base: String, _ rel: String) -> String { rel.isEmpty ? base : base + "/" + rel }
         func child(_ rel: String, _ name: String) -> String { rel.isEmpty ? name : rel + "/" + name }
 
-        mutating func walk(_ rel: String, opaque: Bool) throws(CordonError) {
-            let upperDir = join(upper, rel)
-            let names = try DirectoryListing.names(upperDir)
-            var present = Set<String>()
-            var deletions = Set<String>()
+        mutating func walk(_ rel: String, upperDir: Int32, lowerDir: Int32?, opaque: Bool) throws(CordonError) {
+            let names = try RawName.list(upperDir, path: rel.isEmpty ? upper : upper + "/" + rel)
+            var present = Set<RawName>()
+            var deletions = Set<RawName>()
             for name in names {
-                if name == ChangeSet.opaqueMarker { continue }
-                let upperPath = upperDir + "/" + name
-                guard let info = try FileInfo.lstat(upperPath) else { continue }
-                // Usually empty: one listxattr answers the whiteout, redirect/metacopy and opaque questions.
-                let xattrs = ExtendedAttributes.names(upperPath)
-                if ChangeSet.isWhiteout(name: name, info: info, xattrs: xattrs) {
-                    let target = name.hasPrefix(ChangeSet.whiteoutPrefix) && !info.isCharDeviceWhiteout
-                        ? String(name.dropFirst(ChangeSet.whiteoutPrefix.count)) : name
-                    deletions.insert(target)
+                if name.text == ChangeSet.opaqueMarker { continue }
+                guard let st = name.stat(in: upperDir) else { continue }
+                let info = FileInfo(st)
+                let path = child(rel, name.display)
+                if let problem = name.problem {
+                    // Recorded, held by the gate, never descended into or applied: the name has no
+                    // String that maps back to it.
+                    present.insert(name)
+                    var flags = Change.Flags()
+                    flags.unsafeName = problem
+                    let kind: Change.Kind = info.isCharDeviceWhiteout ? .deleted : (info.type == .directory ? .dirAdded : .added)
+                    changes.append(
+                        Change(kind: kind, path: path, type: info.isCharDeviceWhiteout ? .file : info.type, size: info.type == .file ? info.size : 0, mode: info.mode, flags: flags))
                     continue
                 }
-                present.insert(name)
-                if let attribute = ChangeSet.unsupportedXattrs.first(where: xattrs.contains) {
-                    throw CordonError(
-                        .unsupported, "\(upperPath) carries \(attribute), an overlay feature cordon does not read",
-                        hint: "mount the workspace overlay without redirect_dir and metacopy (cordon's default)")
+                switch info.type {
+                case .directory:
+                    let fd = name.open(in: upperDir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                    guard fd >= 0 else { throw raced(path, errno) }
+                    defer { close(fd) }
+                    var dirStat = stat()
+                    guard fstat(fd, &dirStat) == 0 else { throw raced(path, errno) }
+                    let xattrs = ExtendedAttributes.names(descriptor: fd)
+                    try refuseUnsupported(xattrs, path: path)
+                    present.insert(name)
+                    try directory(path, name: name, fd: fd, info: FileInfo(dirStat), xattrs: xattrs, lowerDir: lowerDir)
+                case .file:
+                    let fd = name.open(in: upperDir, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+                    guard fd >= 0 else { throw raced(path, errno) }
+                    defer { close(fd) }
+                    var fileStat = stat()
+                    guard fstat(fd, &fileStat) == 0 else { throw raced(path, errno) }
+                    let fileInfo = FileInfo(fileStat)
+                    let xattrs = ExtendedAttributes.names(descriptor: fd)
+                    if ChangeSet.isWhiteout(name: name.text, info: fileInfo, xattrs: xattrs) {
+                        deletions.insert(ChangeSet.whiteoutTarget(name.text).map(RawName.init(text:)) ?? name)
+                        continue
+                    }
+                    try refuseUnsupported(xattrs, path: path)
+                    present.insert(name)
+                    if name.text.hasPrefix(ChangeSet.whiteoutPrefix) && name.text != ChangeSet.opaqueMarker {
+                        // `.wh.`, `.wh..`, `.wh...`: a whiteout's form that names nothing (or the
+                        // directory, or its parent). Never a path to delete; held as a finding.
+                        var flags = flags(fileInfo, lower: nil)
+                        flags.unsafeName = "\(name.text) has the form of an overlay whiteout but names no entry"
+                        changes.append(Change(kind: .added, path: path, type: .file, size: fileInfo.size, mode: fileInfo.mode, flags: flags))
+                        continue
+                    }
+                    try file(path, name: name, fd: fd, info: fileInfo, lowerDir: lowerDir)
+                default:
+                    if info.isCharDeviceWhiteout {
+                        deletions.insert(name)
+                        continue
+                    }
+                    present.insert(name)
+                    try other(path, name: name, upperDir: upperDir, info: info, lowerDir: lowerDir)
                 }
-                try entry(child(rel, name), upperPath: upperPath, info: info, xattrs: xattrs)
             }
             // Lower entries hidden by an opaque directory are deletions, unless the upper replaced them.
-            if opaque, let lowerInfo = try FileInfo.lstat(join(lower, rel)), lowerInfo.type == .directory {
-                for name in try DirectoryListing.names(join(lower, rel)) where !present.contains(name) {
+            if opaque, let lowerDir {
+                for name in try RawName.list(lowerDir, path: lower + "/" + rel) where !present.contains(name) {
                     deletions.insert(name)
                 }
             }
             for name in deletions.sorted() where !present.contains(name) {
-                try removeLower(child(rel, name))
+                try removeLower(child(rel, name.display), name: name, in: lowerDir)
             }
         }
 
-        mutating func entry(_ rel: String, upperPath: String, info: FileInfo, xattrs: [String]) throws(CordonError) {
-            let lowerInfo = try FileInfo.lstat(join(lower, rel))
+        func raced(_ path: String, _ code: Int32) -> CordonError {
+            CordonError(
+                .io, "\(upper)/\(path) changed while it was being read (\(String(cString: strerror(code))))",
+                hint: "the sandbox is still writing; run the command again")
+        }
+
+        func refuseUnsupported(_ xattrs: [String], path: String) throws(CordonError) {
+            guard let attribute = ChangeSet.unsupportedXattrs.first(where: xattrs.contains) else { return }
+            throw CordonError(
+                .unsupported, "\(upper)/\(path) carries \(attribute), an overlay feature cordon does not read",
+                hint: "mount the workspace overlay without redirect_dir and metacopy (cordon's default)")
+        }
+
+        /// The lower entry with `name`, without following a symlink.
+        func lowerInfo(_ name: RawName, in lowerDir: Int32?) -> FileInfo? {
+            guard let lowerDir, let st = name.stat(in: lowerDir) else { return nil }
+            return FileInfo(st)
+        }
+
+        func flags(_ info: FileInfo, lower: FileInfo?) -> Change.Flags {
             var flags = Change.Flags()
             flags.hardLinked = info.type != .directory && info.linkCount > 1
             flags.special = info.isSpecial
@@ -234,66 +343,126 @@ public struct ChangeSet: Sendable, Equatable, Codable {
             flags.setgid = info.mode & 0o2000 != 0
             flags.sticky = info.isSticky
             if info.type == .file && info.isExecutable {
-                flags.executableAdded = !(lowerInfo?.type == .file && lowerInfo?.isExecutable == true)
+                flags.executableAdded = !(lower?.type == .file && lower?.isExecutable == true)
             }
-            if info.type == .directory {
-                flags.opaque = ChangeSet.isOpaque(path: upperPath, xattrs: xattrs)
-                if let lowerInfo, lowerInfo.type == .directory {
-                    if flags.opaque {
-                        changes.append(Change(kind: .dirReplaced, path: rel, type: .directory, mode: info.mode, lowerMode: lowerInfo.mode, flags: flags))
-                    } else if lowerInfo.mode != info.mode || flags.setuid || flags.setgid || flags.sticky {
-                        changes.append(Change(kind: .dirModeChanged, path: rel, type: .directory, mode: info.mode, lowerMode: lowerInfo.mode, flags: flags))
-                    }
-                } else {
-                    if lowerInfo != nil { try removeLower(rel) }
-                    changes.append(Change(kind: .dirAdded, path: rel, type: .directory, mode: info.mode, flags: flags))
+            return flags
+        }
+
+        mutating func directory(_ rel: String, name: RawName, fd: Int32, info: FileInfo, xattrs: [String], lowerDir: Int32?) throws(CordonError) {
+            let lowerInfo = lowerInfo(name, in: lowerDir)
+            var flags = flags(info, lower: lowerInfo)
+            flags.opaque = ChangeSet.isOpaque(descriptor: fd, xattrs: xattrs)
+            var lowerChild: Int32 = -1
+            if let lowerDir, let lowerInfo, lowerInfo.type == .directory {
+                lowerChild = name.open(in: lowerDir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                if flags.opaque {
+                    changes.append(Change(kind: .dirReplaced, path: rel, type: .directory, mode: info.mode, lowerMode: lowerInfo.mode, flags: flags))
+                } else if lowerInfo.mode != info.mode || flags.setuid || flags.setgid || flags.sticky {
+                    changes.append(Change(kind: .dirModeChanged, path: rel, type: .directory, mode: info.mode, lowerMode: lowerInfo.mode, flags: flags))
                 }
-                try walk(rel, opaque: flags.opaque)
-                return
+            } else {
+                if lowerInfo != nil { try removeLower(rel, name: name, in: lowerDir) }
+                changes.append(Change(kind: .dirAdded, path: rel, type: .directory, mode: info.mode, flags: flags))
             }
-            let target = info.type == .symlink ? try FileContents.readLink(upperPath) : nil
-            let size = info.type == .file ? info.size : UInt64(target?.utf8.count ?? 0)
-            guard let lowerInfo else {
-                changes.append(Change(kind: .added, path: rel, type: info.type, size: size, mode: info.mode, symlinkTarget: target, flags: flags))
+            defer { if lowerChild >= 0 { close(lowerChild) } }
+            try walk(rel, upperDir: fd, lowerDir: lowerChild >= 0 ? lowerChild : nil, opaque: flags.opaque)
+        }
+
+        mutating func file(_ rel: String, name: RawName, fd: Int32, info: FileInfo, lowerDir: Int32?) throws(CordonError) {
+            let lowerInfo = lowerInfo(name, in: lowerDir)
+            var info = info
+            // A running sandbox: the bytes are copied now, and everything below describes the copy.
+            var source = fd
+            var copy: Int32 = -1
+            defer { if copy >= 0 { close(copy) } }
+            if let snapshot {
+                try snapshot.makeParents(of: rel)
+                try snapshot.createFile(rel, from: fd, mode: info.mode & 0o777, durable: false)
+                copy = try snapshot.openForReading(rel)
+                var st = stat()
+                guard fstat(copy, &st) == 0 else { throw AnchoredDirectory.error("stat", snapshot.root + "/" + rel) }
+                info.size = UInt64(max(st.st_size, 0))
+                source = copy
+            }
+            let flags = flags(info, lower: lowerInfo)
+            guard let lowerInfo, let lowerDir else {
+                changes.append(Change(kind: .added, path: rel, type: .file, size: info.size, mode: info.mode, flags: flags))
                 return
             }
             if lowerInfo.type == .directory {
-                try removeLower(rel)
-                changes.append(Change(kind: .added, path: rel, type: info.type, size: size, mode: info.mode, symlinkTarget: target, flags: flags))
+                try removeLower(rel, name: name, in: lowerDir)
+                changes.append(Change(kind: .added, path: rel, type: .file, size: info.size, mode: info.mode, flags: flags))
                 return
             }
-            let kind: Change.Kind?
-            if lowerInfo.type != info.type {
-                kind = .modified
-            } else {
-                switch info.type {
-                case .file:
-                    let same = info.size == lowerInfo.size ? try FileContents.equal(upperPath, join(lower, rel)) : false
-                    kind = !same ? .modified : (info.mode != lowerInfo.mode ? .modeChanged : nil)
-                case .symlink:
-                    kind = try FileContents.readLink(join(lower, rel)) != target ? .modified : nil
-                default:
-                    kind = .modified
+            var kind: Change.Kind? = .modified
+            if lowerInfo.type == .file && lowerInfo.size == info.size {
+                let other = name.open(in: lowerDir, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+                if other >= 0 {
+                    defer { close(other) }
+                    _ = lseek(source, 0, SEEK_SET)
+                    if FileContents.equal(descriptors: source, other) == true { kind = info.mode != lowerInfo.mode ? .modeChanged : nil }
                 }
             }
             guard let kind else { return }
             changes.append(
                 Change(
-                    kind: kind, path: rel, type: info.type, size: size, mode: info.mode, lowerMode: lowerInfo.mode,
+                    kind: kind, path: rel, type: .file, size: info.size, mode: info.mode, lowerMode: lowerInfo.mode,
+                    lowerSize: lowerInfo.type == .file ? lowerInfo.size : nil, flags: flags))
+        }
+
+        /// Symlinks and special files.
+        mutating func other(_ rel: String, name: RawName, upperDir: Int32, info: FileInfo, lowerDir: Int32?) throws(CordonError) {
+            let lowerInfo = lowerInfo(name, in: lowerDir)
+            var flags = flags(info, lower: lowerInfo)
+            var target: String?
+            if info.type == .symlink {
+                let raw = name.readLink(in: upperDir)
+                guard let raw else { throw raced(rel, errno) }
+                if let text = String(validating: raw, as: UTF8.self) {
+                    target = text
+                } else {
+                    target = RawName.escape(raw)
+                    flags.unsafeName = "the symlink's target is not valid UTF-8"
+                }
+            }
+            let size = UInt64(target?.utf8.count ?? 0)
+            guard let lowerInfo, let lowerDir else {
+                changes.append(Change(kind: .added, path: rel, type: info.type, size: size, mode: info.mode, symlinkTarget: target, flags: flags))
+                return
+            }
+            if lowerInfo.type == .directory {
+                try removeLower(rel, name: name, in: lowerDir)
+                changes.append(Change(kind: .added, path: rel, type: info.type, size: size, mode: info.mode, symlinkTarget: target, flags: flags))
+                return
+            }
+            if info.type == .symlink && lowerInfo.type == .symlink, let lowerTarget = name.readLink(in: lowerDir),
+                String(validating: lowerTarget, as: UTF8.self) == target, flags.unsafeName == nil
+            {
+                return
+            }
+            changes.append(
+                Change(
+                    kind: .modified, path: rel, type: info.type, size: size, mode: info.mode, lowerMode: lowerInfo.mode,
                     lowerSize: lowerInfo.type == .file ? lowerInfo.size : nil, symlinkTarget: target, flags: flags))
         }
 
         /// Records the removal of a lower entry, a directory's contents first.
-        mutating func removeLower(_ rel: String) throws(CordonError) {
-            let path = join(lower, rel)
-            guard let info = try FileInfo.lstat(path) else { return }
-            if info.type == .directory {
-                for name in try DirectoryListing.names(path) {
-                    try removeLower(child(rel, name))
+        mutating func removeLower(_ rel: String, name: RawName, in lowerDir: Int32?) throws(CordonError) {
+            guard let lowerDir, let st = name.stat(in: lowerDir) else { return }
+            let info = FileInfo(st)
+            var flags = Change.Flags()
+            flags.unsafeName = name.problem
+            if info.type == .directory && name.problem == nil {
+                let fd = name.open(in: lowerDir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                guard fd >= 0 else { throw AnchoredDirectory.error("open directory", lower + "/" + rel) }
+                defer { close(fd) }
+                for inner in try RawName.list(fd, path: lower + "/" + rel) {
+                    try removeLower(child(rel, inner.display), name: inner, in: fd)
                 }
                 changes.append(Change(kind: .dirRemoved, path: rel, type: .directory, mode: info.mode))
             } else {
-                changes.append(Change(kind: .deleted, path: rel, type: info.type, size: info.type == .file ? info.size : 0, mode: info.mode))
+                let kind: Change.Kind = info.type == .directory ? .dirRemoved : .deleted
+                changes.append(Change(kind: kind, path: rel, type: info.type, size: info.type == .file ? info.size : 0, mode: info.mode, flags: flags))
             }
         }
     }

@@ -83,13 +83,12 @@ public struct FileInfo: Sendable, Equatable {
 public enum ExtendedAttributes {
     /// The value of `name`, or nil when the attribute (or the file) does not exist.
     public static func get(_ path: String, _ name: String) -> [UInt8]? {
-        let size = ccordon_lgetxattr(path, name, nil, 0)
-        guard size >= 0 else { return nil }
-        if size == 0 { return [] }
-        var buffer = [UInt8](repeating: 0, count: Int(size))
-        let read = buffer.withUnsafeMutableBytes { ccordon_lgetxattr(path, name, $0.baseAddress, $0.count) }
-        guard read >= 0 else { return nil }
-        return Array(buffer.prefix(Int(read)))
+        value { ccordon_lgetxattr(path, name, $0, $1) }
+    }
+
+    /// The value of `name` on an open file, or nil when it has no such attribute.
+    public static func get(descriptor fd: Int32, _ name: String) -> [UInt8]? {
+        value { ccordon_fgetxattr(fd, name, $0, $1) }
     }
 
     public static func set(_ path: String, _ name: String, _ value: [UInt8]) throws(CordonError) {
@@ -103,23 +102,56 @@ public enum ExtendedAttributes {
         _ = ccordon_lremovexattr(path, name)
     }
 
+    /// Removes `name` from an open file; true when it is gone (or was never there).
+    @discardableResult
+    public static func remove(descriptor fd: Int32, _ name: String) -> Bool {
+        ccordon_fremovexattr(fd, name) == 0 || errno == ENODATA
+    }
+
     /// All attribute names on `path` (empty when none or unsupported).
     public static func names(_ path: String) -> [String] {
+        list { ccordon_llistxattr(path, $0, $1) }
+    }
+
+    /// All attribute names on an open file (empty when none or unsupported).
+    public static func names(descriptor fd: Int32) -> [String] {
+        list { ccordon_flistxattr(fd, $0, $1) }
+    }
+
+    /// One `*getxattr` call shape: size first, then the value.
+    private static func value(_ call: (UnsafeMutableRawPointer?, Int) -> Int) -> [UInt8]? {
+        let size = call(nil, 0)
+        guard size >= 0 else { return nil }
+        if size == 0 { return [] }
+        var buffer = [UInt8](repeating: 0, count: size)
+        let read = buffer.withUnsafeMutableBytes { call($0.baseAddress, $0.count) }
+        guard read >= 0 else { return nil }
+        return Array(buffer.prefix(read))
+    }
+
+    /// One `*listxattr` call shape: size first, then the NUL-separated names.
+    private static func list(_ call: (UnsafeMutablePointer<CChar>?, Int) -> Int) -> [String] {
         while true {
-            let size = ccordon_llistxattr(path, nil, 0)
+            let size = call(nil, 0)
             guard size > 0 else { return [] }
-            var buffer = [CChar](repeating: 0, count: Int(size))
-            let read = buffer.withUnsafeMutableBufferPointer { ccordon_llistxattr(path, $0.baseAddress, $0.count) }
+            var buffer = [CChar](repeating: 0, count: size)
+            let read = buffer.withUnsafeMutableBufferPointer { call($0.baseAddress, $0.count) }
             // ERANGE: an attribute was added between the two calls; ask again rather than miss it.
             if read < 0 && errno == ERANGE { continue }
             guard read > 0 else { return [] }
-            return buffer.prefix(Int(read)).split(separator: 0).map { String(decoding: $0.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+            return buffer.prefix(read).split(separator: 0).map { String(decoding: $0.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
         }
     }
 }
 
 /// Directory entries of one directory, without `.` and `..`, sorted by name for stable output.
 public enum DirectoryListing {
+    /// The entries of an open directory (read through a duplicate descriptor); names that are not
+    /// valid UTF-8 come back escaped (see `RawName`), so never use them to reach the entry.
+    public static func names(descriptor fd: Int32) throws(CordonError) -> [String] {
+        try RawName.list(fd, path: "directory").map(\.display)
+    }
+
     public static func names(_ path: String) throws(CordonError) -> [String] {
         guard let dir = opendir(path) else {
             throw CordonError(.systemCall, "cannot list \(path)", cause: String(cString: strerror(errno)))
@@ -143,6 +175,11 @@ public enum FileContents {
         let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { throw CordonError(.systemCall, "cannot open \(path)", cause: String(cString: strerror(errno))) }
         defer { close(fd) }
+        return try read(descriptor: fd, path: path, limit: limit)
+    }
+
+    /// Reads an open file from its current offset; `path` names it in errors.
+    public static func read(descriptor fd: Int32, path: String, limit: UInt64 = .max) throws(CordonError) -> [UInt8] {
         // One read into an array sized by fstat plus one byte (the scanner's hot path): a short read
         // is the end of the file. A file that grows while being read continues in chunks.
         var st = stat()

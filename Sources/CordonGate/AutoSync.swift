@@ -10,18 +10,20 @@ import Glibc
 /// over it and applies it when nothing in it is flagged; a flagged change set is applied not at
 /// all (it is one coherent change) and waits for a human with `cordon sync NAME`.
 ///
-/// While the sandbox runs, the upper layer is under a mounted overlay: rounds then leave applied
-/// entries in the upper (the host now equals them, so the next change set no longer lists them)
-/// and `finish`, once the sandbox has exited, removes them. Between the gate reading a file and the
-/// apply copying it, the agent may rewrite it: every staged file's upper entry is compared with
-/// what it was before the scan, and a difference abandons the apply (rolled back, nothing reaches
-/// the host) until the next round scans the new content.
+/// While the sandbox runs, the agent may rewrite any file at any moment (it can watch access times
+/// to learn when the gate has read one). So a round under a mounted overlay copies every changed
+/// file into a snapshot in cordon's state dir as it reads the change set, and the gate scans and
+/// the applier applies that copy: exactly the bytes checked reach the host. Rounds leave applied
+/// entries in the upper (the host now equals them, so the next change set no longer lists them) and
+/// `finish`, once the sandbox has exited, removes those still equal to the host, through
+/// descriptors beneath the upper that never follow a symlink the agent left.
 public final class AutoSync {
     public struct Round: Sendable, Equatable {
         public var applied: [String] = []
         public var held: [String] = []
         public var findings: [Finding] = []
-        /// The apply was abandoned because a file changed while it was being checked.
+        /// The round could not read the change set because the agent changed it meanwhile; the
+        /// next round reads it again. Nothing was applied.
         public var raced = false
         public init() {}
     }
@@ -31,6 +33,8 @@ public final class AutoSync {
     public let journalPath: String
     /// The sandbox's sync lock: a manual `cordon sync` and a round never interleave.
     public let lockPath: String
+    /// Where a round copies the files it checks (removed after the round).
+    public let snapshotPath: String
     let gate: SyncGate
     let created: Date?
     /// The host entry right after cordon wrote each path (nil: cordon deleted it). A conflict
@@ -40,11 +44,14 @@ public final class AutoSync {
     /// racing write would land).
     public var afterGate: () -> Void = {}
 
-    public init(workspace: String, upper: String, journalPath: String, lockPath: String, gate: SyncGate, created: Date?) {
+    public init(
+        workspace: String, upper: String, journalPath: String, lockPath: String, gate: SyncGate, created: Date?, snapshotPath: String? = nil
+    ) {
         self.workspace = workspace
         self.upper = upper
         self.journalPath = journalPath
         self.lockPath = lockPath
+        self.snapshotPath = snapshotPath ?? AnchoredDirectory.split(journalPath).parent + "/snapshot"
         self.gate = gate
         self.created = created
     }
@@ -58,72 +65,73 @@ public final class AutoSync {
         var applier = SyncApplier(workspace: workspace, upper: upper, journalPath: journalPath)
         applier.keepUpper = overlayMounted
         try applier.recover()
-        let set = try ChangeSet.read(upper: upper, lower: workspace)
+        try AnchoredDirectory.removeTree(snapshotPath)
+        defer { try? AnchoredDirectory.removeTree(snapshotPath) }
         var result = Round()
-        if set.changes.isEmpty { return result }
-        // What each upper entry is before the scan reads it.
-        var before: [String: FileInfo] = [:]
-        for change in set.changes {
-            if let info = try FileInfo.lstat(upper + "/" + change.path) { before[change.path] = info }
+        // A round that holds applies nothing, so it needs no snapshot: the live upper is checked
+        // first, and only a change set that would apply is copied and checked again (a held set,
+        // checked every interval, is never copied).
+        var (set, report, plan) = try check(snapshot: nil, into: &result)
+        if set.changes.isEmpty || !plan.held.isEmpty { return result }
+        if overlayMounted {
+            (set, report, plan) = try check(snapshot: snapshotPath, into: &result)
+            if set.changes.isEmpty || !plan.held.isEmpty { return result }
+        }
+        afterGate()
+        // The bytes applied are the snapshot's, which the gate read; the upper is left as it is.
+        if set.contents != upper { applier.source = set.contents }
+        result.applied = try applier.apply(plan.apply, allChanges: report.changes).applied
+        let host = try AnchoredDirectory(workspace)
+        for path in result.applied { written[path] = host.info(path) }
+        return result
+    }
+
+    /// Reads the change set (copying the changed files into `snapshot` when given) and runs the
+    /// gate over it; `result` gets the findings and what is held.
+    private func check(snapshot: String?, into result: inout Round) throws(CordonError) -> (ChangeSet, SyncGate.Report, SyncPlan) {
+        let set: ChangeSet
+        do {
+            set = try ChangeSet.read(upper: upper, lower: workspace, snapshot: snapshot)
+        } catch where error.code == .io {
+            // The agent changed the tree while it was read: nothing applies, the next round reads again.
+            result.raced = true
+            let empty = ChangeSet(upper: upper, lower: workspace, changes: [])
+            let report = SyncGate.Report(changes: [], findings: [])
+            return (empty, report, SyncPlan(report: report, approve: false, force: false))
         }
         var report = try gate.evaluate(set, created: created)
         report.findings.removeAll { $0.ruleID == "conflict-host-changed" && isOwnWrite($0.path) }
         result.findings = report.findings
         let plan = SyncPlan(report: report, approve: false, force: false)
-        guard plan.held.isEmpty else {
-            result.held = plan.held.map(\.path)
-            return result
-        }
-        afterGate()
-        let race = RaceFlag()
-        let upper = self.upper
-        let applying = plan.apply.map(\.path)
-        // Once every file is staged (copied to a temporary beside its host path, nothing renamed
-        // yet), each upper entry must still be what it was before the scan read it.
-        applier.checkpoint = { step throws(CordonError) in
-            guard step == "staged" else { return }
-            for path in applying where try FileInfo.lstat(upper + "/" + path) != before[path] {
-                race.raised = true
-                throw CordonError(.policyDenied, "\(path) changed in the sandbox while the gate checked it")
-            }
-        }
-        do {
-            result.applied = try applier.apply(plan.apply, allChanges: report.changes).applied
-        } catch where race.raised {
-            // The journal still says "preparing": the next recover() rolls the staged files back.
-            try applier.recover()
-            result.raced = true
-            return result
-        }
-        for path in result.applied { written[path] = try FileInfo.lstat(workspace + "/" + path) }
-        return result
+        result.held = plan.held.map(\.path)
+        return (set, report, plan)
     }
 
     /// The last round, after the sandbox has exited (the overlay is gone): applies what is clean,
     /// then removes from the upper every entry an earlier round applied that still equals the host.
     public func finish() throws(CordonError) -> Round {
         let result = try round(overlayMounted: false)
+        let host = try AnchoredDirectory(workspace)
+        let layer = try AnchoredDirectory(upper)
         for (path, hostInfo) in written.sorted(by: { $0.key.count > $1.key.count }) {
-            guard try FileInfo.lstat(workspace + "/" + path) == hostInfo, let layer = try FileInfo.lstat(upper + "/" + path) else { continue }
+            guard host.info(path) == hostInfo, let entry = layer.info(path) else { continue }
             let same: Bool
-            switch (hostInfo?.type, layer.type) {
-            case (.file?, .file): same = layer.mode == hostInfo?.mode && ((try? FileContents.equal(workspace + "/" + path, upper + "/" + path)) ?? false)
-            case (.symlink?, .symlink): same = (try? FileContents.readLink(workspace + "/" + path)) == (try? FileContents.readLink(upper + "/" + path))
+            switch (hostInfo?.type, entry.type) {
+            case (.file?, .file): same = entry.mode == hostInfo?.mode && host.sameContent(path, as: layer)
+            case (.symlink?, .symlink): same = (try? host.readLink(path)) == (try? layer.readLink(path))
             case (nil, .charDevice), (nil, .file): same = true  // a whiteout for a path cordon deleted
             default: same = false
             }
-            if same { unlink(upper + "/" + path) }
+            // Beneath the upper, never through a symlink: a directory the agent swapped for a link
+            // to anywhere on the host makes the removal fail, not land there.
+            if same { _ = try? layer.remove(path, directory: false) }
         }
         written = [:]
         return result
     }
 
     private func isOwnWrite(_ path: String) -> Bool {
-        guard let recorded = written[path] else { return false }
-        return (try? FileInfo.lstat(workspace + "/" + path)) == recorded
-    }
-
-    private final class RaceFlag: @unchecked Sendable {
-        var raised = false
+        guard let recorded = written[path], let host = try? AnchoredDirectory(workspace) else { return false }
+        return host.info(path) == recorded
     }
 }

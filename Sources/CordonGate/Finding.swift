@@ -1,3 +1,5 @@
+import CordonCore
+
 /// One thing the gate found: a secret, a policy violation, a trap, a conflict.
 public struct Finding: Sendable, Equatable, Codable {
     public enum Severity: String, Sendable, Codable, Equatable, Comparable, CaseIterable {
@@ -52,12 +54,14 @@ public struct Finding: Sendable, Equatable, Codable {
 
     /// `path:line:col: severity rule-id: message`.
     public var rendered: String {
-        var location = path
+        // Paths, messages (which quote names and targets) and matches come from the agent's files:
+        // escaped for the terminal.
+        var location = TerminalText.escaped(path)
         if let line { location += ":\(line)" }
         if let line, let column, line > 0 { location += ":\(column)" }
-        var text = "\(location): \(severity.rawValue) [\(ruleID)] \(message)"
-        if let match { text += " (\(match))" }
-        text += "\n  fix: \(fix)"
+        var text = "\(location): \(severity.rawValue) [\(ruleID)] \(TerminalText.escapedContent(message))"
+        if let match { text += " (\(TerminalText.escaped(match)))" }
+        text += "\n  fix: \(TerminalText.escapedContent(fix))"
         return text
     }
 }

@@ -18,6 +18,9 @@ public struct GatePolicy: Sendable, Equatable, Codable {
     /// Archives (zip, tar, gzip, bzip2, xz, zstd, 7z, rar by magic) need approval: the scanner
     /// does not look inside them.
     public var flagArchives: Bool
+    /// The sandbox's own policy files inside the workspace (see `ProtectedPath`): changes to them
+    /// are blocked, whatever the mode and flags.
+    public var protectedPaths: [ProtectedPath] = []
 
     public static let defaultBlockedExtensions = [
         ".env", ".pem", ".key", ".p12", ".pfx", ".jks", ".keystore", ".secret", ".credentials", ".pth", ".so", ".dll", ".dylib", ".exe",

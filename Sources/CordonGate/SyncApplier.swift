@@ -39,6 +39,10 @@ public struct SyncApplier {
     /// (`AnchoredDirectory.adoptInPlace`) or, when it cannot be, copied as before.
     public var moveFiles = false
 
+    /// Where the files' bytes are read when not from `upper` (a snapshot); `upper` is then only
+    /// the layer `keepUpper` leaves alone.
+    public var source: String?
+
     public init(workspace: String, upper: String, journalPath: String) {
         self.workspace = workspace
         self.upper = upper
@@ -54,6 +58,9 @@ public struct SyncApplier {
         var opaqueDone: [String]
         /// Files without a staged temporary are renamed from the upper (`moveFiles`).
         var moves: Bool?
+        /// Where the files' bytes come from when it is not the upper: the snapshot a running
+        /// sandbox's sync copied them to. Recovery re-stages from there, never from the live upper.
+        var source: String?
     }
 
     struct Op: Codable, Sendable {
@@ -102,11 +109,12 @@ public struct SyncApplier {
         }
         let opaque = Self.opaqueDone(changes, all: allChanges ?? changes)
         let host = try AnchoredDirectory(workspace)
-        let layer = try AnchoredDirectory(upper)
+        let layer = try AnchoredDirectory(source ?? upper)
+        try refuseEscapingLinks(ops, host: host)
         // Recorded before any work so a rollback knows which directories are ours to remove.
         for index in ops.indices where ops[index].kind == .mkdir { ops[index].prepared = host.lstat(ops[index].path) == nil }
-        let moves = moveFiles && !keepUpper && host.device == layer.device
-        var journal = Journal(id: id, phase: .preparing, ops: ops, opaqueDone: opaque, moves: moves ? true : nil)
+        let moves = moveFiles && !keepUpper && source == nil && host.device == layer.device
+        var journal = Journal(id: id, phase: .preparing, ops: ops, opaqueDone: opaque, moves: moves ? true : nil, source: source)
         // The ops never change between phases: encode them once.
         let encodedOps = try Self.encode(journal.ops)
         try writeJournal(journal, ops: encodedOps)
@@ -123,9 +131,33 @@ public struct SyncApplier {
         journal.phase = .committed
         try writeJournal(journal, ops: encodedOps)
         try checkpoint("committed")
-        if !keepUpper { try cleanUpper(journal, layer: layer, moved: moved) }
+        if !keepUpper && journal.source == nil { try cleanUpper(journal, layer: layer, moved: moved) }
         try removeJournal()
         return outcome
+    }
+
+    /// Resolves every symlink this apply makes against the host as it is now, with the apply's own
+    /// entries over it: one that leads outside the workspace stops the apply before anything is
+    /// written (the gate checked the same against the host as it was then).
+    private func refuseEscapingLinks(_ ops: [Op], host: AnchoredDirectory) throws(CordonError) {
+        guard ops.contains(where: { $0.kind == .symlink }) else { return }
+        var planned: [String: LinkResolver.Entry] = [:]
+        for op in ops {
+            switch op.kind {
+            case .write, .chmod, .remove, .rmdir: planned[op.path] = .other
+            case .symlink: planned[op.path] = .symlink(op.target ?? "")
+            case .mkdir, .chmodDir: planned[op.path] = .directory
+            }
+        }
+        let tree = ResultingTree(changes: planned, host: host)
+        for op in ops where op.kind == .symlink {
+            let target = op.target ?? ""
+            if LinkResolver.escapes(path: op.path, target: target, entry: tree.entry) {
+                throw CordonError(
+                    .policyDenied, "\(TerminalText.escaped(op.path)) -> \(TerminalText.escaped(target)) would lead outside \(workspace) once applied",
+                    hint: "nothing was applied; run `cordon sync` again to re-check the change set")
+            }
+        }
     }
 
     /// Opaque directories whose every entry applies: their opaque marker may leave the upper.
@@ -150,7 +182,7 @@ public struct SyncApplier {
     public func recover() throws(CordonError) -> String? {
         guard let journal = try readJournal() else { return nil }
         let host = try AnchoredDirectory(workspace)
-        let layer = try AnchoredDirectory(upper)
+        let layer = try AnchoredDirectory(journal.source ?? upper)
         switch journal.phase {
         case .preparing:
             for op in journal.ops.reversed() {
@@ -165,11 +197,11 @@ public struct SyncApplier {
             var done = journal
             done.phase = .committed
             try writeJournal(done, ops: try Self.encode(done.ops))
-            if !keepUpper { try cleanUpper(done, layer: layer) }
+            if !keepUpper && journal.source == nil { try cleanUpper(done, layer: layer) }
             try removeJournal()
             return "completed an interrupted sync (\(journal.ops.count) changes)"
         case .committed:
-            if !keepUpper { try cleanUpper(journal, layer: layer) }
+            if !keepUpper && journal.source == nil { try cleanUpper(journal, layer: layer) }
             try removeJournal()
             return "finished cleaning up after an interrupted sync"
         }
@@ -472,7 +504,7 @@ public struct SyncApplier {
         Self.unlinkAll(files)
         layer.dropCache()
         for dir in journal.opaqueDone {
-            for name in ["trusted.overlay.opaque", "user.overlay.opaque"] { ExtendedAttributes.remove(upper + "/" + dir, name) }
+            for name in ["trusted.overlay.opaque", "user.overlay.opaque"] { layer.removeAttribute(name, fromDirectory: dir) }
             _ = try? layer.remove(dir + "/.wh..wh..opq", directory: false)
         }
         // Deepest first; a directory still holding held-back entries stays.
@@ -496,11 +528,12 @@ public struct SyncApplier {
         struct Header: Encodable {
             var id: String
             var moves: Bool?
+            var source: String?
             var opaqueDone: [String]
             var phase: Journal.Phase
         }
         let header: Data
-        do { header = try JSONEncoder().encode(Header(id: journal.id, moves: journal.moves, opaqueDone: journal.opaqueDone, phase: journal.phase)) } catch {
+        do { header = try JSONEncoder().encode(Header(id: journal.id, moves: journal.moves, source: journal.source, opaqueDone: journal.opaqueDone, phase: journal.phase)) } catch {
             throw CordonError(.internal, "cannot encode the sync journal", cause: "\(error)")
         }
         // {"id":…,"opaqueDone":…,"phase":…} with "ops":[…] spliced in before the closing brace.

@@ -2,6 +2,10 @@ public import CordonCore
 public import CordonFS
 public import FoundationEssentials
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The checks between a change set and the host: secrets, path policy, host-execution traps,
 /// filesystem tricks, conflicts. Reads the upper and lower layers; writes nothing.
 ///
@@ -53,11 +57,15 @@ public struct SyncGate: Sendable {
         var total: UInt64 = 0
         let createdSeconds = created?.timeIntervalSince1970
         var hostTypes: [String: FileInfo.FileType?] = [:]
+        // The agent's files are read beneath their root only, never through a symlink.
+        let contents = try AnchoredDirectory(set.contents)
+        let view = ResultingTree(set: set)
         for change in set.changes {
             findings += pathChecks(change)
-            findings += trickChecks(change, set: set)
+            findings += trickChecks(change, tree: view)
             findings += try hostChecks(change, set: set, created: createdSeconds, types: &hostTypes)
-            if change.kind.isDeletion { continue }
+            // An unsafe name is held by pathChecks; its escaped path names no file to read.
+            if change.kind.isDeletion || change.flags.unsafeName != nil { continue }
             if change.type == .file && (change.kind == .added || change.kind == .modified) {
                 total += change.size
                 if change.size > policy.maxFileSize {
@@ -67,7 +75,7 @@ public struct SyncGate: Sendable {
                             fix: "remove the file from the sandbox, or raise sync.max_file_size in the profile"))
                     continue
                 }
-                let bytes = try FileContents.read(set.upper + "/" + change.path, limit: policy.maxFileSize)
+                let bytes = try contents.read(change.path, limit: policy.maxFileSize)
                 findings += contentChecks(change, bytes: bytes, set: set)
                 findings += session.scan(bytes, path: change.path)
             }
@@ -85,6 +93,13 @@ public struct SyncGate: Sendable {
     func pathChecks(_ change: Change) -> [Finding] {
         var findings: [Finding] = []
         let isDir = change.type == .directory
+        if let guarded = protection(of: change) {
+            findings.append(
+                Finding(
+                    ruleID: "policy-protected", severity: .block, path: change.path,
+                    message: "\(guarded.path.isEmpty ? "the workspace" : TerminalText.escaped(guarded.path)) is \(guarded.what): the sandbox may not change its own policy",
+                    fix: "make the change on the host yourself if you want it; no sync flag applies it"))
+        }
         if let pattern = deny.match(change.path, isDirectory: isDir) {
             findings.append(
                 Finding(ruleID: "path-deny", severity: .block, path: change.path, message: "matches sync.deny pattern \(pattern)", fix: "leave the file out, or change sync.deny"))
@@ -99,9 +114,19 @@ public struct SyncGate: Sendable {
                     ruleID: "path-blocked-extension", severity: .block, path: change.path, message: "\(ext) files never sync (credentials, keys or native code)",
                     fix: "copy the file out by hand if you really need it; remove \(ext) from sync.blocked_extensions only if it is safe"))
         }
-        if change.path.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) {
+        if let problem = change.flags.unsafeName {
+            findings.append(Finding(ruleID: "fs-unsafe-name", severity: .block, path: change.path, message: problem, fix: "rename it inside the sandbox (a valid UTF-8 name)"))
+        } else if change.path.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }) {
             findings.append(
-                Finding(ruleID: "fs-control-char", severity: .block, path: change.path, message: "the name \(escaped(change.path)) contains control characters", fix: "rename the file inside the sandbox"))
+                Finding(
+                    ruleID: "fs-control-char", severity: .block, path: change.path, message: "the name \(TerminalText.escaped(change.path)) contains control characters",
+                    fix: "rename the file inside the sandbox"))
+        } else if TerminalText.hasInvisibleFormatting(change.path) {
+            findings.append(
+                Finding(
+                    ruleID: "fs-bidi-name", severity: .block, path: change.path,
+                    message: "the name \(TerminalText.escaped(change.path)) contains bidi controls or invisible characters that change how it reads",
+                    fix: "rename the file inside the sandbox"))
         }
         for trap in HostTraps.compiled where trap.patterns.matches(change.path, isDirectory: isDir) {
             findings.append(
@@ -115,6 +140,19 @@ public struct SyncGate: Sendable {
         return findings
     }
 
+    /// The protected path `change` touches: the path itself or anything beneath it, or a directory
+    /// above it that the change removes, replaces or turns into something else.
+    func protection(of change: Change) -> ProtectedPath? {
+        policy.protectedPaths.first { guarded in
+            if guarded.path.isEmpty || change.path == guarded.path || change.path.hasPrefix(guarded.path + "/") { return true }
+            guard guarded.path.hasPrefix(change.path + "/") else { return false }
+            switch change.kind {
+            case .dirAdded, .dirModeChanged: return false
+            default: return true
+            }
+        }
+    }
+
     /// Whether an allow pattern could match something under directory `path` (so the dir itself may be created).
     func allowsSomethingBelow(_ path: String) -> Bool {
         policy.allow.contains { pattern in
@@ -123,7 +161,7 @@ public struct SyncGate: Sendable {
         }
     }
 
-    func trickChecks(_ change: Change, set: ChangeSet) -> [Finding] {
+    func trickChecks(_ change: Change, tree: ResultingTree) -> [Finding] {
         guard !change.kind.isDeletion else { return [] }
         var findings: [Finding] = []
         let f = change.flags
@@ -141,11 +179,27 @@ public struct SyncGate: Sendable {
             findings.append(
                 Finding(ruleID: "fs-setid", severity: .block, path: change.path, message: "\(bits) bit set", fix: "chmod it away inside the sandbox (chmod u-s,g-s,-t)"))
         }
-        if change.type == .symlink, let target = change.symlinkTarget, !Self.symlinkStaysInside(path: change.path, target: target) {
-            findings.append(
-                Finding(
-                    ruleID: "fs-symlink-escape", severity: .block, path: change.path, message: "symlink target \(target) resolves outside the workspace",
-                    fix: "use a relative link that stays inside the workspace"))
+        if change.type == .symlink, let target = change.symlinkTarget {
+            if TerminalText.hasUnsafeCharacters(target) {
+                findings.append(
+                    Finding(
+                        ruleID: "fs-symlink-target-chars", severity: .block, path: change.path,
+                        message: "symlink target \(TerminalText.escaped(target)) contains control, bidi or invisible characters",
+                        fix: "recreate the link with a plain target inside the sandbox"))
+            }
+            if !Self.symlinkStaysInside(path: change.path, target: target) {
+                findings.append(
+                    Finding(
+                        ruleID: "fs-symlink-escape", severity: .block, path: change.path,
+                        message: "symlink target \(TerminalText.escaped(target)) resolves outside the workspace",
+                        fix: "use a relative link that stays inside the workspace"))
+            } else if LinkResolver.escapes(path: change.path, target: target, entry: tree.entry) {
+                findings.append(
+                    Finding(
+                        ruleID: "fs-symlink-escape", severity: .block, path: change.path,
+                        message: "symlink target \(TerminalText.escaped(target)) leads outside the workspace (or loops) through symlinks on the host or in the change set",
+                        fix: "point the link at the file itself, by a path without symlinks, inside the workspace"))
+            }
         }
         return findings
     }
@@ -297,11 +351,43 @@ public struct SyncGate: Sendable {
         return String(path[..<slash])
     }
 
-    func escaped(_ path: String) -> String {
-        var out = ""
-        for scalar in path.unicodeScalars {
-            if scalar.value < 0x20 || scalar.value == 0x7f { out += "\\x" + String(scalar.value, radix: 16) } else { out.unicodeScalars.append(scalar) }
+}
+
+/// The workspace as it will be once a change set is applied, as symlink resolution sees it: the
+/// change set's entries over the host's, the host's read beneath the workspace without following
+/// a symlink.
+struct ResultingTree {
+    let changes: [String: LinkResolver.Entry]
+    let host: AnchoredDirectory?
+
+    init(set: ChangeSet) {
+        var changes: [String: LinkResolver.Entry] = [:]
+        for change in set.changes {
+            changes[change.path] = Self.entry(kind: change.kind, type: change.type, target: change.symlinkTarget)
         }
-        return out
+        self.init(changes: changes, host: try? AnchoredDirectory(set.lower))
+    }
+
+    init(changes: [String: LinkResolver.Entry], host: AnchoredDirectory?) {
+        self.changes = changes
+        self.host = host
+    }
+
+    static func entry(kind: Change.Kind, type: FileInfo.FileType, target: String?) -> LinkResolver.Entry {
+        switch kind {
+        case .deleted, .dirRemoved: return .other
+        case .dirAdded, .dirReplaced, .dirModeChanged: return .directory
+        case .added, .modified, .modeChanged: return type == .symlink ? .symlink(target ?? "") : (type == .directory ? .directory : .other)
+        }
+    }
+
+    func entry(_ path: String) -> LinkResolver.Entry {
+        if let known = changes[path] { return known }
+        guard let host, let st = host.lstat(path) else { return .other }
+        switch st.st_mode & S_IFMT {
+        case S_IFDIR: return .directory
+        case S_IFLNK: return (try? host.readLink(path)).map { .symlink($0) } ?? .symlink("/")
+        default: return .other
+        }
     }
 }

@@ -61,9 +61,11 @@ public struct AgentSupervisor {
             for sig in Self.forwarded + [SIGCHLD] { sigaction(sig, &dfl, nil) }
             sigprocmask(SIG_SETMASK, &previous, nil)
             setsid()
-            if plan.terminal {
-                _ = ccordon_set_controlling_tty(0)
-                tcsetpgrp(0, getpid())
+            // The pty (whichever of 0, 1, 2 it is; the others may be pipes or files) becomes the
+            // controlling terminal of the command's new session, so /dev/tty is the pty.
+            if plan.terminal, let tty = (Int32(0)..<3).first(where: { isatty($0) == 1 }) {
+                _ = ccordon_set_controlling_tty(tty)
+                tcsetpgrp(tty, getpid())
             }
             if chdir(plan.workingDirectory) != 0 { _ = chdir("/") }
             withCStrings(argv) { a in

@@ -25,8 +25,8 @@ final class InitProcess {
 
     /// Starts `path` in fresh user, mount, pid, ipc, uts (and net, unless `network` is host)
     /// namespaces; root inside is the caller (`uid`/`gid`), or with `range` (cordon run as root)
-    /// that block of unprivileged host ids. `terminal`: its stdio is that pty's slave, else this
-    /// process's 0, 1, 2.
+    /// that block of unprivileged host ids. `terminal`: the streams that are terminals are that
+    /// pty's slave; the rest (and all without one) are this process's 0, 1, 2.
     static func start(path: String, terminal: Pty?, network: Profile.Network, uid: UInt32, gid: UInt32, range: IdentityRange? = nil) throws(CordonError) -> InitProcess {
         // Every descriptor opened here, closed together if a later step fails.
         var opened: [Int32] = []
@@ -48,8 +48,8 @@ final class InitProcess {
             opened.forEach { close($0) }
             throw error
         }
-        let slave = terminal?.slave ?? -1
-        let stdio: [Int32] = terminal != nil ? [slave, slave, slave] : [0, 1, 2]
+        // The streams that are terminals are the pty's slave; the others are passed as they are.
+        let stdio: [Int32] = terminal?.stdio ?? [0, 1, 2]
         let fds = stdio + [plan.child, errorPipe[1], limitsPair.child] + (capture.map { [$0.child] } ?? [])
         var namespaces = NamespaceSet.all.subtracting(.cgroup)
         if network == .host { namespaces.remove(.net) }

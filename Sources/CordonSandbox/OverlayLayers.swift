@@ -1,4 +1,5 @@
 import CCordon
+import CordonFS
 import CordonOS
 import Glibc
 
@@ -120,24 +121,8 @@ struct OverlayLayers: Sendable {
     }
 
     /// rm -r for a retired scratch directory, whose directories overlayfs made mode 000: each is
-    /// opened up (by its owner, the caller) before it is read.
+    /// opened up (by its owner, the caller) before it is read, through descriptors only.
     static func removeTree(_ path: String) {
-        var st = stat()
-        guard lstat(path, &st) == 0 else { return }
-        if st.st_mode & S_IFMT == S_IFDIR {
-            _ = chmod(path, 0o700)
-            if let dir = opendir(path) {
-                var names: [String] = []
-                while let entry = readdir(dir) {
-                    let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                    if name != "." && name != ".." { names.append(name) }
-                }
-                closedir(dir)
-                for name in names { removeTree(path + "/" + name) }
-            }
-            _ = rmdir(path)
-        } else {
-            _ = unlink(path)
-        }
+        _ = try? AnchoredDirectory.removeTree(path)
     }
 }

@@ -17,7 +17,8 @@ public final class SandboxRunner {
         public var command: [String]
         public var initPath: String
         public var profileSource: String
-        /// Give the command a pty when cordon's stdin and stdout are terminals.
+        /// Give the command a pty when any of cordon's stdin, stdout, stderr is a terminal
+        /// (false: it gets them as they are; only for cordon's own fixed commands, as `doctor`'s).
         public var allowTerminal: Bool
 
         public init(name: String, workspace: String, command: [String], initPath: String, profileSource: String, allowTerminal: Bool = true) {
@@ -54,9 +55,16 @@ public final class SandboxRunner {
     public var warn: @Sendable (String) -> Void
 
     public init(profile: Profile, paths: CordonPaths, host: HostFacts = .current(), warn: @escaping @Sendable (String) -> Void) {
-        self.profile = profile
+        // Host paths by their real spelling: the masks of secrets beneath the workspace and the
+        // mounts, and the refusal of the home as workspace, compare paths as text, and a home or a
+        // mount reached through a symlink would otherwise match nothing and mask nothing.
+        var real = profile
+        for index in real.mounts.indices { real.mounts[index].host = CordonPaths.canonical(real.mounts[index].host) }
+        var facts = host
+        facts.home = CordonPaths.canonical(host.home)
+        self.profile = real
         self.paths = paths
-        self.host = host
+        self.host = facts
         self.warn = warn
     }
 
@@ -65,13 +73,24 @@ public final class SandboxRunner {
         guard profile.backend == .namespace else {
             throw CordonError(.unsupported, "backend \"\(profile.backend.rawValue)\" is not available yet", hint: "use `backend: namespace`")
         }
-        let pty = try options.allowTerminal && isatty(0) == 1 && isatty(1) == 1 ? Pty.open(sizeFrom: 0) : nil
+        // The user's terminal modes come back however the run ends, set-up errors included.
+        let hostTerminal = HostTerminal()
+        defer { hostTerminal.restore() }
+        let pty = options.allowTerminal ? try Pty.open(for: hostTerminal) : nil
         defer { pty?.closeMaster() }
+        if pty != nil && profile.terminal.filter == .off {
+            warn("WARNING: terminal.filter: off: the sandbox's output reaches your terminal raw; it can write your clipboard, set titles and make the terminal type into its input")
+        }
         // cordon-init first: it execs and loads while everything below is checked and made, and
         // waits for its plan, then for the limits, before doing anything. A failure meanwhile
         // kills it: nothing of the sandbox's has run.
         // Run as root, the sandbox's users are a block of unprivileged host ids of its own.
-        let range = host.uid == 0 ? try IdentityRange.forSandbox(directory: SandboxLayout(paths: paths, name: options.name).directory) : nil
+        // Its workspace and mounts are checked first: a refused run makes nothing for the sandbox.
+        var range: IdentityRange?
+        if host.uid == 0 {
+            _ = try resolveWorkspace(options.workspace)
+            range = try IdentityRange.forSandbox(directory: SandboxLayout(paths: paths, name: options.name).directory)
+        }
         let sandbox = try InitProcess.start(path: options.initPath, terminal: pty, network: profile.network, uid: host.uid, gid: host.gid, range: range)
         let (workspace, layout) = try sandbox.abortingOnFailure { () throws(CordonError) in
             let workspace = try resolveWorkspace(options.workspace)
@@ -114,10 +133,11 @@ public final class SandboxRunner {
                 sandbox, hostname: hostname, terminal: pty, layout: layout,
                 prepare: { pid throws(CordonError) -> Prepared in
                     // Checked now, written once the plan is on its way.
-                    let record = try prepareRecord(layout: layout, name: options.name, workspace: workspace)
+                    var record = try prepareRecord(layout: layout, name: options.name, workspace: workspace)
+                    record.policyFiles = policyFiles(profileSource: options.profileSource)
                     if profile.mode == .yolo {
                         yolo = makeYoloSync(name: options.name, workspace: workspace, layout: layout, events: events,
-                                            created: try? Date(record.created, strategy: .iso8601))
+                                            created: try? Date(record.created, strategy: .iso8601), record: record)
                         yolo?.start()
                     }
                     // Completed when the limits are released (v1: by init itself; v2: the move's
@@ -188,15 +208,28 @@ public final class SandboxRunner {
             autoSynced: synced.map(\.applied), autoSyncHeld: synced?.held.count ?? 0)
     }
 
+    /// The host files this run's policy comes from: the profile file and every file it names.
+    /// A sync never changes them, so the agent cannot edit the policy of its next run.
+    func policyFiles(profileSource: String) -> [String] {
+        var files: [String] = []
+        if profileSource.hasPrefix("/") { files.append(profileSource) }
+        if let config = profile.sync.gitleaksConfig { files.append(config) }
+        files += profile.egress.blocklists
+        if let ca = profile.egress.parentProxy?.caFile { files.append(ca) }
+        return files.filter { $0.hasPrefix("/") }
+    }
+
     /// yolo's periodic sync of the workspace upper, with the profile's `sync:` policy.
     /// `created`: when the sandbox was first created (host files changed after it are conflicts).
-    func makeYoloSync(name: String, workspace: String, layout: SandboxLayout, events: JSONLinesWriter, created: Date?) -> YoloSync {
+    func makeYoloSync(name: String, workspace: String, layout: SandboxLayout, events: JSONLinesWriter, created: Date?, record: SandboxRecord) -> YoloSync {
         let sync = profile.sync
         let scannerCache = paths.scannerCache
+        let paths = self.paths
         return YoloSync(name: name, interval: sync.interval, events: events, warn: warn) { () throws(CordonError) in
-            let policy = GatePolicy(
+            var policy = GatePolicy(
                 syncAllow: sync.allow, deny: sync.deny, blockedExtensions: sync.blockedExtensions, maxFileSize: sync.maxFileSize,
                 maxTotalSize: sync.maxTotalSize, gitleaksConfig: sync.gitleaksConfig)
+            policy.protectedPaths = ProtectedPath.forSandbox(record: record, paths: paths)
             return AutoSync(
                 workspace: workspace, upper: layout.upper, journalPath: layout.syncJournal, lockPath: layout.syncLock, gate: try SyncGate(policy: policy, scannerCache: scannerCache),
                 created: created)
@@ -265,10 +298,24 @@ public final class SandboxRunner {
         if resolved == "/" || resolved == host.home || resolved == "/home" || resolved == "/root" && host.uid != 0 {
             throw CordonError(.invalidArgument, "refusing to use \(resolved) as the workspace", hint: "run cordon from a project directory, or pass --workspace DIR")
         }
-        if resolved.hasPrefix(paths.stateHome + "/") || resolved == paths.stateHome {
-            throw CordonError(.invalidArgument, "the workspace \(resolved) is inside cordon's state directory", hint: "pass a project directory with --workspace")
-        }
+        try refuseOwnDirectories(resolved, what: "the workspace")
+        for mount in profile.mounts { try refuseOwnDirectories(mount.host, what: "the mount of \(mount.host) at \(mount.sandbox)") }
         return resolved
+    }
+
+    /// A host directory shown to the sandbox may neither lie inside cordon's state or config
+    /// directory nor contain one: they hold other sandboxes' upper layers and control sockets,
+    /// the profiles, approvals and trust store.
+    func refuseOwnDirectories(_ path: String, what: String) throws(CordonError) {
+        guard let (name, own) = paths.ownDirectoryOverlapping(path) else { return }
+        let resolved = CordonPaths.canonical(path)
+        let relation = CordonPaths.isWithin(resolved, own) ? "is inside" : "contains"
+        let variable = name == "state" ? "XDG_STATE_HOME" : "XDG_CONFIG_HOME"
+        let holds = name == "state" ? "other sandboxes' unsynced changes and control sockets" : "your profiles, presets, approvals and trusted profiles"
+        throw CordonError(
+            .invalidArgument,
+            "refusing \(what): \(resolved) \(relation) cordon's \(name) directory \(own), which holds \(holds); the agent must not reach it",
+            hint: "run cordon from the project directory or pass --workspace PROJECT_DIR (and mount only directories that do not contain \(own)), or move cordon's \(name) directory out of it by setting \(variable)")
     }
 
     /// The sandbox's state directories. With `range` (run as root) the overlays' upper and work
@@ -430,7 +477,7 @@ public final class SandboxRunner {
         prepare: (_ pid: Int32) throws(CordonError) -> Prepared,
         onNetwork: @escaping @Sendable (String) -> Void
     ) throws(CordonError) -> Int32 {
-        let terminal = pty != nil
+        let interactive = pty?.interactive ?? false
         // init execs and loads meanwhile (its exec is confirmed after), then builds the root from
         // the plan; it runs nothing of the sandbox's until the limits are released below.
         let prepared = try sandbox.abortingOnFailure { () throws(CordonError) -> Prepared in
@@ -486,7 +533,7 @@ public final class SandboxRunner {
             let name = hostname
             let warn = warn
             egress.approvals.observe { request in
-                if terminal {
+                if interactive {
                     var byte: UInt8 = 1
                     _ = write(wake, &byte, 1)
                 } else {
@@ -496,18 +543,32 @@ public final class SandboxRunner {
         }
         defer { approvalPipe.filter { $0 >= 0 }.forEach { close($0) } }
 
-        // Relay the terminal and signals until init (PID 1 inside) exits.
-        var saved = [UInt8](repeating: 0, count: Int(ccordon_termios_size()))
-        let raw = terminal && ccordon_tty_raw(0, &saved) == 0
+        // Relay the terminal and signals until init (PID 1 inside) exits. The signal pipe first:
+        // from then on SIGINT/SIGTERM/SIGHUP reach the sandbox and the loop, which restores the
+        // terminal on the way out, instead of killing cordon in raw mode.
         let signalFD = Self.forwardedSignals.withUnsafeBufferPointer { ccordon_signal_pipe($0.baseAddress, Int32($0.count)) }
+        var saved = [UInt8](repeating: 0, count: Int(ccordon_termios_size()))
+        let raw = pty?.inputFD == 0 && ccordon_tty_raw(0, &saved) == 0
+        let relayFilter = pty != nil && profile.terminal.filter != .off ? RelayFilter(level: profile.terminal.filter) : nil
         defer {
+            if let relayFilter, let pty, pty.outputFD >= 0 {
+                // Undo the modes the sandbox left on (mouse, alternate screen, hidden cursor…).
+                let reset = relayFilter.filter.finish()
+                _ = reset.withUnsafeBytes { write(pty.outputFD, $0.baseAddress, $0.count) }
+            }
             if raw { _ = ccordon_tty_restore(0, &saved) }
             Self.forwardedSignals.withUnsafeBufferPointer { ccordon_signal_pipe_reset($0.baseAddress, Int32($0.count)) }
             if signalFD >= 0 { close(signalFD) }
+            if let summary = relayFilter?.filter.droppedSummary {
+                warn("cordon: the terminal filter dropped from the sandbox's output: \(summary) (profile: terminal.filter)")
+            }
         }
+        let filterContext = relayFilter.map { Unmanaged.passUnretained($0).toOpaque() }
         while true {
             let r = network.wakeDescriptors.withUnsafeBufferPointer { wake in
-                ccordon_supervise(sandbox.process.pidfd, signalFD, pty?.master ?? -1, 0, 1, approvalPipe[0], wake.baseAddress, Int32(wake.count))
+                ccordon_supervise(sandbox.process.pidfd, signalFD, pty?.master ?? -1, pty?.inputFD ?? -1, pty?.outputFD ?? -1, pty?.sizeFD ?? -1,
+                                  relayFilter != nil ? RelayFilter.callback : nil, filterContext,
+                                  approvalPipe[0], wake.baseAddress, Int32(wake.count))
             }
             if r == 0 { break }
             if r == 2 {
@@ -525,6 +586,7 @@ public final class SandboxRunner {
                 throw CordonError(.systemCall, "supervising the sandbox failed", cause: String(cString: strerror(Int32(-r))))
             }
         }
+        withExtendedLifetime(relayFilter) {}
         let status = sandbox.waitStatus()
         do throws(CordonError) { try prepared.saving.wait() } catch {
             warn("cordon: \(error); the sandbox's record may not survive a crash of this host")
@@ -537,36 +599,5 @@ public final class SandboxRunner {
                               hint: "run `cordon doctor` to check what this host supports")
         }
         return status
-    }
-}
-
-/// The pty pair a terminal run uses: the sandbox gets the slave as stdio (and bound at
-/// /dev/console so ttyname() works inside); cordon relays the master.
-final class Pty {
-    let master: Int32
-    private(set) var slave: Int32
-    let slavePath: String?
-
-    private init(master: Int32, slave: Int32) {
-        self.master = master
-        self.slave = slave
-        self.slavePath = ttyname(slave).map { String(cString: $0) }
-    }
-
-    static func open(sizeFrom fd: Int32) throws(CordonError) -> Pty {
-        var master: Int32 = -1
-        var slave: Int32 = -1
-        let rc = ccordon_openpty(&master, &slave, fd)
-        if rc < 0 { throw CordonError(.systemCall, "cannot open a pty", cause: String(cString: strerror(-rc))) }
-        return Pty(master: master, slave: slave)
-    }
-
-    func closeSlave() {
-        if slave >= 0 { close(slave); slave = -1 }
-    }
-
-    func closeMaster() {
-        closeSlave()
-        close(master)
     }
 }

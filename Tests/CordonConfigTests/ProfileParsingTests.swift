@@ -159,6 +159,21 @@ import Testing
         #expect(first.hint?.isEmpty == false, "\(first) has no fix")
     }
 
+    @Test func terminalFilterDefaultsToStandardAndTakesEachLevel() throws {
+        #expect(try Fixture.parse("").terminal.filter == .standard)
+        for level in Profile.Terminal.Filter.allCases {
+            #expect(try Fixture.parse("terminal:\n  filter: \(level.rawValue)\n").terminal.filter == level)
+        }
+        let first = try #require(try Fixture.diagnostics("terminal:\n  filter: none\n").first)
+        #expect(first.field == "terminal.filter" && first.location.line == 2, "\(first)")
+        #expect(first.message.contains("strict | standard | off"), "\(first)")
+        let unknown = try #require(try Fixture.diagnostics("terminal:\n  filtre: off\n").first)
+        #expect(unknown.hint == "did you mean \"filter\"?", "\(unknown)")
+        // A later layer wins, as for every scalar; the renderer writes it back.
+        let profile = try Fixture.parse("terminal: {filter: strict}\n")
+        #expect(ProfileRenderer.yaml(profile, minimal: true).contains("terminal:\n  filter: strict"))
+    }
+
     @Test func errorTextHasTheDocumentedShape() throws {
         let yaml = "egress:\n  domains:\n    - a.com\n    - b.com\n    - \"*.github\"\n"
         let error = try #require(try Fixture.diagnostics(yaml).first).error

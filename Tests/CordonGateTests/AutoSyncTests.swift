@@ -2,8 +2,9 @@ import CordonCore
 import CordonFS
 import CordonGate
 import CordonTestSupport
-import FoundationEssentials
+import Foundation
 import Glibc
+import Synchronization
 import Testing
 
 /// yolo's auto-sync against real upper/lower trees: clean sets apply, flagged sets wait whole,
@@ -14,9 +15,12 @@ import Testing
         let upper = TempTree()
         let state = TempTree()
         let sync: AutoSync
-        init() throws {
+        /// `host`: more host files, written before the sandbox's creation time (later ones are conflicts).
+        init(host: (TempTree) -> Void = { _ in }) throws {
             lower.write("main.py", "print('v1')\n")
             lower.write("old.txt", "obsolete")
+            host(lower)
+            usleep(20_000)  // file times come from the kernel's coarse clock: stay clear of `created`
             sync = AutoSync(
                 workspace: lower.root, upper: upper.root, journalPath: state.path("sync-journal.json"), lockPath: state.path("sync.lock"), gate: try SyncGate(policy: GatePolicy()),
                 created: Date())
@@ -85,19 +89,72 @@ import Testing
     @Test func aFileRewrittenAfterTheScanIsNeverApplied() throws {
         let f = try Fixture()
         f.upper.write("notes.txt", "harmless\n")
-        // The agent swaps in a secret after the gate read the clean content.
+        // The agent swaps in a secret after the gate read the clean content: the round applies the
+        // bytes it checked (its snapshot), never the ones written since.
         f.sync.afterGate = { f.upper.write("notes.txt", "token: \(Self.secret)\n") }
-        let raced = try f.sync.round(overlayMounted: true)
-        #expect(raced.raced)
-        #expect(raced.applied.isEmpty)
-        #expect(f.lower.read("notes.txt") == nil)
+        let round = try f.sync.round(overlayMounted: true)
+        #expect(round.applied == ["notes.txt"])
+        #expect(f.lower.read("notes.txt") == "harmless\n")
         #expect(try FileInfo.lstat(f.state.path("sync-journal.json")) == nil)
+        #expect(try FileInfo.lstat(f.state.path("snapshot")) == nil, "the round's snapshot was left behind")
         #expect(DirectoryListingNames(f.lower.root).allSatisfy { !$0.hasPrefix(".cordon") }, "staged temp files left on the host")
         // The next round scans what is really there and holds it.
         f.sync.afterGate = {}
         let next = try f.sync.round(overlayMounted: true)
         #expect(next.findings.contains { $0.ruleID == "github-token" })
-        #expect(f.lower.read("notes.txt") == nil)
+        #expect(f.lower.read("notes.txt") == "harmless\n")
+    }
+
+    @Test func aFileRewrittenWhileTheGateReadsItNeverReachesTheHost() throws {
+        // A writer that rewrites the file as fast as it can while rounds run: whatever a round
+        // applies must be a version the gate passed, never the secret.
+        let f = try Fixture()
+        f.upper.write("notes.txt", "harmless\n")
+        let stop = Atomic<Bool>(false)
+        let path = f.upper.path("notes.txt")
+        let secret = "token: \(Self.secret)\n"
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            defer { done.signal() }
+            var flip = false
+            while !stop.load(ordering: .relaxed) {
+                let text = flip ? secret : "harmless\n"
+                let fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
+                if fd >= 0 {
+                    _ = text.withCString { write(fd, $0, strlen($0)) }
+                    close(fd)
+                }
+                flip.toggle()
+            }
+        }
+        for _ in 0..<40 {
+            _ = try? f.sync.round(overlayMounted: true)
+            #expect(f.lower.read("notes.txt") != secret)
+        }
+        stop.store(true, ordering: .relaxed)
+        done.wait()
+        #expect(f.lower.read("notes.txt") != secret)
+    }
+
+    /// A deletion a round applied leaves a whiteout at d/victim.txt in the upper; the agent then
+    /// swaps `d` for a symlink to a host directory. The clean-up after the run must not remove
+    /// d/victim.txt through it (it deleted any host file of that name).
+    @Test func theCleanUpNeverRemovesThroughASymlinkTheAgentSwappedIn() throws {
+        let f = try Fixture { $0.write("d/victim.txt", "bait\n") }
+        let victims = TempTree()
+        victims.write("victim.txt", "the user's file\n")
+        f.upper.mkdir("d")
+        f.upper.whiteout("d/victim.txt")
+        let round = try f.sync.round(overlayMounted: true)
+        #expect(round.applied == ["d/victim.txt"], "\(round)")
+        #expect(f.lower.read("d/victim.txt") == nil)
+        // The agent: the whiteout and its directory go, a symlink to the host's victims comes.
+        #expect(unlink(f.upper.path("d/victim.txt")) == 0)
+        #expect(rmdir(f.upper.path("d")) == 0)
+        #expect(symlink(victims.root, f.upper.path("d")) == 0)
+        let last = try f.sync.finish()
+        #expect(last.held.contains("d"), "the symlink to a host directory must be held")
+        #expect(victims.read("victim.txt") == "the user's file\n", "the clean-up deleted a host file through the agent's symlink")
     }
 
     func DirectoryListingNames(_ dir: String) -> [String] {

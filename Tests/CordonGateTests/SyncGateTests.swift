@@ -3,6 +3,7 @@ import CordonCore
 import CordonFS
 import CordonGate
 import FoundationEssentials
+import Glibc
 import Testing
 
 @Suite struct SyncGateTests {
@@ -206,5 +207,140 @@ import Testing
             upper.write("short.tar", "ustar")
         }, policy: GatePolicy(flagArchives: true))
         #expect(report.findings.filter { $0.ruleID == "path-archive" }.isEmpty)
+    }
+}
+
+/// Symlinks resolved as the kernel will once applied, and names shown as they are.
+@Suite struct HostileLinkAndNameTests {
+    func evaluate(_ build: (TempTree, TempTree) -> Void) throws -> SyncGate.Report {
+        let lower = TempTree()
+        let upper = TempTree()
+        build(lower, upper)
+        return try SyncGate(policy: GatePolicy()).evaluate(try ChangeSet.read(upper: upper.root, lower: lower.root), created: nil)
+    }
+
+    @Test func aLinkChainedThroughAHostSymlinkIsAnEscape() throws {
+        let outside = TempTree()
+        let report = try evaluate { lower, upper in
+            lower.symlink("link", to: outside.root)
+            upper.symlink("x", to: "link/passwd")
+        }
+        #expect(report.findings.contains { $0.ruleID == "fs-symlink-escape" && $0.path == "x" }, "\(report.findings.map(\.ruleID))")
+    }
+
+    @Test func aLinkChainedThroughTheChangeSetsOwnLinksIsAnEscape() throws {
+        let report = try evaluate { _, upper in
+            upper.mkdir("a/b")
+            upper.symlink("a/b/up", to: "..")  // inside: a
+            upper.symlink("a/x", to: "b/up/b/up/../../etc")  // a/b/up -> a, twice, then up twice: above the root
+        }
+        #expect(report.findings.contains { $0.ruleID == "fs-symlink-escape" && $0.path == "a/x" }, "\(report.findings.map(\.ruleID))")
+        #expect(!report.findings.contains { $0.ruleID == "fs-symlink-escape" && $0.path == "a/b/up" })
+    }
+
+    @Test func aLinkLoopIsRefusedAndAnInnerChainIsFine() throws {
+        let report = try evaluate { lower, upper in
+            upper.symlink("loop1", to: "loop2")
+            upper.symlink("loop2", to: "loop1/x")
+            lower.write("docs/readme.md", "hi\n")
+            lower.symlink("docs/current", to: "readme.md")
+            upper.symlink("latest", to: "docs/current")
+        }
+        #expect(report.findings.contains { $0.ruleID == "fs-symlink-escape" && $0.path == "loop1" })
+        #expect(!report.findings.contains { $0.path == "latest" }, "\(report.findings.map(\.ruleID))")
+    }
+
+    @Test func theApplierResolvesLinksAgainstTheHostAsItIsAtApplyTime() throws {
+        let lower = TempTree()
+        let upper = TempTree()
+        let state = TempTree()
+        let outside = TempTree()
+        lower.mkdir("link")
+        upper.symlink("x", to: "link/passwd")
+        let set = try ChangeSet.read(upper: upper.root, lower: lower.root)
+        let report = try SyncGate(policy: GatePolicy()).evaluate(set, created: nil)
+        #expect(!report.findings.contains { $0.ruleID == "fs-symlink-escape" })
+        // Between the gate and the apply, `link` becomes a symlink out of the workspace.
+        #expect(rmdir(lower.path("link")) == 0)
+        lower.symlink("link", to: outside.root)
+        let applier = SyncApplier(workspace: lower.root, upper: upper.root, journalPath: state.path("journal.json"))
+        #expect(throws: CordonError.self) { try applier.apply(set.changes) }
+        var st = stat()
+        #expect(lstat(lower.path("x"), &st) != 0, "the escaping link was applied")
+        #expect(!state.exists("journal.json"))
+    }
+
+    @Test(arguments: ["\u{202E}gpj.exe", "a\u{200B}b.txt", "x\u{1B}[2J.txt", "a\u{85}b"])
+    func namesThatChangeHowTheyReadAreHeld(name: String) throws {
+        let report = try evaluate { _, upper in upper.write(name, "x\n") }
+        let held = report.findings.filter { $0.path == name && $0.severity == .block }.map(\.ruleID)
+        #expect(held.contains("fs-bidi-name") || held.contains("fs-control-char"), "\(report.findings)")
+        for finding in report.findings {
+            #expect(!finding.rendered.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x202E || $0.value == 0x85 }, "\(finding.rendered)")
+        }
+    }
+
+    @Test func aSymlinkTargetWithEscapeSequencesIsHeldAndShownEscaped() throws {
+        let report = try evaluate { _, upper in upper.symlink("l", to: "x\u{1B}[1A\u{1B}[2K") }
+        let finding = try #require(report.findings.first { $0.ruleID == "fs-symlink-target-chars" })
+        #expect(!finding.rendered.contains("\u{1B}"))
+        #expect(finding.rendered.contains("\\x1B[1A"))
+    }
+
+    @Test func whiteoutAndUnreadableNamesAreBlocked() throws {
+        let report = try evaluate { _, upper in
+            upper.write(".wh..", "")
+            let name = Array(upper.root.utf8) + Array("/bad".utf8) + [0xFF, 0]
+            let fd = name.withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { open($0.baseAddress!, O_WRONLY | O_CREAT, 0o644) } }
+            close(fd)
+        }
+        #expect(report.findings.contains { $0.ruleID == "fs-unsafe-name" && $0.path == ".wh.." && $0.severity == .block })
+        #expect(report.findings.contains { $0.ruleID == "fs-unsafe-name" && $0.path == "bad\\xFF" && $0.severity == .block })
+    }
+}
+
+/// The sandbox's own policy is out of its reach: the profile in use and what it names, cordon's
+/// config and state, never change through a sync, whatever the flags.
+@Suite struct ProtectedPolicyTests {
+    @Test func theProfileInUseNeverSyncsEvenApproved() throws {
+        let lower = TempTree()
+        let upper = TempTree()
+        lower.write("cordon.yaml", "name: work\n")
+        upper.write("cordon.yaml", "name: work\nmounts:\n  - {host: /, sandbox: /host, mode: rw}\n")
+        upper.write("conf/blocklist.txt", "")
+        upper.write("ok.txt", "fine\n")
+        var policy = GatePolicy()
+        policy.protectedPaths = ProtectedPath.inside(
+            workspace: lower.root, files: [(lower.path("cordon.yaml"), "the profile"), (lower.path("conf/blocklist.txt"), "a blocklist"), ("/etc/elsewhere", "outside")])
+        #expect(policy.protectedPaths.map(\.path) == ["cordon.yaml", "conf/blocklist.txt"])
+        let report = try SyncGate(policy: policy).evaluate(try ChangeSet.read(upper: upper.root, lower: lower.root), created: nil)
+        #expect(report.findings.contains { $0.ruleID == "policy-protected" && $0.path == "cordon.yaml" && $0.severity == .block })
+        #expect(report.findings.contains { $0.ruleID == "policy-protected" && $0.path == "conf/blocklist.txt" })
+        #expect(!report.findings.contains { $0.path == "ok.txt" })
+        // --yes and --force approve and overwrite; a block stays held.
+        let plan = SyncPlan(report: report, approve: true, force: true)
+        #expect(Set(plan.held.map(\.path)).isSuperset(of: ["cordon.yaml", "conf/blocklist.txt"]))
+    }
+
+    @Test func removingOrReplacingTheDirectoryAboveTheProfileIsBlocked() throws {
+        let lower = TempTree()
+        let upper = TempTree()
+        lower.write("conf/cordon.yaml", "name: work\n")
+        upper.mkdir("conf")
+        upper.opaque("conf")
+        upper.write("conf/other.txt", "x")
+        var policy = GatePolicy()
+        policy.protectedPaths = [ProtectedPath(path: "conf/cordon.yaml", what: "the profile")]
+        let report = try SyncGate(policy: policy).evaluate(try ChangeSet.read(upper: upper.root, lower: lower.root), created: nil)
+        #expect(report.findings.contains { $0.ruleID == "policy-protected" && $0.path == "conf" }, "\(report.findings.map { "\($0.ruleID) \($0.path)" })")
+        #expect(report.findings.contains { $0.ruleID == "policy-protected" && $0.path == "conf/cordon.yaml" })
+    }
+
+    @Test func aSymlinkedSpellingOfTheWorkspaceStillFindsTheProfile() throws {
+        let tree = TempTree()
+        tree.write("real/cordon.yaml", "name: w\n")
+        tree.symlink("alias", to: tree.path("real"))
+        let found = ProtectedPath.inside(workspace: tree.path("alias"), files: [(tree.path("real/cordon.yaml"), "the profile")])
+        #expect(found.map(\.path) == ["cordon.yaml"])
     }
 }

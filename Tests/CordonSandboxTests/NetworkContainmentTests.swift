@@ -605,7 +605,8 @@ struct LazyNetworkStartTests {
         let marker = h.workspace + "/started"
         async let run = h.cordon(["run", "--name", "idle", "--", "/bin/sh", "-c", "touch /workspace/started; sleep 3; getent hosts example.com; echo dns=$?"])
         var threads: [String]?
-        for _ in 0..<100 {
+        // Up to 30 s: a loaded machine (CI, parallel builds) can take seconds to start a sandbox.
+        for _ in 0..<600 {
             // The command runs in the overlay: the marker shows in the upper, not in the workspace.
             if FileManager.default.fileExists(atPath: h.state + "/cordon/sandboxes/idle/upper/started") {
                 threads = Self.supervisorThreads(name: "idle")

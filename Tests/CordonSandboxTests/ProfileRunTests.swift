@@ -79,17 +79,7 @@ struct ProfileRunTests {
                 if !reached { try await Task.sleep(for: .milliseconds(100)) }
             }
             #expect(reached, "the host never got \(version)")
-            for _ in 0..<600 {
-                // Non-blocking: ENXIO until the command has the FIFO open for reading.
-                let fd = open(signals + "/go", O_WRONLY | O_NONBLOCK)
-                if fd >= 0 {
-                    _ = write(fd, "go\n", 3)
-                    close(fd)
-                    return
-                }
-                try await Task.sleep(for: .milliseconds(50))
-            }
-            Issue.record("the command never waited for \(version)'s signal")
+            do { try await SandboxHarness.signal(signals + "/go") } catch { Issue.record("the command never waited for \(version)'s signal") }
         }
         try await proceed(once: "v1")
         try await proceed(once: "v2")

@@ -29,6 +29,10 @@ ssize_t ccordon_lgetxattr(const char *path, const char *name, void *value, size_
 int ccordon_lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags);
 int ccordon_lremovexattr(const char *path, const char *name);
 ssize_t ccordon_llistxattr(const char *path, char *list, size_t size);
+/// The same on an open file (the sync gate reads what the agent wrote through descriptors only).
+ssize_t ccordon_fgetxattr(int fd, const char *name, void *value, size_t size);
+ssize_t ccordon_flistxattr(int fd, char *list, size_t size);
+int ccordon_fremovexattr(int fd, const char *name);
 /// The inode flags of `fd` (FS_IOC_GETFLAGS: chattr's flags); 0, or -errno (ENOTTY/EOPNOTSUPP
 /// where the filesystem has none).
 int ccordon_inode_flags(int fd, unsigned int *flags);

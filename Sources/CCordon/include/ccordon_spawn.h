@@ -53,24 +53,36 @@ int ccordon_signal_pipe(const int *signals, int count);
 /// Restore the default disposition of `signals`.
 void ccordon_signal_pipe_reset(const int *signals, int count);
 
+/// Filters the sandbox's pty output: reads `len` bytes of `in`, writes at most `len` +
+/// CCORDON_RELAY_FILTER_SLACK bytes to `out` (`cap` is at least that), returns how many.
+typedef size_t (*ccordon_relay_filter)(void *ctx, const unsigned char *in, size_t len, unsigned char *out, size_t cap);
+#define CCORDON_RELAY_FILTER_SLACK 8192
+
 /// The supervisor's wait loop. Returns when the child behind `pidfd` exits.
-/// `pty_master` >= 0: relay `in_fd` → master and master → `out_fd`, resize on SIGWINCH.
+/// `pty_master` >= 0: relay `in_fd` → master (when `in_fd` >= 0) and master → `out_fd` through
+/// `filter` (NULL: raw; `out_fd` < 0: read and dropped); on SIGWINCH the size of `size_fd`.
 /// Signals read from `signal_fd` (SIGINT, SIGTERM, SIGHUP, SIGQUIT) are sent to the child.
 /// `tick_fd` (may be -1) is polled too; when readable, the loop returns 1 so the caller can act.
 /// So are the `wake_count` descriptors of `wake_fds` (at most 8): when one is readable or fails,
 /// it returns 2 (the caller takes them over: they are still readable on the next call).
 /// Returns 0 when the child exited, 1 on a tick, 2 on a wake, -errno on failure.
-int ccordon_supervise(int pidfd, int signal_fd, int pty_master, int in_fd, int out_fd, int tick_fd, const int *wake_fds, int wake_count);
+int ccordon_supervise(int pidfd, int signal_fd, int pty_master, int in_fd, int out_fd, int size_fd,
+                      ccordon_relay_filter filter, void *filter_ctx, int tick_fd, const int *wake_fds, int wake_count);
 
 int ccordon_pidfd_send_signal(int pidfd, int sig);
 
 /// Open a pty pair; the slave gets the window size of `size_from` when that is a terminal.
 int ccordon_openpty(int *master, int *slave, int size_from);
 
+/// Whether `fd` is open for reading and writing (a terminal the relay may echo to).
+int ccordon_fd_read_write(int fd);
+
 /// Put terminal `fd` into raw mode, saving the old mode in an opaque buffer for restore.
 /// Returns 0 or -errno. `saved` must hold ccordon_termios_size() bytes.
 int ccordon_tty_raw(int fd, void *saved);
 int ccordon_tty_restore(int fd, const void *saved);
+/// The modes of terminal `fd` into `saved` (ccordon_termios_size() bytes). Returns 0 or -errno.
+int ccordon_tty_get(int fd, void *saved);
 int ccordon_termios_size(void);
 
 /// Writes `pid` into each of `files` (a cgroup's cgroup.procs) on a new thread: joining a cgroup

@@ -70,14 +70,23 @@ struct RunRequest {
         return Terminal.exitOnError {
             let paths = CordonPaths.current()
             let host = HostFacts.current()
-            let loaded = try ProfileLoader(paths: paths, homeDirectory: host.home).load(reference: profile, currentDirectory: Terminal.currentDirectory())
+            let currentDirectory = Terminal.currentDirectory()
+            let loaded = try ProfileLoader(paths: paths, homeDirectory: host.home).load(reference: profile, currentDirectory: currentDirectory)
             var chosen = loaded.profile
             if let mode { chosen.mode = mode }
+            let workspace = workspace ?? chosen.workspace ?? currentDirectory
+            // A profile the workspace's authors (or an earlier agent) could have written is used
+            // only with the content the user trusted; nothing is started before this check.
+            if case .untrusted(_, let previously) = try ProfileTrust.verdict(for: loaded, workspace: workspace, currentDirectory: currentDirectory, paths: paths) {
+                Terminal.note(TrustReport.untrusted(source: loaded.source, changed: previously != nil,
+                                                    grants: ProfileTrust.grants(loaded.profile), inputs: ProfileTrust.inputs(of: loaded)))
+                return 125
+            }
             let sandboxName = name ?? SandboxName.generate()
             if name == nil { Terminal.note("cordon: sandbox \(sandboxName)") }
             let runner = SandboxRunner(profile: chosen, paths: paths, host: host, warn: Terminal.note)
             let outcome = try runner.run(.init(
-                name: sandboxName, workspace: workspace ?? chosen.workspace ?? Terminal.currentDirectory(),
+                name: sandboxName, workspace: workspace,
                 command: command, initPath: try InitLocator.path(), profileSource: loaded.source))
             Terminal.note(RunSummary.line(name: sandboxName, outcome: outcome, mode: chosen.mode))
             return outcome.exitStatus

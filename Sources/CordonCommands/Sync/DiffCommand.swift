@@ -66,10 +66,11 @@ struct DiffCommand: ParsableCommand {
     }
 
     static func line(_ change: Change, stat: Bool) -> String {
-        var text = "\(change.kind.letter) \(change.path)"
+        // Names and targets are the agent's: escaped, so they cannot move the cursor or read backwards.
+        var text = "\(change.kind.letter) \(TerminalText.escaped(change.path))"
         if change.type == .directory { text += "/" }
         switch change.type {
-        case .symlink: text += " -> \(change.symlinkTarget ?? "?")"
+        case .symlink: text += " -> \(TerminalText.escaped(change.symlinkTarget ?? "?"))"
         case .file:
             if change.kind == .modified, stat, let before = change.lowerSize {
                 text += " (\(formatSize(before)) → \(formatSize(change.size)))"
@@ -89,17 +90,20 @@ struct DiffCommand: ParsableCommand {
 
     static func patch(_ change: Change, set: ChangeSet) -> String {
         let limit: UInt64 = 4 * 1024 * 1024
+        // Both trees are read beneath their roots, never through a symlink the agent planted.
         func text(_ root: String) -> String? {
-            guard let bytes = try? FileContents.read(root + "/" + change.path, limit: limit) else { return nil }
+            guard change.flags.unsafeName == nil, let tree = try? AnchoredDirectory(root), let bytes = try? tree.read(change.path, limit: limit) else { return nil }
             if bytes.prefix(8000).contains(0) { return nil }
             return String(decoding: bytes, as: UTF8.self)
         }
         let old = change.kind == .added ? "" : text(set.lower)
-        let new = change.kind == .deleted ? "" : text(set.upper)
-        guard let old, let new else { return "Binary files differ: \(change.path)\n" }
-        return TextDiff.unified(
-            old: old, new: new, oldName: change.kind == .added ? "/dev/null" : "a/" + change.path,
-            newName: change.kind == .deleted ? "/dev/null" : "b/" + change.path)
+        let new = change.kind == .deleted ? "" : text(set.contents)
+        let shown = TerminalText.escaped(change.path)
+        guard let old, let new else { return "Binary files differ: \(shown)\n" }
+        return TerminalText.escapedContent(
+            TextDiff.unified(
+                old: old, new: new, oldName: change.kind == .added ? "/dev/null" : "a/" + shown,
+                newName: change.kind == .deleted ? "/dev/null" : "b/" + shown))
     }
 }
 

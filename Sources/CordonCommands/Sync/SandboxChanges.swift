@@ -9,14 +9,15 @@ struct SandboxChanges {
     var record: SandboxRecord
     var changeSet: ChangeSet
 
-    static func load(name: String, stateDir: String?) throws(CordonError) -> SandboxChanges {
+    /// `snapshot`: copy the changed files there as they are read (a running sandbox; see `ChangeSet.read`).
+    static func load(name: String, stateDir: String?, snapshot: String? = nil) throws(CordonError) -> SandboxChanges {
         let paths = CordonPaths.current()
         let layout = stateDir.map { SandboxLayout(directory: $0) } ?? SandboxLayout(paths: paths, name: name)
         let record = try layout.loadRecord()
         guard record.mode != "unsafe" else {
             throw CordonError(.unsupported, "sandbox \(name) runs in unsafe mode: its writes went straight to \(record.workspace)", hint: "there is no upper layer to review")
         }
-        let changeSet = try ChangeSet.read(upper: layout.upper, lower: record.workspace)
+        let changeSet = try ChangeSet.read(upper: layout.upper, lower: record.workspace, snapshot: snapshot)
         return SandboxChanges(name: name, layout: layout, record: record, changeSet: changeSet)
     }
 

@@ -98,17 +98,30 @@ struct SyncCommand: ParsableCommand {
 
     private func execute(layout: SandboxLayout, paths: CordonPaths) throws {
         let record = try layout.loadRecord()
+        // Stopped: held so (no run can start and write the upper while this sync reads and applies
+        // it), its files are what the gate reads and may be renamed into place rather than copied.
+        let stopped = try layout.holdStopped()
+        defer { if let stopped { close(stopped) } }
         var applier = SyncApplier(workspace: record.workspace, upper: layout.upper, journalPath: layout.syncJournal)
         // A running sandbox's overlay is mounted over the upper: applied entries stay in it (the
         // host now equals them) and leave when the sandbox has stopped.
-        applier.keepUpper = layout.isRunning
-        // Stopped: nothing can write the upper any more, so its files may be renamed into place
-        // rather than copied (when both share a filesystem).
-        applier.moveFiles = !applier.keepUpper
+        applier.keepUpper = stopped == nil
+        applier.moveFiles = stopped != nil
         let recovered = dryRun ? nil : try applier.recover()
-        let loaded = try SandboxChanges.load(name: name, stateDir: layout.directory)
-        let gate = try SyncGate(
-            policy: try policy(paths: paths).overriding(scannerConfig: gitleaksConfig, flagArchives: flagArchives), scannerCache: paths.scannerCache)
+        // Running: the agent may rewrite a file the moment the gate has read it. Every changed file
+        // is copied into cordon's state as the change set is read; the gate scans the copy and the
+        // apply writes the copy, so exactly the bytes checked reach the host.
+        try AnchoredDirectory.removeTree(layout.snapshot)
+        defer { try? AnchoredDirectory.removeTree(layout.snapshot) }
+        let loaded = try SandboxChanges.load(name: name, stateDir: layout.directory, snapshot: stopped == nil ? layout.snapshot : nil)
+        if loaded.changeSet.contents != layout.upper { applier.source = loaded.changeSet.contents }
+        var gatePolicy = try policy(paths: paths, workspace: record.workspace).overriding(scannerConfig: gitleaksConfig, flagArchives: flagArchives)
+        // The sandbox's own profile and the files it names, and cordon's config and state: never synced.
+        gatePolicy.protectedPaths = ProtectedPath.forSandbox(record: record, paths: paths)
+        if let profile, let source = try? profileSource(paths: paths, reference: profile) {
+            gatePolicy.protectedPaths += ProtectedPath.inside(workspace: record.workspace, files: [(source, "the profile given with --profile")])
+        }
+        let gate = try SyncGate(policy: gatePolicy, scannerCache: paths.scannerCache)
         let report = try gate.evaluate(loaded.changeSet, created: loaded.created)
 
         var approve = yes
@@ -157,11 +170,22 @@ struct SyncCommand: ParsableCommand {
         if code != 0 { throw ExitCode(code) }
     }
 
+    private func profileSource(paths: CordonPaths, reference: String) throws -> String {
+        try ProfileLoader(paths: paths, homeDirectory: HostFacts.current().home).load(reference: reference, currentDirectory: Terminal.currentDirectory()).source
+    }
+
     /// The profile's `sync:` section when `--profile` is given; cordon's defaults otherwise.
-    private func policy(paths: CordonPaths) throws -> GatePolicy {
+    private func policy(paths: CordonPaths, workspace: String) throws -> GatePolicy {
         guard let profile else { return GatePolicy() }
-        let sync = try ProfileLoader(paths: paths, homeDirectory: HostFacts.current().home)
-            .load(reference: profile, currentDirectory: Terminal.currentDirectory()).profile.sync
+        let currentDirectory = Terminal.currentDirectory()
+        let loaded = try ProfileLoader(paths: paths, homeDirectory: HostFacts.current().home).load(reference: profile, currentDirectory: currentDirectory)
+        // Its gate settings (a gitleaks config, size limits) count only once its content is trusted.
+        if case .untrusted(_, let previously) = try ProfileTrust.verdict(for: loaded, workspace: workspace, currentDirectory: currentDirectory, paths: paths) {
+            throw CordonError(.policyDenied, TrustReport.untrusted(
+                source: loaded.source, changed: previously != nil, grants: ProfileTrust.grants(loaded.profile),
+                inputs: ProfileTrust.inputs(of: loaded), outcome: "nothing was applied", prefix: ""))
+        }
+        let sync = loaded.profile.sync
         return GatePolicy(
             syncAllow: sync.allow, deny: sync.deny, blockedExtensions: sync.blockedExtensions, maxFileSize: sync.maxFileSize,
             maxTotalSize: sync.maxTotalSize, gitleaksConfig: sync.gitleaksConfig)

@@ -72,6 +72,21 @@ struct SandboxHarness {
         _ = try? Self.runBlocking(["/bin/rm", "-rf", root], environment: nil)
     }
 
+    /// Says go on the FIFO at `path` once a command waits on it (opens it for writing without
+    /// blocking: ENXIO until the reader has it open).
+    static func signal(_ path: String) async throws {
+        for _ in 0..<600 {
+            let fd = open(path, O_WRONLY | O_NONBLOCK)
+            if fd >= 0 {
+                _ = Glibc.write(fd, "go\n", 3)
+                close(fd)
+                return
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw POSIXError(.ETIMEDOUT)
+    }
+
     /// Runs `body` on a thread of its own: waiting for a sandbox must not hold one of the few
     /// cooperative-pool threads that other suites' async code (the proxy, the DNS stub) needs.
     static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {

@@ -1,27 +1,27 @@
-import CCordon
-import CordonCore
+public import CCordon
+public import CordonCore
 
 #if canImport(Glibc)
-import Glibc
+public import Glibc
 #endif
 
 /// A directory tree reached only through file descriptors: every path is resolved beneath the root
 /// with `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)`, so a symlink (or `..`) planted anywhere in
 /// the tree can never redirect an operation outside it. Final components are handled with the
 /// `*at` calls, which act on a symlink itself rather than its target.
-final class AnchoredDirectory {
-    let root: String
+public final class AnchoredDirectory {
+    public let root: String
     private let rootFD: Int32
     private var parents: [String: Int32] = [:]
     /// Files this tree replaced or removed, held by O_PATH descriptors (see `pin`).
     private var pinned: [Int32] = []
     /// Directory fds kept open at most; with `pinLimit` pinned files, well under the soft
     /// RLIMIT_NOFILE of 1024 that many systems set. Beyond, the cache starts over.
-    static let cacheLimit = 256
-    static let pinLimit = 384
-    static let resolve = CCORDON_RESOLVE_BENEATH | CCORDON_RESOLVE_NO_SYMLINKS | CCORDON_RESOLVE_NO_MAGICLINKS
+    public static let cacheLimit = 256
+    public static let pinLimit = 384
+    public static let resolve = CCORDON_RESOLVE_BENEATH | CCORDON_RESOLVE_NO_SYMLINKS | CCORDON_RESOLVE_NO_MAGICLINKS
 
-    init(_ root: String) throws(CordonError) {
+    public init(_ root: String) throws(CordonError) {
         self.root = root
         let fd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { throw Self.error("open", root) }
@@ -30,7 +30,7 @@ final class AnchoredDirectory {
 
     /// The device of the tree's root: two trees with the same one may rename between them
     /// (unless they are different mounts of it, which renameat answers with EXDEV).
-    var device: UInt64 {
+    public var device: UInt64 {
         var st = stat()
         return fstat(rootFD, &st) == 0 ? UInt64(st.st_dev) : UInt64.max
     }
@@ -41,22 +41,22 @@ final class AnchoredDirectory {
         close(rootFD)
     }
 
-    static func error(_ op: String, _ path: String, _ code: Int32 = errno) -> CordonError {
+    public static func error(_ op: String, _ path: String, _ code: Int32 = errno) -> CordonError {
         CordonError(.systemCall, "\(op) \(path) failed", cause: String(cString: strerror(code)))
     }
 
-    static func split(_ rel: String) -> (parent: String, name: String) {
+    public static func split(_ rel: String) -> (parent: String, name: String) {
         guard let slash = rel.lastIndex(of: "/") else { return ("", rel) }
         return (String(rel[..<slash]), String(rel[rel.index(after: slash)...]))
     }
 
     /// The directory fd for `rel`'s parent, opened without following any symlink.
-    func parent(of rel: String) throws(CordonError) -> (fd: Int32, name: String) {
+    public func parent(of rel: String) throws(CordonError) -> (fd: Int32, name: String) {
         let (dir, name) = Self.split(rel)
         return (try directory(dir), name)
     }
 
-    func directory(_ dir: String) throws(CordonError) -> Int32 {
+    public func directory(_ dir: String) throws(CordonError) -> Int32 {
         if dir.isEmpty { return rootFD }
         if let fd = parents[dir] { return fd }
         if parents.count >= Self.cacheLimit { dropCache() }
@@ -67,48 +67,48 @@ final class AnchoredDirectory {
     }
 
     /// Directory fds open now; a caller holding fds across calls drops the cache before the limit.
-    var cachedDirectories: Int { parents.count }
+    public var cachedDirectories: Int { parents.count }
 
     /// Forgets cached directory fds (after directories were removed or replaced).
-    func dropCache() {
+    public func dropCache() {
         for fd in parents.values { close(fd) }
         parents = [:]
     }
 
     /// Opens a file beneath the root for reading, refusing symlinks anywhere on the way: the parent
     /// comes from `directory` (openat2), the last component is opened with O_NOFOLLOW.
-    func openForReading(_ rel: String) throws(CordonError) -> Int32 {
+    public func openForReading(_ rel: String) throws(CordonError) -> Int32 {
         let (dir, name) = try parent(of: rel)
         let fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { throw Self.error("open", root + "/" + rel) }
         return fd
     }
 
-    func lstat(_ rel: String) -> stat? {
+    public func lstat(_ rel: String) -> stat? {
         guard let (fd, name) = try? parent(of: rel) else { return nil }
         var st = stat()
         return fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 ? st : nil
     }
 
-    func exists(_ rel: String) -> Bool { lstat(rel) != nil }
+    public func exists(_ rel: String) -> Bool { lstat(rel) != nil }
 
     /// Copies `source` (an fd) into a new file `rel` with `mode`, replacing a file or symlink left
     /// there (never a directory); fsyncs it when `durable` (a caller staging many files passes false
     /// and calls `syncFilesystem()` once).
-    func createFile(_ rel: String, from source: Int32, mode: UInt32, durable: Bool = true) throws(CordonError) {
+    public func createFile(_ rel: String, from source: Int32, mode: UInt32, durable: Bool = true) throws(CordonError) {
         let (fd, name) = try parent(of: rel)
         if let failure = Self.writeFile(in: fd, name, from: source, mode: mode, durable: durable) { throw Self.error(failure.call, root + "/" + rel, failure.code) }
     }
 
     /// A failed call of the fd-only operations below, with its errno.
-    struct Failure: Sendable, Equatable {
-        var call: String
-        var code: Int32
+    public struct Failure: Sendable, Equatable {
+        public var call: String
+        public var code: Int32
     }
 
     /// `createFile` on an open directory: touches nothing of an `AnchoredDirectory`, so threads may
     /// call it at once. `name` must be a single component.
-    static func writeFile(in dir: Int32, _ name: String, from source: Int32, mode: UInt32, durable: Bool) -> Failure? {
+    public static func writeFile(in dir: Int32, _ name: String, from source: Int32, mode: UInt32, durable: Bool) -> Failure? {
         var out = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         if out < 0 && errno == EEXIST {
             guard unlinkat(dir, name, 0) == 0 else { return Failure(call: "unlink", code: errno) }
@@ -118,7 +118,7 @@ final class AnchoredDirectory {
         defer { close(out) }
         let copied: Failure? = withUnsafeTemporaryAllocation(byteCount: 1 << 16, alignment: 16) { buffer in
             while true {
-                let n = read(source, buffer.baseAddress, buffer.count)
+                let n = Glibc.read(source, buffer.baseAddress, buffer.count)
                 if n < 0 {
                     if errno == EINTR { continue }
                     return Failure(call: "read for", code: errno)
@@ -147,7 +147,7 @@ final class AnchoredDirectory {
     /// filesystem's own, owned by this process's user and `group`, `mode`'s permission bits only,
     /// times now. false, with the file perhaps partly changed, when any of it cannot be done:
     /// the caller then copies it. Thread-safe like `writeFile`.
-    static func adoptInPlace(in dir: Int32, _ name: String, mode: UInt32, group: gid_t) -> Bool {
+    public static func adoptInPlace(in dir: Int32, _ name: String, mode: UInt32, group: gid_t) -> Bool {
         let fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { return false }
         defer { close(fd) }
@@ -169,18 +169,18 @@ final class AnchoredDirectory {
     }
 
     /// The group a file created in `dir` gets: the directory's when it is set-group-ID, else ours.
-    static func creationGroup(in dir: Int32) -> gid_t {
+    public static func creationGroup(in dir: Int32) -> gid_t {
         var st = stat()
         guard fstat(dir, &st) == 0, st.st_mode & S_ISGID != 0 else { return Self.group }
         return st.st_gid
     }
 
     /// This process's effective user and group (cordon never changes them).
-    static let user = geteuid()
-    static let group = getegid()
+    public static let user = geteuid()
+    public static let group = getegid()
 
     /// `createSymlink` on an open directory; thread-safe like `writeFile`.
-    static func writeSymlink(in dir: Int32, _ name: String, target: String) -> Failure? {
+    public static func writeSymlink(in dir: Int32, _ name: String, target: String) -> Failure? {
         if symlinkat(target, dir, name) == 0 { return nil }
         guard errno == EEXIST, unlinkat(dir, name, 0) == 0, symlinkat(target, dir, name) == 0 else { return Failure(call: "symlink", code: errno) }
         return nil
@@ -188,12 +188,12 @@ final class AnchoredDirectory {
 
     /// syncfs(2) on this tree's filesystem: one call makes every file and directory written so far
     /// durable, instead of one fsync each; a writeback error since the tree was opened is reported.
-    func syncFilesystem() throws(CordonError) {
+    public func syncFilesystem() throws(CordonError) {
         guard ccordon_syncfs(rootFD) == 0 else { throw Self.error("syncfs", root) }
     }
 
     /// Creates a symlink `rel`, replacing a file or symlink left there (never a directory).
-    func createSymlink(_ rel: String, target: String) throws(CordonError) {
+    public func createSymlink(_ rel: String, target: String) throws(CordonError) {
         let (fd, name) = try parent(of: rel)
         if let failure = Self.writeSymlink(in: fd, name, target: target) { throw Self.error(failure.call, root + "/" + rel, failure.code) }
     }
@@ -202,7 +202,7 @@ final class AnchoredDirectory {
     /// frees an inode when its last reference goes, and on ext4 mounted with `discard` (and no
     /// journal to batch them) that waits for the device: `releasePinned()` lets go of many at once
     /// on several threads instead of one inside each rename or unlink.
-    func pin(_ rel: String) {
+    public func pin(_ rel: String) {
         guard let (fd, name) = try? parent(of: rel) else { return }
         let held = openat(fd, name, CCORDON_O_PATH | O_NOFOLLOW | O_CLOEXEC)
         guard held >= 0 else { return }
@@ -210,13 +210,13 @@ final class AnchoredDirectory {
         if pinned.count >= Self.pinLimit { releasePinned() }
     }
 
-    func releasePinned() {
+    public func releasePinned() {
         let fds = pinned
         pinned = []
         ParallelWork.forEach(fds.count, width: ParallelWork.ioWidth) { close(fds[$0]) }
     }
 
-    func makeDirectory(_ rel: String, mode: UInt32) throws(CordonError) {
+    public func makeDirectory(_ rel: String, mode: UInt32) throws(CordonError) {
         let (fd, name) = try parent(of: rel)
         if mkdirat(fd, name, 0o700) != 0 {
             let code = errno
@@ -225,8 +225,98 @@ final class AnchoredDirectory {
         try chmod(rel, mode: mode, directory: true)
     }
 
+    /// Makes every directory above `rel` (0700), none of them through a symlink.
+    public func makeParents(of rel: String) throws(CordonError) {
+        var prefix = ""
+        for part in rel.split(separator: "/").dropLast() {
+            prefix += prefix.isEmpty ? String(part) : "/" + part
+            if let st = lstat(prefix), (st.st_mode & S_IFMT) == S_IFDIR { continue }
+            try makeDirectory(prefix, mode: 0o700)
+        }
+    }
+
+    /// What `lstat` says of `rel`, reached without following a symlink; nil when nothing is there.
+    public func info(_ rel: String) -> FileInfo? {
+        lstat(rel).map(FileInfo.init)
+    }
+
+    /// Whether the regular file `rel` here has the same bytes as `rel` in `other`.
+    public func sameContent(_ rel: String, as other: AnchoredDirectory) -> Bool {
+        guard let a = try? openForReading(rel) else { return false }
+        defer { close(a) }
+        guard let b = try? other.openForReading(rel) else { return false }
+        defer { close(b) }
+        return FileContents.equal(descriptors: a, b) == true
+    }
+
+    /// Removes the tree at `path` (cordon's own scratch: snapshots), descending through directory
+    /// descriptors only, so a symlink inside is removed, never followed. Nothing there is fine.
+    public static func removeTree(_ path: String) throws(CordonError) {
+        let (dir, name) = split(path)
+        let parent = open(dir.isEmpty ? "/" : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard parent >= 0 else {
+            if errno == ENOENT { return }
+            throw error("open", dir)
+        }
+        defer { close(parent) }
+        guard let failure = removeEntry(in: parent, name) else { return }
+        throw error(failure.call, path, failure.code)
+    }
+
+    private static func removeEntry(in dir: Int32, _ name: String) -> Failure? {
+        if unlinkat(dir, name, 0) == 0 || errno == ENOENT { return nil }
+        guard errno == EISDIR else { return Failure(call: "unlink", code: errno) }
+        var fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        if fd < 0 && errno == EACCES {
+            // overlayfs leaves work directories mode 000: open them up (they are the caller's),
+            // through a descriptor of the directory itself, never a path that could be a symlink.
+            let held = openat(dir, name, CCORDON_O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            if held >= 0 {
+                _ = Glibc.chmod("/proc/self/fd/\(held)", 0o700)
+                close(held)
+            }
+            fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        }
+        guard fd >= 0 else { return Failure(call: "open directory", code: errno) }
+        let names: [String]
+        do throws(CordonError) { names = try DirectoryListing.names(descriptor: fd) } catch {
+            close(fd)
+            return Failure(call: "list", code: EIO)
+        }
+        for inner in names {
+            if let failure = removeEntry(in: fd, inner) {
+                close(fd)
+                return failure
+            }
+        }
+        close(fd)
+        return unlinkat(dir, name, AT_REMOVEDIR) == 0 || errno == ENOENT ? nil : Failure(call: "rmdir", code: errno)
+    }
+
+    /// A regular file's bytes (at most `limit`), opened beneath the root without following a symlink.
+    public func read(_ rel: String, limit: UInt64 = .max) throws(CordonError) -> [UInt8] {
+        let fd = try openForReading(rel)
+        defer { close(fd) }
+        return try FileContents.read(descriptor: fd, path: root + "/" + rel, limit: limit)
+    }
+
+    /// A symlink's target, read beneath the root.
+    public func readLink(_ rel: String) throws(CordonError) -> String {
+        let (fd, name) = try parent(of: rel)
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlinkat(fd, name, &buffer, buffer.count - 1)
+        guard n >= 0 else { throw Self.error("readlink", root + "/" + rel) }
+        return String(decoding: buffer.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Removes extended attribute `name` from the directory `rel`, reached without following a symlink.
+    public func removeAttribute(_ name: String, fromDirectory rel: String) {
+        guard let fd = try? directory(rel) else { return }
+        ExtendedAttributes.remove(descriptor: fd, name)
+    }
+
     /// chmod without following a symlink: the file is opened with O_NOFOLLOW first.
-    func chmod(_ rel: String, mode: UInt32, directory: Bool) throws(CordonError) {
+    public func chmod(_ rel: String, mode: UInt32, directory: Bool) throws(CordonError) {
         let (fd, name) = try parent(of: rel)
         let target = openat(fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (directory ? O_DIRECTORY : 0))
         guard target >= 0 else { throw Self.error("open for chmod", root + "/" + rel) }
@@ -236,7 +326,7 @@ final class AnchoredDirectory {
 
     /// Atomically replaces the file or symlink `to` with `from` (both in the same directory); false
     /// when `from` is not there. A directory at `to` is never replaced.
-    func replace(_ from: String, over to: String) throws(CordonError) -> Bool {
+    public func replace(_ from: String, over to: String) throws(CordonError) -> Bool {
         let (fd, fromName) = try parent(of: from)
         let (toFD, toName) = try parent(of: to)
         if renameat(fd, fromName, toFD, toName) == 0 { return true }
@@ -249,7 +339,7 @@ final class AnchoredDirectory {
 
     /// Removes a file, symlink or empty directory; true when it was there.
     @discardableResult
-    func remove(_ rel: String, directory: Bool) throws(CordonError) -> Bool {
+    public func remove(_ rel: String, directory: Bool) throws(CordonError) -> Bool {
         let (fd, name) = try parent(of: rel)
         if unlinkat(fd, name, directory ? AT_REMOVEDIR : 0) == 0 { return true }
         let code = errno
@@ -259,7 +349,7 @@ final class AnchoredDirectory {
 
     /// fsyncs `dirs` on several threads (each fsync waits for the device), in chunks whose fds stay
     /// cached; the first failure is thrown after its chunk.
-    func syncDirectories(_ dirs: [String]) throws(CordonError) {
+    public func syncDirectories(_ dirs: [String]) throws(CordonError) {
         var start = 0
         while start < dirs.count {
             if parents.count > Self.cacheLimit / 2 { dropCache() }

@@ -1,4 +1,4 @@
-import CordonCore
+public import CordonCore
 import Dispatch
 import Foundation
 import Synchronization
@@ -9,17 +9,17 @@ import Synchronization
 /// scans past recently freed ones, and with `-o discard` every freed file waits for the device, so
 /// one thread leaves the CPUs and the device queue idle. The work must share nothing but what each
 /// index reads.
-enum ParallelWork {
+public enum ParallelWork {
     /// Threads for calls that mostly wait (unlink, close of a freed file).
-    static let ioWidth = 16
+    public static let ioWidth = 16
     /// Threads for file creation, which mostly runs in the kernel.
-    static let createWidth = 4
+    public static let createWidth = 4
 
     /// Calls `body` for every index in `0..<count`, on up to `width` threads (the caller's among
     /// them), each taking a contiguous range: neighbouring items (files of one directory) stay on
     /// one thread, since the kernel serializes creations, renames and unlinks in a directory.
     /// Returns when all calls have returned.
-    static func forEach(_ count: Int, width: Int, _ body: @escaping @Sendable (Int) -> Void) {
+    public static func forEach(_ count: Int, width: Int, _ body: @escaping @Sendable (Int) -> Void) {
         let width = max(1, min(width, count))
         let group = DispatchGroup()
         for worker in 1..<width {
@@ -34,23 +34,25 @@ enum ParallelWork {
     }
 
     /// Errors recorded by worker threads, by work index.
-    final class Failures: Sendable {
+    public final class Failures: Sendable {
         private let state = Mutex<[(index: Int, error: CordonError)]>([])
+        public init() {}
 
-        func record(_ index: Int, _ error: CordonError) {
+        public func record(_ index: Int, _ error: CordonError) {
             state.withLock { $0.append((index, error)) }
         }
 
         /// The error of the lowest index.
-        var first: CordonError? { state.withLock { $0.min { $0.index < $1.index }?.error } }
-        var indices: [Int] { state.withLock { $0.map(\.index).sorted() } }
+        public var first: CordonError? { state.withLock { $0.min { $0.index < $1.index }?.error } }
+        public var indices: [Int] { state.withLock { $0.map(\.index).sorted() } }
     }
 
     /// Work indices marked by worker threads (for example, the files handled one way rather than another).
-    final class Marks: Sendable {
+    public final class Marks: Sendable {
         private let state = Mutex<[Int]>([])
+        public init() {}
 
-        func mark(_ index: Int) { state.withLock { $0.append(index) } }
-        var indices: [Int] { state.withLock { $0.sorted() } }
+        public func mark(_ index: Int) { state.withLock { $0.append(index) } }
+        public var indices: [Int] { state.withLock { $0.sorted() } }
     }
 }

@@ -3,7 +3,7 @@ import CordonTestSupport
 import Glibc
 import Testing
 
-@testable import CordonGate
+@testable import CordonFS
 
 @Suite struct AnchoredDirectoryTests {
     func copy(_ text: String, into tree: AnchoredDirectory, at rel: String, mode: UInt32 = 0o640) throws {

@@ -1,0 +1,34 @@
+@testable import CordonCommands
+import CordonCore
+import CordonFS
+import Testing
+
+/// What `cordon diff` and `cordon sync` print of the agent's names, targets and files reaches the
+/// user's terminal: nothing in it may act on the terminal or read other than it is.
+struct TerminalEscapingTests {
+    static let dangerous: [Unicode.Scalar] = ["\u{1B}", "\u{07}", "\u{9B}", "\u{202E}", "\u{2066}", "\u{200F}", "\u{0D}"]
+
+    func isSafe(_ text: String) -> Bool {
+        !text.unicodeScalars.contains { Self.dangerous.contains($0) }
+    }
+
+    @Test func diffLinesEscapeNamesAndTargets() {
+        let link = Change(kind: .added, path: "a\u{1B}[1A\u{1B}[2Kb", type: .symlink, symlinkTarget: "../\u{1B}]52;c;ZWNobw==\u{07}")
+        let line = DiffCommand.line(link, stat: false)
+        #expect(isSafe(line), "\(line)")
+        #expect(line.contains("a\\x1B[1A\\x1B[2Kb"))
+        let reversed = Change(kind: .added, path: "invoice\u{202E}fdp.exe", type: .file, size: 3)
+        #expect(DiffCommand.line(reversed, stat: false).contains("invoice\\u{202E}fdp.exe"))
+    }
+
+    @Test func escapesAreReadableAndPlainNamesUntouched() {
+        #expect(TerminalText.escaped("a\u{1B}b") == "a\\x1Bb")
+        #expect(TerminalText.escaped("dir\\file") == "dir\\file")
+        #expect(TerminalText.escaped("plain name.txt") == "plain name.txt")
+    }
+
+    @Test func patchContentKeepsCodeButNotControlSequences() {
+        let text = TerminalText.escapedContent("let s = \"a\\n\"\n\tindent\n\u{1B}[2Jgone\u{202E}\n")
+        #expect(text == "let s = \"a\\n\"\n\tindent\n\\x1B[2Jgone\\u{202E}\n")
+    }
+}
