@@ -11,8 +11,9 @@ import Glibc
 ///
 /// A sandbox keeps its block across runs (its upper layer's files are owned by it): the block
 /// is recorded in the sandbox's directory and claimed in a registry (`/var/lib/cordon/uid-ranges`,
-/// one file per block naming the sandbox directory, created with O_EXCL), so two sandboxes never
-/// share one, running or not.
+/// one file per block naming the sandbox directory, created with O_EXCL under the registry's
+/// lock), so two sandboxes never share one, running or not. A block whose sandbox directory is
+/// gone is taken back by a later claim (only the sandbox's upper and work dirs hold its ids).
 struct IdentityRange: Sendable, Equatable {
     static let region: UInt32 = 0x7000_0000
     static let size: UInt32 = 65536
@@ -45,13 +46,28 @@ struct IdentityRange: Sendable, Equatable {
            block < blocks, owner(of: block, registry: registry) == directory {
             return IdentityRange(block: block)
         }
+        // Claims are made one at a time (an flock on the registry), so a block whose sandbox is
+        // gone (its directory, or its record naming the block, missing) is taken back safely.
+        let lock = open(registry + "/.lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard lock >= 0 else { throw CordonError(.io, "cannot lock \(registry)", cause: String(cString: strerror(errno))) }
+        defer { close(lock) }
+        while flock(lock, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw CordonError(.io, "cannot lock \(registry)", cause: String(cString: strerror(errno))) }
+        }
         let start = UInt32.random(in: 0..<blocks)
         for offset in 0..<blocks {
             let block = (start + offset) % blocks
-            let fd = open(registry + "/\(block)", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            var fd = open(registry + "/\(block)", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            var error = fd < 0 ? errno : 0
+            if error == EEXIST {
+                guard let owner = owner(of: block, registry: registry), !holds(owner, block) else { continue }
+                _ = unlink(registry + "/\(block)")
+                fd = open(registry + "/\(block)", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+                error = fd < 0 ? errno : 0
+            }
             if fd < 0 {
-                if errno == EEXIST { continue }
-                throw CordonError(.io, "cannot claim a uid range in \(registry)", cause: String(cString: strerror(errno)))
+                if error == EEXIST { continue }
+                throw CordonError(.io, "cannot claim a uid range in \(registry)", cause: String(cString: strerror(error)))
             }
             let text = Array(directory.utf8)
             let wrote = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
@@ -106,6 +122,12 @@ struct IdentityRange: Sendable, Equatable {
             }
         }
         return failed
+    }
+
+    /// Whether the sandbox directory `directory` still records `block` as its own.
+    private static func holds(_ directory: String, _ block: UInt32) -> Bool {
+        guard let bytes = try? FileIO.readFile(directory + "/" + recordName, limit: 32) else { return false }
+        return String(decoding: bytes.last == 0x0A ? bytes.dropLast() : bytes[...], as: UTF8.self) == String(block)
     }
 
     private static func owner(of block: UInt32, registry: String) -> String? {

@@ -23,4 +23,25 @@ struct IdentityRangeTests {
         #expect(again.block != a.block)
         #expect(try String(contentsOfFile: registry + "/\(a.block)", encoding: .utf8) == root + "/a")
     }
+
+    /// Blocks of deleted sandboxes are taken back (a registry never fills up with the dead), and
+    /// a live sandbox's block never is.
+    @Test func blocksOfDeletedSandboxesAreTakenBack() throws {
+        let root = try SandboxHarness.makeTemporaryDirectory(prefix: "cordon-range")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let registry = root + "/registry"
+        let live = try IdentityRange.forSandbox(directory: root + "/live", registry: registry)
+        // Every other block held by sandboxes that no longer exist.
+        for block in 0..<IdentityRange.blocks where block != live.block {
+            let fd = open(registry + "/\(block)", O_WRONLY | O_CREAT | O_EXCL, 0o600)
+            try #require(fd >= 0)
+            let text = Array((root + "/gone-\(block)").utf8)
+            _ = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            close(fd)
+        }
+        let fresh = try IdentityRange.forSandbox(directory: root + "/fresh", registry: registry)
+        #expect(fresh.block != live.block)
+        #expect(try String(contentsOfFile: registry + "/\(fresh.block)", encoding: .utf8) == root + "/fresh")
+        #expect(try IdentityRange.forSandbox(directory: root + "/live", registry: registry) == live)
+    }
 }
