@@ -55,6 +55,13 @@ static void child_main(const struct ccordon_spawn_attrs *a, int go_read, int err
     do { n = read(go_read, &go, 1); } while (n < 0 && errno == EINTR);
     if (n != 1) _exit(127);
 
+    // Raw system calls: glibc's wrappers would signal the parent's other threads, absent here.
+    if (a->become_root) {
+        if (syscall(SYS_setgroups, 0, NULL) != 0) child_fail(err_write, errno);
+        if (syscall(SYS_setresgid, 0, 0, 0) != 0) child_fail(err_write, errno);
+        if (syscall(SYS_setresuid, 0, 0, 0) != 0) child_fail(err_write, errno);
+    }
+
     // Move every descriptor to a slot above the target range first, then into place.
     int high = a->fd_count + 3;
     if (err_write < high) {

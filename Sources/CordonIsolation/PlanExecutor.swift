@@ -6,8 +6,18 @@ import Glibc
 /// Every step is fail-closed: the first error aborts and the command never runs.
 public struct PlanExecutor {
     public let plan: SandboxPlan
+    private let covers = CoverFiles()
+    /// Detached mounts from the supervisor, by host path (`plan.trees`).
+    private let trees: [String: Int32]
+    private let stage = Stage()
 
-    public init(plan: SandboxPlan) { self.plan = plan }
+    /// `trees`: the descriptors that came with the plan, one per `plan.trees` entry.
+    public init(plan: SandboxPlan, trees: [Int32] = []) {
+        self.plan = plan
+        var byPath: [String: Int32] = [:]
+        for (path, fd) in zip(plan.trees, trees) { byPath[path] = fd }
+        self.trees = byPath
+    }
 
     /// Mounts, pivot_root, hostname, loopback, the agent's user namespace, then the guards.
     public func buildSandbox() throws(SystemError) {
@@ -107,13 +117,17 @@ public struct PlanExecutor {
             try FileIO.makeDirectories(inside(target))
             try Mount.tmpfs(inside(target), mode: mode, sizeBytes: size)
         case .bind(let source, let target, let readOnly):
-            try makeMountPoint(inside(target), like: source)
-            try Mount.bind(source, inside(target), readOnly: readOnly)
+            if let tree = trees[source] {
+                try makeMountPoint(inside(target), like: source, tree: tree)
+                try check("attach \(source) at", target, ccordon_attach_tree(tree, inside(target)))
+                if readOnly { try check("remount read-only", target, ccordon_remount_readonly(inside(target), UInt(MS_NOSUID))) }
+            } else {
+                try makeMountPoint(inside(target), like: source)
+                try Mount.bind(source, inside(target), readOnly: readOnly)
+            }
         case .overlay(let lower, let upper, let work, let target):
             try FileIO.makeDirectories(inside(target))
-            // Volatile: unmounting it must not sync the host's whole filesystem (the supervisor
-            // syncs the upper layer itself, when the run wrote to it).
-            try Mount.overlay(lower: lower, upper: upper, work: work, target: inside(target), userXattr: true, volatile: true)
+            try overlay(lower: lower, upper: upper, work: work, target: inside(target))
         case .proc(let target):
             try FileIO.makeDirectories(inside(target))
             try Mount.proc(inside(target))
@@ -143,7 +157,74 @@ public struct PlanExecutor {
             }
         case .remountReadOnly(let target):
             try Mount.remountReadOnly(inside(target))
+        case .cover(let target, let contents, let mode):
+            try covers.cover(inside(target), contents: contents, mode: mode)
         }
+    }
+
+    /// The overlay's layers are given to overlayfs as descriptors of detached mounts, so its
+    /// options in mountinfo read `lowerdir+=/,upperdir=/upper,workdir=/work`, not host paths.
+    /// Volatile: unmounting it must not sync the host's whole filesystem (the supervisor syncs
+    /// the upper layer itself, when the run wrote to it).
+    private func overlay(lower: String, upper: String, work: String, target: String) throws(SystemError) {
+        let layers = Self.parent(upper)
+        guard Self.parent(work) == layers, upper != layers, work != layers else {
+            throw SystemError("mount overlay: upper \(upper) and work \(work) must share a parent directory", nil, errno: EINVAL)
+        }
+        let (lowerTree, lowerPath) = try detachedCopy(lower)
+        defer { close(lowerTree) }
+        let (layerTree, layersPath) = try detachedCopy(layers)
+        defer { close(layerTree) }
+        let upperFD = openat(layerTree, Self.name(upper), Int32(CCORDON_O_PATH) | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard upperFD >= 0 else { throw .current("open the upper layer", upper) }
+        defer { close(upperFD) }
+        let workFD = openat(layerTree, Self.name(work), Int32(CCORDON_O_PATH) | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard workFD >= 0 else { throw .current("open the work directory", work) }
+        defer { close(workFD) }
+        var log = [CChar](repeating: 0, count: 512)
+        let rc = ccordon_overlay_from_fds(lowerTree, upperFD, workFD, 1, 1, target, &log, log.count)
+        if rc == -EOPNOTSUPP {
+            // overlayfs before Linux 6.13 takes no layer by descriptor: by path, as seen from
+            // here (run as root, the staging points, which say nothing of the host; rootless,
+            // the host paths, which mountinfo then shows).
+            try Mount.overlay(lower: lowerPath, upper: layersPath + "/" + Self.name(upper), work: layersPath + "/" + Self.name(work),
+                              target: target, userXattr: true, volatile: true)
+            return
+        }
+        guard rc == 0 else {
+            let said = String(decoding: log.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            throw SystemError("mount overlay (lower \(lower), upper \(upper))\(said.isEmpty ? "" : " [\(said)]") on", target, returned: rc)
+        }
+    }
+
+    /// A detached copy of the host directory `path` owned by this process's namespaces (what
+    /// overlayfs accepts as a layer): cloned from the supervisor's detached mount when one came
+    /// for it, else from the path itself. The supervisor's mount is attached first on a private
+    /// tmpfs beside the root (`stage`), outside the sandbox, and goes with the old root at
+    /// pivot_root (unmounting it here would cost an RCU grace period, ~2.5 ms, per layer).
+    /// Also returns a path to the same directory in this mount namespace.
+    private func detachedCopy(_ path: String) throws(SystemError) -> (Int32, String) {
+        guard let tree = trees[path] else {
+            let fd = ccordon_clone_tree(AT_FDCWD, path, 1)
+            try check("open a private copy of", path, fd < 0 ? fd : 0)
+            return (fd, path)
+        }
+        let point = try stage.next(beside: plan.root)
+        // A detached tree attaches once (the supervisor sends one per path, each for one step).
+        try check("attach \(path) at", point, ccordon_attach_tree(tree, point))
+        let fd = ccordon_clone_tree(AT_FDCWD, point, 1)
+        try check("open a private copy of", path, fd < 0 ? fd : 0)
+        return (fd, point)
+    }
+
+    private static func parent(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    private static func name(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return path }
+        return String(path[path.index(after: slash)...])
     }
 
     private func makeParent(_ path: String) throws(SystemError) {
@@ -152,8 +233,10 @@ public struct PlanExecutor {
     }
 
     /// A bind needs a mount point of the same kind as its source.
-    private func makeMountPoint(_ path: String, like source: String) throws(SystemError) {
-        if FileIO.kind(source) == .directory {
+    private func makeMountPoint(_ path: String, like source: String, tree: Int32? = nil) throws(SystemError) {
+        var st = stat()
+        let isDirectory = tree.map { fstat($0, &st) == 0 && st.st_mode & S_IFMT == S_IFDIR } ?? (FileIO.kind(source) == .directory)
+        if isDirectory {
             try FileIO.makeDirectories(path)
         } else {
             try makeParent(path)
@@ -174,5 +257,52 @@ public struct PlanExecutor {
         try FileIO.writeFile("/proc/self/setgroups", "deny")
         try FileIO.writeFile("/proc/self/uid_map", "\(plan.user.uid) \(outerUid) 1\n")
         try FileIO.writeFile("/proc/self/gid_map", "\(plan.user.gid) \(outerGid) 1\n")
+    }
+}
+
+/// The files of `.cover` steps: written into one tmpfs that is attached nowhere, each bound from
+/// there over its target. A bind's mountinfo line names the file's path within its filesystem,
+/// which for these is a bare index ("/3"), not a host path.
+private final class CoverFiles {
+    private var tmpfs: Int32 = -1
+    private var count = 0
+
+    func cover(_ target: String, contents: String, mode: UInt32) throws(SystemError) {
+        if tmpfs < 0 {
+            let fd = ccordon_tmpfs_detached()
+            try check("create a private tmpfs for generated files", nil, fd < 0 ? fd : 0)
+            tmpfs = fd
+        }
+        count += 1
+        let bytes = Array(contents.utf8)
+        let rc = bytes.withUnsafeBytes { ccordon_cover_file(tmpfs, String(count), $0.baseAddress, $0.count, mode, target) }
+        try check("bind a generated file over", target, rc)
+    }
+
+    deinit { if tmpfs >= 0 { close(tmpfs) } }
+}
+
+/// Mount points for the supervisor's detached mounts: a tmpfs made on `<parent of root>/stage`
+/// (an empty directory the supervisor made; the mount exists only in init's mount namespace).
+private final class Stage {
+    private var path: String?
+    private var count = 0
+
+    func next(beside root: String) throws(SystemError) -> String {
+        let base: String
+        if let path {
+            base = path
+        } else {
+            guard let slash = root.lastIndex(of: "/"), slash != root.startIndex else {
+                throw SystemError("find a staging directory beside", root, errno: EINVAL)
+            }
+            base = String(root[..<slash]) + "/stage"
+            try Mount.tmpfs(base, mode: 0o700, sizeBytes: 65536)
+            path = base
+        }
+        count += 1
+        let point = base + "/\(count)"
+        try FileIO.makeDirectories(point, mode: 0o700)
+        return point
     }
 }

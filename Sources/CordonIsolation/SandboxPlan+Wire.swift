@@ -7,7 +7,7 @@
 /// then elements, optionals and enums a tag byte then the payload.
 extension SandboxPlan {
     /// Bumped whenever the layout changes: cordon and cordon-init must come from one build.
-    static let wireMagic: [UInt8] = Array("cordon-plan/1\n".utf8)
+    static let wireMagic: [UInt8] = Array("cordon-plan/2\n".utf8)
 
     public struct WireError: Error, Sendable, CustomStringConvertible, Equatable {
         public var message: String
@@ -18,6 +18,7 @@ extension SandboxPlan {
         var w = WireWriter()
         w.out += Self.wireMagic
         w.string(root)
+        w.strings(trees)
         w.string(hostname)
         w.count(steps.count)
         for step in steps { w.step(step) }
@@ -57,6 +58,7 @@ extension SandboxPlan {
         }
         r.at = Self.wireMagic.count
         let root = try r.string()
+        let trees = try r.strings()
         let hostname = try r.string()
         var steps: [Step] = []
         for _ in 0..<(try r.count()) { steps.append(try r.step()) }
@@ -86,6 +88,7 @@ extension SandboxPlan {
             root: root, hostname: hostname, steps: steps, user: user, writable: writable, writeFiles: writeFiles,
             resourceLimits: limits, unshareCgroup: unshareCgroup, command: command, environment: environment,
             workingDirectory: workingDirectory, terminal: terminal, network: network)
+        self.trees = trees
     }
 }
 
@@ -133,6 +136,8 @@ private struct WireWriter {
             u8(9); string(target)
         case .remountReadOnly(let target):
             u8(10); string(target)
+        case .cover(let target, let contents, let mode):
+            u8(11); string(target); string(contents); u32(mode)
         }
     }
 }
@@ -193,6 +198,7 @@ private struct WireReader {
         case 8: return .copy(source: try string(), target: try string(), optional: try bool())
         case 9: return .mask(target: try string())
         case 10: return .remountReadOnly(target: try string())
+        case 11: return .cover(target: try string(), contents: try string(), mode: try u32())
         default: throw SandboxPlan.WireError(message: "unknown step \(tag) at byte \(at - 1)")
         }
     }

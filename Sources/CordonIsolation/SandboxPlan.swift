@@ -17,6 +17,10 @@ public struct SandboxPlan: Sendable, Codable, Equatable {
         case file(target: String, contents: String, mode: UInt32)
         /// A host file copied in (editable inside, never written back).
         case copy(source: String, target: String, optional: Bool)
+        /// A read-only file holding `contents` bound over the existing `target`. Written into a
+        /// tmpfs that init creates attached nowhere, so mountinfo inside names no host path for it
+        /// (the generated /etc files, machine-id, boot_id).
+        case cover(target: String, contents: String, mode: UInt32)
         /// Hide whatever is at `target` (an empty read-only file or directory over it).
         case mask(target: String)
         case remountReadOnly(target: String)
@@ -84,6 +88,12 @@ public struct SandboxPlan: Sendable, Codable, Equatable {
 
     /// Host directory (empty) on which the new root's tmpfs is mounted.
     public var root: String
+    /// Host paths (sources of `.bind` steps, lowers of `.overlay` steps, directories holding an
+    /// overlay's upper and work) that the supervisor opened itself and hands over as detached
+    /// mounts, their descriptors in this order with the plan. Run as root, init is an unprivileged
+    /// host user that may not reach them; a workspace or read-write mount arrives idmapped, its
+    /// owner shown as the sandbox's user.
+    public var trees: [String] = []
     public var hostname: String
     public var steps: [Step]
     public var user: User
@@ -131,4 +141,6 @@ public struct SandboxPlan: Sendable, Codable, Equatable {
     public static let networkDescriptor: Int32 = 6
     /// Exit status of init when the sandbox could not be built (the command never ran).
     public static let setupFailedStatus: Int32 = 125
+    /// The most detached mounts a plan may come with.
+    public static let maxTrees = 16
 }

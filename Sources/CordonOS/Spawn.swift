@@ -11,7 +11,7 @@ public struct SpawnedProcess: Sendable {
     /// Starts a child of `path` in namespaces `namespaces`; `descriptors[i]` becomes its fd i.
     /// The child waits (and dies with this thread) until `release()` is called, then execs.
     public static func start(
-        path: String, arguments: [String], environment: [String], descriptors: [Int32], namespaces: NamespaceSet
+        path: String, arguments: [String], environment: [String], descriptors: [Int32], namespaces: NamespaceSet, becomeRoot: Bool = false
     ) throws(SystemError) -> SpawnedProcess {
         var result = ccordon_spawn_result()
         let rc: Int32 = withCStrings(arguments) { a in
@@ -22,7 +22,7 @@ public struct SpawnedProcess: Sendable {
                             clone_flags: namespaces.rawValue, path: p,
                             argv: UnsafeRawPointer(a.baseAddress!).assumingMemoryBound(to: UnsafeMutablePointer<CChar>?.self),
                             envp: UnsafeRawPointer(e.baseAddress!).assumingMemoryBound(to: UnsafeMutablePointer<CChar>?.self),
-                            fds: f.baseAddress, fd_count: Int32(descriptors.count))
+                            fds: f.baseAddress, fd_count: Int32(descriptors.count), become_root: becomeRoot ? 1 : 0)
                         return ccordon_spawn(&attrs, &result)
                     }
                 }
@@ -38,6 +38,15 @@ public struct SpawnedProcess: Sendable {
         try FileIO.writeFile(dir + "/setgroups", "deny")
         try FileIO.writeFile(dir + "/uid_map", "\(insideUid) \(outsideUid) 1\n")
         try FileIO.writeFile(dir + "/gid_map", "\(insideGid) \(outsideGid) 1\n")
+    }
+
+    /// Maps ids 0..<`count` inside to `outside`..<`outside + count` (uids and gids alike): run as
+    /// root, the sandbox's users are a block of unprivileged host ids. setgroups stays allowed so
+    /// that the child (started with `becomeRoot`) drops the host's supplementary groups.
+    public func mapRange(outside: UInt32, count: UInt32) throws(SystemError) {
+        let dir = "/proc/\(pid)"
+        try FileIO.writeFile(dir + "/uid_map", "0 \(outside) \(count)\n")
+        try FileIO.writeFile(dir + "/gid_map", "0 \(outside) \(count)\n")
     }
 
     /// Lets the child exec; throws the child's errno if a step before exec failed.

@@ -28,7 +28,7 @@ public struct HostFacts: Sendable, Equatable {
     }
 
     public static let systemDirectories = ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32"]
-    static let etcCandidates = ["/etc/passwd", "/etc/group", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf"]
+    static let etcCandidates = ["/etc/passwd", "/etc/group", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/etc/machine-id"]
 
     public static func current() -> HostFacts {
         var entries: [String: SystemEntry] = [:]

@@ -24,9 +24,10 @@ final class InitProcess {
     private var exitStatus: Int32?
 
     /// Starts `path` in fresh user, mount, pid, ipc, uts (and net, unless `network` is host)
-    /// namespaces; root inside is the caller (`uid`/`gid`). `terminal`: the streams that are
-    /// terminals are that pty's slave; the rest (and all without one) are this process's 0, 1, 2.
-    static func start(path: String, terminal: Pty?, network: Profile.Network, uid: UInt32, gid: UInt32) throws(CordonError) -> InitProcess {
+    /// namespaces; root inside is the caller (`uid`/`gid`), or with `range` (cordon run as root)
+    /// that block of unprivileged host ids. `terminal`: the streams that are terminals are that
+    /// pty's slave; the rest (and all without one) are this process's 0, 1, 2.
+    static func start(path: String, terminal: Pty?, network: Profile.Network, uid: UInt32, gid: UInt32, range: IdentityRange? = nil) throws(CordonError) -> InitProcess {
         // Every descriptor opened here, closed together if a later step fails.
         var opened: [Int32] = []
         var errorPipe: [Int32] = [-1, -1]
@@ -56,7 +57,8 @@ final class InitProcess {
         let process: SpawnedProcess
         do {
             // cgroup ns: init unshares it after joining the cgroup, so its root is the sandbox's.
-            process = try SpawnedProcess.start(path: path, arguments: ["cordon-init"], environment: [], descriptors: fds, namespaces: namespaces)
+            process = try SpawnedProcess.start(path: path, arguments: ["cordon-init"], environment: [], descriptors: fds, namespaces: namespaces,
+                                               becomeRoot: range != nil)
         } catch {
             opened.forEach { close($0) }
             terminal?.closeSlave()
@@ -70,10 +72,17 @@ final class InitProcess {
         plan.closeChild()
         terminal?.closeSlave()
         let started = InitProcess(process: process, plan: plan, capture: capture, errors: errorPipe[0], limits: limitsPair.parent, path: path)
-        // Root inside is the caller; then init may exec.
-        do throws(SystemError) { try process.mapIdentity(outsideUid: uid, outsideGid: gid) } catch {
+        // Root inside is the caller (or the sandbox's own block of host ids); then init may exec.
+        do throws(SystemError) {
+            if let range {
+                try process.mapRange(outside: range.base, count: IdentityRange.size)
+            } else {
+                try process.mapIdentity(outsideUid: uid, outsideGid: gid)
+            }
+        } catch {
             started.abort()
-            throw CordonError(.sandboxSetup, "cannot prepare the sandbox process", cause: error.description)
+            throw CordonError(.sandboxSetup, range.map { "cannot map the sandbox to host uids \($0.base)+" } ?? "cannot prepare the sandbox process",
+                              cause: error.description)
         }
         do throws(SystemError) { try process.letGo() } catch {
             started.abort()
@@ -100,9 +109,16 @@ final class InitProcess {
         }
     }
 
-    /// Sends the whole plan and closes the channel: init starts building the root.
-    func sendPlan(_ bytes: [UInt8]) throws(CordonError) {
-        try plan.send(bytes)
+    /// Sends the whole plan and closes the channel: init starts building the root. Its first
+    /// byte carries `trees` (the detached mounts `plan.trees` names; none rootless).
+    func sendPlan(_ bytes: [UInt8], trees: [Int32] = []) throws(CordonError) {
+        guard let first = bytes.first else { throw CordonError(.sandboxSetup, "cannot hand an empty plan to cordon-init") }
+        var head = first
+        let rc = trees.withUnsafeBufferPointer { ccordon_send_fds(plan.parent, $0.baseAddress, Int32($0.count), &head, 1) }
+        guard rc == 0 else {
+            throw CordonError(.sandboxSetup, "cannot hand the plan to cordon-init", cause: String(cString: strerror(-rc)))
+        }
+        try plan.send(Array(bytes.dropFirst()))
         plan.closeParent()
     }
 

@@ -20,11 +20,18 @@ public struct PlanBuilder: Sendable {
         public var consoleDevice: String?
         /// RLIMIT_FSIZE of every process: no single file larger than the run's disk limit.
         public var fileSizeLimit: UInt64?
+        /// The sandbox's own /etc/machine-id (32 lowercase hex digits, stable across its runs);
+        /// nil leaves the host's hidden behind nothing (tests).
+        public var machineID: String?
+        /// The run's own boot_id (a random UUID), bound over /proc/sys/kernel/random/boot_id.
+        public var bootID: String?
 
         public init(name: String, workspace: String, command: [String], terminal: Bool, layout: SandboxLayout, dataRoot: String, rlimitFallback: Bool,
-                    consoleDevice: String? = nil, fileSizeLimit: UInt64? = nil) {
+                    consoleDevice: String? = nil, fileSizeLimit: UInt64? = nil, machineID: String? = nil, bootID: String? = nil) {
             self.consoleDevice = consoleDevice
             self.fileSizeLimit = fileSizeLimit
+            self.machineID = machineID
+            self.bootID = bootID
             self.name = name
             self.workspace = workspace
             self.command = command
@@ -36,6 +43,7 @@ public struct PlanBuilder: Sendable {
     }
 
     public static let workspacePath = "/workspace"
+    public static let bootIDPath = "/proc/sys/kernel/random/boot_id"
     public static let userName = "agent"
 
     public var profile: Profile
@@ -62,8 +70,9 @@ public struct PlanBuilder: Sendable {
         }
     }
 
-    /// Files generated on the host and bound over their /etc counterparts (with `network: host`
-    /// the host's resolv.conf stays).
+    /// Files generated for the sandbox and bound over their /etc counterparts (with `network: host`
+    /// the host's resolv.conf stays). Their contents travel in the plan (`.cover` steps): no
+    /// host file backs them, so mountinfo inside names no host path.
     public func generatedFiles(hostname: String) -> [String: String] {
         let u = user
         var files = [
@@ -97,11 +106,18 @@ public struct PlanBuilder: Sendable {
         // /etc read-only, secrets masked, identity files generated.
         steps.append(.bind(source: "/etc", target: "/etc", readOnly: true))
         for path in SensitivePaths.etc { steps.append(.mask(target: path)) }
-        for (file, _) in generatedFiles(hostname: hostname).sorted(by: { $0.key < $1.key }) where host.etcFiles.contains("/etc/" + file) {
-            steps.append(.bind(source: request.layout.generated + "/" + file, target: "/etc/" + file, readOnly: true))
+        for (file, contents) in generatedFiles(hostname: hostname).sorted(by: { $0.key < $1.key }) where host.etcFiles.contains("/etc/" + file) {
+            steps.append(.cover(target: "/etc/" + file, contents: contents, mode: 0o644))
+        }
+        // The host's identifiers stay the host's: the sandbox has its own.
+        if let machineID = request.machineID, host.etcFiles.contains("/etc/machine-id") {
+            steps.append(.cover(target: "/etc/machine-id", contents: machineID + "\n", mode: 0o444))
         }
 
         steps.append(.proc(target: "/proc"))
+        if let bootID = request.bootID {
+            steps.append(.cover(target: Self.bootIDPath, contents: bootID + "\n", mode: 0o444))
+        }
         steps += devSteps()
         steps.append(.tmpfs(target: "/tmp", mode: 0o1777, sizeBytes: tmpSize))
         steps.append(.tmpfs(target: "/run", mode: 0o755, sizeBytes: 64 * 1024 * 1024))
@@ -268,4 +284,32 @@ public struct PlanBuilder: Sendable {
 extension SandboxLayout {
     /// Upper and work dirs of the `index`th overlay mount of the profile.
     public func mountLayer(_ index: Int) -> String { directory + "/mounts/\(index)" }
+}
+
+/// Identifiers a sandbox has instead of the host's.
+public enum SandboxIdentifiers {
+    /// A random machine-id (systemd's format: 128 bits as 32 lowercase hex digits).
+    public static func newMachineID() -> String {
+        (0..<2).map { _ in hex(UInt64.random(in: 0...UInt64.max), digits: 16) }.joined()
+    }
+
+    /// A random (version 4) UUID, as the kernel prints boot_id.
+    public static func newBootID() -> String {
+        var high = UInt64.random(in: 0...UInt64.max)
+        var low = UInt64.random(in: 0...UInt64.max)
+        high = (high & ~0xF000) | 0x4000
+        low = (low & ~(0xC000_0000_0000_0000 as UInt64)) | 0x8000_0000_0000_0000
+        let h = hex(high, digits: 16), l = hex(low, digits: 16)
+        return "\(h.prefix(8))-\(h.dropFirst(8).prefix(4))-\(h.suffix(4))-\(l.prefix(4))-\(l.suffix(12))"
+    }
+
+    /// Whether `text` is a machine-id as `newMachineID` makes them.
+    public static func isMachineID(_ text: String) -> Bool {
+        text.utf8.count == 32 && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+    }
+
+    private static func hex(_ value: UInt64, digits: Int) -> String {
+        let text = String(value, radix: 16)
+        return String(repeating: "0", count: max(0, digits - text.count)) + text
+    }
 }

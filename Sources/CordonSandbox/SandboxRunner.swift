@@ -86,15 +86,29 @@ public final class SandboxRunner {
         // cordon-init first: it execs and loads while everything below is checked and made, and
         // waits for its plan, then for the limits, before doing anything. A failure meanwhile
         // kills it: nothing of the sandbox's has run.
-        let sandbox = try InitProcess.start(path: options.initPath, terminal: pty, network: profile.network, uid: host.uid, gid: host.gid)
+        // Run as root, the sandbox's users are a block of unprivileged host ids of its own.
+        // Its workspace and mounts are checked first: a refused run makes nothing for the sandbox.
+        var range: IdentityRange?
+        if host.uid == 0 {
+            _ = try resolveWorkspace(options.workspace)
+            range = try IdentityRange.forSandbox(directory: SandboxLayout(paths: paths, name: options.name).directory)
+        }
+        let sandbox = try InitProcess.start(path: options.initPath, terminal: pty, network: profile.network, uid: host.uid, gid: host.gid, range: range)
         let (workspace, layout) = try sandbox.abortingOnFailure { () throws(CordonError) in
             let workspace = try resolveWorkspace(options.workspace)
             let layout = SandboxLayout(paths: paths, name: options.name)
-            try prepareState(layout: layout, workspace: workspace)
+            try prepareState(layout: layout, workspace: workspace, range: range)
             return (workspace, layout)
         }
         let lock = try sandbox.abortingOnFailure { () throws(CordonError) in try acquireLock(layout) }
         defer { close(lock) }
+        if let range, range.claimedNow {
+            // A sandbox an earlier cordon ran as host root: its held changes become its own.
+            let failed = overlayLayers(layout: layout).layers.reduce(0) { $0 + range.adoptLayer($1.upper) }
+            if failed > 0 {
+                warn("cordon: \(failed) entries of \(options.name)'s upper layer could not be given to its uid \(range.base): the sandbox may not change them")
+            }
+        }
         let events = try sandbox.abortingOnFailure { () throws(CordonError) in try JSONLinesWriter(path: layout.events) }
         if profile.mode == .unsafe {
             warn("WARNING: unsafe mode: \(workspace) is mounted read-write; the agent's writes reach the host directly, unreviewed")
@@ -136,17 +150,24 @@ public final class SandboxRunner {
                     do throws(SystemError) { joining = try cgroup?.startJoining(pid: pid) } catch {
                         throw CordonError(.sandboxSetup, "cannot put the sandbox in its cgroup", cause: error.description)
                     }
-                    let plan = builder.build(.init(
+                    var plan = builder.build(.init(
                         name: options.name, workspace: workspace, command: options.command, terminal: pty != nil, layout: layout,
                         dataRoot: paths.profileDataDirectory(profile.name), rlimitFallback: enforcement == "rlimits",
-                        consoleDevice: pty?.slavePath, fileSizeLimit: disk?.limits.bytes ?? diskLimits(layout: layout).bytes
+                        consoleDevice: pty?.slavePath, fileSizeLimit: disk?.limits.bytes ?? diskLimits(layout: layout).bytes,
+                        machineID: try machineID(layout: layout), bootID: SandboxIdentifiers.newBootID()
                     ))
-                    try writeGenerated(builder: builder, layout: layout, hostname: plan.hostname)
                     try prepareDataDirectories(plan: plan)
                     for upper in overlays.retireStaleScratch() {
                         warn("cordon: the last run of \(options.name) did not finish cleanly (host crash, or cordon was killed): the changes it held in \(upper) may be incomplete; review them with `cordon diff \(options.name)`")
                     }
-                    try sandbox.sendPlan(plan.wireBytes())
+                    var trees = SupervisorTrees()
+                    if let range {
+                        plan.root = try Self.rootMountPoint()
+                        plan.steps = try Self.readCopies(plan.steps)
+                        trees = try SupervisorTrees.open(for: &plan, range: range, initPid: pid)
+                    }
+                    defer { trees.close() }
+                    try sandbox.sendPlan(plan.wireBytes(), trees: trees.fds)
                     overlays.deleteRetiredInBackground()
                     disk?.start(initPID: pid, sandboxPaths: plan.overlayTargets, freeze: { () throws(SystemError) in try DiskWatch.freeze(cgroup: cgroup, initPID: pid) },
                                 report: { [warn, terminal = pty != nil] trip in Self.reportDiskLimit(trip, name: options.name, events: events, terminal: terminal, warn: warn) })
@@ -306,18 +327,75 @@ public final class SandboxRunner {
             hint: "run cordon from the project directory or pass --workspace PROJECT_DIR (and mount only directories that do not contain \(own)), or move cordon's \(name) directory out of it by setting \(variable)")
     }
 
-    func prepareState(layout: SandboxLayout, workspace: String) throws(CordonError) {
+    /// The sandbox's state directories. With `range` (run as root) the overlays' upper and work
+    /// directories belong to the sandbox's root (its host uid), which writes them, and the
+    /// directories holding them may be searched by its group alone (mode 0710), so that init
+    /// opens them beneath the detached copy the supervisor hands it.
+    func prepareState(layout: SandboxLayout, workspace: String, range: IdentityRange? = nil) throws(CordonError) {
+        var layers = [layout.upper, layout.work]
+        for index in profile.mounts.indices where profile.mounts[index].mode == .overlay {
+            layers += [layout.mountLayer(index) + "/upper", layout.mountLayer(index) + "/work"]
+        }
         do {
-            for dir in [layout.directory, layout.upper, layout.work, layout.root, layout.generated] {
+            for dir in [layout.directory, layout.root] + layers {
                 try FileIO.makeDirectories(dir, mode: 0o700)
-            }
-            for index in profile.mounts.indices where profile.mounts[index].mode == .overlay {
-                try FileIO.makeDirectories(layout.mountLayer(index) + "/upper", mode: 0o700)
-                try FileIO.makeDirectories(layout.mountLayer(index) + "/work", mode: 0o700)
             }
         } catch {
             throw CordonError(.io, "cannot create the sandbox state directory", cause: error.description)
         }
+        guard let range else { return }
+        for dir in layers where fchownat(AT_FDCWD, dir, range.base, range.base, AT_SYMLINK_NOFOLLOW) != 0 {
+            throw CordonError(.io, "cannot give \(dir) to the sandbox's uid \(range.base)", cause: String(cString: strerror(errno)))
+        }
+        for dir in Set(layers.map(SupervisorTrees.parentDirectory)) {
+            guard fchownat(AT_FDCWD, dir, 0, range.base, AT_SYMLINK_NOFOLLOW) == 0, chmod(dir, 0o710) == 0 else {
+                throw CordonError(.io, "cannot let the sandbox's uid \(range.base) reach its layers in \(dir)", cause: String(cString: strerror(errno)))
+            }
+        }
+    }
+
+    /// Where init builds the root when it runs as an unprivileged host uid (cordon run as root),
+    /// which may not reach the state directory: an empty directory everyone may look up. Each
+    /// sandbox mounts its root's tmpfs there in its own mount namespace; the host sees nothing.
+    /// Its sibling `stage` is where init attaches the supervisor's detached mounts (PlanExecutor).
+    static func rootMountPoint() throws(CordonError) -> String {
+        let path = "/run/cordon/root"
+        for dir in ["/run/cordon", path, "/run/cordon/stage"] {
+            do throws(SystemError) {
+                try FileIO.makeDirectories(dir, mode: 0o755)
+            } catch {
+                throw CordonError(.io, "cannot create \(dir)", cause: error.description)
+            }
+            var st = stat()
+            guard lstat(dir, &st) == 0, st.st_mode & S_IFMT == S_IFDIR, st.st_uid == 0, st.st_mode & 0o022 == 0 else {
+                throw CordonError(.io, "\(dir) is not a directory that only root may change", hint: "remove it; cordon makes it again")
+            }
+        }
+        return path
+    }
+
+    /// Run as root, init may not read the files the profile copies in (e.g. under /root): the
+    /// supervisor reads them and hands their contents over in the plan (text only; anything else
+    /// stays a copy init makes itself).
+    static func readCopies(_ steps: [SandboxPlan.Step]) throws(CordonError) -> [SandboxPlan.Step] {
+        var result: [SandboxPlan.Step] = []
+        for step in steps {
+            guard case .copy(let source, let target, let optional) = step else {
+                result.append(step)
+                continue
+            }
+            let bytes: [UInt8]
+            do throws(SystemError) { bytes = try FileIO.readFile(source, limit: 16 * 1024 * 1024) } catch {
+                if optional && (error.errno == ENOENT || error.errno == ENOTDIR) { continue }
+                throw CordonError(.io, "cannot read \(source) to copy it into the sandbox", cause: error.description)
+            }
+            if let text = String(validating: bytes, as: UTF8.self) {
+                result.append(.file(target: target, contents: text, mode: 0o644))
+            } else {
+                result.append(step)
+            }
+        }
+        return result
     }
 
     func acquireLock(_ layout: SandboxLayout) throws(CordonError) -> Int32 {
@@ -364,14 +442,18 @@ public final class SandboxRunner {
         return record
     }
 
-    func writeGenerated(builder: PlanBuilder, layout: SandboxLayout, hostname: String) throws(CordonError) {
-        do {
-            for (file, contents) in builder.generatedFiles(hostname: hostname) {
-                try FileIO.writeFileIfChanged(layout.generated + "/" + file, Array(contents.utf8), mode: 0o644)
-            }
-        } catch {
-            throw CordonError(.io, "cannot write the sandbox's generated files", cause: error.description)
+    /// The sandbox's own machine-id: made at its first run, kept in its state directory.
+    func machineID(layout: SandboxLayout) throws(CordonError) -> String {
+        let path = layout.directory + "/machine-id"
+        if let bytes = try? FileIO.readFile(path, limit: 64) {
+            let text = String(decoding: bytes.last == 0x0A ? bytes.dropLast() : bytes[...], as: UTF8.self)
+            if SandboxIdentifiers.isMachineID(text) { return text }
         }
+        let id = SandboxIdentifiers.newMachineID()
+        do throws(SystemError) { try FileIO.writeAtomically(path, Array((id + "\n").utf8), durable: false) } catch {
+            throw CordonError(.io, "cannot write \(path)", cause: error.description)
+        }
+        return id
     }
 
     func prepareDataDirectories(plan: SandboxPlan) throws(CordonError) {

@@ -1,5 +1,6 @@
 // cordon-init: the single-threaded process that builds the sandbox from inside its new
 // namespaces, then supervises the command as PID 1. No async runtime, no threads.
+import CCordon
 import CordonIsolation
 import CordonOS
 import Glibc
@@ -23,16 +24,25 @@ if CommandLine.arguments.dropFirst().first == CaptureInstaller.probeArgument {
 }
 
 let plan: SandboxPlan
+// The plan's first byte carries the detached mounts the supervisor opened for it (none rootless).
+var trees = [Int32](repeating: -1, count: SandboxPlan.maxTrees)
+var treeCount: Int32 = 0
 do {
+    var first: UInt8 = 0
+    let got = trees.withUnsafeMutableBufferPointer { ccordon_recv_fds(SandboxPlan.planDescriptor, $0.baseAddress, Int32($0.count), &treeCount, &first, 1) }
+    guard got == 1 else { fail("cannot read the sandbox plan: the supervisor sent nothing") }
     let bytes = try FileIO.readAll(fd: SandboxPlan.planDescriptor, limit: 16 * 1024 * 1024)
     close(SandboxPlan.planDescriptor)
-    plan = try SandboxPlan(wireBytes: bytes)
+    plan = try SandboxPlan(wireBytes: [first] + bytes)
 } catch {
     fail("cannot read the sandbox plan: \(error)")
 }
 
 do {
-    try PlanExecutor(plan: plan).buildSandbox()
+    let received = Array(trees.prefix(Int(max(treeCount, 0))))
+    guard received.count == plan.trees.count else { fail("the plan names \(plan.trees.count) mounts but \(received.count) came with it") }
+    try PlanExecutor(plan: plan, trees: received).buildSandbox()
+    received.forEach { close($0) }
 } catch {
     fail("\(error)")
 }

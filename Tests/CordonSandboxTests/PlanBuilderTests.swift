@@ -24,6 +24,37 @@ struct PlanBuilderTests {
         #expect(!steps.contains { if case .bind(_, "/workspace", _) = $0 { return true } else { return false } })
     }
 
+    /// Generated files, machine-id and boot_id come in the plan, not from a host file: nothing
+    /// of the state dir is a mount source the sandbox could read in mountinfo.
+    @Test func identityFilesAreCoveredFromThePlanNotTheStateDir() {
+        var host = Self.host
+        host.etcFiles.insert("/etc/machine-id")
+        let layout = SandboxLayout(directory: "/state/sandboxes/t")
+        let steps = PlanBuilder(profile: .defaults, host: host).build(.init(
+            name: "t", workspace: "/home/alice/project", command: ["true"], terminal: false, layout: layout,
+            dataRoot: "/state/profiles/default/data", rlimitFallback: false,
+            machineID: "0123456789abcdef0123456789abcdef", bootID: "11111111-2222-4333-8444-555555555555")).steps
+        #expect(steps.contains(.cover(target: "/etc/machine-id", contents: "0123456789abcdef0123456789abcdef\n", mode: 0o444)))
+        #expect(steps.contains(.cover(target: "/proc/sys/kernel/random/boot_id", contents: "11111111-2222-4333-8444-555555555555\n", mode: 0o444)))
+        #expect(steps.contains { if case .cover("/etc/passwd", let text, _) = $0 { return text.contains("agent:x:1000") } else { return false } })
+        #expect(!steps.contains { if case .bind(let source, _, _) = $0 { return source.hasPrefix("/state/") } else { return false } })
+        // boot_id is covered after /proc is mounted.
+        let proc = steps.firstIndex(of: .proc(target: "/proc")) ?? Int.max
+        let boot = steps.firstIndex { if case .cover("/proc/sys/kernel/random/boot_id", _, _) = $0 { return true } else { return false } } ?? -1
+        #expect(boot > proc)
+    }
+
+    @Test func sandboxIdentifiersHaveTheKernelsFormats() {
+        let machine = SandboxIdentifiers.newMachineID()
+        #expect(SandboxIdentifiers.isMachineID(machine))
+        #expect(machine != SandboxIdentifiers.newMachineID())
+        let boot = SandboxIdentifiers.newBootID()
+        let parts = boot.split(separator: "-").map(\.count)
+        #expect(parts == [8, 4, 4, 4, 12], "\(boot)")
+        #expect(boot.dropFirst(14).first == "4")
+        #expect(!SandboxIdentifiers.isMachineID("0123456789ABCDEF0123456789abcdef"))
+    }
+
     @Test func unsafeModeBindsTheWorkspaceReadWrite() {
         var profile = Profile.defaults
         profile.mode = .unsafe

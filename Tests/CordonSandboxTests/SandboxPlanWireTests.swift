@@ -23,6 +23,7 @@ struct SandboxPlanWireTests {
             .copy(source: "/home/alice/.gitconfig", target: "/home/agent/.gitconfig", optional: true),
             .mask(target: "/home/alice/project/.env"),
             .remountReadOnly(target: "/dev"),
+            .cover(target: "/etc/machine-id", contents: "0123456789abcdef0123456789abcdef\n", mode: 0o444),
         ],
         user: .init(uid: 1000, gid: 1001, name: "agent", home: "/home/agent"),
         writable: ["/tmp", "/workspace"], writeFiles: ["/dev/null"],
@@ -36,6 +37,7 @@ struct SandboxPlanWireTests {
     func everyFieldSurvivesTheTrip(network: SandboxPlan.Network) throws {
         var plan = Self.everything
         plan.network = network
+        plan.trees = ["/home/alice/pro,ject:x", "/state"]
         #expect(try SandboxPlan(wireBytes: plan.wireBytes()) == plan)
     }
 

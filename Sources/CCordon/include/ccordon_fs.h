@@ -44,4 +44,23 @@ int ccordon_remove_all_xattrs(int fd);
 uint64_t ccordon_makedev(unsigned int major, unsigned int minor);
 unsigned int ccordon_major(uint64_t dev);
 unsigned int ccordon_minor(uint64_t dev);
+
+// The new mount API. Each returns a descriptor or 0, else -errno.
+/// A tmpfs (1 MiB, nosuid, nodev, noexec) attached nowhere: files written into it and bound
+/// elsewhere show no host path in mountinfo.
+int ccordon_tmpfs_detached(void);
+/// Writes `name` (new) in the detached tmpfs `tmpfs`, then binds it read-only over `target`.
+int ccordon_cover_file(int tmpfs, const char *name, const void *data, size_t len, unsigned int mode, const char *target);
+/// open_tree(OPEN_TREE_CLONE): a detached copy of the mount at `dirfd`/`path` ("" for `dirfd` itself).
+int ccordon_clone_tree(int dirfd, const char *path, int recursive);
+/// Makes the detached tree `tree` (and its submounts) idmapped through the user namespace `userns`.
+int ccordon_idmap_tree(int tree, int userns);
+/// move_mount: attaches the detached tree `tree` at `target`.
+int ccordon_attach_tree(int tree, const char *target);
+/// Mounts an overlay at `target` whose layers are given as descriptors (overlayfs since 6.13):
+/// its options then show each layer's path as seen through that descriptor, not a host path.
+/// On failure `log` holds the filesystem's message, if any; -EOPNOTSUPP when the kernel takes no
+/// layer by descriptor (before 6.13).
+int ccordon_overlay_from_fds(int lower, int upper, int work, int userxattr, int volatile_mount, const char *target,
+                             char *log, size_t log_size);
 #endif

@@ -22,6 +22,11 @@ struct ccordon_spawn_attrs {
     char *const *envp;
     const int *fds;
     int fd_count;
+    /// After the maps are written: drop every supplementary group and become uid/gid 0 of the
+    /// new user namespace (needed when the caller's own ids are not mapped in it, as when root
+    /// maps the sandbox to a block of unprivileged ids: exec would otherwise drop every
+    /// capability, and the host's groups would stay).
+    int become_root;
 };
 
 /// The step a child reports failing (first of the two ints on the error descriptor: step, errno).
