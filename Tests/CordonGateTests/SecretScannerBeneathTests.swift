@@ -168,6 +168,25 @@ import Testing
         }
     }
 
+    /// The segment finder that skips ahead finds exactly what a byte-by-byte one does, on text
+    /// made of the bytes that matter (alphabet, hex digits, `%`, `=`, breaks) and real encodings.
+    @Test func fastSegmentFinderAgreesWithTheByteByByteOne() {
+        var generator = SystemRandomNumberGenerator()
+        let pieces = ["A", "z", "0", "f", "4", "1", "%", "%41", "%4", "=", "==", " ", "\n", "-", "_", "+", "/", ".", "\u{0}",
+            "QUtJQVFZTFBNTjVISEhGUFpBTTI=", "414b494151594c504d4e354848484650", "c2VjcmV0IHZhbHVlIGhlcmUh", "%41%4B%49%41"]
+        for _ in 0..<3000 {
+            let text = (0..<Int.random(in: 0...60, using: &generator)).map { _ in pieces.randomElement(using: &generator) ?? "" }.joined()
+            let bytes = Array(text.utf8)
+            bytes.withUnsafeBufferPointer { b in
+                let lower = Int.random(in: 0...b.count, using: &generator)
+                let range = lower..<Int.random(in: lower...b.count, using: &generator)
+                let fast = ScanDecoders.segments(in: b, range: range).map { "\($0.range) \($0.encoding) \($0.decoded)" }
+                let slow = ScanDecoders.segmentsByteByByte(in: b, range: range).map { "\($0.range) \($0.encoding) \($0.decoded)" }
+                #expect(fast == slow, "\(text.debugDescription) \(range)")
+            }
+        }
+    }
+
     // MARK: builders
 
     static func compress(_ bytes: [UInt8], gzip: Bool) throws -> [UInt8] {
