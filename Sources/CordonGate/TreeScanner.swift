@@ -52,7 +52,14 @@ public struct TreeScanner: Sendable {
     }
 
     private func file(_ path: String, display: String, info: FileInfo, session: SecretScanner.Session, into result: inout Result) throws(CordonError) {
-        guard info.size <= maxFileSize else { return }
+        guard info.size <= maxFileSize else {
+            // Not a silent pass: a file too large to read is one the scan says nothing about.
+            result.findings.append(
+                Finding(
+                    ruleID: "scan-too-large", severity: .approval, path: display, message: "\(info.size) bytes, over the scanner's limit of \(maxFileSize): not scanned",
+                    fix: "review \(display) by hand"))
+            return
+        }
         let bytes = try FileContents.read(path, limit: maxFileSize)
         if SecretScanner.isBinary(bytes) { result.binaryFiles += 1 }
         result.findings += session.scan(bytes, path: display)
