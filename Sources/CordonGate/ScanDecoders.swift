@@ -85,6 +85,13 @@ enum ScanDecoders {
                     i = probe + 1
                     continue
                 }
+                // A run of 16 that covers `probe` also covers the byte 8 before it or 8 after it;
+                // when neither is in the alphabet, no run of 16 starts before the one after.
+                let after = probe + minBase64 / 2
+                if table[Int(bytes[probe - minBase64 / 2])] & 1 == 0 && (after >= end || table[Int(bytes[after])] & 1 == 0) {
+                    i = after + 1
+                    continue
+                }
                 var start = probe
                 while start > i && table[Int(bytes[start - 1])] & 1 != 0 { start -= 1 }
                 while nextPercent < percentRuns.count && percentRuns[nextPercent].upperBound <= start { nextPercent += 1 }
@@ -178,24 +185,31 @@ enum ScanDecoders {
     static func decodeBase64(_ digits: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
         var count = digits.count
         if count % 4 == 1 { count -= 1 }
-        var out: [UInt8] = []
-        out.reserveCapacity(count * 3 / 4)
-        var text = TextCheck()
         return base64Values.withUnsafeBufferPointer { values -> [UInt8]? in
-            var accumulator: UInt32 = 0
-            var bits = 0
-            for index in 0..<count {
-                let value = values[Int(digits[index])]
-                if value == 0xff { return nil }
-                accumulator = accumulator << 6 | UInt32(value)
-                bits += 6
-                if bits >= 8 {
-                    bits -= 8
-                    let byte = UInt8(truncatingIfNeeded: accumulator >> UInt32(bits))
-                    if !text.admit(byte) { return nil }
-                    out.append(byte)
+            // Twice: first only checking (nearly every run fails within a few bytes, and then
+            // nothing was allocated), then keeping the bytes.
+            var out: [UInt8] = []
+            for keep in [false, true] {
+                if keep { out.reserveCapacity(count * 3 / 4) }
+                var text = TextCheck()
+                var accumulator: UInt32 = 0
+                var bits = 0
+                for index in 0..<count {
+                    let value = values[Int(digits[index])]
+                    if value == 0xff { return nil }
+                    accumulator = accumulator << 6 | UInt32(value)
+                    bits += 6
+                    if bits >= 8 {
+                        bits -= 8
+                        let byte = UInt8(truncatingIfNeeded: accumulator >> UInt32(bits))
+                        if !text.admit(byte) { return nil }
+                        if keep { out.append(byte) }
+                    }
                 }
+                if !keep && text.nonASCII > 0 && text.nonASCII * 5 > count * 3 / 4 { return nil }
             }
+            var text = TextCheck()
+            for byte in out { _ = text.admit(byte) }
             return text.accepts(out) ? out : nil
         }
     }
