@@ -96,16 +96,12 @@ enum ScanDecoders {
                 while start > i && table[Int(bytes[start - 1])] & 1 != 0 { start -= 1 }
                 while nextPercent < percentRuns.count && percentRuns[nextPercent].upperBound <= start { nextPercent += 1 }
                 if nextPercent < percentRuns.count && percentRuns[nextPercent].lowerBound < start { start = percentRuns[nextPercent].upperBound }
-                var j = start
-                var allHex = true
-                while j < end {
-                    let k = table[Int(bytes[j])]
-                    if k & 1 == 0 { break }
-                    if k & 2 == 0 { allHex = false }
-                    j += 1
-                }
+                var j = probe + 1
+                while j < end && table[Int(bytes[j])] & 1 != 0 { j += 1 }
+                if start > probe { j = max(j, start) }
                 let length = j - start
-                if allHex && length >= minHex {
+                // Whether it is all hex digits only matters for the few runs long enough to be hex.
+                if length >= minHex && (start..<j).allSatisfy({ table[Int(bytes[$0])] & 2 != 0 }) {
                     let even = start..<(start + length & ~1)
                     if let decoded = decodeHex(UnsafeBufferPointer(rebasing: bytes[even])) {
                         found.append(Segment(range: even, encoding: .hex, decoded: decoded))
