@@ -35,6 +35,8 @@ let package = Package(
         ),
         .systemLibrary(name: "CHyperscan", pkgConfig: "libhs", providers: [.apt(["libhyperscan-dev"])]),
         .systemLibrary(name: "CPCRE2", pkgConfig: "libpcre2-8", providers: [.apt(["libpcre2-dev"])]),
+        // gzip and zip's deflate, for the scanner's look into compressed files and archives.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // Errors, paths, JSON-lines event log: what every module shares.
         .target(
@@ -57,7 +59,7 @@ let package = Package(
         // The sync gate: secret scanner, path policy, host-execution traps, atomic apply.
         .target(
             name: "CordonGate",
-            dependencies: ["CordonFS", "CordonCore", "CordonOS", "CCordon", "CHyperscan", "CPCRE2", .product(name: "TOMLKit", package: "TOMLKit")],
+            dependencies: ["CordonFS", "CordonCore", "CordonOS", "CCordon", "CHyperscan", "CPCRE2", "CZlib", .product(name: "TOMLKit", package: "TOMLKit")],
             swiftSettings: strict
         ),
         // Network containment: egress policy (pure), proxy handlers, DNS stub.
@@ -104,7 +106,7 @@ let package = Package(
         .testTarget(name: "CordonConfigTests", dependencies: ["CordonConfig", "CordonCore"], swiftSettings: strict),
         .target(name: "CordonTestSupport", dependencies: ["CCordon"], path: "Tests/CordonTestSupport", swiftSettings: strict),
         .testTarget(name: "CordonFSTests", dependencies: ["CordonFS", "CordonCore", "CCordon", "CordonTestSupport"], swiftSettings: strict),
-        .testTarget(name: "CordonGateTests", dependencies: ["CordonGate", "CordonFS", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
+        .testTarget(name: "CordonGateTests", dependencies: ["CordonGate", "CordonFS", "CordonCore", "CordonTestSupport", "CZlib"], swiftSettings: strict),
         .testTarget(name: "CordonNetTests", dependencies: ["CordonNet", "CordonCore", "CCordon", "CordonTestSupport"], swiftSettings: strict),
         .testTarget(name: "CordonCommandsTests", dependencies: ["CordonCommands", "CordonConfig"], swiftSettings: strict),
         .testTarget(

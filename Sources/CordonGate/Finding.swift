@@ -36,10 +36,17 @@ public struct Finding: Sendable, Equatable, Codable {
     public var entropy: Double?
     /// What the user should do about it.
     public var fix: String
+    /// For a finding inside a compressed file or archive: the member, below `path`
+    /// (`config/.env`, or `inner.tar.gz!/x` for one nested in another). `path` stays the file
+    /// the gate holds.
+    public var member: String?
+    /// The encodings the secret was found beneath, outermost first (`UTF-16LE`, `base64`, `hex`,
+    /// `percent`); nil for a secret in the text as written.
+    public var decoded: [String]?
 
     public init(
         ruleID: String, severity: Severity, path: String, line: Int? = nil, column: Int? = nil, message: String, match: String? = nil,
-        entropy: Double? = nil, fix: String
+        entropy: Double? = nil, fix: String, member: String? = nil, decoded: [String]? = nil
     ) {
         self.ruleID = ruleID
         self.severity = severity
@@ -50,17 +57,21 @@ public struct Finding: Sendable, Equatable, Codable {
         self.match = match
         self.entropy = entropy
         self.fix = fix
+        self.member = member
+        self.decoded = decoded
     }
 
     /// `path:line:col: severity rule-id: message`.
     public var rendered: String {
-        // Paths, messages (which quote names and targets) and matches come from the agent's files:
-        // escaped for the terminal.
+        // Paths, members, messages (which quote names and targets) and matches come from the
+        // agent's files: escaped for the terminal.
         var location = TerminalText.escaped(path)
+        if let member { location += "!/" + TerminalText.escaped(member) }
         if let line { location += ":\(line)" }
         if let line, let column, line > 0 { location += ":\(column)" }
         var text = "\(location): \(severity.rawValue) [\(ruleID)] \(TerminalText.escapedContent(message))"
         if let match { text += " (\(TerminalText.escaped(match)))" }
+        if let decoded, !decoded.isEmpty { text += " [decoded: \(decoded.joined(separator: " → "))]" }
         text += "\n  fix: \(TerminalText.escapedContent(fix))"
         return text
     }

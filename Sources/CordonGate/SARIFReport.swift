@@ -18,9 +18,12 @@ public enum SARIFReport {
             if let line = f.line { region["startLine"] = line }
             if let column = f.column { region["startColumn"] = column }
             var physical: [String: Any] = ["artifactLocation": ["uri": f.path.isEmpty ? "." : f.path]]
-            if !region.isEmpty { physical["region"] = region }
+            // A member's line and column are in the member, not in the archive the URI names.
+            if !region.isEmpty && f.member == nil { physical["region"] = region }
             var message = f.message
             if let match = f.match { message += " (\(match))" }
+            if let member = f.member { message += " in member \(member)" + (f.line.map { " line \($0)" } ?? "") }
+            if let decoded = f.decoded, !decoded.isEmpty { message += " [decoded: \(decoded.joined(separator: " → "))]" }
             var result: [String: Any] = [
                 "ruleId": f.ruleID,
                 "level": level(f.severity),

@@ -63,6 +63,8 @@ public final class SecretScanner: @unchecked Sendable {
     let maxGroups: Int
     /// Rule ids Hyperscan could not take (they run on the exact engine alone).
     public let fallbackRules: [String]
+    /// How far a scan looks beneath each file (decodings, archives); see `scanAll`.
+    public let limits: ScanLimits
     static let keywordBase: UInt32 = 1 << 20
     static let anchorBase: UInt32 = 1 << 21
     /// The two characters whose Unicode case folding gives an ASCII letter (U+212A KELVIN SIGN is
@@ -74,7 +76,8 @@ public final class SecretScanner: @unchecked Sendable {
     /// Compiles `ruleSet`; `useHyperscan: false` forces the portable path (tests compare the two).
     /// `cacheDirectory` keeps compiled Hyperscan databases between runs (a compile of the default
     /// rules costs ~0.2 s; loading one, milliseconds).
-    public init(_ ruleSet: RuleSet, useHyperscan: Bool = true, cacheDirectory: String? = nil) throws(CordonError) {
+    public init(_ ruleSet: RuleSet, useHyperscan: Bool = true, cacheDirectory: String? = nil, limits: ScanLimits = ScanLimits()) throws(CordonError) {
+        self.limits = limits
         var compiled: [CompiledRule] = []
         for rule in ruleSet.rules {
             let regex = try rule.regex.map { pattern throws(CordonError) in try Self.compile(Self.confirmSyntax(pattern), rule: rule.id) }
@@ -176,7 +179,7 @@ public final class SecretScanner: @unchecked Sendable {
         }
 
         public func scan(_ bytes: [UInt8], path: String) -> [Finding] {
-            bytes.withUnsafeBufferPointer { scanner.scan($0, path: path, session: self) }
+            bytes.withUnsafeBufferPointer { scanner.scanAll($0, path: path, session: self) }
         }
     }
 
@@ -190,11 +193,15 @@ public final class SecretScanner: @unchecked Sendable {
         return memchr(base, 0, min(bytes.count, 8000)) != nil
     }
 
-    func scan(_ bytes: UnsafeBufferPointer<UInt8>, path: String, session: Session) -> [Finding] {
+    /// One pass of the rules over `bytes` as they are (any bytes: a binary file's too).
+    /// `pathRules`: also the rules that look only at the path (once per file, not per decoded
+    /// view). `lineSource`: a buffer of the same length that line numbers are counted in (the
+    /// file, when `bytes` is its printable runs).
+    func scanText(_ bytes: UnsafeBufferPointer<UInt8>, path: String, session: Session, pathRules: Bool, lineSource: UnsafeBufferPointer<UInt8>?) -> [Finding] {
         let scratch = session.regexScratch
         var findings: [Finding] = []
         // Path-only rules apply to any file, binary or not. An undecided path regex flags the file.
-        for rule in rules where rule.regex == nil {
+        for rule in rules where rule.regex == nil && pathRules {
             guard let p = rule.path, p.contains(path, scratch: scratch, onLimit: true) else { continue }
             if allowed(rule: rule, secret: "", match: { "" }, line: { "" }, path: path, scratch: scratch) { continue }
             findings.append(
@@ -202,7 +209,6 @@ public final class SecretScanner: @unchecked Sendable {
                     ruleID: rule.rule.id, severity: .block, path: path, message: rule.rule.description,
                     fix: "remove \(path) from the change set, or add an allowlist entry for it if it holds no secret"))
         }
-        if Self.isBinary(bytes) { return findings }
         if global.contains(where: { list in
             !list.paths.isEmpty && list.regexes.isEmpty && list.stopwords.isEmpty && list.paths.contains { $0.contains(path, scratch: scratch, onLimit: false) }
         }) {
@@ -245,7 +251,7 @@ public final class SecretScanner: @unchecked Sendable {
             let lower = Self.asciiLowercased(Array(bytes))
             for (index, word) in keywordBytes.enumerated() where Self.contains(lower, word) { session.present[index] = true }
         }
-        let lines = LineIndex(bytes)
+        let lines = LineIndex(lineSource ?? bytes)
         for (index, rule) in rules.enumerated() {
             guard let regex = rule.regex else { continue }
             if !rule.keywordIndices.isEmpty && !rule.keywordIndices.contains(where: { session.present[$0] }) { continue }
@@ -645,6 +651,13 @@ final class LineIndex {
             if offsets[mid] < offset { low = mid + 1 } else { high = mid }
         }
         return (low + 1, low == 0 ? 0 : offsets[low - 1] + 1)
+    }
+
+    /// The offset where 1-based `line` starts.
+    func start(ofLine line: Int) -> Int {
+        let offsets = newlines ?? build()
+        guard line > 1 else { return 0 }
+        return line - 2 < offsets.count ? offsets[line - 2] + 1 : bytes.count
     }
 
     /// The line holding byte `offset`, without its line break.

@@ -269,7 +269,7 @@ public struct SyncGate: Sendable {
         if policy.flagArchives, let format = Self.archiveFormat(bytes) {
             findings.append(
                 Finding(
-                    ruleID: "path-archive", severity: .approval, path: change.path, message: "\(format) archive: its contents are not scanned",
+                    ruleID: "path-archive", severity: .approval, path: change.path, message: "\(format) archive, held for review (--flag-archives; the scanner reads gzip, zip and tar members within its limits, not other formats)",
                     fix: "unpack it in the sandbox so the gate checks the files, or review it and approve with --yes or at the prompt"))
         }
         if let config = HostTraps.SharedConfig(path: change.path) {

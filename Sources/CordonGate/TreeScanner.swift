@@ -16,7 +16,9 @@ public struct TreeScanner: Sendable {
         public var findings: [Finding] = []
         public var filesScanned = 0
         public var bytesScanned: UInt64 = 0
-        public var binariesSkipped = 0
+        /// Files that look binary (a NUL byte early on); they are scanned all the same, as bytes
+        /// and as the printable runs in them.
+        public var binaryFiles = 0
     }
 
     /// Scans each root (file or directory); symlinks are not followed, `.git` directories skipped.
@@ -50,9 +52,16 @@ public struct TreeScanner: Sendable {
     }
 
     private func file(_ path: String, display: String, info: FileInfo, session: SecretScanner.Session, into result: inout Result) throws(CordonError) {
-        guard info.size <= maxFileSize else { return }
+        guard info.size <= maxFileSize else {
+            // Not a silent pass: a file too large to read is one the scan says nothing about.
+            result.findings.append(
+                Finding(
+                    ruleID: "scan-too-large", severity: .approval, path: display, message: "\(info.size) bytes, over the scanner's limit of \(maxFileSize): not scanned",
+                    fix: "review \(display) by hand"))
+            return
+        }
         let bytes = try FileContents.read(path, limit: maxFileSize)
-        if SecretScanner.isBinary(bytes) { result.binariesSkipped += 1 }
+        if SecretScanner.isBinary(bytes) { result.binaryFiles += 1 }
         result.findings += session.scan(bytes, path: display)
         result.filesScanned += 1
         result.bytesScanned += UInt64(bytes.count)

@@ -194,7 +194,8 @@ import Testing
         // CPU- and disk-heavy: on a thread of its own, not one of the few pool threads.
         try await onOwnThread {
             let flagged = try evaluate({ _, upper in upper.writeBytes(path, bytes) }, policy: GatePolicy(flagArchives: true))
-            #expect(rules(flagged, path) == ["path-archive"])
+            // These are cut-short archives: the scanner also holds them as unreadable (scan-archive-unreadable).
+            #expect(rules(flagged, path).filter { !$0.hasPrefix("scan-") } == ["path-archive"])
             #expect(flagged.severity(of: path) == .approval)
             let unflagged = try evaluate { _, upper in upper.writeBytes(path, bytes) }
             #expect(!rules(unflagged, path).contains("path-archive"))
