@@ -180,6 +180,14 @@ final class DiskWatch: Sendable {
     /// deleting them beneath `sandboxPaths` (an upper layer's entry is gone, its blocks are not).
     static func addOpenDeleted(initPID: Int32, sandboxPaths: [String], to usage: inout Usage) {
         var seen: Set<UInt64> = []
+        // The overlays' devices as the sandbox sees them: a held file is theirs whatever path the
+        // kernel prints for it (from the host, a file of another mount namespace's tree may show
+        // relative to its mount, not as /workspace/…).
+        var devices = Set<UInt64>()
+        for path in sandboxPaths {
+            var st = stat()
+            if stat("/proc/\(initPID)/root" + path, &st) == 0 { devices.insert(UInt64(st.st_dev)) }
+        }
         // Descriptors, and memory mappings (map_files: followed only with CAP_CHECKPOINT_RESTORE,
         // so when cordon runs as root; rootless, a file kept only as a mapping is not seen).
         for pid in NamespaceStopper.processes(inNamespaceOf: initPID) {
@@ -202,9 +210,8 @@ final class DiskWatch: Sendable {
                         let p = Array(prefix.utf8)
                         if target.starts(with: p) && target.count > p.count && target[p.count] == UInt8(ascii: "/") { inside = true }
                     }
-                    guard inside else { continue }
                     var st = stat()
-                    guard stat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_nlink == 0,
+                    guard stat(path, &st) == 0, inside || devices.contains(UInt64(st.st_dev)), st.st_mode & S_IFMT == S_IFREG, st.st_nlink == 0,
                           seen.insert(UInt64(st.st_ino)).inserted else { continue }
                     usage.bytes &+= UInt64(max(0, st.st_blocks)) * 512
                     usage.inodes &+= 1
