@@ -116,6 +116,10 @@ public final class SandboxRunner {
         if profile.network == .host {
             warn("WARNING: network: host: the sandbox shares the host's network; egress is neither filtered nor logged")
         }
+        // What `cordon config validate` warns about, said at every start too (network: host above).
+        for risk in profile.riskWarnings(homeDirectory: host.home, resolve: CordonPaths.canonical) where risk.field != "network" {
+            warn("WARNING: \(TerminalText.escaped(risk.field)): \(TerminalText.escaped(risk.message))")
+        }
         let overlays = overlayLayers(layout: layout)
         let builder = PlanBuilder(profile: profile, host: host)
         let hostname = builder.hostname(for: options.name)

@@ -175,6 +175,16 @@ struct ModeAndCopyTests {
         #expect(try String(contentsOfFile: h.workspace + "/direct.txt", encoding: .utf8) == "direct\n")
     }
 
+    /// What `config validate` warns about is said when the sandbox starts, too.
+    @Test func aReadWriteMountOfTheHomeIsSaidLoudlyAtEveryRun() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        try h.write("profile.yaml", "name: wide\nmounts:\n  - {host: \(h.home), sandbox: /h, mode: rw}\n", in: h.root)
+        let r = try await h.cordon(["run", "--profile", h.root + "/profile.yaml", "--workspace", h.workspace, "--name", "wide", "--", "true"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("WARNING: mounts[0]: mounts your home directory"), "\(r.stderr)")
+    }
+
     @Test func copiedConfigIsEditableInsideAndNeverWrittenBack() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
