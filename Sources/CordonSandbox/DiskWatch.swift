@@ -305,22 +305,34 @@ final class DiskWatch: Sendable {
             """
     }
 
+    /// How long a frozen sandbox with no terminal attached is held before it is ended.
+    static let unattendedHold: Double = 60
+
     /// While the sandbox is frozen: waits until it exits, ending it (SIGKILL) when the user asks:
     /// Ctrl-C, Ctrl-\ or Ctrl-D typed on `input` (the terminal, in raw mode), or SIGINT, SIGTERM,
     /// SIGHUP or SIGQUIT read from `signalFD`. Returns once init has exited (or the wait fails).
-    static func holdFrozen(pidfd: Int32, signalFD: Int32, input: Int32?) {
+    /// `unattended`: with no terminal to answer (a script, CI), the frozen sandbox is ended after
+    /// that many seconds rather than held until a signal that may never come.
+    static func holdFrozen(pidfd: Int32, signalFD: Int32, input: Int32?, unattended: Double? = nil) {
         var killed = false
         var inputOpen = input != nil
+        let deadline = unattended.map { WallClock.monotonic() + $0 }
         while true {
             var fds = [pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)]
             if signalFD >= 0 { fds.append(pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0)) }
             if inputOpen, let input { fds.append(pollfd(fd: input, events: Int16(POLLIN), revents: 0)) }
-            let rc = poll(&fds, nfds_t(fds.count), -1)
+            let wait = killed ? -1 : deadline.map { Int32(clamping: Int(max(0, ($0 - WallClock.monotonic()) * 1000))) } ?? -1
+            let rc = poll(&fds, nfds_t(fds.count), wait)
             if rc < 0 {
                 if errno == EINTR { continue }
                 return
             }
             if fds[0].revents & Int16(POLLIN) != 0 { return }
+            if rc == 0 {
+                killed = true
+                _ = ccordon_pidfd_send_signal(pidfd, SIGKILL)
+                continue
+            }
             var end = false
             var buffer = [UInt8](repeating: 0, count: 256)
             if signalFD >= 0, fds[1].revents & Int16(POLLIN) != 0 {
@@ -371,7 +383,10 @@ extension SandboxRunner {
             "limit_bytes": .int(Int(clamping: trip.limits.bytes)), "limit_inodes": .int(Int(clamping: trip.limits.inodes)),
             "frozen_by": .string(trip.frozenBy), "reason": .string(trip.reason),
         ])
-        let text = DiskWatch.message(name: name, trip: trip, supervisor: getpid())
+        var text = DiskWatch.message(name: name, trip: trip, supervisor: getpid())
+        if !terminal {
+            text += "\ncordon: no terminal is attached: the frozen sandbox is ended in \(Int(DiskWatch.unattendedHold)) s unless cordon gets a signal first."
+        }
         // The terminal is in raw mode during a terminal run: each line needs its carriage return.
         warn(terminal ? text.split(separator: "\n").joined(separator: "\r\n") + "\r" : text)
     }

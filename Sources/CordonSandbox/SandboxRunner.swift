@@ -589,7 +589,9 @@ public final class SandboxRunner {
             if r == 2, diskWatched, let disk, disk.trip != nil {
                 // Frozen at the disk limit: only Ctrl-C or a signal to cordon ends it now.
                 diskWatched = false
-                DiskWatch.holdFrozen(pidfd: sandbox.process.pidfd, signalFD: signalFD, input: pty.flatMap { $0.inputFD >= 0 ? $0.inputFD : nil })
+                DiskWatch.holdFrozen(
+                    pidfd: sandbox.process.pidfd, signalFD: signalFD, input: pty.flatMap { $0.inputFD >= 0 ? $0.inputFD : nil },
+                    unattended: pty == nil ? DiskWatch.unattendedHold : nil)
                 continue
             }
             if r == 2 {

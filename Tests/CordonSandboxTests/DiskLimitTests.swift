@@ -1,3 +1,4 @@
+import CCordon
 import CordonConfig
 import Foundation
 import Glibc
@@ -161,6 +162,25 @@ struct DiskLimitTests {
         #expect(lstat(upper(h, "one") + "/big", &st) == 0)
         #expect(st.st_size <= 20 << 20, "the file reached \(st.st_size) bytes")
         #expect(!r.stdout.contains("status=0"), "\(r.stdout) \(r.stderr)")
+    }
+
+    /// With no terminal attached (a script, CI) nobody can press Ctrl-C: a frozen sandbox is ended
+    /// after the unattended hold instead of holding the run forever.
+    @Test(.timeLimit(.minutes(1)))
+    func aFrozenRunWithNoTerminalIsEndedAfterTheHold() throws {
+        let sleeper = Process()
+        sleeper.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        sleeper.arguments = ["100"]
+        try sleeper.run()
+        let pidfd = ccordon_pidfd_open(sleeper.processIdentifier)
+        #expect(pidfd >= 0)
+        defer { close(pidfd) }
+        kill(sleeper.processIdentifier, SIGSTOP)  // frozen, as at the limit
+        let started = Date()
+        DiskWatch.holdFrozen(pidfd: pidfd, signalFD: -1, input: nil, unattended: 0.3)
+        sleeper.waitUntilExit()
+        #expect(sleeper.terminationReason == .uncaughtSignal && sleeper.terminationStatus == SIGKILL)
+        #expect(Date().timeIntervalSince(started) < 30)
     }
 
     /// Files deleted but held open still fill the host's disk: 5 × 15 MiB (each under the
