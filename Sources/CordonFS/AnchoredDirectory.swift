@@ -259,38 +259,34 @@ public final class AnchoredDirectory {
             throw error("open", dir)
         }
         defer { close(parent) }
-        guard let failure = removeEntry(in: parent, name) else { return }
+        guard let failure = removeEntry(in: parent, RawName(text: name)) else { return }
         throw error(failure.call, path, failure.code)
     }
 
-    private static func removeEntry(in dir: Int32, _ name: String) -> Failure? {
-        if unlinkat(dir, name, 0) == 0 || errno == ENOENT { return nil }
+    /// Names are the kernel's bytes (`RawName`): an entry whose name is not UTF-8 is removed too,
+    /// not skipped under a lossy spelling.
+    private static func removeEntry(in dir: Int32, _ name: RawName) -> Failure? {
+        if name.withCName({ unlinkat(dir, $0, 0) }) == 0 || errno == ENOENT { return nil }
         guard errno == EISDIR else { return Failure(call: "unlink", code: errno) }
-        var fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        var fd = name.open(in: dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         if fd < 0 && errno == EACCES {
             // overlayfs leaves work directories mode 000: open them up (they are the caller's),
             // through a descriptor of the directory itself, never a path that could be a symlink.
-            let held = openat(dir, name, CCORDON_O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            let held = name.open(in: dir, CCORDON_O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
             if held >= 0 {
                 _ = Glibc.chmod("/proc/self/fd/\(held)", 0o700)
                 close(held)
             }
-            fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            fd = name.open(in: dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         }
         guard fd >= 0 else { return Failure(call: "open directory", code: errno) }
-        let names: [String]
-        do throws(CordonError) { names = try DirectoryListing.names(descriptor: fd) } catch {
-            close(fd)
-            return Failure(call: "list", code: EIO)
-        }
+        defer { close(fd) }
+        let names: [RawName]
+        do throws(CordonError) { names = try RawName.list(fd, path: name.display) } catch { return Failure(call: "list", code: EIO) }
         for inner in names {
-            if let failure = removeEntry(in: fd, inner) {
-                close(fd)
-                return failure
-            }
+            if let failure = removeEntry(in: fd, inner) { return failure }
         }
-        close(fd)
-        return unlinkat(dir, name, AT_REMOVEDIR) == 0 || errno == ENOENT ? nil : Failure(call: "rmdir", code: errno)
+        return name.withCName({ unlinkat(dir, $0, AT_REMOVEDIR) }) == 0 || errno == ENOENT ? nil : Failure(call: "rmdir", code: errno)
     }
 
     /// A regular file's bytes (at most `limit`), opened beneath the root without following a symlink.

@@ -198,12 +198,8 @@ public struct ChangeSet: Sendable, Equatable, Codable {
         return set
     }
 
-    /// Whether the upper entry at `path` is a whiteout in any supported form.
-    public static func isWhiteout(path: String, name: String, info: FileInfo) -> Bool {
-        isWhiteout(name: name, info: info, xattrs: ExtendedAttributes.names(path))
-    }
-
-    /// The same, given the entry's extended attribute names (one listxattr rather than a getxattr each).
+    /// Whether an upper entry is a whiteout in any supported form, given its extended attribute
+    /// names (read from its descriptor: one flistxattr rather than a getxattr each).
     static func isWhiteout(name: String, info: FileInfo, xattrs: [String]) -> Bool {
         if info.isCharDeviceWhiteout { return true }
         if whiteoutTarget(name) != nil { return true }
@@ -264,22 +260,15 @@ public struct ChangeSet: Sendable, Equatable, Codable {
                 }
                 switch info.type {
                 case .directory:
-                    let fd = name.open(in: upperDir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-                    guard fd >= 0 else { throw raced(path, errno) }
+                    let (fd, dirInfo) = try openEntry(name, in: upperDir, path: path, as: .directory)
                     defer { close(fd) }
-                    var dirStat = stat()
-                    guard fstat(fd, &dirStat) == 0 else { throw raced(path, errno) }
                     let xattrs = ExtendedAttributes.names(descriptor: fd)
                     try refuseUnsupported(xattrs, path: path)
                     present.insert(name)
-                    try directory(path, name: name, fd: fd, info: FileInfo(dirStat), xattrs: xattrs, lowerDir: lowerDir)
+                    try directory(path, name: name, fd: fd, info: dirInfo, xattrs: xattrs, lowerDir: lowerDir)
                 case .file:
-                    let fd = name.open(in: upperDir, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
-                    guard fd >= 0 else { throw raced(path, errno) }
+                    let (fd, fileInfo) = try openEntry(name, in: upperDir, path: path, as: .file)
                     defer { close(fd) }
-                    var fileStat = stat()
-                    guard fstat(fd, &fileStat) == 0 else { throw raced(path, errno) }
-                    let fileInfo = FileInfo(fileStat)
                     let xattrs = ExtendedAttributes.names(descriptor: fd)
                     if ChangeSet.isWhiteout(name: name.text, info: fileInfo, xattrs: xattrs) {
                         deletions.insert(ChangeSet.whiteoutTarget(name.text).map(RawName.init(text:)) ?? name)
@@ -314,6 +303,26 @@ public struct ChangeSet: Sendable, Equatable, Codable {
             for name in deletions.sorted() where !present.contains(name) {
                 try removeLower(child(rel, name.display), name: name, in: lowerDir)
             }
+        }
+
+        /// Opens the entry beneath `dir` without following a symlink and describes what was opened:
+        /// an entry swapped for another type since it was listed is a race, never read as the old one.
+        func openEntry(_ name: RawName, in dir: Int32, path: String, as type: FileInfo.FileType) throws(CordonError) -> (Int32, FileInfo) {
+            let flags = type == .directory ? O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC : O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC
+            let fd = name.open(in: dir, flags)
+            guard fd >= 0 else { throw raced(path, errno) }
+            var st = stat()
+            guard fstat(fd, &st) == 0 else {
+                let code = errno
+                close(fd)
+                throw raced(path, code)
+            }
+            let info = FileInfo(st)
+            guard info.type == type else {
+                close(fd)
+                throw raced(path, EINVAL)
+            }
+            return (fd, info)
         }
 
         func raced(_ path: String, _ code: Int32) -> CordonError {

@@ -146,12 +146,6 @@ public enum ExtendedAttributes {
 
 /// Directory entries of one directory, without `.` and `..`, sorted by name for stable output.
 public enum DirectoryListing {
-    /// The entries of an open directory (read through a duplicate descriptor); names that are not
-    /// valid UTF-8 come back escaped (see `RawName`), so never use them to reach the entry.
-    public static func names(descriptor fd: Int32) throws(CordonError) -> [String] {
-        try RawName.list(fd, path: "directory").map(\.display)
-    }
-
     public static func names(_ path: String) throws(CordonError) -> [String] {
         guard let dir = opendir(path) else {
             throw CordonError(.systemCall, "cannot list \(path)", cause: String(cString: strerror(errno)))

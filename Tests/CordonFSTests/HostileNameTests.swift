@@ -102,6 +102,7 @@ import Testing
         state.write("snap/d/file", "x")
         state.symlink("snap/d/link", to: outside.root)
         state.symlink("snap/top", to: outside.root)
+        createRaw(state.path("snap/d"), [0x62, 0xFF])  // not UTF-8: removed too, not skipped
         try AnchoredDirectory.removeTree(state.path("snap"))
         #expect(!state.exists("snap"))
         #expect(outside.read("precious.txt") == "keep\n")

@@ -73,8 +73,13 @@ struct DiskLimitTests {
     /// put while frozen, then ends it with SIGINT as a user's Ctrl-C would. Returns the result and
     /// the upper's usage while frozen.
     func runToTheLimit(_ h: SandboxHarness, name: String, profile: String, script: String) async throws -> (SandboxHarness.Result, DiskWatch.Usage) {
+        try await runToTheLimit(h, name: name, profile: profile, command: ["/bin/sh", "-c", script])
+    }
+
+    /// The same for any command.
+    func runToTheLimit(_ h: SandboxHarness, name: String, profile: String, command: [String]) async throws -> (SandboxHarness.Result, DiskWatch.Usage) {
         try h.write("profile.yaml", profile, in: h.root)
-        let run = try Running(h, ["run", "--profile", h.root + "/profile.yaml", "--workspace", h.workspace, "--name", name, "--", "/bin/sh", "-c", script])
+        let run = try Running(h, ["run", "--profile", h.root + "/profile.yaml", "--workspace", h.workspace, "--name", name, "--"] + command)
         let tripped = try await waitFor(60) { !events(h, name, kind: "disk_limit").isEmpty || !run.process.isRunning }
         #expect(tripped && run.process.isRunning, "the sandbox was not frozen at its limit")
         // Frozen: nothing more lands in the upper.
@@ -206,12 +211,7 @@ struct DiskLimitTests {
             print('wrote-all', flush=True)
             """
         try h.write("hide.py", program, in: h.workspace)
-        try h.write("profile.yaml", "name: hide\nresources:\n  disk: 20m\n", in: h.root)
-        let run = try Running(h, ["run", "--profile", h.root + "/profile.yaml", "--workspace", h.workspace, "--name", "hide", "--", "/usr/bin/python3", "/workspace/hide.py"])
-        let tripped = try await waitFor(60) { !events(h, "hide", kind: "disk_limit").isEmpty || !run.process.isRunning }
-        #expect(tripped && run.process.isRunning, "the sandbox was not frozen at its limit")
-        kill(run.process.processIdentifier, SIGINT)
-        let r = await Task.detached { run.finish() }.value
+        let (r, _) = try await runToTheLimit(h, name: "hide", profile: "name: hide\nresources:\n  disk: 20m\n", command: ["/usr/bin/python3", "/workspace/hide.py"])
         #expect(!r.stdout.contains("wrote-all"), "\(r.stdout) \(r.stderr)")
         let event = try #require(events(h, "hide", kind: "disk_limit").first)
         let bytes = event["bytes"] as? Int ?? 0
@@ -246,12 +246,7 @@ struct DiskLimitTests {
             time.sleep(2)
             """
         try h.write("map.py", program, in: h.workspace)
-        try h.write("profile.yaml", "name: map\nresources:\n  disk: 20m\n", in: h.root)
-        let run = try Running(h, ["run", "--profile", h.root + "/profile.yaml", "--workspace", h.workspace, "--name", "map", "--", "/usr/bin/python3", "/workspace/map.py"])
-        let tripped = try await waitFor(60) { !events(h, "map", kind: "disk_limit").isEmpty || !run.process.isRunning }
-        #expect(tripped && run.process.isRunning, "the sandbox was not frozen at its limit")
-        kill(run.process.processIdentifier, SIGINT)
-        let r = await Task.detached { run.finish() }.value
+        let (r, _) = try await runToTheLimit(h, name: "map", profile: "name: map\nresources:\n  disk: 20m\n", command: ["/usr/bin/python3", "/workspace/map.py"])
         #expect(!r.stdout.contains("wrote-all"), "\(r.stdout) \(r.stderr)")
         #expect(!events(h, "map", kind: "disk_limit").isEmpty)
     }
