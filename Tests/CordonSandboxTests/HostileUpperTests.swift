@@ -75,6 +75,25 @@ struct HostileUpperTests {
         #expect((try? String(contentsOfFile: h.workspace + "/clean.txt", encoding: .utf8)) == "v1\n", "--partial applies the rest")
     }
 
+    /// A sandbox name on the command line is a name, never a path: `../x` reaches no directory
+    /// beside the sandboxes, and an unknown name is said plainly.
+    @Test(arguments: [["diff", "../x"], ["sync", "../x"], ["net", "log", "../x"], ["approvals", "../x"], ["sync", "a/b"]])
+    func aSandboxNameIsNeverAPath(arguments: [String]) async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let r = try await h.cordon(arguments)
+        #expect(r.status == 2, "\(r)")
+        #expect(r.stderr.contains("invalid sandbox name"), "\(r.stderr)")
+    }
+
+    @Test func syncOfAnUnknownSandboxSaysSo() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let r = try await h.cordon(["sync", "nosuch"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("no sandbox at"), "\(r.stderr)")
+    }
+
     /// `cordon sync --auto` of a running sandbox while the agent flips a file between a clean text
     /// and a secret as fast as it can: whatever a sync applies is what its gate checked, so the
     /// secret never reaches the host (it applied the secret before syncs scanned a snapshot).

@@ -21,8 +21,8 @@ struct ApprovalsCommand: ParsableCommand {
     var stateDir: String?
 
     func run() throws {
-        let client = ControlClient(name: name, stateDir: stateDir)
         do {
+            let client = try ControlClient(name: name, stateDir: stateDir)
             _ = try client.record()
             guard let response = try client.send(.init(op: "approvals")) else {
                 throw CordonError(.notFound, "sandbox \(name) is not running", hint: "approvals exist only while `cordon run` is running")
@@ -97,8 +97,8 @@ struct DenyCommand: ParsableCommand {
 
 enum Answer {
     static func send(name: String, domain: String, answer: String, stateDir: String?) throws {
-        let client = ControlClient(name: name, stateDir: stateDir)
         do {
+            let client = try ControlClient(name: name, stateDir: stateDir)
             let record = try client.record()
             guard let host = Host(domain), let normalised = host.name ?? host.address?.description else {
                 throw CordonError(.invalidArgument, "\"\(domain)\" is not a domain name", hint: "give a name such as example.com")

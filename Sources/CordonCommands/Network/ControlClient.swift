@@ -9,9 +9,9 @@ struct ControlClient {
     let name: String
     let layout: SandboxLayout
 
-    init(name: String, stateDir: String?) {
+    init(name: String, stateDir: String?) throws(CordonError) {
         self.name = name
-        self.layout = stateDir.map { SandboxLayout(directory: $0) } ?? SandboxLayout(paths: CordonPaths.current(), name: name)
+        self.layout = try SandboxLayout.selected(name: name, stateDir: stateDir)
     }
 
     /// The sandbox's record (its profile), or a clear error when there is no such sandbox.

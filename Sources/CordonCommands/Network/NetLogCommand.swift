@@ -42,7 +42,11 @@ struct NetLogCommand: ParsableCommand {
     }
 
     func run() throws {
-        let layout = stateDir.map { SandboxLayout(directory: $0) } ?? SandboxLayout(paths: CordonPaths.current(), name: name)
+        let layout: SandboxLayout
+        do { layout = try SandboxLayout.selected(name: name, stateDir: stateDir) } catch {
+            printError(error)
+            throw ExitCode(2)
+        }
         let path = layout.networkLog
         if FileIO.kind(layout.directory) != .directory {
             printError(CordonError(.notFound, "no sandbox named \(name)", hint: "the names of past runs are printed by `cordon run`"))

@@ -12,7 +12,7 @@ struct SandboxChanges {
     /// `snapshot`: copy the changed files there as they are read (a running sandbox; see `ChangeSet.read`).
     static func load(name: String, stateDir: String?, snapshot: String? = nil) throws(CordonError) -> SandboxChanges {
         let paths = CordonPaths.current()
-        let layout = stateDir.map { SandboxLayout(directory: $0) } ?? SandboxLayout(paths: paths, name: name)
+        let layout = try SandboxLayout.selected(name: name, stateDir: stateDir, paths: paths)
         let record = try layout.loadRecord()
         guard record.mode != "unsafe" else {
             throw CordonError(.unsupported, "sandbox \(name) runs in unsafe mode: its writes went straight to \(record.workspace)", hint: "there is no upper layer to review")

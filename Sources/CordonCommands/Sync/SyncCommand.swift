@@ -87,7 +87,9 @@ struct SyncCommand: ParsableCommand {
 
     private func execute() throws {
         let paths = CordonPaths.current()
-        let layout = stateDir.map { SandboxLayout(directory: $0) } ?? SandboxLayout(paths: paths, name: name)
+        let layout = try SandboxLayout.selected(name: name, stateDir: stateDir, paths: paths)
+        // No sandbox: say so, rather than fail on its missing sync lock.
+        _ = try layout.loadRecord()
         // One sync at a time per sandbox (yolo's rounds take the same lock).
         var other: (any Error)?
         try layout.withSyncLock { () throws(CordonError) in
