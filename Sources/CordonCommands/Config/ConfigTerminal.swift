@@ -13,9 +13,7 @@ enum ConfigTerminal {
         ProfileLoader(paths: CordonPaths.current(), homeDirectory: homeDirectory)
     }
 
-    static var homeDirectory: String {
-        ProcessEnvironment.current["HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? ProcessEnvironment.passwdHome() ?? "/"
-    }
+    static var homeDirectory: String { HomeDirectory.resolve() }
 
     static var currentDirectory: String { FileManager.default.currentDirectoryPath }
 
