@@ -157,7 +157,9 @@ public final class RunningProcess: @unchecked Sendable {
         }
         closeInput()
         guard exitedWithin(ContinuousClock.now + .seconds(30)) else {
-            throw TestSupportError("\(argv0) (pid \(pid)) did not exit after SIGKILL")
+            // Foundation sees the exit when its status socket closes, which a descendant that left
+            // the group (setsid) and inherited it can hold open.
+            throw TestSupportError("\(argv0) (pid \(pid)) was not seen to exit after SIGKILL to its group (a descendant outside the group may hold it)")
         }
         return ProcessResult(
             status: process.terminationStatus, stdout: stdout, stderr: String(decoding: err, as: UTF8.self), timedOut: timedOut)

@@ -7,8 +7,8 @@ import Testing
 /// read, and a run that outlives its timeout killed with everything it started.
 @Suite(.timeLimit(.minutes(1)))
 struct ProcessRunnerTests {
-    @Test func outputAndStatusAreCaptured() throws {
-        let result = try ProcessRunner.runBlocking(["/bin/sh", "-c", "echo out; echo err >&2; exit 3"])
+    @Test func outputAndStatusAreCaptured() async throws {
+        let result = try await ProcessRunner.run(["/bin/sh", "-c", "echo out; echo err >&2; exit 3"])
         #expect(result.status == 3)
         #expect(result.stdout == "out\n")
         #expect(result.stderr == "err\n")
@@ -22,48 +22,50 @@ struct ProcessRunnerTests {
     }
 
     /// 4 MiB through `cat`: input written while output is read, or both sides would block.
-    @Test func largeInputAndOutputDoNotDeadlock() throws {
+    @Test func largeInputAndOutputDoNotDeadlock() async throws {
         let input = String(repeating: "0123456789abcdef", count: 4 << 16)
-        let result = try ProcessRunner.runBlocking(["/bin/cat"], stdin: input, timeout: .seconds(30))
+        let result = try await ProcessRunner.run(["/bin/cat"], stdin: input, timeout: .seconds(30))
         #expect(!result.timedOut)
         #expect(result.stdout.utf8.count == input.utf8.count)
         #expect(result.stdout == input)
     }
 
     /// A child that exits without reading its input does not hang or kill the test process (EPIPE).
-    @Test func inputNobodyReadsIsDropped() throws {
-        let result = try ProcessRunner.runBlocking(["/bin/true"], stdin: String(repeating: "x", count: 1 << 20), timeout: .seconds(30))
+    @Test func inputNobodyReadsIsDropped() async throws {
+        let result = try await ProcessRunner.run(["/bin/true"], stdin: String(repeating: "x", count: 1 << 20), timeout: .seconds(30))
         #expect(result.status == 0)
         #expect(!result.timedOut)
     }
 
     /// The timeout kills the process group: a background grandchild holding the output pipe open
     /// does not keep the run (or the suite) waiting, and does not outlive it.
-    @Test func aTimeoutKillsTheWholeProcessGroup() throws {
-        let result = try ProcessRunner.runBlocking(["/bin/sh", "-c", "sleep 300 & echo $!; wait"], timeout: .seconds(1))
+    @Test func aTimeoutKillsTheWholeProcessGroup() async throws {
+        let result = try await ProcessRunner.run(["/bin/sh", "-c", "sleep 300 & echo $!; wait"], timeout: .seconds(1))
         #expect(result.timedOut)
         #expect(result.status == SIGKILL)
         let grandchild = try #require(pid_t(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
         let deadline = ContinuousClock.now + .seconds(20)
-        while CordonTestSupportPaths.isAlive(grandchild) && ContinuousClock.now < deadline { usleep(20_000) }
+        while CordonTestSupportPaths.isAlive(grandchild) && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         #expect(!CordonTestSupportPaths.isAlive(grandchild), "the grandchild \(grandchild) outlived the timeout")
     }
 
-    @Test func aServerIsReadLineByLineAndStoppedWithItsGroup() throws {
-        let server = try RunningProcess(["/bin/sh", "-c", "echo 4242; echo second; exec sleep 300"], discardStderr: true)
-        #expect(try server.readLine() == "4242")
-        #expect(try server.readLine() == "second")
-        #expect(server.isRunning)
-        #expect(throws: TestSupportError.self) { try server.readLine(timeout: .milliseconds(100)) }
-        server.signal(SIGKILL, group: true)
-        #expect(server.waitForExit(timeout: .seconds(20)) == SIGKILL)
-        #expect(!server.isRunning)
+    @Test func aServerIsReadLineByLineAndStoppedWithItsGroup() async throws {
+        try await onOwnThread {
+            let server = try RunningProcess(["/bin/sh", "-c", "echo 4242; echo second; exec sleep 300"], discardStderr: true)
+            #expect(try server.readLine() == "4242")
+            #expect(try server.readLine() == "second")
+            #expect(server.isRunning)
+            #expect(throws: TestSupportError.self) { try server.readLine(timeout: .milliseconds(100)) }
+            server.signal(SIGKILL, group: true)
+            #expect(server.waitForExit(timeout: .seconds(20)) == SIGKILL)
+            #expect(!server.isRunning)
+        }
     }
 
-    @Test func aRelativeProgramIsRefused() {
-        #expect(throws: TestSupportError.self) { try ProcessRunner.runBlocking(["sh", "-c", "true"]) }
-        #expect(throws: TestSupportError.self) { try ProcessRunner.runBlocking([]) }
-        #expect(throws: TestSupportError.self) { try ProcessRunner.runBlocking(["/nonexistent/program"]) }
+    @Test func aRelativeProgramIsRefused() async {
+        await #expect(throws: TestSupportError.self) { try await ProcessRunner.run(["sh", "-c", "true"]) }
+        await #expect(throws: TestSupportError.self) { try await ProcessRunner.run([]) }
+        await #expect(throws: TestSupportError.self) { try await ProcessRunner.run(["/nonexistent/program"]) }
     }
 }
 
