@@ -10,8 +10,8 @@ import Testing
 /// workspace, and the project's own code is not.
 @Suite struct HostTrapTests {
     func evaluate(_ build: (TempTree) -> Void) throws -> SyncGate.Report {
-        let lower = TempTree()
-        let upper = TempTree()
+        let lower = try TempTree()
+        let upper = try TempTree()
         build(upper)
         return try SyncGate(policy: GatePolicy()).evaluate(try ChangeSet.read(upper: upper.root, lower: lower.root), created: nil)
     }
@@ -90,8 +90,8 @@ import Testing
 
     @Test func aToolSectionOfASharedConfigIsATrapTheRestIsNot() async throws {
         try await onOwnThread {
-            let lower = TempTree()
-            let upper = TempTree()
+            let lower = try TempTree()
+            let upper = try TempTree()
             let base = "[project]\nname = \"app\"\ndependencies = []\n\n[tool.pytest.ini_options]\ntestpaths = [\"tests\"]\n"
             for dir in ["", "svc/api/"] {
                 lower.write(dir + "pyproject.toml", base)
@@ -144,8 +144,8 @@ import Testing
     ])
     func packageJSONTheGateCannotReadExactlyNeedsApproval(text: String) async throws {
         try await onOwnThread {
-            let lower = TempTree()
-            let upper = TempTree()
+            let lower = try TempTree()
+            let upper = try TempTree()
             lower.write("web/package.json", #"{"scripts":{"postinstall":"node ok.js"}}"#)
             upper.write("web/package.json", text)
             upper.write("api/Package.json", text)
