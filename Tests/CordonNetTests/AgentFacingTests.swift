@@ -1,4 +1,5 @@
 import CordonCore
+import CordonPolicy
 import Foundation
 import NIOCore
 import NIOEmbedded

@@ -1,5 +1,6 @@
 import CCordon
 import CordonCore
+import CordonPolicy
 import NIOCore
 import Synchronization
 import Testing

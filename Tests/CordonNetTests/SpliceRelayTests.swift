@@ -1,5 +1,6 @@
 import CCordon
 import CordonCore
+import CordonPolicy
 import Foundation
 import NIOCore
 import NIOEmbedded
