@@ -143,7 +143,9 @@ extension ProfileLayerParser {
                 ok = ok && url != nil
             case "no_proxy":
                 let before = reader.diagnostics.count
-                noProxy = reader.strings(value, field + ".no_proxy", check: Self.domainCheck)
+                noProxy = reader.strings(value, field + ".no_proxy") { text in
+                    DomainPattern.problem(text, broadWildcards: true).map { ("is not a valid pattern: \($0)", DomainPattern.expected) }
+                }
                 ok = ok && reader.diagnostics.count == before
             case "ca_file":
                 caFile = reader.string(value, field + ".ca_file").flatMap { hostPath($0, value, field + ".ca_file", relative: true) }

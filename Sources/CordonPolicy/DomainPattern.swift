@@ -22,9 +22,10 @@ public struct DomainPattern: Hashable, Sendable, CustomStringConvertible {
     /// What a valid pattern looks like (the hint beside every pattern error).
     public static let expected = "expected \"example.com\", \"*.example.com\" or \".example.com\", optionally with \":port\""
 
-    /// `allowAny` admits a bare `*` (deny lists: every host, optionally on one port).
-    public init(_ text: String, allowAny: Bool = false) throws(CordonError) {
-        switch DomainPattern.parse(text, allowAny: allowAny) {
+    /// `allowAny` admits a bare `*` (deny lists: every host, optionally on one port);
+    /// `broadWildcards` admits a wildcard over one label (`.corp`: `no_proxy` only routes, it grants nothing).
+    public init(_ text: String, allowAny: Bool = false, broadWildcards: Bool = false) throws(CordonError) {
+        switch DomainPattern.parse(text, allowAny: allowAny, broadWildcards: broadWildcards) {
         case .success(let pattern): self = pattern
         case .failure(let problem):
             throw CordonError(.invalidProfile, "\"\(text)\" is not a valid pattern: \(problem.message) (\(DomainPattern.expected))")
@@ -38,13 +39,13 @@ public struct DomainPattern: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Nil when `text` is a valid pattern, else what is wrong with it.
-    public static func problem(_ text: String, allowAny: Bool = false) -> String? {
-        if case .failure(let problem) = parse(text, allowAny: allowAny) { return problem.message }
+    public static func problem(_ text: String, allowAny: Bool = false, broadWildcards: Bool = false) -> String? {
+        if case .failure(let problem) = parse(text, allowAny: allowAny, broadWildcards: broadWildcards) { return problem.message }
         return nil
     }
 
     /// The pattern, or what is wrong with `text` (a phrase: "has an empty label").
-    public static func parse(_ text: String, allowAny: Bool = false) -> Result<DomainPattern, PolicyProblem> {
+    public static func parse(_ text: String, allowAny: Bool = false, broadWildcards: Bool = false) -> Result<DomainPattern, PolicyProblem> {
         func bad(_ why: String) -> Result<DomainPattern, PolicyProblem> { .failure(PolicyProblem(why)) }
         if text.isEmpty { return bad("is empty") }
         if text.contains("://") || text.contains("/") {
@@ -96,7 +97,7 @@ public struct DomainPattern: Hashable, Sendable, CustomStringConvertible {
         if kind != .exact {
             guard let name = host.name else { return bad("puts a wildcard on an IP address") }
             // A wildcard needs a registrable base: "*.com" or "*.github" would cover far too much.
-            guard name.split(separator: ".").count >= 2 else {
+            guard broadWildcards || name.split(separator: ".").count >= 2 else {
                 return bad("needs a dot after the wildcard part (\"*.example.com\"); a whole top-level domain is too broad")
             }
         }

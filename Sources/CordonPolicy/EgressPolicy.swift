@@ -118,7 +118,8 @@ public struct EgressPolicy: Sendable {
                 throw CordonError(.invalidProfile, "egress.parent_proxy.ca_file: only an https:// parent proxy is checked against a CA (the url is \(parent.url))")
             }
             for (index, text) in parent.noProxy.enumerated() {
-                noProxy.append(try EgressPolicy.pattern(text, field: "egress.parent_proxy.no_proxy[\(index)]"))
+                // `no_proxy` chooses a route and grants nothing: `.corp` may cover a whole suffix.
+                noProxy.append(try EgressPolicy.pattern(text, field: "egress.parent_proxy.no_proxy[\(index)]", broadWildcards: true))
             }
         }
         guard configuration.maxConnections > 0, configuration.requestTimeout > 0 else {
@@ -155,9 +156,9 @@ public struct EgressPolicy: Sendable {
         return Decision(verdict: .deny, host: decision.host, port: decision.port, rule: "dns-bound:\(pattern)", reason: problem)
     }
 
-    private static func pattern(_ text: String, field: String, allowAny: Bool = false) throws(CordonError) -> DomainPattern {
+    private static func pattern(_ text: String, field: String, allowAny: Bool = false, broadWildcards: Bool = false) throws(CordonError) -> DomainPattern {
         do {
-            return try DomainPattern(text, allowAny: allowAny)
+            return try DomainPattern(text, allowAny: allowAny, broadWildcards: broadWildcards)
         } catch {
             throw CordonError(error.code, "\(field): \(error.message)")
         }

@@ -103,7 +103,7 @@ import Testing
               dns_names_per_minute: 11
               dns_max_label: 12
               dns_max_entropy: 3.25
-              parent_proxy: {url: "http://proxy.test:3128", no_proxy: [".corp.example"]}
+              parent_proxy: {url: "http://proxy.test:3128", no_proxy: [".corp"]}
             """
         let egress = try Self.loader.parse(yaml: yaml, file: "/p/profile.yaml").egress
         #expect(egress.maxConnections == 9 && egress.requestTimeout == 2.5)
@@ -111,7 +111,7 @@ import Testing
         let policy = try EgressPolicy(egress)
         #expect(policy.allowMissingSNI)
         #expect(policy.wildcardBound.limits == .init(namesPerMinute: 11, maxLabelLength: 12, maxEntropy: 3.25))
-        #expect(!policy.usesParentProxy(for: .name("git.corp.example")))
+        #expect(!policy.usesParentProxy(for: .name("git.corp")))
         #expect(policy.usesParentProxy(for: .name("github.com")))
         #expect(try Self.diagnostics("egress:\n  allow_missing_sni: maybe\n").first?.field == "egress.allow_missing_sni")
     }
