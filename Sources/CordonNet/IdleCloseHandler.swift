@@ -1,3 +1,4 @@
+import CordonPolicy
 import NIOCore
 
 /// Closes a connection that carried no bytes either way for `timeout`. Activity is noted when

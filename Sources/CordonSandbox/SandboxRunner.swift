@@ -254,7 +254,7 @@ public final class SandboxRunner {
         guard profile.network == .proxy else { return nil }
         let warn = warn
         return try SandboxEgress(
-            configuration: EgressConfiguration(profile.egress), sandbox: sandbox, logPath: layout.networkLog,
+            configuration: profile.egress, sandbox: sandbox, logPath: layout.networkLog,
             blocklistCache: paths.stateHome + "/blocklists", approvals: makeApprovals(sandbox: sandbox),
             onEvent: { message in
                 warn("cordon: \(message)")

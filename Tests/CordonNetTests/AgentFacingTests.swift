@@ -1,5 +1,6 @@
 import CordonTestSupport
 import CordonCore
+import CordonPolicy
 import Foundation
 import NIOCore
 import NIOEmbedded

@@ -1,4 +1,5 @@
 import CordonCore
+import CordonPolicy
 import CordonTestSupport
 import Foundation
 import NIOCore

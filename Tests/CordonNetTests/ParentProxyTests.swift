@@ -1,4 +1,5 @@
 import CordonCore
+import CordonPolicy
 import CordonNet
 import CordonTestSupport
 import Foundation
@@ -215,14 +216,17 @@ import Testing
         }
     }
 
-    /// A CA file that holds no certificate stops the policy (and so the sandbox) from starting.
+    /// A CA file that holds no certificate stops the egress set-up (and so the sandbox) from
+    /// starting. The file is read where the dialer is built; the policy itself does no I/O.
     @Test func aBadCAFileIsAProfileError() throws {
         let scratch = try TempTree(prefix: "cordon-parent-ca")
         let path = scratch.path("ca.pem")
         _ = FileManager.default.createFile(atPath: path, contents: Data("not a certificate\n".utf8))
         for caFile in [path, "/nonexistent/ca.pem"] {
+            let configuration = EgressConfiguration(domains: ["a.test"], parentProxy: .init(url: "https://p.test:3129", caFile: caFile))
+            _ = try EgressPolicy(configuration)
             let error = #expect(throws: CordonError.self) {
-                try EgressPolicy(EgressConfiguration(domains: ["a.test"], parentProxy: .init(url: "https://p.test:3129", caFile: caFile)))
+                try SandboxEgress(configuration: configuration, sandbox: "box", logPath: nil)
             }
             #expect(error?.message.contains("egress.parent_proxy.ca_file") == true, "\(String(describing: error))")
         }

@@ -1,3 +1,4 @@
+import CordonPolicy
 import CordonTestSupport
 import Dispatch
 import Foundation

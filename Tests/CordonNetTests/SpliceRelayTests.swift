@@ -1,6 +1,7 @@
 import CordonTestSupport
 import CCordon
 import CordonCore
+import CordonPolicy
 import Foundation
 import NIOCore
 import NIOEmbedded
