@@ -240,6 +240,8 @@ public final class SandboxRunner {
     /// them. A run that left nothing skips it: a host crash can then lose at most an empty
     /// sandbox's record (the state directory stays; the next run of the name makes it again).
     func flushNewSandbox(layout: SandboxLayout, range: IdentityRange?) {
+        // A set-up that failed before the record was written has nothing to flush.
+        guard FileIO.kind(layout.record) == .file else { return }
         do throws(SystemError) {
             try FileIO.syncFile(layout.record)
             try range?.flushClaim()
