@@ -1,4 +1,3 @@
-import CCordon
 import CordonConfig
 public import CordonCore
 import CordonIsolation

@@ -1,4 +1,3 @@
-import CCordon
 import CordonFS
 import CordonOS
 import Glibc
@@ -53,11 +52,7 @@ struct OverlayLayers: Sendable {
             var st = stat()
             guard lstat(layer.upper, &st) == 0 else { continue }
             if !synced.contains(UInt64(st.st_dev)), Self.changed(layer.upper, since: threshold) {
-                let fd = open(layer.upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-                if fd >= 0 {
-                    if ccordon_syncfs(fd) == 0 { synced.insert(UInt64(st.st_dev)) }
-                    close(fd)
-                }
+                if (try? FileSystemUsage.flushFileSystem(of: layer.upper)) != nil { synced.insert(UInt64(st.st_dev)) }
             }
             Self.retire(layer)
         }
