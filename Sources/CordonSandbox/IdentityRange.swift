@@ -97,15 +97,10 @@ struct IdentityRange: Sendable, Equatable {
 
     /// Takes ownership of `fd`.
     private func adopt(directory fd: Int32, depth: Int) -> Int {
-        guard depth < 4096, let dir = fdopendir(fd) else {
-            close(fd)
-            return 1
-        }
-        defer { closedir(dir) }
+        defer { close(fd) }
+        guard depth < 4096, let names = DirectoryListing.names(ofDirectory: fd) else { return 1 }
         var failed = 0
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
-            if name == [0x2E] || name == [0x2E, 0x2E] { continue }
+        for name in names {
             let cName = name.map { CChar(bitPattern: $0) } + [0]
             var st = stat()
             guard fstatat(fd, cName, &st, AT_SYMLINK_NOFOLLOW) == 0 else { failed += 1; continue }
