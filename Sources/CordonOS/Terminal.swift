@@ -52,7 +52,36 @@ public enum Terminal {
         return (master, slave)
     }
 
+    /// A terminal's window size in character cells.
+    public struct WindowSize: Sendable, Equatable {
+        public var rows: UInt16
+        public var columns: UInt16
+
+        public init(rows: UInt16, columns: UInt16) {
+            self.rows = rows
+            self.columns = columns
+        }
+    }
+
+    /// The window size of terminal `fd`.
+    public static func windowSize(of fd: Int32) throws(CordonError) -> WindowSize {
+        var ws = winsize()
+        guard ioctl(fd, UInt(TIOCGWINSZ), &ws) == 0 else { throw failure("cannot read the window size of terminal", fd, errno) }
+        return WindowSize(rows: ws.ws_row, columns: ws.ws_col)
+    }
+
+    /// Sets the window size of terminal `fd` (its foreground process group gets SIGWINCH).
+    public static func setWindowSize(_ fd: Int32, _ size: WindowSize) throws(CordonError) {
+        var ws = winsize(ws_row: size.rows, ws_col: size.columns, ws_xpixel: 0, ws_ypixel: 0)
+        guard ioctl(fd, UInt(TIOCSWINSZ), &ws) == 0 else { throw failure("cannot set the window size of terminal", fd, errno) }
+    }
+
+    /// A shim call's `-errno` result as the error.
     private static func check(_ what: String, _ fd: Int32, _ rc: Int32) throws(CordonError) {
-        if rc < 0 { throw CordonError(.systemCall, "\(what) (descriptor \(fd))", cause: String(cString: strerror(-rc))) }
+        if rc < 0 { throw failure(what, fd, -rc) }
+    }
+
+    private static func failure(_ what: String, _ fd: Int32, _ code: Int32) -> CordonError {
+        CordonError(.systemCall, "\(what) (descriptor \(fd))", cause: String(cString: strerror(code)))
     }
 }

@@ -134,6 +134,18 @@ struct TerminalModesTests {
         #expect(try Terminal.modes(of: pty.slave) == before)
     }
 
+    /// The sandbox's pty starts at the size of the user's terminal.
+    @Test func aNewPtyTakesTheWindowSizeOfItsSource() throws {
+        let source = try Terminal.openPty(windowSizeFrom: -1)
+        defer { close(source.master); close(source.slave) }
+        let size = Terminal.WindowSize(rows: 33, columns: 101)
+        try Terminal.setWindowSize(source.slave, size)
+        #expect(try Terminal.windowSize(of: source.master) == size)
+        let pty = try Terminal.openPty(windowSizeFrom: source.slave)
+        defer { close(pty.master); close(pty.slave) }
+        #expect(try Terminal.windowSize(of: pty.slave) == size)
+    }
+
     @Test func aDescriptorThatIsNoTerminalIsAnErrorNamingIt() throws {
         var fds: [Int32] = [-1, -1]
         #expect(pipe(&fds) == 0)
@@ -142,5 +154,6 @@ struct TerminalModesTests {
         let error = #expect(throws: CordonError.self) { try Terminal.makeRaw(fds[0]) }
         #expect(error?.message.contains("descriptor \(fds[0])") == true)
         #expect(error?.code == .systemCall)
+        #expect(throws: CordonError.self) { try Terminal.windowSize(of: fds[0]) }
     }
 }
