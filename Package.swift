@@ -81,7 +81,7 @@ let package = Package(
         // The supervisor: profile -> plan, state dirs, cgroups, spawn, pty relay, event log.
         .target(
             name: "CordonSandbox",
-            dependencies: ["CordonConfig", "CordonIsolation", "CordonOS", "CordonFS", "CordonGate", "CordonNet", "CordonCore", "CCordon"],
+            dependencies: ["CordonConfig", "CordonIsolation", "CordonOS", "CordonFS", "CordonGate", "CordonNet", "CordonCore"],
             swiftSettings: strict
         ),
         // One ParsableCommand per file; the executable only calls into this.

@@ -1,4 +1,3 @@
-import CCordon
 import CordonCore
 import CordonIsolation
 import CordonOS
@@ -113,15 +112,10 @@ struct IdentityRange: Sendable, Equatable {
 
     /// Takes ownership of `fd`.
     private func adopt(directory fd: Int32, depth: Int) -> Int {
-        guard depth < 4096, let dir = fdopendir(fd) else {
-            close(fd)
-            return 1
-        }
-        defer { closedir(dir) }
+        defer { close(fd) }
+        guard depth < 4096, let names = DirectoryListing.names(ofDirectory: fd) else { return 1 }
         var failed = 0
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
-            if name == [0x2E] || name == [0x2E, 0x2E] { continue }
+        for name in names {
             let cName = name.map { CChar(bitPattern: $0) } + [0]
             var st = stat()
             guard fstatat(fd, cName, &st, AT_SYMLINK_NOFOLLOW) == 0 else { failed += 1; continue }
@@ -200,9 +194,9 @@ struct SupervisorTrees {
         guard paths.count < SandboxPlan.maxTrees else {
             throw CordonError(.unsupported, "the profile mounts more than \(SandboxPlan.maxTrees) host directories", hint: "mount fewer directories")
         }
-        let tree = ccordon_clone_tree(AT_FDCWD, path, 1)
-        guard tree >= 0 else {
-            throw CordonError(.sandboxSetup, "cannot open \(path) for the sandbox", cause: String(cString: strerror(-tree)))
+        let tree: Int32
+        do throws(CordonError) { tree = try DetachedTree.clone(path, recursive: true) } catch {
+            throw CordonError(.sandboxSetup, "cannot open \(path) for the sandbox", cause: error.cause)
         }
         if idmapped {
             var st = stat()
@@ -213,11 +207,10 @@ struct SupervisorTrees {
             }
             do throws(CordonError) {
                 let userns = try namespace(owner: st.st_uid, group: st.st_gid, range: range, initPid: initPid)
-                let rc = ccordon_idmap_tree(tree, userns)
-                guard rc == 0 else {
+                do throws(CordonError) { try DetachedTree.idmap(tree, userNamespace: userns, path: path) } catch {
                     throw CordonError(.sandboxSetup, "cannot map the owner of \(path) to the sandbox's user (idmapped mount)",
                                       hint: "run as root, cordon needs idmapped mounts (Linux 5.12+) on the file system of \(path); run cordon as an ordinary user instead",
-                                      cause: String(cString: strerror(-rc)))
+                                      cause: error.cause)
                 }
             } catch {
                 Glibc.close(tree)

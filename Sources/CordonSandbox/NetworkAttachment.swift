@@ -1,5 +1,5 @@
-import CCordon
 import CordonCore
+import CordonOS
 import Glibc
 
 /// The unix socket over which cordon-init hands the supervisor the listeners it made inside
@@ -28,18 +28,13 @@ struct CaptureChannel {
     /// Blocks until init reports; closes the parent end.
     func receive() -> Received {
         defer { close(parent) }
-        var fds = [Int32](repeating: -1, count: 8)
-        var count: Int32 = 0
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let n = fds.withUnsafeMutableBufferPointer { f in
-            buffer.withUnsafeMutableBytes { ccordon_recv_fds(parent, f.baseAddress, Int32(f.count), &count, $0.baseAddress, $0.count) }
-        }
-        let received = Array(fds.prefix(Int(count)))
-        guard n > 0 else {
+        guard let got = try? DescriptorPassing.receive(over: parent, maxDescriptors: 8, capacity: 4096) else { return .closed }
+        let received = got.descriptors
+        guard !got.message.isEmpty else {
             received.forEach { close($0) }
             return .closed
         }
-        let message = String(decoding: buffer.prefix(n), as: UTF8.self)
+        let message = String(decoding: got.message, as: UTF8.self)
         if message == "ok", received.count == 4 { return .listeners(received) }
         received.forEach { close($0) }
         return .unavailable(message == "ok" ? "init handed over \(received.count) listeners instead of 4" : message)

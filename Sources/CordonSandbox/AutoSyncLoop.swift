@@ -5,14 +5,15 @@ import CordonOS
 import Dispatch
 import FoundationEssentials
 
-/// yolo mode in the supervisor: runs `AutoSync` every `sync.interval` on its own thread while the
-/// sandbox runs, and a last round after it exits. Clean change sets reach the host; a flagged one
+/// yolo mode's automatic sync, the supervisor's side: runs `AutoSync` (CordonGate: one round of
+/// the gate and the apply) every `sync.interval` on its own thread while the sandbox runs, and a
+/// last round after it exits. One concept, "auto sync": `AutoSync` is a round, this its loop. Clean change sets reach the host; a flagged one
 /// waits for `cordon sync NAME`, said once on stderr each time what is held changes.
 ///
 /// Fail closed: if the gate cannot be built (a broken gitleaks config), nothing is ever applied
 /// and cordon says so; the sandbox itself keeps running, with its writes in the upper as in
 /// secure mode.
-final class YoloSync: @unchecked Sendable {
+final class AutoSyncLoop: @unchecked Sendable {
     /// What the run's summary line reports.
     struct Totals: Sendable {
         var applied = 0
@@ -49,7 +50,7 @@ final class YoloSync: @unchecked Sendable {
             do throws(CordonError) { sync = try makeSync() } catch {
                 totals.failure = error.description
                 warn("cordon: yolo sync is off, nothing will be applied automatically: \(error.description)")
-                record([("state", .string("unavailable")), ("error", .string(error.description))])
+                record(.unavailable(error: error.description))
                 return
             }
             while stopSignal.wait(timeout: .now() + interval) == .timedOut {
@@ -74,10 +75,7 @@ final class YoloSync: @unchecked Sendable {
             totals.applied += round.applied.count
             totals.held = round.held
             if !round.applied.isEmpty || !round.held.isEmpty || round.raced {
-                record([
-                    ("applied", .array(round.applied.map { .string($0) })), ("held", .array(round.held.map { .string($0) })),
-                    ("rules", .array(Array(Set(round.findings.map(\.ruleID))).sorted().map { .string($0) })), ("raced", .bool(round.raced)),
-                ])
+                record(.round(applied: round.applied, held: round.held, rules: Array(Set(round.findings.map(\.ruleID))).sorted(), raced: round.raced))
             }
             if !round.held.isEmpty && round.held != lastHeld {
                 let rules = Array(Set(round.findings.map(\.ruleID))).sorted().joined(separator: ", ")
@@ -86,11 +84,11 @@ final class YoloSync: @unchecked Sendable {
             lastHeld = round.held
         } catch {
             warn("cordon: yolo sync round failed, nothing applied: \(error.description)")
-            record([("state", .string("failed")), ("error", .string(error.description))])
+            record(.failed(error: error.description))
         }
     }
 
-    private func record(_ fields: [(String, JSONValue)]) {
-        events.append(pairs: [("time", .string(WallClock.rfc3339())), ("event", .string("sync")), ("sandbox", .string(name))] + fields)
+    private func record(_ sync: SandboxEvent.Sync) {
+        events.append(SandboxEvent(sandbox: name, .sync(sync)))
     }
 }
