@@ -56,10 +56,16 @@ let package = Package(
         .target(name: "CordonIsolation", dependencies: ["CordonOS", "CordonCore"], swiftSettings: strict),
         // Overlay upper layers read as change sets (added, modified, deleted, whiteouts).
         .target(name: "CordonFS", dependencies: ["CordonCore", "CCordon"], swiftSettings: strict),
-        // The sync gate: secret scanner, path policy, host-execution traps, atomic apply.
+        // The secret scanner: gitleaks rules, Hyperscan prefilter, PCRE2 confirm, entropy, decodings, archives, SARIF.
+        .target(
+            name: "CordonScan",
+            dependencies: ["CordonCore", "CordonOS", "CHyperscan", "CPCRE2", "CZlib", .product(name: "TOMLKit", package: "TOMLKit")],
+            swiftSettings: strict
+        ),
+        // The sync gate: path policy, host-execution traps, atomic apply; secrets through CordonScan.
         .target(
             name: "CordonGate",
-            dependencies: ["CordonFS", "CordonCore", "CordonOS", "CCordon", "CHyperscan", "CPCRE2", "CZlib", .product(name: "TOMLKit", package: "TOMLKit")],
+            dependencies: ["CordonScan", "CordonFS", "CordonCore", "CordonOS", "CCordon", .product(name: "TOMLKit", package: "TOMLKit")],
             swiftSettings: strict
         ),
         // Network containment: egress policy (pure), proxy handlers, DNS stub.
@@ -78,14 +84,14 @@ let package = Package(
         // The supervisor: profile -> plan, state dirs, cgroups, spawn, pty relay, event log.
         .target(
             name: "CordonSandbox",
-            dependencies: ["CordonConfig", "CordonIsolation", "CordonOS", "CordonFS", "CordonGate", "CordonNet", "CordonCore", "CCordon"],
+            dependencies: ["CordonConfig", "CordonIsolation", "CordonOS", "CordonFS", "CordonGate", "CordonScan", "CordonNet", "CordonCore", "CCordon"],
             swiftSettings: strict
         ),
         // One ParsableCommand per file; the executable only calls into this.
         .target(
             name: "CordonCommands",
             dependencies: [
-                "CordonSandbox", "CordonConfig", "CordonFS", "CordonGate", "CordonNet", "CordonCore", "CordonOS",
+                "CordonSandbox", "CordonConfig", "CordonFS", "CordonGate", "CordonScan", "CordonNet", "CordonCore", "CordonOS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -106,7 +112,8 @@ let package = Package(
         .testTarget(name: "CordonConfigTests", dependencies: ["CordonConfig", "CordonCore"], swiftSettings: strict),
         .target(name: "CordonTestSupport", dependencies: ["CCordon"], path: "Tests/CordonTestSupport", swiftSettings: strict),
         .testTarget(name: "CordonFSTests", dependencies: ["CordonFS", "CordonCore", "CCordon", "CordonTestSupport"], swiftSettings: strict),
-        .testTarget(name: "CordonGateTests", dependencies: ["CordonGate", "CordonFS", "CordonCore", "CordonTestSupport", "CZlib"], swiftSettings: strict),
+        .testTarget(name: "CordonScanTests", dependencies: ["CordonScan", "CordonCore", "CordonTestSupport", "CZlib"], swiftSettings: strict),
+        .testTarget(name: "CordonGateTests", dependencies: ["CordonGate", "CordonScan", "CordonFS", "CordonCore", "CordonTestSupport", "CZlib"], swiftSettings: strict),
         .testTarget(name: "CordonNetTests", dependencies: ["CordonNet", "CordonCore", "CCordon", "CordonTestSupport"], swiftSettings: strict),
         .testTarget(name: "CordonCommandsTests", dependencies: ["CordonCommands", "CordonConfig"], swiftSettings: strict),
         .testTarget(

@@ -1,4 +1,4 @@
-@testable import CordonGate
+@testable import CordonScan
 import CZlib
 import CordonTestSupport
 import Foundation
@@ -186,21 +186,6 @@ import Testing
                 #expect(fast == slow, "\(text.debugDescription) \(range)")
             }
         }
-    }
-
-    /// `cordon scan` over a tree: a member's finding names it; a file too large to read is a
-    /// finding, not a silent pass; SARIF does not put a member's line on the archive.
-    @Test func treeScanNamesMembersAndHoldsWhatItCannotRead() throws {
-        let tree = TempTree()
-        tree.writeBytes("dist/bundle.zip", try Self.zip([("config/.env", Array(Self.line.utf8), true)]))
-        tree.write("big.txt", String(repeating: "x", count: 4096) + "\n" + Self.line)
-        let scanner = TreeScanner(scanner: Self.scanners[0], maxFileSize: 2048)
-        let result = try scanner.scan([tree.root])
-        let member = result.findings.first { $0.ruleID == "aws-access-key-id" }
-        #expect(member?.path == "dist/bundle.zip" && member?.member == "config/.env", "\(result.findings.map(\.rendered))")
-        #expect(result.findings.contains { $0.ruleID == "scan-too-large" && $0.path == "big.txt" && $0.severity == .approval })
-        let sarif = SARIFReport.json(findings: result.findings, toolVersion: "test")
-        #expect(sarif.contains("in member config/.env line 1"))
     }
 
     // MARK: builders
