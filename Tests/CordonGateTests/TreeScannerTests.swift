@@ -1,8 +1,6 @@
-import CZlib
 import CordonGate
 import CordonScan
 import CordonTestSupport
-import Foundation
 import Testing
 
 /// `cordon scan` over files on disk (the scanner's own attacks are in CordonScanTests).
@@ -27,32 +25,10 @@ import Testing
     static func le16(_ v: Int) -> [UInt8] { [UInt8(v & 0xff), UInt8(v >> 8 & 0xff)] }
     static func le32(_ v: Int) -> [UInt8] { le16(v & 0xffff) + le16(v >> 16 & 0xffff) }
 
-    /// Raw deflate of `bytes` (a zip member's compression: the key is not visible in the archive's bytes).
-    static func deflated(_ bytes: [UInt8]) throws -> [UInt8] {
-        var stream = z_stream()
-        guard deflateInit2_(&stream, 9, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
-            throw CocoaError(.featureUnsupported)
-        }
-        defer { deflateEnd(&stream) }
-        var out = [UInt8](repeating: 0, count: Int(deflateBound(&stream, UInt(bytes.count))) + 64)
-        var input = bytes
-        let status = input.withUnsafeMutableBufferPointer { inp in
-            out.withUnsafeMutableBufferPointer { o -> Int32 in
-                stream.next_in = inp.baseAddress
-                stream.avail_in = UInt32(inp.count)
-                stream.next_out = o.baseAddress
-                stream.avail_out = UInt32(o.count)
-                return deflate(&stream, Z_FINISH)
-            }
-        }
-        guard status == Z_STREAM_END else { throw CocoaError(.featureUnsupported) }
-        return Array(out[0..<Int(stream.total_out)])
-    }
-
     /// A zip of one deflated member.
     static func deflatedZip(name: String, _ plain: [UInt8]) throws -> [UInt8] {
         let n = Array(name.utf8)
-        let data = try deflated(plain)
+        let data = try Deflate.compress(plain, gzip: false)
         var out = le32(0x0403_4b50) + le16(20) + le16(0) + le16(8) + le32(0) + le32(0) + le32(data.count) + le32(plain.count) + le16(n.count) + le16(0) + n + data
         let directory = out.count
         var central = le32(0x0201_4b50) + le16(20) + le16(20) + le16(0) + le16(8) + le32(0) + le32(0) + le32(data.count) + le32(plain.count)

@@ -1,5 +1,4 @@
 @testable import CordonScan
-import CZlib
 import CordonTestSupport
 import Foundation
 import Testing
@@ -190,26 +189,7 @@ import Testing
 
     // MARK: builders
 
-    static func compress(_ bytes: [UInt8], gzip: Bool) throws -> [UInt8] {
-        var stream = z_stream()
-        guard deflateInit2_(&stream, 9, Z_DEFLATED, gzip ? 31 : -15, 8, Z_DEFAULT_STRATEGY, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
-            throw CocoaError(.featureUnsupported)
-        }
-        defer { deflateEnd(&stream) }
-        var out = [UInt8](repeating: 0, count: Int(deflateBound(&stream, UInt(bytes.count))) + 64)
-        var input = bytes
-        let status = input.withUnsafeMutableBufferPointer { inp in
-            out.withUnsafeMutableBufferPointer { o -> Int32 in
-                stream.next_in = inp.baseAddress
-                stream.avail_in = UInt32(inp.count)
-                stream.next_out = o.baseAddress
-                stream.avail_out = UInt32(o.count)
-                return deflate(&stream, Z_FINISH)
-            }
-        }
-        guard status == Z_STREAM_END else { throw CocoaError(.featureUnsupported) }
-        return Array(out[0..<Int(stream.total_out)])
-    }
+    static func compress(_ bytes: [UInt8], gzip: Bool) throws -> [UInt8] { try Deflate.compress(bytes, gzip: gzip) }
 
     static func le16(_ v: Int) -> [UInt8] { [UInt8(v & 0xff), UInt8(v >> 8 & 0xff)] }
     static func le32(_ v: Int) -> [UInt8] { le16(v & 0xffff) + le16(v >> 16 & 0xffff) }
