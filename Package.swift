@@ -46,10 +46,13 @@ let package = Package(
         ),
         // Typed wrappers over CCordon: mounts, spawn, seccomp, Landlock, cgroups, capabilities.
         .target(name: "CordonOS", dependencies: ["CCordon", "CordonCore"], swiftSettings: strict),
+        // The one egress grammar and the pure decisions: domain patterns, hosts, addresses, CIDRs,
+        // the egress configuration and policy, blocklist lookups. No NIO, no I/O.
+        .target(name: "CordonPolicy", dependencies: ["CordonCore"], swiftSettings: strict),
         // Profiles and presets: YAML with positions, merging, validation (reads files; writes only the approval file).
         .target(
             name: "CordonConfig",
-            dependencies: ["CordonCore", "CordonOS", .product(name: "Yams", package: "Yams")],
+            dependencies: ["CordonCore", "CordonOS", "CordonPolicy", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict
         ),
         // The sandbox plan (a Codable value) and how cordon-init applies it inside.
@@ -68,11 +71,11 @@ let package = Package(
             dependencies: ["CordonScan", "CordonFS", "CordonCore", "CordonOS", "CCordon", .product(name: "TOMLKit", package: "TOMLKit")],
             swiftSettings: strict
         ),
-        // Network containment: egress policy (pure), proxy handlers, DNS stub.
+        // Network containment: proxy handlers, DNS stub, dialer (the decisions are CordonPolicy's).
         .target(
             name: "CordonNet",
             dependencies: [
-                "CordonCore", "CordonOS", "CCordon",
+                "CordonCore", "CordonOS", "CordonPolicy", "CCordon",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -109,12 +112,17 @@ let package = Package(
             linkerSettings: [.unsafeFlags(["-static-executable", "-Xlinker", "-l_FoundationCollections", "-Xlinker", "-l_FoundationCShims", "-Xlinker", "-lswiftSynchronization"])]
         ),
 
-        .testTarget(name: "CordonConfigTests", dependencies: ["CordonConfig", "CordonCore"], swiftSettings: strict),
+        .testTarget(name: "CordonCoreTests", dependencies: ["CordonCore", "CordonTestSupport"], swiftSettings: strict),
+        .testTarget(name: "CordonIsolationTests", dependencies: ["CordonIsolation", "CordonOS", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
+        .testTarget(name: "CordonConfigTests", dependencies: ["CordonConfig", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "CordonPolicyTests", dependencies: ["CordonPolicy", "CordonConfig", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
         .target(name: "CordonTestSupport", dependencies: ["CCordon", "CZlib"], path: "Tests/CordonTestSupport", swiftSettings: strict),
+        .testTarget(name: "CordonTestSupportTests", dependencies: ["CordonTestSupport"], swiftSettings: strict),
         .testTarget(name: "CordonFSTests", dependencies: ["CordonFS", "CordonCore", "CCordon", "CordonTestSupport"], swiftSettings: strict),
         .testTarget(name: "CordonScanTests", dependencies: ["CordonScan", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
         .testTarget(name: "CordonGateTests", dependencies: ["CordonGate", "CordonScan", "CordonFS", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
-        .testTarget(name: "CordonNetTests", dependencies: ["CordonNet", "CordonCore", "CCordon", "CordonTestSupport"], swiftSettings: strict),
+        .testTarget(name: "CordonNetTests", dependencies: ["CordonNet", "CordonPolicy", "CordonCore", "CCordon", "CordonTestSupport"], swiftSettings: strict),
         .testTarget(name: "CordonCommandsTests", dependencies: ["CordonCommands", "CordonConfig"], swiftSettings: strict),
         .testTarget(
             name: "CordonSandboxTests",

@@ -1,3 +1,4 @@
+import CordonPolicy
 import NIOCore
 
 /// Where a response body ends, from its head (RFC 9112 §6.3), tracked over the raw bytes so the

@@ -1,3 +1,4 @@
+import CordonPolicy
 import FoundationEssentials
 public import NIOCore
 public import NIOPosix

@@ -1,3 +1,4 @@
+public import CordonPolicy
 public import NIOCore
 public import NIOPosix
 import CordonCore
@@ -189,7 +190,8 @@ public final class DNSStub: Sendable {
     }
 
     /// Pins, the resolver and the address policy, as the proxy applies them.
-    private var dialer: Dialer { Dialer(policy: policy, resolver: resolver) }
+    /// (Resolving only: the stub never connects through a parent proxy, so no TLS set-up.)
+    private var dialer: Dialer { Dialer(policy: policy, resolver: resolver, connectTimeout: .seconds(10), parentTLS: nil) }
 
     private func logged(_ question: DNSMessage.Question, client: String, _ decision: String, _ rule: String, _ reason: String, _ addresses: [IPAddress] = []) {
         log.record(

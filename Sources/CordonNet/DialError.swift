@@ -1,3 +1,4 @@
+public import CordonPolicy
 #if canImport(Glibc)
 import Glibc
 #endif

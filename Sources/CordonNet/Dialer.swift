@@ -1,3 +1,5 @@
+import CordonCore
+public import CordonPolicy
 public import NIOCore
 import NIOPosix
 import NIOSSL
@@ -12,11 +14,20 @@ public struct Dialer: Sendable {
     public var policy: EgressPolicy
     public var resolver: any Resolver
     public var connectTimeout: TimeAmount
+    /// The TLS client context for an `https://` parent proxy (nil without one): the CA file is
+    /// read here, when the dialer is built, not by the pure policy. A failure is kept and reported
+    /// by `SandboxEgress` before the sandbox starts, and by any connection through the parent.
+    let parentTLS: Result<NIOSSLContext, CordonError>?
 
     public init(policy: EgressPolicy, resolver: any Resolver, connectTimeout: TimeAmount = .seconds(10)) {
+        self.init(policy: policy, resolver: resolver, connectTimeout: connectTimeout, parentTLS: ParentProxyTLS.setUp(for: policy.parentProxy))
+    }
+
+    init(policy: EgressPolicy, resolver: any Resolver, connectTimeout: TimeAmount, parentTLS: Result<NIOSSLContext, CordonError>?) {
         self.policy = policy
         self.resolver = resolver
         self.connectTimeout = connectTimeout
+        self.parentTLS = parentTLS
     }
 
     /// The addresses for `host`: pins, then the resolver. Addresses pass through untouched.
@@ -182,7 +193,7 @@ public struct Dialer: Sendable {
         -> EventLoopFuture<any Channel>
     {
         let target = host.address.map(\.hostLiteral) ?? host.description
-        let tls = policy.parentTLS
+        let tls = try? parentTLS?.get()
         return connectFuture(address, port: parent.port, on: eventLoop).flatMap { channel in
             let promise = channel.eventLoop.makePromise(of: Void.self)
             do {

@@ -1,3 +1,4 @@
+import CordonPolicy
 /// Which name a captured flow is for: the one its first bytes claim, checked against what the DNS stub handed out.
 extension EgressProxy {
     enum CapturedName: Equatable {

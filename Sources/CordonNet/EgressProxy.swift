@@ -1,3 +1,4 @@
+public import CordonPolicy
 public import CordonCore
 public import NIOCore
 import NIOHTTP1

@@ -1,3 +1,4 @@
+import CordonPolicy
 /// The HTTP/1 side of `FirstBytes`: the request line and the Host of a request head.
 extension FirstBytes {
     static func inspectHTTP(_ bytes: [UInt8]) -> FirstBytes {

@@ -1,3 +1,5 @@
+import CordonPolicy
+
 /// What the first bytes of a flow say about the name it is for: the SNI of a TLS ClientHello or
 /// the Host of an HTTP/1 request. Pure, so the SNI gate and transparent flows share it.
 public enum FirstBytes: Equatable, Sendable {

@@ -1,3 +1,5 @@
+import CordonPolicy
+
 /// The parts of an absolute-form `http://` request target.
 struct ForwardTarget: Equatable {
     var host: String
@@ -38,7 +40,9 @@ struct ForwardTarget: Equatable {
     func matches(hostHeader: String) -> Bool {
         let headerHost = FirstBytes.stripPort(hostHeader.trimmingSpaces())
         let headerPort = parseAuthority(hostHeader.trimmingSpaces())?.port ?? 80
-        guard let a = Host(headerHost), let b = Host(host) else { return false }
+        // Text that is no host (say an address in a refused spelling) must be the same text; the
+        // policy then refuses it with its reason.
+        guard let a = Host(headerHost), let b = Host(host) else { return headerHost.lowercased() == host.lowercased() && headerPort == port }
         return a == b && headerPort == port
     }
 }

@@ -1,3 +1,4 @@
+import CordonPolicy
 import NIOCore
 import NIOHTTP1
 
@@ -219,11 +220,17 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: CONNECT
 
     private func startConnect(context: ChannelHandlerContext, head: HTTPRequestHead) {
-        guard let (hostText, port) = parseAuthority(head.uri), let host = Host(hostText) else {
+        guard let (hostText, port) = parseAuthority(head.uri) else {
             record.target(method: "CONNECT", host: head.uri, port: 0)
             record.decided(Decision(verdict: .deny, host: head.uri, port: 0, rule: "bad-request", reason: "CONNECT target is not host:port"))
             finish(context: context, EgressProxy.plainResponse(.badRequest, "CONNECT needs host:port, got \(head.uri)"))
             return
+        }
+        guard let host = Host(hostText) else {
+            // Not a host (an address in a refused spelling, an invalid name): the policy says why.
+            record.target(method: "CONNECT", host: hostText, port: port)
+            let decision = proxy.policy.decide(host: hostText, port: port)
+            return refuse(context, host: decision.host, port: port, rule: decision.rule, reason: decision.reason)
         }
         if record !== firstRecord {
             // A tunnel after forward requests: its line is written when the connection closes.

@@ -1,3 +1,4 @@
+public import CordonPolicy
 import Synchronization
 
 /// Which addresses the stub gave out for which names: the `NameLookup` transparent flows use.

@@ -1,3 +1,4 @@
+public import CordonPolicy
 /// Which names the DNS stub handed out an address for: how a transparent flow's destination
 /// address is tied back to a name (and an address never handed out is an IP-literal attempt).
 public protocol NameLookup: Sendable {

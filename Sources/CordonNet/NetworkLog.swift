@@ -1,3 +1,4 @@
+import CordonPolicy
 public import CordonCore
 import Synchronization
 import NIOCore

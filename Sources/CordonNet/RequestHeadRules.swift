@@ -1,3 +1,4 @@
+import CordonPolicy
 /// The rules every request head facing the agent is held to, whoever parsed it (the tunnel gate's
 /// own parse, NIO's decoder on the proxy listener and on captured flows): one reading only, so the
 /// host cordon judges is the host the origin serves (RFC 9110 7.2, RFC 9112 3.2 and 6).

@@ -1,3 +1,4 @@
+public import CordonPolicy
 import NIOPosix
 
 #if canImport(Glibc)

@@ -1,3 +1,4 @@
+import CordonPolicy
 import NIOCore
 
 /// Upstream side of a forwarded request: the response goes to the client as the origin sent it,

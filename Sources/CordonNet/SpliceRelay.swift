@@ -1,3 +1,4 @@
+import CordonPolicy
 import CCordon
 import CordonCore
 import Synchronization

@@ -1,3 +1,4 @@
+import CordonPolicy
 import NIOCore
 
 /// A captured flow with its original destination: the name is read from the first bytes (SNI or

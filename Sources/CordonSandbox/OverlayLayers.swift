@@ -44,15 +44,18 @@ struct OverlayLayers: Sendable {
 
     /// After init has exited (the overlays are unmounted): makes what the run wrote durable, then
     /// moves the scratch directories aside. `since` is the wall-clock time (seconds) taken before
-    /// the sandbox started.
-    func settle(since: Int) {
+    /// the sandbox started. Returns whether the run wrote beneath an upper layer.
+    @discardableResult
+    func settle(since: Int) -> Bool {
         // File times are coarse (a tick): anything within a second before the start counts as new.
         let threshold = since - 1
         var synced: Set<UInt64> = []
+        var wrote = false
         for layer in layers {
             var st = stat()
             guard lstat(layer.upper, &st) == 0 else { continue }
             if !synced.contains(UInt64(st.st_dev)), Self.changed(layer.upper, since: threshold) {
+                wrote = true
                 let fd = open(layer.upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
                 if fd >= 0 {
                     if ccordon_syncfs(fd) == 0 { synced.insert(UInt64(st.st_dev)) }
@@ -60,6 +63,20 @@ struct OverlayLayers: Sendable {
                 }
             }
             Self.retire(layer)
+        }
+        return wrote
+    }
+
+    /// Whether every upper layer is empty or missing (nothing held for review).
+    func holdNothing() -> Bool {
+        layers.allSatisfy { layer in
+            guard let dir = opendir(layer.upper) else { return errno == ENOENT }
+            defer { closedir(dir) }
+            while let entry = readdir(dir) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
+                if name != [0x2E] && name != [0x2E, 0x2E] { return false }
+            }
+            return true
         }
     }
 

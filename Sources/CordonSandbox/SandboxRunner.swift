@@ -133,14 +133,21 @@ public final class SandboxRunner {
         let started = WallClock.monotonic()
         let startedWall = time(nil)
         var yolo: YoloSync?
+        // A sandbox made by this run: its record and uid claim are flushed only if the run leaves
+        // something in its upper layers (see `flushNewSandbox`).
+        var newSandbox = false
         let status: Int32
         do throws(CordonError) {
             // init has exited when this returns or throws: the overlays are unmounted.
-            defer { overlays.settle(since: startedWall) }
+            defer {
+                if overlays.settle(since: startedWall), newSandbox { flushNewSandbox(layout: layout, range: range) }
+            }
             status = try supervise(
                 sandbox, hostname: hostname, terminal: pty, layout: layout, disk: disk,
                 prepare: { pid throws(CordonError) -> Prepared in
                     // Checked now, written once the plan is on its way.
+                    // (An upper left by a run whose record a crash lost is not new: it is flushed.)
+                    newSandbox = FileIO.kind(layout.record) != .file && overlays.holdNothing()
                     var record = try prepareRecord(layout: layout, name: options.name, workspace: workspace)
                     record.policyFiles = policyFiles(profileSource: options.profileSource)
                     if profile.mode == .yolo {
@@ -192,8 +199,15 @@ public final class SandboxRunner {
                     do throws(SystemError) { try FileIO.writeAtomically(layout.record, Array(record.jsonText.utf8), durable: false) } catch {
                         throw CordonError(.io, "cannot write \(layout.record)", cause: error.description)
                     }
-                    let saving = Background { () throws(CordonError) in
-                        do throws(SystemError) { try FileIO.syncFile(layout.record) } catch {
+                    // A new sandbox's record protects nothing until its upper holds something:
+                    // flushed at the end if the run left changes (`flushNewSandbox`). Waiting for
+                    // it at the end of every run cost a new sandbox ~8 ms on a quiet host (the
+                    // fsync of a file in new directories), far more on a busy disk.
+                    let saving = newSandbox ? Background.none() : Background { [range] () throws(CordonError) in
+                        do throws(SystemError) {
+                            try FileIO.syncFile(layout.record)
+                            try range?.flushClaim()
+                        } catch {
                             throw CordonError(.io, "cannot flush \(layout.record) to disk", cause: error.description)
                         }
                     }
@@ -219,6 +233,21 @@ public final class SandboxRunner {
             exitStatus: status, layout: layout, limitsEnforcement: enforcement, oomKills: oom, workspace: workspace,
             network: egress?.log.summary, droppedDatagrams: egress?.droppedDatagrams ?? 0,
             autoSynced: synced.map(\.applied), autoSyncHeld: synced?.held.count ?? 0, diskLimit: disk?.trip?.reason)
+    }
+
+    /// The end of a new sandbox's run that left changes in its upper layers: its record (which
+    /// says whose workspace they belong to) and its uid claim (which owns them) go to disk with
+    /// them. A run that left nothing skips it: a host crash can then lose at most an empty
+    /// sandbox's record (the state directory stays; the next run of the name makes it again).
+    func flushNewSandbox(layout: SandboxLayout, range: IdentityRange?) {
+        // A set-up that failed before the record was written has nothing to flush.
+        guard FileIO.kind(layout.record) == .file else { return }
+        do throws(SystemError) {
+            try FileIO.syncFile(layout.record)
+            try range?.flushClaim()
+        } catch {
+            warn("cordon: cannot flush \(layout.record) to disk (\(error)); the sandbox's record may not survive a crash of this host")
+        }
     }
 
     /// The host files this run's policy comes from: the profile file and every file it names.
@@ -254,7 +283,7 @@ public final class SandboxRunner {
         guard profile.network == .proxy else { return nil }
         let warn = warn
         return try SandboxEgress(
-            configuration: EgressConfiguration(profile.egress), sandbox: sandbox, logPath: layout.networkLog,
+            configuration: profile.egress, sandbox: sandbox, logPath: layout.networkLog,
             blocklistCache: paths.stateHome + "/blocklists", approvals: makeApprovals(sandbox: sandbox),
             onEvent: { message in
                 warn("cordon: \(message)")

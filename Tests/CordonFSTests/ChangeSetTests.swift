@@ -5,12 +5,13 @@ import Testing
 @Suite struct ChangeSetTests {
     /// A lower tree and an upper tree side by side.
     final class Layers {
-        let tree = TempTree()
+        let tree: TempTree
         let lower: TempTree
         let upper: TempTree
-        init() {
-            lower = TempTree()
-            upper = TempTree()
+        init() throws {
+            tree = try TempTree()
+            lower = try TempTree()
+            upper = try TempTree()
         }
         func read() throws -> ChangeSet { try ChangeSet.read(upper: upper.root, lower: lower.root) }
     }
@@ -20,7 +21,7 @@ import Testing
     }
 
     @Test func addedModifiedUnchangedAndModeChanged() throws {
-        let l = Layers()
+        let l = try Layers()
         l.lower.write("same.txt", "hello\n")
         l.lower.write("edit.txt", "one\n")
         l.lower.write("chmod.sh", "echo\n", mode: 0o644)
@@ -46,7 +47,7 @@ import Testing
 
     @Test(arguments: ["chardev", "user", "trusted", "wh"])
     func whiteoutsInEveryForm(form: String) throws {
-        let l = Layers()
+        let l = try Layers()
         l.lower.write("gone.txt", "bye")
         l.lower.write("dir/a.txt", "a")
         l.lower.write("dir/sub/b.txt", "b")
@@ -78,7 +79,7 @@ import Testing
 
     @Test(arguments: ["trusted", "user"])
     func opaqueDirectoryReplacesLower(namespace: String) throws {
-        let l = Layers()
+        let l = try Layers()
         l.lower.write("d/keep.txt", "old")
         l.lower.write("d/drop.txt", "x")
         l.lower.write("d/deep/y.txt", "y")
@@ -95,7 +96,7 @@ import Testing
     }
 
     @Test func renameIsDeleteAndAdd() throws {
-        let l = Layers()
+        let l = try Layers()
         l.lower.write("old.txt", "content")
         l.upper.whiteout("old.txt")
         l.upper.write("new.txt", "content")
@@ -104,7 +105,7 @@ import Testing
     }
 
     @Test func symlinksAreReadNotFollowed() throws {
-        let l = Layers()
+        let l = try Layers()
         l.lower.symlink("link", to: "a")
         l.lower.write("secret", "lower")
         l.upper.symlink("link", to: "b")
@@ -121,7 +122,7 @@ import Testing
     }
 
     @Test func typeChanges() throws {
-        let l = Layers()
+        let l = try Layers()
         l.lower.write("was-file", "f")
         l.lower.write("was-dir/inner", "i")
         l.upper.write("was-file/child", "c")
@@ -143,7 +144,7 @@ import Testing
     }
 
     @Test func gateFlags() throws {
-        let l = Layers()
+        let l = try Layers()
         l.upper.write("suid", "x", mode: 0o4755)
         l.upper.write("sgid", "x", mode: 0o2755)
         l.upper.mkdir("sticky", mode: 0o1777)
@@ -165,7 +166,7 @@ import Testing
     }
 
     @Test func unsupportedOverlayFeaturesAreRefused() throws {
-        let l = Layers()
+        let l = try Layers()
         l.upper.mkdir("moved")
         l.upper.setXattr("moved", "trusted.overlay.redirect", "/orig")
         #expect(throws: (any Error).self) { try l.read() }

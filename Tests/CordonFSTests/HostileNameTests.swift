@@ -16,8 +16,8 @@ import Testing
 
     @Test(arguments: [".wh.", ".wh..", ".wh..."])
     func aWhiteoutNameThatNamesNothingIsAFindingNeverADeletion(name: String) throws {
-        let lower = TempTree()
-        let upper = TempTree()
+        let lower = try TempTree()
+        let upper = try TempTree()
         lower.write("keep.txt", "keep\n")
         upper.write("sub/" + name, "")
         let set = try ChangeSet.read(upper: upper.root, lower: lower.root)
@@ -28,8 +28,8 @@ import Testing
     }
 
     @Test func aValidWhiteoutNameStillDeletesItsSibling() throws {
-        let lower = TempTree()
-        let upper = TempTree()
+        let lower = try TempTree()
+        let upper = try TempTree()
         lower.write("gone.txt", "bye\n")
         upper.write(".wh.gone.txt", "")
         let set = try ChangeSet.read(upper: upper.root, lower: lower.root)
@@ -38,8 +38,8 @@ import Testing
     }
 
     @Test func namesThatAreNotUTF8AreListedEscapedDistinctAndHeld() throws {
-        let lower = TempTree()
-        let upper = TempTree()
+        let lower = try TempTree()
+        let upper = try TempTree()
         createRaw(upper.root, [0x61, 0xFF])
         createRaw(upper.root, [0x61, 0xFE])
         createRaw(upper.root, [0x61, 0xEF, 0xBF, 0xBD])  // "a\u{FFFD}", valid: what a lossy decoding makes of both
@@ -50,8 +50,8 @@ import Testing
     }
 
     @Test func aDirectoryWithAnInvalidNameIsHeldWholeNotEntered() throws {
-        let lower = TempTree()
-        let upper = TempTree()
+        let lower = try TempTree()
+        let upper = try TempTree()
         let dir = Array(upper.root.utf8) + [0x2F, 0x64, 0xFF, 0]
         _ = dir.withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { Glibc.mkdir($0.baseAddress!, 0o755) } }
         createRaw(upper.root, Array("d\u{FFFD}".utf8), contents: "")  // a sibling with the lossy name, must stay separate
@@ -61,8 +61,8 @@ import Testing
     }
 
     @Test func aSymlinkTargetThatIsNotUTF8IsHeld() throws {
-        let lower = TempTree()
-        let upper = TempTree()
+        let lower = try TempTree()
+        let upper = try TempTree()
         let target: [UInt8] = [0x78, 0xFF, 0]
         let link = Array(upper.root.utf8) + Array("/l".utf8) + [0]
         target.withUnsafeBufferPointer { t in
@@ -79,9 +79,9 @@ import Testing
     /// A running sandbox: the files are copied as they are read, and the change set describes the
     /// copy; later writes to the upper change nothing of it.
     @Test func aSnapshotHoldsTheBytesReadAndTheChangeSetDescribesIt() throws {
-        let lower = TempTree()
-        let upper = TempTree()
-        let state = TempTree()
+        let lower = try TempTree()
+        let upper = try TempTree()
+        let state = try TempTree()
         upper.write("notes/a.txt", "checked\n")
         let snapshot = state.path("snapshot")
         let set = try ChangeSet.read(upper: upper.root, lower: lower.root, snapshot: snapshot)
@@ -96,8 +96,8 @@ import Testing
     }
 
     @Test func removeTreeRemovesSymlinksAndNeverFollowsThem() throws {
-        let state = TempTree()
-        let outside = TempTree()
+        let state = try TempTree()
+        let outside = try TempTree()
         outside.write("precious.txt", "keep\n")
         state.write("snap/d/file", "x")
         state.symlink("snap/d/link", to: outside.root)

@@ -11,8 +11,8 @@ import CordonScan
 /// workspace, and the project's own code is not.
 @Suite struct HostTrapTests {
     func evaluate(_ build: (TempTree) -> Void) throws -> SyncGate.Report {
-        let lower = TempTree()
-        let upper = TempTree()
+        let lower = try TempTree()
+        let upper = try TempTree()
         build(upper)
         return try SyncGate(policy: GatePolicy()).evaluate(try ChangeSet.read(upper: upper.root, lower: lower.root), created: nil)
     }
@@ -91,8 +91,8 @@ import CordonScan
 
     @Test func aToolSectionOfASharedConfigIsATrapTheRestIsNot() async throws {
         try await onOwnThread {
-            let lower = TempTree()
-            let upper = TempTree()
+            let lower = try TempTree()
+            let upper = try TempTree()
             let base = "[project]\nname = \"app\"\ndependencies = []\n\n[tool.pytest.ini_options]\ntestpaths = [\"tests\"]\n"
             for dir in ["", "svc/api/"] {
                 lower.write(dir + "pyproject.toml", base)
@@ -145,8 +145,8 @@ import CordonScan
     ])
     func packageJSONTheGateCannotReadExactlyNeedsApproval(text: String) async throws {
         try await onOwnThread {
-            let lower = TempTree()
-            let upper = TempTree()
+            let lower = try TempTree()
+            let upper = try TempTree()
             lower.write("web/package.json", #"{"scripts":{"postinstall":"node ok.js"}}"#)
             upper.write("web/package.json", text)
             upper.write("api/Package.json", text)

@@ -9,8 +9,8 @@ import Testing
 
 @Suite struct SyncGateTests {
     func evaluate(_ build: (TempTree, TempTree) -> Void, policy: GatePolicy = GatePolicy(), created: Date? = nil) throws -> SyncGate.Report {
-        let lower = TempTree()
-        let upper = TempTree()
+        let lower = try TempTree()
+        let upper = try TempTree()
         build(lower, upper)
         let set = try ChangeSet.read(upper: upper.root, lower: lower.root)
         return try SyncGate(policy: policy).evaluate(set, created: created)
@@ -215,14 +215,14 @@ import Testing
 /// Symlinks resolved as the kernel will once applied, and names shown as they are.
 @Suite struct HostileLinkAndNameTests {
     func evaluate(_ build: (TempTree, TempTree) -> Void) throws -> SyncGate.Report {
-        let lower = TempTree()
-        let upper = TempTree()
+        let lower = try TempTree()
+        let upper = try TempTree()
         build(lower, upper)
         return try SyncGate(policy: GatePolicy()).evaluate(try ChangeSet.read(upper: upper.root, lower: lower.root), created: nil)
     }
 
     @Test func aLinkChainedThroughAHostSymlinkIsAnEscape() throws {
-        let outside = TempTree()
+        let outside = try TempTree()
         let report = try evaluate { lower, upper in
             lower.symlink("link", to: outside.root)
             upper.symlink("x", to: "link/passwd")
@@ -253,10 +253,10 @@ import Testing
     }
 
     @Test func theApplierResolvesLinksAgainstTheHostAsItIsAtApplyTime() throws {
-        let lower = TempTree()
-        let upper = TempTree()
-        let state = TempTree()
-        let outside = TempTree()
+        let lower = try TempTree()
+        let upper = try TempTree()
+        let state = try TempTree()
+        let outside = try TempTree()
         lower.mkdir("link")
         upper.symlink("x", to: "link/passwd")
         let set = try ChangeSet.read(upper: upper.root, lower: lower.root)
@@ -305,8 +305,8 @@ import Testing
 /// config and state, never change through a sync, whatever the flags.
 @Suite struct ProtectedPolicyTests {
     @Test func theProfileInUseNeverSyncsEvenApproved() throws {
-        let lower = TempTree()
-        let upper = TempTree()
+        let lower = try TempTree()
+        let upper = try TempTree()
         lower.write("cordon.yaml", "name: work\n")
         upper.write("cordon.yaml", "name: work\nmounts:\n  - {host: /, sandbox: /host, mode: rw}\n")
         upper.write("conf/blocklist.txt", "")
@@ -325,8 +325,8 @@ import Testing
     }
 
     @Test func removingOrReplacingTheDirectoryAboveTheProfileIsBlocked() throws {
-        let lower = TempTree()
-        let upper = TempTree()
+        let lower = try TempTree()
+        let upper = try TempTree()
         lower.write("conf/cordon.yaml", "name: work\n")
         upper.mkdir("conf")
         upper.opaque("conf")
@@ -339,7 +339,7 @@ import Testing
     }
 
     @Test func aSymlinkedSpellingOfTheWorkspaceStillFindsTheProfile() throws {
-        let tree = TempTree()
+        let tree = try TempTree()
         tree.write("real/cordon.yaml", "name: w\n")
         tree.symlink("alias", to: tree.path("real"))
         let found = ProtectedPath.inside(workspace: tree.path("alias"), files: [(tree.path("real/cordon.yaml"), "the profile")])

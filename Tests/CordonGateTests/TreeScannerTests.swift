@@ -10,7 +10,7 @@ import Testing
     /// `cordon scan` over a tree: a member's finding names it; a file too large to read is a
     /// finding, not a silent pass; SARIF does not put a member's line on the archive.
     @Test func treeScanNamesMembersAndHoldsWhatItCannotRead() throws {
-        let tree = TempTree()
+        let tree = try TempTree()
         tree.writeBytes("dist/bundle.zip", try Self.deflatedZip(name: "config/.env", Array(Self.line.utf8)))
         tree.write("big.txt", String(repeating: "x", count: 4096) + "\n" + Self.line)
         let scanner = TreeScanner(scanner: try SecretScanner(RuleSet.defaults()), maxFileSize: 2048)

@@ -1,3 +1,4 @@
+import CordonTestSupport
 import Foundation
 import Glibc
 import Testing
@@ -5,7 +6,7 @@ import Testing
 /// A workspace or mount that contains cordon's state or config directory (other sandboxes'
 /// upper layers and control sockets; profiles, approvals, trusted profiles), or lies inside one,
 /// is refused before anything of the sandbox's starts, however the paths are spelled.
-@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"))
+@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"), .timeLimit(.minutes(5)))
 struct OwnDirectoriesTests {
     enum Spelling: String, CaseIterable, Sendable {
         /// `cordon run` from a directory above the state dir (as from $HOME).

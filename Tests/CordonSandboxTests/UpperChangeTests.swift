@@ -1,4 +1,5 @@
 @testable import CordonSandbox
+import CordonTestSupport
 import Foundation
 import Glibc
 import Testing
@@ -7,9 +8,9 @@ import Testing
 /// a syncfs flushes every dirty page on that filesystem, which is most of an empty run's exit.
 struct UpperChangeTests {
     @Test func aNewEmptyUpperNeedsNoSyncButAnythingWrittenBeneathItDoes() throws {
-        let upper = NSTemporaryDirectory() + "cordon-upper-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let scratch = try TempTree(prefix: "cordon-upper")
+        let upper = scratch.path("upper")
         try FileManager.default.createDirectory(atPath: upper, withIntermediateDirectories: false)
-        defer { try? FileManager.default.removeItem(atPath: upper) }
         let started = Int(time(nil)) - 1
         // Made by this run, nothing in it.
         #expect(!OverlayLayers.changed(upper, since: started))

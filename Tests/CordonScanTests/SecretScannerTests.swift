@@ -193,8 +193,8 @@ import Testing
     /// The compiled database is cached by its exact pattern list: a second scanner loads it and
     /// finds the same; a corrupt or foreign cache file is ignored (compiled again), never trusted.
     @Test func compiledDatabasesAreCachedAndCheckedAgainstTheirRules() throws {
-        let dir = "/tmp/cordon-hs-cache-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        defer { _ = try? FileManager.default.removeItem(atPath: dir) }
+        let scratch = try TempTree(prefix: "cordon-hs-cache")
+        let dir = scratch.path("cache")
         let rules = try RuleSet.defaults()
         let sample = Array("x = 1\nexport GITHUB_TOKEN=\(SecretScannerTests.github)\napi_key = \"Zq8vLm2-pR7tW4xK9sB\"\n".utf8)
         let first = try SecretScanner(rules, cacheDirectory: dir)

@@ -2,6 +2,7 @@ import ArgumentParser
 import CordonCore
 import CordonNet
 import CordonOS
+import CordonPolicy
 import Glibc
 
 /// `cordon blocklist build|query`: DNS blocklists compiled for instant loading.

@@ -1,7 +1,6 @@
 import CordonCore
+import CordonPolicy
 import Testing
-
-@testable import CordonNet
 
 @Suite struct PunycodeTests {
     @Test(arguments: [
@@ -57,7 +56,17 @@ import Testing
     ])
     func lenientForms(_ text: String, _ canonical: String) {
         #expect(IPAddress(lenientLiteral: text)?.description == canonical)
-        #expect(Host(text) == .address(IPAddress(canonical)!))
+        if IPAddress(text.hasSuffix(".") ? String(text.dropLast()) : text) != nil {
+            #expect(Host(text) == .address(IPAddress(canonical)!))
+        } else {
+            // One spelling for IPv4 (issue #23): these forms are recognised, then refused, saying why.
+            #expect(Host(text) == nil)
+            guard case .failure(let problem) = Host.parse(text) else {
+                Issue.record("\(text) was accepted")
+                return
+            }
+            #expect(problem.isAddressSpelling && problem.message.contains(canonical), "\(problem)")
+        }
     }
 
     @Test(arguments: ["256.0.0.1", "1.2.3.4.5", "0x1.0xZZ", "08.1.1.1", "example.com", "1.2.3.com", ""])
@@ -149,7 +158,6 @@ import Testing
         ("bücher.de", "xn--bcher-kva.de", true),
         ("xn--bcher-kva.de", "BÜCHER.de", true),
         ("10.0.0.5", "10.0.0.5", true),
-        ("10.0.0.5", "0xa000005", true),
         ("[::1]:8080", "::1", true),
     ])
     func matchesName(_ pattern: String, _ host: String, _ expected: Bool) throws {
@@ -201,7 +209,7 @@ import Testing
         ("git.example.org", 8443, .allow, "allow:git.example.org:8443"),
         ("git.example.org", 443, .deny, "port"),
         ("93.184.216.34", 443, .allow, "allow:93.184.216.34"),
-        ("1572395042", 443, .allow, "allow:93.184.216.34"),
+        ("1572395042", 443, .deny, "ip-literal"),
         ("127.0.0.1", 443, .deny, "ip-literal"),
         ("2130706433", 80, .deny, "ip-literal"),
         ("0x7f.1", 80, .deny, "ip-literal"),

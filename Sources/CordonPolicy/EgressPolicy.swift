@@ -1,5 +1,4 @@
 public import CordonCore
-import NIOSSL
 
 /// The outcome of `EgressPolicy.decide`: what to do, and which rule said so and why.
 public struct Decision: Sendable, Equatable, CustomStringConvertible {
@@ -61,14 +60,16 @@ public struct EgressPolicy: Sendable {
     public let rateLimits: [(pattern: DomainPattern, perMinute: Int)]
     public let blocklist: Blocklist?
     public let parentProxy: EgressConfiguration.ParentProxy?
+    /// `parentProxy.noProxy`, parsed.
+    public let noProxy: [DomainPattern]
     /// The bound on names under allowed wildcards; shared state (the DNS stub and the proxy count
     /// into the same minute), so copies of the policy share it.
     public let wildcardBound: WildcardNameBound
-    /// The TLS client context for an `https://` parent (its CA file is read when the policy is built).
-    let parentTLS: NIOSSLContext?
     /// Ports an entry without `:port` allows.
     public static let defaultPorts: Set<Int> = [80, 443]
 
+    /// Compiles `configuration`; a field the grammar refuses throws a profile error naming it.
+    /// Pure: no file is read here (the parent proxy's CA file is read where the dialer is built).
     public init(_ configuration: EgressConfiguration, blocklist: Blocklist? = nil) throws(CordonError) {
         var allow: [DomainPattern] = []
         for (index, text) in configuration.domains.enumerated() {
@@ -76,52 +77,55 @@ public struct EgressPolicy: Sendable {
         }
         var deny: [DenyRule] = []
         for (index, rule) in configuration.deny.enumerated() {
-            deny.append(DenyRule(pattern: try EgressPolicy.pattern(rule.domain, field: "egress.deny[\(index)]"), reason: rule.reason))
+            deny.append(DenyRule(pattern: try EgressPolicy.pattern(rule.domain, field: "egress.deny[\(index)]", allowAny: true), reason: rule.reason))
         }
         var cidrs: [CIDR] = []
         for (index, text) in configuration.allowPrivate.enumerated() {
-            guard let cidr = CIDR(text) else {
+            switch CIDR.parse(text) {
+            case .success(let cidr): cidrs.append(cidr)
+            case .failure(let problem):
                 throw CordonError(
-                    .invalidProfile, "egress.allow_private[\(index)]: \"\(text)\" is not a CIDR (expected \"10.0.0.0/8\" or \"fd00::/8\")")
+                    .invalidProfile, "egress.allow_private[\(index)]: \"\(text)\" is not a valid CIDR: \(problem.message) (expected \"10.0.0.0/8\" or \"fd00::/8\")")
             }
-            cidrs.append(cidr)
         }
         var pins: [String: [IPAddress]] = [:]
         for (name, value) in configuration.resolve.sorted(by: { $0.key < $1.key }) {
-            guard let host = Host(name), let key = host.name else {
-                throw CordonError(.invalidProfile, "egress.resolve: \"\(name)\" is not a host name")
+            let key: String
+            switch EgressConfiguration.pinnedName(name) {
+            case .success(let normalised): key = normalised
+            case .failure(let problem): throw CordonError(.invalidProfile, "egress.resolve: \(problem.message)")
             }
-            var addresses: [IPAddress] = []
-            for piece in value.split(separator: ",") {
-                guard let address = IPAddress(String(piece).trimmingSpaces()) else {
-                    throw CordonError(.invalidProfile, "egress.resolve.\(name): \"\(value)\" is not an IP address")
-                }
-                addresses.append(address)
+            switch EgressConfiguration.pinnedAddresses(value) {
+            case .success(let addresses): pins[key] = addresses
+            case .failure(let problem): throw CordonError(.invalidProfile, "egress.resolve.\(name): \(problem.message)")
             }
-            pins[key] = addresses
         }
         var limits: [(DomainPattern, Int)] = []
         for (text, perMinute) in configuration.rateLimits.sorted(by: { $0.key < $1.key }) {
             guard perMinute > 0 else {
                 throw CordonError(.invalidProfile, "egress.rate_limits.\(text): \(perMinute) must be a positive number of requests per minute")
             }
-            limits.append((try EgressPolicy.pattern(text, field: "egress.rate_limits"), perMinute))
+            limits.append((try EgressPolicy.pattern(text, field: "egress.rate_limits.\(text)"), perMinute))
         }
-        var parentTLS: NIOSSLContext?
+        var noProxy: [DomainPattern] = []
         if let parent = configuration.parentProxy {
             guard let address = ParentProxyAddress(parent.url) else {
                 throw CordonError(
                     .invalidProfile,
                     "egress.parent_proxy.url: \"\(parent.url)\" is not a proxy URL (expected \"http://host:port\" or \"https://host:port\")")
             }
-            if address.tls {
-                parentTLS = try ParentProxyTLS.context(caFile: parent.caFile)
-            } else if parent.caFile != nil {
+            if !address.tls, parent.caFile != nil {
                 throw CordonError(.invalidProfile, "egress.parent_proxy.ca_file: only an https:// parent proxy is checked against a CA (the url is \(parent.url))")
             }
+            for (index, text) in parent.noProxy.enumerated() {
+                // `no_proxy` chooses a route and grants nothing: `.corp` may cover a whole suffix.
+                noProxy.append(try EgressPolicy.pattern(text, field: "egress.parent_proxy.no_proxy[\(index)]", broadWildcards: true))
+            }
         }
-        for (index, text) in (configuration.parentProxy?.noProxy ?? []).enumerated() {
-            _ = try EgressPolicy.pattern(text, field: "egress.parent_proxy.no_proxy[\(index)]")
+        guard configuration.maxConnections > 0, configuration.requestTimeout > 0 else {
+            throw CordonError(
+                .invalidProfile,
+                "egress.max_connections and egress.request_timeout must be positive (got \(configuration.maxConnections), \(configuration.requestTimeout))")
         }
         self.allow = allow
         self.deny = deny
@@ -132,8 +136,8 @@ public struct EgressPolicy: Sendable {
         self.rateLimits = limits
         self.blocklist = blocklist
         self.parentProxy = configuration.parentProxy
-        self.parentTLS = parentTLS
-        let bound = configuration.dnsBound ?? WildcardNameBound.Limits()
+        self.noProxy = noProxy
+        let bound = configuration.dnsBound
         guard bound.namesPerMinute > 0, bound.maxLabelLength > 0, bound.maxEntropy > 0 else {
             throw CordonError(
                 .invalidProfile,
@@ -152,9 +156,9 @@ public struct EgressPolicy: Sendable {
         return Decision(verdict: .deny, host: decision.host, port: decision.port, rule: "dns-bound:\(pattern)", reason: problem)
     }
 
-    private static func pattern(_ text: String, field: String) throws(CordonError) -> DomainPattern {
+    private static func pattern(_ text: String, field: String, allowAny: Bool = false, broadWildcards: Bool = false) throws(CordonError) -> DomainPattern {
         do {
-            return try DomainPattern(text)
+            return try DomainPattern(text, allowAny: allowAny, broadWildcards: broadWildcards)
         } catch {
             throw CordonError(error.code, "\(field): \(error.message)")
         }
@@ -173,8 +177,15 @@ public struct EgressPolicy: Sendable {
 
     private func evaluate(_ rawHost: String, port: Int?) -> Decision {
         let shownPort = port ?? 0
-        guard let host = Host(rawHost) else {
-            return Decision(verdict: .deny, host: rawHost, port: shownPort, rule: "invalid-host", reason: "not a valid host name or address")
+        let host: Host
+        switch Host.parse(rawHost) {
+        case .success(let parsed): host = parsed
+        case .failure(let problem) where problem.isAddressSpelling:
+            // An IPv4 address in a spelling cordon refuses everywhere (octal, hex, integer).
+            return Decision(verdict: .deny, host: rawHost, port: shownPort, rule: "ip-literal", reason: problem.message)
+        case .failure(let problem):
+            return Decision(
+                verdict: .deny, host: rawHost, port: shownPort, rule: "invalid-host", reason: "not a valid host name or address: \(problem.message)")
         }
         let hostText = host.description
         func decision(_ verdict: Decision.Verdict, _ rule: String, _ reason: String) -> Decision {
@@ -223,8 +234,8 @@ public struct EgressPolicy: Sendable {
 
     /// Whether `host` should go through the parent proxy.
     public func usesParentProxy(for host: Host) -> Bool {
-        guard let parent = parentProxy else { return false }
-        return !parent.noProxy.contains { (try? DomainPattern($0))?.matchesName(host) ?? false }
+        guard parentProxy != nil else { return false }
+        return !noProxy.contains { $0.matchesName(host) }
     }
 }
 

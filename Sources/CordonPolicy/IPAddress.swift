@@ -2,6 +2,21 @@
 import Glibc
 #endif
 
+/// Why a piece of `egress` text is refused: one sentence, without the field or the text's
+/// position (the caller adds those).
+public struct PolicyProblem: Error, Sendable, Equatable, CustomStringConvertible {
+    public var message: String
+    /// The text is an IPv4 address in a refused spelling (octal, hex, integer, shorthand).
+    public var isAddressSpelling: Bool
+
+    public init(_ message: String, isAddressSpelling: Bool = false) {
+        self.message = message
+        self.isAddressSpelling = isAddressSpelling
+    }
+
+    public var description: String { message }
+}
+
 /// An IPv4 or IPv6 address as plain integers, so policy checks are pure arithmetic.
 public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
     case v4(UInt32)
@@ -29,9 +44,59 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// A strict literal, or why `text` is not one. An IPv4 address spelled any way but the
+    /// dotted-quad decimal one (leading zeros, octal, hex, integer, fewer than four parts) is
+    /// refused with the reason: resolvers read those forms differently (`010.0.0.1` is 8.0.0.1 to
+    /// inet_aton, 10.0.0.1 to a person), so cordon accepts exactly one spelling, everywhere.
+    public static func parse(_ text: String) -> Result<IPAddress, PolicyProblem> {
+        if let strict = IPAddress(text) { return .success(strict) }
+        if let problem = spellingProblem(text) { return .failure(problem) }
+        var bare = Substring(text)
+        if bare.hasPrefix("["), bare.hasSuffix("]") { bare = bare.dropFirst().dropLast() }
+        if bare.contains(":") {
+            if bare.contains("%") { return .failure(PolicyProblem("\"\(text)\" has an IPv6 zone (\"%\"); write the address without it")) }
+            return .failure(PolicyProblem("\"\(text)\" is not an IPv6 address"))
+        }
+        return .failure(PolicyProblem("\"\(text)\" is not an IP address (write four decimal parts 0–255, e.g. 10.0.0.1, or an IPv6 address)"))
+    }
+
+    /// Why `text` is an IPv4 address in a spelling cordon refuses (a form `inet_aton` reads as an
+    /// address, but not dotted-quad decimal), or nil. A trailing dot is ignored, as for names.
+    public static func spellingProblem(_ text: String) -> PolicyProblem? {
+        var body = Substring(text.lowercased())
+        if body.hasSuffix(".") { body = body.dropLast() }
+        let plain = String(body)
+        guard IPAddress(plain) == nil else { return nil }
+        let parts = body.split(separator: ".", omittingEmptySubsequences: false)
+        let decimalParts = parts.allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isASCIIDigit) }
+        let leadingZero = parts.contains { $0.count > 1 && $0.first == "0" && !$0.hasPrefix("0x") }
+        // Four decimal parts with a leading zero: a person reads decimal, inet_aton reads octal.
+        if decimalParts, parts.count == 4, leadingZero {
+            let asDecimal = parts.compactMap { Int($0) }
+            let decimalText = asDecimal.allSatisfy { $0 <= 255 } ? asDecimal.map(String.init).joined(separator: ".") : nil
+            let octalText = IPAddress(lenientLiteral: plain)?.description
+            var choices: [String] = []
+            for choice in [decimalText, octalText].compactMap({ $0 }) where !choices.contains(choice) { choices.append(choice) }
+            let write = choices.isEmpty ? "write four decimal parts 0–255" : "write " + choices.joined(separator: " or ")
+            return PolicyProblem("\(text): leading zero — octal forms are ambiguous, \(write)", isAddressSpelling: true)
+        }
+        guard let address = IPAddress(lenientLiteral: plain) else { return nil }
+        let form: String
+        if parts.contains(where: { $0.hasPrefix("0x") }) {
+            form = "hex form"
+        } else if leadingZero {
+            form = "leading zero — octal forms are ambiguous"
+        } else if parts.count == 1 {
+            form = "integer form"
+        } else {
+            form = "shorthand with \(parts.count) parts"
+        }
+        return PolicyProblem("\(text): \(form) of an IPv4 address, which resolvers read differently; write \(address)", isAddressSpelling: true)
+    }
+
     /// Parses what a resolver would accept as an address: the strict forms plus the inet_aton
-    /// shorthand (`2130706433`, `0x7f.1`, `0177.0.0.1`, `127.1`), so such hosts are seen as IP
-    /// literals rather than names.
+    /// shorthand (`2130706433`, `0x7f.1`, `0177.0.0.1`, `127.1`). Only to recognise such text:
+    /// `parse` and `Host` refuse these spellings, saying why.
     public init?(lenientLiteral text: String) {
         if let strict = IPAddress(text) {
             self = strict
@@ -130,15 +195,39 @@ public struct CIDR: Hashable, Sendable, CustomStringConvertible {
     public let prefixLength: Int
 
     public init?(_ text: String) {
+        guard case .success(let cidr) = CIDR.parse(text) else { return nil }
+        self = cidr
+    }
+
+    /// `10.0.0.0/8`, `fd00::/8`; a bare address is a single host. The failure says what is wrong.
+    public static func parse(_ text: String) -> Result<CIDR, PolicyProblem> {
         let pieces = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
-        guard let address = IPAddress(String(pieces[0])) else { return nil }
+        let addressText = String(pieces[0])
+        let address: IPAddress
+        switch IPAddress.parse(addressText) {
+        case .success(let parsed): address = parsed
+        case .failure(let problem): return .failure(problem)
+        }
         let maximum = address.isIPv6 ? 128 : 32
         var length = maximum
         if pieces.count == 2 {
-            guard let parsed = Int(pieces[1]), (0...maximum).contains(parsed) else { return nil }
+            guard let parsed = decimal(pieces[1]), (0...maximum).contains(parsed) else {
+                return .failure(PolicyProblem("has prefix length \"\(pieces[1])\"; expected 0–\(maximum)"))
+            }
             length = parsed
         }
-        self.init(address: address, prefixLength: length)
+        return .success(CIDR(address: address, prefixLength: length))
+    }
+
+    /// Nil when `text` is a CIDR, else what is wrong with it.
+    public static func problem(_ text: String) -> String? {
+        if case .failure(let problem) = parse(text) { return problem.message }
+        return nil
+    }
+
+    private static func decimal(_ digits: Substring) -> Int? {
+        guard !digits.isEmpty, digits.count <= 3, digits.allSatisfy(\.isASCIIDigit) else { return nil }
+        return Int(digits)
     }
 
     public init(address: IPAddress, prefixLength: Int) {
@@ -167,5 +256,5 @@ public struct CIDR: Hashable, Sendable, CustomStringConvertible {
 }
 
 extension Character {
-    var isASCIIDigit: Bool { isASCII && isNumber }
+    package var isASCIIDigit: Bool { isASCII && isNumber }
 }
