@@ -59,10 +59,16 @@ let package = Package(
         .target(name: "CordonIsolation", dependencies: ["CordonOS", "CordonCore"], swiftSettings: strict),
         // Overlay upper layers read as change sets (added, modified, deleted, whiteouts).
         .target(name: "CordonFS", dependencies: ["CordonCore", "CCordon"], swiftSettings: strict),
-        // The sync gate: secret scanner, path policy, host-execution traps, atomic apply.
+        // The secret scanner: gitleaks rules, Hyperscan prefilter, PCRE2 confirm, entropy, decodings, archives, SARIF.
+        .target(
+            name: "CordonScan",
+            dependencies: ["CordonCore", "CordonOS", "CHyperscan", "CPCRE2", "CZlib", .product(name: "TOMLKit", package: "TOMLKit")],
+            swiftSettings: strict
+        ),
+        // The sync gate: path policy, host-execution traps, atomic apply; secrets through CordonScan.
         .target(
             name: "CordonGate",
-            dependencies: ["CordonFS", "CordonCore", "CordonOS", "CCordon", "CHyperscan", "CPCRE2", "CZlib", .product(name: "TOMLKit", package: "TOMLKit")],
+            dependencies: ["CordonScan", "CordonFS", "CordonCore", "CordonOS", "CCordon", .product(name: "TOMLKit", package: "TOMLKit")],
             swiftSettings: strict
         ),
         // Network containment: proxy handlers, DNS stub, dialer (the decisions are CordonPolicy's).
@@ -81,14 +87,14 @@ let package = Package(
         // The supervisor: profile -> plan, state dirs, cgroups, spawn, pty relay, event log.
         .target(
             name: "CordonSandbox",
-            dependencies: ["CordonConfig", "CordonIsolation", "CordonOS", "CordonFS", "CordonGate", "CordonNet", "CordonCore"],
+            dependencies: ["CordonConfig", "CordonIsolation", "CordonOS", "CordonFS", "CordonGate", "CordonScan", "CordonNet", "CordonCore"],
             swiftSettings: strict
         ),
         // One ParsableCommand per file; the executable only calls into this.
         .target(
             name: "CordonCommands",
             dependencies: [
-                "CordonSandbox", "CordonConfig", "CordonFS", "CordonGate", "CordonNet", "CordonCore", "CordonOS",
+                "CordonSandbox", "CordonConfig", "CordonFS", "CordonGate", "CordonScan", "CordonNet", "CordonCore", "CordonOS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -111,10 +117,11 @@ let package = Package(
         .testTarget(name: "CordonConfigTests", dependencies: ["CordonConfig", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "CordonPolicyTests", dependencies: ["CordonPolicy", "CordonConfig", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
-        .target(name: "CordonTestSupport", dependencies: ["CCordon"], path: "Tests/CordonTestSupport", swiftSettings: strict),
+        .target(name: "CordonTestSupport", dependencies: ["CCordon", "CZlib"], path: "Tests/CordonTestSupport", swiftSettings: strict),
         .testTarget(name: "CordonTestSupportTests", dependencies: ["CordonTestSupport"], swiftSettings: strict),
         .testTarget(name: "CordonFSTests", dependencies: ["CordonFS", "CordonCore", "CCordon", "CordonTestSupport"], swiftSettings: strict),
-        .testTarget(name: "CordonGateTests", dependencies: ["CordonGate", "CordonFS", "CordonCore", "CordonTestSupport", "CZlib"], swiftSettings: strict),
+        .testTarget(name: "CordonScanTests", dependencies: ["CordonScan", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
+        .testTarget(name: "CordonGateTests", dependencies: ["CordonGate", "CordonScan", "CordonFS", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
         .testTarget(name: "CordonNetTests", dependencies: ["CordonNet", "CordonPolicy", "CordonCore", "CCordon", "CordonTestSupport"], swiftSettings: strict),
         .testTarget(name: "CordonCommandsTests", dependencies: ["CordonCommands", "CordonConfig"], swiftSettings: strict),
         .testTarget(

@@ -1,5 +1,6 @@
 public import CordonCore
 import CordonFS
+public import CordonScan
 public import FoundationEssentials
 
 #if canImport(Glibc)

@@ -1,6 +1,7 @@
 import CordonConfig
 import CordonCore
 import CordonGate
+import CordonScan
 import CordonOS
 import Dispatch
 import FoundationEssentials

@@ -3,6 +3,7 @@ import CordonConfig
 import CordonCore
 import CordonFS
 import CordonGate
+import CordonScan
 import CordonNet
 import FoundationEssentials
 import Testing

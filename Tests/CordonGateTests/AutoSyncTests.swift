@@ -1,6 +1,7 @@
 import CordonCore
 import CordonFS
 import CordonGate
+import CordonScan
 import CordonTestSupport
 import Foundation
 import Glibc

@@ -1,5 +1,6 @@
 import CordonFS
 import CordonGate
+import CordonScan
 import CordonTestSupport
 import Testing
 

@@ -5,6 +5,7 @@ import Foundation
 import Testing
 
 @testable import CordonGate
+import CordonScan
 
 /// Host-execution traps: every catalogue entry is held for approval wherever it sits in the
 /// workspace, and the project's own code is not.

@@ -2,6 +2,7 @@ import CordonTestSupport
 import CordonCore
 import CordonFS
 import CordonGate
+import CordonScan
 import FoundationEssentials
 import Glibc
 import Testing

@@ -7,7 +7,7 @@ import Testing
 /// agent chooses them), "." and ".." never, the caller's descriptor left open and usable.
 struct DirectoryListingTests {
     @Test func namesAreRawAndTheDescriptorStaysTheCallers() throws {
-        let tree = TempTree()
+        let tree = try TempTree()
         tree.mkdir("d")
         tree.write("d/plain", "x")
         tree.mkdir("d/sub")
@@ -30,8 +30,8 @@ struct DirectoryListingTests {
         #expect(Set(try #require(DirectoryListing.names(at: tree.path("d")))).isSuperset(of: ["plain", "sub"]))
     }
 
-    @Test func aSymlinkOrAFileIsNoDirectoryToList() {
-        let tree = TempTree()
+    @Test func aSymlinkOrAFileIsNoDirectoryToList() throws {
+        let tree = try TempTree()
         tree.mkdir("d")
         tree.write("f", "x")
         tree.symlink("link", to: tree.path("d"))

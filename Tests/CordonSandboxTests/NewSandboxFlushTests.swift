@@ -1,4 +1,5 @@
 @testable import CordonSandbox
+import CordonTestSupport
 import Foundation
 import Glibc
 import Testing

@@ -27,7 +27,7 @@ struct ApprovalsCommand: ParsableCommand {
         do {
             let client = try ControlClient(name: name, stateDir: sandbox.stateDir)
             _ = try client.record()
-            guard let response = try client.send(.init(op: "approvals")) else {
+            guard let response = try client.send(.init(op: .approvals)) else {
                 throw CordonError(.notFound, "sandbox \(name) is not running", hint: "approvals exist only while `cordon run` is running")
             }
             guard response.ok else { throw CordonError(.io, response.error ?? "the sandbox refused the request") }
@@ -99,7 +99,7 @@ enum Answer {
             guard let host = Host(domain), let normalised = host.name ?? host.address?.description else {
                 throw CordonError(.invalidArgument, "\"\(domain)\" is not a domain name", hint: "give a name such as example.com")
             }
-            if let response = try client.send(.init(op: "answer", host: normalised, answer: answer)) {
+            if let response = try client.send(.init(op: .answer, host: normalised, answer: answer)) {
                 guard response.ok else { throw CordonError(.io, response.error ?? "the sandbox refused the answer") }
                 let released = response.released ?? 0
                 let verb = answer == "deny" ? "denied" : answer == "always" ? "allowed always" : "allowed for this run"

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CordonCore
 import CordonGate
+import CordonScan
 import FoundationEssentials
 
 /// `cordon scan PATH…`: the sync gate's secret scanner on any files or trees.

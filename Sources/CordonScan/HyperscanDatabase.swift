@@ -1,5 +1,4 @@
 import CHyperscan
-import CordonFS
 import CordonOS
 import FoundationEssentials
 
@@ -99,7 +98,7 @@ final class HyperscanDatabase: @unchecked Sendable {
 
     /// File layout: 4-byte little-endian header length, JSON header, serialized database.
     private static func loadCached(_ file: String, key: String) -> (database: OpaquePointer, accepted: [UInt32], rejected: [(id: UInt32, reason: String)])? {
-        guard let bytes = try? FileContents.read(file, limit: 256 * 1024 * 1024), bytes.count > 4 else { return nil }
+        guard let bytes = try? FileIO.readFile(file, limit: 256 * 1024 * 1024), bytes.count > 4 else { return nil }
         let length = Int(bytes[0]) | Int(bytes[1]) << 8 | Int(bytes[2]) << 16 | Int(bytes[3]) << 24
         guard length > 0, 4 + length < bytes.count,
             let header = try? JSONDecoder().decode(CacheHeader.self, from: Data(bytes[4..<(4 + length)])), header.key == key,

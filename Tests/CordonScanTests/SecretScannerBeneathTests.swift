@@ -1,5 +1,4 @@
-@testable import CordonGate
-import CZlib
+@testable import CordonScan
 import CordonTestSupport
 import Foundation
 import Testing
@@ -188,43 +187,9 @@ import Testing
         }
     }
 
-    /// `cordon scan` over a tree: a member's finding names it; a file too large to read is a
-    /// finding, not a silent pass; SARIF does not put a member's line on the archive.
-    @Test func treeScanNamesMembersAndHoldsWhatItCannotRead() throws {
-        let tree = try TempTree()
-        tree.writeBytes("dist/bundle.zip", try Self.zip([("config/.env", Array(Self.line.utf8), true)]))
-        tree.write("big.txt", String(repeating: "x", count: 4096) + "\n" + Self.line)
-        let scanner = TreeScanner(scanner: Self.scanners[0], maxFileSize: 2048)
-        let result = try scanner.scan([tree.root])
-        let member = result.findings.first { $0.ruleID == "aws-access-key-id" }
-        #expect(member?.path == "dist/bundle.zip" && member?.member == "config/.env", "\(result.findings.map(\.rendered))")
-        #expect(result.findings.contains { $0.ruleID == "scan-too-large" && $0.path == "big.txt" && $0.severity == .approval })
-        let sarif = SARIFReport.json(findings: result.findings, toolVersion: "test")
-        #expect(sarif.contains("in member config/.env line 1"))
-    }
-
     // MARK: builders
 
-    static func compress(_ bytes: [UInt8], gzip: Bool) throws -> [UInt8] {
-        var stream = z_stream()
-        guard deflateInit2_(&stream, 9, Z_DEFLATED, gzip ? 31 : -15, 8, Z_DEFAULT_STRATEGY, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
-            throw CocoaError(.featureUnsupported)
-        }
-        defer { deflateEnd(&stream) }
-        var out = [UInt8](repeating: 0, count: Int(deflateBound(&stream, UInt(bytes.count))) + 64)
-        var input = bytes
-        let status = input.withUnsafeMutableBufferPointer { inp in
-            out.withUnsafeMutableBufferPointer { o -> Int32 in
-                stream.next_in = inp.baseAddress
-                stream.avail_in = UInt32(inp.count)
-                stream.next_out = o.baseAddress
-                stream.avail_out = UInt32(o.count)
-                return deflate(&stream, Z_FINISH)
-            }
-        }
-        guard status == Z_STREAM_END else { throw CocoaError(.featureUnsupported) }
-        return Array(out[0..<Int(stream.total_out)])
-    }
+    static func compress(_ bytes: [UInt8], gzip: Bool) throws -> [UInt8] { try Deflate.compress(bytes, gzip: gzip) }
 
     static func le16(_ v: Int) -> [UInt8] { [UInt8(v & 0xff), UInt8(v >> 8 & 0xff)] }
     static func le32(_ v: Int) -> [UInt8] { le16(v & 0xffff) + le16(v >> 16 & 0xffff) }

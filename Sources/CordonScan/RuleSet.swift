@@ -2,49 +2,6 @@ public import CordonCore
 import FoundationEssentials
 import TOMLKit
 
-/// A gitleaks allowlist: matches that are known not to be secrets.
-public struct SecretAllowlist: Sendable, Equatable {
-    public enum Condition: String, Sendable { case or = "OR", and = "AND" }
-    /// What `regexes` are matched against.
-    public enum Target: String, Sendable { case secret, match, line }
-    public var description: String = ""
-    public var condition: Condition = .or
-    public var regexTarget: Target = .secret
-    public var regexes: [String] = []
-    public var paths: [String] = []
-    public var stopwords: [String] = []
-    /// For global `[[allowlists]]`: only these rule ids (empty: all rules).
-    public var targetRules: [String] = []
-    public init() {}
-}
-
-/// A gitleaks rule: a regex (and/or a path regex) with the filters that decide a real finding.
-public struct SecretRule: Sendable, Equatable {
-    public var id: String
-    public var description: String
-    public var regex: String?
-    public var secretGroup: Int
-    /// Minimum Shannon entropy (bits per character) of the secret; 0 means no check.
-    public var entropy: Double
-    /// Lower-case words one of which must occur in the file before the rule is tried.
-    public var keywords: [String]
-    public var path: String?
-    public var allowlists: [SecretAllowlist]
-    public init(
-        id: String, description: String = "", regex: String? = nil, secretGroup: Int = 0, entropy: Double = 0, keywords: [String] = [],
-        path: String? = nil, allowlists: [SecretAllowlist] = []
-    ) {
-        self.id = id
-        self.description = description
-        self.regex = regex
-        self.secretGroup = secretGroup
-        self.entropy = entropy
-        self.keywords = keywords.map { $0.lowercased() }
-        self.path = path
-        self.allowlists = allowlists
-    }
-}
-
 /// Rules and global allowlists, read from gitleaks' TOML format.
 ///
 /// Supported keys: `[[rules]]` (`id`, `description`, `regex`, `secretGroup`, `entropy`, `keywords`,

@@ -1,4 +1,4 @@
-@testable import CordonGate
+@testable import CordonScan
 import Foundation
 import CordonTestSupport
 import Testing
