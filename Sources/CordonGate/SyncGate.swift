@@ -76,6 +76,12 @@ public struct SyncGate: Sendable {
                     continue
                 }
                 let bytes = try contents.read(change.path, limit: policy.maxFileSize)
+                if change.kind == .modified, findings.contains(where: { $0.ruleID == "conflict-host-changed" && $0.path == change.path }),
+                   Self.alreadyApplied(change, bytes: bytes, lower: set.lower) {
+                    // A sync of the running sandbox applied it (the upper keeps its copy while
+                    // mounted): the host holds exactly these bytes, nobody else changed it.
+                    findings.removeAll { $0.ruleID == "conflict-host-changed" && $0.path == change.path }
+                }
                 findings += contentChecks(change, bytes: bytes, set: set)
                 findings += session.scan(bytes, path: change.path)
             }
@@ -258,6 +264,13 @@ public struct SyncGate: Sendable {
         return findings
     }
 
+    /// Whether the host file already is what the change would make it: same bytes, same mode.
+    static func alreadyApplied(_ change: Change, bytes: [UInt8], lower: String) -> Bool {
+        guard let host = try? FileInfo.lstat(lower + "/" + change.path), host.type == .file, host.size == UInt64(bytes.count),
+              host.mode & 0o7777 == change.mode & 0o7777 else { return false }
+        return (try? FileContents.read(lower + "/" + change.path, limit: UInt64(bytes.count))) == bytes
+    }
+
     func contentChecks(_ change: Change, bytes: [UInt8], set: ChangeSet) -> [Finding] {
         var findings: [Finding] = []
         if let format = Self.executableFormat(bytes) {
@@ -297,6 +310,15 @@ public struct SyncGate: Sendable {
                             ruleID: "trap-npm-lifecycle", severity: .approval, path: change.path,
                             message: "npm \"\(name)\" script added or changed: \(TerminalText.escaped(after[name] ?? ""))",
                             fix: "review the script; npm runs it on install; approve with --yes or at the prompt"))
+                }
+                // corepack downloads and runs the package manager this names (a version, or a URL).
+                let manager = (Self.npmField("packageManager", bytes), Self.npmField("packageManager", old))
+                if manager.0 != nil && manager.0 != manager.1 {
+                    findings.append(
+                        Finding(
+                            ruleID: "trap-npm-lifecycle", severity: .approval, path: change.path,
+                            message: "\"packageManager\" added or changed: corepack fetches and runs \(TerminalText.escaped(manager.0 ?? ""))",
+                            fix: "review the package manager it names; approve with --yes or at the prompt"))
                 }
             } catch {
                 findings.append(
@@ -354,6 +376,13 @@ public struct SyncGate: Sendable {
             }
         }
         return result
+    }
+
+    /// A top-level field of a package.json, as JSON text (nil when absent or unreadable).
+    static func npmField(_ name: String, _ bytes: [UInt8]) -> String? {
+        guard let document = try? JSONValue.parse(bytes), let value = document[name] else { return nil }
+        if case .string(let text) = value { return text }
+        return "\(value)"
     }
 
     struct UnreadableScripts: Error {

@@ -216,7 +216,7 @@ import Testing
         #expect(lower.read("sub-moved/file.txt") == "old")
     }
 
-    @Test(arguments: ["chardev", "user", "wh"])
+    @Test(arguments: ["chardev", "user"])
     func appliedDeletionsTakeTheirWhiteoutsOutOfTheUpper(form: String) throws {
         let lower = TempTree()
         let upper = TempTree()
@@ -229,12 +229,9 @@ import Testing
         case "chardev":
             upper.whiteout("gone.txt")
             upper.whiteout("dir")
-        case "user":
+        default:
             upper.xattrWhiteout("gone.txt", namespace: form)
             upper.xattrWhiteout("dir", namespace: form)
-        default:
-            upper.write(".wh.gone.txt", "")
-            upper.write(".wh.dir", "")
         }
         let changes = try ChangeSet.read(upper: upper.root, lower: lower.root).changes
         _ = try SyncApplier(workspace: lower.root, upper: upper.root, journalPath: state.path("journal.json")).apply(changes)
