@@ -17,7 +17,7 @@ public struct CordonPaths: Sendable, Equatable {
 
     /// Paths for the current user, from the environment.
     public static func current(environment: [String: String] = ProcessEnvironment.current) -> CordonPaths {
-        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? ProcessEnvironment.passwdHome() ?? "/"
+        let home = HomeDirectory.resolve(environment: environment)
         let config = environment["XDG_CONFIG_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? home + "/.config"
         let state = environment["XDG_STATE_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? home + "/.local/state"
         return CordonPaths(configHome: config + "/cordon", stateHome: state + "/cordon")
@@ -106,9 +106,23 @@ public enum ProcessEnvironment {
         return result
     }
 
-    /// The home directory from the password database, for when HOME is unset.
+    /// The home directory from the password database, for when HOME is unset or not absolute.
     public static func passwdHome() -> String? {
         guard let entry = getpwuid(getuid()), let dir = entry.pointee.pw_dir else { return nil }
         return String(cString: dir)
+    }
+}
+
+/// The user's home directory, by one rule for every reader (paths, profiles' `~`, the sandbox's
+/// host facts): `$HOME` when it is an absolute path; when it is unset, empty or relative, the
+/// password database's entry for this uid (a relative HOME would put cordon's state and the
+/// profile's `~` wherever the command happens to run); `/` when that has no absolute home either.
+public enum HomeDirectory {
+    public static func resolve(
+        environment: [String: String] = ProcessEnvironment.current, passwd: () -> String? = ProcessEnvironment.passwdHome
+    ) -> String {
+        if let home = environment["HOME"], home.hasPrefix("/") { return home }
+        if let home = passwd(), home.hasPrefix("/") { return home }
+        return "/"
     }
 }

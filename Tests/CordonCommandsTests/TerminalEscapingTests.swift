@@ -21,6 +21,18 @@ struct TerminalEscapingTests {
         #expect(DiffCommand.line(reversed, stat: false).contains("invoice\\u{202E}fdp.exe"))
     }
 
+    /// Errors and notes on stderr quote names from the sandbox and text from a repository's
+    /// profile: a sequence in them must not reach the terminal, while the message keeps its lines.
+    @Test func consoleMessagesAreEscapedButKeepTheirLines() {
+        let error = CordonError(.notFound, "no sandbox at /s/x\u{1B}]52;c;ZWNobw==\u{07}\u{1B}[2J", hint: "look \u{202E}here")
+        let line = Console.line("cordon: \(error)")
+        #expect(isSafe(line), "\(line)")
+        #expect(line.contains("\\x1B]52;c;ZWNobw==\\x07\\x1B[2J"))
+        #expect(Console.line("first\n\tsecond") == "first\n\tsecond\n")
+        #expect(Console.line("frozen.\r\ncordon: end it") == "frozen.\r\ncordon: end it\n", "a raw-mode line end stays")
+        #expect(Console.line("ok\rFAKE") == "ok\\x0DFAKE\n", "a lone CR cannot overwrite the line")
+    }
+
     @Test func escapesAreReadableAndPlainNamesUntouched() {
         #expect(TerminalText.escaped("a\u{1B}b") == "a\\x1Bb")
         #expect(TerminalText.escaped("dir\\file") == "dir\\file")

@@ -42,7 +42,7 @@ struct BlocklistBuildCommand: ParsableCommand {
             print("\(path): \(list.count) domains from \(files.count) file\(files.count == 1 ? "" : "s"), \(bytes.count / 1024) KiB, in \(Int(seconds * 1000)) ms")
             print("use it: egress.blocklists: [\"\(path)\"]")
         } catch let error as CordonError {
-            printError(error)
+            Console.error(error)
             throw ExitCode(2)
         }
     }
@@ -74,7 +74,7 @@ struct BlocklistQueryCommand: ParsableCommand {
             print("\(name): not listed (\(blocklist.count) domains checked)")
             throw ExitCode(1)
         } catch let error as CordonError {
-            printError(error)
+            Console.error(error)
             throw ExitCode(2)
         }
     }
