@@ -64,6 +64,8 @@ public struct SyncGate: Sendable {
             findings += pathChecks(change)
             findings += trickChecks(change, tree: view)
             findings += try hostChecks(change, set: set, created: createdSeconds, types: &hostTypes)
+            // A secret in a name or a symlink target reaches the host as surely as one in a file.
+            if !change.kind.isDeletion { findings += nameScan(change, session: session) }
             // An unsafe name is held by pathChecks; its escaped path names no file to read.
             if change.kind.isDeletion || change.flags.unsafeName != nil { continue }
             if change.type == .file && (change.kind == .added || change.kind == .modified) {
@@ -262,6 +264,22 @@ public struct SyncGate: Sendable {
             }
         }
         return findings
+    }
+
+    /// Secrets in the last component of the change's path and in its symlink target (the
+    /// directories above are changes of their own). Rules that match a path alone are left to
+    /// the file's own scan.
+    func nameScan(_ change: Change, session: SecretScanner.Session) -> [Finding] {
+        var carried = Array((change.path.split(separator: "/").last.map(String.init) ?? change.path).utf8)
+        if let target = change.symlinkTarget { carried += [0x0A] + Array(target.utf8) }
+        return session.scan(carried, path: "").filter { $0.line != nil }.map { found in
+            var finding = found
+            finding.path = change.path
+            finding.message = "in the \(found.line == 1 ? "name" : "symlink target"): " + found.message
+            finding.line = nil
+            finding.column = nil
+            return finding
+        }
     }
 
     /// Whether the host file already is what the change would make it: same bytes, same mode.

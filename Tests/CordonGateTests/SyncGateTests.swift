@@ -130,6 +130,21 @@ import Testing
         #expect(rules(report, "same-length.txt").contains("conflict-host-changed"))
     }
 
+    /// A secret carried in a file's name or a symlink's target leaves through the sync as surely
+    /// as one inside a file.
+    @Test func secretsInNamesAndLinkTargetsAreFound() throws {
+        let token = "ghp_" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5"
+        let report = try evaluate { _, upper in
+            upper.write("notes/\(token).txt", "harmless\n")
+            upper.symlink("link", to: "../\(token)")
+            upper.write("plain.txt", "harmless\n")
+        }
+        #expect(rules(report, "notes/\(token).txt").contains("github-token"), "\(report.findings)")
+        #expect(rules(report, "link").contains("github-token"), "\(report.findings)")
+        #expect(rules(report, "plain.txt").isEmpty)
+        #expect(!rules(report, "notes").contains("github-token"), "a directory is not blamed for its child's name")
+    }
+
     @Test func secretsBlockTheFileAndHostChangesConflict() throws {
         let token = "ghp_" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5"
         let report = try evaluate(
