@@ -39,12 +39,16 @@ public struct CordonPaths: Sendable, Equatable {
     public var trustStore: String { configHome + "/trusted-profiles" }
 
     /// Which of cordon's own directories `path` contains or lies inside, compared by their real
-    /// paths (symlinks and `..` resolved, so no spelling hides one): nil when neither.
-    public func ownDirectoryOverlapping(_ path: String) -> (name: String, directory: String)? {
+    /// paths (symlinks and `..` resolved, so no spelling hides one), and by what the mounts at
+    /// and beneath `path` show (`mounts`, the host's mount table): a bind mount of the state
+    /// directory elsewhere, or a mount point inside `path` that shows it, reaches it as surely.
+    /// `via` names such a mount point. nil when neither directory is reachable.
+    public func ownDirectoryOverlapping(_ path: String, mounts: MountTable?) -> (name: String, directory: String, via: String?)? {
         let target = Self.canonical(path)
         for (name, directory) in [("state", stateHome), ("config", configHome)] {
             let own = Self.canonical(directory)
-            if Self.isWithin(target, own) || Self.isWithin(own, target) { return (name, own) }
+            if Self.isWithin(target, own) || Self.isWithin(own, target) { return (name, own, nil) }
+            if let via = mounts?.reaches(from: target, own) { return (name, own, via) }
         }
         return nil
     }

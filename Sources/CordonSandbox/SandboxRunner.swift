@@ -333,24 +333,31 @@ public final class SandboxRunner {
         if resolved == "/" || resolved == host.home || resolved == "/home" || resolved == "/root" && host.uid != 0 {
             throw CordonError(.invalidArgument, "refusing to use \(resolved) as the workspace", hint: "run cordon from a project directory, or pass --workspace DIR")
         }
-        try refuseOwnDirectories(resolved, what: "the workspace")
-        for mount in profile.mounts { try refuseOwnDirectories(mount.host, what: "the mount of \(mount.host) at \(mount.sandbox)") }
+        // Read once: what every mount point shows, for the check of cordon's own directories.
+        guard let mounts = MountTable.current() else {
+            throw CordonError(.sandboxSetup, "cannot read /proc/self/mountinfo", hint: "cordon checks that no mounted directory shows its own state or config directory; it needs /proc")
+        }
+        try refuseOwnDirectories(resolved, what: "the workspace", mounts: mounts)
+        for mount in profile.mounts { try refuseOwnDirectories(mount.host, what: "the mount of \(mount.host) at \(mount.sandbox)", mounts: mounts) }
+        for copy in profile.copy { try refuseOwnDirectories(copy.host, what: "the copy of \(copy.host) to \(copy.sandbox)", mounts: mounts) }
         return resolved
     }
 
     /// A host directory shown to the sandbox may neither lie inside cordon's state or config
     /// directory nor contain one: they hold other sandboxes' upper layers and control sockets,
     /// the profiles, approvals and trust store.
-    func refuseOwnDirectories(_ path: String, what: String) throws(CordonError) {
-        guard let (name, own) = paths.ownDirectoryOverlapping(path) else { return }
+    func refuseOwnDirectories(_ path: String, what: String, mounts: MountTable) throws(CordonError) {
+        guard let (name, own, via) = paths.ownDirectoryOverlapping(path, mounts: mounts) else { return }
         let resolved = CordonPaths.canonical(path)
-        let relation = CordonPaths.isWithin(resolved, own) ? "is inside" : "contains"
+        let relation = via.map { "shows, through the mount at \($0)," } ?? (CordonPaths.isWithin(resolved, own) ? "is inside" : "contains")
         let variable = name == "state" ? "XDG_STATE_HOME" : "XDG_CONFIG_HOME"
         let holds = name == "state" ? "other sandboxes' unsynced changes and control sockets" : "your profiles, presets, approvals and trusted profiles"
+        let fix = via.map { "unmount \($0) or mount a directory that does not show \(own)" }
+            ?? "run cordon from the project directory or pass --workspace PROJECT_DIR (and mount only directories that do not contain \(own)), or move cordon's \(name) directory out of it by setting \(variable)"
         throw CordonError(
             .invalidArgument,
             "refusing \(what): \(resolved) \(relation) cordon's \(name) directory \(own), which holds \(holds); the agent must not reach it",
-            hint: "run cordon from the project directory or pass --workspace PROJECT_DIR (and mount only directories that do not contain \(own)), or move cordon's \(name) directory out of it by setting \(variable)")
+            hint: fix)
     }
 
     /// The sandbox's state directories. With `range` (run as root) the overlays' upper and work

@@ -212,7 +212,7 @@ import Testing
         #expect(lower.read("sub-moved/file.txt") == "old")
     }
 
-    @Test(arguments: ["chardev", "user", "wh"])
+    @Test(arguments: ["chardev", "user"])
     func appliedDeletionsTakeTheirWhiteoutsOutOfTheUpper(form: String) throws {
         let lower = try TempTree()
         let upper = try TempTree()
@@ -225,12 +225,9 @@ import Testing
         case "chardev":
             upper.whiteout("gone.txt")
             upper.whiteout("dir")
-        case "user":
+        default:
             upper.xattrWhiteout("gone.txt", namespace: form)
             upper.xattrWhiteout("dir", namespace: form)
-        default:
-            upper.write(".wh.gone.txt", "")
-            upper.write(".wh.dir", "")
         }
         let changes = try ChangeSet.read(upper: upper.root, lower: lower.root).changes
         _ = try SyncApplier(workspace: lower.root, upper: upper.root, journalPath: state.path("journal.json")).apply(changes)

@@ -94,6 +94,33 @@ struct DiskLimitTests {
         #expect(["cgroup freezer", "SIGSTOP"].contains(event["frozen_by"] as? String ?? ""), "\(event)")
     }
 
+    /// fallocate allocates blocks without writing them, gigabytes in milliseconds: 40 files of
+    /// 19 MiB allocated in a loop used to land 760 MiB before the watcher's next measurement. The
+    /// sandbox's fallocate is refused (EOPNOTSUPP), so posix_fallocate writes, at the pace the
+    /// watcher keeps up with.
+    @Test(.timeLimit(.minutes(2)))
+    func fallocateDoesNotOutrunTheWatcher() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let script = "import os\nfor i in range(40):\n    fd = os.open('/workspace/f%d' % i, os.O_CREAT | os.O_WRONLY)\n    os.posix_fallocate(fd, 0, 19 << 20)\nprint('allocated-all')\n"
+        let (r, usage) = try await runToTheLimit(h, name: "falloc", profile: "name: falloc\nresources:\n  disk: 20m\n", command: ["/usr/bin/python3", "-c", script])
+        #expect(!r.stdout.contains("allocated-all"), "\(r.stdout)")
+        #expect(usage.bytes < 100 << 20, "upper holds \(usage.bytes) bytes")
+    }
+
+    /// fallocate(2) itself says "not supported" inside (as on a filesystem without it); punching
+    /// a hole, which frees space, still works.
+    @Test(.timeLimit(.minutes(1)))
+    func fallocateIsRefusedButPunchingHolesWorks() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let script = "head -c 65536 /dev/zero > /workspace/a; fallocate -l 1M /workspace/b; echo alloc=$?; fallocate -p -o 0 -l 4096 /workspace/a; echo punch=$?"
+        let r = try await h.cordon(["run", "--workspace", h.workspace, "--name", "fa", "--", "/bin/sh", "-c", script])
+        #expect(r.stdout.contains("alloc=1"), "\(r.stdout) \(r.stderr)")
+        #expect(r.stderr.contains("Operation not supported"), "\(r.stderr)")
+        #expect(r.stdout.contains("punch=0"), "\(r.stdout) \(r.stderr)")
+    }
+
     /// In a terminal (raw mode, the sandbox frozen so its own Ctrl-C handling cannot run), the
     /// user's Ctrl-C ends the frozen sandbox; the message reads right (each line starts at column 0).
     @Test(.timeLimit(.minutes(2)))

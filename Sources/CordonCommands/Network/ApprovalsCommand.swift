@@ -37,7 +37,7 @@ struct ApprovalsCommand: ParsableCommand {
             } else if pending.isEmpty {
                 print("\(name): no connections waiting for approval")
             } else {
-                for request in pending { print("\(request.host):\(request.port)  waiting since \(request.since)") }
+                for request in pending { print(TerminalText.escaped("\(request.host):\(request.port)  waiting since \(request.since)")) }
                 print("answer: cordon allow \(name) DOMAIN [--always] | cordon deny \(name) DOMAIN")
             }
         } catch {

@@ -73,7 +73,7 @@ struct NetLogCommand: ParsableCommand {
             return
         }
         guard let entry = try? JSONDecoder().decode(Entry.self, from: Data(line)) else {
-            print(String(decoding: line, as: UTF8.self))
+            print(TerminalText.escaped(String(decoding: line, as: UTF8.self)))
             return
         }
         print(Self.format(entry))
@@ -93,7 +93,14 @@ struct NetLogCommand: ParsableCommand {
         return "{\"version\":\(JSONOutput.version)" + (rest.first == "}" ? "" : ",") + rest
     }
 
+    /// One entry as a line for the terminal. Host names, addresses and reasons carry what the
+    /// agent asked for (a DNS name, a SOCKS or CONNECT host): escaped, so no control sequence or
+    /// bidi override in them reaches the terminal.
     static func format(_ e: Entry) -> String {
+        TerminalText.escaped(plain(e))
+    }
+
+    static func plain(_ e: Entry) -> String {
         let time = e.time.split(separator: "T").last.map { String($0.prefix(12)) } ?? e.time
         let target = e.method == "dns" ? "\(e.host) (\(dnsType(e.port)))" : e.method == "udp" ? "-" : "\(e.host):\(e.port)"
         var text = "\(time)  \(e.decision.padding(5))  \(e.method.padding(7))  \(target)"

@@ -114,7 +114,8 @@ struct SyncCommand: ParsableCommand {
         // apply writes the copy, so exactly the bytes checked reach the host.
         try AnchoredDirectory.removeTree(layout.snapshot)
         defer { try? AnchoredDirectory.removeTree(layout.snapshot) }
-        let loaded = try SandboxChanges.load(name: sandbox.name, layout: layout, snapshot: stopped == nil ? layout.snapshot : nil)
+        // A dry run applies nothing, so it reads the live upper: no copy of the change set.
+        let loaded = try SandboxChanges.load(name: sandbox.name, layout: layout, snapshot: stopped == nil && !dryRun ? layout.snapshot : nil)
         if loaded.changeSet.contents != layout.upper { applier.source = loaded.changeSet.contents }
         var gatePolicy = try policy(paths: paths, workspace: record.workspace).overriding(scannerConfig: gitleaksConfig, flagArchives: flagArchives)
         // The sandbox's own profile and the files it names, and cordon's config and state: never synced.
