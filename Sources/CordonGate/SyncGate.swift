@@ -79,12 +79,6 @@ public struct SyncGate: Sendable {
                     continue
                 }
                 let bytes = try contents.read(change.path, limit: policy.maxFileSize)
-                if change.kind == .modified, findings.contains(where: { $0.ruleID == "conflict-host-changed" && $0.path == change.path }),
-                   Self.alreadyApplied(change, bytes: bytes, lower: set.lower) {
-                    // A sync of the running sandbox applied it (the upper keeps its copy while
-                    // mounted): the host holds exactly these bytes, nobody else changed it.
-                    findings.removeAll { $0.ruleID == "conflict-host-changed" && $0.path == change.path }
-                }
                 findings += contentChecks(change, bytes: bytes, set: set)
                 findings += session.scan(bytes, path: change.path)
             }
@@ -281,13 +275,6 @@ public struct SyncGate: Sendable {
             finding.column = nil
             return finding
         }
-    }
-
-    /// Whether the host file already is what the change would make it: same bytes, same mode.
-    static func alreadyApplied(_ change: Change, bytes: [UInt8], lower: String) -> Bool {
-        guard let host = try? FileInfo.lstat(lower + "/" + change.path), host.type == .file, host.size == UInt64(bytes.count),
-              host.mode & 0o7777 == change.mode & 0o7777 else { return false }
-        return (try? FileContents.read(lower + "/" + change.path, limit: UInt64(bytes.count))) == bytes
     }
 
     func contentChecks(_ change: Change, bytes: [UInt8], set: ChangeSet) -> [Finding] {

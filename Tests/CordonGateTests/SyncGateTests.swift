@@ -113,24 +113,6 @@ import Testing
         #expect(SyncPlan(report: total, approve: true, force: true).apply.isEmpty)
     }
 
-    /// A sync of a running sandbox leaves the applied file in the upper (it is mounted): the host
-    /// then holds the same bytes, changed after the start by cordon itself. That is no conflict;
-    /// a host file with other bytes (or another mode) still is.
-    @Test func aFileAlreadyAppliedIsNoConflict() throws {
-        let report = try evaluate(
-            { lower, upper in
-                lower.write("applied.txt", "new\n")
-                upper.write("applied.txt", "new\n")
-                lower.write("changed.txt", "host edit\n")
-                upper.write("changed.txt", "agent edit\n")
-                lower.write("same-length.txt", "abc\n")
-                upper.write("same-length.txt", "xyz\n")
-            }, created: Date(timeIntervalSince1970: 1000))
-        #expect(!rules(report, "applied.txt").contains("conflict-host-changed"), "\(report.findings)")
-        #expect(rules(report, "changed.txt").contains("conflict-host-changed"))
-        #expect(rules(report, "same-length.txt").contains("conflict-host-changed"))
-    }
-
     /// A secret carried in a file's name or a symlink's target leaves through the sync as surely
     /// as one inside a file.
     @Test func secretsInNamesAndLinkTargetsAreFound() throws {

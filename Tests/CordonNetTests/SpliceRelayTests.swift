@@ -225,13 +225,17 @@ final class HalfClosingEchoHandler: ChannelInboundHandler {
             print("echoed", flush=True)
             print(repr(s.recv(10)))
             """
-        async let client = run(["python3", "-c", script, "\(lb.proxyPort)", target])
-        // Up to 30 s: on a loaded machine the move can take seconds, and stopping before it would
-        // test nothing.
+        var environment = ProcessInfo.processInfo.environment
+        for key in ["http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"] { environment[key] = nil }
+        let client = try RunningProcess(["/usr/bin/env", "python3", "-c", script, "\(lb.proxyPort)", target], environment: environment)
+        // The echo is through (the relay carried it) before the stop: stopping earlier would end
+        // the tunnel before the client could print, and test nothing.
+        let echoed = try await Task.detached { try client.readLine(timeout: .seconds(30)) }.value
+        #expect(echoed == "echoed")
         for _ in 0..<1500 where lb.proxy.tunnelRelay?.activeCount != 1 { try await Task.sleep(for: .milliseconds(20)) }
         #expect(lb.proxy.tunnelRelay?.activeCount == 1)
         await lb.proxy.stop()
-        let result = try await client
+        let result = try await Task.detached { try client.finish(timeout: .seconds(30)) }.value
         #expect(result.stdout == "echoed\nb''\n", "\(result)")
         #expect(lb.proxy.tunnelRelay?.activeCount == 0)
         #expect(await lb.waitForLog { $0.contains("echo.test") && $0.contains("\"bytes_up\":100,") } != nil, "\(lb.logLines)")

@@ -83,6 +83,7 @@ struct OwnDirectoriesTests {
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout == "ran\n")
     }
+
     /// What a mount point shows is what counts, not where it is: a bind mount of cordon's config
     /// or state directory made beneath a mounted directory (or an unsafe-mode workspace) would
     /// reach the agent through the recursive bind. Needs root to make the host mount.
@@ -96,11 +97,6 @@ struct OwnDirectoriesTests {
         let config = h.root + "/xdg-config"
         try fm.createDirectory(atPath: config + "/cordon", withIntermediateDirectories: true)
         try h.write("trusted-profiles", "", in: config + "/cordon")
-        guard mount(config, project + "/inner", nil, UInt(MS_BIND), nil) == 0 else {
-            Issue.record("bind mount failed: \(String(cString: strerror(errno)))")
-            return
-        }
-        defer { umount2(project + "/inner", Int32(MNT_DETACH)) }
         let workspace: String
         if kind == "mount" {
             try h.write("profile.yaml", "name: sub\nmounts:\n  - {host: \(project), sandbox: /data, mode: rw}\n", in: h.root)
@@ -109,10 +105,14 @@ struct OwnDirectoriesTests {
             try h.write("profile.yaml", "name: sub\nmode: unsafe\n", in: h.root)
             workspace = project
         }
-        let r = try await h.cordon(
-            ["run", "--name", "sub", "--workspace", workspace, "--profile", h.root + "/profile.yaml", "--", "/bin/sh", "-c",
+        // The bind mount is made in a mount namespace of cordon's own (private), so the test
+        // process's mount table, which other suites compare, stays as it was.
+        let script = "mount --bind \"$1\" \"$2\" && shift 2 && exec \"$@\""
+        let r = try await SandboxHarness.run(
+            ["/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script, "sh", config, project + "/inner", SandboxHarness.cordon,
+             "run", "--name", "sub", "--workspace", workspace, "--profile", h.root + "/profile.yaml", "--", "/bin/sh", "-c",
              "echo agent >> /data/inner/cordon/trusted-profiles; echo agent >> /workspace/inner/cordon/trusted-profiles; echo ran"],
-            extraEnvironment: ["XDG_CONFIG_HOME": config])
+            environment: h.environment(extra: ["XDG_CONFIG_HOME": config]), directory: h.workspace)
         #expect(r.status == 125, "\(r.stdout) \(r.stderr)")
         #expect(!r.stdout.contains("ran"))
         #expect(r.stderr.contains("through the mount at \(project)/inner"), "\(r.stderr)")
