@@ -44,7 +44,8 @@ let package = Package(
             dependencies: [.product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
-        // Typed wrappers over CCordon: mounts, spawn, seccomp, Landlock, cgroups, capabilities.
+        // The one door to CCordon: typed wrappers for mounts, spawn, seccomp, Landlock, cgroups,
+        // descriptors (owned, passed, locked), anchored directory trees, extended attributes.
         .target(name: "CordonOS", dependencies: ["CCordon", "CordonCore"], swiftSettings: strict),
         // Profiles and presets: YAML with positions, merging, validation (reads files; writes only the approval file).
         .target(
@@ -54,19 +55,19 @@ let package = Package(
         ),
         // The sandbox plan (a Codable value) and how cordon-init applies it inside.
         .target(name: "CordonIsolation", dependencies: ["CordonOS", "CordonCore"], swiftSettings: strict),
-        // Overlay upper layers read as change sets (added, modified, deleted, whiteouts).
-        .target(name: "CordonFS", dependencies: ["CordonCore", "CCordon"], swiftSettings: strict),
+        // Overlay upper layers read as change sets (added, modified, deleted, whiteouts), through CordonOS.
+        .target(name: "CordonFS", dependencies: ["CordonCore", "CordonOS"], swiftSettings: strict),
         // The sync gate: secret scanner, path policy, host-execution traps, atomic apply.
         .target(
             name: "CordonGate",
-            dependencies: ["CordonFS", "CordonCore", "CordonOS", "CCordon", "CHyperscan", "CPCRE2", "CZlib", .product(name: "TOMLKit", package: "TOMLKit")],
+            dependencies: ["CordonFS", "CordonCore", "CordonOS", "CHyperscan", "CPCRE2", "CZlib", .product(name: "TOMLKit", package: "TOMLKit")],
             swiftSettings: strict
         ),
         // Network containment: egress policy (pure), proxy handlers, DNS stub.
         .target(
             name: "CordonNet",
             dependencies: [
-                "CordonCore", "CordonOS", "CCordon",
+                "CordonCore", "CordonOS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -103,11 +104,12 @@ let package = Package(
             linkerSettings: [.unsafeFlags(["-static-executable", "-Xlinker", "-l_FoundationCollections", "-Xlinker", "-l_FoundationCShims", "-Xlinker", "-lswiftSynchronization"])]
         ),
 
+        .testTarget(name: "CordonOSTests", dependencies: ["CordonOS", "CordonCore"], swiftSettings: strict),
         .testTarget(name: "CordonConfigTests", dependencies: ["CordonConfig", "CordonCore"], swiftSettings: strict),
         .target(name: "CordonTestSupport", dependencies: ["CCordon"], path: "Tests/CordonTestSupport", swiftSettings: strict),
-        .testTarget(name: "CordonFSTests", dependencies: ["CordonFS", "CordonCore", "CCordon", "CordonTestSupport"], swiftSettings: strict),
-        .testTarget(name: "CordonGateTests", dependencies: ["CordonGate", "CordonFS", "CordonCore", "CordonTestSupport", "CZlib"], swiftSettings: strict),
-        .testTarget(name: "CordonNetTests", dependencies: ["CordonNet", "CordonCore", "CCordon", "CordonTestSupport"], swiftSettings: strict),
+        .testTarget(name: "CordonFSTests", dependencies: ["CordonFS", "CordonOS", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
+        .testTarget(name: "CordonGateTests", dependencies: ["CordonGate", "CordonFS", "CordonOS", "CordonCore", "CordonTestSupport", "CZlib"], swiftSettings: strict),
+        .testTarget(name: "CordonNetTests", dependencies: ["CordonNet", "CordonOS", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
         .testTarget(name: "CordonCommandsTests", dependencies: ["CordonCommands", "CordonConfig"], swiftSettings: strict),
         .testTarget(
             name: "CordonSandboxTests",

@@ -1,4 +1,4 @@
-import CCordon
+import CordonOS
 import NIOCore
 import NIOSSL
 
@@ -55,7 +55,7 @@ final class TunnelMover {
         guard let client, let upstream,
             let clientOptions = client as? any SocketOptionProvider, let upstreamOptions = upstream as? any SocketOptionProvider
         else { return abandon() }
-        let option = SocketOptionName(ccordon_socket_cookie_option())
+        let option = SocketOptionName(SocketCookie.option)
         let level = SocketOptionLevel(SOL_SOCKET)
         let clientCookie: EventLoopFuture<UInt64> = clientOptions.unsafeGetSocketOption(level: level, name: option)
         let upstreamCookie: EventLoopFuture<UInt64> = upstreamOptions.unsafeGetSocketOption(level: level, name: option)
@@ -118,11 +118,11 @@ enum SocketDescriptors {
                 String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
             }
             guard let fd = Int32(name), fd > 2 else { continue }
-            let cookie = ccordon_socket_cookie(fd)
+            let cookie = SocketCookie.of(fd)
             guard cookie != 0, let index = cookies.firstIndex(of: cookie), found[index] == nil else { continue }
             let copy = fcntl(fd, F_DUPFD_CLOEXEC, 3)
             guard copy >= 0 else { continue }
-            if ccordon_socket_cookie(copy) == cookie {
+            if SocketCookie.of(copy) == cookie {
                 found[index] = copy
             } else {
                 close(copy)

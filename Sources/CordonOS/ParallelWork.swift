@@ -1,7 +1,9 @@
 public import CordonCore
-import Dispatch
-import Foundation
 import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs independent blocking system calls on several threads.
 ///
@@ -21,16 +23,32 @@ public enum ParallelWork {
     /// Returns when all calls have returned.
     public static func forEach(_ count: Int, width: Int, _ body: @escaping @Sendable (Int) -> Void) {
         let width = max(1, min(width, count))
-        let group = DispatchGroup()
+        var threads: [pthread_t] = []
         for worker in 1..<width {
-            group.enter()
-            Thread.detachNewThread {
-                (count * worker / width..<count * (worker + 1) / width).forEach(body)
-                group.leave()
+            let range = count * worker / width..<count * (worker + 1) / width
+            let work = Unmanaged.passRetained(Work { range.forEach(body) })
+            var thread = pthread_t()
+            let started = pthread_create(&thread, nil, { argument in
+                guard let argument else { return nil }
+                Unmanaged<Work>.fromOpaque(argument).takeRetainedValue().run()
+                return nil
+            }, work.toOpaque())
+            if started == 0 {
+                threads.append(thread)
+            } else {
+                // No thread to be had (a limit): this one does the range itself.
+                work.takeRetainedValue().run()
             }
         }
         (0..<count / width).forEach(body)
-        group.wait()
+        for thread in threads { pthread_join(thread, nil) }
+    }
+
+    /// One worker's share, handed to its thread (plain pthreads: no Foundation in CordonOS,
+    /// which the static cordon-init links).
+    private final class Work: Sendable {
+        let run: @Sendable () -> Void
+        init(_ run: @escaping @Sendable () -> Void) { self.run = run }
     }
 
     /// Errors recorded by worker threads, by work index.
