@@ -26,29 +26,11 @@ public enum ParallelWork {
         var threads: [pthread_t] = []
         for worker in 1..<width {
             let range = count * worker / width..<count * (worker + 1) / width
-            let work = Unmanaged.passRetained(Work { range.forEach(body) })
-            var thread = pthread_t()
-            let started = pthread_create(&thread, nil, { argument in
-                guard let argument else { return nil }
-                Unmanaged<Work>.fromOpaque(argument).takeRetainedValue().run()
-                return nil
-            }, work.toOpaque())
-            if started == 0 {
-                threads.append(thread)
-            } else {
-                // No thread to be had (a limit): this one does the range itself.
-                work.takeRetainedValue().run()
-            }
+            // Without a thread (a limit), `start` runs the range here.
+            if let thread = OSThread.start({ range.forEach(body) }) { threads.append(thread) }
         }
         (0..<count / width).forEach(body)
         for thread in threads { pthread_join(thread, nil) }
-    }
-
-    /// One worker's share, handed to its thread (plain pthreads: no Foundation in CordonOS,
-    /// which the static cordon-init links).
-    private final class Work: Sendable {
-        let run: @Sendable () -> Void
-        init(_ run: @escaping @Sendable () -> Void) { self.run = run }
     }
 
     /// Errors recorded by worker threads, by work index.
