@@ -1,4 +1,3 @@
-import CCordon
 import Glibc
 
 extension Cgroup {
@@ -47,11 +46,9 @@ public enum NamespaceStopper {
             for pid in processIDs() where namespaceLink(pid) == namespace {
                 if settled(pid) { continue }
                 running += 1
-                let fd = ccordon_pidfd_open(pid)
-                guard fd >= 0 else { continue }  // exited meanwhile
+                guard let process = try? ProcessDescriptor.open(pid) else { continue }  // exited meanwhile
                 // Checked again through the pidfd's process: the pid was not recycled in between.
-                if namespaceLink(pid) == namespace, ccordon_pidfd_send_signal(fd, SIGSTOP) == 0 { stopped += 1 }
-                close(fd)
+                if namespaceLink(pid) == namespace, (try? ProcessDescriptor.signal(process.raw, SIGSTOP)) != nil { stopped += 1 }
             }
             if running == 0 { return stopped }
             usleep(1000)
