@@ -1,3 +1,4 @@
+import CCordon
 import Glibc
 
 extension Cgroup {
@@ -46,9 +47,11 @@ public enum NamespaceStopper {
             for pid in processIDs() where namespaceLink(pid) == namespace {
                 if settled(pid) { continue }
                 running += 1
-                guard let process = try? ProcessDescriptor.open(pid) else { continue }  // exited meanwhile
+                let fd = ccordon_pidfd_open(pid)
+                guard fd >= 0 else { continue }  // exited meanwhile
                 // Checked again through the pidfd's process: the pid was not recycled in between.
-                if namespaceLink(pid) == namespace, (try? ProcessDescriptor.signal(process.raw, SIGSTOP)) != nil { stopped += 1 }
+                if namespaceLink(pid) == namespace, ccordon_pidfd_send_signal(fd, SIGSTOP) == 0 { stopped += 1 }
+                close(fd)
             }
             if running == 0 { return stopped }
             usleep(1000)
