@@ -44,30 +44,38 @@ let package = Package(
             dependencies: [.product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
-        // The one door to CCordon: typed wrappers for mounts, spawn, seccomp, Landlock, cgroups,
-        // descriptors (owned, passed, locked), anchored directory trees, extended attributes.
+        // Typed wrappers over CCordon: mounts, spawn, seccomp, Landlock, cgroups, capabilities.
         .target(name: "CordonOS", dependencies: ["CCordon", "CordonCore"], swiftSettings: strict),
+        // The one egress grammar and the pure decisions: domain patterns, hosts, addresses, CIDRs,
+        // the egress configuration and policy, blocklist lookups. No NIO, no I/O.
+        .target(name: "CordonPolicy", dependencies: ["CordonCore"], swiftSettings: strict),
         // Profiles and presets: YAML with positions, merging, validation (reads files; writes only the approval file).
         .target(
             name: "CordonConfig",
-            dependencies: ["CordonCore", "CordonOS", .product(name: "Yams", package: "Yams")],
+            dependencies: ["CordonCore", "CordonOS", "CordonPolicy", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict
         ),
         // The sandbox plan (a Codable value) and how cordon-init applies it inside.
         .target(name: "CordonIsolation", dependencies: ["CordonOS", "CordonCore"], swiftSettings: strict),
-        // Overlay upper layers read as change sets (added, modified, deleted, whiteouts), through CordonOS.
+        // Overlay upper layers read as change sets (added, modified, deleted, whiteouts).
         .target(name: "CordonFS", dependencies: ["CordonCore", "CordonOS"], swiftSettings: strict),
-        // The sync gate: secret scanner, path policy, host-execution traps, atomic apply.
+        // The secret scanner: gitleaks rules, Hyperscan prefilter, PCRE2 confirm, entropy, decodings, archives, SARIF.
         .target(
-            name: "CordonGate",
-            dependencies: ["CordonFS", "CordonCore", "CordonOS", "CHyperscan", "CPCRE2", "CZlib", .product(name: "TOMLKit", package: "TOMLKit")],
+            name: "CordonScan",
+            dependencies: ["CordonCore", "CordonOS", "CHyperscan", "CPCRE2", "CZlib", .product(name: "TOMLKit", package: "TOMLKit")],
             swiftSettings: strict
         ),
-        // Network containment: egress policy (pure), proxy handlers, DNS stub.
+        // The sync gate: path policy, host-execution traps, atomic apply; secrets through CordonScan.
+        .target(
+            name: "CordonGate",
+            dependencies: ["CordonScan", "CordonFS", "CordonCore", "CordonOS", .product(name: "TOMLKit", package: "TOMLKit")],
+            swiftSettings: strict
+        ),
+        // Network containment: proxy handlers, DNS stub, dialer (the decisions are CordonPolicy's).
         .target(
             name: "CordonNet",
             dependencies: [
-                "CordonCore", "CordonOS",
+                "CordonCore", "CordonOS", "CordonPolicy",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -79,14 +87,14 @@ let package = Package(
         // The supervisor: profile -> plan, state dirs, cgroups, spawn, pty relay, event log.
         .target(
             name: "CordonSandbox",
-            dependencies: ["CordonConfig", "CordonIsolation", "CordonOS", "CordonFS", "CordonGate", "CordonNet", "CordonCore", "CCordon"],
+            dependencies: ["CordonConfig", "CordonIsolation", "CordonOS", "CordonFS", "CordonGate", "CordonScan", "CordonNet", "CordonCore"],
             swiftSettings: strict
         ),
         // One ParsableCommand per file; the executable only calls into this.
         .target(
             name: "CordonCommands",
             dependencies: [
-                "CordonSandbox", "CordonConfig", "CordonFS", "CordonGate", "CordonNet", "CordonCore", "CordonOS",
+                "CordonSandbox", "CordonConfig", "CordonFS", "CordonGate", "CordonScan", "CordonNet", "CordonCore", "CordonOS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -104,12 +112,18 @@ let package = Package(
             linkerSettings: [.unsafeFlags(["-static-executable", "-Xlinker", "-l_FoundationCollections", "-Xlinker", "-l_FoundationCShims", "-Xlinker", "-lswiftSynchronization"])]
         ),
 
-        .testTarget(name: "CordonOSTests", dependencies: ["CordonOS", "CordonCore"], swiftSettings: strict),
-        .testTarget(name: "CordonConfigTests", dependencies: ["CordonConfig", "CordonCore"], swiftSettings: strict),
-        .target(name: "CordonTestSupport", dependencies: ["CCordon"], path: "Tests/CordonTestSupport", swiftSettings: strict),
+        .testTarget(name: "CordonCoreTests", dependencies: ["CordonCore", "CordonTestSupport"], swiftSettings: strict),
+        .testTarget(name: "CordonIsolationTests", dependencies: ["CordonIsolation", "CordonOS", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
+        .testTarget(name: "CordonConfigTests", dependencies: ["CordonConfig", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "CordonPolicyTests", dependencies: ["CordonPolicy", "CordonConfig", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
+        .target(name: "CordonTestSupport", dependencies: ["CCordon", "CZlib"], path: "Tests/CordonTestSupport", swiftSettings: strict),
+        .testTarget(name: "CordonTestSupportTests", dependencies: ["CordonTestSupport"], swiftSettings: strict),
         .testTarget(name: "CordonFSTests", dependencies: ["CordonFS", "CordonOS", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
-        .testTarget(name: "CordonGateTests", dependencies: ["CordonGate", "CordonFS", "CordonOS", "CordonCore", "CordonTestSupport", "CZlib"], swiftSettings: strict),
-        .testTarget(name: "CordonNetTests", dependencies: ["CordonNet", "CordonOS", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
+        .testTarget(name: "CordonScanTests", dependencies: ["CordonScan", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
+        .testTarget(name: "CordonGateTests", dependencies: ["CordonGate", "CordonScan", "CordonFS", "CordonOS", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
+        .testTarget(name: "CordonNetTests", dependencies: ["CordonNet", "CordonPolicy", "CordonOS", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
+        .testTarget(name: "CordonOSTests", dependencies: ["CordonOS", "CordonCore"], swiftSettings: strict),
         .testTarget(name: "CordonCommandsTests", dependencies: ["CordonCommands", "CordonConfig"], swiftSettings: strict),
         .testTarget(
             name: "CordonSandboxTests",

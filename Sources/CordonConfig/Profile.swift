@@ -3,6 +3,8 @@
 /// Every field is optional in YAML; `Profile.defaults` fills the rest. Field names here are the
 /// YAML keys' camel-case forms; YAML uses snake_case (`allow_private`, `max_file_size`).
 /// docs/configuration.md documents each field; keep the two in step.
+@_exported public import CordonPolicy
+
 public struct Profile: Sendable, Equatable, Codable {
     public enum Backend: String, Sendable, Codable, CaseIterable { case namespace, vm }
     /// `secure`: overlay, nothing reaches the host until a reviewed sync.
@@ -88,73 +90,9 @@ public struct Profile: Sendable, Equatable, Codable {
         }
     }
 
-    public struct Egress: Sendable, Equatable, Codable {
-        public struct DenyRule: Sendable, Equatable, Codable {
-            /// A domain pattern, optionally with `:port` (`github.com:22`, `*.example.com`).
-            public var domain: String
-            public var reason: String?
-            public init(domain: String, reason: String? = nil) {
-                self.domain = domain
-                self.reason = reason
-            }
-        }
-        public struct ParentProxy: Sendable, Equatable, Codable {
-            /// `http://host:port` or `https://host:port` (TLS to the proxy).
-            public var url: String
-            public var noProxy: [String]
-            /// Host path of PEM CA certificates for an `https://` parent (system trust store when nil).
-            public var caFile: String?
-            public init(url: String, noProxy: [String] = [], caFile: String? = nil) {
-                self.url = url
-                self.noProxy = noProxy
-                self.caFile = caFile
-            }
-        }
-        /// Allowed domain patterns: `example.com`, `*.example.com`, `.example.com`, each optionally `:port`.
-        public var domains: [String]
-        public var deny: [DenyRule]
-        /// CIDRs that may be reached although private (`10.0.0.0/8`, `fd00::/8`).
-        public var allowPrivate: [String]
-        /// Name → address pins, like curl's --resolve.
-        public var resolve: [String: String]
-        /// Hold connections to unlisted domains and ask the user.
-        public var prompt: Bool
-        public var parentProxy: ParentProxy?
-        /// Requests per minute, per domain pattern.
-        public var rateLimits: [String: Int]
-        /// Blocklist files (hosts format or plain domain lists).
-        public var blocklists: [String]
-        /// Client connections open at once through the proxy.
-        public var maxConnections: Int
-        /// Seconds a client has to send a request head, SOCKS request or ClientHello.
-        public var requestTimeout: Double
-        /// Distinct names per minute under each allowed wildcard.
-        public var dnsNamesPerMinute: Int
-        /// Longest label below an allowed wildcard (twice that for all labels below it).
-        public var dnsMaxLabel: Int
-        /// Highest entropy, bits per character, of the labels below an allowed wildcard.
-        public var dnsMaxEntropy: Double
-        public init(
-            domains: [String] = [], deny: [DenyRule] = [], allowPrivate: [String] = [], resolve: [String: String] = [:],
-            prompt: Bool = false, parentProxy: ParentProxy? = nil, rateLimits: [String: Int] = [:], blocklists: [String] = [],
-            maxConnections: Int = 512, requestTimeout: Double = 10, dnsNamesPerMinute: Int = 120, dnsMaxLabel: Int = 40,
-            dnsMaxEntropy: Double = 4.0
-        ) {
-            self.maxConnections = maxConnections
-            self.requestTimeout = requestTimeout
-            self.dnsNamesPerMinute = dnsNamesPerMinute
-            self.dnsMaxLabel = dnsMaxLabel
-            self.dnsMaxEntropy = dnsMaxEntropy
-            self.domains = domains
-            self.deny = deny
-            self.allowPrivate = allowPrivate
-            self.resolve = resolve
-            self.prompt = prompt
-            self.parentProxy = parentProxy
-            self.rateLimits = rateLimits
-            self.blocklists = blocklists
-        }
-    }
+    /// The `egress` section: CordonPolicy's configuration itself, so the proxy takes exactly what
+    /// the profile says (no mapping layer drops a field on the way).
+    public typealias Egress = EgressConfiguration
 
     /// A credential the agent sees only as a placeholder (the secrets issue fills this in).
     public struct Secret: Sendable, Equatable, Codable {

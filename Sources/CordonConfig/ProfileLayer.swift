@@ -1,3 +1,4 @@
+import CordonPolicy
 import CordonCore
 
 /// One YAML document (a profile or a preset) as written: every scalar is optional, so merging can
@@ -21,6 +22,7 @@ struct ProfileLayer: Sendable, Equatable {
         var parentProxy: Profile.Egress.ParentProxy?
         var rateLimits: [String: Int] = [:]
         var blocklists: [String] = []
+        var allowMissingSNI: Bool?
         var maxConnections: Int?
         var requestTimeout: Double?
         var dnsNamesPerMinute: Int?

@@ -1,3 +1,4 @@
+import CordonPolicy
 import Yams
 
 /// mounts, data, copy, env, secrets and presets.

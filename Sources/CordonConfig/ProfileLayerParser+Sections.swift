@@ -1,3 +1,4 @@
+import CordonPolicy
 import Yams
 
 /// resources, egress and sync.
@@ -21,7 +22,7 @@ extension ProfileLayerParser {
     }
 
     static let egressKeys = [
-        "domains", "deny", "allow_private", "resolve", "prompt", "parent_proxy", "rate_limits", "blocklists", "max_connections",
+        "domains", "deny", "allow_private", "resolve", "prompt", "parent_proxy", "rate_limits", "blocklists", "allow_missing_sni", "max_connections",
         "request_timeout", "dns_names_per_minute", "dns_max_label", "dns_max_entropy",
     ]
 
@@ -35,18 +36,18 @@ extension ProfileLayerParser {
             case "deny": result.deny = parseDenyRules(value, field)
             case "allow_private":
                 result.allowPrivate = reader.strings(value, field) { text in
-                    IPAddress.cidrProblem(text).map { ("is not a valid CIDR: \($0)", "write a network such as \"10.0.0.0/8\" or \"fd00::/8\"") }
+                    CIDR.problem(text).map { ("is not a valid CIDR: \($0)", "write a network such as \"10.0.0.0/8\" or \"fd00::/8\"") }
                 }
             case "resolve":
                 for (name, keyNode, target) in reader.anyMapping(value, field) ?? [] {
                     let path = field + "." + name
-                    if name.contains("*") || name.hasPrefix(".") || name.contains(":") || DomainPattern.problem(name) != nil {
-                        reader.report(keyNode, path, "\"\(name)\" is not an exact host name", hint: "pin one host without wildcard or port, e.g. `api.internal.example: 10.0.0.5`")
+                    if case .failure(let problem) = EgressConfiguration.pinnedName(name) {
+                        reader.report(keyNode, path, problem.message, hint: "pin one host without wildcard or port, e.g. `api.internal.example: 10.0.0.5`")
                         continue
                     }
                     guard let address = reader.string(target, path) else { continue }
-                    guard IPAddress.isAddress(address) else {
-                        reader.report(target, path, "\"\(address)\" is not an IP address", hint: "write an IPv4 or IPv6 address")
+                    if case .failure(let problem) = EgressConfiguration.pinnedAddresses(address) {
+                        reader.report(target, path, problem.message, hint: "write an IPv4 or IPv6 address (several separated by commas)")
                         continue
                     }
                     result.resolve[name] = address
@@ -74,6 +75,7 @@ extension ProfileLayerParser {
                     }
                 }
             case "dns_max_entropy": result.dnsMaxEntropy = reader.positiveDouble(value, field)
+            case "allow_missing_sni": result.allowMissingSNI = reader.bool(value, field)
             case "blocklists":
                 for (index, item) in (reader.sequence(value, field) ?? []).enumerated() {
                     let path = "\(field)[\(index)]"
@@ -134,14 +136,16 @@ extension ProfileLayerParser {
             switch key {
             case "url":
                 url = reader.string(value, field + ".url")
-                if let text = url, !(text.hasPrefix("http://") || text.hasPrefix("https://")) || text.count < 9 {
+                if let text = url, ParentProxyAddress(text) == nil {
                     reader.report(value, field + ".url", "\"\(text)\" is not an http(s) proxy URL", hint: "write e.g. \"http://proxy.corp.example:3128\"")
                     url = nil
                 }
                 ok = ok && url != nil
             case "no_proxy":
                 let before = reader.diagnostics.count
-                noProxy = reader.strings(value, field + ".no_proxy")
+                noProxy = reader.strings(value, field + ".no_proxy") { text in
+                    DomainPattern.problem(text, broadWildcards: true).map { ("is not a valid pattern: \($0)", DomainPattern.expected) }
+                }
                 ok = ok && reader.diagnostics.count == before
             case "ca_file":
                 caFile = reader.string(value, field + ".ca_file").flatMap { hostPath($0, value, field + ".ca_file", relative: true) }

@@ -1,3 +1,5 @@
+import CordonPolicy
+
 /// The merge rules, applied layer by layer (presets in order, the profile last):
 /// scalars written in a later layer win; lists are unioned in order without duplicates; maps merge
 /// key by key (later wins); mounts, data and copy entries are identified by their sandbox path and
@@ -41,6 +43,7 @@ extension Profile {
         if let value = e.parentProxy { egress.parentProxy = value }
         egress.rateLimits.merge(e.rateLimits) { _, later in later }
         Self.union(e.blocklists, into: &egress.blocklists)
+        if let value = e.allowMissingSNI { egress.allowMissingSNI = value }
         if let value = e.maxConnections { egress.maxConnections = value }
         if let value = e.requestTimeout { egress.requestTimeout = value }
         if let value = e.dnsNamesPerMinute { egress.dnsNamesPerMinute = value }

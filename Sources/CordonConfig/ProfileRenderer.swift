@@ -1,3 +1,4 @@
+import CordonPolicy
 public import CordonCore
 
 /// A merged profile written back out: YAML that loads to the same profile (snake_case keys, fixed key
@@ -44,6 +45,7 @@ public enum ProfileRenderer {
             } ?? .null),
             ("rate_limits", .object(e.rateLimits.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })),
             ("blocklists", strings(e.blocklists)),
+            ("allow_missing_sni", .bool(e.allowMissingSNI)),
             ("max_connections", .int(e.maxConnections)),
             ("request_timeout", human ? .string(TimeSpan.format(e.requestTimeout)) : .double(e.requestTimeout)),
             ("dns_names_per_minute", .int(e.dnsNamesPerMinute)),

@@ -1,3 +1,4 @@
+import CordonPolicy
 public import CordonCore
 import CordonOS
 #if canImport(Glibc)

@@ -1,4 +1,5 @@
 public import CordonCore
+import CordonPolicy
 import Yams
 
 /// What `cordon config import` produces: the profile, and one note per setting that was not carried

@@ -17,7 +17,7 @@ public struct CordonPaths: Sendable, Equatable {
 
     /// Paths for the current user, from the environment.
     public static func current(environment: [String: String] = ProcessEnvironment.current) -> CordonPaths {
-        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? ProcessEnvironment.passwdHome() ?? "/"
+        let home = HomeDirectory.resolve(environment: environment)
         let config = environment["XDG_CONFIG_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? home + "/.config"
         let state = environment["XDG_STATE_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? home + "/.local/state"
         return CordonPaths(configHome: config + "/cordon", stateHome: state + "/cordon")
@@ -39,12 +39,16 @@ public struct CordonPaths: Sendable, Equatable {
     public var trustStore: String { configHome + "/trusted-profiles" }
 
     /// Which of cordon's own directories `path` contains or lies inside, compared by their real
-    /// paths (symlinks and `..` resolved, so no spelling hides one): nil when neither.
-    public func ownDirectoryOverlapping(_ path: String) -> (name: String, directory: String)? {
+    /// paths (symlinks and `..` resolved, so no spelling hides one), and by what the mounts at
+    /// and beneath `path` show (`mounts`, the host's mount table): a bind mount of the state
+    /// directory elsewhere, or a mount point inside `path` that shows it, reaches it as surely.
+    /// `via` names such a mount point. nil when neither directory is reachable.
+    public func ownDirectoryOverlapping(_ path: String, mounts: MountTable?) -> (name: String, directory: String, via: String?)? {
         let target = Self.canonical(path)
         for (name, directory) in [("state", stateHome), ("config", configHome)] {
             let own = Self.canonical(directory)
-            if Self.isWithin(target, own) || Self.isWithin(own, target) { return (name, own) }
+            if Self.isWithin(target, own) || Self.isWithin(own, target) { return (name, own, nil) }
+            if let via = mounts?.reaches(from: target, own) { return (name, own, via) }
         }
         return nil
     }
@@ -102,9 +106,23 @@ public enum ProcessEnvironment {
         return result
     }
 
-    /// The home directory from the password database, for when HOME is unset.
+    /// The home directory from the password database, for when HOME is unset or not absolute.
     public static func passwdHome() -> String? {
         guard let entry = getpwuid(getuid()), let dir = entry.pointee.pw_dir else { return nil }
         return String(cString: dir)
+    }
+}
+
+/// The user's home directory, by one rule for every reader (paths, profiles' `~`, the sandbox's
+/// host facts): `$HOME` when it is an absolute path; when it is unset, empty or relative, the
+/// password database's entry for this uid (a relative HOME would put cordon's state and the
+/// profile's `~` wherever the command happens to run); `/` when that has no absolute home either.
+public enum HomeDirectory {
+    public static func resolve(
+        environment: [String: String] = ProcessEnvironment.current, passwd: () -> String? = ProcessEnvironment.passwdHome
+    ) -> String {
+        if let home = environment["HOME"], home.hasPrefix("/") { return home }
+        if let home = passwd(), home.hasPrefix("/") { return home }
+        return "/"
     }
 }

@@ -94,11 +94,16 @@ public struct Change: Sendable, Equatable, Codable {
 
 /// The difference between an overlay's upper layer and its lower layer, as a list of changes.
 ///
-/// Deletions come from whiteouts in any of the forms overlayfs and fuse-overlayfs write: a 0/0
-/// character device, a file carrying `trusted.overlay.whiteout` / `user.overlay.whiteout`, or a
-/// `.wh.NAME` file. An opaque directory (`trusted.overlay.opaque` / `user.overlay.opaque` = "y", or
-/// `.wh..wh..opq`) replaces its lower directory: lower entries missing from it are deletions. A
-/// rename shows as a deletion plus an addition. Nothing is followed through a symlink.
+/// Deletions come from whiteouts in the forms the kernel's overlayfs (the only one cordon mounts)
+/// writes: a 0/0 character device, or an empty file carrying `trusted.overlay.whiteout` /
+/// `user.overlay.whiteout`. An opaque directory (`trusted.overlay.opaque` / `user.overlay.opaque`
+/// = "y") replaces its lower directory: lower entries missing from it are deletions. A rename
+/// shows as a deletion plus an addition. Nothing is followed through a symlink.
+///
+/// fuse-overlayfs' and OCI layers' `.wh.NAME` files and `.wh..wh..opq` markers are ordinary files
+/// to the kernel's overlayfs: the agent can create them. They are never read as deletions; they
+/// are held with the `unsafeName` flag, so that no tool that later reads the tree as a layer
+/// takes them for one.
 public struct ChangeSet: Sendable, Equatable, Codable {
     public var upper: String
     public var lower: String
@@ -168,7 +173,6 @@ public struct ChangeSet: Sendable, Equatable, Codable {
     /// Layer features that change what an upper entry means; refused rather than misread.
     static let unsupportedXattrs = ["trusted.overlay.redirect", "user.overlay.redirect", "trusted.overlay.metacopy", "user.overlay.metacopy"]
     public static let whiteoutPrefix = ".wh."
-    static let opaqueMarker = ".wh..wh..opq"
 
     /// Reads the change set of `upper` against `lower`.
     ///
@@ -199,21 +203,11 @@ public struct ChangeSet: Sendable, Equatable, Codable {
         return set
     }
 
-    /// Whether an upper entry is a whiteout in any supported form, given its extended attribute
-    /// names (read from its descriptor: one flistxattr rather than a getxattr each).
-    static func isWhiteout(name: String, info: FileInfo, xattrs: [String]) -> Bool {
+    /// Whether an upper entry is a whiteout in a form the kernel's overlayfs writes, given its
+    /// extended attribute names (read from its descriptor: one flistxattr rather than a getxattr each).
+    static func isWhiteout(info: FileInfo, xattrs: [String]) -> Bool {
         if info.isCharDeviceWhiteout { return true }
-        if whiteoutTarget(name) != nil { return true }
         return info.type == .file && info.size == 0 && xattrs.contains(where: whiteoutXattrs.contains)
-    }
-
-    /// The name a `.wh.NAME` file whites out (fuse-overlayfs' form), when NAME is one real
-    /// component. `.wh.`, `.wh..` and `.wh...` name nothing: read as whiteouts they would delete
-    /// the directory itself or its parent, outside the workspace.
-    public static func whiteoutTarget(_ name: String) -> String? {
-        guard name.hasPrefix(whiteoutPrefix), name != opaqueMarker else { return nil }
-        let target = String(name.dropFirst(whiteoutPrefix.count))
-        return target.isEmpty || target == "." || target == ".." ? nil : target
     }
 
     /// Whether the upper directory at `path` is opaque.
@@ -226,9 +220,7 @@ public struct ChangeSet: Sendable, Equatable, Codable {
 
     static func isOpaque(descriptor fd: Int32, xattrs: [String]? = nil) -> Bool {
         let names = xattrs ?? ExtendedAttributes.names(descriptor: fd)
-        if opaqueXattrs.contains(where: { names.contains($0) && ExtendedAttributes.get(descriptor: fd, $0) == Array("y".utf8) }) { return true }
-        var st = stat()
-        return fstatat(fd, opaqueMarker, &st, AT_SYMLINK_NOFOLLOW) == 0
+        return opaqueXattrs.contains(where: { names.contains($0) && ExtendedAttributes.get(descriptor: fd, $0) == Array("y".utf8) })
     }
 
     private struct Reader {
@@ -244,7 +236,6 @@ public struct ChangeSet: Sendable, Equatable, Codable {
             var present = Set<RawName>()
             var deletions = Set<RawName>()
             for name in names {
-                if name.text == ChangeSet.opaqueMarker { continue }
                 guard let st = name.stat(in: upperDir) else { continue }
                 let info = FileInfo(st)
                 let path = child(rel, name.display)
@@ -271,17 +262,17 @@ public struct ChangeSet: Sendable, Equatable, Codable {
                     let (fd, fileInfo) = try openEntry(name, in: upperDir, path: path, as: .file)
                     defer { close(fd) }
                     let xattrs = ExtendedAttributes.names(descriptor: fd)
-                    if ChangeSet.isWhiteout(name: name.text, info: fileInfo, xattrs: xattrs) {
-                        deletions.insert(ChangeSet.whiteoutTarget(name.text).map(RawName.init(text:)) ?? name)
+                    if ChangeSet.isWhiteout(info: fileInfo, xattrs: xattrs) {
+                        deletions.insert(name)
                         continue
                     }
                     try refuseUnsupported(xattrs, path: path)
                     present.insert(name)
-                    if name.text.hasPrefix(ChangeSet.whiteoutPrefix) && name.text != ChangeSet.opaqueMarker {
-                        // `.wh.`, `.wh..`, `.wh...`: a whiteout's form that names nothing (or the
-                        // directory, or its parent). Never a path to delete; held as a finding.
+                    if name.text.hasPrefix(ChangeSet.whiteoutPrefix) {
+                        // `.wh.NAME`, `.wh..wh..opq`: an ordinary file here, in the form of another
+                        // overlay's whiteout. Never a deletion; held as a finding.
                         var flags = flags(fileInfo, lower: nil)
-                        flags.unsafeName = "\(name.text) has the form of an overlay whiteout but names no entry"
+                        flags.unsafeName = "\(name.text) has the form of a fuse-overlayfs or OCI-layer whiteout; held so that no tool takes it for a deletion"
                         changes.append(Change(kind: .added, path: path, type: .file, size: fileInfo.size, mode: fileInfo.mode, flags: flags))
                         continue
                     }

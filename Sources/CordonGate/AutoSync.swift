@@ -1,6 +1,7 @@
 public import CordonCore
 import CordonFS
 import CordonOS
+public import CordonScan
 public import FoundationEssentials
 
 #if canImport(Glibc)

@@ -46,7 +46,7 @@ enum HostTraps {
             "mise.toml", ".mise.toml", "mise.*.toml", ".mise.*.toml", ".mise", "**/.config/mise", "**/.config/mise.toml", ".rtx.toml",
             ".tool-versions", ".nvmrc", ".node-version", ".python-version", ".ruby-version", ".java-version", ".go-version", ".bun-version",
             ".terraform-version", ".sdkmanrc", "rust-toolchain", "rust-toolchain.toml", "global.json", ".bazelversion", ".bazeliskrc",
-            "devbox.json", "pyvenv.cfg", "**/bin/activate", "**/bin/activate.*", "**/bin/activate_this.py",
+            "devbox.json", "pyvenv.cfg", "**/bin/activate", "**/bin/activate.*", "**/bin/activate_this.py", ".swift-version",
         ], "version managers and shell hooks choose, download and run the binary these name (mise also runs tasks and hooks; a path or fork name runs anything)"),
         ("trap-package-manager", [
             ".npmrc", ".yarnrc", ".yarnrc.yml", "**/.yarn/plugins", "**/.yarn/releases", ".pnpmfile.cjs", ".pnpmfile.mjs", "pnpmfile.js",
@@ -65,15 +65,18 @@ enum HostTraps {
         ("trap-linter", [
             "eslint.config.*", ".eslintrc", ".eslintrc.*", "prettier.config.*", ".prettierrc.*", "stylelint.config.*", ".stylelintrc.*",
             "tailwind.config.*", "postcss.config.*", ".pylintrc", "pylintrc", "mypy.ini", ".mypy.ini", ".flake8", ".rubocop.yml",
+            ".solargraph.yml", ".php-cs-fixer.php", ".php-cs-fixer.dist.php", "phpstan.neon", "phpstan.neon.dist", "psalm.xml", ".huskyrc", ".huskyrc.*",
         ], "editors run linters and formatters on open or save; these configs are code or load plugins (pylint init-hook, mypy plugins, rubocop require)"),
         ("trap-debugger-repl", [
             ".gdbinit", ".lldbinit", ".pdbrc", ".irbrc", ".pryrc", "jupyter_*_config.py", "ipython_config.py", ".bazelrc",
+            ".ghci", ".iex.exs", ".erlang", ".Rprofile", ".octaverc", ".sqliterc", ".psqlrc", ".myclirc",
         ], "debuggers, REPLs, Jupyter and Bazel load these from the working directory and run what they say"),
         ("trap-agent", [
             ".mcp.json", ".claude", "CLAUDE.md", "CLAUDE.local.md", "AGENTS.md", "AGENT.md", "GEMINI.md", ".cursor", ".cursorrules",
             "**/.github/copilot-instructions.md", "**/.github/instructions", "**/.github/prompts", "**/.github/chatmodes", ".windsurfrules",
             ".windsurf", ".clinerules", ".roo", ".roomodes", ".aider.conf.yml", ".aider.model.settings.yml", ".continue", ".codex", ".gemini",
             ".amazonq", ".kiro", ".junie", ".goosehints", "opencode.json", ".opencode", ".crush.json", "crush.json",
+            ".qwen", ".kilocode", ".openhands", "AGENTS.override.md", ".rules", "**/.github/agents", ".trae", ".augment", ".agents",
         ], "agent instructions, commands, hooks and MCP servers run with the next agent on the host"),
         ("trap-ci", [
             "**/.github/workflows", "**/.github/actions", "action.yml", "action.yaml", ".gitlab-ci.yml", ".gitlab", ".circleci", "Jenkinsfile",

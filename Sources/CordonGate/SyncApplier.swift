@@ -493,11 +493,8 @@ public struct SyncApplier {
             switch op.kind {
             case .mkdir, .chmodDir: dirs.append(op.path)
             case .remove, .rmdir:
-                // The whiteout: a 0/0 device or marked file at the path, or fuse-overlayfs' `.wh.NAME` beside it.
+                // The whiteout: a 0/0 device or marked file at the path.
                 drop(op.path)
-                let (dir, name) = AnchoredDirectory.split(op.path)
-                let marker = ChangeSet.whiteoutPrefix + name
-                drop(dir.isEmpty ? marker : dir + "/" + marker)
             default:
                 if !moved.contains(op.path) { drop(op.path) }
             }
@@ -506,7 +503,6 @@ public struct SyncApplier {
         layer.dropCache()
         for dir in journal.opaqueDone {
             for name in ["trusted.overlay.opaque", "user.overlay.opaque"] { layer.removeAttribute(name, fromDirectory: dir) }
-            _ = try? layer.remove(dir + "/.wh..wh..opq", directory: false)
         }
         // Deepest first; a directory still holding held-back entries stays.
         for dir in dirs.sorted(by: { $0.count > $1.count }) { _ = try? layer.remove(dir, directory: true) }

@@ -1,6 +1,7 @@
 public import CordonCore
 public import CordonFS
 import CordonOS
+public import CordonScan
 public import FoundationEssentials
 
 #if canImport(Glibc)
@@ -65,6 +66,8 @@ public struct SyncGate: Sendable {
             findings += pathChecks(change)
             findings += trickChecks(change, tree: view)
             findings += try hostChecks(change, set: set, created: createdSeconds, types: &hostTypes)
+            // A secret in a name or a symlink target reaches the host as surely as one in a file.
+            if !change.kind.isDeletion { findings += nameScan(change, session: session) }
             // An unsafe name is held by pathChecks; its escaped path names no file to read.
             if change.kind.isDeletion || change.flags.unsafeName != nil { continue }
             if change.type == .file && (change.kind == .added || change.kind == .modified) {
@@ -77,6 +80,12 @@ public struct SyncGate: Sendable {
                     continue
                 }
                 let bytes = try contents.read(change.path, limit: policy.maxFileSize)
+                if change.kind == .modified, findings.contains(where: { $0.ruleID == "conflict-host-changed" && $0.path == change.path }),
+                   Self.alreadyApplied(change, bytes: bytes, lower: set.lower) {
+                    // A sync of the running sandbox applied it (the upper keeps its copy while
+                    // mounted): the host holds exactly these bytes, nobody else changed it.
+                    findings.removeAll { $0.ruleID == "conflict-host-changed" && $0.path == change.path }
+                }
                 findings += contentChecks(change, bytes: bytes, set: set)
                 findings += session.scan(bytes, path: change.path)
             }
@@ -259,6 +268,29 @@ public struct SyncGate: Sendable {
         return findings
     }
 
+    /// Secrets in the last component of the change's path and in its symlink target (the
+    /// directories above are changes of their own). Rules that match a path alone are left to
+    /// the file's own scan.
+    func nameScan(_ change: Change, session: SecretScanner.Session) -> [Finding] {
+        var carried = Array((change.path.split(separator: "/").last.map(String.init) ?? change.path).utf8)
+        if let target = change.symlinkTarget { carried += [0x0A] + Array(target.utf8) }
+        return session.scan(carried, path: "").filter { $0.line != nil }.map { found in
+            var finding = found
+            finding.path = change.path
+            finding.message = "in the \(found.line == 1 ? "name" : "symlink target"): " + found.message
+            finding.line = nil
+            finding.column = nil
+            return finding
+        }
+    }
+
+    /// Whether the host file already is what the change would make it: same bytes, same mode.
+    static func alreadyApplied(_ change: Change, bytes: [UInt8], lower: String) -> Bool {
+        guard let host = try? FileInfo.lstat(lower + "/" + change.path), host.type == .file, host.size == UInt64(bytes.count),
+              host.mode & 0o7777 == change.mode & 0o7777 else { return false }
+        return (try? FileContents.read(lower + "/" + change.path, limit: UInt64(bytes.count))) == bytes
+    }
+
     func contentChecks(_ change: Change, bytes: [UInt8], set: ChangeSet) -> [Finding] {
         var findings: [Finding] = []
         if let format = Self.executableFormat(bytes) {
@@ -298,6 +330,15 @@ public struct SyncGate: Sendable {
                             ruleID: "trap-npm-lifecycle", severity: .approval, path: change.path,
                             message: "npm \"\(name)\" script added or changed: \(TerminalText.escaped(after[name] ?? ""))",
                             fix: "review the script; npm runs it on install; approve with --yes or at the prompt"))
+                }
+                // corepack downloads and runs the package manager this names (a version, or a URL).
+                let manager = (Self.npmField("packageManager", bytes), Self.npmField("packageManager", old))
+                if manager.0 != nil && manager.0 != manager.1 {
+                    findings.append(
+                        Finding(
+                            ruleID: "trap-npm-lifecycle", severity: .approval, path: change.path,
+                            message: "\"packageManager\" added or changed: corepack fetches and runs \(TerminalText.escaped(manager.0 ?? ""))",
+                            fix: "review the package manager it names; approve with --yes or at the prompt"))
                 }
             } catch {
                 findings.append(
@@ -357,6 +398,13 @@ public struct SyncGate: Sendable {
         return result
     }
 
+    /// A top-level field of a package.json, as JSON text (nil when absent or unreadable).
+    static func npmField(_ name: String, _ bytes: [UInt8]) -> String? {
+        guard let document = try? JSONValue.parse(bytes), let value = document[name] else { return nil }
+        if case .string(let text) = value { return text }
+        return "\(value)"
+    }
+
     struct UnreadableScripts: Error {
         var reason: String
     }
@@ -394,43 +442,4 @@ public struct SyncGate: Sendable {
         return String(path[..<slash])
     }
 
-}
-
-/// The workspace as it will be once a change set is applied, as symlink resolution sees it: the
-/// change set's entries over the host's, the host's read beneath the workspace without following
-/// a symlink.
-struct ResultingTree {
-    let changes: [String: LinkResolver.Entry]
-    let host: AnchoredDirectory?
-
-    init(set: ChangeSet) {
-        var changes: [String: LinkResolver.Entry] = [:]
-        for change in set.changes {
-            changes[change.path] = Self.entry(kind: change.kind, type: change.type, target: change.symlinkTarget)
-        }
-        self.init(changes: changes, host: try? AnchoredDirectory(set.lower))
-    }
-
-    init(changes: [String: LinkResolver.Entry], host: AnchoredDirectory?) {
-        self.changes = changes
-        self.host = host
-    }
-
-    static func entry(kind: Change.Kind, type: FileInfo.FileType, target: String?) -> LinkResolver.Entry {
-        switch kind {
-        case .deleted, .dirRemoved: return .other
-        case .dirAdded, .dirReplaced, .dirModeChanged: return .directory
-        case .added, .modified, .modeChanged: return type == .symlink ? .symlink(target ?? "") : (type == .directory ? .directory : .other)
-        }
-    }
-
-    func entry(_ path: String) -> LinkResolver.Entry {
-        if let known = changes[path] { return known }
-        guard let host, let st = host.lstat(path) else { return .other }
-        switch st.st_mode & S_IFMT {
-        case S_IFDIR: return .directory
-        case S_IFLNK: return (try? host.readLink(path)).map { .symlink($0) } ?? .symlink("/")
-        default: return .other
-        }
-    }
 }

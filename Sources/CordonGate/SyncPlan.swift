@@ -1,4 +1,5 @@
 public import CordonFS
+import CordonScan
 
 /// Which changes of a gate report may apply, given the user's approvals; pure.
 ///

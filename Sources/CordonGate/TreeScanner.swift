@@ -1,6 +1,7 @@
 public import CordonCore
 import CordonFS
 import CordonOS
+public import CordonScan
 
 /// Scans files and directory trees on disk with a `SecretScanner` (what `cordon scan` runs).
 public struct TreeScanner: Sendable {

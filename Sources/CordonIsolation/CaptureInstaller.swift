@@ -1,3 +1,4 @@
+public import CordonCore
 public import CordonOS
 import Glibc
 
@@ -147,7 +148,7 @@ public struct CaptureInstaller: Sendable {
     }
 
     /// Sends the outcome to the supervisor and closes what init no longer needs.
-    public static func report(_ outcome: Outcome, to socket: Int32) throws(SystemError) {
+    public static func report(_ outcome: Outcome, to socket: Int32) throws(CordonError) {
         switch outcome {
         case .installed(let listeners): try CaptureChannel.report(listeners, over: socket)
         case .unavailable(let reason): try CaptureChannel.report(unavailable: reason, over: socket)

@@ -1,3 +1,4 @@
+import CordonCore
 public import CordonOS
 import Glibc
 
@@ -64,7 +65,7 @@ public struct PlanExecutor {
         guard child >= 0 else { throw .current("fork the capture installer") }
         if child == 0 {
             let outcome = CaptureInstaller(capture: capture).install()
-            do throws(SystemError) { try CaptureInstaller.report(outcome, to: SandboxPlan.networkDescriptor) } catch {
+            do throws(CordonError) { try CaptureInstaller.report(outcome, to: SandboxPlan.networkDescriptor) } catch {
                 let text = "\(error)\n"
                 _ = text.withCString { write(SandboxPlan.errorDescriptor, $0, strlen($0)) }
                 _exit(1)

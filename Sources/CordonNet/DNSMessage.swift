@@ -1,3 +1,5 @@
+public import CordonPolicy
+
 /// The DNS wire format, as much as the stub needs: header, questions (names decompressed on
 /// parse), and A/AAAA answers on build.
 public struct DNSMessage: Sendable, Equatable {

@@ -1,3 +1,5 @@
+import CordonCore
+public import CordonPolicy
 public import NIOCore
 import NIOPosix
 import NIOSSL
@@ -6,96 +8,26 @@ import NIOSSL
 import Glibc
 #endif
 
-/// Host-side name resolution: A and AAAA addresses of a name.
-public protocol Resolver: Sendable {
-    func resolve(_ name: String) async throws -> [IPAddress]
-}
-
-/// `getaddrinfo` on threads of its own: neither the event loops nor Swift's cooperative pool
-/// (as many threads as cores) ever wait for a slow name server, so a few stuck lookups cannot
-/// stall every other connection's decision.
-public struct SystemResolver: Resolver {
-    public init() {}
-
-    /// Started on the first lookup; a sandbox that never resolves a name has no such threads.
-    static let lookupThreads: NIOThreadPool = {
-        let pool = NIOThreadPool(numberOfThreads: 4)
-        pool.start()
-        return pool
-    }()
-
-    public func resolve(_ name: String) async throws -> [IPAddress] {
-        try await Self.lookupThreads.runIfActive { try SystemResolver.lookup(name) }
-    }
-
-    public struct LookupError: Error, CustomStringConvertible {
-        public var name: String
-        public var code: Int32
-        public var description: String { "cannot resolve \(name): \(String(cString: gai_strerror(code)))" }
-    }
-
-    static func lookup(_ name: String) throws -> [IPAddress] {
-        var hints = addrinfo()
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        var result: UnsafeMutablePointer<addrinfo>?
-        let code = getaddrinfo(name, nil, &hints, &result)
-        guard code == 0 else { throw LookupError(name: name, code: code) }
-        defer { freeaddrinfo(result) }
-        var addresses: [IPAddress] = []
-        var cursor = result
-        while let info = cursor {
-            if let raw = info.pointee.ai_addr {
-                if info.pointee.ai_family == AF_INET {
-                    // sockaddr_in: family (2), port (2), then the 4 address bytes.
-                    let bytes = Array(UnsafeRawBufferPointer(start: UnsafeRawPointer(raw), count: 8)[4..<8])
-                    if let address = IPAddress(bytes: bytes) { addresses.append(address) }
-                } else if info.pointee.ai_family == AF_INET6 {
-                    // sockaddr_in6: family (2), port (2), flowinfo (4), then the 16 address bytes.
-                    let bytes = Array(UnsafeRawBufferPointer(start: UnsafeRawPointer(raw), count: 24)[8..<24])
-                    if let address = IPAddress(bytes: bytes) { addresses.append(address) }
-                }
-            }
-            cursor = info.pointee.ai_next
-        }
-        var seen = Set<IPAddress>()
-        return addresses.filter { seen.insert($0).inserted }
-    }
-}
-
-/// Why a dial did not produce a connection.
-public enum DialError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// Every address was refused by the address policy (the first reason is kept).
-    case addressRefused(address: IPAddress, reason: String)
-    case resolutionFailed(String)
-    case connectFailed(String)
-    case timedOut
-    case parentProxyRefused(String)
-    /// TLS to an `https://` parent proxy failed (its certificate not trusted or naming another host).
-    case parentProxyTLS(String)
-
-    public var description: String {
-        switch self {
-        case .addressRefused(let address, let reason): return "address \(address) is \(reason)"
-        case .resolutionFailed(let why): return why
-        case .connectFailed(let why): return "connect failed: \(why)"
-        case .timedOut: return "connect timed out"
-        case .parentProxyRefused(let why): return "parent proxy refused: \(why)"
-        case .parentProxyTLS(let why): return "TLS to the parent proxy failed: \(why)"
-        }
-    }
-}
-
 /// Resolves (pins first), checks every address with the address policy, and connects to a checked
 /// address only — never `connect(host:port:)`, which would resolve again behind the policy's back.
 public struct Dialer: Sendable {
     public var policy: EgressPolicy
     public var resolver: any Resolver
     public var connectTimeout: TimeAmount
+    /// The TLS client context for an `https://` parent proxy (nil without one): the CA file is
+    /// read here, when the dialer is built, not by the pure policy. A failure is kept and reported
+    /// by `SandboxEgress` before the sandbox starts, and by any connection through the parent.
+    let parentTLS: Result<NIOSSLContext, CordonError>?
 
     public init(policy: EgressPolicy, resolver: any Resolver, connectTimeout: TimeAmount = .seconds(10)) {
+        self.init(policy: policy, resolver: resolver, connectTimeout: connectTimeout, parentTLS: ParentProxyTLS.setUp(for: policy.parentProxy))
+    }
+
+    init(policy: EgressPolicy, resolver: any Resolver, connectTimeout: TimeAmount, parentTLS: Result<NIOSSLContext, CordonError>?) {
         self.policy = policy
         self.resolver = resolver
         self.connectTimeout = connectTimeout
+        self.parentTLS = parentTLS
     }
 
     /// The addresses for `host`: pins, then the resolver. Addresses pass through untouched.
@@ -261,7 +193,7 @@ public struct Dialer: Sendable {
         -> EventLoopFuture<any Channel>
     {
         let target = host.address.map(\.hostLiteral) ?? host.description
-        let tls = policy.parentTLS
+        let tls = try? parentTLS?.get()
         return connectFuture(address, port: parent.port, on: eventLoop).flatMap { channel in
             let promise = channel.eventLoop.makePromise(of: Void.self)
             do {
@@ -279,73 +211,5 @@ public struct Dialer: Sendable {
                 throw Self.parentFailure(error, parent: parent)
             }
         }
-    }
-}
-
-/// Sends `CONNECT target` to a parent proxy and waits for its 2xx, then leaves the pipeline.
-final class ParentConnectHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
-
-    struct Refused: Error, CustomStringConvertible {
-        var status: String
-        var description: String { status }
-    }
-
-    private let target: String
-    private let done: EventLoopPromise<Void>
-    private var received: [UInt8] = []
-    private var finished = false
-
-    init(target: String, done: EventLoopPromise<Void>) {
-        self.target = target
-        self.done = done
-    }
-
-    func handlerAdded(context: ChannelHandlerContext) {
-        let request = "CONNECT \(target) HTTP/1.1\r\nHost: \(target)\r\n\r\n"
-        context.writeAndFlush(NIOAny(context.channel.allocator.buffer(string: request)), promise: nil)
-        context.read()
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var buffer = unwrapInboundIn(data)
-        received += buffer.readBytes(length: buffer.readableBytes) ?? []
-        guard let end = FirstBytes.headEnd(received) else {
-            if received.count > 16_384 { fail(context, "response head too large") } else { context.read() }
-            return
-        }
-        let statusLine = String(decoding: received.prefix { $0 != 0x0D }, as: UTF8.self)
-        let parts = statusLine.split(separator: " ")
-        guard parts.count >= 2, parts[1].hasPrefix("2") else {
-            fail(context, statusLine)
-            return
-        }
-        finished = true
-        let leftover = Array(received[(end + 4)...])
-        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
-        if !leftover.isEmpty {
-            context.fireChannelRead(NIOAny(context.channel.allocator.buffer(bytes: leftover)))
-        }
-        done.succeed(())
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        fail(context, "connection closed")
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        fail(context, error)  // TLS errors keep their type: `Dialer.parentFailure` words them
-    }
-
-    private func fail(_ context: ChannelHandlerContext, _ why: String) {
-        fail(context, Refused(status: why))
-    }
-
-    private func fail(_ context: ChannelHandlerContext, _ error: any Error) {
-        guard !finished else { return }
-        finished = true
-        done.fail(error)
-        context.close(promise: nil)
     }
 }

@@ -1,20 +1,9 @@
+public import CordonPolicy
 public import CordonCore
 public import NIOCore
 import NIOHTTP1
 public import NIOPosix
 import Synchronization
-
-/// Which names the DNS stub handed out an address for: how a transparent flow's destination
-/// address is tied back to a name (and an address never handed out is an IP-literal attempt).
-public protocol NameLookup: Sendable {
-    func names(for address: IPAddress) -> [String]
-    /// The address a flow to `address` is dialled to (differs for stand-ins of loopback addresses).
-    func dialAddress(for address: IPAddress) -> IPAddress
-}
-
-extension NameLookup {
-    public func dialAddress(for address: IPAddress) -> IPAddress { address }
-}
 
 /// cordon's egress proxy: one listener serving HTTP/1.1 forward proxying, CONNECT and SOCKS5,
 /// plus `handleTransparent` for flows captured with their original destination.
@@ -373,73 +362,10 @@ public final class EgressProxy: Sendable {
     }
 }
 
-extension ChannelHandlerContext {
-    /// Writes `bytes` (if any), then closes `mode` once they and every write queued before are on
-    /// the wire. Never close with writes queued: NIO's full close drops them, and it turns the
-    /// half-close (`.output`, a FIN) of a channel whose input has already ended into a full close
-    /// at once, so a client that half-closed after its request would lose the end of a long answer.
-    func closeBehindWrites(_ mode: CloseMode = .all, writing bytes: [UInt8] = []) {
-        let promise = eventLoop.makePromise(of: Void.self)
-        writeAndFlush(NIOAny(channel.allocator.buffer(bytes: bytes)), promise: promise)
-        let context = self
-        promise.futureResult.assumeIsolated().whenComplete { _ in context.close(mode: mode, promise: nil) }
-    }
-}
-
 /// Storage the size of a `sockaddr_in`, for SO_ORIGINAL_DST.
 struct SockaddrIn: Sendable {
     var storage: (UInt64, UInt64) = (0, 0)
 }
-
-/// The listener's first handler: one byte tells SOCKS5 (0x05) from HTTP, then it hands over. A
-/// client that sends nothing within `firstBytesTimeout` is closed (no line: it asked for nothing).
-final class ProtocolSniffer: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
-
-    private let proxy: EgressProxy
-    private let record: FlowRecord
-    private var deadline: Scheduled<Void>?
-
-    init(proxy: EgressProxy, record: FlowRecord) {
-        self.proxy = proxy
-        self.record = record
-    }
-
-    func handlerAdded(context: ChannelHandlerContext) {
-        deadline = context.eventLoop.assumeIsolated().scheduleTask(in: proxy.options.firstBytesTimeout) {
-            context.close(promise: nil)
-        }
-    }
-
-    func handlerRemoved(context: ChannelHandlerContext) {
-        deadline?.cancel()
-        deadline = nil
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let buffer = unwrapInboundIn(data)
-        guard let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return }
-        deadline?.cancel()
-        deadline = nil
-        let pipeline = context.pipeline.syncOperations
-        do {
-            if first == 0x05 {
-                try pipeline.addHandler(SOCKS5Handler(proxy: proxy, record: record), position: .after(self))
-            } else {
-                try HTTPProxyHandler.install(HTTPProxyHandler(proxy: proxy, record: record), after: self, in: pipeline)
-            }
-        } catch {
-            context.close(promise: nil)
-            return
-        }
-        context.fireChannelRead(data)
-        pipeline.removeHandler(context: context, promise: nil)
-    }
-}
-
-@available(*, unavailable)
-extension ProtocolSniffer: Sendable {}
 
 /// `10 s`, `250 ms`: a timeout as the network log and the answers name it.
 func describeTimeout(_ time: TimeAmount) -> String {

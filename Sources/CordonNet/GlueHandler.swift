@@ -1,3 +1,4 @@
+import CordonPolicy
 import NIOCore
 
 /// Joins two channels byte for byte: partner writes, flush on read-complete, half-close on input

@@ -1,3 +1,4 @@
+import CordonPolicy
 import NIOCore
 import NIOHTTP1
 
@@ -219,11 +220,17 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: CONNECT
 
     private func startConnect(context: ChannelHandlerContext, head: HTTPRequestHead) {
-        guard let (hostText, port) = parseAuthority(head.uri), let host = Host(hostText) else {
+        guard let (hostText, port) = parseAuthority(head.uri) else {
             record.target(method: "CONNECT", host: head.uri, port: 0)
             record.decided(Decision(verdict: .deny, host: head.uri, port: 0, rule: "bad-request", reason: "CONNECT target is not host:port"))
             finish(context: context, EgressProxy.plainResponse(.badRequest, "CONNECT needs host:port, got \(head.uri)"))
             return
+        }
+        guard let host = Host(hostText) else {
+            // Not a host (an address in a refused spelling, an invalid name): the policy says why.
+            record.target(method: "CONNECT", host: hostText, port: port)
+            let decision = proxy.policy.decide(host: hostText, port: port)
+            return refuse(context, host: decision.host, port: port, rule: decision.rule, reason: decision.reason)
         }
         if record !== firstRecord {
             // A tunnel after forward requests: its line is written when the connection closes.
@@ -566,48 +573,3 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
 @available(*, unavailable)
 extension HTTPProxyHandler: Sendable {}
-
-/// The parts of an absolute-form `http://` request target.
-struct ForwardTarget: Equatable {
-    var host: String
-    var port: Int
-    var authority: String
-    var pathAndQuery: String
-
-    init?(uri: String) {
-        guard Self.hasScheme(uri) else { return nil }
-        // On the UTF-8 bytes: the delimiters are ASCII, and this runs for every request.
-        let bytes = uri.utf8
-        let start = bytes.index(bytes.startIndex, offsetBy: 7)
-        let rest = bytes[start...]
-        let end = rest.firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") } ?? rest.endIndex
-        guard end > start, !rest[..<end].contains(UInt8(ascii: "@")) else { return nil }
-        let authority = String(uri[start..<end])
-        let pathEnd = rest[end...].firstIndex(of: UInt8(ascii: "#")) ?? rest.endIndex
-        var path = String(uri[end..<pathEnd])
-        if path.isEmpty || path.utf8.first == UInt8(ascii: "?") { path = "/" + path }
-        if let parsed = parseAuthority(authority) {
-            (host, port) = parsed
-        } else if !authority.utf8.contains(UInt8(ascii: ":")) || (authority.utf8.first == UInt8(ascii: "[") && authority.utf8.last == UInt8(ascii: "]")) {
-            // No port: a name or address alone, or a bracketed IPv6 address.
-            (host, port) = (authority, 80)
-        } else {
-            return nil
-        }
-        self.authority = authority
-        self.pathAndQuery = path
-    }
-
-    /// `http://` in any case.
-    static func hasScheme(_ uri: String) -> Bool {
-        uri.utf8.prefix(7).equalsIgnoringASCIICase("http://".utf8)
-    }
-
-    /// Same host (normalised) and same port (80 when the header names none).
-    func matches(hostHeader: String) -> Bool {
-        let headerHost = FirstBytes.stripPort(hostHeader.trimmingSpaces())
-        let headerPort = parseAuthority(hostHeader.trimmingSpaces())?.port ?? 80
-        guard let a = Host(headerHost), let b = Host(host) else { return false }
-        return a == b && headerPort == port
-    }
-}

@@ -1,4 +1,5 @@
 import CordonCore
+import CordonPolicy
 import NIOCore
 import NIOSSL
 
@@ -8,8 +9,18 @@ import NIOSSL
 /// CONNECT and then the tunnel's bytes, so the organisation's proxy sees only what it would see
 /// from any client.
 enum ParentProxyTLS {
-    /// The client context, built once per policy; the CA file is read here, so a bad one stops
-    /// the sandbox before it starts.
+    /// The context for `parent` when it is an `https://` proxy (nil otherwise), or why it cannot
+    /// be built. Reads the CA file: called where the dialer is built.
+    static func setUp(for parent: EgressConfiguration.ParentProxy?) -> Result<NIOSSLContext, CordonError>? {
+        guard let parent, ParentProxyAddress(parent.url)?.tls == true else { return nil }
+        do {
+            return .success(try context(caFile: parent.caFile))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// The client context; the CA file is read here, so a bad one stops the sandbox before it starts.
     static func context(caFile: String?) throws(CordonError) -> NIOSSLContext {
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.minimumTLSVersion = .tlsv12

@@ -1,3 +1,4 @@
+import CordonPolicy
 import NIOCore
 
 /// SOCKS5 CONNECT without authentication (RFC 1928). Refusals get their reply code (0x02 "not

@@ -1,3 +1,4 @@
+public import CordonPolicy
 public import CordonCore
 public import CordonOS
 public import NIOCore
@@ -53,9 +54,10 @@ public final class SandboxEgress: Sendable {
             policy: policy, log: log, resolver: resolver, nameLookup: names, approvals: approvals,
             options: .init(
                 sandbox: sandbox,
-                firstBytesTimeout: configuration.requestTimeout.map { .nanoseconds(Int64($0 * 1e9)) } ?? EgressProxy.Options.defaultFirstBytesTimeout,
-                maxConnections: configuration.maxConnections ?? EgressProxy.Options.defaultMaxConnections),
+                firstBytesTimeout: .nanoseconds(Int64(configuration.requestTimeout * 1e9)), maxConnections: configuration.maxConnections),
             group: group())
+        // The parent proxy's CA file was read when the proxy's dialer was built: a bad one stops here.
+        if case .failure(let error)? = proxy.dialer.parentTLS { throw error }
     }
 
     /// Starts serving every listener; on failure closes what it was given and throws.

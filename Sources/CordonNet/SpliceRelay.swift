@@ -1,3 +1,4 @@
+import CordonPolicy
 import CordonCore
 import CordonOS
 import Synchronization

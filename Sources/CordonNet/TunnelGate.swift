@@ -1,3 +1,4 @@
+import CordonPolicy
 import NIOCore
 
 /// Stands between an accepted tunnel and the glue: holds the client's first bytes until they name

@@ -1,4 +1,5 @@
 import CordonOS
+import CordonPolicy
 import NIOCore
 import NIOSSL
 

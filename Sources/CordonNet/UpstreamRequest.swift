@@ -1,3 +1,4 @@
+import CordonPolicy
 import NIOCore
 import NIOHTTP1
 

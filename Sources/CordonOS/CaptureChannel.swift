@@ -66,21 +66,24 @@ public struct CaptureChannel: Sendable {
     }
 
     /// init's side: the listeners (closed here once sent, whatever the outcome), or why there are none.
-    public static func report(_ listeners: CaptureListeners, over socket: Int32) throws(SystemError) {
+    public static func report(_ listeners: CaptureListeners, over socket: Int32) throws(CordonError) {
         let fds = listeners.all
         defer { fds.forEach { close($0) } }
-        try DescriptorPassing.send(Array("ok".utf8), descriptors: fds, over: socket, "hand the network listeners to the supervisor")
+        try DescriptorPassing.send(fds, message: Array("ok".utf8), over: socket)
     }
 
-    public static func report(unavailable reason: String, over socket: Int32) throws(SystemError) {
-        try DescriptorPassing.send(Array(reason.utf8.prefix(4000)), descriptors: [], over: socket, "report the network state to the supervisor")
+    public static func report(unavailable reason: String, over socket: Int32) throws(CordonError) {
+        try DescriptorPassing.send([], message: Array(reason.utf8.prefix(4000)), over: socket)
     }
 
     /// The supervisor's side: blocks until init reports; closes the parent end. Anything but
     /// exactly four listeners with "ok" is refused (and what came is closed).
     public func receive() -> Received {
         defer { close(parent) }
-        guard let (message, received) = try? DescriptorPassing.receive(over: parent, maxDescriptors: 8, capacity: 4096), !message.isEmpty else {
+        guard let got = try? DescriptorPassing.receive(over: parent, maxDescriptors: 8, capacity: 4096) else { return .closed }
+        let (message, received) = (got.message, got.descriptors)
+        guard !message.isEmpty else {
+            received.forEach { close($0) }
             return .closed
         }
         let text = String(decoding: message, as: UTF8.self)

@@ -1,39 +1,50 @@
 import CCordon
-
-#if canImport(Glibc)
+public import CordonCore
 import Glibc
-#endif
 
-/// Descriptors sent over a unix socket with a message (SCM_RIGHTS): the only place they cross
-/// one. `CaptureChannel` (the capture's listeners) and the limits message to cordon-init use it.
+/// Descriptors sent over a unix socket with a message (SCM_RIGHTS), and the unix listener of
+/// the control socket.
 public enum DescriptorPassing {
-    /// Sends one message with `descriptors` attached (the caller still owns and closes them).
-    public static func send(_ message: [UInt8], descriptors: [Int32], over socket: Int32, _ operation: String = "send descriptors") throws(SystemError) {
-        let rc = descriptors.withUnsafeBufferPointer { fds in
-            message.withUnsafeBytes { ccordon_send_fds(socket, fds.isEmpty ? nil : fds.baseAddress, Int32(fds.count), $0.baseAddress, $0.count) }
-        }
-        try check(operation, nil, rc)
+    /// One message received: its bytes (empty at end of stream) and the descriptors that came
+    /// with it (close-on-exec; the receiver owns them).
+    public struct Received {
+        public var message: [UInt8]
+        public var descriptors: [Int32]
     }
 
-    /// Receives one message and up to `maxDescriptors` descriptors (close-on-exec, now the
-    /// caller's); an empty message at the end of the stream. Descriptors that arrived with a
-    /// failed receive are closed.
-    public static func receive(over socket: Int32, maxDescriptors: Int = 16, capacity: Int) throws(SystemError) -> (message: [UInt8], descriptors: [Int32]) {
-        var fds = [Int32](repeating: -1, count: max(maxDescriptors, 1))
-        var count: Int32 = 0
-        var buffer = [UInt8](repeating: 0, count: max(capacity, 1))
-        let n = fds.withUnsafeMutableBufferPointer { f in
-            buffer.withUnsafeMutableBytes { ccordon_recv_fds(socket, f.baseAddress, Int32(maxDescriptors), &count, $0.baseAddress, $0.count) }
+    /// Sends `message` (at least one byte) with `descriptors` attached over `socket`.
+    public static func send(_ descriptors: [Int32], message: [UInt8], over socket: Int32) throws(CordonError) {
+        let rc = descriptors.withUnsafeBufferPointer { fds in
+            message.withUnsafeBytes { ccordon_send_fds(socket, fds.baseAddress, Int32(fds.count), $0.baseAddress, $0.count) }
         }
-        let received = Array(fds.prefix(Int(max(count, 0))))
+        if rc < 0 { throw failure("cannot send \(descriptors.count) descriptors over socket \(socket)", rc) }
+    }
+
+    /// Receives one message of at most `capacity` bytes with at most `maxDescriptors`. On a
+    /// failure, descriptors that arrived are closed.
+    public static func receive(over socket: Int32, maxDescriptors: Int, capacity: Int) throws(CordonError) -> Received {
+        var fds = [Int32](repeating: -1, count: maxDescriptors)
+        var count: Int32 = 0
+        var buffer = [UInt8](repeating: 0, count: capacity)
+        let n = fds.withUnsafeMutableBufferPointer { f in
+            buffer.withUnsafeMutableBytes { ccordon_recv_fds(socket, f.baseAddress, Int32(f.count), &count, $0.baseAddress, $0.count) }
+        }
+        let received = Array(fds.prefix(Int(max(0, count))))
         guard n >= 0 else {
             received.forEach { close($0) }
-            throw SystemError("receive descriptors", nil, returned: Int32(n))
+            throw failure("cannot receive over socket \(socket)", Int32(clamping: n))
         }
-        guard n > 0 else {
-            received.forEach { close($0) }
-            return ([], [])
-        }
-        return (Array(buffer.prefix(n)), received)
+        return Received(message: Array(buffer.prefix(n)), descriptors: received)
+    }
+
+    /// A unix stream socket listening at `path` (close-on-exec).
+    public static func listen(at path: String, backlog: Int32 = 16) throws(CordonError) -> Int32 {
+        let fd = path.withCString { ccordon_unix_listen($0, backlog) }
+        if fd < 0 { throw failure("cannot listen at \(path)", fd) }
+        return fd
+    }
+
+    private static func failure(_ what: String, _ rc: Int32) -> CordonError {
+        CordonError(.systemCall, what, cause: String(cString: strerror(-rc)))
     }
 }

@@ -27,6 +27,14 @@ final class Background: Sendable {
         }
     }
 
+    /// Nothing to wait for: `wait` returns at once.
+    private init() {
+        thread = nil
+        failure = Failure()
+    }
+
+    static func none() -> Background { Background() }
+
     /// Waits for the work (later calls return at once) and throws what it threw.
     func wait() throws(CordonError) {
         let first = failure.joined.withLock { joined in

@@ -1,4 +1,3 @@
-import CCordon
 import CordonConfig
 import CordonCore
 import CordonIsolation
@@ -159,111 +158,18 @@ final class DiskWatch: Sendable {
         return "\(tenths / 10).\(tenths % 10) MiB"
     }
 
-    /// Allocated bytes (st_blocks, so sparse files cost what they hold) and entries beneath the
-    /// directories, each upper's own directory included. Follows no symlink, never leaves the tree
-    /// (each directory opened with O_NOFOLLOW beneath its parent's descriptor); a hard-linked file
-    /// counts once.
+    /// Allocated bytes and entries beneath the directories (`FileSystemUsage.measure`).
     static func measure(_ directories: [String]) -> Usage {
-        var usage = Usage()
-        var seen: Set<UInt64> = []
-        for directory in directories {
-            let fd = open(directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-            guard fd >= 0 else { continue }
-            var st = stat()
-            if fstat(fd, &st) == 0 { add(st, to: &usage, seen: &seen) }
-            walk(directoryFD: fd, depth: 1, usage: &usage, seen: &seen)
-        }
-        return usage
+        let measured = FileSystemUsage.measure(directories, maxDepth: maxDepth)
+        return Usage(bytes: measured.bytes, inodes: measured.inodes, unmeasured: measured.unmeasured)
     }
 
     /// Adds the regular files that processes of the sandbox's PID namespace hold open after
     /// deleting them beneath `sandboxPaths` (an upper layer's entry is gone, its blocks are not).
     static func addOpenDeleted(initPID: Int32, sandboxPaths: [String], to usage: inout Usage) {
-        var seen: Set<UInt64> = []
-        // The overlays' devices as the sandbox sees them: a held file is theirs whatever path the
-        // kernel prints for it (from the host, a file of another mount namespace's tree may show
-        // relative to its mount, not as /workspace/…).
-        var devices = Set<UInt64>()
-        for path in sandboxPaths {
-            var st = stat()
-            if stat("/proc/\(initPID)/root" + path, &st) == 0 { devices.insert(UInt64(st.st_dev)) }
-        }
-        // Descriptors, and memory mappings (map_files: followed only with CAP_CHECKPOINT_RESTORE,
-        // so when cordon runs as root; rootless, a file kept only as a mapping is not seen).
-        for pid in NamespaceStopper.processes(inNamespaceOf: initPID) {
-            for kind in ["fd", "map_files"] {
-                let fdDirectory = "/proc/\(pid)/\(kind)"
-                guard let dir = opendir(fdDirectory) else { continue }
-                defer { closedir(dir) }
-                while let entry = readdir(dir) {
-                    let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                    guard name.first != "." else { continue }
-                    let path = fdDirectory + "/" + name
-                    var buffer = [CChar](repeating: 0, count: 4096)
-                    let n = readlink(path, &buffer, buffer.count)
-                    guard n > 0 else { continue }
-                    let target = buffer[0..<n].map { UInt8(bitPattern: $0) }
-                    let suffix = Array(" (deleted)".utf8)
-                    guard target.count > suffix.count, Array(target.suffix(suffix.count)) == suffix else { continue }
-                    var inside = false
-                    for prefix in sandboxPaths {
-                        let p = Array(prefix.utf8)
-                        if target.starts(with: p) && target.count > p.count && target[p.count] == UInt8(ascii: "/") { inside = true }
-                    }
-                    var st = stat()
-                    guard stat(path, &st) == 0, inside || devices.contains(UInt64(st.st_dev)), st.st_mode & S_IFMT == S_IFREG, st.st_nlink == 0,
-                          seen.insert(UInt64(st.st_ino)).inserted else { continue }
-                    usage.bytes &+= UInt64(max(0, st.st_blocks)) * 512
-                    usage.inodes &+= 1
-                }
-            }
-        }
-    }
-
-    private static func add(_ st: stat, to usage: inout Usage, seen: inout Set<UInt64>) {
-        if st.st_mode & S_IFMT != S_IFDIR && st.st_nlink > 1 {
-            guard seen.insert(UInt64(st.st_ino)).inserted else { return }
-        }
-        usage.bytes &+= UInt64(max(0, st.st_blocks)) * 512
-        usage.inodes &+= 1
-    }
-
-    /// Takes ownership of `fd`.
-    private static func walk(directoryFD fd: Int32, depth: Int, usage: inout Usage, seen: inout Set<UInt64>) {
-        guard let dir = fdopendir(fd) else {
-            close(fd)
-            return
-        }
-        defer { closedir(dir) }
-        while let entry = readdir(dir) {
-            let isDot = withUnsafeBytes(of: entry.pointee.d_name) { name in
-                name[0] == UInt8(ascii: ".") && (name[1] == 0 || name[1] == UInt8(ascii: ".") && name[2] == 0)
-            }
-            if isDot { continue }
-            // The name's raw bytes: a name that is not UTF-8 is measured like any other.
-            var st = stat()
-            let found = withUnsafePointer(to: &entry.pointee.d_name) {
-                fstatat(fd, UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self), &st, AT_SYMLINK_NOFOLLOW) == 0
-            }
-            guard found else {
-                if errno == EACCES { usage.unmeasured = "a directory cordon cannot read (its mode denies its owner)" }
-                continue
-            }
-            add(st, to: &usage, seen: &seen)
-            guard st.st_mode & S_IFMT == S_IFDIR else { continue }
-            if depth >= maxDepth {
-                usage.unmeasured = "directories nested deeper than \(maxDepth) levels"
-                continue
-            }
-            let child = withUnsafePointer(to: &entry.pointee.d_name) {
-                openat(fd, UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-            }
-            if child >= 0 {
-                walk(directoryFD: child, depth: depth + 1, usage: &usage, seen: &seen)
-            } else if errno == EACCES {
-                usage.unmeasured = "a directory cordon cannot read (its mode denies its owner)"
-            }
-        }
+        let held = FileSystemUsage.openDeleted(inNamespaceOf: initPID, beneath: sandboxPaths)
+        usage.bytes &+= held.bytes
+        usage.inodes &+= held.inodes
     }
 
     /// Freezes the sandbox: its cgroup when that can be frozen, else every process of its PID
@@ -283,10 +189,13 @@ final class DiskWatch: Sendable {
         } catch {
             // Fail closed: a sandbox that cannot be frozen is ended (its whole PID namespace goes
             // with its init).
-            let fd = ccordon_pidfd_open(initPID)
-            guard fd >= 0 else { throw error }
-            defer { close(fd) }
-            guard ccordon_pidfd_send_signal(fd, SIGKILL) == 0 else { throw error }
+            do throws(CordonError) {
+                let fd = try ProcessDescriptor.open(pid: initPID)
+                defer { close(fd) }
+                try ProcessDescriptor.signal(fd, SIGKILL)
+            } catch _ {
+                throw error
+            }
             return "killed: it could not be frozen (\(error))"
         }
     }
@@ -330,7 +239,7 @@ final class DiskWatch: Sendable {
             if fds[0].revents & Int16(POLLIN) != 0 { return }
             if rc == 0 {
                 killed = true
-                _ = ccordon_pidfd_send_signal(pidfd, SIGKILL)
+                try? ProcessDescriptor.signal(pidfd, SIGKILL)
                 continue
             }
             var end = false
@@ -349,7 +258,7 @@ final class DiskWatch: Sendable {
             }
             if end && !killed {
                 killed = true
-                _ = ccordon_pidfd_send_signal(pidfd, SIGKILL)
+                try? ProcessDescriptor.signal(pidfd, SIGKILL)
             }
         }
     }
@@ -359,12 +268,9 @@ extension SandboxRunner {
     /// The disk limits of this run: the profile's, else the defaults capped by what the state
     /// filesystem has free.
     func diskLimits(layout: SandboxLayout) -> DiskWatch.Limits {
-        var fs = statvfs()
-        let known = statvfs(layout.directory, &fs) == 0
-        let freeBytes = known ? UInt64(fs.f_bavail) * UInt64(fs.f_frsize) : nil
         // Filesystems without a fixed inode table (btrfs) report 0 files: no cap from them.
-        let freeInodes = known && fs.f_files > 0 ? UInt64(fs.f_favail) : nil
-        let limits = profile.resources.diskLimits(freeBytes: freeBytes, freeInodes: freeInodes)
+        let free = try? FileSystemUsage.free(at: layout.directory)
+        let limits = profile.resources.diskLimits(freeBytes: free?.bytes, freeInodes: free?.inodes)
         return .init(bytes: limits.bytes, inodes: limits.inodes)
     }
 
@@ -377,12 +283,10 @@ extension SandboxRunner {
     }
 
     static func reportDiskLimit(_ trip: DiskWatch.Trip, name: String, events: JSONLinesWriter, terminal: Bool, warn: @Sendable (String) -> Void) {
-        events.append([
-            "time": .string(WallClock.rfc3339()), "event": "disk_limit", "sandbox": .string(name),
-            "bytes": .int(Int(clamping: trip.usage.bytes)), "inodes": .int(Int(clamping: trip.usage.inodes)),
-            "limit_bytes": .int(Int(clamping: trip.limits.bytes)), "limit_inodes": .int(Int(clamping: trip.limits.inodes)),
-            "frozen_by": .string(trip.frozenBy), "reason": .string(trip.reason),
-        ])
+        events.append(SandboxEvent(sandbox: name, .diskLimit(.init(
+            bytes: Int(clamping: trip.usage.bytes), inodes: Int(clamping: trip.usage.inodes),
+            limitBytes: Int(clamping: trip.limits.bytes), limitInodes: Int(clamping: trip.limits.inodes),
+            frozenBy: trip.frozenBy, reason: trip.reason))))
         var text = DiskWatch.message(name: name, trip: trip, supervisor: getpid())
         if !terminal {
             text += "\ncordon: no terminal is attached: the frozen sandbox is ended in \(Int(DiskWatch.unattendedHold)) s unless cordon gets a signal first."

@@ -1,4 +1,3 @@
-import CCordon
 import CordonConfig
 public import CordonCore
 import CordonIsolation
@@ -191,12 +190,8 @@ public struct HostDoctor {
 
     /// rm -rf without following symlinks (scratch dirs only).
     static func removeTree(_ path: String) {
-        if FileIO.kind(path, followSymlinks: false) == .directory, let dir = opendir(path) {
-            while let entry = readdir(dir) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                if name != "." && name != ".." { removeTree(path + "/" + name) }
-            }
-            closedir(dir)
+        if FileIO.kind(path, followSymlinks: false) == .directory, let names = DirectoryListing.names(at: path) {
+            for name in names { removeTree(path + "/" + name) }
             rmdir(path)
         } else {
             unlink(path)

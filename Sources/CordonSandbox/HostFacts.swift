@@ -40,7 +40,7 @@ public struct HostFacts: Sendable, Equatable {
             }
         }
         let env = ProcessEnvironment.current
-        let home = env["HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? ProcessEnvironment.passwdHome() ?? "/"
+        let home = HomeDirectory.resolve(environment: env)
         return HostFacts(
             uid: getuid(), gid: getgid(), home: home, systemEntries: entries,
             etcFiles: Set(etcCandidates.filter { FileIO.kind($0) == .file }), environment: env

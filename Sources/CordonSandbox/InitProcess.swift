@@ -1,4 +1,3 @@
-import CCordon
 import CordonConfig
 import CordonCore
 import CordonOS
@@ -113,10 +112,8 @@ final class InitProcess {
     /// byte carries `trees` (the detached mounts `plan.trees` names; none rootless).
     func sendPlan(_ bytes: [UInt8], trees: [Int32] = []) throws(CordonError) {
         guard let first = bytes.first else { throw CordonError(.sandboxSetup, "cannot hand an empty plan to cordon-init") }
-        var head = first
-        let rc = trees.withUnsafeBufferPointer { ccordon_send_fds(plan.parent, $0.baseAddress, Int32($0.count), &head, 1) }
-        guard rc == 0 else {
-            throw CordonError(.sandboxSetup, "cannot hand the plan to cordon-init", cause: String(cString: strerror(-rc)))
+        do throws(CordonError) { try DescriptorPassing.send(trees, message: [first], over: plan.parent) } catch {
+            throw CordonError(.sandboxSetup, "cannot hand the plan to cordon-init", cause: error.cause)
         }
         try plan.send(Array(bytes.dropFirst()))
         plan.closeParent()
@@ -136,8 +133,7 @@ final class InitProcess {
     /// the global lock, and its RCU grace period, that moving a process from outside takes).
     /// They are closed here.
     func releaseLimits(joinFiles: [Int32]) {
-        var ready: UInt8 = 1
-        _ = joinFiles.withUnsafeBufferPointer { ccordon_send_fds(limits, $0.baseAddress, Int32(joinFiles.count), &ready, 1) }
+        try? DescriptorPassing.send(joinFiles, message: [1], over: limits)
         for fd in joinFiles { close(fd) }
         close(limits)
         limits = -1

@@ -1,4 +1,3 @@
-import CCordon
 import CordonFS
 import CordonOS
 import Glibc
@@ -44,22 +43,35 @@ struct OverlayLayers: Sendable {
 
     /// After init has exited (the overlays are unmounted): makes what the run wrote durable, then
     /// moves the scratch directories aside. `since` is the wall-clock time (seconds) taken before
-    /// the sandbox started.
-    func settle(since: Int) {
+    /// the sandbox started. Returns whether the run wrote beneath an upper layer.
+    @discardableResult
+    func settle(since: Int) -> Bool {
         // File times are coarse (a tick): anything within a second before the start counts as new.
         let threshold = since - 1
         var synced: Set<UInt64> = []
+        var wrote = false
         for layer in layers {
             var st = stat()
             guard lstat(layer.upper, &st) == 0 else { continue }
             if !synced.contains(UInt64(st.st_dev)), Self.changed(layer.upper, since: threshold) {
-                let fd = open(layer.upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-                if fd >= 0 {
-                    if ccordon_syncfs(fd) == 0 { synced.insert(UInt64(st.st_dev)) }
-                    close(fd)
-                }
+                wrote = true
+                if (try? FileSystemUsage.flushFileSystem(of: layer.upper)) != nil { synced.insert(UInt64(st.st_dev)) }
             }
             Self.retire(layer)
+        }
+        return wrote
+    }
+
+    /// Whether every upper layer is empty or missing (nothing held for review).
+    func holdNothing() -> Bool {
+        layers.allSatisfy { layer in
+            guard let dir = opendir(layer.upper) else { return errno == ENOENT }
+            defer { closedir(dir) }
+            while let entry = readdir(dir) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
+                if name != [0x2E] && name != [0x2E, 0x2E] { return false }
+            }
+            return true
         }
     }
 
@@ -71,14 +83,8 @@ struct OverlayLayers: Sendable {
 
     func deleteRetired() {
         for layer in layers {
-            guard let dir = opendir(layer.work) else { continue }
-            var names: [String] = []
-            while let entry = readdir(dir) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                if name.hasPrefix(Self.retiredPrefix) { names.append(name) }
-            }
-            closedir(dir)
-            for name in names { Self.removeTree(layer.work + "/" + name) }
+            guard let names = DirectoryListing.names(at: layer.work) else { continue }
+            for name in names where name.hasPrefix(Self.retiredPrefix) { Self.removeTree(layer.work + "/" + name) }
         }
     }
 
@@ -101,14 +107,10 @@ struct OverlayLayers: Sendable {
 
     /// Takes ownership of `fd`.
     private static func changed(directoryFD fd: Int32, since seconds: Int) -> Bool {
-        guard let dir = fdopendir(fd) else {
-            close(fd)
-            return false
-        }
-        defer { closedir(dir) }
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name == "." || name == ".." { continue }
+        defer { close(fd) }
+        guard let names = DirectoryListing.names(ofDirectory: fd) else { return false }
+        for bytes in names {
+            let name = bytes.map { CChar(bitPattern: $0) } + [0]
             var st = stat()
             guard fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
             if st.st_ctim.tv_sec >= seconds { return true }

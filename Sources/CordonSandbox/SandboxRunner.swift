@@ -1,4 +1,3 @@
-import CCordon
 public import CordonConfig
 public import CordonCore
 import CordonIsolation
@@ -34,7 +33,7 @@ public final class SandboxRunner {
     public struct Outcome: Sendable {
         public var exitStatus: Int32
         public var layout: SandboxLayout
-        public var limitsEnforcement: String
+        public var limitsEnforcement: LimitsEnforcement
         public var oomKills: Int
         /// The host directory mounted at /workspace.
         public var workspace: String
@@ -132,19 +131,26 @@ public final class SandboxRunner {
         var egress: SandboxEgress?
         let started = WallClock.monotonic()
         let startedWall = time(nil)
-        var yolo: YoloSync?
+        var yolo: AutoSyncLoop?
+        // A sandbox made by this run: its record and uid claim are flushed only if the run leaves
+        // something in its upper layers (see `flushNewSandbox`).
+        var newSandbox = false
         let status: Int32
         do throws(CordonError) {
             // init has exited when this returns or throws: the overlays are unmounted.
-            defer { overlays.settle(since: startedWall) }
-            status = try supervise(
-                sandbox, hostname: hostname, terminal: pty, layout: layout, disk: disk,
-                prepare: { pid throws(CordonError) -> Prepared in
+            defer {
+                if overlays.settle(since: startedWall), newSandbox { flushNewSandbox(layout: layout, range: range) }
+            }
+            let loop = SupervisorLoop(sandbox: sandbox, hostname: hostname, pty: pty, layout: layout, disk: disk, filterLevel: profile.terminal.filter, warn: warn)
+            status = try loop.run(
+                prepare: { pid throws(CordonError) -> SupervisorLoop.Prepared in
                     // Checked now, written once the plan is on its way.
+                    // (An upper left by a run whose record a crash lost is not new: it is flushed.)
+                    newSandbox = FileIO.kind(layout.record) != .file && overlays.holdNothing()
                     var record = try prepareRecord(layout: layout, name: options.name, workspace: workspace)
                     record.policyFiles = policyFiles(profileSource: options.profileSource)
                     if profile.mode == .yolo {
-                        yolo = makeYoloSync(name: options.name, workspace: workspace, layout: layout, events: events,
+                        yolo = makeAutoSyncLoop(name: options.name, workspace: workspace, layout: layout, events: events,
                                             created: try? Date(record.created, strategy: .iso8601), record: record)
                         yolo?.start()
                     }
@@ -156,7 +162,7 @@ public final class SandboxRunner {
                     }
                     var plan = builder.build(.init(
                         name: options.name, workspace: workspace, command: options.command, terminal: pty != nil, layout: layout,
-                        dataRoot: paths.profileDataDirectory(profile.name), rlimitFallback: enforcement == "rlimits",
+                        dataRoot: paths.profileDataDirectory(profile.name), rlimitFallback: enforcement == .rlimits,
                         consoleDevice: pty?.slavePath, fileSizeLimit: disk?.limits.bytes ?? diskLimits(layout: layout).bytes,
                         machineID: try machineID(layout: layout), bootID: SandboxIdentifiers.newBootID()
                     ))
@@ -178,47 +184,63 @@ public final class SandboxRunner {
                     // The policy is compiled while init builds the root, and checked before anything
                     // of the sandbox's runs: a bad pattern or a missing blocklist stops here.
                     egress = try makeEgress(sandbox: options.name, layout: layout, events: events)
-                    events.append([
-                        "time": .string(WallClock.rfc3339()), "event": "start", "sandbox": .string(options.name),
-                        "profile": .string(options.profileSource), "mode": .string(profile.mode.rawValue),
-                        "workspace": .string(workspace), "command": .array(options.command.map { .string($0) }),
-                        "limits": .string(enforcement), "landlock_abi": .int(Hardening.landlockABI),
-                        "network": .string(profile.network.rawValue),
-                        "disk_limit_bytes": .int(Int(clamping: disk?.limits.bytes ?? 0)), "inode_limit": .int(Int(clamping: disk?.limits.inodes ?? 0)),
-                    ])
+                    events.append(SandboxEvent(sandbox: options.name, .start(.init(
+                        profile: options.profileSource, mode: profile.mode.rawValue, workspace: workspace, command: options.command,
+                        limits: enforcement.description, landlockABI: Hardening.landlockABI, network: profile.network.rawValue,
+                        diskLimitBytes: Int(clamping: disk?.limits.bytes ?? 0), inodeLimit: Int(clamping: disk?.limits.inodes ?? 0)))))
                     // In place before anything of the sandbox's runs; on disk while it runs (its
                     // fsync, ~1 ms here, is not worth holding the start for: the run's upper is
                     // mounted volatile and synced only at the end as well).
                     do throws(SystemError) { try FileIO.writeAtomically(layout.record, Array(record.jsonText.utf8), durable: false) } catch {
                         throw CordonError(.io, "cannot write \(layout.record)", cause: error.description)
                     }
-                    let saving = Background { () throws(CordonError) in
-                        do throws(SystemError) { try FileIO.syncFile(layout.record) } catch {
+                    // A new sandbox's record protects nothing until its upper holds something:
+                    // flushed at the end if the run left changes (`flushNewSandbox`). Waiting for
+                    // it at the end of every run cost a new sandbox ~8 ms on a quiet host (the
+                    // fsync of a file in new directories), far more on a busy disk.
+                    let saving = newSandbox ? Background.none() : Background { [range] () throws(CordonError) in
+                        do throws(SystemError) {
+                            try FileIO.syncFile(layout.record)
+                            try range?.flushClaim()
+                        } catch {
                             throw CordonError(.io, "cannot flush \(layout.record) to disk", cause: error.description)
                         }
                     }
-                    return Prepared(joining: joining, saving: saving, egress: egress)
+                    return SupervisorLoop.Prepared(joining: joining, saving: saving, egress: egress)
                 },
                 onNetwork: { state in
-                    events.append(["time": .string(WallClock.rfc3339()), "event": "network", "sandbox": .string(options.name), "state": .string(state)])
+                    events.append(SandboxEvent(sandbox: options.name, .network(state: state)))
                 })
         } catch {
-            events.append(["time": .string(WallClock.rfc3339()), "event": "setup_failed", "sandbox": .string(options.name), "error": .string(error.description)])
+            events.append(SandboxEvent(sandbox: options.name, .setupFailed(error: error.description)))
             _ = yolo?.stop()
             throw error
         }
         let synced = yolo?.stop()
         disk?.stop()
         let oom = cgroup?.oomKills ?? 0
-        events.append([
-            "time": .string(WallClock.rfc3339()), "event": "exit", "sandbox": .string(options.name),
-            "status": .int(Int(status)), "duration_ms": .int(Int((WallClock.monotonic() - started) * 1000)), "oom_kills": .int(oom),
-            "supervisor_peak_rss_kb": .int(Self.peakResidentKilobytes()),
-        ])
+        events.append(SandboxEvent(sandbox: options.name, .exit(.init(
+            status: Int(status), durationMS: Int((WallClock.monotonic() - started) * 1000), oomKills: oom,
+            supervisorPeakRSSKB: Self.peakResidentKilobytes()))))
         return Outcome(
             exitStatus: status, layout: layout, limitsEnforcement: enforcement, oomKills: oom, workspace: workspace,
             network: egress?.log.summary, droppedDatagrams: egress?.droppedDatagrams ?? 0,
             autoSynced: synced.map(\.applied), autoSyncHeld: synced?.held.count ?? 0, diskLimit: disk?.trip?.reason)
+    }
+
+    /// The end of a new sandbox's run that left changes in its upper layers: its record (which
+    /// says whose workspace they belong to) and its uid claim (which owns them) go to disk with
+    /// them. A run that left nothing skips it: a host crash can then lose at most an empty
+    /// sandbox's record (the state directory stays; the next run of the name makes it again).
+    func flushNewSandbox(layout: SandboxLayout, range: IdentityRange?) {
+        // A set-up that failed before the record was written has nothing to flush.
+        guard FileIO.kind(layout.record) == .file else { return }
+        do throws(SystemError) {
+            try FileIO.syncFile(layout.record)
+            try range?.flushClaim()
+        } catch {
+            warn("cordon: cannot flush \(layout.record) to disk (\(error)); the sandbox's record may not survive a crash of this host")
+        }
     }
 
     /// The host files this run's policy comes from: the profile file and every file it names.
@@ -234,11 +256,11 @@ public final class SandboxRunner {
 
     /// yolo's periodic sync of the workspace upper, with the profile's `sync:` policy.
     /// `created`: when the sandbox was first created (host files changed after it are conflicts).
-    func makeYoloSync(name: String, workspace: String, layout: SandboxLayout, events: JSONLinesWriter, created: Date?, record: SandboxRecord) -> YoloSync {
+    func makeAutoSyncLoop(name: String, workspace: String, layout: SandboxLayout, events: JSONLinesWriter, created: Date?, record: SandboxRecord) -> AutoSyncLoop {
         let sync = profile.sync
         let scannerCache = paths.scannerCache
         let paths = self.paths
-        return YoloSync(name: name, interval: sync.interval, events: events, warn: warn) { () throws(CordonError) in
+        return AutoSyncLoop(name: name, interval: sync.interval, events: events, warn: warn) { () throws(CordonError) in
             var policy = GatePolicy(
                 syncAllow: sync.allow, deny: sync.deny, blockedExtensions: sync.blockedExtensions, maxFileSize: sync.maxFileSize,
                 maxTotalSize: sync.maxTotalSize, gitleaksConfig: sync.gitleaksConfig)
@@ -254,29 +276,29 @@ public final class SandboxRunner {
         guard profile.network == .proxy else { return nil }
         let warn = warn
         return try SandboxEgress(
-            configuration: EgressConfiguration(profile.egress), sandbox: sandbox, logPath: layout.networkLog,
+            configuration: profile.egress, sandbox: sandbox, logPath: layout.networkLog,
             blocklistCache: paths.stateHome + "/blocklists", approvals: makeApprovals(sandbox: sandbox),
             onEvent: { message in
                 warn("cordon: \(message)")
-                events.append(["time": .string(WallClock.rfc3339()), "event": "network", "sandbox": .string(sandbox), "state": .string(message)])
+                events.append(SandboxEvent(sandbox: sandbox, .network(state: message)))
             })
     }
 
-    /// The run's cgroup and how its limits are enforced: "cgroup v1|v2", "rlimits" (said plainly;
-    /// refused under `resources.strict`) or "none".
-    func makeCgroup(name: String) throws(CordonError) -> (Cgroup?, String) {
+    /// The run's cgroup and how its limits are enforced: a cgroup, rlimits (said plainly;
+    /// refused under `resources.strict`) or none.
+    func makeCgroup(name: String) throws(CordonError) -> (Cgroup?, LimitsEnforcement) {
         let limits = Cgroup.Limits(memoryBytes: profile.resources.memory, cpus: profile.resources.cpus, pids: profile.resources.pids)
-        guard !limits.isEmpty else { return (nil, "none") }
+        guard !limits.isEmpty else { return (nil, .none) }
         do {
             let cgroup = try Cgroup.create(name: name, limits: limits)
-            return (cgroup, "cgroup " + cgroup.version.rawValue)
+            return (cgroup, .cgroup(cgroup.version))
         } catch {
             if profile.resources.strict {
                 throw CordonError(.hostNotReady, "resource limits cannot be enforced with cgroups: \(error)",
                                   hint: "run `cordon doctor`; delegate a cgroup to this user, or set resources.strict: false to accept rlimits")
             }
             warn("cordon: cgroups unavailable (\(error)); memory and pids limited with rlimits instead, CPU not limited (see `cordon doctor`)")
-            return (nil, "rlimits")
+            return (nil, .rlimits)
         }
     }
 
@@ -311,24 +333,31 @@ public final class SandboxRunner {
         if resolved == "/" || resolved == host.home || resolved == "/home" || resolved == "/root" && host.uid != 0 {
             throw CordonError(.invalidArgument, "refusing to use \(resolved) as the workspace", hint: "run cordon from a project directory, or pass --workspace DIR")
         }
-        try refuseOwnDirectories(resolved, what: "the workspace")
-        for mount in profile.mounts { try refuseOwnDirectories(mount.host, what: "the mount of \(mount.host) at \(mount.sandbox)") }
+        // Read once: what every mount point shows, for the check of cordon's own directories.
+        guard let mounts = MountTable.current() else {
+            throw CordonError(.sandboxSetup, "cannot read /proc/self/mountinfo", hint: "cordon checks that no mounted directory shows its own state or config directory; it needs /proc")
+        }
+        try refuseOwnDirectories(resolved, what: "the workspace", mounts: mounts)
+        for mount in profile.mounts { try refuseOwnDirectories(mount.host, what: "the mount of \(mount.host) at \(mount.sandbox)", mounts: mounts) }
+        for copy in profile.copy { try refuseOwnDirectories(copy.host, what: "the copy of \(copy.host) to \(copy.sandbox)", mounts: mounts) }
         return resolved
     }
 
     /// A host directory shown to the sandbox may neither lie inside cordon's state or config
     /// directory nor contain one: they hold other sandboxes' upper layers and control sockets,
     /// the profiles, approvals and trust store.
-    func refuseOwnDirectories(_ path: String, what: String) throws(CordonError) {
-        guard let (name, own) = paths.ownDirectoryOverlapping(path) else { return }
+    func refuseOwnDirectories(_ path: String, what: String, mounts: MountTable) throws(CordonError) {
+        guard let (name, own, via) = paths.ownDirectoryOverlapping(path, mounts: mounts) else { return }
         let resolved = CordonPaths.canonical(path)
-        let relation = CordonPaths.isWithin(resolved, own) ? "is inside" : "contains"
+        let relation = via.map { "shows, through the mount at \($0)," } ?? (CordonPaths.isWithin(resolved, own) ? "is inside" : "contains")
         let variable = name == "state" ? "XDG_STATE_HOME" : "XDG_CONFIG_HOME"
         let holds = name == "state" ? "other sandboxes' unsynced changes and control sockets" : "your profiles, presets, approvals and trusted profiles"
+        let fix = via.map { "unmount \($0) or mount a directory that does not show \(own)" }
+            ?? "run cordon from the project directory or pass --workspace PROJECT_DIR (and mount only directories that do not contain \(own)), or move cordon's \(name) directory out of it by setting \(variable)"
         throw CordonError(
             .invalidArgument,
             "refusing \(what): \(resolved) \(relation) cordon's \(name) directory \(own), which holds \(holds); the agent must not reach it",
-            hint: "run cordon from the project directory or pass --workspace PROJECT_DIR (and mount only directories that do not contain \(own)), or move cordon's \(name) directory out of it by setting \(variable)")
+            hint: fix)
     }
 
     /// The sandbox's state directories. With `range` (run as root) the overlays' upper and work
@@ -468,159 +497,5 @@ public final class SandboxRunner {
         } catch {
             throw CordonError(.io, "cannot create the profile's data directories", cause: error.description)
         }
-    }
-
-    static let forwardedSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH]
-
-    /// What `prepare` made while init loaded.
-    struct Prepared {
-        /// The cgroup join in progress.
-        var joining: Cgroup.Joining?
-        /// The record being flushed to disk (waited for once the sandbox has exited).
-        var saving: Background
-        var egress: SandboxEgress?
-    }
-
-    /// Lets `prepare` make what the run needs (given init's pid; it sends the plan), releases
-    /// init once the limits hold, serves the network and relays until init exits. Any failure
-    /// before the release kills init: it has run nothing of the sandbox's by then. init has exited
-    /// when this returns or throws.
-    func supervise(
-        _ sandbox: InitProcess, hostname: String, terminal pty: Pty?, layout: SandboxLayout, disk: DiskWatch?,
-        prepare: (_ pid: Int32) throws(CordonError) -> Prepared,
-        onNetwork: @escaping @Sendable (String) -> Void
-    ) throws(CordonError) -> Int32 {
-        let interactive = pty?.interactive ?? false
-        // init execs and loads meanwhile (its exec is confirmed after), then builds the root from
-        // the plan; it runs nothing of the sandbox's until the limits are released below.
-        let prepared = try sandbox.abortingOnFailure { () throws(CordonError) -> Prepared in
-            let prepared: Prepared
-            do throws(CordonError) { prepared = try prepare(sandbox.process.pid) } catch {
-                // If init failed before its exec, that is the reason (sending the plan only says so).
-                try sandbox.waitForExec()
-                throw error
-            }
-            try sandbox.waitForExec()
-            return prepared
-        }
-        let egress = prepared.egress
-
-        // The capture's listeners arrive from init (made inside the sandbox's network namespace)
-        // before it waits for the limits. The proxy starts (on another thread) when the sandbox
-        // first uses one of them, or the control socket gets a connection: a run that never does
-        // never starts NIO. Until then the sandbox's connections wait in the listeners' backlog,
-        // they never go around the proxy.
-        let network = NetworkStart()
-        if let egress, let received = sandbox.receiveListeners() {
-            switch received {
-            case .listeners(let fds):
-                let listeners = SandboxEgress.Listeners(fds)!
-                let controlFD = layout.controlSocket.withCString { ccordon_unix_listen($0, 16) }
-                if controlFD < 0 {
-                    warn("cordon: the control socket could not start (\(String(cString: strerror(-controlFD)))); approvals can only be answered here")
-                }
-                network.arm(egress: egress, listeners: listeners, control: controlFD >= 0 ? controlFD : nil, onNetwork: onNetwork, warn: warn)
-                onNetwork("proxied")
-            case .unavailable(let reason):
-                warn("cordon: the sandbox has no network: \(reason) (see `cordon doctor`)")
-                onNetwork("unavailable: \(reason)")
-            case .closed:
-                break
-            }
-        }
-        defer { network.stop(egress: egress) }
-        let joinFiles = try sandbox.abortingOnFailure { () throws(CordonError) -> [Int32] in
-            do throws(SystemError) { return try prepared.joining?.finish() ?? [] } catch {
-                throw CordonError(.sandboxSetup, "cannot put the sandbox in its cgroup", cause: error.description)
-            }
-        }
-        sandbox.releaseLimits(joinFiles: joinFiles)
-
-        var approvalPipe: [Int32] = [-1, -1]
-        if let egress, pipe(&approvalPipe) == 0 {
-            for fd in approvalPipe {
-                _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-                _ = fcntl(fd, F_SETFL, O_NONBLOCK)
-            }
-            let wake = approvalPipe[1]
-            let name = hostname
-            let warn = warn
-            egress.approvals.observe { request in
-                if interactive {
-                    var byte: UInt8 = 1
-                    _ = write(wake, &byte, 1)
-                } else {
-                    warn("cordon: \(name) is holding a connection to \(request.host):\(request.port): `cordon allow \(name) \(request.host)` (add --always to keep it) or `cordon deny \(name) \(request.host)`")
-                }
-            }
-        }
-        defer { approvalPipe.filter { $0 >= 0 }.forEach { close($0) } }
-
-        // Relay the terminal and signals until init (PID 1 inside) exits. The signal pipe first:
-        // from then on SIGINT/SIGTERM/SIGHUP reach the sandbox and the loop, which restores the
-        // terminal on the way out, instead of killing cordon in raw mode.
-        let signalFD = Self.forwardedSignals.withUnsafeBufferPointer { ccordon_signal_pipe($0.baseAddress, Int32($0.count)) }
-        var saved = [UInt8](repeating: 0, count: Int(ccordon_termios_size()))
-        let raw = pty?.inputFD == 0 && ccordon_tty_raw(0, &saved) == 0
-        let relayFilter = pty != nil && profile.terminal.filter != .off ? RelayFilter(level: profile.terminal.filter) : nil
-        defer {
-            if let relayFilter, let pty, pty.outputFD >= 0 {
-                // Undo the modes the sandbox left on (mouse, alternate screen, hidden cursor…).
-                let reset = relayFilter.filter.finish()
-                _ = reset.withUnsafeBytes { write(pty.outputFD, $0.baseAddress, $0.count) }
-            }
-            if raw { _ = ccordon_tty_restore(0, &saved) }
-            Self.forwardedSignals.withUnsafeBufferPointer { ccordon_signal_pipe_reset($0.baseAddress, Int32($0.count)) }
-            if signalFD >= 0 { close(signalFD) }
-            if let summary = relayFilter?.filter.droppedSummary {
-                warn("cordon: the terminal filter dropped from the sandbox's output: \(summary) (profile: terminal.filter)")
-            }
-        }
-        let filterContext = relayFilter.map { Unmanaged.passUnretained($0).toOpaque() }
-        var diskWatched = disk != nil
-        while true {
-            let wakes = network.wakeDescriptors + (diskWatched ? disk.map { [$0.wakeDescriptor] } ?? [] : [])
-            let r = wakes.withUnsafeBufferPointer { wake in
-                ccordon_supervise(sandbox.process.pidfd, signalFD, pty?.master ?? -1, pty?.inputFD ?? -1, pty?.outputFD ?? -1, pty?.sizeFD ?? -1,
-                                  relayFilter != nil ? RelayFilter.callback : nil, filterContext,
-                                  approvalPipe[0], wake.baseAddress, Int32(wake.count))
-            }
-            if r == 0 { break }
-            if r == 2, diskWatched, let disk, disk.trip != nil {
-                // Frozen at the disk limit: only Ctrl-C or a signal to cordon ends it now.
-                diskWatched = false
-                DiskWatch.holdFrozen(
-                    pidfd: sandbox.process.pidfd, signalFD: signalFD, input: pty.flatMap { $0.inputFD >= 0 ? $0.inputFD : nil },
-                    unattended: pty == nil ? DiskWatch.unattendedHold : nil)
-                continue
-            }
-            if r == 2 {
-                network.start()
-                continue
-            }
-            if r == 1, let egress {
-                var drain = [UInt8](repeating: 0, count: 64)
-                while read(approvalPipe[0], &drain, drain.count) > 0 {}
-                for request in egress.approvals.pending { TerminalPrompt.ask(request, sandbox: hostname, broker: egress.approvals) }
-                continue
-            }
-            if r < 0 {
-                sandbox.abort()
-                throw CordonError(.systemCall, "supervising the sandbox failed", cause: String(cString: strerror(Int32(-r))))
-            }
-        }
-        withExtendedLifetime(relayFilter) {}
-        let status = sandbox.waitStatus()
-        do throws(CordonError) { try prepared.saving.wait() } catch {
-            warn("cordon: \(error); the sandbox's record may not survive a crash of this host")
-        }
-
-        let setupError = sandbox.setupErrors()
-        if !setupError.isEmpty {
-            let text = String(decoding: setupError, as: UTF8.self).split(separator: "\n").joined(separator: "; ")
-            throw CordonError(.sandboxSetup, "the sandbox could not be set up, so the command did not run: \(text)",
-                              hint: "run `cordon doctor` to check what this host supports")
-        }
-        return status
     }
 }

@@ -1,6 +1,6 @@
-import CCordon
 import CordonConfig
 import CordonCore
+import CordonOS
 import Glibc
 
 /// The user's terminal as a run finds it: which standard streams are terminals, and their modes,
@@ -9,13 +9,12 @@ import Glibc
 final class HostTerminal {
     /// Whether descriptor 0, 1, 2 is a terminal.
     let streams: [Bool]
-    private var saved: [(fd: Int32, modes: [UInt8])] = []
+    private var saved: [(fd: Int32, modes: TerminalModes)] = []
 
     init() {
-        streams = (0..<3).map { isatty(Int32($0)) == 1 }
+        streams = (0..<3).map { Terminal.isTerminal(Int32($0)) }
         for fd in Int32(0)..<3 where streams[Int(fd)] {
-            var modes = [UInt8](repeating: 0, count: Int(ccordon_termios_size()))
-            if ccordon_tty_get(fd, &modes) == 0 { saved.append((fd, modes)) }
+            if let modes = try? Terminal.modes(of: fd) { saved.append((fd, modes)) }
         }
     }
 
@@ -24,9 +23,8 @@ final class HostTerminal {
     /// Puts back the modes found at the start where they differ now.
     func restore() {
         for (fd, modes) in saved.reversed() {
-            var now = [UInt8](repeating: 0, count: modes.count)
-            if ccordon_tty_get(fd, &now) == 0, now == modes { continue }
-            _ = ccordon_tty_restore(fd, modes)
+            if let now = try? Terminal.modes(of: fd), now == modes { continue }
+            try? Terminal.restore(fd, to: modes)
         }
     }
 }
@@ -45,17 +43,14 @@ final class Pty {
         self.master = master
         self.slave = slave
         self.streams = streams
-        self.slavePath = ttyname(slave).map { String(cString: $0) }
+        self.slavePath = Terminal.name(of: slave)
     }
 
     /// A pty for the terminal `streams` of `terminal`, nil when none is one.
     static func open(for terminal: HostTerminal) throws(CordonError) -> Pty? {
         guard let first = terminal.streams.firstIndex(of: true) else { return nil }
-        var master: Int32 = -1
-        var slave: Int32 = -1
-        let rc = ccordon_openpty(&master, &slave, Int32(first))
-        if rc < 0 { throw CordonError(.systemCall, "cannot open a pty", cause: String(cString: strerror(-rc))) }
-        return Pty(master: master, slave: slave, streams: terminal.streams)
+        let pair = try Terminal.openPty(windowSizeFrom: Int32(first))
+        return Pty(master: pair.master, slave: pair.slave, streams: terminal.streams)
     }
 
     /// The sandbox's descriptors 0, 1, 2.
@@ -67,7 +62,7 @@ final class Pty {
     var outputFD: Int32 {
         if streams[1] { return 1 }
         if streams[2] { return 2 }
-        return streams[0] && ccordon_fd_read_write(0) != 0 ? 0 : -1
+        return streams[0] && Terminal.isReadWrite(0) ? 0 : -1
     }
     /// The terminal whose window size the pty follows.
     var sizeFD: Int32 { Int32(streams.firstIndex(of: true) ?? 0) }
@@ -84,25 +79,13 @@ final class Pty {
     }
 }
 
-/// A `TerminalFilter` the C relay loop calls for each chunk of pty output.
-final class RelayFilter {
-    var filter: TerminalFilter
-    /// Reused for each chunk.
-    var output: [UInt8] = []
+/// A `TerminalFilter` the supervisor's wait calls for each chunk of pty output.
+final class RelayFilter: PtyOutputFilter {
+    var terminalFilter: TerminalFilter
 
-    init(level: TerminalFilter.Level) { filter = TerminalFilter(level: level) }
+    init(level: TerminalFilter.Level) { terminalFilter = TerminalFilter(level: level) }
 
-    /// For ccordon_supervise: the filter and its context, or (nil, nil) for a raw relay.
-    static let callback: ccordon_relay_filter = { context, input, length, output, capacity in
-        guard let context, let input, let output else { return 0 }
-        let relay = Unmanaged<RelayFilter>.fromOpaque(context).takeUnretainedValue()
-        relay.output.removeAll(keepingCapacity: true)
-        relay.filter.filter(UnsafeBufferPointer(start: input, count: length), into: &relay.output)
-        // At most `length` + TerminalFilter.maxHeld by construction; anything beyond is dropped.
-        let n = min(relay.output.count, capacity)
-        relay.output.withUnsafeBufferPointer { done in
-            if let base = done.baseAddress, n > 0 { output.update(from: base, count: n) }
-        }
-        return n
+    func filter(_ chunk: UnsafeBufferPointer<UInt8>, into output: inout [UInt8]) {
+        terminalFilter.filter(chunk, into: &output)
     }
 }

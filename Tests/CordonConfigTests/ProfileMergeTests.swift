@@ -1,3 +1,4 @@
+import CordonTestSupport
 import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
@@ -112,10 +113,10 @@ import Testing
     }
 
     @Test func userPresetsLoadFromTheConfigDirectory() throws {
-        let dir = "/tmp/cordon-config-tests-\(getpid())"
+        let scratch = try TempTree(prefix: "cordon-config")
+        let dir = scratch.root
         let paths = CordonPaths(configHome: dir, stateHome: dir + "/state")
         try FileManager.default.createDirectory(atPath: paths.presetsDirectory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
         try "egress:\n  domains: [mine.example]\n".write(toFile: paths.presetsDirectory + "/mine.yaml", atomically: true, encoding: .utf8)
         try "presets: [mine, npm]\nmode: yolo\n".write(toFile: dir + "/p.yaml", atomically: true, encoding: .utf8)
         try FileManager.default.createDirectory(atPath: paths.profilesDirectory, withIntermediateDirectories: true)

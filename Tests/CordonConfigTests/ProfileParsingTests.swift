@@ -256,9 +256,9 @@ import Testing
         #expect(TimeSpan.parse(TimeSpan.format(seconds)) == seconds)
     }
 
-    @Test(arguments: ["example.com", "*.example.com", ".example.com", "example.com:443", "localhost", "[::1]", "[2001:db8::1]:443", "10.0.0.1:8080", "a-b.c_d.io"])
+    @Test(arguments: ["example.com", "*.example.com", ".example.com", "example.com:443", "localhost", "[::1]", "[2001:db8::1]:443", "10.0.0.1:8080", "a-b.c_d.io", "x.com.", "bücher.de"])
     func validPatterns(_ text: String) { #expect(DomainPattern.problem(text) == nil) }
 
-    @Test(arguments: ["", "*.github", "*.com", ".com", "**.x.com", "x.*.com", "http://x.com", "x.com/path", "x..com", "x.com.", "-x.com", "x.com:0", "x.com:http", "::1", "[::1", "*"])
+    @Test(arguments: ["", "*.github", "*.com", ".com", "**.x.com", "x.*.com", "http://x.com", "x.com/path", "x..com", "x.com..", "example.123", "010.0.0.1", "-x.com", "x.com:0", "x.com:http", "::1", "[::1", "*"])
     func invalidPatterns(_ text: String) { #expect(DomainPattern.problem(text) != nil) }
 }

@@ -1,4 +1,5 @@
 import CordonCore
+import CordonTestSupport
 import Foundation
 import Testing
 
@@ -15,9 +16,7 @@ struct ProfileTrustTests {
         var repo: String { root + "/repo" }
 
         init() throws {
-            var template = Array("/tmp/cordon-trust-XXXXXX".utf8CString)
-            guard let made = mkdtemp(&template) else { throw POSIXError(.EIO) }
-            root = String(cString: made)
+            root = try TempTree.makeDirectory(prefix: "cordon-trust")
             try FileManager.default.createDirectory(atPath: repo, withIntermediateDirectories: true)
             try FileManager.default.createDirectory(atPath: paths.presetsDirectory, withIntermediateDirectories: true)
         }

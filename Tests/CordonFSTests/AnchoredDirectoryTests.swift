@@ -8,7 +8,7 @@ import Testing
 
 @Suite struct AnchoredDirectoryTests {
     func copy(_ text: String, into tree: AnchoredDirectory, at rel: String, mode: UInt32 = 0o640) throws {
-        let source = TempTree()
+        let source = try TempTree()
         source.write("src", text)
         let fd = open(source.path("src"), O_RDONLY | O_CLOEXEC)
         defer { close(fd) }
@@ -16,8 +16,8 @@ import Testing
     }
 
     @Test func createFileReplacesALeftoverSymlinkWithoutWritingThroughIt() throws {
-        let root = TempTree()
-        let outside = TempTree()
+        let root = try TempTree()
+        let outside = try TempTree()
         outside.write("target", "outside")
         root.symlink("temp", to: outside.path("target"))
         let tree = try AnchoredDirectory(root.root)
@@ -29,7 +29,7 @@ import Testing
     }
 
     @Test func createFileReplacesALeftoverFileButNeverADirectory() throws {
-        let root = TempTree()
+        let root = try TempTree()
         root.write("sub/temp", "old")
         root.write("sub/dir/kept", "kept")
         let tree = try AnchoredDirectory(root.root)
@@ -40,7 +40,7 @@ import Testing
     }
 
     @Test func replaceRenamesOverFilesOnlyAndReportsAMissingSource() throws {
-        let root = TempTree()
+        let root = try TempTree()
         root.write("a.tmp", "new")
         root.write("a", "old")
         root.write("b.tmp", "new")
@@ -54,8 +54,8 @@ import Testing
     }
 
     @Test func readingRefusesSymlinksAnywhereOnThePath() throws {
-        let root = TempTree()
-        let outside = TempTree()
+        let root = try TempTree()
+        let outside = try TempTree()
         outside.write("secret", "s")
         root.symlink("link", to: outside.path("secret"))
         root.symlink("dir", to: outside.root)

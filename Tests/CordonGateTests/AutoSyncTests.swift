@@ -1,6 +1,7 @@
 import CordonCore
 import CordonFS
 import CordonGate
+import CordonScan
 import CordonTestSupport
 import Foundation
 import Glibc
@@ -9,14 +10,17 @@ import Testing
 
 /// yolo's auto-sync against real upper/lower trees: clean sets apply, flagged sets wait whole,
 /// cordon's own writes are not conflicts, a racing write is never applied unscanned.
-@Suite struct AutoSyncTests {
+@Suite(.timeLimit(.minutes(2))) struct AutoSyncTests {
     final class Fixture {
-        let lower = TempTree()
-        let upper = TempTree()
-        let state = TempTree()
+        let lower: TempTree
+        let upper: TempTree
+        let state: TempTree
         let sync: AutoSync
         /// `host`: more host files, written before the sandbox's creation time (later ones are conflicts).
         init(host: (TempTree) -> Void = { _ in }) throws {
+            lower = try TempTree()
+            upper = try TempTree()
+            state = try TempTree()
             lower.write("main.py", "print('v1')\n")
             lower.write("old.txt", "obsolete")
             host(lower)
@@ -160,7 +164,7 @@ import Testing
     /// d/victim.txt through it (it deleted any host file of that name).
     @Test func theCleanUpNeverRemovesThroughASymlinkTheAgentSwappedIn() throws {
         let f = try Fixture { $0.write("d/victim.txt", "bait\n") }
-        let victims = TempTree()
+        let victims = try TempTree()
         victims.write("victim.txt", "the user's file\n")
         f.upper.mkdir("d")
         f.upper.whiteout("d/victim.txt")

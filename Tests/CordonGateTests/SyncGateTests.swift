@@ -2,14 +2,15 @@ import CordonTestSupport
 import CordonCore
 import CordonFS
 import CordonGate
+import CordonScan
 import FoundationEssentials
 import Glibc
 import Testing
 
 @Suite struct SyncGateTests {
     func evaluate(_ build: (TempTree, TempTree) -> Void, policy: GatePolicy = GatePolicy(), created: Date? = nil) throws -> SyncGate.Report {
-        let lower = TempTree()
-        let upper = TempTree()
+        let lower = try TempTree()
+        let upper = try TempTree()
         build(lower, upper)
         let set = try ChangeSet.read(upper: upper.root, lower: lower.root)
         return try SyncGate(policy: policy).evaluate(set, created: created)
@@ -110,6 +111,39 @@ import Testing
         let total = try evaluate({ _, upper in for i in 0..<12 { upper.write("f\(i)", String(repeating: "z", count: 99)) } }, policy: sizes)
         #expect(total.findings.map(\.ruleID) == ["size-total"])
         #expect(SyncPlan(report: total, approve: true, force: true).apply.isEmpty)
+    }
+
+    /// A sync of a running sandbox leaves the applied file in the upper (it is mounted): the host
+    /// then holds the same bytes, changed after the start by cordon itself. That is no conflict;
+    /// a host file with other bytes (or another mode) still is.
+    @Test func aFileAlreadyAppliedIsNoConflict() throws {
+        let report = try evaluate(
+            { lower, upper in
+                lower.write("applied.txt", "new\n")
+                upper.write("applied.txt", "new\n")
+                lower.write("changed.txt", "host edit\n")
+                upper.write("changed.txt", "agent edit\n")
+                lower.write("same-length.txt", "abc\n")
+                upper.write("same-length.txt", "xyz\n")
+            }, created: Date(timeIntervalSince1970: 1000))
+        #expect(!rules(report, "applied.txt").contains("conflict-host-changed"), "\(report.findings)")
+        #expect(rules(report, "changed.txt").contains("conflict-host-changed"))
+        #expect(rules(report, "same-length.txt").contains("conflict-host-changed"))
+    }
+
+    /// A secret carried in a file's name or a symlink's target leaves through the sync as surely
+    /// as one inside a file.
+    @Test func secretsInNamesAndLinkTargetsAreFound() throws {
+        let token = "ghp_" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5"
+        let report = try evaluate { _, upper in
+            upper.write("notes/\(token).txt", "harmless\n")
+            upper.symlink("link", to: "../\(token)")
+            upper.write("plain.txt", "harmless\n")
+        }
+        #expect(rules(report, "notes/\(token).txt").contains("github-token"), "\(report.findings)")
+        #expect(rules(report, "link").contains("github-token"), "\(report.findings)")
+        #expect(rules(report, "plain.txt").isEmpty)
+        #expect(!rules(report, "notes").contains("github-token"), "a directory is not blamed for its child's name")
     }
 
     @Test func secretsBlockTheFileAndHostChangesConflict() throws {
@@ -214,14 +248,14 @@ import Testing
 /// Symlinks resolved as the kernel will once applied, and names shown as they are.
 @Suite struct HostileLinkAndNameTests {
     func evaluate(_ build: (TempTree, TempTree) -> Void) throws -> SyncGate.Report {
-        let lower = TempTree()
-        let upper = TempTree()
+        let lower = try TempTree()
+        let upper = try TempTree()
         build(lower, upper)
         return try SyncGate(policy: GatePolicy()).evaluate(try ChangeSet.read(upper: upper.root, lower: lower.root), created: nil)
     }
 
     @Test func aLinkChainedThroughAHostSymlinkIsAnEscape() throws {
-        let outside = TempTree()
+        let outside = try TempTree()
         let report = try evaluate { lower, upper in
             lower.symlink("link", to: outside.root)
             upper.symlink("x", to: "link/passwd")
@@ -252,10 +286,10 @@ import Testing
     }
 
     @Test func theApplierResolvesLinksAgainstTheHostAsItIsAtApplyTime() throws {
-        let lower = TempTree()
-        let upper = TempTree()
-        let state = TempTree()
-        let outside = TempTree()
+        let lower = try TempTree()
+        let upper = try TempTree()
+        let state = try TempTree()
+        let outside = try TempTree()
         lower.mkdir("link")
         upper.symlink("x", to: "link/passwd")
         let set = try ChangeSet.read(upper: upper.root, lower: lower.root)
@@ -304,8 +338,8 @@ import Testing
 /// config and state, never change through a sync, whatever the flags.
 @Suite struct ProtectedPolicyTests {
     @Test func theProfileInUseNeverSyncsEvenApproved() throws {
-        let lower = TempTree()
-        let upper = TempTree()
+        let lower = try TempTree()
+        let upper = try TempTree()
         lower.write("cordon.yaml", "name: work\n")
         upper.write("cordon.yaml", "name: work\nmounts:\n  - {host: /, sandbox: /host, mode: rw}\n")
         upper.write("conf/blocklist.txt", "")
@@ -324,8 +358,8 @@ import Testing
     }
 
     @Test func removingOrReplacingTheDirectoryAboveTheProfileIsBlocked() throws {
-        let lower = TempTree()
-        let upper = TempTree()
+        let lower = try TempTree()
+        let upper = try TempTree()
         lower.write("conf/cordon.yaml", "name: work\n")
         upper.mkdir("conf")
         upper.opaque("conf")
@@ -338,7 +372,7 @@ import Testing
     }
 
     @Test func aSymlinkedSpellingOfTheWorkspaceStillFindsTheProfile() throws {
-        let tree = TempTree()
+        let tree = try TempTree()
         tree.write("real/cordon.yaml", "name: w\n")
         tree.symlink("alias", to: tree.path("real"))
         let found = ProtectedPath.inside(workspace: tree.path("alias"), files: [(tree.path("real/cordon.yaml"), "the profile")])

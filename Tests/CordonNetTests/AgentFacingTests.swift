@@ -1,4 +1,6 @@
+import CordonTestSupport
 import CordonCore
+import CordonPolicy
 import Foundation
 import NIOCore
 import NIOEmbedded
@@ -221,7 +223,7 @@ enum Hello {
 }
 
 /// Issue #22, section 4: plain HTTP in a tunnel, the connection cap, descriptors of closed tunnels.
-@Suite(.serialized) struct AgentFacingLoopbackTests {
+@Suite(.serialized, .timeLimit(.minutes(3))) struct AgentFacingLoopbackTests {
     /// Opens a CONNECT (or SOCKS5) tunnel to `rec.test:PORT`, then sends stdin through it and
     /// prints what comes back.
     static let tunnelClient = """

@@ -2,6 +2,7 @@ import CordonNet
 import Synchronization
 import Testing
 
+@Suite(.timeLimit(.minutes(1)))
 struct ApprovalBrokerTests {
     @Test func anAnswerReleasesEveryHeldFlowToThatHostOnly() async throws {
         let saved = Mutex<[String]>([])

@@ -1,4 +1,5 @@
 import CordonCore
+import CordonPolicy
 import CordonTestSupport
 import Testing
 
@@ -94,12 +95,9 @@ import Glibc
     }
 
     @Test func textListsAreCompiledOnceIntoTheCache() throws {
-        let dir = "/tmp/cordon-blcache-\(getpid())"
-        let path = dir + "-list.txt"
-        defer {
-            unlink(path)
-            _ = system("rm -rf " + dir)
-        }
+        let scratch = try TempTree(prefix: "cordon-blcache")
+        let dir = scratch.path("cache")
+        let path = scratch.path("list.txt")
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         _ = "0.0.0.0 a.example\n||b.example^\nc.example\n".utf8.withContiguousStorageIfAvailable { write(fd, $0.baseAddress, $0.count) }
         close(fd)
@@ -119,8 +117,8 @@ import Glibc
     }
 
     static func loadGeneratedMillion() throws -> Blocklist {
-        let path = "/tmp/cordon-blocklist-\(getpid()).txt"
-        defer { unlink(path) }
+        let scratch = try TempTree(prefix: "cordon-blocklist")
+        let path = scratch.path("list.txt")
         var text = "# generated\n"
         text.reserveCapacity(30_000_000)
         for i in 0..<1_000_000 { text += "0.0.0.0 host\(i).block.test\n" }

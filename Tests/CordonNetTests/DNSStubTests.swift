@@ -1,4 +1,6 @@
 import CordonCore
+import CordonPolicy
+import CordonTestSupport
 import Foundation
 import NIOCore
 import NIOPosix
@@ -15,7 +17,7 @@ struct FakeResolver: CordonNet.Resolver {
     }
 }
 
-@Suite struct DNSStubTests {
+@Suite(.timeLimit(.minutes(2))) struct DNSStubTests {
     static func query(_ name: String, type: UInt16, id: UInt16 = 0x1234) -> [UInt8] {
         DNSMessage(id: id, flags: 0x0100, questions: [.init(name: name, type: type)]).encoded()
     }
@@ -76,8 +78,8 @@ struct FakeResolver: CordonNet.Resolver {
     }
 
     @Test func servesOverUDPAndLogsEachQuery() async throws {
-        let path = "/tmp/cordon-dns-\(getpid()).jsonl"
-        defer { unlink(path) }
+        let scratch = try TempTree(prefix: "cordon-dns")
+        let path = scratch.path("network.jsonl")
         let policy = try EgressPolicy(EgressConfiguration(domains: ["allowed.test"], resolve: ["allowed.test": "93.184.216.34"]))
         let stub = DNSStub(policy: policy, resolver: NoResolver(), log: try NetworkLog(sandbox: "box", path: path))
         let port = try #require(try await stub.start()?.port)
@@ -112,7 +114,7 @@ final class FakeApprovals: ApprovalProvider {
     }
 }
 
-@Suite struct AdmissionTests {
+@Suite(.timeLimit(.minutes(2))) struct AdmissionTests {
     @Test func promptAsksOnceAndRemembers() async throws {
         let approvals = FakeApprovals(["ask.test": .allowOnce, "always.test": .allowAlways])
         let proxy = EgressProxy(
@@ -157,7 +159,7 @@ final class FakeApprovals: ApprovalProvider {
     }
 }
 
-@Suite(.serialized) struct TransparentTests {
+@Suite(.serialized, .timeLimit(.minutes(3))) struct TransparentTests {
     @Test func sniffsHostAndChecksHandedOutAddresses() async throws {
         let lb = try await Loopback.start()
         defer { Task { await lb.stop() } }

@@ -1,4 +1,5 @@
 import CordonCore
+import CordonPolicy
 import NIOCore
 import NIOEmbedded
 import Testing

@@ -1,4 +1,5 @@
 import CordonCore
+import CordonTestSupport
 import Foundation
 import NIOCore
 import NIOPosix
@@ -9,10 +10,10 @@ import Testing
 /// Lines recorded on event loops are written at the end of the loop's turn, together: none is
 /// lost or torn, with both loops and callers off any loop recording at once, and nobody has to
 /// call `flush` for them to reach the file.
-@Suite struct NetworkLogTests {
+@Suite(.timeLimit(.minutes(2))) struct NetworkLogTests {
     @Test func linesFromEveryLoopReachTheFileWhole() async throws {
-        let path = "/tmp/cordon-netlog-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).jsonl"
-        defer { unlink(path) }
+        let scratch = try TempTree(prefix: "cordon-netlog")
+        let path = scratch.path("network.jsonl")
         let log = try NetworkLog(sandbox: "box", path: path)
         let group = MultiThreadedEventLoopGroup.singleton
         let perCaller = 300
@@ -65,8 +66,8 @@ import Testing
     /// Once the proxy stops, a line recorded on an event loop is in the file when `record`
     /// returns: nothing waits for a turn that a process on its way out may never finish.
     @Test func afterStopLinesAreWrittenAtOnce() async throws {
-        let path = "/tmp/cordon-netlog-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).jsonl"
-        defer { unlink(path) }
+        let scratch = try TempTree(prefix: "cordon-netlog")
+        let path = scratch.path("network.jsonl")
         let log = try NetworkLog(sandbox: "box", path: path)
         let entry = NetworkLogEntry(client: "c", method: "GET", host: "a.test", port: 80, decision: "allow", rule: "r", reason: "x")
         let loop = MultiThreadedEventLoopGroup.singleton.next()

@@ -1,4 +1,5 @@
 import CordonCore
+import CordonPolicy
 import CordonNet
 import CordonTestSupport
 import Foundation
@@ -9,7 +10,7 @@ import Testing
 /// `egress.parent_proxy`: allowed traffic leaves through the organisation's proxy (a CONNECT-only
 /// parent on loopback that logs each request line), refused traffic never reaches it, and
 /// `no_proxy` names go direct. Policy stays cordon's.
-@Suite(.serialized) struct ParentProxyTests {
+@Suite(.serialized, .timeLimit(.minutes(3))) struct ParentProxyTests {
     /// A parent proxy: accepts CONNECT, logs the request line, and (its own "DNS") takes every
     /// name to 127.0.0.1 at the requested port.
     static let parentScript = #"""
@@ -57,11 +58,11 @@ import Testing
             threading.Thread(target=handle, args=(c,), daemon=True).start()
         """#
 
-    /// Immutable after init; `Process` is only read (its pid) and waited for.
-    final class Parent: @unchecked Sendable {
-        let process = Process()
+    final class Parent: Sendable {
+        let process: RunningProcess
         let port: Int
-        let logPath = "/tmp/cordon-parent-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).log"
+        let scratch: TempTree
+        var logPath: String { scratch.path("parent.log") }
 
         /// Starts the parent off the cooperative pool (reading its port blocks); with `tls`
         /// (certificate and key files) it speaks TLS only.
@@ -70,18 +71,12 @@ import Testing
         }
 
         private init(tls: (certificate: String, key: String)?) throws {
-            let out = Pipe()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-            process.arguments = ["-c", ParentProxyTests.parentScript, logPath] + (tls.map { [$0.certificate, $0.key] } ?? [])
-            process.standardOutput = out
-            try process.run()
-            var line = Data()
-            while !line.contains(10) {
-                let chunk = out.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                line.append(chunk)
-            }
-            port = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+            let scratch = try TempTree(prefix: "cordon-parent")
+            self.scratch = scratch
+            process = try RunningProcess(
+                ["/usr/bin/python3", "-c", ParentProxyTests.parentScript, scratch.path("parent.log")] + (tls.map { [$0.certificate, $0.key] } ?? []),
+                discardStderr: true)
+            port = Int((try? process.readLine())?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
         }
 
         var requests: [String] {
@@ -89,9 +84,8 @@ import Testing
         }
 
         func stop() {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            unlink(logPath)
+            process.signal(SIGKILL, group: true)
+            _ = process.waitForExit(timeout: .seconds(30))
         }
     }
 
@@ -161,9 +155,8 @@ import Testing
     /// inside. A parent whose certificate does not chain to the CA, or names another host, gets
     /// no CONNECT at all: the flow fails (502) and the log says why.
     @Test func anHTTPSParentIsVerifiedAndCarriesTheTunnel() async throws {
-        let directory = "/tmp/cordon-parent-tls-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let scratch = try TempTree(prefix: "cordon-parent-tls")
+        let directory = scratch.root
         func certificate(_ name: String, names: String) async throws -> (certificate: String, key: String) {
             let files = (certificate: "\(directory)/\(name).pem", key: "\(directory)/\(name).key")
             let made = try await run([
@@ -223,14 +216,17 @@ import Testing
         }
     }
 
-    /// A CA file that holds no certificate stops the policy (and so the sandbox) from starting.
+    /// A CA file that holds no certificate stops the egress set-up (and so the sandbox) from
+    /// starting. The file is read where the dialer is built; the policy itself does no I/O.
     @Test func aBadCAFileIsAProfileError() throws {
-        let path = "/tmp/cordon-parent-ca-\(getpid()).pem"
+        let scratch = try TempTree(prefix: "cordon-parent-ca")
+        let path = scratch.path("ca.pem")
         _ = FileManager.default.createFile(atPath: path, contents: Data("not a certificate\n".utf8))
-        defer { unlink(path) }
         for caFile in [path, "/nonexistent/ca.pem"] {
+            let configuration = EgressConfiguration(domains: ["a.test"], parentProxy: .init(url: "https://p.test:3129", caFile: caFile))
+            _ = try EgressPolicy(configuration)
             let error = #expect(throws: CordonError.self) {
-                try EgressPolicy(EgressConfiguration(domains: ["a.test"], parentProxy: .init(url: "https://p.test:3129", caFile: caFile)))
+                try SandboxEgress(configuration: configuration, sandbox: "box", logPath: nil)
             }
             #expect(error?.message.contains("egress.parent_proxy.ca_file") == true, "\(String(describing: error))")
         }

@@ -1,3 +1,4 @@
+import CordonPolicy
 import CordonTestSupport
 import Dispatch
 import Foundation
@@ -12,7 +13,7 @@ import Testing
 /// refused DNS name) is decided and answered on its event loop. A concurrency pool held by
 /// CPU-bound work elsewhere in the process (a sync scan, a blocklist load) cannot hold the agent's
 /// connections and queries back.
-@Suite(.serialized) struct PoolIndependenceTests {
+@Suite(.serialized, .timeLimit(.minutes(2))) struct PoolIndependenceTests {
     /// Keeps every thread of the concurrency pool spinning until `release()`, or for 3 s if the
     /// work under test waits for the pool (on Linux the pool is Dispatch's global root queue, as
     /// wide as the machine has cores, so `DispatchQueue.global()` blocks occupy it).

@@ -1,4 +1,6 @@
 import CordonCore
+import CordonPolicy
+import CordonTestSupport
 import Foundation
 import NIOCore
 import NIOPosix
@@ -113,6 +115,8 @@ struct Loopback {
     let proxy: EgressProxy
     let proxyPort: Int
     let logPath: String
+    /// Holds the log; removed with the last copy of this value.
+    let scratch: TempTree
     /// Servers a test started besides the origin, closed by `stop`.
     var extraChannels: [any Channel] = []
 
@@ -134,14 +138,15 @@ struct Loopback {
             resolve: ["allowed.test": "127.0.0.1", "meta.test": "169.254.169.254", "private.test": "10.1.2.3", "a.wild.test": "127.0.0.2"]
         )
         configure(&configuration)
-        let logPath = "/tmp/cordon-net-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).jsonl"
+        let scratch = try TempTree(prefix: "cordon-net")
+        let logPath = scratch.path("network.jsonl")
         var proxyOptions = EgressProxy.Options(sandbox: "box", connectTimeout: .seconds(2), idleTimeout: idleTimeout, sniffTimeout: .milliseconds(300))
         options(&proxyOptions)
         let proxy = EgressProxy(
             policy: try EgressPolicy(configuration), log: try NetworkLog(sandbox: "box", path: logPath), resolver: NoResolver(),
             options: proxyOptions)
         let proxyPort = try #require(await proxy.start().port)
-        return Loopback(origin: origin, originPort: port, proxy: proxy, proxyPort: proxyPort, logPath: logPath)
+        return Loopback(origin: origin, originPort: port, proxy: proxy, proxyPort: proxyPort, logPath: logPath, scratch: scratch)
     }
 
     /// A proxy whose `rec.test` (pinned to 127.0.0.1, allowed on the port) is a
@@ -192,49 +197,16 @@ func peakResidentKiB() -> Int {
     return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
 }
 
-struct RunResult {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-}
+typealias RunResult = ProcessResult
 
-/// Runs a client process off the cooperative pool (which has as many threads as cores: blocking
-/// it would starve the proxy's own tasks).
+/// Runs a client (found on PATH) without the host's proxy variables, off the cooperative pool.
 func run(_ arguments: [String], input: String? = nil) async throws -> RunResult {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread {
-            continuation.resume(with: Result { try runBlocking(arguments, input: input) })
-        }
-    }
-}
-
-func runBlocking(_ arguments: [String], input: String?) throws -> RunResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = arguments
     var environment = ProcessInfo.processInfo.environment
     for key in ["http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"] { environment[key] = nil }
-    process.environment = environment
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    if let input {
-        let inPipe = Pipe()
-        process.standardInput = inPipe
-        try process.run()
-        inPipe.fileHandleForWriting.write(Data(input.utf8))
-        try inPipe.fileHandleForWriting.close()
-    } else {
-        try process.run()
-    }
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return RunResult(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    return try await ProcessRunner.run(["/usr/bin/env"] + arguments, environment: environment, stdin: input)
 }
 
-@Suite(.serialized) struct ProxyLoopbackTests {
+@Suite(.serialized, .timeLimit(.minutes(3))) struct ProxyLoopbackTests {
     func curl(_ loopback: Loopback, _ extra: [String]) async throws -> RunResult {
         try await run(["curl", "-sS", "--max-time", "10", "-x", "http://127.0.0.1:\(loopback.proxyPort)", "-o", "-", "-D", "/dev/stderr"] + extra)
     }

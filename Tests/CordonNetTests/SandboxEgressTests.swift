@@ -1,5 +1,7 @@
 import CordonCore
 import CordonOS
+import CordonTestSupport
+import CordonPolicy
 import NIOCore
 import Synchronization
 import Testing
@@ -11,7 +13,7 @@ import Glibc
 @testable import CordonNet
 
 /// The host side of a sandbox's network, on listeners made the way cordon-init makes them.
-@Suite(.serialized) struct SandboxEgressTests {
+@Suite(.serialized, .timeLimit(.minutes(2))) struct SandboxEgressTests {
     /// Four loopback listeners on free ports (relay, proxy, DNS, sink).
     static func listeners() throws -> (SandboxEgress.Listeners, proxyPort: Int) {
         var fds: [Int32] = []

@@ -1,5 +1,7 @@
 import CordonCore
 import CordonOS
+import CordonTestSupport
+import CordonPolicy
 import Foundation
 import NIOCore
 import NIOEmbedded
@@ -33,7 +35,7 @@ final class HalfClosingEchoHandler: ChannelInboundHandler {
 /// Tunnels that carry bulk data leave NIO for the splice relay (`TunnelMover`, `SpliceRelay`):
 /// every byte must arrive once and in order both ways, ends of input must pass, idle and stopped
 /// tunnels must close, and the log line must count what the relay moved.
-@Suite(.serialized) struct SpliceRelayTests {
+@Suite(.serialized, .timeLimit(.minutes(3))) struct SpliceRelayTests {
     /// A proxy (`Loopback`) whose `echo.test` is a half-closing echo server on a listed port.
     static func startEcho(threshold: Int?, idleTimeout: TimeAmount = .seconds(300)) async throws -> (Loopback, target: String) {
         let echo = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -54,7 +56,7 @@ final class HalfClosingEchoHandler: ChannelInboundHandler {
             options: .init(sandbox: "box", connectTimeout: .seconds(2), idleTimeout: idleTimeout, sniffTimeout: .milliseconds(300), spliceThreshold: threshold))
         let proxyPort = try #require(await proxy.start().port)
         try? await origin.close()
-        loopback = Loopback(origin: loopback.origin, originPort: loopback.originPort, proxy: proxy, proxyPort: proxyPort, logPath: loopback.logPath, extraChannels: [echo])
+        loopback = Loopback(origin: loopback.origin, originPort: loopback.originPort, proxy: proxy, proxyPort: proxyPort, logPath: loopback.logPath, scratch: loopback.scratch, extraChannels: [echo])
         return (loopback, "echo.test:\(port)")
     }
 

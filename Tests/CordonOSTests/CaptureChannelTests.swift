@@ -47,7 +47,7 @@ struct CaptureChannelTests {
         let ends = try FileDescriptor.pipe()
         let reader = ends.first
         let writer = ends.second
-        try DescriptorPassing.send(Array("ok".utf8), descriptors: [reader.raw, reader.raw, reader.raw], over: channel.child)
+        try DescriptorPassing.send([reader.raw, reader.raw, reader.raw], message: Array("ok".utf8), over: channel.child)
         channel.closeChild()
         _ = consume reader
         #expect(channel.receive() == .unavailable("init handed over 3 listeners instead of 4"))

@@ -1,3 +1,4 @@
+import CordonTestSupport
 import CCordon
 import CordonIsolation
 import CordonOS
@@ -8,7 +9,7 @@ import Testing
 /// The capture's link, made with rtnetlink (no `ip` exec), in a throwaway network namespace
 /// that only one thread of the test process enters: when it works there is the veth pair, its
 /// addresses and the default route; when any step fails nothing of it is left, only `lo`.
-@Suite(.enabled(if: SandboxHarness.isRoot, "entering a network namespace from a thread needs CAP_SYS_ADMIN"))
+@Suite(.enabled(if: SandboxHarness.isRoot, "entering a network namespace from a thread needs CAP_SYS_ADMIN"), .timeLimit(.minutes(5)))
 struct CaptureInstallerTests {
     struct NetState: Sendable {
         var interfaces: [String]

@@ -1,9 +1,10 @@
+import CordonTestSupport
 import Foundation
 import Testing
 
 /// `cordon config validate` on a profile that hands the agent the host: valid (exit 0), and
 /// loud about it on stderr and in --json.
-@Suite struct ConfigValidateWarningTests {
+@Suite(.timeLimit(.minutes(5))) struct ConfigValidateWarningTests {
     @Test func dangerousSettingsAreWarnedAboutWithoutFailing() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }

@@ -1,3 +1,4 @@
+import CordonTestSupport
 import CCordon
 import CordonConfig
 import Foundation
@@ -8,7 +9,7 @@ import Testing
 /// `resources.disk` / `resources.inodes` hold against an agent that tries to fill the host's disk
 /// through the overlay upper layer: the sandbox ends frozen with the upper near the limit (within
 /// the watcher's slack), says why, and a sandbox under the limit is untouched.
-@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"), .serialized)
+@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"), .serialized, .timeLimit(.minutes(5)))
 struct DiskLimitTests {
     func upper(_ h: SandboxHarness, _ name: String) -> String { h.state + "/cordon/sandboxes/\(name)/upper" }
     func events(_ h: SandboxHarness, _ name: String) -> String { h.state + "/cordon/sandboxes/\(name)/events.jsonl" }
@@ -23,39 +24,16 @@ struct DiskLimitTests {
     }
 
     /// A `cordon run` in the background, to be signalled like a user would.
-    final class Running: @unchecked Sendable {
-        let process = Process()
-        let out = Pipe(), err = Pipe()
-        var outData = Data(), errData = Data()
-        let group = DispatchGroup()
+    final class Running: Sendable {
+        let process: RunningProcess
 
         init(_ h: SandboxHarness, _ arguments: [String]) throws {
-            process.executableURL = URL(fileURLWithPath: SandboxHarness.cordon)
-            process.arguments = arguments
-            process.environment = h.environment()
-            process.currentDirectoryURL = URL(fileURLWithPath: h.workspace)
-            process.standardOutput = out
-            process.standardError = err
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
-            for (pipe, isOut) in [(out, true), (err, false)] {
-                group.enter()
-                Thread.detachNewThread { [self] in
-                    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                    if isOut { outData = data } else { errData = data }
-                    group.leave()
-                }
-            }
+            process = try RunningProcess([SandboxHarness.cordon] + arguments, environment: h.environment(), directory: h.workspace)
         }
 
         /// Waits (bounded) for the exit; returns status, stdout, stderr.
-        func finish(timeout: Double = 60) -> SandboxHarness.Result {
-            let deadline = Date().addingTimeInterval(timeout)
-            while process.isRunning && Date() < deadline { usleep(10_000) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-            group.wait()
-            return .init(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+        func finish(timeout: Double = 60) throws -> SandboxHarness.Result {
+            try process.finish(timeout: .seconds(timeout))
         }
     }
 
@@ -87,8 +65,8 @@ struct DiskLimitTests {
         try await Task.sleep(for: .milliseconds(500))
         let later = DiskWatch.measure([upper(h, name)])
         #expect(later == frozen, "the upper kept growing while frozen: \(frozen) then \(later)")
-        kill(run.process.processIdentifier, SIGINT)
-        let result = await Task.detached { run.finish() }.value
+        kill(run.process.pid, SIGINT)
+        let result = try await Task.detached { try run.finish() }.value
         return (result, later)
     }
 
@@ -114,6 +92,33 @@ struct DiskLimitTests {
         let event = try #require(events(h, "fill", kind: "disk_limit").first)
         #expect(event["limit_bytes"] as? Int == 20 << 20)
         #expect(["cgroup freezer", "SIGSTOP"].contains(event["frozen_by"] as? String ?? ""), "\(event)")
+    }
+
+    /// fallocate allocates blocks without writing them, gigabytes in milliseconds: 40 files of
+    /// 19 MiB allocated in a loop used to land 760 MiB before the watcher's next measurement. The
+    /// sandbox's fallocate is refused (EOPNOTSUPP), so posix_fallocate writes, at the pace the
+    /// watcher keeps up with.
+    @Test(.timeLimit(.minutes(2)))
+    func fallocateDoesNotOutrunTheWatcher() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let script = "import os\nfor i in range(40):\n    fd = os.open('/workspace/f%d' % i, os.O_CREAT | os.O_WRONLY)\n    os.posix_fallocate(fd, 0, 19 << 20)\nprint('allocated-all')\n"
+        let (r, usage) = try await runToTheLimit(h, name: "falloc", profile: "name: falloc\nresources:\n  disk: 20m\n", command: ["/usr/bin/python3", "-c", script])
+        #expect(!r.stdout.contains("allocated-all"), "\(r.stdout)")
+        #expect(usage.bytes < 100 << 20, "upper holds \(usage.bytes) bytes")
+    }
+
+    /// fallocate(2) itself says "not supported" inside (as on a filesystem without it); punching
+    /// a hole, which frees space, still works.
+    @Test(.timeLimit(.minutes(1)))
+    func fallocateIsRefusedButPunchingHolesWorks() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let script = "head -c 65536 /dev/zero > /workspace/a; fallocate -l 1M /workspace/b; echo alloc=$?; fallocate -p -o 0 -l 4096 /workspace/a; echo punch=$?"
+        let r = try await h.cordon(["run", "--workspace", h.workspace, "--name", "fa", "--", "/bin/sh", "-c", script])
+        #expect(r.stdout.contains("alloc=1"), "\(r.stdout) \(r.stderr)")
+        #expect(r.stderr.contains("Operation not supported"), "\(r.stderr)")
+        #expect(r.stdout.contains("punch=0"), "\(r.stdout) \(r.stderr)")
     }
 
     /// In a terminal (raw mode, the sandbox frozen so its own Ctrl-C handling cannot run), the
@@ -161,8 +166,8 @@ struct DiskLimitTests {
         try h.write("profile.yaml", "name: one\nresources:\n  disk: 20m\n", in: h.root)
         let run = try Running(h, ["run", "--profile", h.root + "/profile.yaml", "--workspace", h.workspace, "--name", "one", "--", "/bin/sh", "-c", script])
         _ = try await waitFor(60) { !events(h, "one", kind: "disk_limit").isEmpty || !run.process.isRunning }
-        kill(run.process.processIdentifier, SIGINT)
-        let r = await Task.detached { run.finish() }.value
+        kill(run.process.pid, SIGINT)
+        let r = try await Task.detached { try run.finish() }.value
         var st = stat()
         #expect(lstat(upper(h, "one") + "/big", &st) == 0)
         #expect(st.st_size <= 20 << 20, "the file reached \(st.st_size) bytes")
@@ -349,9 +354,9 @@ struct DiskLimitTests {
 
     /// The measurement follows no symlink and counts hard links once.
     @Test func measurementStaysInTheTree() throws {
-        let root = try SandboxHarness.makeTemporaryDirectory()
+        let root = try TempTree.makeDirectory()
         defer { _ = try? SandboxHarness.runBlocking(["/bin/rm", "-rf", root], environment: nil) }
-        let outside = try SandboxHarness.makeTemporaryDirectory()
+        let outside = try TempTree.makeDirectory()
         defer { _ = try? SandboxHarness.runBlocking(["/bin/rm", "-rf", outside], environment: nil) }
         try Data(count: 1 << 20).write(to: URL(fileURLWithPath: outside + "/big"))
         #expect(symlink(outside, root + "/link") == 0)
@@ -364,7 +369,7 @@ struct DiskLimitTests {
 
     /// Directories nested past what the watcher descends are refused, not skipped.
     @Test func aTreeTooDeepToMeasureIsOverTheLimit() throws {
-        let root = try SandboxHarness.makeTemporaryDirectory()
+        let root = try TempTree.makeDirectory()
         defer { _ = try? SandboxHarness.runBlocking(["/bin/rm", "-rf", root], environment: nil) }
         var fd = open(root, O_RDONLY | O_DIRECTORY)
         for _ in 0..<(DiskWatch.maxDepth + 5) {

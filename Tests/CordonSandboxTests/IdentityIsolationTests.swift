@@ -1,10 +1,11 @@
+import CordonTestSupport
 import Foundation
 import Glibc
 import Testing
 
 /// The agent must not hold the host's identity (issue #22, section 2): its own machine-id and
 /// boot_id, no host path in its mountinfo, and (run as root) no host uid 0.
-@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"))
+@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"), .timeLimit(.minutes(5)))
 struct IdentityIsolationTests {
     static func hostFile(_ path: String) -> String {
         ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)

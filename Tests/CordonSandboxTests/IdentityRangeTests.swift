@@ -1,13 +1,15 @@
 @testable import CordonSandbox
+import CordonTestSupport
 import Foundation
 import Glibc
 import Testing
 
 /// Run as root, each sandbox is a block of host ids of its own: kept across its runs, never
 /// shared with another sandbox, and a block cannot be taken over by editing a sandbox's record.
+@Suite(.timeLimit(.minutes(5)))
 struct IdentityRangeTests {
     @Test func blocksAreStablePerSandboxAndNeverShared() throws {
-        let root = try SandboxHarness.makeTemporaryDirectory(prefix: "cordon-range")
+        let root = try TempTree.makeDirectory(prefix: "cordon-range")
         defer { try? FileManager.default.removeItem(atPath: root) }
         let registry = root + "/registry"
         let a = try IdentityRange.forSandbox(directory: root + "/a", registry: registry)
@@ -27,7 +29,7 @@ struct IdentityRangeTests {
     /// Blocks of deleted sandboxes are taken back (a registry never fills up with the dead), and
     /// a live sandbox's block never is.
     @Test func blocksOfDeletedSandboxesAreTakenBack() throws {
-        let root = try SandboxHarness.makeTemporaryDirectory(prefix: "cordon-range")
+        let root = try TempTree.makeDirectory(prefix: "cordon-range")
         defer { try? FileManager.default.removeItem(atPath: root) }
         let registry = root + "/registry"
         let live = try IdentityRange.forSandbox(directory: root + "/live", registry: registry)

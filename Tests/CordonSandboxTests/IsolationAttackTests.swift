@@ -1,10 +1,11 @@
+import CordonTestSupport
 import Foundation
 import Glibc
 import Testing
 
 /// Each test attacks one isolation property from inside a real sandbox and checks the outcome
 /// on the host. They need user namespaces; where the kernel lacks them they are skipped.
-@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"))
+@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"), .timeLimit(.minutes(5)))
 struct IsolationAttackTests {
     @Test func writesInsideDoNotReachTheHostWorkspace() async throws {
         let h = try SandboxHarness()
@@ -176,18 +177,14 @@ struct IsolationAttackTests {
         let environment = h.environment()
         let workspace = h.workspace
         let (first, status, rest) = try await SandboxHarness.offPool { () throws -> (String, Int32, String) in
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: SandboxHarness.cordon)
-            process.arguments = ["run", "--name", "sig", "--workspace", workspace, "--", "/bin/sh", "-c", "trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.1; done"]
-            process.environment = environment
-            let out = Pipe()
-            process.standardOutput = out
-            try process.run()
-            let first = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
-            kill(process.processIdentifier, SIGTERM)
-            process.waitUntilExit()
-            let rest = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            return (first, process.terminationStatus, rest)
+            let process = try RunningProcess(
+                [SandboxHarness.cordon, "run", "--name", "sig", "--workspace", workspace, "--", "/bin/sh", "-c",
+                 "trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.1; done"],
+                environment: environment)
+            let first = try process.readLine(timeout: .seconds(60))
+            process.signal(SIGTERM)
+            let result = try process.finish(timeout: .seconds(60))
+            return (first, result.status, String(result.stdout.dropFirst(first.count + 1)))
         }
         #expect(first.contains("ready"))
         #expect(status == 7)
@@ -201,18 +198,14 @@ struct IsolationAttackTests {
         let environment = h.environment()
         let workspace = h.workspace
         let (before, remaining) = try await SandboxHarness.offPool { () throws -> (String, String) in
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: SandboxHarness.cordon)
-            process.arguments = ["run", "--name", "orphans", "--workspace", workspace, "--", "/usr/bin/python3", "-c",
-                                 "import os, time, sys\nfor _ in range(3):\n    if os.fork() == 0:\n        os.setsid()\n        time.sleep(300)\nprint('ready', flush=True)\ntime.sleep(300)", marker]
-            process.environment = environment
-            let out = Pipe()
-            process.standardOutput = out
-            try process.run()
-            _ = out.fileHandleForReading.availableData
+            let process = try RunningProcess(
+                [SandboxHarness.cordon, "run", "--name", "orphans", "--workspace", workspace, "--", "/usr/bin/python3", "-c",
+                 "import os, time, sys\nfor _ in range(3):\n    if os.fork() == 0:\n        os.setsid()\n        time.sleep(300)\nprint('ready', flush=True)\ntime.sleep(300)", marker],
+                environment: environment)
+            _ = try process.readLine(timeout: .seconds(60))
             let before = try SandboxHarness.runBlocking(["/usr/bin/pgrep", "-f", marker], environment: nil).stdout
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            process.signal(SIGKILL)  // cordon alone: what it started must end with it
+            _ = process.waitForExit(timeout: .seconds(60))
             var remaining = "?"
             for _ in 0..<100 {
                 remaining = try SandboxHarness.runBlocking(["/usr/bin/pgrep", "-f", marker], environment: nil).stdout

@@ -1,4 +1,5 @@
 import CordonIsolation
+import CordonTestSupport
 import Foundation
 import Glibc
 import Testing
@@ -6,7 +7,7 @@ import Testing
 /// Egress from a real sandbox to real servers on the host's loopback: what the profile allows
 /// gets through (with and without proxy settings), everything else is refused with a reason,
 /// and every decision is in the network log. Names are pinned with `egress.resolve`.
-@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"))
+@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"), .timeLimit(.minutes(5)))
 struct NetworkContainmentTests {
     /// A profile allowing allowed.test on the server's port; internal.test and metadata.test are
     /// listed too but resolve to private and metadata addresses.
@@ -314,7 +315,7 @@ struct NetworkContainmentTests {
 /// The approval flow end to end: a held connection shows in `cordon approvals`, `cordon deny`
 /// refuses it, `cordon allow --always` releases the next one and lands in the profile's
 /// approval file, which `cordon config compile` then shows.
-@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"))
+@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"), .timeLimit(.minutes(5)))
 struct ApprovalFlowTests {
     /// Runs cordon on a pty (as a user at a terminal) and answers its prompts by typing.
     static let ptyDriver = #"""
@@ -431,7 +432,7 @@ struct ApprovalFlowTests {
     }
 }
 
-@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"))
+@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"), .timeLimit(.minutes(5)))
 struct BlocklistRunTests {
     @Test func blockedNamesAreRefusedEvenWhenAllowed() async throws {
         let h = try SandboxHarness()
@@ -467,7 +468,7 @@ struct BlocklistRunTests {
     }
 }
 
-@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"))
+@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"), .timeLimit(.minutes(5)))
 struct StreamingTests {
     /// 256 MiB through the forward proxy and through the transparent path: the supervisor (which
     /// holds the proxy) must stay small, so bodies are streamed, never buffered.
@@ -492,7 +493,7 @@ struct StreamingTests {
     }
 }
 
-@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"))
+@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"), .timeLimit(.minutes(5)))
 struct OpaqueProtocolTests {
     /// A server-speaks-first protocol (an ssh-like banner) on a port the profile lists for the
     /// name: the name comes from the DNS stub's record, the flow passes; the same server under a
@@ -509,22 +510,9 @@ struct OpaqueProtocolTests {
         while True:
             c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
         """#
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = ["-c", banner]
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        defer { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
-        let port = try await SandboxHarness.offPool { () -> Int in
-            var line = Data()
-            while true {
-                let byte = out.fileHandleForReading.readData(ofLength: 1)
-                if byte.isEmpty || byte == Data("\n".utf8) { break }
-                line += byte
-            }
-            return Int(String(decoding: line, as: UTF8.self)) ?? 0
-        }
+        let process = try RunningProcess(["/usr/bin/python3", "-c", banner], discardStderr: true)
+        defer { process.signal(SIGKILL, group: true); _ = process.waitForExit(timeout: .seconds(30)) }
+        let port = try await SandboxHarness.offPool { Int(try process.readLine()) ?? 0 }
         try #require(port > 0)
         try h.write("profile.yaml", """
             name: opaque
@@ -553,7 +541,7 @@ struct OpaqueProtocolTests {
     }
 }
 
-@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"))
+@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"), .timeLimit(.minutes(5)))
 struct CaptureTamperingTests {
     /// The agent cannot take the capture down: no capability over its network namespace, and the
     /// netfilter netlink family is refused by seccomp.
@@ -581,7 +569,7 @@ struct CaptureTamperingTests {
 
 /// The proxy starts when the sandbox first uses the network (or the control socket gets a
 /// connection): a run that never does never starts NIO's threads, and nothing is lost by waiting.
-@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"))
+@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"), .timeLimit(.minutes(5)))
 struct LazyNetworkStartTests {
     /// Thread names of the `cordon run` supervisor whose command line names sandbox `name`.
     static func supervisorThreads(name: String) -> [String]? {

@@ -1,3 +1,4 @@
+import CordonTestSupport
 import Foundation
 import Glibc
 import Testing
@@ -6,7 +7,7 @@ import Testing
 /// filesystem): runs of one sandbox still follow each other, the agent's writes are kept, the
 /// kernel's marker never blocks the next run, and a marker left by a run that did not end
 /// cleanly is reported.
-@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"))
+@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"), .timeLimit(.minutes(5)))
 struct OverlayLayersTests {
     func work(_ h: SandboxHarness, _ name: String) -> String { h.state + "/cordon/sandboxes/\(name)/work" }
 

@@ -1,3 +1,5 @@
+import CordonCore
+import CordonTestSupport
 import Foundation
 import Glibc
 import Testing
@@ -5,7 +7,7 @@ import Testing
 /// A workspace or mount that contains cordon's state or config directory (other sandboxes'
 /// upper layers and control sockets; profiles, approvals, trusted profiles), or lies inside one,
 /// is refused before anything of the sandbox's starts, however the paths are spelled.
-@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"))
+@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"), .timeLimit(.minutes(5)))
 struct OwnDirectoriesTests {
     enum Spelling: String, CaseIterable, Sendable {
         /// `cordon run` from a directory above the state dir (as from $HOME).
@@ -80,5 +82,58 @@ struct OwnDirectoriesTests {
         let r = try await h.sandbox("echo ran", name: "beside")
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout == "ran\n")
+    }
+    /// What a mount point shows is what counts, not where it is: a bind mount of cordon's config
+    /// or state directory made beneath a mounted directory (or an unsafe-mode workspace) would
+    /// reach the agent through the recursive bind. Needs root to make the host mount.
+    @Test(.enabled(if: SandboxHarness.isRoot, "making a host bind mount needs root"), arguments: ["mount", "unsafe"])
+    func aMountPointShowingCordonsOwnDirectoryIsRefused(_ kind: String) async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let fm = FileManager.default
+        let project = h.root + "/proj"
+        try fm.createDirectory(atPath: project + "/inner", withIntermediateDirectories: true)
+        let config = h.root + "/xdg-config"
+        try fm.createDirectory(atPath: config + "/cordon", withIntermediateDirectories: true)
+        try h.write("trusted-profiles", "", in: config + "/cordon")
+        guard mount(config, project + "/inner", nil, UInt(MS_BIND), nil) == 0 else {
+            Issue.record("bind mount failed: \(String(cString: strerror(errno)))")
+            return
+        }
+        defer { umount2(project + "/inner", Int32(MNT_DETACH)) }
+        let workspace: String
+        if kind == "mount" {
+            try h.write("profile.yaml", "name: sub\nmounts:\n  - {host: \(project), sandbox: /data, mode: rw}\n", in: h.root)
+            workspace = h.workspace
+        } else {
+            try h.write("profile.yaml", "name: sub\nmode: unsafe\n", in: h.root)
+            workspace = project
+        }
+        let r = try await h.cordon(
+            ["run", "--name", "sub", "--workspace", workspace, "--profile", h.root + "/profile.yaml", "--", "/bin/sh", "-c",
+             "echo agent >> /data/inner/cordon/trusted-profiles; echo agent >> /workspace/inner/cordon/trusted-profiles; echo ran"],
+            extraEnvironment: ["XDG_CONFIG_HOME": config])
+        #expect(r.status == 125, "\(r.stdout) \(r.stderr)")
+        #expect(!r.stdout.contains("ran"))
+        #expect(r.stderr.contains("through the mount at \(project)/inner"), "\(r.stderr)")
+        #expect(r.stderr.contains("cordon's config directory"), "\(r.stderr)")
+        let store = try String(contentsOfFile: config + "/cordon/trusted-profiles", encoding: .utf8)
+        #expect(!store.contains("agent"), "the agent wrote cordon's trust store")
+    }
+
+    /// `copy:` may not take files from cordon's own directories either.
+    @Test func aCopyFromCordonsConfigDirectoryIsRefused() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let config = h.root + "/xdg-config"
+        try FileManager.default.createDirectory(atPath: config + "/cordon", withIntermediateDirectories: true)
+        try h.write("trusted-profiles", "secret-ish\n", in: config + "/cordon")
+        try h.write("profile.yaml", "name: cp\ncopy:\n  - {host: \(config)/cordon/trusted-profiles, sandbox: /tmp/t}\n", in: h.root)
+        let r = try await h.cordon(
+            ["run", "--name", "cp", "--workspace", h.workspace, "--profile", h.root + "/profile.yaml", "--", "/bin/sh", "-c", "cat /tmp/t; echo ran"],
+            extraEnvironment: ["XDG_CONFIG_HOME": config])
+        #expect(r.status == 125, "\(r.stdout) \(r.stderr)")
+        #expect(!r.stdout.contains("secret-ish"))
+        #expect(r.stderr.contains("the copy of"), "\(r.stderr)")
     }
 }

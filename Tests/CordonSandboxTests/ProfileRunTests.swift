@@ -1,9 +1,10 @@
+import CordonTestSupport
 import Foundation
 import Glibc
 import Testing
 
 /// `cordon run --profile`: limits and settings from a profile reach the sandbox.
-@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"))
+@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"), .timeLimit(.minutes(5)))
 struct ProfileRunTests {
     @Test(.enabled(if: SandboxHarness.isRoot, "cgroup limits need a delegated cgroup; rootless falls back to rlimits"))
     func aMemoryHogIsOOMKilledInsideItsCgroup() async throws {
@@ -111,7 +112,7 @@ struct ProfileRunTests {
     }
 }
 
-@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"))
+@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"), .timeLimit(.minutes(5)))
 struct HostReadinessTests {
     @Test func doctorReportsEveryCheckAndThatTheDefaultProfileRuns() async throws {
         let h = try SandboxHarness()
@@ -164,7 +165,7 @@ struct RunArgumentTests {
     }
 }
 
-@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"))
+@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"), .timeLimit(.minutes(5)))
 struct ModeAndCopyTests {
     @Test func unsafeModeWritesThroughAndSaysSoLoudly() async throws {
         let h = try SandboxHarness()

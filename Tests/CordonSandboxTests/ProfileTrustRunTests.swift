@@ -1,3 +1,4 @@
+import CordonTestSupport
 import Foundation
 import Glibc
 import Testing
@@ -5,7 +6,7 @@ import Testing
 /// A repository's own `cordon.yaml` (or one an earlier agent wrote) runs only with the content
 /// the user trusted: a new or changed one stops `cordon run` before anything starts, shows what it
 /// grants and the command that trusts it; a changed preset or named file asks again.
-@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"))
+@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"), .timeLimit(.minutes(5)))
 struct ProfileTrustRunTests {
     struct Setup {
         let h: SandboxHarness

@@ -1,4 +1,5 @@
 import CordonCore
+import CordonTestSupport
 import Foundation
 import Testing
 
@@ -23,9 +24,8 @@ struct SandboxRecordTests {
     }
 
     @Test func aRecordWrittenByFoundationLoadsFromDisk() throws {
-        let directory = NSTemporaryDirectory() + "record-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let scratch = try TempTree(prefix: "cordon-record")
+        let directory = scratch.root
         let layout = SandboxLayout(directory: directory)
         let record = SandboxRecord(name: "n", profile: "p", mode: "yolo", workspace: Self.awkward, created: "2026-01-01T00:00:00Z", lastStarted: nil)
         let encoder = JSONEncoder()

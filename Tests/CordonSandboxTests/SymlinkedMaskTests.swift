@@ -1,3 +1,4 @@
+import CordonTestSupport
 import Foundation
 import Glibc
 import Testing
@@ -5,7 +6,7 @@ import Testing
 /// The home's secrets stay masked beneath a workspace or mount however the home or the mounted
 /// directory is spelled: through a symlink the text of the paths no longer matches, the real
 /// paths do.
-@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"))
+@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"), .timeLimit(.minutes(5)))
 struct SymlinkedMaskTests {
     /// `outer/me` is the home, with a key; `link` points at `outer`.
     func makeHome(_ h: SandboxHarness) throws -> (outer: String, link: String) {

@@ -5,7 +5,7 @@ import Testing
 
 /// The user's terminal is not the sandbox's: cordon runs under a pty the test owns (as a person's
 /// terminal), with the standard streams mixed as shells mix them, and the agent attacks it.
-@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "needs user namespaces"))
+@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "needs user namespaces"), .timeLimit(.minutes(5)))
 struct TerminalBoundaryTests {
     /// Python shared by the drivers: `run(stdin, stdout, stderr)` starts cordon in a new session
     /// whose controlling terminal is the test's pty (each stream "tty", "pipe", or a file path)

@@ -1,10 +1,11 @@
+import CordonTestSupport
 import Foundation
 import Glibc
 import Testing
 
 /// Through a real `cordon run`: what the agent plants for the host to run is held in yolo mode,
 /// and only the locale variables cordon knows, with sane values, reach the agent.
-@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"))
+@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"), .timeLimit(.minutes(5)))
 struct TrapRunTests {
     @Test func yoloHoldsTrapsOneAndTwoDirectoriesDownAndAppliesNothingWithThem() async throws {
         let h = try SandboxHarness()

@@ -1,20 +1,33 @@
 public import CCordon
 import Glibc
 
-/// A scratch directory tree for tests (shared by the FS and gate tests), removed on deinit.
-public final class TempTree {
+/// The one scratch directory helper for tests: a fresh `mkdtemp` tree under /tmp, removed on
+/// deinit. Creating it fails loudly (a thrown error naming the template and errno), never by
+/// falling back to a shared fixed path another test could be using.
+public final class TempTree: Sendable {
     public let root: String
 
-    public init() {
-        var template = Array("/tmp/cordon-fs-XXXXXX".utf8CString)
+    public init(prefix: String = "cordon-test") throws {
+        root = try Self.makeDirectory(prefix: prefix)
+    }
+
+    /// A fresh directory `/tmp/PREFIX-XXXXXX` that the caller removes (see `removeTree`).
+    public static func makeDirectory(prefix: String = "cordon-test") throws -> String {
+        var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
         let made: String? = template.withUnsafeMutableBufferPointer { buffer in
             guard let base = buffer.baseAddress, let dir = mkdtemp(base) else { return nil }
             return String(cString: dir)
         }
-        root = made ?? "/tmp/cordon-fs-fallback"
+        guard let made else {
+            throw TestSupportError("mkdtemp /tmp/\(prefix)-XXXXXX: \(String(cString: strerror(errno)))")
+        }
+        return made
     }
 
-    deinit { remove(root) }
+    /// Removes `path` and everything beneath it (no symlink is followed).
+    public static func removeTree(_ path: String) { remove(path) }
+
+    deinit { Self.remove(root) }
 
     public func path(_ rel: String) -> String { root + "/" + rel }
 
@@ -91,7 +104,7 @@ public final class TempTree {
         return UInt32(st.st_mode) & 0o7777
     }
 
-    private func remove(_ path: String) {
+    private static func remove(_ path: String) {
         var st = stat()
         guard lstat(path, &st) == 0 else { return }
         if (st.st_mode & S_IFMT) == S_IFDIR {

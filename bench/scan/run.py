@@ -167,7 +167,7 @@ def cordon_run(cordon, directory, size, config=None, runs=3):
     report = json.loads(out)
     rules = {}
     for f in report["findings"]:
-        rules[f["ruleID"]] = rules.get(f["ruleID"], 0) + 1
+        rules[f["rule_id"]] = rules.get(f["rule_id"], 0) + 1
     return {"seconds": round(elapsed, 3), "mb_per_s": round(size / 1048576 / elapsed, 1), "cpu_seconds": round(cpu, 3),
             "mb_per_cpu_s": round(size / 1048576 / cpu, 1) if cpu > 0 else None, "findings": len(report["findings"]),
             "by_rule": rules, "engine": report.get("engine")}

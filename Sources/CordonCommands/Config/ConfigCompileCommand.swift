@@ -12,20 +12,26 @@ struct ConfigCompileCommand: ParsableCommand {
     @Argument(help: "The profile file (YAML).")
     var file: String
 
-    @Flag(help: "Print JSON (sizes in bytes, durations in seconds) instead of YAML.")
+    @Flag(help: "Print JSON (sizes in bytes, durations in seconds; a top-level version) instead of YAML.")
     var json = false
 
     func run() throws {
         let validation = try ConfigTerminal.validate(file)
         guard let profile = validation.profile, validation.isValid else {
-            for diagnostic in validation.diagnostics { ConfigTerminal.printError(diagnostic.description) }
+            for diagnostic in validation.diagnostics { Console.note(diagnostic.description) }
             throw ExitCode(1)
         }
         if json {
-            print(ProfileRenderer.json(profile), terminator: "")
+            JSONOutput.print(Self.report(profile))
         } else {
             print("# \(file), merged with presets: \(profile.presets.isEmpty ? "none" : profile.presets.joined(separator: ", "))")
             print(ProfileRenderer.yaml(profile), terminator: "")
         }
+    }
+
+    /// `--json`: docs/json.md, "cordon config compile": the profile's fields beside `version`.
+    static func report(_ profile: Profile) -> [(String, JSONValue)] {
+        guard case .object(let fields) = ProfileRenderer.jsonValue(profile) else { return [] }
+        return fields
     }
 }

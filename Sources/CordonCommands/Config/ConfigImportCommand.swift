@@ -22,7 +22,7 @@ struct ConfigImportCommand: ParsableCommand {
     @Flag(help: "Overwrite --output if it exists.")
     var force = false
 
-    @Flag(help: "Print {\"profile\": …, \"notes\": [...]} instead of YAML.")
+    @Flag(help: "Print {\"version\": 1, \"profile\": …, \"notes\": [...]} instead of YAML.")
     var json = false
 
     func run() throws {
@@ -34,23 +34,25 @@ struct ConfigImportCommand: ParsableCommand {
         }
         let text: String
         if json {
-            text = JSONPretty.format(.object([
-                ("profile", ProfileRenderer.jsonValue(result.profile)),
-                ("notes", .array(result.notes.map(JSONValue.string))),
-            ])) + "\n"
+            text = JSONOutput.text(Self.report(result)) + "\n"
         } else {
             text = "# Imported by `cordon config import` from \(file).\n"
                 + "# Check it with `cordon config validate`; the settings not carried over were listed when it was written.\n"
                 + ProfileRenderer.yaml(result.profile, minimal: true)
         }
         if let output {
-            do { try ConfigTerminal.write(text, to: ConfigTerminal.absolute(output), force: force) } catch { throw ConfigTerminal.fail(error) }
+            do { try ConfigTerminal.write(text, to: CurrentDirectory.absolute(output), force: force) } catch { throw ConfigTerminal.fail(error) }
         } else {
             print(text, terminator: "")
         }
         if !json && !result.notes.isEmpty {
-            ConfigTerminal.printError("not carried over (\(result.notes.count)):")
-            for note in result.notes { ConfigTerminal.printError("  " + note) }
+            Console.note("not carried over (\(result.notes.count)):")
+            for note in result.notes { Console.note("  " + note) }
         }
+    }
+
+    /// `--json`: docs/json.md, "cordon config import".
+    static func report(_ result: SRTImport) -> [(String, JSONValue)] {
+        [("profile", ProfileRenderer.jsonValue(result.profile)), ("notes", .array(result.notes.map(JSONValue.string)))]
     }
 }

@@ -2,46 +2,24 @@ import ArgumentParser
 import CordonConfig
 import CordonCore
 import FoundationEssentials
-#if canImport(Glibc)
-import Glibc
-#endif
 
-/// What the config, presets and init commands share: the loader for this user, output streams,
+/// What the config, presets and init commands share: the loader for this user, file I/O,
 /// and the exit codes (0 ok, 1 invalid profile, 2 usage or any other error).
 enum ConfigTerminal {
     static func loader() -> ProfileLoader {
         ProfileLoader(paths: CordonPaths.current(), homeDirectory: homeDirectory)
     }
 
-    static var homeDirectory: String {
-        ProcessEnvironment.current["HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? ProcessEnvironment.passwdHome() ?? "/"
-    }
-
-    static var currentDirectory: String { FileManager.default.currentDirectoryPath }
-
-    /// `path` made absolute against the current directory.
-    static func absolute(_ path: String) -> String {
-        path.hasPrefix("/") ? path : currentDirectory + "/" + path
-    }
+    static var homeDirectory: String { HomeDirectory.resolve() }
 
     /// The profile's validation; a file that cannot be read is reported and exits 2.
     static func validate(_ file: String) throws(ExitCode) -> ProfileValidation {
         do { return try loader().validate(file: file) } catch { throw fail(error) }
     }
 
-    static func printError(_ text: String) {
-        let line = text.hasSuffix("\n") ? text : text + "\n"
-        var bytes = Array(line.utf8)[...]
-        while !bytes.isEmpty {
-            let written = bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
-            if written < 0 { if errno == EINTR { continue }; return }
-            bytes = bytes.dropFirst(written)
-        }
-    }
-
     /// Prints `error` to stderr and returns the exit code for it.
     static func fail(_ error: CordonError) -> ExitCode {
-        printError("error: \(error)")
+        Console.error(error, prefix: "error: ")
         return ExitCode(error.code == .invalidProfile ? 1 : 2)
     }
 

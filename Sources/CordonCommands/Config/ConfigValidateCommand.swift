@@ -17,31 +17,35 @@ struct ConfigValidateCommand: ParsableCommand {
     @Argument(help: "The profile file (YAML).")
     var file: String
 
-    @Flag(help: "Print {\"valid\": …, \"errors\": [{file, line, column, field, message, hint}], \"warnings\": [{file, field, message, hint}]}.")
+    @Flag(help: "Print {\"version\": 1, \"valid\": …, \"errors\": [{file, line, column, field, message, hint}], \"warnings\": [{file, field, message, hint}]}.")
     var json = false
 
     func run() throws {
         let validation = try ConfigTerminal.validate(file)
         let warnings = validation.profile?.riskWarnings(homeDirectory: ConfigTerminal.homeDirectory, resolve: CordonPaths.canonical) ?? []
         // Loud whatever the output format: stderr is for people, --json's stdout for programs.
-        for warning in warnings { ConfigTerminal.printError("warning: \(file): \(warning)") }
+        for warning in warnings { Console.warning("\(file): \(warning)") }
         if json {
-            let output = JSONValue.object([
-                ("valid", .bool(validation.isValid)),
-                ("file", .string(file)),
-                ("presets", .array((validation.profile?.presets ?? []).map(JSONValue.string))),
-                ("errors", .array(validation.diagnostics.map(ConfigTerminal.diagnosticJSON))),
-                ("warnings", .array(warnings.map { .object([("file", .string(file)), ("field", .string($0.field)), ("message", .string($0.message)), ("hint", .string($0.hint))]) })),
-            ])
-            print(JSONPretty.format(output))
+            JSONOutput.print(Self.report(file: file, validation: validation, warnings: warnings))
         } else if validation.isValid {
             let presets = validation.profile?.presets ?? []
             print("\(file): valid" + (presets.isEmpty ? "" : " (presets: \(presets.joined(separator: ", ")))"))
         } else {
-            for diagnostic in validation.diagnostics { ConfigTerminal.printError(diagnostic.description) }
+            for diagnostic in validation.diagnostics { Console.note(diagnostic.description) }
             let count = validation.diagnostics.count
-            ConfigTerminal.printError("\(file): \(count) problem\(count == 1 ? "" : "s")")
+            Console.note("\(file): \(count) problem\(count == 1 ? "" : "s")")
         }
         if !validation.isValid { throw ExitCode(1) }
+    }
+
+    /// `--json`: docs/json.md, "cordon config validate".
+    static func report(file: String, validation: ProfileValidation, warnings: [ProfileWarning]) -> [(String, JSONValue)] {
+        [
+            ("valid", .bool(validation.isValid)),
+            ("file", .string(file)),
+            ("presets", .array((validation.profile?.presets ?? []).map(JSONValue.string))),
+            ("errors", .array(validation.diagnostics.map(ConfigTerminal.diagnosticJSON))),
+            ("warnings", .array(warnings.map { .object([("file", .string(file)), ("field", .string($0.field)), ("message", .string($0.message)), ("hint", .string($0.hint))]) })),
+        ]
     }
 }

@@ -17,13 +17,13 @@ struct InitCommand: ParsableCommand {
 
     func run() throws {
         let loader = ConfigTerminal.loader()
-        let path = ConfigTerminal.absolute("cordon.yaml")
+        let path = CurrentDirectory.absolute("cordon.yaml")
         do throws(CordonError) {
             let catalog = try loader.presetCatalog()
             for name in presets where catalog.entry(named: name) == nil {
                 throw CordonError(.invalidArgument, "unknown preset \"\(name)\"", hint: catalog.unknownHint(name))
             }
-            let directory = ConfigTerminal.currentDirectory.split(separator: "/").last.map(String.init) ?? "default"
+            let directory = CurrentDirectory.path.split(separator: "/").last.map(String.init) ?? "default"
             let text = StarterProfile.text(directoryName: directory, presets: presets)
             _ = try loader.parse(yaml: text, file: path)
             try ConfigTerminal.write(text, to: path, force: force)

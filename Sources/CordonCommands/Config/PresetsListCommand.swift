@@ -6,23 +6,14 @@ import CordonCore
 struct PresetsListCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List available presets.")
 
-    @Flag(help: "Print a JSON array of {name, source, builtin, overrides_builtin, description}.")
+    @Flag(help: "Print JSON: {version, presets: [{name, source, builtin, overrides_builtin, description}]}.")
     var json = false
 
     func run() throws {
         let catalog: PresetCatalog
         do { catalog = try ConfigTerminal.loader().presetCatalog() } catch { throw ConfigTerminal.fail(error) }
         if json {
-            let items = catalog.entries.map { entry in
-                JSONValue.object([
-                    ("name", .string(entry.name)),
-                    ("source", .string(entry.source)),
-                    ("builtin", .bool(entry.isBuiltin)),
-                    ("overrides_builtin", .bool(entry.overridesBuiltin)),
-                    ("description", catalog.description(of: entry.name).map(JSONValue.string) ?? .null),
-                ])
-            }
-            print(JSONPretty.format(.array(items)))
+            JSONOutput.print(Self.report(catalog))
             return
         }
         let width = catalog.names.map(\.count).max() ?? 0
@@ -32,5 +23,19 @@ struct PresetsListCommand: ParsableCommand {
             if !entry.isBuiltin { line += entry.overridesBuiltin ? "  [\(entry.source), replaces built-in]" : "  [\(entry.source)]" }
             print(line)
         }
+    }
+
+    /// `--json`: docs/json.md, "cordon presets list".
+    static func report(_ catalog: PresetCatalog) -> [(String, JSONValue)] {
+        let items = catalog.entries.map { entry in
+            JSONValue.object([
+                ("name", .string(entry.name)),
+                ("source", .string(entry.source)),
+                ("builtin", .bool(entry.isBuiltin)),
+                ("overrides_builtin", .bool(entry.overridesBuiltin)),
+                ("description", catalog.description(of: entry.name).map(JSONValue.string) ?? .null),
+            ])
+        }
+        return [("presets", .array(items))]
     }
 }

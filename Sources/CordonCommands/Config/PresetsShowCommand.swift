@@ -9,22 +9,27 @@ struct PresetsShowCommand: ParsableCommand {
     @Argument(help: "The preset's name (see `cordon presets list`).")
     var name: String
 
-    @Flag(help: "Print {name, source, yaml, merged} where merged is the preset with its own presets applied.")
+    @Flag(help: "Print {version, name, source, yaml, merged} where merged is the preset with its own presets applied.")
     var json = false
 
     func run() throws {
         let shown: (entry: PresetCatalog.Entry, profile: Profile)
         do { shown = try ConfigTerminal.loader().preset(named: name) } catch { throw ConfigTerminal.fail(error) }
         if json {
-            print(JSONPretty.format(.object([
-                ("name", .string(shown.entry.name)),
-                ("source", .string(shown.entry.source)),
-                ("yaml", .string(shown.entry.yaml)),
-                ("merged", ProfileRenderer.jsonValue(shown.profile)),
-            ])))
+            JSONOutput.print(Self.report(entry: shown.entry, profile: shown.profile))
         } else {
             print("# \(shown.entry.name) (\(shown.entry.source))")
             print(shown.entry.yaml.hasSuffix("\n") ? String(shown.entry.yaml.dropLast()) : shown.entry.yaml)
         }
+    }
+
+    /// `--json`: docs/json.md, "cordon presets show".
+    static func report(entry: PresetCatalog.Entry, profile: Profile) -> [(String, JSONValue)] {
+        [
+            ("name", .string(entry.name)),
+            ("source", .string(entry.source)),
+            ("yaml", .string(entry.yaml)),
+            ("merged", ProfileRenderer.jsonValue(profile)),
+        ]
     }
 }

@@ -43,23 +43,23 @@ struct TrustCommand: ParsableCommand {
                 try printList(store.entries())
                 return
             }
-            let path = ConfigTerminal.absolute(file ?? "cordon.yaml")
+            let path = CurrentDirectory.absolute(file ?? "cordon.yaml")
             let key = ProfileTrust.key(path)
             if revoke {
                 let removed = try store.revoke(key)
                 if json {
-                    print(JSONPretty.format(.object([("path", .string(key)), ("revoked", .bool(removed))])))
+                    JSONOutput.print(Self.revokeReport(path: key, revoked: removed))
                 } else {
                     print(removed ? "revoked: \(ProfileTrust.escaped(key))" : "\(ProfileTrust.escaped(key)) was not trusted")
                 }
                 return
             }
-            let loaded = try ConfigTerminal.loader().load(reference: path, currentDirectory: ConfigTerminal.currentDirectory)
+            let loaded = try ConfigTerminal.loader().load(reference: path, currentDirectory: CurrentDirectory.path)
             let inputs = ProfileTrust.inputs(of: loaded)
             let digest = ProfileTrust.digest(inputs)
             try store.trust(key, digest: digest)
             if json {
-                print(JSONPretty.format(TrustReport.json(path: key, digest: digest, inputs: inputs, grants: ProfileTrust.grants(loaded.profile))))
+                JSONOutput.print(TrustReport.json(path: key, digest: digest, inputs: inputs, grants: ProfileTrust.grants(loaded.profile)))
             } else {
                 print(TrustReport.grantsText(ProfileTrust.grants(loaded.profile), inputs: inputs))
                 print("trusted: \(ProfileTrust.escaped(key)) (sha256 \(digest))")
@@ -72,14 +72,22 @@ struct TrustCommand: ParsableCommand {
     func printList(_ entries: [TrustStore.Entry]) {
         let states = entries.map(Self.state)
         if json {
-            print(JSONPretty.format(.array(zip(entries, states).map { entry, state in
-                .object([("path", .string(entry.path)), ("digest", .string(entry.digest)), ("state", .string(state))])
-            })))
+            JSONOutput.print(Self.listReport(zip(entries, states).map { ($0.path, $0.digest, $1) }))
         } else if entries.isEmpty {
             print("no trusted profiles")
         } else {
             for (entry, state) in zip(entries, states) { print("\(entry.digest)  \(state + String(repeating: " ", count: max(0, 8 - state.count)))\(ProfileTrust.escaped(entry.path))") }
         }
+    }
+
+    /// `--revoke --json`: docs/json.md, "cordon trust".
+    static func revokeReport(path: String, revoked: Bool) -> [(String, JSONValue)] {
+        [("path", .string(path)), ("revoked", .bool(revoked))]
+    }
+
+    /// `--list --json`: docs/json.md, "cordon trust".
+    static func listReport(_ profiles: [(path: String, digest: String, state: String)]) -> [(String, JSONValue)] {
+        [("profiles", .array(profiles.map { .object([("path", .string($0.path)), ("digest", .string($0.digest)), ("state", .string($0.state))]) }))]
     }
 
     /// `current` when the profile and its files still hash to the trusted digest; else `changed`,
@@ -123,13 +131,14 @@ enum TrustReport {
             """
     }
 
-    static func json(path: String, digest: String, inputs: [ProfileTrust.Input], grants: [ProfileTrust.Grant]) -> JSONValue {
-        .object([
+    /// `cordon trust --json`: docs/json.md, "cordon trust".
+    static func json(path: String, digest: String, inputs: [ProfileTrust.Input], grants: [ProfileTrust.Grant]) -> [(String, JSONValue)] {
+        [
             ("path", .string(path)),
             ("digest", .string(digest)),
             ("files", .array(inputs.map { .object([("role", .string($0.role)), ("path", .string($0.path)), ("sha256", $0.sha256.map(JSONValue.string) ?? .null)]) })),
             ("grants", .array(grants.map { .object([("field", .string($0.field)), ("text", .string($0.text))]) })),
-        ])
+        ]
     }
 
     /// `path` as one shell word (escaped for the terminal when it holds control characters).

@@ -17,11 +17,7 @@ struct DoctorCommand: ParsableCommand {
         let checks = doctor.run()
         let ok = HostDoctor.canRunDefault(checks)
         if json {
-            let items: [JSONValue] = checks.map { c in
-                .object([("id", .string(c.id)), ("status", .string(c.status.rawValue)), ("required", .bool(c.required)),
-                         ("detail", .string(c.detail)), ("fix", .string(c.fix))])
-            }
-            print(JSONValue.object([("can_run_default", .bool(ok)), ("checks", .array(items))]).encoded())
+            JSONOutput.print(Self.report(checks, canRunDefault: ok))
         } else {
             for c in checks {
                 let mark = c.status == .ok ? "ok  " : (c.status == .warning ? "warn" : "FAIL")
@@ -31,5 +27,14 @@ struct DoctorCommand: ParsableCommand {
             print(ok ? "The default profile can run on this host." : "The default profile cannot run on this host; fix the FAIL lines above.")
         }
         if !ok { throw ExitCode(1) }
+    }
+
+    /// `--json`: docs/json.md, "cordon doctor".
+    static func report(_ checks: [HostDoctor.Check], canRunDefault: Bool) -> [(String, JSONValue)] {
+        let items: [JSONValue] = checks.map { c in
+            .object([("id", .string(c.id)), ("status", .string(c.status.rawValue)), ("required", .bool(c.required)),
+                     ("detail", .string(c.detail)), ("fix", .string(c.fix))])
+        }
+        return [("can_run_default", .bool(canRunDefault)), ("checks", .array(items))]
     }
 }

@@ -11,34 +11,37 @@ struct ApprovalsCommand: ParsableCommand {
         discussion: "Answer with `cordon allow NAME DOMAIN [--always]` or `cordon deny NAME DOMAIN`. Held connections are denied after 60 s without an answer."
     )
 
-    @Argument(help: "The sandbox name.")
-    var name: String
+    @OptionGroup var sandbox: SandboxSelection
 
-    @Flag(help: "Print JSON: [{id, host, port, since}].")
+    @Flag(help: "Print JSON: {version, pending: [{id, host, port, since}]}.")
     var json = false
 
-    @Option(name: .customLong("state-dir"), help: .hidden)
-    var stateDir: String?
+    /// `--json`: docs/json.md, "cordon approvals".
+    struct Report: Encodable {
+        var version = JSONOutput.version
+        var pending: [ApprovalBroker.Request]
+    }
 
     func run() throws {
+        let name = sandbox.name
         do {
-            let client = try ControlClient(name: name, stateDir: stateDir)
+            let client = try ControlClient(name: name, stateDir: sandbox.stateDir)
             _ = try client.record()
-            guard let response = try client.send(.init(op: "approvals")) else {
+            guard let response = try client.send(.init(op: .approvals)) else {
                 throw CordonError(.notFound, "sandbox \(name) is not running", hint: "approvals exist only while `cordon run` is running")
             }
             guard response.ok else { throw CordonError(.io, response.error ?? "the sandbox refused the request") }
             let pending = response.pending ?? []
             if json {
-                try printJSON(pending)
+                try JSONOutput.print(Report(pending: pending))
             } else if pending.isEmpty {
                 print("\(name): no connections waiting for approval")
             } else {
-                for request in pending { print("\(request.host):\(request.port)  waiting since \(request.since)") }
+                for request in pending { print(TerminalText.escaped("\(request.host):\(request.port)  waiting since \(request.since)")) }
                 print("answer: cordon allow \(name) DOMAIN [--always] | cordon deny \(name) DOMAIN")
             }
         } catch {
-            printError(error)
+            Console.error(error)
             throw ExitCode(2)
         }
     }
@@ -57,8 +60,7 @@ struct AllowCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "The sandbox name.")
-    var name: String
+    @OptionGroup var sandbox: SandboxSelection
 
     @Argument(help: "The domain to allow (exact name).")
     var domain: String
@@ -66,11 +68,8 @@ struct AllowCommand: ParsableCommand {
     @Flag(help: "Keep the approval: add DOMAIN to the profile's approval file.")
     var always = false
 
-    @Option(name: .customLong("state-dir"), help: .hidden)
-    var stateDir: String?
-
     func run() throws {
-        try Answer.send(name: name, domain: domain, answer: always ? "always" : "once", stateDir: stateDir)
+        try Answer.send(sandbox, domain: domain, answer: always ? "always" : "once")
     }
 }
 
@@ -81,29 +80,26 @@ struct DenyCommand: ParsableCommand {
         abstract: "Refuse a running sandbox's connections to DOMAIN for the rest of its run (held ones are released with a refusal)."
     )
 
-    @Argument(help: "The sandbox name.")
-    var name: String
+    @OptionGroup var sandbox: SandboxSelection
 
     @Argument(help: "The domain to refuse.")
     var domain: String
 
-    @Option(name: .customLong("state-dir"), help: .hidden)
-    var stateDir: String?
-
     func run() throws {
-        try Answer.send(name: name, domain: domain, answer: "deny", stateDir: stateDir)
+        try Answer.send(sandbox, domain: domain, answer: "deny")
     }
 }
 
 enum Answer {
-    static func send(name: String, domain: String, answer: String, stateDir: String?) throws {
+    static func send(_ sandbox: SandboxSelection, domain: String, answer: String) throws {
+        let name = sandbox.name
         do {
-            let client = try ControlClient(name: name, stateDir: stateDir)
+            let client = try ControlClient(name: name, stateDir: sandbox.stateDir)
             let record = try client.record()
             guard let host = Host(domain), let normalised = host.name ?? host.address?.description else {
                 throw CordonError(.invalidArgument, "\"\(domain)\" is not a domain name", hint: "give a name such as example.com")
             }
-            if let response = try client.send(.init(op: "answer", host: normalised, answer: answer)) {
+            if let response = try client.send(.init(op: .answer, host: normalised, answer: answer)) {
                 guard response.ok else { throw CordonError(.io, response.error ?? "the sandbox refused the answer") }
                 let released = response.released ?? 0
                 let verb = answer == "deny" ? "denied" : answer == "always" ? "allowed always" : "allowed for this run"
@@ -116,7 +112,7 @@ enum Answer {
                 throw CordonError(.notFound, "sandbox \(name) is not running", hint: answer == "deny" ? "nothing to deny" : "use --always to approve it for the next run")
             }
         } catch {
-            printError(error)
+            Console.error(error)
             throw ExitCode(2)
         }
     }

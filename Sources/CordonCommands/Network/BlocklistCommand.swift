@@ -2,6 +2,7 @@ import ArgumentParser
 import CordonCore
 import CordonNet
 import CordonOS
+import CordonPolicy
 import Glibc
 
 /// `cordon blocklist build|query`: DNS blocklists compiled for instant loading.
@@ -42,7 +43,7 @@ struct BlocklistBuildCommand: ParsableCommand {
             print("\(path): \(list.count) domains from \(files.count) file\(files.count == 1 ? "" : "s"), \(bytes.count / 1024) KiB, in \(Int(seconds * 1000)) ms")
             print("use it: egress.blocklists: [\"\(path)\"]")
         } catch let error as CordonError {
-            printError(error)
+            Console.error(error)
             throw ExitCode(2)
         }
     }
@@ -74,7 +75,7 @@ struct BlocklistQueryCommand: ParsableCommand {
             print("\(name): not listed (\(blocklist.count) domains checked)")
             throw ExitCode(1)
         } catch let error as CordonError {
-            printError(error)
+            Console.error(error)
             throw ExitCode(2)
         }
     }

@@ -11,22 +11,18 @@ struct NetLogCommand: ParsableCommand {
         abstract: "Show a sandbox's network log: every connection and DNS query, allowed or refused, and why.",
         discussion: """
             Columns: time, decision, protocol or method, host:port, the rule that decided, bytes up/down, \
-            and the reason. --json prints the log's JSON lines unchanged (fields: time, sandbox, client, \
+            and the reason. --json prints the log's JSON lines as written, each with "version": 1 added (fields: version, time, sandbox, client, \
             method, host, port, address, decision, rule, reason, bytes_up, bytes_down, duration_ms).
             """
     )
 
-    @Argument(help: "The sandbox name.")
-    var name: String
+    @OptionGroup var sandbox: SandboxSelection
 
     @Flag(help: "Keep printing new entries as they are written (until interrupted).")
     var follow = false
 
-    @Flag(help: "Print the JSON lines as written.")
+    @Flag(help: "Print the JSON lines as written (each with a version field).")
     var json = false
-
-    @Option(name: .customLong("state-dir"), help: .hidden)
-    var stateDir: String?
 
     struct Entry: Decodable {
         var time: String
@@ -42,14 +38,15 @@ struct NetLogCommand: ParsableCommand {
     }
 
     func run() throws {
+        let name = sandbox.name
         let layout: SandboxLayout
-        do { layout = try SandboxLayout.selected(name: name, stateDir: stateDir) } catch {
-            printError(error)
+        do { layout = try sandbox.layout() } catch {
+            Console.error(error)
             throw ExitCode(2)
         }
         let path = layout.networkLog
         if FileIO.kind(layout.directory) != .directory {
-            printError(CordonError(.notFound, "no sandbox named \(name)", hint: "the names of past runs are printed by `cordon run`"))
+            Console.error(CordonError(.notFound, "no sandbox named \(name)", hint: "the names of past runs are printed by `cordon run`"))
             throw ExitCode(2)
         }
         var offset = 0
@@ -72,18 +69,38 @@ struct NetLogCommand: ParsableCommand {
     func emit(_ line: [UInt8]) {
         guard !line.isEmpty else { return }
         if json {
-            print(String(decoding: line, as: UTF8.self))
+            print(Self.versioned(line))
             return
         }
         guard let entry = try? JSONDecoder().decode(Entry.self, from: Data(line)) else {
-            print(String(decoding: line, as: UTF8.self))
+            print(TerminalText.escaped(String(decoding: line, as: UTF8.self)))
             return
         }
         print(Self.format(entry))
         fflush(nil)
     }
 
+    /// A log line as `--json` prints it: unchanged but for a leading `"version":1` (docs/json.md),
+    /// which the log file itself does not carry. A line that already has a version, or is not a
+    /// JSON object (a torn last line), is printed as written.
+    static func versioned(_ line: [UInt8]) -> String {
+        let text = String(decoding: line, as: UTF8.self)
+        struct Probe: Decodable { var version: Int? }
+        guard line.first == UInt8(ascii: "{"), let probe = try? JSONDecoder().decode(Probe.self, from: Data(line)), probe.version == nil else {
+            return text
+        }
+        let rest = text.dropFirst().drop { $0 == " " }
+        return "{\"version\":\(JSONOutput.version)" + (rest.first == "}" ? "" : ",") + rest
+    }
+
+    /// One entry as a line for the terminal. Host names, addresses and reasons carry what the
+    /// agent asked for (a DNS name, a SOCKS or CONNECT host): escaped, so no control sequence or
+    /// bidi override in them reaches the terminal.
     static func format(_ e: Entry) -> String {
+        TerminalText.escaped(plain(e))
+    }
+
+    static func plain(_ e: Entry) -> String {
         let time = e.time.split(separator: "T").last.map { String($0.prefix(12)) } ?? e.time
         let target = e.method == "dns" ? "\(e.host) (\(dnsType(e.port)))" : e.method == "udp" ? "-" : "\(e.host):\(e.port)"
         var text = "\(time)  \(e.decision.padding(5))  \(e.method.padding(7))  \(target)"

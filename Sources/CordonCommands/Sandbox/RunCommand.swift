@@ -67,10 +67,10 @@ struct RunRequest {
     func execute() -> Int32 {
         // The supervisor stays resident for the whole run: the loader's table is dead weight.
         ProcessMemory.dropRelocationTable()
-        return Terminal.exitOnError {
+        return Console.exitOnError {
             let paths = CordonPaths.current()
             let host = HostFacts.current()
-            let currentDirectory = Terminal.currentDirectory()
+            let currentDirectory = CurrentDirectory.path
             let loaded = try ProfileLoader(paths: paths, homeDirectory: host.home).load(reference: profile, currentDirectory: currentDirectory)
             var chosen = loaded.profile
             if let mode { chosen.mode = mode }
@@ -78,17 +78,17 @@ struct RunRequest {
             // A profile the workspace's authors (or an earlier agent) could have written is used
             // only with the content the user trusted; nothing is started before this check.
             if case .untrusted(_, let previously) = try ProfileTrust.verdict(for: loaded, workspace: workspace, currentDirectory: currentDirectory, paths: paths) {
-                Terminal.note(TrustReport.untrusted(source: loaded.source, changed: previously != nil,
+                Console.note(TrustReport.untrusted(source: loaded.source, changed: previously != nil,
                                                     grants: ProfileTrust.grants(loaded.profile), inputs: ProfileTrust.inputs(of: loaded)))
                 return 125
             }
             let sandboxName = name ?? SandboxName.generate()
-            if name == nil { Terminal.note("cordon: sandbox \(sandboxName)") }
-            let runner = SandboxRunner(profile: chosen, paths: paths, host: host, warn: Terminal.note)
+            if name == nil { Console.note("cordon: sandbox \(sandboxName)") }
+            let runner = SandboxRunner(profile: chosen, paths: paths, host: host, warn: Console.note)
             let outcome = try runner.run(.init(
                 name: sandboxName, workspace: workspace,
                 command: command, initPath: try InitLocator.path(), profileSource: loaded.source))
-            Terminal.note(RunSummary.line(name: sandboxName, outcome: outcome, mode: chosen.mode))
+            Console.note(RunSummary.line(name: sandboxName, outcome: outcome, mode: chosen.mode))
             return outcome.exitStatus
         }
     }

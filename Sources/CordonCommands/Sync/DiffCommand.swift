@@ -15,10 +15,9 @@ struct DiffCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "The sandbox name.")
-    var name: String
+    @OptionGroup var sandbox: SandboxSelection
 
-    @Flag(help: "Print JSON: {sandbox, workspace, changes: [{path, kind, type, size, mode, …}], summary}.")
+    @Flag(help: "Print JSON: {version, sandbox, workspace, changes: [{path, kind, type, size, mode, …}], summary}.")
     var json = false
 
     @Flag(help: "Print a per-file size summary (like git diff --stat).")
@@ -27,10 +26,9 @@ struct DiffCommand: ParsableCommand {
     @Flag(help: "Print a unified diff for each changed text file (binaries are skipped).")
     var patch = false
 
-    @Option(name: .customLong("state-dir"), help: .hidden)
-    var stateDir: String?
-
+    /// `--json`: docs/json.md, "cordon diff".
     struct Report: Encodable {
+        var version = JSONOutput.version
         var sandbox: String
         var workspace: String
         var changes: [Change]
@@ -38,14 +36,15 @@ struct DiffCommand: ParsableCommand {
     }
 
     func run() throws {
+        let name = sandbox.name
         let loaded: SandboxChanges
-        do { loaded = try SandboxChanges.load(name: name, stateDir: stateDir) } catch {
-            printError(error)
+        do { loaded = try SandboxChanges.load(name: name, layout: sandbox.layout()) } catch {
+            Console.error(error)
             throw ExitCode(2)
         }
         let set = loaded.changeSet
         if json {
-            try printJSON(Report(sandbox: name, workspace: loaded.record.workspace, changes: set.changes, summary: set.summary))
+            try JSONOutput.print(Report(sandbox: name, workspace: loaded.record.workspace, changes: set.changes, summary: set.summary))
             return
         }
         if set.isEmpty {
@@ -105,17 +104,5 @@ struct DiffCommand: ParsableCommand {
             TextDiff.unified(
                 old: old, new: new, oldName: change.kind == .added ? "/dev/null" : "a/" + shown,
                 newName: change.kind == .deleted ? "/dev/null" : "b/" + shown))
-    }
-}
-
-/// Errors go to stderr, in CordonError's `message` + `fix:` form.
-func printError(_ error: any Error) {
-    var stderr = StandardError()
-    print("cordon: \(error)", to: &stderr)
-}
-
-struct StandardError: TextOutputStream {
-    mutating func write(_ string: String) {
-        FileHandleWriter.write(2, string)
     }
 }

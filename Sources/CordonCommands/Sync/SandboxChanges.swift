@@ -10,9 +10,7 @@ struct SandboxChanges {
     var changeSet: ChangeSet
 
     /// `snapshot`: copy the changed files there as they are read (a running sandbox; see `ChangeSet.read`).
-    static func load(name: String, stateDir: String?, snapshot: String? = nil) throws(CordonError) -> SandboxChanges {
-        let paths = CordonPaths.current()
-        let layout = try SandboxLayout.selected(name: name, stateDir: stateDir, paths: paths)
+    static func load(name: String, layout: SandboxLayout, snapshot: String? = nil) throws(CordonError) -> SandboxChanges {
         let record = try layout.loadRecord()
         guard record.mode != "unsafe" else {
             throw CordonError(.unsupported, "sandbox \(name) runs in unsafe mode: its writes went straight to \(record.workspace)", hint: "there is no upper layer to review")
@@ -38,16 +36,4 @@ func formatSize(_ bytes: UInt64) -> String {
         unit += 1
     }
     return "\((value * 10).rounded() / 10) \(units[unit])"
-}
-
-/// Writes a Codable value as pretty, key-sorted JSON to stdout.
-func printJSON<T: Encodable>(_ value: T) throws(CordonError) {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    do {
-        let data = try encoder.encode(value)
-        print(String(decoding: data, as: UTF8.self))
-    } catch {
-        throw CordonError(.internal, "cannot encode JSON output", cause: "\(error)")
-    }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CordonCore
 import CordonGate
+import CordonScan
 import FoundationEssentials
 
 /// `cordon scan PATH…`: the sync gate's secret scanner on any files or trees.
@@ -24,10 +25,12 @@ struct ScanCommand: ParsableCommand {
     var sarif = false
 
     func validate() throws {
-        if json && sarif { throw ValidationError("--json and --sarif cannot be combined") }
+        _ = try OutputFormat(json: json, sarif: sarif)
     }
 
+    /// `--json`: docs/json.md, "cordon scan".
     struct Report: Encodable {
+        var version = JSONOutput.version
         var findings: [Finding]
         var filesScanned: Int
         var bytesScanned: UInt64
@@ -36,6 +39,7 @@ struct ScanCommand: ParsableCommand {
     }
 
     func run() throws {
+        let format = try OutputFormat(json: json, sarif: sarif)
         let start = ContinuousClock.now
         let result: TreeScanner.Result
         let scanner: SecretScanner
@@ -45,19 +49,20 @@ struct ScanCommand: ParsableCommand {
             scanner = try SecretScanner(rules, cacheDirectory: CordonPaths.current().scannerCache)
             result = try TreeScanner(scanner: scanner).scan(paths)
         } catch {
-            printError(error)
+            Console.error(error)
             throw ExitCode(2)
         }
         let elapsed = start.duration(to: .now)
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        if json {
-            try printJSON(
+        switch format {
+        case .json:
+            try JSONOutput.print(
                 Report(
                     findings: result.findings, filesScanned: result.filesScanned, bytesScanned: result.bytesScanned, seconds: seconds,
                     engine: scanner.usesHyperscan ? "hyperscan" : "icu"))
-        } else if sarif {
+        case .sarif:
             print(SARIFReport.json(findings: result.findings, toolVersion: CordonVersion.string))
-        } else {
+        case .text:
             for finding in result.findings { print(finding.rendered) }
             print("\(result.findings.count) findings in \(result.filesScanned) files (\(formatSize(result.bytesScanned)))")
         }

@@ -4,6 +4,7 @@ import CordonCore
 import CordonFS
 import CordonOS
 import CordonGate
+import CordonScan
 import CordonSandbox
 
 #if canImport(Glibc)
@@ -23,8 +24,7 @@ struct SyncCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "The sandbox name.")
-    var name: String
+    @OptionGroup var sandbox: SandboxSelection
 
     @Flag(help: "Check and report, apply nothing.")
     var dryRun = false
@@ -56,15 +56,14 @@ struct SyncCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Apply this profile's sync: settings (allow, deny, blocked_extensions, size limits, gitleaks_config).", valueName: "FILE|NAME"))
     var profile: String?
 
-    @Option(name: .customLong("state-dir"), help: .hidden)
-    var stateDir: String?
-
     func validate() throws {
-        if json && sarif { throw ValidationError("--json and --sarif cannot be combined") }
+        _ = try OutputFormat(json: json, sarif: sarif)
         if yes && auto { throw ValidationError("--yes and --auto cannot be combined: --auto never approves") }
     }
 
+    /// `--json`: docs/json.md, "cordon sync".
     struct Report: Encodable {
+        var version = JSONOutput.version
         var sandbox: String
         var dryRun: Bool
         var applied: [String]
@@ -81,14 +80,14 @@ struct SyncCommand: ParsableCommand {
         } catch let exit as ExitCode {
             throw exit
         } catch {
-            printError(error)
+            Console.error(error)
             throw ExitCode(2)
         }
     }
 
     private func execute() throws {
         let paths = CordonPaths.current()
-        let layout = try SandboxLayout.selected(name: name, stateDir: stateDir, paths: paths)
+        let layout = try sandbox.layout(paths: paths)
         // No sandbox: say so, rather than fail on its missing sync lock.
         _ = try layout.loadRecord()
         // One sync at a time per sandbox (yolo's rounds take the same lock).
@@ -116,7 +115,8 @@ struct SyncCommand: ParsableCommand {
         // apply writes the copy, so exactly the bytes checked reach the host.
         try AnchoredDirectory.removeTree(layout.snapshot)
         defer { try? AnchoredDirectory.removeTree(layout.snapshot) }
-        let loaded = try SandboxChanges.load(name: name, stateDir: layout.directory, snapshot: stopped == nil ? layout.snapshot : nil)
+        // A dry run applies nothing, so it reads the live upper: no copy of the change set.
+        let loaded = try SandboxChanges.load(name: sandbox.name, layout: layout, snapshot: stopped == nil && !dryRun ? layout.snapshot : nil)
         if loaded.changeSet.contents != layout.upper { applier.source = loaded.changeSet.contents }
         var gatePolicy = try policy(paths: paths, workspace: record.workspace).overriding(scannerConfig: gitleaksConfig, flagArchives: flagArchives)
         // The sandbox's own profile and the files it names, and cordon's config and state: never synced.
@@ -127,8 +127,9 @@ struct SyncCommand: ParsableCommand {
         let gate = try SyncGate(policy: gatePolicy, scannerCache: paths.scannerCache)
         let report = try gate.evaluate(loaded.changeSet, created: loaded.created)
 
+        let format = try OutputFormat(json: json, sarif: sarif)
         var approve = yes
-        let interactive = !yes && !auto && !dryRun && !json && !sarif && isatty(0) == 1
+        let interactive = !yes && !auto && !dryRun && format == .text && isatty(0) == 1
         var plan = SyncPlan(report: report, approve: approve, force: force)
         if interactive && !plan.apply.isEmpty && plan.held.contains(where: { plan.onlyNeedsApproval($0) }) {
             printHuman(report, plan: plan, recovered: recovered)
@@ -151,17 +152,18 @@ struct SyncCommand: ParsableCommand {
             applied = try applier.apply(toApply, allChanges: report.changes).applied
         }
         let code: Int32 = plan.held.isEmpty ? 0 : 1
-        if json {
-            try printJSON(
+        switch format {
+        case .json:
+            try JSONOutput.print(
                 Report(
-                    sandbox: name, dryRun: dryRun, applied: dryRun ? plan.apply.map(\.path) : applied, held: plan.held.map(\.path),
+                    sandbox: sandbox.name, dryRun: dryRun, applied: dryRun ? plan.apply.map(\.path) : applied, held: plan.held.map(\.path),
                     findings: report.findings, summary: loaded.changeSet.summary, recovered: recovered, exitCode: code))
-        } else if sarif {
+        case .sarif:
             print(SARIFReport.json(findings: report.findings, toolVersion: CordonVersion.string))
-        } else if !interactive {
-            printHuman(report, plan: plan, recovered: recovered)
+        case .text:
+            if !interactive { printHuman(report, plan: plan, recovered: recovered) }
         }
-        if !json && !sarif {
+        if format == .text {
             if dryRun {
                 print("dry run: \(plan.apply.count) changes would apply, \(plan.held.count) held")
             } else if toApply.isEmpty && !plan.held.isEmpty {
@@ -174,13 +176,13 @@ struct SyncCommand: ParsableCommand {
     }
 
     private func profileSource(paths: CordonPaths, reference: String) throws -> String {
-        try ProfileLoader(paths: paths, homeDirectory: HostFacts.current().home).load(reference: reference, currentDirectory: Terminal.currentDirectory()).source
+        try ProfileLoader(paths: paths, homeDirectory: HostFacts.current().home).load(reference: reference, currentDirectory: CurrentDirectory.path).source
     }
 
     /// The profile's `sync:` section when `--profile` is given; cordon's defaults otherwise.
     private func policy(paths: CordonPaths, workspace: String) throws -> GatePolicy {
         guard let profile else { return GatePolicy() }
-        let currentDirectory = Terminal.currentDirectory()
+        let currentDirectory = CurrentDirectory.path
         let loaded = try ProfileLoader(paths: paths, homeDirectory: HostFacts.current().home).load(reference: profile, currentDirectory: currentDirectory)
         // Its gate settings (a gitleaks config, size limits) count only once its content is trusted.
         if case .untrusted(_, let previously) = try ProfileTrust.verdict(for: loaded, workspace: workspace, currentDirectory: currentDirectory, paths: paths) {
@@ -196,7 +198,7 @@ struct SyncCommand: ParsableCommand {
 
     private func printHuman(_ report: SyncGate.Report, plan: SyncPlan, recovered: String?) {
         if let recovered { print(recovered) }
-        if report.changes.isEmpty { print("\(name): no changes") }
+        if report.changes.isEmpty { print("\(sandbox.name): no changes") }
         let held = Set(plan.held.map(\.path))
         for change in report.changes {
             let mark = held.contains(change.path) ? "held" : "ok"

@@ -1,12 +1,13 @@
+import CordonTestSupport
 import Foundation
 import Glibc
 
 /// A real HTTP (or HTTPS) server on the host's loopback, in a python3 child process: the far end
 /// of the sandbox's allowed egress. `GET /any` answers `hello <Host header>`; `GET /big?mb=N`
 /// streams N MiB.
-final class LoopbackServer: @unchecked Sendable {
+final class LoopbackServer: Sendable {
     let port: Int
-    private let process: Process
+    private let process: RunningProcess
 
     static let script = #"""
     import http.server, socketserver, ssl, sys
@@ -53,23 +54,10 @@ final class LoopbackServer: @unchecked Sendable {
             guard made.status == 0 else { throw POSIXError(.EIO) }
             arguments += [dir + "/cert.pem", dir + "/key.pem"]
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = arguments
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var line = Data()
-        while true {
-            let byte = out.fileHandleForReading.readData(ofLength: 1)
-            if byte.isEmpty || byte == Data("\n".utf8) { break }
-            line += byte
-        }
-        guard let port = Int(String(decoding: line, as: UTF8.self)) else {
-            kill(process.processIdentifier, SIGKILL)
-            throw POSIXError(.EIO)
+        let process = try RunningProcess(["/usr/bin/python3"] + arguments, directory: directory, discardStderr: true)
+        guard let port = Int(try process.readLine()) else {
+            process.signal(SIGKILL, group: true)
+            throw TestSupportError("the loopback server printed no port")
         }
         self.port = port
         self.process = process
@@ -85,7 +73,7 @@ final class LoopbackServer: @unchecked Sendable {
 
     /// SIGKILL: a child started from a Dispatch thread inherits its blocked SIGTERM.
     func stop() {
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        process.signal(SIGKILL, group: true)
+        _ = process.waitForExit(timeout: .seconds(30))
     }
 }

@@ -10,14 +10,8 @@ struct SandboxHarness {
     var state: String { root + "/state" }
 
     init() throws {
-        root = try Self.makeTemporaryDirectory()
+        root = try TempTree.makeDirectory()
         for dir in [workspace, home, state] { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-    }
-
-    static func makeTemporaryDirectory(prefix: String = "cordon-test") throws -> String {
-        var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw POSIXError(.EIO) }
-        return String(cString: made)
     }
 
     /// Directory holding the built products (cordon, cordon-init).
@@ -40,11 +34,7 @@ struct SandboxHarness {
 
     static var isRoot: Bool { getuid() == 0 }
 
-    struct Result: Sendable {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
+    typealias Result = ProcessResult
 
     func environment(extra: [String: String] = [:]) -> [String: String] {
         var env = ["HOME": home, "XDG_STATE_HOME": state, "XDG_CONFIG_HOME": root + "/config", "PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "LANG": "C.UTF-8"]
@@ -95,40 +85,11 @@ struct SandboxHarness {
 
     @discardableResult
     static func run(_ argv: [String], environment: [String: String]?, directory: String? = nil, stdin: String? = nil, timeout: Double = 120) async throws -> Result {
-        try await offPool { try runBlocking(argv, environment: environment, directory: directory, stdin: stdin, timeout: timeout) }
+        try await ProcessRunner.run(argv, environment: environment, directory: directory, stdin: stdin, timeout: .seconds(timeout))
     }
 
     @discardableResult
     static func runBlocking(_ argv: [String], environment: [String: String]?, directory: String? = nil, stdin: String? = nil, timeout: Double = 120) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: argv[0])
-        process.arguments = Array(argv.dropFirst())
-        if let environment { process.environment = environment }
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        let input = Pipe()
-        process.standardInput = input
-        try process.run()
-        if let stdin { input.fileHandleForWriting.write(stdin.data(using: .utf8)!) }
-        try? input.fileHandleForWriting.close()
-        let deadline = Date().addingTimeInterval(timeout)
-        // Read both pipes fully (in the background) so a chatty child never blocks.
-        nonisolated(unsafe) var outData = Data(), errData = Data()
-        let group = DispatchGroup()
-        for (pipe, isOut) in [(out, true), (err, false)] {
-            group.enter()
-            Thread.detachNewThread {
-                let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                if isOut { outData = data } else { errData = data }
-                group.leave()
-            }
-        }
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-        group.wait()
-        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+        try ProcessRunner.runBlocking(argv, environment: environment, directory: directory, stdin: stdin, timeout: .seconds(timeout))
     }
 }
