@@ -58,7 +58,7 @@ let package = Package(
         // The sandbox plan (a Codable value) and how cordon-init applies it inside.
         .target(name: "CordonIsolation", dependencies: ["CordonOS", "CordonCore"], swiftSettings: strict),
         // Overlay upper layers read as change sets (added, modified, deleted, whiteouts).
-        .target(name: "CordonFS", dependencies: ["CordonCore", "CCordon"], swiftSettings: strict),
+        .target(name: "CordonFS", dependencies: ["CordonCore", "CordonOS"], swiftSettings: strict),
         // The secret scanner: gitleaks rules, Hyperscan prefilter, PCRE2 confirm, entropy, decodings, archives, SARIF.
         .target(
             name: "CordonScan",
@@ -68,14 +68,14 @@ let package = Package(
         // The sync gate: path policy, host-execution traps, atomic apply; secrets through CordonScan.
         .target(
             name: "CordonGate",
-            dependencies: ["CordonScan", "CordonFS", "CordonCore", "CordonOS", "CCordon", .product(name: "TOMLKit", package: "TOMLKit")],
+            dependencies: ["CordonScan", "CordonFS", "CordonCore", "CordonOS", .product(name: "TOMLKit", package: "TOMLKit")],
             swiftSettings: strict
         ),
         // Network containment: proxy handlers, DNS stub, dialer (the decisions are CordonPolicy's).
         .target(
             name: "CordonNet",
             dependencies: [
-                "CordonCore", "CordonOS", "CordonPolicy", "CCordon",
+                "CordonCore", "CordonOS", "CordonPolicy",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -119,10 +119,11 @@ let package = Package(
             name: "CordonPolicyTests", dependencies: ["CordonPolicy", "CordonConfig", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
         .target(name: "CordonTestSupport", dependencies: ["CCordon", "CZlib"], path: "Tests/CordonTestSupport", swiftSettings: strict),
         .testTarget(name: "CordonTestSupportTests", dependencies: ["CordonTestSupport"], swiftSettings: strict),
-        .testTarget(name: "CordonFSTests", dependencies: ["CordonFS", "CordonCore", "CCordon", "CordonTestSupport"], swiftSettings: strict),
+        .testTarget(name: "CordonFSTests", dependencies: ["CordonFS", "CordonOS", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
         .testTarget(name: "CordonScanTests", dependencies: ["CordonScan", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
-        .testTarget(name: "CordonGateTests", dependencies: ["CordonGate", "CordonScan", "CordonFS", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
-        .testTarget(name: "CordonNetTests", dependencies: ["CordonNet", "CordonPolicy", "CordonCore", "CCordon", "CordonTestSupport"], swiftSettings: strict),
+        .testTarget(name: "CordonGateTests", dependencies: ["CordonGate", "CordonScan", "CordonFS", "CordonOS", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
+        .testTarget(name: "CordonNetTests", dependencies: ["CordonNet", "CordonPolicy", "CordonOS", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
+        .testTarget(name: "CordonOSTests", dependencies: ["CordonOS", "CordonCore"], swiftSettings: strict),
         .testTarget(name: "CordonCommandsTests", dependencies: ["CordonCommands", "CordonConfig"], swiftSettings: strict),
         .testTarget(
             name: "CordonSandboxTests",

@@ -69,6 +69,10 @@ int ccordon_drop_all_capabilities(void) {
     return 0;
 }
 
+int ccordon_pipe_cloexec(int fds[2]) {
+    return pipe2(fds, O_CLOEXEC) == 0 ? 0 : -errno;
+}
+
 int ccordon_loopback_up(void) {
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return -errno;

@@ -1,4 +1,5 @@
 public import CordonCore
+import CordonOS
 
 #if canImport(Glibc)
 import Glibc
@@ -317,9 +318,7 @@ public struct ChangeSet: Sendable, Equatable, Codable {
         }
 
         func raced(_ path: String, _ code: Int32) -> CordonError {
-            CordonError(
-                .io, "\(upper)/\(path) changed while it was being read (\(String(cString: strerror(code))))",
-                hint: "the sandbox is still writing; run the command again")
+            CordonError(.io, "\(upper)/\(path) changed while it was being read", hint: "the sandbox is still writing; run the command again", errno: code)
         }
 
         func refuseUnsupported(_ xattrs: [String], path: String) throws(CordonError) {

@@ -1,5 +1,6 @@
 public import CordonCore
 import CordonFS
+import CordonOS
 public import CordonScan
 public import FoundationEssentials
 

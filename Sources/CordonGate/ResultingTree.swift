@@ -1,3 +1,4 @@
+import CordonOS
 import CordonCore
 import CordonFS
 import CordonScan

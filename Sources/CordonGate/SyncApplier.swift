@@ -1,5 +1,6 @@
 public import CordonCore
 public import CordonFS
+import CordonOS
 import FoundationEssentials
 
 #if canImport(Glibc)

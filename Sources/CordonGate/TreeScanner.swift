@@ -1,5 +1,6 @@
 public import CordonCore
 import CordonFS
+import CordonOS
 public import CordonScan
 
 /// Scans files and directory trees on disk with a `SecretScanner` (what `cordon scan` runs).

@@ -1,4 +1,3 @@
-import CCordon
 public import CordonOS
 import Glibc
 
@@ -64,21 +63,17 @@ public struct AgentSupervisor {
             // The pty (whichever of 0, 1, 2 it is; the others may be pipes or files) becomes the
             // controlling terminal of the command's new session, so /dev/tty is the pty.
             if plan.terminal, let tty = (Int32(0)..<3).first(where: { isatty($0) == 1 }) {
-                _ = ccordon_set_controlling_tty(tty)
+                Exec.setControllingTerminal(tty)
                 tcsetpgrp(tty, getpid())
             }
             if chdir(plan.workingDirectory) != 0 { _ = chdir("/") }
-            withCStrings(argv) { a in
-                withCStrings(env) { e in
-                    _ = execve(executable, UnsafeMutablePointer(mutating: a.baseAddress!).withMemoryRebound(to: UnsafeMutablePointer<CChar>?.self, capacity: argv.count + 1) { $0 }, UnsafeMutablePointer(mutating: e.baseAddress!).withMemoryRebound(to: UnsafeMutablePointer<CChar>?.self, capacity: env.count + 1) { $0 })
-                }
-            }
-            let message = "cordon: cannot run \(argv[0]): \(String(cString: strerror(errno)))\n"
+            let failure = Exec.replaceImage(executable, arguments: argv, environment: env)
+            let message = "cordon: cannot run \(argv[0]): \(failure.errnoText)\n"
             _ = message.withCString { write(2, $0, strlen($0)) }
             _exit(126)
         }
         if child < 0 {
-            let message = "cordon: fork failed: \(String(cString: strerror(errno)))\n"
+            let message = "cordon: fork failed: \(SystemError.current("fork").errnoText)\n"
             _ = message.withCString { write(2, $0, strlen($0)) }
             _exit(SandboxPlan.setupFailedStatus)
         }

@@ -1,4 +1,4 @@
-import CCordon
+public import CordonCore
 public import CordonOS
 import Glibc
 
@@ -18,7 +18,7 @@ public struct CaptureInstaller: Sendable {
     public static let interface = "cordon0"
     public static let peerInterface = "cordon1"
 
-    /// The ruleset `ccordon_capture_rules` installs, in nft's syntax (what `nft list ruleset`
+    /// The ruleset `CaptureNetwork.loadRules` installs, in nft's syntax (what `nft list ruleset`
     /// shows inside; a test loads both and compares): TCP is redirected to the relay, UDP 53 to
     /// the DNS stub, other UDP to the sink that counts it; IPv6, ICMP and anything else that
     /// would leave `lo` is dropped and counted. Loopback traffic inside the sandbox is left alone,
@@ -68,8 +68,8 @@ public struct CaptureInstaller: Sendable {
     static let prefixLength: Int32 = 30
 
     public enum Outcome {
-        /// Relay, proxy, DNS and sink listeners, in that order.
-        case installed([Int32])
+        /// Relay, proxy, DNS and sink listeners.
+        case installed(CaptureListeners)
         /// Why the capture is not in place; the sandbox has only `lo`.
         case unavailable(String)
     }
@@ -77,14 +77,12 @@ public struct CaptureInstaller: Sendable {
     /// Loads the ruleset (default drop) into the current network namespace, all or nothing.
     /// nil when the rules are in place, else why not.
     public func loadRules() -> String? {
-        let (rc, step) = sendRules()
-        guard rc != 0 else { return nil }
-        let what = step ?? "load them"
+        guard let failure = sendRules() else { return nil }
         var hint = ""
-        if rc == -ENOENT || rc == -EOPNOTSUPP || rc == -EPROTONOSUPPORT || rc == -EAFNOSUPPORT {
+        if [ENOENT, EOPNOTSUPP, EPROTONOSUPPORT, EAFNOSUPPORT].contains(failure.errno) {
             hint = " (does this kernel have nf_tables with NAT? `cordon doctor` checks)"
         }
-        return "the nftables rules could not be installed: \(what): \(String(cString: strerror(-rc)))\(hint)"
+        return "the nftables rules could not be installed: \(failure)\(hint)"
     }
 
     /// cordon-init's argument for `cordon doctor`'s probe: load the rules and exit.
@@ -93,15 +91,18 @@ public struct CaptureInstaller: Sendable {
     /// Loads the rules (with the standard ports) into the current network namespace: 0, or the
     /// errno why not (for an exit status).
     public static func probeRules() -> Int32 {
-        let rc = CaptureInstaller(capture: .standard).sendRules().rc
-        return rc == 0 ? 0 : min(-rc, 255)
+        guard let failure = CaptureInstaller(capture: .standard).sendRules() else { return 0 }
+        return min(failure.errno, 255)
     }
 
-    /// The ruleset as one nf_tables batch: 0 or -errno, and the step that failed.
-    private func sendRules() -> (rc: Int32, step: String?) {
-        var step: UnsafePointer<CChar>?
-        let rc = ccordon_capture_rules(capture.relayPort, capture.proxyPort, capture.dnsPort, capture.sinkPort, &step)
-        return (rc, step.map { String(cString: $0) })
+    /// The ruleset as one nf_tables batch: nil, or the step that failed and its errno.
+    private func sendRules() -> SystemError? {
+        do throws(SystemError) {
+            try CaptureNetwork.loadRules(relayPort: capture.relayPort, proxyPort: capture.proxyPort, dnsPort: capture.dnsPort, sinkPort: capture.sinkPort)
+            return nil
+        } catch {
+            return error
+        }
     }
 
     /// IPv6 off in the current network namespace, for the devices there (`all`) and those made
@@ -118,45 +119,39 @@ public struct CaptureInstaller: Sendable {
         if let problem = makeLink() { return .unavailable(problem) }
         var listeners: [Int32] = []
         for (type, port) in [(SOCK_STREAM, capture.relayPort), (SOCK_STREAM, capture.proxyPort), (SOCK_DGRAM, capture.dnsPort), (SOCK_DGRAM, capture.sinkPort)] {
-            let fd = ccordon_listen_loopback(Int32(type.rawValue), port, 4096)
-            guard fd >= 0 else {
+            do throws(SystemError) {
+                listeners.append(try CaptureNetwork.listenLoopback(type, port: port).take())
+            } catch {
                 listeners.forEach { close($0) }
                 // Without the link (and its default route) nothing leaves: only lo stays.
                 Self.removeLink()
-                return .unavailable("cannot listen on 127.0.0.1:\(port) inside the sandbox: \(String(cString: strerror(-fd)))")
+                return .unavailable("cannot listen on 127.0.0.1:\(port) inside the sandbox: \(error.errnoText)")
             }
-            listeners.append(fd)
         }
-        return .installed(listeners)
+        return .installed(CaptureListeners(relay: listeners[0], proxy: listeners[1], dns: listeners[2], sink: listeners[3]))
     }
 
     /// The veth pair (both ends in the current network namespace), its addresses and the default
     /// route. nil when all is in place; else why not, and nothing of it is left behind.
     public func makeLink() -> String? {
-        var step: UnsafePointer<CChar>?
-        let rc = ccordon_capture_link(Self.interface, Self.peerInterface, capture.address, capture.gateway, Self.prefixLength, &step)
-        guard rc != 0 else { return nil }
-        let what = step.map { String(cString: $0) } ?? "create the link"
-        return "the sandbox's network link could not be created: \(what): \(String(cString: strerror(-rc)))"
+        do throws(SystemError) {
+            try CaptureNetwork.makeLink(name: Self.interface, peer: Self.peerInterface, address: capture.address, gateway: capture.gateway, prefix: Self.prefixLength)
+            return nil
+        } catch {
+            return "the sandbox's network link could not be created: \(error)"
+        }
     }
 
     /// Deletes the veth pair and with it the default route.
     public static func removeLink() {
-        _ = ccordon_capture_link_remove(interface)
+        CaptureNetwork.removeLink(interface)
     }
 
     /// Sends the outcome to the supervisor and closes what init no longer needs.
-    public static func report(_ outcome: Outcome, to socket: Int32) throws(SystemError) {
+    public static func report(_ outcome: Outcome, to socket: Int32) throws(CordonError) {
         switch outcome {
-        case .installed(let fds):
-            let message = Array("ok".utf8)
-            let rc = fds.withUnsafeBufferPointer { f in message.withUnsafeBytes { ccordon_send_fds(socket, f.baseAddress, Int32(fds.count), $0.baseAddress, $0.count) } }
-            fds.forEach { close($0) }
-            try check("hand the network listeners to the supervisor", nil, rc)
-        case .unavailable(let reason):
-            let message = Array(reason.utf8.prefix(4000))
-            let rc = message.withUnsafeBytes { ccordon_send_fds(socket, nil, 0, $0.baseAddress, $0.count) }
-            try check("report the network state to the supervisor", nil, rc)
+        case .installed(let listeners): try CaptureChannel.report(listeners, over: socket)
+        case .unavailable(let reason): try CaptureChannel.report(unavailable: reason, over: socket)
         }
     }
 }

@@ -1,4 +1,4 @@
-import CCordon
+import CordonCore
 public import CordonOS
 import Glibc
 
@@ -33,7 +33,7 @@ public struct PlanExecutor {
         case .host:
             break
         case .loopback:
-            try check("bring up lo", nil, ccordon_loopback_up())
+            try CaptureNetwork.loopbackUp()
         case .egress:
             try finishCapture(capturing)
         }
@@ -58,14 +58,14 @@ public struct PlanExecutor {
     /// network namespace. Its pid, or nil without a capture.
     private func startCapture() throws(SystemError) -> pid_t? {
         guard case .egress(let capture) = plan.network else { return nil }
-        try check("bring up lo", nil, ccordon_loopback_up())
+        try CaptureNetwork.loopbackUp()
         CaptureInstaller.disableIPv6()
         // This process is single-threaded: the child may run Swift code.
         let child = fork()
         guard child >= 0 else { throw .current("fork the capture installer") }
         if child == 0 {
             let outcome = CaptureInstaller(capture: capture).install()
-            do throws(SystemError) { try CaptureInstaller.report(outcome, to: SandboxPlan.networkDescriptor) } catch {
+            do throws(CordonError) { try CaptureInstaller.report(outcome, to: SandboxPlan.networkDescriptor) } catch {
                 let text = "\(error)\n"
                 _ = text.withCString { write(SandboxPlan.errorDescriptor, $0, strlen($0)) }
                 _exit(1)
@@ -92,16 +92,11 @@ public struct PlanExecutor {
     /// thread moving itself skips the global lock, and its RCU grace period, that moving a process
     /// from outside takes. (v2: the supervisor has moved this process already; no files.)
     private func waitForLimits() throws(SystemError) {
-        var fds = [Int32](repeating: -1, count: 16)
-        var count: Int32 = 0
-        var byte: UInt8 = 0
-        let n = fds.withUnsafeMutableBufferPointer { f in
-            ccordon_recv_fds(SandboxPlan.limitsDescriptor, f.baseAddress, Int32(f.count), &count, &byte, 1)
-        }
+        let received = try? DescriptorPassing.receive(over: SandboxPlan.limitsDescriptor, maxDescriptors: 16, capacity: 1)
         close(SandboxPlan.limitsDescriptor)
-        let joinFiles = fds.prefix(Int(max(count, 0)))
+        let joinFiles = received?.descriptors ?? []
         defer { joinFiles.forEach { close($0) } }
-        guard n == 1 else { throw SystemError("wait for resource limits (the supervisor could not apply them)", nil, errno: ECANCELED) }
+        guard received?.message.count == 1 else { throw SystemError("wait for resource limits (the supervisor could not apply them)", nil, errno: ECANCELED) }
         for (index, fd) in joinFiles.enumerated() {
             var written: Int
             repeat { written = write(fd, "0", 1) } while written < 0 && errno == EINTR
@@ -119,8 +114,8 @@ public struct PlanExecutor {
         case .bind(let source, let target, let readOnly):
             if let tree = trees[source] {
                 try makeMountPoint(inside(target), like: source, tree: tree)
-                try check("attach \(source) at", target, ccordon_attach_tree(tree, inside(target)))
-                if readOnly { try check("remount read-only", target, ccordon_remount_readonly(inside(target), UInt(MS_NOSUID))) }
+                try Mount.attachTree(tree, at: inside(target), what: source)
+                if readOnly { try Mount.remountReadOnly(inside(target), adding: UInt(MS_NOSUID)) }
             } else {
                 try makeMountPoint(inside(target), like: source)
                 try Mount.bind(source, inside(target), readOnly: readOnly)
@@ -175,25 +170,20 @@ public struct PlanExecutor {
         defer { close(lowerTree) }
         let (layerTree, layersPath) = try detachedCopy(layers)
         defer { close(layerTree) }
-        let upperFD = openat(layerTree, Self.name(upper), Int32(CCORDON_O_PATH) | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        let upperFD = openat(layerTree, Self.name(upper), FileSystem.openPathFlag | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard upperFD >= 0 else { throw .current("open the upper layer", upper) }
         defer { close(upperFD) }
-        let workFD = openat(layerTree, Self.name(work), Int32(CCORDON_O_PATH) | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        let workFD = openat(layerTree, Self.name(work), FileSystem.openPathFlag | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard workFD >= 0 else { throw .current("open the work directory", work) }
         defer { close(workFD) }
-        var log = [CChar](repeating: 0, count: 512)
-        let rc = ccordon_overlay_from_fds(lowerTree, upperFD, workFD, 1, 1, target, &log, log.count)
-        if rc == -EOPNOTSUPP {
+        let mounted = try Mount.overlay(
+            lowerTree: lowerTree, upper: upperFD, work: workFD, target: target, userXattr: true, volatile: true, describing: "lower \(lower), upper \(upper)")
+        if !mounted {
             // overlayfs before Linux 6.13 takes no layer by descriptor: by path, as seen from
             // here (run as root, the staging points, which say nothing of the host; rootless,
             // the host paths, which mountinfo then shows).
             try Mount.overlay(lower: lowerPath, upper: layersPath + "/" + Self.name(upper), work: layersPath + "/" + Self.name(work),
                               target: target, userXattr: true, volatile: true)
-            return
-        }
-        guard rc == 0 else {
-            let said = String(decoding: log.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            throw SystemError("mount overlay (lower \(lower), upper \(upper))\(said.isEmpty ? "" : " [\(said)]") on", target, returned: rc)
         }
     }
 
@@ -205,16 +195,12 @@ public struct PlanExecutor {
     /// Also returns a path to the same directory in this mount namespace.
     private func detachedCopy(_ path: String) throws(SystemError) -> (Int32, String) {
         guard let tree = trees[path] else {
-            let fd = ccordon_clone_tree(AT_FDCWD, path, 1)
-            try check("open a private copy of", path, fd < 0 ? fd : 0)
-            return (fd, path)
+            return (try Mount.cloneTree(path), path)
         }
         let point = try stage.next(beside: plan.root)
         // A detached tree attaches once (the supervisor sends one per path, each for one step).
-        try check("attach \(path) at", point, ccordon_attach_tree(tree, point))
-        let fd = ccordon_clone_tree(AT_FDCWD, point, 1)
-        try check("open a private copy of", path, fd < 0 ? fd : 0)
-        return (fd, point)
+        try Mount.attachTree(tree, at: point, what: path)
+        return (try Mount.cloneTree(point), point)
     }
 
     private static func parent(_ path: String) -> String {
@@ -269,14 +255,10 @@ private final class CoverFiles {
 
     func cover(_ target: String, contents: String, mode: UInt32) throws(SystemError) {
         if tmpfs < 0 {
-            let fd = ccordon_tmpfs_detached()
-            try check("create a private tmpfs for generated files", nil, fd < 0 ? fd : 0)
-            tmpfs = fd
+            tmpfs = try Mount.detachedTmpfs()
         }
         count += 1
-        let bytes = Array(contents.utf8)
-        let rc = bytes.withUnsafeBytes { ccordon_cover_file(tmpfs, String(count), $0.baseAddress, $0.count, mode, target) }
-        try check("bind a generated file over", target, rc)
+        try Mount.coverFile(in: tmpfs, name: String(count), Array(contents.utf8), mode: mode, over: target)
     }
 
     deinit { if tmpfs >= 0 { close(tmpfs) } }

@@ -15,7 +15,7 @@ extension Blocklist {
         var key = "v\(version)"
         for path in paths {
             var info = stat()
-            guard stat(path, &info) == 0 else { throw CordonError(.io, "cannot read blocklist \(path)", cause: String(cString: strerror(errno))) }
+            guard stat(path, &info) == 0 else { throw SystemError.current("read blocklist", path).cordonError(.io) }
             key += "|\(path)|\(info.st_size)|\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
         }
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325

@@ -1,5 +1,6 @@
 public import CordonPolicy
 public import CordonCore
+public import CordonOS
 public import NIOCore
 public import NIOPosix
 import Synchronization
@@ -12,25 +13,8 @@ import Glibc
 /// flows, the DNS stub and the UDP sink, all serving listeners that live inside the sandbox's
 /// network namespace (cordon-init made them there and handed them over). One policy, one log.
 public final class SandboxEgress: Sendable {
-    /// The listeners handed over by cordon-init, in the order it sends them.
-    public struct Listeners: Sendable {
-        public var relay: Int32
-        public var proxy: Int32
-        public var dns: Int32
-        public var sink: Int32
-
-        public init(relay: Int32, proxy: Int32, dns: Int32, sink: Int32) {
-            self.relay = relay
-            self.proxy = proxy
-            self.dns = dns
-            self.sink = sink
-        }
-
-        public init?(_ descriptors: [Int32]) {
-            guard descriptors.count == 4 else { return nil }
-            self.init(relay: descriptors[0], proxy: descriptors[1], dns: descriptors[2], sink: descriptors[3])
-        }
-    }
+    /// The listeners handed over by cordon-init (`CaptureChannel`), in the order it sends them.
+    public typealias Listeners = CaptureListeners
 
     public let policy: EgressPolicy
     public let log: NetworkLog
@@ -83,7 +67,7 @@ public final class SandboxEgress: Sendable {
     /// again from a fresh duplicate and `onEvent` says so. Until then the sandbox's connections
     /// to it wait in the kernel's backlog or fail: there is never a way around the proxy.
     public func start(_ listeners: Listeners) async throws {
-        let kept = [listeners.relay, listeners.proxy, listeners.dns, listeners.sink]
+        let kept = listeners.all
         originals.withLock { $0 = kept }
         do {
             for kind in Kind.allCases { try await serve(kind) }
@@ -100,8 +84,12 @@ public final class SandboxEgress: Sendable {
 
     private func serve(_ kind: Kind) async throws {
         guard let original = originals.withLock({ $0.indices.contains(kind.rawValue) ? $0[kind.rawValue] : nil }) else { return }
-        let descriptor = fcntl(original, F_DUPFD_CLOEXEC, 3)
-        guard descriptor >= 0 else { throw CordonError(.systemCall, "cannot duplicate the \(kind.label) listener", cause: String(cString: strerror(errno))) }
+        let descriptor: Int32
+        do throws(SystemError) {
+            descriptor = try FileDescriptor.duplicate(original, "the \(kind.label) listener").take()
+        } catch {
+            throw error.cordonError()
+        }
         let channel: any Channel
         switch kind {
         case .relay: channel = try await proxy.startRelay(boundSocket: descriptor)

@@ -1,6 +1,6 @@
 import CordonPolicy
-import CCordon
 import CordonCore
+import CordonOS
 import Synchronization
 
 #if canImport(Glibc)
@@ -44,15 +44,12 @@ final class SpliceRelay: Sendable {
 
         /// Both pipes at `size` bytes where the kernel allows it; nil when a pipe cannot be made.
         static func make(size: Int) -> Pipes? {
-            var up: [Int32] = [-1, -1]
-            var down: [Int32] = [-1, -1]
-            var capacity: Int32 = 0
-            guard ccordon_relay_pipe(&up, Int32(size), &capacity) == 0 else { return nil }
-            guard ccordon_relay_pipe(&down, Int32(size), nil) == 0 else {
-                for fd in up { Glibc.close(fd) }
+            guard let up = Splice.pipe(size: size) else { return nil }
+            guard let down = Splice.pipe(size: size) else {
+                for fd in [up.read, up.write] { Glibc.close(fd) }
                 return nil
             }
-            return Pipes(up: (up[0], up[1]), down: (down[0], down[1]), capacity: Int(capacity))
+            return Pipes(up: (up.read, up.write), down: (down.read, down.write), capacity: up.capacity)
         }
 
         func close() {
@@ -219,7 +216,7 @@ final class SplicedTunnel: Sendable {
     private func run(_ d: Direction) {
         defer { directionFinished() }
         while true {
-            let n = ccordon_relay_splice_blocking(d.source, d.pipe.write, d.capacity)
+            let n = Splice.move(from: d.source, to: d.pipe.write, length: d.capacity)
             if n == 0 {
                 shutdown(d.sink, Int32(SHUT_WR))
                 return
@@ -233,7 +230,7 @@ final class SplicedTunnel: Sendable {
             moved()
             var left = n
             while left > 0 {
-                let m = ccordon_relay_splice_blocking(d.pipe.read, d.sink, left)
+                let m = Splice.move(from: d.pipe.read, to: d.sink, length: left)
                 if m > 0 {
                     left -= m
                     moved()

@@ -1,5 +1,5 @@
+import CordonOS
 import CordonPolicy
-import CCordon
 import NIOCore
 import NIOSSL
 
@@ -56,7 +56,7 @@ final class TunnelMover {
         guard let client, let upstream,
             let clientOptions = client as? any SocketOptionProvider, let upstreamOptions = upstream as? any SocketOptionProvider
         else { return abandon() }
-        let option = SocketOptionName(ccordon_socket_cookie_option())
+        let option = SocketOptionName(SocketCookie.option)
         let level = SocketOptionLevel(SOL_SOCKET)
         let clientCookie: EventLoopFuture<UInt64> = clientOptions.unsafeGetSocketOption(level: level, name: option)
         let upstreamCookie: EventLoopFuture<UInt64> = upstreamOptions.unsafeGetSocketOption(level: level, name: option)
@@ -77,7 +77,7 @@ final class TunnelMover {
         else { return abandon() }
         guard clientBuffered == 0, upstreamBuffered == 0 else { return }
         guard relay.hasRoom else { return abandon() }
-        guard let descriptors = SocketDescriptors.duplicates(of: [clientCookie, upstreamCookie]) else { return abandon() }
+        guard let descriptors = SocketCookie.duplicates(of: [clientCookie, upstreamCookie]) else { return abandon() }
         guard let pipes = SpliceRelay.Pipes.make(size: relay.pipeSize) else {
             for fd in descriptors { close(fd) }
             return abandon()
@@ -104,36 +104,3 @@ final class TunnelMover {
 
 @available(*, unavailable)
 extension TunnelMover: Sendable {}
-
-/// Finds the process's descriptors for sockets by cookie.
-enum SocketDescriptors {
-    /// Close-on-exec duplicates of the descriptors whose sockets have these cookies (in that
-    /// order), each checked against its cookie after duplication (a descriptor number may be
-    /// closed and reused by another thread while the list is read); nil unless all are found.
-    static func duplicates(of cookies: [UInt64]) -> [Int32]? {
-        guard !cookies.contains(0), let directory = opendir("/proc/self/fd") else { return nil }
-        defer { closedir(directory) }
-        var found = [Int32?](repeating: nil, count: cookies.count)
-        while found.contains(nil), let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            guard let fd = Int32(name), fd > 2 else { continue }
-            let cookie = ccordon_socket_cookie(fd)
-            guard cookie != 0, let index = cookies.firstIndex(of: cookie), found[index] == nil else { continue }
-            let copy = fcntl(fd, F_DUPFD_CLOEXEC, 3)
-            guard copy >= 0 else { continue }
-            if ccordon_socket_cookie(copy) == cookie {
-                found[index] = copy
-            } else {
-                close(copy)
-            }
-        }
-        let all = found.compactMap { $0 }
-        guard all.count == cookies.count else {
-            for fd in all { close(fd) }
-            return nil
-        }
-        return all
-    }
-}

@@ -1,5 +1,6 @@
 import CordonCore
 import CordonNet
+import CordonOS
 import Glibc
 import Synchronization
 

@@ -4,6 +4,7 @@ import Glibc
 import Testing
 
 @testable import CordonFS
+@testable import CordonOS
 
 @Suite struct AnchoredDirectoryTests {
     func copy(_ text: String, into tree: AnchoredDirectory, at rel: String, mode: UInt32 = 0o640) throws {

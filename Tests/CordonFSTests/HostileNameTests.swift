@@ -1,4 +1,5 @@
 import CordonFS
+import CordonOS
 import CordonTestSupport
 import Glibc
 import Testing

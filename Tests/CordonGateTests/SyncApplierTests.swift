@@ -1,6 +1,7 @@
 import CordonTestSupport
 import CordonCore
 import CordonFS
+import CordonOS
 import CordonGate
 import Glibc
 import Testing

@@ -1,6 +1,6 @@
-import CordonTestSupport
-import CCordon
 import CordonCore
+import CordonOS
+import CordonTestSupport
 import CordonPolicy
 import NIOCore
 import Synchronization
@@ -22,7 +22,7 @@ import Glibc
             var fd: Int32 = -1
             for _ in 0..<50 {
                 let port = UInt16.random(in: 20000...60000)
-                fd = ccordon_listen_loopback(Int32(type.rawValue), port, 128)
+                fd = (try? CaptureNetwork.listenLoopback(type, port: port, backlog: 128).take()) ?? -1
                 if fd >= 0 {
                     if index == 1 { proxyPort = Int(port) }
                     break

@@ -1,6 +1,6 @@
-import CordonTestSupport
-import CCordon
 import CordonCore
+import CordonOS
+import CordonTestSupport
 import CordonPolicy
 import Foundation
 import NIOCore
@@ -247,13 +247,13 @@ final class HalfClosingEchoHandler: ChannelInboundHandler {
         var pair: [Int32] = [-1, -1]
         #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0)
         defer { for fd in pair { close(fd) } }
-        let cookies = pair.map { ccordon_socket_cookie($0) }
+        let cookies = pair.map { SocketCookie.of($0) }
         #expect(!cookies.contains(0) && cookies[0] != cookies[1])
-        let copies = try #require(SocketDescriptors.duplicates(of: [cookies[1], cookies[0]]))
+        let copies = try #require(SocketCookie.duplicates(of: [cookies[1], cookies[0]]))
         defer { for fd in copies { close(fd) } }
-        #expect(copies.map { ccordon_socket_cookie($0) } == [cookies[1], cookies[0]])
+        #expect(copies.map { SocketCookie.of($0) } == [cookies[1], cookies[0]])
         #expect(!pair.contains(copies[0]) && !pair.contains(copies[1]))
-        #expect(SocketDescriptors.duplicates(of: [cookies[0], cookies[0] &+ 1_000_000_007]) == nil)
+        #expect(SocketCookie.duplicates(of: [cookies[0], cookies[0] &+ 1_000_000_007]) == nil)
     }
 
     /// Bytes behind cordon's own TLS (an https parent proxy) are not the socket's: such tunnels

@@ -14,6 +14,9 @@ int ccordon_set_child_subreaper(void);
 int ccordon_drop_all_capabilities(void);
 /// Bring up the loopback interface of the current network namespace.
 int ccordon_loopback_up(void);
+/// pipe2(O_CLOEXEC): both ends close-on-exec from the start (Swift's Glibc has no pipe2; pipe
+/// then fcntl leaves a window in which a thread that spawns passes the pipe on). 0 or -errno.
+int ccordon_pipe_cloexec(int fds[2]);
 /// Make `fd` the controlling terminal of the calling session leader.
 int ccordon_set_controlling_tty(int fd);
 /// Mount flags of the mount containing `path` (ST_* from statvfs mapped to MS_*).

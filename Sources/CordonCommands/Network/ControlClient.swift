@@ -1,6 +1,6 @@
-import CCordon
 import CordonCore
 import CordonNet
+import CordonOS
 import FoundationEssentials
 import Glibc
 
@@ -19,26 +19,22 @@ struct ControlClient {
 
     /// Sends one request; nil when the sandbox is not running (no socket, or nobody listening).
     func send(_ request: ControlMessage.Request) throws(CordonError) -> ControlMessage.Response? {
-        let fd = ccordon_unix_connect(layout.controlSocket)
-        guard fd >= 0 else {
-            if -fd == ENOENT || -fd == ECONNREFUSED { return nil }
-            throw CordonError(.io, "cannot reach sandbox \(name)", cause: String(cString: strerror(-fd)))
+        let socket: FileDescriptor
+        do throws(SystemError) {
+            socket = try UnixSocket.connect(layout.controlSocket)
+        } catch {
+            if error.errno == ENOENT || error.errno == ECONNREFUSED { return nil }
+            throw error.cordonError(.io, "cannot reach sandbox \(name)")
         }
-        defer { close(fd) }
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        socket.setReceiveTimeout(seconds: 10)
         var line: [UInt8]
         do { line = try [UInt8](JSONEncoder().encode(request)) } catch { throw CordonError(.internal, "cannot encode the request", cause: "\(error)") }
         line.append(UInt8(ascii: "\n"))
-        guard line.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == line.count else {
-            throw CordonError(.io, "cannot talk to sandbox \(name)", cause: String(cString: strerror(errno)))
-        }
+        do throws(SystemError) { try socket.writeAll(line) } catch { throw error.cordonError(.io, "cannot talk to sandbox \(name)") }
         var reply: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
         while !reply.contains(UInt8(ascii: "\n")) {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n <= 0 { break }
-            reply += buffer.prefix(n)
+            guard let chunk = try? socket.read(upTo: 4096), !chunk.isEmpty else { break }
+            reply += chunk
         }
         do {
             return try JSONDecoder().decode(ControlMessage.Response.self, from: Data(reply.prefix { $0 != UInt8(ascii: "\n") }))

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CordonCore
 import CordonFS
+import CordonOS
 
 /// `cordon diff NAME`: what a sandbox changed in its workspace, from the overlay's upper layer.
 struct DiffCommand: ParsableCommand {

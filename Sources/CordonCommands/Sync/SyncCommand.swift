@@ -2,6 +2,7 @@ import ArgumentParser
 import CordonConfig
 import CordonCore
 import CordonFS
+import CordonOS
 import CordonGate
 import CordonScan
 import CordonSandbox

@@ -1,4 +1,3 @@
-public import CCordon
 public import CordonCore
 
 #if canImport(Glibc)
@@ -19,7 +18,7 @@ public final class AnchoredDirectory {
     /// RLIMIT_NOFILE of 1024 that many systems set. Beyond, the cache starts over.
     public static let cacheLimit = 256
     public static let pinLimit = 384
-    public static let resolve = CCORDON_RESOLVE_BENEATH | CCORDON_RESOLVE_NO_SYMLINKS | CCORDON_RESOLVE_NO_MAGICLINKS
+    public static let resolve = FileSystem.resolveBeneathNoLinks
 
     public init(_ root: String) throws(CordonError) {
         self.root = root
@@ -42,7 +41,7 @@ public final class AnchoredDirectory {
     }
 
     public static func error(_ op: String, _ path: String, _ code: Int32 = errno) -> CordonError {
-        CordonError(.systemCall, "\(op) \(path) failed", cause: String(cString: strerror(code)))
+        SystemError(op, path, errno: code).cordonError()
     }
 
     public static func split(_ rel: String) -> (parent: String, name: String) {
@@ -60,7 +59,7 @@ public final class AnchoredDirectory {
         if dir.isEmpty { return rootFD }
         if let fd = parents[dir] { return fd }
         if parents.count >= Self.cacheLimit { dropCache() }
-        let fd = ccordon_openat2(rootFD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, Self.resolve)
+        let fd = FileSystem.openat2(rootFD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, resolve: Self.resolve)
         guard fd >= 0 else { throw Self.error("open directory", root + "/" + dir) }
         parents[dir] = fd
         return fd
@@ -121,7 +120,7 @@ public final class AnchoredDirectory {
                 let n = Glibc.read(source, buffer.baseAddress, buffer.count)
                 if n < 0 {
                     if errno == EINTR { continue }
-                    return Failure(call: "read for", code: errno)
+                    return Failure(call: "read the source of", code: errno)
                 }
                 if n == 0 { return nil }
                 var written = 0
@@ -153,14 +152,11 @@ public final class AnchoredDirectory {
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_nlink == 1 else { return false }
-        var flags: UInt32 = 0
-        let flagsResult = ccordon_inode_flags(fd, &flags)
-        if flagsResult == 0 {
-            guard flags & ~CCORDON_INODE_FLAGS_INTERNAL == 0 else { return false }
-        } else if flagsResult != -ENOTTY && flagsResult != -EOPNOTSUPP {
-            return false
+        switch FileSystem.inodeFlags(fd) {
+        case .success(let flags): guard flags & ~FileSystem.internalInodeFlags == 0 else { return false }
+        case .failure(let error): guard error.errno == ENOTTY || error.errno == EOPNOTSUPP else { return false }
         }
-        guard ccordon_remove_all_xattrs(fd) == 0 else { return false }
+        guard ExtendedAttributes.removeAll(descriptor: fd) == 0 else { return false }
         // chown first: it clears set-id bits; the mode then sets exactly the permission bits.
         if st.st_uid != Self.user || st.st_gid != group {
             guard fchown(fd, Self.user, group) == 0 else { return false }
@@ -189,7 +185,7 @@ public final class AnchoredDirectory {
     /// syncfs(2) on this tree's filesystem: one call makes every file and directory written so far
     /// durable, instead of one fsync each; a writeback error since the tree was opened is reported.
     public func syncFilesystem() throws(CordonError) {
-        guard ccordon_syncfs(rootFD) == 0 else { throw Self.error("syncfs", root) }
+        guard FileSystem.syncfs(rootFD) == 0 else { throw Self.error("syncfs", root) }
     }
 
     /// Creates a symlink `rel`, replacing a file or symlink left there (never a directory).
@@ -204,7 +200,7 @@ public final class AnchoredDirectory {
     /// on several threads instead of one inside each rename or unlink.
     public func pin(_ rel: String) {
         guard let (fd, name) = try? parent(of: rel) else { return }
-        let held = openat(fd, name, CCORDON_O_PATH | O_NOFOLLOW | O_CLOEXEC)
+        let held = openat(fd, name, FileSystem.openPathFlag | O_NOFOLLOW | O_CLOEXEC)
         guard held >= 0 else { return }
         pinned.append(held)
         if pinned.count >= Self.pinLimit { releasePinned() }
@@ -233,11 +229,6 @@ public final class AnchoredDirectory {
             if let st = lstat(prefix), (st.st_mode & S_IFMT) == S_IFDIR { continue }
             try makeDirectory(prefix, mode: 0o700)
         }
-    }
-
-    /// What `lstat` says of `rel`, reached without following a symlink; nil when nothing is there.
-    public func info(_ rel: String) -> FileInfo? {
-        lstat(rel).map(FileInfo.init)
     }
 
     /// Whether the regular file `rel` here has the same bytes as `rel` in `other`.
@@ -272,7 +263,7 @@ public final class AnchoredDirectory {
         if fd < 0 && errno == EACCES {
             // overlayfs leaves work directories mode 000: open them up (they are the caller's),
             // through a descriptor of the directory itself, never a path that could be a symlink.
-            let held = name.open(in: dir, CCORDON_O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            let held = name.open(in: dir, FileSystem.openPathFlag | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
             if held >= 0 {
                 _ = Glibc.chmod("/proc/self/fd/\(held)", 0o700)
                 close(held)

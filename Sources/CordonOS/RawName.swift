@@ -1,19 +1,19 @@
-import CordonCore
+public import CordonCore
 
 #if canImport(Glibc)
-import Glibc
+public import Glibc
 #endif
 
 /// One directory entry's name as the kernel has it: bytes, which need not be UTF-8. `text` is the
 /// name when it is valid UTF-8 (and one path component); `display` is what humans and change sets
 /// see, with every byte that is not valid UTF-8 written `\xHH`.
-struct RawName: Hashable, Comparable, Sendable {
-    let bytes: [UInt8]
-    let text: String
+public struct RawName: Hashable, Comparable, Sendable {
+    public let bytes: [UInt8]
+    public let text: String
     /// Why the name cannot be used as a path component; nil when it can.
-    let problem: String?
+    public let problem: String?
 
-    init(bytes: [UInt8]) {
+    public init(bytes: [UInt8]) {
         self.bytes = bytes
         if let text = String(validating: bytes, as: UTF8.self) {
             self.text = text
@@ -24,16 +24,16 @@ struct RawName: Hashable, Comparable, Sendable {
         }
     }
 
-    init(text: String) {
+    public init(text: String) {
         self.init(bytes: Array(text.utf8))
     }
 
-    var display: String { text }
+    public var display: String { text }
 
-    static func < (a: RawName, b: RawName) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
+    public static func <(a: RawName, b: RawName) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
 
     /// `bytes` as text, each byte outside valid UTF-8 (and every backslash) written `\xHH`.
-    static func escape(_ bytes: [UInt8]) -> String {
+    public static func escape(_ bytes: [UInt8]) -> String {
         var result = ""
         var index = 0
         while index < bytes.count {
@@ -63,23 +63,23 @@ struct RawName: Hashable, Comparable, Sendable {
         return index + length <= bytes.count ? length : 0
     }
 
-    func withCName<T>(_ body: (UnsafePointer<CChar>) -> T) -> T {
+    public func withCName<T>(_ body: (UnsafePointer<CChar>) -> T) -> T {
         (bytes + [0]).withUnsafeBufferPointer { buffer in
             buffer.withMemoryRebound(to: CChar.self) { body($0.baseAddress!) }
         }
     }
 
-    func stat(in dir: Int32) -> stat? {
+    public func stat(in dir: Int32) -> stat? {
         var st = Glibc.stat()
         return withCName { fstatat(dir, $0, &st, AT_SYMLINK_NOFOLLOW) } == 0 ? st : nil
     }
 
-    func open(in dir: Int32, _ flags: Int32) -> Int32 {
+    public func open(in dir: Int32, _ flags: Int32) -> Int32 {
         withCName { openat(dir, $0, flags) }
     }
 
     /// The symlink's target as bytes; nil (errno set) when it cannot be read.
-    func readLink(in dir: Int32) -> [UInt8]? {
+    public func readLink(in dir: Int32) -> [UInt8]? {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let capacity = buffer.count - 1
         let n = withCName { name in readlinkat(dir, name, &buffer, capacity) }
@@ -89,11 +89,11 @@ struct RawName: Hashable, Comparable, Sendable {
 
     /// Entry names of the open directory `fd` (read through a duplicate, so `fd` stays usable),
     /// without `.` and `..`, sorted by bytes.
-    static func list(_ fd: Int32, path: String) throws(CordonError) -> [RawName] {
+    public static func list(_ fd: Int32, path: String) throws(CordonError) -> [RawName] {
         let copy = dup(fd)
         guard copy >= 0, let dir = fdopendir(copy) else {
             if copy >= 0 { close(copy) }
-            throw CordonError(.systemCall, "cannot list \(path)", cause: String(cString: strerror(errno)))
+            throw SystemError.current("list", path).cordonError()
         }
         defer { closedir(dir) }
         rewinddir(dir)

@@ -1,7 +1,9 @@
 public import CordonCore
-import Dispatch
-import Foundation
 import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs independent blocking system calls on several threads.
 ///
@@ -21,16 +23,14 @@ public enum ParallelWork {
     /// Returns when all calls have returned.
     public static func forEach(_ count: Int, width: Int, _ body: @escaping @Sendable (Int) -> Void) {
         let width = max(1, min(width, count))
-        let group = DispatchGroup()
+        var threads: [pthread_t] = []
         for worker in 1..<width {
-            group.enter()
-            Thread.detachNewThread {
-                (count * worker / width..<count * (worker + 1) / width).forEach(body)
-                group.leave()
-            }
+            let range = count * worker / width..<count * (worker + 1) / width
+            // Without a thread (a limit), `start` runs the range here.
+            if let thread = OSThread.start({ range.forEach(body) }) { threads.append(thread) }
         }
         (0..<count / width).forEach(body)
-        group.wait()
+        for thread in threads { pthread_join(thread, nil) }
     }
 
     /// Errors recorded by worker threads, by work index.
