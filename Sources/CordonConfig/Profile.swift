@@ -11,7 +11,7 @@ public struct Profile: Sendable, Equatable, Codable {
     /// `yolo`: overlay, clean change sets auto-synced every `sync.interval`.
     /// `unsafe`: the workspace is bound read-write (explicit opt-in).
     public enum Mode: String, Sendable, Codable, CaseIterable { case secure, yolo, unsafe }
-    /// `proxy`: default-deny egress through cordon's proxy (only `lo` until the network issue lands).
+    /// `proxy`: default-deny egress through cordon's proxy and DNS stub (docs/network.md).
     /// `none`: no egress at all. `host`: the host's network, an explicit opt-out.
     public enum Network: String, Sendable, Codable, CaseIterable { case proxy, none, host }
 
@@ -94,7 +94,8 @@ public struct Profile: Sendable, Equatable, Codable {
     /// the profile says (no mapping layer drops a field on the way).
     public typealias Egress = EgressConfiguration
 
-    /// A credential the agent sees only as a placeholder (the secrets issue fills this in).
+    /// A credential the agent is to see only as a placeholder. Parsed and validated; no run uses
+    /// it yet: the proxy that swaps the real value in is not built (see docs/configuration.md).
     public struct Secret: Sendable, Equatable, Codable {
         public var name: String
         /// Environment variable that receives the placeholder inside.
@@ -108,7 +109,7 @@ public struct Profile: Sendable, Equatable, Codable {
         }
     }
 
-    /// The sync gate's settings (the sync-gate issue).
+    /// The sync gate's settings (docs/sync-gate.md).
     public struct Sync: Sendable, Equatable, Codable {
         /// Seconds between automatic syncs in `yolo` mode.
         public var interval: Double

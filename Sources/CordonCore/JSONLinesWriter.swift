@@ -5,8 +5,8 @@ import Glibc
 /// Appends one JSON object per line to a file, each line written with a single `write(2)` on an
 /// `O_APPEND` descriptor so concurrent writers never interleave within a line.
 ///
-/// The sandbox event log (`events.jsonl`) and the network log both use it; later issues (audit)
-/// read the same lines.
+/// The sandbox event log (`events.jsonl`) and the network log both use it; an audit trail can
+/// read and chain the same lines.
 public final class JSONLinesWriter: @unchecked Sendable {
     private let fd: Int32
     public let path: String

@@ -113,7 +113,7 @@ public struct SandboxLayout: Sendable, Equatable {
     public var generated: String { directory + "/generated" }
     /// One JSON line per lifecycle event.
     public var events: String { directory + "/events.jsonl" }
-    /// One JSON line per network decision (network issue).
+    /// One JSON line per network decision (`NetworkLog`).
     public var networkLog: String { directory + "/network.jsonl" }
     /// The running supervisor's control socket (approvals; later lifecycle commands).
     public var controlSocket: String { directory + "/control.sock" }

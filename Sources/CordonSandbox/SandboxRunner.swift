@@ -112,6 +112,10 @@ public final class SandboxRunner {
         if profile.mode == .unsafe {
             warn("WARNING: unsafe mode: \(workspace) is mounted read-write; the agent's writes reach the host directly, unreviewed")
         }
+        if !profile.secrets.isEmpty {
+            let names = profile.secrets.map { TerminalText.escaped($0.env ?? $0.name) }.joined(separator: ", ")
+            warn("WARNING: secrets: not supported yet (the placeholders and the proxy's swap are not built); the sandbox gets no \(names)")
+        }
         if profile.network == .host {
             warn("WARNING: network: host: the sandbox shares the host's network; egress is neither filtered nor logged")
         }

@@ -28,4 +28,17 @@ import Testing
         #expect(quiet.status == 0)
         #expect(!quiet.stderr.contains("warning"))
     }
+
+    /// `secrets` are parsed but not built: a run says so instead of silently giving the agent
+    /// nothing where the user expects a placeholder.
+    @Test func aRunWithSecretsSaysTheyAreNotSupportedYet() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        try h.write("s.yaml", "name: s\nsecrets:\n  - {name: gh, env: GITHUB_TOKEN, domains: [api.github.com]}\n", in: h.root)
+        let r = try await h.cordon(["run", "--profile", h.root + "/s.yaml", "--workspace", h.workspace, "--name", "s", "--", "/bin/sh", "-c", "echo ${GITHUB_TOKEN:-unset}"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == "unset\n")
+        #expect(r.stderr.contains("secrets: not supported yet"), "\(r.stderr)")
+        #expect(r.stderr.contains("GITHUB_TOKEN"))
+    }
 }
