@@ -1,4 +1,5 @@
 import CordonCore
+import CordonOS
 import Glibc
 import Synchronization
 
@@ -14,15 +15,10 @@ final class Background: Sendable {
         let joined = Mutex<Bool>(false)
     }
 
-    private final class Job: Sendable {
-        let work: @Sendable () -> Void
-        init(_ work: @escaping @Sendable () -> Void) { self.work = work }
-    }
-
     init(_ work: @escaping @Sendable () throws(CordonError) -> Void) {
         let failure = Failure()
         self.failure = failure
-        self.thread = Self.start {
+        self.thread = OSThread.start {
             do throws(CordonError) { try work() } catch { failure.error.withLock { $0 = error } }
         }
     }
@@ -47,22 +43,6 @@ final class Background: Sendable {
 
     /// Runs `work` on a thread nobody waits for (it may be cut short when cordon exits).
     static func detached(_ work: @escaping @Sendable () -> Void) {
-        if let thread = start(work) { pthread_detach(thread) }
-    }
-
-    /// A new thread running `work`; nil (after running it here) when no thread could be made.
-    private static func start(_ work: @escaping @Sendable () -> Void) -> pthread_t? {
-        let job = Unmanaged.passRetained(Job(work))
-        var thread = pthread_t()
-        let rc = pthread_create(&thread, nil, { context in
-            guard let context else { return nil }
-            Unmanaged<Job>.fromOpaque(context).takeRetainedValue().work()
-            return nil
-        }, job.toOpaque())
-        guard rc == 0 else {
-            job.takeRetainedValue().work()
-            return nil
-        }
-        return thread
+        if let thread = OSThread.start(work) { pthread_detach(thread) }
     }
 }
