@@ -109,7 +109,11 @@ let package = Package(
             name: "cordon-init",
             dependencies: ["CordonIsolation", "CordonOS", "CCordon"],
             swiftSettings: strict,
-            linkerSettings: [.unsafeFlags(["-static-executable", "-Xlinker", "-l_FoundationCollections", "-Xlinker", "-l_FoundationCShims", "-Xlinker", "-lswiftSynchronization"])]
+            linkerSettings: [
+                .unsafeFlags([
+                    "-static-executable", "-Xlinker", "-l_FoundationCollections", "-Xlinker", "-l_FoundationCShims", "-Xlinker", "-lswiftSynchronization",
+                ])
+            ]
         ),
 
         .testTarget(name: "CordonCoreTests", dependencies: ["CordonCore", "CordonTestSupport"], swiftSettings: strict),
@@ -121,7 +125,9 @@ let package = Package(
         .testTarget(name: "CordonTestSupportTests", dependencies: ["CordonTestSupport"], swiftSettings: strict),
         .testTarget(name: "CordonFSTests", dependencies: ["CordonFS", "CordonOS", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
         .testTarget(name: "CordonScanTests", dependencies: ["CordonScan", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
-        .testTarget(name: "CordonGateTests", dependencies: ["CordonGate", "CordonScan", "CordonFS", "CordonOS", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "CordonGateTests", dependencies: ["CordonGate", "CordonScan", "CordonFS", "CordonOS", "CordonCore", "CordonTestSupport"],
+            swiftSettings: strict),
         .testTarget(name: "CordonNetTests", dependencies: ["CordonNet", "CordonPolicy", "CordonOS", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
         .testTarget(name: "CordonOSTests", dependencies: ["CordonOS", "CordonCore"], swiftSettings: strict),
         .testTarget(name: "CordonCommandsTests", dependencies: ["CordonCommands", "CordonConfig"], swiftSettings: strict),

@@ -15,7 +15,9 @@ public struct ApprovalFile: Sendable {
     public func read() throws(CordonError) -> [String] {
         guard ProfileFile.exists(path) else { return [] }
         let text = try ProfileFile.read(path)
-        return text.split(separator: "\n").map { line in String(line.filter { $0 != " " && $0 != "\t" && $0 != "\r" }) }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
+        return text.split(separator: "\n").map { line in String(line.filter { $0 != " " && $0 != "\t" && $0 != "\r" }) }.filter {
+            !$0.isEmpty && !$0.hasPrefix("#")
+        }
     }
 
     /// Adds `pattern` unless present; the file is replaced atomically.

@@ -15,7 +15,8 @@ enum ByteSize {
             body.removeLast()
         }
         guard !body.isEmpty, body.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
-              let number = Double(body), number > 0 else { return nil }
+            let number = Double(body), number > 0
+        else { return nil }
         let bytes = (number * multiplier).rounded()
         guard bytes >= 1, bytes < 1.8e19 else { return nil }
         return UInt64(bytes)
@@ -52,7 +53,8 @@ enum TimeSpan {
             break
         }
         guard !number.isEmpty, number.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
-              let value = Double(number), value > 0 else { return nil }
+            let value = Double(number), value > 0
+        else { return nil }
         return value * scale
     }
 

@@ -20,8 +20,9 @@ struct NodeReader {
             case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
                 report(at: mark, "", "YAML syntax error: \(problem)", hint: "check indentation and quoting around this position")
             case .duplicatedKeysInMapping(let duplicates, let context):
-                report(at: context.mark, "", "duplicate key \(duplicates.map { "\"\($0)\"" }.joined(separator: ", "))",
-                       hint: "write each key once per mapping")
+                report(
+                    at: context.mark, "", "duplicate key \(duplicates.map { "\"\($0)\"" }.joined(separator: ", "))",
+                    hint: "write each key once per mapping")
             default:
                 diagnostics.append(ProfileDiagnostic(location: .init(file: file), field: "", message: "YAML error: \(error)"))
             }
@@ -63,7 +64,9 @@ struct NodeReader {
     /// A mapping with arbitrary string keys (env, resolve, rate_limits).
     mutating func anyMapping(_ node: Node, _ field: String) -> [Entry]? {
         guard let mapping = node.mapping else {
-            report(node, field, "expected a mapping (key: value), found \(Self.describe(node))", hint: "write one `key: value` per line under `\(Self.leaf(field)):`")
+            report(
+                node, field, "expected a mapping (key: value), found \(Self.describe(node))",
+                hint: "write one `key: value` per line under `\(Self.leaf(field)):`")
             return nil
         }
         var entries: [Entry] = []
@@ -79,7 +82,8 @@ struct NodeReader {
 
     mutating func sequence(_ node: Node, _ field: String) -> [Node]? {
         guard let sequence = node.sequence else {
-            report(node, field, "expected a list, found \(Self.describe(node))", hint: "write a list: `\(Self.leaf(field)): [item, …]` or one `- item` per line")
+            report(
+                node, field, "expected a list, found \(Self.describe(node))", hint: "write a list: `\(Self.leaf(field)): [item, …]` or one `- item` per line")
             return nil
         }
         return Array(sequence)
@@ -143,8 +147,9 @@ struct NodeReader {
         let allowed = E.allCases.map(\.rawValue)
         guard let text = node.scalar?.string, let value = E(rawValue: text) else {
             let hint = "use one of: " + allowed.joined(separator: ", ")
-            report(node, field, "\(Self.describe(node)) is not one of \(allowed.joined(separator: " | "))",
-                   hint: node.scalar.flatMap { Suggestion.closest(to: $0.string, among: allowed) }.map { "did you mean \"\($0)\"? " + hint } ?? hint)
+            report(
+                node, field, "\(Self.describe(node)) is not one of \(allowed.joined(separator: " | "))",
+                hint: node.scalar.flatMap { Suggestion.closest(to: $0.string, among: allowed) }.map { "did you mean \"\($0)\"? " + hint } ?? hint)
             return nil
         }
         return value

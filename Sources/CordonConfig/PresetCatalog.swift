@@ -1,9 +1,9 @@
 public import CordonCore
 import FoundationEssentials
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Every preset a profile may name: the built-in ones, replaced by users' presets of the same name.
@@ -82,7 +82,9 @@ enum ProfileFile {
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw CordonError(.io, "cannot read \(path)", hint: "check that the file is readable", cause: String(describing: error).split(separator: "(").first.map(String.init))
+            throw CordonError(
+                .io, "cannot read \(path)", hint: "check that the file is readable",
+                cause: String(describing: error).split(separator: "(").first.map(String.init))
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw CordonError(.invalidProfile, "\(path) is not UTF-8 text", location: .init(file: path))

@@ -22,14 +22,18 @@ struct PresetComposer {
         let name = reference.name
         if chain.contains(name) {
             let cycle = (chain.drop { $0 != name } + [name]).joined(separator: " → ")
-            diagnostics.append(ProfileDiagnostic(location: reference.location, field: "presets", message: "preset cycle: \(cycle)",
-                                                 hint: "remove \"\(name)\" from the `presets:` of \"\(chain.last ?? name)\""))
+            diagnostics.append(
+                ProfileDiagnostic(
+                    location: reference.location, field: "presets", message: "preset cycle: \(cycle)",
+                    hint: "remove \"\(name)\" from the `presets:` of \"\(chain.last ?? name)\""))
             return
         }
         if ordered.contains(where: { $0.name == name }) { return }
         guard let entry = catalog.entry(named: name) else {
-            diagnostics.append(ProfileDiagnostic(location: reference.location, field: "presets", message: "unknown preset \"\(name)\"",
-                                                 hint: catalog.unknownHint(name)))
+            diagnostics.append(
+                ProfileDiagnostic(
+                    location: reference.location, field: "presets", message: "unknown preset \"\(name)\"",
+                    hint: catalog.unknownHint(name)))
             return
         }
         let layer: ProfileLayer?

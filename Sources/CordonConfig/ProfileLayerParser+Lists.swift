@@ -20,7 +20,8 @@ extension ProfileLayerParser {
                 }
             }
             guard ok, let host = requireKey(host, "host", item, field), let sandbox = requireKey(sandbox, "sandbox", item, field),
-                  claimSandboxPath(sandbox, item, field + ".sandbox") else { continue }
+                claimSandboxPath(sandbox, item, field + ".sandbox")
+            else { continue }
             result.append(Profile.Mount(host: host, sandbox: sandbox, mode: mode))
         }
         return result
@@ -79,7 +80,8 @@ extension ProfileLayerParser {
                 }
             }
             guard ok, let host = requireKey(host, "host", item, field), let sandbox = requireKey(sandbox, "sandbox", item, field),
-                  claimSandboxPath(sandbox, item, field + ".sandbox") else { continue }
+                claimSandboxPath(sandbox, item, field + ".sandbox")
+            else { continue }
             result.append(Profile.Copy(host: host, sandbox: sandbox, optional: optional))
         }
         return result

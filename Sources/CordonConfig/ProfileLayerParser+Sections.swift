@@ -80,7 +80,8 @@ extension ProfileLayerParser {
                 for (index, item) in (reader.sequence(value, field) ?? []).enumerated() {
                     let path = "\(field)[\(index)]"
                     if let text = reader.string(item, path), let resolved = hostPath(text, item, path, relative: true),
-                       !result.blocklists.contains(resolved) {
+                        !result.blocklists.contains(resolved)
+                    {
                         result.blocklists.append(resolved)
                     }
                 }
@@ -111,8 +112,9 @@ extension ProfileLayerParser {
             } else if item.scalar != nil {
                 rule = checkedDenyPattern(item, path).map { .init(domain: $0) }
             } else {
-                reader.report(item, path, "expected a domain pattern or {domain, reason}, found \(NodeReader.describe(item))",
-                              hint: "write `- github.com:22` or `- {domain: \"github.com:22\", reason: \"use an https remote\"}`")
+                reader.report(
+                    item, path, "expected a domain pattern or {domain, reason}, found \(NodeReader.describe(item))",
+                    hint: "write `- github.com:22` or `- {domain: \"github.com:22\", reason: \"use an https remote\"}`")
             }
             guard let rule else { continue }
             if let index = result.firstIndex(where: { $0.domain == rule.domain }) { result[index] = rule } else { result.append(rule) }

@@ -90,7 +90,9 @@ struct ProfileLayerParser {
         guard let first = text.unicodeScalars.first, first.properties.isAlphabetic || ("0"..."9").contains(first), first.isASCII else {
             return "must start with a letter or digit"
         }
-        let valid = text.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0)) }
+        let valid = text.unicodeScalars.allSatisfy {
+            $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0))
+        }
         return valid && text.count <= 64 ? nil : "may contain only letters, digits, \".\", \"_\" and \"-\" (at most 64)"
     }
 
@@ -122,8 +124,9 @@ struct ProfileLayerParser {
     /// Within one document a sandbox path may be used by one mount, data dir or copy only.
     mutating func claimSandboxPath(_ path: String, _ node: Node, _ field: String) -> Bool {
         if let first = sandboxPaths[path] {
-            reader.report(node, field, "sandbox path \"\(path)\" is already used by \(first)",
-                          hint: "give each mount, data dir and copy its own sandbox path")
+            reader.report(
+                node, field, "sandbox path \"\(path)\" is already used by \(first)",
+                hint: "give each mount, data dir and copy its own sandbox path")
             return false
         }
         sandboxPaths[path] = field

@@ -58,7 +58,9 @@ public struct ProfileLoader: Sendable {
             path = HostPath.normalize(reference.hasPrefix("/") ? reference : currentDirectory + "/" + reference)
         } else {
             if let problem = ProfileLayerParser.nameProblem(reference) {
-                throw CordonError(.invalidArgument, "\"\(reference)\" is not a profile name: it \(problem)", hint: "name a profile in \(paths.profilesDirectory), or give a path to a .yaml file")
+                throw CordonError(
+                    .invalidArgument, "\"\(reference)\" is not a profile name: it \(problem)",
+                    hint: "name a profile in \(paths.profilesDirectory), or give a path to a .yaml file")
             }
             let named = paths.profilesDirectory + "/" + reference
             if let found = [named + ".yaml", named + ".yml"].first(where: ProfileFile.exists) {
@@ -66,8 +68,9 @@ public struct ProfileLoader: Sendable {
             } else if let builtin = Self.builtinProfiles[reference] {
                 return LoadedProfile(profile: builtin, source: "builtin:" + reference)
             } else {
-                throw CordonError(.notFound, "no profile named \"\(reference)\"",
-                                  hint: "create \(named).yaml (`cordon init` writes a starter), or use one of: \(Self.builtinProfiles.keys.sorted().joined(separator: ", "))")
+                throw CordonError(
+                    .notFound, "no profile named \"\(reference)\"",
+                    hint: "create \(named).yaml (`cordon init` writes a starter), or use one of: \(Self.builtinProfiles.keys.sorted().joined(separator: ", "))")
             }
         }
         let yaml = try ProfileFile.read(path)

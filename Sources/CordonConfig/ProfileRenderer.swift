@@ -34,15 +34,22 @@ public enum ProfileRenderer {
         let e = p.egress
         let egress: [(String, JSONValue)] = [
             ("domains", strings(e.domains)),
-            ("deny", .array(e.deny.map { rule in
-                rule.reason.map { .object([("domain", .string(rule.domain)), ("reason", .string($0))]) } ?? .string(rule.domain)
-            })),
+            (
+                "deny",
+                .array(
+                    e.deny.map { rule in
+                        rule.reason.map { .object([("domain", .string(rule.domain)), ("reason", .string($0))]) } ?? .string(rule.domain)
+                    })
+            ),
             ("allow_private", strings(e.allowPrivate)),
             ("resolve", map(e.resolve)),
             ("prompt", .bool(e.prompt)),
-            ("parent_proxy", e.parentProxy.map { parent in
-                .object([("url", .string(parent.url)), ("no_proxy", strings(parent.noProxy))] + (parent.caFile.map { [("ca_file", .string($0))] } ?? []))
-            } ?? .null),
+            (
+                "parent_proxy",
+                e.parentProxy.map { parent in
+                    .object([("url", .string(parent.url)), ("no_proxy", strings(parent.noProxy))] + (parent.caFile.map { [("ca_file", .string($0))] } ?? []))
+                } ?? .null
+            ),
             ("rate_limits", .object(e.rateLimits.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })),
             ("blocklists", strings(e.blocklists)),
             ("allow_missing_sni", .bool(e.allowMissingSNI)),
@@ -84,12 +91,16 @@ public enum ProfileRenderer {
             ("resources", .object(resources)),
             ("network", .string(p.network.rawValue)),
             ("egress", .object(egress)),
-            ("secrets", .array(p.secrets.map { secret in
-                var fields: [(String, JSONValue)] = [("name", .string(secret.name))]
-                fields.append(("env", optional(secret.env)))
-                fields.append(("domains", strings(secret.domains)))
-                return .object(fields)
-            })),
+            (
+                "secrets",
+                .array(
+                    p.secrets.map { secret in
+                        var fields: [(String, JSONValue)] = [("name", .string(secret.name))]
+                        fields.append(("env", optional(secret.env)))
+                        fields.append(("domains", strings(secret.domains)))
+                        return .object(fields)
+                    })
+            ),
             ("sync", .object(sync)),
             ("terminal", .object([("filter", .string(p.terminal.filter.rawValue))])),
         ]
@@ -101,7 +112,8 @@ public enum ProfileRenderer {
             guard let base = defaults.first(where: { $0.0 == key })?.1 else { return (key, value) }
             if value == base { return nil }
             if case .object(let inner) = value, case .object(let baseInner) = base, !inner.isEmpty,
-               inner.allSatisfy({ pair in baseInner.contains { $0.0 == pair.0 } }) {
+                inner.allSatisfy({ pair in baseInner.contains { $0.0 == pair.0 } })
+            {
                 let kept = without(defaults: baseInner, from: inner)
                 return kept.isEmpty ? nil : (key, .object(kept))
             }
@@ -153,7 +165,8 @@ enum YAMLWriter {
     /// Plain when YAML reads it back as the same string, else double-quoted.
     static func scalar(_ text: String) -> String {
         let reserved: Set<String> = ["y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"]
-        let safe = !text.isEmpty && !reserved.contains(text.lowercased())
+        let safe =
+            !text.isEmpty && !reserved.contains(text.lowercased())
             && text.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "._/-@+".unicodeScalars.contains($0)) }
             && !(text.first.map { $0 == "-" || $0 == "+" || $0 == "." && text.count == 1 } ?? true)
             && !(text.first?.isNumber == true && text.allSatisfy { "0123456789._:+-eE".contains($0) })

@@ -2,7 +2,7 @@ import CordonPolicy
 public import CordonCore
 import CordonOS
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Whether a profile may be used as it is. A profile inside the workspace (a repository's
@@ -158,7 +158,9 @@ public enum ProfileTrust {
             for cidr in e.allowPrivate { add("egress.allow_private", cidr) }
             for (host, address) in e.resolve.sorted(by: { $0.key < $1.key }) { add("egress.resolve", "\(host) → \(address)") }
             if e.prompt { add("egress.prompt", "the agent may ask for unlisted domains") }
-            if let parent = e.parentProxy { add("egress.parent_proxy", parent.url + (parent.noProxy.isEmpty ? "" : " (direct: \(parent.noProxy.joined(separator: ", ")))")) }
+            if let parent = e.parentProxy {
+                add("egress.parent_proxy", parent.url + (parent.noProxy.isEmpty ? "" : " (direct: \(parent.noProxy.joined(separator: ", ")))"))
+            }
         }
         for secret in profile.secrets {
             add("secrets", "\(secret.name)" + (secret.domains.isEmpty ? "" : " sent to \(secret.domains.joined(separator: ", "))"))
@@ -208,10 +210,11 @@ public struct TrustStore: Sendable {
         for (number, line) in try ProfileFile.read(path).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             if line.isEmpty || line.hasPrefix("#") { continue }
             guard let space = line.firstIndex(of: " "), line[..<space].count == 64,
-                  line[..<space].allSatisfy({ $0.isHexDigit }), line[line.index(after: space)...].hasPrefix("/")
+                line[..<space].allSatisfy({ $0.isHexDigit }), line[line.index(after: space)...].hasPrefix("/")
             else {
-                throw CordonError(.invalidArgument, "\(path):\(number + 1): not a trust entry (expected a SHA-256 digest, a space and an absolute path)",
-                                  hint: "delete the line, or the file to forget every trusted profile")
+                throw CordonError(
+                    .invalidArgument, "\(path):\(number + 1): not a trust entry (expected a SHA-256 digest, a space and an absolute path)",
+                    hint: "delete the line, or the file to forget every trusted profile")
             }
             result.append(Entry(path: String(line[line.index(after: space)...]), digest: String(line[..<space])))
         }
@@ -240,7 +243,8 @@ public struct TrustStore: Sendable {
     }
 
     private func write(_ entries: [Entry]) throws(CordonError) {
-        let text = "# cordon: in-workspace profiles trusted by content (`cordon trust FILE`); delete a line to revoke\n"
+        let text =
+            "# cordon: in-workspace profiles trusted by content (`cordon trust FILE`); delete a line to revoke\n"
             + entries.map { "\($0.digest) \($0.path)\n" }.joined()
         do {
             try FileIO.makeDirectories(HostPath.directory(of: path), mode: 0o700)

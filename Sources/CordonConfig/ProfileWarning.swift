@@ -42,7 +42,8 @@ extension Profile {
             if let what = exposed(mount.host) {
                 warnings.append(
                     ProfileWarning(
-                        field: "mounts[\(index)]", message: "mounts \(what) read-write: the agent can change your shell start-up files, ssh keys and every project",
+                        field: "mounts[\(index)]",
+                        message: "mounts \(what) read-write: the agent can change your shell start-up files, ssh keys and every project",
                         hint: "mount a narrower directory, or use mode: ro or mode: overlay"))
             }
         }
@@ -55,7 +56,8 @@ extension Profile {
         if network == .host {
             warnings.append(
                 ProfileWarning(
-                    field: "network", message: "network: host gives the agent the host's network: no egress policy, the host's loopback services and local network",
+                    field: "network",
+                    message: "network: host gives the agent the host's network: no egress policy, the host's loopback services and local network",
                     hint: "use network: proxy with egress.domains, or network: none"))
         }
         return warnings

@@ -22,7 +22,9 @@ public enum SRTImporter {
         // JSON allows tabs as whitespace where YAML does not; raw tabs cannot occur inside JSON strings.
         guard let composed = reader.compose(json.replacingTabs), let root = composed, let mapping = root.mapping else {
             throw reader.diagnostics.first?.error
-                ?? CordonError(.invalidProfile, "\(file) is not a JSON object", hint: "pass an srt settings file or a Claude Code settings.json", location: .init(file: file))
+                ?? CordonError(
+                    .invalidProfile, "\(file) is not a JSON object", hint: "pass an srt settings file or a Claude Code settings.json",
+                    location: .init(file: file))
         }
         var start = Profile.defaults
         start.name = name
@@ -114,7 +116,9 @@ public enum SRTImporter {
                     if value.bool == true {
                         profile.egress.prompt = false
                     } else {
-                        note(keyNode, field, "not carried over: srt asks a callback about unlisted hosts; cordon's equivalent is `egress.prompt: true`, left off")
+                        note(
+                            keyNode, field, "not carried over: srt asks a callback about unlisted hosts; cordon's equivalent is `egress.prompt: true`, left off"
+                        )
                     }
                 case "parentProxy": parentProxy(value, field)
                 default: note(keyNode, field, "not carried over: " + (Self.networkReasons[key] ?? "cordon has no equivalent"))
@@ -161,9 +165,15 @@ public enum SRTImporter {
                     for (index, item) in strings(value, field).enumerated() {
                         let path = "\(field)[\(index)]"
                         if Self.isWorkspaceRelative(item.text) {
-                            note(item.node, path, "\"\(item.text)\" not carried over: it is inside the workspace, which the agent sees whole; keep secrets out of the workspace or declare them as `secrets:`")
+                            note(
+                                item.node, path,
+                                "\"\(item.text)\" not carried over: it is inside the workspace, which the agent sees whole; keep secrets out of the workspace or declare them as `secrets:`"
+                            )
                         } else {
-                            note(item.node, path, "\"\(item.text)\" needs no rule: a cordon sandbox sees only /workspace, the system's read-only directories and the mounts you list")
+                            note(
+                                item.node, path,
+                                "\"\(item.text)\" needs no rule: a cordon sandbox sees only /workspace, the system's read-only directories and the mounts you list"
+                            )
                         }
                     }
                 case "allowWrite":
@@ -179,7 +189,9 @@ public enum SRTImporter {
                         }
                     }
                 case "allowRead":
-                    note(keyNode, field, "not carried over: nothing outside the workspace is readable unless mounted; add a read-only `mounts:` entry for what the agent needs")
+                    note(
+                        keyNode, field,
+                        "not carried over: nothing outside the workspace is readable unless mounted; add a read-only `mounts:` entry for what the agent needs")
                 case "allowGitConfig":
                     note(keyNode, field, "not carried over: .git/config changes reach the host only through a reviewed sync")
                 case "disabled":
@@ -206,7 +218,10 @@ public enum SRTImporter {
             }
             guard !profile.mounts.contains(where: { $0.sandbox == normalized }) else { return }
             profile.mounts.append(.init(host: normalized, sandbox: normalized, mode: .overlay))
-            note(node, field, "\"\(path)\" became an overlay mount: the agent writes there, the host copy changes only through a reviewed sync (use `mode: rw` to write through)")
+            note(
+                node, field,
+                "\"\(path)\" became an overlay mount: the agent writes there, the host copy changes only through a reviewed sync (use `mode: rw` to write through)"
+            )
         }
 
         mutating func permissions(_ node: Node) {
@@ -228,7 +243,10 @@ public enum SRTImporter {
                     }
                 }
                 if other > 0 {
-                    note(value, field, "\(other) rule\(other == 1 ? "" : "s") other than WebFetch(domain:…) not carried over: Claude Code tool permissions, not sandbox settings")
+                    note(
+                        value, field,
+                        "\(other) rule\(other == 1 ? "" : "s") other than WebFetch(domain:…) not carried over: Claude Code tool permissions, not sandbox settings"
+                    )
                 }
             }
         }

@@ -4,7 +4,8 @@ public enum StarterProfile {
     /// `directoryName` names the profile (sanitized); `presets` are listed uncommented.
     public static func text(directoryName: String, presets: [String] = []) -> String {
         let name = profileName(from: directoryName)
-        let presetLines = presets.isEmpty
+        let presetLines =
+            presets.isEmpty
             ? "presets: []\n# presets: [claude-code, github, npm]"
             : "presets:\n" + presets.map { "  - \($0)" }.joined(separator: "\n")
         return """

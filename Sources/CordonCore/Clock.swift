@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Wall-clock timestamps for logs, as RFC 3339 UTC with milliseconds.

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Appends one JSON object per line to a file, each line written with a single `write(2)` on an

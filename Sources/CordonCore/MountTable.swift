@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The host's mounts as /proc/self/mountinfo lists them: which file system (device) each mount

@@ -1,7 +1,7 @@
 import FoundationEssentials
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What cordon remembers about one sandbox, stored as `<state>/sandboxes/NAME/sandbox.json`.
@@ -36,7 +36,8 @@ public struct SandboxRecord: Sendable, Codable, Equatable {
         }
     }
 
-    public init(name: String, profile: String, mode: String, workspace: String, overlayMounts: [OverlayMount] = [], created: String, lastStarted: String? = nil) {
+    public init(name: String, profile: String, mode: String, workspace: String, overlayMounts: [OverlayMount] = [], created: String, lastStarted: String? = nil)
+    {
         self.name = name
         self.profile = profile
         self.mode = mode
@@ -56,7 +57,10 @@ extension SandboxRecord {
         if let lastStarted { pairs.append(("lastStarted", .string(lastStarted))) }
         pairs += [
             ("mode", .string(mode)), ("name", .string(name)),
-            ("overlayMounts", .array(overlayMounts.map { .object([("host", .string($0.host)), ("sandbox", .string($0.sandbox)), ("upper", .string($0.upper))]) })),
+            (
+                "overlayMounts",
+                .array(overlayMounts.map { .object([("host", .string($0.host)), ("sandbox", .string($0.sandbox)), ("upper", .string($0.upper))]) })
+            ),
             ("policyFiles", .array(policyFiles.map { .string($0) })), ("profile", .string(profile)), ("workspace", .string(workspace)),
         ]
         return JSONValue.object(pairs).encoded() + "\n"
@@ -76,9 +80,10 @@ extension SandboxRecord {
         if let value = json["overlayMounts"] {
             guard case .array(let items) = value else { throw JSONParseError(offset: 0, reason: "field \"overlayMounts\" is not an array") }
             for item in items {
-                mounts.append(OverlayMount(
-                    host: try text(item["host"], "overlayMounts.host"), sandbox: try text(item["sandbox"], "overlayMounts.sandbox"),
-                    upper: try text(item["upper"], "overlayMounts.upper")))
+                mounts.append(
+                    OverlayMount(
+                        host: try text(item["host"], "overlayMounts.host"), sandbox: try text(item["sandbox"], "overlayMounts.sandbox"),
+                        upper: try text(item["upper"], "overlayMounts.upper")))
             }
         }
         var lastStarted: String?
@@ -164,8 +169,10 @@ public struct SandboxLayout: Sendable, Equatable {
     }
 
     public func loadRecord() throws(CordonError) -> SandboxRecord {
-        let bytes = try Self.readSmallFile(record, missing: CordonError(
-            .notFound, "no sandbox at \(directory)", hint: "list sandboxes with `ls \(directory)/..` or start one with `cordon run`"))
+        let bytes = try Self.readSmallFile(
+            record,
+            missing: CordonError(
+                .notFound, "no sandbox at \(directory)", hint: "list sandboxes with `ls \(directory)/..` or start one with `cordon run`"))
         do throws(JSONParseError) {
             return try SandboxRecord(json: try JSONValue.parse(bytes))
         } catch {

@@ -2,7 +2,7 @@ public import CordonCore
 import CordonOS
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One change an overlay upper layer makes to its lower layer.
@@ -247,7 +247,9 @@ public struct ChangeSet: Sendable, Equatable, Codable {
                     flags.unsafeName = problem
                     let kind: Change.Kind = info.isCharDeviceWhiteout ? .deleted : (info.type == .directory ? .dirAdded : .added)
                     changes.append(
-                        Change(kind: kind, path: path, type: info.isCharDeviceWhiteout ? .file : info.type, size: info.type == .file ? info.size : 0, mode: info.mode, flags: flags))
+                        Change(
+                            kind: kind, path: path, type: info.isCharDeviceWhiteout ? .file : info.type, size: info.type == .file ? info.size : 0,
+                            mode: info.mode, flags: flags))
                     continue
                 }
                 switch info.type {

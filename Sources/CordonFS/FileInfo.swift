@@ -2,7 +2,7 @@ public import CordonCore
 public import CordonOS
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What `lstat` says about one path; symlinks are never followed.

@@ -5,7 +5,7 @@ public import CordonScan
 public import FoundationEssentials
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// yolo mode's automatic sync. Each `round` reads the sandbox's change set, runs the whole gate
@@ -94,7 +94,7 @@ public final class AutoSync {
         let set: ChangeSet
         do {
             set = try ChangeSet.read(upper: upper, lower: workspace, snapshot: snapshot)
-        } catch where error.code == .io {
+        } catch  where error.code == .io {
             // The agent changed the tree while it was read: nothing applies, the next round reads again.
             result.raced = true
             let empty = ChangeSet(upper: upper, lower: workspace, changes: [])

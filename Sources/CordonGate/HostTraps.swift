@@ -16,73 +16,118 @@ import TOMLKit
 enum HostTraps {
     static let rules: [(id: String, patterns: [String], why: String)] = [
         ("trap-git", [".git"], "git runs hooks and config (core.hooksPath, fsmonitor, sshCommand) from .git, and a .git file points git at another directory"),
-        ("trap-git-config", [
-            ".gitmodules", ".gitconfig", ".gitattributes", ".pre-commit-config.yaml", ".husky", ".githooks", ".lefthook.yml", "lefthook.yml",
-            ".lefthook-local.yml", "lefthook-local.yml", ".lefthook", ".overcommit.yml", ".simple-git-hooks.*", "simple-git-hooks.*",
-            ".lintstagedrc", ".lintstagedrc.*", "lint-staged.config.*", "commitlint.config.*", ".commitlintrc", ".commitlintrc.*",
-        ], "git config, submodules, attributes (filters) and hook managers run commands on the host at commit, checkout or push"),
+        (
+            "trap-git-config",
+            [
+                ".gitmodules", ".gitconfig", ".gitattributes", ".pre-commit-config.yaml", ".husky", ".githooks", ".lefthook.yml", "lefthook.yml",
+                ".lefthook-local.yml", "lefthook-local.yml", ".lefthook", ".overcommit.yml", ".simple-git-hooks.*", "simple-git-hooks.*",
+                ".lintstagedrc", ".lintstagedrc.*", "lint-staged.config.*", "commitlint.config.*", ".commitlintrc", ".commitlintrc.*",
+            ], "git config, submodules, attributes (filters) and hook managers run commands on the host at commit, checkout or push"
+        ),
         ("trap-vcs", [".hg", ".jj", ".svn", ".bzr"], "other version control systems run hooks and config from their repository directory"),
-        ("trap-direnv", [".envrc", ".env.sh", ".autoenv.zsh", ".autoenv_leave.zsh", ".env.leave"],
-         "direnv and autoenv run these when a shell enters the directory"),
-        ("trap-shell-rc", [
-            ".bashrc", ".bash_profile", ".bash_login", ".bash_logout", ".profile", ".zshrc", ".zshenv", ".zprofile", ".zlogin", ".zlogout",
-            ".kshrc", ".cshrc", ".tcshrc", ".login", ".logout", "**/.config/fish", ".inputrc", ".xprofile", ".xinitrc", ".xsession",
-            ".xsessionrc", ".pam_environment",
-        ], "shells and sessions run these at start-up"),
-        ("trap-home", [
-            ".ssh", "**/.config/autostart", "**/.config/systemd", "**/.config/environment.d", "**/.local/bin", "**/.local/share/applications",
-            "**/.config/nvim", ".vim", ".emacs", ".emacs.d", "**/.config/git", "**/.config/Code", "**/.config/JetBrains", "**/.docker/config.json",
-        ], "in a home directory these run at login or with every command (autostart, user units, PATH, ssh ProxyCommand, editor config)"),
-        ("trap-editor", [
-            ".vscode", ".idea", ".run", "*.code-workspace", ".zed", ".fleet", ".helix", ".nova", ".theia", "*.sublime-project", "*.sublime-build",
-            ".externalToolBuilders",
-        ], "editors run tasks, launch configurations, language servers and extensions' settings from these files when the folder is opened"),
-        ("trap-vim", [".nvim.lua", ".nvimrc", ".exrc", ".vimrc", ".gvimrc", ".lvimrc", ".lazy.lua"],
-         "vim and neovim run a local .exrc/.nvim.lua (exrc, localvimrc, lazy.nvim local specs) when started in the directory"),
+        (
+            "trap-direnv", [".envrc", ".env.sh", ".autoenv.zsh", ".autoenv_leave.zsh", ".env.leave"],
+            "direnv and autoenv run these when a shell enters the directory"
+        ),
+        (
+            "trap-shell-rc",
+            [
+                ".bashrc", ".bash_profile", ".bash_login", ".bash_logout", ".profile", ".zshrc", ".zshenv", ".zprofile", ".zlogin", ".zlogout",
+                ".kshrc", ".cshrc", ".tcshrc", ".login", ".logout", "**/.config/fish", ".inputrc", ".xprofile", ".xinitrc", ".xsession",
+                ".xsessionrc", ".pam_environment",
+            ], "shells and sessions run these at start-up"
+        ),
+        (
+            "trap-home",
+            [
+                ".ssh", "**/.config/autostart", "**/.config/systemd", "**/.config/environment.d", "**/.local/bin", "**/.local/share/applications",
+                "**/.config/nvim", ".vim", ".emacs", ".emacs.d", "**/.config/git", "**/.config/Code", "**/.config/JetBrains", "**/.docker/config.json",
+            ], "in a home directory these run at login or with every command (autostart, user units, PATH, ssh ProxyCommand, editor config)"
+        ),
+        (
+            "trap-editor",
+            [
+                ".vscode", ".idea", ".run", "*.code-workspace", ".zed", ".fleet", ".helix", ".nova", ".theia", "*.sublime-project", "*.sublime-build",
+                ".externalToolBuilders",
+            ], "editors run tasks, launch configurations, language servers and extensions' settings from these files when the folder is opened"
+        ),
+        (
+            "trap-vim", [".nvim.lua", ".nvimrc", ".exrc", ".vimrc", ".gvimrc", ".lvimrc", ".lazy.lua"],
+            "vim and neovim run a local .exrc/.nvim.lua (exrc, localvimrc, lazy.nvim local specs) when started in the directory"
+        ),
         ("trap-emacs", [".dir-locals.el", ".dir-locals-2.el"], "Emacs evaluates directory-local variables (eval: forms, hooks) for every file below"),
-        ("trap-devcontainer", [".devcontainer", ".devcontainer.json"],
-         "dev containers run initializeCommand on the host, and choose the image, mounts and features they start"),
-        ("trap-version-manager", [
-            "mise.toml", ".mise.toml", "mise.*.toml", ".mise.*.toml", ".mise", "**/.config/mise", "**/.config/mise.toml", ".rtx.toml",
-            ".tool-versions", ".nvmrc", ".node-version", ".python-version", ".ruby-version", ".java-version", ".go-version", ".bun-version",
-            ".terraform-version", ".sdkmanrc", "rust-toolchain", "rust-toolchain.toml", "global.json", ".bazelversion", ".bazeliskrc",
-            "devbox.json", "pyvenv.cfg", "**/bin/activate", "**/bin/activate.*", "**/bin/activate_this.py", ".swift-version",
-        ], "version managers and shell hooks choose, download and run the binary these name (mise also runs tasks and hooks; a path or fork name runs anything)"),
-        ("trap-package-manager", [
-            ".npmrc", ".yarnrc", ".yarnrc.yml", "**/.yarn/plugins", "**/.yarn/releases", ".pnpmfile.cjs", ".pnpmfile.mjs", "pnpmfile.js",
-            "pnpm-workspace.yaml", "bunfig.toml", ".bunfig.toml", "pip.conf", "pip.ini", "uv.toml", "poetry.toml", ".condarc", ".cargo",
-            "**/.bundle/config", "[Nn]u[Gg]et.[Cc]onfig", "Directory.Build.props", "Directory.Build.targets", "Directory.Build.rsp",
-        ], "package managers run code from these (yarnPath, pnpmfile hooks, plugins, cargo runners and rustc wrappers, MSBuild imports) or fetch from the registries they name"),
-        ("trap-jvm", [
-            "gradle.properties", "init.gradle", "init.gradle.kts", "**/init.d/*.gradle", "**/init.d/*.gradle.kts", "gradle-wrapper.properties",
-            "gradle-wrapper.jar", ".mvn", ".sbtopts", ".jvmopts", "**/project/build.properties",
-        ], "Gradle, Maven and sbt read JVM options (-javaagent), init scripts, extensions and wrapper distribution URLs from these, also when an IDE imports the project"),
-        ("trap-test-runner", [
-            "conftest.py", "pytest.ini", ".pytest.ini", "tox.ini", "jest.config.*", "vitest.config.*", "vitest.workspace.*", "vite.config.*",
-            ".mocharc", ".mocharc.*", "karma.conf.*", "playwright.config.*", "cypress.config.*", "ava.config.*", "babel.config.*", ".babelrc",
-            ".babelrc.*", ".rspec", ".rspec-local",
-        ], "test runners load these on every run (pytest plugins and conftest.py, JavaScript configs that are code, --require options)"),
-        ("trap-linter", [
-            "eslint.config.*", ".eslintrc", ".eslintrc.*", "prettier.config.*", ".prettierrc.*", "stylelint.config.*", ".stylelintrc.*",
-            "tailwind.config.*", "postcss.config.*", ".pylintrc", "pylintrc", "mypy.ini", ".mypy.ini", ".flake8", ".rubocop.yml",
-            ".solargraph.yml", ".php-cs-fixer.php", ".php-cs-fixer.dist.php", "phpstan.neon", "phpstan.neon.dist", "psalm.xml", ".huskyrc", ".huskyrc.*",
-        ], "editors run linters and formatters on open or save; these configs are code or load plugins (pylint init-hook, mypy plugins, rubocop require)"),
-        ("trap-debugger-repl", [
-            ".gdbinit", ".lldbinit", ".pdbrc", ".irbrc", ".pryrc", "jupyter_*_config.py", "ipython_config.py", ".bazelrc",
-            ".ghci", ".iex.exs", ".erlang", ".Rprofile", ".octaverc", ".sqliterc", ".psqlrc", ".myclirc",
-        ], "debuggers, REPLs, Jupyter and Bazel load these from the working directory and run what they say"),
-        ("trap-agent", [
-            ".mcp.json", ".claude", "CLAUDE.md", "CLAUDE.local.md", "AGENTS.md", "AGENT.md", "GEMINI.md", ".cursor", ".cursorrules",
-            "**/.github/copilot-instructions.md", "**/.github/instructions", "**/.github/prompts", "**/.github/chatmodes", ".windsurfrules",
-            ".windsurf", ".clinerules", ".roo", ".roomodes", ".aider.conf.yml", ".aider.model.settings.yml", ".continue", ".codex", ".gemini",
-            ".amazonq", ".kiro", ".junie", ".goosehints", "opencode.json", ".opencode", ".crush.json", "crush.json",
-            ".qwen", ".kilocode", ".openhands", "AGENTS.override.md", ".rules", "**/.github/agents", ".trae", ".augment", ".agents",
-        ], "agent instructions, commands, hooks and MCP servers run with the next agent on the host"),
-        ("trap-ci", [
-            "**/.github/workflows", "**/.github/actions", "action.yml", "action.yaml", ".gitlab-ci.yml", ".gitlab", ".circleci", "Jenkinsfile",
-            ".travis.yml", "azure-pipelines.yml", ".azure-pipelines", ".buildkite", "bitbucket-pipelines.yml", ".drone.yml", ".woodpecker",
-            ".woodpecker.yml", ".cirrus.yml", "appveyor.yml", ".appveyor.yml", ".semaphore", ".teamcity", "codemagic.yaml",
-        ], "CI runs workflow files with the repository's secrets"),
+        (
+            "trap-devcontainer", [".devcontainer", ".devcontainer.json"],
+            "dev containers run initializeCommand on the host, and choose the image, mounts and features they start"
+        ),
+        (
+            "trap-version-manager",
+            [
+                "mise.toml", ".mise.toml", "mise.*.toml", ".mise.*.toml", ".mise", "**/.config/mise", "**/.config/mise.toml", ".rtx.toml",
+                ".tool-versions", ".nvmrc", ".node-version", ".python-version", ".ruby-version", ".java-version", ".go-version", ".bun-version",
+                ".terraform-version", ".sdkmanrc", "rust-toolchain", "rust-toolchain.toml", "global.json", ".bazelversion", ".bazeliskrc",
+                "devbox.json", "pyvenv.cfg", "**/bin/activate", "**/bin/activate.*", "**/bin/activate_this.py", ".swift-version",
+            ],
+            "version managers and shell hooks choose, download and run the binary these name (mise also runs tasks and hooks; a path or fork name runs anything)"
+        ),
+        (
+            "trap-package-manager",
+            [
+                ".npmrc", ".yarnrc", ".yarnrc.yml", "**/.yarn/plugins", "**/.yarn/releases", ".pnpmfile.cjs", ".pnpmfile.mjs", "pnpmfile.js",
+                "pnpm-workspace.yaml", "bunfig.toml", ".bunfig.toml", "pip.conf", "pip.ini", "uv.toml", "poetry.toml", ".condarc", ".cargo",
+                "**/.bundle/config", "[Nn]u[Gg]et.[Cc]onfig", "Directory.Build.props", "Directory.Build.targets", "Directory.Build.rsp",
+            ],
+            "package managers run code from these (yarnPath, pnpmfile hooks, plugins, cargo runners and rustc wrappers, MSBuild imports) or fetch from the registries they name"
+        ),
+        (
+            "trap-jvm",
+            [
+                "gradle.properties", "init.gradle", "init.gradle.kts", "**/init.d/*.gradle", "**/init.d/*.gradle.kts", "gradle-wrapper.properties",
+                "gradle-wrapper.jar", ".mvn", ".sbtopts", ".jvmopts", "**/project/build.properties",
+            ],
+            "Gradle, Maven and sbt read JVM options (-javaagent), init scripts, extensions and wrapper distribution URLs from these, also when an IDE imports the project"
+        ),
+        (
+            "trap-test-runner",
+            [
+                "conftest.py", "pytest.ini", ".pytest.ini", "tox.ini", "jest.config.*", "vitest.config.*", "vitest.workspace.*", "vite.config.*",
+                ".mocharc", ".mocharc.*", "karma.conf.*", "playwright.config.*", "cypress.config.*", "ava.config.*", "babel.config.*", ".babelrc",
+                ".babelrc.*", ".rspec", ".rspec-local",
+            ], "test runners load these on every run (pytest plugins and conftest.py, JavaScript configs that are code, --require options)"
+        ),
+        (
+            "trap-linter",
+            [
+                "eslint.config.*", ".eslintrc", ".eslintrc.*", "prettier.config.*", ".prettierrc.*", "stylelint.config.*", ".stylelintrc.*",
+                "tailwind.config.*", "postcss.config.*", ".pylintrc", "pylintrc", "mypy.ini", ".mypy.ini", ".flake8", ".rubocop.yml",
+                ".solargraph.yml", ".php-cs-fixer.php", ".php-cs-fixer.dist.php", "phpstan.neon", "phpstan.neon.dist", "psalm.xml", ".huskyrc", ".huskyrc.*",
+            ], "editors run linters and formatters on open or save; these configs are code or load plugins (pylint init-hook, mypy plugins, rubocop require)"
+        ),
+        (
+            "trap-debugger-repl",
+            [
+                ".gdbinit", ".lldbinit", ".pdbrc", ".irbrc", ".pryrc", "jupyter_*_config.py", "ipython_config.py", ".bazelrc",
+                ".ghci", ".iex.exs", ".erlang", ".Rprofile", ".octaverc", ".sqliterc", ".psqlrc", ".myclirc",
+            ], "debuggers, REPLs, Jupyter and Bazel load these from the working directory and run what they say"
+        ),
+        (
+            "trap-agent",
+            [
+                ".mcp.json", ".claude", "CLAUDE.md", "CLAUDE.local.md", "AGENTS.md", "AGENT.md", "GEMINI.md", ".cursor", ".cursorrules",
+                "**/.github/copilot-instructions.md", "**/.github/instructions", "**/.github/prompts", "**/.github/chatmodes", ".windsurfrules",
+                ".windsurf", ".clinerules", ".roo", ".roomodes", ".aider.conf.yml", ".aider.model.settings.yml", ".continue", ".codex", ".gemini",
+                ".amazonq", ".kiro", ".junie", ".goosehints", "opencode.json", ".opencode", ".crush.json", "crush.json",
+                ".qwen", ".kilocode", ".openhands", "AGENTS.override.md", ".rules", "**/.github/agents", ".trae", ".augment", ".agents",
+            ], "agent instructions, commands, hooks and MCP servers run with the next agent on the host"
+        ),
+        (
+            "trap-ci",
+            [
+                "**/.github/workflows", "**/.github/actions", "action.yml", "action.yaml", ".gitlab-ci.yml", ".gitlab", ".circleci", "Jenkinsfile",
+                ".travis.yml", "azure-pipelines.yml", ".azure-pipelines", ".buildkite", "bitbucket-pipelines.yml", ".drone.yml", ".woodpecker",
+                ".woodpecker.yml", ".cirrus.yml", "appveyor.yml", ".appveyor.yml", ".semaphore", ".teamcity", "codemagic.yaml",
+            ], "CI runs workflow files with the repository's secrets"
+        ),
     ]
 
     /// One rule, compiled: plain names (no glob, no `/`) match any path component; the other
@@ -192,5 +237,7 @@ enum HostTraps {
     }
 
     /// npm lifecycle scripts that run on `npm install` / `npm publish` / `git` dependency installs.
-    static let npmLifecycle = ["preinstall", "install", "postinstall", "prepare", "preprepare", "postprepare", "prepublish", "prepack", "postpack", "prepublishOnly"]
+    static let npmLifecycle = [
+        "preinstall", "install", "postinstall", "prepare", "preprepare", "postprepare", "prepublish", "prepack", "postpack", "prepublishOnly",
+    ]
 }

@@ -1,7 +1,7 @@
 public import CordonCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A workspace path that shapes the sandbox's own policy (the profile in use, a file it names,

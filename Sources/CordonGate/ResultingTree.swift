@@ -5,7 +5,7 @@ import CordonScan
 import FoundationEssentials
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The workspace as it will be once a change set is applied, as symlink resolution sees it: the

@@ -4,7 +4,7 @@ import CordonOS
 import FoundationEssentials
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Applies changes from an upper layer to the host workspace, crash-safely.
@@ -260,7 +260,9 @@ public struct SyncApplier {
                 }
                 let (hostDirectory, tempName) = try host.parent(of: temp)
                 let (layerDirectory, name) = op.kind == .write ? try layer.parent(of: op.path) : (-1, "")
-                batch.append(Staging(op: op, hostDirectory: hostDirectory, tempName: tempName, layerDirectory: layerDirectory, name: name, move: moves && op.kind == .write))
+                batch.append(
+                    Staging(
+                        op: op, hostDirectory: hostDirectory, tempName: tempName, layerDirectory: layerDirectory, name: name, move: moves && op.kind == .write))
             default: break
             }
         }
@@ -277,7 +279,10 @@ public struct SyncApplier {
         let (workspace, upper) = (self.workspace, self.upper)
         ParallelWork.forEach(batch.count, width: ParallelWork.createWidth) { index in
             let job = batch[index]
-            if job.move, AnchoredDirectory.adoptInPlace(in: job.layerDirectory, job.name, mode: job.op.mode, group: AnchoredDirectory.creationGroup(in: job.hostDirectory)) {
+            if job.move,
+                AnchoredDirectory.adoptInPlace(
+                    in: job.layerDirectory, job.name, mode: job.op.mode, group: AnchoredDirectory.creationGroup(in: job.hostDirectory))
+            {
                 return adopted.mark(index)
             }
             let temp = workspace + "/" + (job.op.temp ?? "")
@@ -304,7 +309,8 @@ public struct SyncApplier {
     private func stagesInto(_ parent: String, removed: Set<String>, host: AnchoredDirectory) throws(CordonError) -> Bool {
         guard let st = host.lstat(parent), (st.st_mode & S_IFMT) != S_IFDIR else { return true }
         guard removed.contains(parent), (st.st_mode & S_IFMT) != S_IFLNK else {
-            throw CordonError(.policyDenied, "\(workspace)/\(parent) is no longer a directory on the host", hint: "run `cordon sync` again to re-check the change set")
+            throw CordonError(
+                .policyDenied, "\(workspace)/\(parent) is no longer a directory on the host", hint: "run `cordon sync` again to re-check the change set")
         }
         return false
     }
@@ -530,7 +536,10 @@ public struct SyncApplier {
             var phase: Journal.Phase
         }
         let header: Data
-        do { header = try JSONEncoder().encode(Header(id: journal.id, moves: journal.moves, source: journal.source, opaqueDone: journal.opaqueDone, phase: journal.phase)) } catch {
+        do {
+            header = try JSONEncoder().encode(
+                Header(id: journal.id, moves: journal.moves, source: journal.source, opaqueDone: journal.opaqueDone, phase: journal.phase))
+        } catch {
             throw CordonError(.internal, "cannot encode the sync journal", cause: "\(error)")
         }
         // {"id":…,"opaqueDone":…,"phase":…} with "ops":[…] spliced in before the closing brace.

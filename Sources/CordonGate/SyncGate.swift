@@ -5,7 +5,7 @@ public import CordonScan
 public import FoundationEssentials
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The checks between a change set and the host: secrets, path policy, host-execution traps,
@@ -75,7 +75,8 @@ public struct SyncGate: Sendable {
                 if change.size > policy.maxFileSize {
                     findings.append(
                         Finding(
-                            ruleID: "size-file", severity: .block, path: change.path, message: "\(change.size) bytes exceeds sync.max_file_size (\(policy.maxFileSize))",
+                            ruleID: "size-file", severity: .block, path: change.path,
+                            message: "\(change.size) bytes exceeds sync.max_file_size (\(policy.maxFileSize))",
                             fix: "remove the file from the sandbox, or raise sync.max_file_size in the profile"))
                     continue
                 }
@@ -87,7 +88,8 @@ public struct SyncGate: Sendable {
         if total > policy.maxTotalSize {
             findings.append(
                 Finding(
-                    ruleID: "size-total", severity: .block, path: "", message: "the change set adds \(total) bytes, over sync.max_total_size (\(policy.maxTotalSize))",
+                    ruleID: "size-total", severity: .block, path: "",
+                    message: "the change set adds \(total) bytes, over sync.max_total_size (\(policy.maxTotalSize))",
                     fix: "sync in smaller steps with --partial after removing large files, or raise sync.max_total_size"))
         }
         findings += caseCollisions(set)
@@ -101,29 +103,39 @@ public struct SyncGate: Sendable {
             findings.append(
                 Finding(
                     ruleID: "policy-protected", severity: .block, path: change.path,
-                    message: "\(guarded.path.isEmpty ? "the workspace" : TerminalText.escaped(guarded.path)) is \(guarded.what): the sandbox may not change its own policy",
+                    message:
+                        "\(guarded.path.isEmpty ? "the workspace" : TerminalText.escaped(guarded.path)) is \(guarded.what): the sandbox may not change its own policy",
                     fix: "make the change on the host yourself if you want it; no sync flag applies it"))
         }
         if let pattern = deny.match(change.path, isDirectory: isDir) {
             findings.append(
-                Finding(ruleID: "path-deny", severity: .block, path: change.path, message: "matches sync.deny pattern \(pattern)", fix: "leave the file out, or change sync.deny"))
+                Finding(
+                    ruleID: "path-deny", severity: .block, path: change.path, message: "matches sync.deny pattern \(pattern)",
+                    fix: "leave the file out, or change sync.deny"))
         }
-        if !allow.isEmpty && !allow.matches(change.path, isDirectory: isDir) && !(isDir && change.kind.isDeletion == false && allowsSomethingBelow(change.path)) {
+        if !allow.isEmpty && !allow.matches(change.path, isDirectory: isDir) && !(isDir && change.kind.isDeletion == false && allowsSomethingBelow(change.path))
+        {
             findings.append(
-                Finding(ruleID: "path-not-allowed", severity: .block, path: change.path, message: "matches no sync.allow pattern", fix: "add a pattern to sync.allow, or leave the file out"))
+                Finding(
+                    ruleID: "path-not-allowed", severity: .block, path: change.path, message: "matches no sync.allow pattern",
+                    fix: "add a pattern to sync.allow, or leave the file out"))
         }
         if !change.kind.isDeletion, !isDir, let ext = GatePolicy.blockedExtension(of: change.path, in: blockedExtensions) {
             findings.append(
                 Finding(
-                    ruleID: "path-blocked-extension", severity: .block, path: change.path, message: "\(ext) files never sync (credentials, keys or native code)",
+                    ruleID: "path-blocked-extension", severity: .block, path: change.path,
+                    message: "\(ext) files never sync (credentials, keys or native code)",
                     fix: "copy the file out by hand if you really need it; remove \(ext) from sync.blocked_extensions only if it is safe"))
         }
         if let problem = change.flags.unsafeName {
-            findings.append(Finding(ruleID: "fs-unsafe-name", severity: .block, path: change.path, message: problem, fix: "rename it inside the sandbox (a valid UTF-8 name)"))
+            findings.append(
+                Finding(
+                    ruleID: "fs-unsafe-name", severity: .block, path: change.path, message: problem, fix: "rename it inside the sandbox (a valid UTF-8 name)"))
         } else if change.path.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }) {
             findings.append(
                 Finding(
-                    ruleID: "fs-control-char", severity: .block, path: change.path, message: "the name \(TerminalText.escaped(change.path)) contains control characters",
+                    ruleID: "fs-control-char", severity: .block, path: change.path,
+                    message: "the name \(TerminalText.escaped(change.path)) contains control characters",
                     fix: "rename the file inside the sandbox"))
         } else if TerminalText.hasInvisibleFormatting(change.path) {
             findings.append(
@@ -134,7 +146,9 @@ public struct SyncGate: Sendable {
         }
         if let trap = HostTraps.match(change.path, isDirectory: isDir) {
             // A link here makes its target the trap, and the target's later changes are not checked as one.
-            let linked = change.type == .symlink ? "; it is a symlink to \(TerminalText.escaped(change.symlinkTarget ?? "")), whose later changes sync as ordinary files" : ""
+            let linked =
+                change.type == .symlink
+                ? "; it is a symlink to \(TerminalText.escaped(change.symlinkTarget ?? "")), whose later changes sync as ordinary files" : ""
             findings.append(
                 Finding(
                     ruleID: trap.id, severity: .approval, path: change.path, message: trap.why + linked,
@@ -142,7 +156,9 @@ public struct SyncGate: Sendable {
         }
         if change.flags.executableAdded && !change.flags.setuid && !change.flags.setgid {
             findings.append(
-                Finding(ruleID: "trap-executable-bit", severity: .approval, path: change.path, message: "the file becomes executable", fix: "review it; approve with --yes or at the prompt"))
+                Finding(
+                    ruleID: "trap-executable-bit", severity: .approval, path: change.path, message: "the file becomes executable",
+                    fix: "review it; approve with --yes or at the prompt"))
         }
         return findings
     }
@@ -174,17 +190,22 @@ public struct SyncGate: Sendable {
         let f = change.flags
         if f.hardLinked {
             findings.append(
-                Finding(ruleID: "fs-hardlink", severity: .block, path: change.path, message: "the file has other hard links", fix: "replace the hard link with a copy inside the sandbox"))
+                Finding(
+                    ruleID: "fs-hardlink", severity: .block, path: change.path, message: "the file has other hard links",
+                    fix: "replace the hard link with a copy inside the sandbox"))
         }
         if f.special {
             findings.append(
                 Finding(
-                    ruleID: "fs-special-file", severity: .block, path: change.path, message: "\(change.type.rawValue) files never sync", fix: "remove it inside the sandbox"))
+                    ruleID: "fs-special-file", severity: .block, path: change.path, message: "\(change.type.rawValue) files never sync",
+                    fix: "remove it inside the sandbox"))
         }
         if f.setuid || f.setgid || f.sticky {
             let bits = [f.setuid ? "setuid" : nil, f.setgid ? "setgid" : nil, f.sticky ? "sticky" : nil].compactMap { $0 }.joined(separator: ", ")
             findings.append(
-                Finding(ruleID: "fs-setid", severity: .block, path: change.path, message: "\(bits) bit set", fix: "chmod it away inside the sandbox (chmod u-s,g-s,-t)"))
+                Finding(
+                    ruleID: "fs-setid", severity: .block, path: change.path, message: "\(bits) bit set",
+                    fix: "chmod it away inside the sandbox (chmod u-s,g-s,-t)"))
         }
         if change.type == .symlink, let target = change.symlinkTarget {
             if TerminalText.hasUnsafeCharacters(target) {
@@ -204,7 +225,8 @@ public struct SyncGate: Sendable {
                 findings.append(
                     Finding(
                         ruleID: "fs-symlink-escape", severity: .block, path: change.path,
-                        message: "symlink target \(TerminalText.escaped(target)) leads outside the workspace (or loops) through symlinks on the host or in the change set",
+                        message:
+                            "symlink target \(TerminalText.escaped(target)) leads outside the workspace (or loops) through symlinks on the host or in the change set",
                         fix: "point the link at the file itself, by a path without symlinks, inside the workspace"))
             }
         }
@@ -289,7 +311,9 @@ public struct SyncGate: Sendable {
         if policy.flagArchives, let format = Self.archiveFormat(bytes) {
             findings.append(
                 Finding(
-                    ruleID: "path-archive", severity: .approval, path: change.path, message: "\(format) archive, held for review (--flag-archives; the scanner reads gzip, zip and tar members within its limits, not other formats)",
+                    ruleID: "path-archive", severity: .approval, path: change.path,
+                    message:
+                        "\(format) archive, held for review (--flag-archives; the scanner reads gzip, zip and tar members within its limits, not other formats)",
                     fix: "unpack it in the sandbox so the gate checks the files, or review it and approve with --yes or at the prompt"))
         }
         if let config = HostTraps.SharedConfig(path: change.path) {

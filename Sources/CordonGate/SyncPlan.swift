@@ -20,7 +20,9 @@ public struct SyncPlan: Sendable {
         self.severities = severities
         var heldPaths = Set<String>()
         for change in report.changes {
-            if let severity = Self.severity(of: change.path, in: severities), Self.holds(severity, approve: approve, force: force) { heldPaths.insert(change.path) }
+            if let severity = Self.severity(of: change.path, in: severities), Self.holds(severity, approve: approve, force: force) {
+                heldPaths.insert(change.path)
+            }
         }
         // Children of a held added directory cannot be created; a removed directory with a held
         // entry below cannot be removed. Each pass is linear (lookups of a path's ancestors); it

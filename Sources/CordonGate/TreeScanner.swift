@@ -58,7 +58,8 @@ public struct TreeScanner: Sendable {
             // Not a silent pass: a file too large to read is one the scan says nothing about.
             result.findings.append(
                 Finding(
-                    ruleID: "scan-too-large", severity: .approval, path: display, message: "\(info.size) bytes, over the scanner's limit of \(maxFileSize): not scanned",
+                    ruleID: "scan-too-large", severity: .approval, path: display,
+                    message: "\(info.size) bytes, over the scanner's limit of \(maxFileSize): not scanned",
                     fix: "review \(display) by hand"))
             return
         }

@@ -118,7 +118,8 @@ public struct CaptureInstaller: Sendable {
         if let problem = loadRules() { return .unavailable(problem) }
         if let problem = makeLink() { return .unavailable(problem) }
         var listeners: [Int32] = []
-        for (type, port) in [(SOCK_STREAM, capture.relayPort), (SOCK_STREAM, capture.proxyPort), (SOCK_DGRAM, capture.dnsPort), (SOCK_DGRAM, capture.sinkPort)] {
+        for (type, port) in [(SOCK_STREAM, capture.relayPort), (SOCK_STREAM, capture.proxyPort), (SOCK_DGRAM, capture.dnsPort), (SOCK_DGRAM, capture.sinkPort)]
+        {
             do throws(SystemError) {
                 listeners.append(try CaptureNetwork.listenLoopback(type, port: port).take())
             } catch {
@@ -135,7 +136,8 @@ public struct CaptureInstaller: Sendable {
     /// route. nil when all is in place; else why not, and nothing of it is left behind.
     public func makeLink() -> String? {
         do throws(SystemError) {
-            try CaptureNetwork.makeLink(name: Self.interface, peer: Self.peerInterface, address: capture.address, gateway: capture.gateway, prefix: Self.prefixLength)
+            try CaptureNetwork.makeLink(
+                name: Self.interface, peer: Self.peerInterface, address: capture.address, gateway: capture.gateway, prefix: Self.prefixLength)
             return nil
         } catch {
             return "the sandbox's network link could not be created: \(error)"

@@ -182,8 +182,9 @@ public struct PlanExecutor {
             // overlayfs before Linux 6.13 takes no layer by descriptor: by path, as seen from
             // here (run as root, the staging points, which say nothing of the host; rootless,
             // the host paths, which mountinfo then shows).
-            try Mount.overlay(lower: lowerPath, upper: layersPath + "/" + Self.name(upper), work: layersPath + "/" + Self.name(work),
-                              target: target, userXattr: true, volatile: true)
+            try Mount.overlay(
+                lower: lowerPath, upper: layersPath + "/" + Self.name(upper), work: layersPath + "/" + Self.name(work),
+                target: target, userXattr: true, volatile: true)
         }
     }
 

@@ -73,8 +73,10 @@ public struct SandboxPlan: Sendable, Codable, Equatable {
         public var address: String
         public var gateway: String
 
-        public init(relayPort: UInt16 = 15001, proxyPort: UInt16 = 3128, dnsPort: UInt16 = 53, sinkPort: UInt16 = 15002,
-                    address: String = "10.200.0.1", gateway: String = "10.200.0.2") {
+        public init(
+            relayPort: UInt16 = 15001, proxyPort: UInt16 = 3128, dnsPort: UInt16 = 53, sinkPort: UInt16 = 15002,
+            address: String = "10.200.0.1", gateway: String = "10.200.0.2"
+        ) {
             self.relayPort = relayPort
             self.proxyPort = proxyPort
             self.dnsPort = dnsPort

@@ -3,7 +3,7 @@ public import CordonPolicy
 import CordonOS
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Loading blocklists from files (the lookups themselves are pure, in CordonPolicy).
@@ -33,7 +33,9 @@ extension Blocklist {
     /// Loads and merges list files: hosts format, plain domain lists, `||domain^` lines, or a list
     /// compiled by `cordon blocklist build` (read as is: millions of entries in milliseconds).
     public static func load(paths: [String]) throws(CordonError) -> Blocklist {
-        if paths.count == 1, let compiled = try? readFile(paths[0]), let list = try compiled.starts(with: magic) ? Blocklist(compiled: compiled, path: paths[0]) : nil {
+        if paths.count == 1, let compiled = try? readFile(paths[0]),
+            let list = try compiled.starts(with: magic) ? Blocklist(compiled: compiled, path: paths[0]) : nil
+        {
             return list
         }
         var all: [String] = []

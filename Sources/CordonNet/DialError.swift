@@ -1,6 +1,6 @@
 public import CordonPolicy
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Why a dial did not produce a connection.

@@ -5,7 +5,7 @@ import NIOPosix
 import NIOSSL
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Resolves (pins first), checks every address with the address policy, and connects to a checked
@@ -171,8 +171,10 @@ public struct Dialer: Sendable {
             return .parentProxyTLS("its certificate does not name \(parent.host)")
         }
         if let error = error as? NIOSSLError, case .handshakeFailed(let cause) = error,
-            "\(cause)".contains("CERTIFICATE_VERIFY_FAILED") {
-            return .parentProxyTLS("its certificate for \(parent.host) is not signed by a trusted CA (egress.parent_proxy.ca_file, else the system's trust store)")
+            "\(cause)".contains("CERTIFICATE_VERIFY_FAILED")
+        {
+            return .parentProxyTLS(
+                "its certificate for \(parent.host) is not signed by a trusted CA (egress.parent_proxy.ca_file, else the system's trust store)")
         }
         if error is NIOSSLError || error is NIOSSLExtraError { return .parentProxyTLS("\(error)") }
         return .parentProxyRefused("\(error)")

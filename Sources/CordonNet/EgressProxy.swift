@@ -84,7 +84,8 @@ public final class EgressProxy: Sendable {
     public init(
         policy: EgressPolicy, log: NetworkLog, resolver: any Resolver = SystemResolver(), nameLookup: (any NameLookup)? = nil,
         approvals: (any ApprovalProvider)? = nil, options: Options = Options(),
-        group: @escaping @Sendable @autoclosure () -> any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, now: @escaping @Sendable () -> Double = { WallClock.monotonic() }
+        group: @escaping @Sendable @autoclosure () -> any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        now: @escaping @Sendable () -> Double = { WallClock.monotonic() }
     ) {
         self.policy = policy
         self.log = log
@@ -138,7 +139,9 @@ public final class EgressProxy: Sendable {
                 }.flatMapError { _ in
                     let record = FlowRecord(client: channel.remoteAddress.map(EgressProxy.describe) ?? "?", log: self.log)
                     record.target(method: "tcp", host: channel.localAddress.map(EgressProxy.describe) ?? "relay", port: 0)
-                    record.decided(Decision(verdict: .deny, host: "relay", port: 0, rule: "no-destination", reason: "connection to the relay without a captured destination"))
+                    record.decided(
+                        Decision(
+                            verdict: .deny, host: "relay", port: 0, rule: "no-destination", reason: "connection to the relay without a captured destination"))
                     record.finish()
                     return channel.close()
                 }
@@ -265,7 +268,9 @@ public final class EgressProxy: Sendable {
         func answered(_ answer: ApprovalAnswer) -> Decision { self.answered(answer, decision) }
         if let known = approvalMemory.answer(host: decision.host, port: decision.port) { return answered(known) }
         guard let approvals else {
-            return Decision(verdict: .deny, host: decision.host, port: decision.port, rule: "not-listed", reason: "\(decision.host) is not in egress.domains and no one can be asked")
+            return Decision(
+                verdict: .deny, host: decision.host, port: decision.port, rule: "not-listed",
+                reason: "\(decision.host) is not in egress.domains and no one can be asked")
         }
         log.countApproval()
         let host = decision.host

@@ -33,7 +33,8 @@ extension FirstBytes {
             }
             let name = line[..<colon]
             guard !name.isEmpty, name.allSatisfy(RequestHeadRules.isTokenByte) else {
-                return .malformed(reason: "HTTP header name \(String(decoding: name, as: UTF8.self).debugDescription) is not a token (whitespace before the colon?)")
+                return .malformed(
+                    reason: "HTTP header name \(String(decoding: name, as: UTF8.self).debugDescription) is not a token (whitespace before the colon?)")
             }
             fields.append((String(decoding: name, as: UTF8.self), String(decoding: line[(colon + 1)...], as: UTF8.self)))
         }

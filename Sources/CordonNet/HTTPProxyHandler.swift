@@ -100,9 +100,10 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
             record.target(method: "http", host: "(no request)", port: 0)
-            record.decided(Decision(
-                verdict: .deny, host: "(no request)", port: 0, rule: "timeout",
-                reason: "no complete request head within \(describeTimeout(limit))"))
+            record.decided(
+                Decision(
+                    verdict: .deny, host: "(no request)", port: 0, rule: "timeout",
+                    reason: "no complete request head within \(describeTimeout(limit))"))
             finish(context: context, EgressProxy.plainResponse(.requestTimeout, "no complete request head within \(describeTimeout(limit))"))
         }
     }
@@ -171,7 +172,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return finish(context: context, EgressProxy.plainResponse(.badRequest, problem))
         }
         let upgrade = Self.isUpgrade(head)
-        reusable = !upgrade && head.version == .http1_1 && head.isKeepAlive
+        reusable =
+            !upgrade && head.version == .http1_1 && head.isKeepAlive
             && !Self.listContains(head.headers["proxy-connection"], token: "close")
         switch mode {
         case .listener where head.method == .CONNECT: startConnect(context: context, head: head)
@@ -268,7 +270,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard let target = ForwardTarget(uri: head.uri) else {
             record.target(method: head.method.rawValue, host: head.uri, port: 0)
             record.decided(Decision(verdict: .deny, host: head.uri, port: 0, rule: "bad-request", reason: "not an absolute http:// URI"))
-            finish(context: context, EgressProxy.plainResponse(.badRequest, "a proxy request needs an absolute http:// URI (use CONNECT for https), got \(head.uri)"))
+            finish(
+                context: context,
+                EgressProxy.plainResponse(.badRequest, "a proxy request needs an absolute http:// URI (use CONNECT for https), got \(head.uri)"))
             return
         }
         record.target(method: head.method.rawValue, host: target.host, port: target.port)
@@ -303,7 +307,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         record.target(method: head.method.rawValue, host: destination.description, port: port)
         guard let claimed = onlyHost(head, context: context, host: destination.description, port: port) else { return }
         guard head.method != .CONNECT else {
-            return refuse(context, host: destination.description, port: port, rule: "bad-request", reason: "CONNECT sent to \(destination):\(port) as a plain request")
+            return refuse(
+                context, host: destination.description, port: port, rule: "bad-request", reason: "CONNECT sent to \(destination):\(port) as a plain request")
         }
         var outgoing = head
         if ForwardTarget.hasScheme(head.uri) {
@@ -529,7 +534,10 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         switch state {
         case .idle:
-            record.decided(Decision(verdict: .deny, host: record.host.isEmpty ? "(unparsed)" : record.host, port: 0, rule: "bad-request", reason: "malformed request head: \(error)"))
+            record.decided(
+                Decision(
+                    verdict: .deny, host: record.host.isEmpty ? "(unparsed)" : record.host, port: 0, rule: "bad-request",
+                    reason: "malformed request head: \(error)"))
             finish(context: context, EgressProxy.plainResponse(.badRequest, "malformed request"))
         case .done:
             break  // answered and closing: what the client still sends is dropped, errors too

@@ -1,7 +1,7 @@
 import NIOCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Sends `CONNECT target` to a parent proxy and waits for its 2xx, then leaves the pipeline.

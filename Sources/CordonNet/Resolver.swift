@@ -2,7 +2,7 @@ public import CordonPolicy
 import NIOPosix
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Host-side name resolution: A and AAAA addresses of a name.

@@ -49,9 +49,10 @@ final class SOCKS5Handler: ChannelInboundHandler, RemovableChannelHandler {
             switch state {
             case .greeting, .request:
                 record.target(method: "socks5", host: "(no request)", port: 0)
-                record.decided(Decision(
-                    verdict: .deny, host: "(no request)", port: 0, rule: "timeout",
-                    reason: "no complete SOCKS5 greeting and request within \(describeTimeout(limit))"))
+                record.decided(
+                    Decision(
+                        verdict: .deny, host: "(no request)", port: 0, rule: "timeout",
+                        reason: "no complete SOCKS5 greeting and request within \(describeTimeout(limit))"))
                 fail(context, .generalFailure)
             case .waiting, .done:
                 break

@@ -6,7 +6,7 @@ public import NIOPosix
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The host side of a sandbox's network: the egress proxy, the relay for transparently captured
@@ -131,7 +131,9 @@ public final class SandboxEgress: Sendable {
             return channel
         }
         try? await channel?.close()
-        for fd in originals.withLock({ fds in defer { fds = [] }; return fds }) { close(fd) }
+        for fd in originals.withLock({ fds in
+            defer { fds = [] }; return fds
+        }) { close(fd) }
     }
 }
 

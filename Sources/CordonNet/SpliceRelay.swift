@@ -4,7 +4,7 @@ import CordonOS
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Relays established tunnels inside the kernel: bytes go socket → pipe → socket with splice(2)
@@ -170,12 +170,14 @@ final class SplicedTunnel: Sendable {
             pthread_attr_init(&attributes)
             pthread_attr_setstacksize(&attributes, 256 * 1024)
             var thread = pthread_t()
-            let rc = pthread_create(&thread, &attributes, { context in
-                guard let context else { return nil }
-                let job = Unmanaged<Job>.fromOpaque(context).takeRetainedValue()
-                job.tunnel.run(job.direction)
-                return nil
-            }, job.toOpaque())
+            let rc = pthread_create(
+                &thread, &attributes,
+                { context in
+                    guard let context else { return nil }
+                    let job = Unmanaged<Job>.fromOpaque(context).takeRetainedValue()
+                    job.tunnel.run(job.direction)
+                    return nil
+                }, job.toOpaque())
             pthread_attr_destroy(&attributes)
             guard rc == 0 else {
                 job.release()

@@ -4,7 +4,7 @@ import NIOCore
 import NIOSSL
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Moves a glued tunnel to the splice relay once it has carried `relay.threshold` bytes one way.

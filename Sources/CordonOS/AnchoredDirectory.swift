@@ -1,7 +1,7 @@
 public import CordonCore
 
 #if canImport(Glibc)
-public import Glibc
+    public import Glibc
 #endif
 
 /// A directory tree reached only through file descriptors: every path is resolved beneath the root
@@ -96,7 +96,9 @@ public final class AnchoredDirectory {
     /// and calls `syncFilesystem()` once).
     public func createFile(_ rel: String, from source: Int32, mode: UInt32, durable: Bool = true) throws(CordonError) {
         let (fd, name) = try parent(of: rel)
-        if let failure = Self.writeFile(in: fd, name, from: source, mode: mode, durable: durable) { throw Self.error(failure.call, root + "/" + rel, failure.code) }
+        if let failure = Self.writeFile(in: fd, name, from: source, mode: mode, durable: durable) {
+            throw Self.error(failure.call, root + "/" + rel, failure.code)
+        }
     }
 
     /// A failed call of the fd-only operations below, with its errno.

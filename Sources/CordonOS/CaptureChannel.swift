@@ -1,7 +1,7 @@
 public import CordonCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The listeners cordon-init makes inside the sandbox's network namespace for the capture, in the

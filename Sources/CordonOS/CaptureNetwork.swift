@@ -1,7 +1,7 @@
 import CCordon
 
 #if canImport(Glibc)
-public import Glibc
+    public import Glibc
 #endif
 
 /// The egress capture's kernel side, in the calling thread's network namespace: the nftables

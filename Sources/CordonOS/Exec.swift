@@ -1,7 +1,7 @@
 import CCordon
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The last steps of a child before its command runs (cordon-init's, which is single-threaded:

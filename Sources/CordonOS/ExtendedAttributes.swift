@@ -2,7 +2,7 @@ import CCordon
 public import CordonCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Extended attributes of a path, never following a symlink.

@@ -1,7 +1,7 @@
 public import CordonCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Whole-file reads for comparing and scanning.

@@ -1,7 +1,7 @@
 import CCordon
 
 #if canImport(Glibc)
-public import Glibc
+    public import Glibc
 #endif
 
 /// An open file descriptor with one owner: it is closed exactly once, when its owner lets go of it

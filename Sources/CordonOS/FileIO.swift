@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-public import Glibc
+    public import Glibc
 #endif
 
 /// Small file helpers over raw descriptors, usable in cordon-init where Foundation is not loaded.

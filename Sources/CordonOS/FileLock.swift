@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// An flock(2) on a file, held while this value lives: released when it is dropped (its descriptor

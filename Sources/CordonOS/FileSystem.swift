@@ -1,7 +1,7 @@
 import CCordon
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Filesystem calls Swift's Glibc does not expose (openat2, syncfs, inode flags, O_PATH), each

@@ -97,7 +97,8 @@ public enum FileSystemUsage {
                     }
                     var st = stat()
                     guard stat(path, &st) == 0, inside || devices.contains(UInt64(st.st_dev)), st.st_mode & S_IFMT == S_IFREG, st.st_nlink == 0,
-                          seen.insert(UInt64(st.st_ino)).inserted else { continue }
+                        seen.insert(UInt64(st.st_ino)).inserted
+                    else { continue }
                     usage.bytes &+= UInt64(max(0, st.st_blocks)) * 512
                     usage.inodes &+= 1
                 }
@@ -151,7 +152,6 @@ public enum FileSystemUsage {
             }
         }
     }
-
 
     private static func failure(_ what: String, _ path: String, _ code: Int32) -> CordonError {
         CordonError(.systemCall, "\(what) \(path)", cause: String(cString: strerror(code)))

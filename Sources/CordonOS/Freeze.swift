@@ -17,7 +17,8 @@ extension Cgroup {
         var waited = 0.0
         while waited < timeout {
             if let bytes = try? FileIO.readFile(dir + "/cgroup.events", limit: 4096),
-               String(decoding: bytes, as: UTF8.self).split(separator: "\n").contains("frozen 1") {
+                String(decoding: bytes, as: UTF8.self).split(separator: "\n").contains("frozen 1")
+            {
                 return
             }
             usleep(10_000)
@@ -40,7 +41,9 @@ public enum NamespaceStopper {
     public static func stopAll(initPID: Int32, maxRounds: Int = 2000) throws(SystemError) -> Int {
         guard let namespace = namespaceLink(initPID) else { throw .current("readlink", "/proc/\(initPID)/ns/pid") }
         // Never this process's own namespace: that would stop the host's processes.
-        guard namespace != namespaceLink(getpid()) else { throw SystemError("stop the processes of", "/proc/\(initPID)/ns/pid (the supervisor's own PID namespace)", errno: EPERM) }
+        guard namespace != namespaceLink(getpid()) else {
+            throw SystemError("stop the processes of", "/proc/\(initPID)/ns/pid (the supervisor's own PID namespace)", errno: EPERM)
+        }
         var stopped = 0
         for _ in 0..<maxRounds {
             var running = 0
@@ -121,7 +124,8 @@ public enum NamespaceStopper {
     /// The state letter of /proc/PID/stat (after the command name, which may hold spaces and parens).
     static func state(_ pid: Int32) -> Character? {
         guard let bytes = try? FileIO.readFile("/proc/\(pid)/stat", limit: 4096),
-              let close = bytes.lastIndex(of: UInt8(ascii: ")")), close + 2 < bytes.count else { return nil }
+            let close = bytes.lastIndex(of: UInt8(ascii: ")")), close + 2 < bytes.count
+        else { return nil }
         return Character(Unicode.Scalar(bytes[close + 2]))
     }
 

@@ -109,7 +109,9 @@ extension Mount {
     /// An overlay at `target` whose layers are descriptors (overlayfs since Linux 6.13): false
     /// when the kernel takes no layer by descriptor (mount it by path instead). A failure
     /// carries the filesystem's own message, if it gave one.
-    public static func overlay(lowerTree: Int32, upper: Int32, work: Int32, target: String, userXattr: Bool, volatile: Bool, describing what: String) throws(SystemError) -> Bool {
+    public static func overlay(lowerTree: Int32, upper: Int32, work: Int32, target: String, userXattr: Bool, volatile: Bool, describing what: String)
+        throws(SystemError) -> Bool
+    {
         var log = [CChar](repeating: 0, count: 512)
         let rc = ccordon_overlay_from_fds(lowerTree, upper, work, userXattr ? 1 : 0, volatile ? 1 : 0, target, &log, log.count)
         if rc == -EOPNOTSUPP { return false }

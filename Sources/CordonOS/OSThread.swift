@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-public import Glibc
+    public import Glibc
 #endif
 
 /// Plain pthreads for blocking work (no Foundation: the static cordon-init links CordonOS).
@@ -8,11 +8,13 @@ public enum OSThread {
     public static func start(_ work: @escaping @Sendable () -> Void) -> pthread_t? {
         let job = Unmanaged.passRetained(Job(work))
         var thread = pthread_t()
-        let rc = pthread_create(&thread, nil, { context in
-            guard let context else { return nil }
-            Unmanaged<Job>.fromOpaque(context).takeRetainedValue().work()
-            return nil
-        }, job.toOpaque())
+        let rc = pthread_create(
+            &thread, nil,
+            { context in
+                guard let context else { return nil }
+                Unmanaged<Job>.fromOpaque(context).takeRetainedValue().work()
+                return nil
+            }, job.toOpaque())
         guard rc == 0 else {
             job.takeRetainedValue().work()
             return nil

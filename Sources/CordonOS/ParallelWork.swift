@@ -2,7 +2,7 @@ public import CordonCore
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Runs independent blocking system calls on several threads.

@@ -1,7 +1,7 @@
 public import CordonCore
 
 #if canImport(Glibc)
-public import Glibc
+    public import Glibc
 #endif
 
 /// One directory entry's name as the kernel has it: bytes, which need not be UTF-8. `text` is the
@@ -30,7 +30,7 @@ public struct RawName: Hashable, Comparable, Sendable {
 
     public var display: String { text }
 
-    public static func <(a: RawName, b: RawName) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
+    public static func < (a: RawName, b: RawName) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
 
     /// `bytes` as text, each byte outside valid UTF-8 (and every backslash) written `\xHH`.
     public static func escape(_ bytes: [UInt8]) -> String {
@@ -100,7 +100,9 @@ public struct RawName: Hashable, Comparable, Sendable {
         var names: [RawName] = []
         while let entry = readdir(dir) {
             let bytes = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: UInt8.self, capacity: 256) { Array(UnsafeBufferPointer(start: $0, count: strnlen(UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self), 256))) }
+                $0.withMemoryRebound(to: UInt8.self, capacity: 256) {
+                    Array(UnsafeBufferPointer(start: $0, count: strnlen(UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self), 256)))
+                }
             }
             if bytes == [0x2E] || bytes == [0x2E, 0x2E] { continue }
             names.append(RawName(bytes: bytes))

@@ -1,7 +1,7 @@
 import CCordon
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The egress proxy's in-kernel tunnel relay: splice(2) between two sockets through a pipe, and

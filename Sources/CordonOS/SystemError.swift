@@ -1,7 +1,7 @@
 public import CordonCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A failed system call: which operation, on what, and errno. Converted to `CordonError` at

@@ -1,7 +1,7 @@
 package import CordonCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Domains refused even when allowed. A listed domain also blocks its subdomains.

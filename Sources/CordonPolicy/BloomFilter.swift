@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A Bloom filter over byte strings: about 10 bits and 7 probes per entry (≈1% false positives,

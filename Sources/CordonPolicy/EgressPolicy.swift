@@ -85,7 +85,8 @@ public struct EgressPolicy: Sendable {
             case .success(let cidr): cidrs.append(cidr)
             case .failure(let problem):
                 throw CordonError(
-                    .invalidProfile, "egress.allow_private[\(index)]: \"\(text)\" is not a valid CIDR: \(problem.message) (expected \"10.0.0.0/8\" or \"fd00::/8\")")
+                    .invalidProfile,
+                    "egress.allow_private[\(index)]: \"\(text)\" is not a valid CIDR: \(problem.message) (expected \"10.0.0.0/8\" or \"fd00::/8\")")
             }
         }
         var pins: [String: [IPAddress]] = [:]
@@ -115,7 +116,8 @@ public struct EgressPolicy: Sendable {
                     "egress.parent_proxy.url: \"\(parent.url)\" is not a proxy URL (expected \"http://host:port\" or \"https://host:port\")")
             }
             if !address.tls, parent.caFile != nil {
-                throw CordonError(.invalidProfile, "egress.parent_proxy.ca_file: only an https:// parent proxy is checked against a CA (the url is \(parent.url))")
+                throw CordonError(
+                    .invalidProfile, "egress.parent_proxy.ca_file: only an https:// parent proxy is checked against a CA (the url is \(parent.url))")
             }
             for (index, text) in parent.noProxy.enumerated() {
                 // `no_proxy` chooses a route and grants nothing: `.corp` may cover a whole suffix.
@@ -141,7 +143,8 @@ public struct EgressPolicy: Sendable {
         guard bound.namesPerMinute > 0, bound.maxLabelLength > 0, bound.maxEntropy > 0 else {
             throw CordonError(
                 .invalidProfile,
-                "egress.dns_names_per_minute, egress.dns_max_label and egress.dns_max_entropy must be positive (got \(bound.namesPerMinute), \(bound.maxLabelLength), \(bound.maxEntropy))")
+                "egress.dns_names_per_minute, egress.dns_max_label and egress.dns_max_entropy must be positive (got \(bound.namesPerMinute), \(bound.maxLabelLength), \(bound.maxEntropy))"
+            )
         }
         self.wildcardBound = WildcardNameBound(bound)
     }

@@ -64,7 +64,9 @@ public enum Host: Hashable, Sendable, CustomStringConvertible {
         let name = labels.joined(separator: ".")
         guard name.utf8.count <= 253 else { return bad("is longer than 253 characters") }
         if let last = labels.last, last.allSatisfy(\.isASCIIDigit) {
-            return bad("ends in the all-digit label \"\(last)\": a last label all digits is not a domain name (resolvers may read it as an address), and this is not an IPv4 address either")
+            return bad(
+                "ends in the all-digit label \"\(last)\": a last label all digits is not a domain name (resolvers may read it as an address), and this is not an IPv4 address either"
+            )
         }
         return .success(.name(name))
     }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Why a piece of `egress` text is refused: one sentence, without the field or the text's

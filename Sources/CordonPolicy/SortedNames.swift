@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Distinct names, sorted bytewise, in one blob with offsets: compact, and loadable without parsing.

@@ -43,7 +43,9 @@ public final class WildcardNameBound: Sendable {
     /// Why `name`, allowed by `pattern`, is refused; nil when it passes (and is then counted).
     /// Exact patterns and the wildcard's own apex are not bounded.
     public func check(name: String, pattern: DomainPattern) -> String? {
-        guard pattern.kind == .subdomains || pattern.kind == .apexAndSubdomains, let base = pattern.host.name, name != base, name.hasSuffix("." + base) else { return nil }
+        guard pattern.kind == .subdomains || pattern.kind == .apexAndSubdomains, let base = pattern.host.name, name != base, name.hasSuffix("." + base) else {
+            return nil
+        }
         let below = name.dropLast(base.count + 1)
         let labels = below.split(separator: ".", omittingEmptySubsequences: false)
         if let long = labels.first(where: { $0.utf8.count > limits.maxLabelLength }) {

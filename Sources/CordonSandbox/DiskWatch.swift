@@ -84,7 +84,8 @@ final class DiskWatch: Sendable {
     /// `initPID` and `sandboxPaths` (the writable overlays' paths inside): files the sandbox's
     /// processes deleted there but hold open still take space in the upper's file system, and
     /// count.
-    func start(initPID: Int32, sandboxPaths: [String], freeze: @escaping @Sendable () throws(SystemError) -> String, report: @escaping @Sendable (Trip) -> Void) {
+    func start(initPID: Int32, sandboxPaths: [String], freeze: @escaping @Sendable () throws(SystemError) -> String, report: @escaping @Sendable (Trip) -> Void)
+    {
         let job = Background { [self] () throws(CordonError) in
             var previous: (usage: Usage, at: Double)?
             while true {
@@ -114,7 +115,9 @@ final class DiskWatch: Sendable {
     func stop() {
         var byte: UInt8 = 1
         _ = write(stopPipe.write, &byte, 1)
-        let job = thread.withLock { job in defer { job = nil }; return job }
+        let job = thread.withLock { job in
+            defer { job = nil }; return job
+        }
         try? job?.wait()
     }
 
@@ -202,11 +205,12 @@ final class DiskWatch: Sendable {
 
     /// The message the user reads when the limit is reached.
     static func message(name: String, trip: Trip, supervisor: Int32) -> String {
-        let frozen = trip.frozenBy.hasPrefix("not frozen")
+        let frozen =
+            trip.frozenBy.hasPrefix("not frozen")
             ? "cordon could NOT freeze it (\(trip.frozenBy)); end it now"
             : trip.frozenBy.hasPrefix("killed")
-            ? "it was ended instead (\(trip.frozenBy)); nothing it wrote was deleted"
-            : "it is frozen (\(trip.frozenBy)): it cannot write more, and nothing it wrote was deleted"
+                ? "it was ended instead (\(trip.frozenBy)); nothing it wrote was deleted"
+                : "it is frozen (\(trip.frozenBy)): it cannot write more, and nothing it wrote was deleted"
         return """
             cordon: sandbox \(name) reached its disk limit: \(trip.reason); \(frozen).
             cordon: end it with Ctrl-C (or `kill -INT \(supervisor)`), then `cordon diff \(name)` shows what it wrote. \
@@ -283,10 +287,14 @@ extension SandboxRunner {
     }
 
     static func reportDiskLimit(_ trip: DiskWatch.Trip, name: String, events: JSONLinesWriter, terminal: Bool, warn: @Sendable (String) -> Void) {
-        events.append(SandboxEvent(sandbox: name, .diskLimit(.init(
-            bytes: Int(clamping: trip.usage.bytes), inodes: Int(clamping: trip.usage.inodes),
-            limitBytes: Int(clamping: trip.limits.bytes), limitInodes: Int(clamping: trip.limits.inodes),
-            frozenBy: trip.frozenBy, reason: trip.reason))))
+        events.append(
+            SandboxEvent(
+                sandbox: name,
+                .diskLimit(
+                    .init(
+                        bytes: Int(clamping: trip.usage.bytes), inodes: Int(clamping: trip.usage.inodes),
+                        limitBytes: Int(clamping: trip.limits.bytes), limitInodes: Int(clamping: trip.limits.inodes),
+                        frozenBy: trip.frozenBy, reason: trip.reason))))
         var text = DiskWatch.message(name: name, trip: trip, supervisor: getpid())
         if !terminal {
             text += "\ncordon: no terminal is attached: the frozen sandbox is ended in \(Int(DiskWatch.unattendedHold)) s unless cordon gets a signal first."

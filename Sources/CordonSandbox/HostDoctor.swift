@@ -49,7 +49,9 @@ public struct HostDoctor {
         let apparmor = Self.readTrimmed("/proc/sys/kernel/apparmor_restrict_unprivileged_userns")
         if let apparmor { notes.append("apparmor_restrict_unprivileged_userns=\(apparmor)") }
         guard case .failure(let failure) = probe("/bin/true", ["true"], namespaces: NamespaceSet.all.subtracting(.cgroup), mapped: false) else {
-            return Check(id: "user-namespaces", status: .ok, detail: "user, mount, pid, ipc, uts and net namespaces can be created (\(notes.joined(separator: ", ")))", fix: "", required: true)
+            return Check(
+                id: "user-namespaces", status: .ok, detail: "user, mount, pid, ipc, uts and net namespaces can be created (\(notes.joined(separator: ", ")))",
+                fix: "", required: true)
         }
         var fix = "cordon cannot isolate anything without user namespaces."
         if apparmor == "1" {
@@ -61,7 +63,8 @@ public struct HostDoctor {
         } else {
             fix += " Check seccomp/container restrictions of the environment cordon runs in."
         }
-        return Check(id: "user-namespaces", status: .missing, detail: "clone3 failed: \(failure.errnoText) (\(notes.joined(separator: ", ")))", fix: fix, required: true)
+        return Check(
+            id: "user-namespaces", status: .missing, detail: "clone3 failed: \(failure.errnoText) (\(notes.joined(separator: ", ")))", fix: fix, required: true)
     }
 
     /// Runs `path` in new `namespaces` (root inside mapped to the caller when `mapped`) and waits
@@ -88,7 +91,9 @@ public struct HostDoctor {
         if status.contains("Seccomp:") {
             return Check(id: "seccomp", status: .ok, detail: "seccomp filters available (libseccomp linked)", fix: "", required: true)
         }
-        return Check(id: "seccomp", status: .missing, detail: "kernel without seccomp", fix: "cordon refuses to run without a syscall filter; use a kernel built with CONFIG_SECCOMP_FILTER.", required: true)
+        return Check(
+            id: "seccomp", status: .missing, detail: "kernel without seccomp",
+            fix: "cordon refuses to run without a syscall filter; use a kernel built with CONFIG_SECCOMP_FILTER.", required: true)
     }
 
     func landlock() -> Check {
@@ -96,15 +101,20 @@ public struct HostDoctor {
         if abi >= 1 {
             var detail = "Landlock ABI \(abi)"
             if abi < 6 { detail += " (no signal/abstract-socket scoping before ABI 6)" }
-            return Check(id: "landlock", status: abi >= 3 ? .ok : .warning, detail: detail, fix: abi >= 3 ? "" : "Upgrade the kernel (≥ 6.2) for truncate control.", required: true)
+            return Check(
+                id: "landlock", status: abi >= 3 ? .ok : .warning, detail: detail, fix: abi >= 3 ? "" : "Upgrade the kernel (≥ 6.2) for truncate control.",
+                required: true)
         }
-        return Check(id: "landlock", status: .missing, detail: "Landlock unavailable",
-                     fix: "cordon refuses to run without Landlock: boot with `lsm=landlock,…` (CONFIG_SECURITY_LANDLOCK=y), kernel ≥ 5.13.", required: true)
+        return Check(
+            id: "landlock", status: .missing, detail: "Landlock unavailable",
+            fix: "cordon refuses to run without Landlock: boot with `lsm=landlock,…` (CONFIG_SECURITY_LANDLOCK=y), kernel ≥ 5.13.", required: true)
     }
 
     func cgroups() -> Check {
         guard let version = Cgroup.hostVersion else {
-            return Check(id: "cgroups", status: .warning, detail: "no cgroup hierarchy mounted", fix: "Memory and pids are limited with rlimits only, CPU not at all; `resources.strict: true` refuses to run.", required: false)
+            return Check(
+                id: "cgroups", status: .warning, detail: "no cgroup hierarchy mounted",
+                fix: "Memory and pids are limited with rlimits only, CPU not at all; `resources.strict: true` refuses to run.", required: false)
         }
         let name = "doctor-\(getpid())"
         do {
@@ -112,8 +122,11 @@ public struct HostDoctor {
             group.remove()
             return Check(id: "cgroups", status: .ok, detail: "cgroup \(version.rawValue): memory, pids and cpu limits can be set", fix: "", required: false)
         } catch {
-            return Check(id: "cgroups", status: .warning, detail: "cgroup \(version.rawValue) present but not delegated to this user (\(error))",
-                         fix: "Memory and pids fall back to rlimits, CPU is not limited, and `resources.strict: true` refuses to run. Delegate a cgroup (systemd: `systemd-run --user -p Delegate=yes --scope cordon …`).", required: false)
+            return Check(
+                id: "cgroups", status: .warning, detail: "cgroup \(version.rawValue) present but not delegated to this user (\(error))",
+                fix:
+                    "Memory and pids fall back to rlimits, CPU is not limited, and `resources.strict: true` refuses to run. Delegate a cgroup (systemd: `systemd-run --user -p Delegate=yes --scope cordon …`).",
+                required: false)
         }
     }
 
@@ -125,27 +138,37 @@ public struct HostDoctor {
         let freeBytes = UInt64(fs.f_bavail) * UInt64(fs.f_frsize)
         let freeInodes: UInt64? = fs.f_files > 0 ? UInt64(fs.f_favail) : nil
         let limits = Profile.Resources().diskLimits(freeBytes: freeBytes, freeInodes: freeInodes)
-        let freezer = Cgroup.hostVersion == .v2 ? "cgroup v2 freezer when the sandbox has a cgroup, else SIGSTOP of its processes" : "SIGSTOP of its processes (cgroup v1: no freezer used)"
-        let detail = "watched limit: the supervisor measures the overlay upper layers in \(paths.stateHome) and freezes the sandbox at the limit (\(freezer)); "
+        let freezer =
+            Cgroup.hostVersion == .v2
+            ? "cgroup v2 freezer when the sandbox has a cgroup, else SIGSTOP of its processes" : "SIGSTOP of its processes (cgroup v1: no freezer used)"
+        let detail =
+            "watched limit: the supervisor measures the overlay upper layers in \(paths.stateHome) and freezes the sandbox at the limit (\(freezer)); "
             + "RLIMIT_FSIZE caps any single file at the limit. Default here: \(DiskWatch.mebibytes(limits.bytes)) and \(limits.inodes) entries "
             + "(10 GiB and 1000000, or half of the \(DiskWatch.mebibytes(freeBytes)) and \(freeInodes.map(String.init) ?? "unlimited") inodes free there, whichever is less)"
-        return Check(id: "disk", status: .ok, detail: detail,
-                     fix: "No hard limit: what the agent writes within one measurement period (0.1 s, shorter when it grows fast, longer for a large upper layer) can pass the limit; keep the state dir on a filesystem with room to spare.",
-                     required: false)
+        return Check(
+            id: "disk", status: .ok, detail: detail,
+            fix:
+                "No hard limit: what the agent writes within one measurement period (0.1 s, shorter when it grows fast, longer for a large upper layer) can pass the limit; keep the state dir on a filesystem with room to spare.",
+            required: false)
     }
 
     /// The capture's nftables rules loaded for real, by cordon-init in throwaway user and network
     /// namespaces (the kernel's nf_tables with NAT, redirect, conntrack and counter objects).
     func nftables() -> Check {
-        let missing = "The egress capture needs nf_tables with NAT (CONFIG_NF_TABLES, CONFIG_NFT_NAT, CONFIG_NFT_REDIR, CONFIG_NFT_CT, CONFIG_NFT_OBJREF). Without it a sandbox with `network: proxy` gets no network (only `lo`)."
+        let missing =
+            "The egress capture needs nf_tables with NAT (CONFIG_NF_TABLES, CONFIG_NFT_NAT, CONFIG_NFT_REDIR, CONFIG_NFT_CT, CONFIG_NFT_OBJREF). Without it a sandbox with `network: proxy` gets no network (only `lo`)."
         guard let initPath else {
             return Check(id: "nftables", status: .warning, detail: "cordon-init not found, the rules could not be tried", fix: missing, required: false)
         }
         switch probe(initPath, ["cordon-init", CaptureInstaller.probeArgument], namespaces: [.user, .mount, .pid, .net], mapped: true) {
         case .success(0):
-            return Check(id: "nftables", status: .ok, detail: "the capture's nftables rules load in a sandbox's network namespace (netlink, no nft needed)", fix: "", required: false)
+            return Check(
+                id: "nftables", status: .ok, detail: "the capture's nftables rules load in a sandbox's network namespace (netlink, no nft needed)", fix: "",
+                required: false)
         case .success(let status):
-            return Check(id: "nftables", status: .warning, detail: "the capture's nftables rules do not load: \(String(cString: strerror(status)))", fix: missing, required: false)
+            return Check(
+                id: "nftables", status: .warning, detail: "the capture's nftables rules do not load: \(String(cString: strerror(status)))", fix: missing,
+                required: false)
         case .failure(let error):
             return Check(id: "nftables", status: .warning, detail: "the probe could not start: \(error)", fix: missing, required: false)
         }
@@ -157,13 +180,16 @@ public struct HostDoctor {
             close(fd)
             return Check(id: "kvm", status: .ok, detail: "/dev/kvm opens (the microVM backend can try KVM; it falls back to TCG)", fix: "", required: false)
         }
-        return Check(id: "kvm", status: .warning, detail: "/dev/kvm unavailable: \(String(cString: strerror(errno)))", fix: "The microVM backend would run under TCG (slow). Add the user to the kvm group.", required: false)
+        return Check(
+            id: "kvm", status: .warning, detail: "/dev/kvm unavailable: \(String(cString: strerror(errno)))",
+            fix: "The microVM backend would run under TCG (slow). Add the user to the kvm group.", required: false)
     }
 
     /// Runs /bin/true in a real default-profile sandbox in a scratch workspace and state dir.
     func defaultSandbox() -> Check {
         guard let initPath else {
-            return Check(id: "default-sandbox", status: .missing, detail: "cordon-init not found", fix: "Build it (`swift build`) or set CORDON_INIT.", required: true)
+            return Check(
+                id: "default-sandbox", status: .missing, detail: "cordon-init not found", fix: "Build it (`swift build`) or set CORDON_INIT.", required: true)
         }
         var template = Array("/tmp/cordon-doctor-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else {
@@ -177,14 +203,22 @@ public struct HostDoctor {
         profile.resources.strict = false
         let runner = SandboxRunner(profile: profile, paths: scratchPaths, warn: { _ in })
         do {
-            let outcome = try runner.run(.init(name: "doctor", workspace: scratch + "/workspace", command: ["/bin/true"], initPath: initPath, profileSource: "builtin:default", allowTerminal: false))
+            let outcome = try runner.run(
+                .init(
+                    name: "doctor", workspace: scratch + "/workspace", command: ["/bin/true"], initPath: initPath, profileSource: "builtin:default",
+                    allowTerminal: false))
             if outcome.exitStatus == 0 {
-                return Check(id: "default-sandbox", status: .ok, detail: "the default profile runs (overlay workspace, seccomp, Landlock; limits via \(outcome.limitsEnforcement))", fix: "", required: true)
+                return Check(
+                    id: "default-sandbox", status: .ok,
+                    detail: "the default profile runs (overlay workspace, seccomp, Landlock; limits via \(outcome.limitsEnforcement))", fix: "", required: true)
             }
-            return Check(id: "default-sandbox", status: .missing, detail: "/bin/true exited \(outcome.exitStatus) in the default sandbox", fix: "See the checks above.", required: true)
+            return Check(
+                id: "default-sandbox", status: .missing, detail: "/bin/true exited \(outcome.exitStatus) in the default sandbox", fix: "See the checks above.",
+                required: true)
         } catch {
-            return Check(id: "default-sandbox", status: .missing, detail: error.message + (error.cause.map { " (\($0))" } ?? ""),
-                         fix: "Overlay in a user namespace needs Linux ≥ 5.11; see the checks above.", required: true)
+            return Check(
+                id: "default-sandbox", status: .missing, detail: error.message + (error.cause.map { " (\($0))" } ?? ""),
+                fix: "Overlay in a user namespace needs Linux ≥ 5.11; see the checks above.", required: true)
         }
     }
 

@@ -39,13 +39,15 @@ struct IdentityRange: Sendable, Equatable {
             try FileIO.makeDirectories(directory, mode: 0o700)
             try FileIO.makeDirectories(registry, mode: 0o700)
         } catch {
-            throw CordonError(.io, "cannot prepare the sandbox's uid range",
-                              hint: "cordon run as root maps the sandbox to host uids \(region)+ and records them in \(registry)", cause: error.description)
+            throw CordonError(
+                .io, "cannot prepare the sandbox's uid range",
+                hint: "cordon run as root maps the sandbox to host uids \(region)+ and records them in \(registry)", cause: error.description)
         }
         let record = directory + "/" + recordName
         if let bytes = try? FileIO.readFile(record, limit: 32),
-           let block = UInt32(String(decoding: bytes.last == 0x0A ? bytes.dropLast() : bytes[...], as: UTF8.self)),
-           block < blocks, owner(of: block, registry: registry) == directory {
+            let block = UInt32(String(decoding: bytes.last == 0x0A ? bytes.dropLast() : bytes[...], as: UTF8.self)),
+            block < blocks, owner(of: block, registry: registry) == directory
+        {
             return IdentityRange(block: block)
         }
         // Claims are made one at a time (an flock on the registry), so a block whose sandbox is
@@ -85,8 +87,9 @@ struct IdentityRange: Sendable, Equatable {
             }
             return IdentityRange(block: block, claimedNow: true, claimFiles: [registry + "/\(block)", record])
         }
-        throw CordonError(.unsupported, "every one of cordon's \(blocks) uid ranges is claimed (\(registry))",
-                          hint: "remove the files of sandboxes that no longer exist from \(registry)")
+        throw CordonError(
+            .unsupported, "every one of cordon's \(blocks) uid ranges is claimed (\(registry))",
+            hint: "remove the files of sandboxes that no longer exist from \(registry)")
     }
 
     /// Flushes a claim made now to disk. The runner does it once the sandbox's upper layers may
@@ -208,9 +211,10 @@ struct SupervisorTrees {
             do throws(CordonError) {
                 let userns = try namespace(owner: st.st_uid, group: st.st_gid, range: range, initPid: initPid)
                 do throws(CordonError) { try DetachedTree.idmap(tree, userNamespace: userns, path: path) } catch {
-                    throw CordonError(.sandboxSetup, "cannot map the owner of \(path) to the sandbox's user (idmapped mount)",
-                                      hint: "run as root, cordon needs idmapped mounts (Linux 5.12+) on the file system of \(path); run cordon as an ordinary user instead",
-                                      cause: error.cause)
+                    throw CordonError(
+                        .sandboxSetup, "cannot map the owner of \(path) to the sandbox's user (idmapped mount)",
+                        hint: "run as root, cordon needs idmapped mounts (Linux 5.12+) on the file system of \(path); run cordon as an ordinary user instead",
+                        cause: error.cause)
                 }
             } catch {
                 Glibc.close(tree)
@@ -242,7 +246,9 @@ struct SupervisorTrees {
                 throw CordonError(.sandboxSetup, "cannot map uid \(owner) for an idmapped mount", cause: error.description)
             }
             fd = Glibc.open("/proc/\(child.pid)/ns/user", O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw CordonError(.sandboxSetup, "cannot open a user namespace for an idmapped mount", cause: String(cString: strerror(errno))) }
+            guard fd >= 0 else {
+                throw CordonError(.sandboxSetup, "cannot open a user namespace for an idmapped mount", cause: String(cString: strerror(errno)))
+            }
         }
         namespaces[key] = fd
         return fd

@@ -26,7 +26,9 @@ final class InitProcess {
     /// namespaces; root inside is the caller (`uid`/`gid`), or with `range` (cordon run as root)
     /// that block of unprivileged host ids. `terminal`: the streams that are terminals are that
     /// pty's slave; the rest (and all without one) are this process's 0, 1, 2.
-    static func start(path: String, terminal: Pty?, network: Profile.Network, uid: UInt32, gid: UInt32, range: IdentityRange? = nil) throws(CordonError) -> InitProcess {
+    static func start(path: String, terminal: Pty?, network: Profile.Network, uid: UInt32, gid: UInt32, range: IdentityRange? = nil) throws(CordonError)
+        -> InitProcess
+    {
         // Every descriptor opened here, closed together if a later step fails.
         var opened: [Int32] = []
         var errorPipe: [Int32] = [-1, -1]
@@ -56,13 +58,15 @@ final class InitProcess {
         let process: SpawnedProcess
         do {
             // cgroup ns: init unshares it after joining the cgroup, so its root is the sandbox's.
-            process = try SpawnedProcess.start(path: path, arguments: ["cordon-init"], environment: [], descriptors: fds, namespaces: namespaces,
-                                               becomeRoot: range != nil)
+            process = try SpawnedProcess.start(
+                path: path, arguments: ["cordon-init"], environment: [], descriptors: fds, namespaces: namespaces,
+                becomeRoot: range != nil)
         } catch {
             opened.forEach { close($0) }
             terminal?.closeSlave()
-            throw CordonError(.hostNotReady, "cannot create the sandbox's namespaces: \(error.errnoText)",
-                              hint: "run `cordon doctor` to see what this host blocks (unprivileged user namespaces, AppArmor)")
+            throw CordonError(
+                .hostNotReady, "cannot create the sandbox's namespaces: \(error.errnoText)",
+                hint: "run `cordon doctor` to see what this host blocks (unprivileged user namespaces, AppArmor)")
         }
         // The child has its own copies of its ends.
         close(errorPipe[1])
@@ -80,8 +84,9 @@ final class InitProcess {
             }
         } catch {
             started.abort()
-            throw CordonError(.sandboxSetup, range.map { "cannot map the sandbox to host uids \($0.base)+" } ?? "cannot prepare the sandbox process",
-                              cause: error.description)
+            throw CordonError(
+                .sandboxSetup, range.map { "cannot map the sandbox to host uids \($0.base)+" } ?? "cannot prepare the sandbox process",
+                cause: error.description)
         }
         do throws(SystemError) { try process.letGo() } catch {
             started.abort()

@@ -41,7 +41,11 @@ final class NetworkStart: Sendable {
 
     /// Starts serving what `arm` prepared, on another thread; later calls do nothing.
     func start() {
-        guard let armed = armed.withLock({ armed in defer { armed = nil }; return armed }) else { return }
+        guard
+            let armed = armed.withLock({ armed in
+                defer { armed = nil }; return armed
+            })
+        else { return }
         let job = Background { [self] () throws(CordonError) in
             let (egress, control, warn) = (armed.egress, armed.control, armed.warn)
             do {
@@ -72,7 +76,9 @@ final class NetworkStart: Sendable {
     /// Closes what was armed and never started; else waits for the start to finish, then stops
     /// the control socket and the proxy.
     func stop(egress: SandboxEgress?) {
-        if let armed = armed.withLock({ armed in defer { armed = nil }; return armed }) {
+        if let armed = armed.withLock({ armed in
+            defer { armed = nil }; return armed
+        }) {
             armed.descriptors.forEach { close($0) }
             return
         }

@@ -26,8 +26,10 @@ public struct PlanBuilder: Sendable {
         /// The run's own boot_id (a random UUID), bound over /proc/sys/kernel/random/boot_id.
         public var bootID: String?
 
-        public init(name: String, workspace: String, command: [String], terminal: Bool, layout: SandboxLayout, dataRoot: String, rlimitFallback: Bool,
-                    consoleDevice: String? = nil, fileSizeLimit: UInt64? = nil, machineID: String? = nil, bootID: String? = nil) {
+        public init(
+            name: String, workspace: String, command: [String], terminal: Bool, layout: SandboxLayout, dataRoot: String, rlimitFallback: Bool,
+            consoleDevice: String? = nil, fileSizeLimit: UInt64? = nil, machineID: String? = nil, bootID: String? = nil
+        ) {
             self.consoleDevice = consoleDevice
             self.fileSizeLimit = fileSizeLimit
             self.machineID = machineID
@@ -76,11 +78,13 @@ public struct PlanBuilder: Sendable {
     public func generatedFiles(hostname: String) -> [String: String] {
         let u = user
         var files = [
-            "passwd": "root:x:0:0:root:/root:/usr/sbin/nologin\n\(u.name):x:\(u.uid):\(u.gid):cordon sandbox user:\(u.home):/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+            "passwd":
+                "root:x:0:0:root:/root:/usr/sbin/nologin\n\(u.name):x:\(u.uid):\(u.gid):cordon sandbox user:\(u.home):/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
             "group": "root:x:0:\n\(u.name):x:\(u.gid):\nnogroup:x:65534:\n",
             "hostname": hostname + "\n",
             "hosts": "127.0.0.1\tlocalhost \(hostname)\n::1\tlocalhost ip6-localhost ip6-loopback\n",
-            "resolv.conf": "# cordon: names resolve through cordon's DNS stub, which answers only what the profile allows\nnameserver 127.0.0.1\noptions timeout:2 attempts:2\n",
+            "resolv.conf":
+                "# cordon: names resolve through cordon's DNS stub, which answers only what the profile allows\nnameserver 127.0.0.1\noptions timeout:2 attempts:2\n",
         ]
         if profile.network == .host { files["resolv.conf"] = nil }
         return files
@@ -233,7 +237,9 @@ public struct PlanBuilder: Sendable {
         guard !value.isEmpty, names.count <= 16 else { return false }
         return names.allSatisfy { name in
             guard let first = name.utf8.first, name.utf8.count <= 64, isAlphanumeric(first) else { return false }
-            return name.utf8.allSatisfy { isAlphanumeric($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "@") || $0 == UInt8(ascii: "-") }
+            return name.utf8.allSatisfy {
+                isAlphanumeric($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "@") || $0 == UInt8(ascii: "-")
+            }
         }
     }
 

@@ -55,7 +55,10 @@ public struct SandboxEvent: Sendable, Equatable, Codable {
         public var diskLimitBytes: Int
         public var inodeLimit: Int
 
-        public init(profile: String, mode: String, workspace: String, command: [String], limits: String, landlockABI: Int, network: String, diskLimitBytes: Int, inodeLimit: Int) {
+        public init(
+            profile: String, mode: String, workspace: String, command: [String], limits: String, landlockABI: Int, network: String, diskLimitBytes: Int,
+            inodeLimit: Int
+        ) {
             self.profile = profile
             self.mode = mode
             self.workspace = workspace

@@ -80,7 +80,9 @@ public final class SandboxRunner {
         let pty = options.allowTerminal ? try Pty.open(for: hostTerminal) : nil
         defer { pty?.closeMaster() }
         if pty != nil && profile.terminal.filter == .off {
-            warn("WARNING: terminal.filter: off: the sandbox's output reaches your terminal raw; it can write your clipboard, set titles and make the terminal type into its input")
+            warn(
+                "WARNING: terminal.filter: off: the sandbox's output reaches your terminal raw; it can write your clipboard, set titles and make the terminal type into its input"
+            )
         }
         // cordon-init first: it execs and loads while everything below is checked and made, and
         // waits for its plan, then for the limits, before doing anything. A failure meanwhile
@@ -145,7 +147,8 @@ public final class SandboxRunner {
             defer {
                 if overlays.settle(since: startedWall), newSandbox { flushNewSandbox(layout: layout, range: range) }
             }
-            let loop = SupervisorLoop(sandbox: sandbox, hostname: hostname, pty: pty, layout: layout, disk: disk, filterLevel: profile.terminal.filter, warn: warn)
+            let loop = SupervisorLoop(
+                sandbox: sandbox, hostname: hostname, pty: pty, layout: layout, disk: disk, filterLevel: profile.terminal.filter, warn: warn)
             status = try loop.run(
                 prepare: { pid throws(CordonError) -> SupervisorLoop.Prepared in
                     // Checked now, written once the plan is on its way.
@@ -154,8 +157,9 @@ public final class SandboxRunner {
                     var record = try prepareRecord(layout: layout, name: options.name, workspace: workspace)
                     record.policyFiles = policyFiles(profileSource: options.profileSource)
                     if profile.mode == .yolo {
-                        yolo = makeAutoSyncLoop(name: options.name, workspace: workspace, layout: layout, events: events,
-                                            created: try? Date(record.created, strategy: .iso8601), record: record)
+                        yolo = makeAutoSyncLoop(
+                            name: options.name, workspace: workspace, layout: layout, events: events,
+                            created: try? Date(record.created, strategy: .iso8601), record: record)
                         yolo?.start()
                     }
                     // Completed when the limits are released (v1: by init itself; v2: the move's
@@ -164,15 +168,18 @@ public final class SandboxRunner {
                     do throws(SystemError) { joining = try cgroup?.startJoining(pid: pid) } catch {
                         throw CordonError(.sandboxSetup, "cannot put the sandbox in its cgroup", cause: error.description)
                     }
-                    var plan = builder.build(.init(
-                        name: options.name, workspace: workspace, command: options.command, terminal: pty != nil, layout: layout,
-                        dataRoot: paths.profileDataDirectory(profile.name), rlimitFallback: enforcement == .rlimits,
-                        consoleDevice: pty?.slavePath, fileSizeLimit: disk?.limits.bytes ?? diskLimits(layout: layout).bytes,
-                        machineID: try machineID(layout: layout), bootID: SandboxIdentifiers.newBootID()
-                    ))
+                    var plan = builder.build(
+                        .init(
+                            name: options.name, workspace: workspace, command: options.command, terminal: pty != nil, layout: layout,
+                            dataRoot: paths.profileDataDirectory(profile.name), rlimitFallback: enforcement == .rlimits,
+                            consoleDevice: pty?.slavePath, fileSizeLimit: disk?.limits.bytes ?? diskLimits(layout: layout).bytes,
+                            machineID: try machineID(layout: layout), bootID: SandboxIdentifiers.newBootID()
+                        ))
                     try prepareDataDirectories(plan: plan)
                     for upper in overlays.retireStaleScratch() {
-                        warn("cordon: the last run of \(options.name) did not finish cleanly (host crash, or cordon was killed): the changes it held in \(upper) may be incomplete; review them with `cordon diff \(options.name)`")
+                        warn(
+                            "cordon: the last run of \(options.name) did not finish cleanly (host crash, or cordon was killed): the changes it held in \(upper) may be incomplete; review them with `cordon diff \(options.name)`"
+                        )
                     }
                     var trees = SupervisorTrees()
                     if let range {
@@ -183,15 +190,23 @@ public final class SandboxRunner {
                     defer { trees.close() }
                     try sandbox.sendPlan(plan.wireBytes(), trees: trees.fds)
                     overlays.deleteRetiredInBackground()
-                    disk?.start(initPID: pid, sandboxPaths: plan.overlayTargets, freeze: { () throws(SystemError) in try DiskWatch.freeze(cgroup: cgroup, initPID: pid) },
-                                report: { [warn, terminal = pty != nil] trip in Self.reportDiskLimit(trip, name: options.name, events: events, terminal: terminal, warn: warn) })
+                    disk?.start(
+                        initPID: pid, sandboxPaths: plan.overlayTargets,
+                        freeze: { () throws(SystemError) in try DiskWatch.freeze(cgroup: cgroup, initPID: pid) },
+                        report: { [warn, terminal = pty != nil] trip in
+                            Self.reportDiskLimit(trip, name: options.name, events: events, terminal: terminal, warn: warn)
+                        })
                     // The policy is compiled while init builds the root, and checked before anything
                     // of the sandbox's runs: a bad pattern or a missing blocklist stops here.
                     egress = try makeEgress(sandbox: options.name, layout: layout, events: events)
-                    events.append(SandboxEvent(sandbox: options.name, .start(.init(
-                        profile: options.profileSource, mode: profile.mode.rawValue, workspace: workspace, command: options.command,
-                        limits: enforcement.description, landlockABI: Hardening.landlockABI, network: profile.network.rawValue,
-                        diskLimitBytes: Int(clamping: disk?.limits.bytes ?? 0), inodeLimit: Int(clamping: disk?.limits.inodes ?? 0)))))
+                    events.append(
+                        SandboxEvent(
+                            sandbox: options.name,
+                            .start(
+                                .init(
+                                    profile: options.profileSource, mode: profile.mode.rawValue, workspace: workspace, command: options.command,
+                                    limits: enforcement.description, landlockABI: Hardening.landlockABI, network: profile.network.rawValue,
+                                    diskLimitBytes: Int(clamping: disk?.limits.bytes ?? 0), inodeLimit: Int(clamping: disk?.limits.inodes ?? 0)))))
                     // In place before anything of the sandbox's runs; on disk while it runs (its
                     // fsync, ~1 ms here, is not worth holding the start for: the run's upper is
                     // mounted volatile and synced only at the end as well).
@@ -202,14 +217,17 @@ public final class SandboxRunner {
                     // flushed at the end if the run left changes (`flushNewSandbox`). Waiting for
                     // it at the end of every run cost a new sandbox ~8 ms on a quiet host (the
                     // fsync of a file in new directories), far more on a busy disk.
-                    let saving = newSandbox ? Background.none() : Background { [range] () throws(CordonError) in
-                        do throws(SystemError) {
-                            try FileIO.syncFile(layout.record)
-                            try range?.flushClaim()
-                        } catch {
-                            throw CordonError(.io, "cannot flush \(layout.record) to disk", cause: error.description)
+                    let saving =
+                        newSandbox
+                        ? Background.none()
+                        : Background { [range] () throws(CordonError) in
+                            do throws(SystemError) {
+                                try FileIO.syncFile(layout.record)
+                                try range?.flushClaim()
+                            } catch {
+                                throw CordonError(.io, "cannot flush \(layout.record) to disk", cause: error.description)
+                            }
                         }
-                    }
                     return SupervisorLoop.Prepared(joining: joining, saving: saving, egress: egress)
                 },
                 onNetwork: { state in
@@ -223,9 +241,13 @@ public final class SandboxRunner {
         let synced = yolo?.stop()
         disk?.stop()
         let oom = cgroup?.oomKills ?? 0
-        events.append(SandboxEvent(sandbox: options.name, .exit(.init(
-            status: Int(status), durationMS: Int((WallClock.monotonic() - started) * 1000), oomKills: oom,
-            supervisorPeakRSSKB: Self.peakResidentKilobytes()))))
+        events.append(
+            SandboxEvent(
+                sandbox: options.name,
+                .exit(
+                    .init(
+                        status: Int(status), durationMS: Int((WallClock.monotonic() - started) * 1000), oomKills: oom,
+                        supervisorPeakRSSKB: Self.peakResidentKilobytes()))))
         return Outcome(
             exitStatus: status, layout: layout, limitsEnforcement: enforcement, oomKills: oom, workspace: workspace,
             network: egress?.log.summary, droppedDatagrams: egress?.droppedDatagrams ?? 0,
@@ -260,7 +282,9 @@ public final class SandboxRunner {
 
     /// yolo's periodic sync of the workspace upper, with the profile's `sync:` policy.
     /// `created`: when the sandbox was first created (host files changed after it are conflicts).
-    func makeAutoSyncLoop(name: String, workspace: String, layout: SandboxLayout, events: JSONLinesWriter, created: Date?, record: SandboxRecord) -> AutoSyncLoop {
+    func makeAutoSyncLoop(name: String, workspace: String, layout: SandboxLayout, events: JSONLinesWriter, created: Date?, record: SandboxRecord)
+        -> AutoSyncLoop
+    {
         let sync = profile.sync
         let scannerCache = paths.scannerCache
         let paths = self.paths
@@ -270,7 +294,8 @@ public final class SandboxRunner {
                 maxTotalSize: sync.maxTotalSize, gitleaksConfig: sync.gitleaksConfig)
             policy.protectedPaths = ProtectedPath.forSandbox(record: record, paths: paths)
             return AutoSync(
-                workspace: workspace, upper: layout.upper, journalPath: layout.syncJournal, lockPath: layout.syncLock, gate: try SyncGate(policy: policy, scannerCache: scannerCache),
+                workspace: workspace, upper: layout.upper, journalPath: layout.syncJournal, lockPath: layout.syncLock,
+                gate: try SyncGate(policy: policy, scannerCache: scannerCache),
                 created: created)
         }
     }
@@ -298,8 +323,9 @@ public final class SandboxRunner {
             return (cgroup, .cgroup(cgroup.version))
         } catch {
             if profile.resources.strict {
-                throw CordonError(.hostNotReady, "resource limits cannot be enforced with cgroups: \(error)",
-                                  hint: "run `cordon doctor`; delegate a cgroup to this user, or set resources.strict: false to accept rlimits")
+                throw CordonError(
+                    .hostNotReady, "resource limits cannot be enforced with cgroups: \(error)",
+                    hint: "run `cordon doctor`; delegate a cgroup to this user, or set resources.strict: false to accept rlimits")
             }
             warn("cordon: cgroups unavailable (\(error)); memory and pids limited with rlimits instead, CPU not limited (see `cordon doctor`)")
             return (nil, .rlimits)
@@ -335,11 +361,14 @@ public final class SandboxRunner {
             throw CordonError(.invalidArgument, "workspace \(resolved) is not a directory", hint: "pass a project directory with --workspace")
         }
         if resolved == "/" || resolved == host.home || resolved == "/home" || resolved == "/root" && host.uid != 0 {
-            throw CordonError(.invalidArgument, "refusing to use \(resolved) as the workspace", hint: "run cordon from a project directory, or pass --workspace DIR")
+            throw CordonError(
+                .invalidArgument, "refusing to use \(resolved) as the workspace", hint: "run cordon from a project directory, or pass --workspace DIR")
         }
         // Read once: what every mount point shows, for the check of cordon's own directories.
         guard let mounts = MountTable.current() else {
-            throw CordonError(.sandboxSetup, "cannot read /proc/self/mountinfo", hint: "cordon checks that no mounted directory shows its own state or config directory; it needs /proc")
+            throw CordonError(
+                .sandboxSetup, "cannot read /proc/self/mountinfo",
+                hint: "cordon checks that no mounted directory shows its own state or config directory; it needs /proc")
         }
         try refuseOwnDirectories(resolved, what: "the workspace", mounts: mounts)
         for mount in profile.mounts { try refuseOwnDirectories(mount.host, what: "the mount of \(mount.host) at \(mount.sandbox)", mounts: mounts) }
@@ -356,7 +385,8 @@ public final class SandboxRunner {
         let relation = via.map { "shows, through the mount at \($0)," } ?? (CordonPaths.isWithin(resolved, own) ? "is inside" : "contains")
         let variable = name == "state" ? "XDG_STATE_HOME" : "XDG_CONFIG_HOME"
         let holds = name == "state" ? "other sandboxes' unsynced changes and control sockets" : "your profiles, presets, approvals and trusted profiles"
-        let fix = via.map { "unmount \($0) or mount a directory that does not show \(own)" }
+        let fix =
+            via.map { "unmount \($0) or mount a directory that does not show \(own)" }
             ?? "run cordon from the project directory or pass --workspace PROJECT_DIR (and mount only directories that do not contain \(own)), or move cordon's \(name) directory out of it by setting \(variable)"
         throw CordonError(
             .invalidArgument,
@@ -463,8 +493,9 @@ public final class SandboxRunner {
         if FileIO.kind(layout.record) == .file {
             record = try layout.loadRecord()
             guard record.workspace == workspace else {
-                throw CordonError(.alreadyExists, "sandbox \(name) belongs to workspace \(record.workspace), not \(workspace)",
-                                  hint: "choose another --name, or review and discard it first (`cordon diff \(name)`)")
+                throw CordonError(
+                    .alreadyExists, "sandbox \(name) belongs to workspace \(record.workspace), not \(workspace)",
+                    hint: "choose another --name, or review and discard it first (`cordon diff \(name)`)")
             }
             guard record.mode == profile.mode.rawValue || (record.mode != "unsafe" && profile.mode != .unsafe) else {
                 throw CordonError(.alreadyExists, "sandbox \(name) was created in \(record.mode) mode", hint: "choose another --name")

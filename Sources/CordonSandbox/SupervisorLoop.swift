@@ -58,8 +58,9 @@ struct SupervisorLoop {
         let setupError = sandbox.setupErrors()
         if !setupError.isEmpty {
             let text = String(decoding: setupError, as: UTF8.self).split(separator: "\n").joined(separator: "; ")
-            throw CordonError(.sandboxSetup, "the sandbox could not be set up, so the command did not run: \(text)",
-                              hint: "run `cordon doctor` to check what this host supports")
+            throw CordonError(
+                .sandboxSetup, "the sandbox could not be set up, so the command did not run: \(text)",
+                hint: "run `cordon doctor` to check what this host supports")
         }
         return status
     }
@@ -177,7 +178,9 @@ private final class ApprovalWake {
                 var byte: UInt8 = 1
                 _ = write(wake, &byte, 1)
             } else {
-                warn("cordon: \(hostname) is holding a connection to \(request.host):\(request.port): `cordon allow \(hostname) \(request.host)` (add --always to keep it) or `cordon deny \(hostname) \(request.host)`")
+                warn(
+                    "cordon: \(hostname) is holding a connection to \(request.host):\(request.port): `cordon allow \(hostname) \(request.host)` (add --always to keep it) or `cordon deny \(hostname) \(request.host)`"
+                )
             }
         }
     }

@@ -10,7 +10,9 @@ enum TerminalPrompt {
 
     static func ask(_ request: ApprovalBroker.Request, sandbox: String, broker: ApprovalBroker) {
         guard broker.isPending(request.id) else { return }
-        say("\r\n\u{1B}[1mcordon:\u{1B}[0m \(sandbox) wants to reach \(TerminalText.escaped(request.host)):\(request.port) — allow [o]nce, [a]lways, or [d]eny? ")
+        say(
+            "\r\n\u{1B}[1mcordon:\u{1B}[0m \(sandbox) wants to reach \(TerminalText.escaped(request.host)):\(request.port) — allow [o]nce, [a]lways, or [d]eny? "
+        )
         var deadline = timespec()
         clock_gettime(CLOCK_MONOTONIC, &deadline)
         let end = Double(deadline.tv_sec) + timeout

@@ -145,7 +145,9 @@ struct AnchorGate: Sendable {
     private static func value(
         after mandatory: RegexItems.Item, minimum: Int, rest items: inout ArraySlice<RegexItems.Item>, flags: String, scratch: ByteRegex.Scratch
     ) -> Value? {
-        guard let times = mandatory.max, let width = HyperscanDatabase.maxWidth(SecretScanner.hyperscanSyntax(flags + "(?:" + mandatory.body + ")")) else { return nil }
+        guard let times = mandatory.max, let width = HyperscanDatabase.maxWidth(SecretScanner.hyperscanSyntax(flags + "(?:" + mandatory.body + ")")) else {
+            return nil
+        }
         var runs = ByteSet()
         guard let reach = optionalRuns(&items, flags: flags, into: &runs, scratch: scratch), let next = items.first, next.min >= 1, next.isSingleCharacter,
             let body = try? ByteRegex(flags + next.body, anchored: true)

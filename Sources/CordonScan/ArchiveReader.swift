@@ -285,7 +285,9 @@ enum ArchiveReader {
         var out = ""
         for scalar in String(decoding: bytes, as: UTF8.self).unicodeScalars {
             let v = scalar.value
-            if v < 0x20 || v == 0x7f || (0x80..<0xa0).contains(v) || (0x202a...0x202e).contains(v) || (0x2066...0x2069).contains(v) || v == 0x200e || v == 0x200f {
+            if v < 0x20 || v == 0x7f || (0x80..<0xa0).contains(v) || (0x202a...0x202e).contains(v) || (0x2066...0x2069).contains(v) || v == 0x200e
+                || v == 0x200f
+            {
                 out += "\\u{" + String(v, radix: 16) + "}"
             } else {
                 out.unicodeScalars.append(scalar)

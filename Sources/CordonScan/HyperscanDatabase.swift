@@ -3,7 +3,7 @@ import CordonOS
 import FoundationEssentials
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A compiled Hyperscan block-mode database: many patterns matched in one pass over the input.
@@ -206,12 +206,14 @@ final class HyperscanDatabase: @unchecked Sendable {
             return bytes.isEmpty ? .complete : .truncated
         }
         let rc = withUnsafeMutablePointer(to: &hits) { sink in
-            hs_scan(database, base, UInt32(bytes.count), 0, scratch.pointer, { id, _, to, _, context in
-                guard let context else { return 1 }
-                let hits = context.assumingMemoryBound(to: [(id: UInt32, end: Int)].self)
-                hits.pointee.append((id, Int(to)))
-                return hits.pointee.count >= HyperscanDatabase.hitLimit ? 1 : 0
-            }, sink)
+            hs_scan(
+                database, base, UInt32(bytes.count), 0, scratch.pointer,
+                { id, _, to, _, context in
+                    guard let context else { return 1 }
+                    let hits = context.assumingMemoryBound(to: [(id: UInt32, end: Int)].self)
+                    hits.pointee.append((id, Int(to)))
+                    return hits.pointee.count >= HyperscanDatabase.hitLimit ? 1 : 0
+                }, sink)
         }
         return rc == HS_SUCCESS ? .complete : .truncated
     }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Line numbers for one file's findings: the newline offsets are found once (memchr), on the

@@ -25,7 +25,8 @@ public struct RuleSet: Sendable, Equatable {
     public static func load(path: String) throws(CordonError) -> RuleSet {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw CordonError(.notFound, "cannot read scanner config \(path)", hint: "check the path given to --config or sync.gitleaks_config", cause: "\(error)")
+            throw CordonError(
+                .notFound, "cannot read scanner config \(path)", hint: "check the path given to --config or sync.gitleaks_config", cause: "\(error)")
         }
         return try parse(text, source: path)
     }

@@ -39,7 +39,8 @@ extension SecretScanner {
     /// it came from; one that starts in the context around it only when it is new (a secret
     /// half written out, half encoded), since the context itself was scanned already.
     func decodeRounds(
-        _ text: UnsafeBufferPointer<UInt8>, lineSource: UnsafeBufferPointer<UInt8>, path: String, via: [String], known: [Finding], budget: ScanBudget, session: Session
+        _ text: UnsafeBufferPointer<UInt8>, lineSource: UnsafeBufferPointer<UInt8>, path: String, via: [String], known: [Finding], budget: ScanBudget,
+        session: Session
     ) -> [Finding] {
         guard limits.decodeDepth > 0, !text.isEmpty else { return [] }
         let rootLines = LineIndex(lineSource)
@@ -81,7 +82,10 @@ extension SecretScanner {
             }
             if overBudget {
                 findings.append(
-                    held("scan-decode-limit", "decoding its encoded text would pass \(limits.maxDecodedBytes) bytes (the scanner's limit per file): the rest is not scanned", path: path))
+                    held(
+                        "scan-decode-limit",
+                        "decoding its encoded text would pass \(limits.maxDecodedBytes) bytes (the scanner's limit per file): the rest is not scanned",
+                        path: path))
                 break
             }
             if view.regions.isEmpty { break }

@@ -37,7 +37,9 @@ extension SecretScanner {
     static func escapeLiteral(_ word: String) -> String {
         var out = ""
         for scalar in word.unicodeScalars {
-            if scalar.isASCII && (CharacterSet.alphanumerics.contains(scalar)) { out.unicodeScalars.append(scalar) } else {
+            if scalar.isASCII && (CharacterSet.alphanumerics.contains(scalar)) {
+                out.unicodeScalars.append(scalar)
+            } else {
                 out += String(format: "\\x%02x", scalar.value & 0xff)
             }
         }

@@ -1,7 +1,7 @@
 import CordonCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The scan of one text: the Hyperscan pass (or the keyword check without it), then the exact

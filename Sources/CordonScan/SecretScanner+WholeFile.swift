@@ -15,7 +15,11 @@ extension SecretScanner {
         var nested: [Finding] = []
         if let format = ArchiveReader.format(bytes) {
             if nesting >= limits.archiveDepth {
-                own.append(held("scan-archive-limit", "\(format.rawValue) nested \(nesting + 1) deep (the scanner reads \(limits.archiveDepth) levels): its contents are not scanned", path: shown))
+                own.append(
+                    held(
+                        "scan-archive-limit",
+                        "\(format.rawValue) nested \(nesting + 1) deep (the scanner reads \(limits.archiveDepth) levels): its contents are not scanned",
+                        path: shown))
             } else {
                 let problems = ArchiveReader.read(bytes, format: format, name: member ?? path, budget: budget) { name, content in
                     let chain = member.map { $0 + "!/" + name } ?? name

@@ -83,7 +83,8 @@ public final class SecretScanner: @unchecked Sendable {
             let regex = try rule.regex.map { pattern throws(CordonError) in try Self.compile(Self.confirmSyntax(pattern), rule: rule.id) }
             let path = try rule.path.map { pattern throws(CordonError) in try Self.compile(pattern, rule: rule.id) }
             let allowlists = try rule.allowlists.map { list throws(CordonError) in try Self.compile(list, rule: rule.id) }
-            var entry = CompiledRule(rule: rule, regex: regex, path: path, allowlists: allowlists, lookback: Self.lookback(for: rule.regex ?? "", hyperscan: useHyperscan))
+            var entry = CompiledRule(
+                rule: rule, regex: regex, path: path, allowlists: allowlists, lookback: Self.lookback(for: rule.regex ?? "", hyperscan: useHyperscan))
             if useHyperscan, let pattern = rule.regex, let anchors = Self.leadingLiterals(Self.confirmSyntax(pattern)) {
                 entry.anchors = anchors
                 entry.anchoredRegex = try? ByteRegex(Self.confirmSyntax(pattern), anchored: true)
@@ -145,7 +146,8 @@ public final class SecretScanner: @unchecked Sendable {
         self.gateTables = gateTables
         hyperscan = database
         rules = compiled
-        let allRegexes = compiled.flatMap { [$0.regex, $0.path].compactMap { $0 } + $0.allowlists.flatMap { $0.regexes + $0.paths } }
+        let allRegexes =
+            compiled.flatMap { [$0.regex, $0.path].compactMap { $0 } + $0.allowlists.flatMap { $0.regexes + $0.paths } }
             + global.flatMap { $0.regexes + $0.paths }
         maxGroups = allRegexes.map(\.groupCount).max() ?? 0
         fallbackRules = compiled.filter { $0.rule.regex != nil && !$0.inHyperscan && !$0.anchoredInHyperscan }.map(\.rule.id)

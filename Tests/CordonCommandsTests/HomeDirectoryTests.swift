@@ -7,13 +7,14 @@ import Testing
 struct HomeDirectoryTests {
     static func passwd() -> String? { "/home/alice" }
 
-    @Test(arguments: [
-        (["HOME": "/home/bob"], "/home/bob"),
-        (["HOME": ""], "/home/alice"),
-        (["HOME": "work"], "/home/alice"),
-        (["HOME": "../.."], "/home/alice"),
-        ([:], "/home/alice"),
-    ] as [([String: String], String)])
+    @Test(
+        arguments: [
+            (["HOME": "/home/bob"], "/home/bob"),
+            (["HOME": ""], "/home/alice"),
+            (["HOME": "work"], "/home/alice"),
+            (["HOME": "../.."], "/home/alice"),
+            ([:], "/home/alice"),
+        ] as [([String: String], String)])
     func anAbsoluteHOMEIsUsedAnythingElseFallsBackToThePasswordDatabase(environment: [String: String], expected: String) {
         #expect(HomeDirectory.resolve(environment: environment, passwd: Self.passwd) == expected)
     }

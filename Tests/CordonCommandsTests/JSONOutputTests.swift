@@ -79,7 +79,9 @@ struct JSONOutputTests {
         """
 
     static func loader() -> ProfileLoader {
-        ProfileLoader(paths: CordonPaths(configHome: "/nonexistent/cordon-json-test/config", stateHome: "/nonexistent/cordon-json-test/state"), homeDirectory: "/home/test")
+        ProfileLoader(
+            paths: CordonPaths(configHome: "/nonexistent/cordon-json-test/config", stateHome: "/nonexistent/cordon-json-test/state"),
+            homeDirectory: "/home/test")
     }
 
     @Test func configValidateIsVersioned() throws {

@@ -1,7 +1,7 @@
 import CordonTestSupport
 import FoundationEssentials
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import CordonCore
 import Testing

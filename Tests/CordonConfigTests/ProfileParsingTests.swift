@@ -78,10 +78,11 @@ import Testing
         #expect(p.name == "web-app")
         #expect(p.mode == .yolo)
         #expect(p.workspace == "/projects/app")
-        #expect(p.mounts == [
-            .init(host: "/home/tester/datasets", sandbox: "/data", mode: .ro),
-            .init(host: "/srv/cache", sandbox: "~/.cache", mode: .overlay),
-        ])
+        #expect(
+            p.mounts == [
+                .init(host: "/home/tester/datasets", sandbox: "/data", mode: .ro),
+                .init(host: "/srv/cache", sandbox: "~/.cache", mode: .overlay),
+            ])
         #expect(p.data == [.init(name: "claude", path: "~/.claude"), .init(name: "npm", path: "~/.npm")])
         #expect(p.copy == [.init(host: "/home/tester/.gitconfig", sandbox: "~/.gitconfig", optional: false)])
         #expect(p.env == ["EDITOR": "vi", "RETRIES": "3"])
@@ -96,8 +97,9 @@ import Testing
         #expect(p.egress.rateLimits == ["*.example.org": 60])
         #expect(p.egress.blocklists == ["/projects/app/lists/bad.txt"])
         #expect(p.secrets == [.init(name: "gh", env: "GITHUB_TOKEN", domains: ["api.github.com"])])
-        let sync = Profile.Sync(interval: 120, allow: ["src/**"], deny: [".git/hooks/**"], blockedExtensions: [".exe"],
-                                maxFileSize: 1_048_576, maxTotalSize: 2_147_483_648, gitleaksConfig: "/projects/app/.gitleaks.toml")
+        let sync = Profile.Sync(
+            interval: 120, allow: ["src/**"], deny: [".git/hooks/**"], blockedExtensions: [".exe"],
+            maxFileSize: 1_048_576, maxTotalSize: 2_147_483_648, gitleaksConfig: "/projects/app/.gitleaks.toml")
         #expect(p.sync == sync)
     }
 
@@ -126,8 +128,9 @@ import Testing
         .init(yaml: "resources:\n  strict: maybe\n", line: 2, column: 11, field: "resources.strict", message: "expected true or false"),
         .init(yaml: "sync:\n  interval: soon\n", line: 2, column: 13, field: "sync.interval", message: "\"soon\" is not a valid duration"),
         .init(yaml: "sync:\n  max_total_size: lots\n", line: 2, column: 19, field: "sync.max_total_size", message: "is not a valid size"),
-        .init(yaml: "egress:\n  domains:\n    - github.com\n    - api.github.com\n    - \"*.github\"\n", line: 5, column: 7,
-              field: "egress.domains[2]", message: "\"*.github\" is not a valid pattern"),
+        .init(
+            yaml: "egress:\n  domains:\n    - github.com\n    - api.github.com\n    - \"*.github\"\n", line: 5, column: 7,
+            field: "egress.domains[2]", message: "\"*.github\" is not a valid pattern"),
         .init(yaml: "egress:\n  domains: [\"**.x.com\"]\n", line: 2, column: 13, field: "egress.domains[0]", message: "is not a valid pattern"),
         .init(yaml: "egress:\n  domains: [\"https://x.com/\"]\n", line: 2, column: 13, field: "egress.domains[0]", message: "looks like a URL"),
         .init(yaml: "egress:\n  domains: [\"\"]\n", line: 2, column: 13, field: "egress.domains[0]", message: "must not be empty"),
@@ -138,10 +141,15 @@ import Testing
         .init(yaml: "egress:\n  allow_private: [10.0.0.0/33]\n", line: 2, column: 19, field: "egress.allow_private[0]", message: "is not a valid CIDR"),
         .init(yaml: "egress:\n  resolve:\n    \"*.x.com\": 1.2.3.4\n", line: 3, column: 5, field: "egress.resolve.*.x.com", message: "not an exact host name"),
         .init(yaml: "egress:\n  resolve:\n    x.com: nowhere\n", line: 3, column: 12, field: "egress.resolve.x.com", message: "is not an IP address"),
-        .init(yaml: "egress:\n  parent_proxy: {url: \"proxy:3128\"}\n", line: 2, column: 23, field: "egress.parent_proxy.url", message: "is not an http(s) proxy URL"),
-        .init(yaml: "egress:\n  parent_proxy: {url: \"http://p:3128\", ca_file: /etc/ca.pem}\n", line: 2, column: 17, field: "egress.parent_proxy.ca_file",
-              message: "applies to an https:// parent proxy only"),
-        .init(yaml: "egress:\n  rate_limits: {x.com: fast}\n", line: 2, column: 24, field: "egress.rate_limits.x.com", message: "expected a positive whole number"),
+        .init(
+            yaml: "egress:\n  parent_proxy: {url: \"proxy:3128\"}\n", line: 2, column: 23, field: "egress.parent_proxy.url",
+            message: "is not an http(s) proxy URL"),
+        .init(
+            yaml: "egress:\n  parent_proxy: {url: \"http://p:3128\", ca_file: /etc/ca.pem}\n", line: 2, column: 17, field: "egress.parent_proxy.ca_file",
+            message: "applies to an https:// parent proxy only"),
+        .init(
+            yaml: "egress:\n  rate_limits: {x.com: fast}\n", line: 2, column: 24, field: "egress.rate_limits.x.com", message: "expected a positive whole number"
+        ),
         .init(yaml: "egress:\n  max_connections: 0\n", line: 2, column: 20, field: "egress.max_connections", message: "expected a positive whole number"),
         .init(yaml: "egress:\n  request_timeout: soon\n", line: 2, column: 20, field: "egress.request_timeout", message: "is not a valid duration"),
         .init(yaml: "egress:\n  dns_max_label: 70\n", line: 2, column: 18, field: "egress.dns_max_label", message: "longer than a DNS label"),
@@ -150,12 +158,16 @@ import Testing
         .init(yaml: "mounts:\n  - host: /data\n    sandbox: data\n", line: 3, column: 14, field: "mounts[0].sandbox", message: "must be absolute"),
         .init(yaml: "mounts:\n  - host: /data\n    sandbox: /x/../etc\n", line: 3, column: 14, field: "mounts[0].sandbox", message: "\"..\""),
         .init(yaml: "mounts:\n  - host: /data\n    sandbox: /workspace\n", line: 3, column: 14, field: "mounts[0].sandbox", message: "reserved"),
-        .init(yaml: "mounts:\n  - host: /data\n    sandbox: /data\n    mode: wr\n", line: 4, column: 11, field: "mounts[0].mode", message: "is not one of ro | overlay | rw"),
+        .init(
+            yaml: "mounts:\n  - host: /data\n    sandbox: /data\n    mode: wr\n", line: 4, column: 11, field: "mounts[0].mode",
+            message: "is not one of ro | overlay | rw"),
         .init(yaml: "mounts:\n  - sandbox: /data\n", line: 2, column: 5, field: "mounts[0].host", message: "is required"),
-        .init(yaml: "mounts:\n  - {host: /a, sandbox: /data}\ndata:\n  - {name: d, path: /data/}\n", line: 4, column: 5,
-              field: "data[0].path", message: "sandbox path \"/data\" is already used by mounts[0].sandbox"),
-        .init(yaml: "copy:\n  - {host: ~/.a, sandbox: ~/.a}\n  - {host: ~/.b, sandbox: ~/.a}\n", line: 3, column: 5,
-              field: "copy[1].sandbox", message: "already used by copy[0].sandbox"),
+        .init(
+            yaml: "mounts:\n  - {host: /a, sandbox: /data}\ndata:\n  - {name: d, path: /data/}\n", line: 4, column: 5,
+            field: "data[0].path", message: "sandbox path \"/data\" is already used by mounts[0].sandbox"),
+        .init(
+            yaml: "copy:\n  - {host: ~/.a, sandbox: ~/.a}\n  - {host: ~/.b, sandbox: ~/.a}\n", line: 3, column: 5,
+            field: "copy[1].sandbox", message: "already used by copy[0].sandbox"),
         .init(yaml: "copy:\n  - {host: ~bob/.a, sandbox: ~/.a}\n", line: 2, column: 12, field: "copy[0].host", message: "~user"),
         .init(yaml: "data:\n  - {name: \"../x\", path: /d}\n", line: 2, column: 12, field: "data[0].name", message: "must start with a letter or digit"),
         .init(yaml: "secrets:\n  - env: TOKEN\n", line: 2, column: 5, field: "secrets[0].name", message: "is required"),
@@ -241,7 +253,9 @@ import Testing
 }
 
 @Suite struct ValueSyntaxTests {
-    @Test(arguments: [("1024", UInt64(1024)), ("512m", 512 << 20), ("2g", 2 << 30), ("1.5G", 1_610_612_736), ("4k", 4096), ("512MiB", 512 << 20), ("1t", 1 << 40)])
+    @Test(arguments: [
+        ("1024", UInt64(1024)), ("512m", 512 << 20), ("2g", 2 << 30), ("1.5G", 1_610_612_736), ("4k", 4096), ("512MiB", 512 << 20), ("1t", 1 << 40),
+    ])
     func sizes(_ text: String, _ bytes: UInt64) {
         #expect(ByteSize.parse(text) == bytes)
         #expect(ByteSize.parse(ByteSize.format(bytes)) == bytes)
@@ -256,9 +270,15 @@ import Testing
         #expect(TimeSpan.parse(TimeSpan.format(seconds)) == seconds)
     }
 
-    @Test(arguments: ["example.com", "*.example.com", ".example.com", "example.com:443", "localhost", "[::1]", "[2001:db8::1]:443", "10.0.0.1:8080", "a-b.c_d.io", "x.com.", "bücher.de"])
+    @Test(arguments: [
+        "example.com", "*.example.com", ".example.com", "example.com:443", "localhost", "[::1]", "[2001:db8::1]:443", "10.0.0.1:8080", "a-b.c_d.io", "x.com.",
+        "bücher.de",
+    ])
     func validPatterns(_ text: String) { #expect(DomainPattern.problem(text) == nil) }
 
-    @Test(arguments: ["", "*.github", "*.com", ".com", "**.x.com", "x.*.com", "http://x.com", "x.com/path", "x..com", "x.com..", "example.123", "010.0.0.1", "-x.com", "x.com:0", "x.com:http", "::1", "[::1", "*"])
+    @Test(arguments: [
+        "", "*.github", "*.com", ".com", "**.x.com", "x.*.com", "http://x.com", "x.com/path", "x..com", "x.com..", "example.123", "010.0.0.1", "-x.com",
+        "x.com:0", "x.com:http", "::1", "[::1", "*",
+    ])
     func invalidPatterns(_ text: String) { #expect(DomainPattern.problem(text) != nil) }
 }

@@ -44,8 +44,10 @@ import Testing
 
     @Test func yamlUsesSnakeCaseAndShortForms() throws {
         let yaml = ProfileRenderer.yaml(try Fixture.parse(Self.rich))
-        for needle in ["allow_private:", "parent_proxy:", "no_proxy:", "ca_file: /etc/corp-ca.pem", "rate_limits:", "max_file_size: 123456", "blocked_extensions:",
-                       "gitleaks_config:", "memory: 3g", "interval: 1500ms", "NUM: \"007\"", "ODD: \"yes\"", "- \"*.example.com\""] {
+        for needle in [
+            "allow_private:", "parent_proxy:", "no_proxy:", "ca_file: /etc/corp-ca.pem", "rate_limits:", "max_file_size: 123456", "blocked_extensions:",
+            "gitleaks_config:", "memory: 3g", "interval: 1500ms", "NUM: \"007\"", "ODD: \"yes\"", "- \"*.example.com\"",
+        ] {
             #expect(yaml.contains(needle), "missing \(needle) in\n\(yaml)")
         }
         #expect(yaml.hasPrefix("name: rich\nbackend: namespace\nmode: yolo\n"))

@@ -78,8 +78,10 @@ struct ProfileTrustTests {
 
         var seen: Set<String> = [first]
         for (file, original, edited) in [
-            (profile, "presets: [mine]\negress:\n  blocklists: [block.txt]\nsync:\n  gitleaks_config: gitleaks.toml\n",
-             "presets: [mine]\negress:\n  blocklists: [block.txt]\nsync:\n  gitleaks_config: gitleaks.toml \n"),
+            (
+                profile, "presets: [mine]\negress:\n  blocklists: [block.txt]\nsync:\n  gitleaks_config: gitleaks.toml\n",
+                "presets: [mine]\negress:\n  blocklists: [block.txt]\nsync:\n  gitleaks_config: gitleaks.toml \n"
+            ),
             (s.paths.presetsDirectory + "/mine.yaml", "egress:\n  domains: [mine.example]\n", "egress:\n  domains: [mind.example]\n"),
             (s.repo + "/block.txt", "evil.example\n", "evil.exampla\n"),
             (s.repo + "/gitleaks.toml", "title = \"x\"\n", "title = \"y\"\n"),
@@ -115,7 +117,9 @@ struct ProfileTrustTests {
         try store.trust(ProfileTrust.key(profile), digest: try s.digest(profile))
         #expect(try s.verdict(profile) == .trusted)
         try s.write(profile, "mounts:\n  - {host: /srv, sandbox: /srv, mode: rw}\n  - {host: /etc, sandbox: /e, mode: rw}\n")
-        guard case .untrusted(_, let previously) = try s.verdict(profile), previously != nil else { Issue.record("an edited profile must be untrusted"); return }
+        guard case .untrusted(_, let previously) = try s.verdict(profile), previously != nil else {
+            Issue.record("an edited profile must be untrusted"); return
+        }
         #expect(try store.revoke(ProfileTrust.key(profile)))
         #expect(try store.entries().isEmpty)
         #expect(try store.revoke(ProfileTrust.key(profile)) == false)
@@ -141,12 +145,15 @@ struct ProfileTrustTests {
         #expect(!fromRoot, "a current directory of / is no project")
         let fromHome = ProfileTrust.needsTrust(source: s.root + "/p.yaml", workspace: s.repo, currentDirectory: s.root, paths: s.paths)
         #expect(!fromHome, "nor one that holds cordon's config dir")
-        #expect(try ProfileTrust.verdict(for: LoadedProfile(profile: .defaults, source: "builtin:default"), workspace: s.repo, currentDirectory: s.repo, paths: s.paths) == .own)
+        #expect(
+            try ProfileTrust.verdict(
+                for: LoadedProfile(profile: .defaults, source: "builtin:default"), workspace: s.repo, currentDirectory: s.repo, paths: s.paths) == .own)
     }
 
     @Test func grantsListWhatTheDefaultProfileDoesNotAllow() throws {
         #expect(ProfileTrust.grants(.defaults).isEmpty)
-        let p = try Fixture.parse("""
+        let p = try Fixture.parse(
+            """
             name: work
             mode: unsafe
             network: host

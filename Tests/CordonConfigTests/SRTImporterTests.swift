@@ -60,7 +60,9 @@ import Testing
         let result = try SRTImporter.convert(json: json, file: "settings.json")
         #expect(result.profile.egress.domains == ["docs.example.com", "pypi.org"])
         #expect(result.profile.egress.deny == [.init(domain: "bad.example")])
-        for field in ["model", "permissions.allow", "permissions.defaultMode", "sandbox.enabled", "sandbox.network.allowLocalBinding", "sandbox.excludedCommands"] {
+        for field in [
+            "model", "permissions.allow", "permissions.defaultMode", "sandbox.enabled", "sandbox.network.allowLocalBinding", "sandbox.excludedCommands",
+        ] {
             #expect(result.notes.contains { $0.contains(": \(field):") }, "no note for \(field): \(result.notes)")
         }
         #expect(result.notes.count == 6)

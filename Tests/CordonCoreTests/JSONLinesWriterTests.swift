@@ -12,11 +12,12 @@ struct JSONLinesWriterTests {
         let writer = try JSONLinesWriter(path: scratch.path("events.jsonl"))
         writer.append(["z": "last\u{0}\u{1B}", "a": 1, "m": .array([.null, .double(.infinity), .double(0.5)]), "q": "\"\\\n\r\t"])
         writer.append(pairs: [("event", "b")])
-        #expect(scratch.read("events.jsonl") == """
-            {"z":"last\\u0000\\u001b","a":1,"m":[null,null,0.5],"q":"\\"\\\\\\n\\r\\t"}
-            {"event":"b"}
+        #expect(
+            scratch.read("events.jsonl") == """
+                {"z":"last\\u0000\\u001b","a":1,"m":[null,null,0.5],"q":"\\"\\\\\\n\\r\\t"}
+                {"event":"b"}
 
-            """)
+                """)
         #expect(scratch.mode("events.jsonl") == 0o600)
     }
 

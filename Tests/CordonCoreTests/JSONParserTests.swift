@@ -75,7 +75,8 @@ struct JSONParserTests {
         var random = SplitMix(seed: 8259)
         func string() -> String {
             let pool: [Unicode.Scalar] = ["a", "\"", "\\", "\n", "\u{0}", "\u{1F}", "é", "🎉", "/", " ", "\u{2028}"]
-            return String(String.UnicodeScalarView((0..<Int.random(in: 0...6, using: &random)).map { _ in pool[Int.random(in: 0..<pool.count, using: &random)] }))
+            return String(
+                String.UnicodeScalarView((0..<Int.random(in: 0...6, using: &random)).map { _ in pool[Int.random(in: 0..<pool.count, using: &random)] }))
         }
         func value(_ depth: Int) -> JSONValue {
             switch Int.random(in: 0..<(depth > 3 ? 5 : 7), using: &random) {

@@ -26,7 +26,8 @@ import Testing
             host(lower)
             usleep(20_000)  // file times come from the kernel's coarse clock: stay clear of `created`
             sync = AutoSync(
-                workspace: lower.root, upper: upper.root, journalPath: state.path("sync-journal.json"), lockPath: state.path("sync.lock"), gate: try SyncGate(policy: GatePolicy()),
+                workspace: lower.root, upper: upper.root, journalPath: state.path("sync-journal.json"), lockPath: state.path("sync.lock"),
+                gate: try SyncGate(policy: GatePolicy()),
                 created: Date())
         }
     }

@@ -24,11 +24,14 @@ import Testing
     }
 
     @Test func emptyProfileSectionIsTheDefaultPolicy() {
-        let policy = GatePolicy(syncAllow: [], deny: [], blockedExtensions: [], maxFileSize: 10 * 1024 * 1024, maxTotalSize: 1024 * 1024 * 1024, gitleaksConfig: nil)
+        let policy = GatePolicy(
+            syncAllow: [], deny: [], blockedExtensions: [], maxFileSize: 10 * 1024 * 1024, maxTotalSize: 1024 * 1024 * 1024, gitleaksConfig: nil)
         #expect(policy == GatePolicy())
     }
 
-    @Test(arguments: [(nil, "/profile.toml", "/profile.toml"), ("/flag.toml", "/profile.toml", "/flag.toml"), ("/flag.toml", nil, "/flag.toml"), (nil, nil, nil)] as [(String?, String?, String?)])
+    @Test(
+        arguments: [(nil, "/profile.toml", "/profile.toml"), ("/flag.toml", "/profile.toml", "/flag.toml"), ("/flag.toml", nil, "/flag.toml"), (nil, nil, nil)]
+            as [(String?, String?, String?)])
     func explicitFlagOverridesProfile(flag: String?, profile: String?, expected: String?) {
         let policy = GatePolicy(syncAllow: [], deny: [], blockedExtensions: [], maxFileSize: 1, maxTotalSize: 1, gitleaksConfig: profile)
         #expect(policy.overriding(scannerConfig: flag).scannerConfig == expected)

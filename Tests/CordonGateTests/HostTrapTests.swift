@@ -103,7 +103,8 @@ import CordonScan
                 upper.write(dir + "pyproject.toml", base + "addopts = \"-p evil_plugin\"\n")
                 upper.write(dir + "deps/pyproject.toml", base.replacingOccurrences(of: "dependencies = []", with: "dependencies = [\"requests\"]"))
                 upper.write(dir + "setup.cfg", "[metadata]\nname = app\n[tool:pytest]\naddopts = -p evil\n")
-                upper.write(dir + "new/pyproject.toml", "[[tool.mypy.overrides]]\nmodule = \"x\"\n[tool.pylint.main]\ninit-hook = \"import os; os.system('id')\"\n")
+                upper.write(
+                    dir + "new/pyproject.toml", "[[tool.mypy.overrides]]\nmodule = \"x\"\n[tool.pylint.main]\ninit-hook = \"import os; os.system('id')\"\n")
                 // Spellings a line-based reader misses: dotted keys, inline tables, quoted and escaped keys, spaced headers.
                 upper.write(dir + "dotted/pyproject.toml", "[project]\nname = \"x\"\ntool.pytest.ini_options.addopts = \"-p evil\"\n")
                 upper.write(dir + "inline/pyproject.toml", "tool = { pytest = { ini_options = { addopts = \"-p evil\" } } }\n")

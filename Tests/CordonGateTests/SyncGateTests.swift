@@ -219,10 +219,11 @@ import Testing
     }
 
     @Test func textThatMerelyStartsLikeAnArchiveIsNotOne() throws {
-        let report = try evaluate({ _, upper in
-            upper.write("PK.md", "PK is a primary key\n")
-            upper.write("short.tar", "ustar")
-        }, policy: GatePolicy(flagArchives: true))
+        let report = try evaluate(
+            { _, upper in
+                upper.write("PK.md", "PK is a primary key\n")
+                upper.write("short.tar", "ustar")
+            }, policy: GatePolicy(flagArchives: true))
         #expect(report.findings.filter { $0.ruleID == "path-archive" }.isEmpty)
     }
 }
@@ -328,7 +329,8 @@ import Testing
         upper.write("ok.txt", "fine\n")
         var policy = GatePolicy()
         policy.protectedPaths = ProtectedPath.inside(
-            workspace: lower.root, files: [(lower.path("cordon.yaml"), "the profile"), (lower.path("conf/blocklist.txt"), "a blocklist"), ("/etc/elsewhere", "outside")])
+            workspace: lower.root,
+            files: [(lower.path("cordon.yaml"), "the profile"), (lower.path("conf/blocklist.txt"), "a blocklist"), ("/etc/elsewhere", "outside")])
         #expect(policy.protectedPaths.map(\.path) == ["cordon.yaml", "conf/blocklist.txt"])
         let report = try SyncGate(policy: policy).evaluate(try ChangeSet.read(upper: upper.root, lower: lower.root), created: nil)
         #expect(report.findings.contains { $0.ruleID == "policy-protected" && $0.path == "cordon.yaml" && $0.severity == .block })

@@ -29,7 +29,8 @@ import Testing
     static func deflatedZip(name: String, _ plain: [UInt8]) throws -> [UInt8] {
         let n = Array(name.utf8)
         let data = try Deflate.compress(plain, gzip: false)
-        var out = le32(0x0403_4b50) + le16(20) + le16(0) + le16(8) + le32(0) + le32(0) + le32(data.count) + le32(plain.count) + le16(n.count) + le16(0) + n + data
+        var out =
+            le32(0x0403_4b50) + le16(20) + le16(0) + le16(8) + le32(0) + le32(0) + le32(data.count) + le32(plain.count) + le16(n.count) + le16(0) + n + data
         let directory = out.count
         var central = le32(0x0201_4b50) + le16(20) + le16(20) + le16(0) + le16(8) + le32(0) + le32(0) + le32(data.count) + le32(plain.count)
         central += le16(n.count) + le16(0) + le16(0) + le16(0) + le16(0) + le32(0) + le32(0) + n

@@ -4,7 +4,7 @@ import CordonTestSupport
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @testable import CordonNet

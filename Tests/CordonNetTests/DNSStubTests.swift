@@ -25,7 +25,9 @@ struct FakeResolver: CordonNet.Resolver {
     func stub() throws -> DNSStub {
         let policy = try EgressPolicy(
             EgressConfiguration(domains: ["allowed.test", ".cdn.test", "meta.test"], resolve: ["meta.test": "169.254.169.254"]))
-        let resolver = FakeResolver(table: ["allowed.test": [IPAddress("93.184.216.34")!, IPAddress("2606:2800::1")!], "x.cdn.test": [IPAddress("10.0.0.1")!, IPAddress("1.2.3.4")!]])
+        let resolver = FakeResolver(table: [
+            "allowed.test": [IPAddress("93.184.216.34")!, IPAddress("2606:2800::1")!], "x.cdn.test": [IPAddress("10.0.0.1")!, IPAddress("1.2.3.4")!],
+        ])
         return DNSStub(policy: policy, resolver: resolver, log: try NetworkLog(sandbox: "box", path: nil))
     }
 
@@ -184,7 +186,9 @@ final class FakeApprovals: ApprovalProvider {
         }
         let handedPort = try #require(toHandedOut.localAddress?.port)
         let unknownPort = try #require(toUnknown.localAddress?.port)
-        let ok = try await run(["curl", "-sS", "--max-time", "15", "--noproxy", "*", "http://allowed.test:\(handedPort)/", "--resolve", "allowed.test:\(handedPort):127.0.0.1"])
+        let ok = try await run([
+            "curl", "-sS", "--max-time", "15", "--noproxy", "*", "http://allowed.test:\(handedPort)/", "--resolve", "allowed.test:\(handedPort):127.0.0.1",
+        ])
         #expect(ok.stdout == "hello allowed.test:\(handedPort)\n", "\(ok.stderr)")
         let fronted = try await run(["curl", "-sS", "--max-time", "15", "--noproxy", "*", "-H", "Host: evil.test", "http://127.0.0.1:\(handedPort)/"])
         #expect(fronted.stdout.contains("rule name-mismatch"), "\(fronted)")

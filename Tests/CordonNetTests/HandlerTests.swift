@@ -12,7 +12,9 @@ import Testing
         #expect(FirstBytes.inspect(Array(request.prefix(10))) == .needMore)
         #expect(FirstBytes.inspect(request) == .http(method: "GET", host: "Example.com"))
         #expect(FirstBytes.inspect(Array("SSH-2.0-OpenSSH_9.6\r\n".utf8)) == .other)
-        #expect(FirstBytes.inspect(Array("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n".utf8)) == .malformed(reason: "HTTP request carries more than one Host header"))
+        #expect(
+            FirstBytes.inspect(Array("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n".utf8))
+                == .malformed(reason: "HTTP request carries more than one Host header"))
         #expect(FirstBytes.inspect([0x00, 0x01]) == .other)
         #expect(FirstBytes.stripPort("[::1]:443") == "[::1]")
     }

@@ -118,7 +118,9 @@ import Testing
         #expect(await lb.waitForLog { $0.contains("\"direct.test\"") && $0.contains("\"allow\"") } != nil, "\(lb.logLines)")
 
         // Refused by cordon's policy: the parent never hears of it.
-        let refused = try await run(["curl", "-sS", "--max-time", "10", "-p", "-x", "http://127.0.0.1:\(lb.proxyPort)", "http://unlisted.test:\(lb.originPort)/"])
+        let refused = try await run([
+            "curl", "-sS", "--max-time", "10", "-p", "-x", "http://127.0.0.1:\(lb.proxyPort)", "http://unlisted.test:\(lb.originPort)/",
+        ])
         #expect(refused.status != 0)
         #expect(!parent.requests.contains { $0.contains("unlisted.test") })
     }

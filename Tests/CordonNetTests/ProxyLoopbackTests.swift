@@ -29,10 +29,14 @@ final class OriginHandler: ChannelInboundHandler {
         let path = head.split(separator: " ").dropFirst().first.map(String.init) ?? "/"
         let host = head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("host:") }.map { String($0.dropFirst(5)).trimmingSpaces() } ?? "-"
         if path.hasPrefix("/big/"), let mib = Int(path.dropFirst(5)) {
-            context.write(wrapOutboundOut(context.channel.allocator.buffer(string: "HTTP/1.1 200 OK\r\nContent-Length: \(mib << 20)\r\nConnection: close\r\n\r\n")), promise: nil)
+            context.write(
+                wrapOutboundOut(context.channel.allocator.buffer(string: "HTTP/1.1 200 OK\r\nContent-Length: \(mib << 20)\r\nConnection: close\r\n\r\n")),
+                promise: nil)
             let chunk = context.channel.allocator.buffer(repeating: 0x61, count: 1 << 20)
             for _ in 0..<mib { context.write(wrapOutboundOut(chunk), promise: nil) }
-            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
+                context.close(promise: nil)
+            }
         } else if path == "/unframed" {
             let response = "HTTP/1.1 200 OK\r\n\r\nuntil close"
             context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: response))).assumeIsolated().whenComplete { _ in
@@ -40,12 +44,16 @@ final class OriginHandler: ChannelInboundHandler {
             }
         } else if path == "/upgrade" {
             guard head.lowercased().contains("\r\nconnection: upgrade"), head.lowercased().contains("\r\nupgrade: echo") else {
-                context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")), promise: nil)
+                context.writeAndFlush(
+                    wrapOutboundOut(context.channel.allocator.buffer(string: "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")), promise: nil)
                 return
             }
             // From here on: an echo of whatever comes (including bytes already received).
             _ = try? context.pipeline.syncOperations.addHandler(EchoHandler(), position: .first)
-            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\nhi\n")), promise: nil)
+            context.writeAndFlush(
+                wrapOutboundOut(
+                    context.channel.allocator.buffer(string: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\nhi\n")),
+                promise: nil)
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         } else if path == "/split" {
             // An interim head, then the final head cut in two, the body's start with its end.
@@ -56,7 +64,8 @@ final class OriginHandler: ChannelInboundHandler {
                 }
             }
         } else if path == "/chunked" {
-            let response = "HTTP/1.1 200 OK\r\nKeep-Alive: timeout=60\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+            let response =
+                "HTTP/1.1 200 OK\r\nKeep-Alive: timeout=60\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
             context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: response)), promise: nil)
             _ = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(100)) {
                 context.writeAndFlush(self.wrapOutboundOut(context.channel.allocator.buffer(string: "after the response")), promise: nil)
@@ -64,7 +73,8 @@ final class OriginHandler: ChannelInboundHandler {
         } else {
             let body = "hello \(host)\n"
             context.writeAndFlush(
-                wrapOutboundOut(context.channel.allocator.buffer(string: "HTTP/1.1 200 OK\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")),
+                wrapOutboundOut(
+                    context.channel.allocator.buffer(string: "HTTP/1.1 200 OK\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")),
                 promise: nil)
         }
     }
@@ -104,7 +114,8 @@ final class RecordingOriginHandler: ChannelInboundHandler {
         guard !answered, FirstBytes.headEnd(all) != nil else { return }
         answered = true
         _ = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(200)) {
-            context.writeAndFlush(self.wrapOutboundOut(context.channel.allocator.buffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n")), promise: nil)
+            context.writeAndFlush(
+                self.wrapOutboundOut(context.channel.allocator.buffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n")), promise: nil)
         }
     }
 }
@@ -220,7 +231,9 @@ func run(_ arguments: [String], input: String? = nil) async throws -> RunResult 
         let tunnel = try await curl(lb, ["-p", "http://allowed.test:\(lb.originPort)/"])
         #expect(tunnel.status == 0, "\(tunnel.stderr)")
         #expect(tunnel.stdout == "hello allowed.test:\(lb.originPort)\n")
-        let socks = try await run(["curl", "-sS", "--max-time", "10", "--socks5-hostname", "127.0.0.1:\(lb.proxyPort)", "http://allowed.test:\(lb.originPort)/"])
+        let socks = try await run([
+            "curl", "-sS", "--max-time", "10", "--socks5-hostname", "127.0.0.1:\(lb.proxyPort)", "http://allowed.test:\(lb.originPort)/",
+        ])
         #expect(socks.status == 0, "\(socks.stderr)")
         #expect(socks.stdout == "hello allowed.test:\(lb.originPort)\n")
         #expect(await lb.waitForLog { $0.contains("\"method\":\"GET\"") && $0.contains("\"decision\":\"allow\"") } != nil)
@@ -345,7 +358,8 @@ func run(_ arguments: [String], input: String? = nil) async throws -> RunResult 
         let (lb, port, recorder) = try await Loopback.startRecording()
         defer { Task { await lb.stop() } }
         let smuggled = "GET http://evil.test/ HTTP/1.1\r\nHost: evil.test\r\n\r\n"
-        let request = "GET http://rec.test:\(port)/first HTTP/1.1\r\nHost: rec.test:\(port)\r\n\r\n"
+        let request =
+            "GET http://rec.test:\(port)/first HTTP/1.1\r\nHost: rec.test:\(port)\r\n\r\n"
             + "POST http://rec.test:\(port)/second HTTP/1.1\r\nHost: rec.test:\(port)\r\nContent-Length: \(smuggled.utf8.count)\r\n\r\n" + smuggled
             + "GET http://evil.test/ HTTP/1.1\r\nHost: evil.test\r\n\r\n"
             + "GET http://rec.test:\(port)/never HTTP/1.1\r\nHost: rec.test:\(port)\r\n\r\n"
@@ -370,7 +384,8 @@ func run(_ arguments: [String], input: String? = nil) async throws -> RunResult 
     @Test func requestBodiesGoUpstreamFramed() async throws {
         let (lb, port, recorder) = try await Loopback.startRecording()
         defer { Task { await lb.stop() } }
-        let request = "POST http://rec.test:\(port)/length HTTP/1.1\r\nHost: rec.test:\(port)\r\nProxy-Connection: keep-alive\r\nContent-Length: 7\r\n\r\nhello=1"
+        let request =
+            "POST http://rec.test:\(port)/length HTTP/1.1\r\nHost: rec.test:\(port)\r\nProxy-Connection: keep-alive\r\nContent-Length: 7\r\n\r\nhello=1"
             + "PUT http://rec.test:\(port)/chunked?x=1 HTTP/1.1\r\nHost: rec.test:\(port)\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
             + "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Trailer: yes\r\n\r\n"
         let result = try await run(["python3", "-c", Self.rawClient, "\(lb.proxyPort)"], input: request)
@@ -425,7 +440,8 @@ func run(_ arguments: [String], input: String? = nil) async throws -> RunResult 
         let lb = try await Loopback.start(extraDomains: ["silent.test:\(port)"], idleTimeout: .milliseconds(500)) { $0.resolve["silent.test"] = "127.0.0.1" }
         defer { Task { await lb.stop() } }
         let started = ContinuousClock.now
-        let result = try await run(["python3", "-c", Self.rawClient, "\(lb.proxyPort)"], input: "GET http://silent.test:\(port)/ HTTP/1.1\r\nHost: silent.test:\(port)\r\n\r\n")
+        let result = try await run(
+            ["python3", "-c", Self.rawClient, "\(lb.proxyPort)"], input: "GET http://silent.test:\(port)/ HTTP/1.1\r\nHost: silent.test:\(port)\r\n\r\n")
         #expect(result.stdout == "", "\(result)")
         #expect(ContinuousClock.now - started < .seconds(5))
         for _ in 0..<100 where closed.withLock({ $0 }) == 0 { try await Task.sleep(for: .milliseconds(20)) }
@@ -508,7 +524,9 @@ func run(_ arguments: [String], input: String? = nil) async throws -> RunResult 
         let lb = try await Loopback.start()
         defer { Task { await lb.stop() } }
         let target = "allowed.test:\(lb.originPort)"
-        let raw = try await run(["python3", "-c", Self.rawClient, "\(lb.proxyPort)"], input: "GET http://\(target)/chunked HTTP/1.1\r\nHost: \(target)\r\nConnection: close\r\n\r\n")
+        let raw = try await run(
+            ["python3", "-c", Self.rawClient, "\(lb.proxyPort)"], input: "GET http://\(target)/chunked HTTP/1.1\r\nHost: \(target)\r\nConnection: close\r\n\r\n"
+        )
         #expect(raw.stdout.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(raw.stdout)")
         #expect(raw.stdout.contains("\r\nConnection: close\r\n") && !raw.stdout.lowercased().contains("keep-alive"), "\(raw.stdout)")
         #expect(raw.stdout.hasSuffix("\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"), "\(raw.stdout)")
@@ -523,8 +541,11 @@ func run(_ arguments: [String], input: String? = nil) async throws -> RunResult 
         let lb = try await Loopback.start()
         defer { Task { await lb.stop() } }
         let target = "allowed.test:\(lb.originPort)"
-        let raw = try await run(["python3", "-c", Self.rawClient, "\(lb.proxyPort)"], input: "GET http://\(target)/split HTTP/1.1\r\nHost: \(target)\r\nConnection: close\r\n\r\n")
-        #expect(raw.stdout == "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 11\r\nConnection: close\r\n\r\nhello world", "\(raw.stdout)")
+        let raw = try await run(
+            ["python3", "-c", Self.rawClient, "\(lb.proxyPort)"], input: "GET http://\(target)/split HTTP/1.1\r\nHost: \(target)\r\nConnection: close\r\n\r\n")
+        #expect(
+            raw.stdout == "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 11\r\nConnection: close\r\n\r\nhello world",
+            "\(raw.stdout)")
     }
 
     @Test func thousandConcurrentConnections() async throws {

@@ -94,8 +94,10 @@ import Testing
     }
 
     @Test func withoutATrustworthyLengthTheOriginsCloseEndsIt() {
-        for header in [Self.header([]), Self.header([("content-length", "5"), ("content-length", "6")]), Self.header([("transfer-encoding", "gzip")]),
-                       Self.header([("content-length", "-1")])] {
+        for header in [
+            Self.header([]), Self.header([("content-length", "5"), ("content-length", "6")]), Self.header([("transfer-encoding", "gzip")]),
+            Self.header([("content-length", "-1")]),
+        ] {
             let framing = BodyFraming(header, status: 200, requestWasHead: false)
             #expect(!framing.isComplete)
             #expect(Self.feed(framing, String(repeating: "x", count: 50), step: 7) == (50, false))

@@ -7,7 +7,7 @@ import Synchronization
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @testable import CordonNet
@@ -83,7 +83,8 @@ import Glibc
     @Test func anUnreadableParentCAStopsTheSetUp() {
         let error = #expect(throws: CordonError.self) {
             _ = try SandboxEgress(
-                configuration: EgressConfiguration(domains: ["allowed.test"], parentProxy: .init(url: "https://proxy.corp.test:3129", caFile: "/nonexistent/corp-ca.pem")),
+                configuration: EgressConfiguration(
+                    domains: ["allowed.test"], parentProxy: .init(url: "https://proxy.corp.test:3129", caFile: "/nonexistent/corp-ca.pem")),
                 sandbox: "t", logPath: nil)
         }
         #expect(error?.message.contains("egress.parent_proxy.ca_file") == true, "\(String(describing: error))")

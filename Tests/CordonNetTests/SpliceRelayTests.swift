@@ -56,7 +56,9 @@ final class HalfClosingEchoHandler: ChannelInboundHandler {
             options: .init(sandbox: "box", connectTimeout: .seconds(2), idleTimeout: idleTimeout, sniffTimeout: .milliseconds(300), spliceThreshold: threshold))
         let proxyPort = try #require(await proxy.start().port)
         try? await origin.close()
-        loopback = Loopback(origin: loopback.origin, originPort: loopback.originPort, proxy: proxy, proxyPort: proxyPort, logPath: loopback.logPath, scratch: loopback.scratch, extraChannels: [echo])
+        loopback = Loopback(
+            origin: loopback.origin, originPort: loopback.originPort, proxy: proxy, proxyPort: proxyPort, logPath: loopback.logPath, scratch: loopback.scratch,
+            extraChannels: [echo])
         return (loopback, "echo.test:\(port)")
     }
 
@@ -204,11 +206,12 @@ final class HalfClosingEchoHandler: ChannelInboundHandler {
     @Test func aMovedTunnelIsClosedWhenIdle() async throws {
         let (lb, target) = try await Self.startEcho(threshold: 1, idleTimeout: .milliseconds(500))
         defer { Task { await lb.stop() } }
-        let script = Self.echoed(1000) + """
-            started = time.monotonic()
-            rest = s.recv(10)
-            print(got, repr(rest), "closed after %.1f s" % (time.monotonic() - started) if time.monotonic() - started < 5 else "late")
-            """
+        let script =
+            Self.echoed(1000) + """
+                started = time.monotonic()
+                rest = s.recv(10)
+                print(got, repr(rest), "closed after %.1f s" % (time.monotonic() - started) if time.monotonic() - started < 5 else "late")
+                """
         let result = try await run(["python3", "-c", script, "\(lb.proxyPort)", target])
         #expect(result.stdout.hasPrefix("1000 b'' closed after"), "\(result)")
         #expect(lb.proxy.tunnelRelay?.adoptedCount == 1)
@@ -221,10 +224,11 @@ final class HalfClosingEchoHandler: ChannelInboundHandler {
     @Test func stoppingTheProxyEndsMovedTunnels() async throws {
         let (lb, target) = try await Self.startEcho(threshold: 1)
         defer { Task { await lb.stop() } }
-        let script = Self.echoed(100) + """
-            print("echoed", flush=True)
-            print(repr(s.recv(10)))
-            """
+        let script =
+            Self.echoed(100) + """
+                print("echoed", flush=True)
+                print(repr(s.recv(10)))
+                """
         var environment = ProcessInfo.processInfo.environment
         for key in ["http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"] { environment[key] = nil }
         let client = try RunningProcess(["/usr/bin/env", "python3", "-c", script, "\(lb.proxyPort)", target], environment: environment)

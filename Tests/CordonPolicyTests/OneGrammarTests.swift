@@ -175,9 +175,14 @@ import Testing
         func pick<T>(_ items: [T]) -> T { items[Int(g.next() % UInt64(items.count))] }
         func chance(_ percent: UInt64) -> Bool { g.next() % 100 < percent }
         let v4Parts = ["0", "1", "8", "10", "010", "08", "127", "0177", "255", "256", "0x7f", "0X0a", "00", "1e1", "999", "4294967295"]
-        let v6 = ["::1", "[::1]", "fe80::1%eth0", "[fe80::1%25eth0]", "::ffff:127.0.0.1", "2001:db8::1", "[2001:db8::1]", "1::2::3", "[::1", ":::", "::ffff:010.0.0.1", "[::ffff:1.2.3.4]"]
-        let labels = ["example", "com", "de", "bücher", "BÜCHER", "пример", "例え", "xn--bcher-kva", "a", "-a", "a-", "a_b", "123", "0x1f", "github", "co",
-                      String(repeating: "a", count: 63), String(repeating: "b", count: 64), "", "ß", "a b", "*", "%", "e\u{301}"]
+        let v6 = [
+            "::1", "[::1]", "fe80::1%eth0", "[fe80::1%25eth0]", "::ffff:127.0.0.1", "2001:db8::1", "[2001:db8::1]", "1::2::3", "[::1", ":::",
+            "::ffff:010.0.0.1", "[::ffff:1.2.3.4]",
+        ]
+        let labels = [
+            "example", "com", "de", "bücher", "BÜCHER", "пример", "例え", "xn--bcher-kva", "a", "-a", "a-", "a_b", "123", "0x1f", "github", "co",
+            String(repeating: "a", count: 63), String(repeating: "b", count: 64), "", "ß", "a b", "*", "%", "e\u{301}",
+        ]
         let ports = ["443", "80", "0", "65535", "65536", "+80", "08", "", "x", "22"]
         var text: String
         switch g.next() % 5 {

@@ -46,7 +46,9 @@ struct CaptureInstallerTests {
         let route = try String(contentsOfFile: "/proc/thread-self/net/route", encoding: .utf8)
         let routes = route.split(separator: "\n").dropFirst().map { $0.split(separator: "\t").prefix(3).joined(separator: " ") }
         // fib_trie lists each local address on a line followed by "/32 host LOCAL".
-        let trie = try String(contentsOfFile: "/proc/thread-self/net/fib_trie", encoding: .utf8).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        let trie = try String(contentsOfFile: "/proc/thread-self/net/fib_trie", encoding: .utf8).split(separator: "\n").map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }
         var local: Set<String> = []
         for (index, line) in trie.enumerated() where line == "/32 host LOCAL" && index > 0 {
             if let address = trie[index - 1].split(separator: " ").last { local.insert(String(address)) }

@@ -35,7 +35,9 @@ import Testing
         let h = try SandboxHarness()
         defer { h.cleanup() }
         try h.write("s.yaml", "name: s\nsecrets:\n  - {name: gh, env: GITHUB_TOKEN, domains: [api.github.com]}\n", in: h.root)
-        let r = try await h.cordon(["run", "--profile", h.root + "/s.yaml", "--workspace", h.workspace, "--name", "s", "--", "/bin/sh", "-c", "echo ${GITHUB_TOKEN:-unset}"])
+        let r = try await h.cordon([
+            "run", "--profile", h.root + "/s.yaml", "--workspace", h.workspace, "--name", "s", "--", "/bin/sh", "-c", "echo ${GITHUB_TOKEN:-unset}",
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout == "unset\n")
         #expect(r.stderr.contains("secrets: not supported yet"), "\(r.stderr)")

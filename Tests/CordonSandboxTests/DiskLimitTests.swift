@@ -18,7 +18,9 @@ struct DiskLimitTests {
     func events(_ h: SandboxHarness, _ name: String, kind: String) -> [[String: Any]] {
         guard let text = try? String(contentsOfFile: events(h, name), encoding: .utf8) else { return [] }
         return text.split(separator: "\n").compactMap { line in
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], object["event"] as? String == kind else { return nil }
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], object["event"] as? String == kind else {
+                return nil
+            }
             return object
         }
     }
@@ -102,8 +104,10 @@ struct DiskLimitTests {
     func fallocateDoesNotOutrunTheWatcher() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
-        let script = "import os\nfor i in range(40):\n    fd = os.open('/workspace/f%d' % i, os.O_CREAT | os.O_WRONLY)\n    os.posix_fallocate(fd, 0, 19 << 20)\nprint('allocated-all')\n"
-        let (r, usage) = try await runToTheLimit(h, name: "falloc", profile: "name: falloc\nresources:\n  disk: 20m\n", command: ["/usr/bin/python3", "-c", script])
+        let script =
+            "import os\nfor i in range(40):\n    fd = os.open('/workspace/f%d' % i, os.O_CREAT | os.O_WRONLY)\n    os.posix_fallocate(fd, 0, 19 << 20)\nprint('allocated-all')\n"
+        let (r, usage) = try await runToTheLimit(
+            h, name: "falloc", profile: "name: falloc\nresources:\n  disk: 20m\n", command: ["/usr/bin/python3", "-c", script])
         #expect(!r.stdout.contains("allocated-all"), "\(r.stdout)")
         #expect(usage.bytes < 100 << 20, "upper holds \(usage.bytes) bytes")
     }
@@ -114,7 +118,8 @@ struct DiskLimitTests {
     func fallocateIsRefusedButPunchingHolesWorks() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
-        let script = "head -c 65536 /dev/zero > /workspace/a; fallocate -l 1M /workspace/b; echo alloc=$?; fallocate -p -o 0 -l 4096 /workspace/a; echo punch=$?"
+        let script =
+            "head -c 65536 /dev/zero > /workspace/a; fallocate -l 1M /workspace/b; echo alloc=$?; fallocate -p -o 0 -l 4096 /workspace/a; echo punch=$?"
         let r = try await h.cordon(["run", "--workspace", h.workspace, "--name", "fa", "--", "/bin/sh", "-c", script])
         #expect(r.stdout.contains("alloc=1"), "\(r.stdout) \(r.stderr)")
         #expect(r.stderr.contains("Operation not supported"), "\(r.stderr)")
@@ -149,7 +154,10 @@ struct DiskLimitTests {
             """
         let script = "i=0; while [ $i -lt 200 ]; do head -c 1048576 /dev/zero > /workspace/f$i; i=$((i+1)); done; echo wrote-all"
         let r = try await SandboxHarness.run(
-            ["/usr/bin/python3", "-c", driver, SandboxHarness.cordon, "run", "--profile", h.root + "/profile.yaml", "--workspace", h.workspace, "--name", "tty", "--", "/bin/sh", "-c", script],
+            [
+                "/usr/bin/python3", "-c", driver, SandboxHarness.cordon, "run", "--profile", h.root + "/profile.yaml", "--workspace", h.workspace, "--name",
+                "tty", "--", "/bin/sh", "-c", script,
+            ],
             environment: h.environment(), directory: h.workspace, timeout: 90)
         #expect(r.stdout.contains("exit=137"), "\(r.stdout) \(r.stderr)")
         #expect(!r.stdout.contains("wrote-all"))
@@ -216,7 +224,8 @@ struct DiskLimitTests {
             print('wrote-all', flush=True)
             """
         try h.write("hide.py", program, in: h.workspace)
-        let (r, _) = try await runToTheLimit(h, name: "hide", profile: "name: hide\nresources:\n  disk: 20m\n", command: ["/usr/bin/python3", "/workspace/hide.py"])
+        let (r, _) = try await runToTheLimit(
+            h, name: "hide", profile: "name: hide\nresources:\n  disk: 20m\n", command: ["/usr/bin/python3", "/workspace/hide.py"])
         #expect(!r.stdout.contains("wrote-all"), "\(r.stdout) \(r.stderr)")
         let event = try #require(events(h, "hide", kind: "disk_limit").first)
         let bytes = event["bytes"] as? Int ?? 0
@@ -251,7 +260,8 @@ struct DiskLimitTests {
             time.sleep(2)
             """
         try h.write("map.py", program, in: h.workspace)
-        let (r, _) = try await runToTheLimit(h, name: "map", profile: "name: map\nresources:\n  disk: 20m\n", command: ["/usr/bin/python3", "/workspace/map.py"])
+        let (r, _) = try await runToTheLimit(
+            h, name: "map", profile: "name: map\nresources:\n  disk: 20m\n", command: ["/usr/bin/python3", "/workspace/map.py"])
         #expect(!r.stdout.contains("wrote-all"), "\(r.stdout) \(r.stderr)")
         #expect(!events(h, "map", kind: "disk_limit").isEmpty)
     }
@@ -277,8 +287,10 @@ struct DiskLimitTests {
         let h = try SandboxHarness()
         defer { h.cleanup() }
         try h.write("profile.yaml", "name: calm\nresources:\n  disk: 20m\n  inodes: 5000\n", in: h.root)
-        let r = try await h.cordon(["run", "--profile", h.root + "/profile.yaml", "--workspace", h.workspace, "--name", "calm", "--", "/bin/sh", "-c",
-                                    "head -c 5242880 /dev/zero > /workspace/five && mkdir /workspace/d && touch /workspace/d/a /workspace/d/b && echo ok"])
+        let r = try await h.cordon([
+            "run", "--profile", h.root + "/profile.yaml", "--workspace", h.workspace, "--name", "calm", "--", "/bin/sh", "-c",
+            "head -c 5242880 /dev/zero > /workspace/five && mkdir /workspace/d && touch /workspace/d/a /workspace/d/b && echo ok",
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout == "ok\n")
         #expect(!r.stderr.contains("disk limit"), "\(r.stderr)")
@@ -297,11 +309,14 @@ struct DiskLimitTests {
         let h = try SandboxHarness()
         defer { h.cleanup() }
         try h.write("profile.yaml", "name: plain\n", in: h.root)
-        let r = try await h.cordon(["run", "--profile", h.root + "/profile.yaml", "--workspace", h.workspace, "--name", "plain", "--", "/bin/sh", "-c", "ulimit -f"])
+        let r = try await h.cordon([
+            "run", "--profile", h.root + "/profile.yaml", "--workspace", h.workspace, "--name", "plain", "--", "/bin/sh", "-c", "ulimit -f",
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         var fs = statvfs()
         #expect(statvfs(h.state, &fs) == 0)
-        let expected = Profile.Resources().diskLimits(freeBytes: UInt64(fs.f_bavail) * UInt64(fs.f_frsize), freeInodes: fs.f_files > 0 ? UInt64(fs.f_favail) : nil)
+        let expected = Profile.Resources().diskLimits(
+            freeBytes: UInt64(fs.f_bavail) * UInt64(fs.f_frsize), freeInodes: fs.f_files > 0 ? UInt64(fs.f_favail) : nil)
         let start = try #require(events(h, "plain", kind: "start").first)
         let bytes = try #require(start["disk_limit_bytes"] as? Int)
         // Free space moves a little between the run and this check.
@@ -322,8 +337,10 @@ struct DiskLimitTests {
         let h = try SandboxHarness()
         defer { h.cleanup() }
         try h.write("profile.yaml", "name: mem\nresources:\n  memory: 64m\n  disk: 1g\n", in: h.root)
-        let r = try await h.cordon(["run", "--profile", h.root + "/profile.yaml", "--workspace", h.workspace, "--name", "mem", "--", "/bin/sh", "-c",
-                                    "head -c 209715200 /dev/zero > /tmp/big; echo wrote"])
+        let r = try await h.cordon([
+            "run", "--profile", h.root + "/profile.yaml", "--workspace", h.workspace, "--name", "mem", "--", "/bin/sh", "-c",
+            "head -c 209715200 /dev/zero > /tmp/big; echo wrote",
+        ])
         #expect(r.status == 137, "\(r.stdout) \(r.stderr)")
         #expect(!r.stdout.contains("wrote"))
         #expect(r.stderr.contains("OOM kill"))
@@ -340,7 +357,9 @@ struct DiskLimitTests {
         #expect(how.hasPrefix("killed"), "\(how)")
         child.waitUntilExit()
         #expect(child.terminationReason == .uncaughtSignal && child.terminationStatus == SIGKILL)
-        #expect(DiskWatch.message(name: "x", trip: .init(usage: .init(), limits: .init(bytes: 1, inodes: 1), frozenBy: how, reason: "r"), supervisor: 1).contains("it was ended instead"))
+        #expect(
+            DiskWatch.message(name: "x", trip: .init(usage: .init(), limits: .init(bytes: 1, inodes: 1), frozenBy: how, reason: "r"), supervisor: 1).contains(
+                "it was ended instead"))
     }
 
     @Test func defaultsAreCappedByFreeSpace() {

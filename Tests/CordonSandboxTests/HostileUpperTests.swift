@@ -63,7 +63,9 @@ struct HostileUpperTests {
         // An in-workspace profile runs once its content is trusted.
         let trusted = try await h.cordon(["trust", h.workspace + "/cordon.yaml"])
         #expect(trusted.status == 0, "\(trusted.stderr)")
-        let r = try await h.cordon(["run", "--profile", h.workspace + "/cordon.yaml", "--workspace", h.workspace, "--name", "self", "--", "/bin/sh", "-c", script])
+        let r = try await h.cordon([
+            "run", "--profile", h.workspace + "/cordon.yaml", "--workspace", h.workspace, "--name", "self", "--", "/bin/sh", "-c", script,
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         #expect((try? String(contentsOfFile: h.workspace + "/cordon.yaml", encoding: .utf8)) == profile, "the agent edited its own profile on the host")
         #expect(r.stderr.contains("policy-protected"), "\(r.stderr)")

@@ -57,7 +57,8 @@ struct IdentityIsolationTests {
     }
 
     static func revokeKey(_ serial: String) {
-        _ = try? SandboxHarness.runBlocking(["/usr/bin/python3", "-c", "import ctypes; ctypes.CDLL(None).syscall(250, 3, \(Int(serial) ?? 0))"], environment: nil)
+        _ = try? SandboxHarness.runBlocking(
+            ["/usr/bin/python3", "-c", "import ctypes; ctypes.CDLL(None).syscall(250, 3, \(Int(serial) ?? 0))"], environment: nil)
     }
 
     /// Run as root, the agent is an unprivileged host uid: a root-only file the profile exposes
@@ -144,7 +145,8 @@ struct IdentityIsolationTests {
     func runAsRootASandboxFromBeforeKeepsItsChanges() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
-        let first = try await h.sandbox("echo one > /workspace/kept.txt && mkdir /workspace/d && echo x > /workspace/d/f && ln -s /etc/hostname /workspace/link")
+        let first = try await h.sandbox(
+            "echo one > /workspace/kept.txt && mkdir /workspace/d && echo x > /workspace/d/f && ln -s /etc/hostname /workspace/link")
         #expect(first.status == 0, "\(first.stderr)")
         // As an earlier cordon left it: everything root's, and no block recorded.
         let dir = h.state + "/cordon/sandboxes/t"

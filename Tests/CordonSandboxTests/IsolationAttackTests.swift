@@ -50,8 +50,9 @@ struct IsolationAttackTests {
             test -e /var/run/docker.sock && echo DOCKER
             echo done
             """
-        let r = try await h.cordon(["run", "--name", "s", "--workspace", h.workspace, "--", "/bin/sh", "-c", script],
-                             extraEnvironment: ["SSH_AUTH_SOCK": "/tmp/agent.sock", "DBUS_SESSION_BUS_ADDRESS": "unix:path=/run/dbus"])
+        let r = try await h.cordon(
+            ["run", "--name", "s", "--workspace", h.workspace, "--", "/bin/sh", "-c", script],
+            extraEnvironment: ["SSH_AUTH_SOCK": "/tmp/agent.sock", "DBUS_SESSION_BUS_ADDRESS": "unix:path=/run/dbus"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout == "ssh_auth_sock=unset dbus=unset\ndone\n", "\(r.stdout)")
     }
@@ -66,8 +67,10 @@ struct IsolationAttackTests {
         try h.write(".aws/credentials", "secret\n", in: home)
         try h.write("project/readme", "hello\n", in: base)
         let r = try await SandboxHarness.run(
-            [SandboxHarness.cordon, "run", "--name", "m", "--workspace", base, "--", "/bin/sh", "-c",
-             "cat /workspace/project/readme; cat /workspace/me/.ssh/id_rsa /workspace/me/.aws/credentials 2>&1 | grep -c KEY; echo x > /workspace/me/.ssh/new 2>&1 || echo write-refused"],
+            [
+                SandboxHarness.cordon, "run", "--name", "m", "--workspace", base, "--", "/bin/sh", "-c",
+                "cat /workspace/project/readme; cat /workspace/me/.ssh/id_rsa /workspace/me/.aws/credentials 2>&1 | grep -c KEY; echo x > /workspace/me/.ssh/new 2>&1 || echo write-refused",
+            ],
             environment: h.environment(extra: ["HOME": home]))
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.hasPrefix("hello\n0\n"), "\(r.stdout)")
@@ -121,7 +124,9 @@ struct IsolationAttackTests {
         defer { h.cleanup() }
         // First thing the command does, so it races init's start-up: init's memory map,
         // environment, descriptors and root stay closed to it (their numbers may be listed).
-        let r = try await h.sandbox("for f in /proc/1/maps /proc/1/environ /proc/1/mem /proc/1/stack; do head -c1 $f >/dev/null 2>&1 && echo READ $f; done; for l in /proc/1/fd/0 /proc/1/cwd /proc/1/root /proc/1/exe; do readlink $l >/dev/null 2>&1 && echo FOLLOWED $l; done; grep -c . /proc/self/maps >/dev/null && echo own-ok")
+        let r = try await h.sandbox(
+            "for f in /proc/1/maps /proc/1/environ /proc/1/mem /proc/1/stack; do head -c1 $f >/dev/null 2>&1 && echo READ $f; done; for l in /proc/1/fd/0 /proc/1/cwd /proc/1/root /proc/1/exe; do readlink $l >/dev/null 2>&1 && echo FOLLOWED $l; done; grep -c . /proc/self/maps >/dev/null && echo own-ok"
+        )
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout == "own-ok\n", "\(r.stdout)")
     }
@@ -140,7 +145,9 @@ struct IsolationAttackTests {
     @Test func writesOutsideTheAllowedPathsFail() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
-        let r = try await h.sandbox("for p in /usr/evil /etc/evil /evil /dev/evil /proc/sys/kernel/hostname; do (echo x > $p) 2>/dev/null && echo WROTE $p; done; echo ok > /tmp/t && echo ok > $HOME/t && echo ok > /dev/shm/t && echo writable-ok")
+        let r = try await h.sandbox(
+            "for p in /usr/evil /etc/evil /evil /dev/evil /proc/sys/kernel/hostname; do (echo x > $p) 2>/dev/null && echo WROTE $p; done; echo ok > /tmp/t && echo ok > $HOME/t && echo ok > /dev/shm/t && echo writable-ok"
+        )
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout == "writable-ok\n", "\(r.stdout)")
     }
@@ -178,8 +185,10 @@ struct IsolationAttackTests {
         let workspace = h.workspace
         let (first, status, rest) = try await SandboxHarness.offPool { () throws -> (String, Int32, String) in
             let process = try RunningProcess(
-                [SandboxHarness.cordon, "run", "--name", "sig", "--workspace", workspace, "--", "/bin/sh", "-c",
-                 "trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.1; done"],
+                [
+                    SandboxHarness.cordon, "run", "--name", "sig", "--workspace", workspace, "--", "/bin/sh", "-c",
+                    "trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.1; done",
+                ],
                 environment: environment)
             let first = try process.readLine(timeout: .seconds(60))
             process.signal(SIGTERM)
@@ -199,8 +208,11 @@ struct IsolationAttackTests {
         let workspace = h.workspace
         let (before, remaining) = try await SandboxHarness.offPool { () throws -> (String, String) in
             let process = try RunningProcess(
-                [SandboxHarness.cordon, "run", "--name", "orphans", "--workspace", workspace, "--", "/usr/bin/python3", "-c",
-                 "import os, time, sys\nfor _ in range(3):\n    if os.fork() == 0:\n        os.setsid()\n        time.sleep(300)\nprint('ready', flush=True)\ntime.sleep(300)", marker],
+                [
+                    SandboxHarness.cordon, "run", "--name", "orphans", "--workspace", workspace, "--", "/usr/bin/python3", "-c",
+                    "import os, time, sys\nfor _ in range(3):\n    if os.fork() == 0:\n        os.setsid()\n        time.sleep(300)\nprint('ready', flush=True)\ntime.sleep(300)",
+                    marker,
+                ],
                 environment: environment)
             _ = try process.readLine(timeout: .seconds(60))
             let before = try SandboxHarness.runBlocking(["/usr/bin/pgrep", "-f", marker], environment: nil).stdout
@@ -222,7 +234,8 @@ struct IsolationAttackTests {
         let h = try SandboxHarness()
         defer { h.cleanup() }
         // Forks until refused (children sleep); must stop at the default limit, not take the host.
-        let bomb = "import os, time\nn = 0\ntry:\n    while n < 5000:\n        if os.fork() == 0:\n            time.sleep(30); os._exit(0)\n        n += 1\nexcept OSError as e:\n    print('refused', n, e.errno)\nelse:\n    print('unbounded', n)"
+        let bomb =
+            "import os, time\nn = 0\ntry:\n    while n < 5000:\n        if os.fork() == 0:\n            time.sleep(30); os._exit(0)\n        n += 1\nexcept OSError as e:\n    print('refused', n, e.errno)\nelse:\n    print('unbounded', n)"
         let r = try await h.cordon(["run", "--name", "bomb", "--", "/usr/bin/python3", "-c", bomb], timeout: 90)
         #expect(r.stdout.hasPrefix("refused "), "\(r.stdout) \(r.stderr)")
         let count = Int(r.stdout.split(separator: " ").dropFirst().first ?? "") ?? 99999
@@ -240,8 +253,10 @@ struct IsolationAttackTests {
         _ = try await SandboxHarness.run(["/bin/chmod", "755", h.root], environment: nil)
         let env = h.environment()
         let r = try await SandboxHarness.run(
-            ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", SandboxHarness.cordon, "run", "--name", "rootless",
-             "--workspace", h.workspace, "--", "/bin/sh", "-c", "id -u; cat /workspace/file.txt; echo x > /workspace/new; grep CapEff /proc/self/status"],
+            [
+                "/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", SandboxHarness.cordon, "run", "--name", "rootless",
+                "--workspace", h.workspace, "--", "/bin/sh", "-c", "id -u; cat /workspace/file.txt; echo x > /workspace/new; grep CapEff /proc/self/status",
+            ],
             environment: env, directory: h.workspace)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.hasPrefix("65534\nhost\n"), "\(r.stdout)")
@@ -254,7 +269,8 @@ struct IsolationAttackTests {
         let h = try SandboxHarness()
         defer { h.cleanup() }
         let command = "\(SandboxHarness.cordon) run --name tty --workspace \(h.workspace) -- /bin/sh -c 'tty; test -t 0 && echo stdin-tty; stty size'"
-        let r = try await SandboxHarness.run(["/usr/bin/script", "-qec", "stty cols 91 rows 27; " + command, "/dev/null"], environment: h.environment(), directory: h.workspace)
+        let r = try await SandboxHarness.run(
+            ["/usr/bin/script", "-qec", "stty cols 91 rows 27; " + command, "/dev/null"], environment: h.environment(), directory: h.workspace)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("/dev/console"), "\(r.stdout)")
         #expect(r.stdout.contains("stdin-tty"))

@@ -25,18 +25,18 @@ struct NetworkContainmentTests {
 
     /// Python run inside the sandbox: raw DNS queries (rcode, answers) to any server address.
     static let dnsClient = #"""
-    import socket, struct, sys
-    def query(name, qtype, server="8.8.8.8"):
-        q = struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0)
-        for label in name.split("."): q += bytes([len(label)]) + label.encode()
-        q += b"\0" + struct.pack(">HH", qtype, 1)
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5)
-        s.sendto(q, (server, 53))
-        r = s.recv(4096)
-        return r[3] & 0xF, struct.unpack(">H", r[6:8])[0]
-    for name, qtype in [("allowed.test", 1), ("allowed.test", 16), ("unlisted.test", 1)]:
-        print("dns", name, qtype, *query(name, qtype))
-    """#
+        import socket, struct, sys
+        def query(name, qtype, server="8.8.8.8"):
+            q = struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0)
+            for label in name.split("."): q += bytes([len(label)]) + label.encode()
+            q += b"\0" + struct.pack(">HH", qtype, 1)
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5)
+            s.sendto(q, (server, 53))
+            r = s.recv(4096)
+            return r[3] & 0xF, struct.unpack(">H", r[6:8])[0]
+        for name, qtype in [("allowed.test", 1), ("allowed.test", 16), ("unlisted.test", 1)]:
+            print("dns", name, qtype, *query(name, qtype))
+        """#
 
     /// Python run inside the sandbox: what a tool with no proxy settings can and cannot reach.
     static func probes(port: Int) -> String {
@@ -274,7 +274,8 @@ struct NetworkContainmentTests {
     @Test func theSandboxHasTheCaptureLinkAndItsRoute() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
-        let r = try await h.sandbox("""
+        let r = try await h.sandbox(
+            """
             tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort | tr '\\n' ' '; echo
             tail -n +2 /proc/net/route | cut -f1-3 | tr '\\t' ' '
             cat /proc/sys/net/ipv6/conf/all/disable_ipv6
@@ -293,7 +294,8 @@ struct NetworkContainmentTests {
     @Test func capturedConnectionsGetLoopbackSizedSegments() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
-        let probe = "import socket\nfor target in [('192.0.2.1', 80), ('127.0.0.1', 3128)]:\n    s = socket.create_connection(target, timeout=10)\n    print(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG))\n    s.close()"
+        let probe =
+            "import socket\nfor target in [('192.0.2.1', 80), ('127.0.0.1', 3128)]:\n    s = socket.create_connection(target, timeout=10)\n    print(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG))\n    s.close()"
         let r = try await h.cordon(["run", "--name", "mss", "--", "/usr/bin/python3", "-c", probe])
         #expect(r.status == 0, "\(r.stderr)")
         let sizes = r.stdout.split(separator: "\n").compactMap { Int($0) }
@@ -359,7 +361,9 @@ struct ApprovalFlowTests {
             echo "nope=$(curl -sS -m 60 -o /dev/null -w '%{http_code}' http://nope.test:\(port)/)"
             echo "again=$(curl -sS -m 60 -o /dev/null -w '%{http_code}' http://once.test:\(port)/)"
             """
-        let argv = [SandboxHarness.cordon, "run", "--name", "tty", "--workspace", h.workspace, "--profile", h.root + "/profile.yaml", "--", "/bin/sh", "-c", script]
+        let argv = [
+            SandboxHarness.cordon, "run", "--name", "tty", "--workspace", h.workspace, "--profile", h.root + "/profile.yaml", "--", "/bin/sh", "-c", script,
+        ]
         let r = try await SandboxHarness.run(
             ["/usr/bin/python3", "-c", Self.ptyDriver, "once.test:\(port)=o,nope.test:\(port)=d"] + argv, environment: h.environment(), directory: h.workspace)
         #expect(r.status == 0, "\(r.stdout) \(r.stderr)")
@@ -483,7 +487,8 @@ struct StreamingTests {
             curl -sS -m 120 http://allowed.test:\(port)/big?mb=128 | wc -c
             curl -sS -m 120 --noproxy '*' http://allowed.test:\(port)/big?mb=128 | wc -c
             """
-        let r = try await h.cordon(["run", "--name", "big", "--workspace", h.workspace, "--profile", h.root + "/profile.yaml", "--", "/bin/sh", "-c", script], timeout: 300)
+        let r = try await h.cordon(
+            ["run", "--name", "big", "--workspace", h.workspace, "--profile", h.root + "/profile.yaml", "--", "/bin/sh", "-c", script], timeout: 300)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout == "134217728\n134217728\n", "\(r.stdout)")
         let events = try String(contentsOfFile: h.state + "/cordon/sandboxes/big/events.jsonl", encoding: .utf8)
@@ -502,19 +507,21 @@ struct OpaqueProtocolTests {
         let h = try SandboxHarness()
         defer { h.cleanup() }
         let banner = #"""
-        import socket, threading
-        s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)
-        print(s.getsockname()[1], flush=True)
-        def serve(c):
-            c.sendall(b"SSH-2.0-cordon-test\r\n"); c.recv(100); c.close()
-        while True:
-            c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
-        """#
+            import socket, threading
+            s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)
+            print(s.getsockname()[1], flush=True)
+            def serve(c):
+                c.sendall(b"SSH-2.0-cordon-test\r\n"); c.recv(100); c.close()
+            while True:
+                c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
+            """#
         let process = try RunningProcess(["/usr/bin/python3", "-c", banner], discardStderr: true)
         defer { process.signal(SIGKILL, group: true); _ = process.waitForExit(timeout: .seconds(30)) }
         let port = try await SandboxHarness.offPool { Int(try process.readLine()) ?? 0 }
         try #require(port > 0)
-        try h.write("profile.yaml", """
+        try h.write(
+            "profile.yaml",
+            """
             name: opaque
             egress:
               domains: ["git.test:\(port)", "web.test"]
@@ -578,7 +585,7 @@ struct LazyNetworkStartTests {
             guard let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { continue }
             let arguments = cmdline.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
             guard arguments.count > 3, arguments[0].hasSuffix("/cordon"), arguments[1] == "run",
-                  let index = arguments.firstIndex(of: "--name"), arguments.indices.contains(index + 1), arguments[index + 1] == name
+                let index = arguments.firstIndex(of: "--name"), arguments.indices.contains(index + 1), arguments[index + 1] == name
             else { continue }
             let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
             return tasks.compactMap { try? String(contentsOfFile: "/proc/\(pid)/task/\($0)/comm", encoding: .utf8) }

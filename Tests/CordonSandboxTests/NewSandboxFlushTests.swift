@@ -92,7 +92,9 @@ struct FreshSandboxStateTests {
                 let owner = try String(contentsOfFile: IdentityRange.registry + "/" + block, encoding: .utf8)
                 #expect(owner == directory)
             }
-            let again = try await h.cordon(["run", "--name", name, "--workspace", h.workspace, "--", "/bin/sh", "-c", "cat /workspace/new-file 2>/dev/null || echo none"])
+            let again = try await h.cordon([
+                "run", "--name", name, "--workspace", h.workspace, "--", "/bin/sh", "-c", "cat /workspace/new-file 2>/dev/null || echo none",
+            ])
             #expect(again.status == 0, "\(again.stderr)")
             #expect(again.stdout == (writes ? "kept\n" : "none\n"), "\(again.stderr)")
         }
@@ -109,8 +111,10 @@ struct FreshSandboxStateTests {
         func flushes(_ script: String) async throws -> [String] {
             let trace = h.root + "/trace-\(UInt32.random(in: 0...UInt32.max))"
             let r = try await SandboxHarness.run(
-                ["/usr/bin/strace", "-f", "-qq", "-e", "trace=fsync,fdatasync,syncfs,sync", "-o", trace,
-                 SandboxHarness.cordon, "run", "--workspace", h.workspace, "--", "/bin/sh", "-c", script],
+                [
+                    "/usr/bin/strace", "-f", "-qq", "-e", "trace=fsync,fdatasync,syncfs,sync", "-o", trace,
+                    SandboxHarness.cordon, "run", "--workspace", h.workspace, "--", "/bin/sh", "-c", script,
+                ],
                 environment: h.environment(), directory: h.workspace)
             #expect(r.status == 0, "\(r.stderr)")
             let lines = try String(contentsOfFile: trace, encoding: .utf8).split(separator: "\n")

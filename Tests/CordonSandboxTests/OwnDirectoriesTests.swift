@@ -109,9 +109,11 @@ struct OwnDirectoriesTests {
         // process's mount table, which other suites compare, stays as it was.
         let script = "mount --bind \"$1\" \"$2\" && shift 2 && exec \"$@\""
         let r = try await SandboxHarness.run(
-            ["/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script, "sh", config, project + "/inner", SandboxHarness.cordon,
-             "run", "--name", "sub", "--workspace", workspace, "--profile", h.root + "/profile.yaml", "--", "/bin/sh", "-c",
-             "echo agent >> /data/inner/cordon/trusted-profiles; echo agent >> /workspace/inner/cordon/trusted-profiles; echo ran"],
+            [
+                "/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script, "sh", config, project + "/inner", SandboxHarness.cordon,
+                "run", "--name", "sub", "--workspace", workspace, "--profile", h.root + "/profile.yaml", "--", "/bin/sh", "-c",
+                "echo agent >> /data/inner/cordon/trusted-profiles; echo agent >> /workspace/inner/cordon/trusted-profiles; echo ran",
+            ],
             environment: h.environment(extra: ["XDG_CONFIG_HOME": config]), directory: h.workspace)
         #expect(r.status == 125, "\(r.stdout) \(r.stderr)")
         #expect(!r.stdout.contains("ran"))

@@ -14,13 +14,16 @@ struct PlanBuilderTests {
 
     func plan(_ profile: Profile = .defaults, workspace: String = "/home/alice/project", host: HostFacts = host) -> SandboxPlan {
         let layout = SandboxLayout(directory: "/state/sandboxes/t")
-        return PlanBuilder(profile: profile, host: host).build(.init(
-            name: "t", workspace: workspace, command: ["true"], terminal: false, layout: layout, dataRoot: "/state/profiles/default/data", rlimitFallback: false))
+        return PlanBuilder(profile: profile, host: host).build(
+            .init(
+                name: "t", workspace: workspace, command: ["true"], terminal: false, layout: layout, dataRoot: "/state/profiles/default/data",
+                rlimitFallback: false))
     }
 
     @Test func secureModeMountsTheWorkspaceAsAnOverlay() {
         let steps = plan().steps
-        #expect(steps.contains(.overlay(lower: "/home/alice/project", upper: "/state/sandboxes/t/upper", work: "/state/sandboxes/t/work", target: "/workspace")))
+        #expect(
+            steps.contains(.overlay(lower: "/home/alice/project", upper: "/state/sandboxes/t/upper", work: "/state/sandboxes/t/work", target: "/workspace")))
         #expect(!steps.contains { if case .bind(_, "/workspace", _) = $0 { return true } else { return false } })
     }
 
@@ -30,10 +33,12 @@ struct PlanBuilderTests {
         var host = Self.host
         host.etcFiles.insert("/etc/machine-id")
         let layout = SandboxLayout(directory: "/state/sandboxes/t")
-        let steps = PlanBuilder(profile: .defaults, host: host).build(.init(
-            name: "t", workspace: "/home/alice/project", command: ["true"], terminal: false, layout: layout,
-            dataRoot: "/state/profiles/default/data", rlimitFallback: false,
-            machineID: "0123456789abcdef0123456789abcdef", bootID: "11111111-2222-4333-8444-555555555555")).steps
+        let steps = PlanBuilder(profile: .defaults, host: host).build(
+            .init(
+                name: "t", workspace: "/home/alice/project", command: ["true"], terminal: false, layout: layout,
+                dataRoot: "/state/profiles/default/data", rlimitFallback: false,
+                machineID: "0123456789abcdef0123456789abcdef", bootID: "11111111-2222-4333-8444-555555555555")
+        ).steps
         #expect(steps.contains(.cover(target: "/etc/machine-id", contents: "0123456789abcdef0123456789abcdef\n", mode: 0o444)))
         #expect(steps.contains(.cover(target: "/proc/sys/kernel/random/boot_id", contents: "11111111-2222-4333-8444-555555555555\n", mode: 0o444)))
         #expect(steps.contains { if case .cover("/etc/passwd", let text, _) = $0 { return text.contains("agent:x:1000") } else { return false } })
@@ -136,7 +141,8 @@ struct PlanBuilderTests {
         profile.resources = .init(memory: 1 << 30, pids: 100)
         let layout = SandboxLayout(directory: "/s")
         let builder = PlanBuilder(profile: profile, host: Self.host)
-        let withCgroups = builder.build(.init(name: "t", workspace: "/w", command: ["x"], terminal: false, layout: layout, dataRoot: "/d", rlimitFallback: false))
+        let withCgroups = builder.build(
+            .init(name: "t", workspace: "/w", command: ["x"], terminal: false, layout: layout, dataRoot: "/d", rlimitFallback: false))
         let fallback = builder.build(.init(name: "t", workspace: "/w", command: ["x"], terminal: false, layout: layout, dataRoot: "/d", rlimitFallback: true))
         #expect(withCgroups.resourceLimits.map(\.name) == ["core"])
         #expect(fallback.resourceLimits.map(\.name) == ["core", "nproc", "data"])

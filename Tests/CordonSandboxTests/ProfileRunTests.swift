@@ -23,7 +23,8 @@ struct ProfileRunTests {
         let h = try SandboxHarness()
         defer { h.cleanup() }
         try h.write("profile.yaml", "name: tiny\nresources:\n  pids: 40\n", in: h.root)
-        let bomb = "import os, time\nn = 0\ntry:\n    while n < 1000:\n        if os.fork() == 0:\n            time.sleep(20); os._exit(0)\n        n += 1\nexcept OSError as e:\n    print('refused', n, flush=True)"
+        let bomb =
+            "import os, time\nn = 0\ntry:\n    while n < 1000:\n        if os.fork() == 0:\n            time.sleep(20); os._exit(0)\n        n += 1\nexcept OSError as e:\n    print('refused', n, flush=True)"
         let r = try await h.cordon(["run", "--profile", h.root + "/profile.yaml", "--name", "bomb", "--", "/usr/bin/python3", "-c", bomb])
         #expect(r.stdout.hasPrefix("refused "), "\(r.stdout) \(r.stderr)")
         let forked = Int(r.stdout.split(separator: " ").dropFirst().first?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 9999
@@ -34,8 +35,9 @@ struct ProfileRunTests {
         let h = try SandboxHarness()
         defer { h.cleanup() }
         try h.write("profile.yaml", "name: envy\nenv:\n  FOO: bar\n", in: h.root)
-        let r = try await h.cordon(["run", "--profile", h.root + "/profile.yaml", "--name", "env", "--", "/bin/sh", "-c", "echo $FOO; echo ${HOSTONLY:-unset}"],
-                             extraEnvironment: ["HOSTONLY": "leak"])
+        let r = try await h.cordon(
+            ["run", "--profile", h.root + "/profile.yaml", "--name", "env", "--", "/bin/sh", "-c", "echo $FOO; echo ${HOSTONLY:-unset}"],
+            extraEnvironment: ["HOSTONLY": "leak"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout == "bar\nunset\n")
     }
@@ -135,8 +137,11 @@ struct HostReadinessTests {
         _ = try await SandboxHarness.run(["/bin/chown", "-R", "65534:65534", h.root], environment: nil)
         _ = try await SandboxHarness.run(["/bin/chmod", "755", h.root], environment: nil)
         let r = try await SandboxHarness.run(
-            ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", SandboxHarness.cordon, "run", "--profile", h.root + "/strict.yaml",
-             "--name", "strict", "--workspace", h.workspace, "--", "/bin/sh", "-c", "touch /workspace/ran"],
+            [
+                "/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", SandboxHarness.cordon, "run", "--profile",
+                h.root + "/strict.yaml",
+                "--name", "strict", "--workspace", h.workspace, "--", "/bin/sh", "-c", "touch /workspace/ran",
+            ],
             environment: h.environment(), directory: h.workspace)
         if r.status == 0 { return }  // this host delegates cgroups to unprivileged users: nothing to refuse
         #expect(r.status == 125)
@@ -191,8 +196,10 @@ struct ModeAndCopyTests {
         defer { h.cleanup() }
         try h.write(".gitconfig", "[user]\n\tname = host\n", in: h.home)
         try h.write("profile.yaml", "name: copier\ncopy:\n  - host: \(h.home)/.gitconfig\n    sandbox: ~/.gitconfig\n", in: h.root)
-        let r = try await h.cordon(["run", "--profile", h.root + "/profile.yaml", "--name", "copy", "--", "/bin/sh", "-c",
-                              "cat ~/.gitconfig; echo '\tname = agent' >> ~/.gitconfig && echo edited"])
+        let r = try await h.cordon([
+            "run", "--profile", h.root + "/profile.yaml", "--name", "copy", "--", "/bin/sh", "-c",
+            "cat ~/.gitconfig; echo '\tname = agent' >> ~/.gitconfig && echo edited",
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("name = host") && r.stdout.contains("edited"), "\(r.stdout)")
         #expect(try String(contentsOfFile: h.home + "/.gitconfig", encoding: .utf8) == "[user]\n\tname = host\n")

@@ -10,24 +10,44 @@ struct SandboxEventTests {
     static let time = "2026-12-06T13:00:00Z"
 
     static let cases: [(SandboxEvent, String)] = [
-        (SandboxEvent(sandbox: "s", .start(.init(
-            profile: "/p.yaml", mode: "secure", workspace: "/w", command: ["sh", "-c", "echo \"hi\""], limits: "cgroup v2",
-            landlockABI: 4, network: "proxy", diskLimitBytes: 1024, inodeLimit: 10)), time: time),
-         #"{"time":"2026-12-06T13:00:00Z","event":"start","sandbox":"s","profile":"/p.yaml","mode":"secure","workspace":"/w","command":["sh","-c","echo \"hi\""],"limits":"cgroup v2","landlock_abi":4,"network":"proxy","disk_limit_bytes":1024,"inode_limit":10}"#),
-        (SandboxEvent(sandbox: "s", .network(state: "proxied"), time: time),
-         #"{"time":"2026-12-06T13:00:00Z","event":"network","sandbox":"s","state":"proxied"}"#),
-        (SandboxEvent(sandbox: "s", .setupFailed(error: "no\nway"), time: time),
-         #"{"time":"2026-12-06T13:00:00Z","event":"setup_failed","sandbox":"s","error":"no\nway"}"#),
-        (SandboxEvent(sandbox: "s", .exit(.init(status: 5, durationMS: 12, oomKills: 0, supervisorPeakRSSKB: 20000)), time: time),
-         #"{"time":"2026-12-06T13:00:00Z","event":"exit","sandbox":"s","status":5,"duration_ms":12,"oom_kills":0,"supervisor_peak_rss_kb":20000}"#),
-        (SandboxEvent(sandbox: "s", .diskLimit(.init(bytes: 2048, inodes: 3, limitBytes: 1024, limitInodes: 100, frozenBy: "SIGSTOP", reason: "r")), time: time),
-         #"{"time":"2026-12-06T13:00:00Z","event":"disk_limit","sandbox":"s","bytes":2048,"inodes":3,"limit_bytes":1024,"limit_inodes":100,"frozen_by":"SIGSTOP","reason":"r"}"#),
-        (SandboxEvent(sandbox: "s", .sync(.round(applied: ["a"], held: [], rules: ["aws"], raced: false)), time: time),
-         #"{"time":"2026-12-06T13:00:00Z","event":"sync","sandbox":"s","applied":["a"],"held":[],"rules":["aws"],"raced":false}"#),
-        (SandboxEvent(sandbox: "s", .sync(.unavailable(error: "e")), time: time),
-         #"{"time":"2026-12-06T13:00:00Z","event":"sync","sandbox":"s","state":"unavailable","error":"e"}"#),
-        (SandboxEvent(sandbox: "s", .sync(.failed(error: "e")), time: time),
-         #"{"time":"2026-12-06T13:00:00Z","event":"sync","sandbox":"s","state":"failed","error":"e"}"#),
+        (
+            SandboxEvent(
+                sandbox: "s",
+                .start(
+                    .init(
+                        profile: "/p.yaml", mode: "secure", workspace: "/w", command: ["sh", "-c", "echo \"hi\""], limits: "cgroup v2",
+                        landlockABI: 4, network: "proxy", diskLimitBytes: 1024, inodeLimit: 10)), time: time),
+            #"{"time":"2026-12-06T13:00:00Z","event":"start","sandbox":"s","profile":"/p.yaml","mode":"secure","workspace":"/w","command":["sh","-c","echo \"hi\""],"limits":"cgroup v2","landlock_abi":4,"network":"proxy","disk_limit_bytes":1024,"inode_limit":10}"#
+        ),
+        (
+            SandboxEvent(sandbox: "s", .network(state: "proxied"), time: time),
+            #"{"time":"2026-12-06T13:00:00Z","event":"network","sandbox":"s","state":"proxied"}"#
+        ),
+        (
+            SandboxEvent(sandbox: "s", .setupFailed(error: "no\nway"), time: time),
+            #"{"time":"2026-12-06T13:00:00Z","event":"setup_failed","sandbox":"s","error":"no\nway"}"#
+        ),
+        (
+            SandboxEvent(sandbox: "s", .exit(.init(status: 5, durationMS: 12, oomKills: 0, supervisorPeakRSSKB: 20000)), time: time),
+            #"{"time":"2026-12-06T13:00:00Z","event":"exit","sandbox":"s","status":5,"duration_ms":12,"oom_kills":0,"supervisor_peak_rss_kb":20000}"#
+        ),
+        (
+            SandboxEvent(
+                sandbox: "s", .diskLimit(.init(bytes: 2048, inodes: 3, limitBytes: 1024, limitInodes: 100, frozenBy: "SIGSTOP", reason: "r")), time: time),
+            #"{"time":"2026-12-06T13:00:00Z","event":"disk_limit","sandbox":"s","bytes":2048,"inodes":3,"limit_bytes":1024,"limit_inodes":100,"frozen_by":"SIGSTOP","reason":"r"}"#
+        ),
+        (
+            SandboxEvent(sandbox: "s", .sync(.round(applied: ["a"], held: [], rules: ["aws"], raced: false)), time: time),
+            #"{"time":"2026-12-06T13:00:00Z","event":"sync","sandbox":"s","applied":["a"],"held":[],"rules":["aws"],"raced":false}"#
+        ),
+        (
+            SandboxEvent(sandbox: "s", .sync(.unavailable(error: "e")), time: time),
+            #"{"time":"2026-12-06T13:00:00Z","event":"sync","sandbox":"s","state":"unavailable","error":"e"}"#
+        ),
+        (
+            SandboxEvent(sandbox: "s", .sync(.failed(error: "e")), time: time),
+            #"{"time":"2026-12-06T13:00:00Z","event":"sync","sandbox":"s","state":"failed","error":"e"}"#
+        ),
     ]
 
     @Test func eachEventWritesTheLineItWroteBefore() {

@@ -22,8 +22,10 @@ struct SymlinkedMaskTests {
         defer { h.cleanup() }
         let (outer, link) = try makeHome(h)
         let r = try await SandboxHarness.run(
-            [SandboxHarness.cordon, "run", "--name", "w", "--workspace", outer, "--", "/bin/sh", "-c",
-             "cat /workspace/project/readme; cat /workspace/me/.ssh/id_rsa 2>&1 | grep -c KEY; true"],
+            [
+                SandboxHarness.cordon, "run", "--name", "w", "--workspace", outer, "--", "/bin/sh", "-c",
+                "cat /workspace/project/readme; cat /workspace/me/.ssh/id_rsa 2>&1 | grep -c KEY; true",
+            ],
             environment: h.environment(extra: ["HOME": link + "/me"]))
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout == "hello\n0\n", "\(r.stdout)")
@@ -35,8 +37,10 @@ struct SymlinkedMaskTests {
         let (outer, link) = try makeHome(h)
         try h.write("profile.yaml", "name: m\nmounts:\n  - {host: \(link), sandbox: /outer}\n", in: h.root)
         let r = try await SandboxHarness.run(
-            [SandboxHarness.cordon, "run", "--name", "m", "--profile", h.root + "/profile.yaml", "--workspace", h.workspace, "--", "/bin/sh", "-c",
-             "cat /outer/project/readme; cat /outer/me/.ssh/id_rsa 2>&1 | grep -c KEY; true"],
+            [
+                SandboxHarness.cordon, "run", "--name", "m", "--profile", h.root + "/profile.yaml", "--workspace", h.workspace, "--", "/bin/sh", "-c",
+                "cat /outer/project/readme; cat /outer/me/.ssh/id_rsa 2>&1 | grep -c KEY; true",
+            ],
             environment: h.environment(extra: ["HOME": outer + "/me"]))
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout == "hello\n0\n", "\(r.stdout)")

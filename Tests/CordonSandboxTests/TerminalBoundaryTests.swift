@@ -44,15 +44,18 @@ struct TerminalBoundaryTests {
             except BlockingIOError: return b""
         """
 
-    static func drive(_ body: String, profile: String? = nil, arguments: [String] = []) async throws -> (stdout: String, stderr: String, harness: SandboxHarness) {
+    static func drive(_ body: String, profile: String? = nil, arguments: [String] = []) async throws -> (
+        stdout: String, stderr: String, harness: SandboxHarness
+    ) {
         let h = try SandboxHarness()
         var profilePath = ""
         if let profile {
             profilePath = h.root + "/profile.yaml"
             try h.write("profile.yaml", profile, in: h.root)
         }
-        let r = try await SandboxHarness.run(["/usr/bin/python3", "-c", prelude + "\n" + body, SandboxHarness.cordon, h.workspace, profilePath] + arguments,
-                                             environment: h.environment(), directory: h.workspace)
+        let r = try await SandboxHarness.run(
+            ["/usr/bin/python3", "-c", prelude + "\n" + body, SandboxHarness.cordon, h.workspace, profilePath] + arguments,
+            environment: h.environment(), directory: h.workspace)
         return (r.stdout, r.stderr, h)
     }
 
@@ -60,7 +63,8 @@ struct TerminalBoundaryTests {
     /// tries to read what the user types at the real terminal, turn its echo off, and open
     /// /dev/tty. The keystrokes stay in the user's terminal; its modes are untouched.
     @Test func theAgentCannotReadTheUsersKeystrokes() async throws {
-        let (out, err, h) = try await Self.drive(#"""
+        let (out, err, h) = try await Self.drive(
+            #"""
             agent = r'''
             import os, select, termios, time, sys
             fds = [1, 2]
@@ -108,7 +112,8 @@ struct TerminalBoundaryTests {
     /// Streams that are not terminals stay what they are: a pipe in, a file out, while the other
     /// streams are the terminal; and stdin a terminal with stdout redirected.
     @Test func pipesAndFilesStayPipesAndFiles() async throws {
-        let (out, err, h) = try await Self.drive(#"""
+        let (out, err, h) = try await Self.drive(
+            #"""
             target = workspace + "/../out.txt"
             code, _ = run(["/bin/cat"], stdin="pipe", stdout=target, feed=b"piped-through\n")
             print("cat", code, open(target).read().strip())
@@ -128,7 +133,8 @@ struct TerminalBoundaryTests {
     /// No stream a terminal, but cordon has one (its controlling terminal): neither init nor the
     /// command is in its session, so /dev/tty does not open and /proc shows no terminal.
     @Test func noProcessOfTheSandboxHasTheHostsTerminal() async throws {
-        let (out, err, h) = try await Self.drive(#"""
+        let (out, err, h) = try await Self.drive(
+            #"""
             agent = "import os\nfor pid in ('1', 'self'):\n    print('tty_nr', pid, open('/proc/%s/stat' % pid).read().rsplit(')', 1)[1].split()[4])\ntry:\n    os.open('/dev/tty', os.O_RDWR); print('devtty-open')\nexcept OSError as e:\n    print('devtty-error', e.errno)"
             target = workspace + "/../out.txt"
             code, screen = run(["/usr/bin/python3", "-c", agent], stdin="pipe", stdout=target, stderr=target + ".err", feed=b"")
@@ -142,7 +148,8 @@ struct TerminalBoundaryTests {
 
     /// The terminal's modes come back however the run ends.
     @Test func terminalModesAreRestoredOnEveryExitPath() async throws {
-        let (out, err, h) = try await Self.drive(#"""
+        let (out, err, h) = try await Self.drive(
+            #"""
             loop = ["/bin/sh", "-c", "stty raw -echo; echo ready; while :; do sleep 0.1; done"]
             def signal_when_ready(sig):
                 def act(proc, out):
@@ -164,12 +171,14 @@ struct TerminalBoundaryTests {
             """#)
         defer { h.cleanup() }
         for name in ["exit", "killed", "sigint", "sigterm", "sighup"] {
-            #expect(out.contains("\(name) ") && out.split(separator: "\n").contains { $0.hasPrefix(name + " ") && $0.hasSuffix(" same") }, "\(name): \(out) \(err)")
+            #expect(
+                out.contains("\(name) ") && out.split(separator: "\n").contains { $0.hasPrefix(name + " ") && $0.hasSuffix(" same") }, "\(name): \(out) \(err)")
         }
     }
 
     @Test func setUpErrorsRestoreTheTerminal() async throws {
-        let (out, err, h) = try await Self.drive(#"""
+        let (out, err, h) = try await Self.drive(
+            #"""
             before = termios.tcgetattr(master)
             code, screen = run(["/bin/true"])
             print("code", code, "same" if termios.tcgetattr(master) == before else "CHANGED")
@@ -181,7 +190,8 @@ struct TerminalBoundaryTests {
 
     /// TIOCSTI (typing into the terminal's input queue) stays denied on the sandbox's pty.
     @Test func tiocstiIsDeniedOnThePty() async throws {
-        let (out, err, h) = try await Self.drive(#"""
+        let (out, err, h) = try await Self.drive(
+            #"""
             agent = "import fcntl, termios, os\ntry:\n    fcntl.ioctl(0, termios.TIOCSTI, b'x'); print('injected')\nexcept OSError as e:\n    print('tiocsti', e.errno)"
             code, screen = run(["/usr/bin/python3", "-c", agent])
             print(screen.decode(errors="replace").replace("\r", ""))
@@ -195,7 +205,8 @@ struct TerminalBoundaryTests {
 
     /// What reaches the terminal when the agent prints `hostile` (cordon's stderr included).
     static func hostileScreen(profile: String? = nil) async throws -> (screen: String, output: String) {
-        let (out, err, h) = try await drive(#"""
+        let (out, err, h) = try await drive(
+            #"""
             code, screen = run(["/bin/sh", "-c", sys.argv[4] + "; printf '\\033[?1049h\\033[?1000hTUI'"])
             print("exit", code)
             print("screen=" + screen.hex())

@@ -31,7 +31,10 @@ struct TrapRunTests {
         defer { h.cleanup() }
         let r = try await h.cordon(
             ["run", "--name", "locale", "--workspace", h.workspace, "--", "/bin/sh", "-c", "env | grep -E '^(LANG|LANGUAGE|LC_[A-Z_]+)=' | sort"],
-            extraEnvironment: ["LANG": "C.UTF-8", "LC_TIME": "en_GB.UTF-8", "LC_EVIL": "C", "LC_SECRET_TOKEN": "hunter2", "LC_ALL": "$(touch /tmp/pwned)", "LC_CTYPE": "/tmp/evil"])
+            extraEnvironment: [
+                "LANG": "C.UTF-8", "LC_TIME": "en_GB.UTF-8", "LC_EVIL": "C", "LC_SECRET_TOKEN": "hunter2", "LC_ALL": "$(touch /tmp/pwned)",
+                "LC_CTYPE": "/tmp/evil",
+            ])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout == "LANG=C.UTF-8\nLC_TIME=en_GB.UTF-8\n", "\(r.stdout)")
     }

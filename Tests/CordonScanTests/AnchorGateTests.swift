@@ -127,9 +127,11 @@ import Testing
         // CPU- and disk-heavy: on a thread of its own, not one of the few pool threads.
         try await onOwnThread {
             var rng = SplitMix(seed: UInt64(seed) &+ 0x5eed)
-            let pieces = ["api", "KEY", "token", "Secret", "passwd", "password", "auth", "access", "creds", "pwd", "credential",
-                          "=", "=>", ":", "::=", ":=", "||", "?=", ",", ">", " ", "\t", "\u{0B}", "\n", "\r\n", "'", "\"", "`", "_", ".", "-",
-                          "é", "ß", "x", "(", ")", ";", "\\n", "Zq8vLm2pR7tW4xK9sB3n", "A1b2C3d4E5f6G7h8", "/tmp/p", "0123456789abcdef0"]
+            let pieces = [
+                "api", "KEY", "token", "Secret", "passwd", "password", "auth", "access", "creds", "pwd", "credential",
+                "=", "=>", ":", "::=", ":=", "||", "?=", ",", ">", " ", "\t", "\u{0B}", "\n", "\r\n", "'", "\"", "`", "_", ".", "-",
+                "é", "ß", "x", "(", ")", ";", "\\n", "Zq8vLm2pR7tW4xK9sB3n", "A1b2C3d4E5f6G7h8", "/tmp/p", "0123456789abcdef0",
+            ]
             let custom = RuleSet(rules: [
                 SecretRule(id: "near", regex: #"(?i)(?:key|token)[ _]{0,2}[=:]\s{0,2}([A-Za-z0-9]{12,})"#),
                 SecretRule(id: "words", regex: #"(?:api|auth)(?:[\w ]{0,8})?(?:=>|:=)"#),
@@ -140,7 +142,10 @@ import Testing
                 for _ in 0..<6000 { text += pieces[Int(rng.next() % UInt64(pieces.count))] }
                 let (fast, portable) = try Self.agree(rules, Array(text.utf8))
                 #expect(fast.count > 20, "\(name)")
-                #expect(fast == portable, "\(name): only fast \(Set(fast).subtracting(portable).sorted().prefix(5)), only portable \(Set(portable).subtracting(fast).sorted().prefix(5))")
+                #expect(
+                    fast == portable,
+                    "\(name): only fast \(Set(fast).subtracting(portable).sorted().prefix(5)), only portable \(Set(portable).subtracting(fast).sorted().prefix(5))"
+                )
             }
         }
     }

@@ -42,7 +42,8 @@ import Testing
         #expect(f?.decoded == ["base64"])
         #expect(f?.line == 1 && f?.column == 9)
         // URL-safe alphabet, no padding.
-        let url = Self.base64("token=\(Self.github)").replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        let url = Self.base64("token=\(Self.github)").replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(
+            of: "=", with: "")
         Self.expectFound(Array("x = \(url)\n".utf8), path: "a.txt", rule: "github-token", "url-safe base64")
     }
 
@@ -86,7 +87,10 @@ import Testing
     }
 
     @Test func zipKeyIsFound() throws {
-        let zip = try Self.zip([("README.md", Array("hello\n".utf8), false), ("config/.env", Array(Self.line.utf8), true), ("notes.txt", Array("x = \(Self.base64(Self.line))".utf8), false)])
+        let zip = try Self.zip([
+            ("README.md", Array("hello\n".utf8), false), ("config/.env", Array(Self.line.utf8), true),
+            ("notes.txt", Array("x = \(Self.base64(Self.line))".utf8), false),
+        ])
         let findings = Self.expectFound(zip, path: "bundle.zip", "zip")
         let members = Set(findings.filter { $0.ruleID == "aws-access-key-id" }.compactMap(\.member))
         #expect(members == ["config/.env", "notes.txt"])
@@ -172,8 +176,10 @@ import Testing
     /// made of the bytes that matter (alphabet, hex digits, `%`, `=`, breaks) and real encodings.
     @Test func fastSegmentFinderAgreesWithTheByteByByteOne() {
         var generator = SystemRandomNumberGenerator()
-        let pieces = ["A", "z", "0", "f", "4", "1", "%", "%41", "%4", "=", "==", " ", "\n", "-", "_", "+", "/", ".", "\u{0}",
-            "QUtJQVFZTFBNTjVISEhGUFpBTTI=", "414b494151594c504d4e354848484650", "c2VjcmV0IHZhbHVlIGhlcmUh", "%41%4B%49%41"]
+        let pieces = [
+            "A", "z", "0", "f", "4", "1", "%", "%41", "%4", "=", "==", " ", "\n", "-", "_", "+", "/", ".", "\u{0}",
+            "QUtJQVFZTFBNTjVISEhGUFpBTTI=", "414b494151594c504d4e354848484650", "c2VjcmV0IHZhbHVlIGhlcmUh", "%41%4B%49%41",
+        ]
         for _ in 0..<3000 {
             let text = (0..<Int.random(in: 0...60, using: &generator)).map { _ in pieces.randomElement(using: &generator) ?? "" }.joined()
             let bytes = Array(text.utf8)
@@ -211,7 +217,8 @@ import Testing
             let offset = out.count
             let n = Array(name.utf8)
             let method = deflated ? 8 : 0
-            out += le32(0x0403_4b50) + le16(20) + le16(0) + le16(method) + le32(0) + le32(0) + le32(data.count) + le32(size) + le16(n.count) + le16(0) + n + data
+            out +=
+                le32(0x0403_4b50) + le16(20) + le16(0) + le16(method) + le32(0) + le32(0) + le32(data.count) + le32(size) + le16(n.count) + le16(0) + n + data
             central += le32(0x0201_4b50) + le16(20) + le16(20) + le16(0) + le16(method) + le32(0) + le32(0) + le32(data.count) + le32(size)
             central += le16(n.count) + le16(0) + le16(0) + le16(0) + le16(0) + le32(0) + le32(offset) + n
         }

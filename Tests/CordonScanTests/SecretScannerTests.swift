@@ -17,8 +17,11 @@ import Testing
     static let anthropic = "sk-ant-api03-" + String(repeating: "aB3_xZ9-qW7e", count: 8) + "AA"
     static let openai = "sk-proj-" + "Ab12Cd34Ef56Gh78Ij90Kl" + "T3BlbkFJ" + "Mn12Op34Qr56St78Uv90Wx"
     static let gcp = "AIza" + "SyD3x7Q9mK2pL5vN8rT1wZ4bC6fH0jM2sQu"
-    static let jwt = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9" + "." + "eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIn0" + "." + "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
-    static let key = "-----BEGIN " + "RSA PRIVATE KEY-----\n" + String(repeating: "MIIEowIBAAKCAQEA7yN3+abcdEFGH/ijklMNOP\n", count: 4) + "-----END RSA PRIVATE KEY-----\n"
+    static let jwt =
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9" + "." + "eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIn0" + "."
+        + "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+    static let key =
+        "-----BEGIN " + "RSA PRIVATE KEY-----\n" + String(repeating: "MIIEowIBAAKCAQEA7yN3+abcdEFGH/ijklMNOP\n", count: 4) + "-----END RSA PRIVATE KEY-----\n"
 
     @Test(arguments: [
         ("aws-access-key-id", "aws_access_key_id = \(aws)\n"),
@@ -146,7 +149,6 @@ import Testing
         #expect(SecretScanner.redact(Self.github).hasPrefix("ghp_…"))
     }
 }
-
 
 @Suite struct SecretScannerEngineTests {
     /// The Hyperscan path (with the generic rule tried only where its key names occur) and the

@@ -36,7 +36,8 @@ struct ConfigImportCommand: ParsableCommand {
         if json {
             text = JSONOutput.text(Self.report(result)) + "\n"
         } else {
-            text = "# Imported by `cordon config import` from \(file).\n"
+            text =
+                "# Imported by `cordon config import` from \(file).\n"
                 + "# Check it with `cordon config validate`; the settings not carried over were listed when it was written.\n"
                 + ProfileRenderer.yaml(result.profile, minimal: true)
         }

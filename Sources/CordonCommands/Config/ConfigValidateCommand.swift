@@ -45,7 +45,13 @@ struct ConfigValidateCommand: ParsableCommand {
             ("file", .string(file)),
             ("presets", .array((validation.profile?.presets ?? []).map(JSONValue.string))),
             ("errors", .array(validation.diagnostics.map(ConfigTerminal.diagnosticJSON))),
-            ("warnings", .array(warnings.map { .object([("file", .string(file)), ("field", .string($0.field)), ("message", .string($0.message)), ("hint", .string($0.hint))]) })),
+            (
+                "warnings",
+                .array(
+                    warnings.map {
+                        .object([("file", .string(file)), ("field", .string($0.field)), ("message", .string($0.message)), ("hint", .string($0.hint))])
+                    })
+            ),
         ]
     }
 }

@@ -31,6 +31,8 @@ struct InitCommand: ParsableCommand {
             throw ConfigTerminal.fail(error)
         }
         print("wrote \(path)")
-        print("next: edit it, then `cordon config validate cordon.yaml`, `cordon trust cordon.yaml` (a profile in the workspace runs only once trusted) and `cordon run --profile ./cordon.yaml`")
+        print(
+            "next: edit it, then `cordon config validate cordon.yaml`, `cordon trust cordon.yaml` (a profile in the workspace runs only once trusted) and `cordon run --profile ./cordon.yaml`"
+        )
     }
 }

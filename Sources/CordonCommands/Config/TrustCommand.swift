@@ -76,7 +76,9 @@ struct TrustCommand: ParsableCommand {
         } else if entries.isEmpty {
             print("no trusted profiles")
         } else {
-            for (entry, state) in zip(entries, states) { print("\(entry.digest)  \(state + String(repeating: " ", count: max(0, 8 - state.count)))\(ProfileTrust.escaped(entry.path))") }
+            for (entry, state) in zip(entries, states) {
+                print("\(entry.digest)  \(state + String(repeating: " ", count: max(0, 8 - state.count)))\(ProfileTrust.escaped(entry.path))")
+            }
         }
     }
 
@@ -136,7 +138,10 @@ enum TrustReport {
         [
             ("path", .string(path)),
             ("digest", .string(digest)),
-            ("files", .array(inputs.map { .object([("role", .string($0.role)), ("path", .string($0.path)), ("sha256", $0.sha256.map(JSONValue.string) ?? .null)]) })),
+            (
+                "files",
+                .array(inputs.map { .object([("role", .string($0.role)), ("path", .string($0.path)), ("sha256", $0.sha256.map(JSONValue.string) ?? .null)]) })
+            ),
             ("grants", .array(grants.map { .object([("field", .string($0.field)), ("text", .string($0.text))]) })),
         ]
     }

@@ -32,8 +32,10 @@ struct DoctorCommand: ParsableCommand {
     /// `--json`: docs/json.md, "cordon doctor".
     static func report(_ checks: [HostDoctor.Check], canRunDefault: Bool) -> [(String, JSONValue)] {
         let items: [JSONValue] = checks.map { c in
-            .object([("id", .string(c.id)), ("status", .string(c.status.rawValue)), ("required", .bool(c.required)),
-                     ("detail", .string(c.detail)), ("fix", .string(c.fix))])
+            .object([
+                ("id", .string(c.id)), ("status", .string(c.status.rawValue)), ("required", .bool(c.required)),
+                ("detail", .string(c.detail)), ("fix", .string(c.fix)),
+            ])
         }
         return [("can_run_default", .bool(canRunDefault)), ("checks", .array(items))]
     }

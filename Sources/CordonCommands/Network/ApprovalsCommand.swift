@@ -109,7 +109,8 @@ enum Answer {
                 try file.add(normalised)
                 print("\(name) is not running: \(normalised) added to \(file.path) for the next run")
             } else {
-                throw CordonError(.notFound, "sandbox \(name) is not running", hint: answer == "deny" ? "nothing to deny" : "use --always to approve it for the next run")
+                throw CordonError(
+                    .notFound, "sandbox \(name) is not running", hint: answer == "deny" ? "nothing to deny" : "use --always to approve it for the next run")
             }
         } catch {
             Console.error(error)

@@ -40,7 +40,9 @@ struct BlocklistBuildCommand: ParsableCommand {
             let bytes = list.compiled()
             do { try FileIO.writeAtomically(path, bytes) } catch { throw CordonError(.io, "cannot write \(path)", cause: error.description) }
             let seconds = WallClock.monotonic() - started
-            print("\(path): \(list.count) domains from \(files.count) file\(files.count == 1 ? "" : "s"), \(bytes.count / 1024) KiB, in \(Int(seconds * 1000)) ms")
+            print(
+                "\(path): \(list.count) domains from \(files.count) file\(files.count == 1 ? "" : "s"), \(bytes.count / 1024) KiB, in \(Int(seconds * 1000)) ms"
+            )
             print("use it: egress.blocklists: [\"\(path)\"]")
         } catch let error as CordonError {
             Console.error(error)

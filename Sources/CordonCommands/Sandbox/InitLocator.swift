@@ -12,7 +12,8 @@ enum InitLocator {
         }
         candidates += ["/usr/local/libexec/cordon/cordon-init", "/usr/libexec/cordon/cordon-init"]
         for candidate in candidates where access(candidate, X_OK) == 0 { return candidate }
-        throw CordonError(.notFound, "cordon-init not found (looked in \(candidates.joined(separator: ", ")))",
-                          hint: "build it with `swift build`, or set CORDON_INIT to its path")
+        throw CordonError(
+            .notFound, "cordon-init not found (looked in \(candidates.joined(separator: ", ")))",
+            hint: "build it with `swift build`, or set CORDON_INIT to its path")
     }
 }

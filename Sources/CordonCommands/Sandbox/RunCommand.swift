@@ -77,17 +77,22 @@ struct RunRequest {
             let workspace = workspace ?? chosen.workspace ?? currentDirectory
             // A profile the workspace's authors (or an earlier agent) could have written is used
             // only with the content the user trusted; nothing is started before this check.
-            if case .untrusted(_, let previously) = try ProfileTrust.verdict(for: loaded, workspace: workspace, currentDirectory: currentDirectory, paths: paths) {
-                Console.note(TrustReport.untrusted(source: loaded.source, changed: previously != nil,
-                                                    grants: ProfileTrust.grants(loaded.profile), inputs: ProfileTrust.inputs(of: loaded)))
+            if case .untrusted(_, let previously) = try ProfileTrust.verdict(
+                for: loaded, workspace: workspace, currentDirectory: currentDirectory, paths: paths)
+            {
+                Console.note(
+                    TrustReport.untrusted(
+                        source: loaded.source, changed: previously != nil,
+                        grants: ProfileTrust.grants(loaded.profile), inputs: ProfileTrust.inputs(of: loaded)))
                 return 125
             }
             let sandboxName = name ?? SandboxName.generate()
             if name == nil { Console.note("cordon: sandbox \(sandboxName)") }
             let runner = SandboxRunner(profile: chosen, paths: paths, host: host, warn: Console.note)
-            let outcome = try runner.run(.init(
-                name: sandboxName, workspace: workspace,
-                command: command, initPath: try InitLocator.path(), profileSource: loaded.source))
+            let outcome = try runner.run(
+                .init(
+                    name: sandboxName, workspace: workspace,
+                    command: command, initPath: try InitLocator.path(), profileSource: loaded.source))
             Console.note(RunSummary.line(name: sandboxName, outcome: outcome, mode: chosen.mode))
             return outcome.exitStatus
         }

@@ -92,7 +92,9 @@ struct DiffCommand: ParsableCommand {
         let limit: UInt64 = 4 * 1024 * 1024
         // Both trees are read beneath their roots, never through a symlink the agent planted.
         func text(_ root: String) -> String? {
-            guard change.flags.unsafeName == nil, let tree = try? AnchoredDirectory(root), let bytes = try? tree.read(change.path, limit: limit) else { return nil }
+            guard change.flags.unsafeName == nil, let tree = try? AnchoredDirectory(root), let bytes = try? tree.read(change.path, limit: limit) else {
+                return nil
+            }
             if bytes.prefix(8000).contains(0) { return nil }
             return String(decoding: bytes, as: UTF8.self)
         }

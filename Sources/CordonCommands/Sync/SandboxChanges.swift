@@ -13,7 +13,8 @@ struct SandboxChanges {
     static func load(name: String, layout: SandboxLayout, snapshot: String? = nil) throws(CordonError) -> SandboxChanges {
         let record = try layout.loadRecord()
         guard record.mode != "unsafe" else {
-            throw CordonError(.unsupported, "sandbox \(name) runs in unsafe mode: its writes went straight to \(record.workspace)", hint: "there is no upper layer to review")
+            throw CordonError(
+                .unsupported, "sandbox \(name) runs in unsafe mode: its writes went straight to \(record.workspace)", hint: "there is no upper layer to review")
         }
         let changeSet = try ChangeSet.read(upper: layout.upper, lower: record.workspace, snapshot: snapshot)
         return SandboxChanges(name: name, layout: layout, record: record, changeSet: changeSet)

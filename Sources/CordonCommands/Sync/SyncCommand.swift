@@ -8,7 +8,7 @@ import CordonScan
 import CordonSandbox
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `cordon sync NAME`: review a sandbox's changes through the gate and apply them to the host.
@@ -47,7 +47,9 @@ struct SyncCommand: ParsableCommand {
     @Flag(help: "Print the findings as SARIF 2.1.0.")
     var sarif = false
 
-    @Option(name: .customLong("gitleaks-config"), help: "Scan with this gitleaks TOML config instead of cordon's default rules (overrides the profile's sync.gitleaks_config).")
+    @Option(
+        name: .customLong("gitleaks-config"),
+        help: "Scan with this gitleaks TOML config instead of cordon's default rules (overrides the profile's sync.gitleaks_config).")
     var gitleaksConfig: String?
 
     @Flag(help: "Hold archives (zip, tar, gzip, …) for approval: the scanner does not look inside them.")
@@ -186,9 +188,11 @@ struct SyncCommand: ParsableCommand {
         let loaded = try ProfileLoader(paths: paths, homeDirectory: HostFacts.current().home).load(reference: profile, currentDirectory: currentDirectory)
         // Its gate settings (a gitleaks config, size limits) count only once its content is trusted.
         if case .untrusted(_, let previously) = try ProfileTrust.verdict(for: loaded, workspace: workspace, currentDirectory: currentDirectory, paths: paths) {
-            throw CordonError(.policyDenied, TrustReport.untrusted(
-                source: loaded.source, changed: previously != nil, grants: ProfileTrust.grants(loaded.profile),
-                inputs: ProfileTrust.inputs(of: loaded), outcome: "nothing was applied", prefix: ""))
+            throw CordonError(
+                .policyDenied,
+                TrustReport.untrusted(
+                    source: loaded.source, changed: previously != nil, grants: ProfileTrust.grants(loaded.profile),
+                    inputs: ProfileTrust.inputs(of: loaded), outcome: "nothing was applied", prefix: ""))
         }
         let sync = loaded.profile.sync
         return GatePolicy(

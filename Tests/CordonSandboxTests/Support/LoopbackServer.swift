@@ -10,37 +10,37 @@ final class LoopbackServer: Sendable {
     private let process: RunningProcess
 
     static let script = #"""
-    import http.server, socketserver, ssl, sys
-    class H(http.server.SimpleHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        def log_message(self, *a): pass
-        def do_GET(self):
-            if self.path.startswith("/files/"):
-                self.path = self.path[len("/files"):]
-                return super().do_GET()
-            if self.path.startswith("/big?mb="):
-                n = int(self.path.split("=")[1])
+        import http.server, socketserver, ssl, sys
+        class H(http.server.SimpleHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            def log_message(self, *a): pass
+            def do_GET(self):
+                if self.path.startswith("/files/"):
+                    self.path = self.path[len("/files"):]
+                    return super().do_GET()
+                if self.path.startswith("/big?mb="):
+                    n = int(self.path.split("=")[1])
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(n << 20))
+                    self.end_headers()
+                    chunk = b"x" * 65536
+                    for _ in range(n * 16): self.wfile.write(chunk)
+                    return
+                body = ("hello " + (self.headers.get("Host") or "-") + "\n").encode()
                 self.send_response(200)
-                self.send_header("Content-Length", str(n << 20))
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                chunk = b"x" * 65536
-                for _ in range(n * 16): self.wfile.write(chunk)
-                return
-            body = ("hello " + (self.headers.get("Host") or "-") + "\n").encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-    class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
-        daemon_threads = True
-    s = S(("127.0.0.1", 0), H)
-    if len(sys.argv) > 2:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(sys.argv[1], sys.argv[2])
-        s.socket = ctx.wrap_socket(s.socket, server_side=True)
-    print(s.server_address[1], flush=True)
-    s.serve_forever()
-    """#
+                self.wfile.write(body)
+        class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+        s = S(("127.0.0.1", 0), H)
+        if len(sys.argv) > 2:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+            s.socket = ctx.wrap_socket(s.socket, server_side=True)
+        print(s.server_address[1], flush=True)
+        s.serve_forever()
+        """#
 
     /// `tlsDirectory`: where to put a self-signed certificate for allowed.test (made with openssl).
     /// `/files/…` serves `directory` (a bare git repository for dumb-HTTP clones).
@@ -48,9 +48,11 @@ final class LoopbackServer: Sendable {
         var arguments = ["-c", Self.script]
         if let dir = tlsDirectory {
             let made = try SandboxHarness.runBlocking(
-                ["/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-                 "-subj", "/CN=allowed.test", "-addext", "subjectAltName=DNS:allowed.test",
-                 "-keyout", dir + "/key.pem", "-out", dir + "/cert.pem"], environment: nil)
+                [
+                    "/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+                    "-subj", "/CN=allowed.test", "-addext", "subjectAltName=DNS:allowed.test",
+                    "-keyout", dir + "/key.pem", "-out", dir + "/cert.pem",
+                ], environment: nil)
             guard made.status == 0 else { throw POSIXError(.EIO) }
             arguments += [dir + "/cert.pem", dir + "/key.pem"]
         }

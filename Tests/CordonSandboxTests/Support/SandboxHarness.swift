@@ -84,12 +84,16 @@ struct SandboxHarness {
     }
 
     @discardableResult
-    static func run(_ argv: [String], environment: [String: String]?, directory: String? = nil, stdin: String? = nil, timeout: Double = 120) async throws -> Result {
+    static func run(_ argv: [String], environment: [String: String]?, directory: String? = nil, stdin: String? = nil, timeout: Double = 120) async throws
+        -> Result
+    {
         try await ProcessRunner.run(argv, environment: environment, directory: directory, stdin: stdin, timeout: .seconds(timeout))
     }
 
     @discardableResult
-    static func runBlocking(_ argv: [String], environment: [String: String]?, directory: String? = nil, stdin: String? = nil, timeout: Double = 120) throws -> Result {
+    static func runBlocking(_ argv: [String], environment: [String: String]?, directory: String? = nil, stdin: String? = nil, timeout: Double = 120) throws
+        -> Result
+    {
         try ProcessRunner.runBlocking(argv, environment: environment, directory: directory, stdin: stdin, timeout: .seconds(timeout))
     }
 }
