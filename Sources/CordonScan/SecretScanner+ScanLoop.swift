@@ -168,7 +168,7 @@ extension SecretScanner {
                     ruleID: rule.rule.id, severity: .block, path: path, line: lineNumber,
                     column: position - lineStart + 1, message: rule.rule.description, match: Self.redact(secret),
                     entropy: (entropy * 100).rounded() / 100,
-                    fix: "remove the secret from \(path) and rotate it if it was real; inject credentials with cordon's secrets instead"))
+                    fix: "remove the secret from \(path) and rotate it if it was real"))
         }
         return findings
     }

@@ -169,7 +169,9 @@ struct SyncCommand: ParsableCommand {
             if dryRun {
                 print("dry run: \(plan.apply.count) changes would apply, \(plan.held.count) held")
             } else if toApply.isEmpty && !plan.held.isEmpty {
-                print("nothing applied: \(plan.held.count) changes held back" + (partial ? "" : " (use --partial to apply the clean ones)"))
+                print(
+                    "nothing applied: \(plan.held.count) change\(plan.held.count == 1 ? "" : "s") held back"
+                        + (partial ? "" : " (use --partial to apply the clean ones)"))
             } else {
                 print("applied \(applied.count) changes to \(record.workspace)" + (plan.held.isEmpty ? "" : ", \(plan.held.count) held back"))
             }
