@@ -129,6 +129,10 @@ public struct SandboxLayout: Sendable, Equatable {
     /// The sync journal an interrupted apply is recovered from.
     public var syncJournal: String { directory + "/sync-journal.json" }
 
+    /// The host entries a sync of the running sandbox wrote, as it left them (`HostWrites`): a
+    /// later sync does not hold them as changed on the host.
+    public var hostWrites: String { directory + "/host-writes.json" }
+
     /// Where a sync of the running sandbox copies the files it checks and applies.
     public var snapshot: String { directory + "/snapshot" }
 

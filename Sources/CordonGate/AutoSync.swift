@@ -39,9 +39,9 @@ public final class AutoSync {
     public let snapshotPath: String
     let gate: SyncGate
     let created: Date?
-    /// The host entry right after cordon wrote each path (nil: cordon deleted it). A conflict
-    /// finding about a path still in that state is about cordon's own write, not the user's.
-    private var written: [String: FileInfo?] = [:]
+    /// The host entries cordon wrote, as it left them: a conflict about one still so is about
+    /// cordon's own write, not the user's.
+    private var written = HostWrites()
     /// Test hook: runs after the gate passed a change set, before the apply (where an agent's
     /// racing write would land).
     public var afterGate: () -> Void = {}
@@ -83,8 +83,7 @@ public final class AutoSync {
         // The bytes applied are the snapshot's, which the gate read; the upper is left as it is.
         if set.contents != upper { applier.source = set.contents }
         result.applied = try applier.apply(plan.apply, allChanges: report.changes).applied
-        let host = try AnchoredDirectory(workspace)
-        for path in result.applied { written[path] = host.info(path) }
+        try written.record(result.applied, workspace: workspace)
         return result
     }
 
@@ -102,7 +101,7 @@ public final class AutoSync {
             return (empty, report, SyncPlan(report: report, approve: false, force: false))
         }
         var report = try gate.evaluate(set, created: created)
-        report.findings.removeAll { $0.ruleID == "conflict-host-changed" && isOwnWrite($0.path) }
+        report.findings = written.droppingOwnConflicts(report.findings, workspace: workspace)
         result.findings = report.findings
         let plan = SyncPlan(report: report, approve: false, force: false)
         result.held = plan.held.map(\.path)
@@ -115,7 +114,7 @@ public final class AutoSync {
         let result = try round(overlayMounted: false)
         let host = try AnchoredDirectory(workspace)
         let layer = try AnchoredDirectory(upper)
-        for (path, hostInfo) in written.sorted(by: { $0.key.count > $1.key.count }) {
+        for (path, hostInfo) in written.entries.sorted(by: { $0.key.count > $1.key.count }) {
             guard host.info(path) == hostInfo, let entry = layer.info(path) else { continue }
             let same: Bool
             switch (hostInfo?.type, entry.type) {
@@ -128,12 +127,7 @@ public final class AutoSync {
             // to anywhere on the host makes the removal fail, not land there.
             if same { _ = try? layer.remove(path, directory: false) }
         }
-        written = [:]
+        written.removeAll()
         return result
-    }
-
-    private func isOwnWrite(_ path: String) -> Bool {
-        guard let recorded = written[path], let host = try? AnchoredDirectory(workspace) else { return false }
-        return host.info(path) == recorded
     }
 }

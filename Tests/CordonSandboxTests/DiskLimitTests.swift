@@ -97,7 +97,8 @@ struct DiskLimitTests {
     }
 
     /// fallocate allocates blocks without writing them, gigabytes in milliseconds: 40 files of
-    /// 19 MiB allocated in a loop used to land 760 MiB before the watcher's next measurement. The
+    /// 19 MiB (each under the single-file cap) allocated in a loop used to land all 760 MiB before
+    /// the watcher's next measurement. The
     /// sandbox's fallocate is refused (EOPNOTSUPP), so posix_fallocate writes, at the pace the
     /// watcher keeps up with.
     @Test(.timeLimit(.minutes(2)))
@@ -109,7 +110,9 @@ struct DiskLimitTests {
         let (r, usage) = try await runToTheLimit(
             h, name: "falloc", profile: "name: falloc\nresources:\n  disk: 20m\n", command: ["/usr/bin/python3", "-c", script])
         #expect(!r.stdout.contains("allocated-all"), "\(r.stdout)")
-        #expect(usage.bytes < 100 << 20, "upper holds \(usage.bytes) bytes")
+        // The watcher's slack at the pace of writes: ~10 MiB here when quiet, ~125 MiB with every
+        // suite and a build running at once; far short of the 760 MiB asked.
+        #expect(usage.bytes < 380 << 20, "upper holds \(usage.bytes) bytes")
     }
 
     /// fallocate(2) itself says "not supported" inside (as on a filesystem without it); punching

@@ -130,4 +130,55 @@ struct HostileUpperTests {
         #expect(!host.contains(Self.token))
         #expect(!FileManager.default.fileExists(atPath: h.state + "/cordon/sandboxes/race/snapshot"), "a sync's snapshot was left behind")
     }
+
+    /// A sync of the running sandbox leaves what it applied in the upper (it is mounted). The
+    /// agent works on: the file changes again in the sandbox, and the next sync applies it instead
+    /// of holding cordon's own earlier write as a change on the host. A change the user makes on
+    /// the host is still a conflict.
+    @Test(.enabled(if: SandboxHarness.namespacesAvailable, "needs user namespaces"))
+    func cordonsOwnWriteIsNoConflictButTheUsersIs() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let signals = h.root + "/signals"
+        try FileManager.default.createDirectory(atPath: signals, withIntermediateDirectories: true)
+        try h.write("a.txt", "zero\n", in: h.workspace)
+        let script = """
+            cd /workspace && echo one > a.txt && echo 1 > step; \
+            while [ ! -e /signals/two ]; do sleep 0.05; done; echo two > a.txt && echo 2 > step; \
+            while [ ! -e /signals/three ]; do sleep 0.05; done; echo three > a.txt && echo 3 > step; \
+            while [ ! -e /signals/stop ]; do sleep 0.05; done
+            """
+        try h.write("profile.yaml", "name: work\nmounts:\n  - {host: \(signals), sandbox: /signals}\n", in: h.root)
+        async let run = h.cordon(["run", "--profile", h.root + "/profile.yaml", "--workspace", h.workspace, "--name", "work", "--", "/bin/sh", "-c", script])
+        let step = h.state + "/cordon/sandboxes/work/upper/step"
+        func waitForStep(_ n: String) async throws {
+            try await Self.waitFor("step \(n)") { (try? String(contentsOfFile: step, encoding: .utf8)) == n + "\n" }
+        }
+        func host() -> String { (try? String(contentsOfFile: h.workspace + "/a.txt", encoding: .utf8)) ?? "" }
+
+        try await waitForStep("1")
+        let first = try await h.cordon(["sync", "work", "--auto"])
+        #expect(first.status == 0, "\(first.stdout) \(first.stderr)")
+        #expect(host() == "one\n")
+
+        try h.write("two", "", in: signals)
+        try await waitForStep("2")
+        let second = try await h.cordon(["sync", "work", "--auto"])
+        #expect(second.status == 0, "cordon's own write was held as a host change: \(second.stdout) \(second.stderr)")
+        #expect(!second.stdout.contains("conflict-host-changed"), "\(second.stdout)")
+        #expect(host() == "two\n")
+
+        // The user edits the file on the host: the agent's next change to it is a conflict.
+        try h.write("a.txt", "the user's\n", in: h.workspace)
+        try h.write("three", "", in: signals)
+        try await waitForStep("3")
+        let third = try await h.cordon(["sync", "work", "--auto"])
+        #expect(third.status == 1, "\(third.stdout) \(third.stderr)")
+        #expect(third.stdout.contains("conflict-host-changed"), "\(third.stdout)")
+        #expect(host() == "the user's\n")
+
+        try h.write("stop", "", in: signals)
+        let r = try await run
+        #expect(r.status == 0, "\(r.stderr)")
+    }
 }

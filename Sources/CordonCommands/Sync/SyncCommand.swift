@@ -127,7 +127,10 @@ struct SyncCommand: ParsableCommand {
             gatePolicy.protectedPaths += ProtectedPath.inside(workspace: record.workspace, files: [(source, "the profile given with --profile")])
         }
         let gate = try SyncGate(policy: gatePolicy, scannerCache: paths.scannerCache)
-        let report = try gate.evaluate(loaded.changeSet, created: loaded.created)
+        var report = try gate.evaluate(loaded.changeSet, created: loaded.created)
+        // What an earlier sync of the running sandbox wrote is no change of the user's.
+        var writes = HostWrites.load(from: layout.hostWrites)
+        report.findings = writes.droppingOwnConflicts(report.findings, workspace: record.workspace)
 
         let format = try OutputFormat(json: json, sarif: sarif)
         var approve = yes
@@ -152,6 +155,11 @@ struct SyncCommand: ParsableCommand {
         var applied: [String] = []
         if !dryRun && !toApply.isEmpty {
             applied = try applier.apply(toApply, allChanges: report.changes).applied
+            // Running: the upper keeps what was applied, and the next sync reads it again.
+            if stopped == nil {
+                try writes.record(applied, workspace: record.workspace)
+                try writes.save(to: layout.hostWrites)
+            }
         }
         let code: Int32 = plan.held.isEmpty ? 0 : 1
         switch format {
