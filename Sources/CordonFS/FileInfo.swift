@@ -79,24 +79,6 @@ public struct FileInfo: Sendable, Equatable {
     public var isExecutable: Bool { mode & 0o111 != 0 }
 }
 
-/// Directory entries of one directory, without `.` and `..`, sorted by name for stable output.
-public enum DirectoryListing {
-    public static func names(_ path: String) throws(CordonError) -> [String] {
-        guard let dir = opendir(path) else {
-            throw SystemError.current("list", path).cordonError()
-        }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names.sorted()
-    }
-}
-
 extension AnchoredDirectory {
     /// What `lstat` says of `rel`, reached without following a symlink; nil when nothing is there.
     public func info(_ rel: String) -> FileInfo? {

@@ -432,7 +432,7 @@ public struct SyncGate: Sendable {
         for (dir, added) in additions {
             var seen: [String: String] = [:]
             let lowerDir = dir.isEmpty ? set.lower : set.lower + "/" + dir
-            let existing = ((try? DirectoryListing.names(lowerDir)) ?? []).map { dir.isEmpty ? $0 : dir + "/" + $0 }.filter { !deleted.contains($0) }
+            let existing = ((try? DirectoryListing.sortedNames(lowerDir)) ?? []).map { dir.isEmpty ? $0 : dir + "/" + $0 }.filter { !deleted.contains($0) }
             for path in existing + added {
                 let key = path.lowercased()
                 if let other = seen[key], other != path {

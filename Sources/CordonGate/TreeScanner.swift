@@ -42,7 +42,7 @@ public struct TreeScanner: Sendable {
 
     private func walk(_ root: String, relative: String, session: SecretScanner.Session, into result: inout Result) throws(CordonError) {
         let dir = relative.isEmpty ? root : root + "/" + relative
-        for name in try DirectoryListing.names(dir) {
+        for name in try DirectoryListing.sortedNames(dir) {
             let rel = relative.isEmpty ? name : relative + "/" + name
             guard let info = try FileInfo.lstat(root + "/" + rel) else { continue }
             switch info.type {

@@ -1,3 +1,4 @@
+public import CordonCore
 import Glibc
 
 /// The entries of a directory, "." and ".." left out, read whole: the callers walk trees through
@@ -32,5 +33,16 @@ public enum DirectoryListing {
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         return names(ofDirectory: fd)?.map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The names in directory `path`, sorted for stable output (decoded as UTF-8, invalid bytes
+    /// replaced). A symlink at `path` itself is followed: for trees the user names (`cordon scan
+    /// PATH`, the host workspace), never for what the agent wrote. Throws what open says.
+    public static func sortedNames(_ path: String) throws(CordonError) -> [String] {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError.current("list", path).cordonError() }
+        defer { close(fd) }
+        guard let names = names(ofDirectory: fd) else { throw SystemError.current("list", path).cordonError() }
+        return names.map { String(decoding: $0, as: UTF8.self) }.sorted()
     }
 }

@@ -1,5 +1,6 @@
 import CordonCore
 import CordonFS
+import CordonOS
 import CordonGate
 import CordonScan
 import CordonTestSupport
@@ -182,6 +183,6 @@ import Testing
     }
 
     func DirectoryListingNames(_ dir: String) -> [String] {
-        (try? DirectoryListing.names(dir)) ?? []
+        (try? DirectoryListing.sortedNames(dir)) ?? []
     }
 }

@@ -89,7 +89,7 @@ import Testing
         #expect(left.isEmpty, "upper still shows changes: \(left)")
         #expect(!f.state.exists("sync-journal.json"))
         // No temporaries left behind.
-        #expect(try DirectoryListing.names(f.lower.root).allSatisfy { !$0.hasPrefix(".cordon-sync") })
+        #expect(try DirectoryListing.sortedNames(f.lower.root).allSatisfy { !$0.hasPrefix(".cordon-sync") })
     }
 
     @Test(arguments: [false, true]) func crashAtEveryStepLeavesEachFileBeforeOrAfterAndRecoveryFinishes(moves: Bool) async throws {
@@ -133,7 +133,7 @@ import Testing
                 }
                 let leftover = try f.changes().map(\.path)
                 #expect(leftover.isEmpty, "crash at \(stepName): leftover \(leftover)")
-                #expect(try DirectoryListing.names(f.lower.root).allSatisfy { !$0.hasPrefix(".cordon-sync") })
+                #expect(try DirectoryListing.sortedNames(f.lower.root).allSatisfy { !$0.hasPrefix(".cordon-sync") })
             }
         }
     }
@@ -207,9 +207,9 @@ import Testing
         lower.symlink("sub", to: outside.root)
         let applier = SyncApplier(workspace: lower.root, upper: upper.root, journalPath: state.path("journal.json"))
         #expect(throws: CordonError.self) { try applier.apply(changes) }
-        #expect(try DirectoryListing.names(outside.root).isEmpty)
+        #expect(try DirectoryListing.sortedNames(outside.root).isEmpty)
         _ = try applier.recover()
-        #expect(try DirectoryListing.names(outside.root).isEmpty)
+        #expect(try DirectoryListing.sortedNames(outside.root).isEmpty)
         #expect(lower.read("sub-moved/file.txt") == "old")
     }
 
@@ -232,8 +232,8 @@ import Testing
         }
         let changes = try ChangeSet.read(upper: upper.root, lower: lower.root).changes
         _ = try SyncApplier(workspace: lower.root, upper: upper.root, journalPath: state.path("journal.json")).apply(changes)
-        #expect(try DirectoryListing.names(lower.root) == ["dir2"])
-        #expect(try DirectoryListing.names(upper.root).isEmpty)
+        #expect(try DirectoryListing.sortedNames(lower.root) == ["dir2"])
+        #expect(try DirectoryListing.sortedNames(upper.root).isEmpty)
     }
 
     /// Enough files for the threaded paths: `modified` host files `dI/fN.txt` changed in the upper
@@ -269,10 +269,10 @@ import Testing
         f.upper.mkdir("n3/added131.txt")
         #expect(throws: CordonError.self) { try f.applier().apply(changes) }
         #expect(try f.applier().recover() != nil)
-        #expect(try DirectoryListing.names(f.lower.root) == ["d0", "d1", "d2", "d3"])
+        #expect(try DirectoryListing.sortedNames(f.lower.root) == ["d0", "d1", "d2", "d3"])
         for i in 0..<40 {
             #expect(f.lower.read("d\(i % 4)/f\(i).txt") == "old \(i)")
-            #expect(try DirectoryListing.names(f.lower.path("d\(i % 4)")).count == 10)
+            #expect(try DirectoryListing.sortedNames(f.lower.path("d\(i % 4)")).count == 10)
         }
         #expect(f.upper.read("n0/added0.txt") == "added 0")
     }
@@ -291,7 +291,7 @@ import Testing
             // Every third temp renamed before the crash, in no particular order.
             var renamed = 0
             for dir in ["d0", "d1", "d2"] {
-                for (n, name) in try DirectoryListing.names(f.lower.path(dir)).filter({ $0.hasPrefix(".cordon-sync.") }).enumerated() where n % 3 == 0 {
+                for (n, name) in try DirectoryListing.sortedNames(f.lower.path(dir)).filter({ $0.hasPrefix(".cordon-sync.") }).enumerated() where n % 3 == 0 {
                     let index = Int(name.split(separator: ".").last ?? "") ?? -1
                     #expect(Glibc.rename(f.lower.path(dir + "/" + name), f.lower.path(changes[index].path)) == 0)
                     renamed += 1
@@ -304,8 +304,8 @@ import Testing
                 #expect(f.lower.read("d\(i % 3)/added\(i).txt") == "added \(i)")
             }
             for dir in ["d0", "d1", "d2"] {
-                #expect(try DirectoryListing.names(f.lower.path(dir)).count == 200)
-                #expect(try DirectoryListing.names(f.upper.path(dir)).isEmpty)
+                #expect(try DirectoryListing.sortedNames(f.lower.path(dir)).count == 200)
+                #expect(try DirectoryListing.sortedNames(f.upper.path(dir)).isEmpty)
             }
             #expect(try f.changes().isEmpty)
         }
