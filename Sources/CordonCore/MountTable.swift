@@ -53,7 +53,7 @@ public struct MountTable: Sendable {
     /// (a later mount over the same place hides the earlier).
     public func mount(containing path: String) -> Entry? {
         var best: Entry?
-        for entry in entries where Self.isWithin(path, entry.mountPoint) {
+        for entry in entries where CordonPaths.isWithin(path, entry.mountPoint) {
             if entry.mountPoint.count >= (best?.mountPoint.count ?? 0) { best = entry }
         }
         return best
@@ -73,17 +73,13 @@ public struct MountTable: Sendable {
     public func reaches(from path: String, _ directory: String) -> String? {
         guard let target = location(of: directory), let top = location(of: path) else { return nil }
         var shown: [(device: String, root: String, at: String)] = [(top.device, top.path, path)]
-        for entry in entries where entry.mountPoint != path && Self.isWithin(entry.mountPoint, path) {
+        for entry in entries where entry.mountPoint != path && CordonPaths.isWithin(entry.mountPoint, path) {
             shown.append((entry.device, entry.root, entry.mountPoint))
         }
         for view in shown where view.device == target.device {
-            if Self.isWithin(target.path, view.root) || Self.isWithin(view.root, target.path) { return view.at }
+            if CordonPaths.isWithin(target.path, view.root) || CordonPaths.isWithin(view.root, target.path) { return view.at }
         }
         return nil
-    }
-
-    static func isWithin(_ path: String, _ directory: String) -> Bool {
-        directory == "/" || path == directory || path.hasPrefix(directory + "/")
     }
 
     static func joined(_ root: String, _ rest: String) -> String {
