@@ -130,7 +130,8 @@ public struct SyncGate: Sendable {
         if let problem = change.flags.unsafeName {
             findings.append(
                 Finding(
-                    ruleID: "fs-unsafe-name", severity: .block, path: change.path, message: problem, fix: "rename it inside the sandbox (a valid UTF-8 name)"))
+                    ruleID: "fs-unsafe-name", severity: .block, path: change.path, message: problem,
+                    fix: "rename it inside the sandbox: a valid UTF-8 name, not in the form of a whiteout"))
         } else if change.path.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }) {
             findings.append(
                 Finding(
@@ -294,6 +295,8 @@ public struct SyncGate: Sendable {
             var finding = found
             finding.path = change.path
             finding.message = "in the \(found.line == 1 ? "name" : "symlink target"): " + found.message
+            finding.fix =
+                "rename it inside the sandbox (its \(found.line == 1 ? "name" : "link target") carries the secret), and rotate the secret if it was real"
             finding.line = nil
             finding.column = nil
             return finding

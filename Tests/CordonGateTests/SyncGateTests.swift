@@ -124,6 +124,8 @@ import Testing
         }
         #expect(rules(report, "notes/\(token).txt").contains("github-token"), "\(report.findings)")
         #expect(rules(report, "link").contains("github-token"), "\(report.findings)")
+        let named = try #require(report.findings.first { $0.path == "notes/\(token).txt" && $0.ruleID == "github-token" })
+        #expect(named.message.hasPrefix("in the name:") && named.fix.hasPrefix("rename it inside the sandbox"), "\(named)")
         #expect(rules(report, "plain.txt").isEmpty)
         #expect(!rules(report, "notes").contains("github-token"), "a directory is not blamed for its child's name")
     }
