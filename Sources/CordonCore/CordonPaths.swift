@@ -93,7 +93,8 @@ public struct CordonPaths: Sendable, Equatable {
 
 /// The process environment as a dictionary, read once from `environ`.
 public enum ProcessEnvironment {
-    public static var current: [String: String] {
+    /// The process's environment, read once (cordon never changes its own).
+    public static let current: [String: String] = {
         var result: [String: String] = [:]
         var cursor = environ
         while let entry = cursor.pointee {
@@ -104,7 +105,7 @@ public enum ProcessEnvironment {
             cursor += 1
         }
         return result
-    }
+    }()
 
     /// The home directory from the password database, for when HOME is unset or not absolute.
     public static func passwdHome() -> String? {

@@ -112,7 +112,8 @@ public struct SandboxLayout: Sendable, Equatable {
     public var upper: String { directory + "/upper" }
     /// The overlay's work dir (same filesystem as `upper`, as overlayfs requires).
     public var work: String { directory + "/work" }
-    /// Empty directory the sandbox root is built on (a tmpfs is mounted on it inside).
+    /// Empty directory the sandbox root is built on (a tmpfs is mounted on it inside) in a rootless
+    /// run; run as root, init builds the root at /run/cordon/root and this is not made.
     public var root: String { directory + "/root" }
     /// Files generated for the sandbox (passwd, group, hosts, resolv.conf).
     public var generated: String { directory + "/generated" }

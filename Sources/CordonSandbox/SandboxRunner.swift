@@ -153,7 +153,8 @@ public final class SandboxRunner {
                 prepare: { pid throws(CordonError) -> SupervisorLoop.Prepared in
                     // Checked now, written once the plan is on its way.
                     // (An upper left by a run whose record a crash lost is not new: it is flushed.)
-                    newSandbox = FileIO.kind(layout.record) != .file && overlays.holdNothing()
+                    let emptyAtStart = overlays.holdNothing()
+                    newSandbox = emptyAtStart && FileIO.kind(layout.record) != .file
                     var record = try prepareRecord(layout: layout, name: options.name, workspace: workspace)
                     record.policyFiles = policyFiles(profileSource: options.profileSource)
                     if profile.mode == .yolo {
@@ -168,12 +169,13 @@ public final class SandboxRunner {
                     do throws(SystemError) { joining = try cgroup?.startJoining(pid: pid) } catch {
                         throw CordonError(.sandboxSetup, "cannot put the sandbox in its cgroup", cause: error.description)
                     }
+                    let identity = machineID(layout: layout)
                     var plan = builder.build(
                         .init(
                             name: options.name, workspace: workspace, command: options.command, terminal: pty != nil, layout: layout,
                             dataRoot: paths.profileDataDirectory(profile.name), rlimitFallback: enforcement == .rlimits,
                             consoleDevice: pty?.slavePath, fileSizeLimit: disk?.limits.bytes ?? diskLimits(layout: layout).bytes,
-                            machineID: try machineID(layout: layout), bootID: SandboxIdentifiers.newBootID()
+                            machineID: identity.value, bootID: SandboxIdentifiers.newBootID()
                         ))
                     try prepareDataDirectories(plan: plan)
                     for upper in overlays.retireStaleScratch() {
@@ -189,9 +191,11 @@ public final class SandboxRunner {
                     }
                     defer { trees.close() }
                     try sandbox.sendPlan(plan.wireBytes(), trees: trees.fds)
+                    // A new machine-id is kept once the plan is on its way: init does not wait for the file.
+                    try identity.save()
                     overlays.deleteRetiredInBackground()
                     disk?.start(
-                        initPID: pid, sandboxPaths: plan.overlayTargets,
+                        initPID: pid, sandboxPaths: plan.overlayTargets, emptyAtStart: emptyAtStart,
                         freeze: { () throws(SystemError) in try DiskWatch.freeze(cgroup: cgroup, initPID: pid) },
                         report: { [warn, terminal = pty != nil] trip in
                             Self.reportDiskLimit(trip, name: options.name, events: events, terminal: terminal, warn: warn)
@@ -404,7 +408,8 @@ public final class SandboxRunner {
             layers += [layout.mountLayer(index) + "/upper", layout.mountLayer(index) + "/work"]
         }
         do {
-            for dir in [layout.directory, layout.root] + layers {
+            // Run as root, init builds the root at `rootMountPoint` instead (it may not reach this directory).
+            for dir in [layout.directory] + (range == nil ? [layout.root] : []) + layers {
                 try FileIO.makeDirectories(dir, mode: 0o700)
             }
         } catch {
@@ -511,17 +516,28 @@ public final class SandboxRunner {
     }
 
     /// The sandbox's own machine-id: made at its first run, kept in its state directory.
-    func machineID(layout: SandboxLayout) throws(CordonError) -> String {
+    struct MachineID {
+        let value: String
+        /// Where a new id is kept; nil when it was read from there.
+        let newFile: String?
+
+        /// Writes a new id to the state directory (nothing for one read from it).
+        func save() throws(CordonError) {
+            guard let newFile else { return }
+            do throws(SystemError) { try FileIO.writeAtomically(newFile, Array((value + "\n").utf8), durable: false) } catch {
+                throw CordonError(.io, "cannot write \(newFile)", cause: error.description)
+            }
+        }
+    }
+
+    /// The sandbox's machine-id as its state directory keeps it, or a new one to `save`.
+    func machineID(layout: SandboxLayout) -> MachineID {
         let path = layout.directory + "/machine-id"
         if let bytes = try? FileIO.readFile(path, limit: 64) {
             let text = String(decoding: bytes.last == 0x0A ? bytes.dropLast() : bytes[...], as: UTF8.self)
-            if SandboxIdentifiers.isMachineID(text) { return text }
+            if SandboxIdentifiers.isMachineID(text) { return MachineID(value: text, newFile: nil) }
         }
-        let id = SandboxIdentifiers.newMachineID()
-        do throws(SystemError) { try FileIO.writeAtomically(path, Array((id + "\n").utf8), durable: false) } catch {
-            throw CordonError(.io, "cannot write \(path)", cause: error.description)
-        }
-        return id
+        return MachineID(value: SandboxIdentifiers.newMachineID(), newFile: path)
     }
 
     func prepareDataDirectories(plan: SandboxPlan) throws(CordonError) {
