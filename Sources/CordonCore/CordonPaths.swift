@@ -29,6 +29,9 @@ public struct CordonPaths: Sendable, Equatable {
     public var profilesDirectory: String { configHome + "/profiles" }
     /// All sandboxes' state.
     public var sandboxesDirectory: String { stateHome + "/sandboxes" }
+    /// Emptied state directories of one-shot sandboxes that left nothing, kept for the next new
+    /// sandbox (`SpareStateDirectories`); none is a sandbox, and all are safe to delete.
+    public var spareStateDirectory: String { stateHome + "/spare" }
     /// Compiled secret-scanner databases, keyed by their rules (a cache: safe to delete).
     public var scannerCache: String { stateHome + "/scanner-cache" }
     /// One sandbox's state directory (upper layer, work dir, event log, metadata).
