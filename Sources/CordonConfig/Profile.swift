@@ -35,8 +35,8 @@ public struct Profile: Sendable, Equatable, Codable {
     /// A persistent per-profile directory, e.g. an agent's `~/.claude`, kept across runs under
     /// the state dir and bound read-write at `path` inside.
     public struct DataDir: Sendable, Equatable, Codable {
-        /// Names the directory under the profile's state; defaults to `path`'s last component
-        /// without leading dots (`~/.npm` → `npm`).
+        /// The host directory's name: `<state>/profiles/PROFILE/data/NAME`. Defaults to `path`'s
+        /// last component without leading dots (`~/.npm` → `npm`).
         public var name: String
         /// The sandbox path it is bound at: absolute, or `~/…` for the sandbox user's home.
         public var path: String
