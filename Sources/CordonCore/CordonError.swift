@@ -21,7 +21,8 @@ public struct CordonError: Error, Sendable, CustomStringConvertible, Equatable {
         case systemCall = "system_call"
         /// The sandbox could not be built, so the command did not run.
         case sandboxSetup = "sandbox_setup"
-        /// A sync refused a change that would act outside the workspace or on a special file.
+        /// A sync refused: its profile is not trusted, or a change cannot be applied safely (a
+        /// special file, a path that would lead outside the workspace).
         case policyDenied = "policy_denied"
         /// A file could not be read or written.
         case io = "io"
