@@ -68,7 +68,7 @@ extension ProfileLayerParser {
                 switch key {
                 case "host": host = reader.string(value, path).flatMap { hostPath($0, value, path, relative: false) }; ok = ok && host != nil
                 case "sandbox": sandbox = reader.string(value, path).flatMap { sandboxPath($0, value, path) }; ok = ok && sandbox != nil
-                case extraKey: if let value = read(&reader, value, path) { extra = value } else { ok = false }
+                case extraKey: if let parsed = read(&reader, value, path) { extra = parsed } else { ok = false }
                 default: break
                 }
             }
