@@ -7,7 +7,9 @@
 /// Config (profiles, user presets, approvals): `$XDG_CONFIG_HOME/cordon` (default `~/.config/cordon`).
 /// State (sandboxes' upper layers, event logs): `$XDG_STATE_HOME/cordon` (default `~/.local/state/cordon`).
 public struct CordonPaths: Sendable, Equatable {
+    /// cordon's config directory (profiles, presets, trust): `<XDG config>/cordon`.
     public var configHome: String
+    /// cordon's state directory (sandboxes, their upper layers and logs): `<XDG state>/cordon`.
     public var stateHome: String
 
     public init(configHome: String, stateHome: String) {

@@ -26,8 +26,11 @@ public struct SandboxRecord: Sendable, Codable, Equatable {
     public var policyFiles: [String] = []
 
     public struct OverlayMount: Sendable, Codable, Equatable {
+        /// The mount's host directory (the overlay's lower layer, never written by the sandbox).
         public var host: String
+        /// Where the sandbox sees it.
         public var sandbox: String
+        /// The directory under the sandbox's state that holds every write the agent made to it.
         public var upper: String
         public init(host: String, sandbox: String, upper: String) {
             self.host = host
