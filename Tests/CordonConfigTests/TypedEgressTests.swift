@@ -123,4 +123,19 @@ import Testing
             #expect(!validation.isValid && validation.diagnostics.first?.location.line == 2, "\(bad): \(validation.diagnostics)")
         }
     }
+
+    /// An srt parent proxy is parsed when imported: a URL or `noProxy` entry cordon's grammar
+    /// refuses is noted and left out, never carried into the profile for the run to trip over.
+    @Test func srtParentProxyIsParsedOnImport() throws {
+        let bad = try SRTImporter.convert(json: #"{"network": {"parentProxy": {"http": "socks5://p.corp:1080"}}}"#, file: "srt.json")
+        #expect(bad.profile.egress.parentProxy == nil)
+        #expect(bad.notes.contains { $0.contains("socks5://p.corp:1080") && $0.contains("not carried over") }, "\(bad.notes)")
+
+        let json = #"{"network": {"parentProxy": {"http": "http://p.corp:3128", "noProxy": "ok.corp, *, a b"}}}"#
+        let partly = try SRTImporter.convert(json: json, file: "srt.json")
+        #expect(partly.profile.egress.parentProxy?.url.value == ParentProxyAddress("http://p.corp:3128"))
+        #expect(partly.profile.egress.parentProxy?.noProxy.map(\.text) == ["ok.corp"])
+        #expect(partly.notes.filter { $0.contains("noProxy") }.count == 2, "\(partly.notes)")
+        _ = try EgressPolicy(partly.profile.egress)
+    }
 }
