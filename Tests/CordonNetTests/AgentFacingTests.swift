@@ -279,7 +279,7 @@ enum Hello {
             .bind(host: "127.0.0.1", port: 0).get()
         defer { origin.close(promise: nil) }
         let port = try #require(origin.localAddress?.port)
-        let lb = try await Loopback.start(extraDomains: ["rec.test:\(port)"], configure: { $0.resolve["rec.test"] = "127.0.0.1" })
+        let lb = try await Loopback.start(extraDomains: ["rec.test:\(port)"], configure: { try $0.pin("rec.test", "127.0.0.1") })
         defer { Task { await lb.stop() } }
         let hello = Hello.with("rec.test").prefix(40).map { String(format: "\\x%02x", $0) }.joined()
         let client = """
