@@ -68,7 +68,7 @@ struct IdentityRange: Sendable, Equatable {
             if error == EEXIST {
                 // A stale claim is rewritten where it is (no unlink and new file: see SpareStateDirectories).
                 guard let owner = owner(of: block, registry: registry), !holds(owner, block) else { continue }
-                fd = open(registry + "/\(block)", O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC)
+                fd = open(registry + "/\(block)", O_WRONLY | O_NOFOLLOW | O_CLOEXEC)
                 error = fd < 0 ? errno : 0
             }
             if fd < 0 {
@@ -77,6 +77,9 @@ struct IdentityRange: Sendable, Equatable {
             }
             let text = Array(directory.utf8)
             let wrote = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            // A rewritten claim is cut to its new length after the write, not truncated first (see FileIO.overwrite).
+            var st = stat()
+            if wrote == text.count, fstat(fd, &st) == 0, st.st_size > text.count { _ = ftruncate(fd, off_t(text.count)) }
             close(fd)
             guard wrote == text.count else {
                 _ = unlink(registry + "/\(block)")

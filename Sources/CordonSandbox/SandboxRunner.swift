@@ -243,7 +243,7 @@ public final class SandboxRunner {
                     // as after a crash that lost its record (see `flushNewSandbox`).
                     do throws(SystemError) {
                         if takenLock != nil {
-                            try FileIO.writeFile(layout.record, Array(record.jsonText.utf8))
+                            try FileIO.overwrite(layout.record, Array(record.jsonText.utf8))
                         } else {
                             try FileIO.writeAtomically(layout.record, Array(record.jsonText.utf8), durable: false)
                         }
@@ -265,7 +265,8 @@ public final class SandboxRunner {
                                 throw CordonError(.io, "cannot flush \(layout.record) to disk", cause: error.description)
                             }
                         }
-                    return SupervisorLoop.Prepared(joining: joining, saving: saving, egress: egress)
+                    let control = egress == nil ? nil : SupervisorLoop.bindControlSocket(layout, warn: warn)
+                    return SupervisorLoop.Prepared(joining: joining, saving: saving, egress: egress, control: control)
                 },
                 onNetwork: { state in
                     events.append(SandboxEvent(sandbox: options.name, .network(state: state)))
@@ -570,7 +571,7 @@ public final class SandboxRunner {
         func save() throws(CordonError) {
             guard let newFile else { return }
             // In place (a spare's emptied file, or a new one): torn by a crash, it is only made again.
-            do throws(SystemError) { try FileIO.writeFile(newFile, Array((value + "\n").utf8)) } catch {
+            do throws(SystemError) { try FileIO.overwrite(newFile, Array((value + "\n").utf8)) } catch {
                 throw CordonError(.io, "cannot write \(newFile)", cause: error.description)
             }
         }
