@@ -395,7 +395,7 @@ public final class SandboxRunner {
         let file = ApprovalFile(paths: paths, profile: profile.name)
         let warn = warn
         return ApprovalBroker(persist: { host, port in
-            let pattern = EgressPolicy.defaultPorts.contains(port) ? host : "\(host):\(port)"
+            let pattern = ApprovalFile.pattern(host: host, port: EgressPolicy.defaultPorts.contains(port) ? nil : port)
             do { try file.add(pattern) } catch { warn("cordon: could not save the approval of \(pattern): \(error)") }
         })
     }
