@@ -19,9 +19,17 @@ public final class SandboxRunner {
         /// Give the command a pty when any of cordon's stdin, stdout, stderr is a terminal
         /// (false: it gets them as they are; only for cordon's own fixed commands, as `doctor`'s).
         public var allowTerminal: Bool
+        /// A one-shot run under a generated name: when the run made the sandbox and leaves nothing
+        /// in its upper layers (and no refused connection to look into), its state directory and
+        /// uid claim are removed at the end (see `SandboxRemoval.removeEmpty`).
+        public var ephemeral: Bool
 
-        public init(name: String, workspace: String, command: [String], initPath: String, profileSource: String, allowTerminal: Bool = true) {
+        public init(
+            name: String, workspace: String, command: [String], initPath: String, profileSource: String, allowTerminal: Bool = true,
+            ephemeral: Bool = false
+        ) {
             self.allowTerminal = allowTerminal
+            self.ephemeral = ephemeral
             self.name = name
             self.workspace = workspace
             self.command = command
@@ -47,6 +55,8 @@ public final class SandboxRunner {
         public var autoSyncHeld: Int = 0
         /// Why the sandbox was frozen at its disk limit (nil when it was not).
         public var diskLimit: String?
+        /// The run made the sandbox (`Options.ephemeral`) and left nothing: its state is gone.
+        public var removed = false
     }
 
     public let profile: Profile
@@ -89,6 +99,8 @@ public final class SandboxRunner {
         // kills it: nothing of the sandbox's has run.
         // Run as root, the sandbox's users are a block of unprivileged host ids of its own.
         // Its workspace and mounts are checked first: a refused run makes nothing for the sandbox.
+        // An ephemeral run's sandbox is removed at the end only if this run made it.
+        let fresh = options.ephemeral && FileIO.kind(SandboxLayout(paths: paths, name: options.name).directory, followSymlinks: false) == .missing
         var range: IdentityRange?
         if host.uid == 0 {
             _ = try resolveWorkspace(options.workspace)
@@ -236,6 +248,7 @@ public final class SandboxRunner {
         } catch {
             events.append(SandboxEvent(sandbox: options.name, .setupFailed(error: error.description)))
             _ = yolo?.stop()
+            if fresh { _ = removeIfEmpty(layout: layout, overlays: overlays, egress: egress) }
             throw error
         }
         let synced = yolo?.stop()
@@ -248,10 +261,25 @@ public final class SandboxRunner {
                     .init(
                         status: Int(status), durationMS: Int((WallClock.monotonic() - started) * 1000), oomKills: oom,
                         supervisorPeakRSSKB: Self.peakResidentKilobytes()))))
-        return Outcome(
+        var outcome = Outcome(
             exitStatus: status, layout: layout, limitsEnforcement: enforcement, oomKills: oom, workspace: workspace,
             network: egress?.log.summary, droppedDatagrams: egress?.droppedDatagrams ?? 0,
             autoSynced: synced.map(\.applied), autoSyncHeld: synced?.held.count ?? 0, diskLimit: disk?.trip?.reason)
+        if fresh { outcome.removed = removeIfEmpty(layout: layout, overlays: overlays, egress: egress) }
+        return outcome
+    }
+
+    /// The end of an ephemeral run that made its sandbox (its lock still held): the sandbox goes
+    /// when its upper layers hold nothing and no connection was refused (the summary would point
+    /// at `cordon net log`). Whether it went.
+    func removeIfEmpty(layout: SandboxLayout, overlays: OverlayLayers, egress: SandboxEgress?) -> Bool {
+        let summary = egress?.log.summary
+        guard overlays.holdNothing(), (summary?.refused ?? 0) + (summary?.dnsRefused ?? 0) == 0 else { return false }
+        if let error = SandboxRemoval.removeEmpty(layout: layout) {
+            warn("cordon: could not remove the empty sandbox \(layout.name) (\(error)); `cordon prune` removes it")
+            return false
+        }
+        return true
     }
 
     /// The end of a new sandbox's run that left changes in its upper layers: its record (which
@@ -495,7 +523,7 @@ public final class SandboxRunner {
             guard record.workspace == workspace else {
                 throw CordonError(
                     .alreadyExists, "sandbox \(name) belongs to workspace \(record.workspace), not \(workspace)",
-                    hint: "choose another --name, or review and discard it first (`cordon diff \(name)`)")
+                    hint: "choose another --name, or review it (`cordon diff \(name)`) and remove it (`cordon rm \(name)`)")
             }
             guard record.mode == profile.mode.rawValue || (record.mode != "unsafe" && profile.mode != .unsafe) else {
                 throw CordonError(.alreadyExists, "sandbox \(name) was created in \(record.mode) mode", hint: "choose another --name")

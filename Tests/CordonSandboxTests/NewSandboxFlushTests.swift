@@ -66,9 +66,9 @@ struct NewSandboxFlushTests {
     }
 }
 
-/// End to end: a fresh sandbox (no --name: what `cordon run -- CMD` does) keeps its record and,
-/// run as root, its uid range whether or not its run wrote anything, and its changes are there
-/// for review and for the next run of its name.
+/// End to end: a fresh sandbox (no --name: what `cordon run -- CMD` does) whose run wrote keeps
+/// its record and, run as root, its uid range, and its changes are there for review and for the
+/// next run of its name; one whose run wrote nothing leaves nothing.
 @Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"))
 struct FreshSandboxStateTests {
     func generatedName(_ stderr: String) -> String? {
@@ -84,6 +84,11 @@ struct FreshSandboxStateTests {
             #expect(r.status == 0, "\(r.stderr)")
             let name = try #require(generatedName(r.stderr), "\(r.stderr)")
             let directory = h.state + "/cordon/sandboxes/" + name
+            // A one-shot run that left nothing leaves no state (nor uid claim) behind.
+            guard writes else {
+                #expect(!FileManager.default.fileExists(atPath: directory), "\(r.stderr)")
+                continue
+            }
             let record = try String(contentsOfFile: directory + "/sandbox.json", encoding: .utf8)
             #expect(record.contains(h.workspace), "\(record)")
             if SandboxHarness.isRoot {

@@ -92,7 +92,7 @@ struct RunRequest {
             let outcome = try runner.run(
                 .init(
                     name: sandboxName, workspace: workspace,
-                    command: command, initPath: try InitLocator.path(), profileSource: loaded.source))
+                    command: command, initPath: try InitLocator.path(), profileSource: loaded.source, ephemeral: name == nil))
             Console.note(RunSummary.line(name: sandboxName, outcome: outcome, mode: chosen.mode))
             return outcome.exitStatus
         }
