@@ -120,6 +120,65 @@ struct SandboxLifecycleCommandTests {
         #expect(FileManager.default.fileExists(atPath: sandboxDirectory(h, "live") + "/upper/x.txt"), "the refusals changed nothing")
     }
 
+    /// A supervisor killed mid-run (SIGKILL: no exit event, its lock released with it): ls says
+    /// crashed, and rm removes the sandbox with the cgroup the killed run left.
+    @Test func aKilledSupervisorLeavesACrashedSandboxThatRmRemoves() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let environment = h.environment()
+        let workspace = h.workspace
+        try await SandboxHarness.offPool {
+            let process = try RunningProcess(
+                [
+                    SandboxHarness.cordon, "run", "--name", "doomed", "--workspace", workspace, "--", "/bin/sh", "-c",
+                    "echo kept > /workspace/kept.txt; echo ready; sleep 300",
+                ],
+                environment: environment, directory: workspace)
+            _ = try process.readLine(timeout: .seconds(60))
+            process.signal(SIGKILL)
+            _ = process.waitForExit(timeout: .seconds(60))
+        }
+        var doomed: [String: Any]?
+        for _ in 0..<100 {
+            doomed = try await listed(h)["doomed"]
+            if doomed?["state"] as? String == "crashed" { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(doomed?["state"] as? String == "crashed", "\(doomed ?? [:])")
+        #expect(doomed?["changes"] as? Int == 1, "\(doomed ?? [:])")
+        let status = try await h.cordon(["status", "doomed"])
+        #expect(status.stdout.contains("state: crashed") && status.stdout.contains("the supervisor was killed"), "\(status.stdout)")
+        let removed = try await h.cordon(["rm", "doomed", "--discard"])
+        #expect(removed.status == 0, "\(removed)")
+        #expect(!FileManager.default.fileExists(atPath: sandboxDirectory(h, "doomed")))
+        if SandboxHarness.isRoot, let leftover = cgroupLeftover("doomed") {
+            let parent = (leftover as NSString).deletingLastPathComponent
+            let left = ((try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? []).filter {
+                $0.hasPrefix((leftover as NSString).lastPathComponent + ".")
+            }
+            #expect(left.isEmpty, "cgroups of the killed run left: \(left)")
+        }
+    }
+
+    /// What a record holds (a profile name from a repository's cordon.yaml, a workspace path)
+    /// reaches the terminal escaped: no control sequence from the state directory is printed.
+    @Test func lsAndStatusEscapeWhatTheRecordHolds() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        #expect(try await h.sandbox("echo x > /workspace/x", name: "odd").status == 0)
+        let record = sandboxDirectory(h, "odd") + "/sandbox.json"
+        var object = try json(try String(contentsOfFile: record, encoding: .utf8))
+        object["profile"] = "evil\u{1B}]52;c;ZWNobw==\u{07}\u{1B}[2J"
+        object["workspace"] = h.workspace + "\u{202E}txt.exe"
+        try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: record))
+        for arguments in [["ls"], ["ls", "--all"], ["status", "odd"]] {
+            let r = try await h.cordon(arguments)
+            #expect(r.status == 0, "\(r)")
+            #expect(r.stdout.contains("odd"), "\(r.stdout)")
+            #expect(!r.stdout.contains("\u{1B}") && !r.stdout.contains("\u{07}") && !r.stdout.contains("\u{202E}"), "\(arguments): \(r.stdout)")
+        }
+    }
+
     /// rm refuses a sandbox holding changes unless --discard, and then removes its state and (run
     /// as root) gives its uid range back; prune removes the stopped ones without changes.
     @Test func rmRefusesChangesAndPruneKeepsThem() async throws {
