@@ -11,9 +11,15 @@ import Glibc
 /// opaque directory (a directory replaced) stops hiding the host's. Only while the sandbox is
 /// stopped: what overlayfs does when its upper changes under a mounted overlay is undefined.
 public enum UpperDiscard {
-    /// Drops every change (`paths` empty) or the entries at `paths`. Returns the paths dropped
-    /// (`paths` empty: the count of changes as `cordon diff` counted them, as "N changes").
-    public static func discard(name: String, layout: SandboxLayout, paths: [String]) throws(CordonError) -> [String] {
+    public struct Dropped: Sendable, Equatable {
+        /// The workspace-relative paths dropped (empty: every change was).
+        public var paths: [String]
+        /// Every change: how many there were, as `cordon diff` counts them (nil: uncountable).
+        public var changes: Int?
+    }
+
+    /// Drops every change (`paths` empty) or the entries at `paths`.
+    public static func discard(name: String, layout: SandboxLayout, paths: [String]) throws(CordonError) -> Dropped {
         let record = try layout.loadRecord()
         guard record.mode != "unsafe" || !record.overlayMounts.isEmpty else {
             throw CordonError(
@@ -33,7 +39,7 @@ public enum UpperDiscard {
         if paths.isEmpty {
             let status = SandboxStatus.read(name: name, layout: layout, entryLimit: nil, lockedByCaller: true)
             for (upper, _) in status.upperLayers { try AnchoredDirectory.removeContents(of: upper) }
-            return status.changes.map { ["\($0) change\($0 == 1 ? "" : "s")"] } ?? ["every change"]
+            return Dropped(paths: [], changes: status.changes)
         }
         guard record.mode != "unsafe" else {
             throw CordonError(
@@ -49,7 +55,7 @@ public enum UpperDiscard {
             }
         }
         for rel in relatives { try tree.removeTree(rel) }
-        return relatives
+        return Dropped(paths: relatives, changes: nil)
     }
 
     /// `path` as a path relative to the workspace: relative as given, or absolute beneath the

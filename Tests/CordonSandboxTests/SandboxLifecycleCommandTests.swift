@@ -301,7 +301,8 @@ struct SandboxLifecycleCommandTests {
         let seen = try await h.sandbox("cat /workspace/d/x; ls /workspace/r", name: "t")
         #expect(seen.stdout == "host x\nn\n", "\(seen)")
 
-        #expect(try await h.cordon(["discard", "t", h.workspace + "/r"]).status == 0)
+        let replaced = try json(try await h.cordon(["discard", "t", h.workspace + "/r", "--json"]).stdout)
+        #expect(replaced["discarded"] as? [String] == ["r"] && replaced["all"] as? Bool == false && replaced["version"] as? Int == 1, "\(replaced)")
         #expect(try await h.sandbox("ls /workspace/r", name: "t").stdout == "old\n")
         let all = try await h.cordon(["discard", "t"])
         #expect(all.status == 0 && all.stdout == "t: discarded 2 changes\n", "\(all)")

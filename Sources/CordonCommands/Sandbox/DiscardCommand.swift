@@ -22,10 +22,24 @@ struct DiscardCommand: ParsableCommand {
     @Argument(help: "Workspace paths whose changes to drop (default: every change).")
     var paths: [String] = []
 
+    @Flag(help: "Print JSON: {version, sandbox, discarded: [path], all, changes}.")
+    var json = false
+
     func run() throws {
         do throws(CordonError) {
             let dropped = try UpperDiscard.discard(name: sandbox.name, layout: try sandbox.layout(), paths: paths)
-            for item in dropped { print(Console.line("\(sandbox.name): discarded \(item)"), terminator: "") }
+            if json {
+                JSONOutput.print([
+                    ("sandbox", .string(sandbox.name)), ("discarded", .array(dropped.paths.map { .string($0) })), ("all", .bool(dropped.paths.isEmpty)),
+                    ("changes", dropped.changes.map { .int($0) } ?? .null),
+                ])
+                return
+            }
+            if dropped.paths.isEmpty {
+                let count = dropped.changes.map { "\($0) change\($0 == 1 ? "" : "s")" } ?? "every change"
+                print(Console.line("\(sandbox.name): discarded \(count)"), terminator: "")
+            }
+            for path in dropped.paths { print(Console.line("\(sandbox.name): discarded \(path)"), terminator: "") }
         } catch {
             Console.error(error)
             throw ExitCode(error.code == .alreadyExists ? 1 : 2)
