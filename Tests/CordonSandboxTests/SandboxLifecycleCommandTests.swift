@@ -111,6 +111,18 @@ struct SandboxLifecycleCommandTests {
         #expect(live?["state"] as? String == "running", "\(live ?? [:])")
         #expect(live?["uptime_seconds"] is Int, "\(live ?? [:])")
         #expect(live?["pending_approvals"] as? Int == 0, "\(live ?? [:])")
+        // Looking did not start the idle sandbox's network (NIO threads in its supervisor).
+        let detail = try json(try await h.cordon(["status", "live", "--json"]).stdout)["sandbox"] as? [String: Any]
+        let supervisor = try #require(detail?["supervisor_pid"] as? Int, "\(detail ?? [:])")
+        func nioThreads() -> Int {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(supervisor)/task")) ?? []
+            return tasks.filter { ((try? String(contentsOfFile: "/proc/\(supervisor)/task/\($0)/comm", encoding: .utf8)) ?? "").hasPrefix("NIO-") }.count
+        }
+        #expect(nioThreads() == 0, "cordon ls started the sandbox's network")
+        // Once it serves (`cordon approvals` starts it), ls asks it.
+        #expect(try await h.cordon(["approvals", "live"]).status == 0)
+        #expect(nioThreads() > 0)
+        #expect(try await listed(h)["live"]?["pending_approvals"] as? Int == 0)
         let rm = try await h.cordon(["rm", "live", "--discard"])
         #expect(rm.status == 1 && rm.stderr.contains("sandbox live is running"), "\(rm)")
         let discard = try await h.cordon(["discard", "live"])

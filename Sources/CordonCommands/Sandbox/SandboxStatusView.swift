@@ -9,12 +9,28 @@ import CordonSandbox
 enum SandboxStatusView {
     /// Asks a running sandbox's supervisor how many connections wait for an answer (bounded:
     /// a supervisor that does not answer within 2 s leaves the count unknown).
+    /// A supervisor whose network was never used has not started serving (SwiftNIO, its
+    /// threads named `NIO-…`, starts at the first connection, the control socket's included):
+    /// no connection can be waiting, and a connection from here would start it, adding its
+    /// threads and memory to every idle sandbox `cordon ls` looks at. It is asked only once
+    /// serving, or when its process is not known.
     static func withApprovals(_ status: SandboxStatus) -> SandboxStatus {
         guard status.state == .running else { return status }
         var status = status
+        if let supervisor = status.supervisor, !servesNetwork(supervisor) {
+            status.pendingApprovals = 0
+            return status
+        }
         let client = ControlClient(name: status.name, layout: status.layout, timeout: 2)
         if let response = try? client.send(.init(op: .approvals)), response.ok { status.pendingApprovals = response.pending?.count ?? 0 }
         return status
+    }
+
+    /// Whether the process `pid` runs SwiftNIO's event-loop threads (`/proc/PID/task/*/comm`).
+    static func servesNetwork(_ pid: Int32) -> Bool {
+        (DirectoryListing.names(at: "/proc/\(pid)/task") ?? []).contains { task in
+            (try? FileIO.readFile("/proc/\(pid)/task/\(task)/comm", limit: 64)).map { $0.starts(with: Array("NIO-".utf8)) } ?? false
+        }
     }
 
     static let columns = ["NAME", "PROFILE", "MODE", "STATE", "UPTIME", "CPU", "MEM", "NET(allowed/refused)", "APPROVALS", "CHANGES"]
