@@ -3,8 +3,7 @@ import CordonOS
 import Glibc
 
 /// Removes a sandbox: its state directory (upper layers included), its cgroup leftovers and its
-/// uid claim. Shared by `cordon rm`, `cordon prune` and the end of a one-shot run that left
-/// nothing.
+/// uid claim. Shared by `cordon rm` and `cordon prune`.
 ///
 /// The directory goes through `AnchoredDirectory.removeTree`: descriptors only, no symlink
 /// followed, each directory opened up (chmod through its descriptor) as it is reached, so the
@@ -69,14 +68,5 @@ public enum SandboxRemoval {
             guard FileIO.kind(directory, followSymlinks: false) != .missing else { return }
             try AnchoredDirectory.removeTree(directory)
         }
-    }
-
-    /// The end of a run of a sandbox that run made and left nothing in: its directory and uid
-    /// claim go (the caller holds its lock). Failure is only a leftover, said as a warning.
-    static func removeEmpty(layout: SandboxLayout) -> CordonError? {
-        let block = IdentityRange.recordedBlock(directory: layout.directory)
-        do throws(CordonError) { try removeDirectory(layout.directory) } catch { return error }
-        IdentityRange.release(directory: layout.directory, block: block)
-        return nil
     }
 }

@@ -16,7 +16,7 @@ enum RunSummary {
         if mode == .unsafe {
             parts.append("workspace written directly (unsafe mode)")
         } else if outcome.removed {
-            parts.append("no changes (nothing kept)")
+            parts.append("no changes, nothing kept")
         } else if let changes = try? ChangeSet.read(upper: outcome.layout.upper, lower: outcome.workspace) {
             let summary = changes.summary
             if summary.total == 0 {
