@@ -546,7 +546,7 @@ public final class SandboxRunner {
             guard record.workspace == workspace else {
                 throw CordonError(
                     .alreadyExists, "sandbox \(name) belongs to workspace \(record.workspace), not \(workspace)",
-                    hint: "choose another --name, or review and discard it first (`cordon diff \(name)`)")
+                    hint: "choose another --name, or review it (`cordon diff \(name)`) and remove it (`cordon rm \(name)`)")
             }
             guard record.mode == profile.mode.rawValue || (record.mode != "unsafe" && profile.mode != .unsafe) else {
                 throw CordonError(.alreadyExists, "sandbox \(name) was created in \(record.mode) mode", hint: "choose another --name")
