@@ -290,7 +290,9 @@ public final class SandboxRunner {
             exitStatus: status, layout: layout, limitsEnforcement: enforcement, oomKills: oom, workspace: workspace,
             network: egress?.log.summary, droppedDatagrams: egress?.droppedDatagrams ?? 0,
             autoSynced: synced.map(\.applied), autoSyncHeld: synced?.held.count ?? 0, diskLimit: disk?.trip?.reason)
-        if leftNothing, !options.keepWhenEmpty { outcome.removed = removeEmptySandbox(layout) }
+        // A refused connection is something to look into (`cordon net log NAME`): kept then.
+        let refused = outcome.network.map { $0.refused + $0.dnsRefused } ?? 0
+        if leftNothing, !options.keepWhenEmpty, refused == 0 { outcome.removed = removeEmptySandbox(layout) }
         return outcome
     }
 
