@@ -90,4 +90,22 @@ struct SyncWordingTests {
         let none = Self.decision(clean: 0, blocked: 0)
         #expect(SyncChoices.make(decision: none, approved: none, destinations: []) == nil)
     }
+
+    /// An overlay mount's part of the sync report: its path in the sandbox, its host directory,
+    /// and paths relative to it, in snake_case beside the workspace's fields.
+    @Test func theSyncReportCarriesEachMount() throws {
+        var report = SyncCommand.Report(
+            sandbox: "s", dryRun: false, applied: ["w.txt"], held: [], findings: [], summary: .init(), recovered: nil, exitCode: 1)
+        report.mounts = [
+            SyncCommand.MountReport(
+                mount: "/data", host: "/home/u/data", applied: ["a.txt"], held: ["creds.txt"],
+                findings: [Finding(ruleID: "github-token", severity: .block, path: "creds.txt", message: "m", fix: "f")], summary: .init())
+        ]
+        let text = try JSONOutput.text(report)
+        #expect(text.contains("\"mounts\""))
+        #expect(text.contains("\"mount\" : \"/data\""), "\(text)")
+        #expect(text.contains("\"host\" : \"/home/u/data\""), "\(text)")
+        #expect(text.contains("\"rule_id\" : \"github-token\""), "\(text)")
+        #expect(text.contains("\"dry_run\" : false"), "\(text)")
+    }
 }

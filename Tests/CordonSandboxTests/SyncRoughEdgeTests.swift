@@ -113,6 +113,18 @@ struct SyncRoughEdgeTests {
         #expect((try? String(contentsOfFile: h.workspace + "/clean.txt", encoding: .utf8)) == "clean\n")
         #expect(!FileManager.default.fileExists(atPath: h.workspace + "/creds.txt"))
 
+        // A trap waits for approval beside the secret: y approves it and applies it with the
+        // clean file, holding back the secret (as it said it would).
+        let trap = try await h.sandbox("cd /workspace && echo 'use flake' > .envrc && echo 'GITHUB_TOKEN=\(Self.token)' > creds2.txt", name: "trap")
+        #expect(trap.status == 0, "\(trap.stderr)")
+        let approve = try await Self.atTerminal(h, ["sync", "trap"], answers: [("What now? [y/s/Q]", "y\n")])
+        #expect(approve.status == 1, "\(approve.output)")
+        #expect(
+            approve.output.contains("[y] approve the 1 change waiting for approval (host-execution traps) and apply 1 change, holding back 1 flagged one"),
+            "\(approve.output)")
+        #expect((try? String(contentsOfFile: h.workspace + "/.envrc", encoding: .utf8)) == "use flake\n")
+        #expect(!FileManager.default.fileExists(atPath: h.workspace + "/creds2.txt"))
+
         // Nothing held: a plain question, in the singular, and y applies.
         let made = try await h.sandbox("cd /workspace && echo more > more.txt", name: "yes")
         #expect(made.status == 0, "\(made.stderr)")
