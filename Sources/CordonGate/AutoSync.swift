@@ -173,11 +173,7 @@ public final class AutoSync {
             var report = try part.gate.evaluate(set, created: created)
             report.findings = part.written.droppingOwnConflicts(report.findings, workspace: part.target.host)
             let plan = SyncPlan(report: report, approve: false, force: false)
-            findings += report.findings.map { finding in
-                var shown = finding
-                shown.path = part.target.shown(finding.path)
-                return shown
-            }
+            findings += report.findings.map(part.target.shown)
             held += plan.held.map { part.target.shown($0.path) }
             checked.append(Checked(set: set, report: report, plan: plan))
         }

@@ -1,5 +1,6 @@
 public import CordonCore
 public import CordonFS
+public import CordonScan
 
 /// One host tree a sandbox's changes return to: its workspace, or the host directory of a
 /// `mounts[]` entry with `mode: overlay`. Each has its own upper layer, and its own journal,
@@ -65,6 +66,16 @@ public struct SyncTarget: Sendable, Equatable {
         guard let mount else { return path }
         if path.isEmpty { return mount.sandbox }
         return mount.sandbox == "/" ? "/" + path : mount.sandbox + "/" + path
+    }
+
+    /// A finding about this target with its path as cordon shows it, in its fix too ("remove the
+    /// secret from /data/creds.txt").
+    public func shown(_ finding: Finding) -> Finding {
+        guard mount != nil else { return finding }
+        var shown = finding
+        shown.path = self.shown(finding.path)
+        if !finding.path.isEmpty { shown.fix = finding.fix.replacing(" \(finding.path) ", with: " \(shown.path) ", maxReplacements: 1) }
+        return shown
     }
 
     /// How the target is named in messages: the workspace's host path, or `/data (host /home/u/data)`.

@@ -16,7 +16,7 @@ enum RunSummary {
         if mode == .unsafe {
             parts.append("workspace written directly (unsafe mode)")
         } else if let changes = try? ChangeSet.read(upper: outcome.layout.upper, lower: outcome.workspace) {
-            let summary = changes.summary
+            let summary = changes.summary + SandboxChanges.overlayMountSummary(layout: outcome.layout)
             if summary.total == 0 {
                 parts.append("no changes")
             } else {

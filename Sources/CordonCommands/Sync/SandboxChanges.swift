@@ -27,6 +27,13 @@ struct SandboxChanges {
         return SandboxChanges(name: name, layout: layout, record: record, targets: targets)
     }
 
+    /// What the sandbox's overlay mounts hold, counted together (for the run's summary line);
+    /// empty when there are none or they cannot be read.
+    static func overlayMountSummary(layout: SandboxLayout) -> ChangeSet.Summary {
+        guard let record = try? layout.loadRecord(), let targets = try? SyncTarget.all(record: record, layout: layout) else { return .init() }
+        return targets.filter { $0.mount != nil }.compactMap { try? $0.changeSet().summary }.reduce(ChangeSet.Summary(), +)
+    }
+
     /// `created` as a time, for conflict detection.
     var created: Date? {
         try? Date(record.created, strategy: .iso8601)

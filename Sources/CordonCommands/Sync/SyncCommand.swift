@@ -294,11 +294,6 @@ struct SyncCommand: ParsableCommand {
 
     /// The target's findings with their paths as cordon shows them (a mount's as `/data/x`).
     private func shownFindings(_ entry: Checked) -> [Finding] {
-        guard entry.target.mount != nil else { return entry.report.findings }
-        return entry.report.findings.map { finding in
-            var shown = finding
-            shown.path = entry.target.shown(finding.path)
-            return shown
-        }
+        entry.report.findings.map(entry.target.shown)
     }
 }
