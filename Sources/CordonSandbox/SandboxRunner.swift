@@ -331,7 +331,7 @@ public final class SandboxRunner {
         return files.filter { $0.hasPrefix("/") }
     }
 
-    /// yolo's periodic sync of the workspace upper, with the profile's `sync:` policy.
+    /// yolo's periodic sync of the workspace's and the overlay mounts' uppers, with the profile's `sync:` policy.
     /// `created`: when the sandbox was first created (host files changed after it are conflicts).
     func makeAutoSyncLoop(name: String, workspace: String, layout: SandboxLayout, events: JSONLinesWriter, created: Date?, record: SandboxRecord)
         -> AutoSyncLoop
@@ -340,14 +340,11 @@ public final class SandboxRunner {
         let scannerCache = paths.scannerCache
         let paths = self.paths
         return AutoSyncLoop(name: name, interval: sync.interval, events: events, warn: warn) { () throws(CordonError) in
-            var policy = GatePolicy(
+            let policy = GatePolicy(
                 syncAllow: sync.allow, deny: sync.deny, blockedExtensions: sync.blockedExtensions, maxFileSize: sync.maxFileSize,
                 maxTotalSize: sync.maxTotalSize, gitleaksConfig: sync.gitleaksConfig)
-            policy.protectedPaths = ProtectedPath.forSandbox(record: record, paths: paths)
-            return AutoSync(
-                workspace: workspace, upper: layout.upper, journalPath: layout.syncJournal, lockPath: layout.syncLock,
-                gate: try SyncGate(policy: policy, scannerCache: scannerCache),
-                created: created)
+            // The workspace and every overlay mount, each with its own protected paths.
+            return try AutoSync.forSandbox(record: record, layout: layout, paths: paths, policy: policy, scannerCache: scannerCache, created: created)
         }
     }
 
