@@ -203,6 +203,7 @@ public final class SandboxRunner {
                     // The policy is compiled while init builds the root, and checked before anything
                     // of the sandbox's runs: a bad pattern or a missing blocklist stops here.
                     egress = try makeEgress(sandbox: options.name, layout: layout, events: events)
+                    if let egress { RefusalNotices(sandbox: options.name, raw: pty?.inputFD == 0, warn: warn).watch(egress.log) }
                     events.append(
                         SandboxEvent(
                             sandbox: options.name,
