@@ -172,8 +172,12 @@ public final class SandboxRunner {
                 if wrote, newSandbox { flushNewSandbox(layout: layout, range: range) }
                 leftNothing = !wrote && newSandbox
             }
+            let hint = LaunchHint(
+                workspace: workspace, currentDirectory: Self.currentDirectory(),
+                mounts: profile.mounts.map { (host: $0.host, sandbox: builder.expandHome($0.sandbox, home: builder.user.home)) })
             let loop = SupervisorLoop(
-                sandbox: sandbox, hostname: hostname, pty: pty, layout: layout, disk: disk, filterLevel: profile.terminal.filter, warn: warn)
+                sandbox: sandbox, hostname: hostname, pty: pty, layout: layout, disk: disk, filterLevel: profile.terminal.filter, warn: warn,
+                explainLaunchFailure: { hint.message($0) })
             status = try loop.run(
                 prepare: { pid throws(CordonError) -> SupervisorLoop.Prepared in
                     // Checked now, written once the plan is on its way.
@@ -228,6 +232,7 @@ public final class SandboxRunner {
                     // The policy is compiled while init builds the root, and checked before anything
                     // of the sandbox's runs: a bad pattern or a missing blocklist stops here.
                     egress = try makeEgress(sandbox: options.name, layout: layout, events: events)
+                    if let egress { RefusalNotices(sandbox: options.name, raw: pty?.inputFD == 0, warn: warn).watch(egress.log) }
                     events.append(
                         SandboxEvent(
                             sandbox: options.name,
@@ -378,6 +383,13 @@ public final class SandboxRunner {
             warn("cordon: cgroups unavailable (\(error)); memory and pids limited with rlimits instead, CPU not limited (see `cordon doctor`)")
             return (nil, .rlimits)
         }
+    }
+
+    /// The user's current directory, for `LaunchHint` ("" when unknown).
+    static func currentDirectory() -> String {
+        guard let cwd = getcwd(nil, 0) else { return "" }
+        defer { free(cwd) }
+        return String(cString: cwd)
     }
 
     /// VmHWM of this process (the supervisor, with the proxy in it), from /proc/self/status.
