@@ -22,6 +22,7 @@ public struct CordonCommand: ParsableCommand {
             AllowCommand.self,
             DenyCommand.self,
             BlocklistCommand.self,
+            AuditCommand.self,
         ]
     )
 

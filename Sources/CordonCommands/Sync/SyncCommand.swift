@@ -1,4 +1,5 @@
 import ArgumentParser
+import CordonAudit
 import CordonConfig
 import CordonCore
 import CordonFS
@@ -160,6 +161,10 @@ struct SyncCommand: ParsableCommand {
                 try writes.record(applied, workspace: record.workspace)
                 try writes.save(to: layout.hostWrites)
             }
+        }
+        if !dryRun {
+            AuditLog.record(
+                [.sync(via: "sync", applied: applied, held: plan.held.map(\.path))], layout: layout, sandbox: sandbox.name, warn: { Console.note($0) })
         }
         let code: Int32 = plan.held.isEmpty ? 0 : 1
         switch format {
