@@ -94,3 +94,25 @@ struct AuditRunTests {
         #expect(unknown.status == 2)
     }
 }
+
+/// yolo's automatic sync records each round's result in the audit log, and the chain stays whole.
+@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"), .timeLimit(.minutes(5)))
+struct AuditYoloTests {
+    @Test func aYoloRoundIsRecorded() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        try h.write("profile.yaml", "name: fast\nmode: yolo\n", in: h.root)
+        let run = try await h.cordon([
+            "run", "--name", "yo", "--workspace", h.workspace, "--profile", h.root + "/profile.yaml", "--", "/bin/sh", "-c", "echo y > /workspace/y.txt",
+        ])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(FileManager.default.fileExists(atPath: h.workspace + "/y.txt"))
+        let records = try AuditRunTests.records(h, "yo")
+        #expect(
+            records.contains { $0["kind"] as? String == "sync" && $0["via"] as? String == "auto_sync" && $0["applied"] as? [String] == ["y.txt"] },
+            "\(records)")
+        #expect(records.last?["kind"] as? String == "exit")
+        let verified = try await h.cordon(["audit", "verify", "yo"])
+        #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
+    }
+}
