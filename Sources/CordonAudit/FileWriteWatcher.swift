@@ -43,7 +43,16 @@ public final class FileWriteWatcher: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
     // Touched by `start` before the thread runs, then only by the thread.
     private var roots: [Int32] = []
-    private var watches: [Int32: (layer: Int, path: [UInt8])] = [:]
+    /// A watched directory: its layer, the watch of the directory holding it (nil: the layer's
+    /// root) and its name there. Paths are rebuilt from these, so memory grows with the names,
+    /// not with the depth (a deep tree of long names would otherwise hold its prefixes per level).
+    private struct Watch {
+        var layer: Int
+        var parent: Int32?
+        var name: [UInt8]
+    }
+
+    private var watches: [Int32: Watch] = [:]
     private var coalescer = WriteCoalescer()
     private var overLimit: [Int: Int] = [:]
     private var running = false
@@ -68,7 +77,7 @@ public final class FileWriteWatcher: @unchecked Sendable {
         for (index, layer) in layers.enumerated() {
             let fd = Glibc.open(layer.path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
             roots.append(fd)
-            if fd >= 0 { watchTree(layer: index, path: [], fd: fd, report: false) }
+            if fd >= 0 { watchTree(layer: index, parent: nil, name: [], path: [], fd: fd, report: false) }
         }
     }
 
@@ -132,15 +141,28 @@ public final class FileWriteWatcher: @unchecked Sendable {
             watches[event.watch] = nil
             return
         }
-        let path = event.name.isEmpty ? watched.path : (watched.path.isEmpty ? event.name : watched.path + [0x2F] + event.name)
+        guard let directory = path(of: event.watch) else { return }
+        let path = event.name.isEmpty ? directory : (directory.isEmpty ? event.name : directory + [0x2F] + event.name)
         coalescer.add(layer: watched.layer, path: path, mask: event.mask, time: WallClock.rfc3339())
         // A directory made or moved in: watch it and what it holds already.
         if event.isDirectory && event.mask & UInt32(IN_CREATE | IN_MOVED_TO) != 0 {
             guard let fd = openDirectory(layer: watched.layer, path: path) else { return }
             defer { close(fd) }
             let depth = path.split(separator: 0x2F).count
-            watchTree(layer: watched.layer, path: path, fd: fd, report: true, depth: depth)
+            watchTree(layer: watched.layer, parent: event.watch, name: event.name, path: path, fd: fd, report: true, depth: depth)
         }
+    }
+
+    /// The path of the directory watched as `wd`, relative to its layer (nil: not watched).
+    private func path(of wd: Int32) -> [UInt8]? {
+        var names: [[UInt8]] = []
+        var current: Int32? = wd
+        while let watch = current {
+            guard let entry = watches[watch], names.count <= Self.depthLimit else { return nil }
+            if entry.parent != nil { names.append(entry.name) }
+            current = entry.parent
+        }
+        return Array(names.reversed().joined(separator: [0x2F]))
     }
 
     /// Opens the directory `path` beneath the layer's root, one component at a time, never
@@ -160,7 +182,7 @@ public final class FileWriteWatcher: @unchecked Sendable {
 
     /// Watches the directory open as `fd` and every directory beneath it; with `report`, the
     /// entries found are recorded as made (they were, before the watch could see them).
-    private func watchTree(layer: Int, path: [UInt8], fd: Int32, report: Bool, depth: Int = 0) {
+    private func watchTree(layer: Int, parent: Int32?, name: [UInt8], path: [UInt8], fd: Int32, report: Bool, depth: Int = 0) {
         guard watches.count < Self.watchLimit, depth < Self.depthLimit else {
             overLimit[layer, default: 0] += 1
             if overLimit[layer] == 1 {
@@ -170,13 +192,13 @@ public final class FileWriteWatcher: @unchecked Sendable {
             return
         }
         guard let wd = try? inotify.watch(directory: fd, mask: Inotify.writeEvents) else { return }
-        watches[wd] = (layer, path)
+        watches[wd] = Watch(layer: layer, parent: parent, name: name)
         for name in DirectoryListing.names(ofDirectory: fd) ?? [] {
             let child = path.isEmpty ? name : path + [0x2F] + name
             let sub = RawName(bytes: name).open(in: fd, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
             if report { coalescer.add(layer: layer, path: child, mask: UInt32(IN_CREATE | (sub >= 0 ? IN_ISDIR : 0)), time: WallClock.rfc3339()) }
             guard sub >= 0 else { continue }
-            watchTree(layer: layer, path: child, fd: sub, report: report, depth: depth + 1)
+            watchTree(layer: layer, parent: wd, name: name, path: child, fd: sub, report: report, depth: depth + 1)
             close(sub)
         }
     }

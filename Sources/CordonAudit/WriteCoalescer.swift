@@ -41,8 +41,11 @@ public struct WriteCoalescer: Sendable {
 
     public var isEmpty: Bool { entries.isEmpty && overflow.isEmpty }
 
+    /// Longest path kept (bytes); a record shows less (`AuditRecord.textLimit`).
+    public static let pathBytesLimit = 4096
+
     public mutating func add(layer: Int, path: [UInt8], mask: UInt32, time: @autoclosure () -> String) {
-        let key = Key(layer: layer, path: path)
+        let key = Key(layer: layer, path: path.count > Self.pathBytesLimit ? Array(path.prefix(Self.pathBytesLimit)) : path)
         if var entry = entries[key] {
             entry.mask |= mask
             entry.count += 1

@@ -52,6 +52,40 @@ struct FileWriteWatcherTests {
         #expect(Self.writes(layout).contains { $0.path == "new/deeper/later.txt" })
     }
 
+    /// A watched directory renamed: writes in it are recorded under its new name.
+    @Test func aRenamedDirectoryIsFollowedByName() throws {
+        let state = try TempTree()
+        let upper = try TempTree()
+        upper.write("d/sub/f", "1")
+        let layout = SandboxLayout(directory: state.root)
+        let log = try AuditLog(layout: layout, sandbox: "box")
+        let watcher = try FileWriteWatcher(layers: [.init(name: "workspace", path: upper.root)], log: log, window: 0.1)
+        watcher.start()
+        #expect(rename(upper.path("d"), upper.path("e")) == 0)
+        // Seen by the watcher before the next write (the rename's event re-reads the tree).
+        let deadline = WallClock.monotonic() + 20
+        while !Self.writes(layout).contains(where: { $0.path == "e" }) && WallClock.monotonic() < deadline { usleep(20_000) }
+        upper.write("e/sub/g", "2")
+        watcher.stop()
+        log.flush()
+        #expect(Self.writes(layout).contains { $0.path == "e/sub/g" }, "\(Self.writes(layout))")
+    }
+
+    /// A tree deeper than the watcher follows costs it one overflow record, not a descriptor or
+    /// a path per level.
+    @Test func aTooDeepTreeIsBounded() throws {
+        let state = try TempTree()
+        let upper = try TempTree()
+        upper.mkdir(Array(repeating: "d", count: FileWriteWatcher.depthLimit + 20).joined(separator: "/"))
+        let layout = SandboxLayout(directory: state.root)
+        let log = try AuditLog(layout: layout, sandbox: "box")
+        let watcher = try FileWriteWatcher(layers: [.init(name: "workspace", path: upper.root)], log: log, window: 0.1)
+        watcher.start()
+        watcher.stop()
+        log.flush()
+        #expect(Self.records(layout).filter { $0["kind"] == .string("file_write_overflow") }.count == 1)
+    }
+
     /// 10,000 writes to one file make a handful of records (one per path per window), not 10,000.
     @Test func manyWritesToOneFileAreCoalesced() throws {
         let state = try TempTree()
