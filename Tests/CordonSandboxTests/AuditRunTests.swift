@@ -95,6 +95,26 @@ struct AuditRunTests {
     }
 }
 
+/// Writes under an `overlay` mount are recorded under the mount's sandbox path.
+@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"), .timeLimit(.minutes(5)))
+struct AuditOverlayMountTests {
+    @Test func aWriteUnderAnOverlayMountIsRecorded() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let data = h.root + "/data"
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        try h.write("profile.yaml", "name: mnt\nmounts:\n  - {host: \(data), sandbox: /data, mode: overlay}\n", in: h.root)
+        let run = try await h.cordon([
+            "run", "--name", "mnt", "--workspace", h.workspace, "--profile", h.root + "/profile.yaml", "--", "/bin/sh", "-c", "echo m > /data/m.txt",
+        ])
+        #expect(run.status == 0, "\(run.stderr)")
+        let records = try AuditRunTests.records(h, "mnt")
+        #expect(
+            records.contains { $0["kind"] as? String == "file_write" && $0["layer"] as? String == "/data" && $0["path"] as? String == "m.txt" },
+            "\(records)")
+    }
+}
+
 /// yolo's automatic sync records each round's result in the audit log, and the chain stays whole.
 @Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"), .timeLimit(.minutes(5)))
 struct AuditYoloTests {
