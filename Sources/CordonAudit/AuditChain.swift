@@ -26,7 +26,9 @@ public enum AuditChain {
     /// The line of `record` as number `seq` after the record hashed `prev`, newline excluded.
     public static func line(_ record: AuditRecord, seq: Int, prev: String) -> [UInt8] {
         let value = JSONValue.object(
-            [("seq", .int(seq)), ("time", .string(record.time)), ("kind", .string(record.kind))] + record.fields + [("prev", .string(prev))])
+            [("version", .int(1)), ("seq", .int(seq)), ("time", .string(record.time)), ("kind", .string(record.kind))] + record.fields + [
+                ("prev", .string(prev))
+            ])
         return Array(value.encoded().utf8)
     }
 

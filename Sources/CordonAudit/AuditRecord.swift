@@ -3,7 +3,7 @@ import CordonOS
 
 /// One record of a sandbox's audit log before it is chained: its kind, when it happened and its
 /// own fields. `AuditLog` adds `seq` and `prev` and writes it as one JSON line:
-/// `{"seq":N,"time":"…","kind":"…",…fields…,"prev":"<hex SHA-256 of the previous line>"}`.
+/// `{"version":1,"seq":N,"time":"…","kind":"…",…fields…,"prev":"<hex SHA-256 of the previous line>"}`.
 /// The shapes are in docs/json.md ("cordon audit").
 ///
 /// Text the agent chose (argv, paths, hosts) is stored as JSON strings: paths as `RawName`

@@ -86,7 +86,7 @@ struct AuditShowCommand: ParsableCommand {
             case "time": time = plain(value)
             case "seq": seq = plain(value)
             case "kind": kind = plain(value)
-            case "prev": continue
+            case "prev", "version": continue
             default: fields.append("\(key)=\(plain(value))")
             }
         }
