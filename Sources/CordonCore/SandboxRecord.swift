@@ -26,8 +26,11 @@ public struct SandboxRecord: Sendable, Codable, Equatable {
     public var policyFiles: [String] = []
 
     public struct OverlayMount: Sendable, Codable, Equatable {
+        /// The mount's host directory (the overlay's lower layer, never written by the sandbox).
         public var host: String
+        /// Where the sandbox sees it.
         public var sandbox: String
+        /// The directory under the sandbox's state that holds every write the agent made to it.
         public var upper: String
         public init(host: String, sandbox: String, upper: String) {
             self.host = host
@@ -112,7 +115,8 @@ public struct SandboxLayout: Sendable, Equatable {
     public var upper: String { directory + "/upper" }
     /// The overlay's work dir (same filesystem as `upper`, as overlayfs requires).
     public var work: String { directory + "/work" }
-    /// Empty directory the sandbox root is built on (a tmpfs is mounted on it inside).
+    /// Empty directory the sandbox root is built on (a tmpfs is mounted on it inside) in a rootless
+    /// run; run as root, init builds the root at /run/cordon/root and this is not made.
     public var root: String { directory + "/root" }
     /// Files generated for the sandbox (passwd, group, hosts, resolv.conf).
     public var generated: String { directory + "/generated" }

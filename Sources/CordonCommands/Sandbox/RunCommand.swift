@@ -89,10 +89,11 @@ struct RunRequest {
             let sandboxName = name ?? SandboxName.generate()
             if name == nil { Console.note("cordon: sandbox \(sandboxName)") }
             let runner = SandboxRunner(profile: chosen, paths: paths, host: host, warn: Console.note)
-            let outcome = try runner.run(
-                .init(
-                    name: sandboxName, workspace: workspace,
-                    command: command, initPath: try InitLocator.path(), profileSource: loaded.source))
+            var options = SandboxRunner.Options(
+                name: sandboxName, workspace: workspace, command: command, initPath: try InitLocator.path(), profileSource: loaded.source)
+            // A sandbox under a made-up name that leaves nothing leaves no state directory either.
+            options.keepWhenEmpty = name != nil
+            let outcome = try runner.run(options)
             Console.note(RunSummary.line(name: sandboxName, outcome: outcome, mode: chosen.mode))
             return outcome.exitStatus
         }
