@@ -58,7 +58,7 @@ public enum AuditVerifier {
                 Failure(
                     line: 0, seq: nil,
                     reason:
-                        "audit.head is missing: without it a log cut short or rewritten cannot be told from the real one (it is written at every stop, sync and down)"
+                        "audit.head is missing: without it a log cut short or rewritten cannot be told from the real one (it is written at every stop and sync)"
                 ))
         }
         guard let head = AuditHead(bytes: headBytes) else {
