@@ -19,7 +19,8 @@ import Synchronization
 ///
 /// `append` writes now (commands). `post` queues for a writer thread and returns at once: the
 /// proxy calls it on its event loops, which must not wait for a disk. The queue is bounded: past
-/// `queueLimit` records are counted, not kept, and a `dropped` record says how many.
+/// `queueLimit` waiting records (besides the batch being written) the rest are counted, not
+/// kept, and a `dropped` record says how many.
 public final class AuditLog: Sendable {
     public let sandbox: String
     public let layout: SandboxLayout
