@@ -84,17 +84,22 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The audit log: hash-chained JSON lines per sandbox, its head, the verifier, the
+        // file-write watcher (inotify). SHA-256 is CordonConfig's ContentHash.
+        .target(name: "CordonAudit", dependencies: ["CordonCore", "CordonOS", "CordonConfig"], swiftSettings: strict),
         // The supervisor: profile -> plan, state dirs, cgroups, spawn, pty relay, event log.
         .target(
             name: "CordonSandbox",
-            dependencies: ["CordonConfig", "CordonIsolation", "CordonOS", "CordonFS", "CordonGate", "CordonScan", "CordonNet", "CordonCore"],
+            dependencies: [
+                "CordonConfig", "CordonIsolation", "CordonOS", "CordonFS", "CordonGate", "CordonScan", "CordonNet", "CordonAudit", "CordonCore",
+            ],
             swiftSettings: strict
         ),
         // One ParsableCommand per file; the executable only calls into this.
         .target(
             name: "CordonCommands",
             dependencies: [
-                "CordonSandbox", "CordonConfig", "CordonFS", "CordonGate", "CordonScan", "CordonNet", "CordonCore", "CordonOS",
+                "CordonSandbox", "CordonConfig", "CordonFS", "CordonGate", "CordonScan", "CordonNet", "CordonAudit", "CordonCore", "CordonOS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -129,6 +134,7 @@ let package = Package(
             name: "CordonGateTests", dependencies: ["CordonGate", "CordonScan", "CordonFS", "CordonOS", "CordonCore", "CordonTestSupport"],
             swiftSettings: strict),
         .testTarget(name: "CordonNetTests", dependencies: ["CordonNet", "CordonPolicy", "CordonOS", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
+        .testTarget(name: "CordonAuditTests", dependencies: ["CordonAudit", "CordonOS", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
         .testTarget(name: "CordonOSTests", dependencies: ["CordonOS", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
         .testTarget(name: "CordonCommandsTests", dependencies: ["CordonCommands", "CordonConfig"], swiftSettings: strict),
         .testTarget(

@@ -27,6 +27,7 @@ public struct CordonCommand: ParsableCommand {
             RmCommand.self,
             PruneCommand.self,
             DiscardCommand.self,
+            AuditCommand.self,
         ]
     )
 

@@ -126,6 +126,10 @@ public struct SandboxLayout: Sendable, Equatable {
     public var events: String { directory + "/events.jsonl" }
     /// One JSON line per network decision (`NetworkLog`).
     public var networkLog: String { directory + "/network.jsonl" }
+    /// The audit log: hash-chained JSON lines (CordonAudit, docs/threat-model.md "Audit log").
+    public var auditLog: String { directory + "/audit.jsonl" }
+    /// The audit log's head (last seq and hash), replaced at every stop, sync and down.
+    public var auditHead: String { directory + "/audit.head" }
     /// The running supervisor's control socket (approvals; later lifecycle commands).
     public var controlSocket: String { directory + "/control.sock" }
     /// Held while a process runs in the sandbox (flock).

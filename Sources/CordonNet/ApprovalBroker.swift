@@ -24,6 +24,7 @@ public final class ApprovalBroker: ApprovalProvider, Sendable {
         var waiting: [Int: Waiting] = [:]
         var given: [String: ApprovalAnswer] = [:]
         var observers: [@Sendable (Request) -> Void] = []
+        var answerObservers: [@Sendable (_ host: String, _ port: Int?, ApprovalAnswer) -> Void] = []
     }
 
     private let state = Mutex(State())
@@ -37,6 +38,12 @@ public final class ApprovalBroker: ApprovalProvider, Sendable {
     /// Called with each new request (the terminal prompt, a notice on stderr).
     public func observe(_ observer: @escaping @Sendable (Request) -> Void) {
         state.withLock { $0.observers.append(observer) }
+    }
+
+    /// Called with each answer given, from the terminal or the control socket (the audit log);
+    /// `port` is nil for an answer about a host nothing waits for yet.
+    public func observeAnswers(_ observer: @escaping @Sendable (_ host: String, _ port: Int?, ApprovalAnswer) -> Void) {
+        state.withLock { $0.answerObservers.append(observer) }
     }
 
     public var pending: [Request] { state.withLock { $0.waiting.values.map(\.request).sorted { $0.id < $1.id } } }
@@ -77,6 +84,7 @@ public final class ApprovalBroker: ApprovalProvider, Sendable {
     public func answer(id: Int, _ answer: ApprovalAnswer) -> Bool {
         guard let request = state.withLock({ $0.waiting[id]?.request }) else { return false }
         if answer == .allowAlways { persist(request.host, request.port) }
+        for observer in state.withLock({ $0.answerObservers }) { observer(request.host, request.port, answer) }
         return resolve(id: id, answer, remember: true)
     }
 
@@ -90,6 +98,7 @@ public final class ApprovalBroker: ApprovalProvider, Sendable {
         }
         let ports = Set(ids.compactMap { id in state.withLock { $0.waiting[id]?.request.port } })
         if answer == .allowAlways { for port in ports.isEmpty ? [443] : Array(ports) { persist(host, port) } }
+        for observer in state.withLock({ $0.answerObservers }) { observer(host, ports.count == 1 ? ports.first : nil, answer) }
         return ids.reduce(0) { $0 + (resolve(id: $1, answer, remember: false) ? 1 : 0) }
     }
 

@@ -1,3 +1,4 @@
+import CordonAudit
 import CordonConfig
 import CordonCore
 import CordonGate
@@ -5,6 +6,7 @@ import CordonScan
 import CordonOS
 import Dispatch
 import FoundationEssentials
+import Synchronization
 
 /// yolo mode's automatic sync, the supervisor's side: runs `AutoSync` (CordonGate: one round of
 /// the gate and the apply) every `sync.interval` on its own thread while the sandbox runs, and a
@@ -33,6 +35,8 @@ final class AutoSyncLoop: @unchecked Sendable {
     private var sync: AutoSync?
     private var totals = Totals()
     private var lastHeld: [String] = []
+    /// The sandbox's audit log: each round's result is recorded there (set once the sandbox starts).
+    let audit = Mutex<AuditLog?>(nil)
 
     init(
         name: String, interval: Double, events: JSONLinesWriter, warn: @escaping @Sendable (String) -> Void,
@@ -91,5 +95,6 @@ final class AutoSyncLoop: @unchecked Sendable {
 
     private func record(_ sync: SandboxEvent.Sync) {
         events.append(SandboxEvent(sandbox: name, .sync(sync)))
+        if case .round(let applied, let held, _, _) = sync { audit.withLock { $0 }?.appendAndSeal([.sync(via: "auto_sync", applied: applied, held: held)]) }
     }
 }

@@ -133,6 +133,7 @@ public final class SandboxRunner {
             }
         }
         let events = try sandbox.abortingOnFailure { () throws(CordonError) in try JSONLinesWriter(path: layout.events) }
+        let audit = RunAudit(name: options.name, layout: layout, profile: profile, warn: warn)
         if profile.mode == .unsafe {
             warn("WARNING: unsafe mode: \(workspace) is mounted read-write; the agent's writes reach the host directly, unreviewed")
         }
@@ -241,6 +242,9 @@ public final class SandboxRunner {
                                     profile: options.profileSource, mode: profile.mode.rawValue, workspace: workspace, command: options.command,
                                     limits: enforcement.description, landlockABI: Hardening.landlockABI, network: profile.network.rawValue,
                                     diskLimitBytes: Int(clamping: disk?.limits.bytes ?? 0), inodeLimit: Int(clamping: disk?.limits.inodes ?? 0)))))
+                    audit.started(
+                        profileSource: options.profileSource, profile: profile, workspace: workspace, command: options.command,
+                        diskLimitBytes: Int(clamping: disk?.limits.bytes ?? 0), egress: egress, yolo: yolo)
                     // In place before anything of the sandbox's runs; on disk while it runs (its
                     // fsync, ~1 ms here, is not worth holding the start for: the run's upper is
                     // mounted volatile and synced only at the end as well).
@@ -278,9 +282,11 @@ public final class SandboxRunner {
                 })
         } catch {
             events.append(SandboxEvent(sandbox: options.name, .setupFailed(error: error.description)))
+            audit.failed(error)
             _ = yolo?.stop()
             throw error
         }
+        audit.sandboxExited()
         let synced = yolo?.stop()
         disk?.stop()
         let oom = cgroup?.oomKills ?? 0
@@ -291,6 +297,7 @@ public final class SandboxRunner {
                     .init(
                         status: Int(status), durationMS: Int((WallClock.monotonic() - started) * 1000), oomKills: oom,
                         supervisorPeakRSSKB: Self.peakResidentKilobytes()))))
+        audit.stopped(status: status, oomKills: oom, diskLimit: disk?.trip?.reason)
         var outcome = Outcome(
             exitStatus: status, layout: layout, limitsEnforcement: enforcement, oomKills: oom, workspace: workspace,
             network: egress?.log.summary, droppedDatagrams: egress?.droppedDatagrams ?? 0,

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CordonAudit
 import CordonConfig
 import CordonCore
 import CordonFS
@@ -203,6 +204,13 @@ struct SyncCommand: ParsableCommand {
                 }
                 checked[index] = entry
             }
+        }
+        if !dryRun {
+            // Paths under an overlay mount are recorded as the sandbox sees them.
+            func seen(_ index: Int, _ path: String) -> String { checked[index].target.mount.map { $0.sandbox + "/" + path } ?? path }
+            let appliedPaths = applied.enumerated().flatMap { index, paths in paths.map { seen(index, $0) } }
+            let heldPaths = decision.plans.enumerated().flatMap { index, plan in plan.held.map { seen(index, $0.path) } }
+            AuditLog.record([.sync(via: "sync", applied: appliedPaths, held: heldPaths)], layout: layout, sandbox: sandbox.name, warn: { Console.note($0) })
         }
         let code: Int32 = decision.held == 0 ? 0 : 1
         switch format {
