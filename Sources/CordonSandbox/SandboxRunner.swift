@@ -19,6 +19,10 @@ public final class SandboxRunner {
         /// Give the command a pty when any of cordon's stdin, stdout, stderr is a terminal
         /// (false: it gets them as they are; only for cordon's own fixed commands, as `doctor`'s).
         public var allowTerminal: Bool
+        /// `cordon up`: no command; init stays up and runs what `cordon exec` asks for (see
+        /// `ExecService`) until the sandbox is stopped. `onReady` is called once it serves.
+        public var idle = false
+        public var onReady: (@Sendable () -> Void)?
 
         public init(name: String, workspace: String, command: [String], initPath: String, profileSource: String, allowTerminal: Bool = true) {
             self.allowTerminal = allowTerminal
@@ -95,6 +99,7 @@ public final class SandboxRunner {
             range = try IdentityRange.forSandbox(directory: SandboxLayout(paths: paths, name: options.name).directory)
         }
         let sandbox = try InitProcess.start(path: options.initPath, terminal: pty, network: profile.network, uid: host.uid, gid: host.gid, range: range)
+        if options.idle { try sandbox.abortingOnFailure { () throws(CordonError) in try sandbox.openExecChannel() } }
         let (workspace, layout) = try sandbox.abortingOnFailure { () throws(CordonError) in
             let workspace = try resolveWorkspace(options.workspace)
             let layout = SandboxLayout(paths: paths, name: options.name)
@@ -175,6 +180,7 @@ public final class SandboxRunner {
                             consoleDevice: pty?.slavePath, fileSizeLimit: disk?.limits.bytes ?? diskLimits(layout: layout).bytes,
                             machineID: try machineID(layout: layout), bootID: SandboxIdentifiers.newBootID()
                         ))
+                    plan.idle = options.idle
                     try prepareDataDirectories(plan: plan)
                     for upper in overlays.retireStaleScratch() {
                         warn(
@@ -189,6 +195,7 @@ public final class SandboxRunner {
                     }
                     defer { trees.close() }
                     try sandbox.sendPlan(plan.wireBytes(), trees: trees.fds)
+                    if options.idle { try startExecService(sandbox: sandbox, name: options.name, layout: layout, events: events, onReady: options.onReady) }
                     overlays.deleteRetiredInBackground()
                     disk?.start(
                         initPID: pid, sandboxPaths: plan.overlayTargets,
@@ -241,6 +248,7 @@ public final class SandboxRunner {
         let synced = yolo?.stop()
         disk?.stop()
         let oom = cgroup?.oomKills ?? 0
+        if options.idle { events.append(SandboxEvent(sandbox: options.name, .down(status: Int(status)))) }
         events.append(
             SandboxEvent(
                 sandbox: options.name,
@@ -252,6 +260,20 @@ public final class SandboxRunner {
             exitStatus: status, layout: layout, limitsEnforcement: enforcement, oomKills: oom, workspace: workspace,
             network: egress?.log.summary, droppedDatagrams: egress?.droppedDatagrams ?? 0,
             autoSynced: synced.map(\.applied), autoSyncHeld: synced?.held.count ?? 0, diskLimit: disk?.trip?.reason)
+    }
+
+    /// `cordon up`: serves `cordon exec` on `<sandbox>/exec.sock` once init says the sandbox is
+    /// built; `onReady` then (and an `up` event). `cordon down` asks init to end the sandbox.
+    func startExecService(
+        sandbox: InitProcess, name: String, layout: SandboxLayout, events: JSONLinesWriter, onReady: (@Sendable () -> Void)?
+    ) throws(CordonError) {
+        let service = try ExecService(
+            channel: sandbox.execChannel, socketPath: layout.execSocket, sandbox: name, events: events,
+            onReady: {
+                events.append(SandboxEvent(sandbox: name, .up(supervisorPID: Int(getpid()))))
+                onReady?()
+            })
+        service.start()
     }
 
     /// The end of a new sandbox's run that left changes in its upper layers: its record (which
