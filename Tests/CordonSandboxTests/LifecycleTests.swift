@@ -247,4 +247,63 @@ struct LifecycleTests {
         let start = try await h.cordon(["start", "prof"])
         #expect(start.status != 0 && start.stderr.contains("changed since `cordon up`"), "\(start.stderr)")
     }
+
+    /// Ending `cordon exec` (SIGTERM, as Ctrl-C or a killed client) ends the command in the
+    /// sandbox: it does not linger as an orphan of init.
+    @Test func killingExecKillsTheCommand() async throws {
+        let h = try SandboxHarness()
+        defer {
+            Self.down(h, ["killexec"])
+            h.cleanup()
+        }
+        try await Self.up(h, "killexec")
+        let client = try RunningProcess(
+            [SandboxHarness.cordon, "exec", "killexec", "--", "/bin/sh", "-c", "echo started; exec sleep 3005"], environment: h.environment(),
+            directory: h.workspace)
+        #expect(try client.readLine() == "started")
+        #expect(!Self.hostProcesses(containing: "sleep 3005").isEmpty)
+        client.signal(SIGTERM)
+        #expect(client.waitForExit(timeout: .seconds(30)) == 128 + SIGTERM)
+        let deadline = Date().addingTimeInterval(30)
+        while !Self.hostProcesses(containing: "sleep 3005").isEmpty && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(Self.hostProcesses(containing: "sleep 3005").isEmpty, "the command outlived cordon exec")
+        let events = try String(contentsOfFile: h.state + "/cordon/sandboxes/killexec/events.jsonl", encoding: .utf8)
+        #expect(events.contains(#""event":"exec""#) && events.contains(#""exit":137"#), "\(events)")
+    }
+
+    /// `cordon shell` from a real terminal: an interactive shell of the sandbox's, its exit status.
+    @Test func shellFromATerminal() async throws {
+        let h = try SandboxHarness()
+        defer {
+            Self.down(h, ["shellbox"])
+            h.cleanup()
+        }
+        try await Self.up(h, "shellbox")
+        let driver = #"""
+            import os, sys, time, select, termios, fcntl, subprocess
+            cordon = sys.argv[1]
+            master, slave = os.openpty()
+            def ctty():
+                fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+            proc = subprocess.Popen([cordon, "shell", "shellbox"], stdin=slave, stdout=slave, stderr=slave,
+                                    start_new_session=True, preexec_fn=ctty)
+            out, deadline, typed = b"", time.time() + 60, False
+            while time.time() < deadline and proc.poll() is None:
+                r, _, _ = select.select([master], [], [], 0.2)
+                if r:
+                    try: out += os.read(master, 65536)
+                    except OSError: break
+                # Typed once the shell prompts (cordon's raw mode flushes what came before).
+                if b"$ " in out and not typed:
+                    os.write(master, b"echo in-$(hostname)-$(id -un); exit 5\r")
+                    typed = True
+            proc.wait(timeout=10)
+            print("status", proc.returncode)
+            print(out.decode(errors="replace"))
+            """#
+        let r = try await SandboxHarness.run(
+            ["/usr/bin/python3", "-c", driver, SandboxHarness.cordon], environment: h.environment(), directory: h.workspace, timeout: 90)
+        #expect(r.stdout.contains("status 5"), "\(r.stdout) \(r.stderr)")
+        #expect(r.stdout.contains("in-shellbox-agent"), "\(r.stdout)")
+    }
 }
