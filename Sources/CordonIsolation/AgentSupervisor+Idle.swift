@@ -80,13 +80,16 @@ extension AgentSupervisor {
             // A terminal: a pty of the sandbox's own devpts (so `tty` names it), its master back
             // to the client through the supervisor; the command's streams are its slave.
             var pty: (master: Int32, slave: Int32)?
-            if terminal {
+            if terminal != 0 {
                 do throws(CordonError) { pty = try Terminal.openPty(windowSizeFrom: -1) } catch {
                     Self.reply(.failed(id: id, status: 125, message: "cannot open a pty in the sandbox: \(error)"), over: channel)
                     return
                 }
             }
-            let stdio = pty.map { [$0.slave, $0.slave, $0.slave] } ?? received.descriptors
+            let stdio: [Int32] = (0..<3).map { stream in
+                if let pty, terminal & (1 << stream) != 0 { return pty.slave }
+                return received.descriptors[stream]
+            }
             let workingDirectory = directory.isEmpty ? plan.workingDirectory : directory
             let child = fork()
             if child == 0 {
@@ -97,9 +100,9 @@ extension AgentSupervisor {
                 sigprocmask(SIG_SETMASK, &restore, nil)
                 setsid()
                 for (target, fd) in stdio.enumerated() { dup2(fd, Int32(target)) }
-                if terminal {
-                    Exec.setControllingTerminal(0)
-                    tcsetpgrp(0, getpid())
+                if let tty = (Int32(0)..<3).first(where: { terminal & (1 << $0) != 0 }) {
+                    Exec.setControllingTerminal(tty)
+                    tcsetpgrp(tty, getpid())
                 }
                 if chdir(workingDirectory) != 0 {
                     let message = "cordon: cannot enter \(workingDirectory): \(SystemError.current("chdir").errnoText)\n"

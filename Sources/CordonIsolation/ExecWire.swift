@@ -9,9 +9,10 @@ public enum ExecWire {
     public enum Request: Sendable, Equatable {
         /// Run `argv` as a new session of its own, stdio the three descriptors that come with the
         /// message; `environment` (`KEY=VALUE`) is added to the plan's, replacing the same keys;
-        /// `directory` empty: the plan's working directory. `terminal`: descriptor 0 is a pty
-        /// slave, made the controlling terminal.
-        case exec(id: UInt32, argv: [String], environment: [String], directory: String, terminal: Bool)
+        /// `directory` empty: the plan's working directory. `terminal`: which of the command's
+        /// 0, 1, 2 (bits 0, 1, 2) are a pty init opens (its controlling terminal; the descriptor
+        /// sent for such a stream is not used).
+        case exec(id: UInt32, argv: [String], environment: [String], directory: String, terminal: UInt8)
         /// Send `signal` to the process group of request `id`.
         case signal(id: UInt32, signal: Int32)
         /// (client → supervisor only) stop the sandbox: init ends everything and exits.
@@ -42,7 +43,7 @@ public enum ExecWire {
             w.strings(argv)
             w.strings(environment)
             w.string(directory)
-            w.bool(terminal)
+            w.u8(terminal)
         case .signal(let id, let signal):
             w.u8(2)
             w.u32(id)
@@ -63,7 +64,9 @@ public enum ExecWire {
                 let argv = try r.strings()
                 let environment = try r.strings()
                 let directory = try r.string()
-                request = .exec(id: id, argv: argv, environment: environment, directory: directory, terminal: try r.bool())
+                let terminal = try r.u8()
+                guard terminal < 8 else { throw SandboxPlan.WireError(message: "invalid terminal streams \(terminal)") }
+                request = .exec(id: id, argv: argv, environment: environment, directory: directory, terminal: terminal)
             case 2: request = .signal(id: try r.u32(), signal: Int32(bitPattern: try r.u32()))
             case 3: request = .stop
             case let tag: throw SandboxPlan.WireError(message: "unknown exec request \(tag)")

@@ -47,16 +47,20 @@ public enum ExecClient {
         let socket = connection.raw
         let hostTerminal = HostTerminal()
         defer { hostTerminal.restore() }
-        let terminal = hostTerminal.any || request.terminal
-        // With a terminal, init opens the pty inside the sandbox (its own devpts, so `tty` names
-        // it) and sends the master back; the command's streams are its slave, and nothing of
-        // this process's stdio enters (/dev/null stands in for the three).
+        // The streams that are terminals (all three with -t and none is) get a pty that init
+        // opens inside the sandbox (its own devpts, so `tty` names it) and whose master comes
+        // back; the others are passed as they are (`echo task | cordon exec …` at a terminal).
+        // Nothing of the user's terminal enters: /dev/null stands in for those streams.
+        let streams = hostTerminal.any ? hostTerminal.streams : [request.terminal, request.terminal, request.terminal]
+        let terminal = streams.contains(true)
+        let mask = streams.enumerated().reduce(UInt8(0)) { $0 | ($1.element ? 1 << UInt8($1.offset) : 0) }
         let null = terminal ? open("/dev/null", O_RDWR | O_CLOEXEC) : -1
         defer { if null >= 0 { close(null) } }
         let message = ExecWire.Request.exec(
-            id: 0, argv: request.argv, environment: request.environment, directory: request.directory ?? "", terminal: terminal)
+            id: 0, argv: request.argv, environment: request.environment, directory: request.directory ?? "", terminal: mask)
+        let stdio = (Int32(0)..<3).map { streams[Int($0)] ? null : $0 }
         do throws(CordonError) {
-            try DescriptorPassing.send(terminal ? [null, null, null] : [0, 1, 2], message: ExecWire.frame(ExecWire.encode(message)), over: socket)
+            try DescriptorPassing.send(stdio, message: ExecWire.frame(ExecWire.encode(message)), over: socket)
         } catch {
             throw CordonError(.io, "cannot hand the command to sandbox \(name)", cause: error.cause ?? error.message)
         }
@@ -73,7 +77,10 @@ public enum ExecClient {
                 defer { if let master { close(master) } }
                 let sizeSource = (Int32(0)..<3).first { hostTerminal.streams[Int($0)] }
                 if let master, let sizeSource, let size = try? Terminal.windowSize(of: sizeSource) { try? Terminal.setWindowSize(master, size) }
-                let relay = master.map { SupervisorPoll.Relay(master: $0, input: 0, output: 1, sizeSource: sizeSource) }
+                // As `run`: typing reaches the pty when stdin is one of its streams; its output goes
+                // to stdout when that is, else stderr, else stdin when open for writing (the echo).
+                let output: Int32? = streams[1] ? 1 : streams[2] ? 2 : streams[0] && Terminal.isReadWrite(0) ? 0 : nil
+                let relay = master.map { SupervisorPoll.Relay(master: $0, input: streams[0] ? 0 : nil, output: output, sizeSource: sizeSource) }
                 return try Self.relay(replies: &replies, relay: relay, rawInput: hostTerminal.streams[0], filterLevel: request.filter)
             case .exited(_, let status):
                 fds.forEach { close($0) }

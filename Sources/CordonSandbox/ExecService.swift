@@ -126,7 +126,7 @@ final class ExecService: Sendable {
     }
 
     private enum Incoming {
-        case exec(id: UInt32, argv: [String], environment: [String], directory: String, terminal: Bool, stdio: [Int32])
+        case exec(id: UInt32, argv: [String], environment: [String], directory: String, terminal: UInt8, stdio: [Int32])
         case stop
         case invalid(String)
     }

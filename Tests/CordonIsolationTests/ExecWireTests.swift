@@ -5,8 +5,8 @@ import Testing
 struct ExecWireTests {
     @Test func requestsAndRepliesRoundTrip() throws {
         let requests: [ExecWire.Request] = [
-            .exec(id: 7, argv: ["sh", "-c", "echo é"], environment: ["A=1", "B="], directory: "/tmp", terminal: true),
-            .exec(id: 0, argv: ["true"], environment: [], directory: "", terminal: false),
+            .exec(id: 7, argv: ["sh", "-c", "echo é"], environment: ["A=1", "B="], directory: "/tmp", terminal: 5),
+            .exec(id: 0, argv: ["true"], environment: [], directory: "", terminal: 0),
             .signal(id: 3, signal: 9),
             .stop,
         ]
@@ -19,11 +19,14 @@ struct ExecWireTests {
 
     /// Garbage from a client (or a truncated message) is refused, never half-read.
     @Test func malformedMessagesAreRefused() {
-        let good = ExecWire.encode(.exec(id: 1, argv: ["ls"], environment: [], directory: "", terminal: false))
+        let good = ExecWire.encode(.exec(id: 1, argv: ["ls"], environment: [], directory: "", terminal: 0))
         for bad in [[], [9], Array(good.dropLast()), good + [0], [1, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f]] as [[UInt8]] {
             #expect(throws: ExecWire.DecodeError.self) { try ExecWire.decodeRequest(bad) }
         }
         #expect(throws: ExecWire.DecodeError.self) { try ExecWire.decodeReply([4]) }
+        var badTerminal = good
+        badTerminal[badTerminal.count - 1] = 9
+        #expect(throws: ExecWire.DecodeError.self) { try ExecWire.decodeRequest(badTerminal) }
     }
 
     @Test func framesCarryTheirLength() {

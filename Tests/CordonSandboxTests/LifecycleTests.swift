@@ -159,6 +159,21 @@ struct LifecycleTests {
             print("status", proc.returncode)
             print("modes-restored", termios.tcgetattr(slave) == before)
             print(out.decode(errors="replace"))
+            # `echo task | cordon exec …` at a terminal: stdin stays the pipe (its EOF ends cat),
+            # stdout is the pty.
+            piped = subprocess.Popen([cordon, "exec", "ttybox", "--", "/bin/sh", "-c", "cat; tty <&1"],
+                                     stdin=subprocess.PIPE, stdout=slave, stderr=slave, start_new_session=True, preexec_fn=ctty)
+            piped.stdin.write(b"piped-task\n"); piped.stdin.close()
+            out, deadline = b"", time.time() + 60
+            while time.time() < deadline:
+                r, _, _ = select.select([master], [], [], 0.2)
+                if r:
+                    try: out += os.read(master, 65536)
+                    except OSError: break
+                elif piped.poll() is not None:
+                    break
+            print("piped-status", piped.wait(timeout=10))
+            print(out.decode(errors="replace"))
             """#
         let r = try await SandboxHarness.run(
             ["/usr/bin/python3", "-c", driver, SandboxHarness.cordon], environment: h.environment(), directory: h.workspace, timeout: 90)
@@ -168,6 +183,8 @@ struct LifecycleTests {
         #expect(!r.stdout.contains("not a tty"), "\(r.stdout)")
         #expect(r.stdout.contains("24 80"), "\(r.stdout)")
         #expect(r.stdout.contains("resized"), "\(r.stdout)")
+        #expect(r.stdout.contains("piped-status 0"), "\(r.stdout)")
+        #expect(r.stdout.contains("piped-task"), "\(r.stdout)")
     }
 
     /// The supervisor killed with SIGKILL: no process of the sandbox is left, exec says it is not
