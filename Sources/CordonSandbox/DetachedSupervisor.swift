@@ -13,8 +13,9 @@ public enum DetachedSupervisor {
     public static let readyWord = "ready"
 
     /// Starts the supervisor with `arguments` (after `cordon __supervise`) and waits until it is
-    /// ready; throws its error when it could not start the sandbox.
-    public static func launch(arguments: [String], layout: SandboxLayout, name: String) throws(CordonError) -> Int32 {
+    /// ready; throws its error when it could not start the sandbox. Returns what it wrote to its
+    /// log while starting (the warnings a run says on stderr: unsafe mode, network: host, …).
+    public static func launch(arguments: [String], layout: SandboxLayout, name: String) throws(CordonError) -> String {
         guard let executable = FileIO.readLink("/proc/self/exe") else {
             throw CordonError(.systemCall, "cannot find cordon's own executable (/proc/self/exe)")
         }
@@ -24,6 +25,8 @@ public enum DetachedSupervisor {
         let log = open(layout.supervisorLog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard log >= 0 else { throw CordonError(.io, "cannot open \(layout.supervisorLog)", cause: String(cString: strerror(errno))) }
         defer { close(log) }
+        var st = stat()
+        let logStart = fstat(log, &st) == 0 ? st.st_size : 0
         let null = open("/dev/null", O_RDONLY | O_CLOEXEC)
         guard null >= 0 else { throw CordonError(.io, "cannot open /dev/null", cause: String(cString: strerror(errno))) }
         defer { close(null) }
@@ -48,7 +51,14 @@ public enum DetachedSupervisor {
         // Until the supervisor closes its end: "ready", or its error.
         let said = (try? FileIO.readAll(fd: ready[0], limit: 65536)) ?? []
         let text = String(decoding: said, as: UTF8.self)
-        if text == readyWord { return pid }
+        if text == readyWord {
+            _ = pid
+            let reader = open(layout.supervisorLog, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+            guard reader >= 0 else { return "" }
+            defer { close(reader) }
+            guard lseek(reader, logStart, SEEK_SET) == logStart, let bytes = try? FileIO.readAll(fd: reader, limit: 1 << 20) else { return "" }
+            return String(decoding: bytes, as: UTF8.self)
+        }
         if text.isEmpty {
             throw CordonError(
                 .sandboxSetup, "the supervisor of \(name) exited before the sandbox was ready", hint: "see `cordon logs \(name)`")

@@ -323,4 +323,17 @@ struct LifecycleTests {
         #expect(r.stdout.contains("status 5"), "\(r.stdout) \(r.stderr)")
         #expect(r.stdout.contains("in-shellbox-agent"), "\(r.stdout)")
     }
+
+    /// The warnings `run` says at every start reach the user of `up` too (the supervisor's own
+    /// output goes to its log).
+    @Test func upSaysTheWarningsOfAStart() async throws {
+        let h = try SandboxHarness()
+        defer {
+            Self.down(h, ["warned"])
+            h.cleanup()
+        }
+        let r = try await h.cordon(["up", "--name", "warned", "--workspace", h.workspace, "--mode", "unsafe"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("WARNING: unsafe mode"), "\(r.stderr)")
+    }
 }

@@ -35,7 +35,9 @@ enum SandboxLifecycle {
         var arguments = ["--name", name, "--workspace", workspace, "--directory", options.directory]
         if let profile = options.profile { arguments += ["--profile", profile] }
         if let mode = options.mode { arguments += ["--mode", mode.rawValue] }
-        _ = try DetachedSupervisor.launch(arguments: arguments, layout: layout, name: name)
+        // What the supervisor said while starting (the warnings `run` says), said here too.
+        let said = try DetachedSupervisor.launch(arguments: arguments, layout: layout, name: name)
+        for line in said.split(separator: "\n") { Console.note(String(line)) }
         let record = UpRecord(
             profile: options.profile, directory: options.directory, workspace: workspace, mode: options.mode?.rawValue, profileDigest: digest,
             terminalFilter: start.profile.terminal.filter.rawValue)
