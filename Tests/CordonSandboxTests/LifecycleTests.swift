@@ -198,7 +198,8 @@ struct LifecycleTests {
         try await Self.up(h, "crash")
         let wrote = try await Self.exec(h, "crash", "echo kept > /workspace/kept; sleep 3003 >/dev/null 2>&1 &")
         #expect(wrote.status == 0, "\(wrote.stderr)")
-        #expect(!Self.hostProcesses(containing: "sleep 3003").isEmpty)
+        let inside = try #require(Self.hostProcesses(containing: "sleep 3003").first)
+        let network = try #require(try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(inside)/ns/net"))
         let events = try String(contentsOfFile: h.state + "/cordon/sandboxes/crash/events.jsonl", encoding: .utf8)
         let upLine = try #require(events.split(separator: "\n").last { $0.contains(#""event":"up""#) })
         let pidText = try #require(upLine.split(separator: #""supervisor_pid":"#).last?.prefix { $0.isNumber })
@@ -209,6 +210,11 @@ struct LifecycleTests {
             try await Task.sleep(for: .milliseconds(50))
         }
         #expect(Self.hostProcesses(containing: "sleep 3003").isEmpty, "a process of the sandbox outlived its supervisor")
+        // No process is left in the sandbox's network namespace (nothing holds it: it is gone).
+        let holders = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter {
+            Int32($0) != nil && (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\($0)/ns/net")) == network
+        }
+        #expect(holders.isEmpty, "processes still in the sandbox's network namespace \(network): \(holders)")
         let stopped = try await Self.exec(h, "crash", "true")
         #expect(stopped.status != 0 && stopped.stderr.contains("sandbox crash is not running"), "\(stopped.stderr)")
         let start = try await h.cordon(["start", "crash"])
