@@ -31,6 +31,11 @@ public struct CordonCommand: ParsableCommand {
             AllowCommand.self,
             DenyCommand.self,
             BlocklistCommand.self,
+            LsCommand.self,
+            StatusCommand.self,
+            RmCommand.self,
+            PruneCommand.self,
+            DiscardCommand.self,
         ]
     )
 

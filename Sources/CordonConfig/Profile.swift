@@ -16,9 +16,14 @@ public struct Profile: Sendable, Equatable, Codable {
     public enum Network: String, Sendable, Codable, CaseIterable { case proxy, none, host }
 
     public struct Mount: Sendable, Equatable, Codable {
+        /// `ro`: read-only. `overlay`: writable, writes kept in the sandbox until a reviewed sync.
+        /// `rw`: writes go straight to the host directory.
         public enum Kind: String, Sendable, Codable, CaseIterable { case ro, overlay, rw }
+        /// The host directory: absolute once loaded (`~/` expanded against the user's home).
         public var host: String
+        /// Where it appears inside: absolute, or `~/…` for the sandbox user's home.
         public var sandbox: String
+        /// `ro` unless the profile says otherwise.
         public var mode: Kind
         public init(host: String, sandbox: String, mode: Kind = .ro) {
             self.host = host
@@ -30,7 +35,10 @@ public struct Profile: Sendable, Equatable, Codable {
     /// A persistent per-profile directory, e.g. an agent's `~/.claude`, kept across runs under
     /// the state dir and bound read-write at `path` inside.
     public struct DataDir: Sendable, Equatable, Codable {
+        /// The host directory's name: `<state>/profiles/PROFILE/data/NAME`. Defaults to `path`'s
+        /// last component without leading dots (`~/.npm` → `npm`).
         public var name: String
+        /// The sandbox path it is bound at: absolute, or `~/…` for the sandbox user's home.
         public var path: String
         public init(name: String, path: String) {
             self.name = name
@@ -40,7 +48,9 @@ public struct Profile: Sendable, Equatable, Codable {
 
     /// A host file copied in at start, editable inside, never written back.
     public struct Copy: Sendable, Equatable, Codable {
+        /// The host file: absolute once loaded (`~/` expanded against the user's home).
         public var host: String
+        /// Where the copy is placed inside: absolute, or `~/…` for the sandbox user's home.
         public var sandbox: String
         /// A missing host file is skipped silently when true (e.g. an optional ~/.gitconfig).
         public var optional: Bool

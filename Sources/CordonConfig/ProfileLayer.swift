@@ -14,13 +14,13 @@ struct ProfileLayer: Sendable, Equatable {
     }
 
     struct Egress: Sendable, Equatable {
-        var domains: [String] = []
+        var domains: [Profile.Egress.Pattern] = []
         var deny: [Profile.Egress.DenyRule] = []
-        var allowPrivate: [String] = []
-        var resolve: [String: String] = [:]
+        var allowPrivate: [Written<CIDR>] = []
+        var resolve: [Written<String>: Written<[IPAddress]>] = [:]
         var prompt: Bool?
         var parentProxy: Profile.Egress.ParentProxy?
-        var rateLimits: [String: Int] = [:]
+        var rateLimits: [Profile.Egress.Pattern: Int] = [:]
         var blocklists: [String] = []
         var allowMissingSNI: Bool?
         var maxConnections: Int?

@@ -4,27 +4,10 @@ import Yams
 /// mounts, data, copy, env, secrets and presets.
 extension ProfileLayerParser {
     mutating func parseMounts(_ node: Node) -> [Profile.Mount] {
-        guard let items = reader.sequence(node, "mounts") else { return [] }
-        var result: [Profile.Mount] = []
-        for (index, item) in items.enumerated() {
-            let field = "mounts[\(index)]"
-            guard let entries = reader.mapping(item, field, keys: ["host", "sandbox", "mode"]) else { continue }
-            var host: String?, sandbox: String?, mode = Profile.Mount.Kind.ro, ok = true
-            for (key, _, value) in entries {
-                let path = field + "." + key
-                switch key {
-                case "host": host = reader.string(value, path).flatMap { hostPath($0, value, path, relative: false) }; ok = ok && host != nil
-                case "sandbox": sandbox = reader.string(value, path).flatMap { sandboxPath($0, value, path) }; ok = ok && sandbox != nil
-                case "mode": if let kind = reader.choice(value, path, Profile.Mount.Kind.self) { mode = kind } else { ok = false }
-                default: break
-                }
-            }
-            guard ok, let host = requireKey(host, "host", item, field), let sandbox = requireKey(sandbox, "sandbox", item, field),
-                claimSandboxPath(sandbox, item, field + ".sandbox")
-            else { continue }
-            result.append(Profile.Mount(host: host, sandbox: sandbox, mode: mode))
+        parseHostEntries(node, "mounts", extraKey: "mode", fallback: Profile.Mount.Kind.ro) { reader, value, path in
+            reader.choice(value, path, Profile.Mount.Kind.self)
         }
-        return result
+        .map { Profile.Mount(host: $0.host, sandbox: $0.sandbox, mode: $0.extra) }
     }
 
     mutating func parseData(_ node: Node) -> [Profile.DataDir] {
@@ -64,25 +47,35 @@ extension ProfileLayerParser {
     }
 
     mutating func parseCopies(_ node: Node) -> [Profile.Copy] {
-        guard let items = reader.sequence(node, "copy") else { return [] }
-        var result: [Profile.Copy] = []
+        parseHostEntries(node, "copy", extraKey: "optional", fallback: true) { reader, value, path in reader.bool(value, path) }
+            .map { Profile.Copy(host: $0.host, sandbox: $0.sandbox, optional: $0.extra) }
+    }
+
+    /// The entries of `mounts` or `copy`: a host path, a sandbox path (claimed for this entry) and
+    /// `extraKey`, read by `read` (`fallback` when absent). An entry with a missing or bad value
+    /// is left out, reported.
+    private mutating func parseHostEntries<Extra>(
+        _ node: Node, _ list: String, extraKey: String, fallback: Extra, read: (inout NodeReader, Node, String) -> Extra?
+    ) -> [(host: String, sandbox: String, extra: Extra)] {
+        guard let items = reader.sequence(node, list) else { return [] }
+        var result: [(host: String, sandbox: String, extra: Extra)] = []
         for (index, item) in items.enumerated() {
-            let field = "copy[\(index)]"
-            guard let entries = reader.mapping(item, field, keys: ["host", "sandbox", "optional"]) else { continue }
-            var host: String?, sandbox: String?, optional = true, ok = true
+            let field = "\(list)[\(index)]"
+            guard let entries = reader.mapping(item, field, keys: ["host", "sandbox", extraKey]) else { continue }
+            var host: String?, sandbox: String?, extra = fallback, ok = true
             for (key, _, value) in entries {
                 let path = field + "." + key
                 switch key {
                 case "host": host = reader.string(value, path).flatMap { hostPath($0, value, path, relative: false) }; ok = ok && host != nil
                 case "sandbox": sandbox = reader.string(value, path).flatMap { sandboxPath($0, value, path) }; ok = ok && sandbox != nil
-                case "optional": if let flag = reader.bool(value, path) { optional = flag } else { ok = false }
+                case extraKey: if let parsed = read(&reader, value, path) { extra = parsed } else { ok = false }
                 default: break
                 }
             }
             guard ok, let host = requireKey(host, "host", item, field), let sandbox = requireKey(sandbox, "sandbox", item, field),
                 claimSandboxPath(sandbox, item, field + ".sandbox")
             else { continue }
-            result.append(Profile.Copy(host: host, sandbox: sandbox, optional: optional))
+            result.append((host, sandbox, extra))
         }
         return result
     }

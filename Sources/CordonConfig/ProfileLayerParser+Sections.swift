@@ -32,36 +32,39 @@ extension ProfileLayerParser {
         for (key, _, value) in entries {
             let field = "egress." + key
             switch key {
-            case "domains": result.domains = reader.strings(value, field, check: Self.domainCheck)
+            case "domains": result.domains = parsedList(value, field, EgressConfiguration.allowedPattern, "is not a valid pattern", DomainPattern.expected)
             case "deny": result.deny = parseDenyRules(value, field)
             case "allow_private":
-                result.allowPrivate = reader.strings(value, field) { text in
-                    CIDR.problem(text).map { ("is not a valid CIDR: \($0)", "write a network such as \"10.0.0.0/8\" or \"fd00::/8\"") }
-                }
+                result.allowPrivate = parsedList(
+                    value, field, EgressConfiguration.privateNetwork, "is not a valid CIDR", "write a network such as \"10.0.0.0/8\" or \"fd00::/8\"")
             case "resolve":
                 for (name, keyNode, target) in reader.anyMapping(value, field) ?? [] {
                     let path = field + "." + name
-                    if case .failure(let problem) = EgressConfiguration.pinnedName(name) {
+                    let pinned: Written<String>
+                    switch EgressConfiguration.pinnedName(name) {
+                    case .success(let parsed): pinned = parsed
+                    case .failure(let problem):
                         reader.report(keyNode, path, problem.message, hint: "pin one host without wildcard or port, e.g. `api.internal.example: 10.0.0.5`")
                         continue
                     }
                     guard let address = reader.string(target, path) else { continue }
-                    if case .failure(let problem) = EgressConfiguration.pinnedAddresses(address) {
+                    switch EgressConfiguration.pinnedAddresses(address) {
+                    case .success(let addresses): result.resolve[pinned] = addresses
+                    case .failure(let problem):
                         reader.report(target, path, problem.message, hint: "write an IPv4 or IPv6 address (several separated by commas)")
-                        continue
                     }
-                    result.resolve[name] = address
                 }
             case "prompt": result.prompt = reader.bool(value, field)
             case "parent_proxy": result.parentProxy = parseParentProxy(value, field)
             case "rate_limits":
-                for (pattern, keyNode, limit) in reader.anyMapping(value, field) ?? [] {
-                    let path = field + "." + pattern
-                    if let problem = DomainPattern.problem(pattern) {
-                        reader.report(keyNode, path, "\"\(pattern)\" is not a valid pattern: \(problem)", hint: DomainPattern.expected)
-                        continue
+                for (text, keyNode, limit) in reader.anyMapping(value, field) ?? [] {
+                    let path = field + "." + text
+                    switch EgressConfiguration.allowedPattern(text) {
+                    case .success(let pattern):
+                        if let perMinute = reader.positiveInt(limit, path) { result.rateLimits[pattern] = perMinute }
+                    case .failure(let problem):
+                        reader.report(keyNode, path, "\"\(text)\" is not a valid pattern: \(problem.message)", hint: DomainPattern.expected)
                     }
-                    if let perMinute = reader.positiveInt(limit, path) { result.rateLimits[pattern] = perMinute }
                 }
             case "max_connections": result.maxConnections = reader.positiveInt(value, field)
             case "request_timeout": result.requestTimeout = reader.duration(value, field)
@@ -99,7 +102,7 @@ extension ProfileLayerParser {
             var rule: Profile.Egress.DenyRule?
             if item.mapping != nil {
                 guard let entries = reader.mapping(item, path, keys: ["domain", "reason"]) else { continue }
-                var domain: String?, reason: String?, ok = true
+                var domain: Profile.Egress.Pattern?, reason: String?, ok = true
                 for (key, _, value) in entries {
                     switch key {
                     case "domain": domain = checkedDenyPattern(value, path + ".domain"); ok = ok && domain != nil
@@ -122,32 +125,52 @@ extension ProfileLayerParser {
         return result
     }
 
-    private mutating func checkedDenyPattern(_ node: Node, _ field: String) -> String? {
+    private mutating func checkedDenyPattern(_ node: Node, _ field: String) -> Profile.Egress.Pattern? {
         guard let text = reader.string(node, field) else { return nil }
-        if let problem = DomainPattern.problem(text, allowAny: true) {
-            reader.report(node, field, "\"\(text)\" is not a valid pattern: \(problem)", hint: DomainPattern.expected)
+        switch EgressConfiguration.deniedPattern(text) {
+        case .success(let pattern): return pattern
+        case .failure(let problem):
+            reader.report(node, field, "\"\(text)\" is not a valid pattern: \(problem.message)", hint: DomainPattern.expected)
             return nil
         }
-        return text
+    }
+
+    /// A list of strings, each parsed once with its field's grammar: an entry the grammar refuses
+    /// is reported at its position (`"text" is not a valid …: why`) and left out; an entry written
+    /// twice is kept once.
+    private mutating func parsedList<T: Equatable>(
+        _ node: Node, _ field: String, _ parse: (String) -> Result<T, PolicyProblem>, _ invalid: String, _ hint: String
+    ) -> [T] {
+        guard let items = reader.sequence(node, field) else { return [] }
+        var result: [T] = []
+        for (index, item) in items.enumerated() {
+            let path = "\(field)[\(index)]"
+            guard let text = reader.string(item, path) else { continue }
+            switch parse(text) {
+            case .success(let value): if !result.contains(value) { result.append(value) }
+            case .failure(let problem): reader.report(item, path, "\"\(text)\" \(invalid): \(problem.message)", hint: hint)
+            }
+        }
+        return result
     }
 
     private mutating func parseParentProxy(_ node: Node, _ field: String) -> Profile.Egress.ParentProxy? {
         guard let entries = reader.mapping(node, field, keys: ["url", "no_proxy", "ca_file"]) else { return nil }
-        var url: String?, noProxy: [String] = [], caFile: String?, ok = true
+        var url: Written<ParentProxyAddress>?, noProxy: [Profile.Egress.Pattern] = [], caFile: String?, ok = true
         for (key, _, value) in entries {
             switch key {
             case "url":
-                url = reader.string(value, field + ".url")
-                if let text = url, ParentProxyAddress(text) == nil {
-                    reader.report(value, field + ".url", "\"\(text)\" is not an http(s) proxy URL", hint: "write e.g. \"http://proxy.corp.example:3128\"")
-                    url = nil
+                if let text = reader.string(value, field + ".url") {
+                    switch EgressConfiguration.proxyURL(text) {
+                    case .success(let parsed): url = parsed
+                    case .failure:
+                        reader.report(value, field + ".url", "\"\(text)\" is not an http(s) proxy URL", hint: "write e.g. \"http://proxy.corp.example:3128\"")
+                    }
                 }
                 ok = ok && url != nil
             case "no_proxy":
                 let before = reader.diagnostics.count
-                noProxy = reader.strings(value, field + ".no_proxy") { text in
-                    DomainPattern.problem(text, broadWildcards: true).map { ("is not a valid pattern: \($0)", DomainPattern.expected) }
-                }
+                noProxy = parsedList(value, field + ".no_proxy", EgressConfiguration.directPattern, "is not a valid pattern", DomainPattern.expected)
                 ok = ok && reader.diagnostics.count == before
             case "ca_file":
                 caFile = reader.string(value, field + ".ca_file").flatMap { hostPath($0, value, field + ".ca_file", relative: true) }
@@ -156,7 +179,7 @@ extension ProfileLayerParser {
             }
         }
         guard ok, let url = requireKey(url, "url", node, field) else { return nil }
-        if caFile != nil, !url.hasPrefix("https://") {
+        if caFile != nil, !url.value.tls {
             reader.report(node, field + ".ca_file", "a CA file applies to an https:// parent proxy only", hint: "write the url as https://… or drop ca_file")
             return nil
         }

@@ -47,7 +47,9 @@ public struct ProfileLoader: Sendable {
         var fixed = self
         if reference != nil { fixed.catalog = try presetCatalog() }
         var loaded = try fixed.loadWithoutApprovals(reference: reference, currentDirectory: currentDirectory)
-        loaded.profile.applyApprovals(try ApprovalFile(paths: paths, profile: loaded.profile.name).read())
+        let approved = try ApprovalFile(paths: paths, profile: loaded.profile.name).patterns()
+        guard approved.problems.isEmpty else { throw approved.problems.combinedError(source: ApprovalFile(paths: paths, profile: loaded.profile.name).path) }
+        loaded.profile.applyApprovals(approved.patterns)
         return loaded
     }
 
@@ -114,8 +116,11 @@ public struct ProfileLoader: Sendable {
         for (_, preset) in composer.ordered { profile.apply(preset) }
         profile.apply(layer)
         profile.presets = composer.ordered.map(\.name)
-        profile.applyApprovals((try? ApprovalFile(paths: paths, profile: profile.name).read()) ?? [])
-        return ProfileValidation(profile: profile, source: file, diagnostics: [])
+        // An unreadable approval file is left out here (loading for a run reports it); a line the
+        // pattern grammar refuses is a problem of this profile, with its file and line.
+        let approved = (try? ApprovalFile(paths: paths, profile: profile.name).patterns()) ?? (patterns: [], problems: [])
+        profile.applyApprovals(approved.patterns)
+        return ProfileValidation(profile: profile, source: file, diagnostics: approved.problems)
     }
 
     /// A preset on its own, merged over nothing but its own presets (for `cordon presets show`).

@@ -73,7 +73,7 @@ extension Profile {
         if list != .copy { copy.removeAll { SandboxPath.same($0.sandbox, path) } }
     }
 
-    private static func union(_ items: [String], into list: inout [String]) {
+    private static func union<T: Equatable>(_ items: [T], into list: inout [T]) {
         for item in items where !list.contains(item) { list.append(item) }
     }
 

@@ -33,24 +33,26 @@ public enum ProfileRenderer {
 
         let e = p.egress
         let egress: [(String, JSONValue)] = [
-            ("domains", strings(e.domains)),
+            ("domains", strings(e.domains.map(\.text))),
             (
                 "deny",
                 .array(
                     e.deny.map { rule in
-                        rule.reason.map { .object([("domain", .string(rule.domain)), ("reason", .string($0))]) } ?? .string(rule.domain)
+                        rule.reason.map { .object([("domain", .string(rule.domain.text)), ("reason", .string($0))]) } ?? .string(rule.domain.text)
                     })
             ),
-            ("allow_private", strings(e.allowPrivate)),
-            ("resolve", map(e.resolve)),
+            ("allow_private", strings(e.allowPrivate.map(\.text))),
+            ("resolve", map(Dictionary(uniqueKeysWithValues: e.resolve.map { ($0.key.text, $0.value.text) }))),
             ("prompt", .bool(e.prompt)),
             (
                 "parent_proxy",
                 e.parentProxy.map { parent in
-                    .object([("url", .string(parent.url)), ("no_proxy", strings(parent.noProxy))] + (parent.caFile.map { [("ca_file", .string($0))] } ?? []))
+                    .object(
+                        [("url", .string(parent.url.text)), ("no_proxy", strings(parent.noProxy.map(\.text)))]
+                            + (parent.caFile.map { [("ca_file", .string($0))] } ?? []))
                 } ?? .null
             ),
-            ("rate_limits", .object(e.rateLimits.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })),
+            ("rate_limits", .object(e.rateLimits.map { ($0.key.text, $0.value) }.sorted { $0.0 < $1.0 }.map { ($0.0, .int($0.1)) })),
             ("blocklists", strings(e.blocklists)),
             ("allow_missing_sni", .bool(e.allowMissingSNI)),
             ("max_connections", .int(e.maxConnections)),

@@ -154,12 +154,12 @@ public enum ProfileTrust {
         }
         let e = profile.egress
         if profile.network != .none {
-            for domain in e.domains where !base.egress.domains.contains(domain) { add("egress.domains", domain) }
-            for cidr in e.allowPrivate { add("egress.allow_private", cidr) }
-            for (host, address) in e.resolve.sorted(by: { $0.key < $1.key }) { add("egress.resolve", "\(host) → \(address)") }
+            for domain in e.domains where !base.egress.domains.contains(domain) { add("egress.domains", domain.text) }
+            for cidr in e.allowPrivate { add("egress.allow_private", cidr.text) }
+            for (host, address) in e.resolve.sorted(by: { $0.key.text < $1.key.text }) { add("egress.resolve", "\(host.text) → \(address.text)") }
             if e.prompt { add("egress.prompt", "the agent may ask for unlisted domains") }
             if let parent = e.parentProxy {
-                add("egress.parent_proxy", parent.url + (parent.noProxy.isEmpty ? "" : " (direct: \(parent.noProxy.joined(separator: ", ")))"))
+                add("egress.parent_proxy", parent.url.text + (parent.noProxy.isEmpty ? "" : " (direct: \(parent.noProxy.map(\.text).joined(separator: ", ")))"))
             }
         }
         for secret in profile.secrets {

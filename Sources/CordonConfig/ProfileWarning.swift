@@ -3,14 +3,10 @@
 public struct ProfileWarning: Sendable, Equatable, CustomStringConvertible {
     /// The field in profile terms, e.g. `mounts[1]` or `network`.
     public var field: String
+    /// What the setting hands the agent, in one sentence.
     public var message: String
+    /// A narrower setting that does the job, shown after `fix:`.
     public var hint: String
-
-    public init(field: String, message: String, hint: String) {
-        self.field = field
-        self.message = message
-        self.hint = hint
-    }
 
     public var description: String { "\(field): \(message)\n  fix: \(hint)" }
 }

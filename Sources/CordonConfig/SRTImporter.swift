@@ -125,7 +125,7 @@ public enum SRTImporter {
                 }
             }
             for (domain, (keyNode, reason)) in reasons.sorted(by: { $0.key < $1.key }) {
-                if let index = profile.egress.deny.firstIndex(where: { $0.domain == domain }) {
+                if let index = profile.egress.deny.firstIndex(where: { $0.domain.text == domain }) {
                     profile.egress.deny[index].reason = reason
                 } else {
                     note(keyNode, prefix + "deniedDomainReasons.\(domain)", "not carried over: no deniedDomains entry \"\(domain)\"")
@@ -134,12 +134,13 @@ public enum SRTImporter {
         }
 
         mutating func addDomain(_ domain: String, _ node: Node, _ field: String, deny: Bool) {
-            if let problem = DomainPattern.problem(domain, allowAny: deny) {
-                note(node, field, "\"\(domain)\" not carried over: \(problem)")
-            } else if deny {
-                if !profile.egress.deny.contains(where: { $0.domain == domain }) { profile.egress.deny.append(.init(domain: domain)) }
-            } else if !profile.egress.domains.contains(domain) {
-                profile.egress.domains.append(domain)
+            switch deny ? EgressConfiguration.deniedPattern(domain) : EgressConfiguration.allowedPattern(domain) {
+            case .failure(let problem):
+                note(node, field, "\"\(domain)\" not carried over: \(problem.message)")
+            case .success(let pattern) where deny:
+                if !profile.egress.deny.contains(where: { $0.domain == pattern }) { profile.egress.deny.append(.init(domain: pattern)) }
+            case .success(let pattern):
+                if !profile.egress.domains.contains(pattern) { profile.egress.domains.append(pattern) }
             }
         }
 
@@ -152,8 +153,18 @@ public enum SRTImporter {
             if let http, let https, http != https {
                 note(node, field + ".http", "\"\(http)\" not carried over: cordon uses one parent proxy (\(https)) for all traffic")
             }
-            let noProxy = (node["noProxy"]?.string ?? "").split(separator: ",").map { String($0).trimmedSpaces }.filter { !$0.isEmpty }
-            profile.egress.parentProxy = .init(url: url, noProxy: noProxy)
+            guard case .success(let address) = EgressConfiguration.proxyURL(url) else {
+                note(node, field, "\"\(url)\" not carried over: not an http(s) proxy URL (\(EgressConfiguration.expectedProxyURL))")
+                return
+            }
+            var noProxy: [EgressConfiguration.Pattern] = []
+            for text in (node["noProxy"]?.string ?? "").split(separator: ",").map({ String($0).trimmedSpaces }) where !text.isEmpty {
+                switch EgressConfiguration.directPattern(text) {
+                case .success(let pattern): if !noProxy.contains(pattern) { noProxy.append(pattern) }
+                case .failure(let problem): note(node, field + ".noProxy", "\"\(text)\" not carried over: \(problem.message)")
+                }
+            }
+            profile.egress.parentProxy = .init(url: address, noProxy: noProxy)
         }
 
         mutating func filesystem(_ node: Node, prefix: String) {

@@ -7,7 +7,9 @@
 /// Config (profiles, user presets, approvals): `$XDG_CONFIG_HOME/cordon` (default `~/.config/cordon`).
 /// State (sandboxes' upper layers, event logs): `$XDG_STATE_HOME/cordon` (default `~/.local/state/cordon`).
 public struct CordonPaths: Sendable, Equatable {
+    /// cordon's config directory (profiles, presets, trust): `<XDG config>/cordon`.
     public var configHome: String
+    /// cordon's state directory (sandboxes, their upper layers and logs): `<XDG state>/cordon`.
     public var stateHome: String
 
     public init(configHome: String, stateHome: String) {
@@ -29,6 +31,9 @@ public struct CordonPaths: Sendable, Equatable {
     public var profilesDirectory: String { configHome + "/profiles" }
     /// All sandboxes' state.
     public var sandboxesDirectory: String { stateHome + "/sandboxes" }
+    /// Emptied state directories of one-shot sandboxes that left nothing, kept for the next new
+    /// sandbox (`SpareStateDirectories`); none is a sandbox, and all are safe to delete.
+    public var spareStateDirectory: String { stateHome + "/spare" }
     /// Compiled secret-scanner databases, keyed by their rules (a cache: safe to delete).
     public var scannerCache: String { stateHome + "/scanner-cache" }
     /// One sandbox's state directory (upper layer, work dir, event log, metadata).
@@ -93,7 +98,8 @@ public struct CordonPaths: Sendable, Equatable {
 
 /// The process environment as a dictionary, read once from `environ`.
 public enum ProcessEnvironment {
-    public static var current: [String: String] {
+    /// The process's environment, read once (cordon never changes its own).
+    public static let current: [String: String] = {
         var result: [String: String] = [:]
         var cursor = environ
         while let entry = cursor.pointee {
@@ -104,7 +110,7 @@ public enum ProcessEnvironment {
             cursor += 1
         }
         return result
-    }
+    }()
 
     /// The home directory from the password database, for when HOME is unset or not absolute.
     public static func passwdHome() -> String? {

@@ -26,8 +26,11 @@ public struct SandboxRecord: Sendable, Codable, Equatable {
     public var policyFiles: [String] = []
 
     public struct OverlayMount: Sendable, Codable, Equatable {
+        /// The mount's host directory (the overlay's lower layer, never written by the sandbox).
         public var host: String
+        /// Where the sandbox sees it.
         public var sandbox: String
+        /// The directory under the sandbox's state that holds every write the agent made to it.
         public var upper: String
         public init(host: String, sandbox: String, upper: String) {
             self.host = host
@@ -108,11 +111,14 @@ public struct SandboxLayout: Sendable, Equatable {
     public init(paths: CordonPaths, name: String) { self.directory = paths.sandboxDirectory(name) }
 
     public var record: String { directory + "/sandbox.json" }
+    /// The sandbox's name: the last component of its directory.
+    public var name: String { directory.split(separator: "/").last.map(String.init) ?? directory }
     /// The workspace overlay's upper layer: every write the agent made to /workspace.
     public var upper: String { directory + "/upper" }
     /// The overlay's work dir (same filesystem as `upper`, as overlayfs requires).
     public var work: String { directory + "/work" }
-    /// Empty directory the sandbox root is built on (a tmpfs is mounted on it inside).
+    /// Empty directory the sandbox root is built on (a tmpfs is mounted on it inside) in a rootless
+    /// run; run as root, init builds the root at /run/cordon/root and this is not made.
     public var root: String { directory + "/root" }
     /// Files generated for the sandbox (passwd, group, hosts, resolv.conf).
     public var generated: String { directory + "/generated" }
@@ -173,10 +179,13 @@ public struct SandboxLayout: Sendable, Equatable {
     }
 
     public func loadRecord() throws(CordonError) -> SandboxRecord {
-        let bytes = try Self.readSmallFile(
-            record,
-            missing: CordonError(
-                .notFound, "no sandbox at \(directory)", hint: "list sandboxes with `ls \(directory)/..` or start one with `cordon run`"))
+        var missing = CordonError.unknownSandbox(name)
+        if access(directory, F_OK) == 0 {
+            missing = CordonError(
+                .notFound, "sandbox \"\(name)\" has no record (sandbox.json): its first run ended before it was written",
+                hint: "remove it with `cordon rm \(name)`")
+        }
+        let bytes = try Self.readSmallFile(record, missing: missing)
         do throws(JSONParseError) {
             return try SandboxRecord(json: try JSONValue.parse(bytes))
         } catch {
@@ -204,5 +213,12 @@ public struct SandboxLayout: Sendable, Equatable {
             bytes += chunk[..<n]
             if bytes.count > 1 << 20 { throw CordonError(.io, "\(path) is larger than 1 MiB: not a sandbox record") }
         }
+    }
+}
+
+extension CordonError {
+    /// The one error of every command that takes a sandbox name, for a name no sandbox has.
+    public static func unknownSandbox(_ name: String) -> CordonError {
+        CordonError(.notFound, "no sandbox named \"\(name)\"", hint: "see `cordon ls`")
     }
 }

@@ -105,7 +105,9 @@ public struct Change: Sendable, Equatable, Codable {
 /// are held with the `unsafeName` flag, so that no tool that later reads the tree as a layer
 /// takes them for one.
 public struct ChangeSet: Sendable, Equatable, Codable {
+    /// The overlay's upper layer: the directory holding every write the agent made.
     public var upper: String
+    /// The lower layer the changes are against: the host workspace or mounted directory.
     public var lower: String
     /// Where the bytes of the changed files are read: `upper` itself, or the snapshot `read` copied
     /// them to while the sandbox was running.
@@ -130,14 +132,21 @@ public struct ChangeSet: Sendable, Equatable, Codable {
             changes: try container.decode([Change].self, forKey: .changes))
     }
 
+    /// Counts of a change set by kind, for the one-line summary and `--json`.
     public struct Summary: Sendable, Equatable, Codable {
+        /// Files, symlinks and special files added.
         public var added = 0
+        /// Entries whose content, symlink target or type changed.
         public var modified = 0
+        /// Entries and directories whose permission bits changed, and replaced (opaque) directories.
         public var modeChanged = 0
+        /// Entries other than directories deleted.
         public var deleted = 0
         public var dirsAdded = 0
         public var dirsRemoved = 0
+        /// Size of the new content of added and modified files.
         public var bytesAdded: UInt64 = 0
+        /// Size of the lower files that modified and deleted entries replace or remove.
         public var bytesRemoved: UInt64 = 0
         public init() {}
         public var total: Int { added + modified + modeChanged + deleted + dirsAdded + dirsRemoved }

@@ -26,10 +26,15 @@ public struct SandboxPlan: Sendable, Codable, Equatable {
         case remountReadOnly(target: String)
     }
 
+    /// Who the agent runs as inside (mapped to the caller's uid and gid outside).
     public struct User: Sendable, Codable, Equatable {
+        /// The uid inside the sandbox's user namespace.
         public var uid: UInt32
+        /// The gid inside the sandbox's user namespace.
         public var gid: UInt32
+        /// The login name in the generated passwd and group files.
         public var name: String
+        /// The home directory (a sandbox path) in passwd, and `HOME`.
         public var home: String
         public init(uid: UInt32, gid: UInt32, name: String, home: String) {
             self.uid = uid
@@ -39,9 +44,13 @@ public struct SandboxPlan: Sendable, Codable, Equatable {
         }
     }
 
+    /// An rlimit init sets, soft and hard alike, before it runs the command.
     public struct ResourceLimit: Sendable, Codable, Equatable {
+        /// The `RLIMIT_*` number.
         public var resource: Int32
+        /// Its short name (`core`, `fsize`, `nproc`, `data`), so a plan reads without the numbers.
         public var name: String
+        /// The limit, in the resource's own unit (bytes, or processes for `nproc`).
         public var value: UInt64
         public init(resource: Int32, name: String, value: UInt64) {
             self.resource = resource

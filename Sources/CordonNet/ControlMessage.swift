@@ -12,7 +12,9 @@ public enum ControlMessage {
 
     public struct Request: Codable, Sendable, Equatable {
         public var op: Op
+        /// `answer` without `id`: every pending request to this host.
         public var host: String?
+        /// `answer`: the one pending request with this id, as `approvals` lists it.
         public var id: Int?
         /// `once`, `always` or `deny`.
         public var answer: String?

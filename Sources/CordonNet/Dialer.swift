@@ -101,7 +101,7 @@ public struct Dialer: Sendable {
     /// The parent proxy a flow to `host` goes through (none for hosts in its no-proxy list).
     func parentProxy(for host: Host) -> ParentProxyAddress? {
         guard policy.usesParentProxy(for: host) else { return nil }
-        return policy.parentProxy.flatMap { ParentProxyAddress($0.url) }
+        return policy.parentProxy?.url.value
     }
 
     /// Connects to the first candidate that answers, entirely with futures on `eventLoop`.

@@ -1,8 +1,13 @@
 /// Counts for the one summary line printed when a run ends.
 public struct NetworkSummary: Sendable, Equatable, CustomStringConvertible {
+    /// Connections and requests the policy let through.
     public var allowed = 0
+    /// Connections and requests refused, by the policy or at a limit.
     public var refused = 0
+    /// Flows that failed before or after a verdict: a protocol the proxy could not read, an
+    /// upstream that could not be reached.
     public var errors = 0
+    /// Unlisted hosts the user was asked about (`egress.prompt`).
     public var approvalsAsked = 0
     /// DNS queries answered and refused (not counted as connections).
     public var dnsAnswered = 0

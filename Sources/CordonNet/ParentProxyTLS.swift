@@ -12,7 +12,7 @@ enum ParentProxyTLS {
     /// The context for `parent` when it is an `https://` proxy (nil otherwise), or why it cannot
     /// be built. Reads the CA file: called where the dialer is built.
     static func setUp(for parent: EgressConfiguration.ParentProxy?) -> Result<NIOSSLContext, CordonError>? {
-        guard let parent, ParentProxyAddress(parent.url)?.tls == true else { return nil }
+        guard let parent, parent.url.value.tls else { return nil }
         do {
             return .success(try context(caFile: parent.caFile))
         } catch {

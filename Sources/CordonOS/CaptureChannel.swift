@@ -7,9 +7,13 @@ public import CordonCore
 /// The listeners cordon-init makes inside the sandbox's network namespace for the capture, in the
 /// order it sends them.
 public struct CaptureListeners: Sendable, Equatable {
+    /// TCP: every outbound TCP flow the capture redirects (the transparent relay).
     public var relay: Int32
+    /// TCP: the HTTP proxy named by `HTTP_PROXY` and `HTTPS_PROXY` inside.
     public var proxy: Int32
+    /// UDP: every query to port 53 (the DNS stub).
     public var dns: Int32
+    /// UDP: every other datagram, counted and dropped.
     public var sink: Int32
 
     public init(relay: Int32, proxy: Int32, dns: Int32, sink: Int32) {

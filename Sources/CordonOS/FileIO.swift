@@ -45,6 +45,20 @@ public enum FileIO {
         try writeAll(fd: fd, bytes)
     }
 
+    /// Writes `bytes` over the start of `path` (made if missing, no symlink followed) and cuts
+    /// off what was longer, without truncating it first: ext4 starts writing back a file that was
+    /// truncated and rewritten as soon as it is closed (`auto_da_alloc`), which a small state file
+    /// rewritten at every start need not pay. Not atomic: for files a crash may leave torn.
+    public static func overwrite(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws(SystemError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode)
+        guard fd >= 0 else { throw SystemError.current("open", path) }
+        defer { close(fd) }
+        try writeAll(fd: fd, bytes)
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw SystemError.current("fstat", path) }
+        if st.st_size > bytes.count, ftruncate(fd, off_t(bytes.count)) != 0 { throw SystemError.current("ftruncate", path) }
+    }
+
     public static func writeFile(_ path: String, _ text: String, mode: mode_t = 0o644) throws(SystemError) {
         try writeFile(path, Array(text.utf8), mode: mode)
     }

@@ -18,6 +18,12 @@ public enum FileSystem {
         ccordon_openat2(dir, path, flags, mode, resolve)
     }
 
+    /// rename(2) that fails with EEXIST instead of replacing `target` (renameat2 with
+    /// RENAME_NOREPLACE): 0, or -1 with errno set.
+    public static func renameNoReplace(_ source: String, _ target: String) -> Int32 {
+        ccordon_renameat2(AT_FDCWD, source, AT_FDCWD, target, CCORDON_RENAME_NOREPLACE)
+    }
+
     /// syncfs(2) on the filesystem holding `fd`: 0, or -1 with errno set.
     public static func syncfs(_ fd: Int32) -> Int32 {
         ccordon_syncfs(fd)

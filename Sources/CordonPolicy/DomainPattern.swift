@@ -104,6 +104,21 @@ public struct DomainPattern: Hashable, Sendable, CustomStringConvertible {
         return .success(DomainPattern(kind: kind, host: host, port: port))
     }
 
+    /// Nil when the allow grammar (`egress.domains`, `rate_limits`) admits this pattern, else why
+    /// not: a typed check (no text is parsed) for a pattern another field's grammar admitted, a
+    /// bare `*` (deny) or a wildcard over one label (`no_proxy`).
+    public var allowGrammarProblem: String? {
+        switch kind {
+        case .any: return "\"*\" would allow every host"
+        case .exact: return nil
+        case .subdomains, .apexAndSubdomains:
+            guard let name = host.name, name.split(separator: ".").count >= 2 else {
+                return "needs a dot after the wildcard part (\"*.example.com\"); a whole top-level domain is too broad"
+            }
+            return nil
+        }
+    }
+
     private static func portProblem(_ port: Substring) -> Result<DomainPattern, PolicyProblem> {
         .failure(PolicyProblem("has port \"\(port)\"; a port is a number from 1 to 65535"))
     }

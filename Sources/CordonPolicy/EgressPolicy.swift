@@ -60,7 +60,7 @@ public struct EgressPolicy: Sendable {
     public let rateLimits: [(pattern: DomainPattern, perMinute: Int)]
     public let blocklist: Blocklist?
     public let parentProxy: EgressConfiguration.ParentProxy?
-    /// `parentProxy.noProxy`, parsed.
+    /// `parentProxy.noProxy`'s patterns.
     public let noProxy: [DomainPattern]
     /// The bound on names under allowed wildcards; shared state (the DNS stub and the proxy count
     /// into the same minute), so copies of the policy share it.
@@ -68,77 +68,49 @@ public struct EgressPolicy: Sendable {
     /// Ports an entry without `:port` allows.
     public static let defaultPorts: Set<Int> = [80, 443]
 
-    /// Compiles `configuration`; a field the grammar refuses throws a profile error naming it.
-    /// Pure: no file is read here (the parent proxy's CA file is read where the dialer is built).
+    /// Compiles `configuration`, whose patterns, networks, pins and URL are parsed already (no
+    /// string of it is read again here); a value outside its field's bounds throws a profile error
+    /// naming the field. Pure: no file is read here (the parent proxy's CA file is read where the
+    /// dialer is built).
     public init(_ configuration: EgressConfiguration, blocklist: Blocklist? = nil) throws(CordonError) {
-        var allow: [DomainPattern] = []
-        for (index, text) in configuration.domains.enumerated() {
-            allow.append(try EgressPolicy.pattern(text, field: "egress.domains[\(index)]"))
+        // A pattern of the deny grammar (`*`) or of `no_proxy`'s (`.corp`) put in an allow list by
+        // code would allow far too much: the typed value says which grammar admits it.
+        for (index, pattern) in configuration.domains.enumerated() {
+            try EgressPolicy.requireAllowGrammar(pattern, field: "egress.domains[\(index)]")
         }
-        var deny: [DenyRule] = []
-        for (index, rule) in configuration.deny.enumerated() {
-            deny.append(DenyRule(pattern: try EgressPolicy.pattern(rule.domain, field: "egress.deny[\(index)]", allowAny: true), reason: rule.reason))
-        }
-        var cidrs: [CIDR] = []
-        for (index, text) in configuration.allowPrivate.enumerated() {
-            switch CIDR.parse(text) {
-            case .success(let cidr): cidrs.append(cidr)
-            case .failure(let problem):
-                throw CordonError(
-                    .invalidProfile,
-                    "egress.allow_private[\(index)]: \"\(text)\" is not a valid CIDR: \(problem.message) (expected \"10.0.0.0/8\" or \"fd00::/8\")")
-            }
+        for pattern in configuration.rateLimits.keys {
+            try EgressPolicy.requireAllowGrammar(pattern, field: "egress.rate_limits.\(pattern.text)")
         }
         var pins: [String: [IPAddress]] = [:]
-        for (name, value) in configuration.resolve.sorted(by: { $0.key < $1.key }) {
-            let key: String
-            switch EgressConfiguration.pinnedName(name) {
-            case .success(let normalised): key = normalised
-            case .failure(let problem): throw CordonError(.invalidProfile, "egress.resolve: \(problem.message)")
-            }
-            switch EgressConfiguration.pinnedAddresses(value) {
-            case .success(let addresses): pins[key] = addresses
-            case .failure(let problem): throw CordonError(.invalidProfile, "egress.resolve.\(name): \(problem.message)")
-            }
+        for (name, addresses) in configuration.resolve.sorted(by: { $0.key.text < $1.key.text }) {
+            pins[name.value] = addresses.value
         }
         var limits: [(DomainPattern, Int)] = []
-        for (text, perMinute) in configuration.rateLimits.sorted(by: { $0.key < $1.key }) {
+        for (pattern, perMinute) in configuration.rateLimits.sorted(by: { $0.key.text < $1.key.text }) {
             guard perMinute > 0 else {
-                throw CordonError(.invalidProfile, "egress.rate_limits.\(text): \(perMinute) must be a positive number of requests per minute")
+                throw CordonError(.invalidProfile, "egress.rate_limits.\(pattern.text): \(perMinute) must be a positive number of requests per minute")
             }
-            limits.append((try EgressPolicy.pattern(text, field: "egress.rate_limits.\(text)"), perMinute))
+            limits.append((pattern.value, perMinute))
         }
-        var noProxy: [DomainPattern] = []
-        if let parent = configuration.parentProxy {
-            guard let address = ParentProxyAddress(parent.url) else {
-                throw CordonError(
-                    .invalidProfile,
-                    "egress.parent_proxy.url: \"\(parent.url)\" is not a proxy URL (expected \"http://host:port\" or \"https://host:port\")")
-            }
-            if !address.tls, parent.caFile != nil {
-                throw CordonError(
-                    .invalidProfile, "egress.parent_proxy.ca_file: only an https:// parent proxy is checked against a CA (the url is \(parent.url))")
-            }
-            for (index, text) in parent.noProxy.enumerated() {
-                // `no_proxy` chooses a route and grants nothing: `.corp` may cover a whole suffix.
-                noProxy.append(try EgressPolicy.pattern(text, field: "egress.parent_proxy.no_proxy[\(index)]", broadWildcards: true))
-            }
+        if let parent = configuration.parentProxy, !parent.url.value.tls, parent.caFile != nil {
+            throw CordonError(
+                .invalidProfile, "egress.parent_proxy.ca_file: only an https:// parent proxy is checked against a CA (the url is \(parent.url.text))")
         }
         guard configuration.maxConnections > 0, configuration.requestTimeout > 0 else {
             throw CordonError(
                 .invalidProfile,
                 "egress.max_connections and egress.request_timeout must be positive (got \(configuration.maxConnections), \(configuration.requestTimeout))")
         }
-        self.allow = allow
-        self.deny = deny
-        self.addressPolicy = AddressPolicy(allowPrivate: cidrs)
+        self.allow = configuration.domains.map(\.value)
+        self.deny = configuration.deny.map { DenyRule(pattern: $0.domain.value, reason: $0.reason) }
+        self.addressPolicy = AddressPolicy(allowPrivate: configuration.allowPrivate.map(\.value))
         self.pins = pins
         self.prompt = configuration.prompt
         self.allowMissingSNI = configuration.allowMissingSNI
         self.rateLimits = limits
         self.blocklist = blocklist
         self.parentProxy = configuration.parentProxy
-        self.noProxy = noProxy
+        self.noProxy = configuration.parentProxy?.noProxy.map(\.value) ?? []
         let bound = configuration.dnsBound
         guard bound.namesPerMinute > 0, bound.maxLabelLength > 0, bound.maxEntropy > 0 else {
             throw CordonError(
@@ -149,6 +121,11 @@ public struct EgressPolicy: Sendable {
         self.wildcardBound = WildcardNameBound(bound)
     }
 
+    private static func requireAllowGrammar(_ pattern: EgressConfiguration.Pattern, field: String) throws(CordonError) {
+        guard let problem = pattern.value.allowGrammarProblem else { return }
+        throw CordonError(.invalidProfile, "\(field): \"\(pattern.text)\" is not a valid pattern: \(problem) (\(DomainPattern.expected))")
+    }
+
     /// `decision` with the wildcard bound applied: an allowed name under a wildcard pattern that
     /// breaks the bound (see `WildcardNameBound`) is refused with rule `dns-bound:<pattern>`.
     public func bounded(_ decision: Decision) -> Decision {
@@ -157,14 +134,6 @@ public struct EgressPolicy: Sendable {
         else { return decision }
         guard let problem = wildcardBound.check(name: name, pattern: pattern) else { return decision }
         return Decision(verdict: .deny, host: decision.host, port: decision.port, rule: "dns-bound:\(pattern)", reason: problem)
-    }
-
-    private static func pattern(_ text: String, field: String, allowAny: Bool = false, broadWildcards: Bool = false) throws(CordonError) -> DomainPattern {
-        do {
-            return try DomainPattern(text, allowAny: allowAny, broadWildcards: broadWildcards)
-        } catch {
-            throw CordonError(error.code, "\(field): \(error.message)")
-        }
     }
 
     /// Blocklist → deny → allow, first match wins within each stage.
@@ -243,7 +212,7 @@ public struct EgressPolicy: Sendable {
 }
 
 /// `http://host:port` or `https://host:port` of a parent proxy (ports 80 and 443 when absent).
-public struct ParentProxyAddress: Sendable, Equatable {
+public struct ParentProxyAddress: Sendable, Hashable {
     public var host: String
     public var port: Int
     /// `https://`: the connection to the proxy itself is TLS.

@@ -83,11 +83,16 @@ final class DiskWatch: Sendable {
     /// `report` tells the user and the event log (called once, from the watcher's thread).
     /// `initPID` and `sandboxPaths` (the writable overlays' paths inside): files the sandbox's
     /// processes deleted there but hold open still take space in the upper's file system, and
-    /// count.
-    func start(initPID: Int32, sandboxPaths: [String], freeze: @escaping @Sendable () throws(SystemError) -> String, report: @escaping @Sendable (Trip) -> Void)
-    {
+    /// count. `emptyAtStart`: the upper layers held nothing when the sandbox was made, so the
+    /// first measurement waits a period (a measurement before the agent's first instruction
+    /// can only read zero; it would take a CPU from the sandbox's own start-up for nothing).
+    func start(
+        initPID: Int32, sandboxPaths: [String], emptyAtStart: Bool = false, freeze: @escaping @Sendable () throws(SystemError) -> String,
+        report: @escaping @Sendable (Trip) -> Void
+    ) {
         let job = Background { [self] () throws(CordonError) in
             var previous: (usage: Usage, at: Double)?
+            if emptyAtStart, waitForStop(seconds: period) { return }
             while true {
                 let began = WallClock.monotonic()
                 var usage = Self.measure(uppers)

@@ -44,10 +44,10 @@ struct IdentityRange: Sendable, Equatable {
                 hint: "cordon run as root maps the sandbox to host uids \(region)+ and records them in \(registry)", cause: error.description)
         }
         let record = directory + "/" + recordName
-        if let bytes = try? FileIO.readFile(record, limit: 32),
-            let block = UInt32(String(decoding: bytes.last == 0x0A ? bytes.dropLast() : bytes[...], as: UTF8.self)),
-            block < blocks, owner(of: block, registry: registry) == directory
-        {
+        let recorded = (try? FileIO.readFile(record, limit: 32)).flatMap { bytes in
+            UInt32(String(decoding: bytes.last == 0x0A ? bytes.dropLast() : bytes[...], as: UTF8.self)).flatMap { $0 < blocks ? $0 : nil }
+        }
+        if let block = recorded, owner(of: block, registry: registry) == directory {
             return IdentityRange(block: block)
         }
         // Claims are made one at a time (an flock on the registry), so a block whose sandbox is
@@ -58,15 +58,17 @@ struct IdentityRange: Sendable, Equatable {
         while flock(lock, LOCK_EX) != 0 {
             guard errno == EINTR else { throw CordonError(.io, "cannot lock \(registry)", cause: String(cString: strerror(errno))) }
         }
-        let start = UInt32.random(in: 0..<blocks)
+        // The block this directory recorded comes first (a spare state directory keeps the record
+        // of the sandbox it served, whose claim is then stale): taken over in place if free.
+        let start = recorded ?? UInt32.random(in: 0..<blocks)
         for offset in 0..<blocks {
             let block = (start + offset) % blocks
             var fd = open(registry + "/\(block)", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
             var error = fd < 0 ? errno : 0
             if error == EEXIST {
+                // A stale claim is rewritten where it is (no unlink and new file: see SpareStateDirectories).
                 guard let owner = owner(of: block, registry: registry), !holds(owner, block) else { continue }
-                _ = unlink(registry + "/\(block)")
-                fd = open(registry + "/\(block)", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+                fd = open(registry + "/\(block)", O_WRONLY | O_NOFOLLOW | O_CLOEXEC)
                 error = fd < 0 ? errno : 0
             }
             if fd < 0 {
@@ -75,6 +77,9 @@ struct IdentityRange: Sendable, Equatable {
             }
             let text = Array(directory.utf8)
             let wrote = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            // A rewritten claim is cut to its new length after the write, not truncated first (see FileIO.overwrite).
+            var st = stat()
+            if wrote == text.count, fstat(fd, &st) == 0, st.st_size > text.count { _ = ftruncate(fd, off_t(text.count)) }
             close(fd)
             guard wrote == text.count else {
                 _ = unlink(registry + "/\(block)")
@@ -82,8 +87,10 @@ struct IdentityRange: Sendable, Equatable {
             }
             // Not flushed here: an fsync before init's clone held every new sandbox's start
             // (1-3 ms on a quiet disk, tens of ms on a busy one). See `flushClaim`.
-            do throws(SystemError) { try FileIO.writeAtomically(record, Array("\(block)\n".utf8), mode: 0o600, durable: false) } catch {
-                throw CordonError(.io, "cannot write \(record)", cause: error.description)
+            if block != recorded {
+                do throws(SystemError) { try FileIO.writeAtomically(record, Array("\(block)\n".utf8), mode: 0o600, durable: false) } catch {
+                    throw CordonError(.io, "cannot write \(record)", cause: error.description)
+                }
             }
             return IdentityRange(block: block, claimedNow: true, claimFiles: [registry + "/\(block)", record])
         }

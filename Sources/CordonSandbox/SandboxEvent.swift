@@ -98,7 +98,9 @@ public struct SandboxEvent: Sendable, Equatable, Codable {
     public struct Exit: Sendable, Equatable, Codable {
         /// The exit status (128 + signal when killed).
         public var status: Int
+        /// Milliseconds from the start of the run to init's exit (monotonic clock).
         public var durationMS: Int
+        /// Processes the kernel's OOM killer ended in the sandbox's cgroup (0 without one).
         public var oomKills: Int
         /// VmHWM of the supervisor (the proxy included).
         public var supervisorPeakRSSKB: Int

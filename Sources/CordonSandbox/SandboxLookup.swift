@@ -4,9 +4,8 @@ import CordonOS
 /// The errors every command that names a sandbox gives, in one wording: an unknown name (with
 /// `cordon ls` as the fix), a sandbox that is not running, one that already is.
 public enum SandboxLookup {
-    public static func unknown(_ name: String) -> CordonError {
-        CordonError(.notFound, "no sandbox named \(name)", hint: "see `cordon ls`")
-    }
+    /// `CordonError.unknownSandbox`: the wording `ls`, `status`, `rm` give too.
+    public static func unknown(_ name: String) -> CordonError { CordonError.unknownSandbox(name) }
 
     public static func notRunning(_ name: String) -> CordonError {
         CordonError(.invalidArgument, "sandbox \(name) is not running", hint: "start it with `cordon start \(name)`")

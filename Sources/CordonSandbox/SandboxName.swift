@@ -14,15 +14,19 @@ public enum SandboxName {
     public static func generate() -> String {
         var bytes = [UInt8](repeating: 0, count: 4)
         _ = bytes.withUnsafeMutableBytes { getentropy($0.baseAddress, 4) }
-        let suffix = bytes[2...].map { b in
-            let s = String(b, radix: 16); return s.count == 1 ? "0" + s : s
-        }.joined()
+        // Hex by hand: no generic formatting on the start-up path.
+        let digits = Array("0123456789abcdef".utf8)
+        let suffix = String(decoding: bytes[2...].flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xF)]] }, as: UTF8.self)
         return "\(adjectives[Int(bytes[0]) % adjectives.count])-\(animals[Int(bytes[1]) % animals.count])-\(suffix)"
     }
 
+    /// Lowercase ASCII letters, digits, '.', '_' and '-', starting with a letter or digit, at most 63.
     public static func validate(_ name: String) throws(CordonError) {
-        let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789_.-")
-        guard let first = name.first, first.isLetter || first.isNumber, name.count <= 63, name.allSatisfy({ allowed.contains($0) }) else {
+        func letterOrDigit(_ byte: UInt8) -> Bool { (0x61...0x7A).contains(byte) || (0x30...0x39).contains(byte) }
+        let bytes = name.utf8
+        guard let first = bytes.first, letterOrDigit(first), bytes.count <= 63,
+            bytes.allSatisfy({ letterOrDigit($0) || $0 == 0x2E || $0 == 0x5F || $0 == 0x2D })
+        else {
             throw CordonError(
                 .invalidArgument, "invalid sandbox name \"\(name)\"",
                 hint: "use 1–63 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit")

@@ -19,6 +19,11 @@ public final class SandboxRunner {
         /// Give the command a pty when any of cordon's stdin, stdout, stderr is a terminal
         /// (false: it gets them as they are; only for cordon's own fixed commands, as `doctor`'s).
         public var allowTerminal: Bool
+        /// Keep the sandbox's state directory when the run leaves nothing in its upper layers.
+        /// false for a name cordon made up (`cordon run -- CMD`): a new sandbox whose run left
+        /// nothing then leaves nothing behind (its emptied directory may serve the next new
+        /// sandbox, `SpareStateDirectories`). A name the user chose is kept.
+        public var keepWhenEmpty: Bool = true
         /// `cordon up`: no command; init stays up and runs what `cordon exec` asks for (see
         /// `ExecService`) until the sandbox is stopped. `onReady` is called once it serves.
         public var idle = false
@@ -51,6 +56,8 @@ public final class SandboxRunner {
         public var autoSyncHeld: Int = 0
         /// Why the sandbox was frozen at its disk limit (nil when it was not).
         public var diskLimit: String?
+        /// The run made the sandbox and left nothing: its state directory is gone.
+        public var removed: Bool = false
     }
 
     public let profile: Profile
@@ -94,8 +101,18 @@ public final class SandboxRunner {
         // Run as root, the sandbox's users are a block of unprivileged host ids of its own.
         // Its workspace and mounts are checked first: a refused run makes nothing for the sandbox.
         var range: IdentityRange?
+        // A sandbox under a name cordon made up is new: its state directory may be a spare's
+        // (taken once the workspace is known to be acceptable, before anything else is made).
+        var takenLock: Int32?
+        var lockHandedOver = false
+        defer { if let takenLock, !lockHandedOver { close(takenLock) } }
+        func takeSpare(_ layout: SandboxLayout) {
+            guard !options.keepWhenEmpty, FileIO.kind(layout.directory, followSymlinks: false) == .missing else { return }
+            takenLock = SpareStateDirectories(paths: paths).take(into: layout)
+        }
         if host.uid == 0 {
             _ = try resolveWorkspace(options.workspace)
+            takeSpare(SandboxLayout(paths: paths, name: options.name))
             range = try IdentityRange.forSandbox(directory: SandboxLayout(paths: paths, name: options.name).directory)
         }
         let sandbox = try InitProcess.start(path: options.initPath, terminal: pty, network: profile.network, uid: host.uid, gid: host.gid, range: range)
@@ -103,10 +120,15 @@ public final class SandboxRunner {
         let (workspace, layout) = try sandbox.abortingOnFailure { () throws(CordonError) in
             let workspace = try resolveWorkspace(options.workspace)
             let layout = SandboxLayout(paths: paths, name: options.name)
+            if range == nil { takeSpare(layout) }
             try prepareState(layout: layout, workspace: workspace, range: range)
             return (workspace, layout)
         }
-        let lock = try sandbox.abortingOnFailure { () throws(CordonError) in try acquireLock(layout) }
+        let lock = try sandbox.abortingOnFailure { () throws(CordonError) in
+            if let takenLock { return takenLock }
+            return try acquireLock(layout)
+        }
+        lockHandedOver = true
         defer { close(lock) }
         if let range, range.claimedNow {
             // A sandbox an earlier cordon ran as host root: its held changes become its own.
@@ -146,20 +168,28 @@ public final class SandboxRunner {
         // A sandbox made by this run: its record and uid claim are flushed only if the run leaves
         // something in its upper layers (see `flushNewSandbox`).
         var newSandbox = false
+        var leftNothing = false
         let status: Int32
         do throws(CordonError) {
             // init has exited when this returns or throws: the overlays are unmounted.
             defer {
-                if overlays.settle(since: startedWall), newSandbox { flushNewSandbox(layout: layout, range: range) }
+                let wrote = overlays.settle(since: startedWall)
+                if wrote, newSandbox { flushNewSandbox(layout: layout, range: range) }
+                leftNothing = !wrote && newSandbox
             }
+            let hint = LaunchHint(
+                workspace: workspace, currentDirectory: Self.currentDirectory(),
+                mounts: profile.mounts.map { (host: $0.host, sandbox: builder.expandHome($0.sandbox, home: builder.user.home)) })
             let loop = SupervisorLoop(
-                sandbox: sandbox, hostname: hostname, pty: pty, layout: layout, disk: disk, filterLevel: profile.terminal.filter, warn: warn)
+                sandbox: sandbox, hostname: hostname, pty: pty, layout: layout, disk: disk, filterLevel: profile.terminal.filter, warn: warn,
+                explainLaunchFailure: { hint.message($0) })
             status = try loop.run(
                 prepare: { pid throws(CordonError) -> SupervisorLoop.Prepared in
                     // Checked now, written once the plan is on its way.
                     // (An upper left by a run whose record a crash lost is not new: it is flushed.)
-                    newSandbox = FileIO.kind(layout.record) != .file && overlays.holdNothing()
-                    var record = try prepareRecord(layout: layout, name: options.name, workspace: workspace)
+                    let emptyAtStart = overlays.holdNothing()
+                    newSandbox = emptyAtStart && (takenLock != nil || FileIO.kind(layout.record) != .file)
+                    var record = try prepareRecord(layout: layout, name: options.name, workspace: workspace, new: takenLock != nil)
                     record.policyFiles = policyFiles(profileSource: options.profileSource)
                     if profile.mode == .yolo {
                         yolo = makeAutoSyncLoop(
@@ -173,12 +203,13 @@ public final class SandboxRunner {
                     do throws(SystemError) { joining = try cgroup?.startJoining(pid: pid) } catch {
                         throw CordonError(.sandboxSetup, "cannot put the sandbox in its cgroup", cause: error.description)
                     }
+                    let identity = machineID(layout: layout)
                     var plan = builder.build(
                         .init(
                             name: options.name, workspace: workspace, command: options.command, terminal: pty != nil, layout: layout,
                             dataRoot: paths.profileDataDirectory(profile.name), rlimitFallback: enforcement == .rlimits,
                             consoleDevice: pty?.slavePath, fileSizeLimit: disk?.limits.bytes ?? diskLimits(layout: layout).bytes,
-                            machineID: try machineID(layout: layout), bootID: SandboxIdentifiers.newBootID()
+                            machineID: identity.value, bootID: SandboxIdentifiers.newBootID()
                         ))
                     plan.idle = options.idle
                     try prepareDataDirectories(plan: plan)
@@ -195,10 +226,12 @@ public final class SandboxRunner {
                     }
                     defer { trees.close() }
                     try sandbox.sendPlan(plan.wireBytes(), trees: trees.fds)
+                    // A new machine-id is kept once the plan is on its way: init does not wait for the file.
+                    try identity.save()
                     if options.idle { try startExecService(sandbox: sandbox, name: options.name, layout: layout, events: events, onReady: options.onReady) }
                     overlays.deleteRetiredInBackground()
                     disk?.start(
-                        initPID: pid, sandboxPaths: plan.overlayTargets,
+                        initPID: pid, sandboxPaths: plan.overlayTargets, emptyAtStart: emptyAtStart,
                         freeze: { () throws(SystemError) in try DiskWatch.freeze(cgroup: cgroup, initPID: pid) },
                         report: { [warn, terminal = pty != nil] trip in
                             Self.reportDiskLimit(trip, name: options.name, events: events, terminal: terminal, warn: warn)
@@ -206,6 +239,7 @@ public final class SandboxRunner {
                     // The policy is compiled while init builds the root, and checked before anything
                     // of the sandbox's runs: a bad pattern or a missing blocklist stops here.
                     egress = try makeEgress(sandbox: options.name, layout: layout, events: events)
+                    if let egress { RefusalNotices(sandbox: options.name, raw: pty?.inputFD == 0, warn: warn).watch(egress.log) }
                     events.append(
                         SandboxEvent(
                             sandbox: options.name,
@@ -217,7 +251,15 @@ public final class SandboxRunner {
                     // In place before anything of the sandbox's runs; on disk while it runs (its
                     // fsync, ~1 ms here, is not worth holding the start for: the run's upper is
                     // mounted volatile and synced only at the end as well).
-                    do throws(SystemError) { try FileIO.writeAtomically(layout.record, Array(record.jsonText.utf8), durable: false) } catch {
+                    // A spare's (truncated) record is rewritten in place: the sandbox is new and empty,
+                    // as after a crash that lost its record (see `flushNewSandbox`).
+                    do throws(SystemError) {
+                        if takenLock != nil {
+                            try FileIO.overwrite(layout.record, Array(record.jsonText.utf8))
+                        } else {
+                            try FileIO.writeAtomically(layout.record, Array(record.jsonText.utf8), durable: false)
+                        }
+                    } catch {
                         throw CordonError(.io, "cannot write \(layout.record)", cause: error.description)
                     }
                     // A new sandbox's record protects nothing until its upper holds something:
@@ -235,7 +277,8 @@ public final class SandboxRunner {
                                 throw CordonError(.io, "cannot flush \(layout.record) to disk", cause: error.description)
                             }
                         }
-                    return SupervisorLoop.Prepared(joining: joining, saving: saving, egress: egress)
+                    let control = egress == nil ? nil : SupervisorLoop.bindControlSocket(layout, warn: warn)
+                    return SupervisorLoop.Prepared(joining: joining, saving: saving, egress: egress, control: control)
                 },
                 onNetwork: { state in
                     events.append(SandboxEvent(sandbox: options.name, .network(state: state)))
@@ -256,10 +299,23 @@ public final class SandboxRunner {
                     .init(
                         status: Int(status), durationMS: Int((WallClock.monotonic() - started) * 1000), oomKills: oom,
                         supervisorPeakRSSKB: Self.peakResidentKilobytes()))))
-        return Outcome(
+        var outcome = Outcome(
             exitStatus: status, layout: layout, limitsEnforcement: enforcement, oomKills: oom, workspace: workspace,
             network: egress?.log.summary, droppedDatagrams: egress?.droppedDatagrams ?? 0,
             autoSynced: synced.map(\.applied), autoSyncHeld: synced?.held.count ?? 0, diskLimit: disk?.trip?.reason)
+        // A refused connection is something to look into (`cordon net log NAME`): kept then.
+        let refused = outcome.network.map { $0.refused + $0.dnsRefused } ?? 0
+        if leftNothing, !options.keepWhenEmpty, refused == 0 { outcome.removed = removeEmptySandbox(layout) }
+        return outcome
+    }
+
+    /// The state directory of a sandbox this run made and left empty, with the sandbox's lock
+    /// held: kept as a spare for the next new sandbox, or deleted. True when it is gone.
+    func removeEmptySandbox(_ layout: SandboxLayout) -> Bool {
+        if SpareStateDirectories(paths: paths).give(layout) { return true }
+        guard SpareStateDirectories.empty(layout.directory) else { return false }
+        OverlayLayers.removeTree(layout.directory)
+        return FileIO.kind(layout.directory, followSymlinks: false) == .missing
     }
 
     /// `cordon up`: serves `cordon exec` on `<sandbox>/exec.sock` once init says the sandbox is
@@ -302,7 +358,7 @@ public final class SandboxRunner {
         return files.filter { $0.hasPrefix("/") }
     }
 
-    /// yolo's periodic sync of the workspace upper, with the profile's `sync:` policy.
+    /// yolo's periodic sync of the workspace's and the overlay mounts' uppers, with the profile's `sync:` policy.
     /// `created`: when the sandbox was first created (host files changed after it are conflicts).
     func makeAutoSyncLoop(name: String, workspace: String, layout: SandboxLayout, events: JSONLinesWriter, created: Date?, record: SandboxRecord)
         -> AutoSyncLoop
@@ -311,14 +367,11 @@ public final class SandboxRunner {
         let scannerCache = paths.scannerCache
         let paths = self.paths
         return AutoSyncLoop(name: name, interval: sync.interval, events: events, warn: warn) { () throws(CordonError) in
-            var policy = GatePolicy(
+            let policy = GatePolicy(
                 syncAllow: sync.allow, deny: sync.deny, blockedExtensions: sync.blockedExtensions, maxFileSize: sync.maxFileSize,
                 maxTotalSize: sync.maxTotalSize, gitleaksConfig: sync.gitleaksConfig)
-            policy.protectedPaths = ProtectedPath.forSandbox(record: record, paths: paths)
-            return AutoSync(
-                workspace: workspace, upper: layout.upper, journalPath: layout.syncJournal, lockPath: layout.syncLock,
-                gate: try SyncGate(policy: policy, scannerCache: scannerCache),
-                created: created)
+            // The workspace and every overlay mount, each with its own protected paths.
+            return try AutoSync.forSandbox(record: record, layout: layout, paths: paths, policy: policy, scannerCache: scannerCache, created: created)
         }
     }
 
@@ -354,6 +407,13 @@ public final class SandboxRunner {
         }
     }
 
+    /// The user's current directory, for `LaunchHint` ("" when unknown).
+    static func currentDirectory() -> String {
+        guard let cwd = getcwd(nil, 0) else { return "" }
+        defer { free(cwd) }
+        return String(cString: cwd)
+    }
+
     /// VmHWM of this process (the supervisor, with the proxy in it), from /proc/self/status.
     static func peakResidentKilobytes() -> Int {
         guard let bytes = try? FileIO.readFile("/proc/self/status", limit: 65536) else { return 0 }
@@ -368,7 +428,7 @@ public final class SandboxRunner {
         let file = ApprovalFile(paths: paths, profile: profile.name)
         let warn = warn
         return ApprovalBroker(persist: { host, port in
-            let pattern = EgressPolicy.defaultPorts.contains(port) ? host : "\(host):\(port)"
+            let pattern = ApprovalFile.pattern(host: host, port: EgressPolicy.defaultPorts.contains(port) ? nil : port)
             do { try file.add(pattern) } catch { warn("cordon: could not save the approval of \(pattern): \(error)") }
         })
     }
@@ -426,7 +486,8 @@ public final class SandboxRunner {
             layers += [layout.mountLayer(index) + "/upper", layout.mountLayer(index) + "/work"]
         }
         do {
-            for dir in [layout.directory, layout.root] + layers {
+            // Run as root, init builds the root at `rootMountPoint` instead (it may not reach this directory).
+            for dir in [layout.directory] + (range == nil ? [layout.root] : []) + layers {
                 try FileIO.makeDirectories(dir, mode: 0o700)
             }
         } catch {
@@ -509,15 +570,16 @@ public final class SandboxRunner {
 
     /// The sandbox's record as this run will save it; throws when the name belongs to another
     /// workspace or mode.
-    func prepareRecord(layout: SandboxLayout, name: String, workspace: String) throws(CordonError) -> SandboxRecord {
+    /// `new`: the state directory is a spare's, whose record was emptied.
+    func prepareRecord(layout: SandboxLayout, name: String, workspace: String, new: Bool = false) throws(CordonError) -> SandboxRecord {
         let now = WallClock.rfc3339()
         var record: SandboxRecord
-        if FileIO.kind(layout.record) == .file {
+        if !new, FileIO.kind(layout.record) == .file {
             record = try layout.loadRecord()
             guard record.workspace == workspace else {
                 throw CordonError(
                     .alreadyExists, "sandbox \(name) belongs to workspace \(record.workspace), not \(workspace)",
-                    hint: "choose another --name, or review and discard it first (`cordon diff \(name)`)")
+                    hint: "choose another --name, or review it (`cordon diff \(name)`) and remove it (`cordon rm \(name)`)")
             }
             guard record.mode == profile.mode.rawValue || (record.mode != "unsafe" && profile.mode != .unsafe) else {
                 throw CordonError(.alreadyExists, "sandbox \(name) was created in \(record.mode) mode", hint: "choose another --name")
@@ -533,17 +595,29 @@ public final class SandboxRunner {
     }
 
     /// The sandbox's own machine-id: made at its first run, kept in its state directory.
-    func machineID(layout: SandboxLayout) throws(CordonError) -> String {
+    struct MachineID {
+        let value: String
+        /// Where a new id is kept; nil when it was read from there.
+        let newFile: String?
+
+        /// Writes a new id to the state directory (nothing for one read from it).
+        func save() throws(CordonError) {
+            guard let newFile else { return }
+            // In place (a spare's emptied file, or a new one): torn by a crash, it is only made again.
+            do throws(SystemError) { try FileIO.overwrite(newFile, Array((value + "\n").utf8)) } catch {
+                throw CordonError(.io, "cannot write \(newFile)", cause: error.description)
+            }
+        }
+    }
+
+    /// The sandbox's machine-id as its state directory keeps it, or a new one to `save`.
+    func machineID(layout: SandboxLayout) -> MachineID {
         let path = layout.directory + "/machine-id"
         if let bytes = try? FileIO.readFile(path, limit: 64) {
             let text = String(decoding: bytes.last == 0x0A ? bytes.dropLast() : bytes[...], as: UTF8.self)
-            if SandboxIdentifiers.isMachineID(text) { return text }
+            if SandboxIdentifiers.isMachineID(text) { return MachineID(value: text, newFile: nil) }
         }
-        let id = SandboxIdentifiers.newMachineID()
-        do throws(SystemError) { try FileIO.writeAtomically(path, Array((id + "\n").utf8), durable: false) } catch {
-            throw CordonError(.io, "cannot write \(path)", cause: error.description)
-        }
-        return id
+        return MachineID(value: SandboxIdentifiers.newMachineID(), newFile: path)
     }
 
     func prepareDataDirectories(plan: SandboxPlan) throws(CordonError) {

@@ -1,5 +1,6 @@
 import CordonConfig
 import CordonCore
+import CordonIsolation
 import CordonNet
 import CordonOS
 import Glibc
@@ -19,6 +20,18 @@ struct SupervisorLoop {
         /// The record being flushed to disk (waited for once the sandbox has exited).
         var saving: Background
         var egress: SandboxEgress?
+        /// The control socket, bound and listening (`bindControlSocket`), for a sandbox with egress.
+        var control: Int32? = nil
+    }
+
+    /// Binds the sandbox's control socket (cordon approvals/allow/deny). Done while init builds
+    /// the root, not after its listeners arrive: binding a socket makes an inode in the state
+    /// directory, which was a visible part of the start on this host's file system.
+    static func bindControlSocket(_ layout: SandboxLayout, warn: @Sendable (String) -> Void) -> Int32? {
+        do throws(CordonError) { return try DescriptorPassing.listen(at: layout.controlSocket, backlog: 16) } catch {
+            warn("cordon: the control socket could not start (\(error.cause ?? error.message)); approvals can only be answered here")
+            return nil
+        }
     }
 
     let sandbox: InitProcess
@@ -29,6 +42,8 @@ struct SupervisorLoop {
     /// The profile's `terminal.filter`.
     let filterLevel: TerminalFilter.Level
     let warn: @Sendable (String) -> Void
+    /// Says why init could not start the command (not found: 127, cannot run: 126).
+    var explainLaunchFailure: @Sendable (LaunchFailure) -> String = { "cordon: \($0.message)" }
 
     /// `prepare` is given init's pid (it sends the plan); `onNetwork` hears the network's state.
     /// Returns init's exit status.
@@ -38,7 +53,7 @@ struct SupervisorLoop {
         let prepared = try prepareWhileInitLoads(prepare)
         let egress = prepared.egress
         let network = NetworkStart()
-        armNetwork(network, egress: egress, onNetwork: onNetwork)
+        armNetwork(network, egress: egress, control: prepared.control, onNetwork: onNetwork)
         defer { network.stop(egress: egress) }
         let joinFiles = try sandbox.abortingOnFailure { () throws(CordonError) -> [Int32] in
             do throws(SystemError) { return try prepared.joining?.finish() ?? [] } catch {
@@ -56,6 +71,10 @@ struct SupervisorLoop {
             warn("cordon: \(error); the sandbox's record may not survive a crash of this host")
         }
         let setupError = sandbox.setupErrors()
+        if let failure = LaunchFailure(wireBytes: setupError) {
+            warn(explainLaunchFailure(failure))
+            return failure.status
+        }
         if !setupError.isEmpty {
             let text = String(decoding: setupError, as: UTF8.self).split(separator: "\n").joined(separator: "; ")
             throw CordonError(
@@ -85,23 +104,30 @@ struct SupervisorLoop {
     /// first uses one of them, or the control socket gets a connection: a run that never does
     /// never starts NIO. Until then the sandbox's connections wait in the listeners' backlog,
     /// they never go around the proxy.
-    private func armNetwork(_ network: NetworkStart, egress: SandboxEgress?, onNetwork: @escaping @Sendable (String) -> Void) {
-        guard let egress, let received = sandbox.receiveListeners() else { return }
+    private func armNetwork(_ network: NetworkStart, egress: SandboxEgress?, control: Int32?, onNetwork: @escaping @Sendable (String) -> Void) {
+        guard let egress, let received = sandbox.receiveListeners() else {
+            closeControl(control)
+            return
+        }
         switch received {
         case .listeners(let fds):
             let listeners = SandboxEgress.Listeners(fds)!
-            var control: Int32?
-            do throws(CordonError) { control = try DescriptorPassing.listen(at: layout.controlSocket, backlog: 16) } catch {
-                warn("cordon: the control socket could not start (\(error.cause ?? error.message)); approvals can only be answered here")
-            }
             network.arm(egress: egress, listeners: listeners, control: control, onNetwork: onNetwork, warn: warn)
             onNetwork("proxied")
         case .unavailable(let reason):
+            closeControl(control)
             warn("cordon: the sandbox has no network: \(reason) (see `cordon doctor`)")
             onNetwork("unavailable: \(reason)")
         case .closed:
-            break
+            closeControl(control)
         }
+    }
+
+    /// A control socket with no network to serve: closed and its name removed.
+    private func closeControl(_ control: Int32?) {
+        guard let control else { return }
+        close(control)
+        _ = unlink(layout.controlSocket)
     }
 
     /// Relays the terminal and signals until init (PID 1 inside) exits. The signal pipe first:

@@ -23,16 +23,20 @@ public struct Finding: Sendable, Equatable, Codable {
         public static func < (a: Severity, b: Severity) -> Bool { a.rank < b.rank }
     }
 
+    /// The rule that found it (`github-pat`, `trap-git-hooks`, `scan-too-large`, …).
     public var ruleID: String
     public var severity: Severity
     /// Relative to the scanned root (or the workspace for the sync gate).
     public var path: String
     /// 1-based, when the finding is about a place in the file.
     public var line: Int?
+    /// 1-based, with `line`.
     public var column: Int?
+    /// What was found: the rule's description, or a sentence naming the entry.
     public var message: String
     /// The matched secret, redacted (first characters kept, the rest masked).
     public var match: String?
+    /// The secret's Shannon entropy in bits per character, to two places; nil for other findings.
     public var entropy: Double?
     /// What the user should do about it.
     public var fix: String

@@ -93,10 +93,10 @@ import Testing
         let parent = try await Parent.start()
         defer { parent.stop() }
         let lb = try await Loopback.start { configuration in
-            configuration.parentProxy = .init(url: "http://127.0.0.1:\(parent.port)", noProxy: ["direct.test"])
+            configuration.parentProxy = try .init(url: "http://127.0.0.1:\(parent.port)", noProxy: ["direct.test"])
             // direct.test: allowed like allowed.test (the origin's port), pinned to loopback.
-            if let port = configuration.domains.first?.split(separator: ":").last { configuration.domains.append("direct.test:\(port)") }
-            configuration.resolve["direct.test"] = "127.0.0.1"
+            if let port = configuration.domains.first?.value.port { try configuration.allow("direct.test:\(port)") }
+            try configuration.pin("direct.test", "127.0.0.1")
         }
         defer { Task { await lb.stop() } }
         #expect(parent.port > 0)
@@ -129,7 +129,7 @@ import Testing
         let parent = try await Parent.start()
         defer { parent.stop() }
         let lb = try await Loopback.start { configuration in
-            configuration.parentProxy = .init(url: "http://127.0.0.1:\(parent.port)", noProxy: [])
+            configuration.parentProxy = try .init(url: "http://127.0.0.1:\(parent.port)", noProxy: [])
         }
         defer { Task { await lb.stop() } }
         let names = HandedOutNames()
@@ -178,8 +178,8 @@ import Testing
 
         for (url, caFile) in [("https://parent.test:\(named.port)", byName.certificate), ("https://127.0.0.1:\(addressed.port)", byAddress.certificate)] {
             let lb = try await Loopback.start { configuration in
-                configuration.parentProxy = .init(url: url, caFile: caFile)
-                configuration.resolve["parent.test"] = "127.0.0.1"
+                configuration.parentProxy = try .init(url: url, caFile: caFile)
+                try configuration.pin("parent.test", "127.0.0.1")
             }
             defer { Task { await lb.stop() } }
             let target = "allowed.test:\(lb.originPort)"
@@ -203,9 +203,9 @@ import Testing
         for (url, caFile) in cases {
             let before = named.requests.count
             let lb = try await Loopback.start { configuration in
-                configuration.parentProxy = .init(url: url, caFile: caFile)
-                configuration.resolve["parent.test"] = "127.0.0.1"
-                configuration.resolve["other.test"] = "127.0.0.1"
+                configuration.parentProxy = try .init(url: url, caFile: caFile)
+                try configuration.pin("parent.test", "127.0.0.1")
+                try configuration.pin("other.test", "127.0.0.1")
             }
             defer { Task { await lb.stop() } }
             let target = "allowed.test:\(lb.originPort)"
@@ -225,7 +225,7 @@ import Testing
         let path = scratch.path("ca.pem")
         _ = FileManager.default.createFile(atPath: path, contents: Data("not a certificate\n".utf8))
         for caFile in [path, "/nonexistent/ca.pem"] {
-            let configuration = EgressConfiguration(domains: ["a.test"], parentProxy: .init(url: "https://p.test:3129", caFile: caFile))
+            let configuration = try EgressConfiguration(domains: ["a.test"], parentProxy: .init(url: "https://p.test:3129", caFile: caFile))
             _ = try EgressPolicy(configuration)
             let error = #expect(throws: CordonError.self) {
                 try SandboxEgress(configuration: configuration, sandbox: "box", logPath: nil)

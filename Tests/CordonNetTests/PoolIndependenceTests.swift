@@ -52,7 +52,7 @@ import Testing
         let parent = throughParent ? try await ParentProxyTests.Parent.start() : nil
         defer { parent?.stop() }
         let lb = try await Loopback.start { configuration in
-            if let parent { configuration.parentProxy = .init(url: "http://127.0.0.1:\(parent.port)", noProxy: []) }
+            if let parent { configuration.parentProxy = try .init(url: "http://127.0.0.1:\(parent.port)", noProxy: []) }
         }
         defer { Task { await lb.stop() } }
 

@@ -132,7 +132,7 @@ struct Loopback {
     var extraChannels: [any Channel] = []
 
     static func start(
-        extraDomains: [String] = [], idleTimeout: TimeAmount = .seconds(300), configure: (inout EgressConfiguration) -> Void = { _ in },
+        extraDomains: [String] = [], idleTimeout: TimeAmount = .seconds(300), configure: (inout EgressConfiguration) throws -> Void = { _ in },
         options: (inout EgressProxy.Options) -> Void = { _ in }
     ) async throws -> Loopback {
         let origin = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -142,13 +142,13 @@ struct Loopback {
             }
             .bind(host: "127.0.0.1", port: 0).get()
         let port = try #require(origin.localAddress?.port)
-        var configuration = EgressConfiguration(
+        var configuration = try EgressConfiguration(
             domains: ["allowed.test:\(port)", "meta.test:\(port)", "private.test:\(port)", "*.wild.test:\(port)"] + extraDomains,
             deny: [.init(domain: "blocked.allowed.test", reason: "holds credentials")],
             allowPrivate: ["127.0.0.0/8"],
             resolve: ["allowed.test": "127.0.0.1", "meta.test": "169.254.169.254", "private.test": "10.1.2.3", "a.wild.test": "127.0.0.2"]
         )
-        configure(&configuration)
+        try configure(&configuration)
         let scratch = try TempTree(prefix: "cordon-net")
         let logPath = scratch.path("network.jsonl")
         var proxyOptions = EgressProxy.Options(sandbox: "box", connectTimeout: .seconds(2), idleTimeout: idleTimeout, sniffTimeout: .milliseconds(300))
@@ -170,7 +170,7 @@ struct Loopback {
             }
             .bind(host: "127.0.0.1", port: 0).get()
         let port = try #require(origin.localAddress?.port)
-        var loopback = try await start(extraDomains: ["rec.test:\(port)"], configure: { $0.resolve["rec.test"] = "127.0.0.1" }, options: options)
+        var loopback = try await start(extraDomains: ["rec.test:\(port)"], configure: { try $0.pin("rec.test", "127.0.0.1") }, options: options)
         loopback.extraChannels = [origin]
         return (loopback, port, recorder)
     }
@@ -437,7 +437,7 @@ func run(_ arguments: [String], input: String? = nil) async throws -> RunResult 
             .bind(host: "127.0.0.1", port: 0).get()
         defer { origin.close(promise: nil) }
         let port = try #require(origin.localAddress?.port)
-        let lb = try await Loopback.start(extraDomains: ["silent.test:\(port)"], idleTimeout: .milliseconds(500)) { $0.resolve["silent.test"] = "127.0.0.1" }
+        let lb = try await Loopback.start(extraDomains: ["silent.test:\(port)"], idleTimeout: .milliseconds(500)) { try $0.pin("silent.test", "127.0.0.1") }
         defer { Task { await lb.stop() } }
         let started = ContinuousClock.now
         let result = try await run(

@@ -41,7 +41,7 @@ import Testing
     /// The profile's limits reach the proxy and the policy; absent, the defaults apply.
     @Test func theLimitsReachTheProxy() throws {
         let set = try SandboxEgress(
-            configuration: EgressConfiguration(
+            configuration: try EgressConfiguration(
                 domains: [".github.com"], dnsBound: .init(namesPerMinute: 7, maxLabelLength: 9, maxEntropy: 3),
                 maxConnections: 64, requestTimeout: 2.5),
             sandbox: "box", logPath: nil)
@@ -60,7 +60,7 @@ import Testing
         let (listeners, port) = try Self.listeners()
         let events = Mutex<[String]>([])
         let egress = try SandboxEgress(
-            configuration: EgressConfiguration(domains: ["allowed.test"]), sandbox: "t", logPath: nil,
+            configuration: try EgressConfiguration(domains: ["allowed.test"]), sandbox: "t", logPath: nil,
             onEvent: { message in events.withLock { $0.append(message) } })
         try await egress.start(listeners)
         #expect(try await status(through: port) == "403")

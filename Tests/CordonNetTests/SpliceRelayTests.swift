@@ -47,7 +47,7 @@ final class HalfClosingEchoHandler: ChannelInboundHandler {
         let port = try #require(echo.localAddress?.port)
         let origin = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .bind(host: "127.0.0.1", port: 0).get()
-        let configuration: (inout EgressConfiguration) -> Void = { $0.resolve["echo.test"] = "127.0.0.1" }
+        let configuration: (inout EgressConfiguration) throws -> Void = { try $0.pin("echo.test", "127.0.0.1") }
         var loopback = try await Loopback.start(extraDomains: ["echo.test:\(port)"], idleTimeout: idleTimeout, configure: configuration)
         // Loopback.start made a proxy with the default options: make one with this threshold.
         await loopback.proxy.stop()

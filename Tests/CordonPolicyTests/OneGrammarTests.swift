@@ -128,9 +128,11 @@ import Testing
 
     // MARK: The property
 
-    /// Generated text, fed to validation (a YAML profile) and to the policy (the configuration
-    /// the proxy builds, and a request for the same host): the same verdict everywhere, and for
-    /// accepted patterns the same canonical form.
+    /// Generated text, fed to validation (a YAML profile), to the field's grammar (the typed
+    /// value the configuration holds) and to the policy (built from the configuration, and asked
+    /// about a request for the same host): what the parser accepts is exactly what the grammar
+    /// makes a typed value of, the profile holds that value (with the text as written), and the
+    /// policy decides by it.
     @Test(.timeLimit(.minutes(1)))
     func validationAndPolicyAgree() throws {
         var generator = SplitMix(seed: 0x2023_0023)
@@ -140,14 +142,19 @@ import Testing
             let context = "round \(round): \(Self.quoted(text))"
 
             // egress.domains
-            let validAllow = try Self.diagnostics("egress:\n  domains: [\(Self.quoted(text))]\n").isEmpty
+            let allowYAML = "egress:\n  domains: [\(Self.quoted(text))]\n"
+            let allowValidation = try Self.loader.validate(yaml: allowYAML, file: "profile.yaml")
+            let validAllow = allowValidation.isValid
+            let allowed = try? EgressConfiguration.allowedPattern(text).get()
+            #expect(validAllow == (allowed != nil), "\(context) domains: validation \(validAllow)")
             let allowPolicy = try? EgressPolicy(EgressConfiguration(domains: [text]))
             #expect(validAllow == (allowPolicy != nil), "\(context) domains: validation \(validAllow)")
-            if let allowPolicy, validAllow {
-                let profile = try Self.loader.parse(yaml: "egress:\n  domains: [\(Self.quoted(text))]\n", file: "/p/profile.yaml")
+            if let allowPolicy, let allowed, validAllow {
+                let profile = try #require(allowValidation.profile)
+                #expect(profile.egress.domains == [allowed] && allowed.text == text, "\(context)")
                 let fromProfile = try EgressPolicy(profile.egress)
-                #expect(fromProfile.allow.map(\.description) == allowPolicy.allow.map(\.description), "\(context)")
-                #expect(allowPolicy.allow.first?.description == (try? DomainPattern(text))?.description, "\(context)")
+                #expect(fromProfile.allow == [allowed.value] && allowPolicy.allow == [allowed.value], "\(context)")
+                #expect(allowed.value.description == (try? DomainPattern(text))?.description, "\(context)")
             }
 
             // A request for the same text as a host: allowed by a policy listing it exactly
@@ -159,15 +166,42 @@ import Testing
             }
 
             // egress.deny (a bare `*` is allowed there)
-            let validDeny = try Self.diagnostics("egress:\n  deny: [\(Self.quoted(text))]\n").isEmpty
+            let denyYAML = "egress:\n  deny: [\(Self.quoted(text))]\n"
+            let denyValidation = try Self.loader.validate(yaml: denyYAML, file: "profile.yaml")
+            let validDeny = denyValidation.isValid
+            let denied = try? EgressConfiguration.deniedPattern(text).get()
+            #expect(validDeny == (denied != nil), "\(context) deny: validation \(validDeny)")
             let denyPolicy = try? EgressPolicy(EgressConfiguration(deny: [.init(domain: text)]))
             #expect(validDeny == (denyPolicy != nil), "\(context) deny: validation \(validDeny)")
+            if let denied, validDeny {
+                let profile = try #require(denyValidation.profile)
+                #expect(profile.egress.deny.map(\.domain) == [denied], "\(context)")
+                #expect(try EgressPolicy(profile.egress).deny.map(\.pattern) == [denied.value], "\(context)")
+            }
 
             // egress.allow_private and egress.resolve: the address grammar.
-            let validCIDR = try Self.diagnostics("egress:\n  allow_private: [\(Self.quoted(text))]\n").isEmpty
+            let cidrYAML = "egress:\n  allow_private: [\(Self.quoted(text))]\n"
+            let cidrValidation = try Self.loader.validate(yaml: cidrYAML, file: "profile.yaml")
+            let validCIDR = cidrValidation.isValid
+            let network = try? EgressConfiguration.privateNetwork(text).get()
+            #expect(validCIDR == (network != nil), "\(context) allow_private")
             #expect(validCIDR == ((try? EgressPolicy(EgressConfiguration(allowPrivate: [text]))) != nil), "\(context) allow_private")
-            let validPin = try Self.diagnostics("egress:\n  resolve: {pinned.test: \(Self.quoted(text))}\n").isEmpty
+            if let network, validCIDR {
+                let profile = try #require(cidrValidation.profile)
+                #expect(profile.egress.allowPrivate == [network], "\(context)")
+                #expect(try EgressPolicy(profile.egress).addressPolicy.allowPrivate == [network.value], "\(context)")
+            }
+            let pinYAML = "egress:\n  resolve: {pinned.test: \(Self.quoted(text))}\n"
+            let pinValidation = try Self.loader.validate(yaml: pinYAML, file: "profile.yaml")
+            let validPin = pinValidation.isValid
+            let pinned = try? EgressConfiguration.pinnedAddresses(text).get()
+            #expect(validPin == (pinned != nil), "\(context) resolve")
             #expect(validPin == ((try? EgressPolicy(EgressConfiguration(resolve: ["pinned.test": text]))) != nil), "\(context) resolve")
+            if let pinned, validPin {
+                let profile = try #require(pinValidation.profile)
+                #expect(profile.egress.resolve.map(\.value) == [pinned], "\(context)")
+                #expect(try EgressPolicy(profile.egress).pins["pinned.test"] == pinned.value, "\(context)")
+            }
         }
     }
 

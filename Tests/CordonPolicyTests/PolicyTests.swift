@@ -180,16 +180,18 @@ import Testing
 }
 
 @Suite struct EgressPolicyTests {
-    static let configuration = EgressConfiguration(
-        domains: ["example.com", "*.cdn.example.net", ".api.test", "github.com", "github.com:22", "git.example.org:8443", "93.184.216.34"],
-        deny: [
-            .init(domain: "secret.api.test", reason: "holds credentials"),
-            .init(domain: "github.com:22", reason: "use an https remote"),
-        ]
-    )
+    static func configuration() throws -> EgressConfiguration {
+        try EgressConfiguration(
+            domains: ["example.com", "*.cdn.example.net", ".api.test", "github.com", "github.com:22", "git.example.org:8443", "93.184.216.34"],
+            deny: [
+                .init(domain: "secret.api.test", reason: "holds credentials"),
+                .init(domain: "github.com:22", reason: "use an https remote"),
+            ]
+        )
+    }
 
     static func policy(_ blocklist: Blocklist? = nil, prompt: Bool = false) throws -> EgressPolicy {
-        var configuration = configuration
+        var configuration = try Self.configuration()
         configuration.prompt = prompt
         return try EgressPolicy(configuration, blocklist: blocklist)
     }

@@ -246,7 +246,7 @@ struct LifecycleTests {
         for command in [["exec", "nosuch", "--", "true"], ["down", "nosuch"], ["start", "nosuch"], ["logs", "nosuch"], ["shell", "nosuch"]] {
             let r = try await h.cordon(command)
             #expect(r.status != 0)
-            #expect(r.stderr.contains("no sandbox named nosuch") && r.stderr.contains("cordon ls"), "\(command): \(r.stderr)")
+            #expect(r.stderr.contains(#"no sandbox named "nosuch""#) && r.stderr.contains("cordon ls"), "\(command): \(r.stderr)")
         }
         let logs = try await h.cordon(["logs", "busy"])
         #expect(logs.status == 0)

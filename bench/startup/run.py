@@ -1,10 +1,17 @@
 #!/usr/bin/env python3
 """bench/startup: sandbox start-up as a user meets it, against bubblewrap, interleaved.
 
-Three commands, one after the other in every round (their order rotates from round to round):
-  fresh   `cordon run -- true`               a new sandbox each time: new name, state directory,
-                                             network namespace and veth, cgroup (as root: a new
-                                             uid range); what `cordon run -- CMD` does
+Four commands, one after the other in every round (their order rotates from round to round):
+  fresh   `cordon run -- true`               a new sandbox each time: new name, network namespace
+                                             and veth, cgroup, machine-id (as root: its uid range
+                                             claimed); what `cordon run -- CMD` does again and
+                                             again. A run that leaves nothing leaves no state
+                                             directory: its emptied one serves the next new
+                                             sandbox (SpareStateDirectories), so from the second
+                                             run on the state directory is a spare one's
+  first   `cordon run -- true`, no spare     the same, with the spare directories removed before
+                                             it (not timed): a state directory made from nothing,
+                                             as the very first run meets it
   reused  `cordon run --name bench -- true`  the same sandbox again (state directory and uid
                                              range exist; the namespaces are new all the same)
   bwrap   `bwrap --unshare-all --die-with-parent --ro-bind / / --proc /proc --dev /dev true`
@@ -119,9 +126,10 @@ def main():
     for index, (label, path) in enumerate(builds):
         prefix = "" if len(builds) == 1 else label + " "
         commands[prefix + "fresh"] = [path, "run", "--", "true"]
+        commands[prefix + "first"] = [path, "run", "--", "true"]
         # Each build its own re-used sandbox: one build's record must not be read by another.
         commands[prefix + "reused"] = [path, "run", "--name", f"bench{index}", "--", "true"]
-        sandbox_names[prefix + "fresh"], sandbox_names[prefix + "reused"] = None, f"bench{index}"
+        sandbox_names[prefix + "fresh"], sandbox_names[prefix + "first"], sandbox_names[prefix + "reused"] = None, None, f"bench{index}"
     commands["bwrap"] = [bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "true"]
     names = list(commands)
     results = {name: [] for name in names}
@@ -129,6 +137,8 @@ def main():
     for round_index in range(args.warmup + args.runs):
         shift = round_index % len(names)
         for name in names[shift:] + names[:shift]:
+            if name.endswith("first"):
+                shutil.rmtree(os.path.join(env["XDG_STATE_HOME"], "cordon", "spare"), ignore_errors=True)
             run, stderr = timed(commands[name], env, workspace)
             if name != "bwrap":
                 run["supervisor_peak_rss_mb"] = supervisor_peak(env["XDG_STATE_HOME"], stderr, sandbox_names[name])
@@ -151,21 +161,25 @@ def main():
         "warmup_rounds": args.warmup,
         "order": "every round runs each command once; the order rotates by one each round",
         "what": {
-            "fresh": "cordon run -- true: a new sandbox each run (generated name, new state directory, uid range when root)",
+            "fresh": "cordon run -- true: a new sandbox each run (generated name, new namespaces, cgroup, machine-id, uid claim "
+                     "when root); its state directory is the spare an earlier empty run left (SpareStateDirectories)",
+            "first": "cordon run -- true with no spare state directory (the bench removes them before it, untimed): "
+                     "every directory and file of the state made anew",
             "reused": "cordon run --name benchN -- true: the same sandbox each run (new namespaces, existing state)",
             "profile": "the built-in default (overlay workspace, network: proxy with capture, seccomp, Landlock, "
                        "capabilities dropped, cgroup limits)",
             "workspace": "an empty directory; HOME, XDG_STATE_HOME and XDG_CONFIG_HOME in a fresh temporary directory",
             "wall_ms": "fork to reap, measured by this script (Python's own spawn cost is in every figure)",
             "cpu_ms": "user + system time of the command and every descendant it waited for (wait4)",
-            "supervisor_peak_rss_mb": "VmHWM of cordon's supervisor when the sandbox ended (its exit event in events.jsonl)",
+            "supervisor_peak_rss_mb": "VmHWM of cordon's supervisor when the sandbox ended (its exit event in events.jsonl; "
+                                      "reused only: a fresh sandbox that leaves nothing keeps no events)",
         },
         "builds": {label: describe_binary(path) for label, path in builds},
         "bwrap": {"path": bwrap},
         "results": summaries,
         "load1": {"min": min(loads), "median": statistics.median(loads), "max": max(loads),
                   "quiet": max(loads) < QUIET_LOAD, "quiet_threshold": QUIET_LOAD},
-        "targets": {"fresh_ratio_max": 3.0, "supervisor_peak_rss_mb_max": 20, "valid_when": f"load1 < {QUIET_LOAD} throughout"},
+        "targets": {"fresh_ratio_max": 3.0, "fresh_means": "the fresh row (what a user's repeated cordon run -- CMD meets)", "supervisor_peak_rss_mb_max": 20, "valid_when": f"load1 < {QUIET_LOAD} throughout"},
         "uid": os.getuid(),
         "host": {"kernel": platform.release(), "cpus": os.cpu_count()},
         "runs": results,

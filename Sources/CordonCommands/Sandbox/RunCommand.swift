@@ -72,10 +72,12 @@ struct RunRequest {
             let sandboxName = name ?? SandboxName.generate()
             if name == nil { Console.note("cordon: sandbox \(sandboxName)") }
             let runner = SandboxRunner(profile: start.profile, paths: start.paths, host: start.host, warn: Console.note)
-            let outcome = try runner.run(
-                .init(
-                    name: sandboxName, workspace: start.workspace,
-                    command: command, initPath: try InitLocator.path(), profileSource: start.loaded.source))
+            var options = SandboxRunner.Options(
+                name: sandboxName, workspace: start.workspace, command: command, initPath: try InitLocator.path(),
+                profileSource: start.loaded.source)
+            // A sandbox under a made-up name that leaves nothing leaves no state directory either.
+            options.keepWhenEmpty = name != nil
+            let outcome = try runner.run(options)
             Console.note(RunSummary.line(name: sandboxName, outcome: outcome, mode: start.profile.mode))
             return outcome.exitStatus
         }

@@ -15,8 +15,10 @@ enum RunSummary {
         if let synced = outcome.autoSynced { parts.append("yolo sync applied \(synced) change\(synced == 1 ? "" : "s") to the host") }
         if mode == .unsafe {
             parts.append("workspace written directly (unsafe mode)")
+        } else if outcome.removed {
+            parts.append("no changes, nothing kept")
         } else if let changes = try? ChangeSet.read(upper: outcome.layout.upper, lower: outcome.workspace) {
-            let summary = changes.summary
+            let summary = changes.summary + SandboxChanges.overlayMountSummary(layout: outcome.layout)
             if summary.total == 0 {
                 parts.append("no changes")
             } else {
