@@ -56,10 +56,15 @@ public final class FileWriteWatcher: @unchecked Sendable {
     private var coalescer = WriteCoalescer()
     private var overLimit: [Int: Int] = [:]
     private var running = false
+    /// With a start after the sandbox's: entries of the layers changed at or after this time
+    /// (seconds since the epoch) are recorded when the watches are placed.
+    private let reportSince: Int?
 
     /// Watches `layers` (the directories must exist) and records into `log`; the watches are in
-    /// place when this returns (a write after it is seen).
-    public init(layers: [Layer], log: AuditLog, window: Double = 1) throws(CordonError) {
+    /// place when this returns (a write after it is seen). `reportSince`: what the layers hold
+    /// that changed since then is recorded now (a watcher started after the sandbox).
+    public init(layers: [Layer], log: AuditLog, window: Double = 1, reportSince: Int? = nil) throws(CordonError) {
+        self.reportSince = reportSince
         self.layers = layers
         self.log = log
         self.window = window
@@ -77,7 +82,7 @@ public final class FileWriteWatcher: @unchecked Sendable {
         for (index, layer) in layers.enumerated() {
             let fd = Glibc.open(layer.path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
             roots.append(fd)
-            if fd >= 0 { watchTree(layer: index, parent: nil, name: [], path: [], fd: fd, report: false) }
+            if fd >= 0 { watchTree(layer: index, parent: nil, name: [], path: [], fd: fd, report: false, since: reportSince) }
         }
     }
 
@@ -182,7 +187,9 @@ public final class FileWriteWatcher: @unchecked Sendable {
 
     /// Watches the directory open as `fd` and every directory beneath it; with `report`, the
     /// entries found are recorded as made (they were, before the watch could see them).
-    private func watchTree(layer: Int, parent: Int32?, name: [UInt8], path: [UInt8], fd: Int32, report: Bool, depth: Int = 0) {
+    /// `report`: record every entry found (a directory that appeared while watching); `since`:
+    /// record the entries changed since then (the initial watches of a late start).
+    private func watchTree(layer: Int, parent: Int32?, name: [UInt8], path: [UInt8], fd: Int32, report: Bool, since: Int? = nil, depth: Int = 0) {
         guard watches.count < Self.watchLimit, depth < Self.depthLimit else {
             overLimit[layer, default: 0] += 1
             if overLimit[layer] == 1 {
@@ -196,10 +203,53 @@ public final class FileWriteWatcher: @unchecked Sendable {
         for name in DirectoryListing.names(ofDirectory: fd) ?? [] {
             let child = path.isEmpty ? name : path + [0x2F] + name
             let sub = RawName(bytes: name).open(in: fd, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-            if report { coalescer.add(layer: layer, path: child, mask: UInt32(IN_CREATE | (sub >= 0 ? IN_ISDIR : 0)), time: WallClock.rfc3339()) }
+            let changedSince = since.map { since in RawName(bytes: name).stat(in: fd).map { $0.st_ctim.tv_sec >= since } ?? false } ?? false
+            if report || changedSince {
+                coalescer.add(layer: layer, path: child, mask: UInt32(IN_CREATE | (sub >= 0 ? IN_ISDIR : 0)), time: WallClock.rfc3339())
+            }
             guard sub >= 0 else { continue }
-            watchTree(layer: layer, parent: wd, name: name, path: child, fd: sub, report: report, depth: depth + 1)
+            watchTree(layer: layer, parent: wd, name: name, path: child, fd: sub, report: report, since: since, depth: depth + 1)
             close(sub)
+        }
+    }
+
+    /// Records what beneath `layers` changed at or after `since` (seconds since the epoch),
+    /// without watching: for a run that ended before its watcher started. What was made and
+    /// removed again in between is not seen. Bounded like the watcher (`watchLimit` directories,
+    /// `depthLimit` levels, the coalescer's paths), no symlink followed.
+    public static func recordChanged(layers: [Layer], log: AuditLog, since: Int) {
+        var coalescer = WriteCoalescer()
+        var directories = 0
+        func walk(layer: Int, fd: Int32, path: [UInt8], depth: Int) {
+            directories += 1
+            guard directories <= watchLimit, depth < depthLimit else { return }
+            for name in DirectoryListing.names(ofDirectory: fd) ?? [] {
+                let raw = RawName(bytes: name)
+                guard let st = raw.stat(in: fd) else { continue }
+                let child = path.isEmpty ? name : path + [0x2F] + name
+                let isDirectory = st.st_mode & S_IFMT == S_IFDIR
+                if st.st_ctim.tv_sec >= since {
+                    coalescer.add(layer: layer, path: child, mask: UInt32(IN_CREATE | (isDirectory ? IN_ISDIR : 0)), time: WallClock.rfc3339())
+                }
+                guard isDirectory else { continue }
+                let sub = raw.open(in: fd, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                guard sub >= 0 else { continue }
+                walk(layer: layer, fd: sub, path: child, depth: depth + 1)
+                close(sub)
+            }
+        }
+        for (index, layer) in layers.enumerated() {
+            let fd = Glibc.open(layer.path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            guard fd >= 0 else { continue }
+            walk(layer: index, fd: fd, path: [], depth: 0)
+            close(fd)
+        }
+        let (paths, overflow) = coalescer.drain()
+        for path in paths {
+            log.post(.fileWrite(layer: layers[path.layer].name, path: path.path, events: path.events, count: path.count, time: path.time))
+        }
+        for (layer, count) in overflow {
+            log.post(.fileWriteOverflow(layer: layers[layer].name, reason: "more than \(coalescer.pathLimit) paths written", count: count))
         }
     }
 

@@ -3,6 +3,7 @@ import CordonConfig
 import CordonCore
 import CordonNet
 import CordonOS
+import Glibc
 import Synchronization
 
 /// The audit log's part of a run (`SandboxRunner` calls it at each step, one line each): opens
@@ -10,15 +11,20 @@ import Synchronization
 /// the command, the proxy's decisions and the approvals, yolo's sync rounds, the exit; writes the
 /// head when the sandbox stops. Nothing here stops a run: a log that cannot be written is said once.
 final class RunAudit: Sendable {
+    /// How long after the start the upper layers are watched (what they gained meanwhile is
+    /// recorded then, from its change times): closing an inotify instance waits for the kernel's
+    /// SRCU grace period, ~13 ms here, which every short run paid at its end for nothing.
+    static let watchDelay = 0.5
+
     let log: AuditLog?
-    private let watcher: FileWriteWatcher?
+    private let watching: LateStart?
     private let started = WallClock.monotonic()
     private let exec = Mutex<AuditLog.Exec?>(nil)
     private let warn: @Sendable (String) -> Void
 
     init(name: String, layout: SandboxLayout, profile: Profile, warn: @escaping @Sendable (String) -> Void) {
         var log: AuditLog?
-        var watcher: FileWriteWatcher?
+        var watching: LateStart?
         do throws(CordonError) {
             let opened = try AuditLog(layout: layout, sandbox: name, warn: warn)
             log = opened
@@ -27,19 +33,16 @@ final class RunAudit: Sendable {
             for (index, mount) in profile.mounts.enumerated() where mount.mode == .overlay {
                 layers.append(.init(name: mount.sandbox, path: layout.mountLayer(index) + "/upper"))
             }
-            if !layers.isEmpty {
-                watcher = try FileWriteWatcher(layers: layers, log: opened)
-                watcher?.start()
-            }
+            if !layers.isEmpty { watching = LateStart(layers: layers, log: opened, delay: Self.watchDelay, warn: warn) }
         } catch {
             warn("cordon: the audit log is incomplete for this run: \(error.description)")
         }
         self.log = log
-        self.watcher = watcher
+        self.watching = watching
         self.warn = warn
     }
 
-    deinit { watcher?.stop() }
+    deinit { watching?.stop() }
 
     /// The sandbox starts running `command`: its start and exec records, and the decisions of its
     /// egress proxy and approvals from now on; yolo's rounds record their results too.
@@ -75,12 +78,12 @@ final class RunAudit: Sendable {
     /// The sandbox has exited: its writes are over (what follows, yolo's last round removing
     /// what it applied, is cordon's, not the agent's).
     func sandboxExited() {
-        watcher?.stop()
+        watching?.stop()
     }
 
     /// The run ends: the exit records, then the head.
     func stopped(status: Int32, oomKills: Int, diskLimit: String?) {
-        watcher?.stop()
+        watching?.stop()
         guard let log else { return }
         let duration = Int((WallClock.monotonic() - started) * 1000)
         if let exec = exec.withLock({ $0 }) { log.execEnded(exec, status: Int(status)) }
@@ -90,9 +93,72 @@ final class RunAudit: Sendable {
 
     /// The set-up failed: nothing of the sandbox's ran.
     func failed(_ error: CordonError) {
-        watcher?.stop()
+        watching?.stop()
         guard let log else { return }
         log.post(AuditRecord(kind: "setup_failed", fields: [("error", .string(error.description))]))
         try? log.writeHead()
+    }
+}
+
+/// The file-write watcher, started `delay` seconds after the sandbox (unless it stops first),
+/// with what the layers gained since the start recorded when its watches are placed; a run
+/// that ends sooner has what its layers gained recorded from their change times.
+private final class LateStart: Sendable {
+    private final class State: Sendable {
+        let value = Mutex<(stopped: Bool, watcher: FileWriteWatcher?)>((false, nil))
+    }
+    private let state = State()
+    private let stopPipe: (read: Int32, write: Int32)
+    private let thread: Background?
+    private let layers: [FileWriteWatcher.Layer]
+    private let log: AuditLog
+    private let since: Int
+
+    init?(layers: [FileWriteWatcher.Layer], log: AuditLog, delay: Double, warn: @escaping @Sendable (String) -> Void) {
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else { return nil }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        stopPipe = (fds[0], fds[1])
+        let since = Int(time(nil))
+        (self.layers, self.log, self.since) = (layers, log, since)
+        let state = self.state
+        let readEnd = fds[0]
+        thread = Background { () throws(CordonError) in
+            var p = pollfd(fd: readEnd, events: Int16(POLLIN), revents: 0)
+            guard poll(&p, 1, Int32(delay * 1000)) == 0 else { return }
+            do throws(CordonError) {
+                let watcher = try FileWriteWatcher(layers: layers, log: log, reportSince: since)
+                let keep = state.value.withLock { state in
+                    guard !state.stopped else { return false }
+                    state.watcher = watcher
+                    return true
+                }
+                if keep { watcher.start() }
+            } catch {
+                warn("cordon: the audit log records no file writes for this run: \(error.description)")
+            }
+        }
+    }
+
+    deinit {
+        close(stopPipe.read)
+        close(stopPipe.write)
+    }
+
+    /// Stops the watcher, recording what it gathered; before it started, records what the
+    /// layers gained since the start instead (once).
+    func stop() {
+        var byte: UInt8 = 1
+        _ = write(stopPipe.write, &byte, 1)
+        try? thread?.wait()
+        let (watcher, first) = state.value.withLock { state in
+            defer { state.stopped = true }
+            return (state.watcher, !state.stopped)
+        }
+        if let watcher {
+            watcher.stop()
+        } else if first {
+            FileWriteWatcher.recordChanged(layers: layers, log: log, since: since)
+        }
     }
 }

@@ -21,6 +21,22 @@ struct AuditRunTests {
             environment: h.environment(), directory: h.workspace)
     }
 
+    /// The watcher starts after `RunAudit.watchDelay` (closing inotify costs every short run a
+    /// kernel grace period): what was written before is recorded from its change time when the
+    /// watches are placed, what comes after through the watches (a file written again later
+    /// counts again).
+    @Test func writesBeforeAndAfterTheWatcherStartsAreRecorded() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let script = "echo a > early.txt; sleep 1.2; echo b > late.txt; echo c >> early.txt; sleep 1.5"
+        let run = try await h.sandbox("cd /workspace && " + script, name: "late")
+        #expect(run.status == 0, "\(run.stderr)")
+        let writes = try Self.records(h, "late").filter { $0["kind"] as? String == "file_write" }
+        let early = writes.filter { $0["path"] as? String == "early.txt" }.compactMap { $0["count"] as? Int }.reduce(0, +)
+        #expect(early >= 2, "seen when the watches were placed, and its append through them: \(writes)")
+        #expect(writes.contains { $0["path"] as? String == "late.txt" }, "\(writes)")
+    }
+
     @Test(arguments: [false, true])
     func aRunIsRecordedAndVerified(unprivileged: Bool) async throws {
         if unprivileged && !SandboxHarness.isRoot { return }
