@@ -19,7 +19,7 @@ public enum AuditChain {
     /// The hash of a line (its bytes without the trailing newline).
     public static func hash(_ line: some Collection<UInt8>) -> String {
         var hash = ContentHash()
-        hash.update(line)
+        hash.update(Array(line))
         return hash.finalizeHex()
     }
 

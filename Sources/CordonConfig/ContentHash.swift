@@ -16,6 +16,26 @@ public struct ContentHash: Sendable {
         return hash.finalizeHex()
     }
 
+    /// The same for an array: a concrete entry point, so callers in other modules (the audit
+    /// chain hashes a line per record) do not go through unspecialised generic code.
+    public mutating func update(_ bytes: [UInt8]) {
+        update(bytes[...])
+    }
+
+    public mutating func update(_ bytes: ArraySlice<UInt8>) {
+        length &+= UInt64(bytes.count)
+        pending.append(contentsOf: bytes)
+        compressWhole()
+    }
+
+    private mutating func compressWhole() {
+        let whole = pending.count - pending.count % 64
+        guard whole > 0 else { return }
+        var w = [UInt32](repeating: 0, count: 64)
+        for chunk in stride(from: 0, to: whole, by: 64) { compress(chunk, &w) }
+        pending.removeFirst(whole)
+    }
+
     public mutating func update(_ bytes: some Collection<UInt8>) {
         length &+= UInt64(bytes.count)
         pending.append(contentsOf: bytes)

@@ -82,13 +82,21 @@ final class RunAudit: Sendable {
     }
 
     /// The run ends: the exit records, then the head.
-    func stopped(status: Int32, oomKills: Int, diskLimit: String?) {
+    /// `keepsHead`: false when the sandbox's state is about to go (a one-shot run that left
+    /// nothing): its head would be removed with the log.
+    func stopped(status: Int32, oomKills: Int, diskLimit: String?, keepsHead: Bool = true) {
         watching?.stop()
         guard let log else { return }
         let duration = Int((WallClock.monotonic() - started) * 1000)
         if let exec = exec.withLock({ $0 }) { log.execEnded(exec, status: Int(status)) }
         log.post(.exit(status: Int(status), durationMS: duration, oomKills: oomKills, diskLimit: diskLimit))
+        guard keepsHead else { return }
         do throws(CordonError) { try log.writeHead() } catch { warn("cordon: the audit head was not written: \(error.description)") }
+    }
+
+    /// Writes the head now (after a `stopped` that kept none, when the state stays after all).
+    func writeHead() {
+        do throws(CordonError) { try log?.writeHead() } catch { warn("cordon: the audit head was not written: \(error.description)") }
     }
 
     /// The set-up failed: nothing of the sandbox's ran.

@@ -305,14 +305,20 @@ public final class SandboxRunner {
                     .init(
                         status: Int(status), durationMS: Int((WallClock.monotonic() - started) * 1000), oomKills: oom,
                         supervisorPeakRSSKB: Self.peakResidentKilobytes()))))
-        audit.stopped(status: status, oomKills: oom, diskLimit: disk?.trip?.reason)
         var outcome = Outcome(
             exitStatus: status, layout: layout, limitsEnforcement: enforcement, oomKills: oom, workspace: workspace,
             network: egress?.log.summary, droppedDatagrams: egress?.droppedDatagrams ?? 0,
             autoSynced: synced.map(\.applied), autoSyncHeld: synced?.held.count ?? 0, diskLimit: disk?.trip?.reason)
-        // A refused connection is something to look into (`cordon net log NAME`): kept then.
+        // A made-up name's sandbox that left nothing goes; a refused connection is something to
+        // look into (`cordon net log NAME`): kept then.
         let refused = outcome.network.map { $0.refused + $0.dnsRefused } ?? 0
-        if leftNothing, !options.keepWhenEmpty, refused == 0 { outcome.removed = removeEmptySandbox(layout) }
+        let removing = leftNothing && !options.keepWhenEmpty && refused == 0
+        audit.stopped(status: status, oomKills: oom, diskLimit: disk?.trip?.reason, keepsHead: !removing)
+        if removing {
+            outcome.removed = removeEmptySandbox(layout)
+            // Not removed after all (something in it a spare does not keep): its log needs a head.
+            if !outcome.removed { audit.writeHead() }
+        }
         return outcome
     }
 
