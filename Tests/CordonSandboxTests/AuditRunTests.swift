@@ -95,6 +95,27 @@ struct AuditRunTests {
     }
 }
 
+/// `cordon audit NAME --follow` prints what is there, then each record as it is appended.
+@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"), .timeLimit(.minutes(5)))
+struct AuditFollowTests {
+    @Test func followPrintsNewRecordsAsTheyAreAppended() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let run = try await h.sandbox("echo a > /workspace/a.txt", name: "fol")
+        #expect(run.status == 0, "\(run.stderr)")
+        let count = try AuditRunTests.records(h, "fol").count
+        let follower = try RunningProcess(
+            [SandboxHarness.cordon, "audit", "fol", "--follow", "--json"], environment: h.environment(), directory: h.workspace)
+        defer { follower.signal(SIGKILL) }
+        let lines = try await SandboxHarness.offPool { try (0..<count).map { _ in try follower.readLine() } }
+        #expect(lines.first?.contains("\"kind\":\"start\"") == true)
+        let sync = try await h.cordon(["sync", "fol"])
+        #expect(sync.status == 0, "\(sync.stderr)")
+        let next = try await SandboxHarness.offPool { try follower.readLine() }
+        #expect(next.contains("\"kind\":\"sync\"") && next.contains("a.txt"), "\(next)")
+    }
+}
+
 /// Writes under an `overlay` mount are recorded under the mount's sandbox path.
 @Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"), .timeLimit(.minutes(5)))
 struct AuditOverlayMountTests {
