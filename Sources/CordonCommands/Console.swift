@@ -35,7 +35,8 @@ enum Console {
     static func line(_ text: String) -> String {
         let line = text.split(separator: "\r\n" as Character, omittingEmptySubsequences: false)
             .map { TerminalText.escapedContent(String($0)) }.joined(separator: "\r\n")
-        return line.hasSuffix("\n") ? line : line + "\n"
+        // "\r\n" is one Character: hasSuffix("\n") does not see it.
+        return line.hasSuffix("\n") || line.hasSuffix("\r\n") ? line : line + "\n"
     }
 
     /// `line(text)`, in as many `write(2)`s as the kernel needs.

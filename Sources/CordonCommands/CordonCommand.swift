@@ -22,6 +22,11 @@ public struct CordonCommand: ParsableCommand {
             AllowCommand.self,
             DenyCommand.self,
             BlocklistCommand.self,
+            LsCommand.self,
+            StatusCommand.self,
+            RmCommand.self,
+            PruneCommand.self,
+            DiscardCommand.self,
             AuditCommand.self,
         ]
     )

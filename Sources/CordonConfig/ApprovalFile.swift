@@ -45,8 +45,20 @@ public struct ApprovalFile: Sendable {
         }.filter { !$0.text.isEmpty && !$0.text.hasPrefix("#") }
     }
 
-    /// Adds `pattern` unless present; the file is replaced atomically.
+    /// The pattern that allows `host` (a name or an address, as the proxy normalised it) on
+    /// `port` (nil: the default ports), as the allow-list grammar spells it: an IPv6 address in
+    /// brackets, so that the file stays loadable.
+    public static func pattern(host: String, port: Int?) -> String {
+        let literal = IPAddress(host)?.hostLiteral ?? host
+        return port.map { "\(literal):\($0)" } ?? literal
+    }
+
+    /// Adds `pattern` unless present; the file is replaced atomically. A pattern the allow-list
+    /// grammar refuses is not written (it would stop every later load of the profile).
     public func add(_ pattern: String) throws(CordonError) {
+        if case .failure(let problem) = EgressConfiguration.allowedPattern(pattern) {
+            throw CordonError(.invalidArgument, "\"\(pattern)\" cannot be approved: \(problem)", hint: "approve a domain name, an address or NAME:PORT")
+        }
         var entries = try read()
         guard !entries.contains(pattern) else { return }
         entries.append(pattern)

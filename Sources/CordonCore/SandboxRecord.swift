@@ -111,6 +111,8 @@ public struct SandboxLayout: Sendable, Equatable {
     public init(paths: CordonPaths, name: String) { self.directory = paths.sandboxDirectory(name) }
 
     public var record: String { directory + "/sandbox.json" }
+    /// The sandbox's name: the last component of its directory.
+    public var name: String { directory.split(separator: "/").last.map(String.init) ?? directory }
     /// The workspace overlay's upper layer: every write the agent made to /workspace.
     public var upper: String { directory + "/upper" }
     /// The overlay's work dir (same filesystem as `upper`, as overlayfs requires).
@@ -181,10 +183,13 @@ public struct SandboxLayout: Sendable, Equatable {
     }
 
     public func loadRecord() throws(CordonError) -> SandboxRecord {
-        let bytes = try Self.readSmallFile(
-            record,
-            missing: CordonError(
-                .notFound, "no sandbox at \(directory)", hint: "list sandboxes with `ls \(directory)/..` or start one with `cordon run`"))
+        var missing = CordonError.unknownSandbox(name)
+        if access(directory, F_OK) == 0 {
+            missing = CordonError(
+                .notFound, "sandbox \"\(name)\" has no record (sandbox.json): its first run ended before it was written",
+                hint: "remove it with `cordon rm \(name)`")
+        }
+        let bytes = try Self.readSmallFile(record, missing: missing)
         do throws(JSONParseError) {
             return try SandboxRecord(json: try JSONValue.parse(bytes))
         } catch {
@@ -212,5 +217,12 @@ public struct SandboxLayout: Sendable, Equatable {
             bytes += chunk[..<n]
             if bytes.count > 1 << 20 { throw CordonError(.io, "\(path) is larger than 1 MiB: not a sandbox record") }
         }
+    }
+}
+
+extension CordonError {
+    /// The one error of every command that takes a sandbox name, for a name no sandbox has.
+    public static func unknownSandbox(_ name: String) -> CordonError {
+        CordonError(.notFound, "no sandbox named \"\(name)\"", hint: "see `cordon ls`")
     }
 }

@@ -35,14 +35,15 @@ public struct ProtectedPath: Sendable, Equatable, Codable {
     }
 
     /// The files and directories of cordon's own that a sync never touches, with the sandbox's
-    /// policy files (`record.policyFiles`).
-    public static func forSandbox(record: SandboxRecord, paths: CordonPaths) -> [ProtectedPath] {
+    /// policy files (`record.policyFiles`), relative to `root` (the workspace when nil; an overlay
+    /// mount's host directory for its changes).
+    public static func forSandbox(record: SandboxRecord, paths: CordonPaths, root: String? = nil) -> [ProtectedPath] {
         var files: [(path: String, what: String)] = [
             (paths.configHome, "cordon's configuration directory (profiles, presets, approvals)"),
             (paths.stateHome, "cordon's state directory (sandboxes, their upper layers and control sockets)"),
         ]
         files += record.policyFiles.map { ($0, "a file that shapes this sandbox's policy (its profile, or a file the profile names)") }
-        return inside(workspace: record.workspace, files: files)
+        return inside(workspace: root ?? record.workspace, files: files)
     }
 
     /// `path` with every symlink on the host resolved; the longest existing prefix is resolved and

@@ -200,7 +200,7 @@ public struct SyncApplier {
             try writeJournal(done, ops: try Self.encode(done.ops))
             if !keepUpper && journal.source == nil { try cleanUpper(done, layer: layer) }
             try removeJournal()
-            return "completed an interrupted sync (\(journal.ops.count) changes)"
+            return "completed an interrupted sync (\(journal.ops.count) change\(journal.ops.count == 1 ? "" : "s"))"
         case .committed:
             if !keepUpper && journal.source == nil { try cleanUpper(journal, layer: layer) }
             try removeJournal()

@@ -16,17 +16,65 @@ public struct AgentSupervisor {
         case system(SystemError)
     }
 
-    /// Resolves the command on the sandbox's PATH, as execvp would.
+    /// Resolves the command on the sandbox's PATH, as execvp would (nil: see `resolveCommand`).
     public func resolveExecutable() -> String? {
-        guard let name = plan.command.first, !name.isEmpty else { return nil }
-        if name.contains("/") { return access(name, X_OK) == 0 ? name : nil }
-        let path = plan.environment.first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? "/usr/local/bin:/usr/bin:/bin"
-        for dir in path.split(separator: ":", omittingEmptySubsequences: true) {
+        try? resolveCommand().get()
+    }
+
+    /// The command's executable, or why there is none: 127 when nothing by that name exists in
+    /// the sandbox, 126 when something does but cannot be run (said which). A name with a slash
+    /// is a path (relative ones from the working directory); one without is searched on PATH,
+    /// where, as in a shell, a file that is there but not executable is reported when no
+    /// executable one comes after it.
+    public func resolveCommand() -> Result<String, LaunchFailure> {
+        guard let name = plan.command.first, !name.isEmpty else {
+            return .failure(LaunchFailure(status: LaunchFailure.notFound, command: "", reason: "command not found (empty command name)"))
+        }
+        if name.contains("/") {
+            let path = name.hasPrefix("/") ? name : plan.workingDirectory + "/" + name
+            if let failure = Self.problem(running: path, named: name) { return .failure(failure) }
+            return .success(name)
+        }
+        let searched = plan.environment.first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? "/usr/local/bin:/usr/bin:/bin"
+        var unusable: LaunchFailure?
+        for dir in searched.split(separator: ":", omittingEmptySubsequences: true) {
             let candidate = dir + "/" + name
             var st = stat()
-            if stat(candidate, &st) == 0, st.st_mode & S_IFMT == S_IFREG, access(candidate, X_OK) == 0 { return candidate }
+            guard stat(candidate, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { continue }
+            guard let failure = Self.problem(running: candidate, named: candidate) else { return .success(candidate) }
+            unusable = unusable ?? failure
         }
-        return nil
+        return .failure(
+            unusable ?? LaunchFailure(status: LaunchFailure.notFound, command: name, reason: "command not found on the sandbox's PATH (\(searched))"))
+    }
+
+    /// Why `path` cannot be executed (nil: it can), as `named` in the message.
+    static func problem(running path: String, named: String) -> LaunchFailure? {
+        func failure(_ status: Int32, _ reason: String) -> LaunchFailure { LaunchFailure(status: status, command: named, reason: reason) }
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            let code = errno
+            switch code {
+            case ENOENT, ENOTDIR: return failure(LaunchFailure.notFound, "no such file or directory in the sandbox")
+            case EACCES: return failure(LaunchFailure.cannotRun, "permission denied (a directory on its path may not be searched)")
+            default: return failure(LaunchFailure.cannotRun, String(cString: strerror(code)))
+            }
+        }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR: return failure(LaunchFailure.cannotRun, "is a directory, not a program")
+        default: return failure(LaunchFailure.cannotRun, "is not a regular file, so it cannot be run")
+        }
+        if access(path, X_OK) == 0 { return nil }
+        let mode = String(st.st_mode & 0o7777, radix: 8)
+        if st.st_mode & 0o111 == 0 {
+            return failure(
+                LaunchFailure.cannotRun,
+                "permission denied: the file is not executable (mode \(mode)); make it executable (chmod +x) or run it with its interpreter (e.g. sh, python3)")
+        }
+        return failure(
+            LaunchFailure.cannotRun,
+            "permission denied (mode \(mode): not executable by the sandbox's user, or its file system does not allow running programs)")
     }
 
     /// Starts the command and supervises until it exits; never returns.

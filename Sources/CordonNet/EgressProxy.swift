@@ -348,14 +348,18 @@ public final class EgressProxy: Sendable {
 
     // MARK: Refusals
 
-    /// A complete HTTP refusal: 403 (429 for rate limits, 502 for failures) with a one-line body and
-    /// the `X-Cordon-Denied` header.
-    func refusalResponse(_ decision: Decision, status: HTTPResponseStatus? = nil) -> String {
+    /// A complete HTTP refusal: 403 (429 for rate limits) with a one-line body and the
+    /// `X-Cordon-Denied` header. `explained`: the client talks to the proxy (CONNECT, a forward
+    /// request), whose status line is often all its tools show: the reason phrase carries the
+    /// reason and the fix (`403 Forbidden (cordon: … ; fix: …)`, see `RefusalText`).
+    func refusalResponse(_ decision: Decision, status: HTTPResponseStatus? = nil, explained: Bool = false) -> String {
         let status = status ?? (decision.rule.hasPrefix("rate-limit") ? .tooManyRequests : .forbidden)
-        let body = decision.refusalLine(sandbox: options.sandbox) + "\n"
-        return "HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\n"
+        let sandbox = options.sandbox
+        let body = decision.refusalBody(sandbox: sandbox) + "\n"
+        let phrase = explained ? decision.statusReason(status.reasonPhrase, sandbox: sandbox) : status.reasonPhrase
+        return "HTTP/1.1 \(status.code) \(phrase)\r\n"
             + "Content-Type: text/plain; charset=utf-8\r\n"
-            + "X-Cordon-Denied: \(decision.deniedHeader(sandbox: options.sandbox))\r\n"
+            + "X-Cordon-Denied: \(decision.safeDeniedHeader(sandbox: sandbox))\r\n"
             + "Content-Length: \(body.utf8.count)\r\n"
             + "Connection: close\r\n\r\n" + body
     }

@@ -410,7 +410,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         switch opened {
         case .refused(let decision):
             record.decided(decision)
-            finish(context: context, proxy.refusalResponse(decision))
+            finish(context: context, proxy.refusalResponse(decision, explained: talksToProxy))
             return nil
         case .failed(let decision, let error):
             record.decided(decision)
@@ -549,7 +549,14 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func refuse(_ context: ChannelHandlerContext, host: String, port: Int, rule: String, reason: String) {
         let decision = Decision(verdict: .deny, host: host, port: port, rule: rule, reason: reason)
         record.decided(decision)
-        finish(context: context, proxy.refusalResponse(decision))
+        finish(context: context, proxy.refusalResponse(decision, explained: talksToProxy))
+    }
+
+    /// The client addressed the proxy (CONNECT or a forward request), not a server it was
+    /// captured on the way to: the status line of a refusal says why (`RefusalText`).
+    private var talksToProxy: Bool {
+        if case .listener = mode { return true }
+        return false
     }
 
     /// Answers and closes (refusals and errors end the connection).

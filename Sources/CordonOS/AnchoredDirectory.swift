@@ -256,6 +256,35 @@ public final class AnchoredDirectory {
         throw error(failure.call, path, failure.code)
     }
 
+    /// Removes everything inside the directory `path` but the directory itself, as `removeTree`
+    /// removes a tree (descriptors only, directories opened up as they are reached).
+    public static func removeContents(of path: String) throws(CordonError) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ENOENT { return }
+            throw error("open", path)
+        }
+        defer { close(fd) }
+        for name in try RawName.list(fd, path: path) {
+            if let failure = removeEntry(in: fd, name) { throw error(failure.call, path + "/" + name.display, failure.code) }
+        }
+    }
+
+    /// Removes the entry `rel` beneath the root, whatever it is (a directory with all it holds),
+    /// reached without following a symlink on the way or at the end. false when there was none.
+    @discardableResult
+    public func removeTree(_ rel: String) throws(CordonError) -> Bool {
+        let (fd, name) = try parent(of: rel)
+        var st = stat()
+        guard fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else {
+            if errno == ENOENT { return false }
+            throw Self.error("stat", root + "/" + rel)
+        }
+        if let failure = Self.removeEntry(in: fd, RawName(text: name)) { throw Self.error(failure.call, root + "/" + rel, failure.code) }
+        dropCache()
+        return true
+    }
+
     /// Names are the kernel's bytes (`RawName`): an entry whose name is not UTF-8 is removed too,
     /// not skipped under a lossy spelling.
     private static func removeEntry(in dir: Int32, _ name: RawName) -> Failure? {
@@ -274,6 +303,10 @@ public final class AnchoredDirectory {
         }
         guard fd >= 0 else { return Failure(call: "open directory", code: errno) }
         defer { close(fd) }
+        // A directory its owner made read-only (`chmod 555 d`, as an agent may leave one) lists
+        // but refuses the unlinks inside: opened up through its descriptor too.
+        var st = stat()
+        if fstat(fd, &st) == 0, st.st_mode & 0o300 != 0o300 { _ = fchmod(fd, (st.st_mode & 0o7777) | 0o700) }
         let names: [RawName]
         do throws(CordonError) { names = try RawName.list(fd, path: name.display) } catch { return Failure(call: "list", code: EIO) }
         for inner in names {

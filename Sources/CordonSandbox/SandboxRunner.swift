@@ -173,8 +173,12 @@ public final class SandboxRunner {
                 if wrote, newSandbox { flushNewSandbox(layout: layout, range: range) }
                 leftNothing = !wrote && newSandbox
             }
+            let hint = LaunchHint(
+                workspace: workspace, currentDirectory: Self.currentDirectory(),
+                mounts: profile.mounts.map { (host: $0.host, sandbox: builder.expandHome($0.sandbox, home: builder.user.home)) })
             let loop = SupervisorLoop(
-                sandbox: sandbox, hostname: hostname, pty: pty, layout: layout, disk: disk, filterLevel: profile.terminal.filter, warn: warn)
+                sandbox: sandbox, hostname: hostname, pty: pty, layout: layout, disk: disk, filterLevel: profile.terminal.filter, warn: warn,
+                explainLaunchFailure: { hint.message($0) })
             status = try loop.run(
                 prepare: { pid throws(CordonError) -> SupervisorLoop.Prepared in
                     // Checked now, written once the plan is on its way.
@@ -229,6 +233,7 @@ public final class SandboxRunner {
                     // The policy is compiled while init builds the root, and checked before anything
                     // of the sandbox's runs: a bad pattern or a missing blocklist stops here.
                     egress = try makeEgress(sandbox: options.name, layout: layout, events: events)
+                    if let egress { RefusalNotices(sandbox: options.name, raw: pty?.inputFD == 0, warn: warn).watch(egress.log) }
                     events.append(
                         SandboxEvent(
                             sandbox: options.name,
@@ -297,7 +302,9 @@ public final class SandboxRunner {
             exitStatus: status, layout: layout, limitsEnforcement: enforcement, oomKills: oom, workspace: workspace,
             network: egress?.log.summary, droppedDatagrams: egress?.droppedDatagrams ?? 0,
             autoSynced: synced.map(\.applied), autoSyncHeld: synced?.held.count ?? 0, diskLimit: disk?.trip?.reason)
-        if leftNothing, !options.keepWhenEmpty { outcome.removed = removeEmptySandbox(layout) }
+        // A refused connection is something to look into (`cordon net log NAME`): kept then.
+        let refused = outcome.network.map { $0.refused + $0.dnsRefused } ?? 0
+        if leftNothing, !options.keepWhenEmpty, refused == 0 { outcome.removed = removeEmptySandbox(layout) }
         return outcome
     }
 
@@ -336,7 +343,7 @@ public final class SandboxRunner {
         return files.filter { $0.hasPrefix("/") }
     }
 
-    /// yolo's periodic sync of the workspace upper, with the profile's `sync:` policy.
+    /// yolo's periodic sync of the workspace's and the overlay mounts' uppers, with the profile's `sync:` policy.
     /// `created`: when the sandbox was first created (host files changed after it are conflicts).
     func makeAutoSyncLoop(name: String, workspace: String, layout: SandboxLayout, events: JSONLinesWriter, created: Date?, record: SandboxRecord)
         -> AutoSyncLoop
@@ -345,14 +352,11 @@ public final class SandboxRunner {
         let scannerCache = paths.scannerCache
         let paths = self.paths
         return AutoSyncLoop(name: name, interval: sync.interval, events: events, warn: warn) { () throws(CordonError) in
-            var policy = GatePolicy(
+            let policy = GatePolicy(
                 syncAllow: sync.allow, deny: sync.deny, blockedExtensions: sync.blockedExtensions, maxFileSize: sync.maxFileSize,
                 maxTotalSize: sync.maxTotalSize, gitleaksConfig: sync.gitleaksConfig)
-            policy.protectedPaths = ProtectedPath.forSandbox(record: record, paths: paths)
-            return AutoSync(
-                workspace: workspace, upper: layout.upper, journalPath: layout.syncJournal, lockPath: layout.syncLock,
-                gate: try SyncGate(policy: policy, scannerCache: scannerCache),
-                created: created)
+            // The workspace and every overlay mount, each with its own protected paths.
+            return try AutoSync.forSandbox(record: record, layout: layout, paths: paths, policy: policy, scannerCache: scannerCache, created: created)
         }
     }
 
@@ -388,6 +392,13 @@ public final class SandboxRunner {
         }
     }
 
+    /// The user's current directory, for `LaunchHint` ("" when unknown).
+    static func currentDirectory() -> String {
+        guard let cwd = getcwd(nil, 0) else { return "" }
+        defer { free(cwd) }
+        return String(cString: cwd)
+    }
+
     /// VmHWM of this process (the supervisor, with the proxy in it), from /proc/self/status.
     static func peakResidentKilobytes() -> Int {
         guard let bytes = try? FileIO.readFile("/proc/self/status", limit: 65536) else { return 0 }
@@ -402,7 +413,7 @@ public final class SandboxRunner {
         let file = ApprovalFile(paths: paths, profile: profile.name)
         let warn = warn
         return ApprovalBroker(persist: { host, port in
-            let pattern = EgressPolicy.defaultPorts.contains(port) ? host : "\(host):\(port)"
+            let pattern = ApprovalFile.pattern(host: host, port: EgressPolicy.defaultPorts.contains(port) ? nil : port)
             do { try file.add(pattern) } catch { warn("cordon: could not save the approval of \(pattern): \(error)") }
         })
     }
@@ -553,7 +564,7 @@ public final class SandboxRunner {
             guard record.workspace == workspace else {
                 throw CordonError(
                     .alreadyExists, "sandbox \(name) belongs to workspace \(record.workspace), not \(workspace)",
-                    hint: "choose another --name, or review and discard it first (`cordon diff \(name)`)")
+                    hint: "choose another --name, or review it (`cordon diff \(name)`) and remove it (`cordon rm \(name)`)")
             }
             guard record.mode == profile.mode.rawValue || (record.mode != "unsafe" && profile.mode != .unsafe) else {
                 throw CordonError(.alreadyExists, "sandbox \(name) was created in \(record.mode) mode", hint: "choose another --name")

@@ -1,5 +1,6 @@
 import CordonConfig
 import CordonCore
+import CordonIsolation
 import CordonNet
 import CordonOS
 import Glibc
@@ -41,6 +42,8 @@ struct SupervisorLoop {
     /// The profile's `terminal.filter`.
     let filterLevel: TerminalFilter.Level
     let warn: @Sendable (String) -> Void
+    /// Says why init could not start the command (not found: 127, cannot run: 126).
+    var explainLaunchFailure: @Sendable (LaunchFailure) -> String = { "cordon: \($0.message)" }
 
     /// `prepare` is given init's pid (it sends the plan); `onNetwork` hears the network's state.
     /// Returns init's exit status.
@@ -68,6 +71,10 @@ struct SupervisorLoop {
             warn("cordon: \(error); the sandbox's record may not survive a crash of this host")
         }
         let setupError = sandbox.setupErrors()
+        if let failure = LaunchFailure(wireBytes: setupError) {
+            warn(explainLaunchFailure(failure))
+            return failure.status
+        }
         if !setupError.isEmpty {
             let text = String(decoding: setupError, as: UTF8.self).split(separator: "\n").joined(separator: "; ")
             throw CordonError(

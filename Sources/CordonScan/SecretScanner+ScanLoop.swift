@@ -66,13 +66,14 @@ extension SecretScanner {
             for (index, word) in keywordBytes.enumerated() where Self.contains(lower, word) { session.present[index] = true }
         }
         let lines = LineIndex(lineSource ?? bytes)
+        var located: [Located] = []
         for (index, rule) in rules.enumerated() {
             guard let regex = rule.regex else { continue }
             if !rule.keywordIndices.isEmpty && !rule.keywordIndices.contains(where: { session.present[$0] }) { continue }
             if let p = rule.path, !p.contains(path, scratch: scratch, onLimit: true) { continue }
             if rule.anchoredInHyperscan, !wholeFile, let anchored = rule.anchoredRegex {
                 if session.starts[index].isEmpty { continue }
-                findings += confirmAnchored(rule, regex: anchored, bytes: bytes, starts: session.starts[index], path: path, scratch: scratch, lines: lines)
+                located += confirmAnchored(rule, regex: anchored, bytes: bytes, starts: session.starts[index], path: path, scratch: scratch, lines: lines)
                 continue
             }
             let windows: [Range<Int>]
@@ -83,23 +84,47 @@ extension SecretScanner {
                 windows = [0..<bytes.count]
             }
             for window in windows {
-                findings += confirm(rule, regex: regex, bytes: bytes, window: window, path: path, scratch: scratch, lines: lines)
+                located += confirm(rule, regex: regex, bytes: bytes, window: window, path: path, scratch: scratch, lines: lines)
             }
         }
-        return findings
+        return findings + Self.droppingGenericDuplicates(located)
+    }
+
+    /// A finding with the bytes of the secret it matched in the scanned text (nil: not a match,
+    /// e.g. a place the regex engine gave up on).
+    struct Located {
+        var finding: Finding
+        var span: Range<Int>?
+    }
+
+    /// Whether `id` names a generic rule (gitleaks' test: "generic" anywhere in the id, any case).
+    static func isGeneric(_ id: String) -> Bool {
+        id.lowercased().contains("generic")
+    }
+
+    /// Drops a generic rule's finding when a specific rule matched an overlapping span of the same
+    /// text: one secret, reported once, by the rule that says what it is (gitleaks drops the generic
+    /// finding the same way). A generic finding of its own, and any finding without a span, stay.
+    static func droppingGenericDuplicates(_ located: [Located]) -> [Finding] {
+        let specific = located.compactMap { isGeneric($0.finding.ruleID) ? nil : $0.span }
+        guard !specific.isEmpty else { return located.map(\.finding) }
+        return located.filter { entry in
+            guard let span = entry.span, isGeneric(entry.finding.ruleID) else { return true }
+            return !specific.contains { $0.overlaps(span) }
+        }.map(\.finding)
     }
 
     /// Runs the exact regex over one window and turns surviving matches into findings.
     private func confirm(
         _ rule: CompiledRule, regex: ByteRegex, bytes: UnsafeBufferPointer<UInt8>, window: Range<Int>, path: String, scratch: ByteRegex.Scratch,
         lines: LineIndex
-    ) -> [Finding] {
+    ) -> [Located] {
         let text = UnsafeBufferPointer(rebasing: bytes[window])
         do {
             let matches = try regex.matches(in: text, scratch: scratch)
             return findings(rule, matches: matches, text: text, offset: window.lowerBound, lines: lines, path: path, scratch: scratch)
         } catch {
-            return [undecided(rule, lines: lines, at: window.lowerBound, path: path, error: error)]
+            return [Located(finding: undecided(rule, lines: lines, at: window.lowerBound, path: path, error: error))]
         }
     }
 
@@ -109,7 +134,7 @@ extension SecretScanner {
     private func confirmAnchored(
         _ rule: CompiledRule, regex: ByteRegex, bytes: UnsafeBufferPointer<UInt8>, starts: [Int], path: String, scratch: ByteRegex.Scratch,
         lines: LineIndex
-    ) -> [Finding] {
+    ) -> [Located] {
         var matches: [ByteRegex.Match] = []
         var next = 0
         for start in starts.sorted() where start >= next {
@@ -118,7 +143,7 @@ extension SecretScanner {
                 matches.append(match)
                 next = match.range.isEmpty ? match.range.upperBound + 1 : match.range.upperBound
             } catch {
-                return [undecided(rule, lines: lines, at: start, path: path, error: error)]
+                return [Located(finding: undecided(rule, lines: lines, at: start, path: path, error: error))]
             }
         }
         return findings(rule, matches: matches, text: bytes, offset: 0, lines: lines, path: path, scratch: scratch)
@@ -137,8 +162,8 @@ extension SecretScanner {
     private func findings(
         _ rule: CompiledRule, matches: [ByteRegex.Match], text: UnsafeBufferPointer<UInt8>, offset: Int, lines: LineIndex, path: String,
         scratch: ByteRegex.Scratch
-    ) -> [Finding] {
-        var findings: [Finding] = []
+    ) -> [Located] {
+        var findings: [Located] = []
         for match in matches {
             var secretRange: Range<Int>?
             if match.groups.isEmpty {
@@ -164,11 +189,13 @@ extension SecretScanner {
             let entropy = Self.asciiEntropy(secretBytes) ?? Self.shannonEntropy(secret)
             let (lineNumber, lineStart) = lines.position(of: position)
             findings.append(
-                Finding(
-                    ruleID: rule.rule.id, severity: .block, path: path, line: lineNumber,
-                    column: position - lineStart + 1, message: rule.rule.description, match: Self.redact(secret),
-                    entropy: (entropy * 100).rounded() / 100,
-                    fix: "remove the secret from \(path) and rotate it if it was real"))
+                Located(
+                    finding: Finding(
+                        ruleID: rule.rule.id, severity: .block, path: path, line: lineNumber,
+                        column: position - lineStart + 1, message: rule.rule.description, match: Self.redact(secret),
+                        entropy: (entropy * 100).rounded() / 100,
+                        fix: "remove the secret from \(path) and rotate it if it was real"),
+                    span: (offset + range.lowerBound)..<(offset + range.upperBound)))
         }
         return findings
     }

@@ -48,10 +48,14 @@ do {
 }
 
 let supervisor = AgentSupervisor(plan: plan)
-guard let executable = supervisor.resolveExecutable() else {
-    let message = "cordon: \(plan.command.first ?? ""): command not found\n"
-    _ = message.withCString { write(2, $0, strlen($0)) }
-    _exit(127)
+let executable: String
+switch supervisor.resolveCommand() {
+case .success(let path): executable = path
+case .failure(let failure):
+    // Said by the supervisor, which adds what the host knows of the path (found there?).
+    let report = failure.wireBytes
+    _ = report.withUnsafeBytes { write(SandboxPlan.errorDescriptor, $0.baseAddress, $0.count) }
+    _exit(failure.status)
 }
 // Setup succeeded: closing the error channel tells the supervisor the command is starting.
 close(SandboxPlan.errorDescriptor)

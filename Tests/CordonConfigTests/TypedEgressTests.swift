@@ -124,6 +124,28 @@ import Testing
         }
     }
 
+    /// What `cordon allow … --always` and an "always" answer write is a pattern the next load
+    /// reads back: an IPv6 address in brackets, and nothing the grammar
+    /// refuses ever reaches the file.
+    @Test func approvalsAreWrittenAsTheGrammarReadsThem() throws {
+        let scratch = try TempTree(prefix: "cordon-approvals")
+        let paths = CordonPaths(configHome: scratch.root, stateHome: scratch.root + "/state")
+        try FileManager.default.createDirectory(atPath: paths.profilesDirectory, withIntermediateDirectories: true)
+        try "name: box\n".write(toFile: paths.profilesDirectory + "/box.yaml", atomically: true, encoding: .utf8)
+        let file = ApprovalFile(paths: paths, profile: "box")
+        #expect(ApprovalFile.pattern(host: "::1", port: nil) == "[::1]")
+        #expect(ApprovalFile.pattern(host: "::1", port: 8080) == "[::1]:8080")
+        #expect(ApprovalFile.pattern(host: "api.example", port: 8443) == "api.example:8443")
+        for (host, port) in [("::1", nil), ("fd00::5", 8080), ("10.0.0.7", 2222), ("api.example", nil)] as [(String, Int?)] {
+            try file.add(ApprovalFile.pattern(host: host, port: port))
+        }
+        #expect(throws: CordonError.self) { try file.add("fd00::5:8080") }
+        #expect(throws: CordonError.self) { try file.add("*") }
+        let loader = ProfileLoader(paths: paths, homeDirectory: "/home/tester", catalog: PresetCatalog(user: []))
+        let loaded = try loader.load(reference: "box", currentDirectory: "/")
+        #expect(loaded.profile.egress.domains.map(\.text) == ["[::1]", "[fd00::5]:8080", "10.0.0.7:2222", "api.example"])
+    }
+
     /// An srt parent proxy is parsed when imported: a URL or `noProxy` entry cordon's grammar
     /// refuses is noted and left out, never carried into the profile for the run to trip over.
     @Test func srtParentProxyIsParsedOnImport() throws {

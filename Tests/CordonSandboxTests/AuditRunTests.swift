@@ -116,7 +116,7 @@ struct AuditFollowTests {
     }
 }
 
-/// Writes under an `overlay` mount are recorded under the mount's sandbox path.
+/// Writes under an `overlay` mount are recorded under the mount's sandbox path, and so is their sync.
 @Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"), .timeLimit(.minutes(5)))
 struct AuditOverlayMountTests {
     @Test func aWriteUnderAnOverlayMountIsRecorded() async throws {
@@ -133,6 +133,11 @@ struct AuditOverlayMountTests {
         #expect(
             records.contains { $0["kind"] as? String == "file_write" && $0["layer"] as? String == "/data" && $0["path"] as? String == "m.txt" },
             "\(records)")
+        // Its sync is recorded with the path as the sandbox sees it.
+        let sync = try await h.cordon(["sync", "mnt"])
+        #expect(sync.status == 0, "\(sync.stdout)\(sync.stderr)")
+        let last = try AuditRunTests.records(h, "mnt").last
+        #expect(last?["kind"] as? String == "sync" && last?["applied"] as? [String] == ["/data/m.txt"], "\(String(describing: last))")
     }
 }
 

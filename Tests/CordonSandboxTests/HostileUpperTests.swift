@@ -93,7 +93,7 @@ struct HostileUpperTests {
         defer { h.cleanup() }
         let r = try await h.cordon(["sync", "nosuch"])
         #expect(r.status == 2)
-        #expect(r.stderr.contains("no sandbox at"), "\(r.stderr)")
+        #expect(r.stderr.contains("no sandbox named \"nosuch\""), "\(r.stderr)")
     }
 
     /// `cordon sync --auto` of a running sandbox while the agent flips a file between a clean text

@@ -42,6 +42,17 @@ struct SpareStateDirectoryTests {
         #expect(sandboxes(h) == [name, "chosen"].sorted())
     }
 
+    /// A refused connection is something to look into: the sandbox stays for `cordon net log`.
+    @Test func aRunWithARefusedConnectionIsKept() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let r = try await h.cordon(["run", "--", "/bin/sh", "-c", "getent hosts refused.example >/dev/null; true"])
+        let name = madeUpName(r)
+        #expect(sandboxes(h) == [name], "\(r.stderr)")
+        let log = try await h.cordon(["net", "log", name])
+        #expect(log.stdout.contains("refused.example"), "\(log.stdout) \(log.stderr)")
+    }
+
     @Test func nothingOfTheEarlierSandboxReachesTheNext() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }

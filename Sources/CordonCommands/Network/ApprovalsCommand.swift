@@ -106,7 +106,7 @@ enum Answer {
                 print("\(name): \(normalised) \(verb)" + (released > 0 ? " (\(released) held connection\(released == 1 ? "" : "s") released)" : ""))
             } else if answer == "always" {
                 let file = ApprovalFile(paths: CordonPaths.current(), profile: record.profile)
-                try file.add(normalised)
+                try file.add(ApprovalFile.pattern(host: normalised, port: nil))
                 print("\(name) is not running: \(normalised) added to \(file.path) for the next run")
             } else {
                 throw CordonError(

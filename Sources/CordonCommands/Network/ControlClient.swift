@@ -9,10 +9,20 @@ struct ControlClient {
     let name: String
     let layout: SandboxLayout
 
-    init(name: String, stateDir: String?) throws(CordonError) {
+    /// `timeout`: seconds to wait for the supervisor's answer.
+    init(name: String, stateDir: String?, timeout: Int = 10) throws(CordonError) {
         self.name = name
         self.layout = try SandboxLayout.selected(name: name, stateDir: stateDir)
+        self.timeout = timeout
     }
+
+    init(name: String, layout: SandboxLayout, timeout: Int) {
+        self.name = name
+        self.layout = layout
+        self.timeout = timeout
+    }
+
+    let timeout: Int
 
     /// The sandbox's record (its profile), or a clear error when there is no such sandbox.
     func record() throws(CordonError) -> SandboxRecord { try layout.loadRecord() }
@@ -26,7 +36,7 @@ struct ControlClient {
             if error.errno == ENOENT || error.errno == ECONNREFUSED { return nil }
             throw error.cordonError(.io, "cannot reach sandbox \(name)")
         }
-        socket.setReceiveTimeout(seconds: 10)
+        socket.setReceiveTimeout(seconds: timeout)
         var line: [UInt8]
         do { line = try [UInt8](JSONEncoder().encode(request)) } catch { throw CordonError(.internal, "cannot encode the request", cause: "\(error)") }
         line.append(UInt8(ascii: "\n"))

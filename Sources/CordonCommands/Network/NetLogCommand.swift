@@ -45,10 +45,6 @@ struct NetLogCommand: ParsableCommand {
             throw ExitCode(2)
         }
         let path = layout.networkLog
-        if FileIO.kind(layout.directory) != .directory {
-            Console.error(CordonError(.notFound, "no sandbox named \(name)", hint: "the names of past runs are printed by `cordon run`"))
-            throw ExitCode(2)
-        }
         var offset = 0
         var pending: [UInt8] = []
         while true {

@@ -18,7 +18,7 @@ enum RunSummary {
         } else if outcome.removed {
             parts.append("no changes, nothing kept")
         } else if let changes = try? ChangeSet.read(upper: outcome.layout.upper, lower: outcome.workspace) {
-            let summary = changes.summary
+            let summary = changes.summary + SandboxChanges.overlayMountSummary(layout: outcome.layout)
             if summary.total == 0 {
                 parts.append("no changes")
             } else {

@@ -1,9 +1,10 @@
 import ArgumentParser
 import CordonCore
+import CordonOS
 import CordonSandbox
 
 /// The sandbox a command acts on: its name (checked as `cordon run` checks it), and the hidden
-/// `--state-dir` that tests use instead. Shared by diff, sync, net log, approvals, allow and deny.
+/// `--state-dir` that tests use instead. Shared by every command that takes a sandbox name.
 struct SandboxSelection: ParsableArguments {
     @Argument(help: "The sandbox name.")
     var name: String
@@ -11,9 +12,12 @@ struct SandboxSelection: ParsableArguments {
     @Option(name: .customLong("state-dir"), help: .hidden)
     var stateDir: String?
 
-    /// The selected sandbox's state directory.
+    /// The selected sandbox's state directory; `CordonError.unknownSandbox` (the one wording of
+    /// every command) when there is none.
     func layout(paths: CordonPaths = .current()) throws(CordonError) -> SandboxLayout {
-        try SandboxLayout.selected(name: name, stateDir: stateDir, paths: paths)
+        let layout = try SandboxLayout.selected(name: name, stateDir: stateDir, paths: paths)
+        guard FileIO.kind(layout.directory, followSymlinks: false) == .directory else { throw CordonError.unknownSandbox(name) }
+        return layout
     }
 }
 

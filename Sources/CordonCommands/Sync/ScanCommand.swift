@@ -64,7 +64,7 @@ struct ScanCommand: ParsableCommand {
             print(SARIFReport.json(findings: result.findings, toolVersion: CordonVersion.string))
         case .text:
             for finding in result.findings { print(finding.rendered) }
-            print("\(result.findings.count) findings in \(result.filesScanned) files (\(formatSize(result.bytesScanned)))")
+            print("\(counted(result.findings.count, "finding")) in \(counted(result.filesScanned, "file")) (\(formatSize(result.bytesScanned)))")
         }
         if !result.findings.isEmpty { throw ExitCode(1) }
     }

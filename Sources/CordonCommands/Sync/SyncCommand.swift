@@ -18,10 +18,13 @@ struct SyncCommand: ParsableCommand {
         commandName: "sync",
         abstract: "Check a sandbox's changes (secrets, policy, traps, tricks, conflicts) and apply them to the host.",
         discussion: """
-            Blocking findings are never applied. Host-execution traps need approval (--yes or the \
-            prompt); host files changed since the sandbox started need --force. Without --partial a \
-            change set with any held entry applies nothing. An interrupted sync is completed or \
-            rolled back first. Exit status: 0 applied or nothing to do, 1 held back by findings, 2 error.
+            Covers the workspace and every `mounts` entry with `mode: overlay` (shown with its path in \
+            the sandbox, /data/x). Blocking findings are never applied. Host-execution traps need \
+            approval (--yes or the prompt); host files changed since the sandbox started need \
+            --force. Without --partial a change set with any held entry applies nothing; at a \
+            terminal the prompt offers what can be done. --dry-run reports what the same command \
+            would do. An interrupted sync is completed or rolled back first. Exit status: 0 applied \
+            or nothing to do, 1 held back by findings, 2 error.
             """
     )
 
@@ -64,7 +67,8 @@ struct SyncCommand: ParsableCommand {
         if yes && auto { throw ValidationError("--yes and --auto cannot be combined: --auto never approves") }
     }
 
-    /// `--json`: docs/json.md, "cordon sync".
+    /// `--json`: docs/json.md, "cordon sync". `applied`, `held`, `findings` and `summary` are the
+    /// workspace's; each overlay mount's are in `mounts`.
     struct Report: Encodable {
         var version = JSONOutput.version
         var sandbox: String
@@ -75,6 +79,28 @@ struct SyncCommand: ParsableCommand {
         var summary: ChangeSet.Summary
         var recovered: String?
         var exitCode: Int32
+        var mounts: [MountReport] = []
+    }
+
+    /// One overlay mount's part of the report: paths relative to it.
+    struct MountReport: Encodable {
+        /// Where the sandbox sees it (`/data`).
+        var mount: String
+        /// The host directory its changes apply to.
+        var host: String
+        var applied: [String]
+        var held: [String]
+        var findings: [Finding]
+        var summary: ChangeSet.Summary
+    }
+
+    /// One target's change set as the gate saw it, and the applier for it.
+    struct Checked {
+        var target: SyncTarget
+        var applier: SyncApplier
+        var changeSet: ChangeSet
+        var report: SyncGate.Report
+        var writes: HostWrites
     }
 
     func run() throws {
@@ -102,94 +128,134 @@ struct SyncCommand: ParsableCommand {
     }
 
     private func execute(layout: SandboxLayout, paths: CordonPaths) throws {
-        let record = try layout.loadRecord()
+        let loaded = try SandboxChanges.load(name: sandbox.name, layout: layout)
+        let record = loaded.record
         // Stopped: held so (no run can start and write the upper while this sync reads and applies
         // it), its files are what the gate reads and may be renamed into place rather than copied.
         let stopped = try layout.holdStopped()
         defer { if let stopped { close(stopped) } }
-        var applier = SyncApplier(workspace: record.workspace, upper: layout.upper, journalPath: layout.syncJournal)
-        // A running sandbox's overlay is mounted over the upper: applied entries stay in it (the
-        // host now equals them) and leave when the sandbox has stopped.
-        applier.keepUpper = stopped == nil
-        applier.moveFiles = stopped != nil
-        let recovered = dryRun ? nil : try applier.recover()
+        let basePolicy = try policy(paths: paths, workspace: record.workspace).overriding(scannerConfig: gitleaksConfig, flagArchives: flagArchives)
+        let profileFile = profile.flatMap { try? profileSource(paths: paths, reference: $0) }
+        // One scanner (its rules compiled once) for every target.
+        let scanner = try SyncGate(policy: basePolicy, scannerCache: paths.scannerCache).scanner
         // Running: the agent may rewrite a file the moment the gate has read it. Every changed file
         // is copied into cordon's state as the change set is read; the gate scans the copy and the
         // apply writes the copy, so exactly the bytes checked reach the host.
-        try AnchoredDirectory.removeTree(layout.snapshot)
-        defer { try? AnchoredDirectory.removeTree(layout.snapshot) }
-        // A dry run applies nothing, so it reads the live upper: no copy of the change set.
-        let loaded = try SandboxChanges.load(name: sandbox.name, layout: layout, snapshot: stopped == nil && !dryRun ? layout.snapshot : nil)
-        if loaded.changeSet.contents != layout.upper { applier.source = loaded.changeSet.contents }
-        var gatePolicy = try policy(paths: paths, workspace: record.workspace).overriding(scannerConfig: gitleaksConfig, flagArchives: flagArchives)
-        // The sandbox's own profile and the files it names, and cordon's config and state: never synced.
-        gatePolicy.protectedPaths = ProtectedPath.forSandbox(record: record, paths: paths)
-        if let profile, let source = try? profileSource(paths: paths, reference: profile) {
-            gatePolicy.protectedPaths += ProtectedPath.inside(workspace: record.workspace, files: [(source, "the profile given with --profile")])
+        defer { for target in loaded.targets { try? AnchoredDirectory.removeTree(target.snapshot) } }
+        var checked: [Checked] = []
+        var recovered: [String] = []
+        for target in loaded.targets {
+            var applier = SyncApplier(workspace: target.host, upper: target.upper, journalPath: target.journal)
+            // A running sandbox's overlay is mounted over the upper: applied entries stay in it (the
+            // host now equals them) and leave when the sandbox has stopped.
+            applier.keepUpper = stopped == nil
+            applier.moveFiles = stopped != nil
+            if !dryRun, let done = try applier.recover() { recovered.append(target.mount == nil ? done : "\(target.label): \(done)") }
+            try AnchoredDirectory.removeTree(target.snapshot)
+            // A dry run applies nothing, so it reads the live upper: no copy of the change set.
+            let set = try target.changeSet(snapshot: stopped == nil && !dryRun ? target.snapshot : nil)
+            if set.contents != target.upper { applier.source = set.contents }
+            var gatePolicy = basePolicy
+            // The sandbox's own profile and the files it names, and cordon's config and state: never
+            // synced, into the workspace or into a mount's host directory.
+            gatePolicy.protectedPaths = ProtectedPath.forSandbox(record: record, paths: paths, root: target.host)
+            if let profileFile {
+                gatePolicy.protectedPaths += ProtectedPath.inside(workspace: target.host, files: [(profileFile, "the profile given with --profile")])
+            }
+            var report = try SyncGate(policy: gatePolicy, scanner: scanner).evaluate(set, created: loaded.created)
+            // What an earlier sync of the running sandbox wrote is no change of the user's.
+            let writes = HostWrites.load(from: target.hostWrites)
+            report.findings = writes.droppingOwnConflicts(report.findings, workspace: target.host)
+            checked.append(Checked(target: target, applier: applier, changeSet: set, report: report, writes: writes))
         }
-        let gate = try SyncGate(policy: gatePolicy, scannerCache: paths.scannerCache)
-        var report = try gate.evaluate(loaded.changeSet, created: loaded.created)
-        // What an earlier sync of the running sandbox wrote is no change of the user's.
-        var writes = HostWrites.load(from: layout.hostWrites)
-        report.findings = writes.droppingOwnConflicts(report.findings, workspace: record.workspace)
+        let recoveredText = recovered.isEmpty ? nil : recovered.joined(separator: "\n")
 
         let format = try OutputFormat(json: json, sarif: sarif)
-        var approve = yes
+        func decide(approve: Bool, partial: Bool) -> SyncDecision {
+            SyncDecision(plans: checked.map { SyncPlan(report: $0.report, approve: approve, force: force) }, partial: partial)
+        }
+        var decision = decide(approve: yes, partial: partial)
         let interactive = !yes && !auto && !dryRun && format == .text && isatty(0) == 1
-        var plan = SyncPlan(report: report, approve: approve, force: force)
-        if interactive && !plan.apply.isEmpty && plan.held.contains(where: { plan.onlyNeedsApproval($0) }) {
-            printHuman(report, plan: plan, recovered: recovered)
-            print("Approve the flagged host-execution changes and apply? [y/N] ", terminator: "")
-            approve = (readLine() ?? "").lowercased().hasPrefix("y")
-            plan = SyncPlan(report: report, approve: approve, force: force)
-        } else if interactive && !plan.apply.isEmpty {
-            printHuman(report, plan: plan, recovered: recovered)
-            print("Apply \(plan.apply.count) changes to \(record.workspace)? [y/N] ", terminator: "")
-            guard (readLine() ?? "").lowercased().hasPrefix("y") else {
-                print("nothing applied")
-                return
+        if format == .text { printHuman(checked, decision: decision, recovered: recoveredText) }
+        if interactive {
+            let approved = decide(approve: true, partial: partial)
+            if let choices = SyncChoices.make(decision: decision, approved: approved, destinations: destinations(checked, decision: decision)) {
+                switch ask(choices, checked: checked) {
+                case .apply: break
+                case .approve: decision = decide(approve: true, partial: true)
+                case .partial: decision.partial = true
+                case .showFindings, .abort:
+                    print("nothing applied")
+                    if decision.held > 0 { throw ExitCode(1) }
+                    return
+                }
             }
         }
 
-        let everything = plan.held.isEmpty
-        let toApply = (everything || partial) ? plan.apply : []
-        var applied: [String] = []
-        if !dryRun && !toApply.isEmpty {
-            applied = try applier.apply(toApply, allChanges: report.changes).applied
-            // Running: the upper keeps what was applied, and the next sync reads it again.
-            if stopped == nil {
-                try writes.record(applied, workspace: record.workspace)
-                try writes.save(to: layout.hostWrites)
+        var applied: [[String]] = checked.map { _ in [] }
+        if !dryRun {
+            for (index, changes) in decision.toApply.enumerated() where !changes.isEmpty {
+                var entry = checked[index]
+                applied[index] = try entry.applier.apply(changes, allChanges: entry.report.changes).applied
+                // Running: the upper keeps what was applied, and the next sync reads it again.
+                if stopped == nil {
+                    try entry.writes.record(applied[index], workspace: entry.target.host)
+                    try entry.writes.save(to: entry.target.hostWrites)
+                }
+                checked[index] = entry
             }
         }
         if !dryRun {
+            let held = decision.plans.map { $0.held.map(\.path) }
             AuditLog.record(
-                [.sync(via: "sync", applied: applied, held: plan.held.map(\.path))], layout: layout, sandbox: sandbox.name, warn: { Console.note($0) })
+                [Self.auditRecord(targets: checked.map(\.target), applied: applied, held: held)], layout: layout, sandbox: sandbox.name,
+                warn: { Console.note($0) })
         }
-        let code: Int32 = plan.held.isEmpty ? 0 : 1
+        let code: Int32 = decision.held == 0 ? 0 : 1
         switch format {
         case .json:
-            try JSONOutput.print(
-                Report(
-                    sandbox: sandbox.name, dryRun: dryRun, applied: dryRun ? plan.apply.map(\.path) : applied, held: plan.held.map(\.path),
-                    findings: report.findings, summary: loaded.changeSet.summary, recovered: recovered, exitCode: code))
-        case .sarif:
-            print(SARIFReport.json(findings: report.findings, toolVersion: CordonVersion.string))
-        case .text:
-            if !interactive { printHuman(report, plan: plan, recovered: recovered) }
-        }
-        if format == .text {
-            if dryRun {
-                print("dry run: \(plan.apply.count) changes would apply, \(plan.held.count) held")
-            } else if toApply.isEmpty && !plan.held.isEmpty {
-                print(
-                    "nothing applied: \(plan.held.count) change\(plan.held.count == 1 ? "" : "s") held back"
-                        + (partial ? "" : " (use --partial to apply the clean ones)"))
-            } else {
-                print("applied \(applied.count) changes to \(record.workspace)" + (plan.held.isEmpty ? "" : ", \(plan.held.count) held back"))
+            // A dry run lists what the same command without --dry-run would apply.
+            let listed = dryRun ? decision.toApply.map { $0.map(\.path) } : applied
+            var report = Report(
+                sandbox: sandbox.name, dryRun: dryRun, applied: [], held: [], findings: [], summary: .init(), recovered: recoveredText,
+                exitCode: code)
+            for (index, entry) in checked.enumerated() {
+                let held = decision.plans[index].held.map(\.path)
+                if let mount = entry.target.mount {
+                    report.mounts.append(
+                        MountReport(
+                            mount: mount.sandbox, host: mount.host, applied: listed[index], held: held, findings: entry.report.findings,
+                            summary: entry.changeSet.summary))
+                } else {
+                    (report.applied, report.held, report.findings, report.summary) = (listed[index], held, entry.report.findings, entry.changeSet.summary)
+                }
             }
+            try JSONOutput.print(report)
+        case .sarif:
+            // A mount's findings name its paths as the sandbox sees them.
+            print(SARIFReport.json(findings: checked.flatMap { shownFindings($0) }, toolVersion: CordonVersion.string))
+        case .text:
+            let done = dryRun ? nil : applied.reduce(0) { $0 + $1.count }
+            print(decision.outcome(destinations: destinations(checked, decision: decision), dryRun: dryRun, applied: done))
         }
         if code != 0 { throw ExitCode(code) }
+    }
+
+    /// Asks at the terminal until the answer is a choice that decides (showing the findings asks again).
+    private func ask(_ choices: SyncChoices, checked: [Checked]) -> SyncChoices.Choice {
+        while true {
+            if !choices.listing.isEmpty { print(choices.listing) }
+            print(choices.question, terminator: "")
+            fflush(nil)
+            let choice = choices.choice(for: readLine())
+            guard choice == .showFindings else { return choice }
+            printFindings(checked)
+        }
+    }
+
+    /// The host directories that get changes from `decision` (the workspace first).
+    private func destinations(_ checked: [Checked], decision: SyncDecision) -> [String] {
+        zip(checked, decision.plans).filter { !$0.1.apply.isEmpty }.map(\.0.target.host)
     }
 
     private func profileSource(paths: CordonPaths, reference: String) throws -> String {
@@ -215,14 +281,26 @@ struct SyncCommand: ParsableCommand {
             maxTotalSize: sync.maxTotalSize, gitleaksConfig: sync.gitleaksConfig)
     }
 
-    private func printHuman(_ report: SyncGate.Report, plan: SyncPlan, recovered: String?) {
+    private func printHuman(_ checked: [Checked], decision: SyncDecision, recovered: String?) {
         if let recovered { print(recovered) }
-        if report.changes.isEmpty { print("\(sandbox.name): no changes") }
-        let held = Set(plan.held.map(\.path))
-        for change in report.changes {
-            let mark = held.contains(change.path) ? "held" : "ok"
-            print("\(DiffCommand.line(change, stat: false))  [\(mark)]")
+        if checked.allSatisfy({ $0.report.changes.isEmpty }) { print("\(sandbox.name): no changes") }
+        for (entry, plan) in zip(checked, decision.plans) {
+            let held = Set(plan.held.map(\.path))
+            for change in entry.report.changes {
+                // A clean entry of a change set that something else holds back applies only with --partial.
+                let mark = held.contains(change.path) ? "held" : decision.applies ? "ok" : "clean, held with the set"
+                print("\(DiffCommand.line(change, stat: false, shown: entry.target.shown(change.path)))  [\(mark)]")
+            }
         }
-        for finding in report.findings.sorted(by: { $0.severity > $1.severity }) { print(finding.rendered) }
+        printFindings(checked)
+    }
+
+    private func printFindings(_ checked: [Checked]) {
+        for finding in checked.flatMap({ shownFindings($0) }).sorted(by: { $0.severity > $1.severity }) { print(finding.rendered) }
+    }
+
+    /// The target's findings with their paths as cordon shows them (a mount's as `/data/x`).
+    private func shownFindings(_ entry: Checked) -> [Finding] {
+        entry.report.findings.map(entry.target.shown)
     }
 }
