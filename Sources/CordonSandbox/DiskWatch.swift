@@ -84,15 +84,20 @@ final class DiskWatch: Sendable {
     /// `initPID` and `sandboxPaths` (the writable overlays' paths inside): files the sandbox's
     /// processes deleted there but hold open still take space in the upper's file system, and
     /// count. `emptyAtStart`: the upper layers held nothing when the sandbox was made, so the
-    /// first measurement waits a period (a measurement before the agent's first instruction
-    /// can only read zero; it would take a CPU from the sandbox's own start-up for nothing).
+    /// first measurement is taken as read (zero, now) instead of made: made before the agent's
+    /// first instruction it can only read zero, and it took a CPU from the sandbox's start-up.
     func start(
         initPID: Int32, sandboxPaths: [String], emptyAtStart: Bool = false, freeze: @escaping @Sendable () throws(SystemError) -> String,
         report: @escaping @Sendable (Trip) -> Void
     ) {
         let job = Background { [self] () throws(CordonError) in
             var previous: (usage: Usage, at: Double)?
-            if emptyAtStart, waitForStop(seconds: period) { return }
+            if emptyAtStart {
+                // What that first measurement would have read, and when: the next one has a rate
+                // to shorten its wait by, exactly as if it had been taken.
+                previous = (Usage(), WallClock.monotonic())
+                if waitForStop(seconds: period) { return }
+            }
             while true {
                 let began = WallClock.monotonic()
                 var usage = Self.measure(uppers)

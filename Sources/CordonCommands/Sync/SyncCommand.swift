@@ -206,10 +206,11 @@ struct SyncCommand: ParsableCommand {
             }
         }
         if !dryRun {
-            let held = decision.plans.map { $0.held.map(\.path) }
-            AuditLog.record(
-                [Self.auditRecord(targets: checked.map(\.target), applied: applied, held: held)], layout: layout, sandbox: sandbox.name,
-                warn: { Console.note($0) })
+            // Paths under an overlay mount are recorded as the sandbox sees them.
+            func seen(_ index: Int, _ path: String) -> String { checked[index].target.mount.map { $0.sandbox + "/" + path } ?? path }
+            let appliedPaths = applied.enumerated().flatMap { index, paths in paths.map { seen(index, $0) } }
+            let heldPaths = decision.plans.enumerated().flatMap { index, plan in plan.held.map { seen(index, $0.path) } }
+            AuditLog.record([.sync(via: "sync", applied: appliedPaths, held: heldPaths)], layout: layout, sandbox: sandbox.name, warn: { Console.note($0) })
         }
         let code: Int32 = decision.held == 0 ? 0 : 1
         switch format {
