@@ -67,6 +67,21 @@ ssize_t ccordon_recv_fds(int sock, int *fds, int max, int *count, void *buffer, 
     return n;
 }
 
+int ccordon_unix_accept(int listener, unsigned int *uid) {
+    int fd;
+    do { fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC); } while (fd < 0 && errno == EINTR);
+    if (fd < 0) return -errno;
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    *uid = (unsigned int)cred.uid;
+    return fd;
+}
+
 int ccordon_unix_connect(const char *path) {
     struct sockaddr_un addr;
     memset(&addr, 0, sizeof addr);

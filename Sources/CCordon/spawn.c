@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <spawn.h>
 #include <sys/ioctl.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -157,6 +159,56 @@ void ccordon_signal_pipe_reset(const int *signals, int count) {
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = SIG_DFL;
     for (int i = 0; i < count; i++) sigaction(signals[i], &sa, NULL);
+}
+
+int ccordon_spawn_detached(const char *path, char *const argv[], char *const envp[], const int *fds, int count) {
+    if (count < 0 || count > 16) return -EINVAL;
+    // Out of the way first, so that moving one into place never overwrites another.
+    int high[16];
+    for (int i = 0; i < count; i++) {
+        high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 64);
+        if (high[i] < 0) {
+            int e = errno;
+            for (int k = 0; k < i; k++) close(high[k]);
+            return -e;
+        }
+    }
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attrs;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawnattr_init(&attrs);
+    for (int i = 0; i < count; i++) posix_spawn_file_actions_adddup2(&actions, high[i], i);
+    posix_spawn_file_actions_addclosefrom_np(&actions, count);
+    sigset_t all, none;
+    sigfillset(&all);
+    sigemptyset(&none);
+    posix_spawnattr_setsigdefault(&attrs, &all);
+    posix_spawnattr_setsigmask(&attrs, &none);
+    posix_spawnattr_setflags(&attrs, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    pid_t pid = 0;
+    int rc = posix_spawn(&pid, path, &actions, &attrs, argv, envp);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attrs);
+    for (int i = 0; i < count; i++) close(high[i]);
+    return rc == 0 ? (int)pid : -rc;
+}
+
+int ccordon_signalfd(const int *signals, int count) {
+    sigset_t mask;
+    sigemptyset(&mask);
+    for (int i = 0; i < count; i++) sigaddset(&mask, signals[i]);
+    if (sigprocmask(SIG_BLOCK, &mask, NULL) != 0) return -errno;
+    int fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    return fd < 0 ? -errno : fd;
+}
+
+int ccordon_signalfd_next(int fd) {
+    struct signalfd_siginfo info;
+    ssize_t n;
+    do { n = read(fd, &info, sizeof info); } while (n < 0 && errno == EINTR);
+    if (n < 0) return errno == EAGAIN ? 0 : -errno;
+    if (n != (ssize_t)sizeof info) return 0;
+    return (int)info.ssi_signo;
 }
 
 int ccordon_pidfd_send_signal(int pidfd, int sig) {

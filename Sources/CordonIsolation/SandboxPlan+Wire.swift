@@ -7,7 +7,7 @@
 /// then elements, optionals and enums a tag byte then the payload.
 extension SandboxPlan {
     /// Bumped whenever the layout changes: cordon and cordon-init must come from one build.
-    static let wireMagic: [UInt8] = Array("cordon-plan/2\n".utf8)
+    static let wireMagic: [UInt8] = Array("cordon-plan/3\n".utf8)
 
     public struct WireError: Error, Sendable, CustomStringConvertible, Equatable {
         public var message: String
@@ -35,6 +35,7 @@ extension SandboxPlan {
             w.u64(limit.value)
         }
         w.bool(unshareCgroup)
+        w.bool(idle)
         w.strings(command)
         w.strings(environment)
         w.string(workingDirectory)
@@ -70,6 +71,7 @@ extension SandboxPlan {
             limits.append(ResourceLimit(resource: Int32(bitPattern: try r.u32()), name: try r.string(), value: try r.u64()))
         }
         let unshareCgroup = try r.bool()
+        let idle = try r.bool()
         let command = try r.strings()
         let environment = try r.strings()
         let workingDirectory = try r.string()
@@ -89,10 +91,11 @@ extension SandboxPlan {
             resourceLimits: limits, unshareCgroup: unshareCgroup, command: command, environment: environment,
             workingDirectory: workingDirectory, terminal: terminal, network: network)
         self.trees = trees
+        self.idle = idle
     }
 }
 
-private struct WireWriter {
+struct WireWriter {
     var out: [UInt8] = []
 
     mutating func u8(_ v: UInt8) { out.append(v) }
@@ -142,7 +145,7 @@ private struct WireWriter {
     }
 }
 
-private struct WireReader {
+struct WireReader {
     let bytes: [UInt8]
     var at = 0
 

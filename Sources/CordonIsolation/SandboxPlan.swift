@@ -120,6 +120,9 @@ public struct SandboxPlan: Sendable, Codable, Equatable {
     /// stdin/stdout/stderr are a pty slave: make it the agent's controlling terminal.
     public var terminal: Bool
     public var network: Network
+    /// A sandbox brought `up`: no command; init stays as PID 1, reaps, and runs the commands the
+    /// supervisor asks for on its exec channel (`ExecWire`), which comes after the trees.
+    public var idle: Bool = false
 
     public init(
         root: String, hostname: String, steps: [Step], user: User, writable: [String], writeFiles: [String],

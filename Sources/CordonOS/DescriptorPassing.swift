@@ -44,6 +44,13 @@ public enum DescriptorPassing {
         return fd
     }
 
+    /// Accepts a connection on `listener` (close-on-exec) with its peer's uid; nil on failure.
+    public static func accept(_ listener: Int32) -> (fd: Int32, uid: UInt32)? {
+        var uid: UInt32 = 0
+        let fd = ccordon_unix_accept(listener, &uid)
+        return fd >= 0 ? (fd, uid) : nil
+    }
+
     private static func failure(_ what: String, _ rc: Int32) -> CordonError {
         CordonError(.systemCall, what, cause: String(cString: strerror(-rc)))
     }

@@ -35,3 +35,20 @@ public enum ProcessDescriptor {
         if rc < 0 { throw CordonError(.systemCall, "cannot send signal \(signal) (pidfd \(pidfd))", cause: String(cString: strerror(-rc))) }
     }
 }
+
+/// Signals read from a descriptor (signalfd) instead of delivered: cordon-init polls them beside
+/// its exec channel.
+public enum SignalDescriptor {
+    /// Blocks `signals` and returns a signalfd for them (close-on-exec, non-blocking).
+    public static func open(_ signals: [Int32]) throws(SystemError) -> Int32 {
+        let fd = signals.withUnsafeBufferPointer { ccordon_signalfd($0.baseAddress, Int32($0.count)) }
+        if fd < 0 { throw SystemError("watch signals", "(signalfd)", errno: -fd) }
+        return fd
+    }
+
+    /// The next pending signal, nil when none is.
+    public static func next(_ fd: Int32) -> Int32? {
+        let sig = ccordon_signalfd_next(fd)
+        return sig > 0 ? sig : nil
+    }
+}

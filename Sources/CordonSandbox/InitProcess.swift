@@ -21,6 +21,10 @@ final class InitProcess {
     private let path: String
     private var execChecked = false
     private var exitStatus: Int32?
+    /// A sandbox brought `up`: the supervisor's end of init's exec channel (`ExecWire`), and
+    /// init's end until it goes with the plan.
+    private(set) var execChannel: Int32 = -1
+    private var execChild: Int32 = -1
 
     /// Starts `path` in fresh user, mount, pid, ipc, uts (and net, unless `network` is host)
     /// namespaces; root inside is the caller (`uid`/`gid`), or with `range` (cordon run as root)
@@ -117,7 +121,12 @@ final class InitProcess {
     /// byte carries `trees` (the detached mounts `plan.trees` names; none rootless).
     func sendPlan(_ bytes: [UInt8], trees: [Int32] = []) throws(CordonError) {
         guard let first = bytes.first else { throw CordonError(.sandboxSetup, "cannot hand an empty plan to cordon-init") }
-        do throws(CordonError) { try DescriptorPassing.send(trees, message: [first], over: plan.parent) } catch {
+        let attached = execChild >= 0 ? trees + [execChild] : trees
+        defer {
+            if execChild >= 0 { close(execChild) }
+            execChild = -1
+        }
+        do throws(CordonError) { try DescriptorPassing.send(attached, message: [first], over: plan.parent) } catch {
             throw CordonError(.sandboxSetup, "cannot hand the plan to cordon-init", cause: error.cause)
         }
         try plan.send(Array(bytes.dropFirst()))
@@ -173,14 +182,24 @@ final class InitProcess {
     /// What init wrote on its error channel (empty when the command started).
     func setupErrors() -> [UInt8] { (try? FileIO.readAll(fd: errors, limit: 65536)) ?? [] }
 
+    /// Opens the exec channel of a sandbox brought `up` (before the plan is sent).
+    func openExecChannel() throws(CordonError) {
+        guard execChannel < 0 else { return }
+        let pair = try socketPair(SOCK_SEQPACKET)
+        execChannel = pair.parent
+        execChild = pair.child
+    }
+
     private func closeChannels() {
         if limits >= 0 { close(limits); limits = -1 }
+        if execChild >= 0 { close(execChild); execChild = -1 }
         plan.closeParent()
         if let capture { close(capture.parent); self.capture = nil }
     }
 
     deinit {
         closeChannels()
+        if execChannel >= 0 { close(execChannel) }
         close(errors)
         close(process.pidfd)
     }

@@ -28,6 +28,12 @@ public struct SandboxEvent: Sendable, Equatable, Codable {
         case diskLimit(DiskLimit)
         /// A yolo-mode automatic sync round that did something, or could not.
         case sync(Sync)
+        /// A sandbox brought `up` is ready: its detached supervisor serves `cordon exec`.
+        case up(supervisorPID: Int)
+        /// A sandbox brought `up` stopped (`cordon down`, or its init exited): `status` is init's.
+        case down(status: Int)
+        /// A command `cordon exec` ran in it, and its exit status (126/127: it could not run).
+        case exec(argv: [String], exit: Int)
 
         /// The `event` field.
         public var name: String {
@@ -38,6 +44,9 @@ public struct SandboxEvent: Sendable, Equatable, Codable {
             case .exit: "exit"
             case .diskLimit: "disk_limit"
             case .sync: "sync"
+            case .up: "up"
+            case .down: "down"
+            case .exec: "exec"
             }
         }
     }
@@ -215,11 +224,17 @@ public struct SandboxEvent: Sendable, Equatable, Codable {
             case .exit(let exit): exit.fields
             case .diskLimit(let limit): limit.fields
             case .sync(let sync): sync.fields
+            case .up(let pid): [("supervisor_pid", .int(pid))]
+            case .down(let status): [("status", .int(status))]
+            case .exec(let argv, let exit): [("argv", .array(argv.map { .string($0) })), ("exit", .int(exit))]
             }
         return [("time", .string(time)), ("event", .string(kind.name)), ("sandbox", .string(sandbox))] + own
     }
 
-    enum CodingKeys: String, CodingKey { case time, event, sandbox, state, error }
+    enum CodingKeys: String, CodingKey {
+        case time, event, sandbox, state, error, status, argv, exit
+        case supervisorPID = "supervisor_pid"
+    }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -233,6 +248,9 @@ public struct SandboxEvent: Sendable, Equatable, Codable {
         case "exit": kind = .exit(try Exit(from: decoder))
         case "disk_limit": kind = .diskLimit(try DiskLimit(from: decoder))
         case "sync": kind = .sync(try Sync(from: decoder))
+        case "up": kind = .up(supervisorPID: try c.decode(Int.self, forKey: .supervisorPID))
+        case "down": kind = .down(status: try c.decode(Int.self, forKey: .status))
+        case "exec": kind = .exec(argv: try c.decode([String].self, forKey: .argv), exit: try c.decode(Int.self, forKey: .exit))
         default: throw DecodingError.dataCorruptedError(forKey: .event, in: c, debugDescription: "unknown event \"\(event)\"")
         }
     }
@@ -249,6 +267,11 @@ public struct SandboxEvent: Sendable, Equatable, Codable {
         case .exit(let exit): try exit.encode(to: encoder)
         case .diskLimit(let limit): try limit.encode(to: encoder)
         case .sync(let sync): try sync.encode(to: encoder)
+        case .up(let pid): try c.encode(pid, forKey: .supervisorPID)
+        case .down(let status): try c.encode(status, forKey: .status)
+        case .exec(let argv, let exit):
+            try c.encode(argv, forKey: .argv)
+            try c.encode(exit, forKey: .exit)
         }
     }
 }

@@ -24,6 +24,10 @@ public final class SandboxRunner {
         /// nothing then leaves nothing behind (its emptied directory may serve the next new
         /// sandbox, `SpareStateDirectories`). A name the user chose is kept.
         public var keepWhenEmpty: Bool = true
+        /// `cordon up`: no command; init stays up and runs what `cordon exec` asks for (see
+        /// `ExecService`) until the sandbox is stopped. `onReady` is called once it serves.
+        public var idle = false
+        public var onReady: (@Sendable () -> Void)?
 
         public init(name: String, workspace: String, command: [String], initPath: String, profileSource: String, allowTerminal: Bool = true) {
             self.allowTerminal = allowTerminal
@@ -112,6 +116,7 @@ public final class SandboxRunner {
             range = try IdentityRange.forSandbox(directory: SandboxLayout(paths: paths, name: options.name).directory)
         }
         let sandbox = try InitProcess.start(path: options.initPath, terminal: pty, network: profile.network, uid: host.uid, gid: host.gid, range: range)
+        if options.idle { try sandbox.abortingOnFailure { () throws(CordonError) in try sandbox.openExecChannel() } }
         let (workspace, layout) = try sandbox.abortingOnFailure { () throws(CordonError) in
             let workspace = try resolveWorkspace(options.workspace)
             let layout = SandboxLayout(paths: paths, name: options.name)
@@ -207,6 +212,7 @@ public final class SandboxRunner {
                             consoleDevice: pty?.slavePath, fileSizeLimit: disk?.limits.bytes ?? diskLimits(layout: layout).bytes,
                             machineID: identity.value, bootID: SandboxIdentifiers.newBootID()
                         ))
+                    plan.idle = options.idle
                     try prepareDataDirectories(plan: plan)
                     for upper in overlays.retireStaleScratch() {
                         warn(
@@ -223,6 +229,7 @@ public final class SandboxRunner {
                     try sandbox.sendPlan(plan.wireBytes(), trees: trees.fds)
                     // A new machine-id is kept once the plan is on its way: init does not wait for the file.
                     try identity.save()
+                    if options.idle { try startExecService(sandbox: sandbox, name: options.name, layout: layout, events: events, onReady: options.onReady) }
                     overlays.deleteRetiredInBackground()
                     disk?.start(
                         initPID: pid, sandboxPaths: plan.overlayTargets, emptyAtStart: emptyAtStart,
@@ -290,6 +297,7 @@ public final class SandboxRunner {
         let synced = yolo?.stop()
         disk?.stop()
         let oom = cgroup?.oomKills ?? 0
+        if options.idle { events.append(SandboxEvent(sandbox: options.name, .down(status: Int(status)))) }
         events.append(
             SandboxEvent(
                 sandbox: options.name,
@@ -315,6 +323,20 @@ public final class SandboxRunner {
         guard SpareStateDirectories.empty(layout.directory) else { return false }
         OverlayLayers.removeTree(layout.directory)
         return FileIO.kind(layout.directory, followSymlinks: false) == .missing
+    }
+
+    /// `cordon up`: serves `cordon exec` on `<sandbox>/exec.sock` once init says the sandbox is
+    /// built; `onReady` then (and an `up` event). `cordon down` asks init to end the sandbox.
+    func startExecService(
+        sandbox: InitProcess, name: String, layout: SandboxLayout, events: JSONLinesWriter, onReady: (@Sendable () -> Void)?
+    ) throws(CordonError) {
+        let service = try ExecService(
+            channel: sandbox.execChannel, socketPath: layout.execSocket, sandbox: name, events: events,
+            onReady: {
+                events.append(SandboxEvent(sandbox: name, .up(supervisorPID: Int(getpid()))))
+                onReady?()
+            })
+        service.start()
     }
 
     /// The end of a new sandbox's run that left changes in its upper layers: its record (which

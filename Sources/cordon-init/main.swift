@@ -25,7 +25,8 @@ if CommandLine.arguments.dropFirst().first == CaptureInstaller.probeArgument {
 
 let plan: SandboxPlan
 // The plan's first byte carries the detached mounts the supervisor opened for it (none rootless).
-var trees = [Int32](repeating: -1, count: SandboxPlan.maxTrees)
+// A sandbox brought `up` gets its exec channel after them.
+var trees = [Int32](repeating: -1, count: SandboxPlan.maxTrees + 1)
 var treeCount: Int32 = 0
 do {
     var first: UInt8 = 0
@@ -38,9 +39,12 @@ do {
     fail("cannot read the sandbox plan: \(error)")
 }
 
+var execChannel: Int32 = -1
 do {
-    let received = Array(trees.prefix(Int(max(treeCount, 0))))
+    var received = Array(trees.prefix(Int(max(treeCount, 0))))
+    if plan.idle, received.count == plan.trees.count + 1 { execChannel = received.removeLast() }
     guard received.count == plan.trees.count else { fail("the plan names \(plan.trees.count) mounts but \(received.count) came with it") }
+    guard !plan.idle || execChannel >= 0 else { fail("the plan of a sandbox brought up came without its exec channel") }
     try PlanExecutor(plan: plan, trees: received).buildSandbox()
     received.forEach { close($0) }
 } catch {
@@ -48,6 +52,10 @@ do {
 }
 
 let supervisor = AgentSupervisor(plan: plan)
+if plan.idle {
+    close(SandboxPlan.errorDescriptor)
+    supervisor.runIdle(channel: execChannel)
+}
 let executable: String
 switch supervisor.resolveCommand() {
 case .success(let path): executable = path

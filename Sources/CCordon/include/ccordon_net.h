@@ -35,6 +35,10 @@ int ccordon_capture_rules(uint16_t relay_port, uint16_t proxy_port, uint16_t dns
 int ccordon_capture_link_remove(const char *name);
 
 /// A connected unix stream socket to `path` (close-on-exec), or -errno.
+/// Accepts a connection on unix listener `listener` (close-on-exec); `*uid` is the peer's uid
+/// (SO_PEERCRED). The descriptor, or -errno.
+int ccordon_unix_accept(int listener, unsigned int *uid);
+
 int ccordon_unix_connect(const char *path);
 
 /// A unix stream socket bound to `path` (a stale socket there is replaced; anything else there is

@@ -53,6 +53,18 @@ int ccordon_signal_pipe(const int *signals, int count);
 /// Restore the default disposition of `signals`.
 void ccordon_signal_pipe_reset(const int *signals, int count);
 
+/// posix_spawn of `path` in a session of its own, default signal dispositions and an empty mask,
+/// `fds[i]` as its descriptor i and every other descriptor closed: a process that outlives its
+/// starter (no parent-death signal). Its pid, or -errno.
+int ccordon_spawn_detached(const char *path, char *const argv[], char *const envp[], const int *fds, int count);
+
+/// Blocks `signals` in the calling thread and returns a signalfd for them (close-on-exec,
+/// non-blocking), or -errno.
+int ccordon_signalfd(const int *signals, int count);
+
+/// The next signal pending on signalfd `fd`: its number, 0 when none is, or -errno.
+int ccordon_signalfd_next(int fd);
+
 /// Filters the sandbox's pty output: reads `len` bytes of `in`, writes at most `len` +
 /// CCORDON_RELAY_FILTER_SLACK bytes to `out` (`cap` is at least that), returns how many.
 typedef size_t (*ccordon_relay_filter)(void *ctx, const unsigned char *in, size_t len, unsigned char *out, size_t cap);

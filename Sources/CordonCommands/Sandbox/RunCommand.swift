@@ -68,35 +68,52 @@ struct RunRequest {
         // The supervisor stays resident for the whole run: the loader's table is dead weight.
         ProcessMemory.dropRelocationTable()
         return Console.exitOnError {
-            let paths = CordonPaths.current()
-            let host = HostFacts.current()
-            let currentDirectory = CurrentDirectory.path
-            let loaded = try ProfileLoader(paths: paths, homeDirectory: host.home).load(reference: profile, currentDirectory: currentDirectory)
-            var chosen = loaded.profile
-            if let mode { chosen.mode = mode }
-            let workspace = workspace ?? chosen.workspace ?? currentDirectory
-            // A profile the workspace's authors (or an earlier agent) could have written is used
-            // only with the content the user trusted; nothing is started before this check.
-            if case .untrusted(_, let previously) = try ProfileTrust.verdict(
-                for: loaded, workspace: workspace, currentDirectory: currentDirectory, paths: paths)
-            {
-                Console.note(
-                    TrustReport.untrusted(
-                        source: loaded.source, changed: previously != nil,
-                        grants: ProfileTrust.grants(loaded.profile), inputs: ProfileTrust.inputs(of: loaded)))
-                return 125
-            }
+            guard let start = try Self.load(profile: profile, workspace: workspace, mode: mode, currentDirectory: CurrentDirectory.path) else { return 125 }
             let sandboxName = name ?? SandboxName.generate()
             if name == nil { Console.note("cordon: sandbox \(sandboxName)") }
-            let runner = SandboxRunner(profile: chosen, paths: paths, host: host, warn: Console.note)
+            let runner = SandboxRunner(profile: start.profile, paths: start.paths, host: start.host, warn: Console.note)
             var options = SandboxRunner.Options(
-                name: sandboxName, workspace: workspace, command: command, initPath: try InitLocator.path(), profileSource: loaded.source)
+                name: sandboxName, workspace: start.workspace, command: command, initPath: try InitLocator.path(),
+                profileSource: start.loaded.source)
             // A sandbox under a made-up name that leaves nothing leaves no state directory either.
             options.keepWhenEmpty = name != nil
             let outcome = try runner.run(options)
-            Console.note(RunSummary.line(name: sandboxName, outcome: outcome, mode: chosen.mode))
+            Console.note(RunSummary.line(name: sandboxName, outcome: outcome, mode: start.profile.mode))
             return outcome.exitStatus
         }
+    }
+
+    /// What a sandbox starts from (`run`, `up`, the detached supervisor, `start`).
+    struct Start {
+        var paths: CordonPaths
+        var host: HostFacts
+        var loaded: LoadedProfile
+        /// The loaded profile with the command line's mode.
+        var profile: Profile
+        var workspace: String
+    }
+
+    /// Loads the profile as `run` does; nil (the trust report said why) when its content is not
+    /// the content the user trusted.
+    static func load(profile: String?, workspace: String?, mode: Profile.Mode?, currentDirectory: String) throws(CordonError) -> Start? {
+        let paths = CordonPaths.current()
+        let host = HostFacts.current()
+        let loaded = try ProfileLoader(paths: paths, homeDirectory: host.home).load(reference: profile, currentDirectory: currentDirectory)
+        var chosen = loaded.profile
+        if let mode { chosen.mode = mode }
+        let workspace = workspace ?? chosen.workspace ?? currentDirectory
+        // A profile the workspace's authors (or an earlier agent) could have written is used
+        // only with the content the user trusted; nothing is started before this check.
+        if case .untrusted(_, let previously) = try ProfileTrust.verdict(
+            for: loaded, workspace: workspace, currentDirectory: currentDirectory, paths: paths)
+        {
+            Console.note(
+                TrustReport.untrusted(
+                    source: loaded.source, changed: previously != nil,
+                    grants: ProfileTrust.grants(loaded.profile), inputs: ProfileTrust.inputs(of: loaded)))
+            return nil
+        }
+        return Start(paths: paths, host: host, loaded: loaded, profile: chosen, workspace: workspace)
     }
 
     /// `[--name N] [--profile P] [--workspace W] [--mode M] -- CMD [ARGS…]` (each option at most

@@ -1,0 +1,35 @@
+import ArgumentParser
+import CordonCore
+import CordonSandbox
+
+/// `cordon down NAME` / `cordon stop NAME`: stops a running sandbox; its changes are kept.
+struct DownCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "down",
+        abstract: "Stop a running sandbox (every process in it ends); its changes are kept for diff and sync.")
+
+    @OptionGroup var sandbox: SandboxSelection
+
+    func run() throws {
+        let status = Console.exitOnError {
+            let layout = try SandboxLifecycle.existing(sandbox)
+            try SandboxLifecycle.stop(name: sandbox.name, layout: layout)
+            Console.note("cordon: sandbox \(sandbox.name) stopped")
+            return 0
+        }
+        throw ExitCode(status)
+    }
+}
+
+/// `cordon stop NAME`: the same as `down`.
+struct StopCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "stop", abstract: "Stop a running sandbox (as `cordon down`).")
+
+    @OptionGroup var sandbox: SandboxSelection
+
+    func run() throws {
+        var down = DownCommand()
+        down.sandbox = sandbox
+        try down.run()
+    }
+}
