@@ -13,9 +13,10 @@ import Synchronization
 /// descriptor, reading the chain's end again whenever the log grew since its own last write, so
 /// records from several processes form one chain.
 ///
-/// For the other writers: `cordon exec` records its command with `execStarted`/`execEnded`
-/// (then lets the log go, which writes what is queued); `cordon down` and any command that ends
-/// a step call `AuditLog.record(_:layout:sandbox:warn:)` or `writeHead()`, which moves the head.
+/// For the other writers: the exec service of a sandbox brought up records each command with
+/// `execStarted`/`execEnded`; a command that ends a step outside the supervisor (`cordon sync`)
+/// calls `AuditLog.record(_:layout:sandbox:warn:)`, which also moves the head. `cordon down`
+/// ends the supervisor, whose stop writes the head.
 ///
 /// `append` writes now (commands). `post` queues for a writer thread and returns at once: the
 /// proxy calls it on its event loops, which must not wait for a disk. The queue is bounded: past

@@ -1,3 +1,4 @@
+import CordonAudit
 import CordonCore
 import CordonIsolation
 import CordonOS
@@ -16,8 +17,12 @@ final class ExecService: Sendable {
     private let sandbox: String
     private let events: JSONLinesWriter
     private let onReady: @Sendable () -> Void
+    /// The sandbox's audit log: each command and its exit status.
+    private let audit: AuditLog?
 
-    init(channel: Int32, socketPath: String, sandbox: String, events: JSONLinesWriter, onReady: @escaping @Sendable () -> Void) throws(CordonError) {
+    init(
+        channel: Int32, socketPath: String, sandbox: String, events: JSONLinesWriter, audit: AuditLog? = nil, onReady: @escaping @Sendable () -> Void
+    ) throws(CordonError) {
         let own = fcntl(channel, F_DUPFD_CLOEXEC, 0)
         guard own >= 0 else { throw CordonError(.systemCall, "cannot keep init's exec channel", cause: String(cString: strerror(errno))) }
         self.channel = own
@@ -25,6 +30,7 @@ final class ExecService: Sendable {
         self.sandbox = sandbox
         self.events = events
         self.onReady = onReady
+        self.audit = audit
     }
 
     func start() {
@@ -35,6 +41,7 @@ final class ExecService: Sendable {
     private struct Client {
         var id: UInt32?
         var argv: [String] = []
+        var audited: AuditLog.Exec?
     }
 
     private func serve() {
@@ -77,6 +84,7 @@ final class ExecService: Sendable {
                     byID.removeValue(forKey: id)
                     try? DescriptorPassing.send([], message: ExecWire.encode(.signal(id: id, signal: SIGKILL)), over: channel)
                     events.append(SandboxEvent(sandbox: sandbox, .exec(argv: client.argv, exit: 128 + Int(SIGKILL))))
+                    if let audited = client.audited { audit?.execEnded(audited, status: 128 + Int(SIGKILL)) }
                 }
                 close(fd)
             }
@@ -94,6 +102,7 @@ final class ExecService: Sendable {
                 case .exited(let id, let status), .failed(let id, let status, _):
                     guard let fd = byID.removeValue(forKey: id) else { continue }
                     events.append(SandboxEvent(sandbox: sandbox, .exec(argv: clients[fd]?.argv ?? [], exit: Int(status))))
+                    if let audited = clients[fd]?.audited { audit?.execEnded(audited, status: Int(status)) }
                     Self.send(reply, to: fd)
                     clients.removeValue(forKey: fd)
                     close(fd)
@@ -107,7 +116,7 @@ final class ExecService: Sendable {
                     let request = ExecWire.Request.exec(id: id, argv: argv, environment: environment, directory: directory, terminal: terminal)
                     do throws(CordonError) {
                         try DescriptorPassing.send(stdio, message: ExecWire.encode(request), over: channel)
-                        clients[fd] = Client(id: id, argv: argv)
+                        clients[fd] = Client(id: id, argv: argv, audited: audit?.execStarted(argv: argv, via: "exec"))
                         byID[id] = fd
                     } catch {
                         Self.send(.failed(id: 0, status: 125, message: "the sandbox is stopping"), to: fd)

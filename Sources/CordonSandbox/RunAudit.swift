@@ -54,8 +54,9 @@ final class RunAudit: Sendable {
         log.post(
             .start(
                 profile: profileSource, mode: profile.mode.rawValue, workspace: workspace, network: profile.network.rawValue,
-                diskLimitBytes: diskLimitBytes, via: "run"))
-        exec.withLock { $0 = log.execStarted(argv: command, via: "run") }
+                diskLimitBytes: diskLimitBytes, via: command.isEmpty ? "up" : "run"))
+        // `cordon up` runs no command of its own: its commands come through `cordon exec`.
+        if !command.isEmpty { exec.withLock { $0 = log.execStarted(argv: command, via: "run") } }
         yolo?.audit.withLock { $0 = log }
         guard let egress else { return }
         egress.log.observe { entry in

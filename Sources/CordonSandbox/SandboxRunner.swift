@@ -1,5 +1,6 @@
 public import CordonConfig
 public import CordonCore
+import CordonAudit
 import CordonIsolation
 public import CordonNet
 import CordonGate
@@ -229,7 +230,9 @@ public final class SandboxRunner {
                     try sandbox.sendPlan(plan.wireBytes(), trees: trees.fds)
                     // A new machine-id is kept once the plan is on its way: init does not wait for the file.
                     try identity.save()
-                    if options.idle { try startExecService(sandbox: sandbox, name: options.name, layout: layout, events: events, onReady: options.onReady) }
+                    if options.idle {
+                        try startExecService(sandbox: sandbox, name: options.name, layout: layout, events: events, audit: audit.log, onReady: options.onReady)
+                    }
                     overlays.deleteRetiredInBackground()
                     disk?.start(
                         initPID: pid, sandboxPaths: plan.overlayTargets, emptyAtStart: emptyAtStart,
@@ -334,10 +337,10 @@ public final class SandboxRunner {
     /// `cordon up`: serves `cordon exec` on `<sandbox>/exec.sock` once init says the sandbox is
     /// built; `onReady` then (and an `up` event). `cordon down` asks init to end the sandbox.
     func startExecService(
-        sandbox: InitProcess, name: String, layout: SandboxLayout, events: JSONLinesWriter, onReady: (@Sendable () -> Void)?
+        sandbox: InitProcess, name: String, layout: SandboxLayout, events: JSONLinesWriter, audit: AuditLog? = nil, onReady: (@Sendable () -> Void)?
     ) throws(CordonError) {
         let service = try ExecService(
-            channel: sandbox.execChannel, socketPath: layout.execSocket, sandbox: name, events: events,
+            channel: sandbox.execChannel, socketPath: layout.execSocket, sandbox: name, events: events, audit: audit,
             onReady: {
                 events.append(SandboxEvent(sandbox: name, .up(supervisorPID: Int(getpid()))))
                 onReady?()

@@ -111,7 +111,54 @@ struct AuditRunTests {
     }
 }
 
-/// Writes under an `overlay` mount are recorded under the mount's sandbox path.
+/// `cordon audit NAME --follow` prints what is there, then each record as it is appended.
+@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"), .timeLimit(.minutes(5)))
+struct AuditFollowTests {
+    @Test func followPrintsNewRecordsAsTheyAreAppended() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let run = try await h.sandbox("echo a > /workspace/a.txt", name: "fol")
+        #expect(run.status == 0, "\(run.stderr)")
+        let count = try AuditRunTests.records(h, "fol").count
+        let follower = try RunningProcess(
+            [SandboxHarness.cordon, "audit", "fol", "--follow", "--json"], environment: h.environment(), directory: h.workspace)
+        defer { follower.signal(SIGKILL) }
+        let lines = try await SandboxHarness.offPool { try (0..<count).map { _ in try follower.readLine() } }
+        #expect(lines.first?.contains("\"kind\":\"start\"") == true)
+        let sync = try await h.cordon(["sync", "fol"])
+        #expect(sync.status == 0, "\(sync.stderr)")
+        let next = try await SandboxHarness.offPool { try follower.readLine() }
+        #expect(next.contains("\"kind\":\"sync\"") && next.contains("a.txt"), "\(next)")
+    }
+}
+
+/// A sandbox brought up: its start, each `cordon exec` with its exit status, and its end when it
+/// is brought down (which writes the head).
+@Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"), .timeLimit(.minutes(5)))
+struct AuditLifecycleTests {
+    @Test func upExecAndDownAreRecorded() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let up = try await h.cordon(["up", "--name", "live", "--workspace", h.workspace])
+        #expect(up.status == 0, "\(up.stderr)")
+        let exec = try await h.cordon(["exec", "live", "--", "/bin/sh", "-c", "echo e > /workspace/e.txt; exit 4"], timeout: 60)
+        #expect(exec.status == 4, "\(exec.stderr)")
+        let down = try await h.cordon(["down", "live"], timeout: 60)
+        #expect(down.status == 0, "\(down.stderr)")
+        let records = try AuditRunTests.records(h, "live")
+        #expect(records.first?["kind"] as? String == "start" && records.first?["via"] as? String == "up", "\(records)")
+        let started = records.first { $0["kind"] as? String == "exec" }
+        #expect((started?["argv"] as? [String])?.last == "echo e > /workspace/e.txt; exit 4" && started?["via"] as? String == "exec", "\(records)")
+        let ended = records.first { $0["kind"] as? String == "exec_exit" }
+        #expect(ended?["status"] as? Int == 4 && ended?["exec_id"] as? Int == started?["exec_id"] as? Int, "\(records)")
+        #expect(records.contains { $0["kind"] as? String == "file_write" && $0["path"] as? String == "e.txt" })
+        #expect(records.last?["kind"] as? String == "exit")
+        let verified = try await h.cordon(["audit", "verify", "live"])
+        #expect(verified.status == 0 && verified.stdout == "ok: \(records.count) records, head matches\n", "\(verified.stdout)\(verified.stderr)")
+    }
+}
+
+/// Writes under an `overlay` mount are recorded under the mount's sandbox path, and so is their sync.
 @Suite(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"), .timeLimit(.minutes(5)))
 struct AuditOverlayMountTests {
     @Test func aWriteUnderAnOverlayMountIsRecorded() async throws {
@@ -128,6 +175,11 @@ struct AuditOverlayMountTests {
         #expect(
             records.contains { $0["kind"] as? String == "file_write" && $0["layer"] as? String == "/data" && $0["path"] as? String == "m.txt" },
             "\(records)")
+        // Its sync is recorded with the path as the sandbox sees it.
+        let sync = try await h.cordon(["sync", "mnt"])
+        #expect(sync.status == 0, "\(sync.stdout)\(sync.stderr)")
+        let last = try AuditRunTests.records(h, "mnt").last
+        #expect(last?["kind"] as? String == "sync" && last?["applied"] as? [String] == ["/data/m.txt"], "\(String(describing: last))")
     }
 }
 
