@@ -18,17 +18,7 @@ struct RunCommand: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: "Profile file or name (default: the built-in default profile).")
-    var profile: String?
-
-    @Option(name: .long, help: "Host directory mounted at /workspace (default: current directory).")
-    var workspace: String?
-
-    @Option(name: .long, help: "Filesystem mode: secure, yolo or unsafe (overrides the profile).")
-    var mode: Profile.Mode?
-
-    @Option(name: .long, help: "Sandbox name (default: generated and printed).")
-    var name: String?
+    @OptionGroup var launch: LaunchOptions
 
     @Argument(parsing: .captureForPassthrough, help: "The command and its arguments, after --.")
     var command: [String] = []
@@ -47,7 +37,7 @@ struct RunCommand: ParsableCommand {
         var argv = command
         if argv.first == "--" { argv.removeFirst() }
         guard !argv.isEmpty else { throw ValidationError("missing command: cordon run [OPTIONS] -- CMD [ARGS…]") }
-        let request = RunRequest(profile: profile, workspace: workspace, mode: mode, name: name, command: argv)
+        let request = RunRequest(profile: launch.profile, workspace: launch.workspace, mode: launch.mode, name: launch.name, command: argv)
         throw ExitCode(request.execute())
     }
 }

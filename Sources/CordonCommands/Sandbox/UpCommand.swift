@@ -19,25 +19,16 @@ struct UpCommand: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: "Profile file or name (default: the built-in default profile).")
-    var profile: String?
-
-    @Option(name: .long, help: "Host directory mounted at /workspace (default: current directory).")
-    var workspace: String?
-
-    @Option(name: .long, help: "Filesystem mode: secure, yolo or unsafe (overrides the profile).")
-    var mode: Profile.Mode?
-
-    @Option(name: .long, help: "Sandbox name (default: generated).")
-    var name: String?
+    @OptionGroup var launch: LaunchOptions
 
     @Flag(name: .long, help: "Print {\"version\":1,\"name\":…,\"state\":\"running\"} on stdout.")
     var json = false
 
     func run() throws {
         let status = Console.exitOnError {
-            let sandboxName = name ?? SandboxName.generate()
-            let options = SandboxLifecycle.UpOptions(profile: profile, workspace: workspace, mode: mode, directory: CurrentDirectory.path)
+            let sandboxName = launch.name ?? SandboxName.generate()
+            let options = SandboxLifecycle.UpOptions(
+                profile: launch.profile, workspace: launch.workspace, mode: launch.mode, directory: CurrentDirectory.path)
             guard try SandboxLifecycle.bringUp(name: sandboxName, options: options) != nil else { return 125 }
             if json {
                 JSONOutput.print([("name", .string(sandboxName)), ("state", .string("running"))])
