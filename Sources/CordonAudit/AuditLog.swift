@@ -47,7 +47,10 @@ public final class AuditLog: Sendable {
     }
 
     deinit {
-        flush()
+        // Not `flush()`: the last reference can go on the queue itself (a drain block holding
+        // it finishes after every other owner let go), where `queue.sync` traps. Nothing else can
+        // reach the log now and no block is pending (each holds a reference): drain here.
+        drain()
         close(fd)
     }
 

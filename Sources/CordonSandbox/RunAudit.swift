@@ -91,7 +91,11 @@ final class RunAudit: Sendable {
         let duration = Int((WallClock.monotonic() - started) * 1000)
         if let exec = exec.withLock({ $0 }) { log.execEnded(exec, status: Int(status)) }
         log.post(.exit(status: Int(status), durationMS: duration, oomKills: oomKills, diskLimit: diskLimit))
-        guard keepsHead else { return }
+        guard keepsHead else {
+            // Written before the state directory goes, not after by the writer thread.
+            log.flush()
+            return
+        }
         do throws(CordonError) { try log.writeHead() } catch { warn("cordon: the audit head was not written: \(error.description)") }
     }
 

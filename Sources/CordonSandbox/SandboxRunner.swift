@@ -111,15 +111,19 @@ public final class SandboxRunner {
             guard !options.keepWhenEmpty, FileIO.kind(layout.directory, followSymlinks: false) == .missing else { return }
             takenLock = SpareStateDirectories(paths: paths).take(into: layout)
         }
+        // Resolved once (its mount table read is a visible part of the start): before the spawn
+        // when run as root, so that a refused workspace makes nothing for the sandbox.
+        var resolved: String?
         if host.uid == 0 {
-            _ = try resolveWorkspace(options.workspace)
+            resolved = try resolveWorkspace(options.workspace)
             takeSpare(SandboxLayout(paths: paths, name: options.name))
             range = try IdentityRange.forSandbox(directory: SandboxLayout(paths: paths, name: options.name).directory)
         }
         let sandbox = try InitProcess.start(path: options.initPath, terminal: pty, network: profile.network, uid: host.uid, gid: host.gid, range: range)
         if options.idle { try sandbox.abortingOnFailure { () throws(CordonError) in try sandbox.openExecChannel() } }
         let (workspace, layout) = try sandbox.abortingOnFailure { () throws(CordonError) in
-            let workspace = try resolveWorkspace(options.workspace)
+            let workspace: String
+            if let resolved { workspace = resolved } else { workspace = try resolveWorkspace(options.workspace) }
             let layout = SandboxLayout(paths: paths, name: options.name)
             if range == nil { takeSpare(layout) }
             try prepareState(layout: layout, workspace: workspace, range: range)

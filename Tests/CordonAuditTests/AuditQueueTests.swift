@@ -2,6 +2,7 @@ import CordonAudit
 import CordonCore
 import CordonOS
 import CordonTestSupport
+import Glibc
 import Testing
 
 /// The queue the proxy's event loops post to is bounded: while the writer cannot write (here:
@@ -10,6 +11,28 @@ import Testing
 /// queue and the one batch the writer took before it had to wait. The chain still verifies.
 @Suite(.timeLimit(.minutes(1)))
 struct AuditQueueTests {
+    /// The log's last owner lets it go while its writer still drains: the deinit then runs on
+    /// the writer's queue, where a `queue.sync` traps (seen as a crash at the end of a run).
+    @Test func aLogLetGoWhileItsWriterDrainsWritesEverythingAndDoesNotTrap() throws {
+        let tree = try TempTree()
+        let layout = SandboxLayout(directory: tree.root)
+        for round in 0..<50 {
+            var log: AuditLog? = try AuditLog(layout: layout, sandbox: "box")
+            for index in 0..<20 {
+                log?.post(.network(time: "t", method: "dns", host: "h\(round)-\(index).test", port: 1, decision: "deny", rule: "r", reason: "x", client: "c"))
+            }
+            log = nil
+        }
+        // Every record landed: the last owner's deinit drained what was queued.
+        var written = 0
+        for _ in 0..<200 {
+            written = (tree.read("audit.jsonl") ?? "").split(separator: "\n").count
+            if written == 1000 { break }
+            usleep(10_000)
+        }
+        #expect(written == 1000)
+    }
+
     @Test func aFloodWhileTheWriterWaitsIsCountedNotKept() throws {
         let tree = try TempTree()
         let layout = SandboxLayout(directory: tree.root)
