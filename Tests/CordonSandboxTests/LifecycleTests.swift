@@ -321,6 +321,12 @@ struct LifecycleTests {
                     os.write(master, b"echo in-$(hostname)-$(id -un); exit 5\r")
                     typed = True
             proc.wait(timeout=10)
+            # What the shell wrote just before it exited may still wait in the pty.
+            while select.select([master], [], [], 0.5)[0]:
+                try: chunk = os.read(master, 65536)
+                except OSError: break
+                if not chunk: break
+                out += chunk
             print("status", proc.returncode)
             print(out.decode(errors="replace"))
             """#
