@@ -72,9 +72,13 @@ extension AgentSupervisor {
                 return
             }
             let environment = ExecWire.merged(plan.environment, extra)
-            let path = environment.last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? "/usr/local/bin:/usr/bin:/bin"
-            guard let executable = Self.resolve(name, path: path) else {
-                Self.reply(.failed(id: id, status: 127, message: "\(name): command not found"), over: channel)
+            // As `run` resolves its command: 127 when nothing by that name is there, 126 (saying
+            // why) when it cannot be run; a relative path from the exec's working directory.
+            let executable: String
+            switch Self.resolveCommand(name, environment: environment, workingDirectory: directory.isEmpty ? plan.workingDirectory : directory) {
+            case .success(let found): executable = found
+            case .failure(let failure):
+                Self.reply(.failed(id: id, status: failure.status, message: failure.message), over: channel)
                 return
             }
             // A terminal: a pty of the sandbox's own devpts (so `tty` names it), its master back
@@ -133,20 +137,6 @@ extension AgentSupervisor {
             if pid <= 0 { return }
             if let id = running.removeValue(forKey: pid) { reply(.exited(id: id, status: exitCode(status)), over: channel) }
         }
-    }
-
-    /// Resolves `name` on `path`, as execvp would.
-    static func resolve(_ name: String, path: String) -> String? {
-        if name.contains("/") {
-            var st = stat()
-            return stat(name, &st) == 0 ? name : nil
-        }
-        for dir in path.split(separator: ":", omittingEmptySubsequences: true) {
-            let candidate = dir + "/" + name
-            var st = stat()
-            if stat(candidate, &st) == 0, st.st_mode & S_IFMT == S_IFREG, access(candidate, X_OK) == 0 { return candidate }
-        }
-        return nil
     }
 
     private static func reply(_ reply: ExecWire.Reply, over channel: Int32, attaching descriptors: [Int32] = []) {

@@ -27,15 +27,22 @@ public struct AgentSupervisor {
     /// where, as in a shell, a file that is there but not executable is reported when no
     /// executable one comes after it.
     public func resolveCommand() -> Result<String, LaunchFailure> {
-        guard let name = plan.command.first, !name.isEmpty else {
+        Self.resolveCommand(plan.command.first ?? "", environment: plan.environment, workingDirectory: plan.workingDirectory)
+    }
+
+    /// The same for any command (`cordon exec`'s too): `name` as given, the PATH of
+    /// `environment` (its last PATH entry wins, as the exec's own `-e PATH=` would), relative
+    /// paths from `workingDirectory`.
+    static func resolveCommand(_ name: String, environment: [String], workingDirectory: String) -> Result<String, LaunchFailure> {
+        guard !name.isEmpty else {
             return .failure(LaunchFailure(status: LaunchFailure.notFound, command: "", reason: "command not found (empty command name)"))
         }
         if name.contains("/") {
-            let path = name.hasPrefix("/") ? name : plan.workingDirectory + "/" + name
+            let path = name.hasPrefix("/") ? name : workingDirectory + "/" + name
             if let failure = Self.problem(running: path, named: name) { return .failure(failure) }
             return .success(name)
         }
-        let searched = plan.environment.first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? "/usr/local/bin:/usr/bin:/bin"
+        let searched = environment.last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? "/usr/local/bin:/usr/bin:/bin"
         var unusable: LaunchFailure?
         for dir in searched.split(separator: ":", omittingEmptySubsequences: true) {
             let candidate = dir + "/" + name

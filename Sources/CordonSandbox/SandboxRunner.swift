@@ -259,6 +259,8 @@ public final class SandboxRunner {
                     audit.started(
                         profileSource: options.profileSource, profile: profile, workspace: workspace, command: options.command,
                         diskLimitBytes: Int(clamping: disk?.limits.bytes ?? 0), egress: egress, yolo: yolo)
+                    // A sandbox brought up runs on: its log is verifiable from its start, not only after its first stop or sync.
+                    if options.idle { audit.writeHead() }
                     // In place before anything of the sandbox's runs; on disk while it runs (its
                     // fsync, ~1 ms here, is not worth holding the start for: the run's upper is
                     // mounted volatile and synced only at the end as well).

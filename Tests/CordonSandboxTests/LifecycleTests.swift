@@ -85,6 +85,14 @@ struct LifecycleTests {
         try h.write("README.md", "not a program\n")
         let notExecutable = try await h.cordon(["exec", "envbox", "--", "/workspace/README.md"])
         #expect(notExecutable.status == 126, "\(notExecutable.stderr)")
+        // A relative path is found from the exec's working directory, and said why it cannot run.
+        let relative = try await h.cordon(["exec", "envbox", "--", "./README.md"])
+        #expect(relative.status == 126 && relative.stderr.contains("./README.md: "), "\(relative.stderr)")
+        let elsewhere = try await h.cordon(["exec", "envbox", "-w", "/tmp", "--", "./README.md"])
+        #expect(elsewhere.status == 127, "\(elsewhere.stderr)")
+        // The log of a sandbox brought up verifies from its start (its head is written then).
+        let verify = try await h.cordon(["audit", "verify", "envbox"])
+        #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
         let badName = try await h.cordon(["exec", "envbox", "-e", "A B=1", "--", "true"])
         #expect(badName.status != 0 && badName.stderr.contains("not a variable name"))
     }

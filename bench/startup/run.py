@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """bench/startup: sandbox start-up as a user meets it, against bubblewrap, interleaved.
 
-Four commands, one after the other in every round (their order rotates from round to round):
+Three commands (four with --with-first), one after the other in every round (their order rotates
+from round to round):
   fresh   `cordon run -- true`               a new sandbox each time: new name, network namespace
                                              and veth, cgroup, machine-id (as root: its uid range
                                              claimed); what `cordon run -- CMD` does again and
@@ -9,9 +10,12 @@ Four commands, one after the other in every round (their order rotates from roun
                                              directory: its emptied one serves the next new
                                              sandbox (SpareStateDirectories), so from the second
                                              run on the state directory is a spare one's
-  first   `cordon run -- true`, no spare     the same, with the spare directories removed before
-                                             it (not timed): a state directory made from nothing,
-                                             as the very first run meets it
+  first   `cordon run -- true`, no spare     (--with-first) the same, with the spare directories
+                                             removed before it (not timed): a state directory made
+                                             from nothing, as the very first run meets it. Off by
+                                             default: deleting the spares each round frees inodes
+                                             that every later allocation on a journal-less ext4
+                                             skips for minutes, which slows the other rows too
   reused  `cordon run --name bench -- true`  the same sandbox again (state directory and uid
                                              range exist; the namespaces are new all the same)
   bwrap   `bwrap --unshare-all --die-with-parent --ro-bind / / --proc /proc --dev /dev true`
@@ -101,6 +105,7 @@ def main():
     parser.add_argument("--cordon", action="append", help="[LABEL=]PATH of a release cordon (repeat to compare builds)")
     parser.add_argument("--runs", type=int, default=40, help="measured rounds (default 40)")
     parser.add_argument("--warmup", type=int, default=3, help="rounds run first and not counted (default 3)")
+    parser.add_argument("--with-first", action="store_true", help="also time a fresh sandbox with no spare state directory")
     parser.add_argument("--out", default=os.path.join(root, "bench", "results", "startup.json"))
     args = parser.parse_args()
     bwrap = shutil.which("bwrap")
@@ -126,7 +131,8 @@ def main():
     for index, (label, path) in enumerate(builds):
         prefix = "" if len(builds) == 1 else label + " "
         commands[prefix + "fresh"] = [path, "run", "--", "true"]
-        commands[prefix + "first"] = [path, "run", "--", "true"]
+        if args.with_first:
+            commands[prefix + "first"] = [path, "run", "--", "true"]
         # Each build its own re-used sandbox: one build's record must not be read by another.
         commands[prefix + "reused"] = [path, "run", "--name", f"bench{index}", "--", "true"]
         sandbox_names[prefix + "fresh"], sandbox_names[prefix + "first"], sandbox_names[prefix + "reused"] = None, None, f"bench{index}"
@@ -163,8 +169,8 @@ def main():
         "what": {
             "fresh": "cordon run -- true: a new sandbox each run (generated name, new namespaces, cgroup, machine-id, uid claim "
                      "when root); its state directory is the spare an earlier empty run left (SpareStateDirectories)",
-            "first": "cordon run -- true with no spare state directory (the bench removes them before it, untimed): "
-                     "every directory and file of the state made anew",
+            **({"first": "cordon run -- true with no spare state directory (the bench removes them before it, untimed): "
+                         "every directory and file of the state made anew"} if args.with_first else {}),
             "reused": "cordon run --name benchN -- true: the same sandbox each run (new namespaces, existing state)",
             "profile": "the built-in default (overlay workspace, network: proxy with capture, seccomp, Landlock, "
                        "capabilities dropped, cgroup limits)",
