@@ -37,6 +37,13 @@ final class TunnelGate: ChannelInboundHandler, RemovableChannelHandler {
     /// Starts judging, once the upstream is connected and the client told to go ahead.
     func arm(context: ChannelHandlerContext, upstream: any Channel, decision: Decision) {
         armed = Armed(upstream: upstream, decision: decision)
+        // The client may have gone between the CONNECT's answer and now: its inactivity passed
+        // this handler before it was armed, so nothing else would close the upstream.
+        guard context.channel.isActive else {
+            finished = true
+            upstream.close(promise: nil)
+            return
+        }
         let limit = proxy.options.firstBytesTimeout
         deadline = context.eventLoop.assumeIsolated().scheduleTask(in: limit) { [self] in
             refuse(

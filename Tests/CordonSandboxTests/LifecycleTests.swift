@@ -148,6 +148,15 @@ struct LifecycleTests {
             script = 'tty; stty size; echo waiting; while [ "$(stty size)" != "40 100" ]; do sleep 0.05; done; echo resized; sleep 100'
             proc = subprocess.Popen([cordon, "exec", "ttybox", "-it", "--", "/bin/sh", "-c", script],
                                     stdin=slave, stdout=slave, stderr=slave, start_new_session=True, preexec_fn=ctty)
+            def drain():
+                # What the command wrote just before it ended may still wait in the pty.
+                rest = b""
+                while select.select([master], [], [], 0.3)[0]:
+                    try: chunk = os.read(master, 65536)
+                    except OSError: break
+                    if not chunk: break
+                    rest += chunk
+                return rest
             out, deadline, resized, interrupted = b"", time.time() + 60, False, False
             while time.time() < deadline:
                 r, _, _ = select.select([master], [], [], 0.2)
@@ -164,6 +173,7 @@ struct LifecycleTests {
                 if proc.poll() is not None:
                     break
             proc.wait(timeout=10)
+            out += drain()
             print("status", proc.returncode)
             print("modes-restored", termios.tcgetattr(slave) == before)
             print(out.decode(errors="replace"))
@@ -180,7 +190,9 @@ struct LifecycleTests {
                     except OSError: break
                 elif piped.poll() is not None:
                     break
-            print("piped-status", piped.wait(timeout=10))
+            piped.wait(timeout=10)
+            out += drain()
+            print("piped-status", piped.returncode)
             print(out.decode(errors="replace"))
             """#
         let r = try await SandboxHarness.run(
