@@ -53,27 +53,41 @@ public struct ProfileLoader: Sendable {
         return loaded
     }
 
+    /// Where a profile reference (`--profile`, `config validate|compile`) points.
+    public enum Located: Sendable {
+        /// A profile file: a path as given (relative to the current directory), or a name found
+        /// in the profiles directory.
+        case file(String)
+        /// A built-in profile (`default`) with no file of that name in the profiles directory.
+        case builtin(name: String, profile: Profile)
+    }
+
+    /// Resolves `reference` as `cordon run --profile` does: a path when it looks like one
+    /// (contains `/` or ends in `.yaml`/`.yml`), else a name in the profiles directory, else a
+    /// built-in profile's name. Throws naming what to do when it is none of them.
+    public func locate(reference: String, currentDirectory: String) throws(CordonError) -> Located {
+        if Self.isPath(reference) {
+            return .file(HostPath.normalize(reference.hasPrefix("/") ? reference : currentDirectory + "/" + reference))
+        }
+        if let problem = ProfileLayerParser.nameProblem(reference) {
+            throw CordonError(
+                .invalidArgument, "\"\(reference)\" is not a profile name: it \(problem)",
+                hint: "name a profile in \(paths.profilesDirectory), or give a path to a .yaml file")
+        }
+        let named = paths.profilesDirectory + "/" + reference
+        if let found = [named + ".yaml", named + ".yml"].first(where: ProfileFile.exists) { return .file(found) }
+        if let builtin = Self.builtinProfiles[reference] { return .builtin(name: reference, profile: builtin) }
+        throw CordonError(
+            .notFound, "no profile named \"\(reference)\"",
+            hint: "create \(named).yaml (`cordon init` writes a starter), or use one of: \(Self.builtinProfiles.keys.sorted().joined(separator: ", "))")
+    }
+
     private func loadWithoutApprovals(reference: String?, currentDirectory: String) throws(CordonError) -> LoadedProfile {
         guard let reference else { return LoadedProfile(profile: .defaults, source: "builtin:default") }
         let path: String
-        if Self.isPath(reference) {
-            path = HostPath.normalize(reference.hasPrefix("/") ? reference : currentDirectory + "/" + reference)
-        } else {
-            if let problem = ProfileLayerParser.nameProblem(reference) {
-                throw CordonError(
-                    .invalidArgument, "\"\(reference)\" is not a profile name: it \(problem)",
-                    hint: "name a profile in \(paths.profilesDirectory), or give a path to a .yaml file")
-            }
-            let named = paths.profilesDirectory + "/" + reference
-            if let found = [named + ".yaml", named + ".yml"].first(where: ProfileFile.exists) {
-                path = found
-            } else if let builtin = Self.builtinProfiles[reference] {
-                return LoadedProfile(profile: builtin, source: "builtin:" + reference)
-            } else {
-                throw CordonError(
-                    .notFound, "no profile named \"\(reference)\"",
-                    hint: "create \(named).yaml (`cordon init` writes a starter), or use one of: \(Self.builtinProfiles.keys.sorted().joined(separator: ", "))")
-            }
+        switch try locate(reference: reference, currentDirectory: currentDirectory) {
+        case .file(let file): path = file
+        case .builtin(let name, let profile): return LoadedProfile(profile: profile, source: "builtin:" + name)
         }
         let yaml = try ProfileFile.read(path)
         let validation = try validate(yaml: yaml, file: path)

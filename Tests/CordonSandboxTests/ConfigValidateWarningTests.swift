@@ -29,6 +29,26 @@ import Testing
         #expect(!quiet.stderr.contains("warning"))
     }
 
+    /// `config validate|compile NAME` resolve a profile as `cordon run --profile` does: a name in
+    /// the profiles directory, the built-in `default`, and a file as before (one without an
+    /// extension in the current directory too); a name that is nothing says what to do, exit 2.
+    @Test func validateAndCompileTakeProfileNamesAsRunDoes() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        try h.write("cordon/profiles/team.yaml", "name: team\negress:\n  domains: [api.example.com]\n", in: h.root + "/config")
+        let named = try await h.cordon(["config", "validate", "team"])
+        #expect(named.status == 0 && named.stdout.contains("team: valid"), "\(named.stdout) \(named.stderr)")
+        let compiled = try await h.cordon(["config", "compile", "team"])
+        #expect(compiled.status == 0 && compiled.stdout.contains("api.example.com"), "\(compiled.stdout) \(compiled.stderr)")
+        let builtin = try await h.cordon(["config", "compile", "--json", "default"])
+        #expect(builtin.status == 0 && builtin.stdout.contains("\"name\""), "\(builtin.stderr)")
+        let unknown = try await h.cordon(["config", "validate", "nosuch"])
+        #expect(unknown.status == 2 && unknown.stderr.contains("no profile named \"nosuch\""), "\(unknown.stderr)")
+        try h.write("plainfile", "name: plain\nmode: bogus\n")
+        let file = try await h.cordon(["config", "validate", "plainfile"])
+        #expect(file.status == 1 && file.stderr.contains("plainfile:2:7"), "\(file.stderr)")
+    }
+
     /// `secrets` are parsed but not built: a run says so instead of silently giving the agent
     /// nothing where the user expects a placeholder.
     @Test func aRunWithSecretsSaysTheyAreNotSupportedYet() async throws {

@@ -9,14 +9,14 @@ struct ConfigCompileCommand: ParsableCommand {
         abstract: "Print the fully merged profile (presets applied, paths resolved) as YAML or JSON."
     )
 
-    @Argument(help: "The profile file (YAML).")
+    @Argument(help: "The profile: a file (YAML), or a name as `cordon run --profile` takes it (one in the profiles directory, or `default`).")
     var file: String
 
     @Flag(help: "Print JSON (sizes in bytes, durations in seconds; a top-level version) instead of YAML.")
     var json = false
 
     func run() throws {
-        let validation = try ConfigTerminal.validate(file)
+        let validation = try ConfigTerminal.validate(reference: file)
         guard let profile = validation.profile, validation.isValid else {
             for diagnostic in validation.diagnostics { Console.note(diagnostic.description) }
             throw ExitCode(1)

@@ -12,9 +12,19 @@ enum ConfigTerminal {
 
     static var homeDirectory: String { HomeDirectory.resolve() }
 
-    /// The profile's validation; a file that cannot be read is reported and exits 2.
-    static func validate(_ file: String) throws(ExitCode) -> ProfileValidation {
-        do { return try loader().validate(file: file) } catch { throw fail(error) }
+    /// The validation of the profile `reference` names: a file that exists there (as before
+    /// names were taken), else resolved as `cordon run --profile` does (a path, a name in the
+    /// profiles directory, a built-in name); a reference that names nothing, or a file that
+    /// cannot be read, is reported and exits 2.
+    static func validate(reference: String) throws(ExitCode) -> ProfileValidation {
+        let loader = loader()
+        do throws(CordonError) {
+            if FileManager.default.fileExists(atPath: reference) { return try loader.validate(file: reference) }
+            switch try loader.locate(reference: reference, currentDirectory: CurrentDirectory.path) {
+            case .file(let path): return try loader.validate(file: path)
+            case .builtin(let name, let profile): return ProfileValidation(profile: profile, source: "builtin:" + name, diagnostics: [])
+            }
+        } catch { throw fail(error) }
     }
 
     /// Prints `error` to stderr and returns the exit code for it.

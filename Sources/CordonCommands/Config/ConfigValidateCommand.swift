@@ -14,14 +14,14 @@ struct ConfigValidateCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "The profile file (YAML).")
+    @Argument(help: "The profile: a file (YAML), or a name as `cordon run --profile` takes it (one in the profiles directory, or `default`).")
     var file: String
 
     @Flag(help: "Print {\"version\": 1, \"valid\": …, \"errors\": [{file, line, column, field, message, hint}], \"warnings\": [{file, field, message, hint}]}.")
     var json = false
 
     func run() throws {
-        let validation = try ConfigTerminal.validate(file)
+        let validation = try ConfigTerminal.validate(reference: file)
         let warnings = validation.profile?.riskWarnings(homeDirectory: ConfigTerminal.homeDirectory, resolve: CordonPaths.canonical) ?? []
         // Loud whatever the output format: stderr is for people, --json's stdout for programs.
         for warning in warnings { Console.warning("\(file): \(warning)") }
