@@ -37,13 +37,7 @@ public struct ContentHash: Sendable {
     }
 
     public mutating func update(_ bytes: some Collection<UInt8>) {
-        length &+= UInt64(bytes.count)
-        pending.append(contentsOf: bytes)
-        let whole = pending.count - pending.count % 64
-        guard whole > 0 else { return }
-        var w = [UInt32](repeating: 0, count: 64)
-        for chunk in stride(from: 0, to: whole, by: 64) { compress(chunk, &w) }
-        pending.removeFirst(whole)
+        update(ArraySlice(bytes))
     }
 
     public consuming func finalizeHex() -> String {

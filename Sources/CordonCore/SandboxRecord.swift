@@ -110,16 +110,25 @@ public struct SandboxLayout: Sendable, Equatable {
     public init(directory: String) { self.directory = directory }
     public init(paths: CordonPaths, name: String) { self.directory = paths.sandboxDirectory(name) }
 
+    /// Names of the entries the layout and other code (spare directories) refer to by name.
+    public enum Entry {
+        public static let upper = "upper"
+        public static let work = "work"
+        public static let root = "root"
+        public static let controlSocket = "control.sock"
+        public static let lock = "lock"
+    }
+
     public var record: String { directory + "/sandbox.json" }
     /// The sandbox's name: the last component of its directory.
     public var name: String { directory.split(separator: "/").last.map(String.init) ?? directory }
     /// The workspace overlay's upper layer: every write the agent made to /workspace.
-    public var upper: String { directory + "/upper" }
+    public var upper: String { directory + "/" + Entry.upper }
     /// The overlay's work dir (same filesystem as `upper`, as overlayfs requires).
-    public var work: String { directory + "/work" }
+    public var work: String { directory + "/" + Entry.work }
     /// Empty directory the sandbox root is built on (a tmpfs is mounted on it inside) in a rootless
     /// run; run as root, init builds the root at /run/cordon/root and this is not made.
-    public var root: String { directory + "/root" }
+    public var root: String { directory + "/" + Entry.root }
     /// Files generated for the sandbox (passwd, group, hosts, resolv.conf).
     public var generated: String { directory + "/generated" }
     /// One JSON line per lifecycle event.
@@ -131,9 +140,9 @@ public struct SandboxLayout: Sendable, Equatable {
     /// The audit log's head (last seq and hash), replaced at every stop, sync and down.
     public var auditHead: String { directory + "/audit.head" }
     /// The running supervisor's control socket (approvals; later lifecycle commands).
-    public var controlSocket: String { directory + "/control.sock" }
+    public var controlSocket: String { directory + "/" + Entry.controlSocket }
     /// Held while a process runs in the sandbox (flock).
-    public var lock: String { directory + "/lock" }
+    public var lock: String { directory + "/" + Entry.lock }
     /// Held while a sync (manual or yolo's) checks and applies, so two never interleave (flock).
     public var syncLock: String { directory + "/sync.lock" }
     /// The sync journal an interrupted apply is recovered from.

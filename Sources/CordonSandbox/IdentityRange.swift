@@ -44,9 +44,7 @@ struct IdentityRange: Sendable, Equatable {
                 hint: "cordon run as root maps the sandbox to host uids \(region)+ and records them in \(registry)", cause: error.description)
         }
         let record = directory + "/" + recordName
-        let recorded = (try? FileIO.readFile(record, limit: 32)).flatMap { bytes in
-            UInt32(String(decoding: bytes.last == 0x0A ? bytes.dropLast() : bytes[...], as: UTF8.self)).flatMap { $0 < blocks ? $0 : nil }
-        }
+        let recorded = recordedBlock(directory: directory).flatMap { $0 < blocks ? $0 : nil }
         if let block = recorded, owner(of: block, registry: registry) == directory {
             return IdentityRange(block: block)
         }
@@ -63,27 +61,14 @@ struct IdentityRange: Sendable, Equatable {
         let start = recorded ?? UInt32.random(in: 0..<blocks)
         for offset in 0..<blocks {
             let block = (start + offset) % blocks
-            var fd = open(registry + "/\(block)", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-            var error = fd < 0 ? errno : 0
-            if error == EEXIST {
-                // A stale claim is rewritten where it is (no unlink and new file: see SpareStateDirectories).
-                guard let owner = owner(of: block, registry: registry), !holds(owner, block) else { continue }
-                fd = open(registry + "/\(block)", O_WRONLY | O_NOFOLLOW | O_CLOEXEC)
-                error = fd < 0 ? errno : 0
-            }
-            if fd < 0 {
-                if error == EEXIST { continue }
-                throw CordonError(.io, "cannot claim a uid range in \(registry)", cause: String(cString: strerror(error)))
-            }
-            let text = Array(directory.utf8)
-            let wrote = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            // A rewritten claim is cut to its new length after the write, not truncated first (see FileIO.overwrite).
-            var st = stat()
-            if wrote == text.count, fstat(fd, &st) == 0, st.st_size > text.count { _ = ftruncate(fd, off_t(text.count)) }
-            close(fd)
-            guard wrote == text.count else {
-                _ = unlink(registry + "/\(block)")
-                throw CordonError(.io, "cannot claim a uid range in \(registry)", cause: "short write")
+            let claim = registry + "/\(block)"
+            let taken = FileIO.kind(claim, followSymlinks: false) != .missing
+            // A stale claim (its sandbox gone, or no longer recording the block) is taken over
+            // where it is: rewritten in place, no unlink and new file (see SpareStateDirectories).
+            if taken { guard let owner = owner(of: block, registry: registry), !holds(owner, block) else { continue } }
+            do throws(SystemError) { try FileIO.overwrite(claim, Array(directory.utf8), mode: 0o600) } catch {
+                if !taken { _ = unlink(claim) }
+                throw CordonError(.io, "cannot claim a uid range in \(registry)", cause: error.description)
             }
             // Not flushed here: an fsync before init's clone held every new sandbox's start
             // (1-3 ms on a quiet disk, tens of ms on a busy one). See `flushClaim`.

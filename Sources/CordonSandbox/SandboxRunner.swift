@@ -336,8 +336,11 @@ public final class SandboxRunner {
     func removeEmptySandbox(_ layout: SandboxLayout) -> Bool {
         if SpareStateDirectories(paths: paths).give(layout) { return true }
         guard SpareStateDirectories.empty(layout.directory) else { return false }
-        OverlayLayers.removeTree(layout.directory)
-        return FileIO.kind(layout.directory, followSymlinks: false) == .missing
+        // As `cordon rm` removes one: the directory, then its uid claim.
+        let block = IdentityRange.recordedBlock(directory: layout.directory)
+        do throws(CordonError) { try SandboxRemoval.removeDirectory(layout.directory) } catch { return false }
+        _ = IdentityRange.release(directory: layout.directory, block: block)
+        return true
     }
 
     /// `cordon up`: serves `cordon exec` on `<sandbox>/exec.sock` once init says the sandbox is

@@ -23,11 +23,9 @@ struct SpareStateDirectories {
     static let keep = 4
     /// Entries of a state directory that stay as they are in a spare: the lock (held while
     /// taken) and the uid-range record, which the taker's claim checks and rewrites.
-    static let keptFiles = ["lock", IdentityRange.recordName]
+    static let keptFiles = [SandboxLayout.Entry.lock, IdentityRange.recordName]
     /// Directories a spare keeps: the layers (the upper checked empty) and the rootless root.
-    static let keptDirectories = ["upper", "work", "root"]
-    /// `SandboxLayout.controlSocket`'s name.
-    static let controlSocket = "control.sock"
+    static let keptDirectories = [SandboxLayout.Entry.upper, SandboxLayout.Entry.work, SandboxLayout.Entry.root]
 
     let directory: String
 
@@ -86,7 +84,7 @@ struct SpareStateDirectories {
                 let fd = openat(dir, name, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC)
                 guard fd >= 0 else { return false }
                 close(fd)
-            case S_IFDIR where name == "upper":
+            case S_IFDIR where name == SandboxLayout.Entry.upper:
                 let upper = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
                 guard upper >= 0 else { return false }
                 let entries = DirectoryListing.names(ofDirectory: upper)
@@ -94,7 +92,7 @@ struct SpareStateDirectories {
                 guard entries?.isEmpty == true else { return false }
             case S_IFDIR where keptDirectories.contains(name):
                 continue
-            case S_IFSOCK where name == controlSocket:
+            case S_IFSOCK where name == SandboxLayout.Entry.controlSocket:
                 // The last run's control socket: every run binds its own.
                 guard unlinkat(dir, name, 0) == 0 else { return false }
             default:

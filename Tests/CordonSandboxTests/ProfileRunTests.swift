@@ -66,26 +66,29 @@ struct ProfileRunTests {
         try h.write("old.txt", "obsolete\n", in: h.workspace)
         let signals = h.root + "/signals"
         try FileManager.default.createDirectory(atPath: signals, withIntermediateDirectories: true)
-        #expect(mkfifo(signals + "/go", 0o666) == 0)
+        // One FIFO per step: a writer of the first step still closing (the test preempted between
+        // its write and its close) must not be the second step's writer, whose read would then
+        // get EOF (seen under load).
+        #expect(mkfifo(signals + "/go1", 0o666) == 0 && mkfifo(signals + "/go2", 0o666) == 0)
         try h.write("profile.yaml", "name: fast\nmode: yolo\nsync:\n  interval: 1s\nmounts:\n  - {host: \(signals), sandbox: /signals}\n", in: h.root)
         let token = "ghp_" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5"
         let script = """
-            cd /workspace && echo v1 > clean.txt && rm old.txt && read a < /signals/go && echo v2 > clean.txt \
-            && read b < /signals/go && echo "GITHUB_TOKEN=\(token)" > leak.env.txt && sleep 2.5
+            cd /workspace && echo v1 > clean.txt && rm old.txt && read a < /signals/go1 && echo v2 > clean.txt \
+            && read b < /signals/go2 && echo "GITHUB_TOKEN=\(token)" > leak.env.txt && sleep 2.5
             """
         async let run = h.cordon(["run", "--profile", h.root + "/profile.yaml", "--workspace", h.workspace, "--name", "yolo", "--", "/bin/sh", "-c", script])
         /// Waits until the host's clean.txt holds `version`, then lets the command go on.
-        func proceed(once version: String) async throws {
+        func proceed(once version: String, signal fifo: String) async throws {
             var reached = false
             for _ in 0..<600 where !reached {
                 reached = (try? String(contentsOfFile: h.workspace + "/clean.txt", encoding: .utf8)) == version + "\n"
                 if !reached { try await Task.sleep(for: .milliseconds(100)) }
             }
             #expect(reached, "the host never got \(version)")
-            do { try await SandboxHarness.signal(signals + "/go") } catch { Issue.record("the command never waited for \(version)'s signal") }
+            do { try await SandboxHarness.signal(signals + "/" + fifo) } catch { Issue.record("the command never waited for \(version)'s signal") }
         }
-        try await proceed(once: "v1")
-        try await proceed(once: "v2")
+        try await proceed(once: "v1", signal: "go1")
+        try await proceed(once: "v2", signal: "go2")
         let r = try await run
         #expect(r.status == 0, "\(r.stderr)")
         #expect((try? String(contentsOfFile: h.workspace + "/clean.txt", encoding: .utf8)) == "v2\n")
