@@ -9,13 +9,6 @@ public struct AuditHead: Sendable, Equatable {
     public var hash: String
     public var time: String
 
-    public init(sandbox: String, seq: Int, hash: String, time: String) {
-        self.sandbox = sandbox
-        self.seq = seq
-        self.hash = hash
-        self.time = time
-    }
-
     /// The file's bytes: one JSON object and a newline.
     public var bytes: [UInt8] {
         let value = JSONValue.object([
@@ -23,7 +16,9 @@ public struct AuditHead: Sendable, Equatable {
         ])
         return Array((value.encoded() + "\n").utf8)
     }
+}
 
+extension AuditHead {
     /// The head in `bytes`; nil when they are not a head cordon wrote.
     public init?(bytes: [UInt8]) {
         guard let value = try? JSONValue.parse(bytes),

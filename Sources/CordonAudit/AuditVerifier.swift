@@ -20,12 +20,6 @@ public enum AuditVerifier {
         public var headSeq: Int
         /// Records written after the head (chained, not covered by it).
         public var afterHead: Int
-
-        public init(records: Int, headSeq: Int, afterHead: Int) {
-            self.records = records
-            self.headSeq = headSeq
-            self.afterHead = afterHead
-        }
     }
 
     public struct Failure: Error, Sendable, Equatable, CustomStringConvertible {

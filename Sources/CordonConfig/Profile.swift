@@ -24,12 +24,7 @@ public struct Profile: Sendable, Equatable, Codable {
         /// Where it appears inside: absolute, or `~/…` for the sandbox user's home.
         public var sandbox: String
         /// `ro` unless the profile says otherwise.
-        public var mode: Kind
-        public init(host: String, sandbox: String, mode: Kind = .ro) {
-            self.host = host
-            self.sandbox = sandbox
-            self.mode = mode
-        }
+        public var mode: Kind = .ro
     }
 
     /// A persistent per-profile directory, e.g. an agent's `~/.claude`, kept across runs under
@@ -40,10 +35,6 @@ public struct Profile: Sendable, Equatable, Codable {
         public var name: String
         /// The sandbox path it is bound at: absolute, or `~/…` for the sandbox user's home.
         public var path: String
-        public init(name: String, path: String) {
-            self.name = name
-            self.path = path
-        }
     }
 
     /// A host file copied in at start, editable inside, never written back.
@@ -53,12 +44,7 @@ public struct Profile: Sendable, Equatable, Codable {
         /// Where the copy is placed inside: absolute, or `~/…` for the sandbox user's home.
         public var sandbox: String
         /// A missing host file is skipped silently when true (e.g. an optional ~/.gitconfig).
-        public var optional: Bool
-        public init(host: String, sandbox: String, optional: Bool = true) {
-            self.host = host
-            self.sandbox = sandbox
-            self.optional = optional
-        }
+        public var optional: Bool = true
     }
 
     public struct Resources: Sendable, Equatable, Codable {

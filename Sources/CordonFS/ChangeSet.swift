@@ -66,30 +66,15 @@ public struct Change: Sendable, Equatable, Codable {
     public var path: String
     public var type: FileInfo.FileType
     /// Bytes of the new content (upper) or, for deletions, of the removed lower file.
-    public var size: UInt64
+    public var size: UInt64 = 0
     /// Permission bits of the new entry (upper), or of the removed one.
-    public var mode: UInt32
+    public var mode: UInt32 = 0
     /// Permission bits in the lower layer, when it had the path.
     public var lowerMode: UInt32?
     public var lowerSize: UInt64?
     /// For symlinks: the target as written.
     public var symlinkTarget: String?
-    public var flags: Flags
-
-    public init(
-        kind: Kind, path: String, type: FileInfo.FileType, size: UInt64 = 0, mode: UInt32 = 0, lowerMode: UInt32? = nil, lowerSize: UInt64? = nil,
-        symlinkTarget: String? = nil, flags: Flags = Flags()
-    ) {
-        self.kind = kind
-        self.path = path
-        self.type = type
-        self.size = size
-        self.mode = mode
-        self.lowerMode = lowerMode
-        self.lowerSize = lowerSize
-        self.symlinkTarget = symlinkTarget
-        self.flags = flags
-    }
+    public var flags: Flags = Flags()
 }
 
 /// The difference between an overlay's upper layer and its lower layer, as a list of changes.

@@ -12,11 +12,6 @@ public struct ProtectedPath: Sendable, Equatable, Codable {
     /// What it is, for the finding: "the profile this sandbox runs with".
     public var what: String
 
-    public init(path: String, what: String) {
-        self.path = path
-        self.what = what
-    }
-
     /// The host files and directories behind a sandbox's policy that lie inside `workspace`, as
     /// workspace-relative paths; both sides compared after resolving symlinks on the host.
     /// `files`: absolute path → what it is.

@@ -1,3 +1,5 @@
+import Glibc
+
 /// Everything cordon-init needs to build a sandbox, computed by the supervisor (a pure
 /// function of the profile and the host) and handed to init as JSON on descriptor 3.
 ///
@@ -36,12 +38,6 @@ public struct SandboxPlan: Sendable, Codable, Equatable {
         public var name: String
         /// The home directory (a sandbox path) in passwd, and `HOME`.
         public var home: String
-        public init(uid: UInt32, gid: UInt32, name: String, home: String) {
-            self.uid = uid
-            self.gid = gid
-            self.name = name
-            self.home = home
-        }
     }
 
     /// An rlimit init sets, soft and hard alike, before it runs the command.
@@ -52,11 +48,6 @@ public struct SandboxPlan: Sendable, Codable, Equatable {
         public var name: String
         /// The limit, in the resource's own unit (bytes, or processes for `nproc`).
         public var value: UInt64
-        public init(resource: Int32, name: String, value: UInt64) {
-            self.resource = resource
-            self.name = name
-            self.value = value
-        }
     }
 
     /// How the sandbox reaches the network.
@@ -157,4 +148,23 @@ public struct SandboxPlan: Sendable, Codable, Equatable {
     public static let setupFailedStatus: Int32 = 125
     /// The most detached mounts a plan may come with.
     public static let maxTrees = 16
+}
+
+extension SandboxPlan.User {
+    /// A login user whose home is `/home/NAME`.
+    public init(uid: UInt32, gid: UInt32, name: String) {
+        self.init(uid: uid, gid: gid, name: name, home: "/home/" + name)
+    }
+}
+
+/// The rlimits a plan sets, each with its number and short name together.
+extension SandboxPlan.ResourceLimit {
+    /// Core dump size: 0 keeps the agent's memory out of core files.
+    public static func core(_ bytes: UInt64) -> Self { .init(resource: Int32(RLIMIT_CORE.rawValue), name: "core", value: bytes) }
+    /// Largest file a process may write (the disk limit's backstop).
+    public static func fileSize(_ bytes: UInt64) -> Self { .init(resource: Int32(RLIMIT_FSIZE.rawValue), name: "fsize", value: bytes) }
+    /// Processes of the sandbox user (where no pids cgroup counts them).
+    public static func processes(_ count: UInt64) -> Self { .init(resource: Int32(__RLIMIT_NPROC.rawValue), name: "nproc", value: count) }
+    /// Data segment size (where no memory cgroup limits it).
+    public static func data(_ bytes: UInt64) -> Self { .init(resource: Int32(RLIMIT_DATA.rawValue), name: "data", value: bytes) }
 }

@@ -14,12 +14,6 @@ public struct Inotify: ~Copyable, Sendable {
         public var mask: UInt32
         public var name: [UInt8]
 
-        public init(watch: Int32, mask: UInt32, name: [UInt8]) {
-            self.watch = watch
-            self.mask = mask
-            self.name = name
-        }
-
         public var isDirectory: Bool { mask & UInt32(IN_ISDIR) != 0 }
         /// The kernel dropped events (its queue was full).
         public var isOverflow: Bool { mask & UInt32(IN_Q_OVERFLOW) != 0 }

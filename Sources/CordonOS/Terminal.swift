@@ -56,11 +56,6 @@ public enum Terminal {
     public struct WindowSize: Sendable, Equatable {
         public var rows: UInt16
         public var columns: UInt16
-
-        public init(rows: UInt16, columns: UInt16) {
-            self.rows = rows
-            self.columns = columns
-        }
     }
 
     /// The window size of terminal `fd`.

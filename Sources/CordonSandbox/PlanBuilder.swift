@@ -60,7 +60,7 @@ public struct PlanBuilder: Sendable {
     public var user: SandboxPlan.User {
         let uid = host.uid == 0 ? 1000 : host.uid
         let gid = host.uid == 0 ? 1000 : host.gid
-        return SandboxPlan.User(uid: uid, gid: gid, name: Self.userName, home: "/home/" + Self.userName)
+        return SandboxPlan.User(uid: uid, gid: gid, name: Self.userName)
     }
 
     /// How the profile's `network` setting is built.
@@ -208,14 +208,14 @@ public struct PlanBuilder: Sendable {
     }
 
     func resourceLimits(fallback: Bool, fileSize: UInt64? = nil) -> [SandboxPlan.ResourceLimit] {
-        var limits = [SandboxPlan.ResourceLimit(resource: Int32(RLIMIT_CORE.rawValue), name: "core", value: 0)]
-        if let fileSize { limits.append(.init(resource: Int32(RLIMIT_FSIZE.rawValue), name: "fsize", value: fileSize)) }
+        var limits: [SandboxPlan.ResourceLimit] = [.core(0)]
+        if let fileSize { limits.append(.fileSize(fileSize)) }
         guard fallback else { return limits }
         if let pids = profile.resources.pids {
-            limits.append(.init(resource: Int32(__RLIMIT_NPROC.rawValue), name: "nproc", value: UInt64(pids)))
+            limits.append(.processes(UInt64(pids)))
         }
         if let memory = profile.resources.memory {
-            limits.append(.init(resource: Int32(RLIMIT_DATA.rawValue), name: "data", value: memory))
+            limits.append(.data(memory))
         }
         return limits
     }

@@ -64,21 +64,6 @@ public struct SandboxEvent: Sendable, Equatable, Codable {
         public var diskLimitBytes: Int
         public var inodeLimit: Int
 
-        public init(
-            profile: String, mode: String, workspace: String, command: [String], limits: String, landlockABI: Int, network: String, diskLimitBytes: Int,
-            inodeLimit: Int
-        ) {
-            self.profile = profile
-            self.mode = mode
-            self.workspace = workspace
-            self.command = command
-            self.limits = limits
-            self.landlockABI = landlockABI
-            self.network = network
-            self.diskLimitBytes = diskLimitBytes
-            self.inodeLimit = inodeLimit
-        }
-
         enum CodingKeys: String, CodingKey {
             case profile, mode, workspace, command, limits, network
             case landlockABI = "landlock_abi"
@@ -105,13 +90,6 @@ public struct SandboxEvent: Sendable, Equatable, Codable {
         /// VmHWM of the supervisor (the proxy included).
         public var supervisorPeakRSSKB: Int
 
-        public init(status: Int, durationMS: Int, oomKills: Int, supervisorPeakRSSKB: Int) {
-            self.status = status
-            self.durationMS = durationMS
-            self.oomKills = oomKills
-            self.supervisorPeakRSSKB = supervisorPeakRSSKB
-        }
-
         enum CodingKeys: String, CodingKey {
             case status
             case durationMS = "duration_ms"
@@ -132,15 +110,6 @@ public struct SandboxEvent: Sendable, Equatable, Codable {
         /// "cgroup freezer", "SIGSTOP", "killed: …" or "not frozen: …".
         public var frozenBy: String
         public var reason: String
-
-        public init(bytes: Int, inodes: Int, limitBytes: Int, limitInodes: Int, frozenBy: String, reason: String) {
-            self.bytes = bytes
-            self.inodes = inodes
-            self.limitBytes = limitBytes
-            self.limitInodes = limitInodes
-            self.frozenBy = frozenBy
-            self.reason = reason
-        }
 
         enum CodingKeys: String, CodingKey {
             case bytes, inodes, reason

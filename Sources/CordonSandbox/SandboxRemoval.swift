@@ -25,11 +25,11 @@ public enum SandboxRemoval {
     /// change set that cannot be read counts as changes.
     public static func remove(name: String, layout: SandboxLayout, discard: Bool) throws(CordonError) -> Removed {
         // Held for the whole removal: no run starts it and no sync reads it meanwhile.
-        guard let running = try lockNow(layout.lock, of: name) else {
+        guard let running = try SandboxLayout.lockNow(layout.lock, exclusive: true) else {
             throw CordonError(.alreadyExists, "sandbox \(name) is running", hint: "stop it first (`cordon down \(name)`, or end its `cordon run`)")
         }
         defer { close(running) }
-        guard let sync = try lockNow(layout.syncLock, of: name) else {
+        guard let sync = try SandboxLayout.lockNow(layout.syncLock, exclusive: true) else {
             throw CordonError(.alreadyExists, "a sync of sandbox \(name) is in progress", hint: "run the command again when it has finished")
         }
         defer { close(sync) }
@@ -47,18 +47,6 @@ public enum SandboxRemoval {
         let released = IdentityRange.release(directory: layout.directory, block: block)
         let left = Set(Cgroup.removeLeftovers(cgroups))
         return Removed(name: name, discardedChanges: status.changes ?? 0, releasedBlock: released, cgroups: cgroups.filter { !left.contains($0) })
-    }
-
-    /// An exclusive flock on `path` taken now (its descriptor), nil when someone holds the lock.
-    /// A missing file is made: the lock of a sandbox whose first run never got that far.
-    public static func lockNow(_ path: String, of name: String) throws(CordonError) -> Int32? {
-        let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw CordonError(.io, "cannot open \(path) to lock sandbox \(name)", cause: String(cString: strerror(errno))) }
-        if flock(fd, LOCK_EX | LOCK_NB) == 0 { return fd }
-        let code = errno
-        close(fd)
-        guard code == EWOULDBLOCK else { throw CordonError(.io, "cannot lock \(path)", cause: String(cString: strerror(code))) }
-        return nil
     }
 
     /// Removes a sandbox's state directory (a second pass for what a background deletion of

@@ -26,13 +26,13 @@ public enum UpperDiscard {
                 .unsupported, "sandbox \(name) runs in unsafe mode: its writes went straight to \(record.workspace)", hint: "there is no upper layer to discard"
             )
         }
-        guard let lock = try SandboxRemoval.lockNow(layout.lock, of: name) else {
+        guard let lock = try SandboxLayout.lockNow(layout.lock, exclusive: true) else {
             throw CordonError(
                 .alreadyExists, "sandbox \(name) is running: its upper layer is not changed under the mounted overlay",
                 hint: "stop it first (`cordon down \(name)`, or end its `cordon run`), then discard")
         }
         defer { close(lock) }
-        guard let sync = try SandboxRemoval.lockNow(layout.syncLock, of: name) else {
+        guard let sync = try SandboxLayout.lockNow(layout.syncLock, exclusive: true) else {
             throw CordonError(.alreadyExists, "a sync of sandbox \(name) is in progress", hint: "run the command again when it has finished")
         }
         defer { close(sync) }

@@ -1,4 +1,4 @@
-import CordonAudit
+@testable import CordonAudit
 import CordonCore
 import CordonTestSupport
 import Foundation

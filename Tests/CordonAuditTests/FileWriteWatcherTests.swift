@@ -1,6 +1,6 @@
-import CordonAudit
+@testable import CordonAudit
 import CordonCore
-import CordonOS
+@testable import CordonOS
 import CordonTestSupport
 import Glibc
 import Testing

@@ -1,8 +1,8 @@
 @testable import CordonCommands
-import CordonConfig
+@testable import CordonConfig
 import CordonCore
-import CordonFS
-import CordonGate
+@testable import CordonFS
+@testable import CordonGate
 import CordonScan
 import CordonNet
 import FoundationEssentials

@@ -1,6 +1,6 @@
 @testable import CordonCommands
-import CordonFS
-import CordonGate
+@testable import CordonFS
+@testable import CordonGate
 import CordonScan
 import Testing
 

@@ -1,6 +1,6 @@
 @testable import CordonCommands
 import CordonCore
-import CordonFS
+@testable import CordonFS
 import Testing
 
 /// What `cordon diff` and `cordon sync` print of the agent's names, targets and files reaches the

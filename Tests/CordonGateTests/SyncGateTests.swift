@@ -1,7 +1,7 @@
 import CordonTestSupport
 import CordonCore
-import CordonFS
-import CordonGate
+@testable import CordonFS
+@testable import CordonGate
 import CordonScan
 import FoundationEssentials
 import Glibc

@@ -1,7 +1,7 @@
-import CordonConfig
+@testable import CordonConfig
 import CordonCore
-import CordonIsolation
-import CordonSandbox
+@testable import CordonIsolation
+@testable import CordonSandbox
 import Testing
 
 struct PlanBuilderTests {

@@ -1,6 +1,6 @@
 import CordonCore
-import CordonOS
-import CordonSandbox
+@testable import CordonOS
+@testable import CordonSandbox
 import Foundation
 import Testing
 

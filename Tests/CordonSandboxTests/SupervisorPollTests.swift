@@ -1,5 +1,5 @@
 import CordonCore
-import CordonOS
+@testable import CordonOS
 import Glibc
 import Testing
 
