@@ -155,24 +155,6 @@ public struct SandboxLayout: Sendable, Equatable {
     /// Where a sync of the running sandbox copies the files it checks and applies.
     public var snapshot: String { directory + "/snapshot" }
 
-    /// Takes the sandbox's lock shared when no supervisor holds it: while the returned descriptor is
-    /// open, no `cordon run` can start the sandbox and write its upper layer. nil when it is running.
-    public func holdStopped() throws(CordonError) -> Int32? {
-        try Self.lockNow(lock, exclusive: false)
-    }
-
-    /// A flock on `path` taken now (its descriptor), nil when someone holds it in a conflicting
-    /// way. A missing file is made: the lock of a sandbox whose first run never got that far.
-    public static func lockNow(_ path: String, exclusive: Bool) throws(CordonError) -> Int32? {
-        let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw CordonError(.io, "cannot open \(path)", cause: String(cString: strerror(errno))) }
-        if flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0 { return fd }
-        let code = errno
-        close(fd)
-        guard code == EWOULDBLOCK else { throw CordonError(.io, "cannot lock \(path)", cause: String(cString: strerror(code))) }
-        return nil
-    }
-
     /// Whether a supervisor holds the sandbox's lock now (its overlay is mounted).
     public var isRunning: Bool {
         let fd = open(lock, O_RDONLY | O_CLOEXEC)
