@@ -173,4 +173,25 @@ struct LaunchFlagsRunTests {
         let record = try String(contentsOfFile: h.state + "/cordon/sandboxes/flagged/up.json", encoding: .utf8)
         #expect(record.contains("\"network\": \"none\"") || record.contains("\"network\":\"none\""), "\(record)")
     }
+
+    /// A user preset that `--preset` read counts in the "changed since up" digest, as a profile's
+    /// own preset does: `restart` with the same flags and files goes, a preset edited since is refused.
+    @Test func startRefusesAPresetFromAFlagChangedSinceUp() async throws {
+        let h = try SandboxHarness()
+        defer {
+            LifecycleTests.down(h, ["presetup"])
+            h.cleanup()
+        }
+        try h.write("config/cordon/presets/mine.yaml", "env: {FROM_PRESET: one}\n", in: h.root)
+        let up = try await h.cordon(["up", "--name", "presetup", "--workspace", h.workspace, "--preset", "mine"])
+        #expect(up.status == 0, "\(up.stderr)")
+        #expect(try await LifecycleTests.exec(h, "presetup", "echo $FROM_PRESET").stdout == "one\n")
+        let restart = try await h.cordon(["restart", "presetup"])
+        #expect(restart.status == 0, "\(restart.stderr)")
+        #expect(try await LifecycleTests.exec(h, "presetup", "echo $FROM_PRESET").stdout == "one\n")
+        #expect((try await h.cordon(["down", "presetup"])).status == 0)
+        try h.write("config/cordon/presets/mine.yaml", "env: {FROM_PRESET: two}\n", in: h.root)
+        let start = try await h.cordon(["start", "presetup"])
+        #expect(start.status != 0 && start.stderr.contains("changed since `cordon up`"), "\(start.stderr)")
+    }
 }
