@@ -57,6 +57,7 @@ struct CompletionScriptTests {
         #expect(try await Self.complete(h, ["up", "--profile", "w"]) == ["work"])
         let presets = try await Self.complete(h, ["run", "--preset", ""])
         #expect(presets.contains("mine") && presets.contains("pypi"), "\(presets)")
+        #expect(try await Self.complete(h, ["presets", "show", "mi"]) == ["mine"])
         #expect(!FileManager.default.fileExists(atPath: h.root + "/pwned"))
     }
 }
