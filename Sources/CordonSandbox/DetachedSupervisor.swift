@@ -15,7 +15,10 @@ public enum DetachedSupervisor {
     /// Starts the supervisor with `arguments` (after `cordon __supervise`) and waits until it is
     /// ready; throws its error when it could not start the sandbox. Returns what it wrote to its
     /// log while starting (the warnings a run says on stderr: unsafe mode, network: host, …).
-    public static func launch(arguments: [String], layout: SandboxLayout, name: String) throws(CordonError) -> String {
+    /// `environment` is added to (over) this process's environment for the supervisor.
+    public static func launch(arguments: [String], layout: SandboxLayout, name: String, environment: [String: String] = [:]) throws(CordonError)
+        -> String
+    {
         guard let executable = FileIO.readLink("/proc/self/exe") else {
             throw CordonError(.systemCall, "cannot find cordon's own executable (/proc/self/exe)")
         }
@@ -41,7 +44,8 @@ public enum DetachedSupervisor {
         let pid: Int32
         do throws(CordonError) {
             pid = try DetachedSpawn.start(
-                path: executable, arguments: ["cordon", "__supervise"] + arguments, environment: ProcessEnvironment.current.map { "\($0.key)=\($0.value)" },
+                path: executable, arguments: ["cordon", "__supervise"] + arguments,
+                environment: ProcessEnvironment.current.merging(environment) { _, given in given }.map { "\($0.key)=\($0.value)" },
                 descriptors: [null, log, log, ready[1]])
         } catch {
             close(ready[1])

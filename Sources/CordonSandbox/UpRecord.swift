@@ -1,4 +1,4 @@
-import CordonConfig
+public import CordonConfig
 public import CordonCore
 import CordonOS
 
@@ -17,14 +17,20 @@ public struct UpRecord: Sendable, Equatable {
     public var profileDigest: String
     /// The profile's `terminal.filter`, for `cordon exec`'s relay.
     public var terminalFilter: String
+    /// The profile flags given (`-e` with the values then, as Docker keeps them for a restart).
+    public var flags: ProfileFlags
 
-    public init(profile: String?, directory: String, workspace: String, mode: String?, profileDigest: String, terminalFilter: String) {
+    public init(
+        profile: String?, directory: String, workspace: String, mode: String?, profileDigest: String, terminalFilter: String,
+        flags: ProfileFlags = ProfileFlags()
+    ) {
         self.profile = profile
         self.directory = directory
         self.workspace = workspace
         self.mode = mode
         self.profileDigest = profileDigest
         self.terminalFilter = terminalFilter
+        self.flags = flags
     }
 
     public var jsonText: String {
@@ -33,11 +39,13 @@ public struct UpRecord: Sendable, Equatable {
         pairs += [("directory", .string(directory)), ("workspace", .string(workspace))]
         if let mode { pairs.append(("mode", .string(mode))) }
         pairs += [("profile_digest", .string(profileDigest)), ("terminal_filter", .string(terminalFilter))]
+        if !flags.isEmpty { pairs.append(("flags", flagsJSON)) }
         return JSONValue.object(pairs).encoded() + "\n"
     }
 
     public func save(_ layout: SandboxLayout) throws(CordonError) {
-        do throws(SystemError) { try FileIO.writeAtomically(layout.upRecord, Array(jsonText.utf8), durable: true) } catch {
+        // 0600: `-e` values may be credentials.
+        do throws(SystemError) { try FileIO.writeAtomically(layout.upRecord, Array(jsonText.utf8), mode: 0o600, durable: true) } catch {
             throw CordonError(.io, "cannot write \(layout.upRecord)", cause: error.description)
         }
     }
@@ -58,9 +66,57 @@ public struct UpRecord: Sendable, Equatable {
         guard let directory = text("directory"), let workspace = text("workspace"), let digest = text("profile_digest") else {
             throw CordonError(.io, "\(layout.upRecord) lacks a field", hint: "bring the sandbox up again with `cordon up`")
         }
+        var flags = ProfileFlags()
+        if let recorded = json["flags"] {
+            guard let parsed = Self.flags(recorded) else {
+                throw CordonError(.io, "\(layout.upRecord): its flags are not valid", hint: "bring the sandbox up again with `cordon up`")
+            }
+            flags = parsed
+        }
         return UpRecord(
             profile: text("profile"), directory: directory, workspace: workspace, mode: text("mode"), profileDigest: digest,
-            terminalFilter: text("terminal_filter") ?? "standard")
+            terminalFilter: text("terminal_filter") ?? "standard", flags: flags)
+    }
+
+    /// `{"env": ["K=V"], "presets": [], "allow": [], "memory": "64m", "cpus": "0.5", "network": "none"}`,
+    /// only what was given.
+    var flagsJSON: JSONValue {
+        var pairs: [(String, JSONValue)] = []
+        for (key, list) in [("env", flags.env), ("presets", flags.presets), ("allow", flags.allow)] where !list.isEmpty {
+            pairs.append((key, .array(list.map { .string($0) })))
+        }
+        for (key, value) in [("memory", flags.memory), ("cpus", flags.cpus), ("network", flags.network?.rawValue)] {
+            if let value { pairs.append((key, .string(value))) }
+        }
+        return .object(pairs)
+    }
+
+    static func flags(_ json: JSONValue) -> ProfileFlags? {
+        guard case .object = json else { return nil }
+        func list(_ key: String) -> [String]? {
+            guard let value = json[key] else { return [] }
+            guard case .array(let items) = value else { return nil }
+            var result: [String] = []
+            for item in items {
+                guard case .string(let text) = item else { return nil }
+                result.append(text)
+            }
+            return result
+        }
+        func text(_ key: String) -> String?? {
+            guard let value = json[key] else { return .some(nil) }
+            guard case .string(let text) = value else { return nil }
+            return .some(text)
+        }
+        guard let env = list("env"), let presets = list("presets"), let allow = list("allow"), let memory = text("memory"), let cpus = text("cpus"),
+            let network = text("network")
+        else { return nil }
+        var flags = ProfileFlags(env: env, presets: presets, allow: allow, memory: memory, cpus: cpus)
+        if let network {
+            guard let parsed = Profile.Network(rawValue: network) else { return nil }
+            flags.network = parsed
+        }
+        return flags
     }
 
     /// SHA-256 over what the profile was made from: its source, the mode given, and every file

@@ -6,7 +6,7 @@ import CordonCore
 struct PresetsShowCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a preset's YAML and where it comes from.")
 
-    @Argument(help: "The preset's name (see `cordon presets list`).")
+    @Argument(help: "The preset's name (see `cordon presets list`).", completion: .custom(Completions.presets))
     var name: String
 
     @Flag(help: "Print {version, name, source, yaml, merged} where merged is the preset with its own presets applied.")

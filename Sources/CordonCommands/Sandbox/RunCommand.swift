@@ -37,7 +37,11 @@ struct RunCommand: ParsableCommand {
         var argv = command
         if argv.first == "--" { argv.removeFirst() }
         guard !argv.isEmpty else { throw ValidationError("missing command: cordon run [OPTIONS] -- CMD [ARGS…]") }
-        let request = RunRequest(profile: launch.profile, workspace: launch.workspace, mode: launch.mode, name: launch.name, command: argv)
+        var request = RunRequest(profile: launch.profile, workspace: launch.workspace, mode: launch.mode, name: launch.name, command: argv)
+        do throws(CordonError) { request.flags = try launch.flags(host: ProcessEnvironment.current) } catch {
+            Console.error(error)
+            throw ExitCode(125)
+        }
         throw ExitCode(request.execute())
     }
 }
@@ -52,13 +56,16 @@ struct RunRequest {
     var name: String?
     /// The sandboxed command and its arguments (never empty).
     var command: [String]
+    /// `-e`, `--preset`, `--allow`, `--memory`, `--cpus`, `--network`: never on the fast path.
+    var flags = ProfileFlags()
 
     /// Runs the sandbox; the command's exit status, or 125 when the sandbox could not be set up.
     func execute() -> Int32 {
         // The supervisor stays resident for the whole run: the loader's table is dead weight.
         ProcessMemory.dropRelocationTable()
         return Console.exitOnError {
-            guard let start = try Self.load(profile: profile, workspace: workspace, mode: mode, currentDirectory: CurrentDirectory.path) else { return 125 }
+            guard let start = try Self.load(profile: profile, workspace: workspace, mode: mode, flags: flags, currentDirectory: CurrentDirectory.path)
+            else { return 125 }
             let sandboxName = name ?? SandboxName.generate()
             if name == nil { Console.note("cordon: sandbox \(sandboxName)") }
             let runner = SandboxRunner(profile: start.profile, paths: start.paths, host: start.host, warn: Console.note)
@@ -78,18 +85,26 @@ struct RunRequest {
         var paths: CordonPaths
         var host: HostFacts
         var loaded: LoadedProfile
-        /// The loaded profile with the command line's mode.
+        /// The loaded profile with the command line's flags and mode.
         var profile: Profile
         var workspace: String
+        /// The user preset files `--preset` read (the profile's own are in `loaded.files`).
+        var flagFiles: [(path: String, bytes: [UInt8])] = []
     }
 
     /// Loads the profile as `run` does; nil (the trust report said why) when its content is not
     /// the content the user trusted.
-    static func load(profile: String?, workspace: String?, mode: Profile.Mode?, currentDirectory: String) throws(CordonError) -> Start? {
+    static func load(profile: String?, workspace: String?, mode: Profile.Mode?, flags: ProfileFlags = ProfileFlags(), currentDirectory: String)
+        throws(CordonError) -> Start?
+    {
         let paths = CordonPaths.current()
         let host = HostFacts.current()
-        let loaded = try ProfileLoader(paths: paths, homeDirectory: host.home).load(reference: profile, currentDirectory: currentDirectory)
+        let loader = ProfileLoader(paths: paths, homeDirectory: host.home)
+        let loaded = try loader.load(reference: profile, currentDirectory: currentDirectory)
         var chosen = loaded.profile
+        var flagFiles: [(path: String, bytes: [UInt8])] = []
+        // The flags are the user's own last layer: the trust check below is about the files.
+        if !flags.isEmpty { (chosen, flagFiles) = try flags.apply(to: chosen, loader: loader) }
         if let mode { chosen.mode = mode }
         let workspace = workspace ?? chosen.workspace ?? currentDirectory
         // A profile the workspace's authors (or an earlier agent) could have written is used
@@ -103,13 +118,15 @@ struct RunRequest {
                     grants: ProfileTrust.grants(loaded.profile), inputs: ProfileTrust.inputs(of: loaded)))
             return nil
         }
-        return Start(paths: paths, host: host, loaded: loaded, profile: chosen, workspace: workspace)
+        return Start(paths: paths, host: host, loaded: loaded, profile: chosen, workspace: workspace, flagFiles: flagFiles)
     }
 
     /// `[--name N] [--profile P] [--workspace W] [--mode M] -- CMD [ARGS…]` (each option at most
     /// once, `--opt V` or `--opt=V`) read without ArgumentParser, whose reflection and conformance
-    /// lookups cost ~4 ms of every start. nil for anything else: ArgumentParser then parses it and
-    /// owns every error and help message, so this path only ever accepts what it would accept.
+    /// lookups cost ~4 ms of every start. nil for anything else (the profile flags `-e`,
+    /// `--preset`, `--allow`, `--memory`, `--cpus`, `--network` among it): ArgumentParser then
+    /// parses it and owns every error and help message, so this path only ever accepts what it
+    /// would accept.
     static func direct(_ arguments: ArraySlice<String>) -> RunRequest? {
         var values: [String: String] = [:]
         var rest = arguments

@@ -14,6 +14,8 @@ enum SandboxLifecycle {
         var workspace: String?
         var mode: Profile.Mode?
         var directory: String
+        /// `-e`, `--preset`, `--allow`, `--memory`, `--cpus`, `--network` (a bare `-e VAR` resolved).
+        var flags = ProfileFlags()
     }
 
     /// Starts the detached supervisor of `name` and waits until the sandbox serves. Returns the
@@ -21,11 +23,15 @@ enum SandboxLifecycle {
     /// report said why). `expectedDigest`: `start` refuses a profile changed since `up`.
     static func bringUp(name: String, options: UpOptions, expectedDigest: String? = nil) throws(CordonError) -> UpRecord? {
         try SandboxName.validate(name)
-        guard let start = try RunRequest.load(profile: options.profile, workspace: options.workspace, mode: options.mode, currentDirectory: options.directory)
+        guard
+            let start = try RunRequest.load(
+                profile: options.profile, workspace: options.workspace, mode: options.mode, flags: options.flags, currentDirectory: options.directory)
         else { return nil }
         let layout = SandboxLayout(paths: start.paths, name: name)
         if layout.isRunning { throw SandboxLookup.alreadyRunning(name) }
-        let digest = UpRecord.digest(source: start.loaded.source, mode: options.mode?.rawValue, files: start.loaded.files)
+        // The flags are not the profile: the same flags again (`start` gives the recorded ones)
+        // give the same digest; only the files read for them (user presets) count.
+        let digest = UpRecord.digest(source: start.loaded.source, mode: options.mode?.rawValue, files: start.loaded.files + start.flagFiles)
         if let expectedDigest, expectedDigest != digest {
             throw CordonError(
                 .invalidProfile, "the profile of sandbox \(name) (\(start.loaded.source)) changed since `cordon up`",
@@ -35,12 +41,14 @@ enum SandboxLifecycle {
         var arguments = ["--name", name, "--workspace", workspace, "--directory", options.directory]
         if let profile = options.profile { arguments += ["--profile", profile] }
         if let mode = options.mode { arguments += ["--mode", mode.rawValue] }
+        arguments += options.flags.arguments
         // What the supervisor said while starting (the warnings `run` says), said here too.
-        let said = try DetachedSupervisor.launch(arguments: arguments, layout: layout, name: name)
+        let said = try DetachedSupervisor.launch(
+            arguments: arguments, layout: layout, name: name, environment: SuperviseCommand.flagEnvironment(options.flags.environment))
         for line in said.split(separator: "\n") { Console.note(String(line)) }
         let record = UpRecord(
             profile: options.profile, directory: options.directory, workspace: workspace, mode: options.mode?.rawValue, profileDigest: digest,
-            terminalFilter: start.profile.terminal.filter.rawValue)
+            terminalFilter: start.profile.terminal.filter.rawValue, flags: options.flags)
         try record.save(layout)
         return record
     }

@@ -6,7 +6,7 @@ import CordonSandbox
 /// The sandbox a command acts on: its name (checked as `cordon run` checks it), and the hidden
 /// `--state-dir` that tests use instead. Shared by every command that takes a sandbox name.
 struct SandboxSelection: ParsableArguments {
-    @Argument(help: "The sandbox name.")
+    @Argument(help: "The sandbox name.", completion: .custom(Completions.sandboxes))
     var name: String
 
     @Option(name: .customLong("state-dir"), help: .hidden)

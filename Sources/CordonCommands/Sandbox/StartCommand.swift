@@ -34,7 +34,8 @@ struct StartCommand: ParsableCommand {
             guard let parsed = Profile.Mode(rawValue: text) else { throw CordonError(.io, "\(layout.upRecord): unknown mode \(text)") }
             mode = parsed
         }
-        let options = SandboxLifecycle.UpOptions(profile: record.profile, workspace: record.workspace, mode: mode, directory: record.directory)
+        let options = SandboxLifecycle.UpOptions(
+            profile: record.profile, workspace: record.workspace, mode: mode, directory: record.directory, flags: record.flags)
         guard try SandboxLifecycle.bringUp(name: name, options: options, expectedDigest: record.profileDigest) != nil else {
             throw CordonError(.invalidProfile, "the profile of sandbox \(name) is not trusted")
         }

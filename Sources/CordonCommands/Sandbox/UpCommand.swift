@@ -28,7 +28,8 @@ struct UpCommand: ParsableCommand {
         let status = Console.exitOnError {
             let sandboxName = launch.name ?? SandboxName.generate()
             let options = SandboxLifecycle.UpOptions(
-                profile: launch.profile, workspace: launch.workspace, mode: launch.mode, directory: CurrentDirectory.path)
+                profile: launch.profile, workspace: launch.workspace, mode: launch.mode, directory: CurrentDirectory.path,
+                flags: try launch.flags(host: ProcessEnvironment.current))
             guard try SandboxLifecycle.bringUp(name: sandboxName, options: options) != nil else { return 125 }
             if json {
                 JSONOutput.print([("name", .string(sandboxName)), ("state", .string("running"))])
@@ -52,6 +53,34 @@ struct SuperviseCommand: ParsableCommand {
     @Option var directory: String
     @Option var profile: String?
     @Option var mode: Profile.Mode?
+    /// `-e` names only: each value is in the environment as `flagEnvironmentPrefix` + NAME, so it
+    /// never sits on a command line every host user can read (nor changes the supervisor's own
+    /// variables, as `-e HOME=…` would).
+    @Option var env: [String] = []
+    @Option var preset: [String] = []
+    @Option var allow: [String] = []
+    @Option var memory: String?
+    @Option var cpus: String?
+    @Option var network: Profile.Network?
+
+    static let flagEnvironmentPrefix = "CORDON_FLAG_ENV_"
+
+    /// The supervisor's environment entries that carry `-e` values.
+    static func flagEnvironment(_ values: [String: String]) -> [String: String] {
+        Dictionary(uniqueKeysWithValues: values.map { (flagEnvironmentPrefix + $0.key, $0.value) })
+    }
+
+    /// The flags `bringUp` passed, `-e` values read back from the environment.
+    func flags(environment: [String: String]) throws(CordonError) -> ProfileFlags {
+        var entries: [String] = []
+        for key in env {
+            guard let value = environment[Self.flagEnvironmentPrefix + key] else {
+                throw CordonError(.internal, "the supervisor was given -e \(key) without its value")
+            }
+            entries.append(key + "=" + value)
+        }
+        return ProfileFlags(env: entries, presets: preset, allow: allow, memory: memory, cpus: cpus, network: network)
+    }
 
     func run() throws {
         // Its own descriptor 3 is for `up` alone: no child of the supervisor inherits it.
@@ -59,7 +88,8 @@ struct SuperviseCommand: ParsableCommand {
         ProcessMemory.dropRelocationTable()
         let status: Int32
         do {
-            guard let start = try RunRequest.load(profile: profile, workspace: workspace, mode: mode, currentDirectory: directory) else {
+            let flags = try self.flags(environment: ProcessEnvironment.current)
+            guard let start = try RunRequest.load(profile: profile, workspace: workspace, mode: mode, flags: flags, currentDirectory: directory) else {
                 throw CordonError(.invalidProfile, "the profile is not trusted", hint: "run `cordon trust` on it, then `cordon up` again")
             }
             let runner = SandboxRunner(profile: start.profile, paths: start.paths, host: start.host, warn: Console.note)
