@@ -152,8 +152,8 @@ public final class SandboxRunner {
         if profile.mode == .unsafe {
             warn("WARNING: unsafe mode: \(workspace) is mounted read-write; the agent's writes reach the host directly, unreviewed")
         }
+        try sandbox.abortingOnFailure { () throws(CordonError) in try PlaceholderMap.write(placeholders, stateDirectory: layout.directory) }
         if !placeholders.isEmpty {
-            try sandbox.abortingOnFailure { () throws(CordonError) in try PlaceholderMap.write(placeholders, stateDirectory: layout.directory) }
             let names = placeholders.map { "$" + TerminalText.escaped($0.env) }.joined(separator: ", ")
             let holds = placeholders.count == 1 ? "holds a placeholder" : "hold placeholders"
             warn(

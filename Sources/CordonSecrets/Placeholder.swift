@@ -1,6 +1,7 @@
 public import CordonCore
 import CordonOS
 import FoundationEssentials
+import Glibc
 
 /// What a sandbox's variable holds instead of a secret's value: a fresh random
 /// `PlaceholderFormat` string per sandbox start and secret. The value never enters a sandbox;
@@ -37,8 +38,14 @@ public enum PlaceholderMap {
         var placeholders: [Placeholder]
     }
 
+    /// Writes the map of this start; with none, removes a map an earlier start left (a profile
+    /// that no longer binds secrets, a reused state directory), so no stale name is kept.
     public static func write(_ placeholders: [Placeholder], stateDirectory: String) throws(CordonError) {
         let path = stateDirectory + "/" + fileName
+        if placeholders.isEmpty {
+            guard unlink(path) == 0 || errno == ENOENT else { throw SystemError.current("remove", path).cordonError(.io) }
+            return
+        }
         do {
             let bytes = Array(try JSONEncoder.keystore.encode(Document(version: 1, placeholders: placeholders))) + [0x0A]
             try FileIO.writeAtomically(path, bytes, mode: 0o600)
@@ -54,7 +61,10 @@ public enum PlaceholderMap {
         let path = stateDirectory + "/" + fileName
         guard FileIO.kind(path, followSymlinks: false) == .file else { return [] }
         do {
-            return try JSONDecoder.keystore.decode(Document.self, from: Data(try FileIO.readFile(path))).placeholders
+            let bytes = try FileIO.readFile(path)
+            // A spare state directory keeps its files emptied: an empty map is no map.
+            if bytes.isEmpty { return [] }
+            return try JSONDecoder.keystore.decode(Document.self, from: Data(bytes)).placeholders
         } catch {
             throw CordonError(.io, "cannot read the sandbox's placeholder map \(path)", cause: "\(error)")
         }
