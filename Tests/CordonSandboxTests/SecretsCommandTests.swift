@@ -73,6 +73,53 @@ struct SecretsCommandTests {
         #expect(missing.status == 2 && missing.stderr.contains("no secret named OPENAI"), "\(missing)")
     }
 
+    /// At a terminal the value is typed twice and never echoed; two different entries store nothing.
+    @Test func aTypedValueIsNotEchoed() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let driver = """
+            import os, pty, sys, select
+            cordon, name, first, second = sys.argv[1:5]
+            pid, fd = pty.fork()
+            if pid == 0:
+                os.execv(cordon, [cordon, "secrets", "set", name])
+            seen = b""
+            def until(marker):
+                global seen
+                while marker not in seen:
+                    ready, _, _ = select.select([fd], [], [], 20)
+                    if not ready: sys.exit("timed out waiting for %r in %r" % (marker, seen))
+                    try: chunk = os.read(fd, 4096)
+                    except OSError: sys.exit("ended before %r: %r" % (marker, seen))
+                    if not chunk: sys.exit("ended before %r" % marker)
+                    seen += chunk
+            until(b"value for " + name.encode() + b": ")
+            os.write(fd, first.encode() + b"\\n")
+            until(b"again, value for")
+            os.write(fd, second.encode() + b"\\n")
+            while True:
+                try: chunk = os.read(fd, 4096)
+                except OSError: break
+                if not chunk: break
+                seen += chunk
+            _, status = os.waitpid(pid, 0)
+            sys.stdout.write(seen.decode("utf-8", "replace"))
+            sys.exit(os.waitstatus_to_exitcode(status))
+            """
+        try h.write("driver.py", driver, in: h.root)
+        let typed = try await SandboxHarness.run(
+            ["/usr/bin/python3", h.root + "/driver.py", SandboxHarness.cordon, "TTYKEY", Self.value, Self.value], environment: h.environment())
+        #expect(typed.status == 0, "\(typed)")
+        #expect(!typed.stdout.contains(Self.value), "\(typed.stdout)")
+        #expect(typed.stdout.contains("stored TTYKEY"), "\(typed.stdout)")
+        let differ = try await SandboxHarness.run(
+            ["/usr/bin/python3", h.root + "/driver.py", SandboxHarness.cordon, "OTHER", Self.value, Self.value + "x"], environment: h.environment())
+        #expect(differ.status == 2 && differ.stdout.contains("differ"), "\(differ)")
+        #expect(!differ.stdout.contains(Self.value))
+        let listed = try json(try await h.cordon(["secrets", "list", "--json"]).stdout)
+        #expect((listed["secrets"] as? [[String: Any]])?.map { $0["name"] as? String } == ["TTYKEY"])
+    }
+
     @Test func badValuesAndNamesAreRefused() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
@@ -119,14 +166,17 @@ struct SecretsCommandTests {
         defer { h.cleanup() }
         #expect(try await h.cordon(["secrets", "set", "OPENAI", "--stdin"], stdin: Self.value).status == 0)
         try writeProfile(h, secrets: "  - name: OPENAI\n    env: OPENAI_API_KEY\n    domains: [api.openai.com]\n")
+        // Inside: every process's environment, and whether cordon's keystore is visible at all.
+        let keystore = keystoreDirectory(h)
         let script =
-            "env; echo ---; cat /proc/*/environ | tr '\\0' '\\n'; echo ---; grep -rlF -e \"$OPENAI_API_KEY\" /workspace /tmp /home 2>/dev/null; echo ok"
+            "env; echo ---; cat /proc/*/environ | tr '\\0' '\\n'; echo ---; ls \(keystore) 2>/dev/null && echo KEYSTORE-VISIBLE; echo ok"
         let r = try await h.cordon(["run", "--name", "sec", "--profile", "sec", "--workspace", h.workspace, "--", "/bin/sh", "-c", script])
         #expect(r.status == 0, "\(r)")
         let line = try #require(r.stdout.split(separator: "\n").first { $0.hasPrefix("OPENAI_API_KEY=") }, "\(r.stdout)")
         let placeholder = String(line.dropFirst("OPENAI_API_KEY=".count))
         #expect(placeholder.hasPrefix("cordon-ph-") && placeholder.count == "cordon-ph-".count + 32, "\(placeholder)")
         #expect(!r.stdout.contains(Self.value) && !r.stderr.contains(Self.value))
+        #expect(!r.stdout.contains("KEYSTORE-VISIBLE") && !r.stdout.contains("master.key") && r.stdout.hasSuffix("ok\n"), "\(r.stdout)")
         #expect(r.stderr.contains("$OPENAI_API_KEY holds a placeholder") && r.stderr.contains("not built yet"), "\(r.stderr)")
         // Nothing cordon keeps (state, logs, the keystore itself) holds the value.
         #expect(Self.filesContaining(Self.value, under: h.root).isEmpty)
