@@ -110,7 +110,8 @@ extension ProfileLayerParser {
     private mutating func checkedCABundle(_ path: String, _ node: Node, _ field: String) -> Bool {
         let bytes: [UInt8]
         do { bytes = try FileContents.read(path, limit: 16 << 20) } catch {
-            reader.report(node, field, "cannot read CA bundle \(path): \(error.message)", hint: "name a readable PEM file of CA certificates")
+            let reason = error.cause.map { "\(error.message): \($0)" } ?? error.message
+            reader.report(node, field, "CA bundle: \(reason)", hint: "name a readable PEM file of CA certificates")
             return false
         }
         let text = String(decoding: bytes, as: UTF8.self)

@@ -38,7 +38,7 @@ import Testing
         let problems = try Fixture.diagnostics("egress:\n  upstream_ca: [\(tree.path("ca.pem")), \(tree.path("key.pem")), \(tree.path("none.pem"))]\n")
         #expect(problems.map(\.field) == ["egress.upstream_ca[1]", "egress.upstream_ca[2]"], "\(problems)")
         #expect(problems.first?.message.contains("no PEM certificate") == true)
-        #expect(problems.last?.message.contains("cannot read") == true)
+        #expect(problems.last?.message.contains("cannot open \(tree.path("none.pem"))") == true, "\(problems)")
     }
 
     @Test func theFieldsSurviveMergingAndRendering() throws {
@@ -48,5 +48,18 @@ import Testing
             "egress:\n  upstream_ca: [\(tree.path("ca.pem"))]\nsecrets:\n  - name: K\n    domains: [api.example.com]\n    inject: query:key\n")
         let text = ProfileRenderer.json(profile)
         #expect(text.contains("\"upstream_ca\"") && text.contains("\"query:key\""), "\(text)")
+    }
+
+    /// A CA bundle decides whom the proxy will trust upstream: an in-workspace profile's bundle
+    /// is part of what `cordon trust` hashes, so changing it asks for trust again.
+    @Test func anUpstreamCABundleIsPartOfTheTrustDigest() throws {
+        let tree = try TempTree()
+        tree.write("ca.pem", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+        let profile = try Fixture.parse("egress:\n  upstream_ca: [\(tree.path("ca.pem"))]\n")
+        let loaded = LoadedProfile(profile: profile, source: "/projects/app/cordon.yaml")
+        let before = ProfileTrust.inputs(of: loaded)
+        #expect(before.contains { $0.role == "egress.upstream_ca[0]" && $0.path == tree.path("ca.pem") && $0.sha256 != nil }, "\(before)")
+        tree.write("ca.pem", "-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n")
+        #expect(ProfileTrust.digest(ProfileTrust.inputs(of: loaded)) != ProfileTrust.digest(before))
     }
 }
