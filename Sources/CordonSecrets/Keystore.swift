@@ -147,10 +147,9 @@ public struct Keystore: Sendable {
             return true
         }
 
-        /// Writes the store whole (temporary file, fsync, rename) and syncs its directory.
+        /// Writes the store whole (temporary file, fsync, rename, directory fsync).
         public func save() throws(CordonError) {
             try file.write(paths.store)
-            try? FileIO.syncFile(paths.directory)
         }
     }
 }

@@ -101,6 +101,8 @@ public struct KeystoreFile: Sendable, Equatable, Codable {
             throw CordonError(.internal, "cannot encode the keystore", cause: "\(error)")
         }
         do { try FileIO.writeAtomically(path, bytes, mode: 0o600) } catch { throw error.cordonError(.io, "cannot write the keystore \(path)") }
+        // The rename itself made durable: a crash after the command returns keeps the new store.
+        if let slash = path.lastIndex(of: "/") { try? FileIO.syncFile(String(path[..<slash])) }
     }
 
     static func fix(_ path: String) -> String {
