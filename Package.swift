@@ -25,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
+        // AEAD for the keystore; the range swift-certificates (the proxy's minted leaves) accepts too.
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // The one C target: syscalls and kernel structures Swift's Glibc does not expose.
@@ -37,6 +39,8 @@ let package = Package(
         .systemLibrary(name: "CPCRE2", pkgConfig: "libpcre2-8", providers: [.apt(["libpcre2-dev"])]),
         // gzip and zip's deflate, for the scanner's look into compressed files and archives.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // Argon2id, the keystore's passphrase KDF (the reference implementation, Debian's libargon2).
+        .systemLibrary(name: "CArgon2", pkgConfig: "libargon2", providers: [.apt(["libargon2-dev"])]),
 
         // Errors, paths, JSON-lines event log: what every module shares.
         .target(
@@ -87,11 +91,19 @@ let package = Package(
         // The audit log: hash-chained JSON lines per sandbox, its head, the verifier, the
         // file-write watcher (inotify). SHA-256 is CordonConfig's ContentHash.
         .target(name: "CordonAudit", dependencies: ["CordonCore", "CordonOS", "CordonConfig"], swiftSettings: strict),
+        // The keystore: values sealed at rest (master key file or Argon2id passphrase), held in
+        // memory kept out of core dumps; the placeholders a sandbox sees instead of the values.
+        .target(
+            name: "CordonSecrets",
+            dependencies: ["CordonCore", "CordonOS", "CArgon2", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
         // The supervisor: profile -> plan, state dirs, cgroups, spawn, pty relay, event log.
         .target(
             name: "CordonSandbox",
             dependencies: [
-                "CordonConfig", "CordonIsolation", "CordonOS", "CordonFS", "CordonGate", "CordonScan", "CordonNet", "CordonAudit", "CordonCore",
+                "CordonConfig", "CordonIsolation", "CordonOS", "CordonFS", "CordonGate", "CordonScan", "CordonNet", "CordonAudit", "CordonSecrets",
+                "CordonCore",
             ],
             swiftSettings: strict
         ),
@@ -99,7 +111,8 @@ let package = Package(
         .target(
             name: "CordonCommands",
             dependencies: [
-                "CordonSandbox", "CordonConfig", "CordonFS", "CordonGate", "CordonScan", "CordonNet", "CordonAudit", "CordonCore", "CordonOS",
+                "CordonSandbox", "CordonConfig", "CordonFS", "CordonGate", "CordonScan", "CordonNet", "CordonAudit", "CordonSecrets", "CordonCore",
+                "CordonOS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -136,6 +149,8 @@ let package = Package(
         .testTarget(name: "CordonNetTests", dependencies: ["CordonNet", "CordonPolicy", "CordonOS", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
         .testTarget(name: "CordonAuditTests", dependencies: ["CordonAudit", "CordonOS", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
         .testTarget(name: "CordonOSTests", dependencies: ["CordonOS", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "CordonSecretsTests", dependencies: ["CordonSecrets", "CordonOS", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
         .testTarget(name: "CordonCommandsTests", dependencies: ["CordonCommands", "CordonConfig"], swiftSettings: strict),
         .testTarget(
             name: "CordonSandboxTests",

@@ -37,6 +37,7 @@ public struct CordonCommand: ParsableCommand {
             PruneCommand.self,
             DiscardCommand.self,
             AuditCommand.self,
+            SecretsCommand.self,
         ]
     )
 

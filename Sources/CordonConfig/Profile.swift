@@ -90,18 +90,21 @@ public struct Profile: Sendable, Equatable, Codable {
     /// the profile says (no mapping layer drops a field on the way).
     public typealias Egress = EgressConfiguration
 
-    /// A credential the agent is to see only as a placeholder. Parsed and validated; no run uses
-    /// it yet: the proxy that swaps the real value in is not built (see docs/configuration.md).
+    /// A keystore entry the agent sees only as a placeholder in `env` (docs/configuration.md).
+    /// The proxy that swaps the real value in on `domains` is not built yet.
     public struct Secret: Sendable, Equatable, Codable {
         public var name: String
-        /// Environment variable that receives the placeholder inside.
+        /// Environment variable that receives the placeholder inside (default: `name`).
         public var env: String?
         /// Domains whose requests get the real value swapped in.
         public var domains: [String]
-        public init(name: String, env: String? = nil, domains: [String] = []) {
+        /// How the value goes into a request where the default auth headers do not fit.
+        public var inject: SecretInjection?
+        public init(name: String, env: String? = nil, domains: [String] = [], inject: SecretInjection? = nil) {
             self.name = name
             self.env = env
             self.domains = domains
+            self.inject = inject
         }
     }
 

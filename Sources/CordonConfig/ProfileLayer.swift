@@ -22,6 +22,7 @@ struct ProfileLayer: Sendable, Equatable {
         var parentProxy: Profile.Egress.ParentProxy?
         var rateLimits: [Profile.Egress.Pattern: Int] = [:]
         var blocklists: [String] = []
+        var upstreamCA: [String] = []
         var allowMissingSNI: Bool?
         var maxConnections: Int?
         var requestTimeout: Double?

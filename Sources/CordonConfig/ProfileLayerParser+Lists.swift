@@ -96,8 +96,8 @@ extension ProfileLayerParser {
         var result: [Profile.Secret] = []
         for (index, item) in items.enumerated() {
             let field = "secrets[\(index)]"
-            guard let entries = reader.mapping(item, field, keys: ["name", "env", "domains"]) else { continue }
-            var name: String?, env: String?, domains: [String] = [], ok = true
+            guard let entries = reader.mapping(item, field, keys: ["name", "env", "domains", "inject"]) else { continue }
+            var name: String?, env: String?, domains: [String] = [], inject: SecretInjection?, ok = true
             for (key, _, value) in entries {
                 let path = field + "." + key
                 switch key {
@@ -107,6 +107,17 @@ extension ProfileLayerParser {
                     let before = reader.diagnostics.count
                     domains = reader.strings(value, path, check: Self.domainCheck)
                     ok = ok && reader.diagnostics.count == before
+                case "inject":
+                    guard let text = reader.string(value, path) else {
+                        ok = false
+                        break
+                    }
+                    switch SecretInjection.parse(text) {
+                    case .success(let parsed): inject = parsed
+                    case .failure(let problem):
+                        reader.report(value, path, "\"\(text)\" \(problem.message)", hint: "write one of \(SecretInjection.expected)")
+                        ok = false
+                    }
                 default: break
                 }
             }
@@ -115,7 +126,14 @@ extension ProfileLayerParser {
                 reader.report(item, field + ".name", "secret \"\(name)\" is listed twice", hint: "list each secret once")
                 continue
             }
-            result.append(Profile.Secret(name: name, env: env, domains: domains))
+            let variable = env ?? name
+            if let other = result.first(where: { ($0.env ?? $0.name) == variable }) {
+                reader.report(
+                    item, field + ".env", "variable \"\(variable)\" already holds secret \"\(other.name)\"",
+                    hint: "give each secret its own variable with `env:`")
+                continue
+            }
+            result.append(Profile.Secret(name: name, env: env, domains: domains, inject: inject))
         }
         return result
     }

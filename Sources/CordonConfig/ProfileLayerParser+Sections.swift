@@ -1,3 +1,5 @@
+import CordonCore
+import CordonOS
 import CordonPolicy
 import Yams
 
@@ -23,7 +25,7 @@ extension ProfileLayerParser {
 
     static let egressKeys = [
         "domains", "deny", "allow_private", "resolve", "prompt", "parent_proxy", "rate_limits", "blocklists", "allow_missing_sni", "max_connections",
-        "request_timeout", "dns_names_per_minute", "dns_max_label", "dns_max_entropy",
+        "request_timeout", "dns_names_per_minute", "dns_max_label", "dns_max_entropy", "upstream_ca",
     ]
 
     mutating func parseEgress(_ node: Node) -> ProfileLayer.Egress {
@@ -88,10 +90,36 @@ extension ProfileLayerParser {
                         result.blocklists.append(resolved)
                     }
                 }
+            case "upstream_ca":
+                for (index, item) in (reader.sequence(value, field) ?? []).enumerated() {
+                    let path = "\(field)[\(index)]"
+                    if let text = reader.string(item, path), let resolved = hostPath(text, item, path, relative: true),
+                        checkedCABundle(resolved, item, path), !result.upstreamCA.contains(resolved)
+                    {
+                        result.upstreamCA.append(resolved)
+                    }
+                }
             default: break
             }
         }
         return result
+    }
+
+    /// A CA bundle must be readable now and hold at least one PEM certificate (a wrong path or a
+    /// key file is caught at load, not at the first request it would have verified).
+    private mutating func checkedCABundle(_ path: String, _ node: Node, _ field: String) -> Bool {
+        let bytes: [UInt8]
+        do { bytes = try FileContents.read(path, limit: 16 << 20) } catch {
+            let reason = error.cause.map { "\(error.message): \($0)" } ?? error.message
+            reader.report(node, field, "CA bundle: \(reason)", hint: "name a readable PEM file of CA certificates")
+            return false
+        }
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard text.contains("-----BEGIN CERTIFICATE-----"), text.contains("-----END CERTIFICATE-----") else {
+            reader.report(node, field, "\(path) holds no PEM certificate", hint: "name a PEM file of CA certificates (-----BEGIN CERTIFICATE-----)")
+            return false
+        }
+        return true
     }
 
     private mutating func parseDenyRules(_ node: Node, _ field: String) -> [Profile.Egress.DenyRule] {

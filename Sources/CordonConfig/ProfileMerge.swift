@@ -43,6 +43,7 @@ extension Profile {
         if let value = e.parentProxy { egress.parentProxy = value }
         egress.rateLimits.merge(e.rateLimits) { _, later in later }
         Self.union(e.blocklists, into: &egress.blocklists)
+        Self.union(e.upstreamCA, into: &egress.upstreamCA)
         if let value = e.allowMissingSNI { egress.allowMissingSNI = value }
         if let value = e.maxConnections { egress.maxConnections = value }
         if let value = e.requestTimeout { egress.requestTimeout = value }

@@ -54,6 +54,7 @@ public enum ProfileRenderer {
             ),
             ("rate_limits", .object(e.rateLimits.map { ($0.key.text, $0.value) }.sorted { $0.0 < $1.0 }.map { ($0.0, .int($0.1)) })),
             ("blocklists", strings(e.blocklists)),
+            ("upstream_ca", strings(e.upstreamCA)),
             ("allow_missing_sni", .bool(e.allowMissingSNI)),
             ("max_connections", .int(e.maxConnections)),
             ("request_timeout", human ? .string(TimeSpan.format(e.requestTimeout)) : .double(e.requestTimeout)),
@@ -100,6 +101,7 @@ public enum ProfileRenderer {
                         var fields: [(String, JSONValue)] = [("name", .string(secret.name))]
                         fields.append(("env", optional(secret.env)))
                         fields.append(("domains", strings(secret.domains)))
+                        fields.append(("inject", optional(secret.inject?.description)))
                         return .object(fields)
                     })
             ),

@@ -77,6 +77,7 @@ public enum ProfileTrust {
         if let gitleaks = profile.sync.gitleaksConfig { named.append(("sync.gitleaks_config", gitleaks)) }
         for (index, list) in profile.egress.blocklists.enumerated() { named.append(("egress.blocklists[\(index)]", list)) }
         if let ca = profile.egress.parentProxy?.caFile { named.append(("egress.parent_proxy.ca_file", ca)) }
+        for (index, ca) in profile.egress.upstreamCA.enumerated() { named.append(("egress.upstream_ca[\(index)]", ca)) }
         for (role, path) in named { result.append(Input(role: role, path: path, sha256: hashFile(path))) }
         return result
     }

@@ -113,6 +113,9 @@ public struct EgressConfiguration: Sendable, Equatable, Codable {
     public var rateLimits: [Pattern: Int]
     /// Blocklist files (hosts format, plain domain lists, `||domain^` lines, compiled lists).
     public var blocklists: [String]
+    /// CA bundles (PEM files) trusted, beside the host's store, when the proxy verifies upstream
+    /// servers of intercepted connections (a corporate CA; a test's own CA).
+    public var upstreamCA: [String] = []
     /// Let TLS through a tunnel when the ClientHello carries no SNI. Off: such flows are refused.
     public var allowMissingSNI: Bool
     /// Client connections open at once through the proxy, per sandbox.
@@ -223,7 +226,7 @@ public struct EgressConfiguration: Sendable, Equatable, Codable {
     // tolerates fields added later (a record written by an older cordon lacks them).
     private enum CodingKeys: String, CodingKey {
         case domains, deny, allowPrivate, resolve, prompt, parentProxy, rateLimits, blocklists, allowMissingSNI, maxConnections
-        case requestTimeout, dnsNamesPerMinute, dnsMaxLabel, dnsMaxEntropy
+        case requestTimeout, dnsNamesPerMinute, dnsMaxLabel, dnsMaxEntropy, upstreamCA
     }
 
     public init(from decoder: any Decoder) throws {
@@ -245,6 +248,7 @@ public struct EgressConfiguration: Sendable, Equatable, Codable {
             rateLimits[try Self.decoded(Self.allowedPattern(text), text, .rateLimits, in: c)] = perMinute
         }
         blocklists = try c.decodeIfPresent([String].self, forKey: .blocklists) ?? blocklists
+        upstreamCA = try c.decodeIfPresent([String].self, forKey: .upstreamCA) ?? upstreamCA
         allowMissingSNI = try c.decodeIfPresent(Bool.self, forKey: .allowMissingSNI) ?? allowMissingSNI
         maxConnections = try c.decodeIfPresent(Int.self, forKey: .maxConnections) ?? maxConnections
         requestTimeout = try c.decodeIfPresent(Double.self, forKey: .requestTimeout) ?? requestTimeout
@@ -263,6 +267,7 @@ public struct EgressConfiguration: Sendable, Equatable, Codable {
         try c.encodeIfPresent(parentProxy, forKey: .parentProxy)
         try c.encode(Dictionary(uniqueKeysWithValues: rateLimits.map { ($0.key.text, $0.value) }), forKey: .rateLimits)
         try c.encode(blocklists, forKey: .blocklists)
+        try c.encode(upstreamCA, forKey: .upstreamCA)
         try c.encode(allowMissingSNI, forKey: .allowMissingSNI)
         try c.encode(maxConnections, forKey: .maxConnections)
         try c.encode(requestTimeout, forKey: .requestTimeout)

@@ -25,11 +25,15 @@ public struct PlanBuilder: Sendable {
         public var machineID: String?
         /// The run's own boot_id (a random UUID), bound over /proc/sys/kernel/random/boot_id.
         public var bootID: String?
+        /// The profile's secrets as the sandbox sees them: variable → placeholder (never a value).
+        public var placeholders: [String: String]
 
         public init(
             name: String, workspace: String, command: [String], terminal: Bool, layout: SandboxLayout, dataRoot: String, rlimitFallback: Bool,
-            consoleDevice: String? = nil, fileSizeLimit: UInt64? = nil, machineID: String? = nil, bootID: String? = nil
+            consoleDevice: String? = nil, fileSizeLimit: UInt64? = nil, machineID: String? = nil, bootID: String? = nil,
+            placeholders: [String: String] = [:]
         ) {
+            self.placeholders = placeholders
             self.consoleDevice = consoleDevice
             self.fileSizeLimit = fileSizeLimit
             self.machineID = machineID
@@ -174,7 +178,7 @@ public struct PlanBuilder: Sendable {
             root: request.layout.root, hostname: hostname, steps: steps, user: u, writable: writable,
             writeFiles: ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", "/dev/pts", "/dev/ptmx", "/dev/console"],
             resourceLimits: resourceLimits(fallback: request.rlimitFallback, fileSize: request.fileSizeLimit), unshareCgroup: true,
-            command: request.command, environment: environment(name: request.name, user: u),
+            command: request.command, environment: environment(name: request.name, user: u, placeholders: request.placeholders),
             workingDirectory: Self.workspacePath, terminal: request.terminal, network: network
         )
     }
@@ -248,8 +252,9 @@ public struct PlanBuilder: Sendable {
             || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
     }
 
-    /// Nothing is inherited but a short safe list; the profile's `env` is explicit.
-    public func environment(name: String, user u: SandboxPlan.User) -> [String] {
+    /// Nothing is inherited but a short safe list; the profile's `env` is explicit; a bound
+    /// secret's variable holds its placeholder (over an `env` entry of the same name).
+    public func environment(name: String, user u: SandboxPlan.User, placeholders: [String: String] = [:]) -> [String] {
         var env: [String: String] = [
             "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "HOME": u.home, "USER": u.name, "LOGNAME": u.name, "SHELL": "/bin/bash",
@@ -263,6 +268,7 @@ public struct PlanBuilder: Sendable {
             for (key, value) in Self.proxyEnvironment(port: capture.proxyPort) { env[key] = value }
         }
         for (key, value) in profile.env { env[key] = value }
+        for (key, value) in placeholders { env[key] = value }
         for key in SensitivePaths.environment { env[key] = nil }
         return env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
     }

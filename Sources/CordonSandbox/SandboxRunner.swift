@@ -5,6 +5,7 @@ import CordonIsolation
 public import CordonNet
 import CordonGate
 import CordonOS
+import CordonSecrets
 import FoundationEssentials
 import Glibc
 
@@ -86,6 +87,10 @@ public final class SandboxRunner {
         guard profile.backend == .namespace else {
             throw CordonError(.unsupported, "backend \"\(profile.backend.rawValue)\" is not available yet", hint: "use `backend: namespace`")
         }
+        // Before anything is made: a bound secret the keystore lacks (or a keystore that cannot
+        // be read) stops the start with the command to run.
+        let placeholders = try SandboxSecrets.placeholders(
+            for: profile.secrets.map { .init(name: $0.name, env: $0.env, domains: $0.domains) }, keystore: Keystore(paths: KeystorePaths(paths)))
         // The user's terminal modes come back however the run ends, set-up errors included.
         let hostTerminal = HostTerminal()
         defer { hostTerminal.restore() }
@@ -147,9 +152,13 @@ public final class SandboxRunner {
         if profile.mode == .unsafe {
             warn("WARNING: unsafe mode: \(workspace) is mounted read-write; the agent's writes reach the host directly, unreviewed")
         }
-        if !profile.secrets.isEmpty {
-            let names = profile.secrets.map { TerminalText.escaped($0.env ?? $0.name) }.joined(separator: ", ")
-            warn("WARNING: secrets: not supported yet (the placeholders and the proxy's swap are not built); the sandbox gets no \(names)")
+        try sandbox.abortingOnFailure { () throws(CordonError) in try PlaceholderMap.write(placeholders, stateDirectory: layout.directory) }
+        if !placeholders.isEmpty {
+            let names = placeholders.map { "$" + TerminalText.escaped($0.env) }.joined(separator: ", ")
+            let holds = placeholders.count == 1 ? "holds a placeholder" : "hold placeholders"
+            warn(
+                "WARNING: secrets: \(names) \(holds) (\(PlaceholderFormat.prefix)…), not the values; the proxy's swap of the real value is not built yet, so the agent's requests carry only the placeholder"
+            )
         }
         if profile.network == .host {
             warn("WARNING: network: host: the sandbox shares the host's network; egress is neither filtered nor logged")
@@ -215,7 +224,8 @@ public final class SandboxRunner {
                             name: options.name, workspace: workspace, command: options.command, terminal: pty != nil, layout: layout,
                             dataRoot: paths.profileDataDirectory(profile.name), rlimitFallback: enforcement == .rlimits,
                             consoleDevice: pty?.slavePath, fileSizeLimit: disk?.limits.bytes ?? diskLimits(layout: layout).bytes,
-                            machineID: identity.value, bootID: SandboxIdentifiers.newBootID()
+                            machineID: identity.value, bootID: SandboxIdentifiers.newBootID(),
+                            placeholders: Dictionary(placeholders.map { ($0.env, $0.placeholder) }, uniquingKeysWith: { _, later in later })
                         ))
                     plan.idle = options.idle
                     try prepareDataDirectories(plan: plan)

@@ -1,3 +1,5 @@
+import CordonCore
+
 /// cordon's default secret rules, in gitleaks' TOML format, written for cordon.
 ///
 /// Each rule names a provider's documented key shape; `keywords` gate the slower confirm step;
@@ -188,6 +190,11 @@ enum DefaultRules {
           '''\{\{[^}]*\}\}''',
           '''^<[^>]*>$''',
         ]
+
+        [[allowlists]]
+        description = "cordon's own secret placeholders (docs/configuration.md, secrets): exactly that format, nothing around it"
+        regexTarget = "secret"
+        regexes = ['''^\#(PlaceholderFormat.pattern)$''']
 
         [[allowlists]]
         description = "lock files and checksums"

@@ -49,18 +49,20 @@ import Testing
         #expect(file.status == 1 && file.stderr.contains("plainfile:2:7"), "\(file.stderr)")
     }
 
-    /// `secrets` are parsed but not built: a run says so instead of silently giving the agent
-    /// nothing where the user expects a placeholder.
-    @Test func aRunWithSecretsSaysTheyAreNotSupportedYet() async throws {
+    /// `secrets` give the sandbox a placeholder, and the proxy's swap is not built: a run says so
+    /// instead of letting the user believe the agent's requests carry the key.
+    @Test func aRunWithSecretsSaysTheSwapIsNotBuiltYet() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
         try h.write("s.yaml", "name: s\nsecrets:\n  - {name: gh, env: GITHUB_TOKEN, domains: [api.github.com]}\n", in: h.root)
+        let stored = try await h.cordon(["secrets", "set", "gh", "--stdin"], stdin: "github_pat_" + "11AAAAAAA0test")
+        #expect(stored.status == 0, "\(stored.stderr)")
         let r = try await h.cordon([
             "run", "--profile", h.root + "/s.yaml", "--workspace", h.workspace, "--name", "s", "--", "/bin/sh", "-c", "echo ${GITHUB_TOKEN:-unset}",
         ])
         #expect(r.status == 0, "\(r.stderr)")
-        #expect(r.stdout == "unset\n")
-        #expect(r.stderr.contains("secrets: not supported yet"), "\(r.stderr)")
+        #expect(r.stdout.hasPrefix("cordon-ph-"), "\(r.stdout)")
+        #expect(r.stderr.contains("the proxy's swap of the real value is not built yet"), "\(r.stderr)")
         #expect(r.stderr.contains("GITHUB_TOKEN"))
     }
 }
