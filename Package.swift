@@ -27,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
         // AEAD for the keystore; the range swift-certificates (the proxy's minted leaves) accepts too.
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.0"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.1.0"),
     ],
     targets: [
         // The one C target: syscalls and kernel structures Swift's Glibc does not expose.
@@ -53,6 +55,15 @@ let package = Package(
         // The one egress grammar and the pure decisions: domain patterns, hosts, addresses, CIDRs,
         // the egress configuration and policy, blocklist lookups. No NIO, no I/O.
         .target(name: "CordonPolicy", dependencies: ["CordonCore"], swiftSettings: strict),
+        // cordon's own certificate authority and the leaf certificates it mints for the proxy.
+        .target(
+            name: "CordonTLS",
+            dependencies: [
+                "CordonCore", "CordonOS", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"), .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
+            swiftSettings: strict
+        ),
         // Profiles and presets: YAML with positions, merging, validation (reads files; writes only the approval file).
         .target(
             name: "CordonConfig",
@@ -148,6 +159,10 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "CordonNetTests", dependencies: ["CordonNet", "CordonPolicy", "CordonOS", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
         .testTarget(name: "CordonAuditTests", dependencies: ["CordonAudit", "CordonOS", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "CordonTLSTests",
+            dependencies: ["CordonTLS", "CordonOS", "CordonCore", "CordonTestSupport", .product(name: "X509", package: "swift-certificates")],
+            swiftSettings: strict),
         .testTarget(name: "CordonOSTests", dependencies: ["CordonOS", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "CordonSecretsTests", dependencies: ["CordonSecrets", "CordonOS", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
