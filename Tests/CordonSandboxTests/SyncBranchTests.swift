@@ -345,4 +345,58 @@ struct SyncBranchTests {
         #expect(Set(try await Self.tree(h, ws, "start").keys) == ["first.txt"])
         #expect(try await Self.git(h, ws, ["rev-parse", "--verify", "--quiet", "HEAD"]).status != 0, "HEAD stays unborn")
     }
+
+    /// A running agent rewrites a file as fast as it can, clean and secret in turn, while it is
+    /// synced to branches: what is committed is the copy the gate checked (the snapshot), never the
+    /// file as the agent left it a moment later, so no commit ever holds the secret. The running
+    /// sandbox's upper keeps its changes (it is mounted).
+    @Test(.enabled(if: SandboxHarness.namespacesAvailable, "needs user namespaces"))
+    func aRunningAgentCannotSwapAFileAfterTheCheck() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let ws = h.workspace
+        try await Self.makeRepository(h, ws, files: ["README": "hi\n"])
+        let signals = h.root + "/signals"
+        try FileManager.default.createDirectory(atPath: signals, withIntermediateDirectories: true)
+        try h.write("profile.yaml", "name: live\nmounts:\n  - {host: \(signals), sandbox: /signals}\n", in: h.root)
+        // Rewritten in place (`1<>`: no truncation), one write each, the same length: the file
+        // always holds one or the other.
+        let secret = "GITHUB_TOKEN=\(Self.token)\\n"
+        let clean = "CLEAN_VALUE=" + String(repeating: "x", count: Self.token.count) + "\\n"
+        let script = """
+            cd /workspace && printf '\(clean)' > flip.txt && printf ok > ready.txt && n=0; \
+            while [ ! -e /signals/stop ] && [ $n -lt 2000000 ]; do printf '\(secret)' 1<> flip.txt; printf '\(clean)' 1<> flip.txt; n=$((n+1)); done
+            """
+        async let run = h.cordon(
+            ["run", "--profile", h.root + "/profile.yaml", "--workspace", ws, "--name", "live", "--", "/bin/sh", "-c", script], timeout: 150)
+        let ready = h.state + "/cordon/sandboxes/live/upper/ready.txt"
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !FileManager.default.fileExists(atPath: ready) && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(FileManager.default.fileExists(atPath: ready), "the agent never started")
+        var committed = 0
+        for attempt in 1...6 {
+            let sync = try await h.cordon(["sync", "live", "--branch", "live-\(attempt)", "--partial", "--json"])
+            #expect(sync.status == 0 || sync.status == 1, "\(sync.stdout)\(sync.stderr)")
+            guard (try? Self.json(sync.stdout))?["commit"] is String else { continue }
+            committed += 1
+            let listed = try await Self.tree(h, ws, "live-\(attempt)")
+            if listed["flip.txt"] != nil {
+                // Whatever was committed is bytes the scanner passes (the copy the gate read).
+                let content = try await Self.out(h, ws, ["show", "live-\(attempt):flip.txt"])
+                try h.write("committed-\(attempt).txt", content + "\n", in: h.root)
+                let scan = try await h.cordon(["scan", h.root + "/committed-\(attempt).txt"])
+                #expect(scan.status == 0, "attempt \(attempt) committed bytes the gate never passed: \(content)")
+            }
+        }
+        #expect(committed > 0, "no sync committed anything")
+        #expect(FileManager.default.createFile(atPath: signals + "/stop", contents: Data()))
+        let r = try await run
+        #expect(r.status == 0, "\(r.stderr)")
+        // Synced while running: the upper keeps the changes (the overlay was mounted over it).
+        let diff = try Self.json(try await h.cordon(["diff", "live", "--json"]).stdout)
+        let paths = Set((diff["changes"] as? [[String: Any]] ?? []).compactMap { $0["path"] as? String })
+        #expect(paths == ["flip.txt", "ready.txt"], "\(paths)")
+        let all = try await Self.git(h, ws, ["log", "-p", "--all"])
+        #expect(!all.stdout.contains(Self.token))
+    }
 }
