@@ -111,6 +111,40 @@ public struct GitBranchCommit {
         return Made(commit: commit, tree: tree, parent: repository.head)
     }
 
+    /// The paths of `changes` that git ignores (`.gitignore`, `.git/info/exclude`, `core.excludesFile`,
+    /// as `git check-ignore` reads them from the host's checkout) and that HEAD does not track:
+    /// new files a plain sync would put in the working tree where git does not see them (a
+    /// `node_modules`, a build directory). They are not committed. Deletions and files HEAD
+    /// tracks are never ignored.
+    public func ignoredPaths(_ changes: [Change]) throws(CordonError) -> Set<String> {
+        let tracked = try headEntries()
+        var candidates: [String: String] = [:]
+        for change in changes where [.added, .modified, .modeChanged].contains(change.kind) && (change.type == .file || change.type == .symlink) {
+            let path = repository.prefix + change.path
+            if tracked[Array(path.utf8)] == nil { candidates[path] = change.path }
+        }
+        guard !candidates.isEmpty else { return [] }
+        var input: [UInt8] = []
+        for path in candidates.keys.sorted() { input += Array(path.utf8) + [0] }
+        var sent = false
+        let checked = try repository.run(
+            ["--work-tree=" + repository.topLevel, "check-ignore", "-z", "--stdin"], extra: ["GIT_OPTIONAL_LOCKS=0"],
+            input: { () throws(CordonError) -> [UInt8]? in
+                defer { sent = true }
+                return sent ? nil : input
+            })
+        // 0: some ignored, 1: none.
+        guard checked.status == 0 || checked.status == 1 else {
+            throw CordonError(
+                .io, "git could not say which changes it ignores in \(repository.topLevel)", hint: "nothing was committed", cause: checked.errorText)
+        }
+        var ignored = Set<String>()
+        for path in checked.stdout.split(separator: 0) {
+            if let change = candidates[String(decoding: path, as: UTF8.self)] { ignored.insert(change) }
+        }
+        return ignored
+    }
+
     /// A private directory for the index file and the marks (0700, under TMPDIR or /tmp).
     static func makeScratch() throws(CordonError) -> String {
         let base = getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.hasPrefix("/") ? $0 : nil } ?? "/tmp"

@@ -399,4 +399,32 @@ struct SyncBranchTests {
         let all = try await Self.git(h, ws, ["log", "-p", "--all"])
         #expect(!all.stdout.contains(Self.token))
     }
+
+    /// New files git ignores (a node_modules, a log) are not committed and stay in the sandbox; a
+    /// file HEAD tracks is committed even when a pattern matches it.
+    @Test(.enabled(if: SandboxHarness.namespacesAvailable, "needs user namespaces"))
+    func newFilesGitIgnoresStayOutOfTheCommit() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let ws = h.workspace
+        try await Self.makeRepository(h, ws, files: [".gitignore": "node_modules/\n*.log\n"])
+        try h.write("keep.log", "tracked\n")
+        _ = try await Self.out(h, ws, ["add", "-f", "keep.log"])
+        _ = try await Self.out(h, ws, ["commit", "-q", "-m", "tracked log"])
+        let made = try await h.sandbox(
+            "cd /workspace && mkdir -p node_modules/dep && echo x > node_modules/dep/index.js && echo b > build.log && echo more >> keep.log && echo s > src.txt",
+            name: "ign")
+        #expect(made.status == 0, "\(made.stderr)")
+        let dry = try Self.json(try await h.cordon(["sync", "ign", "--branch", "deps", "--dry-run", "--json"]).stdout)
+        #expect(Set(dry["applied"] as? [String] ?? []) == ["keep.log", "src.txt", "node_modules", "node_modules/dep"], "\(dry)")
+        let sync = try await h.cordon(["sync", "ign", "--branch", "deps", "--json"])
+        #expect(sync.status == 0, "\(sync.stdout)\(sync.stderr)")
+        let report = try Self.json(sync.stdout)
+        #expect(Set(report["ignored"] as? [String] ?? []) == ["build.log", "node_modules/dep/index.js"], "\(report)")
+        #expect(Set(try await Self.tree(h, ws, "deps").keys) == [".gitignore", "keep.log", "src.txt"])
+        #expect(try await Self.out(h, ws, ["show", "deps:keep.log"]) == "tracked\nmore")
+        let diff = try Self.json(try await h.cordon(["diff", "ign", "--json"]).stdout)
+        let left = Set((diff["changes"] as? [[String: Any]] ?? []).compactMap { $0["path"] as? String })
+        #expect(left.isSuperset(of: ["build.log", "node_modules/dep/index.js"]) && !left.contains("src.txt"), "\(left)")
+    }
 }

@@ -39,11 +39,26 @@ struct BranchTarget {
     /// How the prompt and the outcome name the destination.
     var destination: String { "new branch \(TerminalText.escaped(branch)) of \(repository.topLevel)" }
 
-    func commit(_ changes: [Change], contents: String, sandbox: String, profile: String, allChanges: [Change]) throws(CordonError) -> GitBranchCommit.Made? {
+    /// `changes` without the new files git ignores (they stay in the sandbox), and those.
+    func splitIgnored(_ changes: [Change]) throws(CordonError) -> (commit: [Change], ignored: [String]) {
+        let ignored = try GitBranchCommit(repository: repository).ignoredPaths(changes)
+        guard !ignored.isEmpty else { return (changes, []) }
+        return (changes.filter { !ignored.contains($0.path) }, changes.map(\.path).filter { ignored.contains($0) })
+    }
+
+    func commit(_ changes: [Change], contents: String, sandbox: String, profile: String) throws(CordonError) -> GitBranchCommit.Made? {
         let text = message ?? GitBranchCommit.defaultMessage(sandbox: sandbox, profile: profile, changes: changes, prefix: repository.prefix)
         return try GitBranchCommit(repository: repository).commit(
             changes, contents: contents, branch: branch, message: text.hasSuffix("\n") ? text : text + "\n", author: author, committer: committer,
             reflog: "cordon sync \(sandbox) --branch")
+    }
+
+    /// The note about new files git ignores: not committed, still in the sandbox.
+    static func ignoredNote(_ ignored: [String], dryRun: Bool) -> String? {
+        guard !ignored.isEmpty else { return nil }
+        let shown = ignored.prefix(5).map { TerminalText.escaped($0) }.joined(separator: ", ") + (ignored.count > 5 ? ", …" : "")
+        let verb = dryRun ? "would not be committed" : "were not committed"
+        return "\(ignored.count) new file\(ignored.count == 1 ? "" : "s") git ignores \(verb) and stay in the sandbox (\(shown))"
     }
 
     /// The line after the sync's outcome: the commit made, or the one a dry run would make.

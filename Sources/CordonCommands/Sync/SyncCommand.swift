@@ -104,6 +104,8 @@ struct SyncCommand: ParsableCommand {
         var branch: String?
         /// With --branch: the commit made; absent for a dry run or when nothing was committed.
         var commit: String?
+        /// With --branch: new files git ignores, not committed (they stay in the sandbox).
+        var ignored: [String]?
     }
 
     /// One overlay mount's part of the report: paths relative to it.
@@ -223,17 +225,21 @@ struct SyncCommand: ParsableCommand {
 
         var applied: [[String]] = checked.map { _ in [] }
         var made: GitBranchCommit.Made?
+        // New files git ignores are not committed (they stay in the sandbox); said once, dry run or not.
+        let ignored = try branchTarget.map { target throws(CordonError) in try target.splitIgnored(decision.toApply.first ?? []).ignored } ?? []
+        let ignoredSet = Set(ignored)
+        if let note = BranchTarget.ignoredNote(ignored, dryRun: dryRun), format == .text { print(note) }
         if !dryRun {
             for (index, changes) in decision.toApply.enumerated() where !changes.isEmpty {
                 var entry = checked[index]
                 if let branchTarget {
-                    made = try branchTarget.commit(
-                        changes, contents: entry.changeSet.contents, sandbox: sandbox.name, profile: record.profile, allChanges: entry.report.changes)
+                    let committing = changes.filter { !ignoredSet.contains($0.path) }
+                    made = try branchTarget.commit(committing, contents: entry.changeSet.contents, sandbox: sandbox.name, profile: record.profile)
                     // Committed: the changes count as synced, as an apply's do (they leave a stopped
                     // sandbox's upper; a running one's stays as it is).
                     if made != nil {
-                        try entry.applier.dropFromUpper(changes, allChanges: entry.report.changes)
-                        applied[index] = changes.map(\.path)
+                        try entry.applier.dropFromUpper(committing, allChanges: entry.report.changes)
+                        applied[index] = committing.map(\.path)
                     }
                     continue
                 }
@@ -259,11 +265,11 @@ struct SyncCommand: ParsableCommand {
         switch format {
         case .json:
             // A dry run lists what the same command without --dry-run would apply.
-            let listed = dryRun ? decision.toApply.map { $0.map(\.path) } : applied
+            let listed = dryRun ? decision.toApply.map { $0.map(\.path).filter { !ignoredSet.contains($0) } } : applied
             var report = Report(
                 sandbox: sandbox.name, dryRun: dryRun, applied: [], held: [], findings: [], summary: .init(), recovered: recoveredText,
                 exitCode: code)
-            if branchTarget != nil { (report.branch, report.commit) = (branch, made?.commit) }
+            if branchTarget != nil { (report.branch, report.commit, report.ignored) = (branch, made?.commit, ignored) }
             for (index, entry) in checked.enumerated() {
                 let held = decision.plans[index].held.map(\.path)
                 if let mount = entry.target.mount {
@@ -283,7 +289,10 @@ struct SyncCommand: ParsableCommand {
             let done = dryRun ? nil : applied.reduce(0) { $0 + $1.count }
             print(decision.outcome(destinations: destinations(checked, decision: decision, target: branchTarget), dryRun: dryRun, applied: done))
             if let branchTarget {
-                print(branchTarget.outcome(decision.toApply.first ?? [], made: made, dryRun: dryRun, sandbox: sandbox.name, profile: record.profile))
+                print(
+                    branchTarget.outcome(
+                        (decision.toApply.first ?? []).filter { !ignoredSet.contains($0.path) }, made: made, dryRun: dryRun, sandbox: sandbox.name,
+                        profile: record.profile))
             }
         }
         if code != 0 { throw ExitCode(code) }
