@@ -12,7 +12,8 @@ import CordonOS
 /// Every git command runs with a minimal environment (PATH, HOME, XDG_CONFIG_HOME from the host;
 /// nothing else of it, so no GIT_DIR, GIT_INDEX_FILE or GIT_EXEC_PATH of the caller's steers it),
 /// with hooks off (`core.hooksPath=/dev/null`: `update-ref` would run `reference-transaction`),
-/// no fsmonitor, no commit signing (no pinentry prompt), replace refs ignored (the base tree is
+/// no fsmonitor, no commit signing (no pinentry prompt), no split or sparse index (the private
+/// index leaves no shared file in the git directory), replace refs ignored (the base tree is
 /// HEAD's own), no pager and no terminal prompt.
 public struct GitRepository: Sendable {
     /// The git executable.
@@ -35,7 +36,9 @@ public struct GitRepository: Sendable {
 
     /// Options before every git subcommand.
     static let safety = [
-        "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false", "-c", "commit.gpgSign=false", "-c", "core.quotePath=true",
+        "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false", "-c", "commit.gpgSign=false", "-c", "core.quotePath=true", "-c",
+        "core.splitIndex=false",
+        "-c", "index.sparse=false",
         "--no-pager", "--no-replace-objects",
     ]
 
