@@ -98,14 +98,17 @@ public struct AuditRecord: Sendable, Equatable {
         AuditRecord(kind: "approval", fields: [("host", bounded(host)), ("port", port.map(JSONValue.int) ?? .null), ("answer", .string(answer))])
     }
 
-    /// A sync's result (`via`: "sync" for `cordon sync`, "auto_sync" for a yolo round).
-    public static func sync(via: String, applied: [String], held: [String]) -> AuditRecord {
-        AuditRecord(
-            kind: "sync",
-            fields: [
-                ("via", .string(via)), ("applied_count", .int(applied.count)), ("held_count", .int(held.count)),
-                ("applied", boundedList(applied)), ("held", boundedList(held)),
-            ])
+    /// A sync's result (`via`: "sync" for `cordon sync`, "auto_sync" for a yolo round). With
+    /// `cordon sync --branch`, the branch made and its commit (`applied` then names what the
+    /// commit holds); both absent otherwise.
+    public static func sync(via: String, applied: [String], held: [String], branch: String? = nil, commit: String? = nil) -> AuditRecord {
+        var fields: [(String, JSONValue)] = [
+            ("via", .string(via)), ("applied_count", .int(applied.count)), ("held_count", .int(held.count)),
+            ("applied", boundedList(applied)), ("held", boundedList(held)),
+        ]
+        if let branch { fields.append(("branch", bounded(branch))) }
+        if let commit { fields.append(("commit", .string(commit))) }
+        return AuditRecord(kind: "sync", fields: fields)
     }
 
     /// Writes to one path of an upper layer during one coalescing window: which events, how many.

@@ -89,25 +89,7 @@ public struct SyncApplier {
         outcome.recovered = try recover()
         guard !changes.isEmpty else { return outcome }
         let id = String(UInt64.random(in: 0..<UInt64.max), radix: 36)
-        var ops: [Op] = []
-        ops.reserveCapacity(changes.count)
-        for (index, change) in changes.enumerated() {
-            switch change.kind {
-            case .added, .modified:
-                let temp = Self.tempName(for: change.path, id: id, index: index)
-                switch change.type {
-                case .file: ops.append(Op(kind: .write, path: change.path, temp: temp, mode: change.mode))
-                case .symlink: ops.append(Op(kind: .symlink, path: change.path, temp: temp, mode: 0, target: change.symlinkTarget))
-                default:
-                    throw CordonError(.policyDenied, "\(change.path) is a \(change.type.rawValue); cordon never applies special files")
-                }
-            case .modeChanged: ops.append(Op(kind: .chmod, path: change.path, mode: change.mode))
-            case .dirAdded: ops.append(Op(kind: .mkdir, path: change.path, mode: change.mode))
-            case .dirModeChanged, .dirReplaced: ops.append(Op(kind: .chmodDir, path: change.path, mode: change.mode))
-            case .deleted: ops.append(Op(kind: .remove, path: change.path, mode: 0))
-            case .dirRemoved: ops.append(Op(kind: .rmdir, path: change.path, mode: 0))
-            }
-        }
+        var ops = try Self.ops(for: changes, id: id)
         let opaque = Self.opaqueDone(changes, all: allChanges ?? changes)
         let host = try AnchoredDirectory(workspace)
         let layer = try AnchoredDirectory(source ?? upper)
@@ -135,6 +117,40 @@ public struct SyncApplier {
         if !keepUpper && journal.source == nil { try cleanUpper(journal, layer: layer, moved: moved) }
         try removeJournal()
         return outcome
+    }
+
+    /// One op per change, in order (`id` names the temporaries).
+    static func ops(for changes: [Change], id: String) throws(CordonError) -> [Op] {
+        var ops: [Op] = []
+        ops.reserveCapacity(changes.count)
+        for (index, change) in changes.enumerated() {
+            switch change.kind {
+            case .added, .modified:
+                let temp = Self.tempName(for: change.path, id: id, index: index)
+                switch change.type {
+                case .file: ops.append(Op(kind: .write, path: change.path, temp: temp, mode: change.mode))
+                case .symlink: ops.append(Op(kind: .symlink, path: change.path, temp: temp, mode: 0, target: change.symlinkTarget))
+                default:
+                    throw CordonError(.policyDenied, "\(change.path) is a \(change.type.rawValue); cordon never applies special files")
+                }
+            case .modeChanged: ops.append(Op(kind: .chmod, path: change.path, mode: change.mode))
+            case .dirAdded: ops.append(Op(kind: .mkdir, path: change.path, mode: change.mode))
+            case .dirModeChanged, .dirReplaced: ops.append(Op(kind: .chmodDir, path: change.path, mode: change.mode))
+            case .deleted: ops.append(Op(kind: .remove, path: change.path, mode: 0))
+            case .dirRemoved: ops.append(Op(kind: .rmdir, path: change.path, mode: 0))
+            }
+        }
+        return ops
+    }
+
+    /// Removes `changes` from the upper layer without applying them to the workspace, as `apply`
+    /// removes what it applied: they reached the host another way (`cordon sync --branch`
+    /// committed them to a git branch). Nothing when `keepUpper` (the overlay is mounted).
+    public func dropFromUpper(_ changes: [Change], allChanges: [Change]? = nil) throws(CordonError) {
+        guard !keepUpper, !changes.isEmpty else { return }
+        let ops = try Self.ops(for: changes, id: "drop")
+        let journal = Journal(id: "drop", phase: .committed, ops: ops, opaqueDone: Self.opaqueDone(changes, all: allChanges ?? changes), source: nil)
+        try cleanUpper(journal, layer: try AnchoredDirectory(upper))
     }
 
     /// Resolves every symlink this apply makes against the host as it is now, with the apply's own

@@ -23,8 +23,11 @@ struct SyncCommand: ParsableCommand {
             approval (--yes or the prompt); host files changed since the sandbox started need \
             --force. Without --partial a change set with any held entry applies nothing; at a \
             terminal the prompt offers what can be done. --dry-run reports what the same command \
-            would do. An interrupted sync is completed or rolled back first. Exit status: 0 applied \
-            or nothing to do, 1 held back by findings, 2 error.
+            would do. An interrupted sync is completed or rolled back first. With --branch B the \
+            changes the same gate lets through become one commit on a new branch B of the git \
+            repository holding the workspace (on top of HEAD); the working tree, the index, HEAD \
+            and the branch checked out are not touched. Exit status: 0 applied or nothing to do, \
+            1 held back by findings, 2 error.
             """
     )
 
@@ -62,8 +65,25 @@ struct SyncCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Apply this profile's sync: settings (allow, deny, blocked_extensions, size limits, gitleaks_config).", valueName: "FILE|NAME"))
     var profile: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Commit the changes to this new branch of the workspace's git repository instead of applying them to the working tree.",
+            valueName: "BRANCH"))
+    var branch: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "With --branch: the commit's author (default: the repository's user.name and user.email, else cordon <cordon@localhost>).",
+            valueName: "NAME <EMAIL>"))
+    var author: String?
+
+    @Option(help: ArgumentHelp("With --branch: the commit message (default: the sandbox, its profile and the changed paths).", valueName: "TEXT"))
+    var message: String?
+
     func validate() throws {
         _ = try OutputFormat(json: json, sarif: sarif)
+        if branch == nil && (author != nil || message != nil) { throw ValidationError("--author and --message need --branch") }
+        if let message, message.allSatisfy({ $0.isWhitespace }) { throw ValidationError("--message is empty") }
         if yes && auto { throw ValidationError("--yes and --auto cannot be combined: --auto never approves") }
     }
 
@@ -80,6 +100,12 @@ struct SyncCommand: ParsableCommand {
         var recovered: String?
         var exitCode: Int32
         var mounts: [MountReport] = []
+        /// With --branch: the branch made (or that a dry run would make).
+        var branch: String?
+        /// With --branch: the commit made; absent for a dry run or when nothing was committed.
+        var commit: String?
+        /// With --branch: new files git ignores, not committed (they stay in the sandbox).
+        var ignored: [String]?
     }
 
     /// One overlay mount's part of the report: paths relative to it.
@@ -128,8 +154,11 @@ struct SyncCommand: ParsableCommand {
     }
 
     private func execute(layout: SandboxLayout, paths: CordonPaths) throws {
-        let loaded = try SandboxChanges.load(name: sandbox.name, layout: layout)
+        var loaded = try SandboxChanges.load(name: sandbox.name, layout: layout)
         let record = loaded.record
+        // --branch: the repository, the branch name and who commits are checked before anything else.
+        let branchTarget = try branch.map { branch throws in try BranchTarget.open(branch: branch, author: author, message: message, record: record) }
+        if branchTarget != nil { loaded.targets = try BranchTarget.workspaceOnly(loaded.targets, record: record) }
         // Stopped: held so (no run can start and write the upper while this sync reads and applies
         // it), its files are what the gate reads and may be renamed into place rather than copied.
         let stopped = try layout.holdStopped()
@@ -179,7 +208,9 @@ struct SyncCommand: ParsableCommand {
         if format == .text { printHuman(checked, decision: decision, recovered: recoveredText) }
         if interactive {
             let approved = decide(approve: true, partial: partial)
-            if let choices = SyncChoices.make(decision: decision, approved: approved, destinations: destinations(checked, decision: decision)) {
+            if let choices = SyncChoices.make(
+                decision: decision, approved: approved, destinations: destinations(checked, decision: decision, target: branchTarget))
+            {
                 switch ask(choices, checked: checked) {
                 case .apply: break
                 case .approve: decision = decide(approve: true, partial: true)
@@ -193,9 +224,25 @@ struct SyncCommand: ParsableCommand {
         }
 
         var applied: [[String]] = checked.map { _ in [] }
+        var made: GitBranchCommit.Made?
+        // New files git ignores are not committed (they stay in the sandbox); said once, dry run or not.
+        let ignored = try branchTarget.map { target throws(CordonError) in try target.splitIgnored(decision.toApply.first ?? []).ignored } ?? []
+        let ignoredSet = Set(ignored)
+        if let note = BranchTarget.ignoredNote(ignored, dryRun: dryRun), format == .text { print(note) }
         if !dryRun {
             for (index, changes) in decision.toApply.enumerated() where !changes.isEmpty {
                 var entry = checked[index]
+                if let branchTarget {
+                    let committing = changes.filter { !ignoredSet.contains($0.path) }
+                    made = try branchTarget.commit(committing, contents: entry.changeSet.contents, sandbox: sandbox.name, profile: record.profile)
+                    // Committed: the changes count as synced, as an apply's do (they leave a stopped
+                    // sandbox's upper; a running one's stays as it is).
+                    if made != nil {
+                        try entry.applier.dropFromUpper(committing, allChanges: entry.report.changes)
+                        applied[index] = committing.map(\.path)
+                    }
+                    continue
+                }
                 applied[index] = try entry.applier.apply(changes, allChanges: entry.report.changes).applied
                 // Running: the upper keeps what was applied, and the next sync reads it again.
                 if stopped == nil {
@@ -210,16 +257,19 @@ struct SyncCommand: ParsableCommand {
             func seen(_ index: Int, _ path: String) -> String { checked[index].target.mount.map { $0.sandbox + "/" + path } ?? path }
             let appliedPaths = applied.enumerated().flatMap { index, paths in paths.map { seen(index, $0) } }
             let heldPaths = decision.plans.enumerated().flatMap { index, plan in plan.held.map { seen(index, $0.path) } }
-            AuditLog.record([.sync(via: "sync", applied: appliedPaths, held: heldPaths)], layout: layout, sandbox: sandbox.name, warn: { Console.note($0) })
+            AuditLog.record(
+                [.sync(via: "sync", applied: appliedPaths, held: heldPaths, branch: made == nil ? nil : branch, commit: made?.commit)], layout: layout,
+                sandbox: sandbox.name, warn: { Console.note($0) })
         }
         let code: Int32 = decision.held == 0 ? 0 : 1
         switch format {
         case .json:
             // A dry run lists what the same command without --dry-run would apply.
-            let listed = dryRun ? decision.toApply.map { $0.map(\.path) } : applied
+            let listed = dryRun ? decision.toApply.map { $0.map(\.path).filter { !ignoredSet.contains($0) } } : applied
             var report = Report(
                 sandbox: sandbox.name, dryRun: dryRun, applied: [], held: [], findings: [], summary: .init(), recovered: recoveredText,
                 exitCode: code)
+            if branchTarget != nil { (report.branch, report.commit, report.ignored) = (branch, made?.commit, ignored) }
             for (index, entry) in checked.enumerated() {
                 let held = decision.plans[index].held.map(\.path)
                 if let mount = entry.target.mount {
@@ -237,7 +287,13 @@ struct SyncCommand: ParsableCommand {
             print(SARIFReport.json(findings: checked.flatMap { shownFindings($0) }, toolVersion: CordonVersion.string))
         case .text:
             let done = dryRun ? nil : applied.reduce(0) { $0 + $1.count }
-            print(decision.outcome(destinations: destinations(checked, decision: decision), dryRun: dryRun, applied: done))
+            print(decision.outcome(destinations: destinations(checked, decision: decision, target: branchTarget), dryRun: dryRun, applied: done))
+            if let branchTarget {
+                print(
+                    branchTarget.outcome(
+                        (decision.toApply.first ?? []).filter { !ignoredSet.contains($0.path) }, made: made, dryRun: dryRun, sandbox: sandbox.name,
+                        profile: record.profile))
+            }
         }
         if code != 0 { throw ExitCode(code) }
     }
@@ -254,9 +310,10 @@ struct SyncCommand: ParsableCommand {
         }
     }
 
-    /// The host directories that get changes from `decision` (the workspace first).
-    private func destinations(_ checked: [Checked], decision: SyncDecision) -> [String] {
-        zip(checked, decision.plans).filter { !$0.1.apply.isEmpty }.map(\.0.target.host)
+    /// The host directories that get changes from `decision` (the workspace first), or the branch.
+    private func destinations(_ checked: [Checked], decision: SyncDecision, target: BranchTarget? = nil) -> [String] {
+        if let target { return [target.destination] }
+        return zip(checked, decision.plans).filter { !$0.1.apply.isEmpty }.map(\.0.target.host)
     }
 
     private func profileSource(paths: CordonPaths, reference: String) throws -> String {
