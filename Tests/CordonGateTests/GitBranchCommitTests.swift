@@ -1,5 +1,5 @@
 import CordonCore
-import CordonFS
+@testable import CordonFS
 import CordonGate
 import CordonTestSupport
 import Foundation
