@@ -250,7 +250,8 @@ struct DiskLimitTests {
             libc.mmap.restype = ctypes.c_void_p
             libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
             size = 15 << 20
-            for i in range(5):
+            # 300 MiB against 20: a watcher slowed by a loaded host still catches it well before.
+            for i in range(20):
                 path = '/workspace/mapped%d' % i
                 fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
                 os.ftruncate(fd, size)
