@@ -10,8 +10,9 @@ exec     one sandbox brought `up` per build (built-in default profile, an empty 
          one after the other in every round, the order rotating from round to round. Each op
          records its wall time (fork to reap, from Python), the CPU time of the client and what it
          waited for (user + system, wait4) and, for exec, the CPU the sandbox's side spent on it:
-         the supervisor's (the sum of its threads' /proc/PID/task/TID/schedstat run time, ns) and
-         the sandbox's cgroup's (cpuacct.usage: init, which forks the command, and the command).
+         the supervisor's and init's (the sum of their threads' /proc/PID/task/TID/schedstat run
+         time, ns; init forks the command) and the command's own (init reaps it: the growth of
+         init's cutime + cstime over all rounds, in clock ticks, as a mean per op).
          bwrap's wait4 covers all of its processes. The sandbox is `down` and `rm` at the end.
 density  for each N of --density (default 10,50,100): N sandboxes brought `up` (--parallel P at a
          time, default 1: one after the other), each in an empty workspace of its own; the time
@@ -158,30 +159,13 @@ def status_of(path, name, env, cwd):
     return json.loads(proc.stdout)["sandbox"]
 
 
-def cpuacct_path(cgroups):
-    """The sandbox's cpuacct cgroup directory (v1: a cpu,cpuacct or cpuacct hierarchy; v2: cpu.stat)."""
-    for group in cgroups:
-        for candidate in (group, "/sys/fs/cgroup/cpuacct" + group, "/sys/fs/cgroup/cpu,cpuacct" + group):
-            if os.path.exists(os.path.join(candidate, "cpuacct.usage")):
-                return ("v1", os.path.join(candidate, "cpuacct.usage"))
-            if os.path.exists(os.path.join(candidate, "cpu.stat")) and "/cpuacct" not in candidate and "/cpu/" not in candidate:
-                return ("v2", os.path.join(candidate, "cpu.stat"))
-    return None
-
-
-def cgroup_cpu_ns(acct):
-    if acct is None:
+def reaped_cpu_ms(pid):
+    """CPU of the children pid reaped (cutime + cstime of /proc/PID/stat), ms; clock-tick resolution."""
+    text = read(f"/proc/{pid}/stat")
+    if not text:
         return None
-    kind, path = acct
-    text = read(path)
-    if text is None:
-        return None
-    if kind == "v1":
-        return int(text.strip())
-    for line in text.splitlines():
-        if line.startswith("usage_usec"):
-            return int(line.split()[1]) * 1000
-    return None
+    fields = text.rsplit(")", 1)[1].split()
+    return (int(fields[13]) + int(fields[14])) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
 def memory_path(cgroups):
@@ -242,8 +226,10 @@ def bench_exec(builds, bwrap, args, env, scratch, sandboxes):
         proc = cordon(path, ["up", "--name", name], env, workspace)
         sandboxes.add(path, name, workspace)
         status = status_of(path, name, env, workspace)
-        names[label] = {"path": path, "name": name, "workspace": workspace, "supervisor": status.get("supervisor_pid"),
-                        "cpuacct": cpuacct_path(status.get("cgroups") or []), "up_stderr": proc.stderr.strip()}
+        supervisor = status.get("supervisor_pid")
+        init = children(supervisor)
+        names[label] = {"path": path, "name": name, "workspace": workspace, "supervisor": supervisor,
+                        "init": init[0] if len(init) == 1 else None, "up_stderr": proc.stderr.strip()}
     ops = {}
     for label, info in names.items():
         key = "exec" if len(builds) == 1 else f"{label} exec"
@@ -254,30 +240,38 @@ def bench_exec(builds, bwrap, args, env, scratch, sandboxes):
     idle = {}
     # What an idle sandbox's side spends with nothing asked of it (subtracted from nothing; reported).
     for label, info in names.items():
-        s0, c0, t0 = task_cpu_ns(info["supervisor"]), cgroup_cpu_ns(info["cpuacct"]), time.perf_counter()
-        time.sleep(2)
-        s1, c1, t1 = task_cpu_ns(info["supervisor"]), cgroup_cpu_ns(info["cpuacct"]), time.perf_counter()
+        s0, i0, t0 = task_cpu_ns(info["supervisor"]), task_cpu_ns(info["init"]), time.perf_counter()
+        time.sleep(3)
+        s1, i1, t1 = task_cpu_ns(info["supervisor"]), task_cpu_ns(info["init"]), time.perf_counter()
         idle[label] = {"supervisor_cpu_ms_per_s": round((s1 - s0) / 1e6 / (t1 - t0), 4) if s0 is not None and s1 is not None else None,
-                       "cgroup_cpu_ms_per_s": round((c1 - c0) / 1e6 / (t1 - t0), 4) if c0 is not None and c1 is not None else None}
+                       "init_cpu_ms_per_s": round((i1 - i0) / 1e6 / (t1 - t0), 4) if i0 is not None and i1 is not None else None,
+                       "supervisor_memory": process_memory(info["supervisor"])}
+        info["reaped_start"] = reaped_cpu_ms(info["init"])
     for round_index in range(args.warmup + args.runs):
         shift = round_index % len(order)
         for key in order[shift:] + order[:shift]:
             kind, info, argv = ops[key]
             if kind == "exec":
-                s0, c0 = task_cpu_ns(info["supervisor"]), cgroup_cpu_ns(info["cpuacct"])
+                if round_index == args.warmup:
+                    info["reaped_start"] = reaped_cpu_ms(info["init"])
+                s0, c0 = task_cpu_ns(info["supervisor"]), task_cpu_ns(info["init"])
             run, code, stderr = run_waited(argv, env, info["workspace"] if info else scratch)
             if code != 0:
                 raise RuntimeError(f"benchmark command failed ({code}): {' '.join(argv)}\n{stderr.decode(errors='replace')}")
             if kind == "exec":
-                s1, c1 = task_cpu_ns(info["supervisor"]), cgroup_cpu_ns(info["cpuacct"])
+                s1, c1 = task_cpu_ns(info["supervisor"]), task_cpu_ns(info["init"])
                 run["supervisor_cpu_ms"] = round((s1 - s0) / 1e6, 3) if s0 is not None and s1 is not None else None
-                run["sandbox_cgroup_cpu_ms"] = round((c1 - c0) / 1e6, 3) if c0 is not None and c1 is not None else None
-                run["total_cpu_ms"] = round(run["cpu_ms"] + (run["supervisor_cpu_ms"] or 0) + (run["sandbox_cgroup_cpu_ms"] or 0), 3)
+                run["init_cpu_ms"] = round((c1 - c0) / 1e6, 3) if c0 is not None and c1 is not None else None
+                run["total_cpu_ms"] = round(run["cpu_ms"] + (run["supervisor_cpu_ms"] or 0) + (run["init_cpu_ms"] or 0), 3)
             else:
                 run["total_cpu_ms"] = run["cpu_ms"]
             if round_index >= args.warmup:
                 results[key].append(run)
-    after = {label: {"supervisor": process_memory(info["supervisor"])} for label, info in names.items()}
+    after = {label: {"supervisor": process_memory(info["supervisor"]), "init": process_memory(info["init"])} for label, info in names.items()}
+    command_cpu = {}
+    for label, info in names.items():
+        end = reaped_cpu_ms(info["init"])
+        command_cpu[label] = round((end - info["reaped_start"]) / args.runs, 3) if end is not None and info.get("reaped_start") is not None else None
     teardown = sandboxes.teardown([(info["path"], info["name"], info["workspace"]) for info in names.values()])
     bwrap_median = statistics.median(r["wall_ms"] for r in results["bwrap"])
     bwrap_cpu = statistics.median(r["total_cpu_ms"] for r in results["bwrap"])
@@ -291,9 +285,13 @@ def bench_exec(builds, bwrap, args, env, scratch, sandboxes):
              "load1": {"min": min(r["load1"] for r in runs), "max": max(r["load1"] for r in runs)}}
         if kind == "exec":
             s["supervisor_cpu_ms"] = stats([r["supervisor_cpu_ms"] for r in runs if r["supervisor_cpu_ms"] is not None])
-            s["sandbox_cgroup_cpu_ms"] = stats([r["sandbox_cgroup_cpu_ms"] for r in runs if r["sandbox_cgroup_cpu_ms"] is not None])
+            s["init_cpu_ms"] = stats([r["init_cpu_ms"] for r in runs if r["init_cpu_ms"] is not None])
+            label = next(l for l, i in names.items() if i is info)
+            s["command_cpu_ms_mean"] = command_cpu[label]
             s["ratio_to_bwrap_median"] = round(s["wall_ms"]["median"] / bwrap_median, 2)
-            s["cpu_ratio_to_bwrap_median"] = round(s["total_cpu_ms"]["median"] / bwrap_cpu, 2)
+            total = s["total_cpu_ms"]["median"] + (command_cpu[label] or 0)
+            s["cpu_with_command_ms"] = round(total, 3)
+            s["cpu_ratio_to_bwrap_median"] = round(total / bwrap_cpu, 2)
         summaries[key] = s
     return {"results": summaries, "idle_cpu": idle, "supervisor_after": after, "teardown": teardown,
             "sandboxes": {label: {k: v for k, v in info.items() if k in ("name", "up_stderr")} for label, info in names.items()},
@@ -381,6 +379,12 @@ def bench_density(label, path, n, parallel, env, scratch, sandboxes):
         if charged is not None:
             cgroup_mem.append(charged / 1024)
         per.append({"name": name, "processes": procs, "cgroup_memory_kb": round(charged / 1024) if charged is not None else None})
+    # What the idle sandboxes spend doing nothing: every supervisor's and init's threads over 3 s.
+    pids = [pr["pid"] for s in per for pr in s["processes"]]
+    c0, t0 = sum(task_cpu_ns(q) or 0 for q in pids), time.perf_counter()
+    time.sleep(3)
+    c1, t1 = sum(task_cpu_ns(q) or 0 for q in pids), time.perf_counter()
+    idle_ms_per_s = (c1 - c0) / 1e6 / (t1 - t0) / max(1, len(per))
     listing_after = json.loads(cordon(path, ["ls", "--json"], env, scratch).stdout)
     still = sum(1 for s in listing_after["sandboxes"] if s["name"] in {e[1] for e in entries} and s.get("state") == "running")
     teardown_t0 = time.perf_counter()
@@ -405,6 +409,7 @@ def bench_density(label, path, n, parallel, env, scratch, sandboxes):
         "supervisor_threads": stats([s["processes"][0]["threads"] for s in per if s["processes"]]),
         "under_supervisor_rss_mb": others("rss_kb"), "under_supervisor_pss_mb": others("pss_kb"),
         "sandbox_cgroup_memory_mb": stats([m / 1024 for m in cgroup_mem]),
+        "idle_cpu_ms_per_s_per_sandbox": round(idle_ms_per_s, 4),
         "mem_available_drop_mb_per_sandbox": round((mem_before - mem_after) / 1024 / max(1, len(ours)), 2),
         "mem_available_mb": {"before": round(mem_before / 1024), "all_up": round(mem_after / 1024), "after_teardown": round(mem_end / 1024)},
         "load1": {"before": load_before, "all_up": load_after},
@@ -472,7 +477,8 @@ def main():
                     print(f"{label:>8} density {n:4d}: ready in {row['all_ready_ms'] / 1000:7.2f} s, "
                           f"{row['started']}/{n} up, supervisor RSS {row['supervisor_rss_mb']['median'] if row['supervisor_rss_mb'] else None} MB "
                           f"(PSS {row['supervisor_pss_mb']['median'] if row['supervisor_pss_mb'] else None}), "
-                          f"MemAvailable -{row['mem_available_drop_mb_per_sandbox']} MB each", file=sys.stderr)
+                          f"MemAvailable -{row['mem_available_drop_mb_per_sandbox']} MB each, "
+                          f"idle CPU {row['idle_cpu_ms_per_s_per_sandbox']:.2f} ms/s each", file=sys.stderr)
                 result["density"][label] = rows
     finally:
         leftover = sandboxes.teardown() if sandboxes.up else None
@@ -489,10 +495,13 @@ def main():
         "wall_ms": "fork to reap, measured by this script (Python's own spawn cost is in every figure)",
         "client_cpu_ms": "user + system of the command and every descendant it waited for (wait4)",
         "supervisor_cpu_ms": "run time of the sandbox's supervisor's threads during the op (schedstat, ns)",
-        "sandbox_cgroup_cpu_ms": "CPU of the sandbox's cgroup during the op (init and the command; cpuacct.usage)",
-        "total_cpu_ms": "exec: client + supervisor + sandbox cgroup; bwrap: client (wait4 covers all its processes)",
+        "init_cpu_ms": "run time of the sandbox's init during the op (schedstat, ns): the fork and the reports",
+        "command_cpu_ms_mean": "the command's own CPU (init reaps it): growth of init's cutime + cstime over the rounds / rounds (clock ticks)",
+        "total_cpu_ms": "exec: client + supervisor + init per op; bwrap: client (wait4 covers all its processes)",
+        "cpu_with_command_ms": "exec: median total_cpu_ms + command_cpu_ms_mean, compared with bwrap's (cpu_ratio_to_bwrap_median)",
         "density": "N sandboxes brought up with `cordon up --name lbdN-I` (--parallel at a time), each its own empty workspace; "
-                   "ready = every up returned (up returns when its sandbox serves) and ls --json says running; memory read 2 s later",
+                   "ready = every up returned (up returns when its sandbox serves) and ls --json says running; memory read 2 s later; "
+                   "idle CPU: every supervisor's and init's threads' run time over the next 3 s, per sandbox and second",
         "rss/pss": "/proc/PID/smaps_rollup of the supervisor (depth 0; the proxy runs as its threads, started when the sandbox "
                    "first uses the network: idle sandboxes never start it) and of the processes under it (init)",
         "mem_available_drop": "(MemAvailable before the ups - MemAvailable with all up) / N: includes kernel memory",
@@ -513,8 +522,9 @@ def main():
     if "exec" in result:
         for key, s in result["exec"]["results"].items():
             ratio = f"  ratio {s['ratio_to_bwrap_median']:.2f} (CPU {s['cpu_ratio_to_bwrap_median']:.2f})" if "ratio_to_bwrap_median" in s else ""
+            cpu = s.get("cpu_with_command_ms", s["total_cpu_ms"]["median"])
             print(f"{key:>16}: wall median {s['wall_ms']['median']:7.2f} ms (p90 {s['wall_ms']['p90']:7.2f}), "
-                  f"CPU {s['total_cpu_ms']['median']:6.2f} ms (client {s['client_cpu_ms']['median']:.2f}){ratio}  "
+                  f"CPU {cpu:6.2f} ms (client {s['client_cpu_ms']['median']:.2f}){ratio}  "
                   f"[load {s['load1']['min']:.2f}-{s['load1']['max']:.2f}]", file=sys.stderr)
 
 
