@@ -100,6 +100,15 @@ final class DiskWatch: Sendable {
             }
             while true {
                 let began = WallClock.monotonic()
+                // Nothing in the sandbox but its init (an `up` sandbox between commands): nothing
+                // can write to the upper layers or hold a file there, so a measurement would read
+                // what the last one did. Checked at the same cadence: a command started meanwhile
+                // is measured at the next wake, as it would have been.
+                if let last = previous, NamespaceStopper.isAlone(initPID: initPID) {
+                    previous = (last.usage, began)
+                    if waitForStop(seconds: period) { return }
+                    continue
+                }
                 var usage = Self.measure(uppers)
                 Self.addOpenDeleted(initPID: initPID, sandboxPaths: sandboxPaths, to: &usage)
                 if let reason = Self.excess(usage, limits) {
