@@ -11,7 +11,7 @@ import Synchronization
 /// system in cordon's state dir, where no kernel limit applies to them. A thread of the supervisor
 /// measures them (allocated bytes and entries) every `period` seconds (0.1 s), more often when
 /// they grow fast towards a limit, less often when a measurement is slow (never more than about
-/// a fifth of one core); once either limit is reached
+/// a fifth of one core; skipped while init is alone in the sandbox); once either limit is reached
 /// the sandbox is frozen — its cgroup frozen (cgroup v2), else every process of its PID namespace
 /// stopped — the event logged, the user told, and the supervisor's wait loop woken
 /// (`wakeDescriptor`) so that Ctrl-C or a signal to cordon ends the sandbox. Nothing it wrote is
