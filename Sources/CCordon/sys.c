@@ -328,3 +328,36 @@ long ccordon_drop_relocation_table(void) {
     if (madvise((void *)start, end - start, MADV_DONTNEED) != 0) return -errno;
     return (long)(end - start);
 }
+
+// ---- Program code's resident pages, dropped once a long-lived process is idle ----
+
+long ccordon_drop_program_text(void) {
+    FILE *smaps = fopen("/proc/self/smaps", "re");
+    if (!smaps) return -errno;
+    char line[4096];
+    unsigned long start = 0, end = 0;
+    int candidate = 0;
+    long dropped = 0;
+    while (fgets(line, sizeof line, smaps)) {
+        unsigned long lo, hi;
+        char perms[8];
+        int path = 0;
+        if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &lo, &hi, perms, &path) == 3) {
+            // A mapping's header: program code is r-xp with a file's path.
+            candidate = strcmp(perms, "r-xp") == 0 && path > 0 && line[path] == '/';
+            start = lo;
+            end = hi;
+            continue;
+        }
+        unsigned long anonymous;
+        if (candidate && sscanf(line, "Anonymous: %lu kB", &anonymous) == 1) {
+            candidate = 0;
+            // A page of its own (written: a text relocation, a debugger's breakpoint, a uprobe)
+            // would be lost: such a mapping stays as it is.
+            if (anonymous != 0) continue;
+            if (madvise((void *)start, end - start, MADV_DONTNEED) == 0) dropped += (long)(end - start);
+        }
+    }
+    fclose(smaps);
+    return dropped;
+}

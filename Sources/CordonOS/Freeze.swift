@@ -68,6 +68,22 @@ public enum NamespaceStopper {
         return processIDs().filter { pid in namespaceLink(pid) == namespace && !settled(pid) }
     }
 
+    /// Whether `initPID` is alone in its PID namespace: every thread's `children` file read, and
+    /// all empty (every process of the namespace, orphans included, is beneath its init). False
+    /// when anything cannot be read: the caller then does what it would for a busy sandbox.
+    public static func isAlone(initPID: Int32) -> Bool {
+        guard let tasks = opendir("/proc/\(initPID)/task") else { return false }
+        defer { closedir(tasks) }
+        var threads = 0
+        while let entry = readdir(tasks) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard Int32(name) != nil else { continue }
+            threads += 1
+            guard let bytes = try? FileIO.readFile("/proc/\(initPID)/task/\(name)/children", limit: 4096), bytes.isEmpty else { return false }
+        }
+        return threads > 0
+    }
+
     /// The processes of `initPID`'s PID namespace (as this process numbers them): `initPID` and
     /// its descendants, read from each thread's `children` (every orphan of the namespace is
     /// adopted by its init), at a cost in proportion to the sandbox's processes; the whole of

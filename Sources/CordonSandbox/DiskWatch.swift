@@ -11,7 +11,7 @@ import Synchronization
 /// system in cordon's state dir, where no kernel limit applies to them. A thread of the supervisor
 /// measures them (allocated bytes and entries) every `period` seconds (0.1 s), more often when
 /// they grow fast towards a limit, less often when a measurement is slow (never more than about
-/// a fifth of one core); once either limit is reached
+/// a fifth of one core; skipped while init is alone in the sandbox); once either limit is reached
 /// the sandbox is frozen — its cgroup frozen (cgroup v2), else every process of its PID namespace
 /// stopped — the event logged, the user told, and the supervisor's wait loop woken
 /// (`wakeDescriptor`) so that Ctrl-C or a signal to cordon ends the sandbox. Nothing it wrote is
@@ -100,6 +100,15 @@ final class DiskWatch: Sendable {
             }
             while true {
                 let began = WallClock.monotonic()
+                // Nothing in the sandbox but its init (an `up` sandbox between commands): nothing
+                // can write to the upper layers or hold a file there, so a measurement would read
+                // what the last one did. Checked at the same cadence: a command started meanwhile
+                // is measured at the next wake, as it would have been.
+                if let last = previous, NamespaceStopper.isAlone(initPID: initPID) {
+                    previous = (last.usage, began)
+                    if waitForStop(seconds: period) { return }
+                    continue
+                }
                 var usage = Self.measure(uppers)
                 Self.addOpenDeleted(initPID: initPID, sandboxPaths: sandboxPaths, to: &usage)
                 if let reason = Self.excess(usage, limits) {

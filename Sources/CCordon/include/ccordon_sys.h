@@ -30,6 +30,12 @@ int ccordon_remount_readonly(const char *path, unsigned long extra_flags);
 /// the pages simply fault in again if ever read). Returns the bytes dropped, or -errno.
 long ccordon_drop_relocation_table(void);
 
+/// Unmaps this process's resident pages of program code (file-backed, private, r-x mappings
+/// that hold no page of their own: no text relocation, breakpoint or uprobe), so that they count
+/// only where they are used again: the file's pages stay in the page cache, shared, and fault
+/// back in (minor faults) when run. Returns the bytes of the mappings dropped, or -errno.
+long ccordon_drop_program_text(void);
+
 /// Landlock: the best ABI the kernel offers (0 = unavailable).
 int ccordon_landlock_abi(void);
 /// Restrict the calling thread: read and execute everywhere; full write access only beneath

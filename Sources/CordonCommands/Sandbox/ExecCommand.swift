@@ -41,14 +41,7 @@ struct ExecCommand: ParsableCommand {
     }
 
     func run() throws {
-        let status = Console.exitOnError {
-            let environment = try Self.environment(env, host: ProcessEnvironment.current)
-            let layout = try sandbox.layout()
-            return try ExecClient.run(
-                name: sandbox.name, layout: layout,
-                request: .init(argv: command, environment: environment, directory: workdir, terminal: tty, filter: Self.filter(layout)))
-        }
-        throw ExitCode(status)
+        throw ExitCode(ExecRequest(name: sandbox.name, stateDir: sandbox.stateDir, tty: tty, env: env, workdir: workdir, command: command).execute())
     }
 
     /// `-e` entries as `KEY=VALUE`: a bare `VAR` takes the host's value (and is left out when the

@@ -15,9 +15,7 @@ struct SandboxSelection: ParsableArguments {
     /// The selected sandbox's state directory; `CordonError.unknownSandbox` (the one wording of
     /// every command) when there is none.
     func layout(paths: CordonPaths = .current()) throws(CordonError) -> SandboxLayout {
-        let layout = try SandboxLayout.selected(name: name, stateDir: stateDir, paths: paths)
-        guard FileIO.kind(layout.directory, followSymlinks: false) == .directory else { throw CordonError.unknownSandbox(name) }
-        return layout
+        try SandboxLayout.existing(name: name, stateDir: stateDir, paths: paths)
     }
 }
 
@@ -29,5 +27,12 @@ extension SandboxLayout {
         if let stateDir { return SandboxLayout(directory: stateDir) }
         try SandboxName.validate(name)
         return SandboxLayout(paths: paths, name: name)
+    }
+
+    /// `selected`, and its state directory must exist: `CordonError.unknownSandbox` when not.
+    static func existing(name: String, stateDir: String?, paths: CordonPaths = .current()) throws(CordonError) -> SandboxLayout {
+        let layout = try selected(name: name, stateDir: stateDir, paths: paths)
+        guard FileIO.kind(layout.directory, followSymlinks: false) == .directory else { throw CordonError.unknownSandbox(name) }
+        return layout
     }
 }
