@@ -176,7 +176,7 @@ struct PortForwardTests {
         let b = try await Self.forward(h, "pf-b", "0:3000")
         let c = try await Self.forward(h, "pf-c", "0:3000")
         for _ in 0..<3 {
-                let fromB = try await Self.fetch(port: b)
+            let fromB = try await Self.fetch(port: b)
             let fromC = try await Self.fetch(port: c)
             #expect(fromB.text.hasSuffix("served-by-pf-b\n"), "\(fromB.text)")
             #expect(fromC.text.hasSuffix("served-by-pf-c\n"), "\(fromC.text)")
