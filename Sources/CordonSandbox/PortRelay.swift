@@ -42,11 +42,6 @@ final class PortRelay: Sendable {
         self.log = log
     }
 
-    /// Connections open (or being connected) for `hostPort`.
-    func count(_ hostPort: UInt16) -> Int {
-        shared.withLock { shared in shared.open.values.count { $0.hostPort == hostPort } + shared.connecting[hostPort, default: 0] }
-    }
-
     /// Takes `client` (accepted on the forward's listener; owned from here) to `forward`'s sandbox
     /// port, on a thread of its own: the caller never waits for the sandbox.
     func carry(_ client: Int32, for forward: PortForward) {
