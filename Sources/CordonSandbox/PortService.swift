@@ -7,7 +7,7 @@ import Synchronization
 /// The supervisor's side of `cordon port` for a sandbox brought up: a thread that serves
 /// `<sandbox>/port.sock` (mode 0600 in the user's 0700 state directory; peers of another user
 /// are refused) and the forwards' host listeners, all in one `poll`. Each forward listens on
-/// 127.0.0.1:HOSTPORT only; `PortRelay` carries its connections into the sandbox. The forwards
+/// 127.0.0.1:HOSTPORT (and [::1]:HOSTPORT where the host has IPv6 loopback) only; `PortRelay` carries its connections into the sandbox. The forwards
 /// are written to `<sandbox>/ports.json` for `cordon status`, audited when added and removed, and
 /// end with the sandbox (init's exit, `stop`) or the supervisor's process.
 ///
@@ -86,7 +86,8 @@ final class PortService: Sendable {
 
     private struct Held {
         var forward: PortForward
-        var listener: Int32
+        /// 127.0.0.1's, and [::1]'s where this host has IPv6 loopback.
+        var listeners: [Int32]
     }
 
     private func serve() {
@@ -94,7 +95,7 @@ final class PortService: Sendable {
         defer {
             relay.stop()
             for held in forwards.values.sorted(by: { $0.forward.hostPort < $1.forward.hostPort }) {
-                close(held.listener)
+                held.listeners.forEach { close($0) }
                 audited("remove", held.forward, reason: "the sandbox stopped")
             }
             unlink(layout.portSocket)
@@ -104,7 +105,7 @@ final class PortService: Sendable {
             close(done.write)  // `stop` returns
         }
         while true {
-            let held = Array(forwards.values)
+            let held = forwards.values.flatMap { entry in entry.listeners.map { (listener: $0, forward: entry.forward) } }
             var fds = [
                 pollfd(fd: listener, events: Int16(POLLIN), revents: 0), pollfd(fd: initExit, events: Int16(POLLIN), revents: 0),
                 pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0),
@@ -169,7 +170,7 @@ final class PortService: Sendable {
                 return PortWire.failure(
                     CordonError(.notFound, "host port \(hostPort) is not forwarded into \(name)", hint: "`cordon port \(name)` lists its forwards"))
             }
-            close(held.listener)
+            held.listeners.forEach { close($0) }
             relay.end(hostPort)
             save(forwards)
             audited("remove", held.forward)
@@ -187,26 +188,46 @@ final class PortService: Sendable {
             throw CordonError(
                 .invalidArgument, "\(name) has \(Self.forwardLimit) forwards already", hint: "remove one with `cordon port \(name) --rm HOSTPORT`")
         }
-        let socket: Int32
-        let port: UInt16
-        do throws(SystemError) {
-            let bound = try CaptureNetwork.listenLoopback(SOCK_STREAM, port: wanted.hostPort, backlog: 128)
-            port = try LoopbackListener.localPort(bound.raw)
-            socket = bound.take()
-        } catch {
-            throw Self.bindError(error, port: wanted.hostPort)
-        }
-        _ = fcntl(socket, F_SETFL, O_NONBLOCK)
+        let (port, sockets) = try Self.listen(port: wanted.hostPort)
+        for socket in sockets { _ = fcntl(socket, F_SETFL, O_NONBLOCK) }
         let forward = PortForward(hostPort: port, sandboxPort: wanted.sandboxPort)
-        forwards[port] = Held(forward: forward, listener: socket)
+        forwards[port] = Held(forward: forward, listeners: sockets)
         relay.reopen(port)
         save(forwards)
         audited("add", forward)
         return forward
     }
 
-    static func bindError(_ error: SystemError, port: UInt16) -> CordonError {
-        let address = "\(PortForward.hostAddress):\(port)"
+    /// Listeners on 127.0.0.1:`port` and, where this host has IPv6 loopback, on [::1] at the same
+    /// port (`localhost` may be either: a browser tries [::1] first, and must not reach another
+    /// process there). Port 0: the kernel picks one, free on both (a few tries).
+    private static func listen(port wanted: UInt16) throws(CordonError) -> (port: UInt16, sockets: [Int32]) {
+        for _ in 0..<(wanted == 0 ? 8 : 1) {
+            let v4: Int32
+            let port: UInt16
+            do throws(SystemError) {
+                v4 = try CaptureNetwork.listenLoopback(SOCK_STREAM, port: wanted, backlog: 128).take()
+            } catch {
+                throw bindError(error, port: wanted, address: "\(PortForward.hostAddress):\(wanted)")
+            }
+            do throws(SystemError) { port = try LoopbackListener.localPort(v4) } catch {
+                close(v4)
+                throw error.cordonError(.systemCall, "cannot read the port of \(PortForward.hostAddress):\(wanted)")
+            }
+            do throws(SystemError) {
+                return (port, [v4, try LoopbackListener.listenIPv6(port: port, backlog: 128).take()])
+            } catch {
+                if error.errno == EADDRNOTAVAIL || error.errno == EAFNOSUPPORT { return (port, [v4]) }
+                close(v4)
+                if error.errno == EADDRINUSE && wanted == 0 { continue }
+                throw bindError(error, port: port, address: "[::1]:\(port)")
+            }
+        }
+        throw CordonError(
+            .alreadyExists, "no host port the kernel offered was free on both 127.0.0.1 and [::1]", hint: "give a HOSTPORT that is free on both")
+    }
+
+    static func bindError(_ error: SystemError, port: UInt16, address: String) -> CordonError {
         switch error.errno {
         case EADDRINUSE:
             return CordonError(

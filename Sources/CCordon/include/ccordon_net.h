@@ -65,6 +65,10 @@ int ccordon_connect_loopback(int fd, uint16_t port, int timeout_ms);
 /// The local port socket `fd` is bound to, or -errno.
 int ccordon_local_port(int fd);
 
+/// A TCP socket bound to [::1]:`port` (IPv6 only), listening with `backlog`, close-on-exec.
+/// Returns the descriptor or -errno (-EADDRNOTAVAIL: this host has no IPv6 loopback).
+int ccordon_listen_loopback6(uint16_t port, int backlog);
+
 /// Accepts a connection on `listener` (close-on-exec): its descriptor, or -errno.
 int ccordon_accept(int listener);
 

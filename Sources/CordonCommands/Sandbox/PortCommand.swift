@@ -9,7 +9,7 @@ struct PortCommand: ParsableCommand {
         commandName: "port",
         abstract: "Forward a host loopback port into a running sandbox, list its forwards, or remove one.",
         discussion: """
-            `cordon port NAME 8080:3000` listens on 127.0.0.1:8080 (loopback only) and carries each \
+            `cordon port NAME 8080:3000` listens on 127.0.0.1:8080 (and [::1]:8080; loopback only) and carries each \
             connection to 127.0.0.1:3000 inside the sandbox; HOSTPORT 0 lets the host pick a free \
             port (printed). `cordon port NAME` lists the forwards, `cordon port NAME --rm 8080` \
             removes one. Forwards live in the sandbox's supervisor: they end when it stops. Any \
