@@ -17,6 +17,7 @@ public struct CordonCommand: ParsableCommand {
             StartCommand.self,
             RestartCommand.self,
             LogsCommand.self,
+            PortCommand.self,
             SuperviseCommand.self,
             TrustCommand.self,
             DoctorCommand.self,

@@ -180,6 +180,7 @@ public final class SandboxRunner {
         let started = WallClock.monotonic()
         let startedWall = time(nil)
         var yolo: AutoSyncLoop?
+        var ports: PortService?
         // A sandbox made by this run: its record and uid claim are flushed only if the run leaves
         // something in its upper layers (see `flushNewSandbox`).
         var newSandbox = false
@@ -246,6 +247,7 @@ public final class SandboxRunner {
                     try identity.save()
                     if options.idle {
                         try startExecService(sandbox: sandbox, name: options.name, layout: layout, events: events, audit: audit.log, onReady: options.onReady)
+                        ports = startPortService(sandbox: sandbox, name: options.name, layout: layout, audit: audit.log)
                     }
                     overlays.deleteRetiredInBackground()
                     disk?.start(
@@ -308,10 +310,12 @@ public final class SandboxRunner {
                 })
         } catch {
             events.append(SandboxEvent(sandbox: options.name, .setupFailed(error: error.description)))
+            ports?.stop()
             audit.failed(error)
             _ = yolo?.stop()
             throw error
         }
+        ports?.stop()
         audit.sandboxExited()
         let synced = yolo?.stop()
         disk?.stop()

@@ -50,6 +50,8 @@ public struct SandboxStatus: Sendable {
     /// Connections waiting for an answer (running only; filled in by the caller, who can ask the
     /// supervisor).
     public var pendingApprovals: Int?
+    /// The ports forwarded into it (`cordon port`), while running.
+    public var ports: [PortForward] = []
     /// Changes held in the upper layers (nil: unknown, see `changesProblem`).
     public var changes: Int?
     /// Why `changes` is unknown: too many entries to count here, an unreadable upper…
@@ -86,6 +88,7 @@ public struct SandboxStatus: Sendable {
             if let start = status.lastStart, let started = try? Date(start.time, strategy: .iso8601) {
                 status.uptimeSeconds = max(0, Int(Date().timeIntervalSince(started)))
             }
+            status.ports = PortForward.recorded(layout)
             if let supervisor = status.supervisor {
                 status.cgroups = Cgroup.directories(sandbox: name, supervisor: supervisor)
                 status.usage = Cgroup.usage(of: status.cgroups)

@@ -45,4 +45,31 @@ int ccordon_unix_connect(const char *path);
 /// an error, EEXIST), mode 0600, listening with `backlog`, close-on-exec. Returns it or -errno.
 int ccordon_unix_listen(const char *path, int backlog);
 
+/// The user namespace that owns namespace `ns_fd` (ioctl NS_GET_USERNS): a descriptor
+/// (close-on-exec) or -errno.
+int ccordon_namespace_owner(int ns_fd);
+
+/// A TCP socket (AF_INET, close-on-exec) made in the network namespace `netns_fd` (a socket keeps
+/// the namespace it was made in: its connections go to that namespace's addresses). A short-lived
+/// child sharing the caller's memory and descriptor table joins the namespace and makes it
+/// (clone CLONE_VM|CLONE_FILES|CLONE_VFORK, without CLONE_FS so it may join a user namespace);
+/// no thread of the caller changes namespace. When the caller is not privileged over the
+/// namespace, the child joins `userns_fd` first (its owner, -1: none), as a rootless supervisor
+/// may (it owns the sandbox's user namespace). Returns the descriptor or -errno.
+int ccordon_netns_stream_socket(int netns_fd, int userns_fd);
+
+/// Connects TCP socket `fd` to 127.0.0.1:`port` of its own network namespace, waiting at most
+/// `timeout_ms`; the socket's blocking mode is as before. Returns 0 or -errno (-ETIMEDOUT).
+int ccordon_connect_loopback(int fd, uint16_t port, int timeout_ms);
+
+/// The local port socket `fd` is bound to, or -errno.
+int ccordon_local_port(int fd);
+
+/// A TCP socket bound to [::1]:`port` (IPv6 only), listening with `backlog`, close-on-exec.
+/// Returns the descriptor or -errno (-EADDRNOTAVAIL: this host has no IPv6 loopback).
+int ccordon_listen_loopback6(uint16_t port, int backlog);
+
+/// Accepts a connection on `listener` (close-on-exec): its descriptor, or -errno.
+int ccordon_accept(int listener);
+
 #endif

@@ -101,6 +101,7 @@ enum SandboxStatusView {
             ),
             ("command", command), ("last_exit", lastExit), ("last_setup_error", optional(s.lastSetupError)),
             ("supervisor_pid", optional(s.supervisor.map(Int.init))), ("cgroups", .array(s.cgroups.map { .string($0) })),
+            ("ports", .array(s.ports.map(\.json))),
         ]
         return .object(fields)
     }

@@ -47,6 +47,7 @@ struct StatusCommand: ParsableCommand {
             let cpu = s.usage.cpuMicroseconds.map(SandboxStatusView.cpu) ?? "-"
             let memory = s.usage.memoryBytes.map(formatSize) ?? "-"
             lines.append(("resources", "CPU \(cpu), memory \(memory)" + (s.cgroups.isEmpty ? " (no cgroup)" : "")))
+            lines.append(("ports", s.ports.isEmpty ? "none" : s.ports.map(\.description).joined(separator: ", ")))
             lines.append(("approvals", s.pendingApprovals.map { "\($0) waiting" + ($0 > 0 ? " (`cordon approvals \(s.name)`)" : "") } ?? "unknown"))
         }
         lines.append(("network", "\(s.allowed) allowed, \(s.refused) refused"))
