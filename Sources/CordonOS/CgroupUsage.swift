@@ -77,18 +77,13 @@ extension Cgroup {
             }
         }
         if usage.cpuMicroseconds == nil, !processes.isEmpty {
-            let ticks = UInt64(max(1, sysconf(Int32(_SC_CLK_TCK))))
             var total: UInt64 = 0
             for pid in processes {
-                guard let bytes = try? FileIO.readFile("/proc/\(pid)/stat", limit: 4096) else { continue }
-                // After the command name's closing parenthesis: field 3 onwards; utime, stime,
-                // cutime and cstime are fields 14 to 17.
-                guard let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { continue }
-                let fields = String(decoding: bytes[(close + 1)...], as: UTF8.self).split(separator: " ")
-                guard fields.count > 14 else { continue }
+                // utime, stime, cutime and cstime are fields 14 to 17.
+                guard let fields = ProcessStat.fields(pid), fields.count > 14 else { continue }
                 for index in 11...14 { total += UInt64(fields[index]) ?? 0 }
             }
-            usage.cpuMicroseconds = total * 1_000_000 / ticks
+            usage.cpuMicroseconds = total * 1_000_000 / UInt64(ProcessStat.clockTicks)
         }
         return usage
     }

@@ -51,6 +51,20 @@ public enum DescriptorPassing {
         return fd >= 0 ? (fd, uid) : nil
     }
 
+    /// A client of this user only (or root), from a listener in the user's own 0700 directory;
+    /// its reads time out after `receiveTimeout` seconds, so a client that connects and says
+    /// nothing holds the serving thread no longer. nil for anyone else (closed) or no client.
+    public static func acceptOwnUser(_ listener: Int32, receiveTimeout seconds: Int) -> Int32? {
+        guard let (fd, uid) = accept(listener) else { return nil }
+        guard uid == getuid() || uid == 0 else {
+            close(fd)
+            return nil
+        }
+        var timeout = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        return fd
+    }
+
     private static func failure(_ what: String, _ rc: Int32) -> CordonError {
         CordonError(.systemCall, what, cause: String(cString: strerror(-rc)))
     }

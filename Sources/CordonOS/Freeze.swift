@@ -139,10 +139,7 @@ public enum NamespaceStopper {
 
     /// The state letter of /proc/PID/stat (after the command name, which may hold spaces and parens).
     static func state(_ pid: Int32) -> Character? {
-        guard let bytes = try? FileIO.readFile("/proc/\(pid)/stat", limit: 4096),
-            let close = bytes.lastIndex(of: UInt8(ascii: ")")), close + 2 < bytes.count
-        else { return nil }
-        return Character(Unicode.Scalar(bytes[close + 2]))
+        ProcessStat.fields(pid)?.first?.first
     }
 
     static func processIDs() -> [Int32] {

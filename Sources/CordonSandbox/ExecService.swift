@@ -108,7 +108,7 @@ final class ExecService: Sendable {
                     close(fd)
                 }
             }
-            if fds[1].revents != 0, let fd = accept(listener) {
+            if fds[1].revents != 0, let fd = DescriptorPassing.acceptOwnUser(listener, receiveTimeout: 5) {
                 switch readRequest(fd) {
                 case .exec(_, let argv, let environment, let directory, let terminal, let stdio):
                     let id = nextID
@@ -138,19 +138,6 @@ final class ExecService: Sendable {
         case exec(id: UInt32, argv: [String], environment: [String], directory: String, terminal: UInt8, stdio: [Int32])
         case stop
         case invalid(String)
-    }
-
-    /// A client of this user only (the socket's directory is the user's, mode 0700; root may too).
-    private func accept(_ listener: Int32) -> Int32? {
-        guard let (fd, uid) = DescriptorPassing.accept(listener) else { return nil }
-        guard uid == getuid() || uid == 0 else {
-            close(fd)
-            return nil
-        }
-        // A client that connects and says nothing must not hold the sandbox's other clients.
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        return fd
     }
 
     /// The one framed request a client sends (an exec comes with its three stdio descriptors).

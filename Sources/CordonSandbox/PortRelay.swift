@@ -170,29 +170,7 @@ final class PortRelay: Sendable {
 
     /// A detached thread with a small stack; false when none could be made.
     private static func detached(_ work: @escaping @Sendable () -> Void) -> Bool {
-        final class Job {
-            let work: @Sendable () -> Void
-            init(_ work: @escaping @Sendable () -> Void) { self.work = work }
-        }
-        let job = Unmanaged.passRetained(Job(work))
-        var attributes = pthread_attr_t()
-        pthread_attr_init(&attributes)
-        defer { pthread_attr_destroy(&attributes) }
-        pthread_attr_setstacksize(&attributes, 256 * 1024)
-        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
-        var thread = pthread_t()
-        let rc = pthread_create(
-            &thread, &attributes,
-            { context in
-                guard let context else { return nil }
-                Unmanaged<Job>.fromOpaque(context).takeRetainedValue().work()
-                return nil
-            }, job.toOpaque())
-        guard rc == 0 else {
-            job.release()
-            return false
-        }
-        return true
+        OSThread.detached(stackSize: 256 * 1024, work)
     }
 
     // MARK: The log

@@ -117,26 +117,13 @@ final class PortService: Sendable {
                 // Non-blocking: another wake may have taken it.
                 if let client = LoopbackListener.accept(entry.listener) { relay.carry(client, for: entry.forward) }
             }
-            if fds[0].revents != 0, let client = acceptClient() {
+            if fds[0].revents != 0, let client = DescriptorPassing.acceptOwnUser(listener, receiveTimeout: 2) {
                 let reply = answer(readRequest(client), forwards: &forwards)
                 let line = Array((reply.encoded() + "\n").utf8)
                 _ = line.withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
                 close(client)
             }
         }
-    }
-
-    /// A client of this user only (the socket's directory is the user's, mode 0700; root may too).
-    private func acceptClient() -> Int32? {
-        guard let (fd, uid) = DescriptorPassing.accept(listener) else { return nil }
-        guard uid == getuid() || uid == 0 else {
-            close(fd)
-            return nil
-        }
-        // A client that connects and says nothing holds the forwards' accepts this long at most.
-        var timeout = timeval(tv_sec: 2, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        return fd
     }
 
     /// The request line (at most `PortWire.requestLimit` bytes); nil when there is none.

@@ -87,6 +87,9 @@ public struct SandboxStatus: Sendable {
             status.supervisor = FileLock.holder(of: layout.lock)
             if let start = status.lastStart, let started = try? Date(start.time, strategy: .iso8601) {
                 status.uptimeSeconds = max(0, Int(Date().timeIntervalSince(started)))
+            } else if let supervisor = status.supervisor {
+                // Serving before its start event is written: the supervisor's own age.
+                status.uptimeSeconds = ProcessStat.ageSeconds(supervisor)
             }
             status.ports = PortForward.recorded(layout)
             if let supervisor = status.supervisor {
