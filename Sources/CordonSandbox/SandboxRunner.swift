@@ -156,8 +156,9 @@ public final class SandboxRunner {
         if !placeholders.isEmpty {
             let names = placeholders.map { "$" + TerminalText.escaped($0.env) }.joined(separator: ", ")
             let holds = placeholders.count == 1 ? "holds a placeholder" : "hold placeholders"
+            let values = placeholders.count == 1 ? "the value" : "the values"
             warn(
-                "WARNING: secrets: \(names) \(holds) (\(PlaceholderFormat.prefix)…), not the values; the proxy's swap of the real value is not built yet, so the agent's requests carry only the placeholder"
+                "WARNING: secrets: \(names) \(holds) (\(PlaceholderFormat.prefix)…), not \(values); the proxy's swap of the real value is not built yet, so the agent's requests carry only the placeholder"
             )
         }
         if profile.network == .host {
