@@ -166,7 +166,7 @@ let package = Package(
         .testTarget(name: "CordonOSTests", dependencies: ["CordonOS", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "CordonSecretsTests", dependencies: ["CordonSecrets", "CordonOS", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
-        .testTarget(name: "CordonCommandsTests", dependencies: ["CordonCommands", "CordonConfig"], swiftSettings: strict),
+        .testTarget(name: "CordonCommandsTests", dependencies: ["CordonCommands", "CordonConfig", "CordonScan"], swiftSettings: strict),
         .testTarget(
             name: "CordonSandboxTests",
             dependencies: ["CordonSandbox", "CordonIsolation", "CordonOS", "CordonConfig", "CordonCore", "CordonTestSupport"],

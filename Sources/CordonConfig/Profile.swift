@@ -97,15 +97,9 @@ public struct Profile: Sendable, Equatable, Codable {
         /// Environment variable that receives the placeholder inside (default: `name`).
         public var env: String?
         /// Domains whose requests get the real value swapped in.
-        public var domains: [String]
+        public var domains: [String] = []
         /// How the value goes into a request where the default auth headers do not fit.
         public var inject: SecretInjection?
-        public init(name: String, env: String? = nil, domains: [String] = [], inject: SecretInjection? = nil) {
-            self.name = name
-            self.env = env
-            self.domains = domains
-            self.inject = inject
-        }
     }
 
     /// The sync gate's settings (docs/sync-gate.md).

@@ -100,21 +100,6 @@ public struct GitRepository: Sendable {
         return repository
     }
 
-    init(
-        git: String, workspace: String, gitDirectory: String, topLevel: String, prefix: String, head: String?, headBranch: String?, idLength: Int,
-        environment: [String]
-    ) {
-        self.git = git
-        self.workspace = workspace
-        self.gitDirectory = gitDirectory
-        self.topLevel = topLevel
-        self.prefix = prefix
-        self.head = head
-        self.headBranch = headBranch
-        self.idLength = idLength
-        self.environment = environment
-    }
-
     /// Runs `git --git-dir=… ARGS` (never in the work tree) with `extra` environment entries.
     func run(
         _ arguments: [String], extra: [String] = [], input: (() throws(CordonError) -> [UInt8]?)? = nil

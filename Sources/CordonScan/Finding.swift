@@ -48,23 +48,6 @@ public struct Finding: Sendable, Equatable, Codable {
     /// `percent`); nil for a secret in the text as written.
     public var decoded: [String]?
 
-    public init(
-        ruleID: String, severity: Severity, path: String, line: Int? = nil, column: Int? = nil, message: String, match: String? = nil,
-        entropy: Double? = nil, fix: String, member: String? = nil, decoded: [String]? = nil
-    ) {
-        self.ruleID = ruleID
-        self.severity = severity
-        self.path = path
-        self.line = line
-        self.column = column
-        self.message = message
-        self.match = match
-        self.entropy = entropy
-        self.fix = fix
-        self.member = member
-        self.decoded = decoded
-    }
-
     /// `path:line:col: severity rule-id: message`.
     public var rendered: String {
         // Paths, members, messages (which quote names and targets) and matches come from the
@@ -78,5 +61,13 @@ public struct Finding: Sendable, Equatable, Codable {
         if let decoded, !decoded.isEmpty { text += " [decoded: \(decoded.joined(separator: " → "))]" }
         text += "\n  fix: \(TerminalText.escapedContent(fix))"
         return text
+    }
+}
+
+extension Finding {
+    /// A finding about an entry as a whole (a path rule, a trap, a conflict): no place in the
+    /// file, no matched secret. The scanner's own findings carry those too.
+    public init(ruleID: String, severity: Severity, path: String, message: String, fix: String) {
+        self.init(ruleID: ruleID, severity: severity, path: path, line: nil, message: message, fix: fix)
     }
 }

@@ -3,7 +3,7 @@
 import CordonCore
 @testable import CordonFS
 @testable import CordonGate
-import CordonScan
+@testable import CordonScan
 import CordonNet
 import FoundationEssentials
 import Testing

@@ -1,39 +1,27 @@
-public import CordonConfig
-public import CordonCore
+import CordonConfig
+import CordonCore
 import CordonOS
+import CordonSandbox
 
 /// How a sandbox was brought `up` (`<sandbox>/up.json`): what `cordon start` runs again, and
 /// the digest of the profile then, so that a profile changed since is refused instead of
 /// silently applied to the sandbox's held changes.
-public struct UpRecord: Sendable, Equatable {
+struct UpRecord: Sendable, Equatable {
     /// The `--profile` given (nil: the workspace's or the default profile).
-    public var profile: String?
+    var profile: String?
     /// The directory `up` ran in (profile references are resolved from it).
-    public var directory: String
-    public var workspace: String
+    var directory: String
+    var workspace: String
     /// The `--mode` given.
-    public var mode: String?
+    var mode: String?
     /// `UpRecord.digest` of the profile loaded at `up`.
-    public var profileDigest: String
+    var profileDigest: String
     /// The profile's `terminal.filter`, for `cordon exec`'s relay.
-    public var terminalFilter: String
+    var terminalFilter: String
     /// The profile flags given (`-e` with the values then, as Docker keeps them for a restart).
-    public var flags: ProfileFlags
+    var flags = ProfileFlags()
 
-    public init(
-        profile: String?, directory: String, workspace: String, mode: String?, profileDigest: String, terminalFilter: String,
-        flags: ProfileFlags = ProfileFlags()
-    ) {
-        self.profile = profile
-        self.directory = directory
-        self.workspace = workspace
-        self.mode = mode
-        self.profileDigest = profileDigest
-        self.terminalFilter = terminalFilter
-        self.flags = flags
-    }
-
-    public var jsonText: String {
+    var jsonText: String {
         var pairs: [(String, JSONValue)] = [("version", .int(1))]
         if let profile { pairs.append(("profile", .string(profile))) }
         pairs += [("directory", .string(directory)), ("workspace", .string(workspace))]
@@ -43,7 +31,7 @@ public struct UpRecord: Sendable, Equatable {
         return JSONValue.object(pairs).encoded() + "\n"
     }
 
-    public func save(_ layout: SandboxLayout) throws(CordonError) {
+    func save(_ layout: SandboxLayout) throws(CordonError) {
         // 0600: `-e` values may be credentials.
         do throws(SystemError) { try FileIO.writeAtomically(layout.upRecord, Array(jsonText.utf8), mode: 0o600, durable: true) } catch {
             throw CordonError(.io, "cannot write \(layout.upRecord)", cause: error.description)
@@ -51,7 +39,7 @@ public struct UpRecord: Sendable, Equatable {
     }
 
     /// The record of a sandbox brought up; nil when it never was (`cordon run` made it).
-    public static func load(_ layout: SandboxLayout) throws(CordonError) -> UpRecord? {
+    static func load(_ layout: SandboxLayout) throws(CordonError) -> UpRecord? {
         guard FileIO.kind(layout.upRecord) == .file else { return nil }
         let json: JSONValue
         do {
@@ -121,7 +109,7 @@ public struct UpRecord: Sendable, Equatable {
 
     /// SHA-256 over what the profile was made from: its source, the mode given, and every file
     /// read for it (the profile file, the user presets it composes) with their bytes.
-    public static func digest(source: String, mode: String?, files: [(path: String, bytes: [UInt8])]) -> String {
+    static func digest(source: String, mode: String?, files: [(path: String, bytes: [UInt8])]) -> String {
         var bytes = Array("\(source)\n\(mode ?? "")\n".utf8)
         for file in files {
             bytes += Array("\(file.path)\n\(file.bytes.count)\n".utf8)
