@@ -37,11 +37,11 @@ public final class SandboxEgress: Sendable {
     public init(
         configuration: EgressConfiguration, sandbox: String, logPath: String?, blocklistCache: String? = nil, resolver: any Resolver = SystemResolver(),
         approvals: ApprovalBroker = ApprovalBroker(), group: @escaping @Sendable @autoclosure () -> any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        onEvent: @escaping @Sendable (String) -> Void = { _ in }
+        placeholders: [String] = [], onEvent: @escaping @Sendable (String) -> Void = { _ in }
     ) throws(CordonError) {
         self.onEvent = onEvent
         let blocklist = configuration.blocklists.isEmpty ? nil : try Blocklist.load(paths: configuration.blocklists, cacheDirectory: blocklistCache)
-        let policy = try EgressPolicy(configuration, blocklist: blocklist)
+        let policy = try EgressPolicy(configuration, blocklist: blocklist, placeholders: placeholders)
         let log = try NetworkLog(sandbox: sandbox, path: logPath)
         let names = HandedOutNames(standIns: true)
         self.policy = policy

@@ -65,6 +65,10 @@ public struct EgressPolicy: Sendable {
     /// The bound on names under allowed wildcards; shared state (the DNS stub and the proxy count
     /// into the same minute), so copies of the policy share it.
     public let wildcardBound: WildcardNameBound
+    /// The placeholders this sandbox's variables hold for its secrets (lower-cased): a name that
+    /// carries one is refused whatever the lists say (rule `placeholder`). A placeholder leaves
+    /// the sandbox only in requests to its secret's bound domains, never inside a host name.
+    public let placeholders: [String]
     /// Ports an entry without `:port` allows.
     public static let defaultPorts: Set<Int> = [80, 443]
 
@@ -72,7 +76,8 @@ public struct EgressPolicy: Sendable {
     /// string of it is read again here); a value outside its field's bounds throws a profile error
     /// naming the field. Pure: no file is read here (the parent proxy's CA file is read where the
     /// dialer is built).
-    public init(_ configuration: EgressConfiguration, blocklist: Blocklist? = nil) throws(CordonError) {
+    public init(_ configuration: EgressConfiguration, blocklist: Blocklist? = nil, placeholders: [String] = []) throws(CordonError) {
+        self.placeholders = placeholders.map { $0.lowercased() }.filter { !$0.isEmpty }
         // A pattern of the deny grammar (`*`) or of `no_proxy`'s (`.corp`) put in an allow list by
         // code would allow far too much: the typed value says which grammar admits it.
         for (index, pattern) in configuration.domains.enumerated() {
@@ -149,6 +154,14 @@ public struct EgressPolicy: Sendable {
 
     private func evaluate(_ rawHost: String, port: Int?) -> Decision {
         let shownPort = port ?? 0
+        if !placeholders.isEmpty {
+            let lowered = rawHost.lowercased()
+            if placeholders.contains(where: { lowered.contains($0) }) {
+                return Decision(
+                    verdict: .deny, host: rawHost, port: shownPort, rule: "placeholder",
+                    reason: "the name carries a secret's placeholder: an attempt to send it out (it goes only to its secret's bound domains, in requests)")
+            }
+        }
         let host: Host
         switch Host.parse(rawHost) {
         case .success(let parsed): host = parsed

@@ -71,7 +71,9 @@ final class RefusalNotices: Sendable {
         let what = atLimit ? "a connection" : method == "dns" ? "the name \(key)" : "\(key):\(port)"
         // The reason can quote what the agent sent (an invalid name): bounded and escaped.
         let said = String(String.UnicodeScalarView(reason.unicodeScalars.prefix(300)))
-        var text = "cordon: \(sandbox) was refused \(what): \(TerminalText.escaped(said))"
+        // A secret's placeholder on its way out is an exfiltration attempt, not a missing rule.
+        let alert = rule == "placeholder" ? "ALERT: " : ""
+        var text = "cordon: \(alert)\(sandbox) was refused \(what): \(TerminalText.escaped(said))"
         if let fix = decision.fix(sandbox: sandbox) { text += "; to allow: \(TerminalText.escaped(fix))" }
         if heldBack > 0 { text += " (and \(heldBack) refusals of other hosts not shown: cordon net log \(sandbox))" }
         warn(raw ? text + "\r\n" : text)

