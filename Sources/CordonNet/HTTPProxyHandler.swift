@@ -353,6 +353,15 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Admits and dials, then sends the request (origin form) on its own upstream connection.
     private func forward(context: ChannelHandlerContext, head: HTTPRequestHead, host: String, port: Int, fixedAddress: IPAddress?, upgrade: Bool) {
+        // A secret's placeholder in a plain request (its target or a header) is on its way out:
+        // the proxy swaps values only into requests it terminates for the bound domains.
+        if proxy.policy.carriesPlaceholder(head.uri) || head.headers.contains(where: { proxy.policy.carriesPlaceholder($0.value) }) {
+            if let (_, channel) = predialled { channel.close(promise: nil) }
+            predialled = nil
+            return refuse(
+                context, host: host, port: port, rule: "placeholder",
+                reason: "the request carries a secret's placeholder: an attempt to send it out (it goes only to its secret's bound domains)")
+        }
         state = .forwarding(pending: [])
         if let (decision, channel) = predialled {
             predialled = nil

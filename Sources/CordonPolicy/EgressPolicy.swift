@@ -141,6 +141,14 @@ public struct EgressPolicy: Sendable {
         return Decision(verdict: .deny, host: decision.host, port: decision.port, rule: "dns-bound:\(pattern)", reason: problem)
     }
 
+    /// Whether `text` (a name, a request target, a header value) holds one of the sandbox's
+    /// placeholders, in any letter case.
+    public func carriesPlaceholder(_ text: String) -> Bool {
+        guard !placeholders.isEmpty else { return false }
+        let lowered = text.lowercased()
+        return placeholders.contains { lowered.contains($0) }
+    }
+
     /// Blocklist → deny → allow, first match wins within each stage.
     public func decide(host rawHost: String, port: Int) -> Decision {
         evaluate(rawHost, port: port)
@@ -154,13 +162,10 @@ public struct EgressPolicy: Sendable {
 
     private func evaluate(_ rawHost: String, port: Int?) -> Decision {
         let shownPort = port ?? 0
-        if !placeholders.isEmpty {
-            let lowered = rawHost.lowercased()
-            if placeholders.contains(where: { lowered.contains($0) }) {
-                return Decision(
-                    verdict: .deny, host: rawHost, port: shownPort, rule: "placeholder",
-                    reason: "the name carries a secret's placeholder: an attempt to send it out (it goes only to its secret's bound domains, in requests)")
-            }
+        if carriesPlaceholder(rawHost) {
+            return Decision(
+                verdict: .deny, host: rawHost, port: shownPort, rule: "placeholder",
+                reason: "the name carries a secret's placeholder: an attempt to send it out (it goes only to its secret's bound domains, in requests)")
         }
         let host: Host
         switch Host.parse(rawHost) {

