@@ -209,16 +209,19 @@ struct PortForwardTests {
         defer { close(hostServer) }
         let serving = Self.answerOnce(hostServer, with: "host-secret")
         let blind = try await Self.forward(h, "pf-d", "0:\(hostPort)")
+        let firstAttempt = ContinuousClock.now
         let attempt = try await Self.fetch(port: blind)
         #expect(!attempt.text.contains("host-secret"), "the forward reached the host's loopback: \(attempt.text)")
         #expect(attempt.bytes.isEmpty, "\(attempt)")
         serving.cancel()
         let log = try await h.cordon(["logs", "pf-d"])
         #expect(log.stdout.contains("nothing listens on 127.0.0.1:\(hostPort) in the sandbox"), "\(log.stdout) \(log.stderr)")
-        // More refused connections: the log says it once in its interval, not once each.
+        // More refused connections: the log says it once per 10 s interval, not once each (a
+        // loaded host may stretch the six attempts over more than one interval).
         for _ in 0..<5 { _ = try await Self.fetch(port: blind) }
+        let intervals = Int((ContinuousClock.now - firstAttempt) / .seconds(10))
         let lines = try await h.cordon(["logs", "pf-d"]).stdout.components(separatedBy: "nothing listens on").count - 1
-        #expect(lines == 1, "\(lines) lines")
+        #expect(lines >= 1 && lines <= 1 + intervals, "\(lines) lines in \(intervals + 1) intervals")
 
         // The supervisor carries on: a server started now is reached through a new forward.
         try await Self.serve(h, "pf-d", marker: "served-by-pf-d", port: 3001)
