@@ -32,15 +32,13 @@ Usage: bench/lifecycle/run.py [--cordon [LABEL=]PATH ...] [--runs N] [--warmup N
 More than one --cordon compares builds: every build's exec joins each round, and density runs
 each build in turn. Writes JSON to bench/results/lifecycle.json (or --out) and prints it.
 """
-import argparse, hashlib, json, os, platform, resource, shutil, signal, statistics, subprocess, sys, tempfile, time
+import argparse, json, os, platform, resource, shutil, signal, statistics, subprocess, sys, tempfile, time
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from common import describe_binary, load1, release_builds, require_bwrap  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor
 
 QUIET_LOAD = 1.6
 
-
-def load1():
-    with open("/proc/loadavg") as f:
-        return float(f.read().split()[0])
 
 
 def meminfo():
@@ -81,20 +79,6 @@ def stats(values):
     return {"median": round(statistics.median(ordered), 3), "mean": round(statistics.fmean(ordered), 3),
             "p10": round(ordered[len(ordered) // 10], 3), "p90": round(ordered[(len(ordered) * 9) // 10], 3),
             "min": round(ordered[0], 3), "max": round(ordered[-1], 3), "count": len(ordered)}
-
-
-def describe_binary(path):
-    """What was run: path, size, time, a hash of its first MiB, and whether it loads the Swift runtime dynamically."""
-    st = os.stat(path)
-    with open(path, "rb") as f:
-        head = hashlib.sha256(f.read(1 << 20)).hexdigest()[:16]
-    try:
-        libs = subprocess.run(["ldd", path], capture_output=True, text=True).stdout
-        dynamic_swift = "libswiftCore" in libs
-    except OSError:
-        dynamic_swift = None
-    return {"path": path, "bytes": st.st_size, "mtime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(st.st_mtime)),
-            "sha256_first_mib": head, "swift_runtime": "dynamic (not the documented build)" if dynamic_swift else "static"}
 
 
 # --- the host side of a sandbox ---------------------------------------------------------------
@@ -441,17 +425,8 @@ def main():
     parser.add_argument("--no-density", action="store_true", help="skip the density part")
     parser.add_argument("--out", default=os.path.join(root, "bench", "results", "lifecycle.json"))
     args = parser.parse_args()
-    bwrap = shutil.which("bwrap")
-    if not bwrap:
-        sys.exit("bubblewrap is needed for the comparison: apt-get install bubblewrap")
-    builds = []
-    for spec in args.cordon or [os.path.join(root, ".build", "release", "cordon")]:
-        label, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
-        path = os.path.abspath(path)
-        if not os.access(path, os.X_OK):
-            sys.exit(f"{path} not found: swift build -c release --static-swift-stdlib --product cordon-init && "
-                     "swift build -c release --static-swift-stdlib --product cordon")
-        builds.append((label or (f"build{len(builds) + 1}" if args.cordon and len(args.cordon) > 1 else "cordon"), path))
+    bwrap = require_bwrap()
+    builds = release_builds(args.cordon, root)
     densities = [int(n) for n in args.density.split(",") if n.strip()] if not args.no_density else []
 
     scratch = tempfile.mkdtemp(prefix="cordon-lifebench-")

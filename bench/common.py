@@ -1,0 +1,45 @@
+"""What the benchmarks share: the machine's load, the release builds under test (and what exactly
+they are), and the peer's presence. Imported by bench/startup/run.py and bench/lifecycle/run.py."""
+import hashlib, os, shutil, subprocess, sys, time
+
+BUILD_HINT = ("swift build -c release --static-swift-stdlib --product cordon-init && "
+              "swift build -c release --static-swift-stdlib --product cordon")
+
+
+def load1():
+    with open("/proc/loadavg") as f:
+        return float(f.read().split()[0])
+
+
+def describe_binary(path):
+    """What was run: path, size, time, a hash of its first MiB, and whether it loads the Swift runtime dynamically."""
+    st = os.stat(path)
+    with open(path, "rb") as f:
+        head = hashlib.sha256(f.read(1 << 20)).hexdigest()[:16]
+    try:
+        libs = subprocess.run(["ldd", path], capture_output=True, text=True).stdout
+        dynamic_swift = "libswiftCore" in libs
+    except OSError:
+        dynamic_swift = None
+    return {"path": path, "bytes": st.st_size, "mtime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(st.st_mtime)),
+            "sha256_first_mib": head, "swift_runtime": "dynamic (not the documented build)" if dynamic_swift else "static"}
+
+
+def require_bwrap():
+    """bubblewrap's path (the peer every comparison runs in the same round); exits without it."""
+    bwrap = shutil.which("bwrap")
+    if not bwrap:
+        sys.exit("bubblewrap is needed for the comparison: apt-get install bubblewrap")
+    return bwrap
+
+
+def release_builds(specs, root):
+    """[(label, path)] from the --cordon [LABEL=]PATH options (default: this checkout's release build)."""
+    builds = []
+    for spec in specs or [os.path.join(root, ".build", "release", "cordon")]:
+        label, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
+        path = os.path.abspath(path)
+        if not os.access(path, os.X_OK):
+            sys.exit(f"{path} not found: {BUILD_HINT}")
+        builds.append((label or (f"build{len(builds) + 1}" if specs and len(specs) > 1 else "cordon"), path))
+    return builds
