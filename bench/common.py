@@ -43,3 +43,17 @@ def release_builds(specs, root):
             sys.exit(f"{path} not found: {BUILD_HINT}")
         builds.append((label or (f"build{len(builds) + 1}" if specs and len(specs) > 1 else "cordon"), path))
     return builds
+
+
+def run_waited(argv, env, cwd):
+    """One run: ({wall_ms, cpu_ms, load1}, exit status, stderr). CPU is user + system of the
+    command and every descendant it waited for (Popen + wait4: communicate() would reap the child
+    before wait4 can read its rusage). Not ru_maxrss: Linux carries the forking process's
+    (Python's) peak over the exec into it."""
+    load = load1()
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    stderr = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = (time.perf_counter() - start) * 1000
+    return {"wall_ms": round(wall, 3), "cpu_ms": round((usage.ru_utime + usage.ru_stime) * 1000, 3), "load1": load}, os.waitstatus_to_exitcode(status), stderr

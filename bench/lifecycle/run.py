@@ -34,7 +34,7 @@ each build in turn. Writes JSON to bench/results/lifecycle.json (or --out) and p
 """
 import argparse, json, os, platform, resource, shutil, signal, statistics, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from common import describe_binary, load1, release_builds, require_bwrap  # noqa: E402
+from common import describe_binary, load1, release_builds, require_bwrap, run_waited  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor
 
 QUIET_LOAD = 1.6
@@ -51,18 +51,6 @@ def mem_available_kb():
 
 
 KERNEL_FIELDS = ("Slab", "KernelStack", "PageTables", "Shmem")
-
-
-def run_waited(argv, env, cwd):
-    """Popen + wait4 (communicate() would reap the child before wait4 can read its rusage)."""
-    load = load1()
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    stderr = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = (time.perf_counter() - start) * 1000
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return {"wall_ms": round(wall, 3), "cpu_ms": round((usage.ru_utime + usage.ru_stime) * 1000, 3), "load1": load}, proc.returncode, stderr
 
 
 def cordon(path, args, env, cwd, check=True):

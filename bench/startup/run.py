@@ -31,7 +31,7 @@ Writes JSON to bench/results/startup.json (or --out) and prints it.
 """
 import argparse, json, os, platform, shutil, statistics, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from common import describe_binary, load1, release_builds, require_bwrap  # noqa: E402
+from common import describe_binary, load1, release_builds, require_bwrap, run_waited  # noqa: E402
 
 QUIET_LOAD = 1.6
 
@@ -39,17 +39,10 @@ QUIET_LOAD = 1.6
 
 def timed(argv, env, cwd):
     """One run: wall ms, CPU ms (user + system of it and its waited descendants), its stderr."""
-    load = load1()
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    stderr = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = (time.perf_counter() - start) * 1000
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        sys.exit(f"benchmark command failed ({proc.returncode}): {' '.join(argv)}\n{stderr.decode(errors='replace')}")
-    # Not ru_maxrss: Linux carries the forking process's (Python's) peak over the exec into it.
-    return {"wall_ms": round(wall, 3), "cpu_ms": round((usage.ru_utime + usage.ru_stime) * 1000, 3), "load1": load}, stderr
+    measured, status, stderr = run_waited(argv, env, cwd)
+    if status != 0:
+        sys.exit(f"benchmark command failed ({status}): {' '.join(argv)}\n{stderr.decode(errors='replace')}")
+    return measured, stderr
 
 
 def supervisor_peak(state_home, stderr, name):
