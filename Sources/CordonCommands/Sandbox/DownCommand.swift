@@ -11,13 +11,7 @@ struct DownCommand: ParsableCommand {
     @OptionGroup var sandbox: SandboxSelection
 
     func run() throws {
-        let status = Console.exitOnError {
-            let layout = try SandboxLifecycle.existing(sandbox)
-            try SandboxLifecycle.stop(name: sandbox.name, layout: layout)
-            Console.note("cordon: sandbox \(sandbox.name) stopped")
-            return 0
-        }
-        throw ExitCode(status)
+        try SandboxLifecycle.act(on: sandbox, done: "stopped") { layout throws(CordonError) in try SandboxLifecycle.stop(name: sandbox.name, layout: layout) }
     }
 }
 

@@ -72,4 +72,16 @@ enum SandboxLifecycle {
         let layout = try selection.layout()
         return try SandboxLookup.existing(layout, name: selection.name)
     }
+
+    /// What `down`, `start` and `restart` share: `action` on the existing sandbox `selection`
+    /// names, then `cordon: sandbox NAME <done>`; exits 0, or 125 with the error said.
+    static func act(on selection: SandboxSelection, done: String, _ action: (SandboxLayout) throws(CordonError) -> Void) throws {
+        let status = Console.exitOnError {
+            let layout = try existing(selection)
+            try action(layout)
+            Console.note("cordon: sandbox \(selection.name) \(done)")
+            return 0
+        }
+        throw ExitCode(status)
+    }
 }

@@ -13,13 +13,7 @@ struct StartCommand: ParsableCommand {
     @OptionGroup var sandbox: SandboxSelection
 
     func run() throws {
-        let status = Console.exitOnError {
-            let layout = try SandboxLifecycle.existing(sandbox)
-            try Self.start(name: sandbox.name, layout: layout)
-            Console.note("cordon: sandbox \(sandbox.name) started")
-            return 0
-        }
-        throw ExitCode(status)
+        try SandboxLifecycle.act(on: sandbox, done: "started") { layout throws(CordonError) in try Self.start(name: sandbox.name, layout: layout) }
     }
 
     static func start(name: String, layout: SandboxLayout) throws(CordonError) {
@@ -49,13 +43,9 @@ struct RestartCommand: ParsableCommand {
     @OptionGroup var sandbox: SandboxSelection
 
     func run() throws {
-        let status = Console.exitOnError {
-            let layout = try SandboxLifecycle.existing(sandbox)
+        try SandboxLifecycle.act(on: sandbox, done: "restarted") { layout throws(CordonError) in
             if layout.isRunning { try SandboxLifecycle.stop(name: sandbox.name, layout: layout) }
             try StartCommand.start(name: sandbox.name, layout: layout)
-            Console.note("cordon: sandbox \(sandbox.name) restarted")
-            return 0
         }
-        throw ExitCode(status)
     }
 }
