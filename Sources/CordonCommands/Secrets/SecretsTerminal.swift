@@ -58,8 +58,12 @@ enum SecretsTerminal {
     }
 
     private static func typed(fd: Int32, prompt: String) throws(CordonError) -> SecretBytes {
-        show(fd, prompt + ": ")
-        let line = try Terminal.withoutEcho(fd) { () throws(CordonError) in try SecretBytes.readLine(from: fd, what: "the " + prompt) }
+        // Echo goes off before the prompt shows: what is typed the moment the prompt appears (or
+        // pasted) must never reach the screen.
+        let line = try Terminal.withoutEcho(fd) { () throws(CordonError) in
+            show(fd, prompt + ": ")
+            return try SecretBytes.readLine(from: fd, what: "the " + prompt)
+        }
         guard let line else { throw CordonError(.invalidArgument, "no \(prompt) was typed") }
         return line
     }
