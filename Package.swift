@@ -67,7 +67,7 @@ let package = Package(
         // Profiles and presets: YAML with positions, merging, validation (reads files; writes only the approval file).
         .target(
             name: "CordonConfig",
-            dependencies: ["CordonCore", "CordonOS", "CordonPolicy", .product(name: "Yams", package: "Yams")],
+            dependencies: ["CordonCore", "CordonOS", "CordonPolicy", "CordonSecrets", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict
         ),
         // The sandbox plan (a Codable value) and how cordon-init applies it inside.
@@ -90,7 +90,7 @@ let package = Package(
         .target(
             name: "CordonNet",
             dependencies: [
-                "CordonCore", "CordonOS", "CordonPolicy",
+                "CordonCore", "CordonOS", "CordonPolicy", "CordonSecrets", "CordonTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -147,7 +147,7 @@ let package = Package(
 
         .testTarget(name: "CordonCoreTests", dependencies: ["CordonCore", "CordonTestSupport"], swiftSettings: strict),
         .testTarget(name: "CordonIsolationTests", dependencies: ["CordonIsolation", "CordonOS", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
-        .testTarget(name: "CordonConfigTests", dependencies: ["CordonConfig", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
+        .testTarget(name: "CordonConfigTests", dependencies: ["CordonConfig", "CordonCore", "CordonSecrets", "CordonTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "CordonPolicyTests", dependencies: ["CordonPolicy", "CordonConfig", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
         .target(name: "CordonTestSupport", dependencies: ["CCordon", "CZlib"], path: "Tests/CordonTestSupport", swiftSettings: strict),

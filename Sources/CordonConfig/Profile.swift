@@ -4,6 +4,7 @@
 /// YAML keys' camel-case forms; YAML uses snake_case (`allow_private`, `max_file_size`).
 /// docs/configuration.md documents each field; keep the two in step.
 @_exported public import CordonPolicy
+public import CordonSecrets
 
 public struct Profile: Sendable, Equatable, Codable {
     public enum Backend: String, Sendable, Codable, CaseIterable { case namespace, vm }

@@ -1,4 +1,5 @@
 import CordonPolicy
+import CordonSecrets
 import Yams
 
 /// mounts, data, copy, env, secrets and presets.

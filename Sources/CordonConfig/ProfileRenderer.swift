@@ -1,3 +1,4 @@
+import CordonSecrets
 import CordonPolicy
 public import CordonCore
 

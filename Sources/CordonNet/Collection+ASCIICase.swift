@@ -5,3 +5,9 @@ extension Collection<UInt8> {
         count == lowercase.count && zip(self, lowercase).allSatisfy { ((0x41...0x5A).contains($0) ? $0 | 0x20 : $0) == $1 }
     }
 }
+
+extension StringProtocol {
+    /// The UTF-8 bytes with ASCII letters lower-cased and every other byte kept, so offsets into the
+    /// result are offsets into the text (Unicode lower-casing can change lengths).
+    var asciiLowercasedBytes: [UInt8] { utf8.map { (0x41...0x5A).contains($0) ? $0 | 0x20 : $0 } }
+}

@@ -49,6 +49,8 @@ public final class EgressProxy: Sendable {
     public let policy: EgressPolicy
     public let log: NetworkLog
     public let options: Options
+    /// The hosts whose TLS is terminated here, and the secrets injected for them; nil: none.
+    public let interception: Interception?
     let dialer: Dialer
     let nameLookup: (any NameLookup)?
     let approvals: (any ApprovalProvider)?
@@ -83,13 +85,14 @@ public final class EgressProxy: Sendable {
 
     public init(
         policy: EgressPolicy, log: NetworkLog, resolver: any Resolver = SystemResolver(), nameLookup: (any NameLookup)? = nil,
-        approvals: (any ApprovalProvider)? = nil, options: Options = Options(),
+        approvals: (any ApprovalProvider)? = nil, options: Options = Options(), interception: Interception? = nil,
         group: @escaping @Sendable @autoclosure () -> any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         now: @escaping @Sendable () -> Double = { WallClock.monotonic() }
     ) {
         self.policy = policy
         self.log = log
         self.options = options
+        self.interception = interception
         self.dialer = Dialer(policy: policy, resolver: resolver, connectTimeout: options.connectTimeout)
         self.nameLookup = nameLookup
         self.approvals = approvals

@@ -25,6 +25,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case listener
         case captured(destination: IPAddress, port: Int)
         case tunnelled(host: Host, port: Int)
+        /// Requests inside a TLS connection the proxy terminated for `host` (`Interception`): each
+        /// Host must be `host`; secrets bound to it are injected; upstream is TLS again.
+        case intercepted(host: Host, port: Int)
     }
 
     private enum State {
@@ -180,6 +183,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .listener: startForward(context: context, head: head, upgrade: upgrade)
         case .captured(let destination, let port): startCaptured(context: context, head: head, destination: destination, port: port, upgrade: upgrade)
         case .tunnelled(let host, let port): startTunnelled(context: context, head: head, host: host, port: port, upgrade: upgrade)
+        case .intercepted(let host, let port): startTunnelled(context: context, head: head, host: host, port: port, upgrade: upgrade)
         }
     }
 
@@ -329,8 +333,10 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// A request inside a CONNECT or SOCKS tunnel to `host`: its Host (and an absolute target's
-    /// host) must be the tunnel's; it is then admitted and sent like a forward request.
+    /// A request inside a CONNECT or SOCKS tunnel to `host`, or inside TLS the proxy terminated
+    /// for `host`: its Host (and an absolute target's host) must be the tunnel's; an intercepted
+    /// one gets its bound secrets (`SecretInjector`); it is then admitted and sent like a forward
+    /// request.
     private func startTunnelled(context: ChannelHandlerContext, head: HTTPRequestHead, host: Host, port: Int, upgrade: Bool) {
         record.target(method: head.method.rawValue, host: host.description, port: port)
         guard let claimed = onlyHost(head, context: context, host: host.description, port: port) else { return }
@@ -347,6 +353,19 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     reason: "request target \(head.uri) in the tunnel to \(host):\(port)")
             }
             outgoing.uri = target.pathAndQuery
+        }
+        if case .intercepted = mode, let interception = proxy.interception {
+            switch interception.injector.apply(to: outgoing, host: host) {
+            case .refuse(let rule, let reason):
+                return refuse(context, host: host.description, port: port, rule: rule, reason: reason)
+            case .forward(let injected, let resign):
+                guard resign.isEmpty else {
+                    return refuse(
+                        context, host: host.description, port: port, rule: "sigv4",
+                        reason: "AWS SigV4 re-signing is not available in this build")
+                }
+                outgoing = injected
+            }
         }
         forward(context: context, head: outgoing, host: host.description, port: port, fixedAddress: nil, upgrade: upgrade)
     }
@@ -381,6 +400,10 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         guard let (_, upstream) = connectedOrFinish(opened, port: port, context: context) else { return }
         do {
+            if case .intercepted(let host, _) = mode, let interception = proxy.interception {
+                // TLS again towards the real server, verified against the host's trust store.
+                try upstream.pipeline.syncOperations.addHandler(try interception.upstreamHandler(for: host), position: .first)
+            }
             let relay = ResponseRelay(
                 client: context.channel, record: record, requestSide: self, requestWasHead: head.method == .HEAD,
                 clientKeepsConnection: reusable, upgrade: upgrade)

@@ -37,7 +37,7 @@ public final class SandboxEgress: Sendable {
     public init(
         configuration: EgressConfiguration, sandbox: String, logPath: String?, blocklistCache: String? = nil, resolver: any Resolver = SystemResolver(),
         approvals: ApprovalBroker = ApprovalBroker(), group: @escaping @Sendable @autoclosure () -> any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        placeholders: [String] = [], onEvent: @escaping @Sendable (String) -> Void = { _ in }
+        placeholders: [String] = [], interception: Interception? = nil, onEvent: @escaping @Sendable (String) -> Void = { _ in }
     ) throws(CordonError) {
         self.onEvent = onEvent
         let blocklist = configuration.blocklists.isEmpty ? nil : try Blocklist.load(paths: configuration.blocklists, cacheDirectory: blocklistCache)
@@ -55,7 +55,7 @@ public final class SandboxEgress: Sendable {
             options: .init(
                 sandbox: sandbox,
                 firstBytesTimeout: .nanoseconds(Int64(configuration.requestTimeout * 1e9)), maxConnections: configuration.maxConnections),
-            group: group())
+            interception: interception, group: group())
         // The parent proxy's CA file was read when the proxy's dialer was built: a bad one stops here.
         if case .failure(let error)? = proxy.dialer.parentTLS { throw error }
     }

@@ -123,6 +123,19 @@ final class TransparentHandler: ChannelInboundHandler, RemovableChannelHandler {
                 record.connected(to: address.description)
                 let pending = buffered
                 buffered = []
+                if !opaque, claimed != nil, let interception = proxy.interception, let host = Host(name), interception.intercepts(host) {
+                    // A bound (or inspected) host named by the ClientHello: the TLS ends here.
+                    do {
+                        try Interception.takeOver(
+                            from: context, proxy: proxy, interception: interception, record: FlowRecord(client: record.client, log: proxy.log),
+                            host: host, port: port, upstream: (decision, upstream), replaying: pending)
+                    } catch {
+                        record.failed("cannot terminate TLS for \(name): \(error)")
+                        upstream.close(promise: nil)
+                        context.close(promise: nil)
+                    }
+                    return
+                }
                 do {
                     try glue(client: context.channel, upstream: upstream, record: record, initialBytes: [], relay: proxy.tunnelRelay)
                 } catch {

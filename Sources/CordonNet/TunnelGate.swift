@@ -118,7 +118,11 @@ final class TunnelGate: ChannelInboundHandler, RemovableChannelHandler {
                 return
             }
             if Host(serverName) == expected {
-                pass(context: context)
+                if let interception = proxy.interception, interception.intercepts(expected) {
+                    intercept(context: context, interception: interception)
+                } else {
+                    pass(context: context)
+                }
             } else {
                 refuse(context: context, rule: "sni-mismatch", reason: "TLS server name \(serverName) differs from the tunnel host \(host)")
             }
@@ -155,6 +159,24 @@ final class TunnelGate: ChannelInboundHandler, RemovableChannelHandler {
         do {
             try HTTPProxyHandler.takeOver(from: context, with: handler, replaying: pending)
         } catch {
+            armed.upstream.close(promise: nil)
+            context.close(promise: nil)
+        }
+    }
+
+    /// A host bound to a secret (or inspected): the TLS ends here and each request is read.
+    private func intercept(context: ChannelHandlerContext, interception: Interception) {
+        guard !finished, let armed else { return }
+        finished = true
+        cancelTimers()
+        let pending = buffered
+        buffered = []
+        do {
+            try Interception.takeOver(
+                from: context, proxy: proxy, interception: interception, record: FlowRecord(client: record.client, log: proxy.log), host: expected,
+                port: armed.decision.port, upstream: (armed.decision, armed.upstream), replaying: pending)
+        } catch {
+            record.failed("cannot terminate TLS for \(expected): \(error)")
             armed.upstream.close(promise: nil)
             context.close(promise: nil)
         }

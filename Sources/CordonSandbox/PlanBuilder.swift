@@ -1,6 +1,7 @@
 public import CordonConfig
 public import CordonCore
 public import CordonIsolation
+import CordonNet
 import Glibc
 
 /// Compiles a profile into the plan cordon-init executes. Pure: no I/O, so every rule about
@@ -27,13 +28,16 @@ public struct PlanBuilder: Sendable {
         public var bootID: String?
         /// The profile's secrets as the sandbox sees them: variable → placeholder (never a value).
         public var placeholders: [String: String]
+        /// The CAs the sandbox trusts when its proxy terminates TLS for bound domains; nil: the host's.
+        public var trustBundle: TrustBundleFile?
 
         public init(
             name: String, workspace: String, command: [String], terminal: Bool, layout: SandboxLayout, dataRoot: String, rlimitFallback: Bool,
             consoleDevice: String? = nil, fileSizeLimit: UInt64? = nil, machineID: String? = nil, bootID: String? = nil,
-            placeholders: [String: String] = [:]
+            placeholders: [String: String] = [:], trustBundle: TrustBundleFile? = nil
         ) {
             self.placeholders = placeholders
+            self.trustBundle = trustBundle
             self.consoleDevice = consoleDevice
             self.fileSizeLimit = fileSizeLimit
             self.machineID = machineID
@@ -46,6 +50,19 @@ public struct PlanBuilder: Sendable {
             self.dataRoot = dataRoot
             self.rlimitFallback = rlimitFallback
         }
+    }
+
+    /// The merged CA bundle (the host's CAs and cordon's): bound over the host's bundle, so tools
+    /// that read the system store trust it too, or written to `fallbackPath` when the host has none.
+    public struct TrustBundleFile: Sendable, Equatable {
+        /// The host's bundle (`/etc/ssl/certs/ca-certificates.crt` on Debian), when it has one.
+        public var hostPath: String?
+        public var contents: String
+
+        public static let fallbackPath = "/run/cordon-ca-bundle.pem"
+
+        /// Where the sandbox finds it.
+        public var path: String { hostPath ?? Self.fallbackPath }
     }
 
     public static let workspacePath = "/workspace"
@@ -169,6 +186,13 @@ public struct PlanBuilder: Sendable {
         for copy in profile.copy {
             steps.append(.copy(source: copy.host, target: expandHome(copy.sandbox, home: u.home), optional: copy.optional))
         }
+        if let bundle = request.trustBundle {
+            if let hostPath = bundle.hostPath {
+                steps.append(.cover(target: hostPath, contents: bundle.contents, mode: 0o444))
+            } else {
+                steps.append(.file(target: TrustBundleFile.fallbackPath, contents: bundle.contents, mode: 0o444))
+            }
+        }
         if let console = request.consoleDevice {
             steps.append(.bind(source: console, target: "/dev/console", readOnly: false))
         }
@@ -178,7 +202,8 @@ public struct PlanBuilder: Sendable {
             root: request.layout.root, hostname: hostname, steps: steps, user: u, writable: writable,
             writeFiles: ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", "/dev/pts", "/dev/ptmx", "/dev/console"],
             resourceLimits: resourceLimits(fallback: request.rlimitFallback, fileSize: request.fileSizeLimit), unshareCgroup: true,
-            command: request.command, environment: environment(name: request.name, user: u, placeholders: request.placeholders),
+            command: request.command,
+            environment: environment(name: request.name, user: u, placeholders: request.placeholders, trustBundle: request.trustBundle?.path),
             workingDirectory: Self.workspacePath, terminal: request.terminal, network: network
         )
     }
@@ -254,7 +279,7 @@ public struct PlanBuilder: Sendable {
 
     /// Nothing is inherited but a short safe list; the profile's `env` is explicit; a bound
     /// secret's variable holds its placeholder (over an `env` entry of the same name).
-    public func environment(name: String, user u: SandboxPlan.User, placeholders: [String: String] = [:]) -> [String] {
+    public func environment(name: String, user u: SandboxPlan.User, placeholders: [String: String] = [:], trustBundle: String? = nil) -> [String] {
         var env: [String: String] = [
             "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "HOME": u.home, "USER": u.name, "LOGNAME": u.name, "SHELL": "/bin/bash",
@@ -269,6 +294,9 @@ public struct PlanBuilder: Sendable {
         }
         for (key, value) in profile.env { env[key] = value }
         for (key, value) in placeholders { env[key] = value }
+        // Every common tool pointed at the bundle that trusts cordon's CA (over the profile's env:
+        // a client told to trust something else would refuse the bound domains' leaves).
+        if let trustBundle { for key in Interception.trustBundleVariables { env[key] = trustBundle } }
         for key in SensitivePaths.environment { env[key] = nil }
         return env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
     }

@@ -5,7 +5,7 @@ import CordonIsolation
 public import CordonNet
 import CordonGate
 import CordonOS
-import CordonSecrets
+public import CordonSecrets
 import FoundationEssentials
 import Glibc
 
@@ -30,6 +30,9 @@ public final class SandboxRunner {
         /// `ExecService`) until the sandbox is stopped. `onReady` is called once it serves.
         public var idle = false
         public var onReady: (@Sendable () -> Void)?
+        /// Asks for the keystore's passphrase when the store has one (nil: no one can be asked,
+        /// and a passphrase store stops the start with what to do).
+        public var keystorePassphrase: (@Sendable () throws(CordonError) -> SecretBytes)?
 
         public init(name: String, workspace: String, command: [String], initPath: String, profileSource: String, allowTerminal: Bool = true) {
             self.allowTerminal = allowTerminal
@@ -91,6 +94,10 @@ public final class SandboxRunner {
         // be read) stops the start with the command to run.
         let placeholders = try SandboxSecrets.placeholders(
             for: profile.secrets.map { .init(name: $0.name, env: $0.env, domains: $0.domains) }, keystore: Keystore(paths: KeystorePaths(paths)))
+        // The values the proxy swaps in, cordon's CA and the bundle that trusts it: a locked
+        // keystore, a value that does not open or a CA that cannot be made stops the start here.
+        let secretInterception = try SecretInterception.prepare(
+            profile: profile, paths: paths, placeholders: placeholders, passphrase: options.keystorePassphrase)
         // The user's terminal modes come back however the run ends, set-up errors included.
         let hostTerminal = HostTerminal()
         defer { hostTerminal.restore() }
@@ -227,7 +234,8 @@ public final class SandboxRunner {
                             dataRoot: paths.profileDataDirectory(profile.name), rlimitFallback: enforcement == .rlimits,
                             consoleDevice: pty?.slavePath, fileSizeLimit: disk?.limits.bytes ?? diskLimits(layout: layout).bytes,
                             machineID: identity.value, bootID: SandboxIdentifiers.newBootID(),
-                            placeholders: Dictionary(placeholders.map { ($0.env, $0.placeholder) }, uniquingKeysWith: { _, later in later })
+                            placeholders: Dictionary(placeholders.map { ($0.env, $0.placeholder) }, uniquingKeysWith: { _, later in later }),
+                            trustBundle: secretInterception?.trustBundle
                         ))
                     plan.idle = options.idle
                     try prepareDataDirectories(plan: plan)
@@ -259,7 +267,9 @@ public final class SandboxRunner {
                         })
                     // The policy is compiled while init builds the root, and checked before anything
                     // of the sandbox's runs: a bad pattern or a missing blocklist stops here.
-                    egress = try makeEgress(sandbox: options.name, layout: layout, events: events, placeholders: placeholders.map(\.placeholder))
+                    egress = try makeEgress(
+                        sandbox: options.name, layout: layout, events: events, placeholders: placeholders.map(\.placeholder),
+                        interception: secretInterception?.interception)
                     if let egress { RefusalNotices(sandbox: options.name, raw: pty?.inputFD == 0, warn: warn).watch(egress.log) }
                     events.append(
                         SandboxEvent(
@@ -416,12 +426,15 @@ public final class SandboxRunner {
     }
 
     /// The egress proxy of a `network: proxy` run, its policy compiled (errors are the profile's).
-    func makeEgress(sandbox: String, layout: SandboxLayout, events: JSONLinesWriter, placeholders: [String] = []) throws(CordonError) -> SandboxEgress? {
+    func makeEgress(
+        sandbox: String, layout: SandboxLayout, events: JSONLinesWriter, placeholders: [String] = [], interception: Interception? = nil
+    ) throws(CordonError) -> SandboxEgress? {
         guard profile.network == .proxy else { return nil }
         let warn = warn
         return try SandboxEgress(
             configuration: profile.egress, sandbox: sandbox, logPath: layout.networkLog,
             blocklistCache: paths.stateHome + "/blocklists", approvals: makeApprovals(sandbox: sandbox), placeholders: placeholders,
+            interception: interception,
             onEvent: { message in
                 warn("cordon: \(message)")
                 events.append(SandboxEvent(sandbox: sandbox, .network(state: message)))

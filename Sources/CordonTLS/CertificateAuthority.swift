@@ -3,7 +3,7 @@ import CordonOS
 import Crypto
 import SwiftASN1
 public import FoundationEssentials
-public import X509
+import X509
 
 #if canImport(Glibc)
     import Glibc
@@ -14,7 +14,7 @@ public import X509
 /// stays on the host in `directory` (0700) as `ca-key.pem` (0600, never copied into a sandbox);
 /// `ca.pem` is the certificate sandboxes trust. It is never added to the host's own trust store.
 public struct CertificateAuthority: Sendable {
-    public let certificate: Certificate
+    let certificate: Certificate
     let key: P256.Signing.PrivateKey
 
     public static let keyFile = "ca-key.pem"

@@ -3,7 +3,7 @@ import Crypto
 public import FoundationEssentials
 import Synchronization
 import SwiftASN1
-public import X509
+import X509
 
 #if canImport(Glibc)
     import Glibc
@@ -16,10 +16,10 @@ public import X509
 public final class LeafCertificates: Sendable {
     /// A leaf and what a TLS server needs with it.
     public struct Issued: Sendable {
-        public let certificate: Certificate
+        let certificate: Certificate
         /// The leaf then the CA certificate, as a server sends them.
-        public let chain: [Certificate]
-        public let privateKey: Certificate.PrivateKey
+        let chain: [Certificate]
+        let privateKey: Certificate.PrivateKey
 
         /// The chain and the key in PEM, as TLS libraries load them.
         public func pem() throws(CordonError) -> (chain: String, key: String) {

@@ -1,6 +1,7 @@
 import CordonCore
 import CordonTestSupport
 @testable import CordonConfig
+import CordonSecrets
 import Testing
 
 /// `secrets[].inject` and `egress.upstream_ca`: parsed, validated with errors naming the field,

@@ -185,8 +185,7 @@ struct SecretsCommandTests {
         let document = try json(String(contentsOfFile: map, encoding: .utf8))
         let entries = try #require(document["placeholders"] as? [[String: Any]])
         #expect(entries.first?["placeholder"] as? String == placeholder && entries.first?["secret"] as? String == "OPENAI")
-        var info = stat()
-        #expect(stat(map, &info) == 0 && info.st_mode & 0o777 == 0o600)
+        #expect((try FileManager.default.attributesOfItem(atPath: map)[.posixPermissions] as? Int) == 0o600)
 
         // Unique per start.
         let second = try await h.cordon(["run", "--name", "sec", "--profile", "sec", "--workspace", h.workspace, "--", "/bin/sh", "-c", "echo $OPENAI_API_KEY"])

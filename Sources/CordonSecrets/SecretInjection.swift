@@ -1,7 +1,7 @@
 /// How the proxy is to put a secret's value into a request to its domains (`secrets[].inject`):
 /// `bearer`, `token` and `basic` in `Authorization` (keeping the prefix), the `x-api-key` and
 /// `x-goog-api-key` headers, a query parameter (`query:PARAM`), or AWS SigV4 re-signing. Parsed
-/// and kept for the proxy's injection (a later part of issue #25); nothing applies it yet.
+/// and applied by the proxy to requests it terminates for the bound domains (`SecretInjector`).
 public struct SecretInjection: Sendable, Equatable, Codable, CustomStringConvertible {
     public enum Scheme: String, Sendable, CaseIterable {
         case bearer, token, basic

@@ -1,0 +1,57 @@
+import CordonConfig
+import CordonCore
+import CordonNet
+import CordonPolicy
+import CordonSecrets
+
+/// What a start whose profile binds secrets prepares for its proxy (issue #25): the real values
+/// read from the keystore into memory kept out of core dumps (they stay in this process, the
+/// supervisor, and never enter the sandbox), cordon's CA (made on first use in `<state>/ca`,
+/// its key never mounted anywhere), and the trust bundle the sandbox gets: the host's CAs plus
+/// cordon's, so that the leaves the proxy shows for bound domains verify inside.
+struct SecretInterception {
+    let interception: Interception
+    let trustBundle: PlanBuilder.TrustBundleFile
+
+    /// Where cordon's CA lives.
+    static func authorityDirectory(_ paths: CordonPaths) -> String { paths.stateHome + "/ca" }
+
+    /// nil when the profile binds no secret (nothing is intercepted: every TLS connection stays a tunnel).
+    static func prepare(
+        profile: Profile, paths: CordonPaths, placeholders: [Placeholder], passphrase: Keystore.PassphraseSource?
+    ) throws(CordonError) -> SecretInterception? {
+        guard !placeholders.isEmpty, profile.network == .proxy else { return nil }
+        let keystore = Keystore(paths: KeystorePaths(paths))
+        let unlocked = try keystore.unlock(passphrase: {
+            () throws(CordonError) -> SecretBytes in
+            guard let passphrase else {
+                throw CordonError(
+                    .invalidArgument, "the keystore \(keystore.paths.store) is protected by a passphrase, and this start has no terminal to ask it at",
+                    hint: "start with `cordon run` at a terminal, or pass it on a descriptor: CORDON_PASSPHRASE_FD=3 cordon … 3<passphrase-file")
+            }
+            return try passphrase()
+        })
+        var secrets: [BoundSecret] = []
+        for placeholder in placeholders {
+            guard let value = try unlocked.value(try SecretName(placeholder.secret)) else {
+                throw CordonError(
+                    .invalidProfile, "the keystore lacks secret \(placeholder.secret); the sandbox was not started",
+                    hint: "store it first: cordon secrets set \(placeholder.secret)")
+            }
+            var domains: [DomainPattern] = []
+            for (index, text) in placeholder.domains.enumerated() {
+                do { domains.append(try DomainPattern(text)) } catch {
+                    throw CordonError(.invalidProfile, "secrets (\(placeholder.secret)).domains[\(index)]: \(error.message)")
+                }
+            }
+            let injection = profile.secrets.first { $0.name == placeholder.secret }?.inject
+            secrets.append(
+                BoundSecret(
+                    placeholder: placeholder.placeholder, name: placeholder.secret, env: placeholder.env, domains: domains, injection: injection,
+                    value: value))
+        }
+        let (interception, bundle) = try Interception.withCordonAuthority(
+            secrets: secrets, inspected: [], authorityDirectory: authorityDirectory(paths), upstreamCA: profile.egress.upstreamCA)
+        return SecretInterception(interception: interception, trustBundle: .init(hostPath: bundle.hostPath, contents: bundle.contents))
+    }
+}

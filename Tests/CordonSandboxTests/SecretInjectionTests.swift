@@ -1,0 +1,204 @@
+import CordonTestSupport
+import Foundation
+import Glibc
+import Testing
+
+/// Zero-token secrets end to end: a real sandbox whose profile binds keystore entries to llm.test,
+/// a real HTTPS server standing in for an LLM API on the host's loopback (its own CA, given to
+/// cordon with `egress.upstream_ca`). The server receives the real value; the sandbox only ever
+/// had the placeholder; a placeholder sent where it is not bound is refused and never arrives.
+@Suite(
+    .enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"),
+    .enabled(if: LoopbackServer.tlsAvailable, "openssl is not installed"), .timeLimit(.minutes(5)))
+struct SecretInjectionTests {
+    static let value = "sk-live-" + "Hq4Zt8Wm2Xc6Vb9Np3Rd"
+    static let queryValue = "AIza" + "Sy-Q7hJ2mK9pL4nB6vC1xZ8wE5rT3yU0iO"
+
+    /// Appends what each request carried (path and the credential headers) as a JSON line to `log`,
+    /// so the test sees what really arrived; answers `ok` (a real API does not echo its key).
+    static let echoServer = #"""
+        import http.server, socketserver, ssl, sys, json
+        log = open(sys.argv[3], "a")
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            def log_message(self, *a): pass
+            def answer(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n).decode(errors="replace") if n else ""
+                seen = {"path": self.path, "host": self.headers.get("Host"), "authorization": self.headers.get("Authorization"),
+                        "x-api-key": self.headers.get("x-api-key"), "x-debug": self.headers.get("x-debug"), "body": body}
+                line = json.dumps(seen)
+                log.write(line + "\n"); log.flush()
+                out = b'{"ok": true}\n'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+            do_GET = answer
+            do_POST = answer
+        class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+        s = S(("127.0.0.1", 0), H)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+        s.socket = ctx.wrap_socket(s.socket, server_side=True)
+        print(s.server_address[1], flush=True)
+        s.serve_forever()
+        """#
+
+    struct Server {
+        let port: Int
+        let process: RunningProcess
+        let log: String
+        func stop() {
+            process.signal(SIGKILL, group: true)
+            _ = process.waitForExit(timeout: .seconds(30))
+        }
+        /// Every request the server received, as it received it.
+        func received() -> [[String: Any]] {
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        }
+    }
+
+    /// The stand-in API with a certificate for llm.test from its own CA (`ca.pem` in `directory`).
+    static func startServer(in directory: String) async throws -> Server {
+        try await SandboxHarness.offPool {
+            for step in [
+                [
+                    "/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+                    "-subj", "/CN=test llm CA", "-keyout", directory + "/ca-key.pem", "-out", directory + "/ca.pem",
+                ],
+                [
+                    "/usr/bin/openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=llm.test",
+                    "-keyout", directory + "/key.pem", "-out", directory + "/req.pem",
+                ],
+                [
+                    "/bin/sh", "-c",
+                    "printf 'subjectAltName=DNS:llm.test,DNS:other.test\\n' > \(directory)/ext && /usr/bin/openssl x509 -req -in \(directory)/req.pem -CA \(directory)/ca.pem -CAkey \(directory)/ca-key.pem -CAcreateserial -days 2 -extfile \(directory)/ext -out \(directory)/cert.pem",
+                ],
+            ] {
+                let made = try SandboxHarness.runBlocking(step, environment: ["PATH": "/usr/bin:/bin"])
+                guard made.status == 0 else { throw TestSupportError("openssl: \(made.stderr)") }
+            }
+            let log = directory + "/received.jsonl"
+            let process = try RunningProcess(
+                ["/usr/bin/python3", "-c", echoServer, directory + "/cert.pem", directory + "/key.pem", log], discardStderr: true)
+            guard let port = Int(try process.readLine()) else {
+                process.signal(SIGKILL, group: true)
+                throw TestSupportError("the echo server printed no port")
+            }
+            return Server(port: port, process: process, log: log)
+        }
+    }
+
+    static func profile(port: Int, upstreamCA: String?) -> String {
+        """
+        name: inject
+        network: proxy
+        egress:
+          domains: ["llm.test:\(port)", "other.test:\(port)"]
+          allow_private: ["127.0.0.0/8"]
+          resolve: {llm.test: 127.0.0.1, other.test: 127.0.0.1}
+        \(upstreamCA.map { "  upstream_ca: [\($0)]" } ?? "")
+        secrets:
+          - name: LLMKEY
+            env: LLM_API_KEY
+            domains: [llm.test]
+          - name: GKEY
+            env: G_KEY
+            domains: [llm.test]
+            inject: "query:key"
+        """
+    }
+
+    /// Requests made inside, one line each: `label status body`.
+    static func client(port: Int) -> String {
+        #"""
+        import json, os, ssl, urllib.request, urllib.error
+        key, gkey = os.environ["LLM_API_KEY"], os.environ["G_KEY"]
+        def call(label, url, headers, data=None):
+            req = urllib.request.Request(url, headers=headers, data=data)
+            try:
+                with urllib.request.urlopen(req, timeout=10) as r: print(label, r.status, r.read().decode().strip())
+            except urllib.error.HTTPError as e: print(label, e.code, e.read().decode(errors="replace").strip().replace("\n", " "))
+            except Exception as e: print(label, "error", type(e).__name__, str(e)[:200].replace("\n", " "))
+        base = "https://llm.test:PORT"
+        call("bearer", base + "/v1/chat", {"Authorization": "Bearer " + key})
+        call("apikey", base + "/v1/messages", {"x-api-key": key}, data=b'{"model":"m"}')
+        call("query", base + "/v1beta/models?key=" + gkey + "&alt=json", {})
+        call("elsewhere-header", base + "/v1/chat", {"Authorization": "Bearer " + key, "x-debug": key})
+        call("other-bearer-http", "http://other.test:PORT/steal", {"Authorization": "Bearer " + key})
+        call("host-mismatch", base + "/v1/chat", {"Authorization": "Bearer " + key, "Host": "other.test:PORT"})
+        print("env-has-placeholder", key.startswith("cordon-ph-"))
+        """#.replacingOccurrences(of: "PORT", with: "\(port)")
+    }
+
+    static func line(_ output: String, _ label: String) -> String {
+        output.split(separator: "\n").first { $0.hasPrefix(label + " ") }.map { String($0.dropFirst(label.count + 1)) } ?? "<missing>"
+    }
+
+    @Test func theServerGetsTheValueTheSandboxOnlyThePlaceholder() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let tls = h.root + "/tls"
+        try FileManager.default.createDirectory(atPath: tls, withIntermediateDirectories: true)
+        let server = try await Self.startServer(in: tls)
+        defer { server.stop() }
+        for (name, value) in [("LLMKEY", Self.value), ("GKEY", Self.queryValue)] {
+            let set = try await h.cordon(["secrets", "set", name, "--stdin"], stdin: value)
+            try #require(set.status == 0, "\(set)")
+        }
+        try h.write("profile.yaml", Self.profile(port: server.port, upstreamCA: tls + "/ca.pem"), in: h.root)
+        try h.write("client.py", Self.client(port: server.port))
+        let r = try await h.cordon([
+            "run", "--name", "inj", "--workspace", h.workspace, "--profile", h.root + "/profile.yaml", "--", "/usr/bin/python3", "/workspace/client.py",
+        ])
+        #expect(r.status == 0, "\(r)")
+        // What the sandbox saw: never the value.
+        #expect(!r.stdout.contains(Self.value) && !r.stdout.contains(Self.queryValue), "\(r.stdout)")
+        #expect(!r.stderr.contains(Self.value) && !r.stderr.contains(Self.queryValue))
+        #expect(Self.line(r.stdout, "env-has-placeholder") == "True", "\(r.stdout)")
+
+        let received = server.received()
+        func arrived(_ path: String) -> [String: Any]? { received.first { ($0["path"] as? String)?.hasPrefix(path) == true } }
+        // Bearer keeps its prefix; x-api-key is replaced whole; the query parameter bound with inject.
+        #expect(arrived("/v1/chat")?["authorization"] as? String == "Bearer " + Self.value, "\(received)")
+        #expect(arrived("/v1/messages")?["x-api-key"] as? String == Self.value, "\(received)")
+        #expect(arrived("/v1/messages")?["body"] as? String == #"{"model":"m"}"#, "\(received)")
+        #expect(arrived("/v1beta/models")?["path"] as? String == "/v1beta/models?key=" + Self.queryValue + "&alt=json", "\(received)")
+        #expect(Self.line(r.stdout, "bearer").hasPrefix("200 "), "\(r.stdout)")
+
+        // Refused, never forwarded: the placeholder where no injection puts it, the placeholder to
+        // a domain it is not bound to, and a Host other than the connection's on a bound connection.
+        #expect(Self.line(r.stdout, "elsewhere-header").hasPrefix("403"), "\(r.stdout)")
+        #expect(Self.line(r.stdout, "other-bearer-http").hasPrefix("403"), "\(r.stdout)")
+        #expect(Self.line(r.stdout, "host-mismatch").hasPrefix("403"), "\(r.stdout)")
+        #expect(received.count == 3, "\(received)")
+        #expect(!received.contains { ($0["path"] as? String) == "/steal" || $0["x-debug"] is String })
+        #expect(r.stderr.contains("cordon: ALERT"), "\(r.stderr)")
+    }
+
+    /// Without the server's CA the real server is not trusted: the request fails before any value is sent.
+    @Test func anUntrustedServerNeverGetsTheValue() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let tls = h.root + "/tls"
+        try FileManager.default.createDirectory(atPath: tls, withIntermediateDirectories: true)
+        let server = try await Self.startServer(in: tls)
+        defer { server.stop() }
+        for (name, value) in [("LLMKEY", Self.value), ("GKEY", Self.queryValue)] {
+            let set = try await h.cordon(["secrets", "set", name, "--stdin"], stdin: value)
+            try #require(set.status == 0, "\(set)")
+        }
+        try h.write("profile.yaml", Self.profile(port: server.port, upstreamCA: nil), in: h.root)
+        try h.write("client.py", Self.client(port: server.port))
+        let r = try await h.cordon([
+            "run", "--name", "inj", "--workspace", h.workspace, "--profile", h.root + "/profile.yaml", "--", "/usr/bin/python3", "/workspace/client.py",
+        ])
+        #expect(!Self.line(r.stdout, "bearer").hasPrefix("200"), "\(r.stdout)")
+        #expect(server.received().isEmpty, "\(server.received())")
+        #expect(!r.stdout.contains(Self.value))
+    }
+}
