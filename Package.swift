@@ -6,7 +6,9 @@ import PackageDescription
 let strict: [SwiftSetting] = [
     .swiftLanguageMode(.v6),
     .enableUpcomingFeature("ExistentialAny"),
-    .enableUpcomingFeature("MemberImportVisibility"),
+    // Not MemberImportVisibility: once swift-certificates (which imports Foundation) is in a
+    // module's graph, Glibc's structs (`stat`, `timespec`) are owned by CoreFoundation's clang
+    // module, and which files then fail depends on the order modules load in.
     .enableUpcomingFeature("InternalImportsByDefault"),
     .treatAllWarnings(as: .error),
 ]

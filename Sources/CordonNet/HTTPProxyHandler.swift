@@ -1,6 +1,7 @@
 import CordonPolicy
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 
 /// HTTP/1.1 requests, on the proxy listener and on captured plain-HTTP flows:
 /// - `.listener`: CONNECT tunnels (403 before the tunnel when refused, then the SNI gate) and
@@ -66,6 +67,10 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// In a tunnel: the upstream dialled (and admitted) for the CONNECT or SOCKS request; the
     /// first request goes on it, later ones are admitted and dialled on their own.
     private var predialled: (decision: Decision, channel: any Channel)?
+    /// Intercepted connections: the upstream of the last complete response, for the next request
+    /// (admitted again, and used only while it is open); and the decision that upstream was dialled under.
+    private var kept: (decision: Decision, channel: any Channel)?
+    private var lastDecision: Decision?
 
     init(proxy: EgressProxy, record: FlowRecord, mode: Mode = .listener, predialled: (decision: Decision, channel: any Channel)? = nil) {
         self.proxy = proxy
@@ -382,6 +387,16 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 reason: "the request carries a secret's placeholder: an attempt to send it out (it goes only to its secret's bound domains)")
         }
         state = .forwarding(pending: [])
+        if let (_, channel) = kept {
+            kept = nil
+            // Each request is admitted on its own (rate limits, an approval withdrawn); a kept
+            // upstream the origin closed meanwhile is dropped and a fresh one dialled.
+            if channel.isActive, let decision = proxy.admitNow(host: host, port: port), decision.isAllowed {
+                let address = channel.remoteAddress?.ipAddress.flatMap { IPAddress($0) } ?? .v4(0)
+                return sendUpstream(.connected(decision, channel, address), head: head, port: port, upgrade: upgrade)
+            }
+            channel.close(promise: nil)
+        }
         if let (decision, channel) = predialled {
             predialled = nil
             let address = channel.remoteAddress?.ipAddress.flatMap { IPAddress($0) } ?? .v4(0)
@@ -398,15 +413,21 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             if case .connected(_, let channel, _) = opened { channel.close(promise: nil) }
             return
         }
-        guard let (_, upstream) = connectedOrFinish(opened, port: port, context: context) else { return }
+        guard let (decision, upstream) = connectedOrFinish(opened, port: port, context: context) else { return }
+        lastDecision = decision
+        var intercepted = false
         do {
             if case .intercepted(let host, _) = mode, let interception = proxy.interception {
-                // TLS again towards the real server, verified against the host's trust store.
-                try upstream.pipeline.syncOperations.addHandler(try interception.upstreamHandler(for: host), position: .first)
+                intercepted = true
+                // TLS again towards the real server, verified against the host's trust store
+                // (a kept upstream has it already).
+                if (try? upstream.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self)) == nil {
+                    try upstream.pipeline.syncOperations.addHandler(try interception.upstreamHandler(for: host), position: .first)
+                }
             }
             let relay = ResponseRelay(
                 client: context.channel, record: record, requestSide: self, requestWasHead: head.method == .HEAD,
-                clientKeepsConnection: reusable, upgrade: upgrade)
+                clientKeepsConnection: reusable, upgrade: upgrade, keepsUpstream: intercepted && !upgrade)
             try upstream.pipeline.syncOperations.addHandler(relay)
             self.relay = relay
         } catch {
@@ -421,7 +442,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             outgoing.headers.add(name: "Connection", value: "Upgrade")
         } else {
             outgoing.headers.remove(name: "upgrade")
-            outgoing.headers.add(name: "Connection", value: "close")
+            if !intercepted { outgoing.headers.add(name: "Connection", value: "close") }
         }
         let request = UpstreamRequest(outgoing)
         self.request = request
@@ -473,9 +494,14 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The response is complete (`reusable`: its end was known from its framing and the client was
     /// told the connection stays open). The request's line is written; the connection then
     /// carries the next request, or closes.
-    func responseEnded(reusable responseAllows: Bool) {
-        guard let context, case .streaming = state else { return }
+    func responseEnded(reusable responseAllows: Bool, keeping upstream: (any Channel)? = nil) {
+        guard let context, case .streaming = state else {
+            upstream?.close(promise: nil)
+            return
+        }
         record.finish()
+        // An intercepted connection's upstream (TLS to the same server) carries the next request.
+        if let upstream, let decision = lastDecision { kept = (decision, upstream) }
         guard responseAllows, reusable, requestEnded else { return closeAfterAnswer(context: context) }
         context.flush()
         record = FlowRecord(client: record.client, log: proxy.log)
@@ -553,6 +579,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func channelInactive(context: ChannelHandlerContext) {
         predialled?.channel.close(promise: nil)
         predialled = nil
+        kept?.channel.close(promise: nil)
+        kept = nil
         switch state {
         case .connecting(_, _, let upstream?): upstream.0.close(promise: nil)
         case .streaming(let upstream): upstream.close(promise: nil)
@@ -606,6 +634,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         queued = []
         predialled?.channel.close(promise: nil)
         predialled = nil
+        kept?.channel.close(promise: nil)
+        kept = nil
         context.closeBehindWrites(.output)
         let channel = context.channel
         context.eventLoop.assumeIsolated().scheduleTask(in: Self.lingerTime) { channel.close(promise: nil) }

@@ -11,6 +11,9 @@ struct ResponseHead {
     /// Not a 1xx interim response (101 ends the head(s) too).
     var isFinal: Bool { status >= 200 || status == 101 }
     var framing = BodyFraming.Header()
+    /// The origin ends its connection after this response (`Connection: close`, or HTTP/1.0):
+    /// an upstream kept for the next request (`ResponseRelay.keepsUpstream`) is not kept then.
+    var originCloses = false
     /// The status line and the kept header lines, each ending in CRLF.
     private var lines: [UInt8]
 
@@ -30,6 +33,7 @@ struct ResponseHead {
                 let code = line[(line.startIndex + 9)..<(line.startIndex + 12)]
                 guard code.allSatisfy({ (0x30...0x39).contains($0) }) else { return nil }
                 status = code.reduce(0) { $0 * 10 + Int($1 - 0x30) }
+                originCloses = line[line.startIndex + 7] != UInt8(ascii: "1")
                 out += line
                 out += [0x0D, 0x0A]
             } else if let first = line.first, first == 0x20 || first == 0x09 {
@@ -41,6 +45,11 @@ struct ResponseHead {
                 guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > line.startIndex else { return nil }
                 let name = line[..<colon]
                 keeping = !Self.hopByHop.contains { name.equalsIgnoringASCIICase($0) }
+                if !keeping, name.equalsIgnoringASCIICase("connection".utf8),
+                    HTTPProxyHandler.listContains([String(decoding: line[line.index(after: colon)...], as: UTF8.self)], token: "close")
+                {
+                    originCloses = true
+                }
                 if keeping {
                     out += line
                     out += [0x0D, 0x0A]

@@ -30,8 +30,17 @@ final class ResponseRelay: ChannelDuplexHandler, RemovableChannelHandler {
     /// The client was told the connection stays open.
     private var keptOpen = false
     private var ended = false
+    /// The upstream may carry the next request (intercepted connections: TLS to the same server
+    /// again would cost a handshake per request): at a complete response the origin did not end,
+    /// it goes back to the request side instead of closing.
+    private let keepsUpstream: Bool
+    private var originCloses = true
 
-    init(client: any Channel, record: FlowRecord, requestSide: HTTPProxyHandler, requestWasHead: Bool, clientKeepsConnection: Bool, upgrade: Bool) {
+    init(
+        client: any Channel, record: FlowRecord, requestSide: HTTPProxyHandler, requestWasHead: Bool, clientKeepsConnection: Bool, upgrade: Bool,
+        keepsUpstream: Bool = false
+    ) {
+        self.keepsUpstream = keepsUpstream
         self.client = client
         self.record = record
         self.requestSide = requestSide
@@ -76,6 +85,7 @@ final class ResponseRelay: ChannelDuplexHandler, RemovableChannelHandler {
                 continue
             }
             head = nil
+            originCloses = response.originCloses
             let framing = BodyFraming(response.framing, status: response.status, requestWasHead: requestWasHead)
             self.framing = framing
             keptOpen = clientKeepsConnection && !framing.isCloseDelimited
@@ -115,8 +125,15 @@ final class ResponseRelay: ChannelDuplexHandler, RemovableChannelHandler {
     private func end(_ context: ChannelHandlerContext) {
         guard !ended else { return }
         ended = true
-        context.close(promise: nil)
         let complete = framing?.isComplete ?? false
+        if keepsUpstream, complete, !originCloses, !(framing?.isCloseDelimited ?? true), let requestSide, context.channel.isActive {
+            let upstream = context.channel
+            try? upstream.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+            requestSide.responseEnded(reusable: keptOpen, keeping: upstream)
+            return
+        }
+        context.close(promise: nil)
         if let requestSide {
             requestSide.responseEnded(reusable: keptOpen && complete)
         } else {

@@ -235,11 +235,13 @@ struct SandboxLifecycleCommandTests {
         guard let text = try? String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8) else { return nil }
         let lines = text.split(separator: "\n").map { $0.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false).map(String.init) }
         if FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cgroup.controllers") {
-            guard let own = lines.first(where: { $0.count == 3 && $0[0] == "0" })?[2] else { return nil }
-            return "/sys/fs/cgroup" + (own == "/" ? "" : own) + "/cordon-" + name
+            guard let own: String = lines.first(where: { $0.count == 3 && $0[0] == "0" })?[2] else { return nil }
+            let path: String = "/sys/fs/cgroup" + (own == "/" ? "" : own)
+            return path + "/cordon-" + name
         }
-        guard let own = lines.first(where: { $0.count == 3 && $0[1].split(separator: ",").contains("memory") })?[2] else { return nil }
-        let parent = "/sys/fs/cgroup/memory" + (own == "/" ? "" : own) + "/cordon"
+        guard let own: String = lines.first(where: { $0.count == 3 && $0[1].split(separator: ",").contains("memory") })?[2] else { return nil }
+        let under: String = own == "/" ? "" : own
+        let parent: String = "/sys/fs/cgroup/memory" + under + "/cordon"
         return FileManager.default.fileExists(atPath: parent) ? parent + "/" + name : nil
     }
 

@@ -26,7 +26,8 @@ struct SecretInjectionTests {
                 n = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(n).decode(errors="replace") if n else ""
                 seen = {"path": self.path, "host": self.headers.get("Host"), "authorization": self.headers.get("Authorization"),
-                        "x-api-key": self.headers.get("x-api-key"), "x-debug": self.headers.get("x-debug"), "body": body}
+                        "x-api-key": self.headers.get("x-api-key"), "x-debug": self.headers.get("x-debug"), "body": body,
+                        "peer": self.client_address[1]}
                 line = json.dumps(seen)
                 log.write(line + "\n"); log.flush()
                 out = b'{"ok": true}\n'
@@ -131,6 +132,15 @@ struct SecretInjectionTests {
         call("elsewhere-header", base + "/v1/chat", {"Authorization": "Bearer " + key, "x-debug": key})
         call("other-bearer-http", "http://other.test:PORT/steal", {"Authorization": "Bearer " + key})
         call("host-mismatch", base + "/v1/chat", {"Authorization": "Bearer " + key, "Host": "other.test:PORT"})
+        # Three requests on one kept-alive connection through the proxy, as an SDK sends them.
+        import http.client
+        conn = http.client.HTTPSConnection("127.0.0.1", 3128, timeout=10, context=ssl.create_default_context())
+        conn.set_tunnel("llm.test", PORT)
+        statuses = []
+        for i in range(3):
+            conn.request("POST", "/ka/%d" % i, body=b"x" * (i * 1000), headers={"Authorization": "Bearer " + key})
+            r = conn.getresponse(); r.read(); statuses.append(r.status)
+        print("keepalive", *statuses)
         print("env-has-placeholder", key.startswith("cordon-ph-"))
         """#.replacingOccurrences(of: "PORT", with: "\(port)")
     }
@@ -175,7 +185,12 @@ struct SecretInjectionTests {
         #expect(Self.line(r.stdout, "elsewhere-header").hasPrefix("403"), "\(r.stdout)")
         #expect(Self.line(r.stdout, "other-bearer-http").hasPrefix("403"), "\(r.stdout)")
         #expect(Self.line(r.stdout, "host-mismatch").hasPrefix("403"), "\(r.stdout)")
-        #expect(received.count == 3, "\(received)")
+        #expect(received.count == 6, "\(received)")
+        // The kept-alive requests each got the value, and went upstream on one connection.
+        #expect(Self.line(r.stdout, "keepalive") == "200 200 200", "\(r.stdout)")
+        let kept = received.filter { ($0["path"] as? String)?.hasPrefix("/ka/") == true }
+        #expect(kept.count == 3 && kept.allSatisfy { $0["authorization"] as? String == "Bearer " + Self.value }, "\(kept)")
+        #expect(Set(kept.compactMap { $0["peer"] as? Int }).count == 1, "\(kept)")
         #expect(!received.contains { ($0["path"] as? String) == "/steal" || $0["x-debug"] is String })
         #expect(r.stderr.contains("cordon: ALERT"), "\(r.stderr)")
     }
