@@ -45,6 +45,7 @@ final class FlowRecord: Sendable {
     func countDown(_ n: Int) { state.withLock { $0.down += n } }
 
     var host: String { state.withLock { $0.host } }
+    var port: Int { state.withLock { $0.port } }
     var method: String { state.withLock { $0.method } }
     var bytesUp: Int { state.withLock { $0.up } }
     var bytesDown: Int { state.withLock { $0.down } }

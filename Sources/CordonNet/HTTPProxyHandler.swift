@@ -71,6 +71,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// (admitted again, and used only while it is open); and the decision that upstream was dialled under.
     private var kept: (decision: Decision, channel: any Channel)?
     private var lastDecision: Decision?
+    /// Watches the body of the request in flight for placeholders that must not leave (nil: none to watch).
+    private var bodyCheck: RequestBodyCheck?
 
     init(proxy: EgressProxy, record: FlowRecord, mode: Mode = .listener, predialled: (decision: Decision, channel: any Channel)? = nil) {
         self.proxy = proxy
@@ -446,6 +448,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         let request = UpstreamRequest(outgoing)
         self.request = request
+        bodyCheck = RequestBodyCheck(forbidden: forbiddenPlaceholders())
         upstream.write(request.head(outgoing, allocator: upstream.allocator), promise: nil)
         for part in pending { send(part, to: upstream) }
         upstream.flush()
@@ -483,10 +486,42 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .head: break
         case .body(let buffer):
             record.countUp(buffer.readableBytes)
-            request.writeBody(buffer, to: upstream)
+            guard let bodyCheck else { return request.writeBody(buffer, to: upstream) }
+            switch bodyCheck.feed(buffer) {
+            case .release(let out): request.writeBody(out, to: upstream)
+            case .refuse(let secret): refuseMidBody(upstream: upstream, secret: secret)
+            }
         case .end(let trailers):
+            if let bodyCheck { request.writeBody(bodyCheck.finish(), to: upstream) }
+            bodyCheck = nil
             request.writeEnd(trailers: trailers, to: upstream)
         }
+    }
+
+    /// The placeholders this request's body must not carry: in plain HTTP every one (values go
+    /// only into TLS the proxy terminates for the bound hosts); in an intercepted request those of
+    /// secrets bound elsewhere.
+    private func forbiddenPlaceholders() -> [(placeholder: String, secret: String)] {
+        if let secrets = proxy.interception?.secrets {
+            if case .intercepted(let host, _) = mode { return secrets.filter { !$0.isBound(to: host) }.map { ($0.placeholder, $0.name) } }
+            return secrets.map { ($0.placeholder, $0.name) }
+        }
+        return proxy.policy.placeholders.map { ($0, "a secret") }
+    }
+
+    /// A forbidden placeholder in the body: the request is cut off upstream before the bytes that
+    /// hold it left (the origin never gets a complete request), and refused.
+    private func refuseMidBody(upstream: any Channel, secret: String) {
+        guard let context else { return }
+        bodyCheck = nil
+        if let relay { upstream.pipeline.syncOperations.removeHandler(relay, promise: nil) }
+        upstream.close(promise: nil)
+        let host = record.host
+        refuse(
+            context, host: host, port: record.port, rule: "placeholder",
+            reason:
+                "the request body to \(host) carries the placeholder of \(secret == "a secret" ? secret : "secret " + secret): an attempt to send it where it is not bound"
+        )
     }
 
     // MARK: Called by the relay

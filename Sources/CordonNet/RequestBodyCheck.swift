@@ -1,0 +1,64 @@
+import CordonCore
+import NIOCore
+
+/// Watches a request body on its way upstream for placeholders that must not leave this way
+/// (any, in plain HTTP; those of secrets bound elsewhere, in a request the proxy terminated for a
+/// bound host). A tail of the body is held back until the next piece (or the end) arrives, so a
+/// placeholder split across reads is seen whole before any byte of it is sent: on a finding the
+/// request is cut off upstream and refused, and the placeholder never left.
+final class RequestBodyCheck {
+    enum Step {
+        /// Bytes that may go upstream now (possibly none).
+        case release(ByteBuffer)
+        case refuse(secret: String)
+    }
+
+    private let forbidden: [(placeholder: [UInt8], secret: String)]
+    private var held = ByteBuffer()
+    /// A placeholder less one byte: no placeholder can hide in what is released.
+    private let holdBack = PlaceholderFormat.prefix.utf8.count + PlaceholderFormat.randomLength - 1
+
+    /// nil when nothing is forbidden (no check, no hold-back).
+    init?(forbidden: [(placeholder: String, secret: String)]) {
+        guard !forbidden.isEmpty else { return nil }
+        self.forbidden = forbidden.map { (Array($0.placeholder.lowercased().utf8), $0.secret) }
+    }
+
+    func feed(_ buffer: ByteBuffer) -> Step {
+        var buffer = buffer
+        held.writeBuffer(&buffer)
+        if let secret = finding() { return .refuse(secret: secret) }
+        let releasable = held.readableBytes - holdBack
+        guard releasable > 0, let out = held.readSlice(length: releasable) else { return .release(ByteBuffer()) }
+        held.discardReadBytes()
+        return .release(out)
+    }
+
+    /// The body's end: what was held goes too.
+    func finish() -> ByteBuffer {
+        defer { held.clear() }
+        return held
+    }
+
+    /// The secret whose forbidden placeholder is in the held bytes (any letter case).
+    private func finding() -> String? {
+        let view = held.readableBytesView
+        let prefix = Array(PlaceholderFormat.prefix.utf8)
+        guard view.count >= prefix.count else { return nil }
+        var index = view.startIndex
+        let last = view.endIndex - prefix.count
+        while index <= last {
+            if Self.lower(view[index]) == prefix[0], zip(view[index..<(index + prefix.count)], prefix).allSatisfy({ Self.lower($0) == $1 }) {
+                for entry in forbidden where index + entry.placeholder.count <= view.endIndex {
+                    if zip(view[index..<(index + entry.placeholder.count)], entry.placeholder).allSatisfy({ Self.lower($0) == $1 }) {
+                        return entry.secret
+                    }
+                }
+            }
+            index += 1
+        }
+        return nil
+    }
+
+    private static func lower(_ byte: UInt8) -> UInt8 { (0x41...0x5A).contains(byte) ? byte | 0x20 : byte }
+}
