@@ -123,7 +123,7 @@ struct SecretInjectionTests {
     }
 
     /// Requests made inside, one line each: `label status body`.
-    static func client(port: Int) -> String {
+    static func client(port: Int, caKey: String = "/nonexistent") -> String {
         #"""
         import json, os, ssl, urllib.request, urllib.error
         key, gkey, other = os.environ["LLM_API_KEY"], os.environ["G_KEY"], os.environ["OTHER_KEY"]
@@ -154,7 +154,10 @@ struct SecretInjectionTests {
         call("body-other", base + "/v1/body-other", {"Authorization": "Bearer " + key}, data=b"a" * 65500 + other.encode() + b"z" * 70000)
         call("body-own", base + "/v1/body-own", {"Authorization": "Bearer " + key}, data=b'{"note":"' + key.encode() + b'"}')
         print("env-has-placeholder", key.startswith("cordon-ph-"))
-        """#.replacingOccurrences(of: "PORT", with: "\(port)")
+        try: open("CAKEY").read(); print("ca-key readable")
+        except Exception as e: print("ca-key", type(e).__name__)
+        open("/workspace/env-dump", "wb").write(open("/proc/self/environ", "rb").read())
+        """#.replacingOccurrences(of: "PORT", with: "\(port)").replacingOccurrences(of: "CAKEY", with: caKey)
     }
 
     static func line(_ output: String, _ label: String) -> String {
@@ -173,7 +176,7 @@ struct SecretInjectionTests {
             try #require(set.status == 0, "\(set)")
         }
         try h.write("profile.yaml", Self.profile(port: server.port, upstreamCA: tls + "/ca.pem"), in: h.root)
-        try h.write("client.py", Self.client(port: server.port))
+        try h.write("client.py", Self.client(port: server.port, caKey: h.state + "/cordon/ca/ca-key.pem"))
         let r = try await h.cordon([
             "run", "--name", "inj", "--workspace", h.workspace, "--profile", h.root + "/profile.yaml", "--", "/usr/bin/python3", "/workspace/client.py",
         ])
@@ -182,6 +185,16 @@ struct SecretInjectionTests {
         #expect(!r.stdout.contains(Self.value) && !r.stdout.contains(Self.queryValue), "\(r.stdout)")
         #expect(!r.stderr.contains(Self.value) && !r.stderr.contains(Self.queryValue))
         #expect(Self.line(r.stdout, "env-has-placeholder") == "True", "\(r.stdout)")
+        // cordon's CA key exists on the host and is not reachable inside; no file the sandbox wrote,
+        // and nothing in cordon's state, holds a value (the keystore holds them sealed).
+        #expect(FileManager.default.fileExists(atPath: h.state + "/cordon/ca/ca-key.pem"))
+        #expect(Self.line(r.stdout, "ca-key") == "FileNotFoundError", "\(r.stdout)")
+        for needle in [Self.value, Self.queryValue] {
+            let holders = (FileManager.default.enumerator(atPath: h.root)?.allObjects as? [String] ?? []).filter { relative in
+                !relative.hasPrefix("tls/") && (FileManager.default.contents(atPath: h.root + "/" + relative)?.range(of: Data(needle.utf8)) != nil)
+            }
+            #expect(holders.isEmpty, "\(holders)")
+        }
 
         let received = server.received()
         func arrived(_ path: String) -> [String: Any]? { received.first { ($0["path"] as? String)?.hasPrefix(path) == true } }
@@ -233,5 +246,38 @@ struct SecretInjectionTests {
         #expect(!Self.line(r.stdout, "bearer").hasPrefix("200"), "\(r.stdout)")
         #expect(server.received().isEmpty, "\(server.received())")
         #expect(!r.stdout.contains(Self.value))
+    }
+
+    /// A passphrase keystore is unlocked at the start (here from a descriptor, as a script does);
+    /// a wrong passphrase stops the sandbox before anything runs, and nothing is sent.
+    @Test func aPassphraseKeystoreIsUnlockedAtTheStart() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let tls = h.root + "/tls"
+        try FileManager.default.createDirectory(atPath: tls, withIntermediateDirectories: true)
+        let server = try await Self.startServer(in: tls)
+        defer { server.stop() }
+        try h.write("right", "correct horse battery staple\n", in: h.root)
+        try h.write("wrong", "correct horse battery stapler\n", in: h.root)
+        try h.write("profile.yaml", Self.profile(port: server.port, upstreamCA: tls + "/ca.pem"), in: h.root)
+        try h.write("client.py", Self.client(port: server.port))
+        func shell(_ script: String, stdin: String? = nil) async throws -> ProcessResult {
+            try await SandboxHarness.run(
+                ["/bin/sh", "-c", script], environment: h.environment(extra: ["CORDON_PASSPHRASE_FD": "3"]), directory: h.root, stdin: stdin)
+        }
+        let cordon = SandboxHarness.cordon
+        #expect(try await shell("\(cordon) secrets init --passphrase 3<right").status == 0)
+        for (name, value) in [("LLMKEY", Self.value), ("GKEY", Self.queryValue), ("OTHERKEY", "ot-" + Self.value)] {
+            let set = try await shell("\(cordon) secrets set \(name) --stdin 3<right", stdin: value)
+            try #require(set.status == 0, "\(set)")
+        }
+        let run = "\(cordon) run --name pp --workspace \(h.workspace) --profile \(h.root)/profile.yaml -- /usr/bin/python3 /workspace/client.py"
+        let wrong = try await shell(run + " 3<wrong")
+        #expect(wrong.status == 125 && wrong.stderr.contains("wrong passphrase"), "\(wrong)")
+        #expect(server.received().isEmpty)
+        let right = try await shell(run + " 3<right")
+        #expect(right.status == 0, "\(right)")
+        #expect(Self.line(right.stdout, "bearer").hasPrefix("200"), "\(right.stdout)")
+        #expect(server.received().first?["authorization"] as? String == "Bearer " + Self.value)
     }
 }

@@ -3,6 +3,7 @@ public import CordonConfig
 import CordonCore
 import CordonOS
 import CordonSandbox
+import CordonSecrets
 import Glibc
 
 /// `cordon run`: one command in a fresh sandbox; exits with the command's status.
@@ -74,6 +75,8 @@ struct RunRequest {
                 profileSource: start.loaded.source)
             // A sandbox under a made-up name that leaves nothing leaves no state directory either.
             options.keepWhenEmpty = name != nil
+            // A passphrase keystore is unlocked at this terminal (or from CORDON_PASSPHRASE_FD).
+            options.keystorePassphrase = { () throws(CordonError) -> SecretBytes in try SecretsTerminal.passphrase(confirm: false) }
             let outcome = try runner.run(options)
             Console.note(RunSummary.line(name: sandboxName, outcome: outcome, mode: start.profile.mode))
             return outcome.exitStatus
