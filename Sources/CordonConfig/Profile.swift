@@ -92,7 +92,7 @@ public struct Profile: Sendable, Equatable, Codable {
     public typealias Egress = EgressConfiguration
 
     /// A keystore entry the agent sees only as a placeholder in `env` (docs/configuration.md).
-    /// The proxy that swaps the real value in on `domains` is not built yet.
+    /// The proxy swaps the real value in on `domains` only (`SecretInjector`).
     public struct Secret: Sendable, Equatable, Codable {
         public var name: String
         /// Environment variable that receives the placeholder inside (default: `name`).

@@ -164,9 +164,12 @@ public final class SandboxRunner {
             let names = placeholders.map { "$" + TerminalText.escaped($0.env) }.joined(separator: ", ")
             let holds = placeholders.count == 1 ? "holds a placeholder" : "hold placeholders"
             let values = placeholders.count == 1 ? "the value" : "the values"
-            warn(
-                "WARNING: secrets: \(names) \(holds) (\(PlaceholderFormat.prefix)…), not \(values); the proxy's swap of the real value is not built yet, so the agent's requests carry only the placeholder"
-            )
+            let domains = Set(placeholders.flatMap(\.domains)).sorted().joined(separator: ", ")
+            let swap =
+                profile.network == .proxy
+                ? "the proxy puts \(values) into requests to \(domains) only"
+                : "with network: \(profile.network.rawValue) no proxy puts \(values) in, so requests carry only the placeholder"
+            warn("cordon: secrets: \(names) \(holds) (\(PlaceholderFormat.prefix)…), not \(values); \(swap)")
         }
         if profile.network == .host {
             warn("WARNING: network: host: the sandbox shares the host's network; egress is neither filtered nor logged")

@@ -49,9 +49,9 @@ import Testing
         #expect(file.status == 1 && file.stderr.contains("plainfile:2:7"), "\(file.stderr)")
     }
 
-    /// `secrets` give the sandbox a placeholder, and the proxy's swap is not built: a run says so
-    /// instead of letting the user believe the agent's requests carry the key.
-    @Test func aRunWithSecretsSaysTheSwapIsNotBuiltYet() async throws {
+    /// `secrets` give the sandbox a placeholder: a run says which variables hold one and where the
+    /// proxy puts the value.
+    @Test func aRunWithSecretsSaysWhereTheValueGoes() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
         try h.write("s.yaml", "name: s\nsecrets:\n  - {name: gh, env: GITHUB_TOKEN, domains: [api.github.com]}\n", in: h.root)
@@ -62,7 +62,7 @@ import Testing
         ])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.hasPrefix("cordon-ph-"), "\(r.stdout)")
-        #expect(r.stderr.contains("the proxy's swap of the real value is not built yet"), "\(r.stderr)")
+        #expect(r.stderr.contains("the proxy puts the value into requests to api.github.com only"), "\(r.stderr)")
         #expect(r.stderr.contains("GITHUB_TOKEN"))
     }
 }
