@@ -23,6 +23,7 @@ struct ProfileLayer: Sendable, Equatable {
         var rateLimits: [Profile.Egress.Pattern: Int] = [:]
         var blocklists: [String] = []
         var upstreamCA: [String] = []
+        var inspect: [Profile.Egress.Pattern] = []
         var allowMissingSNI: Bool?
         var maxConnections: Int?
         var requestTimeout: Double?

@@ -25,7 +25,7 @@ extension ProfileLayerParser {
 
     static let egressKeys = [
         "domains", "deny", "allow_private", "resolve", "prompt", "parent_proxy", "rate_limits", "blocklists", "allow_missing_sni", "max_connections",
-        "request_timeout", "dns_names_per_minute", "dns_max_label", "dns_max_entropy", "upstream_ca",
+        "request_timeout", "dns_names_per_minute", "dns_max_label", "dns_max_entropy", "upstream_ca", "inspect",
     ]
 
     mutating func parseEgress(_ node: Node) -> ProfileLayer.Egress {
@@ -35,6 +35,7 @@ extension ProfileLayerParser {
             let field = "egress." + key
             switch key {
             case "domains": result.domains = parsedList(value, field, EgressConfiguration.allowedPattern, "is not a valid pattern", DomainPattern.expected)
+            case "inspect": result.inspect = parsedList(value, field, EgressConfiguration.allowedPattern, "is not a valid pattern", DomainPattern.expected)
             case "deny": result.deny = parseDenyRules(value, field)
             case "allow_private":
                 result.allowPrivate = parsedList(

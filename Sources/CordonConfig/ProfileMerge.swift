@@ -44,6 +44,7 @@ extension Profile {
         egress.rateLimits.merge(e.rateLimits) { _, later in later }
         Self.union(e.blocklists, into: &egress.blocklists)
         Self.union(e.upstreamCA, into: &egress.upstreamCA)
+        Self.union(e.inspect, into: &egress.inspect)
         if let value = e.allowMissingSNI { egress.allowMissingSNI = value }
         if let value = e.maxConnections { egress.maxConnections = value }
         if let value = e.requestTimeout { egress.requestTimeout = value }

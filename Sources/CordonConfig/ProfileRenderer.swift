@@ -56,6 +56,7 @@ public enum ProfileRenderer {
             ("rate_limits", .object(e.rateLimits.map { ($0.key.text, $0.value) }.sorted { $0.0 < $1.0 }.map { ($0.0, .int($0.1)) })),
             ("blocklists", strings(e.blocklists)),
             ("upstream_ca", strings(e.upstreamCA)),
+            ("inspect", strings(e.inspect.map(\.text))),
             ("allow_missing_sni", .bool(e.allowMissingSNI)),
             ("max_connections", .int(e.maxConnections)),
             ("request_timeout", human ? .string(TimeSpan.format(e.requestTimeout)) : .double(e.requestTimeout)),

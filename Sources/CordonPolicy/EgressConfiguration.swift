@@ -116,6 +116,9 @@ public struct EgressConfiguration: Sendable, Equatable, Codable {
     /// CA bundles (PEM files) trusted, beside the host's store, when the proxy verifies upstream
     /// servers of intercepted connections (a corporate CA; a test's own CA).
     public var upstreamCA: [String] = []
+    /// Domains whose TLS the proxy terminates without a secret, so that every request's Host is
+    /// checked against the connection's (fronting inside TLS refused, not only at the SNI).
+    public var inspect: [Pattern] = []
     /// Let TLS through a tunnel when the ClientHello carries no SNI. Off: such flows are refused.
     public var allowMissingSNI: Bool
     /// Client connections open at once through the proxy, per sandbox.
@@ -226,7 +229,7 @@ public struct EgressConfiguration: Sendable, Equatable, Codable {
     // tolerates fields added later (a record written by an older cordon lacks them).
     private enum CodingKeys: String, CodingKey {
         case domains, deny, allowPrivate, resolve, prompt, parentProxy, rateLimits, blocklists, allowMissingSNI, maxConnections
-        case requestTimeout, dnsNamesPerMinute, dnsMaxLabel, dnsMaxEntropy, upstreamCA
+        case requestTimeout, dnsNamesPerMinute, dnsMaxLabel, dnsMaxEntropy, upstreamCA, inspect
     }
 
     public init(from decoder: any Decoder) throws {
@@ -249,6 +252,9 @@ public struct EgressConfiguration: Sendable, Equatable, Codable {
         }
         blocklists = try c.decodeIfPresent([String].self, forKey: .blocklists) ?? blocklists
         upstreamCA = try c.decodeIfPresent([String].self, forKey: .upstreamCA) ?? upstreamCA
+        for text in try c.decodeIfPresent([String].self, forKey: .inspect) ?? [] {
+            inspect.append(try Self.decoded(Self.allowedPattern(text), text, .inspect, in: c))
+        }
         allowMissingSNI = try c.decodeIfPresent(Bool.self, forKey: .allowMissingSNI) ?? allowMissingSNI
         maxConnections = try c.decodeIfPresent(Int.self, forKey: .maxConnections) ?? maxConnections
         requestTimeout = try c.decodeIfPresent(Double.self, forKey: .requestTimeout) ?? requestTimeout
@@ -268,6 +274,7 @@ public struct EgressConfiguration: Sendable, Equatable, Codable {
         try c.encode(Dictionary(uniqueKeysWithValues: rateLimits.map { ($0.key.text, $0.value) }), forKey: .rateLimits)
         try c.encode(blocklists, forKey: .blocklists)
         try c.encode(upstreamCA, forKey: .upstreamCA)
+        try c.encode(inspect.map(\.text), forKey: .inspect)
         try c.encode(allowMissingSNI, forKey: .allowMissingSNI)
         try c.encode(maxConnections, forKey: .maxConnections)
         try c.encode(requestTimeout, forKey: .requestTimeout)

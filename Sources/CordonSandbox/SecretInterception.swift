@@ -16,11 +16,23 @@ struct SecretInterception {
     /// Where cordon's CA lives.
     static func authorityDirectory(_ paths: CordonPaths) -> String { paths.stateHome + "/ca" }
 
-    /// nil when the profile binds no secret (nothing is intercepted: every TLS connection stays a tunnel).
+    /// nil when the profile binds no secret and inspects no domain (nothing is intercepted: every
+    /// TLS connection stays a tunnel).
     static func prepare(
         profile: Profile, paths: CordonPaths, placeholders: [Placeholder], passphrase: Keystore.PassphraseSource?
     ) throws(CordonError) -> SecretInterception? {
-        guard !placeholders.isEmpty, profile.network == .proxy else { return nil }
+        let inspected = profile.egress.inspect.map(\.value)
+        guard !placeholders.isEmpty || !inspected.isEmpty, profile.network == .proxy else { return nil }
+        let secrets = placeholders.isEmpty ? [] : try boundSecrets(profile: profile, paths: paths, placeholders: placeholders, passphrase: passphrase)
+        let (interception, bundle) = try Interception.withCordonAuthority(
+            secrets: secrets, inspected: inspected, authorityDirectory: authorityDirectory(paths), upstreamCA: profile.egress.upstreamCA)
+        return SecretInterception(interception: interception, trustBundle: .init(hostPath: bundle.hostPath, contents: bundle.contents))
+    }
+
+    /// Each placeholder with its value (unlocked now) and how it goes in.
+    private static func boundSecrets(
+        profile: Profile, paths: CordonPaths, placeholders: [Placeholder], passphrase: Keystore.PassphraseSource?
+    ) throws(CordonError) -> [BoundSecret] {
         let keystore = Keystore(paths: KeystorePaths(paths))
         let unlocked = try keystore.unlock(passphrase: {
             () throws(CordonError) -> SecretBytes in
@@ -50,8 +62,6 @@ struct SecretInterception {
                     placeholder: placeholder.placeholder, name: placeholder.secret, env: placeholder.env, domains: domains, injection: injection,
                     value: value))
         }
-        let (interception, bundle) = try Interception.withCordonAuthority(
-            secrets: secrets, inspected: [], authorityDirectory: authorityDirectory(paths), upstreamCA: profile.egress.upstreamCA)
-        return SecretInterception(interception: interception, trustBundle: .init(hostPath: bundle.hostPath, contents: bundle.contents))
+        return secrets
     }
 }

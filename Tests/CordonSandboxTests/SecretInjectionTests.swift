@@ -280,4 +280,40 @@ struct SecretInjectionTests {
         #expect(Self.line(right.stdout, "bearer").hasPrefix("200"), "\(right.stdout)")
         #expect(server.received().first?["authorization"] as? String == "Bearer " + Self.value)
     }
+
+    /// `egress.inspect` without any secret: TLS to other.test is terminated so that each request's
+    /// Host is checked; fronting to llm.test inside it is refused and never sent.
+    @Test func anInspectedDomainRefusesFrontingInsideTLS() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let tls = h.root + "/tls"
+        try FileManager.default.createDirectory(atPath: tls, withIntermediateDirectories: true)
+        let server = try await Self.startServer(in: tls)
+        defer { server.stop() }
+        let port = server.port
+        try h.write(
+            "profile.yaml",
+            """
+            name: inspect
+            network: proxy
+            egress:
+              domains: ["llm.test:\(port)", "other.test:\(port)"]
+              allow_private: ["127.0.0.0/8"]
+              resolve: {llm.test: 127.0.0.1, other.test: 127.0.0.1}
+              upstream_ca: [\(tls)/ca.pem]
+              inspect: [other.test]
+            """, in: h.root)
+        let script = """
+            curl -sS -o /dev/null -w 'plain %{http_code}\\n' https://other.test:\(port)/plain
+            curl -sS -o /dev/null -w 'fronted %{http_code}\\n' -H 'Host: llm.test:\(port)' https://other.test:\(port)/fronted
+            """
+        let r = try await h.cordon([
+            "run", "--name", "insp", "--workspace", h.workspace, "--profile", h.root + "/profile.yaml", "--", "/bin/sh", "-c", script,
+        ])
+        #expect(r.status == 0, "\(r)")
+        #expect(Self.line(r.stdout, "plain") == "200", "\(r.stdout)")
+        #expect(Self.line(r.stdout, "fronted") == "403", "\(r.stdout)")
+        let paths = server.received().compactMap { $0["path"] as? String }
+        #expect(paths == ["/plain"], "\(paths)")
+    }
 }
