@@ -34,15 +34,7 @@ struct AWSCanonicalRequest {
             throw AWSSigV4.refusal(.invalidArgument, "the request target is not an origin-form path (\"/path?query\", printable ASCII)")
         }
         self.method = method
-        let rawPath: Substring
-        let rawQuery: Substring
-        if let mark = target.firstIndex(of: "?") {
-            rawPath = target[..<mark]
-            rawQuery = target[target.index(after: mark)...]
-        } else {
-            rawPath = target[...]
-            rawQuery = ""
-        }
+        let (rawPath, rawQuery) = Self.split(target[...], at: "?")
         path = try Self.singleEncodedServices.contains(service) ? Self.singleEncodedPath(rawPath) : Self.doubleEncodedPath(rawPath)
         query = try Self.query(rawQuery)
         self.headers = try Self.headers(headers, signed: signedHeaders)
@@ -90,15 +82,7 @@ struct AWSCanonicalRequest {
     static func query(_ query: Substring) throws(CordonError) -> String {
         var pairs: [(name: String, value: String)] = []
         for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
-            let name: Substring
-            let value: Substring
-            if let equals = pair.firstIndex(of: "=") {
-                name = pair[..<equals]
-                value = pair[pair.index(after: equals)...]
-            } else {
-                name = pair
-                value = ""
-            }
+            let (name, value) = split(pair, at: "=")
             pairs.append((encode(try decode(name)), encode(try decode(value))))
         }
         // All ASCII after encoding, so String order is byte order.
@@ -106,12 +90,20 @@ struct AWSCanonicalRequest {
         return pairs.map { $0.name + "=" + $0.value }.joined(separator: "&")
     }
 
+    /// What comes before the first `mark` and what after it (empty without one).
+    static func split(_ text: Substring, at mark: Character) -> (Substring, Substring) {
+        guard let at = text.firstIndex(of: mark) else { return (text, "") }
+        return (text[..<at], text[text.index(after: at)...])
+    }
+
     // MARK: the headers
 
     static func headers(_ headers: [(name: String, value: String)], signed: [String]) throws(CordonError) -> String {
         var lines = ""
         for name in signed {
-            let values = headers.filter { $0.name.lowercased() == name }.map { normalise($0.value) }
+            var values = headers.filter { $0.name.lowercased() == name }.map { normalise($0.value) }
+            // HTTP/2 carries the host in :authority, where HTTP/1.1 has Host.
+            if values.isEmpty, name == "host" { values = headers.filter { $0.name == ":authority" }.map { normalise($0.value) } }
             guard !values.isEmpty else {
                 throw AWSSigV4.refusal(.invalidArgument, "SignedHeaders names \"\(name)\", and the request has no such header")
             }

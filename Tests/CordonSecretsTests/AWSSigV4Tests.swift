@@ -142,6 +142,8 @@ import Testing
         let headers = try AWSCanonicalRequest.headers(
             [("X-A", " one  two\t three "), ("Host", "h"), ("x-a", "four")], signed: ["host", "x-a"])
         #expect(headers == "host:h\nx-a:one two three,four\n")
+        // HTTP/2: the host is in :authority.
+        #expect(try AWSCanonicalRequest.headers([(":authority", "h2.example"), ("x-a", "1")], signed: ["host", "x-a"]) == "host:h2.example\nx-a:1\n")
     }
 
     @Test func theSessionTokenPlaceholderIsReplacedAndSigned() throws {
