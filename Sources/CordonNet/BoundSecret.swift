@@ -1,4 +1,4 @@
-import CordonCore
+public import CordonCore
 public import CordonPolicy
 public import CordonSecrets
 
@@ -32,5 +32,5 @@ public final class BoundSecret: @unchecked Sendable {
     func valueText() -> String { value.withUnsafeBytes { String(decoding: $0, as: UTF8.self) } }
 
     /// The value itself, for a signer that takes bytes.
-    func withValue<R>(_ body: (SecretBytes) throws(CordonError) -> R) throws(CordonError) -> R { try body(value) }
+    public func withValue<R>(_ body: (SecretBytes) throws(CordonError) -> R) throws(CordonError) -> R { try body(value) }
 }

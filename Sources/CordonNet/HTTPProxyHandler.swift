@@ -1,3 +1,4 @@
+import CordonCore
 import CordonPolicy
 import NIOCore
 import NIOHTTP1
@@ -37,6 +38,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case connecting(host: Host, sawEnd: Bool, upstream: (any Channel, Decision)?)
         /// Request waiting for its upstream; parts received meanwhile are held.
         case forwarding(pending: [HTTPServerRequestPart])
+        /// A request to be signed again (SigV4) whose body is read whole first.
+        case collecting(head: HTTPRequestHead, host: Host, port: Int, upgrade: Bool, parts: [HTTPServerRequestPart], bytes: Int)
         case streaming(upstream: any Channel)
         case done
     }
@@ -155,6 +158,24 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
             tunnelIfReady(context: context)
+        case .collecting(let head, let host, let port, let upgrade, var parts, var bytes):
+            guard !requestEnded else { return queued.append(part) }
+            if case .body(let buffer) = part { bytes += buffer.readableBytes }
+            guard bytes <= AWSSigning.bodyLimit, let aws = proxy.interception?.aws else {
+                return refuse(
+                    context, host: host.description, port: port, rule: "sigv4",
+                    reason: "a SigV4 request body over \(AWSSigning.bodyLimit >> 20) MiB without x-amz-content-sha256 (cordon hashes the body to sign it)")
+            }
+            parts.append(part)
+            guard case .end = part else {
+                state = .collecting(head: head, host: host, port: port, upgrade: upgrade, parts: parts, bytes: bytes)
+                return
+            }
+            requestEnded = true
+            var body: [UInt8] = []
+            body.reserveCapacity(bytes)
+            for case .body(let buffer) in parts { body += buffer.readableBytesView }
+            signAndForward(context: context, aws: aws, head: head, body: body, host: host, port: port, upgrade: upgrade, pending: parts)
         case .forwarding(var pending):
             guard !requestEnded else { return queued.append(part) }
             if case .end = part { requestEnded = true }
@@ -366,19 +387,41 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             case .refuse(let rule, let reason):
                 return refuse(context, host: host.description, port: port, rule: rule, reason: reason)
             case .forward(let injected, let resign):
-                guard resign.isEmpty else {
-                    return refuse(
-                        context, host: host.description, port: port, rule: "sigv4",
-                        reason: "AWS SigV4 re-signing is not available in this build")
-                }
                 outgoing = injected
+                if resign, let aws = interception.aws {
+                    guard AWSSigning.needsBody(outgoing) else {
+                        return signAndForward(context: context, aws: aws, head: outgoing, body: [], host: host, port: port, upgrade: upgrade)
+                    }
+                    // The signature covers the body's hash: the body is read whole first (bounded).
+                    state = .collecting(head: outgoing, host: host, port: port, upgrade: upgrade, parts: [], bytes: 0)
+                    return
+                }
             }
         }
         forward(context: context, head: outgoing, host: host.description, port: port, fixedAddress: nil, upgrade: upgrade)
     }
 
-    /// Admits and dials, then sends the request (origin form) on its own upstream connection.
-    private func forward(context: ChannelHandlerContext, head: HTTPRequestHead, host: String, port: Int, fixedAddress: IPAddress?, upgrade: Bool) {
+    /// Signs `head` again with the real AWS credentials (over `body`'s hash when the client sent
+    /// none), then sends it with the parts already read; a request the signer refuses is refused.
+    private func signAndForward(
+        context: ChannelHandlerContext, aws: AWSSigning, head: HTTPRequestHead, body: [UInt8], host: Host, port: Int, upgrade: Bool,
+        pending: [HTTPServerRequestPart] = []
+    ) {
+        let signed: HTTPRequestHead
+        do throws(CordonError) {
+            signed = try aws.resign(head, body: AWSSigning.needsBody(head) ? body : nil)
+        } catch {
+            return refuse(context, host: host.description, port: port, rule: "sigv4", reason: error.message)
+        }
+        forward(context: context, head: signed, host: host.description, port: port, fixedAddress: nil, upgrade: upgrade, pending: pending)
+    }
+
+    /// Admits and dials, then sends the request (origin form) on its own upstream connection;
+    /// `pending`: parts of it read already.
+    private func forward(
+        context: ChannelHandlerContext, head: HTTPRequestHead, host: String, port: Int, fixedAddress: IPAddress?, upgrade: Bool,
+        pending: [HTTPServerRequestPart] = []
+    ) {
         // A secret's placeholder in a plain request (its target or a header) is on its way out:
         // the proxy swaps values only into requests it terminates for the bound domains.
         if proxy.policy.carriesPlaceholder(head.uri) || head.headers.contains(where: { proxy.policy.carriesPlaceholder($0.value) }) {
@@ -388,7 +431,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 context, host: host, port: port, rule: "placeholder",
                 reason: "the request carries a secret's placeholder: an attempt to send it out (it goes only to its secret's bound domains)")
         }
-        state = .forwarding(pending: [])
+        state = .forwarding(pending: pending)
         if let (_, channel) = kept {
             kept = nil
             // Each request is admitted on its own (rate limits, an approval withdrawn); a kept

@@ -13,6 +13,8 @@ public final class Interception: Sendable {
     public let secrets: [BoundSecret]
     /// `egress.inspect`: terminated without a secret, so that every request's Host is checked.
     public let inspected: [DomainPattern]
+    /// The sandbox's AWS credentials (`inject: sigv4`), for re-signing; nil: none bound.
+    public let aws: AWSSigning?
     /// Mints the leaf for a host: its chain and key as PEM (cordon's CA, `CordonTLS`).
     public typealias LeafIssuer = @Sendable (String) throws(CordonError) -> (chain: String, key: String)
     private let leaves: LeafIssuer
@@ -22,11 +24,14 @@ public final class Interception: Sendable {
 
     /// `upstreamCA`: PEM files of extra CAs trusted when verifying the real servers (read now: a
     /// bad file stops the sandbox before it starts).
-    public init(secrets: [BoundSecret], inspected: [DomainPattern], leaves: @escaping LeafIssuer, upstreamCA: [String]) throws(CordonError) {
+    public init(
+        secrets: [BoundSecret], inspected: [DomainPattern], aws: AWSSigning? = nil, leaves: @escaping LeafIssuer, upstreamCA: [String]
+    ) throws(CordonError) {
         self.secrets = secrets
         self.inspected = inspected
+        self.aws = aws
         self.leaves = leaves
-        self.injector = SecretInjector(secrets: secrets)
+        self.injector = SecretInjector(secrets: secrets, aws: aws)
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.minimumTLSVersion = .tlsv12
         configuration.applicationProtocols = ["http/1.1"]
@@ -101,12 +106,13 @@ extension Interception {
     /// The interception for `secrets` with cordon's CA (kept in `authorityDirectory`, made on first
     /// use; its key never leaves that 0700 directory), and the bundle the sandbox is to trust.
     public static func withCordonAuthority(
-        secrets: [BoundSecret], inspected: [DomainPattern], authorityDirectory: String, upstreamCA: [String]
+        secrets: [BoundSecret], inspected: [DomainPattern], aws: AWSSigning? = nil, authorityDirectory: String, upstreamCA: [String]
     ) throws(CordonError) -> (Interception, TrustBundleText) {
         let authority = try CertificateAuthority.loadOrCreate(in: authorityDirectory)
         let leaves = LeafCertificates(authority: authority)
         let interception = try Interception(
-            secrets: secrets, inspected: inspected, leaves: { host throws(CordonError) in try leaves.issue(for: host).pem() }, upstreamCA: upstreamCA)
+            secrets: secrets, inspected: inspected, aws: aws, leaves: { host throws(CordonError) in try leaves.issue(for: host).pem() },
+            upstreamCA: upstreamCA)
         let bundle = String(decoding: try TrustBundle.merged(authority: authority), as: UTF8.self)
         return (interception, TrustBundleText(contents: bundle, hostPath: TrustBundle.hostBundle))
     }

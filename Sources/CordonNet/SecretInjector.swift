@@ -13,11 +13,11 @@ import NIOHTTP1
 /// by the placeholder the sandbox was given, never by a name the request spells.
 struct SecretInjector {
     let secrets: [BoundSecret]
+    let aws: AWSSigning?
 
     enum Outcome {
-        /// The head to send; `resign` holds the AWS credentials when the request is to be signed
-        /// again (SigV4) once its body is known.
-        case forward(HTTPRequestHead, resign: [BoundSecret])
+        /// The head to send; `resign`: it is to be signed again (SigV4, `aws`) before it goes.
+        case forward(HTTPRequestHead, resign: Bool)
         case refuse(rule: String, reason: String)
     }
 
@@ -44,13 +44,13 @@ struct SecretInjector {
             }
         }
         // SigV4: the signature covers the headers, so it is made last, over what is sent.
-        let aws = secrets.filter { $0.injection?.scheme == .sigv4 && $0.isBound(to: host) }
-        let signsAWS = !aws.isEmpty && (outgoing.headers["authorization"].first.map { $0.hasPrefix("AWS4-HMAC-SHA256 ") } ?? false)
+        let signsAWS = aws?.signs(outgoing, host: host) ?? false
         // Whatever placeholder is still there goes nowhere: bound elsewhere, or not where its scheme puts the value.
         let remaining = Self.placeholders(in: [outgoing.uri] + outgoing.headers.map(\.value) + Self.decodedBasic(outgoing.headers))
         for found in remaining {
             guard let secret = secrets.first(where: { $0.placeholder == found }) else { continue }
-            if signsAWS, aws.contains(where: { $0 === secret }) { continue }
+            // The sigv4 placeholders (key id in the Credential, session token) go out replaced by the signer.
+            if signsAWS, secret.injection?.scheme == .sigv4, secret.isBound(to: host) { continue }
             guard secret.isBound(to: host) else {
                 return .refuse(
                     rule: "placeholder",
@@ -65,7 +65,7 @@ struct SecretInjector {
             )
         }
         _ = injected
-        return .forward(outgoing, resign: signsAWS ? aws : [])
+        return .forward(outgoing, resign: signsAWS)
     }
 
     // MARK: Where values go

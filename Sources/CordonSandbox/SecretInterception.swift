@@ -25,8 +25,24 @@ struct SecretInterception {
         guard !placeholders.isEmpty || !inspected.isEmpty, profile.network == .proxy else { return nil }
         let secrets = placeholders.isEmpty ? [] : try boundSecrets(profile: profile, paths: paths, placeholders: placeholders, passphrase: passphrase)
         let (interception, bundle) = try Interception.withCordonAuthority(
-            secrets: secrets, inspected: inspected, authorityDirectory: authorityDirectory(paths), upstreamCA: profile.egress.upstreamCA)
+            secrets: secrets, inspected: inspected, aws: try awsSigning(secrets), authorityDirectory: authorityDirectory(paths),
+            upstreamCA: profile.egress.upstreamCA)
         return SecretInterception(interception: interception, trustBundle: .init(hostPath: bundle.hostPath, contents: bundle.contents))
+    }
+
+    /// The AWS credentials bound with `inject: sigv4` (a bad set stops the start, naming it).
+    private static func awsSigning(_ secrets: [BoundSecret]) throws(CordonError) -> AWSSigning? {
+        let entries = secrets.filter { $0.injection?.scheme == .sigv4 }.map {
+            AWSSigV4.Binding.Entry(name: $0.name, env: $0.env, placeholder: $0.placeholder, domains: $0.domains.map(\.description))
+        }
+        guard let binding = try AWSSigV4.Binding(sigv4: entries) else { return nil }
+        let credentials = try binding.credentials { name throws(CordonError) -> SecretBytes? in
+            try secrets.first { $0.name == name.text }?.withValue { $0 }
+        }
+        let domains = secrets.first { $0.name == binding.accessKeyID.name }?.domains ?? []
+        return AWSSigning(
+            credentials: credentials, keyIDPlaceholder: binding.placeholders.keyID, sessionTokenPlaceholder: binding.placeholders.sessionToken,
+            domains: domains)
     }
 
     /// Each placeholder with its value (unlocked now) and how it goes in.

@@ -32,7 +32,8 @@ struct SecretInjectionTests {
                 if len(body) > 300: body = body[:100] + "...(%d bytes)" % len(raw)
                 seen = {"path": self.path, "host": self.headers.get("Host"), "authorization": self.headers.get("Authorization"),
                         "x-api-key": self.headers.get("x-api-key"), "x-debug": self.headers.get("x-debug"), "body": body,
-                        "peer": self.client_address[1]}
+                        "peer": self.client_address[1], "amz-date": self.headers.get("x-amz-date"),
+                        "amz-token": self.headers.get("x-amz-security-token")}
                 line = json.dumps(seen)
                 log.write(line + "\n"); log.flush()
                 out = b'{"ok": true}\n'
@@ -315,5 +316,77 @@ struct SecretInjectionTests {
         #expect(Self.line(r.stdout, "fronted") == "403", "\(r.stdout)")
         let paths = server.received().compactMap { $0["path"] as? String }
         #expect(paths == ["/plain"], "\(paths)")
+    }
+
+    /// AWS SigV4: botocore inside signs with the placeholder credentials; the server gets a request
+    /// signed with the real ones, exactly as botocore signs it with them on the host.
+    @Test(
+        .enabled(
+            if: (try? ProcessRunner.runBlocking(["/usr/bin/python3", "-c", "import botocore.auth"], timeout: .seconds(60)))?.status == 0,
+            "botocore is not installed (python3-botocore)"))
+    func aSigV4RequestIsSignedAgainWithTheRealCredentials() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let tls = h.root + "/tls"
+        try FileManager.default.createDirectory(atPath: tls, withIntermediateDirectories: true)
+        let server = try await Self.startServer(in: tls)
+        defer { server.stop() }
+        let port = server.port
+        let realKey = "AKIA" + "IOSFODNN7REALKEY"
+        let realSecret = "wJalrXUtnFEMI/" + "K7MDENG/bPxRfiCYREALSECRET"
+        for (name, value) in [("AWSID", realKey), ("AWSSECRET", realSecret)] {
+            let set = try await h.cordon(["secrets", "set", name, "--stdin"], stdin: value)
+            try #require(set.status == 0, "\(set)")
+        }
+        try h.write(
+            "profile.yaml",
+            """
+            name: aws
+            network: proxy
+            egress:
+              domains: ["llm.test:\(port)"]
+              allow_private: ["127.0.0.0/8"]
+              resolve: {llm.test: 127.0.0.1}
+              upstream_ca: [\(tls)/ca.pem]
+            secrets:
+              - {name: AWSID, env: AWS_ACCESS_KEY_ID, domains: [llm.test], inject: sigv4}
+              - {name: AWSSECRET, env: AWS_SECRET_ACCESS_KEY, domains: [llm.test], inject: sigv4}
+            """, in: h.root)
+        // Signs (service sts, us-east-1, a fixed instant) with the credentials it is given and
+        // prints the headers; sends them when asked.
+        let signer = #"""
+            import datetime, json, os, sys, urllib.request
+            from unittest import mock
+            from botocore.auth import SigV4Auth
+            from botocore.awsrequest import AWSRequest
+            from botocore.credentials import Credentials
+            url, key, secret, send = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "send"
+            body = b"Action=GetCallerIdentity&Version=2011-06-15"
+            request = AWSRequest(method="POST", url=url, headers={"Content-Type": "application/x-www-form-urlencoded"}, data=body)
+            instant = datetime.datetime(2026, 12, 6, 21, 30, 5)
+            with mock.patch("botocore.auth.datetime") as clock:
+                clock.datetime.now.return_value = instant
+                clock.datetime.utcnow.return_value = instant
+                clock.timezone = datetime.timezone
+                SigV4Auth(Credentials(key, secret), "sts", "us-east-1").add_auth(request)
+            headers = dict(request.headers.items())
+            if not send:
+                print(headers["Authorization"]); sys.exit()
+            r = urllib.request.urlopen(urllib.request.Request(url, data=body, headers=headers, method="POST"), timeout=10)
+            print("sent", r.status)
+            """#
+        try h.write("sign.py", signer)
+        let url = "https://llm.test:\(port)/"
+        let r = try await h.cordon([
+            "run", "--name", "aws", "--workspace", h.workspace, "--profile", h.root + "/profile.yaml", "--", "/bin/sh", "-c",
+            "python3 /workspace/sign.py \(url) \"$AWS_ACCESS_KEY_ID\" \"$AWS_SECRET_ACCESS_KEY\" send",
+        ])
+        #expect(r.status == 0 && r.stdout.contains("sent 200"), "\(r)")
+        let expected = try await SandboxHarness.run(
+            ["/usr/bin/python3", h.workspace + "/sign.py", url, realKey, realSecret, "print"], environment: ["PATH": "/usr/bin:/bin"])
+        let arrived = try #require(server.received().first)
+        #expect(arrived["authorization"] as? String == expected.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "\(arrived) vs \(expected)")
+        #expect((arrived["authorization"] as? String)?.contains("Credential=" + realKey + "/") == true, "\(arrived)")
+        #expect(!r.stdout.contains(realSecret) && !r.stdout.contains(realKey))
     }
 }
