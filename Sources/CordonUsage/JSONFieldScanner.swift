@@ -64,10 +64,28 @@ struct JSONFieldScanner {
     }
 
     mutating func feed(_ bytes: UnsafeRawBufferPointer) {
-        for byte in bytes {
+        var index = 0
+        let count = bytes.count
+        while index < count {
             if failed { return }
-            feed(byte)
+            // The bulk of a response is text no one reads: walk to the string's next quote,
+            // backslash or control byte without stepping the state machine.
+            if case .string(isKey: false) = state, capturing == nil, escape == 0 {
+                while index < count {
+                    let b = bytes[index]
+                    if b == 0x22 || b == 0x5C || b < 0x20 { break }
+                    index += 1
+                }
+                if index == count { return }
+            }
+            step(bytes[index])
+            index += 1
         }
+    }
+
+    /// One byte (the event stream's line joins).
+    mutating func feed(byte: UInt8) {
+        if !failed { step(byte) }
     }
 
     mutating func feed(_ bytes: [UInt8]) {
@@ -81,7 +99,7 @@ struct JSONFieldScanner {
 
     private static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 }
 
-    private mutating func feed(_ b: UInt8) {
+    private mutating func step(_ b: UInt8) {
         switch state {
         case .value(let allowClose):
             if Self.isSpace(b) { return }
@@ -132,7 +150,7 @@ struct JSONFieldScanner {
                 append(b, limit: 40)
             default:
                 endNumber()
-                if !failed { feed(b) }
+                if !failed { step(b) }
             }
         case .literal:
             guard let expected = literalRest.first, expected == b else { failed = true; return }

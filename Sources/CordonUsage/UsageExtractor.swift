@@ -43,6 +43,7 @@ public struct UsageExtractor {
     private var eventHasData = false
 
     private enum LineState { case start, name, dataSpace, data, ignore }
+    private static let dataField = Array("data".utf8)
 
     /// Field names of usage, common to the three formats.
     fileprivate struct Fields: Equatable {
@@ -73,7 +74,7 @@ public struct UsageExtractor {
     public mutating func feed(_ bytes: UnsafeRawBufferPointer) {
         switch framing {
         case .json: scanner.feed(bytes)
-        case .eventStream: for byte in bytes { eventByte(byte) }
+        case .eventStream: feedEvents(bytes)
         }
     }
 
@@ -107,6 +108,22 @@ public struct UsageExtractor {
 
     // MARK: Event stream
 
+    private mutating func feedEvents(_ bytes: UnsafeRawBufferPointer) {
+        var index = 0
+        let count = bytes.count
+        while index < count {
+            if lineState == .data && !afterCR {
+                // A data line's content goes to the scanner in one piece, up to the line's end.
+                let start = index
+                while index < count, bytes[index] != 0x0A, bytes[index] != 0x0D { index += 1 }
+                scanner.feed(UnsafeRawBufferPointer(rebasing: bytes[start..<index]))
+                if index == count { return }
+            }
+            eventByte(bytes[index])
+            index += 1
+        }
+    }
+
     private mutating func eventByte(_ b: UInt8) {
         if afterCR {
             afterCR = false
@@ -120,9 +137,9 @@ public struct UsageExtractor {
         switch lineState {
         case .start, .name:
             if b == UInt8(ascii: ":") {
-                lineState = field == Array("data".utf8) ? .dataSpace : .ignore
+                lineState = field == Self.dataField ? .dataSpace : .ignore
                 if lineState == .dataSpace {
-                    if eventHasData { scanner.feed([0x0A]) }
+                    if eventHasData { scanner.feed(byte: 0x0A) }
                     eventHasData = true
                 }
             } else if field.count < 16 {
@@ -133,8 +150,8 @@ public struct UsageExtractor {
             }
         case .dataSpace:
             lineState = .data
-            if b != 0x20 { scanner.feed([b]) }
-        case .data: scanner.feed([b])
+            if b != 0x20 { scanner.feed(byte: b) }
+        case .data: scanner.feed(byte: b)
         case .ignore: break
         }
     }
@@ -142,9 +159,9 @@ public struct UsageExtractor {
     private mutating func endLine() {
         if lineState == .start {
             dispatchEvent()
-        } else if lineState == .name, field == Array("data".utf8) {
+        } else if lineState == .name, field == Self.dataField {
             // `data` alone on a line is an empty data line.
-            if eventHasData { scanner.feed([0x0A]) }
+            if eventHasData { scanner.feed(byte: 0x0A) }
             eventHasData = true
         }
         field.removeAll(keepingCapacity: true)
