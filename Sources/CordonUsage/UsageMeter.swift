@@ -57,6 +57,16 @@ public final class UsageMeter: Sendable {
         self.clock = clock
         let spent = budgets.budgets.isEmpty ? SpentTokens() : SpentTokens(ledger.records().filter { $0.profile == profile })
         state = Mutex(State(spent: spent))
+        // A budget already past a threshold is said at the start: no request will cross it now.
+        if let seconds = UsageCalendar.seconds(rfc3339: clock()) {
+            for budget in budgets.budgets {
+                let used = spent.used(by: budget, at: seconds)
+                let threshold: BudgetCheck.Threshold? =
+                    BudgetCheck.reached(used, budgets.blockAt, of: budget.tokens)
+                    ? .block : BudgetCheck.reached(used, budgets.warnAt, of: budget.tokens) ? .warn : nil
+                if let threshold { notice(BudgetCheck.notice(budget, threshold, used: used, settings: budgets)) }
+            }
+        }
     }
 
     /// Checked before each request: a metered exchange, a refusal, or not metered at all.

@@ -143,6 +143,8 @@ struct UsageMeterTests {
         let recorder = Recorder()
         let daily = Self.meter(tree.root, budgets: [Budget(tokens: 1000, per: .day)], recorder: recorder)
         #expect(!Self.isBlocked(daily.admit(host: "api.openai.com", path: "/v1/responses")))  // 900 today
+        // Already past the warning when the sandbox starts: said once, at the start.
+        #expect(recorder.log.count == 1 && recorder.log.first?.contains("is at 900 of 1000 tokens (90%)") == true, "\(recorder.log)")
         Self.spend(daily, input: 50)
         #expect(Self.isBlocked(daily.admit(host: "api.openai.com", path: "/v1/responses")))  // 950 today
         recorder.now.withLock { $0 = "2026-12-07T00:00:00.000Z" }
