@@ -134,6 +134,34 @@ struct UsageExtractorTests {
         }
     }
 
+    @Test func everyShapeReadsTheSameInRandomPieces() {
+        var random = SplitMix(seed: 25)
+        for (body, format, framing) in [
+            (Bodies.openaiChat, UsageFormat.openai, UsageExtractor.Framing.json), (Bodies.openaiChatStream, .openai, .eventStream),
+            (Bodies.openaiResponses, .openai, .json), (Bodies.openaiResponsesStream, .openai, .eventStream), (Bodies.anthropic, .anthropic, .json),
+            (Bodies.anthropicStream, .anthropic, .eventStream), (Bodies.gemini, .gemini, .json), (Bodies.geminiStream, .gemini, .eventStream),
+            (Bodies.geminiArray, .gemini, .json),
+        ] {
+            let whole = Self.read(body, format, framing)
+            #expect(whole != nil)
+            for _ in 0..<50 {
+                let cuts = (0..<Int(random.next() % 12)).map { _ in Int(random.next() % UInt64(body.utf8.count + 1)) }.sorted()
+                #expect(Self.read(body, format, framing, chunks: cuts) == whole, "cuts \(cuts)")
+            }
+        }
+    }
+
+    @Test func eventLinesEndInLFCRLFOrCRAndDataMaySpanLines() {
+        let expected = UsageReading(model: "m", inputTokens: 3, outputTokens: 4)
+        for end in ["\n", "\r\n", "\r"] {
+            let body =
+                ": keep-alive\(end)event: done\(end)data:{\"model\":\"m\",\(end)data: \"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4}}\(end)\(end)"
+            #expect(Self.read(body, .openai, .eventStream) == expected, "line end \(Array(end.utf8))")
+        }
+        // The last event needs no blank line after it when the body ends.
+        #expect(Self.read("data: {\"model\":\"m\",\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4}}", .openai, .eventStream) == expected)
+    }
+
     @Test func geminiTakesTheModelFromThePathWhenTheResponseNamesNone() {
         let body = #"{"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":4}}"#
         let reading = Self.read(body, .gemini, .json, path: "/v1beta/models/gemini-2.5-pro:generateContent?key=x")

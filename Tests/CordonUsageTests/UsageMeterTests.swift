@@ -194,6 +194,16 @@ struct UsageMeterTests {
             exchange.responseHead(status: 200, contentType: "text/event-stream", contentEncoding: nil)
         }
         #expect(UsageLedger(directory: tree.root).records().map(\.inputTokens) == [1000])
+        // The upstream connection fails after the request went out: no response head at all.
+        if case .metered(let exchange) = meter.admit(host: "api.anthropic.com", path: "/v1/messages") {
+            exchange.requestBody(byteCount: 2000)
+            exchange.requestBody(byteCount: 2001)
+            exchange.finish()
+            exchange.finish()
+        }
+        let last = UsageLedger(directory: tree.root).records().last
+        #expect(UsageLedger(directory: tree.root).records().count == 2)
+        #expect(last?.provider == "anthropic" && last?.inputTokens == 1001 && last?.outputTokens == 0 && last?.estimated == true)
     }
 }
 
