@@ -40,7 +40,10 @@ public struct UsageLedger: Sendable {
         do throws(SystemError) { try FileIO.makeDirectories(directory, mode: 0o700) } catch {
             throw CordonError(.io, "cannot make the usage directory \(directory)", cause: error.description)
         }
+        // Made by an older cordon or by hand with a wider mode: private again.
+        _ = chmod(directory, 0o700)
         let writer = try JSONLinesWriter(path: path)
+        _ = chmod(path, 0o600)
         if Self.endsTorn(path) { writer.write(lines: "\n") }
         return Writer(lines: writer)
     }

@@ -226,6 +226,12 @@ struct UsageLedgerTests {
         #expect(ledger.records() == [record])
         try ledger.writer(sandbox: "a").append(record)
         #expect(ledger.records() == [record, record])
+        // Widened by hand: private again at the next open.
+        _ = chmod(directory, 0o755)
+        _ = chmod(directory + "/a.jsonl", 0o644)
+        _ = try ledger.writer(sandbox: "a")
+        #expect(stat(directory, &st) == 0 && st.st_mode & 0o777 == 0o700)
+        #expect(stat(directory + "/a.jsonl", &st) == 0 && st.st_mode & 0o777 == 0o600)
         #expect(ledger.sandboxes() == ["a"])
     }
 
