@@ -66,10 +66,13 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // LLM usage: the provider catalogue, token usage read from responses, the ledger, budgets,
+        // and the meter the proxy calls for each request to an LLM API.
+        .target(name: "CordonUsage", dependencies: ["CordonCore", "CordonOS"], swiftSettings: strict),
         // Profiles and presets: YAML with positions, merging, validation (reads files; writes only the approval file).
         .target(
             name: "CordonConfig",
-            dependencies: ["CordonCore", "CordonOS", "CordonPolicy", "CordonSecrets", .product(name: "Yams", package: "Yams")],
+            dependencies: ["CordonCore", "CordonOS", "CordonPolicy", "CordonSecrets", "CordonUsage", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict
         ),
         // The sandbox plan (a Codable value) and how cordon-init applies it inside.
@@ -125,7 +128,7 @@ let package = Package(
             name: "CordonCommands",
             dependencies: [
                 "CordonSandbox", "CordonConfig", "CordonFS", "CordonGate", "CordonScan", "CordonNet", "CordonAudit", "CordonSecrets", "CordonCore",
-                "CordonOS",
+                "CordonOS", "CordonUsage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -165,6 +168,7 @@ let package = Package(
             name: "CordonTLSTests",
             dependencies: ["CordonTLS", "CordonOS", "CordonCore", "CordonTestSupport", .product(name: "X509", package: "swift-certificates")],
             swiftSettings: strict),
+        .testTarget(name: "CordonUsageTests", dependencies: ["CordonUsage", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
         .testTarget(name: "CordonOSTests", dependencies: ["CordonOS", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "CordonSecretsTests", dependencies: ["CordonSecrets", "CordonOS", "CordonCore", "CordonTestSupport"], swiftSettings: strict),

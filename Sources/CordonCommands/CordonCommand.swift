@@ -39,6 +39,7 @@ public struct CordonCommand: ParsableCommand {
             DiscardCommand.self,
             AuditCommand.self,
             SecretsCommand.self,
+            UsageCommand.self,
         ]
     )
 

@@ -5,6 +5,7 @@
 /// docs/configuration.md documents each field; keep the two in step.
 @_exported public import CordonPolicy
 public import CordonSecrets
+public import CordonUsage
 
 public struct Profile: Sendable, Equatable, Codable {
     public enum Backend: String, Sendable, Codable, CaseIterable { case namespace, vm }
@@ -144,6 +145,10 @@ public struct Profile: Sendable, Equatable, Codable {
         public init(filter: Filter = .standard) { self.filter = filter }
     }
 
+    /// The `usage` section: CordonUsage's settings themselves (providers added to the built-in
+    /// catalogue, token budgets and their thresholds), as the meter takes them.
+    public typealias Usage = UsageSettings
+
     public var name: String
     public var backend: Backend
     public var mode: Mode
@@ -162,12 +167,14 @@ public struct Profile: Sendable, Equatable, Codable {
     public var terminal: Terminal
     /// Presets composed into this profile, in order (later presets win on scalars).
     public var presets: [String]
+    public var usage: Usage
 
     public init(
         name: String = "default", backend: Backend = .namespace, mode: Mode = .secure, workspace: String? = nil,
         mounts: [Mount] = [], data: [DataDir] = [], copy: [Copy] = [], env: [String: String] = [:],
         resources: Resources = Resources(), network: Network = .proxy, egress: Egress = Egress(),
-        secrets: [Secret] = [], sync: Sync = Sync(), terminal: Terminal = Terminal(), presets: [String] = []
+        secrets: [Secret] = [], sync: Sync = Sync(), terminal: Terminal = Terminal(), presets: [String] = [],
+        usage: Usage = Usage()
     ) {
         self.name = name
         self.backend = backend
@@ -184,6 +191,7 @@ public struct Profile: Sendable, Equatable, Codable {
         self.sync = sync
         self.terminal = terminal
         self.presets = presets
+        self.usage = usage
     }
 
     /// The built-in default profile: secure mode, no egress, modest limits.

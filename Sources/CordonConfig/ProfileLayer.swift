@@ -1,5 +1,6 @@
 import CordonPolicy
 import CordonCore
+import CordonUsage
 
 /// One YAML document (a profile or a preset) as written: every scalar is optional, so merging can
 /// tell "written explicitly" from "left to the default".
@@ -42,6 +43,13 @@ struct ProfileLayer: Sendable, Equatable {
         var gitleaksConfig: String?
     }
 
+    struct Usage: Sendable, Equatable {
+        var providers: [UsageProvider] = []
+        var budgets: [Budget] = []
+        var warnAt: Int?
+        var blockAt: Int?
+    }
+
     /// A `presets:` entry, kept with its position so an unknown name or a cycle points at it.
     struct PresetReference: Sendable, Equatable {
         var name: String
@@ -64,4 +72,5 @@ struct ProfileLayer: Sendable, Equatable {
     var sync = Sync()
     var terminalFilter: Profile.Terminal.Filter?
     var presets: [PresetReference] = []
+    var usage = Usage()
 }

@@ -8,7 +8,7 @@ struct ProfileLayerParser {
 
     static let profileKeys = [
         "name", "backend", "mode", "workspace", "mounts", "data", "copy", "env", "resources", "network", "egress",
-        "secrets", "sync", "terminal", "presets",
+        "secrets", "sync", "terminal", "presets", "usage",
     ]
     static let presetKeys = ["description"] + profileKeys.filter { $0 != "name" && $0 != "workspace" }
 
@@ -78,6 +78,7 @@ struct ProfileLayerParser {
             case "sync": layer.sync = parseSync(value)
             case "terminal": layer.terminalFilter = parseTerminal(value)
             case "presets": layer.presets = parsePresetReferences(value)
+            case "usage": layer.usage = parseUsage(value)
             default: break
             }
         }

@@ -1,9 +1,11 @@
 import CordonPolicy
+import CordonUsage
 
 /// The merge rules, applied layer by layer (presets in order, the profile last):
 /// scalars written in a later layer win; lists are unioned in order without duplicates; maps merge
 /// key by key (later wins); mounts, data and copy entries are identified by their sandbox path and
-/// secrets by name, so a later entry replaces an earlier one in place.
+/// secrets by name, so a later entry replaces an earlier one in place; usage providers by domain and
+/// path prefix, and budgets by period and provider, likewise.
 extension Profile {
     mutating func apply(_ layer: ProfileLayer) {
         if let value = layer.name { name = value }
@@ -64,6 +66,15 @@ extension Profile {
         if let value = s.gitleaksConfig { sync.gitleaksConfig = value }
 
         if let value = layer.terminalFilter { terminal.filter = value }
+
+        let u = layer.usage
+        for provider in u.providers {
+            usage.providers.removeAll { $0.domain == provider.domain && $0.pathPrefix == provider.pathPrefix }
+            usage.providers.append(provider)
+        }
+        for budget in u.budgets { Self.upsert(budget, into: &usage.budgets.budgets) { $0.per == budget.per && $0.provider == budget.provider } }
+        if let value = u.warnAt { usage.budgets.warnAt = value }
+        if let value = u.blockAt { usage.budgets.blockAt = value }
     }
 
     private enum PathList { case mounts, data, copy }

@@ -1,5 +1,6 @@
 import CordonSecrets
 import CordonPolicy
+import CordonUsage
 public import CordonCore
 
 /// A merged profile written back out: YAML that loads to the same profile (snake_case keys, fixed key
@@ -109,6 +110,31 @@ public enum ProfileRenderer {
             ),
             ("sync", .object(sync)),
             ("terminal", .object([("filter", .string(p.terminal.filter.rawValue))])),
+            ("usage", .object(usage(p.usage))),
+        ]
+    }
+
+    private static func usage(_ u: Profile.Usage) -> [(String, JSONValue)] {
+        [
+            (
+                "providers",
+                .array(
+                    u.providers.map {
+                        .object([
+                            ("name", .string($0.name)), ("domain", .string($0.domain)), ("path", .string($0.pathPrefix)),
+                            ("format", .string($0.format.rawValue)),
+                        ])
+                    })
+            ),
+            (
+                "budgets",
+                .array(
+                    u.budgets.budgets.map {
+                        .object([("tokens", .int($0.tokens)), ("per", .string($0.per.rawValue)), ("provider", $0.provider.map(JSONValue.string) ?? .null)])
+                    })
+            ),
+            ("warn_at", .int(u.budgets.warnAt)),
+            ("block_at", .int(u.budgets.blockAt)),
         ]
     }
 
