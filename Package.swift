@@ -95,7 +95,7 @@ let package = Package(
         .target(
             name: "CordonNet",
             dependencies: [
-                "CordonCore", "CordonOS", "CordonPolicy", "CordonSecrets", "CordonTLS",
+                "CordonCore", "CordonOS", "CordonPolicy", "CordonSecrets", "CordonTLS", "CordonUsage",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -119,6 +119,7 @@ let package = Package(
             name: "CordonSandbox",
             dependencies: [
                 "CordonConfig", "CordonIsolation", "CordonOS", "CordonFS", "CordonGate", "CordonScan", "CordonNet", "CordonAudit", "CordonSecrets",
+                "CordonUsage",
                 "CordonCore",
             ],
             swiftSettings: strict

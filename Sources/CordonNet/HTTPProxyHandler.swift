@@ -1,5 +1,6 @@
 import CordonCore
 import CordonPolicy
+import CordonUsage
 import NIOCore
 import NIOHTTP1
 import NIOSSL
@@ -76,6 +77,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var lastDecision: Decision?
     /// Watches the body of the request in flight for placeholders that must not leave (nil: none to watch).
     private var bodyCheck: RequestBodyCheck?
+    /// The request in flight is metered (`Interception.usage`): its body's size goes here, and the
+    /// relay hands it the response.
+    private var usage: UsageExchange?
 
     init(proxy: EgressProxy, record: FlowRecord, mode: Mode = .listener, predialled: (decision: Decision, channel: any Channel)? = nil) {
         self.proxy = proxy
@@ -388,6 +392,21 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 return refuse(context, host: host.description, port: port, rule: rule, reason: reason)
             case .forward(let injected, let resign):
                 outgoing = injected
+                if let meter = interception.usage {
+                    switch meter.admit(host: host.description, path: outgoing.uri) {
+                    case .notMetered: break
+                    case .blocked(let body, let reason):
+                        record.decided(Decision(verdict: .deny, host: host.description, port: port, rule: "budget", reason: reason))
+                        return finish(
+                            context: context,
+                            "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n"
+                                + body)
+                    case .metered(let exchange):
+                        // The usage is read from the response: it must come uncompressed.
+                        outgoing.headers.replaceOrAdd(name: "Accept-Encoding", value: "identity")
+                        usage = exchange
+                    }
+                }
                 if resign, let aws = interception.aws {
                     guard AWSSigning.needsBody(outgoing) else {
                         return signAndForward(context: context, aws: aws, head: outgoing, body: [], host: host, port: port, upgrade: upgrade)
@@ -472,7 +491,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
             let relay = ResponseRelay(
                 client: context.channel, record: record, requestSide: self, requestWasHead: head.method == .HEAD,
-                clientKeepsConnection: reusable, upgrade: upgrade, keepsUpstream: intercepted && !upgrade)
+                clientKeepsConnection: reusable, upgrade: upgrade, keepsUpstream: intercepted && !upgrade, usage: usage)
             try upstream.pipeline.syncOperations.addHandler(relay)
             self.relay = relay
         } catch {
@@ -529,6 +548,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .head: break
         case .body(let buffer):
             record.countUp(buffer.readableBytes)
+            usage?.requestBody(byteCount: buffer.readableBytes)
             guard let bodyCheck else { return request.writeBody(buffer, to: upstream) }
             switch bodyCheck.feed(buffer) {
             case .release(let out): request.writeBody(out, to: upstream)
@@ -573,6 +593,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// told the connection stays open). The request's line is written; the connection then
     /// carries the next request, or closes.
     func responseEnded(reusable responseAllows: Bool, keeping upstream: (any Channel)? = nil) {
+        usage = nil
         guard let context, case .streaming = state else {
             upstream?.close(promise: nil)
             return

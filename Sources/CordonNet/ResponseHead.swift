@@ -14,6 +14,9 @@ struct ResponseHead {
     /// The origin ends its connection after this response (`Connection: close`, or HTTP/1.0):
     /// an upstream kept for the next request (`ResponseRelay.keepsUpstream`) is not kept then.
     var originCloses = false
+    /// `Content-Type` and `Content-Encoding`, for a metered response (`UsageExchange`).
+    var contentType: String?
+    var contentEncoding: String?
     /// The status line and the kept header lines, each ending in CRLF.
     private var lines: [UInt8]
 
@@ -53,6 +56,11 @@ struct ResponseHead {
                 if keeping {
                     out += line
                     out += [0x0D, 0x0A]
+                }
+                if name.equalsIgnoringASCIICase("content-type".utf8) {
+                    contentType = String(decoding: line[line.index(after: colon)...], as: UTF8.self).trimmingSpaces()
+                } else if name.equalsIgnoringASCIICase("content-encoding".utf8) {
+                    contentEncoding = String(decoding: line[line.index(after: colon)...], as: UTF8.self).trimmingSpaces()
                 }
                 if let known = Self.framingHeaders.first(where: { name.equalsIgnoringASCIICase($0) }) {
                     framing.add(name: String(decoding: known, as: UTF8.self), value: String(decoding: line[line.index(after: colon)...], as: UTF8.self))

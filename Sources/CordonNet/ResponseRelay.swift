@@ -1,4 +1,5 @@
 import CordonPolicy
+import CordonUsage
 import NIOCore
 
 /// Upstream side of a forwarded request: the response goes to the client as the origin sent it,
@@ -34,13 +35,16 @@ final class ResponseRelay: ChannelDuplexHandler, RemovableChannelHandler {
     /// again would cost a handshake per request): at a complete response the origin did not end,
     /// it goes back to the request side instead of closing.
     private let keepsUpstream: Bool
+    /// A metered request's exchange: it reads the token usage from the response as it passes.
+    private let usage: UsageExchange?
     private var originCloses = true
 
     init(
         client: any Channel, record: FlowRecord, requestSide: HTTPProxyHandler, requestWasHead: Bool, clientKeepsConnection: Bool, upgrade: Bool,
-        keepsUpstream: Bool = false
+        keepsUpstream: Bool = false, usage: UsageExchange? = nil
     ) {
         self.keepsUpstream = keepsUpstream
+        self.usage = usage
         self.client = client
         self.record = record
         self.requestSide = requestSide
@@ -86,6 +90,7 @@ final class ResponseRelay: ChannelDuplexHandler, RemovableChannelHandler {
             }
             head = nil
             originCloses = response.originCloses
+            usage?.responseHead(status: response.status, contentType: response.contentType, contentEncoding: response.contentEncoding)
             let framing = BodyFraming(response.framing, status: response.status, requestWasHead: requestWasHead)
             self.framing = framing
             keptOpen = clientKeepsConnection && !framing.isCloseDelimited
@@ -115,6 +120,7 @@ final class ResponseRelay: ChannelDuplexHandler, RemovableChannelHandler {
         self.framing = framing
         if used > 0 {
             record.countDown(used)
+            if let usage { buffer.withUnsafeReadableBytes { usage.responseBody(UnsafeRawBufferPointer(rebasing: $0.prefix(used))) } }
             client.write(buffer.getSlice(at: buffer.readerIndex, length: used)!, promise: nil)
         }
         if framing.isComplete { end(context) }
@@ -125,6 +131,7 @@ final class ResponseRelay: ChannelDuplexHandler, RemovableChannelHandler {
     private func end(_ context: ChannelHandlerContext) {
         guard !ended else { return }
         ended = true
+        usage?.finish()
         let complete = framing?.isComplete ?? false
         if keepsUpstream, complete, !originCloses, !(framing?.isCloseDelimited ?? true), let requestSide, context.channel.isActive {
             let upstream = context.channel

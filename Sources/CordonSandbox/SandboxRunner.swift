@@ -97,7 +97,8 @@ public final class SandboxRunner {
         // The values the proxy swaps in, cordon's CA and the bundle that trusts it: a locked
         // keystore, a value that does not open or a CA that cannot be made stops the start here.
         let secretInterception = try SecretInterception.prepare(
-            profile: profile, paths: paths, placeholders: placeholders, passphrase: options.keystorePassphrase)
+            profile: profile, paths: paths, sandbox: options.name, placeholders: placeholders, passphrase: options.keystorePassphrase,
+            notice: warn)
         // The user's terminal modes come back however the run ends, set-up errors included.
         let hostTerminal = HostTerminal()
         defer { hostTerminal.restore() }

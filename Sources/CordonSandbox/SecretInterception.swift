@@ -3,6 +3,7 @@ import CordonCore
 import CordonNet
 import CordonPolicy
 import CordonSecrets
+import CordonUsage
 
 /// What a start whose profile binds secrets prepares for its proxy (issue #25): the real values
 /// read from the keystore into memory kept out of core dumps (they stay in this process, the
@@ -19,13 +20,18 @@ struct SecretInterception {
     /// nil when the profile binds no secret and inspects no domain (nothing is intercepted: every
     /// TLS connection stays a tunnel).
     static func prepare(
-        profile: Profile, paths: CordonPaths, placeholders: [Placeholder], passphrase: Keystore.PassphraseSource?
+        profile: Profile, paths: CordonPaths, sandbox: String, placeholders: [Placeholder], passphrase: Keystore.PassphraseSource?,
+        notice: @escaping @Sendable (String) -> Void
     ) throws(CordonError) -> SecretInterception? {
         let inspected = profile.egress.inspect.map(\.value)
         guard !placeholders.isEmpty || !inspected.isEmpty, profile.network == .proxy else { return nil }
         let secrets = placeholders.isEmpty ? [] : try boundSecrets(profile: profile, paths: paths, placeholders: placeholders, passphrase: passphrase)
         let (interception, bundle) = try Interception.withCordonAuthority(
-            secrets: secrets, inspected: inspected, aws: try awsSigning(secrets), authorityDirectory: authorityDirectory(paths),
+            secrets: secrets, inspected: inspected, aws: try awsSigning(secrets),
+            usage: UsageMeter(
+                sandbox: sandbox, profile: profile.name, catalogue: profile.usage.catalogue, budgets: profile.usage.budgets,
+                ledger: UsageLedger(paths: paths), notice: notice),
+            authorityDirectory: authorityDirectory(paths),
             upstreamCA: profile.egress.upstreamCA)
         return SecretInterception(interception: interception, trustBundle: .init(hostPath: bundle.hostPath, contents: bundle.contents))
     }

@@ -17,8 +17,9 @@ struct SecretInjectionTests {
     /// Appends what each request carried (path and the credential headers) as a JSON line to `log`,
     /// so the test sees what really arrived; answers `ok` (a real API does not echo its key).
     static let echoServer = #"""
-        import http.server, socketserver, ssl, sys, json
+        import http.server, socketserver, ssl, sys, json, threading
         log = open(sys.argv[3], "a")
+        release = threading.Event()
         class H(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
             def log_message(self, *a): pass
@@ -37,6 +38,24 @@ struct SecretInjectionTests {
                 line = json.dumps(seen)
                 log.write(line + "\n"); log.flush()
                 out = b'{"ok": true}\n'
+                if self.path == "/release":
+                    release.set()
+                if self.path.startswith("/v1/chat/completions"):
+                    out = b'{"id":"c1","model":"m1","choices":[],"usage":{"prompt_tokens":30,"completion_tokens":20,"total_tokens":50}}'
+                if self.path == "/v1/stream/chat/completions":
+                    # Server-sent events: the first goes at once, the rest only once /release was asked
+                    # for (by the client, after it read the first: a proxy that buffers deadlocks here).
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    def chunk(b): self.wfile.write(b"%x\r\n" % len(b) + b + b"\r\n"); self.wfile.flush()
+                    chunk(b'data: {"model":"m1","choices":[{"delta":{"content":"hi"}}]}\n\n')
+                    release.wait(20)
+                    chunk(b'data: {"model":"m1","choices":[],"usage":{"prompt_tokens":7,"completion_tokens":3,"total_tokens":10}}\n\n')
+                    chunk(b"data: [DONE]\n\n")
+                    self.wfile.write(b"0\r\n\r\n"); self.wfile.flush()
+                    return
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(out)))
@@ -388,5 +407,79 @@ struct SecretInjectionTests {
         #expect(arrived["authorization"] as? String == expected.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "\(arrived) vs \(expected)")
         #expect((arrived["authorization"] as? String)?.contains("Credential=" + realKey + "/") == true, "\(arrived)")
         #expect(!r.stdout.contains(realSecret) && !r.stdout.contains(realKey))
+    }
+
+    /// Token usage read from the responses of a bound LLM domain (plain JSON and a stream that
+    /// arrives event by event), listed by `cordon usage`, and the budget: warned at 80%, new
+    /// requests refused with 429 and a JSON reason past 95%.
+    @Test func usageIsMeteredAndTheBudgetBlocks() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let tls = h.root + "/tls"
+        try FileManager.default.createDirectory(atPath: tls, withIntermediateDirectories: true)
+        let server = try await Self.startServer(in: tls)
+        defer { server.stop() }
+        let port = server.port
+        #expect(try await h.cordon(["secrets", "set", "LLMKEY", "--stdin"], stdin: Self.value).status == 0)
+        try h.write(
+            "profile.yaml",
+            """
+            name: metered
+            network: proxy
+            egress:
+              domains: ["llm.test:\(port)"]
+              allow_private: ["127.0.0.0/8"]
+              resolve: {llm.test: 127.0.0.1}
+              upstream_ca: [\(tls)/ca.pem]
+            secrets:
+              - {name: LLMKEY, env: LLM_API_KEY, domains: [llm.test]}
+            usage:
+              providers: [{name: testllm, domain: llm.test, path: /v1/, format: openai}]
+              budgets: [{tokens: 110, per: day}]
+            """, in: h.root)
+        let client = #"""
+            import os, urllib.request, urllib.error, http.client, ssl
+            key = os.environ["LLM_API_KEY"]
+            base = "https://llm.test:PORT"
+            def call(label, path):
+                req = urllib.request.Request(base + path, data=b'{"model":"m1"}', headers={"Authorization": "Bearer " + key, "Content-Type": "application/json"})
+                try:
+                    with urllib.request.urlopen(req, timeout=10) as r: print(label, r.status)
+                except urllib.error.HTTPError as e: print(label, e.code, e.read().decode().strip())
+            # The stream: the first event is read before the server sends the rest.
+            conn = http.client.HTTPSConnection("127.0.0.1", 3128, timeout=20, context=ssl.create_default_context())
+            conn.set_tunnel("llm.test", PORT)
+            conn.request("POST", "/v1/stream/chat/completions", body=b"{}", headers={"Authorization": "Bearer " + key})
+            r = conn.getresponse()
+            first = r.readline()
+            call("release", "/release")
+            rest = r.read()
+            print("stream", b"hi" in first, b"[DONE]" in rest)
+            call("one", "/v1/chat/completions")
+            call("two", "/v1/chat/completions")
+            call("three", "/v1/chat/completions")
+            """#.replacingOccurrences(of: "PORT", with: "\(port)")
+        try h.write("client.py", client)
+        let r = try await h.cordon([
+            "run", "--name", "met", "--workspace", h.workspace, "--profile", h.root + "/profile.yaml", "--", "/usr/bin/python3", "/workspace/client.py",
+        ])
+        #expect(r.status == 0, "\(r)")
+        #expect(Self.line(r.stdout, "stream") == "True True", "\(r.stdout)")
+        // 10 (the stream) + 50 + 50 = 110 of 110: past 80% after the second (warned), and the third
+        // is refused before it goes (the budget is checked before each request).
+        #expect(Self.line(r.stdout, "one") == "200" && Self.line(r.stdout, "two") == "200", "\(r.stdout)")
+        #expect(Self.line(r.stdout, "three").hasPrefix("429") && Self.line(r.stdout, "three").contains("cordon_budget_exceeded"), "\(r.stdout)")
+        #expect(r.stderr.contains("usage: the daily budget"), "\(r.stderr)")
+        #expect(server.received().filter { ($0["path"] as? String) == "/v1/chat/completions" }.count == 2)
+        let usage = try await h.cordon(["usage", "met", "--json"])
+        #expect(usage.status == 0, "\(usage)")
+        #expect(usage.stdout.contains("110"), "\(usage.stdout)")
+        // Another sandbox of the same profile starts at 110: its requests are refused at once.
+        let again = try await h.cordon([
+            "run", "--name", "met2", "--workspace", h.workspace, "--profile", h.root + "/profile.yaml", "--", "/usr/bin/python3", "-c",
+            "import os, urllib.request, urllib.error\nfor i in range(2):\n  req = urllib.request.Request('https://llm.test:\(port)/v1/chat/completions', data=b'{}', headers={'Authorization': 'Bearer ' + os.environ['LLM_API_KEY']})\n  try: print('req', urllib.request.urlopen(req, timeout=10).status)\n  except urllib.error.HTTPError as e: print('req', e.code, e.read().decode().strip())",
+        ])
+        let lines = again.stdout.split(separator: "\n").filter { $0.hasPrefix("req ") }
+        #expect(lines.count == 2 && lines.allSatisfy { $0.hasPrefix("req 429") && $0.contains("cordon_budget_exceeded") }, "\(again)")
     }
 }
