@@ -691,6 +691,10 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let tls = error as? NIOSSLError, case .uncleanShutdown = tls {
+            // The client ended its TLS without close_notify: a close, not a malformed request.
+            return context.close(promise: nil)
+        }
         switch state {
         case .idle:
             record.decided(

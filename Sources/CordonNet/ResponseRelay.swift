@@ -170,6 +170,9 @@ final class ResponseRelay: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // After the response's end the upstream is closing (TLS from an origin that closes without
+        // close_notify reports it as an error): the client's connection is no longer its business.
+        guard !ended else { return }
         fail(context, "\(error)")
     }
 

@@ -59,6 +59,11 @@ struct SecretInjectionTests {
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(out)))
+                if self.path.startswith("/close/"):
+                    # An origin that ends every connection after one response (TLS torn down
+                    # without close_notify, as Python's server does).
+                    self.send_header("Connection", "close")
+                    self.close_connection = True
                 self.end_headers()
                 self.wfile.write(out)
             do_GET = answer
@@ -481,5 +486,40 @@ struct SecretInjectionTests {
         ])
         let lines = again.stdout.split(separator: "\n").filter { $0.hasPrefix("req ") }
         #expect(lines.count == 2 && lines.allSatisfy { $0.hasPrefix("req 429") && $0.contains("cordon_budget_exceeded") }, "\(again)")
+    }
+
+    /// An origin that closes after each response: the sandbox's kept-alive connection still gets
+    /// every answer (a fresh upstream per request), and the origin's unclean TLS close never cuts it.
+    @Test func anOriginThatClosesEachTimeStillServesAKeptAliveClient() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let tls = h.root + "/tls"
+        try FileManager.default.createDirectory(atPath: tls, withIntermediateDirectories: true)
+        let server = try await Self.startServer(in: tls)
+        defer { server.stop() }
+        for (name, value) in [("LLMKEY", Self.value), ("GKEY", Self.queryValue), ("OTHERKEY", "ot-" + Self.value)] {
+            let set = try await h.cordon(["secrets", "set", name, "--stdin"], stdin: value)
+            try #require(set.status == 0, "\(set)")
+        }
+        try h.write("profile.yaml", Self.profile(port: server.port, upstreamCA: tls + "/ca.pem"), in: h.root)
+        let client = #"""
+            import http.client, os, ssl
+            conn = http.client.HTTPSConnection("127.0.0.1", 3128, timeout=10, context=ssl.create_default_context())
+            conn.set_tunnel("llm.test", PORT)
+            statuses = []
+            for i in range(8):
+                try:
+                    conn.request("GET", "/close/%d" % i, headers={"Authorization": "Bearer " + os.environ["LLM_API_KEY"]})
+                    r = conn.getresponse(); r.read(); statuses.append(str(r.status))
+                except Exception as e:
+                    statuses.append(type(e).__name__)
+            print("statuses", " ".join(statuses))
+            """#.replacingOccurrences(of: "PORT", with: "\(server.port)")
+        try h.write("close.py", client)
+        let r = try await h.cordon([
+            "run", "--name", "cl", "--workspace", h.workspace, "--profile", h.root + "/profile.yaml", "--", "/usr/bin/python3", "/workspace/close.py",
+        ])
+        #expect(Self.line(r.stdout, "statuses") == Array(repeating: "200", count: 8).joined(separator: " "), "\(r)")
+        #expect(server.received().count == 8)
     }
 }
