@@ -24,6 +24,7 @@ struct ProfileLayer: Sendable, Equatable {
         var blocklists: [String] = []
         var upstreamCA: [String] = []
         var allowMissingSNI: Bool?
+        var dlp: LeakCheckMode?
         var maxConnections: Int?
         var requestTimeout: Double?
         var dnsNamesPerMinute: Int?

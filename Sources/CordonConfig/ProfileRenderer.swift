@@ -56,6 +56,7 @@ public enum ProfileRenderer {
             ("blocklists", strings(e.blocklists)),
             ("upstream_ca", strings(e.upstreamCA)),
             ("allow_missing_sni", .bool(e.allowMissingSNI)),
+            ("dlp", .string(e.dlp.rawValue)),
             ("max_connections", .int(e.maxConnections)),
             ("request_timeout", human ? .string(TimeSpan.format(e.requestTimeout)) : .double(e.requestTimeout)),
             ("dns_names_per_minute", .int(e.dnsNamesPerMinute)),
