@@ -8,6 +8,10 @@
 /// caller feeds less), however long the body. A finding carries the rule, its description and
 /// the redacted excerpt the gate prints, never the secret.
 ///
+/// A gzip or deflate body is inflated as it streams (zlib keeps its own 32 KiB window besides),
+/// up to `maxInflated` bytes; past that, or on a stream zlib refuses, the checker reports the
+/// body as not inspected and scans no more of it.
+///
 /// Used by one request on one thread; the compiled `SecretScanner` (its Hyperscan database and
 /// regexes) is shared by all of them, and each checker has its own scratch (`Session`).
 public final class StreamingLeakCheck {
@@ -43,11 +47,44 @@ public final class StreamingLeakCheck {
     /// Body bytes the checker holds now.
     public var retainedBytes: Int { buffer.count }
 
+    /// How the body is encoded (its `Content-Encoding`).
+    public enum BodyEncoding: String, Sendable, Equatable {
+        case identity, gzip, deflate
+
+        /// From a `Content-Encoding` value; nil for one the checker cannot read (`br`, `zstd`,
+        /// several codings in a row): the caller treats such a body as not inspectable.
+        public init?(contentEncoding: String?) {
+            switch (contentEncoding ?? "").lowercased().filter({ $0 != " " && $0 != "\t" }) {
+            case "", "identity": self = .identity
+            case "gzip", "x-gzip": self = .gzip
+            case "deflate": self = .deflate
+            default: return nil
+            }
+        }
+    }
+
+    /// Bytes a compressed body may inflate to before the rest is left unscanned (and reported).
+    public let maxInflated: Int
+    private let inflater: StreamingInflater?
+    private let encoding: BodyEncoding
+    /// For a compressed body: (compressed bytes taken, bytes they inflate to) at points where
+    /// zlib had given out all it could, oldest first; and the compressed bytes released so far.
+    private var settled: [(consumed: Int, produced: Int)] = []
+    private var compressedReleased = 0
+    private var compressedTotal = 0
+    /// Set when a compressed body cannot be read on: nothing more is scanned.
+    private var uninspectable = false
+
     /// `window` is clamped to at least 256 bytes.
-    public init(scanner: SecretScanner, window: Int = 4096, label: String = "request body") {
+    public init(
+        scanner: SecretScanner, window: Int = 4096, label: String = "request body", encoding: BodyEncoding = .identity, maxInflated: Int = 64 << 20
+    ) {
         self.scanner = scanner
         self.window = max(256, window)
         self.label = label
+        self.encoding = encoding
+        self.maxInflated = maxInflated
+        inflater = encoding == .identity ? nil : StreamingInflater(gzip: encoding == .gzip)
         session = SecretScanner.Session(scanner: scanner)
         buffer.reserveCapacity(self.window + Self.maxSlice)
     }
@@ -58,6 +95,34 @@ public final class StreamingLeakCheck {
     /// before releasing anything.
     public func feed(_ bytes: UnsafeRawBufferPointer) -> (findings: [Finding], releasable: Int) {
         precondition(!finished, "StreamingLeakCheck.feed after finish")
+        guard let inflater else { return (feedPlain(bytes), releasable) }
+        compressedTotal += bytes.count
+        guard !uninspectable else { return ([], releasable) }
+        var findings: [Finding] = []
+        let outcome = inflater.inflate(
+            bytes, limit: maxInflated, emit: { findings += feedPlain($0) }, settled: { settled.append(($0, $1)) })
+        switch outcome {
+        case .ok: break
+        case .overLimit:
+            findings.append(notInspected("it inflates to more than \(maxInflated) bytes (a possible zip bomb)", at: inflater.produced))
+        case .corrupt(let why):
+            findings.append(notInspected("it is not a valid \(encoding.rawValue) stream (\(why))", at: inflater.produced))
+        }
+        return (findings, releasable)
+    }
+
+    /// A compressed body the checker cannot read on: reported (a `block` profile refuses the
+    /// request), and the rest is let through unscanned under `alert`.
+    private func notInspected(_ why: String, at offset: Int) -> Finding {
+        uninspectable = true
+        return Finding(
+            ruleID: "request-body-uninspectable", severity: .approval, path: label,
+            message: "the \(encoding.rawValue) request body was not scanned past \(offset) inflated bytes: \(why)",
+            fix: "send the body uncompressed, or set egress.dlp to alert to let such bodies through with this alert")
+    }
+
+    /// Plain body bytes (as sent, or inflated).
+    private func feedPlain(_ bytes: UnsafeRawBufferPointer) -> [Finding] {
         var findings: [Finding] = []
         var offset = 0
         while offset < bytes.count {
@@ -70,7 +135,7 @@ public final class StreamingLeakCheck {
             // Scan once a window's worth is new: tiny chunks do not cost a scan of the tail each.
             if total - scannedEnd >= min(window, Self.maxSlice) { findings += scan(final: false) }
         }
-        return (findings, releasable)
+        return findings
     }
 
     /// The same, for bytes in an array.
@@ -78,16 +143,31 @@ public final class StreamingLeakCheck {
         bytes.withUnsafeBytes { feed($0) }
     }
 
-    /// How many bytes of the body may be released upstream now.
-    public var releasable: Int { finished ? total : max(0, scannedEnd - window) }
+    /// How many bytes of the body (as sent: compressed, for a compressed one) may be released
+    /// upstream now.
+    public var releasable: Int {
+        guard inflater != nil else { return finished ? total : max(0, scannedEnd - window) }
+        if finished || uninspectable { return compressedTotal }
+        // Compressed bytes go once all they inflate to may go: zlib had given out everything
+        // those bytes encode when it reported them settled.
+        let plain = max(0, scannedEnd - window)
+        var drop = 0
+        while drop < settled.count && settled[drop].produced <= plain {
+            compressedReleased = max(compressedReleased, settled[drop].consumed)
+            drop += 1
+        }
+        if drop > 0 { settled.removeFirst(drop) }
+        return compressedReleased
+    }
 
     /// The end of the body: the tail is scanned and all of it may go (unless a finding says not).
     public func finish() -> [Finding] {
         guard !finished else { return [] }
-        let findings = scan(final: true)
+        let findings = uninspectable ? [] : scan(final: true)
         finished = true
         buffer = []
         reported = [:]
+        settled = []
         return findings
     }
 

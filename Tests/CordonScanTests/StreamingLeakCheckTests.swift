@@ -207,4 +207,63 @@ import Testing
         #expect(findings.count == StreamingLeakCheck.maxFindings)
         #expect(check.suppressed == 1000 - StreamingLeakCheck.maxFindings)
     }
+
+    // MARK: Compressed bodies
+
+    /// A gzip body: the key inside is found in any chunking, and the compressed bytes released
+    /// before the finding inflate to nothing of the key.
+    @Test(arguments: [1, 100, 4096, 1 << 20])
+    func aKeyInAGzipBodyIsFoundBeforeItLeaves(_ size: Int) async throws {
+        let scanner = try #require(Self.scanner)
+        try await onOwnThread {
+            let plain = Self.cleanBlock(20_000) + Array(" token: \(Self.fineGrained) ".utf8) + Self.cleanBlock(3_000)
+            let start = 20_000 + 8
+            let body = try Deflate.compress(plain, gzip: true)
+            let check = StreamingLeakCheck(scanner: scanner, encoding: .gzip)
+            let chunks = stride(from: 0, to: body.count, by: size).map { body[$0..<min($0 + size, body.count)] }
+            let (findings, released) = Self.run(check, chunks)
+            #expect(findings.map(\.ruleID) == ["github-fine-grained-pat"], "\(findings.map(\.rendered))")
+            let prefix = Array(body.prefix(try #require(released)))
+            let inflater = StreamingInflater(gzip: true)
+            var decoded = 0
+            _ = prefix.withUnsafeBytes { inflater.inflate($0, limit: .max, emit: { decoded += $0.count }, settled: { _, _ in }) }
+            #expect(decoded <= start, "the \(prefix.count) compressed bytes released inflate to \(decoded) bytes; the key starts at \(start)")
+            #expect(check.releasable == body.count)
+        }
+    }
+
+    /// Two gzip members one after the other (as `cat a.gz b.gz`): the second is read too.
+    @Test func aKeyInASecondGzipMemberIsFound() throws {
+        let scanner = try #require(Self.scanner)
+        let body = try Deflate.compress(Self.cleanBlock(5_000), gzip: true) + Deflate.compress(Array("key \(Self.aws) end".utf8), gzip: true)
+        let check = StreamingLeakCheck(scanner: scanner, encoding: .gzip)
+        let (findings, _) = Self.run(check, [body[...]])
+        #expect(findings.map(\.ruleID) == ["aws-access-key-id"])
+    }
+
+    /// A gzip bomb is inflated no further than the limit, and reported as not inspected; so is a
+    /// body that is not gzip at all. A `block` profile refuses either.
+    @Test func aBombOrABrokenStreamIsReportedNotInspected() throws {
+        let scanner = try #require(Self.scanner)
+        let bomb = try Deflate.compress([UInt8](repeating: 0x41, count: 32 << 20), gzip: true)
+        let check = StreamingLeakCheck(scanner: scanner, encoding: .gzip, maxInflated: 1 << 20)
+        let (findings, _) = Self.run(check, stride(from: 0, to: bomb.count, by: 4096).map { bomb[$0..<min($0 + 4096, bomb.count)] })
+        #expect(findings.map(\.ruleID) == ["request-body-uninspectable"], "\(findings.map(\.rendered))")
+        #expect(findings.first?.message.contains("zip bomb") == true)
+        #expect(check.peakRetainedBytes <= check.window + StreamingInflater.piece)
+
+        let junk = Array("this is not gzip \(Self.aws)".utf8)
+        let broken = StreamingLeakCheck(scanner: scanner, encoding: .gzip)
+        let (problems, _) = Self.run(broken, [junk[...]])
+        #expect(problems.map(\.ruleID) == ["request-body-uninspectable"], "\(problems.map(\.rendered))")
+        #expect(problems.first?.message.contains("not a valid gzip stream") == true)
+    }
+
+    @Test func contentEncodings() {
+        #expect(StreamingLeakCheck.BodyEncoding(contentEncoding: nil) == .identity)
+        #expect(StreamingLeakCheck.BodyEncoding(contentEncoding: " GZIP ") == .gzip)
+        #expect(StreamingLeakCheck.BodyEncoding(contentEncoding: "deflate") == .deflate)
+        #expect(StreamingLeakCheck.BodyEncoding(contentEncoding: "br") == nil)
+        #expect(StreamingLeakCheck.BodyEncoding(contentEncoding: "gzip, br") == nil)
+    }
 }
