@@ -67,6 +67,28 @@ import Testing
         }
     }
 
+    /// A key the size of a 4096-bit RSA key in PEM, JSON-escaped (~3.3 KB), with the default
+    /// window: found at splits all along it, before any of it may leave.
+    @Test func aLargePrivateKeyFitsTheDefaultWindow() async throws {
+        let scanner = try #require(Self.scanner)
+        try await onOwnThread {
+            let key =
+                "-----BEGIN " + "RSA PRIVATE KEY-----\\n" + String(repeating: "MIIJKAIBAAKCAgEAu7yN3+abcdEFGH/ijklMNOPqrstUVWXyz0123456789abcdef\\n", count: 49)
+                + "-----END RSA PRIVATE KEY-----"
+            #expect(key.utf8.count > 3_300)
+            let body = Self.body(key, padding: 6000)
+            let text = String(decoding: body, as: UTF8.self)
+            let start = try #require(text.range(of: key)).lowerBound.utf16Offset(in: text)
+            var failures: [Int] = []
+            for split in stride(from: start - 200, through: body.count, by: 41) {
+                let check = StreamingLeakCheck(scanner: scanner)
+                let (findings, released) = Self.run(check, [body[..<split], body[split...]])
+                if findings.map(\.ruleID) != ["private-key"] || (released ?? .max) > start { failures.append(split) }
+            }
+            #expect(failures.count == 0, "missed, repeated or released early at splits \(failures.prefix(20))")
+        }
+    }
+
     /// Byte by byte (the worst chunking for a window), and in ragged chunks: the same.
     @Test(arguments: [1, 7, 333, 1023, 1024, 1025, 5000])
     func aSecretFedInSmallChunksIsFoundBeforeItLeaves(_ size: Int) async throws {
