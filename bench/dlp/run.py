@@ -7,7 +7,7 @@ in 16 KiB, 64 KiB and 1 KiB chunks, best of three each) and prints and writes it
 build configuration and the machine's load beside it. The peer figure beside it is the sync
 gate's own scan of the same text as one file (`SecretScanner.Session.scan`, what `cordon scan`
 does per file, up to 64 MiB): the window's overlap and per-window work are the difference.
-Usage: bench/dlp/run.py [--mib N] [--configuration release|debug] [--out FILE]
+Usage: bench/dlp/run.py [--mib N] [--configuration release|debug] [--scratch-path DIR] [--out FILE]
 Release numbers need `swift build -c release --build-tests` first (debug builds run the Swift
 glue unoptimised: a lower bound only).
 """
@@ -23,10 +23,12 @@ def main():
     ap.add_argument("--mib", type=int, default=256)
     ap.add_argument("--configuration", default="release", choices=["release", "debug"])
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "dlp.json"))
+    ap.add_argument("--scratch-path", help="the build directory, when not .build")
     args = ap.parse_args()
     env = dict(os.environ, CORDON_BENCH_DLP=str(args.mib))
     load_before = common.load1()
-    proc = subprocess.run(["swift", "test", "-c", args.configuration, "--skip-build", "--filter", "StreamingLeakCheckBench"],
+    scratch = ["--scratch-path", args.scratch_path] if args.scratch_path else []
+    proc = subprocess.run(["swift", "test", "-c", args.configuration, "--skip-build", *scratch, "--filter", "StreamingLeakCheckBench"],
                           cwd=ROOT, env=env, capture_output=True, text=True)
     match = re.search(r"^dlp-bench (\{.*\})$", proc.stdout, re.M)
     if proc.returncode != 0 or not match:
