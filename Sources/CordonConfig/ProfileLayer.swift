@@ -26,6 +26,7 @@ struct ProfileLayer: Sendable, Equatable {
         var upstreamCA: [String] = []
         var inspect: [Profile.Egress.Pattern] = []
         var allowMissingSNI: Bool?
+        var dlp: LeakCheckMode?
         var maxConnections: Int?
         var requestTimeout: Double?
         var dnsNamesPerMinute: Int?

@@ -25,7 +25,7 @@ extension ProfileLayerParser {
 
     static let egressKeys = [
         "domains", "deny", "allow_private", "resolve", "prompt", "parent_proxy", "rate_limits", "blocklists", "allow_missing_sni", "max_connections",
-        "request_timeout", "dns_names_per_minute", "dns_max_label", "dns_max_entropy", "upstream_ca", "inspect",
+        "request_timeout", "dns_names_per_minute", "dns_max_label", "dns_max_entropy", "upstream_ca", "inspect", "dlp",
     ]
 
     mutating func parseEgress(_ node: Node) -> ProfileLayer.Egress {
@@ -82,6 +82,7 @@ extension ProfileLayerParser {
                 }
             case "dns_max_entropy": result.dnsMaxEntropy = reader.positiveDouble(value, field)
             case "allow_missing_sni": result.allowMissingSNI = reader.bool(value, field)
+            case "dlp": result.dlp = reader.choice(value, field, LeakCheckMode.self)
             case "blocklists":
                 for (index, item) in (reader.sequence(value, field) ?? []).enumerated() {
                     let path = "\(field)[\(index)]"

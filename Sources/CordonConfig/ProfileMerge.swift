@@ -2,7 +2,7 @@ import CordonPolicy
 import CordonUsage
 
 /// The merge rules, applied layer by layer (presets in order, the profile last):
-/// scalars written in a later layer win; lists are unioned in order without duplicates; maps merge
+/// scalars written in a later layer win (but for `egress.dlp` the stricter wins); lists are unioned in order without duplicates; maps merge
 /// key by key (later wins); mounts, data and copy entries are identified by their sandbox path and
 /// secrets by name, so a later entry replaces an earlier one in place; usage providers by domain and
 /// path prefix, and budgets by period and provider, likewise.
@@ -48,6 +48,8 @@ extension Profile {
         Self.union(e.upstreamCA, into: &egress.upstreamCA)
         Self.union(e.inspect, into: &egress.inspect)
         if let value = e.allowMissingSNI { egress.allowMissingSNI = value }
+        // Unlike other scalars, a later layer cannot weaken the leak check an earlier one set.
+        if let value = e.dlp { egress.dlpSetting = egress.dlpSetting.merged(with: value) }
         if let value = e.maxConnections { egress.maxConnections = value }
         if let value = e.requestTimeout { egress.requestTimeout = value }
         if let value = e.dnsNamesPerMinute { egress.dnsNamesPerMinute = value }

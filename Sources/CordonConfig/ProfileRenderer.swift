@@ -59,6 +59,7 @@ public enum ProfileRenderer {
             ("upstream_ca", strings(e.upstreamCA)),
             ("inspect", strings(e.inspect.map(\.text))),
             ("allow_missing_sni", .bool(e.allowMissingSNI)),
+            ("dlp", .string(e.dlp.rawValue)),
             ("max_connections", .int(e.maxConnections)),
             ("request_timeout", human ? .string(TimeSpan.format(e.requestTimeout)) : .double(e.requestTimeout)),
             ("dns_names_per_minute", .int(e.dnsNamesPerMinute)),

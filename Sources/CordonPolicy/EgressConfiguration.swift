@@ -121,6 +121,13 @@ public struct EgressConfiguration: Sendable, Equatable, Codable {
     public var inspect: [Pattern] = []
     /// Let TLS through a tunnel when the ClientHello carries no SNI. Off: such flows are refused.
     public var allowMissingSNI: Bool
+    /// `egress.dlp` and whether a profile layer wrote it (see `LeakCheckSetting`).
+    public var dlpSetting = LeakCheckSetting()
+    /// The outbound leak check over intercepted request bodies: off, alert (the default) or block.
+    public var dlp: LeakCheckMode {
+        get { dlpSetting.mode }
+        set { dlpSetting = LeakCheckSetting(mode: newValue, written: true) }
+    }
     /// Client connections open at once through the proxy, per sandbox.
     public var maxConnections: Int
     /// Seconds a client has to send a request head, SOCKS request or ClientHello.
@@ -229,7 +236,7 @@ public struct EgressConfiguration: Sendable, Equatable, Codable {
     // tolerates fields added later (a record written by an older cordon lacks them).
     private enum CodingKeys: String, CodingKey {
         case domains, deny, allowPrivate, resolve, prompt, parentProxy, rateLimits, blocklists, allowMissingSNI, maxConnections
-        case requestTimeout, dnsNamesPerMinute, dnsMaxLabel, dnsMaxEntropy, upstreamCA, inspect
+        case requestTimeout, dnsNamesPerMinute, dnsMaxLabel, dnsMaxEntropy, upstreamCA, inspect, dlp
     }
 
     public init(from decoder: any Decoder) throws {
@@ -256,6 +263,7 @@ public struct EgressConfiguration: Sendable, Equatable, Codable {
             inspect.append(try Self.decoded(Self.allowedPattern(text), text, .inspect, in: c))
         }
         allowMissingSNI = try c.decodeIfPresent(Bool.self, forKey: .allowMissingSNI) ?? allowMissingSNI
+        dlpSetting = try c.decodeIfPresent(LeakCheckSetting.self, forKey: .dlp) ?? dlpSetting
         maxConnections = try c.decodeIfPresent(Int.self, forKey: .maxConnections) ?? maxConnections
         requestTimeout = try c.decodeIfPresent(Double.self, forKey: .requestTimeout) ?? requestTimeout
         dnsNamesPerMinute = try c.decodeIfPresent(Int.self, forKey: .dnsNamesPerMinute) ?? dnsNamesPerMinute
@@ -276,6 +284,7 @@ public struct EgressConfiguration: Sendable, Equatable, Codable {
         try c.encode(upstreamCA, forKey: .upstreamCA)
         try c.encode(inspect.map(\.text), forKey: .inspect)
         try c.encode(allowMissingSNI, forKey: .allowMissingSNI)
+        try c.encode(dlpSetting, forKey: .dlp)
         try c.encode(maxConnections, forKey: .maxConnections)
         try c.encode(requestTimeout, forKey: .requestTimeout)
         try c.encode(dnsNamesPerMinute, forKey: .dnsNamesPerMinute)
