@@ -95,7 +95,7 @@ let package = Package(
         .target(
             name: "CordonNet",
             dependencies: [
-                "CordonCore", "CordonOS", "CordonPolicy", "CordonSecrets", "CordonTLS", "CordonUsage",
+                "CordonCore", "CordonOS", "CordonPolicy", "CordonSecrets", "CordonTLS", "CordonUsage", "CordonScan",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

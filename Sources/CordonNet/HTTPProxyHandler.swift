@@ -1,5 +1,6 @@
 import CordonCore
 import CordonPolicy
+import CordonScan
 import CordonUsage
 import NIOCore
 import NIOHTTP1
@@ -510,7 +511,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         let request = UpstreamRequest(outgoing)
         self.request = request
-        bodyCheck = RequestBodyCheck(forbidden: forbiddenPlaceholders())
+        bodyCheck = RequestBodyCheck(
+            forbidden: forbiddenPlaceholders(), leakCheck: leakCheck(for: outgoing), blocks: proxy.interception?.leakCheck?.mode == .block)
         upstream.write(request.head(outgoing, allocator: upstream.allocator), promise: nil)
         for part in pending { send(part, to: upstream) }
         upstream.flush()
@@ -550,15 +552,58 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             record.countUp(buffer.readableBytes)
             usage?.requestBody(byteCount: buffer.readableBytes)
             guard let bodyCheck else { return request.writeBody(buffer, to: upstream) }
-            switch bodyCheck.feed(buffer) {
-            case .release(let out): request.writeBody(out, to: upstream)
-            case .refuse(let secret): refuseMidBody(upstream: upstream, secret: secret)
-            }
+            apply(bodyCheck.feed(buffer), upstream: upstream)
         case .end(let trailers):
-            if let bodyCheck { request.writeBody(bodyCheck.finish(), to: upstream) }
-            bodyCheck = nil
+            if let bodyCheck {
+                self.bodyCheck = nil
+                guard apply(bodyCheck.finish(), upstream: upstream) else { return }
+            }
             request.writeEnd(trailers: trailers, to: upstream)
         }
+    }
+
+    /// What the body check said: bytes to send (and alerts to log), or a refusal. False: refused.
+    @discardableResult
+    private func apply(_ step: RequestBodyCheck.Step, upstream: any Channel) -> Bool {
+        switch step {
+        case .release(let out, let alerts):
+            for finding in alerts { logLeak(finding, blocked: false) }
+            request.writeBody(out, to: upstream)
+            return true
+        case .refuse(let secret):
+            refuseMidBody(
+                upstream: upstream, rule: "placeholder",
+                reason:
+                    "the request body to \(record.host) carries the placeholder of \(secret == "a secret" ? secret : "secret " + secret): an attempt to send it where it is not bound"
+            )
+            return false
+        case .leak(let finding):
+            logLeak(finding, blocked: true)
+            refuseMidBody(
+                upstream: upstream, rule: "dlp:" + finding.ruleID,
+                reason: "the request body to \(record.host) carries \(finding.message) (\(finding.match ?? "redacted")); egress.dlp: block")
+            return false
+        }
+    }
+
+    /// The gate's rules over an intercepted request's body (`egress.dlp`), for this request.
+    private func leakCheck(for head: HTTPRequestHead) -> StreamingLeakCheck? {
+        guard case .intercepted = mode, let check = proxy.interception?.leakCheck, check.mode != .off else { return nil }
+        let encoding = StreamingLeakCheck.BodyEncoding(contentEncoding: head.headers["content-encoding"].first) ?? .identity
+        return StreamingLeakCheck(scanner: check.scanner, label: "request body to " + record.host, encoding: encoding)
+    }
+
+    /// A leak-check finding as its own line in the network log (an alert; with `block`, the refusal follows).
+    private func logLeak(_ finding: Finding, blocked: Bool) {
+        let line = FlowRecord(client: record.client, log: proxy.log)
+        line.target(method: "dlp", host: record.host, port: record.port)
+        line.decided(
+            Decision(
+                verdict: blocked ? .deny : .allow, host: record.host, port: record.port, rule: "dlp:" + finding.ruleID,
+                reason:
+                    "ALERT: the request body to \(record.host) carries \(finding.message) (\(finding.match ?? "redacted"))\(blocked ? "; refused (egress.dlp: block)" : "; sent (egress.dlp: alert)")"
+            ))
+        line.finish()
     }
 
     /// The placeholders this request's body must not carry: in plain HTTP every one (values go
@@ -574,17 +619,12 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// A forbidden placeholder in the body: the request is cut off upstream before the bytes that
     /// hold it left (the origin never gets a complete request), and refused.
-    private func refuseMidBody(upstream: any Channel, secret: String) {
+    private func refuseMidBody(upstream: any Channel, rule: String, reason: String) {
         guard let context else { return }
         bodyCheck = nil
         if let relay { upstream.pipeline.syncOperations.removeHandler(relay, promise: nil) }
         upstream.close(promise: nil)
-        let host = record.host
-        refuse(
-            context, host: host, port: record.port, rule: "placeholder",
-            reason:
-                "the request body to \(host) carries the placeholder of \(secret == "a secret" ? secret : "secret " + secret): an attempt to send it where it is not bound"
-        )
+        refuse(context, host: record.host, port: record.port, rule: rule, reason: reason)
     }
 
     // MARK: Called by the relay

@@ -2,6 +2,7 @@ public import CordonCore
 public import CordonPolicy
 import CordonTLS
 public import CordonUsage
+public import CordonScan
 import NIOCore
 import NIOSSL
 import Synchronization
@@ -19,6 +20,9 @@ public final class Interception: Sendable {
     /// Reads LLM token usage from the responses of intercepted requests and enforces the
     /// profile's budgets (`usage:`); nil: not metered.
     public let usage: UsageMeter?
+    /// The outbound leak check over intercepted request bodies (`egress.dlp`): the gate's rules,
+    /// compiled once and shared; nil: off.
+    public let leakCheck: (scanner: SecretScanner, mode: LeakCheckMode)?
     /// Mints the leaf for a host: its chain and key as PEM (cordon's CA, `CordonTLS`).
     public typealias LeafIssuer = @Sendable (String) throws(CordonError) -> (chain: String, key: String)
     private let leaves: LeafIssuer
@@ -29,10 +33,11 @@ public final class Interception: Sendable {
     /// `upstreamCA`: PEM files of extra CAs trusted when verifying the real servers (read now: a
     /// bad file stops the sandbox before it starts).
     public init(
-        secrets: [BoundSecret], inspected: [DomainPattern], aws: AWSSigning? = nil, usage: UsageMeter? = nil, leaves: @escaping LeafIssuer,
-        upstreamCA: [String]
+        secrets: [BoundSecret], inspected: [DomainPattern], aws: AWSSigning? = nil, usage: UsageMeter? = nil,
+        leakCheck: (scanner: SecretScanner, mode: LeakCheckMode)? = nil, leaves: @escaping LeafIssuer, upstreamCA: [String]
     ) throws(CordonError) {
         self.usage = usage
+        self.leakCheck = leakCheck
         self.secrets = secrets
         self.inspected = inspected
         self.aws = aws
@@ -112,13 +117,14 @@ extension Interception {
     /// The interception for `secrets` with cordon's CA (kept in `authorityDirectory`, made on first
     /// use; its key never leaves that 0700 directory), and the bundle the sandbox is to trust.
     public static func withCordonAuthority(
-        secrets: [BoundSecret], inspected: [DomainPattern], aws: AWSSigning? = nil, usage: UsageMeter? = nil, authorityDirectory: String,
-        upstreamCA: [String]
+        secrets: [BoundSecret], inspected: [DomainPattern], aws: AWSSigning? = nil, usage: UsageMeter? = nil,
+        leakCheck: (scanner: SecretScanner, mode: LeakCheckMode)? = nil, authorityDirectory: String, upstreamCA: [String]
     ) throws(CordonError) -> (Interception, TrustBundleText) {
         let authority = try CertificateAuthority.loadOrCreate(in: authorityDirectory)
         let leaves = LeafCertificates(authority: authority)
         let interception = try Interception(
-            secrets: secrets, inspected: inspected, aws: aws, usage: usage, leaves: { host throws(CordonError) in try leaves.issue(for: host).pem() },
+            secrets: secrets, inspected: inspected, aws: aws, usage: usage, leakCheck: leakCheck,
+            leaves: { host throws(CordonError) in try leaves.issue(for: host).pem() },
             upstreamCA: upstreamCA)
         let bundle = String(decoding: try TrustBundle.merged(authority: authority), as: UTF8.self)
         return (interception, TrustBundleText(contents: bundle, hostPath: TrustBundle.hostBundle))

@@ -1,4 +1,5 @@
 import CordonCore
+import CordonScan
 import NIOCore
 
 /// Watches a request body on its way upstream for placeholders that must not leave this way
@@ -8,36 +9,60 @@ import NIOCore
 /// request is cut off upstream and refused, and the placeholder never left.
 final class RequestBodyCheck {
     enum Step {
-        /// Bytes that may go upstream now (possibly none).
-        case release(ByteBuffer)
+        /// Bytes that may go upstream now (possibly none), and leak-check findings to log as alerts.
+        case release(ByteBuffer, alerts: [Finding])
         case refuse(secret: String)
+        /// `egress.dlp: block` and the body carries a secret.
+        case leak(Finding)
     }
 
     private let forbidden: [(placeholder: [UInt8], secret: String)]
     private var held = ByteBuffer()
     /// A placeholder less one byte: no placeholder can hide in what is released.
     private let holdBack = PlaceholderFormat.prefix.utf8.count + PlaceholderFormat.randomLength - 1
+    /// The gate's rules over the body (`egress.dlp`), and whether a finding blocks.
+    private let leakCheck: StreamingLeakCheck?
+    private let blocks: Bool
+    /// Bytes of the body released so far (the leak check counts from the body's start).
+    private var released = 0
 
-    /// nil when nothing is forbidden (no check, no hold-back).
-    init?(forbidden: [(placeholder: String, secret: String)]) {
-        guard !forbidden.isEmpty else { return nil }
+    /// nil when there is nothing to check (no hold-back).
+    init?(forbidden: [(placeholder: String, secret: String)], leakCheck: StreamingLeakCheck? = nil, blocks: Bool = false) {
+        guard !forbidden.isEmpty || leakCheck != nil else { return nil }
         self.forbidden = forbidden.map { (Array($0.placeholder.lowercased().utf8), $0.secret) }
+        self.leakCheck = leakCheck
+        self.blocks = blocks
     }
 
     func feed(_ buffer: ByteBuffer) -> Step {
+        var alerts: [Finding] = []
+        var limit = Int.max
+        if let leakCheck {
+            let (findings, releasable) = buffer.withUnsafeReadableBytes { leakCheck.feed($0) }
+            if blocks, let first = findings.first { return .leak(first) }
+            alerts = findings
+            limit = releasable - released
+        }
         var buffer = buffer
         held.writeBuffer(&buffer)
-        if let secret = finding() { return .refuse(secret: secret) }
-        let releasable = held.readableBytes - holdBack
-        guard releasable > 0, let out = held.readSlice(length: releasable) else { return .release(ByteBuffer()) }
+        if !forbidden.isEmpty, let secret = finding() { return .refuse(secret: secret) }
+        let releasable = min(forbidden.isEmpty ? held.readableBytes : held.readableBytes - holdBack, limit)
+        guard releasable > 0, let out = held.readSlice(length: releasable) else { return .release(ByteBuffer(), alerts: alerts) }
         held.discardReadBytes()
-        return .release(out)
+        released += releasable
+        return .release(out, alerts: alerts)
     }
 
-    /// The body's end: what was held goes too.
-    func finish() -> ByteBuffer {
+    /// The body's end: what was held goes too (unless the leak check's last look blocks it).
+    func finish() -> Step {
+        if let leakCheck {
+            let findings = leakCheck.finish()
+            if blocks, let first = findings.first { return .leak(first) }
+            defer { held.clear() }
+            return .release(held, alerts: findings)
+        }
         defer { held.clear() }
-        return held
+        return .release(held, alerts: [])
     }
 
     /// The secret whose forbidden placeholder is in the held bytes (any letter case).

@@ -1,5 +1,7 @@
 import CordonConfig
 import CordonCore
+import CordonGate
+import CordonScan
 import CordonNet
 import CordonPolicy
 import CordonSecrets
@@ -31,9 +33,21 @@ struct SecretInterception {
             usage: UsageMeter(
                 sandbox: sandbox, profile: profile.name, catalogue: profile.usage.catalogue, budgets: profile.usage.budgets,
                 ledger: UsageLedger(paths: paths), notice: notice),
+            leakCheck: try leakCheck(profile: profile, paths: paths),
             authorityDirectory: authorityDirectory(paths),
             upstreamCA: profile.egress.upstreamCA)
         return SecretInterception(interception: interception, trustBundle: .init(hostPath: bundle.hostPath, contents: bundle.contents))
+    }
+
+    /// `egress.dlp`: the sync gate's rules (the profile's gitleaks config when it names one),
+    /// compiled once (cached between runs) and shared by every intercepted request; nil: off.
+    private static func leakCheck(profile: Profile, paths: CordonPaths) throws(CordonError) -> (scanner: SecretScanner, mode: LeakCheckMode)? {
+        guard profile.egress.dlp != .off else { return nil }
+        let sync = profile.sync
+        let policy = GatePolicy(
+            syncAllow: sync.allow, deny: sync.deny, blockedExtensions: sync.blockedExtensions, maxFileSize: sync.maxFileSize,
+            maxTotalSize: sync.maxTotalSize, gitleaksConfig: sync.gitleaksConfig)
+        return (try SyncGate(policy: policy, scannerCache: paths.scannerCache).scanner, profile.egress.dlp)
     }
 
     /// The AWS credentials bound with `inject: sigv4` (a bad set stops the start, naming it).

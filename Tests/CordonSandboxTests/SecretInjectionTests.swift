@@ -522,4 +522,48 @@ struct SecretInjectionTests {
         #expect(Self.line(r.stdout, "statuses") == Array(repeating: "200", count: 8).joined(separator: " "), "\(r)")
         #expect(server.received().count == 8)
     }
+
+    /// The outbound leak check: a body to a bound LLM domain that carries a cloud key is logged as
+    /// an alert (default `alert`: it goes), and under `egress.dlp: block` refused before it leaves.
+    @Test func aSecretInAnInterceptedBodyIsAlertedOrBlocked() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let tls = h.root + "/tls"
+        try FileManager.default.createDirectory(atPath: tls, withIntermediateDirectories: true)
+        let server = try await Self.startServer(in: tls)
+        defer { server.stop() }
+        let port = server.port
+        #expect(try await h.cordon(["secrets", "set", "LLMKEY", "--stdin"], stdin: Self.value).status == 0)
+        let leaked = "AKIA" + "Z7QX4MBN2VKR9TWL"
+        try h.write("body.txt", "please debug: aws_access_key_id = " + leaked + "\n")
+        for mode in ["alert", "block"] {
+            try h.write(
+                "profile.yaml",
+                """
+                name: dlp
+                network: proxy
+                egress:
+                  domains: ["llm.test:\(port)"]
+                  allow_private: ["127.0.0.0/8"]
+                  resolve: {llm.test: 127.0.0.1}
+                  upstream_ca: [\(tls)/ca.pem]
+                  dlp: \(mode)
+                secrets:
+                  - {name: LLMKEY, env: LLM_API_KEY, domains: [llm.test]}
+                """, in: h.root)
+            let r = try await h.cordon([
+                "run", "--name", "dlp-" + mode, "--workspace", h.workspace, "--profile", h.root + "/profile.yaml", "--", "/bin/sh", "-c",
+                "curl -sS -o /dev/null -w 'status %{http_code}\\n' -H \"Authorization: Bearer $LLM_API_KEY\" --data-binary @/workspace/body.txt https://llm.test:\(port)/v1/\(mode)",
+            ])
+            let log = try String(contentsOfFile: h.state + "/cordon/sandboxes/dlp-\(mode)/network.jsonl", encoding: .utf8)
+            let alerts = log.split(separator: "\n").filter { $0.contains("\"rule\":\"dlp:") }
+            #expect(!alerts.isEmpty && alerts.allSatisfy { $0.contains("llm.test") && !$0.contains(leaked) }, "\(log)")
+            let arrived = server.received().contains { ($0["path"] as? String) == "/v1/" + mode }
+            if mode == "alert" {
+                #expect(Self.line(r.stdout, "status") == "200" && arrived, "\(r)")
+            } else {
+                #expect(Self.line(r.stdout, "status") == "403" && !arrived, "\(r)")
+            }
+        }
+    }
 }
