@@ -166,11 +166,7 @@ final class TunnelGate: ChannelInboundHandler, RemovableChannelHandler {
 
     /// A host bound to a secret (or inspected): the TLS ends here and each request is read.
     private func intercept(context: ChannelHandlerContext, interception: Interception) {
-        guard !finished, let armed else { return }
-        finished = true
-        cancelTimers()
-        let pending = buffered
-        buffered = []
+        guard let (armed, pending) = handOff() else { return }
         do {
             try Interception.takeOver(
                 from: context, proxy: proxy, interception: interception, record: FlowRecord(client: record.client, log: proxy.log), host: expected,
@@ -182,12 +178,18 @@ final class TunnelGate: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    private func pass(context: ChannelHandlerContext) {
-        guard !finished, let armed else { return }
+    /// Ends the gate's judging once: the armed upstream and the bytes held so far, which the next
+    /// handler gets; nil when it has ended already.
+    private func handOff() -> (Armed, [ByteBuffer])? {
+        guard !finished, let armed else { return nil }
         finished = true
         cancelTimers()
-        let pending = buffered
-        buffered = []
+        defer { buffered = [] }
+        return (armed, buffered)
+    }
+
+    private func pass(context: ChannelHandlerContext) {
+        guard let (armed, pending) = handOff() else { return }
         do {
             try glue(client: context.channel, upstream: armed.upstream, record: record, initialBytes: [], relay: proxy.tunnelRelay)
         } catch {

@@ -124,6 +124,21 @@ struct SecretInjectionTests {
         }
     }
 
+    /// The stand-in server in a fresh directory under the harness's root, and that directory.
+    static func serve(_ h: SandboxHarness) async throws -> (Server, String) {
+        let tls = h.root + "/tls"
+        try FileManager.default.createDirectory(atPath: tls, withIntermediateDirectories: true)
+        return (try await startServer(in: tls), tls)
+    }
+
+    /// Stores each (name, value) in the harness's keystore.
+    static func store(_ h: SandboxHarness, _ entries: [(String, String)]) async throws {
+        for (name, value) in entries {
+            let set = try await h.cordon(["secrets", "set", name, "--stdin"], stdin: value)
+            try #require(set.status == 0, "\(set)")
+        }
+    }
+
     static func profile(port: Int, upstreamCA: String?) -> String {
         """
         name: inject
@@ -192,14 +207,9 @@ struct SecretInjectionTests {
     @Test func theServerGetsTheValueTheSandboxOnlyThePlaceholder() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
-        let tls = h.root + "/tls"
-        try FileManager.default.createDirectory(atPath: tls, withIntermediateDirectories: true)
-        let server = try await Self.startServer(in: tls)
+        let (server, tls) = try await Self.serve(h)
         defer { server.stop() }
-        for (name, value) in [("LLMKEY", Self.value), ("GKEY", Self.queryValue), ("OTHERKEY", "ot-" + Self.value)] {
-            let set = try await h.cordon(["secrets", "set", name, "--stdin"], stdin: value)
-            try #require(set.status == 0, "\(set)")
-        }
+        try await Self.store(h, [("LLMKEY", Self.value), ("GKEY", Self.queryValue), ("OTHERKEY", "ot-" + Self.value)])
         try h.write("profile.yaml", Self.profile(port: server.port, upstreamCA: tls + "/ca.pem"), in: h.root)
         try h.write("client.py", Self.client(port: server.port, caKey: h.state + "/cordon/ca/ca-key.pem"))
         let r = try await h.cordon([
@@ -255,14 +265,9 @@ struct SecretInjectionTests {
     @Test func anUntrustedServerNeverGetsTheValue() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
-        let tls = h.root + "/tls"
-        try FileManager.default.createDirectory(atPath: tls, withIntermediateDirectories: true)
-        let server = try await Self.startServer(in: tls)
+        let (server, _) = try await Self.serve(h)
         defer { server.stop() }
-        for (name, value) in [("LLMKEY", Self.value), ("GKEY", Self.queryValue), ("OTHERKEY", "ot-" + Self.value)] {
-            let set = try await h.cordon(["secrets", "set", name, "--stdin"], stdin: value)
-            try #require(set.status == 0, "\(set)")
-        }
+        try await Self.store(h, [("LLMKEY", Self.value), ("GKEY", Self.queryValue), ("OTHERKEY", "ot-" + Self.value)])
         try h.write("profile.yaml", Self.profile(port: server.port, upstreamCA: nil), in: h.root)
         try h.write("client.py", Self.client(port: server.port))
         let r = try await h.cordon([
@@ -278,9 +283,7 @@ struct SecretInjectionTests {
     @Test func aPassphraseKeystoreIsUnlockedAtTheStart() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
-        let tls = h.root + "/tls"
-        try FileManager.default.createDirectory(atPath: tls, withIntermediateDirectories: true)
-        let server = try await Self.startServer(in: tls)
+        let (server, tls) = try await Self.serve(h)
         defer { server.stop() }
         try h.write("right", "correct horse battery staple\n", in: h.root)
         try h.write("wrong", "correct horse battery stapler\n", in: h.root)
@@ -311,9 +314,7 @@ struct SecretInjectionTests {
     @Test func anInspectedDomainRefusesFrontingInsideTLS() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
-        let tls = h.root + "/tls"
-        try FileManager.default.createDirectory(atPath: tls, withIntermediateDirectories: true)
-        let server = try await Self.startServer(in: tls)
+        let (server, tls) = try await Self.serve(h)
         defer { server.stop() }
         let port = server.port
         try h.write(
@@ -351,17 +352,12 @@ struct SecretInjectionTests {
     func aSigV4RequestIsSignedAgainWithTheRealCredentials() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
-        let tls = h.root + "/tls"
-        try FileManager.default.createDirectory(atPath: tls, withIntermediateDirectories: true)
-        let server = try await Self.startServer(in: tls)
+        let (server, tls) = try await Self.serve(h)
         defer { server.stop() }
         let port = server.port
         let realKey = "AKIA" + "IOSFODNN7REALKEY"
         let realSecret = "wJalrXUtnFEMI/" + "K7MDENG/bPxRfiCYREALSECRET"
-        for (name, value) in [("AWSID", realKey), ("AWSSECRET", realSecret)] {
-            let set = try await h.cordon(["secrets", "set", name, "--stdin"], stdin: value)
-            try #require(set.status == 0, "\(set)")
-        }
+        try await Self.store(h, [("AWSID", realKey), ("AWSSECRET", realSecret)])
         try h.write(
             "profile.yaml",
             """
@@ -420,12 +416,10 @@ struct SecretInjectionTests {
     @Test func usageIsMeteredAndTheBudgetBlocks() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
-        let tls = h.root + "/tls"
-        try FileManager.default.createDirectory(atPath: tls, withIntermediateDirectories: true)
-        let server = try await Self.startServer(in: tls)
+        let (server, tls) = try await Self.serve(h)
         defer { server.stop() }
         let port = server.port
-        #expect(try await h.cordon(["secrets", "set", "LLMKEY", "--stdin"], stdin: Self.value).status == 0)
+        try await Self.store(h, [("LLMKEY", Self.value)])
         try h.write(
             "profile.yaml",
             """
@@ -493,14 +487,9 @@ struct SecretInjectionTests {
     @Test func anOriginThatClosesEachTimeStillServesAKeptAliveClient() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
-        let tls = h.root + "/tls"
-        try FileManager.default.createDirectory(atPath: tls, withIntermediateDirectories: true)
-        let server = try await Self.startServer(in: tls)
+        let (server, tls) = try await Self.serve(h)
         defer { server.stop() }
-        for (name, value) in [("LLMKEY", Self.value), ("GKEY", Self.queryValue), ("OTHERKEY", "ot-" + Self.value)] {
-            let set = try await h.cordon(["secrets", "set", name, "--stdin"], stdin: value)
-            try #require(set.status == 0, "\(set)")
-        }
+        try await Self.store(h, [("LLMKEY", Self.value), ("GKEY", Self.queryValue), ("OTHERKEY", "ot-" + Self.value)])
         try h.write("profile.yaml", Self.profile(port: server.port, upstreamCA: tls + "/ca.pem"), in: h.root)
         let client = #"""
             import http.client, os, ssl
@@ -528,12 +517,10 @@ struct SecretInjectionTests {
     @Test func aSecretInAnInterceptedBodyIsAlertedOrBlocked() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
-        let tls = h.root + "/tls"
-        try FileManager.default.createDirectory(atPath: tls, withIntermediateDirectories: true)
-        let server = try await Self.startServer(in: tls)
+        let (server, tls) = try await Self.serve(h)
         defer { server.stop() }
         let port = server.port
-        #expect(try await h.cordon(["secrets", "set", "LLMKEY", "--stdin"], stdin: Self.value).status == 0)
+        try await Self.store(h, [("LLMKEY", Self.value)])
         let leaked = "AKIA" + "Z7QX4MBN2VKR9TWL"
         try h.write("body.txt", "please debug: aws_access_key_id = " + leaked + "\n")
         for mode in ["alert", "block"] {
