@@ -66,7 +66,7 @@ extension AgentSupervisor {
                 kill(-pid, signal)
                 kill(pid, signal)
             }
-        case .exec(let id, let argv, let extra, let directory, let terminal):
+        case .exec(let id, let argv, let extra, let directory, let terminal, let windowSize):
             guard received.descriptors.count == 3, let name = argv.first, !name.isEmpty else {
                 Self.reply(.failed(id: id, status: 125, message: "a malformed exec request"), over: channel)
                 return
@@ -88,6 +88,9 @@ extension AgentSupervisor {
                 do throws(CordonError) { pty = try Terminal.openPty(windowSizeFrom: -1) } catch {
                     Self.reply(.failed(id: id, status: 125, message: "cannot open a pty in the sandbox: \(error)"), over: channel)
                     return
+                }
+                if let master = pty?.master, windowSize != 0 {
+                    try? Terminal.setWindowSize(master, Terminal.WindowSize(packed: windowSize))
                 }
             }
             let stdio: [Int32] = (0..<3).map { stream in

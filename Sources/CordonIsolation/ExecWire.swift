@@ -11,8 +11,9 @@ public enum ExecWire {
         /// message; `environment` (`KEY=VALUE`) is added to the plan's, replacing the same keys;
         /// `directory` empty: the plan's working directory. `terminal`: which of the command's
         /// 0, 1, 2 (bits 0, 1, 2) are a pty init opens (its controlling terminal; the descriptor
-        /// sent for such a stream is not used).
-        case exec(id: UInt32, argv: [String], environment: [String], directory: String, terminal: UInt8)
+        /// sent for such a stream is not used). `windowSize`: that pty's size before the command
+        /// starts, rows << 16 | columns (0: unknown), so its first look at its size is right.
+        case exec(id: UInt32, argv: [String], environment: [String], directory: String, terminal: UInt8, windowSize: UInt32 = 0)
         /// Send `signal` to the process group of request `id`.
         case signal(id: UInt32, signal: Int32)
         /// (client → supervisor only) stop the sandbox: init ends everything and exits.
@@ -37,13 +38,14 @@ public enum ExecWire {
     public static func encode(_ request: Request) -> [UInt8] {
         var w = WireWriter()
         switch request {
-        case .exec(let id, let argv, let environment, let directory, let terminal):
+        case .exec(let id, let argv, let environment, let directory, let terminal, let windowSize):
             w.u8(1)
             w.u32(id)
             w.strings(argv)
             w.strings(environment)
             w.string(directory)
             w.u8(terminal)
+            w.u32(windowSize)
         case .signal(let id, let signal):
             w.u8(2)
             w.u32(id)
@@ -66,7 +68,9 @@ public enum ExecWire {
                 let directory = try r.string()
                 let terminal = try r.u8()
                 guard terminal < 8 else { throw SandboxPlan.WireError(message: "invalid terminal streams \(terminal)") }
-                request = .exec(id: id, argv: argv, environment: environment, directory: directory, terminal: terminal)
+                // A request from a cordon before the window size was sent ends here.
+                let windowSize = r.at == bytes.count ? 0 : try r.u32()
+                request = .exec(id: id, argv: argv, environment: environment, directory: directory, terminal: terminal, windowSize: windowSize)
             case 2: request = .signal(id: try r.u32(), signal: Int32(bitPattern: try r.u32()))
             case 3: request = .stop
             case let tag: throw SandboxPlan.WireError(message: "unknown exec request \(tag)")

@@ -56,6 +56,19 @@ public enum Terminal {
     public struct WindowSize: Sendable, Equatable {
         public var rows: UInt16
         public var columns: UInt16
+
+        /// Packed as the exec request carries it: rows << 16 | columns.
+        public init(packed: UInt32) {
+            rows = UInt16(packed >> 16)
+            columns = UInt16(packed & 0xFFFF)
+        }
+
+        public init(rows: UInt16, columns: UInt16) {
+            self.rows = rows
+            self.columns = columns
+        }
+
+        public var packed: UInt32 { UInt32(rows) << 16 | UInt32(columns) }
     }
 
     /// The window size of terminal `fd`.

@@ -56,8 +56,11 @@ public enum ExecClient {
         let mask = streams.enumerated().reduce(UInt8(0)) { $0 | ($1.element ? 1 << UInt8($1.offset) : 0) }
         let null = terminal ? open("/dev/null", O_RDWR | O_CLOEXEC) : -1
         defer { if null >= 0 { close(null) } }
+        // The pty is made the size of the user's terminal before the command starts.
+        let size = (Int32(0)..<3).first { hostTerminal.streams[Int($0)] }.flatMap { try? Terminal.windowSize(of: $0) }
         let message = ExecWire.Request.exec(
-            id: 0, argv: request.argv, environment: request.environment, directory: request.directory ?? "", terminal: mask)
+            id: 0, argv: request.argv, environment: request.environment, directory: request.directory ?? "", terminal: mask,
+            windowSize: size?.packed ?? 0)
         let stdio = (Int32(0)..<3).map { streams[Int($0)] ? null : $0 }
         do throws(CordonError) {
             try DescriptorPassing.send(stdio, message: ExecWire.frame(ExecWire.encode(message)), over: socket)

@@ -110,10 +110,11 @@ final class ExecService: Sendable {
             }
             if fds[1].revents != 0, let fd = DescriptorPassing.acceptOwnUser(listener, receiveTimeout: 5) {
                 switch readRequest(fd) {
-                case .exec(_, let argv, let environment, let directory, let terminal, let stdio):
+                case .exec(_, let argv, let environment, let directory, let terminal, let windowSize, let stdio):
                     let id = nextID
                     nextID &+= 1
-                    let request = ExecWire.Request.exec(id: id, argv: argv, environment: environment, directory: directory, terminal: terminal)
+                    let request = ExecWire.Request.exec(
+                        id: id, argv: argv, environment: environment, directory: directory, terminal: terminal, windowSize: windowSize)
                     do throws(CordonError) {
                         try DescriptorPassing.send(stdio, message: ExecWire.encode(request), over: channel)
                         clients[fd] = Client(id: id, argv: argv, audited: audit?.execStarted(argv: argv, via: "exec"))
@@ -135,7 +136,7 @@ final class ExecService: Sendable {
     }
 
     private enum Incoming {
-        case exec(id: UInt32, argv: [String], environment: [String], directory: String, terminal: UInt8, stdio: [Int32])
+        case exec(id: UInt32, argv: [String], environment: [String], directory: String, terminal: UInt8, windowSize: UInt32, stdio: [Int32])
         case stop
         case invalid(String)
     }
@@ -163,11 +164,12 @@ final class ExecService: Sendable {
         let request: ExecWire.Request
         do throws(ExecWire.DecodeError) { request = try ExecWire.decodeRequest(Array(bytes.dropFirst(4))) } catch { return fail(error.description) }
         switch request {
-        case .exec(let id, let argv, let environment, let directory, let terminal):
+        case .exec(let id, let argv, let environment, let directory, let terminal, let windowSize):
             guard first.descriptors.count == 3 else { return fail("an exec request without its three stdio descriptors") }
             guard !argv.isEmpty else { return fail("an exec request without a command") }
             guard directory.isEmpty || directory.hasPrefix("/") else { return fail("the working directory must be absolute: \(directory)") }
-            return .exec(id: id, argv: argv, environment: environment, directory: directory, terminal: terminal, stdio: first.descriptors)
+            return .exec(
+                id: id, argv: argv, environment: environment, directory: directory, terminal: terminal, windowSize: windowSize, stdio: first.descriptors)
         case .stop:
             first.descriptors.forEach { close($0) }
             return .stop

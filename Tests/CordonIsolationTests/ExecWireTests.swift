@@ -5,7 +5,7 @@ import Testing
 struct ExecWireTests {
     @Test func requestsAndRepliesRoundTrip() throws {
         let requests: [ExecWire.Request] = [
-            .exec(id: 7, argv: ["sh", "-c", "echo é"], environment: ["A=1", "B="], directory: "/tmp", terminal: 5),
+            .exec(id: 7, argv: ["sh", "-c", "echo é"], environment: ["A=1", "B="], directory: "/tmp", terminal: 5, windowSize: 24 << 16 | 80),
             .exec(id: 0, argv: ["true"], environment: [], directory: "", terminal: 0),
             .signal(id: 3, signal: 9),
             .stop,
@@ -25,8 +25,15 @@ struct ExecWireTests {
         }
         #expect(throws: ExecWire.DecodeError.self) { try ExecWire.decodeReply([4]) }
         var badTerminal = good
-        badTerminal[badTerminal.count - 1] = 9
+        badTerminal[badTerminal.count - 5] = 9  // the terminal byte, before the window size
         #expect(throws: ExecWire.DecodeError.self) { try ExecWire.decodeRequest(badTerminal) }
+    }
+
+    /// A request from a cordon that sent no window size (a sandbox upgraded while up) still runs.
+    @Test func aRequestWithoutTheWindowSizeStillDecodes() throws {
+        let full = ExecWire.encode(.exec(id: 1, argv: ["ls"], environment: [], directory: "", terminal: 1, windowSize: 5 << 16 | 7))
+        #expect(try ExecWire.decodeRequest(full) == .exec(id: 1, argv: ["ls"], environment: [], directory: "", terminal: 1, windowSize: 5 << 16 | 7))
+        #expect(try ExecWire.decodeRequest(Array(full.dropLast(4))) == .exec(id: 1, argv: ["ls"], environment: [], directory: "", terminal: 1))
     }
 
     @Test func framesCarryTheirLength() {
