@@ -607,6 +607,16 @@ struct LazyNetworkStartTests {
             "run", "--profile", h.root + "/profile.yaml", "--workspace", h.workspace, "--name", "idle", "--", "/bin/sh", "-c",
             "touch /workspace/started; read a < /signals/go; getent hosts example.com; echo dns=$?",
         ])
+        // However the test ends, the command is let go: a failed expectation below would otherwise
+        // leave `run` waiting on the FIFO until its time limit. (Declared after `run`, this runs
+        // before `run` is awaited at the scope's end.)
+        defer {
+            let fd = open(signals + "/go", O_WRONLY | O_NONBLOCK)
+            if fd >= 0 {
+                _ = write(fd, "\n", 1)
+                close(fd)
+            }
+        }
         var threads: [String]?
         // Up to 30 s: a loaded machine (CI, parallel builds) can take seconds to start a sandbox.
         for _ in 0..<600 {
