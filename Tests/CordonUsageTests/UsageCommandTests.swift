@@ -16,8 +16,9 @@ struct UsageCommandTests {
         return url.appendingPathComponent("cordon").path
     }
 
-    static func run(_ arguments: [String], state: String) throws -> ProcessResult {
-        try ProcessRunner.runBlocking(
+    /// On a thread of its own (`ProcessRunner.run`): a wait must not hold a cooperative-pool thread.
+    static func run(_ arguments: [String], state: String) async throws -> ProcessResult {
+        try await ProcessRunner.run(
             [cordon] + arguments, environment: ["HOME": state, "XDG_STATE_HOME": state, "XDG_CONFIG_HOME": state + "/config", "PATH": "/usr/bin:/bin"],
             timeout: .seconds(60))
     }
@@ -42,10 +43,10 @@ struct UsageCommandTests {
         two.lines.write(lines: "{\"time\":\"2026-")  // torn
     }
 
-    @Test func jsonRowsCountTodayTheMonthAndTheTotal() throws {
+    @Test func jsonRowsCountTodayTheMonthAndTheTotal() async throws {
         let tree = try TempTree()
         try Self.writeLedger(tree.root)
-        let result = try Self.run(["usage", "--json"], state: tree.root)
+        let result = try await Self.run(["usage", "--json"], state: tree.root)
         #expect(result.status == 0, "\(result.stderr)")
         let json = try JSONValue.parse(Array(result.stdout.utf8))
         #expect(json["version"] == .int(1))
@@ -64,7 +65,7 @@ struct UsageCommandTests {
         #expect(one["total"]?["input_tokens"] == .int(6006))
         #expect(rows[1]["model"] == .string("evil\u{1b}]52;c;aGk=\u{07}"))
 
-        let since = try Self.run(["usage", "one", "--json", "--since", "1d"], state: tree.root)
+        let since = try await Self.run(["usage", "one", "--json", "--since", "1d"], state: tree.root)
         let recent = try JSONValue.parse(Array(since.stdout.utf8))
         guard case .array(let onlyOne)? = recent["rows"] else { return }
         #expect(onlyOne.count == 1)
@@ -72,25 +73,25 @@ struct UsageCommandTests {
         #expect(recent["since"] != .null)
     }
 
-    @Test func textMarksEstimatesAndEscapesWhatTheProviderNamed() throws {
+    @Test func textMarksEstimatesAndEscapesWhatTheProviderNamed() async throws {
         let tree = try TempTree()
         try Self.writeLedger(tree.root)
-        let result = try Self.run(["usage"], state: tree.root)
+        let result = try await Self.run(["usage"], state: tree.root)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("~1,240"), "\(result.stdout)")
         #expect(result.stdout.contains("~6,240"))
         #expect(result.stdout.contains("includes estimated tokens"))
         #expect(!result.stdout.unicodeScalars.contains("\u{1b}") && !result.stdout.unicodeScalars.contains("\u{07}"), "\(result.stdout)")
-        let since = try Self.run(["usage", "--since", "2020-01-02"], state: tree.root)
+        let since = try await Self.run(["usage", "--since", "2020-01-02"], state: tree.root)
         #expect(!since.stdout.contains("6,240") && since.stdout.contains("1,240"), "\(since.stdout)")
-        let none = try Self.run(["usage", "three"], state: tree.root)
+        let none = try await Self.run(["usage", "three"], state: tree.root)
         #expect(none.status == 0 && none.stdout.contains("three: no LLM usage recorded"), "\(none.stdout)")
     }
 
     @Test(arguments: [["usage", "--since", "yesterday"], ["usage", "../x"], ["usage", "--since", "2026-13-01"]])
-    func badArgumentsAreRefused(arguments: [String]) throws {
+    func badArgumentsAreRefused(arguments: [String]) async throws {
         let tree = try TempTree()
-        let result = try Self.run(arguments, state: tree.root)
+        let result = try await Self.run(arguments, state: tree.root)
         #expect(result.status != 0)
         #expect(!result.stderr.isEmpty)
     }
