@@ -556,4 +556,29 @@ struct SecretInjectionTests {
             }
         }
     }
+
+    /// Node's own https client, which ignores proxy variables: its connection is captured on its
+    /// way out (nftables), the ClientHello names llm.test, and the value goes in there too.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/node"), "node is not installed"))
+    func aCapturedNodeClientGetsTheValueInjected() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let (server, tls) = try await Self.serve(h)
+        defer { server.stop() }
+        try await Self.store(h, [("LLMKEY", Self.value), ("GKEY", Self.queryValue), ("OTHERKEY", "ot-" + Self.value)])
+        try h.write("profile.yaml", Self.profile(port: server.port, upstreamCA: tls + "/ca.pem"), in: h.root)
+        let client = """
+            const https = require("https");
+            https.get({host: "llm.test", port: \(server.port), path: "/v1/node", headers: {Authorization: "Bearer " + process.env.LLM_API_KEY}}, (r) => {
+              r.resume(); r.on("end", () => console.log("node " + r.statusCode));
+            }).on("error", (e) => console.log("node error " + e.message));
+            """
+        try h.write("client.js", client)
+        let r = try await h.cordon([
+            "run", "--name", "node", "--workspace", h.workspace, "--profile", h.root + "/profile.yaml", "--", "/usr/bin/node", "/workspace/client.js",
+        ])
+        #expect(Self.line(r.stdout, "node") == "200", "\(r)")
+        #expect(server.received().first?["authorization"] as? String == "Bearer " + Self.value, "\(server.received())")
+        #expect(!r.stdout.contains(Self.value))
+    }
 }
