@@ -367,6 +367,12 @@ public final class EgressProxy: Sendable {
             + "Connection: close\r\n\r\n" + body
     }
 
+    /// A complete JSON answer that ends the connection (a usage budget's 429).
+    static func jsonResponse(_ status: HTTPResponseStatus, _ body: String) -> String {
+        "HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\nContent-Type: application/json\r\n"
+            + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
+    }
+
     static func plainResponse(_ status: HTTPResponseStatus, _ message: String) -> String {
         let body = "cordon: \(message)\n"
         return "HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\nContent-Type: text/plain; charset=utf-8\r\n"

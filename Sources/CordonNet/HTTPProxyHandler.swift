@@ -69,12 +69,12 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var context: ChannelHandlerContext?
     /// Runs while the connection waits for a request head.
     private var headDeadline: Scheduled<Void>?
-    /// In a tunnel: the upstream dialled (and admitted) for the CONNECT or SOCKS request; the
-    /// first request goes on it, later ones are admitted and dialled on their own.
-    private var predialled: (decision: Decision, channel: any Channel)?
-    /// Intercepted connections: the upstream of the last complete response, for the next request
-    /// (admitted again, and used only while it is open); and the decision that upstream was dialled under.
-    private var kept: (decision: Decision, channel: any Channel)?
+    /// An open upstream for the next request: in a tunnel, the one dialled (and admitted) for the
+    /// CONNECT or SOCKS request, for the first request; on an intercepted connection, the one of
+    /// the last complete response (`readmit`: the request is admitted again, and it is used only
+    /// while open). Without one a request is admitted and dialled on its own.
+    private var predialled: (decision: Decision, channel: any Channel, readmit: Bool)?
+    /// The decision the request in flight's upstream was dialled under (kept with that upstream).
     private var lastDecision: Decision?
     /// Watches the body of the request in flight for placeholders that must not leave (nil: none to watch).
     private var bodyCheck: RequestBodyCheck?
@@ -83,11 +83,11 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var usage: UsageExchange?
 
     init(proxy: EgressProxy, record: FlowRecord, mode: Mode = .listener, predialled: (decision: Decision, channel: any Channel)? = nil) {
+        self.predialled = predialled.map { ($0.decision, $0.channel, false) }
         self.proxy = proxy
         self.record = record
         self.firstRecord = record
         self.mode = mode
-        self.predialled = predialled
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -398,10 +398,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     case .notMetered: break
                     case .blocked(let body, let reason):
                         record.decided(Decision(verdict: .deny, host: host.description, port: port, rule: "budget", reason: reason))
-                        return finish(
-                            context: context,
-                            "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n"
-                                + body)
+                        return finish(context: context, EgressProxy.jsonResponse(.tooManyRequests, body))
                     case .metered(let exchange):
                         // The usage is read from the response: it must come uncompressed.
                         outgoing.headers.replaceOrAdd(name: "Accept-Encoding", value: "identity")
@@ -445,27 +442,22 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         // A secret's placeholder in a plain request (its target or a header) is on its way out:
         // the proxy swaps values only into requests it terminates for the bound domains.
         if proxy.policy.carriesPlaceholder(head.uri) || head.headers.contains(where: { proxy.policy.carriesPlaceholder($0.value) }) {
-            if let (_, channel) = predialled { channel.close(promise: nil) }
-            predialled = nil
+            dropPredialled()
             return refuse(
                 context, host: host, port: port, rule: "placeholder",
                 reason: "the request carries a secret's placeholder: an attempt to send it out (it goes only to its secret's bound domains)")
         }
         state = .forwarding(pending: pending)
-        if let (_, channel) = kept {
-            kept = nil
-            // Each request is admitted on its own (rate limits, an approval withdrawn); a kept
-            // upstream the origin closed meanwhile is dropped and a fresh one dialled.
-            if channel.isActive, let decision = proxy.admitNow(host: host, port: port), decision.isAllowed {
+        if let (dialled, channel, readmit) = predialled {
+            predialled = nil
+            // A kept upstream: the request is admitted on its own (rate limits, an approval
+            // withdrawn), and one the origin closed meanwhile is dropped for a fresh one.
+            let decision = readmit ? (channel.isActive ? proxy.admitNow(host: host, port: port) : nil) : dialled
+            if let decision, decision.isAllowed {
                 let address = channel.remoteAddress?.ipAddress.flatMap { IPAddress($0) } ?? .v4(0)
                 return sendUpstream(.connected(decision, channel, address), head: head, port: port, upgrade: upgrade)
             }
             channel.close(promise: nil)
-        }
-        if let (decision, channel) = predialled {
-            predialled = nil
-            let address = channel.remoteAddress?.ipAddress.flatMap { IPAddress($0) } ?? .v4(0)
-            return sendUpstream(.connected(decision, channel, address), head: head, port: port, upgrade: upgrade)
         }
         proxy.open(host: host, port: port, fixedAddress: fixedAddress, on: context.eventLoop) { [self] opened in
             sendUpstream(opened, head: head, port: port, upgrade: upgrade)
@@ -573,9 +565,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .refuse(let secret):
             refuseMidBody(
                 upstream: upstream, rule: "placeholder",
-                reason:
-                    "the request body to \(record.host) carries the placeholder of \(secret == "a secret" ? secret : "secret " + secret): an attempt to send it where it is not bound"
-            )
+                reason: "the request body to \(record.host) carries the placeholder of \(secret): an attempt to send it where it is not bound")
             return false
         case .leak(let finding):
             logLeak(finding, blocked: true)
@@ -611,8 +601,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// secrets bound elsewhere.
     private func forbiddenPlaceholders() -> [(placeholder: String, secret: String)] {
         if let secrets = proxy.interception?.secrets {
-            if case .intercepted(let host, _) = mode { return secrets.filter { !$0.isBound(to: host) }.map { ($0.placeholder, $0.name) } }
-            return secrets.map { ($0.placeholder, $0.name) }
+            let forbidden = secrets.filter { if case .intercepted(let host, _) = mode { !$0.isBound(to: host) } else { true } }
+            return forbidden.map { ($0.placeholder, "secret " + $0.name) }
         }
         return proxy.policy.placeholders.map { ($0, "a secret") }
     }
@@ -640,7 +630,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         record.finish()
         // An intercepted connection's upstream (TLS to the same server) carries the next request.
-        if let upstream, let decision = lastDecision { kept = (decision, upstream) }
+        if let upstream, let decision = lastDecision { predialled = (decision, upstream, true) }
         guard responseAllows, reusable, requestEnded else { return closeAfterAnswer(context: context) }
         context.flush()
         record = FlowRecord(client: record.client, log: proxy.log)
@@ -716,10 +706,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        predialled?.channel.close(promise: nil)
-        predialled = nil
-        kept?.channel.close(promise: nil)
-        kept = nil
+        dropPredialled()
         switch state {
         case .connecting(_, _, let upstream?): upstream.0.close(promise: nil)
         case .streaming(let upstream): upstream.close(promise: nil)
@@ -762,6 +749,11 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         return false
     }
 
+    private func dropPredialled() {
+        predialled?.channel.close(promise: nil)
+        predialled = nil
+    }
+
     /// Answers and closes (refusals and errors end the connection).
     private func finish(context: ChannelHandlerContext, _ response: String) {
         context.write(wrapOutboundOut(context.channel.allocator.buffer(string: response)), promise: nil)
@@ -775,10 +767,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func closeAfterAnswer(context: ChannelHandlerContext) {
         state = .done
         queued = []
-        predialled?.channel.close(promise: nil)
-        predialled = nil
-        kept?.channel.close(promise: nil)
-        kept = nil
+        dropPredialled()
         context.closeBehindWrites(.output)
         let channel = context.channel
         context.eventLoop.assumeIsolated().scheduleTask(in: Self.lingerTime) { channel.close(promise: nil) }

@@ -107,19 +107,13 @@ public final class Interception: Sendable {
 }
 
 extension Interception {
-    /// What the sandbox gets to trust the leaves: the merged bundle and the host bundle it replaces.
-    public struct TrustBundleText: Sendable {
-        public let contents: String
-        /// The host's system bundle, when it has one.
-        public let hostPath: String?
-    }
-
     /// The interception for `secrets` with cordon's CA (kept in `authorityDirectory`, made on first
-    /// use; its key never leaves that 0700 directory), and the bundle the sandbox is to trust.
+    /// use; its key never leaves that 0700 directory), the bundle the sandbox is to trust (the
+    /// host's CAs and cordon's), and the host's own bundle it stands in for (nil: the host has none).
     public static func withCordonAuthority(
         secrets: [BoundSecret], inspected: [DomainPattern], aws: AWSSigning? = nil, usage: UsageMeter? = nil,
         leakCheck: (scanner: SecretScanner, mode: LeakCheckMode)? = nil, authorityDirectory: String, upstreamCA: [String]
-    ) throws(CordonError) -> (Interception, TrustBundleText) {
+    ) throws(CordonError) -> (Interception, trustBundle: String, hostBundle: String?) {
         let authority = try CertificateAuthority.loadOrCreate(in: authorityDirectory)
         let leaves = LeafCertificates(authority: authority)
         let interception = try Interception(
@@ -127,7 +121,7 @@ extension Interception {
             leaves: { host throws(CordonError) in try leaves.issue(for: host).pem() },
             upstreamCA: upstreamCA)
         let bundle = String(decoding: try TrustBundle.merged(authority: authority), as: UTF8.self)
-        return (interception, TrustBundleText(contents: bundle, hostPath: TrustBundle.hostBundle))
+        return (interception, bundle, TrustBundle.hostBundle)
     }
 
     /// The variables OpenSSL, curl, Python, Node, git and the AWS SDKs read for their CA bundle.

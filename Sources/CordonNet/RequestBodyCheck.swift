@@ -11,6 +11,7 @@ final class RequestBodyCheck {
     enum Step {
         /// Bytes that may go upstream now (possibly none), and leak-check findings to log as alerts.
         case release(ByteBuffer, alerts: [Finding])
+        /// A forbidden placeholder; `secret` names it for the refusal ("secret NAME", "a secret").
         case refuse(secret: String)
         /// `egress.dlp: block` and the body carries a secret.
         case leak(Finding)

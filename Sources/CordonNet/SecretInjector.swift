@@ -23,22 +23,20 @@ struct SecretInjector {
 
     func apply(to head: HTTPRequestHead, host: Host) -> Outcome {
         var outgoing = head
-        var injected = false
         for secret in secrets where secret.isBound(to: host) {
             switch secret.injection?.scheme {
             case nil:
-                injected = replaceInAuthorization(&outgoing.headers, secret, prefix: nil) || injected
-                injected = replaceInHeader(&outgoing.headers, "x-api-key", secret) || injected
-                injected = replaceInHeader(&outgoing.headers, "x-goog-api-key", secret) || injected
-            case .bearer?: injected = replaceInAuthorization(&outgoing.headers, secret, prefix: "bearer") || injected
-            case .token?: injected = replaceInAuthorization(&outgoing.headers, secret, prefix: "token") || injected
-            case .basic?: injected = replaceInAuthorization(&outgoing.headers, secret, prefix: "basic") || injected
-            case .xAPIKey?: injected = replaceInHeader(&outgoing.headers, "x-api-key", secret) || injected
-            case .xGoogAPIKey?: injected = replaceInHeader(&outgoing.headers, "x-goog-api-key", secret) || injected
+                _ = replaceInAuthorization(&outgoing.headers, secret, prefix: nil)
+                _ = replaceInHeader(&outgoing.headers, "x-api-key", secret)
+                _ = replaceInHeader(&outgoing.headers, "x-goog-api-key", secret)
+            case .bearer?: _ = replaceInAuthorization(&outgoing.headers, secret, prefix: "bearer")
+            case .token?: _ = replaceInAuthorization(&outgoing.headers, secret, prefix: "token")
+            case .basic?: _ = replaceInAuthorization(&outgoing.headers, secret, prefix: "basic")
+            case .xAPIKey?: _ = replaceInHeader(&outgoing.headers, "x-api-key", secret)
+            case .xGoogAPIKey?: _ = replaceInHeader(&outgoing.headers, "x-goog-api-key", secret)
             case .query?:
                 if let parameter = secret.injection?.parameter, let uri = Self.replacingQuery(outgoing.uri, parameter: parameter, secret: secret) {
                     outgoing.uri = uri
-                    injected = true
                 }
             case .sigv4?: break
             }
@@ -64,7 +62,6 @@ struct SecretInjector {
                     "the placeholder of secret \(secret.name) is in the request to \(host) where its injection (\(secret.injection?.description ?? "the Authorization, x-api-key and x-goog-api-key headers")) does not put the value; fix: set secrets[].inject for \(secret.name) to where the client sends it (e.g. query:key)"
             )
         }
-        _ = injected
         return .forward(outgoing, resign: signsAWS)
     }
 

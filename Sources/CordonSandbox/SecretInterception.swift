@@ -28,7 +28,7 @@ struct SecretInterception {
         let inspected = profile.egress.inspect.map(\.value)
         guard !placeholders.isEmpty || !inspected.isEmpty, profile.network == .proxy else { return nil }
         let secrets = placeholders.isEmpty ? [] : try boundSecrets(profile: profile, paths: paths, placeholders: placeholders, passphrase: passphrase)
-        let (interception, bundle) = try Interception.withCordonAuthority(
+        let (interception, bundle, hostBundle) = try Interception.withCordonAuthority(
             secrets: secrets, inspected: inspected, aws: try awsSigning(secrets),
             usage: UsageMeter(
                 sandbox: sandbox, profile: profile.name, catalogue: profile.usage.catalogue, budgets: profile.usage.budgets,
@@ -36,7 +36,7 @@ struct SecretInterception {
             leakCheck: try leakCheck(profile: profile, paths: paths),
             authorityDirectory: authorityDirectory(paths),
             upstreamCA: profile.egress.upstreamCA)
-        return SecretInterception(interception: interception, trustBundle: .init(hostPath: bundle.hostPath, contents: bundle.contents))
+        return SecretInterception(interception: interception, trustBundle: .init(hostPath: hostBundle, contents: bundle))
     }
 
     /// `egress.dlp`: the sync gate's rules (the profile's gitleaks config when it names one),
