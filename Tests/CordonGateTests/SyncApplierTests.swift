@@ -141,7 +141,7 @@ import Testing
     /// Moving is an optimisation only: the file that lands must be indistinguishable from one
     /// cordon wrote (owner, permission bits, no extended attributes or inode flags the agent set),
     /// and a file that cannot be made so (an inode flag, a second hard link) is copied, never moved.
-    @Test func aMovedFileCarriesNothingTheAgentAttachedToIt() throws {
+    @Test func aMovedFileCarriesNothingTheAgentAttachedToIt() async throws {
         let lower = try TempTree()
         let upper = try TempTree()
         let state = try TempTree()
@@ -151,8 +151,8 @@ import Testing
         upper.setXattr("plain.txt", "trusted.overlay.origin", "x")
         // noatime: an inode flag any owner may set (chattr +A).
         upper.write("flagged.txt", "flag")
-        #expect(Self.shell("chattr +A '\(upper.path("flagged.txt"))'").status == 0)
-        #expect(Self.shell("lsattr '\(upper.path("flagged.txt"))'").output.prefix(20).contains("A"))
+        #expect(await Self.shell("chattr +A '\(upper.path("flagged.txt"))'").status == 0)
+        #expect(await Self.shell("lsattr '\(upper.path("flagged.txt"))'").output.prefix(20).contains("A"))
         var flaggedBefore = stat()
         lstat(upper.path("flagged.txt"), &flaggedBefore)
         upper.write("linked.txt", "shared")
@@ -179,7 +179,7 @@ import Testing
         #expect(lstat(lower.path("flagged.txt"), &flagged) == 0)
         #expect(lower.read("flagged.txt") == "flag")
         #expect(flagged.st_ino != flaggedBefore.st_ino, "a file with an inode flag is copied, not moved")
-        #expect(!Self.shell("lsattr '\(lower.path("flagged.txt"))'").output.prefix(20).contains("A"), "no inode flag reaches the host")
+        #expect(await !Self.shell("lsattr '\(lower.path("flagged.txt"))'").output.prefix(20).contains("A"), "no inode flag reaches the host")
 
         var linked = stat()
         #expect(lstat(lower.path("linked.txt"), &linked) == 0)
@@ -188,8 +188,8 @@ import Testing
         #expect(!upper.exists("linked.txt"))
     }
 
-    static func shell(_ command: String) -> (status: Int32, output: String) {
-        guard let result = try? ProcessRunner.runBlocking(["/bin/sh", "-c", command + " 2>&1"], timeout: .seconds(60)) else { return (-1, "") }
+    static func shell(_ command: String) async -> (status: Int32, output: String) {
+        guard let result = try? await ProcessRunner.run(["/bin/sh", "-c", command + " 2>&1"], timeout: .seconds(60)) else { return (-1, "") }
         return (result.status, result.stdout)
     }
 

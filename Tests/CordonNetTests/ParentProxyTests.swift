@@ -83,10 +83,7 @@ import Testing
             (try? String(contentsOfFile: logPath, encoding: .utf8))?.split(separator: "\n").map(String.init) ?? []
         }
 
-        func stop() {
-            process.signal(SIGKILL, group: true)
-            _ = process.waitForExit(timeout: .seconds(30))
-        }
+        func stop() { process.killInBackground() }
     }
 
     @Test func allowedTrafficLeavesThroughTheParentAndRefusedTrafficNeverReachesIt() async throws {

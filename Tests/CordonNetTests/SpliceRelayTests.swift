@@ -234,12 +234,12 @@ final class HalfClosingEchoHandler: ChannelInboundHandler {
         let client = try RunningProcess(["/usr/bin/env", "python3", "-c", script, "\(lb.proxyPort)", target], environment: environment)
         // The echo is through (the relay carried it) before the stop: stopping earlier would end
         // the tunnel before the client could print, and test nothing.
-        let echoed = try await Task.detached { try client.readLine(timeout: .seconds(30)) }.value
+        let echoed = try await client.readLine(timeout: .seconds(30))
         #expect(echoed == "echoed")
         for _ in 0..<1500 where lb.proxy.tunnelRelay?.activeCount != 1 { try await Task.sleep(for: .milliseconds(20)) }
         #expect(lb.proxy.tunnelRelay?.activeCount == 1)
         await lb.proxy.stop()
-        let result = try await Task.detached { try client.finish(timeout: .seconds(30)) }.value
+        let result = try await client.finish(timeout: .seconds(30))
         #expect(result.stdout == "echoed\nb''\n", "\(result)")
         #expect(lb.proxy.tunnelRelay?.activeCount == 0)
         #expect(await lb.waitForLog { $0.contains("echo.test") && $0.contains("\"bytes_up\":100,") } != nil, "\(lb.logLines)")

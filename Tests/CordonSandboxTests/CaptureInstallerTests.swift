@@ -20,7 +20,7 @@ struct CaptureInstallerTests {
     /// Foundation starts the machinery that watches child processes on the first `Process` run,
     /// with a wakeup socket pair over 127.0.0.1: started from inside a fresh namespace (whose `lo`
     /// is down) it fails, and every later child is never seen to exit. Start it here first.
-    static let processMachineryStarted: Bool = (try? SandboxHarness.runBlocking(["/bin/true"], environment: nil))?.status == 0
+    static let processMachineryStarted: Bool = (try? SandboxHarness.runBlocking(["/bin/true"], environment: nil, timeout: 10))?.status == 0
 
     /// Runs `body` on a new thread in a new network namespace (unshare affects that thread only).
     static func inFreshNetworkNamespace<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
@@ -72,7 +72,7 @@ struct CaptureInstallerTests {
             (installer.loadRules(), try Self.listRuleset())
         }
         #expect(problem == nil, "\(problem ?? "")")
-        let reference = try SandboxHarness.runBlocking(
+        let reference = try await SandboxHarness.run(
             ["/usr/bin/unshare", "--net", "/bin/sh", "-c", "/usr/sbin/nft -f - && /usr/sbin/nft list ruleset"], environment: nil, stdin: installer.ruleset)
         #expect(reference.status == 0, "\(reference.stderr)")
         #expect(listed.status == 0, "\(listed.stderr)")

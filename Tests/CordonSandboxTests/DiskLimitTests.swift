@@ -34,8 +34,8 @@ struct DiskLimitTests {
         }
 
         /// Waits (bounded) for the exit; returns status, stdout, stderr.
-        func finish(timeout: Double = 60) throws -> SandboxHarness.Result {
-            try process.finish(timeout: .seconds(timeout))
+        func finish(timeout: Double = 60) async throws -> SandboxHarness.Result {
+            try await process.finish(timeout: .seconds(timeout))
         }
     }
 
@@ -68,7 +68,7 @@ struct DiskLimitTests {
         let later = DiskWatch.measure([upper(h, name)])
         #expect(later == frozen, "the upper kept growing while frozen: \(frozen) then \(later)")
         kill(run.process.pid, SIGINT)
-        let result = try await Task.detached { try run.finish() }.value
+        let result = try await run.finish()
         return (result, later)
     }
 
@@ -178,7 +178,7 @@ struct DiskLimitTests {
         let run = try Running(h, ["run", "--profile", h.root + "/profile.yaml", "--workspace", h.workspace, "--name", "one", "--", "/bin/sh", "-c", script])
         _ = try await waitFor(60) { !events(h, "one", kind: "disk_limit").isEmpty || !run.process.isRunning }
         kill(run.process.pid, SIGINT)
-        let r = try await Task.detached { try run.finish() }.value
+        let r = try await run.finish()
         var st = stat()
         #expect(lstat(upper(h, "one") + "/big", &st) == 0)
         #expect(st.st_size <= 20 << 20, "the file reached \(st.st_size) bytes")

@@ -192,7 +192,7 @@ struct IsolationAttackTests {
                 environment: environment)
             let first = try process.readLine(timeout: .seconds(60))
             process.signal(SIGTERM)
-            let result = try process.finish(timeout: .seconds(60))
+            let result = try process.finishBlocking(timeout: .seconds(60))
             return (first, result.status, String(result.stdout.dropFirst(first.count + 1)))
         }
         #expect(first.contains("ready"))
@@ -217,7 +217,7 @@ struct IsolationAttackTests {
             _ = try process.readLine(timeout: .seconds(60))
             let before = try SandboxHarness.runBlocking(["/usr/bin/pgrep", "-f", marker], environment: nil).stdout
             process.signal(SIGKILL)  // cordon alone: what it started must end with it
-            _ = process.waitForExit(timeout: .seconds(60))
+            _ = try process.waitForExit(timeout: .seconds(60))
             var remaining = "?"
             for _ in 0..<100 {
                 remaining = try SandboxHarness.runBlocking(["/usr/bin/pgrep", "-f", marker], environment: nil).stdout

@@ -150,10 +150,7 @@ struct LaunchFlagsRunTests {
     /// command line.
     @Test func upFlagsSurviveRestart() async throws {
         let h = try SandboxHarness()
-        defer {
-            LifecycleTests.down(h, ["flagged"])
-            h.cleanup()
-        }
+        defer { h.cleanup(downing: ["flagged"]) }
         let secret = "s3cret-\(getpid())-value"
         let up = try await h.cordon(
             ["up", "--name", "flagged", "--workspace", h.workspace, "-e", "A=1", "-e", "TOKEN", "--network", "none", "--memory", "96m"],
@@ -178,10 +175,7 @@ struct LaunchFlagsRunTests {
     /// own preset does: `restart` with the same flags and files goes, a preset edited since is refused.
     @Test func startRefusesAPresetFromAFlagChangedSinceUp() async throws {
         let h = try SandboxHarness()
-        defer {
-            LifecycleTests.down(h, ["presetup"])
-            h.cleanup()
-        }
+        defer { h.cleanup(downing: ["presetup"]) }
         try h.write("config/cordon/presets/mine.yaml", "env: {FROM_PRESET: one}\n", in: h.root)
         let up = try await h.cordon(["up", "--name", "presetup", "--workspace", h.workspace, "--preset", "mine"])
         #expect(up.status == 0, "\(up.stderr)")

@@ -14,12 +14,6 @@ struct LifecycleTests {
         #expect(r.stdout == name + "\n")
     }
 
-    static func down(_ h: SandboxHarness, _ names: [String]) {
-        for name in names {
-            _ = try? SandboxHarness.runBlocking([SandboxHarness.cordon, "down", name], environment: h.environment(), directory: h.workspace, timeout: 60)
-        }
-    }
-
     static func exec(_ h: SandboxHarness, _ name: String, _ script: String, options: [String] = [], environment: [String: String] = [:]) async throws
         -> ProcessResult
     {
@@ -39,10 +33,7 @@ struct LifecycleTests {
     /// and its own files, never the other's.
     @Test func twoSandboxesUpAtOnceAreIsolated() async throws {
         let h = try SandboxHarness()
-        defer {
-            Self.down(h, ["iso-a", "iso-b"])
-            h.cleanup()
-        }
+        defer { h.cleanup(downing: ["iso-a", "iso-b"]) }
         try await Self.up(h, "iso-a")
         try await Self.up(h, "iso-b")
         // A process left running in each (orphaned to its init) and a file written in each.
@@ -66,10 +57,7 @@ struct LifecycleTests {
     /// of the host's environment enters; the command's exit status is exec's; 127 and 126 as run.
     @Test func execEnvironmentDirectoryAndStatus() async throws {
         let h = try SandboxHarness()
-        defer {
-            Self.down(h, ["envbox"])
-            h.cleanup()
-        }
+        defer { h.cleanup(downing: ["envbox"]) }
         try await Self.up(h, "envbox")
         let r = try await Self.exec(
             h, "envbox", #"echo "$FOO|$FROMHOST|${UNSET-unset}|$(pwd)|${LEAK-none}"; exit 7"#,
@@ -102,10 +90,7 @@ struct LifecycleTests {
     /// cannot reach the exec channel to start commands of its own outside them.
     @Test func anExecdCommandIsInsideEveryGuard() async throws {
         let h = try SandboxHarness()
-        defer {
-            Self.down(h, ["guards"])
-            h.cleanup()
-        }
+        defer { h.cleanup(downing: ["guards"]) }
         try await Self.up(h, "guards")
         let r = try await Self.exec(
             h, "guards",
@@ -132,10 +117,7 @@ struct LifecycleTests {
     /// user's terminal, and Ctrl-C reaches it (exit 130); the terminal's modes come back.
     @Test func execWithATerminal() async throws {
         let h = try SandboxHarness()
-        defer {
-            Self.down(h, ["ttybox"])
-            h.cleanup()
-        }
+        defer { h.cleanup(downing: ["ttybox"]) }
         try await Self.up(h, "ttybox")
         let driver = #"""
             import os, sys, time, select, termios, fcntl, signal, subprocess, struct
@@ -214,10 +196,7 @@ struct LifecycleTests {
     /// running, and `start` brings it back with its upper layer intact.
     @Test func aKilledSupervisorLeavesNothingAndStartRecovers() async throws {
         let h = try SandboxHarness()
-        defer {
-            Self.down(h, ["crash"])
-            h.cleanup()
-        }
+        defer { h.cleanup(downing: ["crash"]) }
         try await Self.up(h, "crash")
         let wrote = try await Self.exec(h, "crash", "echo kept > /workspace/kept; sleep 3003 >/dev/null 2>&1 &")
         #expect(wrote.status == 0, "\(wrote.stderr)")
@@ -250,10 +229,7 @@ struct LifecycleTests {
     /// up of a running name and start of a running sandbox: "already running".
     @Test func misuseGetsClearErrors() async throws {
         let h = try SandboxHarness()
-        defer {
-            Self.down(h, ["busy"])
-            h.cleanup()
-        }
+        defer { h.cleanup(downing: ["busy"]) }
         try await Self.up(h, "busy")
         let again = try await h.cordon(["up", "--name", "busy", "--workspace", h.workspace])
         #expect(again.status != 0 && again.stderr.contains("sandbox busy is already running"), "\(again.stderr)")
@@ -279,10 +255,7 @@ struct LifecycleTests {
     /// `start` refuses a profile changed since `up`; `up --json` prints the documented shape.
     @Test func startRefusesAChangedProfile() async throws {
         let h = try SandboxHarness()
-        defer {
-            Self.down(h, ["prof"])
-            h.cleanup()
-        }
+        defer { h.cleanup(downing: ["prof"]) }
         let profile = h.root + "/profile.yaml"
         try "mode: secure\n".write(toFile: profile, atomically: false, encoding: .utf8)
         let up = try await h.cordon(["up", "--name", "prof", "--workspace", h.workspace, "--profile", profile, "--json"])
@@ -298,18 +271,15 @@ struct LifecycleTests {
     /// sandbox: it does not linger as an orphan of init.
     @Test func killingExecKillsTheCommand() async throws {
         let h = try SandboxHarness()
-        defer {
-            Self.down(h, ["killexec"])
-            h.cleanup()
-        }
+        defer { h.cleanup(downing: ["killexec"]) }
         try await Self.up(h, "killexec")
         let client = try RunningProcess(
             [SandboxHarness.cordon, "exec", "killexec", "--", "/bin/sh", "-c", "echo started; exec sleep 3005"], environment: h.environment(),
             directory: h.workspace)
-        #expect(try client.readLine() == "started")
+        #expect(try await client.readLine() == "started")
         #expect(!Self.hostProcesses(containing: "sleep 3005").isEmpty)
         client.signal(SIGTERM)
-        #expect(client.waitForExit(timeout: .seconds(30)) == 128 + SIGTERM)
+        #expect(await client.waitForExit(timeout: .seconds(30)) == 128 + SIGTERM)
         let deadline = Date().addingTimeInterval(30)
         while !Self.hostProcesses(containing: "sleep 3005").isEmpty && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
         #expect(Self.hostProcesses(containing: "sleep 3005").isEmpty, "the command outlived cordon exec")
@@ -320,10 +290,7 @@ struct LifecycleTests {
     /// `cordon shell` from a real terminal: an interactive shell of the sandbox's, its exit status.
     @Test func shellFromATerminal() async throws {
         let h = try SandboxHarness()
-        defer {
-            Self.down(h, ["shellbox"])
-            h.cleanup()
-        }
+        defer { h.cleanup(downing: ["shellbox"]) }
         try await Self.up(h, "shellbox")
         let driver = #"""
             import os, sys, time, select, termios, fcntl, subprocess
@@ -363,10 +330,7 @@ struct LifecycleTests {
     /// output goes to its log).
     @Test func upSaysTheWarningsOfAStart() async throws {
         let h = try SandboxHarness()
-        defer {
-            Self.down(h, ["warned"])
-            h.cleanup()
-        }
+        defer { h.cleanup(downing: ["warned"]) }
         let r = try await h.cordon(["up", "--name", "warned", "--workspace", h.workspace, "--mode", "unsafe"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stderr.contains("WARNING: unsafe mode"), "\(r.stderr)")

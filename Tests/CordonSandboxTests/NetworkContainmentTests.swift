@@ -516,7 +516,7 @@ struct OpaqueProtocolTests {
                 c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
             """#
         let process = try RunningProcess(["/usr/bin/python3", "-c", banner], discardStderr: true)
-        defer { process.signal(SIGKILL, group: true); _ = process.waitForExit(timeout: .seconds(30)) }
+        defer { process.killInBackground() }
         let port = try await SandboxHarness.offPool { Int(try process.readLine()) ?? 0 }
         try #require(port > 0)
         try h.write(

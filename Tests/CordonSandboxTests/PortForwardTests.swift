@@ -99,10 +99,7 @@ struct PortForwardTests {
     /// naming the port; `down` removes every forward, its socket and its list.
     @Test func forwardCarriesTrafficIsListedRemovedAndEndsWithDown() async throws {
         let h = try SandboxHarness()
-        defer {
-            LifecycleTests.down(h, ["pf-a"])
-            h.cleanup()
-        }
+        defer { h.cleanup(downing: ["pf-a"]) }
         try await LifecycleTests.up(h, "pf-a")
         try await Self.serve(h, "pf-a", marker: "served-by-pf-a")
         let picked = try await Self.forward(h, "pf-a", "0:3000")
@@ -174,10 +171,7 @@ struct PortForwardTests {
     /// own sandbox's, never the other's or the host's.
     @Test func twoSandboxesEachForwardToTheirOwnServer() async throws {
         let h = try SandboxHarness()
-        defer {
-            LifecycleTests.down(h, ["pf-b", "pf-c"])
-            h.cleanup()
-        }
+        defer { h.cleanup(downing: ["pf-b", "pf-c"]) }
         try await LifecycleTests.up(h, "pf-b")
         try await LifecycleTests.up(h, "pf-c")
         try await Self.serve(h, "pf-b", marker: "served-by-pf-b")
@@ -199,10 +193,7 @@ struct PortForwardTests {
     /// when it is killed. The host side listens on loopback only.
     @Test func forwardReachesOnlyTheSandboxsLoopbackAndSurvivesNothingListening() async throws {
         let h = try SandboxHarness()
-        defer {
-            LifecycleTests.down(h, ["pf-d"])
-            h.cleanup()
-        }
+        defer { h.cleanup(downing: ["pf-d"]) }
         try await LifecycleTests.up(h, "pf-d")
         // The host's own server, on a port nothing in the sandbox listens on.
         let (hostServer, hostPort) = try Self.hostListener()

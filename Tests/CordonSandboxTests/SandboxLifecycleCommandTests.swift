@@ -148,7 +148,7 @@ struct SandboxLifecycleCommandTests {
                 environment: environment, directory: workspace)
             _ = try process.readLine(timeout: .seconds(60))
             process.signal(SIGKILL)
-            _ = process.waitForExit(timeout: .seconds(60))
+            _ = try process.waitForExit(timeout: .seconds(60))
         }
         var doomed: [String: Any]?
         for _ in 0..<100 {

@@ -82,10 +82,7 @@ struct SecretInjectionTests {
         let port: Int
         let process: RunningProcess
         let log: String
-        func stop() {
-            process.signal(SIGKILL, group: true)
-            _ = process.waitForExit(timeout: .seconds(30))
-        }
+        func stop() { process.killInBackground() }
         /// Every request the server received, as it received it.
         func received() -> [[String: Any]] {
             let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""

@@ -13,11 +13,11 @@ import X509
         return lstat(path, &st) == 0 ? st.st_mode & 0o7777 : 0
     }
 
-    static func openssl(_ arguments: [String]) throws -> ProcessResult {
-        try ProcessRunner.runBlocking(["/usr/bin/openssl"] + arguments, timeout: .seconds(60))
+    static func openssl(_ arguments: [String]) async throws -> ProcessResult {
+        try await ProcessRunner.run(["/usr/bin/openssl"] + arguments, timeout: .seconds(60))
     }
 
-    @Test func aNewAuthorityKeepsItsKeyOwnerOnlyAndIsTheSameWhenLoadedAgain() throws {
+    @Test func aNewAuthorityKeepsItsKeyOwnerOnlyAndIsTheSameWhenLoadedAgain() async throws {
         let tree = try TempTree()
         let directory = tree.path("data/ca")
         let first = try CertificateAuthority.loadOrCreate(in: directory)
@@ -26,7 +26,7 @@ import X509
         #expect(Self.mode(directory + "/ca.pem") == 0o644)
         let second = try CertificateAuthority.loadOrCreate(in: directory)
         #expect(first.certificate == second.certificate)
-        let text = try Self.openssl(["x509", "-in", directory + "/ca.pem", "-noout", "-text"])
+        let text = try await Self.openssl(["x509", "-in", directory + "/ca.pem", "-noout", "-text"])
         #expect(text.status == 0)
         #expect(text.stdout.contains("CA:TRUE, pathlen:0"))
         #expect(text.stdout.contains("Certificate Sign"))
@@ -34,24 +34,24 @@ import X509
         #expect(!(try String(contentsOfFile: directory + "/ca.pem", encoding: .utf8)).contains("PRIVATE KEY"))
     }
 
-    @Test func aLeafVerifiesForItsOwnNameAndNoOther() throws {
+    @Test func aLeafVerifiesForItsOwnNameAndNoOther() async throws {
         let tree = try TempTree()
         let authority = try CertificateAuthority.loadOrCreate(in: tree.path("ca"))
         let leaves = LeafCertificates(authority: authority)
         let issued = try leaves.issue(for: "API.Example.TEST")
         tree.write("leaf.pem", try issued.pem().chain)
         let ca = tree.path("ca/ca.pem"), leaf = tree.path("leaf.pem")
-        let good = try Self.openssl(["verify", "-CAfile", ca, "-purpose", "sslserver", "-verify_hostname", "api.example.test", leaf])
+        let good = try await Self.openssl(["verify", "-CAfile", ca, "-purpose", "sslserver", "-verify_hostname", "api.example.test", leaf])
         #expect(good.status == 0, "\(good.stdout)\(good.stderr)")
-        let other = try Self.openssl(["verify", "-CAfile", ca, "-purpose", "sslserver", "-verify_hostname", "other.example.test", leaf])
+        let other = try await Self.openssl(["verify", "-CAfile", ca, "-purpose", "sslserver", "-verify_hostname", "other.example.test", leaf])
         #expect(other.status != 0)
         // Without cordon's CA (the host's own trust store) the leaf is not trusted.
-        let host = try Self.openssl(["verify", "-purpose", "sslserver", leaf])
+        let host = try await Self.openssl(["verify", "-purpose", "sslserver", leaf])
         #expect(host.status != 0)
 
         let address = try leaves.issue(for: "127.0.0.1")
         tree.write("ip.pem", try address.pem().chain)
-        let ip = try Self.openssl(["verify", "-CAfile", ca, "-purpose", "sslserver", "-verify_ip", "127.0.0.1", tree.path("ip.pem")])
+        let ip = try await Self.openssl(["verify", "-CAfile", ca, "-purpose", "sslserver", "-verify_ip", "127.0.0.1", tree.path("ip.pem")])
         #expect(ip.status == 0, "\(ip.stdout)\(ip.stderr)")
     }
 
@@ -114,7 +114,7 @@ import X509
 
     /// A real TLS client (curl) trusting only the merged bundle reaches a server that shows a
     /// minted leaf; trusting the host's bundle alone, it refuses the same server.
-    @Test func aClientTrustingTheMergedBundleCompletesAHandshake() throws {
+    @Test func aClientTrustingTheMergedBundleCompletesAHandshake() async throws {
         let tree = try TempTree()
         let authority = try CertificateAuthority.loadOrCreate(in: tree.path("ca"))
         let pem = try LeafCertificates(authority: authority).issue(for: "api.example.test").pem()
@@ -136,15 +136,15 @@ import X509
                 server.serve_forever()
                 """,
             ], discardStderr: true)
-        let port = String(try server.readLine().filter(\.isNumber))
+        let port = String(try await server.readLine().filter(\.isNumber))
         let url = "https://api.example.test:\(port)/index.html"
         let resolve = "api.example.test:\(port):127.0.0.1"
-        let trusted = try ProcessRunner.runBlocking(
+        let trusted = try await ProcessRunner.run(
             ["/usr/bin/curl", "-sS", "--cacert", tree.path("bundle.pem"), "--resolve", resolve, url], timeout: .seconds(30))
         #expect(trusted.status == 0, "\(trusted.stderr)")
         #expect(trusted.stdout == "minted\n")
         if let host = TrustBundle.hostBundle {
-            let untrusted = try ProcessRunner.runBlocking(["/usr/bin/curl", "-sS", "--cacert", host, "--resolve", resolve, url], timeout: .seconds(30))
+            let untrusted = try await ProcessRunner.run(["/usr/bin/curl", "-sS", "--cacert", host, "--resolve", resolve, url], timeout: .seconds(30))
             #expect(untrusted.status == 60, "\(untrusted.stderr)")
         }
     }

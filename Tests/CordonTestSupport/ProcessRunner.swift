@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+public import Testing
 
 /// What a process left behind: its status (the exit code, or the signal that ended it), its
 /// output, and whether the runner had to kill it.
@@ -37,13 +38,16 @@ public enum ProcessRunner {
         }
     }
 
+    /// Waits on the calling thread: for a thread of the test's own, or, from a task, for a brief
+    /// tool whose `timeout` is within `PoolHold.limit` (see `PoolHold`).
     @discardableResult
     public static func runBlocking(
         _ argv: [String], environment: [String: String]? = nil, directory: String? = nil, stdin: String? = nil,
-        timeout: Duration = defaultTimeout
+        timeout: Duration = defaultTimeout, sourceLocation: SourceLocation = #_sourceLocation
     ) throws -> ProcessResult {
+        try PoolHold.check(timeout, "running \(argv.first ?? "a program")", sourceLocation: sourceLocation)
         let process = try RunningProcess(argv, environment: environment, directory: directory, stdin: stdin)
-        return try process.finish(timeout: timeout)
+        return try process.finishBlocking(timeout: timeout, sourceLocation: sourceLocation)
     }
 }
 
@@ -116,13 +120,39 @@ public final class RunningProcess: @unchecked Sendable {
         return !exitedWithin(ContinuousClock.now)
     }
 
+    /// Kills the whole process group and reaps it on a thread of its own: for a `defer`, which
+    /// cannot wait off the pool. The object is not to be used afterwards.
+    public func killInBackground() {
+        kill(-pid, SIGKILL)
+        Thread.detachNewThread { _ = try? self.waitForExit(timeout: .seconds(30)) }
+    }
+
     /// Sends `signal` to the process (or to its whole group).
     public func signal(_ signal: Int32, group: Bool = false) {
         kill(group ? -pid : pid, signal)
     }
 
-    /// The next line of stdout (without its newline); throws if stdout ends or `timeout` passes first.
-    public func readLine(timeout: Duration = .seconds(30)) throws -> String {
+    /// The next line of stdout (without its newline); throws if stdout ends or `timeout` passes
+    /// first. Waits on a thread of its own.
+    public func readLine(timeout: Duration = .seconds(30)) async throws -> String {
+        try await onOwnThread { try self.readLine(timeout: timeout) }
+    }
+
+    /// Waits for the process to exit (not for its output to close); nil if `timeout` passes
+    /// first. Waits on a thread of its own.
+    public func waitForExit(timeout: Duration) async -> Int32? {
+        (try? await onOwnThread { try self.waitForExit(timeout: timeout) }) ?? nil
+    }
+
+    /// Waits for exit and end of output, killing the process group if `timeout` passes first.
+    /// Waits on a thread of its own.
+    public func finish(timeout: Duration = ProcessRunner.defaultTimeout) async throws -> ProcessResult {
+        try await onOwnThread { try self.finishBlocking(timeout: timeout) }
+    }
+
+    /// `readLine` on the calling thread (see `PoolHold`).
+    public func readLine(timeout: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+        try PoolHold.check(timeout, "reading a line from \(argv0)", sourceLocation: sourceLocation)
         let deadline = ContinuousClock.now + timeout
         pump(until: deadline) { self.out[self.lineCursor...].contains(10) }
         guard let newline = out[lineCursor...].firstIndex(of: 10) else {
@@ -133,8 +163,9 @@ public final class RunningProcess: @unchecked Sendable {
         return line
     }
 
-    /// Waits for the process to exit (not for its output to close); nil if `timeout` passes first.
-    public func waitForExit(timeout: Duration) -> Int32? {
+    /// `waitForExit` on the calling thread (see `PoolHold`).
+    public func waitForExit(timeout: Duration, sourceLocation: SourceLocation = #_sourceLocation) throws -> Int32? {
+        try PoolHold.check(timeout, "waiting for \(argv0) to exit", sourceLocation: sourceLocation)
         let deadline = ContinuousClock.now + timeout
         while !hasExited && ContinuousClock.now < deadline {
             let step = min(deadline, ContinuousClock.now + .milliseconds(50))
@@ -144,8 +175,9 @@ public final class RunningProcess: @unchecked Sendable {
         return hasExited ? process.terminationStatus : nil
     }
 
-    /// Waits for exit and end of output, killing the process group if `timeout` passes first.
-    public func finish(timeout: Duration = ProcessRunner.defaultTimeout) throws -> ProcessResult {
+    /// `finish` on the calling thread (see `PoolHold`).
+    public func finishBlocking(timeout: Duration = ProcessRunner.defaultTimeout, sourceLocation: SourceLocation = #_sourceLocation) throws -> ProcessResult {
+        try PoolHold.check(timeout, "waiting for \(argv0) to finish", sourceLocation: sourceLocation)
         let deadline = ContinuousClock.now + timeout
         pump(until: deadline) { false }
         var timedOut = false

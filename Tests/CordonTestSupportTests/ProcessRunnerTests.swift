@@ -50,16 +50,41 @@ struct ProcessRunnerTests {
     }
 
     @Test func aServerIsReadLineByLineAndStoppedWithItsGroup() async throws {
-        try await onOwnThread {
-            let server = try RunningProcess(["/bin/sh", "-c", "echo 4242; echo second; exec sleep 300"], discardStderr: true)
-            #expect(try server.readLine() == "4242")
-            #expect(try server.readLine() == "second")
-            #expect(server.isRunning)
-            #expect(throws: TestSupportError.self) { try server.readLine(timeout: .milliseconds(100)) }
-            server.signal(SIGKILL, group: true)
-            #expect(server.waitForExit(timeout: .seconds(20)) == SIGKILL)
-            #expect(!server.isRunning)
+        let server = try RunningProcess(["/bin/sh", "-c", "echo 4242; echo second; exec sleep 300"], discardStderr: true)
+        #expect(try await server.readLine() == "4242")
+        #expect(try await server.readLine() == "second")
+        #expect(server.isRunning)
+        await #expect(throws: TestSupportError.self) { try await server.readLine(timeout: .milliseconds(100)) }
+        server.signal(SIGKILL, group: true)
+        #expect(await server.waitForExit(timeout: .seconds(20)) == SIGKILL)
+        #expect(!server.isRunning)
+    }
+
+    /// A long blocking wait from a task (so on a cooperative-pool thread) is refused before it
+    /// starts; the same wait on a thread of its own, or a brief one, is not.
+    @Test func aLongBlockingWaitOnThePoolIsRefused() async throws {
+        let server = try RunningProcess(["/bin/sh", "-c", "echo up; exec sleep 300"], discardStderr: true)
+        defer { server.killInBackground() }
+        // Each refusal is thrown and recorded (a `try?` would otherwise hide it): four of them.
+        var refusals = 0
+        withKnownIssue {
+            for wait in [
+                { _ = try ProcessRunner.runBlocking(["/bin/true"], timeout: .seconds(60)) },
+                { _ = try server.readLine(timeout: .seconds(30)) },
+                { _ = try server.waitForExit(timeout: .seconds(30)) },
+                { _ = try server.finishBlocking(timeout: .seconds(30)) },
+            ] as [() throws -> Void] {
+                do { try wait() } catch is TestSupportError { refusals += 1 } catch {}
+            }
+        } matching: { issue in
+            "\(issue)".contains("would hold a cooperative-pool thread")
         }
+        #expect(refusals == 4)
+        #expect(server.isRunning, "a refused wait must not have waited for, or ended, the server")
+        let briefLine: () throws -> String = { try server.readLine(timeout: .seconds(5)) }
+        #expect(try briefLine() == "up")
+        #expect(try ProcessRunner.runBlocking(["/bin/true"], timeout: .seconds(5)).status == 0)
+        #expect(try await onOwnThread { try ProcessRunner.runBlocking(["/bin/true"], timeout: .seconds(60)) }.status == 0)
     }
 
     @Test func aRelativeProgramIsRefused() async {

@@ -1,6 +1,7 @@
 import CordonTestSupport
 import Foundation
 import Glibc
+import Testing
 
 /// A real HTTP (or HTTPS) server on the host's loopback, in a python3 child process: the far end
 /// of the sandbox's allowed egress. `GET /any` answers `hello <Host header>`; `GET /big?mb=N`
@@ -74,8 +75,5 @@ final class LoopbackServer: Sendable {
     static var tlsAvailable: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl") }
 
     /// SIGKILL: a child started from a Dispatch thread inherits its blocked SIGTERM.
-    func stop() {
-        process.signal(SIGKILL, group: true)
-        _ = process.waitForExit(timeout: .seconds(30))
-    }
+    func stop() { process.killInBackground() }
 }

@@ -1,6 +1,7 @@
 import CordonTestSupport
 import Foundation
 import Glibc
+import Testing
 
 /// Runs the real `cordon` binary (built next to the test bundle) in scratch directories.
 struct SandboxHarness {
@@ -58,8 +59,16 @@ struct SandboxHarness {
         try contents.write(toFile: path, atomically: false, encoding: .utf8)
     }
 
-    func cleanup() {
-        _ = try? Self.runBlocking(["/bin/rm", "-rf", root], environment: nil)
+    /// Takes down the sandboxes named (`cordon down`), then removes the scratch tree: on a thread
+    /// of its own, since a `defer` cannot wait off the cooperative pool (see `PoolHold`).
+    func cleanup(downing names: [String] = []) {
+        let (root, environment, workspace) = (root, environment(), workspace)
+        Thread.detachNewThread {
+            for name in names {
+                _ = try? Self.runBlocking([Self.cordon, "down", name], environment: environment, directory: workspace, timeout: 60)
+            }
+            _ = try? Self.runBlocking(["/bin/rm", "-rf", root], environment: nil)
+        }
     }
 
     /// Says go on the FIFO at `path` once a command waits on it (opens it for writing without
@@ -91,9 +100,11 @@ struct SandboxHarness {
     }
 
     @discardableResult
-    static func runBlocking(_ argv: [String], environment: [String: String]?, directory: String? = nil, stdin: String? = nil, timeout: Double = 120) throws
-        -> Result
-    {
-        try ProcessRunner.runBlocking(argv, environment: environment, directory: directory, stdin: stdin, timeout: .seconds(timeout))
+    static func runBlocking(
+        _ argv: [String], environment: [String: String]?, directory: String? = nil, stdin: String? = nil, timeout: Double = 120,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> Result {
+        try ProcessRunner.runBlocking(
+            argv, environment: environment, directory: directory, stdin: stdin, timeout: .seconds(timeout), sourceLocation: sourceLocation)
     }
 }
