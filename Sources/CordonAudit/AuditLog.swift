@@ -19,7 +19,9 @@ import Synchronization
 /// ends the supervisor, whose stop writes the head.
 ///
 /// `append` writes now (commands). `post` queues for a writer thread and returns at once: the
-/// proxy calls it on its event loops, which must not wait for a disk. The queue is bounded: past
+/// proxy calls it on its event loops, which must not wait for a disk. The writer takes what came
+/// within `batchDelay` as one batch (one lock, one write: a busy proxy posts a record a request).
+/// The queue is bounded: past
 /// `queueLimit` waiting records (besides the batch being written) the rest are counted, not
 /// kept, and a `dropped` record says how many.
 public final class AuditLog: Sendable {
@@ -34,6 +36,9 @@ public final class AuditLog: Sendable {
 
     /// Records waiting for the writer thread beyond which new ones are counted and dropped.
     public static let queueLimit = 10_000
+
+    /// How long a posted record waits for others to share its write.
+    static let batchDelay = DispatchTimeInterval.milliseconds(50)
 
     /// Opens (creating, mode 0600) the log of the sandbox at `layout`. `sandbox` is its name: the
     /// chain's first record is tied to it.
@@ -105,7 +110,7 @@ public final class AuditLog: Sendable {
             defer { pending.scheduled = true }
             return !pending.scheduled
         }
-        if schedule { queue.async { self.drain() } }
+        if schedule { queue.asyncAfter(deadline: .now() + Self.batchDelay) { self.drain() } }
     }
 
     /// Writes what is queued, then returns.

@@ -242,6 +242,13 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         head.headers.contains(name: "upgrade") && listContains(head.headers["connection"], token: "upgrade")
     }
 
+    /// Whether a body follows the head: a request's body is framed by `Transfer-Encoding` or a
+    /// `Content-Length` (`RequestHeadRules` allowed one framing only); with neither, or a length of
+    /// 0, the next bytes are the next request's.
+    static func hasBody(_ head: HTTPRequestHead) -> Bool {
+        head.headers.contains(name: "transfer-encoding") || head.headers["content-length"].contains { $0.trimmingSpaces() != "0" }
+    }
+
     /// Whether comma-separated header values name `token` (lowercase), compared ASCII
     /// case-insensitively with the spaces around each item ignored.
     static func listContains(_ values: [String], token: String) -> Bool {
@@ -503,8 +510,11 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         let request = UpstreamRequest(outgoing)
         self.request = request
-        bodyCheck = RequestBodyCheck(
-            forbidden: forbiddenPlaceholders(), leakCheck: leakCheck(for: outgoing), blocks: proxy.interception?.leakCheck?.mode == .block)
+        // A request without a body (no framing that says one follows) has nothing to watch.
+        bodyCheck =
+            Self.hasBody(outgoing)
+            ? RequestBodyCheck(forbidden: forbiddenPlaceholders(), leakCheck: leakCheck(for: outgoing), blocks: proxy.interception?.leakCheck?.mode == .block)
+            : nil
         upstream.write(request.head(outgoing, allocator: upstream.allocator), promise: nil)
         for part in pending { send(part, to: upstream) }
         upstream.flush()

@@ -169,7 +169,9 @@ final class FakeApprovals: ApprovalProvider {
         names.record("allowed.test", [IPAddress("127.0.0.1")!])
         let proxy = EgressProxy(
             policy: lb.proxy.policy, log: lb.proxy.log, resolver: NoResolver(), nameLookup: names,
-            options: .init(sandbox: "box", sniffTimeout: .milliseconds(300)))
+            // Long enough for a curl started on a loaded machine to send its request: a sniff that
+            // times out first would reset the flow and test nothing of the Host checks.
+            options: .init(sandbox: "box", sniffTimeout: .seconds(10)))
         // Stands in for the relay: every accepted flow "was going to" 127.0.0.X:originPort.
         func relay(_ destination: String) async throws -> any Channel {
             try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)

@@ -134,7 +134,9 @@ import Testing
         names.record("allowed.test", [IPAddress("127.0.0.1")!])
         let proxy = EgressProxy(
             policy: lb.proxy.policy, log: lb.proxy.log, resolver: NoResolver(), nameLookup: names,
-            options: .init(sandbox: "box", sniffTimeout: .milliseconds(300)))
+            // Long enough for a curl started on a loaded machine to send its request (a sniff that
+            // times out first resets the flow).
+            options: .init(sandbox: "box", sniffTimeout: .seconds(10)))
         let relay = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelInitializer { channel in
                 proxy.handleTransparent(channel: channel, originalDestination: IPAddress("127.0.0.1")!, port: lb.originPort)
