@@ -128,7 +128,7 @@ struct SecretInjector {
     static func placeholders(in texts: [String]) -> Set<String> {
         var found: Set<String> = []
         let prefix = Array(PlaceholderFormat.prefix.utf8)
-        for text in texts {
+        for text in texts where PlaceholderFormat.mentionsPrefix(text) {
             let bytes = text.asciiLowercasedBytes
             guard bytes.count >= prefix.count + PlaceholderFormat.randomLength else { continue }
             var index = 0

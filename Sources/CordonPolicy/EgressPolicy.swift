@@ -144,7 +144,7 @@ public struct EgressPolicy: Sendable {
     /// Whether `text` (a name, a request target, a header value) holds one of the sandbox's
     /// placeholders, in any letter case.
     public func carriesPlaceholder(_ text: String) -> Bool {
-        guard !placeholders.isEmpty else { return false }
+        guard !placeholders.isEmpty, PlaceholderFormat.mentionsPrefix(text) else { return false }
         let lowered = text.lowercased()
         return placeholders.contains { lowered.contains($0) }
     }

@@ -48,14 +48,17 @@ struct AuditQueueTests {
         log.flush()
         try log.writeHead()
         let lines = (tree.read("audit.jsonl") ?? "").split(separator: "\n")
-        #expect(lines.count <= 2 * AuditLog.queueLimit + 1)
-        let last = try JSONValue.parse(Array(lines[lines.count - 1].utf8))
-        #expect(last["kind"] == .string("dropped"))
-        guard case .int(let dropped)? = last["count"] else {
-            Issue.record("no count in \(last)")
-            return
+        // At most a batch in the blocked writer and a full queue are kept; the rest is counted in
+        // `dropped` records (where they fall depends on when the writer took its batch).
+        let records = try lines.map { try JSONValue.parse(Array($0.utf8)) }
+        let drops = records.filter { $0["kind"] == .string("dropped") }
+        let dropped = drops.reduce(0) { total, record in
+            guard case .int(let count)? = record["count"] else { return total }
+            return total + count
         }
-        #expect(dropped >= extra && lines.count - 1 + dropped == 2 * AuditLog.queueLimit + extra)
+        #expect(!drops.isEmpty && drops.count <= 2, "\(drops)")
+        #expect(records.count - drops.count <= 2 * AuditLog.queueLimit)
+        #expect(dropped >= extra && records.count - drops.count + dropped == 2 * AuditLog.queueLimit + extra)
         #expect(try AuditVerifier.verify(layout: layout, sandbox: "box") == .success(.init(records: lines.count, headSeq: lines.count, afterHead: 0)))
     }
 }

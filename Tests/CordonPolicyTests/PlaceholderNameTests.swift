@@ -27,4 +27,22 @@ import Testing
         let policy = try EgressPolicy(EgressConfiguration(domains: ["*.example.test"]))
         #expect(policy.decide(host: "\(Self.placeholder).example.test", port: 443).isAllowed)
     }
+
+    /// The quick test before the closer look: it must never miss the prefix, in any letter case,
+    /// at the start, in the middle or at the very end of the text.
+    @Test func theQuickTestNeverMissesThePrefix() throws {
+        let policy = try EgressPolicy(EgressConfiguration(domains: ["example.test"]), placeholders: [Self.placeholder])
+        for text in [
+            Self.placeholder, "Bearer " + Self.placeholder.uppercased(), "a=1&key=\(Self.placeholder)", "x" + Self.placeholder,
+            "CoRdOn-Ph-" + Self.placeholder.dropFirst(10),
+        ] {
+            #expect(PlaceholderFormat.mentionsPrefix(text), "\(text)")
+            #expect(policy.carriesPlaceholder(text), "\(text)")
+        }
+        for text in ["", "cordon-ph", "cordon-p-h-", "Bearer sk-123", "ends in cordon-ph"] {
+            #expect(!PlaceholderFormat.mentionsPrefix(text), "\(text)")
+            #expect(!policy.carriesPlaceholder(text), "\(text)")
+        }
+        #expect(PlaceholderFormat.mentionsPrefix("ends in cordon-ph-"))
+    }
 }

@@ -378,9 +378,9 @@ struct DiskLimitTests {
     /// The measurement follows no symlink and counts hard links once.
     @Test func measurementStaysInTheTree() throws {
         let root = try TempTree.makeDirectory()
-        defer { _ = try? SandboxHarness.runBlocking(["/bin/rm", "-rf", root], environment: nil) }
+        defer { _ = try? SandboxHarness.runBlocking(["/bin/rm", "-rf", root], environment: nil, timeout: 10) }
         let outside = try TempTree.makeDirectory()
-        defer { _ = try? SandboxHarness.runBlocking(["/bin/rm", "-rf", outside], environment: nil) }
+        defer { _ = try? SandboxHarness.runBlocking(["/bin/rm", "-rf", outside], environment: nil, timeout: 10) }
         try Data(count: 1 << 20).write(to: URL(fileURLWithPath: outside + "/big"))
         #expect(symlink(outside, root + "/link") == 0)
         try Data(count: 1 << 20).write(to: URL(fileURLWithPath: root + "/a"))
@@ -393,7 +393,7 @@ struct DiskLimitTests {
     /// Directories nested past what the watcher descends are refused, not skipped.
     @Test func aTreeTooDeepToMeasureIsOverTheLimit() throws {
         let root = try TempTree.makeDirectory()
-        defer { _ = try? SandboxHarness.runBlocking(["/bin/rm", "-rf", root], environment: nil) }
+        defer { _ = try? SandboxHarness.runBlocking(["/bin/rm", "-rf", root], environment: nil, timeout: 10) }
         var fd = open(root, O_RDONLY | O_DIRECTORY)
         for _ in 0..<(DiskWatch.maxDepth + 5) {
             #expect(mkdirat(fd, "d", 0o700) == 0)

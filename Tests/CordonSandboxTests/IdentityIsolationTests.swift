@@ -52,13 +52,13 @@ struct IdentityIsolationTests {
     /// Adds a key to root's user keyring (python's ctypes: add_key(2)); its serial.
     static func addRootKey(_ description: String) throws -> String {
         let script = "import ctypes; libc = ctypes.CDLL(None, use_errno=True); print(libc.syscall(248, b'user', b'\(description)', b'secret', 6, -4))"
-        let r = try SandboxHarness.runBlocking(["/usr/bin/python3", "-c", script], environment: nil)
+        let r = try SandboxHarness.runBlocking(["/usr/bin/python3", "-c", script], environment: nil, timeout: 10)
         return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     static func revokeKey(_ serial: String) {
         _ = try? SandboxHarness.runBlocking(
-            ["/usr/bin/python3", "-c", "import ctypes; ctypes.CDLL(None).syscall(250, 3, \(Int(serial) ?? 0))"], environment: nil)
+            ["/usr/bin/python3", "-c", "import ctypes; ctypes.CDLL(None).syscall(250, 3, \(Int(serial) ?? 0))"], environment: nil, timeout: 10)
     }
 
     /// Run as root, the agent is an unprivileged host uid: a root-only file the profile exposes

@@ -19,8 +19,7 @@ struct IdleDiskWatchTests {
         defer {
             // A frozen sandbox waits for a signal (or the unattended hold): its supervisor gets one.
             if let supervisor { kill(supervisor, SIGTERM) }
-            _ = try? SandboxHarness.runBlocking([SandboxHarness.cordon, "down", name], environment: h.environment(), directory: h.workspace, timeout: 60)
-            h.cleanup()
+            h.cleanup(downing: [name])
         }
         try h.write("profile.yaml", "name: idle\nresources:\n  disk: 20m\n", in: h.root)
         let up = try await h.cordon(["up", "--name", name, "--profile", h.root + "/profile.yaml", "--workspace", h.workspace])

@@ -250,19 +250,14 @@ struct PortForwardTests {
     @Test(.enabled(if: SandboxHarness.isRoot, "needs root to switch to another user"))
     func aUserWhoIsNotRootForwards() async throws {
         let h = try SandboxHarness()
-        _ = try SandboxHarness.runBlocking(["/bin/chown", "-R", "65534:65534", h.root], environment: nil)
-        _ = try SandboxHarness.runBlocking(["/bin/chmod", "755", h.root], environment: nil)
+        _ = try await SandboxHarness.run(["/bin/chown", "-R", "65534:65534", h.root], environment: nil)
+        _ = try await SandboxHarness.run(["/bin/chmod", "755", h.root], environment: nil)
         func asUser(_ arguments: [String]) async throws -> SandboxHarness.Result {
             try await SandboxHarness.run(
                 ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", SandboxHarness.cordon] + arguments, environment: h.environment(),
                 directory: h.workspace, timeout: 60)
         }
-        defer {
-            _ = try? SandboxHarness.runBlocking(
-                ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", SandboxHarness.cordon, "down", "pf-user"],
-                environment: h.environment(), directory: h.workspace, timeout: 60)
-            h.cleanup()
-        }
+        defer { h.cleanup(downing: ["pf-user"], as: ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]) }
         let up = try await asUser(["up", "--name", "pf-user", "--workspace", h.workspace])
         #expect(up.status == 0, "\(up.stderr)")
         let started = try await asUser([
@@ -348,7 +343,7 @@ struct PortForwardTests {
 
     /// An IPv4 address of this host that is not loopback, if it has one.
     static func externalAddress() -> String? {
-        guard let r = try? SandboxHarness.runBlocking(["/usr/bin/hostname", "-I"], environment: nil), r.status == 0 else { return nil }
+        guard let r = try? SandboxHarness.runBlocking(["/usr/bin/hostname", "-I"], environment: nil, timeout: 10), r.status == 0 else { return nil }
         return r.stdout.split(separator: " ").map(String.init).first { $0.contains(".") && !$0.hasPrefix("127.") }
     }
 }

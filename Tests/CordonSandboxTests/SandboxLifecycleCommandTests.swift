@@ -252,8 +252,8 @@ struct SandboxLifecycleCommandTests {
         let h = try SandboxHarness()
         defer { h.cleanup() }
         // The scratch tree belongs to the user; the built products are world-readable.
-        _ = try SandboxHarness.runBlocking(["/bin/chown", "-R", "65534:65534", h.root], environment: nil)
-        _ = try SandboxHarness.runBlocking(["/bin/chmod", "755", h.root], environment: nil)
+        _ = try await SandboxHarness.run(["/bin/chown", "-R", "65534:65534", h.root], environment: nil)
+        _ = try await SandboxHarness.run(["/bin/chmod", "755", h.root], environment: nil)
         func asUser(_ arguments: [String]) async throws -> SandboxHarness.Result {
             try await SandboxHarness.run(
                 ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", SandboxHarness.cordon] + arguments, environment: h.environment(),

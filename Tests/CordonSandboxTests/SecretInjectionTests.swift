@@ -347,7 +347,7 @@ struct SecretInjectionTests {
     /// signed with the real ones, exactly as botocore signs it with them on the host.
     @Test(
         .enabled(
-            if: (try? ProcessRunner.runBlocking(["/usr/bin/python3", "-c", "import botocore.auth"], timeout: .seconds(60)))?.status == 0,
+            if: (try? ProcessRunner.runBlocking(["/usr/bin/python3", "-c", "import botocore.auth"], timeout: .seconds(10)))?.status == 0,
             "botocore is not installed (python3-botocore)"))
     func aSigV4RequestIsSignedAgainWithTheRealCredentials() async throws {
         let h = try SandboxHarness()

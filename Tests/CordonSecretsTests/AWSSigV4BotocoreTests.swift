@@ -12,7 +12,7 @@ import Testing
 
     /// Skipped, with the reason in the test output, only when botocore does not import.
     static let botocoreImports: Bool = {
-        (try? ProcessRunner.runBlocking([python, "-c", "import botocore.auth"], timeout: .seconds(60)))?.status == 0
+        (try? ProcessRunner.runBlocking([python, "-c", "import botocore.auth"], timeout: .seconds(10)))?.status == 0
     }()
 
     static let realKeyID = "AKIAIOSFODNN7EXAMPLE"

@@ -45,9 +45,9 @@ public enum ProcessRunner {
         _ argv: [String], environment: [String: String]? = nil, directory: String? = nil, stdin: String? = nil,
         timeout: Duration = defaultTimeout, sourceLocation: SourceLocation = #_sourceLocation
     ) throws -> ProcessResult {
-        try PoolHold.check(timeout, "running \(argv.first ?? "a program")", sourceLocation: sourceLocation)
+        PoolHold.check(timeout, "running \(argv.first ?? "a program")", sourceLocation: sourceLocation)
         let process = try RunningProcess(argv, environment: environment, directory: directory, stdin: stdin)
-        return try process.finishBlocking(timeout: timeout, sourceLocation: sourceLocation)
+        return try process.finishWaiting(timeout: timeout)
     }
 }
 
@@ -147,12 +147,12 @@ public final class RunningProcess: @unchecked Sendable {
     /// Waits for exit and end of output, killing the process group if `timeout` passes first.
     /// Waits on a thread of its own.
     public func finish(timeout: Duration = ProcessRunner.defaultTimeout) async throws -> ProcessResult {
-        try await onOwnThread { try self.finishBlocking(timeout: timeout) }
+        try await onOwnThread { try self.finishWaiting(timeout: timeout) }
     }
 
     /// `readLine` on the calling thread (see `PoolHold`).
     public func readLine(timeout: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
-        try PoolHold.check(timeout, "reading a line from \(argv0)", sourceLocation: sourceLocation)
+        PoolHold.check(timeout, "reading a line from \(argv0)", sourceLocation: sourceLocation)
         let deadline = ContinuousClock.now + timeout
         pump(until: deadline) { self.out[self.lineCursor...].contains(10) }
         guard let newline = out[lineCursor...].firstIndex(of: 10) else {
@@ -165,7 +165,7 @@ public final class RunningProcess: @unchecked Sendable {
 
     /// `waitForExit` on the calling thread (see `PoolHold`).
     public func waitForExit(timeout: Duration, sourceLocation: SourceLocation = #_sourceLocation) throws -> Int32? {
-        try PoolHold.check(timeout, "waiting for \(argv0) to exit", sourceLocation: sourceLocation)
+        PoolHold.check(timeout, "waiting for \(argv0) to exit", sourceLocation: sourceLocation)
         let deadline = ContinuousClock.now + timeout
         while !hasExited && ContinuousClock.now < deadline {
             let step = min(deadline, ContinuousClock.now + .milliseconds(50))
@@ -177,7 +177,12 @@ public final class RunningProcess: @unchecked Sendable {
 
     /// `finish` on the calling thread (see `PoolHold`).
     public func finishBlocking(timeout: Duration = ProcessRunner.defaultTimeout, sourceLocation: SourceLocation = #_sourceLocation) throws -> ProcessResult {
-        try PoolHold.check(timeout, "waiting for \(argv0) to finish", sourceLocation: sourceLocation)
+        PoolHold.check(timeout, "waiting for \(argv0) to finish", sourceLocation: sourceLocation)
+        return try finishWaiting(timeout: timeout)
+    }
+
+    /// `finish`'s wait, on the calling thread (its callers checked where they run).
+    fileprivate func finishWaiting(timeout: Duration) throws -> ProcessResult {
         let deadline = ContinuousClock.now + timeout
         pump(until: deadline) { false }
         var timedOut = false

@@ -29,7 +29,7 @@ struct SandboxHarness {
 
     /// Whether this host can create the namespaces a sandbox needs (else tests skip loudly).
     static let namespacesAvailable: Bool = {
-        let result = try? runBlocking(["/usr/bin/unshare", "-Urmpf", "--mount-proc", "true"], environment: nil)
+        let result = try? runBlocking(["/usr/bin/unshare", "-Urmpf", "--mount-proc", "true"], environment: nil, timeout: 10)
         return result?.status == 0
     }()
 
@@ -59,13 +59,14 @@ struct SandboxHarness {
         try contents.write(toFile: path, atomically: false, encoding: .utf8)
     }
 
-    /// Takes down the sandboxes named (`cordon down`), then removes the scratch tree: on a thread
-    /// of its own, since a `defer` cannot wait off the cooperative pool (see `PoolHold`).
-    func cleanup(downing names: [String] = []) {
+    /// Takes down the sandboxes named (`cordon down`, behind `prefix`: e.g. setpriv for another
+    /// user's), then removes the scratch tree: on a thread of its own, since a `defer` cannot wait
+    /// off the cooperative pool (see `PoolHold`).
+    func cleanup(downing names: [String] = [], as prefix: [String] = []) {
         let (root, environment, workspace) = (root, environment(), workspace)
         Thread.detachNewThread {
             for name in names {
-                _ = try? Self.runBlocking([Self.cordon, "down", name], environment: environment, directory: workspace, timeout: 60)
+                _ = try? Self.runBlocking(prefix + [Self.cordon, "down", name], environment: environment, directory: workspace, timeout: 60)
             }
             _ = try? Self.runBlocking(["/bin/rm", "-rf", root], environment: nil)
         }
