@@ -124,12 +124,24 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // `cordon mcp bridge`: an MCP server run in a sandbox, its stdio relayed byte for byte to
+        // the host's, or served as Streamable HTTP on host loopback behind a bearer token.
+        .target(
+            name: "CordonMCPBridge",
+            dependencies: [
+                "CordonSandbox", "CordonOS", "CordonCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         // One ParsableCommand per file; the executable only calls into this.
         .target(
             name: "CordonCommands",
             dependencies: [
                 "CordonSandbox", "CordonConfig", "CordonFS", "CordonGate", "CordonScan", "CordonNet", "CordonAudit", "CordonSecrets", "CordonCore",
-                "CordonOS", "CordonUsage",
+                "CordonOS", "CordonUsage", "CordonMCPBridge",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
