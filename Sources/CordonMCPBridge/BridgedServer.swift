@@ -18,14 +18,17 @@ final class BridgedServer: Sendable {
     private let control: Int32
     /// Readable (its write end closed) once `status` is known.
     private let done: Int32
+    /// Readable once the relay of a terminal stderr has passed on everything (nil: no relay).
+    private let stderrDrained: Int32?
     private let outcome = Mutex<Result<Int32, CordonError>?>(nil)
     private let ended = Mutex(false)
 
-    private init(input: Int32, output: Int32, control: Int32, done: Int32) {
+    private init(input: Int32, output: Int32, control: Int32, done: Int32, stderrDrained: Int32?) {
         self.input = input
         self.output = output
         self.control = control
         self.done = done
+        self.stderrDrained = stderrDrained
     }
 
     /// Starts `command` in the running sandbox `name`; returns once it is handed over (it may
@@ -40,18 +43,24 @@ final class BridgedServer: Sendable {
         // The host's terminal never enters the sandbox: a terminal stderr gets a pipe relayed
         // through the filter; anything else (a file, the client's pipe) is handed over as it is.
         let errorStream: Int32
+        var stderrDrained: Int32?
         if Terminal.isTerminal(2) {
             let stderrPipe = try MCPBridge.pipe()
+            let drained = try MCPBridge.pipe()
             errorStream = stderrPipe.write
+            stderrDrained = drained.read
             let source = stderrPipe.read
-            guard OSThread.detached(stackSize: 256 * 1024, { Self.relayFiltered(from: source, level: filter) }) else {
-                throw CordonError(.systemCall, "cannot start the bridge's stderr relay thread")
+            let relayed = OSThread.detached(stackSize: 256 * 1024) {
+                Self.relayFiltered(from: source, level: filter)
+                close(drained.write)
             }
+            guard relayed else { throw CordonError(.systemCall, "cannot start the bridge's stderr relay thread") }
         } else {
             errorStream = fcntl(2, F_DUPFD_CLOEXEC, 3)
             if errorStream < 0 { throw CordonError(.systemCall, "cannot pass stderr to the server", cause: String(cString: strerror(errno))) }
         }
-        let server = BridgedServer(input: stdinPipe.write, output: stdoutPipe.read, control: controlPipe.write, done: donePipe.read)
+        let server = BridgedServer(
+            input: stdinPipe.write, output: stdoutPipe.read, control: controlPipe.write, done: donePipe.read, stderrDrained: stderrDrained)
         let stdio = [stdinPipe.read, stdoutPipe.write, errorStream]
         let (controlRead, doneWrite) = (controlPipe.read, donePipe.write)
         let started = OSThread.detached(stackSize: 512 * 1024) {
@@ -85,6 +94,12 @@ final class BridgedServer: Sendable {
         case .failure(let error): throw error
         case nil: return nil
         }
+    }
+
+    /// Waits (until `deadline`, monotonic) for the server's last stderr to have been shown.
+    func stderrShown(by deadline: Double) {
+        guard let stderrDrained else { return }
+        MCPBridge.waitReadable(stderrDrained, until: deadline)
     }
 
     /// Ends the server now (a no-op once it has ended).

@@ -64,6 +64,7 @@ extension MCPBridge {
         let deadline = WallClock.monotonic() + drainGrace
         while channel.isActive && WallClock.monotonic() < deadline { usleep(10_000) }
         try? router.loop.submit {}.wait()
+        server.stderrShown(by: deadline)
         return status
     }
 }

@@ -44,11 +44,18 @@ public enum MCPBridge {
         }
         if !inputStarted { server.end() }
         let status = try server.wait() ?? 125
-        // The server's last replies reach the client before the bridge exits with its status.
-        var watched = pollfd(fd: drained.read, events: Int16(POLLIN), revents: 0)
+        // The server's last replies (and words) reach the client before the bridge exits with
+        // its status.
         let deadline = WallClock.monotonic() + drainGrace
-        while poll(&watched, 1, Int32(max(0, (deadline - WallClock.monotonic()) * 1000))) < 0 && errno == EINTR {}
+        waitReadable(drained.read, until: deadline)
+        server.stderrShown(by: deadline)
         return status
+    }
+
+    /// Waits until `fd` is readable (or its writers are gone) or `deadline` (monotonic) passes.
+    static func waitReadable(_ fd: Int32, until deadline: Double) {
+        var watched = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        while poll(&watched, 1, Int32(max(0, (deadline - WallClock.monotonic()) * 1000))) < 0 && errno == EINTR {}
     }
 
     /// Copies `source` to `sink` until `source` ends (true) or a write fails (false).

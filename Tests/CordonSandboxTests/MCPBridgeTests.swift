@@ -118,6 +118,49 @@ struct MCPBridgeLifeTests {
         #expect(unknown.stderr.contains("nosuch"))
     }
 
+    /// Runs argv with stderr on a new pty (stdin /dev/null, stdout a pipe); prints `stdout …`,
+    /// `status …` and `terminal …` (what reached the pty, as Python's repr of the bytes).
+    static let onTerminalStderr = #"""
+        import os, pty, subprocess, sys
+        master, slave = pty.openpty()
+        p = subprocess.Popen(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave)
+        os.close(slave)
+        out = p.stdout.read()
+        status = p.wait()
+        data = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            data += chunk
+        print("stdout", out.decode().strip())
+        print("status", status)
+        print("terminal", repr(data))
+        """#
+
+    /// A host terminal on stderr never enters the sandbox (the server gets a pipe), and what the
+    /// server writes there reaches it through the terminal filter: a clipboard write (OSC 52) is
+    /// dropped, the text is shown.
+    @Test func aTerminalStderrStaysOutOfTheSandboxAndIsFiltered() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup(downing: ["tty"]) }
+        let up = try await h.cordon(["up", "--name", "tty", "--workspace", h.workspace])
+        #expect(up.status == 0, "\(up.stderr)")
+        try h.write("on_terminal.py", Self.onTerminalStderr, in: h.root)
+        let server = #"if [ -t 2 ]; then echo tty; else echo notty; fi; printf '\033]52;c;aGk=\007shown-text\n' >&2"#
+        let r = try await SandboxHarness.run(
+            ["/usr/bin/python3", h.root + "/on_terminal.py", SandboxHarness.cordon, "mcp", "bridge", "tty", "--", "/bin/sh", "-c", server],
+            environment: h.environment(), directory: h.workspace)
+        #expect(MCPBridgeTests.line(r.stdout, "status") == "0", "\(r.stdout)\n\(r.stderr)")
+        #expect(MCPBridgeTests.line(r.stdout, "stdout") == "notty", "\(r.stdout)")
+        let terminal = MCPBridgeTests.line(r.stdout, "terminal")
+        #expect(terminal.contains("shown-text"), "\(terminal)")
+        #expect(!terminal.contains("]52"), "\(terminal)")
+    }
+
     /// `--profile`: a fresh sandbox for the bridge's life, removed when it ends.
     @Test func aFreshSandboxFromAProfileIsGoneWhenTheBridgeEnds() async throws {
         let h = try SandboxHarness()
