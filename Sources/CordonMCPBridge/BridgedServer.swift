@@ -31,8 +31,9 @@ final class BridgedServer: Sendable {
         self.stderrDrained = stderrDrained
     }
 
-    /// Starts `command` in the running sandbox `name`; returns once it is handed over (it may
-    /// still fail to run: `wait` then gives 126/127 and the reason was said).
+    /// Starts `command` in the running sandbox `name` on a thread of its own and returns at once:
+    /// `wait` gives its status (126/127 when it could not run, the reason said) or throws what
+    /// kept it from starting (the sandbox stopped meanwhile, its socket unreachable).
     static func start(name: String, layout: SandboxLayout, command: ExecClient.Request, filter: TerminalFilter.Level) throws(CordonError)
         -> BridgedServer
     {
