@@ -77,6 +77,10 @@ struct MCPBridgeTests {
         #expect(Self.line(r.stdout, "no-token") == "401", "\(r.stdout)")
         #expect(Self.line(r.stdout, "wrong-token") == "401", "\(r.stdout)")
         #expect(Self.line(r.stdout, "wrong-path") == "404", "\(r.stdout)")
+        // One JSON-RPC object per POST: anything else is refused before it reaches the server.
+        #expect(Self.line(r.stdout, "not-json") == "400", "\(r.stdout)")
+        #expect(Self.line(r.stdout, "batch") == "400", "\(r.stdout)")
+        #expect(Self.line(r.stdout, "notification") == "202", "\(r.stdout)")
         expectToolsWork(r, port: server.port)
         // SIGTERM ends the bridge (and the server) as it ends `cordon exec`; the token goes with it.
         #expect(Self.line(r.stdout, "bridge-exit") == "143", "\(r.stdout)")

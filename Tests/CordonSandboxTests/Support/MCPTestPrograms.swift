@@ -76,8 +76,8 @@ enum MCPTestPrograms {
             async with stdio_client(params) as streams:
                 await exercise(streams[0], streams[1])
 
-        def status_of(url, headers):
-            body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}).encode()
+        def status_of(url, headers, body=None):
+            body = body if body is not None else json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}).encode()
             request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json", **headers}, method="POST")
             try:
                 with urllib.request.urlopen(request, timeout=10) as r:
@@ -103,7 +103,11 @@ enum MCPTestPrograms {
             token = open(token_path).read().strip()
             print("no-token", status_of(url, {}), flush=True)
             print("wrong-token", status_of(url, {"Authorization": "Bearer " + "0" * len(token)}), flush=True)
-            print("wrong-path", status_of(url.replace("/mcp", "/other"), {"Authorization": "Bearer " + token}), flush=True)
+            auth = {"Authorization": "Bearer " + token}
+            print("wrong-path", status_of(url.replace("/mcp", "/other"), auth), flush=True)
+            print("not-json", status_of(url, auth, b"hello"), flush=True)
+            print("batch", status_of(url, auth, b'[{"jsonrpc": "2.0", "id": 9, "method": "ping"}]'), flush=True)
+            print("notification", status_of(url, auth, b'{"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 99}}'), flush=True)
             try:
                 from mcp.client.streamable_http import streamable_http_client
                 from mcp.shared._httpx_utils import create_mcp_http_client
