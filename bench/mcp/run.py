@@ -2,7 +2,8 @@
 """bench/mcp: what the MCP layers add to a round trip.
 
 mcp      `cordon mcp` (cordon as an MCP server, stdio) kept running, and rounds of
-           a `tools/call` of its `exec` tool with {"sandbox": NAME, "argv": ["true"]}
+           a `tools/call` of its exec tool (`sandbox_exec`, or `exec`, as `tools/list` says) with
+           {"sandbox": NAME, "argv": ["true"]}
                                     (one JSON-RPC line out, its response line back)
            `cordon exec NAME -- true` (a fresh client process each time, as a user runs it)
          one after the other in every round, the order rotating. The MCP figure is the round trip
@@ -107,8 +108,14 @@ def bench_mcp(cordon, name, args, env, cwd):
         session = Session([cordon, "mcp"], env, cwd)
     except (RuntimeError, OSError, json.JSONDecodeError) as error:
         return {"skipped": f"`cordon mcp` did not answer initialize as an MCP server over stdio (not in this build?): {error}"}
-    # The tool's name and arguments as the server's brief gives them (checked by the first call).
-    call = {"name": "exec", "arguments": {"sandbox": name, "argv": ["true"]}}
+    # The exec tool by the name the server lists (`sandbox_exec`; `exec` in the first brief), with
+    # the arguments both name: {"sandbox", "argv"} (checked by the first call).
+    listed = {tool.get("name") for tool in session.request("tools/list", {}).get("result", {}).get("tools", [])}
+    tool = next((t for t in ("sandbox_exec", "exec") if t in listed), None)
+    if tool is None:
+        session.close()
+        return {"skipped": f"cordon mcp lists no exec tool: {sorted(listed)}"}
+    call = {"name": tool, "arguments": {"sandbox": name, "argv": ["true"]}}
     first = session.request("tools/call", call)
     if "result" not in first or first["result"].get("isError"):
         session.close()
@@ -137,6 +144,7 @@ def bench_mcp(cordon, name, args, env, cwd):
     session.close()
     out = {label: stats(values) for label, values in times.items()}
     out["added_ms_median"] = round(out["mcp_exec"]["median"] - out["direct_exec"]["median"], 3)
+    out["tool"] = tool
     out["failures"] = failures[:10]
     return out
 

@@ -4,7 +4,8 @@ import Testing
 /// The Python MCP SDK (`mcp` from PyPI) the MCP tests use: a venv `scripts/setup` makes. Tests
 /// that need it are disabled, with this reason shown, when it is absent.
 enum MCPTestVenv {
-    static let directory = "/opt/cordon-test-venv"
+    /// scripts/setup's venv (`CORDON_TEST_VENV` moves it); sandboxes mount it at the same path.
+    static let directory = ProcessInfo.processInfo.environment["CORDON_TEST_VENV"] ?? "/opt/cordon-test-venv"
     static let python = directory + "/bin/python"
 
     static let available: Bool = {
@@ -56,7 +57,8 @@ enum MCPTestPrograms {
         from mcp.client.stdio import StdioServerParameters, stdio_client
 
         mode, cordon, sandbox, port = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
-        server = ["/opt/cordon-test-venv/bin/python", "/workspace/server.py"]
+        # The venv is mounted in the sandbox at its host path: the same interpreter runs the server.
+        server = [sys.executable, "/workspace/server.py"]
 
         def text(result):
             return " ".join(getattr(c, "text", "") for c in result.content)
