@@ -61,6 +61,8 @@ struct MCPBridgeTests {
         #expect(refused.contains { $0["decision"] as? String == "deny" }, "\(refused)")
         let allowed = try Self.networkLog(h, host: "allowed.test")
         #expect(allowed.contains { $0["decision"] as? String == "allow" }, "\(allowed)")
+        // Down before returning: the deferred clean-up runs on a thread the test process may not wait for.
+        _ = try await h.cordon(["down", "mcp"])
     }
 
     /// The HTTP side: 127.0.0.1 only, a 0600 token file, 401 without the token (or with a wrong
@@ -87,6 +89,8 @@ struct MCPBridgeTests {
         #expect(Self.line(r.stdout, "token-file-left") == "False", "\(r.stdout)")
         let refused = try Self.networkLog(h, host: "unlisted.test")
         #expect(refused.contains { $0["decision"] as? String == "deny" }, "\(refused)")
+        // Down before returning: the deferred clean-up runs on a thread the test process may not wait for.
+        _ = try await h.cordon(["down", "mcp"])
     }
 }
 
@@ -120,6 +124,8 @@ struct MCPBridgeLifeTests {
         let unknown = try await h.cordon(["mcp", "bridge", "nosuch", "--", "/bin/true"])
         #expect(unknown.status == 125, "\(unknown.stderr)")
         #expect(unknown.stderr.contains("nosuch"))
+        // Down before returning: the deferred clean-up runs on a thread the test process may not wait for.
+        _ = try await h.cordon(["down", "life"])
     }
 
     /// Runs argv with stderr on a new pty (stdin /dev/null, stdout a pipe); prints `stdout …`,
@@ -163,6 +169,8 @@ struct MCPBridgeLifeTests {
         let terminal = MCPBridgeTests.line(r.stdout, "terminal")
         #expect(terminal.contains("shown-text"), "\(terminal)")
         #expect(!terminal.contains("]52"), "\(terminal)")
+        // Down before returning: the deferred clean-up runs on a thread the test process may not wait for.
+        _ = try await h.cordon(["down", "tty"])
     }
 
     /// `--profile`: a fresh sandbox for the bridge's life, removed when it ends.
