@@ -14,9 +14,14 @@ public enum MCPService {
 
     /// Serves one client on stdin/stdout until stdin ends.
     public static func serveStdio(context: MCPContext, version: String) async throws {
-        let server = await CordonMCPServer.make(context: context, version: version)
+        let calls = CordonMCPServer.Calls()
+        let server = await CordonMCPServer.make(context: context, version: version, calls: calls)
         try await server.start(transport: StdioTransport(logger: logger()))
         await server.waitUntilCompleted()
+        // Input ended: the calls already asked still get their answers (bounded by exec's cap).
+        let deadline = ContinuousClock.now + .seconds(ToolCatalogue.execMaximumTimeout + 60)
+        while calls.count > 0 && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        try? await Task.sleep(for: .milliseconds(100))
     }
 
     /// Serves HTTP on 127.0.0.1:`port` until the listener closes; `listening` is told the port
