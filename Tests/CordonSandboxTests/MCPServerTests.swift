@@ -30,6 +30,13 @@ enum MCPClient {
         return try await SandboxHarness.run([python, script, text], environment: h.environment(), directory: h.workspace, timeout: timeout)
     }
 
+    /// Whether sandboxes can run here. Not `SandboxHarness.namespacesAvailable`: its probe waits up
+    /// to 120 s from the trait's task, which `PoolHold` refuses, so it reads false everywhere.
+    static let namespacesAvailable: Bool = {
+        let result = try? SandboxHarness.runBlocking(["/usr/bin/unshare", "-Urmpf", "--mount-proc", "true"], environment: nil, timeout: 10)
+        return result?.status == 0
+    }()
+
     static func failures(_ r: ProcessResult) -> [String] {
         r.stdout.split(separator: "\n").filter { $0.hasPrefix("FAIL") }.map(String.init)
     }
@@ -40,7 +47,7 @@ enum MCPClient {
 /// each attempt to widen a sandbox (unknown tools, extra arguments, profile paths) refused with
 /// nothing run.
 @Suite(
-    .serialized, .timeLimit(.minutes(10)), .enabled(if: SandboxHarness.namespacesAvailable, "user namespaces unavailable on this host"),
+    .serialized, .timeLimit(.minutes(10)), .enabled(if: MCPClient.namespacesAvailable, "user namespaces unavailable on this host"),
     .enabled(if: MCPClient.available, "SKIPPED LOUDLY: /opt/cordon-test-venv (the Python MCP client) is missing: run scripts/setup"))
 struct MCPServerTests {
     @Test func stdioEveryToolAndEveryRefusal() async throws {
@@ -85,5 +92,59 @@ struct MCPServerTests {
         #expect(r.stdout.contains("ok unauthorized no token tools/call"), "\(r.stdout)")
         // The unauthorized `sandbox_up` made nothing.
         #expect(!FileManager.default.fileExists(atPath: h.state + "/cordon/sandboxes/unauth"))
+    }
+}
+
+/// The `cordon mcp` command itself, no sandbox needed: stdout carries JSON-RPC and nothing else
+/// (a call asked just before input ends is still answered), and `mcp config` prints snippets.
+@Suite(.timeLimit(.minutes(2)))
+struct MCPCommandTests {
+    @Test func stdoutIsOnlyJSONRPC() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let input =
+            [
+                #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#,
+                #"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+                #"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#,
+                #"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"sandbox_list","arguments":{}}}"#,
+                #"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"secrets_set","arguments":{"name":"X","value":"y"}}}"#,
+            ].joined(separator: "\n") + "\n"
+        let r = try await h.cordon(["mcp"], stdin: input, timeout: 60)
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n")
+        var ids: [Int] = []
+        for line in lines {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(line)")
+            #expect(object["jsonrpc"] as? String == "2.0", "\(line)")
+            if let id = object["id"] as? Int { ids.append(id) }
+            if object["id"] as? Int == 4 {
+                let result = try #require(object["result"] as? [String: Any])
+                #expect(result["isError"] as? Bool == true, "\(line)")
+            }
+        }
+        #expect(ids.sorted() == [1, 2, 3, 4], "\(r.stdout)")
+    }
+
+    @Test(arguments: ["claude-desktop", "cursor", "vscode"])
+    func configPrintsASnippet(client: String) async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let r = try await h.cordon(["mcp", "config", "--client", client], timeout: 30)
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], "\(r.stdout)")
+        let servers = try #require((json["mcpServers"] ?? json["servers"]) as? [String: Any])
+        let cordon = try #require(servers["cordon"] as? [String: Any])
+        #expect(cordon["command"] as? String == SandboxHarness.cordon || (cordon["command"] as? String)?.hasSuffix("/cordon") == true)
+        #expect(cordon["args"] as? [String] == ["mcp", "--workspace", h.workspace])
+        #expect(!r.stderr.isEmpty)
+    }
+
+    @Test func configRefusesAnUnknownClient() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let r = try await h.cordon(["mcp", "config", "--client", "emacs"], timeout: 30)
+        #expect(r.status != 0)
+        #expect(r.stdout.isEmpty)
     }
 }

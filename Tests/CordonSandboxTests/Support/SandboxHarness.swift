@@ -29,7 +29,7 @@ struct SandboxHarness {
 
     /// Whether this host can create the namespaces a sandbox needs (else tests skip loudly).
     static let namespacesAvailable: Bool = {
-        let result = try? runBlocking(["/usr/bin/unshare", "-Urmpf", "--mount-proc", "true"], environment: nil, timeout: 10)
+        let result = try? runBlocking(["/usr/bin/unshare", "-Urmpf", "--mount-proc", "true"], environment: nil)
         return result?.status == 0
     }()
 
