@@ -123,6 +123,26 @@ public struct CordonCLI: Sendable {
         var nextProgress = start + interval
         var killAt: Double?
         for fd in reading { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+        enum Read { case data, empty, ended }
+        /// One read of `fd` into its stream (kept up to `limit`, the rest counted).
+        func read(_ fd: Int32) -> Read {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n > 0 {
+                if fd == out {
+                    let kept = max(0, min(n, limit - output.stdout.count))
+                    output.stdout += buffer[0..<kept]
+                    output.stdoutDropped += n - kept
+                } else {
+                    let kept = max(0, min(n, limit - output.stderr.count))
+                    output.stderr += buffer[0..<kept]
+                    output.stderrDropped += n - kept
+                }
+                return .data
+            }
+            return n < 0 && (errno == EAGAIN || errno == EINTR) ? .empty : .ended
+        }
+        /// What `fd` holds now.
+        func drain(_ fd: Int32) { while read(fd) == .data {} }
         while !reading.isEmpty {
             let now = WallClock.monotonic()
             if !output.timedOut, now - start >= timeout {
@@ -138,28 +158,23 @@ public struct CordonCLI: Sendable {
                 progress(now - start)
                 nextProgress = now + interval
             }
+            // The process's descriptor too: once it has exited, what the pipes hold is read and
+            // the run ends, without waiting for every copy of their write ends to close (the
+            // sandbox's supervisor closes the ones `cordon exec` handed it a little later).
             var fds = reading.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            fds.append(pollfd(fd: process.pidfd, events: Int16(POLLIN), revents: 0))
             let wake = min(nextProgress, output.timedOut ? (killAt ?? now + 1) : start + timeout)
             let ready = poll(&fds, nfds_t(fds.count), Int32(max(10, min(1000, (wake - now) * 1000))))
             if ready < 0 && errno != EINTR { break }
-            for entry in fds where entry.revents != 0 {
-                let n = buffer.withUnsafeMutableBytes { Glibc.read(entry.fd, $0.baseAddress, $0.count) }
-                if n > 0 {
-                    if entry.fd == out {
-                        let kept = max(0, min(n, limit - output.stdout.count))
-                        output.stdout += buffer[0..<kept]
-                        output.stdoutDropped += n - kept
-                    } else {
-                        let kept = max(0, min(n, limit - output.stderr.count))
-                        output.stderr += buffer[0..<kept]
-                        output.stderrDropped += n - kept
-                    }
-                } else if n == 0 || (errno != EAGAIN && errno != EINTR) {
-                    reading.removeAll { $0 == entry.fd }
-                }
+            if fds.last?.revents ?? 0 != 0 {
+                for fd in reading { drain(fd) }
+                break
+            }
+            for entry in fds.dropLast() where entry.revents != 0 {
+                if read(entry.fd) == .ended { reading.removeAll { $0 == entry.fd } }
             }
         }
-        // Both pipes ended: the process has exited, or closed them and ends soon (or is killed).
+        // The process has exited, or both pipes ended and it ends soon (or is killed).
         if output.timedOut { process.signal(SIGKILL) }
         output.status = process.waitStatus()
         return output

@@ -16,7 +16,7 @@ public enum MCPService {
     public static func serveStdio(context: MCPContext, version: String) async throws {
         let calls = CordonMCPServer.Calls()
         let server = await CordonMCPServer.make(context: context, version: version, calls: calls)
-        try await server.start(transport: StdioTransport(logger: logger()))
+        try await server.start(transport: StdioLineTransport(logger: logger()))
         await server.waitUntilCompleted()
         // Input ended: the calls already asked still get their answers (bounded by exec's cap).
         let deadline = ContinuousClock.now + .seconds(ToolCatalogue.execMaximumTimeout + 60)
