@@ -40,6 +40,7 @@ public struct CordonCommand: ParsableCommand {
             AuditCommand.self,
             SecretsCommand.self,
             UsageCommand.self,
+            MCPCommand.self,
         ]
     )
 
