@@ -31,6 +31,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.0"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.1.0"),
+        // The Model Context Protocol: `cordon mcp` serves sandboxes to agents and IDEs.
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk", exact: "0.12.1"),
     ],
     targets: [
         // The one C target: syscalls and kernel structures Swift's Glibc does not expose.
@@ -136,12 +138,26 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // `cordon mcp`: the tool catalogue, the tools (over CordonSandbox, as the CLI does), the
+        // resources, the server and its transports (stdio; Streamable HTTP on loopback with a token).
+        .target(
+            name: "CordonMCP",
+            dependencies: [
+                "CordonSandbox", "CordonConfig", "CordonTLS", "CordonCore", "CordonOS",
+                .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         // One ParsableCommand per file; the executable only calls into this.
         .target(
             name: "CordonCommands",
             dependencies: [
                 "CordonSandbox", "CordonConfig", "CordonFS", "CordonGate", "CordonScan", "CordonNet", "CordonAudit", "CordonSecrets", "CordonCore",
-                "CordonOS", "CordonUsage", "CordonMCPBridge",
+                "CordonOS", "CordonUsage", "CordonMCP", "CordonMCPBridge",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -186,6 +202,11 @@ let package = Package(
         .testTarget(
             name: "CordonSecretsTests", dependencies: ["CordonSecrets", "CordonOS", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
         .testTarget(name: "CordonCommandsTests", dependencies: ["CordonCommands", "CordonConfig", "CordonScan"], swiftSettings: strict),
+        .testTarget(
+            name: "CordonMCPTests",
+            dependencies: ["CordonMCP", "CordonCore", "CordonTestSupport", .product(name: "MCP", package: "swift-sdk")],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "CordonSandboxTests",
             dependencies: ["CordonSandbox", "CordonIsolation", "CordonOS", "CordonConfig", "CordonCore", "CordonTestSupport"],

@@ -145,6 +145,13 @@ public struct Profile: Sendable, Equatable, Codable {
         public init(filter: Filter = .standard) { self.filter = filter }
     }
 
+    /// What `cordon mcp` may do to a sandbox of this profile (docs/configuration.md, `mcp`).
+    public struct MCP: Sendable, Equatable, Codable {
+        /// The `sync` tool may apply changes (never with findings; dry-run otherwise).
+        public var allowApply: Bool
+        public init(allowApply: Bool = false) { self.allowApply = allowApply }
+    }
+
     /// The `usage` section: CordonUsage's settings themselves (providers added to the built-in
     /// catalogue, token budgets and their thresholds), as the meter takes them.
     public typealias Usage = UsageSettings
@@ -168,13 +175,14 @@ public struct Profile: Sendable, Equatable, Codable {
     /// Presets composed into this profile, in order (later presets win on scalars).
     public var presets: [String]
     public var usage: Usage
+    public var mcp: MCP
 
     public init(
         name: String = "default", backend: Backend = .namespace, mode: Mode = .secure, workspace: String? = nil,
         mounts: [Mount] = [], data: [DataDir] = [], copy: [Copy] = [], env: [String: String] = [:],
         resources: Resources = Resources(), network: Network = .proxy, egress: Egress = Egress(),
         secrets: [Secret] = [], sync: Sync = Sync(), terminal: Terminal = Terminal(), presets: [String] = [],
-        usage: Usage = Usage()
+        usage: Usage = Usage(), mcp: MCP = MCP()
     ) {
         self.name = name
         self.backend = backend
@@ -192,6 +200,7 @@ public struct Profile: Sendable, Equatable, Codable {
         self.terminal = terminal
         self.presets = presets
         self.usage = usage
+        self.mcp = mcp
     }
 
     /// The built-in default profile: secure mode, no egress, modest limits.

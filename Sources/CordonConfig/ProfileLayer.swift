@@ -74,4 +74,6 @@ struct ProfileLayer: Sendable, Equatable {
     var terminalFilter: Profile.Terminal.Filter?
     var presets: [PresetReference] = []
     var usage = Usage()
+    /// `mcp.allow_apply`.
+    var mcpAllowApply: Bool?
 }

@@ -8,7 +8,7 @@ struct ProfileLayerParser {
 
     static let profileKeys = [
         "name", "backend", "mode", "workspace", "mounts", "data", "copy", "env", "resources", "network", "egress",
-        "secrets", "sync", "terminal", "presets", "usage",
+        "secrets", "sync", "terminal", "presets", "usage", "mcp",
     ]
     static let presetKeys = ["description"] + profileKeys.filter { $0 != "name" && $0 != "workspace" }
 
@@ -79,6 +79,7 @@ struct ProfileLayerParser {
             case "terminal": layer.terminalFilter = parseTerminal(value)
             case "presets": layer.presets = parsePresetReferences(value)
             case "usage": layer.usage = parseUsage(value)
+            case "mcp": layer.mcpAllowApply = parseMCP(value)
             default: break
             }
         }

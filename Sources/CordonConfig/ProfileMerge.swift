@@ -68,6 +68,7 @@ extension Profile {
         if let value = s.gitleaksConfig { sync.gitleaksConfig = value }
 
         if let value = layer.terminalFilter { terminal.filter = value }
+        if let value = layer.mcpAllowApply { mcp.allowApply = value }
 
         let u = layer.usage
         for provider in u.providers {

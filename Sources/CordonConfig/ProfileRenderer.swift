@@ -112,6 +112,7 @@ public enum ProfileRenderer {
             ("sync", .object(sync)),
             ("terminal", .object([("filter", .string(p.terminal.filter.rawValue))])),
             ("usage", .object(usage(p.usage))),
+            ("mcp", .object([("allow_apply", .bool(p.mcp.allowApply))])),
         ]
     }
 

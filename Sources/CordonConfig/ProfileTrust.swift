@@ -170,6 +170,9 @@ public enum ProfileTrust {
         if let gitleaks = s.gitleaksConfig { add("sync.gitleaks_config", "\(gitleaks) replaces cordon's secret rules") }
         if s.maxFileSize > base.sync.maxFileSize { add("sync.max_file_size", ByteSize.format(s.maxFileSize)) }
         if s.maxTotalSize > base.sync.maxTotalSize { add("sync.max_total_size", ByteSize.format(s.maxTotalSize)) }
+        if profile.mcp.allowApply {
+            add("mcp.allow_apply", "an agent driving `cordon mcp` may apply this sandbox's changes to the host (when the gate finds nothing)")
+        }
         if profile.presets.count > 0 { add("presets", profile.presets.joined(separator: ", ") + " (their grants are listed above)") }
         return out
     }

@@ -1,17 +1,17 @@
-import CordonCore
+public import CordonCore
 import CordonOS
 
 #if canImport(Glibc)
-    import Glibc
+    public import Glibc
 #endif
 
 /// Files only their owner may read: the CA's key and the directory it lives in. Nothing here
 /// follows a symlink, and a file or directory that is not the caller's, or that others could
-/// read or write, is refused with the command that fixes it.
-enum PrivateFiles {
+/// read or write, is refused with the command that fixes it. (Also `cordon mcp --http`'s token.)
+public enum PrivateFiles {
     /// Makes `directory` (0700) if missing; refuses one that is a symlink, not the caller's, or
     /// writable or readable by others.
-    static func prepareDirectory(_ directory: String) throws(CordonError) {
+    public static func prepareDirectory(_ directory: String) throws(CordonError) {
         do throws(SystemError) { try FileIO.makeDirectories(directory, mode: 0o700) } catch {
             throw error.cordonError(.io, "cannot make \(directory)")
         }
@@ -30,7 +30,7 @@ enum PrivateFiles {
 
     /// The bytes of `path`, nil when it does not exist. Refused when it is a symlink, not a regular
     /// file, not the caller's, or readable by group or others.
-    static func readOwnerOnly(_ path: String) throws(CordonError) -> [UInt8]? {
+    public static func readOwnerOnly(_ path: String) throws(CordonError) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         if fd < 0 {
             if errno == ENOENT { return nil }
@@ -52,12 +52,12 @@ enum PrivateFiles {
 
     /// Writes `path` atomically with `mode` (made with that mode, so a key is never readable by
     /// others even for a moment).
-    static func write(_ path: String, _ bytes: [UInt8], mode: mode_t) throws(CordonError) {
+    public static func write(_ path: String, _ bytes: [UInt8], mode: mode_t) throws(CordonError) {
         do throws(SystemError) { try FileIO.writeAtomically(path, bytes, mode: mode) } catch { throw error.cordonError(.io) }
     }
 
     /// Runs `body` holding an exclusive lock on `path` (waits for another cordon process).
-    static func withLock<T>(_ path: String, _ body: () throws(CordonError) -> T) throws(CordonError) -> T {
+    public static func withLock<T>(_ path: String, _ body: () throws(CordonError) -> T) throws(CordonError) -> T {
         let lock: FileLock
         do throws(SystemError) { lock = try FileLock.acquire(path) } catch { throw error.cordonError(.io) }
         let result = try body()

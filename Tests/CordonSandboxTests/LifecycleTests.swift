@@ -20,6 +20,11 @@ struct LifecycleTests {
         try await h.cordon(["exec", name] + options + ["--", "/bin/sh", "-c", script], extraEnvironment: environment, timeout: 60)
     }
 
+    /// Sleeps whose command lines no other run on this host shares (another checkout's suite may
+    /// run the same tests at the same time): the seconds carry this test process's id.
+    static let crashSleep = "3003.\(getpid())"
+    static let execSleep = "3005.\(getpid())"
+
     /// Command lines of every process a `ps` of the host shows that contains `marker`.
     static func hostProcesses(containing marker: String) -> [Int32] {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
@@ -198,9 +203,9 @@ struct LifecycleTests {
         let h = try SandboxHarness()
         defer { h.cleanup(downing: ["crash"]) }
         try await Self.up(h, "crash")
-        let wrote = try await Self.exec(h, "crash", "echo kept > /workspace/kept; sleep 3003 >/dev/null 2>&1 &")
+        let wrote = try await Self.exec(h, "crash", "echo kept > /workspace/kept; sleep \(Self.crashSleep) >/dev/null 2>&1 &")
         #expect(wrote.status == 0, "\(wrote.stderr)")
-        let inside = try #require(Self.hostProcesses(containing: "sleep 3003").first)
+        let inside = try #require(Self.hostProcesses(containing: "sleep \(Self.crashSleep)").first)
         let network = try #require(try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(inside)/ns/net"))
         let events = try String(contentsOfFile: h.state + "/cordon/sandboxes/crash/events.jsonl", encoding: .utf8)
         let upLine = try #require(events.split(separator: "\n").last { $0.contains(#""event":"up""#) })
@@ -208,10 +213,10 @@ struct LifecycleTests {
         let supervisor = try #require(Int32(pidText))
         #expect(kill(supervisor, SIGKILL) == 0)
         let deadline = Date().addingTimeInterval(30)
-        while (!Self.hostProcesses(containing: "sleep 3003").isEmpty || kill(supervisor, 0) == 0) && Date() < deadline {
+        while (!Self.hostProcesses(containing: "sleep \(Self.crashSleep)").isEmpty || kill(supervisor, 0) == 0) && Date() < deadline {
             try await Task.sleep(for: .milliseconds(50))
         }
-        #expect(Self.hostProcesses(containing: "sleep 3003").isEmpty, "a process of the sandbox outlived its supervisor")
+        #expect(Self.hostProcesses(containing: "sleep \(Self.crashSleep)").isEmpty, "a process of the sandbox outlived its supervisor")
         // No process is left in the sandbox's network namespace (nothing holds it: it is gone).
         let holders = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter {
             Int32($0) != nil && (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\($0)/ns/net")) == network
@@ -274,15 +279,15 @@ struct LifecycleTests {
         defer { h.cleanup(downing: ["killexec"]) }
         try await Self.up(h, "killexec")
         let client = try RunningProcess(
-            [SandboxHarness.cordon, "exec", "killexec", "--", "/bin/sh", "-c", "echo started; exec sleep 3005"], environment: h.environment(),
+            [SandboxHarness.cordon, "exec", "killexec", "--", "/bin/sh", "-c", "echo started; exec sleep \(Self.execSleep)"], environment: h.environment(),
             directory: h.workspace)
         #expect(try await client.readLine() == "started")
-        #expect(!Self.hostProcesses(containing: "sleep 3005").isEmpty)
+        #expect(!Self.hostProcesses(containing: "sleep \(Self.execSleep)").isEmpty)
         client.signal(SIGTERM)
         #expect(await client.waitForExit(timeout: .seconds(30)) == 128 + SIGTERM)
         let deadline = Date().addingTimeInterval(30)
-        while !Self.hostProcesses(containing: "sleep 3005").isEmpty && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
-        #expect(Self.hostProcesses(containing: "sleep 3005").isEmpty, "the command outlived cordon exec")
+        while !Self.hostProcesses(containing: "sleep \(Self.execSleep)").isEmpty && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(Self.hostProcesses(containing: "sleep \(Self.execSleep)").isEmpty, "the command outlived cordon exec")
         let events = try String(contentsOfFile: h.state + "/cordon/sandboxes/killexec/events.jsonl", encoding: .utf8)
         #expect(events.contains(#""event":"exec""#) && events.contains(#""exit":137"#), "\(events)")
     }
