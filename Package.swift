@@ -126,6 +126,18 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // `cordon mcp bridge`: an MCP server run in a sandbox, its stdio relayed byte for byte to
+        // the host's, or served as Streamable HTTP on host loopback behind a bearer token.
+        .target(
+            name: "CordonMCPBridge",
+            dependencies: [
+                "CordonSandbox", "CordonOS", "CordonCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         // `cordon mcp`: the tool catalogue, the tools (over CordonSandbox, as the CLI does), the
         // resources, the server and its transports (stdio; Streamable HTTP on loopback with a token).
         .target(
@@ -145,7 +157,7 @@ let package = Package(
             name: "CordonCommands",
             dependencies: [
                 "CordonSandbox", "CordonConfig", "CordonFS", "CordonGate", "CordonScan", "CordonNet", "CordonAudit", "CordonSecrets", "CordonCore",
-                "CordonOS", "CordonUsage", "CordonMCP",
+                "CordonOS", "CordonUsage", "CordonMCP", "CordonMCPBridge",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

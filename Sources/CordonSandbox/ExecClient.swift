@@ -176,7 +176,7 @@ public enum ExecClient {
         }
     }
 
-    private static func say(_ text: String) {
+    static func say(_ text: String) {
         let line = "cordon: \(TerminalText.escaped(text))\n"
         _ = line.withCString { write(2, $0, strlen($0)) }
     }

@@ -7,7 +7,7 @@ import Glibc
 import Synchronization
 
 /// `cordon mcp`: cordon as an MCP server (docs/mcp.md). A command group: `serve` (the default:
-/// `cordon mcp` alone serves stdio), `config`; `bridge` joins it later.
+/// `cordon mcp` alone serves stdio), `config`, `bridge` (an MCP server inside a sandbox).
 struct MCPCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mcp",
@@ -18,7 +18,7 @@ struct MCPCommand: ParsableCommand {
             sets secrets, changes policy or forces a sync. `cordon mcp config` prints the snippet \
             that registers cordon with a client.
             """,
-        subcommands: [MCPServeCommand.self, MCPConfigCommand.self],
+        subcommands: [MCPServeCommand.self, MCPConfigCommand.self, MCPBridgeCommand.self],
         defaultSubcommand: MCPServeCommand.self
     )
 }
