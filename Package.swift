@@ -19,6 +19,7 @@ let package = Package(
     products: [
         .executable(name: "cordon", targets: ["cordon"]),
         .executable(name: "cordon-init", targets: ["cordon-init"]),
+        .executable(name: "cordon-mcp", targets: ["cordon-mcp"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -157,12 +158,15 @@ let package = Package(
             name: "CordonCommands",
             dependencies: [
                 "CordonSandbox", "CordonConfig", "CordonFS", "CordonGate", "CordonScan", "CordonNet", "CordonAudit", "CordonSecrets", "CordonCore",
-                "CordonOS", "CordonUsage", "CordonMCP", "CordonMCPBridge",
+                "CordonOS", "CordonUsage", "CordonMCPBridge",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),
         .executableTarget(name: "cordon", dependencies: ["CordonCommands", "CordonConfig"], swiftSettings: strict),
+        // `cordon mcp` hands over to it (execve): the MCP SDK links Foundation's networking and
+        // libcurl, which the cordon binary, every sandbox's supervisor, does without.
+        .executableTarget(name: "cordon-mcp", dependencies: ["CordonMCP"], swiftSettings: strict),
         // Single-threaded sandbox init: no async runtime, no NIO, no Yams. A static executable:
         // no dynamic loader, no shared libraries to map and bind (~3 ms of every start). Not
         // position-independent: glibc 2.36's static-pie start-up asserts on the $ORIGIN RUNPATH

@@ -1,4 +1,5 @@
 public import ArgumentParser
+import CordonCore
 import Glibc
 
 /// `cordon`: run untrusted agents in a sandbox; nothing reaches the host unless policy says so.
@@ -45,10 +46,6 @@ public struct CordonCommand: ParsableCommand {
     )
 
     public init() {}
-}
-
-public enum CordonVersion {
-    public static let string = "0.1.0"
 }
 
 /// Entry point for the `cordon` executable, so it needs no import of ArgumentParser itself.

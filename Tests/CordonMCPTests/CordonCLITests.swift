@@ -41,17 +41,4 @@ struct CordonCLITests {
         #expect(document.objectValue?["records"]?.arrayValue?.count == 2)
         #expect(document.objectValue?["records"]?.arrayValue?.last == .null)
     }
-
-    @Test func clientSnippetsAreValid() throws {
-        for client in ClientConfig.Client.allCases where client != .claudeCode {
-            let text = ClientConfig.snippet(client, executable: "/usr/local/bin/cordon", workspace: "/home/u/my \"proj\"")
-            let json = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "\(text)")
-            let servers = try #require((json["mcpServers"] ?? json["servers"]) as? [String: Any])
-            let cordon = try #require(servers["cordon"] as? [String: Any])
-            #expect(cordon["args"] as? [String] == ["mcp", "--workspace", "/home/u/my \"proj\""])
-        }
-        #expect(
-            ClientConfig.snippet(.claudeCode, executable: "/usr/bin/cordon", workspace: "/a b/it's")
-                == "claude mcp add cordon -- /usr/bin/cordon mcp --workspace '/a b/it'\\''s'")
-    }
 }

@@ -1,6 +1,5 @@
 public import ArgumentParser
 import CordonCore
-import CordonMCP
 import CordonOS
 import Dispatch
 import Glibc
@@ -47,56 +46,31 @@ struct MCPServeCommand: ParsableCommand {
         if let http, !(0...65535).contains(http) { throw ValidationError("--http takes a port from 0 to 65535") }
     }
 
+    /// Hands over to `cordon-mcp` (execve: its stdio is this process's): the MCP SDK links
+    /// Foundation's networking and libcurl, which this binary, every sandbox's supervisor, does
+    /// without. The workspace is checked here; the server gets it canonical, and the path of this
+    /// executable, which its tools run.
     func run() throws {
         let status = Console.exitOnError { () throws -> Int32 in
-            let context = try Self.context(workspace: workspace)
-            let version = CordonVersion.string
-            let outcome = Outcome()
-            let done = DispatchSemaphore(value: 0)
-            if let http {
-                let token = try BearerToken.load(paths: context.paths)
-                let file = BearerToken.path(paths: context.paths)
-                Task {
-                    do {
-                        try await MCPService.serveHTTP(context: context, version: version, port: http, token: token) { port in
-                            // stdout carries no JSON-RPC here: the address, for scripts; the note for people.
-                            let line = Array("http://127.0.0.1:\(port)\(HTTPServer.endpoint)\n".utf8)
-                            _ = line.withUnsafeBytes { Glibc.write(1, $0.baseAddress, $0.count) }
-                            Console.note("cordon mcp: serving http://127.0.0.1:\(port)\(HTTPServer.endpoint); bearer token in \(file)")
-                        }
-                    } catch { outcome.fail(error) }
-                    done.signal()
-                }
-            } else {
-                Task {
-                    do { try await MCPService.serveStdio(context: context, version: version) } catch { outcome.fail(error) }
-                    done.signal()
-                }
-            }
-            done.wait()
-            if let error = outcome.error { throw error }
-            return 0
+            let served = try Self.workspace(workspace)
+            let server = try HelperLocator.path(of: "cordon-mcp", variable: "CORDON_MCP")
+            let executable = FileIO.readLink("/proc/self/exe") ?? CommandLine.arguments[0]
+            var arguments = ["cordon-mcp", "--cordon", executable, "--workspace", served]
+            if let http { arguments += ["--http", String(http)] }
+            let environment = ProcessEnvironment.current.map { $0.key + "=" + $0.value }
+            throw Exec.replaceImage(server, arguments: arguments, environment: environment).cordonError(.systemCall, "cannot start \(server)")
         }
         throw ExitCode(status)
     }
 
-    /// The tools' context: this executable, this environment, the workspace given or the current directory.
-    static func context(workspace: String?) throws(CordonError) -> MCPContext {
-        let executable = FileIO.readLink("/proc/self/exe") ?? CommandLine.arguments[0]
-        let environment = ProcessEnvironment.current.map { $0.key + "=" + $0.value }.sorted()
+    /// The workspace `sandbox_up` mounts: the one given, or the current directory; canonical.
+    static func workspace(_ given: String?) throws(CordonError) -> String {
         let directory = CurrentDirectory.path
-        let served = workspace.map { $0.hasPrefix("/") ? $0 : directory + "/" + $0 } ?? directory
+        let served = given.map { $0.hasPrefix("/") ? $0 : directory + "/" + $0 } ?? directory
         guard FileIO.kind(served) == .directory else {
             throw CordonError(.invalidArgument, "\(served) is not a directory", hint: "pass --workspace DIR, or start cordon mcp in the workspace")
         }
-        return MCPContext(cli: CordonCLI(executable: executable, environment: environment), paths: .current(), workspace: CordonPaths.canonical(served))
-    }
-
-    /// The serving task's error, read once it is done.
-    final class Outcome: Sendable {
-        private let failure = Mutex<(any Error)?>(nil)
-        var error: (any Error)? { failure.withLock { $0 } }
-        func fail(_ error: any Error) { failure.withLock { $0 = error } }
+        return CordonPaths.canonical(served)
     }
 }
 
@@ -116,9 +90,10 @@ struct MCPConfigCommand: ParsableCommand {
 
     func run() throws {
         let status = Console.exitOnError {
-            let context = try MCPServeCommand.context(workspace: workspace)
+            let served = try MCPServeCommand.workspace(workspace)
+            let executable = FileIO.readLink("/proc/self/exe") ?? CommandLine.arguments[0]
             Console.note(ClientConfig.whereItGoes(client))
-            print(ClientConfig.snippet(client, executable: context.cli.executable, workspace: context.workspace))
+            print(ClientConfig.snippet(client, executable: executable, workspace: served))
             return 0
         }
         throw ExitCode(status)
