@@ -19,12 +19,12 @@ struct CordonCLITests {
 
     @Test func aRunPastItsTimeoutIsEnded() async throws {
         let cli = CordonCLI(executable: "/bin/sh", environment: ["PATH=/usr/bin:/bin"])
-        let started = Date()
         let output = try await cli.run(["-c", "echo started; exec sleep 30"], timeout: 1, outputLimit: 1000)
         #expect(output.timedOut)
         #expect(output.stdoutText == "started\n")
+        // Ended by the runner (SIGTERM), not by the sleep running out (status 0): no clock is read,
+        // so a loaded machine cannot fail it.
         #expect(output.status == 128 + 15)
-        #expect(Date().timeIntervalSince(started) < 20)
     }
 
     @Test func tailsReadTheLastWholeLines() throws {
