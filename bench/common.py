@@ -1,6 +1,6 @@
 """What the benchmarks share: the machine's load, the release builds under test (and what exactly
-they are), and the peer's presence. Imported by bench/startup/run.py and bench/lifecycle/run.py."""
-import hashlib, os, shutil, subprocess, sys, time
+they are), and the peer's presence. Imported by the benchmarks."""
+import hashlib, os, shutil, statistics, subprocess, sys, time
 
 BUILD_HINT = ("swift build -c release --static-swift-stdlib --product cordon-init && "
               "swift build -c release --static-swift-stdlib --product cordon")
@@ -57,3 +57,13 @@ def run_waited(argv, env, cwd):
     _, status, usage = os.wait4(proc.pid, 0)
     wall = (time.perf_counter() - start) * 1000
     return {"wall_ms": round(wall, 3), "cpu_ms": round((usage.ru_utime + usage.ru_stime) * 1000, 3), "load1": load}, os.waitstatus_to_exitcode(status), stderr
+
+
+def stats(values):
+    """Median, mean, p10/p90, min/max and count of `values` (None when empty), rounded to 3 places."""
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    return {"median": round(statistics.median(ordered), 3), "mean": round(statistics.fmean(ordered), 3),
+            "p10": round(ordered[len(ordered) // 10], 3), "p90": round(ordered[(len(ordered) * 9) // 10], 3),
+            "min": round(ordered[0], 3), "max": round(ordered[-1], 3), "count": len(ordered)}

@@ -34,7 +34,7 @@ each build in turn. Writes JSON to bench/results/lifecycle.json (or --out) and p
 """
 import argparse, json, os, platform, resource, shutil, signal, statistics, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from common import describe_binary, load1, release_builds, require_bwrap, run_waited  # noqa: E402
+from common import describe_binary, load1, release_builds, require_bwrap, run_waited, stats  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor
 
 QUIET_LOAD = 1.6
@@ -58,15 +58,6 @@ def cordon(path, args, env, cwd, check=True):
     if check and proc.returncode != 0:
         raise RuntimeError(f"cordon {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()}")
     return proc
-
-
-def stats(values):
-    ordered = sorted(values)
-    if not ordered:
-        return None
-    return {"median": round(statistics.median(ordered), 3), "mean": round(statistics.fmean(ordered), 3),
-            "p10": round(ordered[len(ordered) // 10], 3), "p90": round(ordered[(len(ordered) * 9) // 10], 3),
-            "min": round(ordered[0], 3), "max": round(ordered[-1], 3), "count": len(ordered)}
 
 
 # --- the host side of a sandbox ---------------------------------------------------------------

@@ -23,9 +23,9 @@ recorded beside the figures; compare within one run.
 Usage: bench/mcp/run.py [--cordon PATH] [--runs N] [--warmup N] [--no-mcp] [--no-bridge] [--out FILE]
 Writes JSON to bench/results/mcp.json (or --out) and prints it.
 """
-import argparse, json, os, platform, shutil, statistics, subprocess, sys, tempfile, time
+import argparse, json, os, platform, shutil, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from common import describe_binary, load1, release_builds, run_waited  # noqa: E402
+from common import describe_binary, load1, release_builds, run_waited, stats  # noqa: E402
 
 ECHO_SERVER = r'''
 import json, sys
@@ -48,15 +48,6 @@ for line in sys.stdin:
     sys.stdout.write(json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": result}) + "\n")
     sys.stdout.flush()
 '''
-
-
-def stats(values):
-    ordered = sorted(values)
-    if not ordered:
-        return None
-    return {"median": round(statistics.median(ordered), 3), "mean": round(statistics.fmean(ordered), 3),
-            "p10": round(ordered[len(ordered) // 10], 3), "p90": round(ordered[(len(ordered) * 9) // 10], 3),
-            "min": round(ordered[0], 3), "max": round(ordered[-1], 3), "count": len(ordered)}
 
 
 class Session:
