@@ -132,7 +132,7 @@ let package = Package(
         .target(
             name: "CordonMCPBridge",
             dependencies: [
-                "CordonSandbox", "CordonOS", "CordonCore",
+                "CordonSandbox", "CordonTLS", "CordonOS", "CordonCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

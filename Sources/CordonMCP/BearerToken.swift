@@ -14,30 +14,20 @@ public enum BearerToken {
         return try PrivateFiles.withLock(file + ".lock") { () throws(CordonError) -> String in
             if let bytes = try PrivateFiles.readOwnerOnly(file) {
                 let text = String(decoding: bytes, as: UTF8.self).trimmingWhitespace
-                guard text.count == 64, text.allSatisfy(\.isHexDigit) else {
+                guard BearerCredential.isWellFormed(text) else {
                     throw CordonError(.invalidArgument, "\(file) does not hold a token cordon made", hint: "remove it; cordon makes a new one")
                 }
                 return text
             }
-            var generator = SystemRandomNumberGenerator()
-            let token = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }.map { byte in
-                let hex = String(byte, radix: 16)
-                return hex.count == 1 ? "0" + hex : hex
-            }.joined()
+            let token = BearerCredential.make()
             try PrivateFiles.write(file, Array((token + "\n").utf8), mode: 0o600)
             return token
         }
     }
 
-    /// Whether `header` (an `Authorization` value) is `Bearer TOKEN`, compared in constant time.
+    /// Whether `header` (an `Authorization` value) is `Bearer TOKEN` (`BearerCredential.admits`).
     public static func matches(_ header: String?, token: String) -> Bool {
-        guard let header, header.count > 7, header.prefix(7).lowercased() == "bearer " else { return false }
-        let given = Array(header.dropFirst(7).utf8)
-        let expected = Array(token.utf8)
-        guard given.count == expected.count else { return false }
-        var difference: UInt8 = 0
-        for index in expected.indices { difference |= given[index] ^ expected[index] }
-        return difference == 0
+        BearerCredential.admits(header, token: token)
     }
 }
 

@@ -198,6 +198,12 @@ struct SecretInjectionTests {
         """#.replacingOccurrences(of: "PORT", with: "\(port)").replacingOccurrences(of: "CAKEY", with: caKey)
     }
 
+    /// The three secrets `profile` binds, stored, and that profile written to the harness's root.
+    static func storeSecretsAndProfile(_ h: SandboxHarness, port: Int, tls: String) async throws {
+        try await store(h, [("LLMKEY", value), ("GKEY", queryValue), ("OTHERKEY", "ot-" + value)])
+        try h.write("profile.yaml", profile(port: port, upstreamCA: tls + "/ca.pem"), in: h.root)
+    }
+
     static func line(_ output: String, _ label: String) -> String {
         output.split(separator: "\n").first { $0.hasPrefix(label + " ") }.map { String($0.dropFirst(label.count + 1)) } ?? "<missing>"
     }
@@ -207,8 +213,7 @@ struct SecretInjectionTests {
         defer { h.cleanup() }
         let (server, tls) = try await Self.serve(h)
         defer { server.stop() }
-        try await Self.store(h, [("LLMKEY", Self.value), ("GKEY", Self.queryValue), ("OTHERKEY", "ot-" + Self.value)])
-        try h.write("profile.yaml", Self.profile(port: server.port, upstreamCA: tls + "/ca.pem"), in: h.root)
+        try await Self.storeSecretsAndProfile(h, port: server.port, tls: tls)
         try h.write("client.py", Self.client(port: server.port, caKey: h.state + "/cordon/ca/ca-key.pem"))
         let r = try await h.cordon([
             "run", "--name", "inj", "--workspace", h.workspace, "--profile", h.root + "/profile.yaml", "--", "/usr/bin/python3", "/workspace/client.py",
@@ -489,8 +494,7 @@ struct SecretInjectionTests {
         defer { h.cleanup() }
         let (server, tls) = try await Self.serve(h)
         defer { server.stop() }
-        try await Self.store(h, [("LLMKEY", Self.value), ("GKEY", Self.queryValue), ("OTHERKEY", "ot-" + Self.value)])
-        try h.write("profile.yaml", Self.profile(port: server.port, upstreamCA: tls + "/ca.pem"), in: h.root)
+        try await Self.storeSecretsAndProfile(h, port: server.port, tls: tls)
         let client = #"""
             import http.client, os, ssl
             conn = http.client.HTTPSConnection("127.0.0.1", 3128, timeout=10, context=ssl.create_default_context())
@@ -562,8 +566,7 @@ struct SecretInjectionTests {
         defer { h.cleanup() }
         let (server, tls) = try await Self.serve(h)
         defer { server.stop() }
-        try await Self.store(h, [("LLMKEY", Self.value), ("GKEY", Self.queryValue), ("OTHERKEY", "ot-" + Self.value)])
-        try h.write("profile.yaml", Self.profile(port: server.port, upstreamCA: tls + "/ca.pem"), in: h.root)
+        try await Self.storeSecretsAndProfile(h, port: server.port, tls: tls)
         let client = """
             const https = require("https");
             https.get({host: "llm.test", port: \(server.port), path: "/v1/node", headers: {Authorization: "Bearer " + process.env.LLM_API_KEY}}, (r) => {

@@ -1,9 +1,7 @@
 public import ArgumentParser
 import CordonCore
 import CordonOS
-import Dispatch
 import Glibc
-import Synchronization
 
 /// `cordon mcp`: cordon as an MCP server (docs/mcp.md). A command group: `serve` (the default:
 /// `cordon mcp` alone serves stdio), `config`, `bridge` (an MCP server inside a sandbox).
