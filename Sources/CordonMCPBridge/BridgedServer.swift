@@ -52,7 +52,8 @@ final class BridgedServer: Sendable {
             stderrDrained = drained.read
             let source = stderrPipe.read
             let relayed = OSThread.detached(stackSize: 256 * 1024) {
-                Self.relayFiltered(from: source, level: filter)
+                _ = MCPBridge.copy(from: source, to: 2, filteredAt: filter)
+                close(source)
                 close(drained.write)
             }
             guard relayed else { throw CordonError(.systemCall, "cannot start the bridge's stderr relay thread") }
@@ -110,20 +111,5 @@ final class BridgedServer: Sendable {
             return !ended
         }
         if first { close(control) }
-    }
-
-    /// The server's stderr to this process's terminal stderr, through the profile's filter.
-    private static func relayFiltered(from source: Int32, level: TerminalFilter.Level) {
-        defer { close(source) }
-        var filter = TerminalFilter(level: level)
-        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
-        while true {
-            let got = buffer.withUnsafeMutableBytes { read(source, $0.baseAddress, $0.count) }
-            if got < 0 && errno == EINTR { continue }
-            guard got > 0 else { break }
-            let shown = level == .off ? Array(buffer[0..<got]) : filter.filter(Array(buffer[0..<got]))
-            guard (try? FileIO.writeAll(fd: 2, shown)) != nil else { return }
-        }
-        if level != .off { try? FileIO.writeAll(fd: 2, filter.finish()) }
     }
 }

@@ -28,9 +28,12 @@ public enum MCPBridge {
         let server = try BridgedServer.start(name: name, layout: layout, command: command, filter: filter)
         let drained = try pipe()
         let (input, output) = (server.input, server.output)
+        // An MCP client reads stdout through a pipe; a terminal (someone trying the bridge by
+        // hand) gets what the server wrote through the profile's filter, as its stderr does.
+        let shownOnTerminal = Terminal.isTerminal(1) ? filter : nil
         let outputStarted = OSThread.detached(stackSize: 256 * 1024) {
             defer { close(drained.write) }
-            if !copy(from: output, to: 1) { server.end() }
+            if !copy(from: output, to: 1, filteredAt: shownOnTerminal) { server.end() }
         }
         guard outputStarted else {
             server.end()
@@ -58,15 +61,24 @@ public enum MCPBridge {
         while poll(&watched, 1, Int32(max(0, (deadline - WallClock.monotonic()) * 1000))) < 0 && errno == EINTR {}
     }
 
-    /// Copies `source` to `sink` until `source` ends (true) or a write fails (false).
-    static func copy(from source: Int32, to sink: Int32) -> Bool {
+    /// Copies `source` to `sink` until `source` ends (true) or a write fails (false); through a
+    /// terminal filter at `level` when one is given (the sink is a terminal), byte for byte else.
+    static func copy(from source: Int32, to sink: Int32, filteredAt level: TerminalFilter.Level? = nil) -> Bool {
+        var filter = level.flatMap { $0 == .off ? nil : TerminalFilter(level: $0) }
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
             let got = buffer.withUnsafeMutableBytes { read(source, $0.baseAddress, $0.count) }
             if got < 0 && errno == EINTR { continue }
-            guard got > 0 else { return true }
-            guard (try? FileIO.writeAll(fd: sink, Array(buffer[0..<got]))) != nil else { return false }
+            guard got > 0 else { break }
+            var bytes = Array(buffer[0..<got])
+            if var terminal = filter {
+                bytes = terminal.filter(bytes)
+                filter = terminal
+            }
+            guard (try? FileIO.writeAll(fd: sink, bytes)) != nil else { return false }
         }
+        if var terminal = filter { return (try? FileIO.writeAll(fd: sink, terminal.finish())) != nil }
+        return true
     }
 
     /// A close-on-exec pipe.

@@ -128,14 +128,17 @@ struct MCPBridgeLifeTests {
         _ = try await h.cordon(["down", "life"])
     }
 
-    /// Runs argv with stderr on a new pty (stdin /dev/null, stdout a pipe); prints `stdout …`,
-    /// `status …` and `terminal …` (what reached the pty, as Python's repr of the bytes).
-    static let onTerminalStderr = #"""
+    /// Runs argv (after the stream's name, `stderr` or `stdout`) with that stream on a new pty
+    /// (stdin /dev/null, the other a pipe); prints `stdout …` (what the pipe got when stdout is
+    /// one), `status …` and `terminal …` (what reached the pty, as Python's repr of the bytes).
+    static let onTerminal = #"""
         import os, pty, subprocess, sys
         master, slave = pty.openpty()
-        p = subprocess.Popen(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave)
+        onstdout = sys.argv[1] == "stdout"
+        p = subprocess.Popen(sys.argv[2:], stdin=subprocess.DEVNULL, stdout=slave if onstdout else subprocess.PIPE,
+                             stderr=subprocess.DEVNULL if onstdout else slave)
         os.close(slave)
-        out = p.stdout.read()
+        out = b"" if onstdout else p.stdout.read()
         status = p.wait()
         data = b""
         while True:
@@ -159,10 +162,10 @@ struct MCPBridgeLifeTests {
         defer { h.cleanup(downing: ["tty"]) }
         let up = try await h.cordon(["up", "--name", "tty", "--workspace", h.workspace])
         #expect(up.status == 0, "\(up.stderr)")
-        try h.write("on_terminal.py", Self.onTerminalStderr, in: h.root)
+        try h.write("on_terminal.py", Self.onTerminal, in: h.root)
         let server = #"if [ -t 2 ]; then echo tty; else echo notty; fi; printf '\033]52;c;aGk=\007shown-text\n' >&2"#
         let r = try await SandboxHarness.run(
-            ["/usr/bin/python3", h.root + "/on_terminal.py", SandboxHarness.cordon, "mcp", "bridge", "tty", "--", "/bin/sh", "-c", server],
+            ["/usr/bin/python3", h.root + "/on_terminal.py", "stderr", SandboxHarness.cordon, "mcp", "bridge", "tty", "--", "/bin/sh", "-c", server],
             environment: h.environment(), directory: h.workspace)
         #expect(MCPBridgeTests.line(r.stdout, "status") == "0", "\(r.stdout)\n\(r.stderr)")
         #expect(MCPBridgeTests.line(r.stdout, "stdout") == "notty", "\(r.stdout)")
@@ -171,6 +174,26 @@ struct MCPBridgeLifeTests {
         #expect(!terminal.contains("]52"), "\(terminal)")
         // Down before returning: the deferred clean-up runs on a thread the test process may not wait for.
         _ = try await h.cordon(["down", "tty"])
+    }
+
+    /// A hostile server's stdout on a host terminal (someone trying the bridge by hand): what it
+    /// writes passes the profile's filter, so a clipboard write and a window title never reach
+    /// the terminal; an MCP client's pipe still gets the bytes as they were (above).
+    @Test func aTerminalStdoutIsFiltered() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup(downing: ["ttyout"]) }
+        let up = try await h.cordon(["up", "--name", "ttyout", "--workspace", h.workspace])
+        #expect(up.status == 0, "\(up.stderr)")
+        try h.write("on_terminal.py", Self.onTerminal, in: h.root)
+        let server = #"printf '\033]52;c;c3RvbGVu\007\033]0;pwned-title\007shown-text\n'; exit 3"#
+        let r = try await SandboxHarness.run(
+            ["/usr/bin/python3", h.root + "/on_terminal.py", "stdout", SandboxHarness.cordon, "mcp", "bridge", "ttyout", "--", "/bin/sh", "-c", server],
+            environment: h.environment(), directory: h.workspace)
+        #expect(MCPBridgeTests.line(r.stdout, "status") == "3", "\(r.stdout)\n\(r.stderr)")
+        let terminal = MCPBridgeTests.line(r.stdout, "terminal")
+        #expect(terminal.contains("shown-text"), "\(terminal)")
+        #expect(!terminal.contains("]52") && !terminal.contains("pwned-title"), "\(terminal)")
+        _ = try await h.cordon(["down", "ttyout"])
     }
 
     /// `--profile`: a fresh sandbox for the bridge's life, removed when it ends.
