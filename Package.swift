@@ -212,6 +212,13 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "CordonMCPBridgeTests",
+            dependencies: [
+                "CordonMCPBridge", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict),
+        .testTarget(
             name: "CordonSandboxTests",
             dependencies: ["CordonSandbox", "CordonIsolation", "CordonOS", "CordonConfig", "CordonCore", "CordonTestSupport"],
             swiftSettings: strict

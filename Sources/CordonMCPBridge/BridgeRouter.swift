@@ -7,8 +7,10 @@ import NIOHTTP1
 /// id; what the server sends that answers no POST (notifications, its own requests) goes to the
 /// open GET stream, or waits for one in a bounded queue.
 final class BridgeRouter: @unchecked Sendable {
-    /// Messages kept for a GET stream that is not open; older ones are dropped beyond this.
+    /// Messages, and their bytes, kept for a GET stream that is not open; older ones are
+    /// dropped beyond either (a server's lines may each be up to `ServerOutputHandler.lineLimit`).
     static let queueLimit = 1024
+    static let queueByteLimit = 64 << 20
 
     let loop: any EventLoop
     /// Set once the listener's port is known; nil: every request is refused.
@@ -16,6 +18,8 @@ final class BridgeRouter: @unchecked Sendable {
     private var server: (any Channel)?
     private var pending: [String: EventLoopPromise<[UInt8]>] = [:]
     private var queued: [[UInt8]] = []
+    private var queuedBytes = 0
+    private var saidDropped = false
     private var stream: (any Channel)?
     private var serverGone = false
     /// Said (escaped) on the bridge's stderr: what the bridge dropped and why.
@@ -92,14 +96,25 @@ final class BridgeRouter: @unchecked Sendable {
         }
         let waiting = queued
         queued = []
+        queuedBytes = 0
         waiting.forEach(forward)
         return true
     }
 
     private func forward(_ line: [UInt8]) {
         guard let stream else {
-            if queued.count == Self.queueLimit { queued.removeFirst() }
             queued.append(line)
+            queuedBytes += line.count
+            var dropped = 0
+            while queued.count > Self.queueLimit || queuedBytes > Self.queueByteLimit, !queued.isEmpty {
+                queuedBytes -= queued.removeFirst().count
+                dropped += 1
+            }
+            if dropped > 0 && !saidDropped {
+                saidDropped = true
+                note(
+                    "cordon: no GET stream takes the MCP server's messages; past \(Self.queueLimit) or \(Self.queueByteLimit >> 20) MiB the oldest are dropped")
+            }
             return
         }
         // A CR (insignificant JSON whitespace) would end the SSE line: it goes as a space.
