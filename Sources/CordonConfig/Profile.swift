@@ -149,7 +149,25 @@ public struct Profile: Sendable, Equatable, Codable {
     public struct MCP: Sendable, Equatable, Codable {
         /// The `sync` tool may apply changes (never with findings; dry-run otherwise).
         public var allowApply: Bool
-        public init(allowApply: Bool = false) { self.allowApply = allowApply }
+        /// The longest `timeout_seconds` the `exec` tool accepts, in seconds (its default is the
+        /// shorter of 120 s and this).
+        public var maxExecTimeout: Double
+        public static let defaultMaxExecTimeout: Double = 600
+        /// The largest cap a profile may set: a day.
+        public static let maxExecTimeoutCeiling: Double = 86_400
+
+        public init(allowApply: Bool = false, maxExecTimeout: Double = MCP.defaultMaxExecTimeout) {
+            self.allowApply = allowApply
+            self.maxExecTimeout = maxExecTimeout
+        }
+
+        private enum CodingKeys: String, CodingKey { case allowApply, maxExecTimeout }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            allowApply = try container.decodeIfPresent(Bool.self, forKey: .allowApply) ?? false
+            maxExecTimeout = try container.decodeIfPresent(Double.self, forKey: .maxExecTimeout) ?? Self.defaultMaxExecTimeout
+        }
     }
 
     /// The `usage` section: CordonUsage's settings themselves (providers added to the built-in

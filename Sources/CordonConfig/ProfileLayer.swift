@@ -74,6 +74,11 @@ struct ProfileLayer: Sendable, Equatable {
     var terminalFilter: Profile.Terminal.Filter?
     var presets: [PresetReference] = []
     var usage = Usage()
-    /// `mcp.allow_apply`.
-    var mcpAllowApply: Bool?
+    var mcp = MCP()
+
+    /// `mcp`: what `cordon mcp` may do to a sandbox of this profile.
+    struct MCP: Sendable, Equatable {
+        var allowApply: Bool?
+        var maxExecTimeout: Double?
+    }
 }

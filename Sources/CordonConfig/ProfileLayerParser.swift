@@ -79,7 +79,7 @@ struct ProfileLayerParser {
             case "terminal": layer.terminalFilter = parseTerminal(value)
             case "presets": layer.presets = parsePresetReferences(value)
             case "usage": layer.usage = parseUsage(value)
-            case "mcp": layer.mcpAllowApply = parseMCP(value)
+            case "mcp": layer.mcp = parseMCP(value)
             default: break
             }
         }

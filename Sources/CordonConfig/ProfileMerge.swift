@@ -68,7 +68,8 @@ extension Profile {
         if let value = s.gitleaksConfig { sync.gitleaksConfig = value }
 
         if let value = layer.terminalFilter { terminal.filter = value }
-        if let value = layer.mcpAllowApply { mcp.allowApply = value }
+        if let value = layer.mcp.allowApply { mcp.allowApply = value }
+        if let value = layer.mcp.maxExecTimeout { mcp.maxExecTimeout = value }
 
         let u = layer.usage
         for provider in u.providers {

@@ -112,7 +112,13 @@ public enum ProfileRenderer {
             ("sync", .object(sync)),
             ("terminal", .object([("filter", .string(p.terminal.filter.rawValue))])),
             ("usage", .object(usage(p.usage))),
-            ("mcp", .object([("allow_apply", .bool(p.mcp.allowApply))])),
+            (
+                "mcp",
+                .object([
+                    ("allow_apply", .bool(p.mcp.allowApply)),
+                    ("max_exec_timeout", human ? .string(TimeSpan.format(p.mcp.maxExecTimeout)) : .double(p.mcp.maxExecTimeout)),
+                ])
+            ),
         ]
     }
 

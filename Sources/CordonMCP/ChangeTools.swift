@@ -50,6 +50,10 @@ enum ChangeTools {
     static func compiledProfile(layout: SandboxLayout, _ context: MCPContext) async throws(ToolError) -> Value {
         let record: SandboxRecord
         do throws(CordonError) { record = try layout.loadRecord() } catch { throw ToolError(MCPContext.message(error)) }
+        return try await compiledProfile(record: record, context)
+    }
+
+    static func compiledProfile(record: SandboxRecord, _ context: MCPContext) async throws(ToolError) -> Value {
         let source = record.profile.hasPrefix("builtin:") ? String(record.profile.dropFirst("builtin:".count)) : record.profile
         return try await context.document(["config", "compile", source, "--json"])
     }

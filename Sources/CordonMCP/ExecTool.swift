@@ -1,3 +1,4 @@
+import CordonConfig
 import CordonCore
 import MCP
 
@@ -10,7 +11,15 @@ enum ExecTool {
         guard let argv = try arguments.strings("argv"), !argv.isEmpty, !argv[0].isEmpty else {
             throw ToolError("sandbox_exec: argv must name a command: [\"ls\", \"-l\"]")
         }
-        let timeout = try arguments.seconds("timeout_seconds", in: 1...ToolCatalogue.execMaximumTimeout) ?? ToolCatalogue.execDefaultTimeout
+        let requested = try arguments.seconds("timeout_seconds", in: 1...Profile.MCP.maxExecTimeoutCeiling)
+        let layout = try context.existingSandbox(name)
+        let cap = try await context.execTimeoutCaps.cap(for: layout, name: name, context)
+        if let requested, requested > cap {
+            throw ToolError(
+                "sandbox_exec: timeout_seconds \(Self.seconds(requested)) is above sandbox \(name)'s cap of \(Self.seconds(cap)) s "
+                    + "(its profile's mcp.max_exec_timeout); nothing was run: ask for \(Self.seconds(cap)) s or less")
+        }
+        let timeout = requested ?? min(ToolCatalogue.execDefaultTimeout, cap)
         var command = ["exec"]
         if let workdir = try arguments.string("workdir") {
             guard workdir.hasPrefix("/"), !workdir.contains("\0") else {
@@ -18,7 +27,6 @@ enum ExecTool {
             }
             command += ["-w", workdir]
         }
-        _ = try context.existingSandbox(name)
         command += [name, "--"] + argv
         let started = WallClock.monotonic()
         let output = try await context.run(command, timeout: timeout, outputLimit: ToolCatalogue.outputLimit, progress: progress)
@@ -42,5 +50,9 @@ enum ExecTool {
             result = CallTool.Result(content: result.content, structuredContent: result.structuredContent, isError: true)
         }
         return result
+    }
+
+    private static func seconds(_ value: Double) -> String {
+        value.rounded() == value ? String(Int(value)) : String(value)
     }
 }

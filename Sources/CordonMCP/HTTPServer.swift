@@ -103,9 +103,13 @@ final class HTTPHandler: ChannelInboundHandler {
         }
     }
 
-    /// Why `head` is refused before any session sees it: no or a wrong token (401), another path
+    /// Why `head` is refused before any session sees it: a `Host` or `Origin` that is not loopback
+    /// (403, `LoopbackRequestCheck`: DNS rebinding), no or a wrong token (401), another path
     /// (404), a body over the limit (413).
     private func refusal(_ head: HTTPRequestHead) -> (status: Int, error: MCPError, headers: [String: String])? {
+        if let why = LoopbackRequestCheck.refusal(host: head.headers.first(name: "host"), origin: head.headers.first(name: "origin")) {
+            return (403, .invalidRequest("Forbidden: " + why), [:])
+        }
         guard BearerToken.matches(head.headers.first(name: "authorization"), token: token) else {
             return (
                 401, .invalidRequest("Unauthorized: cordon mcp --http needs Authorization: Bearer TOKEN (see `cordon mcp config`)"),

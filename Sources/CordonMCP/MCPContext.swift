@@ -13,6 +13,8 @@ public struct MCPContext: Sendable {
     public var workspace: String
     /// Timeout of a CLI run that is not an `exec` (`up` may pull a large profile's mounts).
     public var commandTimeout: Double = 300
+    /// Each sandbox's cap on `sandbox_exec`'s timeout (its profile's `mcp.max_exec_timeout`).
+    let execTimeoutCaps = ExecTimeoutCaps()
 
     public init(cli: CordonCLI, paths: CordonPaths, workspace: String) {
         self.cli = cli

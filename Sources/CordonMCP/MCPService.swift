@@ -1,3 +1,4 @@
+import CordonConfig
 import CordonCore
 import Dispatch
 import Glibc
@@ -21,8 +22,9 @@ public enum MCPService {
         let server = await CordonMCPServer.make(context: context, version: version, calls: calls)
         try await server.start(transport: StdioLineTransport(logger: logger()))
         await server.waitUntilCompleted()
-        // Input ended: the calls already asked still get their answers (bounded by exec's cap).
-        let deadline = ContinuousClock.now + .seconds(ToolCatalogue.execMaximumTimeout + 60)
+        // Input ended: the calls already asked still get their answers (each bounded by its own
+        // timeout; this deadline only guards against one that never ends).
+        let deadline = ContinuousClock.now + .seconds(Profile.MCP.maxExecTimeoutCeiling + 60)
         while calls.count > 0 && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
         try? await Task.sleep(for: .milliseconds(100))
     }

@@ -1,3 +1,4 @@
+import CordonConfig
 public import MCP
 
 /// The tools `cordon mcp` offers: names, descriptions, and the JSON schemas of their inputs. The
@@ -19,9 +20,9 @@ public enum ToolCatalogue {
         case usage = "usage"
     }
 
-    /// `exec`'s default and largest timeout, in seconds.
+    /// `exec`'s default timeout, in seconds (shorter when the sandbox's profile caps it lower:
+    /// `mcp.max_exec_timeout`, 600 s unless set, at most a day).
     public static let execDefaultTimeout: Double = 120
-    public static let execMaximumTimeout: Double = 600
     /// Most bytes of each of `exec`'s streams returned (the rest is counted, and said).
     public static let outputLimit = 1 << 20
     /// The log tools' default and largest number of lines.
@@ -60,8 +61,10 @@ public enum ToolCatalogue {
                 (
                     "timeout_seconds",
                     [
-                        "type": "number", "minimum": 1, "maximum": .double(execMaximumTimeout),
-                        "description": .string("Ends the command after this long (default \(Int(execDefaultTimeout)), at most \(Int(execMaximumTimeout))."),
+                        "type": "number", "minimum": 1, "maximum": .double(Profile.MCP.maxExecTimeoutCeiling),
+                        "description": .string(
+                            "Ends the command after this long (default \(Int(execDefaultTimeout)); at most the sandbox profile's mcp.max_exec_timeout, "
+                                + "\(Int(Profile.MCP.defaultMaxExecTimeout)) unless it says otherwise)."),
                     ]
                 ),
                 ("workdir", ["type": "string", "description": "Absolute working directory inside the sandbox (default /workspace)."]),

@@ -3,7 +3,8 @@ import NIOCore
 import NIOHTTP1
 
 /// One HTTP connection to the bridge (Streamable HTTP, kept minimal): every request needs
-/// `Authorization: Bearer TOKEN` (else 401, its body unread) and the path `/mcp` (else 404).
+/// a loopback `Host` and `Origin` when it has them (else 403: `LoopbackRequestCheck`, DNS
+/// rebinding), `Authorization: Bearer TOKEN` (else 401, its body unread) and the path `/mcp` (else 404).
 /// POST of one JSON-RPC message: written to the server as one line; a request is answered with
 /// the server's response to its id (200, application/json), anything else with 202. GET (Accept:
 /// text/event-stream) opens the one stream of what the server sends that answers no POST. Other
@@ -29,6 +30,9 @@ final class HTTPBridgeHandler: ChannelInboundHandler, RemovableChannelHandler {
             head = request
             body = []
             answered = false
+            if let why = LoopbackRequestCheck.refusal(host: request.headers.first(name: "host"), origin: request.headers.first(name: "origin")) {
+                return refuse(context, .forbidden, why)
+            }
             guard let token = router.token, token.admits(request.headers.first(name: "authorization")) else {
                 return refuse(context, .unauthorized, "missing or wrong bearer token", extra: [("WWW-Authenticate", "Bearer")])
             }

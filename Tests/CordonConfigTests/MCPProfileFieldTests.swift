@@ -42,4 +42,22 @@ import Testing
         let inherited = try Fixture.parse("presets: [p]\n", user: [(name: "p", path: "/p/p.yaml", yaml: "mcp:\n  allow_apply: true\n")])
         #expect(inherited.mcp.allowApply)
     }
+
+    @Test func theExecCapDefaultsToTenMinutesAndIsADuration() throws {
+        #expect(try Fixture.parse("name: plain\n").mcp.maxExecTimeout == 600)
+        let profile = try Fixture.parse("mcp:\n  max_exec_timeout: 90s\n")
+        #expect(profile.mcp.maxExecTimeout == 90)
+        #expect(ProfileRenderer.json(profile).contains("\"max_exec_timeout\": 90"), "\(ProfileRenderer.json(profile))")
+        #expect(ProfileRenderer.yaml(profile, minimal: true).contains("max_exec_timeout: 90s"))
+        #expect(!ProfileRenderer.yaml(.defaults, minimal: true).contains("max_exec_timeout"))
+        #expect(try Fixture.parse("mcp:\n  max_exec_timeout: 2h\n").mcp.maxExecTimeout == 7200)
+    }
+
+    @Test(arguments: ["0", "500ms", "25h", "forever", "-5s", "[1]"])
+    func anExecCapOutsideASecondToADayIsRefused(text: String) throws {
+        let problems = try Fixture.diagnostics("mcp:\n  max_exec_timeout: \(text)\n")
+        let problem = try #require(problems.first, "no diagnostic for \(text)")
+        #expect(problem.field == "mcp.max_exec_timeout", "\(problems)")
+        #expect(problem.location.line == 2)
+    }
 }

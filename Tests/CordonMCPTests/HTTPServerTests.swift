@@ -57,4 +57,34 @@ struct HTTPServerTests {
         #expect(counter.made.withLock { $0 } == 1)
         await server.stop()
     }
+
+    /// DNS rebinding: a page whose name now resolves to 127.0.0.1 sends its own name as Host and
+    /// its origin as Origin. Even with the right token (which such a page cannot know) the request
+    /// is refused with 403 and no session is made; a program's request (loopback Host, no Origin)
+    /// goes on.
+    @Test func aRebindingPageIsRefusedBeforeAnySession() async throws {
+        let root = try TempTree.makeDirectory()
+        let context = MCPContext(
+            cli: CordonCLI(executable: "/bin/false", environment: []), paths: CordonPaths(configHome: root + "/c", stateHome: root + "/s"), workspace: root)
+        let counter = Counter()
+        let sessions = HTTPSessions {
+            counter.made.withLock { $0 += 1 }
+            return await CordonMCPServer.make(context: context, version: "test")
+        }
+        let token = String(repeating: "1a", count: 32)
+        let server = try await HTTPServer.start(port: 0, token: token, sessions: sessions)
+        let bearer = "Authorization: Bearer " + token
+        for headers in [
+            [bearer, "Host: attacker.example:\(server.port)"], [bearer, "Origin: http://attacker.example"],
+            [bearer, "Host: localhost.attacker.example"], [bearer, "Origin: null"],
+        ] {
+            let (status, head) = try await curl(server.port, headers: headers)
+            #expect(status == 403, "\(headers): \(head)")
+            #expect(!head.lowercased().contains("mcp-session-id"), "\(head)")
+        }
+        #expect(counter.made.withLock { $0 } == 0)
+        let (status, head) = try await curl(server.port, headers: [bearer, "Host: localhost:\(server.port)", "Origin: http://127.0.0.1:\(server.port)"])
+        #expect(status == 200, "\(head)")
+        await server.stop()
+    }
 }

@@ -79,6 +79,9 @@ struct MCPBridgeTests {
         #expect(Self.line(r.stdout, "no-token") == "401", "\(r.stdout)")
         #expect(Self.line(r.stdout, "wrong-token") == "401", "\(r.stdout)")
         #expect(Self.line(r.stdout, "wrong-path") == "404", "\(r.stdout)")
+        // DNS rebinding: a web page's name in Host, or its origin, is refused even with the token.
+        #expect(Self.line(r.stdout, "rebound-host") == "403", "\(r.stdout)")
+        #expect(Self.line(r.stdout, "foreign-origin") == "403", "\(r.stdout)")
         // One JSON-RPC object per POST: anything else is refused before it reaches the server.
         #expect(Self.line(r.stdout, "not-json") == "400", "\(r.stdout)")
         #expect(Self.line(r.stdout, "batch") == "400", "\(r.stdout)")

@@ -53,12 +53,13 @@ struct MCPServerTests {
     }
 
     /// `mcp.allow_apply: true` lets the client apply a clean change set; a finding still stops it.
+    /// `mcp.max_exec_timeout: 3s` caps exec: a longer timeout is refused, the default is the cap.
     @Test func applyNeedsTheProfilesPermissionAndNoFindings() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup(downing: ["mcpa"]) }
         let profiles = h.root + "/config/cordon/profiles"
         try FileManager.default.createDirectory(atPath: profiles, withIntermediateDirectories: true)
-        try "name: apply\nmcp:\n  allow_apply: true\n".write(toFile: profiles + "/apply.yaml", atomically: false, encoding: .utf8)
+        try "name: apply\nmcp:\n  allow_apply: true\n  max_exec_timeout: 3s\n".write(toFile: profiles + "/apply.yaml", atomically: false, encoding: .utf8)
         let r = try await MCPClient.run(h, ["mode": "apply", "name": "mcpa"])
         #expect(MCPClient.failures(r).isEmpty, "\(MCPClient.failures(r))\n\(r.stderr.suffix(3000))")
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr.suffix(3000))")

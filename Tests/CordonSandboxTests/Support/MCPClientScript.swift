@@ -126,7 +126,7 @@ extension MCPClient {
                     check("resource listed " + kind, "cordon://sandbox/%s/%s" % (name, kind) in uris, uris)
                 rr = await session.read_resource("cordon://sandbox/%s/profile" % name)
                 profile = json.loads(rr.contents[0].text)
-                check("resource profile", profile.get("mcp") == {"allow_apply": False} and "egress" in profile, rr.contents[0].text[:300])
+                check("resource profile", profile.get("mcp") == {"allow_apply": False, "max_exec_timeout": 600} and "egress" in profile, rr.contents[0].text[:300])
                 rr = await session.read_resource("cordon://sandbox/%s/audit" % name)
                 check("resource audit", '"kind":"start"' in rr.contents[0].text.replace(" ", ""), rr.contents[0].text[:300])
                 rr = await session.read_resource("cordon://sandbox/%s/diff" % name)
@@ -160,6 +160,15 @@ extension MCPClient {
             r = await call(session, "sandbox_sync", {"sandbox": name, "apply": True})
             check("apply refused with findings", is_error(r) and "finding" in text(r), text(r))
             check("findings applied nothing", not os.path.exists(os.path.join(ws, "leak.txt")))
+            # The profile caps exec at 3 s (mcp.max_exec_timeout): a longer timeout is refused
+            # with nothing run, and the default timeout is the cap.
+            r = await call(session, "sandbox_exec", {"sandbox": name, "argv": ["/bin/sh", "-c", "echo ran > /workspace/capped.txt"], "timeout_seconds": 10})
+            check("exec over the profile's cap refused", is_error(r) and "mcp.max_exec_timeout" in text(r) and "3 s" in text(r), text(r))
+            r = await call(session, "sandbox_exec", {"sandbox": name, "argv": ["/bin/sh", "-c", "test -e /workspace/capped.txt && echo ran"]})
+            check("refused exec ran nothing", not is_error(r) and structured(r)["stdout"] == "", text(r))
+            r = await call(session, "sandbox_exec", {"sandbox": name, "argv": ["sleep", "30"]})
+            s = structured(r)
+            check("default timeout is the profile's cap", is_error(r) and s and s["timed_out"] and s["duration_ms"] < 15000, text(r))
             r = await call(session, "sandbox_down", {"sandbox": name})
             check("down apply", not is_error(r), text(r))
 

@@ -107,6 +107,9 @@ enum MCPTestPrograms {
             print("wrong-token", status_of(url, {"Authorization": "Bearer " + "0" * len(token)}), flush=True)
             auth = {"Authorization": "Bearer " + token}
             print("wrong-path", status_of(url.replace("/mcp", "/other"), auth), flush=True)
+            port = url.split(":")[2].split("/")[0]
+            print("rebound-host", status_of(url, {**auth, "Host": "attacker.example:" + port}), flush=True)
+            print("foreign-origin", status_of(url, {**auth, "Origin": "http://attacker.example"}), flush=True)
             print("not-json", status_of(url, auth, b"hello"), flush=True)
             print("batch", status_of(url, auth, b'[{"jsonrpc": "2.0", "id": 9, "method": "ping"}]'), flush=True)
             print("notification", status_of(url, auth, b'{"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 99}}'), flush=True)
