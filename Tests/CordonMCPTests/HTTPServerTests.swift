@@ -27,7 +27,8 @@ struct HTTPServerTests {
         return (status, r.stdout)
     }
 
-    @Test func theTokenGatesEveryRequest() async throws {
+    /// A server on a free port whose sessions are counted as they are made.
+    static func start(token: String) async throws -> (HTTPServer, Counter) {
         let root = try TempTree.makeDirectory()
         let context = MCPContext(
             cli: CordonCLI(executable: "/bin/false", environment: []), paths: CordonPaths(configHome: root + "/c", stateHome: root + "/s"), workspace: root)
@@ -36,8 +37,12 @@ struct HTTPServerTests {
             counter.made.withLock { $0 += 1 }
             return await CordonMCPServer.make(context: context, version: "test")
         }
+        return (try await HTTPServer.start(port: 0, token: token, sessions: sessions), counter)
+    }
+
+    @Test func theTokenGatesEveryRequest() async throws {
         let token = String(repeating: "0f", count: 32)
-        let server = try await HTTPServer.start(port: 0, token: token, sessions: sessions)
+        let (server, counter) = try await Self.start(token: token)
         let port = server.port
         #expect(port > 0)
         for headers in [
@@ -63,16 +68,8 @@ struct HTTPServerTests {
     /// is refused with 403 and no session is made; a program's request (loopback Host, no Origin)
     /// goes on.
     @Test func aRebindingPageIsRefusedBeforeAnySession() async throws {
-        let root = try TempTree.makeDirectory()
-        let context = MCPContext(
-            cli: CordonCLI(executable: "/bin/false", environment: []), paths: CordonPaths(configHome: root + "/c", stateHome: root + "/s"), workspace: root)
-        let counter = Counter()
-        let sessions = HTTPSessions {
-            counter.made.withLock { $0 += 1 }
-            return await CordonMCPServer.make(context: context, version: "test")
-        }
         let token = String(repeating: "1a", count: 32)
-        let server = try await HTTPServer.start(port: 0, token: token, sessions: sessions)
+        let (server, counter) = try await Self.start(token: token)
         let bearer = "Authorization: Bearer " + token
         for headers in [
             [bearer, "Host: attacker.example:\(server.port)"], [bearer, "Origin: http://attacker.example"],
