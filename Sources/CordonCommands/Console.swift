@@ -33,6 +33,10 @@ enum Console {
     /// of a CRLF (the line end a run's notes use while the terminal is in raw mode); a lone one,
     /// which would let text overwrite the line before it, is escaped like any control character.
     static func line(_ text: String) -> String {
+        // Printable ASCII, tabs and newlines only (cordon's own lines, mostly): nothing to escape.
+        if text.utf8.allSatisfy({ ($0 >= 0x20 && $0 < 0x7F) || $0 == 0x0A || $0 == 0x09 }) {
+            return text.utf8.last == 0x0A ? text : text + "\n"
+        }
         let line = text.split(separator: "\r\n" as Character, omittingEmptySubsequences: false)
             .map { TerminalText.escapedContent(String($0)) }.joined(separator: "\r\n")
         // "\r\n" is one Character: hasSuffix("\n") does not see it.

@@ -50,6 +50,9 @@ public enum TerminalText {
     /// Bidi embeddings, overrides and isolates, directional marks, zero-width characters, the
     /// BOM and other format characters that change how a name reads without showing.
     static func isInvisibleFormat(_ scalar: Unicode.Scalar) -> Bool {
+        // No ASCII character is a format character: spares every plain line the Unicode
+        // property lookup (tables the process would otherwise page in to print one line).
+        guard scalar.value >= 0x80 else { return false }
         switch scalar.value {
         case 0x061C, 0x200B...0x200F, 0x202A...0x202E, 0x2060...0x2069, 0xFEFF, 0xFFF9...0xFFFB: return true
         default: return scalar.properties.generalCategory == .format && scalar.value != 0x00AD

@@ -86,12 +86,14 @@ public struct EgressPolicy: Sendable {
         for pattern in configuration.rateLimits.keys {
             try EgressPolicy.requireAllowGrammar(pattern, field: "egress.rate_limits.\(pattern.text)")
         }
+        // Most profiles pin no name and limit no rate: the sorts are skipped then (each would
+        // instantiate generic metadata, with conformance scans, on every sandbox's start).
         var pins: [String: [IPAddress]] = [:]
-        for (name, addresses) in configuration.resolve.sorted(by: { $0.key.text < $1.key.text }) {
+        for (name, addresses) in configuration.resolve.isEmpty ? [] : configuration.resolve.sorted(by: { $0.key.text < $1.key.text }) {
             pins[name.value] = addresses.value
         }
         var limits: [(DomainPattern, Int)] = []
-        for (pattern, perMinute) in configuration.rateLimits.sorted(by: { $0.key.text < $1.key.text }) {
+        for (pattern, perMinute) in configuration.rateLimits.isEmpty ? [] : configuration.rateLimits.sorted(by: { $0.key.text < $1.key.text }) {
             guard perMinute > 0 else {
                 throw CordonError(.invalidProfile, "egress.rate_limits.\(pattern.text): \(perMinute) must be a positive number of requests per minute")
             }
