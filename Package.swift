@@ -163,7 +163,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .executableTarget(name: "cordon", dependencies: ["CordonCommands", "CordonConfig"], swiftSettings: strict),
+        // Exports none of its ~36,000 symbols (SwiftPM exports every symbol of an executable): the
+        // Swift runtime's start-up looks its own path up with dladdr, a linear scan of the
+        // exported symbols, on every sandbox's start; nothing loads or looks up symbols in cordon.
+        .executableTarget(
+            name: "cordon", dependencies: ["CordonCommands", "CordonConfig"], swiftSettings: strict,
+            linkerSettings: [.unsafeFlags(["-Xlinker", "--no-export-dynamic"])]),
         // `cordon mcp` hands over to it (execve): the MCP SDK links Foundation's networking and
         // libcurl, which the cordon binary, every sandbox's supervisor, does without.
         .executableTarget(name: "cordon-mcp", dependencies: ["CordonMCP"], swiftSettings: strict),
