@@ -1,0 +1,50 @@
+import CordonTestSupport
+import Foundation
+import Glibc
+import Testing
+
+/// The real suite, end to end: on this host every filesystem and leak attack must hold, with
+/// its control succeeding, and nothing may be left behind. Needs root and user namespaces (as
+/// the other sandbox suites); skipped, saying why, elsewhere.
+@Suite(
+    .enabled(if: SelftestHost.sandboxesAvailable, "needs root and user namespaces (cordon selftest starts real sandboxes)"),
+    .timeLimit(.minutes(15)))
+struct SelftestIntegrationTests {
+    static func scratch() -> Set<String> {
+        Set((try? FileManager.default.contentsOfDirectory(atPath: "/tmp"))?.filter { $0.hasPrefix("cordon-selftest-") } ?? [])
+    }
+
+    @Test func filesystemAndLeaksHoldAndLeaveNothing() async throws {
+        let home = try TempTree.makeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let before = Self.scratch()
+        let result = try await ProcessRunner.run(
+            [SelftestProducts.cordon, "selftest", "--only", "filesystem,leaks", "--json"],
+            environment: ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": home, "LANG": "C.UTF-8"],
+            timeout: .seconds(840))
+        let document = try #require(
+            try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "stdout: \(result.stdout)\nstderr: \(result.stderr)")
+        let summary = try #require(document["summary"] as? [String: Int])
+        let attacks = try #require(document["attacks"] as? [[String: String]])
+        let notHeld = attacks.filter { $0["result"] != "held" }.map { "\($0["id"] ?? "?"): \($0["result"] ?? "?") \($0["evidence"] ?? "")" }
+        #expect(summary["open"] == 0, "\(notHeld)")
+        #expect(summary["invalid"] == 0, "\(notHeld)")
+        #expect(summary["total"] ?? 0 >= 16)
+        #expect(attacks.allSatisfy { $0["control_result"] == "succeeded" }, "\(notHeld)")
+        #expect(result.status == 0, "\(result.stderr)")
+        // Nothing left: no temporary root, no loop device over its image, the user's HOME untouched.
+        #expect(Self.scratch().subtracting(before).isEmpty)
+        let loops = try await ProcessRunner.run(["/usr/sbin/losetup", "-a"], timeout: .seconds(30))
+        #expect(!loops.stdout.contains("cordon-selftest-"), "\(loops.stdout)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: home).isEmpty)
+    }
+}
+
+/// Whether this host can run the suite's sandboxes (else the suite is skipped, saying why).
+enum SelftestHost {
+    static let sandboxesAvailable: Bool = {
+        guard getuid() == 0 else { return false }
+        let result = try? ProcessRunner.runBlocking(["/usr/bin/unshare", "-Urmpf", "--mount-proc", "true"], timeout: .seconds(10))
+        return result?.status == 0
+    }()
+}
