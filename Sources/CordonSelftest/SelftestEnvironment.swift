@@ -178,13 +178,13 @@ public final class SelftestEnvironment {
     }
 
     /// `cordon run [OPTIONS] -- sh -c SCRIPT` (a one-shot sandbox, removed at cleanup).
-    public func run(_ name: String, profile: String, workspace: String, options: [String] = [], _ script: String, timeout: Double = 120)
-        throws(SelftestFailure) -> ProcessOutput
-    {
+    public func run(
+        _ name: String, profile: String, workspace: String, options: [String] = [], _ script: String, timeout: Double = 120, inherit: [Int32] = []
+    ) throws(SelftestFailure) -> ProcessOutput {
         started.append(name)
         return try cordon(
             ["run", "--name", name, "--workspace", workspace, "--profile", profile] + options + ["--", "/bin/sh", "-c", script], directory: workspace,
-            timeout: timeout)
+            timeout: timeout, inherit: inherit)
     }
 
     /// The upper layer of sandbox `name`'s workspace, on the host.

@@ -219,7 +219,7 @@ enum LeakAttacks {
 
     static let inheritedDescriptor = Attack(
         id: "leak.inherited-descriptor", category: .leaks,
-        description: "read a host file through a descriptor the caller of cordon exec left open (fd 3, no close-on-exec)",
+        description: "read a host file through a descriptor the caller of cordon exec or cordon run left open (fd 3, no close-on-exec)",
         defence: "the sandbox's processes get only stdin, stdout and stderr (relayed), never the client's descriptors",
         control: "on the host, a child started with the same descriptor reads the file through it",
         runControl: { (environment) throws(SelftestFailure) in
@@ -231,6 +231,14 @@ enum LeakAttacks {
             try start(environment)
             let (canary, fd) = try inheritedCanary(environment)
             defer { close(fd) }
-            return canary.readObservation("sandbox", try environment.exec(sandbox, descriptorScript, inherit: [fd]))
+            let joined = canary.readObservation("cordon exec", try environment.exec(sandbox, descriptorScript, inherit: [fd]))
+            if joined.succeeded { return joined }
+            // A new sandbox too: the descriptor left open by the caller of `cordon run`.
+            let profile = try environment.profile("selftest-fd", "name: selftest-fd\nnetwork: none\n")
+            let output = try environment.run(
+                "selftest-fd", profile: profile, workspace: try environment.workspace("fd"), descriptorScript, inherit: [fd])
+            environment.remove("selftest-fd")
+            let fresh = canary.readObservation("cordon run", output)
+            return fresh.succeeded ? fresh : .failed(joined.evidence + "; " + fresh.evidence)
         })
 }
