@@ -76,6 +76,9 @@ public final class SelftestEnvironment {
         env["XDG_CONFIG_HOME"] = configHome
         env["XDG_STATE_HOME"] = stateHome
         env["XDG_RUNTIME_DIR"] = nil
+        // Nothing of the caller's that would change what cordon does with these runs.
+        env["CORDON_PASSPHRASE_FD"] = nil
+        for key in env.keys where key.hasPrefix("CORDON_FLAG_ENV_") { env[key] = nil }
         if env["PATH"] == nil { env["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" }
         for (key, value) in extraEnvironment { env[key] = value }
         return env.map { $0.key + "=" + $0.value }.sorted()

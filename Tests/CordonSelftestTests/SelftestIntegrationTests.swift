@@ -37,6 +37,13 @@ struct SelftestIntegrationTests {
         let loops = try await ProcessRunner.run(["/usr/sbin/losetup", "-a"], timeout: .seconds(30))
         #expect(!loops.stdout.contains("cordon-selftest-"), "\(loops.stdout)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: home).isEmpty)
+        // No process (a sandbox's supervisor, the witness) names the run's root any more.
+        let root = try #require(result.stdout.firstMatch(of: /\/tmp\/cordon-selftest-[A-Za-z0-9]{6}/).map { String($0.output) })
+        let left = try FileManager.default.contentsOfDirectory(atPath: "/proc").filter { $0.allSatisfy(\.isNumber) }.filter { pid in
+            let line = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            return line.contains(root)
+        }
+        #expect(left.isEmpty, "processes left naming \(root): \(left)")
     }
 }
 
