@@ -2,7 +2,7 @@ import Glibc
 
 /// The host-information leaks: what the sandbox can learn about the host and its neighbours.
 enum LeakAttacks {
-    static var all: [Attack] { [hostName, mountinfoPaths, cmdlinePaths, userName, sandboxNames, environmentVariable, inheritedDescriptor] }
+    static var all: [Attack] { [hostName, machineIdentity, mountinfoPaths, cmdlinePaths, userName, sandboxNames, environmentVariable, inheritedDescriptor] }
 
     static let sandbox = "selftest-leaks"
     /// The variable set in cordon-selftest's environment (and so cordon's) before the sandbox starts.
@@ -67,6 +67,40 @@ enum LeakAttacks {
         runAttack: { (environment) throws(SelftestFailure) in
             try start(environment)
             return tokenObservation(currentHostName, "sandbox", try environment.exec(sandbox, hostNameScript))
+        })
+
+    // MARK: - Machine identity
+
+    static let identityScript =
+        "cat /etc/machine-id /var/lib/dbus/machine-id /proc/sys/kernel/random/boot_id /sys/class/dmi/id/product_uuid /sys/class/dmi/id/board_serial 2>/dev/null; echo"
+
+    /// The host's identifiers, read on the host: machine-id and boot_id (those present).
+    static func hostIdentifiers(_ environment: SelftestEnvironment) -> [String] {
+        ["/etc/machine-id", "/proc/sys/kernel/random/boot_id"].compactMap { path in
+            environment.read(path).map { $0.trimming("\n") }.flatMap { $0.count >= 16 ? $0 : nil }
+        }
+    }
+
+    static func identityObservation(_ identifiers: [String], _ what: String, _ output: ProcessOutput) -> Observation {
+        let seen = identifiers.filter { output.combined.contains($0) }
+        return seen.isEmpty
+            ? .failed("\(what): neither the host's machine-id nor its boot_id came back (\(output.summary))")
+            : .succeeded("\(what): the host's \(seen.count == 2 ? "machine-id and boot_id" : "identifier \(seen[0])") came back")
+    }
+
+    static let machineIdentity = Attack(
+        id: "leak.machine-id", category: .leaks,
+        description: "read the host's machine-id and boot_id (stable identifiers that tie the agent's output to this machine)",
+        defence: "the sandbox's own /etc/machine-id and boot_id bound over the host's",
+        control: "on the host, the same reads show them",
+        runControl: { (environment) throws(SelftestFailure) in
+            let identifiers = hostIdentifiers(environment)
+            guard !identifiers.isEmpty else { throw SelftestFailure("this host has neither /etc/machine-id nor a boot_id to leak") }
+            return identityObservation(identifiers, "host", try environment.host(identityScript))
+        },
+        runAttack: { (environment) throws(SelftestFailure) in
+            try start(environment)
+            return identityObservation(hostIdentifiers(environment), "sandbox", try environment.exec(sandbox, identityScript))
         })
 
     // MARK: - Host paths
