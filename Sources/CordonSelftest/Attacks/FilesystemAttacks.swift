@@ -146,7 +146,13 @@ enum FilesystemAttacks {
             }
             let output = try environment.exec(
                 Fixture.sandbox, "python3 /workspace/.selftest/tool.py open-handle \(parts[0]) \(parts[1]) / /usr /etc /workspace /tmp /dev /proc/self/root")
-            return fixture.hostSecret.readObservation("sandbox open_by_handle_at", output)
+            let seen = fixture.hostSecret.readObservation("sandbox open_by_handle_at", output)
+            // The host's python3 may live outside what the sandbox sees: a tool that never ran
+            // inside proves nothing (invalid, not held).
+            guard seen.succeeded || output.combined.contains("open_by_handle_at via") else {
+                throw SelftestFailure("python3 did not run the attack inside the sandbox (\(output.summary))")
+            }
+            return seen
         })
 
     static let symlinkWrite = Attack(
