@@ -20,6 +20,7 @@ let package = Package(
         .executable(name: "cordon", targets: ["cordon"]),
         .executable(name: "cordon-init", targets: ["cordon-init"]),
         .executable(name: "cordon-mcp", targets: ["cordon-mcp"]),
+        .executable(name: "cordon-selftest", targets: ["cordon-selftest"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -153,6 +154,9 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // `cordon selftest`: attacks run from inside real sandboxes, judged from the host (each
+        // with a positive control). Runs the cordon executable; links nothing of the sandbox.
+        .target(name: "CordonSelftest", dependencies: ["CordonCore", "CordonOS"], swiftSettings: strict),
         // One ParsableCommand per file; the executable only calls into this.
         .target(
             name: "CordonCommands",
@@ -172,6 +176,9 @@ let package = Package(
         // `cordon mcp` hands over to it (execve): the MCP SDK links Foundation's networking and
         // libcurl, which the cordon binary, every sandbox's supervisor, does without.
         .executableTarget(name: "cordon-mcp", dependencies: ["CordonMCP"], swiftSettings: strict),
+        // `cordon selftest` hands over to it (execve), so the attack suite does not grow the
+        // cordon binary, whose start-up time is benchmarked.
+        .executableTarget(name: "cordon-selftest", dependencies: ["CordonSelftest"], swiftSettings: strict),
         // Single-threaded sandbox init: no async runtime, no NIO, no Yams. A static executable:
         // no dynamic loader, no shared libraries to map and bind (~3 ms of every start). Not
         // position-independent: glibc 2.36's static-pie start-up asserts on the $ORIGIN RUNPATH
@@ -223,6 +230,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strict),
+        .testTarget(name: "CordonSelftestTests", dependencies: ["CordonSelftest", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "CordonSandboxTests",
             dependencies: ["CordonSandbox", "CordonIsolation", "CordonOS", "CordonConfig", "CordonCore", "CordonTestSupport"],

@@ -42,6 +42,7 @@ public struct CordonCommand: ParsableCommand {
             SecretsCommand.self,
             UsageCommand.self,
             MCPCommand.self,
+            SelftestCommand.self,
         ]
     )
 

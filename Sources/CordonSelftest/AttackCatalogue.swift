@@ -1,0 +1,7 @@
+/// Every attack `cordon selftest` knows, in the order they run. A category's attacks are added
+/// here as one list (docs/selftest.md, "Adding an attack").
+public enum AttackCatalogue {
+    public static var all: [Attack] {
+        FilesystemAttacks.all + FilesystemDeviceAttacks.all + LeakAttacks.all
+    }
+}

@@ -1,0 +1,52 @@
+/// An attack's verdict.
+public enum Verdict: String, Sendable, Equatable {
+    /// The control succeeded and the attack did not.
+    case held
+    /// The attack succeeded: a door is open.
+    case open = "OPEN"
+    /// The control did not succeed (or a run could not be made): the attack proves nothing.
+    case invalid
+}
+
+/// One attack's result: both runs and the verdict drawn from them.
+public struct AttackOutcome: Sendable {
+    public var attack: Attack
+    /// nil when the control could not be run at all.
+    public var control: Observation?
+    public var verdict: Verdict
+    /// What was observed, host side: the attack's observation, or why it is invalid.
+    public var evidence: String
+
+    public init(attack: Attack, control: Observation?, verdict: Verdict, evidence: String) {
+        self.attack = attack
+        self.control = control
+        self.verdict = verdict
+        self.evidence = evidence
+    }
+
+    public var controlSucceeded: Bool { control?.succeeded ?? false }
+
+    /// The verdict from the two runs. An attack observed to succeed is OPEN whatever the control
+    /// did (an observed breach is never hidden behind a broken control); otherwise a control that
+    /// did not succeed, or a run that could not be made, makes it invalid; otherwise held.
+    public static func judge(
+        _ attack: Attack, control: Result<Observation, SelftestFailure>, attackRun: Result<Observation, SelftestFailure>
+    ) -> AttackOutcome {
+        let controlObservation = try? control.get()
+        switch attackRun {
+        case .success(let seen) where seen.succeeded:
+            return AttackOutcome(attack: attack, control: controlObservation, verdict: .open, evidence: seen.evidence)
+        case .success(let seen):
+            switch control {
+            case .failure(let failure):
+                return AttackOutcome(attack: attack, control: nil, verdict: .invalid, evidence: "control could not run: \(failure)")
+            case .success(let c) where !c.succeeded:
+                return AttackOutcome(attack: attack, control: c, verdict: .invalid, evidence: "control did not succeed: \(c.evidence)")
+            case .success(let c):
+                return AttackOutcome(attack: attack, control: c, verdict: .held, evidence: seen.evidence)
+            }
+        case .failure(let failure):
+            return AttackOutcome(attack: attack, control: controlObservation, verdict: .invalid, evidence: "attack could not run: \(failure)")
+        }
+    }
+}
