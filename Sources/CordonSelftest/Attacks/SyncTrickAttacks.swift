@@ -191,7 +191,7 @@ enum SyncTrickAttacks {
 
     static let dotDotNames = Attack(
         id: "sync.dotdot-names", category: .sync,
-        description: "reach the workspace's parent through names: a directory link up -> .., a link ../x, a name '..' plus a newline",
+        description: "reach the workspace's parent through names: a directory link up -> .., a link ../x, a directory named '..' newline '.'",
         defence: "sync gate: fs-symlink-escape and fs-control-char; the applier resolves beneath the workspace (openat2 RESOLVE_BENEATH)",
         control: "the host writes the same file through the workspace's parent and the observation sees it",
         runControl: { (environment) throws(SelftestFailure) in
@@ -203,7 +203,7 @@ enum SyncTrickAttacks {
             let made = try SyncRound.run(
                 environment, label: "dotdot-a",
                 script:
-                    "ln -s .. up; ln -s ../dotdot-a-outside.txt sibling; mkdir -p \"$(printf '..\\n')\" && echo x > \"$(printf '..\\n')/f\"; echo y > '..\\x'",
+                    "ln -s .. up; ln -s ../dotdot-a-outside.txt sibling; d=\"$(printf '..\\n.')\"; mkdir -p \"$d\" && echo x > \"$d/f\"; echo y > '..\\x'",
                 flags: ["--yes"])
             let outside = made.workspace + "/../dotdot-a-outside.txt"
             let linked = symlinks(made.workspace)
