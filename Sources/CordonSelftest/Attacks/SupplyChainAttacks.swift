@@ -59,9 +59,14 @@ enum SupplyChainAttacks {
     }
 
     /// What the stand-in saw, waiting up to `wait` seconds for a connection to finish arriving.
-    static func seen(_ server: StandInServer, _ canaries: Canaries, wait: Double, _ what: String, _ output: ProcessOutput) -> Observation {
+    /// An attack succeeds on any connection or canary; a control (`needing` canaries) only when
+    /// all of those arrived, so a control proves the canaries can be seen, not just a connection.
+    static func seen(
+        _ server: StandInServer, _ canaries: Canaries, wait: Double, needing: [String] = [], _ what: String, _ output: ProcessOutput
+    ) -> Observation {
         var waited = 0.0
-        while waited < wait && !canaries.markers.contains(where: server.saw) {
+        let awaited = needing.isEmpty ? canaries.markers : needing
+        while waited < wait && !(needing.isEmpty ? awaited.contains(where: server.saw) : awaited.allSatisfy(server.saw)) {
             usleep(100_000)
             waited += 0.1
         }
@@ -70,6 +75,9 @@ enum SupplyChainAttacks {
         server.stop()
         if server.connections == 0 && got.isEmpty {
             return .failed("\(what): the stand-in saw no connection and no canary (\(output.summary))")
+        }
+        if !needing.allSatisfy(server.saw) {
+            return .failed("\(what): the stand-in saw \(server.connections) connection(s) but not every canary (\(got.count) of \(needing.count))")
         }
         return .succeeded("\(what): the stand-in saw \(server.connections) connection(s) and \(got.count) of \(canaries.markers.count) canaries")
     }
@@ -159,7 +167,7 @@ enum SupplyChainAttacks {
         description:
             "a dependency's .pth start-up hook gathers env, key files and /proc/1/environ and posts them to a stand-in (direct, via the proxy, CONNECT, SOCKS5)",
         defence: "mount namespace (host files absent), a clean environment, egress proxy: loopback and unlisted hosts refused",
-        control: "the same hook run by python3 on the host posts the canaries to the stand-in",
+        control: "the same hook run by python3 on the host posts every canary to the stand-in",
         runControl: { (environment) throws(SelftestFailure) in
             try PythonTool.require(environment)
             let canaries = try Canaries.get(environment)
@@ -168,7 +176,7 @@ enum SupplyChainAttacks {
             try environment.write(site + "/zz-harvest.pth", pthLine(harvester(port: server.port, paths: canaries.paths)) + "\n")
             let output = try environment.host(
                 "SELFTEST_SANDBOX_TOKEN=\(canaries.sandboxVariable) python3 -c 'import site, sys; site.addsitedir(sys.argv[1])' \(Shell.quote(site))")
-            return seen(server, canaries, wait: 5, "host python", output)
+            return seen(server, canaries, wait: 5, needing: canaries.markers, "host python", output)
         },
         runAttack: { (environment) throws(SelftestFailure) in
             let canaries = try Canaries.get(environment)
@@ -242,7 +250,7 @@ enum SupplyChainAttacks {
         description:
             "npm install runs a package's postinstall remote-access stub that connects back to a stand-in C2 (direct and via CONNECT) and waits for commands",
         defence: "network namespace (no route to host loopback), egress proxy refuses loopback and unlisted hosts",
-        control: "the same npm install on the host connects to the stand-in C2",
+        control: "the same npm install on the host connects to the stand-in C2 and sends the host variable",
         runControl: { (environment) throws(SelftestFailure) in
             try requireNpm(environment)
             let canaries = try Canaries.get(environment)
@@ -251,7 +259,7 @@ enum SupplyChainAttacks {
             try package(environment, in: directory, port: server.port)
             let output = try environment.host(
                 "cd \(Shell.quote(directory)) && npm_config_cache=\(Shell.quote(directory + "/.cache")) \(npmInstall)", timeout: 120)
-            return seen(server, canaries, wait: 5, "host npm install", output)
+            return seen(server, canaries, wait: 5, needing: [canaries.hostVariable], "host npm install", output)
         },
         runAttack: { (environment) throws(SelftestFailure) in
             try requireNpm(environment)
