@@ -3,5 +3,7 @@
 public enum AttackCatalogue {
     public static var all: [Attack] {
         FilesystemAttacks.all + FilesystemDeviceAttacks.all + LeakAttacks.all
+            + SyncTrapAttacks.all + SyncTrickAttacks.all + SyncContentAttacks.all
+            + SupplyChainAttacks.all
     }
 }
