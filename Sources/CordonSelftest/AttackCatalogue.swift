@@ -3,5 +3,6 @@
 public enum AttackCatalogue {
     public static var all: [Attack] {
         FilesystemAttacks.all + FilesystemDeviceAttacks.all + LeakAttacks.all
+            + NetworkAttacks.all + SecretAttacks.all
     }
 }

@@ -1,0 +1,62 @@
+import CordonTestSupport
+import Foundation
+import Glibc
+import Testing
+
+/// The network and secrets attacks, end to end: every one must hold with its control
+/// succeeding, and nothing may be left behind (no temporary root, no lab network namespace).
+/// Needs root, user namespaces, `ip`, `nsenter` and `python3` (the lab); skipped, saying why,
+/// elsewhere.
+@Suite(
+    .enabled(if: NetworkSelftestHost.available, "needs root, user namespaces, ip, nsenter and python3 (the network lab)"),
+    .timeLimit(.minutes(15)))
+struct NetworkSelftestTests {
+    static func labNamespaces() -> Set<String> {
+        Set((try? FileManager.default.contentsOfDirectory(atPath: "/run/netns"))?.filter { $0.hasPrefix("cst-") } ?? [])
+    }
+
+    /// Runs `cordon selftest --only CATEGORY --json` and checks 0 OPEN, 0 invalid, at least
+    /// `minimum` attacks, and nothing left.
+    static func holds(_ category: String, minimum: Int) async throws {
+        let home = try TempTree.makeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let before = SelftestIntegrationTests.scratch()
+        let namespacesBefore = labNamespaces()
+        let result = try await ProcessRunner.run(
+            [SelftestProducts.cordon, "selftest", "--only", category, "--json"],
+            environment: ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": home, "LANG": "C.UTF-8"],
+            timeout: .seconds(840))
+        let document = try #require(
+            try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "stdout: \(result.stdout)\nstderr: \(result.stderr)")
+        let summary = try #require(document["summary"] as? [String: Int])
+        let attacks = try #require(document["attacks"] as? [[String: String]])
+        let notHeld = attacks.filter { $0["result"] != "held" }.map { "\($0["id"] ?? "?"): \($0["result"] ?? "?") \($0["evidence"] ?? "")" }
+        #expect(summary["open"] == 0, "\(notHeld)")
+        #expect(summary["invalid"] == 0, "\(notHeld)")
+        #expect(summary["total"] ?? 0 >= minimum)
+        #expect(attacks.allSatisfy { $0["category"] == category })
+        #expect(attacks.allSatisfy { $0["control_result"] == "succeeded" }, "\(notHeld)")
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(SelftestIntegrationTests.scratch().subtracting(before).isEmpty)
+        #expect(labNamespaces().subtracting(namespacesBefore).isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: home).isEmpty)
+    }
+
+    @Test func networkAttacksHoldAndLeaveNothing() async throws {
+        try await Self.holds("network", minimum: 20)
+    }
+
+    @Test func secretsAttacksHoldAndLeaveNothing() async throws {
+        try await Self.holds("secrets", minimum: 4)
+    }
+}
+
+/// Whether this host can run the network lab (else the suite is skipped, saying why).
+enum NetworkSelftestHost {
+    static let available: Bool = {
+        guard SelftestHost.sandboxesAvailable else { return false }
+        let tools = ["/usr/sbin/ip", "/usr/bin/nsenter"].allSatisfy { FileManager.default.isExecutableFile(atPath: $0) }
+        let python = (try? ProcessRunner.runBlocking(["/bin/sh", "-c", "command -v python3"], timeout: .seconds(10)))?.status == 0
+        return tools && python
+    }()
+}
