@@ -9,7 +9,7 @@ import Testing
 /// elsewhere.
 @Suite(
     .enabled(if: NetworkSelftestHost.available, "needs root, user namespaces, ip, nsenter and python3 (the network lab)"),
-    .timeLimit(.minutes(15)))
+    .serialized, .timeLimit(.minutes(15)))
 struct NetworkSelftestTests {
     static func labNamespaces() -> Set<String> {
         Set((try? FileManager.default.contentsOfDirectory(atPath: "/run/netns"))?.filter { $0.hasPrefix("cst-") } ?? [])
@@ -18,6 +18,8 @@ struct NetworkSelftestTests {
     /// Runs `cordon selftest --only CATEGORY --json` and checks 0 OPEN, 0 invalid, at least
     /// `minimum` attacks, and nothing left.
     static func holds(_ category: String, minimum: Int) async throws {
+        await SelftestRunLock.shared.acquire()
+        defer { Task { await SelftestRunLock.shared.release() } }
         let home = try TempTree.makeDirectory()
         defer { try? FileManager.default.removeItem(atPath: home) }
         let before = SelftestIntegrationTests.scratch()
@@ -37,7 +39,12 @@ struct NetworkSelftestTests {
         #expect(attacks.allSatisfy { $0["category"] == category })
         #expect(attacks.allSatisfy { $0["control_result"] == "succeeded" }, "\(notHeld)")
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(SelftestIntegrationTests.scratch().subtracting(before).isEmpty)
+        // Other runs of cordon selftest on this machine (other checkouts' tests) come and go in
+        // /tmp too: a root left by this run is one that holds the lab's far side.
+        let left = SelftestIntegrationTests.scratch().subtracting(before).filter {
+            FileManager.default.fileExists(atPath: "/tmp/\($0)/host/farside.py")
+        }
+        #expect(left.isEmpty)
         #expect(labNamespaces().subtracting(namespacesBefore).isEmpty)
         #expect(try FileManager.default.contentsOfDirectory(atPath: home).isEmpty)
     }

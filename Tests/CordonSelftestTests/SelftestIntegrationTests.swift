@@ -15,6 +15,8 @@ struct SelftestIntegrationTests {
     }
 
     @Test func filesystemAndLeaksHoldAndLeaveNothing() async throws {
+        await SelftestRunLock.shared.acquire()
+        defer { Task { await SelftestRunLock.shared.release() } }
         let home = try TempTree.makeDirectory()
         defer { try? FileManager.default.removeItem(atPath: home) }
         let before = Self.scratch()

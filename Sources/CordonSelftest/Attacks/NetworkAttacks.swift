@@ -247,7 +247,7 @@ enum NetworkAttacks {
     static let hostMismatch = attack(
         "net.host-mismatch", "a request whose Host names another host than its tunnel or URL (fronting by Host, both ways)",
         defence: "proxy: every request's Host must be its tunnel's or target's host (host-mismatch, 403)", control: .hostNetwork,
-        "in a sandbox on the lab's network, the same requests reach the stand-ins", at: isAt(Lab.allowed, Lab.unlisted)
+        "in a sandbox on the lab's network, the same requests reach the stand-ins", at: isAt(Lab.allowed, Lab.unlistedName, Lab.unlisted)
     ) { tool, m in
         """
         \(tool) connect allowed.test:8080 'GET /\(m) HTTP/1.1\\r\\nHost: unlisted.test'
@@ -268,7 +268,7 @@ enum NetworkAttacks {
 
     static let webSocketUnlisted = attack(
         "net.websocket-unlisted", "a WebSocket upgrade to an unlisted host (proxied and captured)",
-        defence: "proxy policy decides the upgrade request like any other", control: .open, openControl, at: isAt(Lab.unlisted)
+        defence: "proxy policy decides the upgrade request like any other", control: .open, openControl, at: isAt(Lab.unlistedName)
     ) { tool, m in
         let headers = "-H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=='"
         return """
@@ -280,7 +280,7 @@ enum NetworkAttacks {
 
     static let redirectUnlisted = attack(
         "net.redirect-unlisted", "an allowed host redirects to an unlisted one and the client follows",
-        defence: "proxy policy decides every request, the followed one too", control: .open, openControl, at: isAt(Lab.unlisted),
+        defence: "proxy policy decides every request, the followed one too", control: .open, openControl, at: isAt(Lab.unlistedName),
         observedPrefix: "landed-"
     ) { _, m in
         "curl -s -m5 -L http://allowed.test:8080/redirect/\(m); curl -s -m5 -L --noproxy '*' http://allowed.test:8080/redirect/\(m)"

