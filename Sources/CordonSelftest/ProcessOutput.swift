@@ -16,9 +16,12 @@ public struct ProcessOutput: Sendable, Equatable {
     /// stdout and stderr together, for looking for a marker.
     public var combined: String { stdout + "\n" + stderr }
 
-    /// A short account for evidence: status and the first line of stderr (raw: the report escapes).
+    /// A short account for evidence: status and the first line of stderr, or of stdout when stderr
+    /// is empty (raw: the report escapes).
     public var summary: String {
-        let first = stderr.split(separator: "\n").first.map { String($0.prefix(160)) } ?? ""
-        return (timedOut ? "timed out" : "status \(status)") + (first.isEmpty ? "" : ", stderr: \(first)")
+        let error = stderr.split(separator: "\n").first.map { String($0.prefix(160)) } ?? ""
+        let out = stdout.split(separator: "\n").first.map { String($0.prefix(160)) } ?? ""
+        return (timedOut ? "timed out" : "status \(status)") + (error.isEmpty ? "" : ", stderr: \(error)")
+            + (out.isEmpty || !error.isEmpty ? "" : ", stdout: \(out)")
     }
 }

@@ -31,17 +31,18 @@ enum ProcessRun {
             close(out[0])
             close(err[0])
         }
+        // The child starts in `directory`: this process goes there for the spawn and comes back.
         let previous = directory.flatMap { _ in getcwd(nil, 0) }
-        if let directory, chdir(directory) != 0 {
-            close(out[1])
-            close(err[1])
-            throw SelftestFailure("cannot enter \(directory): \(String(cString: strerror(errno)))")
-        }
         defer {
             if let previous {
                 _ = chdir(previous)
                 free(previous)
             }
+        }
+        if let directory, chdir(directory) != 0 {
+            close(out[1])
+            close(err[1])
+            throw SelftestFailure("cannot enter \(directory): \(String(cString: strerror(errno)))")
         }
         let process: SpawnedProcess
         do throws(SystemError) {

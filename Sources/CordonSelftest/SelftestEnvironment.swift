@@ -76,6 +76,9 @@ public final class SelftestEnvironment {
         env["XDG_CONFIG_HOME"] = configHome
         env["XDG_STATE_HOME"] = stateHome
         env["XDG_RUNTIME_DIR"] = nil
+        // Nothing of the caller's that would change what cordon does with these runs.
+        env["CORDON_PASSPHRASE_FD"] = nil
+        for key in env.keys where key.hasPrefix("CORDON_FLAG_ENV_") { env[key] = nil }
         if env["PATH"] == nil { env["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" }
         for (key, value) in extraEnvironment { env[key] = value }
         return env.map { $0.key + "=" + $0.value }.sorted()
@@ -172,19 +175,38 @@ public final class SelftestEnvironment {
         }
     }
 
-    /// `cordon exec NAME -- sh -c SCRIPT`.
+    /// The line every script run in a sandbox ends with: its absence means the script did not
+    /// run to its end (the sandbox was gone, the run timed out), and the attack proves nothing.
+    static let sentinel = "cordon-selftest: script ran to its end"
+
+    /// `SCRIPT`, then the sentinel line.
+    static func sentinelled(_ script: String) -> String { script + "\necho '" + sentinel + "'\n" }
+
+    /// The output of a sandboxed script, the sentinel line taken out; throws when it is missing.
+    static func checked(_ output: ProcessOutput, _ what: String) throws(SelftestFailure) -> ProcessOutput {
+        guard !output.timedOut, let range = output.stdout.ranges(of: sentinel + "\n").last else {
+            throw SelftestFailure("the script did not run to its end in \(what) (\(output.summary))")
+        }
+        var trimmed = output
+        trimmed.stdout.removeSubrange(range)
+        return trimmed
+    }
+
+    /// `cordon exec NAME -- sh -c SCRIPT`; throws when the script did not run to its end.
     public func exec(_ name: String, _ script: String, timeout: Double = 60, inherit: [Int32] = []) throws(SelftestFailure) -> ProcessOutput {
-        try cordon(["exec", name, "--", "/bin/sh", "-c", script], timeout: timeout, inherit: inherit)
+        try Self.checked(
+            cordon(["exec", name, "--", "/bin/sh", "-c", Self.sentinelled(script)], timeout: timeout, inherit: inherit), "sandbox \(name)")
     }
 
     /// `cordon run [OPTIONS] -- sh -c SCRIPT` (a one-shot sandbox, removed at cleanup).
-    public func run(_ name: String, profile: String, workspace: String, options: [String] = [], _ script: String, timeout: Double = 120)
-        throws(SelftestFailure) -> ProcessOutput
-    {
+    public func run(
+        _ name: String, profile: String, workspace: String, options: [String] = [], _ script: String, timeout: Double = 120, inherit: [Int32] = []
+    ) throws(SelftestFailure) -> ProcessOutput {
         started.append(name)
-        return try cordon(
-            ["run", "--name", name, "--workspace", workspace, "--profile", profile] + options + ["--", "/bin/sh", "-c", script], directory: workspace,
-            timeout: timeout)
+        let output = try cordon(
+            ["run", "--name", name, "--workspace", workspace, "--profile", profile] + options + ["--", "/bin/sh", "-c", Self.sentinelled(script)],
+            directory: workspace, timeout: timeout, inherit: inherit)
+        return try Self.checked(output, "sandbox \(name)")
     }
 
     /// The upper layer of sandbox `name`'s workspace, on the host.

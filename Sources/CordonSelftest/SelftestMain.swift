@@ -17,6 +17,12 @@ public enum SelftestMain {
             print(options.json ? SelftestReport.listJSON(attacks).pretty() : SelftestReport.listText(attacks), terminator: options.json ? "\n" : "")
             return 0
         }
+        // A category chosen that has no attack proves nothing: said, and nothing at all is not a pass.
+        let empty = options.only.filter { category in !catalogue.contains { $0.category == category } }
+        if !empty.isEmpty {
+            SelftestRunner.say("cordon selftest: no attacks yet in \(empty.map(\.rawValue).joined(separator: ", "))")
+        }
+        if attacks.isEmpty { return 3 }
         let interrupt: Int32
         do { interrupt = try SignalPipe.install([SIGINT, SIGTERM, SIGHUP]) } catch {
             SelftestRunner.say("cordon selftest: \(error)")

@@ -74,8 +74,10 @@ public struct SelftestReport: Sendable {
     /// `--list`: every attack, without running any.
     public static func listText(_ attacks: [Attack]) -> String {
         attacks.map { attack in
-            TerminalText.escaped(
-                "\(attack.id)  [\(attack.category.rawValue)]\n  \(attack.description)\n  defence: \(attack.defence)\n  control: \(attack.control)")
+            [
+                "\(attack.id)  [\(attack.category.rawValue)]", "  \(attack.description)", "  defence: \(attack.defence)",
+                "  control: \(attack.control)",
+            ].map { TerminalText.escaped($0) }.joined(separator: "\n")
         }.joined(separator: "\n") + "\n"
     }
 

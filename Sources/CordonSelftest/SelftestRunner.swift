@@ -16,6 +16,8 @@ public struct SelftestRunner {
             if Self.interrupted(environment.interrupt) { break }
             let control = Result<Observation, SelftestFailure> { () throws(SelftestFailure) in try attack.runControl(environment) }
             let attackRun = Result<Observation, SelftestFailure> { () throws(SelftestFailure) in try attack.runAttack(environment) }
+            // An attack cut short by the interruption proves nothing either way: left out.
+            if Self.interrupted(environment.interrupt) { break }
             let outcome = AttackOutcome.judge(attack, control: control, attackRun: attackRun)
             outcomes.append(outcome)
             if progress {

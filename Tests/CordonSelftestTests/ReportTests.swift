@@ -45,6 +45,14 @@ import Testing
         #expect(report.exitStatus == 1)
     }
 
+    @Test func listTextHasALinePerField() {
+        let attacks = AttackCatalogue.all
+        let lines = SelftestReport.listText(attacks).split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.count == attacks.count * 4 + 1)
+        #expect(!lines.contains { $0.contains("\\x0A") })
+        #expect(lines.first?.hasPrefix(attacks[0].id + "  [") == true)
+    }
+
     @Test func listNamesEveryAttackWithItsDefenceAndControl() throws {
         let attacks = AttackCatalogue.all
         #expect(Set(attacks.map(\.id)).count == attacks.count, "attack ids must be unique")

@@ -10,16 +10,11 @@ import Testing
     .enabled(if: SelftestHost.sandboxesAvailable, "needs root and user namespaces (cordon selftest starts real sandboxes)"),
     .timeLimit(.minutes(15)))
 struct SelftestIntegrationTests {
-    static func scratch() -> Set<String> {
-        Set((try? FileManager.default.contentsOfDirectory(atPath: "/tmp"))?.filter { $0.hasPrefix("cordon-selftest-") } ?? [])
-    }
-
     @Test func filesystemAndLeaksHoldAndLeaveNothing() async throws {
         await SelftestRunLock.shared.acquire()
         defer { Task { await SelftestRunLock.shared.release() } }
         let home = try TempTree.makeDirectory()
         defer { try? FileManager.default.removeItem(atPath: home) }
-        let before = Self.scratch()
         let result = try await ProcessRunner.run(
             [SelftestProducts.cordon, "selftest", "--only", "filesystem,leaks", "--json"],
             environment: ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": home, "LANG": "C.UTF-8"],
@@ -34,11 +29,18 @@ struct SelftestIntegrationTests {
         #expect(summary["total"] ?? 0 >= 16)
         #expect(attacks.allSatisfy { $0["control_result"] == "succeeded" }, "\(notHeld)")
         #expect(result.status == 0, "\(result.stderr)")
-        // Nothing left: no temporary root, no loop device over its image, the user's HOME untouched.
-        #expect(Self.scratch().subtracting(before).isEmpty)
+        // Nothing left: the run's temporary root (named in the evidence) gone, no loop device over
+        // its image, no process naming it, the user's HOME untouched.
+        let root = try #require(result.stdout.firstMatch(of: /\/tmp\/cordon-selftest-[A-Za-z0-9]{6}/).map { String($0.output) })
+        #expect(!FileManager.default.fileExists(atPath: root))
         let loops = try await ProcessRunner.run(["/usr/sbin/losetup", "-a"], timeout: .seconds(30))
-        #expect(!loops.stdout.contains("cordon-selftest-"), "\(loops.stdout)")
+        #expect(!loops.stdout.contains(root), "\(loops.stdout)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: home).isEmpty)
+        let left = try FileManager.default.contentsOfDirectory(atPath: "/proc").filter { $0.allSatisfy(\.isNumber) }.filter { pid in
+            let line = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            return line.contains(root)
+        }
+        #expect(left.isEmpty, "processes left naming \(root): \(left)")
     }
 }
 

@@ -1,3 +1,6 @@
+import CordonTestSupport
+import Foundation
+import Glibc
 import CordonSelftest
 import Testing
 
@@ -88,5 +91,36 @@ import Testing
             SelftestRunner(progress: false).run([Self.fake("x.held"), Self.fake("x.bad", control: .failed("no"))], in: environment))
         #expect(invalidOnly.exitStatus == 3)
         #expect(SelftestReport(SelftestRunner(progress: false).run([Self.fake("x.held")], in: environment)).exitStatus == 0)
+    }
+}
+
+/// A script that did not run to its end in the sandbox (the sandbox was gone, the script was cut
+/// short) proves nothing: its run throws, and the attack is invalid, never held.
+@Suite struct ScriptCompletionTests {
+    /// A stand-in for cordon that runs `cordon exec NAME -- CMD…` as `CMD…` on the host: /bin/sh
+    /// reading a script named `exec` in the run's directory (read, never executed: no ETXTBSY
+    /// from another test's spawn holding the file open for writing).
+    static func fakeCordon() throws -> SelftestEnvironment {
+        let environment = try SelftestEnvironment(cordon: "/bin/sh")
+        try environment.write(environment.root + "/exec", "shift 2\nexec \"$@\"\n")
+        return environment
+    }
+
+    @Test func aScriptThatRanToItsEndComesBackWithoutTheSentinel() throws {
+        let environment = try Self.fakeCordon()
+        defer { environment.cleanup() }
+        let output = try environment.exec("any", "echo one; echo two >&2")
+        #expect(output.stdout == "one\n")
+        #expect(output.stderr == "two\n")
+    }
+
+    @Test func aScriptCutShortThrows() throws {
+        let environment = try Self.fakeCordon()
+        defer { environment.cleanup() }
+        #expect(throws: SelftestFailure.self) { try environment.exec("any", "echo partial; exit 0") }
+        #expect(throws: SelftestFailure.self) { try environment.exec("any", "echo partial; kill -9 $$") }
+        let gone = try SelftestEnvironment(cordon: "/bin/false")
+        defer { gone.cleanup() }
+        #expect(throws: SelftestFailure.self) { try gone.exec("missing", "echo hi") }
     }
 }

@@ -19,7 +19,8 @@ struct SelftestCommand: ParsableCommand {
             Needs what a sandbox needs (user namespaces; root for some controls).
 
             Exit status: 0 every attack held; 1 an attack is OPEN; 3 none is OPEN but one is \
-            invalid, or sandboxes cannot start here; 64 a usage error; 130 interrupted.
+            invalid, sandboxes cannot start here, or the categories chosen have no attack; 64 a \
+            usage error; 130 interrupted.
             """
     )
 

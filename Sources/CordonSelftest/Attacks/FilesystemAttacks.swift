@@ -1,9 +1,14 @@
+import Glibc
+
 /// The filesystem attacks: host files outside the workspace, /proc walks, file handles, symlink
 /// and mount tricks, writes through descriptors and the workspace, and cordon's state directory.
 /// Devices and other sandboxes' layers are in FilesystemDeviceAttacks.swift.
 enum FilesystemAttacks {
     static var all: [Attack] {
-        [homeSecret, homeMask, procOneRoot, procWalk, openByHandle, symlinkWrite, remount, procFdWrite, secureWorkspace, stateDirectory]
+        [
+            homeSecret, homeMask, procOneRoot, procWalk, openByHandle, symlinkWrite, remount, procFdWrite, secureWorkspace, hostTmpWrite, stateDirectory,
+            configDirectory,
+        ]
     }
 
     typealias Fixture = FilesystemFixture
@@ -141,7 +146,13 @@ enum FilesystemAttacks {
             }
             let output = try environment.exec(
                 Fixture.sandbox, "python3 /workspace/.selftest/tool.py open-handle \(parts[0]) \(parts[1]) / /usr /etc /workspace /tmp /dev /proc/self/root")
-            return fixture.hostSecret.readObservation("sandbox open_by_handle_at", output)
+            let seen = fixture.hostSecret.readObservation("sandbox open_by_handle_at", output)
+            // The host's python3 may live outside what the sandbox sees: a tool that never ran
+            // inside proves nothing (invalid, not held).
+            guard seen.succeeded || output.combined.contains("open_by_handle_at via") else {
+                throw SelftestFailure("python3 did not run the attack inside the sandbox (\(output.summary))")
+            }
+            return seen
         })
 
     static let symlinkWrite = Attack(
@@ -254,28 +265,86 @@ enum FilesystemAttacks {
         defence: "mount namespace: cordon's state and config directories are never mounted in",
         control: "on the host, the same search finds it and reads the file",
         runControl: { (environment) throws(SelftestFailure) in
-            let canary = try environment.fixture("state") { (environment) throws(SelftestFailure) in
-                try CanaryFile(environment, at: environment.cordonState + "/selftest-state-canary")
-            }
-            let output = try environment.host(searchScript(root: environment.root, state: environment.cordonState))
+            let canary = try ownCanary(environment, in: environment.cordonState, name: "selftest-state-canary")
+            let output = try environment.host(searchScript(root: environment.root, directory: environment.cordonState, canary: "selftest-state-canary"))
             return canary.readObservation("host search", output)
         },
         runAttack: { (environment) throws(SelftestFailure) in
-            let canary = try environment.fixture("state") { (environment) throws(SelftestFailure) in
-                try CanaryFile(environment, at: environment.cordonState + "/selftest-state-canary")
-            }
+            let canary = try ownCanary(environment, in: environment.cordonState, name: "selftest-state-canary")
             _ = try Fixture.get(environment)
-            return canary.readObservation(
-                "sandbox search", try environment.exec(Fixture.sandbox, searchScript(root: "/", state: environment.cordonState), timeout: 180))
+            let script = searchScript(root: "/", directory: environment.cordonState, canary: "selftest-state-canary")
+            return canary.readObservation("sandbox search", try environment.exec(Fixture.sandbox, script, timeout: 180))
         })
 
-    /// Searches under `root` for cordon's state directory by name and reads what it finds.
-    static func searchScript(root: String, state: String) -> String {
+    static let configDirectory = Attack(
+        id: "fs.config-directory", category: .filesystem,
+        description: "find cordon's config directory (profiles, approvals, trust) by name from inside and read a file in it",
+        defence: "mount namespace: cordon's state and config directories are never mounted in",
+        control: "on the host, the same search finds it and reads the file",
+        runControl: { (environment) throws(SelftestFailure) in
+            let directory = environment.configHome + "/cordon"
+            let canary = try ownCanary(environment, in: directory, name: "selftest-config-canary")
+            let output = try environment.host(searchScript(root: environment.root, directory: directory, canary: "selftest-config-canary"))
+            return canary.readObservation("host search", output)
+        },
+        runAttack: { (environment) throws(SelftestFailure) in
+            let directory = environment.configHome + "/cordon"
+            let canary = try ownCanary(environment, in: directory, name: "selftest-config-canary")
+            _ = try Fixture.get(environment)
+            let script = searchScript(root: "/", directory: directory, canary: "selftest-config-canary")
+            return canary.readObservation("sandbox search", try environment.exec(Fixture.sandbox, script, timeout: 180))
+        })
+
+    /// A canary named `name` in one of cordon's own directories.
+    static func ownCanary(_ environment: SelftestEnvironment, in directory: String, name: String) throws(SelftestFailure) -> CanaryFile {
+        try environment.fixture(name) { (environment) throws(SelftestFailure) in try CanaryFile(environment, at: directory + "/" + name) }
+    }
+
+    /// Searches under `root` for cordon's directory by name (`cordon`, `sandboxes`, `profiles`, the
+    /// canary's) and by its host path, and reads what it finds.
+    static func searchScript(root: String, directory: String, canary: String) -> String {
         """
-        cat \(Shell.quote(state))/selftest-state-canary 2>/dev/null
-        find \(Shell.quote(root)) \\( -path /proc -o -path /sys \\) -prune -o \\( -name selftest-state-canary -o -name sandboxes -o -name cordon \\) -print 2>/dev/null |
-          while read -r f; do ls -la "$f" 2>/dev/null | head -20; cat "$f"/selftest-state-canary "$f" 2>/dev/null; done
+        cat \(Shell.quote(directory + "/" + canary)) 2>/dev/null
+        find \(Shell.quote(root)) \\( -path /proc -o -path /sys \\) -prune -o \\( -name \(canary) -o -name sandboxes -o -name profiles -o -name cordon \\) -print 2>/dev/null |
+          while read -r f; do ls -la "$f" 2>/dev/null | head -20; cat "$f"/\(canary) "$f" 2>/dev/null; done
         echo searched
         """
     }
+
+    /// Names of probe files the host-write attack tries to create in the host's shared places.
+    static func probeTargets(_ environment: SelftestEnvironment) -> [String] {
+        (try? environment.fixture("probe-targets") { (environment) throws(SelftestFailure) -> [String] in
+            let name = "selftest-probe-" + environment.marker("p").dropFirst(2).prefix(16)
+            let targets = ["/tmp/" + name, "/var/tmp/" + name, "/dev/shm/" + name, environment.hostDirectory + "/" + name]
+            environment.atCleanup { for path in targets { _ = unlink(path) } }
+            return targets
+        }) ?? []
+    }
+
+    static func probeObservation(_ targets: [String], _ what: String, _ output: ProcessOutput) -> Observation {
+        let reached = targets.filter { access($0, F_OK) == 0 }
+        for path in reached { _ = unlink(path) }
+        return reached.isEmpty
+            ? .failed("\(what): none of \(targets.joined(separator: ", ")) appeared on the host (\(output.summary))")
+            : .succeeded("\(what): \(reached.joined(separator: ", ")) appeared on the host")
+    }
+
+    static let hostTmpWrite = Attack(
+        id: "fs.host-shared-write", category: .filesystem,
+        description: "create files in the host's /tmp, /var/tmp, /dev/shm and a host directory outside the workspace",
+        defence: "private tmpfs for /tmp, /var, /dev/shm; the host's tree is not mounted",
+        control: "on the host, the same writes create the files",
+        runControl: { (environment) throws(SelftestFailure) in
+            let targets = probeTargets(environment)
+            let script = targets.map { "echo pwned > \(Shell.quote($0))" }.joined(separator: "; ")
+            return probeObservation(targets, "host writes", try environment.host(script))
+        },
+        runAttack: { (environment) throws(SelftestFailure) in
+            let targets = probeTargets(environment)
+            _ = try Fixture.get(environment)
+            let script =
+                targets.map { "echo pwned > \(Shell.quote($0))" }.joined(separator: "; ")
+                + "; mkdir -p \(Shell.quote(environment.hostDirectory)) && echo pwned > \(Shell.quote(targets.last ?? "/tmp/x")); echo done"
+            return probeObservation(targets, "sandbox writes", try environment.exec(Fixture.sandbox, script))
+        })
 }

@@ -2,7 +2,7 @@ import Glibc
 
 /// The host-information leaks: what the sandbox can learn about the host and its neighbours.
 enum LeakAttacks {
-    static var all: [Attack] { [hostName, mountinfoPaths, cmdlinePaths, userName, sandboxNames, environmentVariable, inheritedDescriptor] }
+    static var all: [Attack] { [hostName, machineIdentity, mountinfoPaths, cmdlinePaths, userName, sandboxNames, environmentVariable, inheritedDescriptor] }
 
     static let sandbox = "selftest-leaks"
     /// The variable set in cordon-selftest's environment (and so cordon's) before the sandbox starts.
@@ -67,6 +67,40 @@ enum LeakAttacks {
         runAttack: { (environment) throws(SelftestFailure) in
             try start(environment)
             return tokenObservation(currentHostName, "sandbox", try environment.exec(sandbox, hostNameScript))
+        })
+
+    // MARK: - Machine identity
+
+    static let identityScript =
+        "cat /etc/machine-id /var/lib/dbus/machine-id /proc/sys/kernel/random/boot_id /sys/class/dmi/id/product_uuid /sys/class/dmi/id/board_serial 2>/dev/null; echo"
+
+    /// The host's identifiers, read on the host: machine-id and boot_id (those present).
+    static func hostIdentifiers(_ environment: SelftestEnvironment) -> [String] {
+        ["/etc/machine-id", "/proc/sys/kernel/random/boot_id"].compactMap { path in
+            environment.read(path).map { $0.trimming("\n") }.flatMap { $0.count >= 16 ? $0 : nil }
+        }
+    }
+
+    static func identityObservation(_ identifiers: [String], _ what: String, _ output: ProcessOutput) -> Observation {
+        let seen = identifiers.filter { output.combined.contains($0) }
+        return seen.isEmpty
+            ? .failed("\(what): neither the host's machine-id nor its boot_id came back (\(output.summary))")
+            : .succeeded("\(what): the host's \(seen.count == 2 ? "machine-id and boot_id" : "identifier \(seen[0])") came back")
+    }
+
+    static let machineIdentity = Attack(
+        id: "leak.machine-id", category: .leaks,
+        description: "read the host's machine-id and boot_id (stable identifiers that tie the agent's output to this machine)",
+        defence: "the sandbox's own /etc/machine-id and boot_id bound over the host's",
+        control: "on the host, the same reads show them",
+        runControl: { (environment) throws(SelftestFailure) in
+            let identifiers = hostIdentifiers(environment)
+            guard !identifiers.isEmpty else { throw SelftestFailure("this host has neither /etc/machine-id nor a boot_id to leak") }
+            return identityObservation(identifiers, "host", try environment.host(identityScript))
+        },
+        runAttack: { (environment) throws(SelftestFailure) in
+            try start(environment)
+            return identityObservation(hostIdentifiers(environment), "sandbox", try environment.exec(sandbox, identityScript))
         })
 
     // MARK: - Host paths
@@ -219,7 +253,7 @@ enum LeakAttacks {
 
     static let inheritedDescriptor = Attack(
         id: "leak.inherited-descriptor", category: .leaks,
-        description: "read a host file through a descriptor the caller of cordon exec left open (fd 3, no close-on-exec)",
+        description: "read a host file through a descriptor the caller of cordon exec or cordon run left open (fd 3, no close-on-exec)",
         defence: "the sandbox's processes get only stdin, stdout and stderr (relayed), never the client's descriptors",
         control: "on the host, a child started with the same descriptor reads the file through it",
         runControl: { (environment) throws(SelftestFailure) in
@@ -231,6 +265,14 @@ enum LeakAttacks {
             try start(environment)
             let (canary, fd) = try inheritedCanary(environment)
             defer { close(fd) }
-            return canary.readObservation("sandbox", try environment.exec(sandbox, descriptorScript, inherit: [fd]))
+            let joined = canary.readObservation("cordon exec", try environment.exec(sandbox, descriptorScript, inherit: [fd]))
+            if joined.succeeded { return joined }
+            // A new sandbox too: the descriptor left open by the caller of `cordon run`.
+            let profile = try environment.profile("selftest-fd", "name: selftest-fd\nnetwork: none\n")
+            let output = try environment.run(
+                "selftest-fd", profile: profile, workspace: try environment.workspace("fd"), descriptorScript, inherit: [fd])
+            environment.remove("selftest-fd")
+            let fresh = canary.readObservation("cordon run", output)
+            return fresh.succeeded ? fresh : .failed(joined.evidence + "; " + fresh.evidence)
         })
 }
