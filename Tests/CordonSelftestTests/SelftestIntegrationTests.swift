@@ -11,8 +11,6 @@ import Testing
     .timeLimit(.minutes(15)))
 struct SelftestIntegrationTests {
     @Test func filesystemAndLeaksHoldAndLeaveNothing() async throws {
-        await SelftestRunLock.shared.acquire()
-        defer { Task { await SelftestRunLock.shared.release() } }
         let home = try TempTree.makeDirectory()
         defer { try? FileManager.default.removeItem(atPath: home) }
         let result = try await ProcessRunner.run(

@@ -116,9 +116,11 @@ final class NetworkLab: @unchecked Sendable {
         }
     }
 
-    /// `cordon exec NAME -- sh -c SCRIPT` in the lab.
+    /// `cordon exec NAME -- sh -c SCRIPT` in the lab; throws when the script did not run to its
+    /// end (the attack is then invalid, never held).
     func exec(_ name: String, _ script: String, timeout: Double = 90) throws(SelftestFailure) -> ProcessOutput {
-        try cordon(["exec", name, "--", "/bin/sh", "-c", script], timeout: timeout)
+        try SelftestEnvironment.checked(
+            cordon(["exec", name, "--", "/bin/sh", "-c", SelftestEnvironment.sentinelled(script)], timeout: timeout), "sandbox \(name) in the lab")
     }
 
     // MARK: - Sandboxes
