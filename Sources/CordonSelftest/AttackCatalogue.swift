@@ -5,5 +5,6 @@ public enum AttackCatalogue {
         FilesystemAttacks.all + FilesystemDeviceAttacks.all + LeakAttacks.all
             + SyncTrapAttacks.all + SyncTrickAttacks.all + SyncContentAttacks.all
             + SupplyChainAttacks.all
+            + NetworkAttacks.all + SecretAttacks.all
     }
 }
