@@ -12,11 +12,6 @@ import Testing
     .enabled(if: NetworkSelftestHost.available, "needs root, user namespaces, ip, nsenter and python3 (the network lab)"),
     .serialized, .timeLimit(.minutes(15)))
 struct NetworkSelftestTests {
-    /// The temporary roots of selftest runs in /tmp now.
-    static func scratch() -> Set<String> {
-        Set((try? FileManager.default.contentsOfDirectory(atPath: "/tmp"))?.filter { $0.hasPrefix("cordon-selftest-") } ?? [])
-    }
-
     /// Processes still running the far side of a lab whose root is gone.
     static func orphanedFarSides() -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { $0.allSatisfy(\.isNumber) }.compactMap { pid in
@@ -34,34 +29,13 @@ struct NetworkSelftestTests {
     /// Runs `cordon selftest --only CATEGORY --json` and checks 0 OPEN, 0 invalid, at least
     /// `minimum` attacks, and nothing left.
     static func holds(_ category: String, minimum: Int) async throws {
-        let home = try TempTree.makeDirectory()
-        defer { try? FileManager.default.removeItem(atPath: home) }
-        let before = scratch()
         let namespacesBefore = labNamespaces()
-        let result = try await ProcessRunner.run(
-            [SelftestProducts.cordon, "selftest", "--only", category, "--json"],
-            environment: ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": home, "LANG": "C.UTF-8"],
-            timeout: .seconds(840))
-        let document = try #require(
-            try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "stdout: \(result.stdout)\nstderr: \(result.stderr)")
-        let summary = try #require(document["summary"] as? [String: Int])
-        let attacks = try #require(document["attacks"] as? [[String: String]])
-        let notHeld = attacks.filter { $0["result"] != "held" }.map { "\($0["id"] ?? "?"): \($0["result"] ?? "?") \($0["evidence"] ?? "")" }
-        #expect(summary["open"] == 0, "\(notHeld)")
-        #expect(summary["invalid"] == 0, "\(notHeld)")
-        #expect(summary["total"] ?? 0 >= minimum)
-        #expect(attacks.allSatisfy { $0["category"] == category })
-        #expect(attacks.allSatisfy { $0["control_result"] == "succeeded" }, "\(notHeld)")
-        #expect(result.status == 0, "\(result.stderr)")
+        let run = try await SelftestCategoryRun.run(category, minimum: minimum)
         // Other runs of cordon selftest on this machine (other checkouts' tests) come and go in
         // /tmp too: a root left by this run is one that holds the lab's far side.
-        let left = scratch().subtracting(before).filter {
-            FileManager.default.fileExists(atPath: "/tmp/\($0)/host/farside.py")
-        }
-        #expect(left.isEmpty)
+        #expect(run.rootsLeft(holding: "host/farside.py").isEmpty)
         #expect(orphanedFarSides().isEmpty)
         #expect(labNamespaces().subtracting(namespacesBefore).isEmpty)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: home).isEmpty)
     }
 
     @Test func networkAttacksHoldAndLeaveNothing() async throws {
