@@ -21,6 +21,12 @@ let package = Package(
         .executable(name: "cordon-init", targets: ["cordon-init"]),
         .executable(name: "cordon-mcp", targets: ["cordon-mcp"]),
         .executable(name: "cordon-selftest", targets: ["cordon-selftest"]),
+        // For fuzz/ (a package of its own that depends on this one by path): the modules whose
+        // parsers read what an agent sends or a user writes. Not an API promise.
+        .library(
+            name: "CordonParsers",
+            targets: ["CordonCore", "CordonPolicy", "CordonConfig", "CordonNet", "CordonScan", "CordonAudit", "CordonFS", "CordonGate"]
+        ),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

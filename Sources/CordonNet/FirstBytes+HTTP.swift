@@ -2,10 +2,14 @@ import CordonPolicy
 /// The HTTP/1 side of `FirstBytes`: the request line and the Host of a request head.
 extension FirstBytes {
     static func inspectHTTP(_ bytes: [UInt8]) -> FirstBytes {
-        // Judge the request line as soon as it is complete, so banners (`SSH-2.0-…`) are opaque.
+        // Judge the request line as soon as it is complete, and call an incomplete one opaque only
+        // when no ending could make it a request line (banners such as `SSH-2.0-…` are opaque at
+        // once): a sender picks where its segments end, and a request line cut before its LF must
+        // not pass as opaque traffic that the whole line would have had judged as HTTP.
         guard let lineEnd = bytes.firstIndex(of: 0x0A) else {
-            return bytes.count > 8192 || !bytes.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) ? .other : .needMore
+            return bytes.count > Self.requestLineLimit || !couldStartRequestLine(bytes) ? .other : .needMore
         }
+        guard lineEnd <= Self.requestLineLimit else { return .other }
         let parts = bytes[..<lineEnd].split(separator: 0x20, omittingEmptySubsequences: false)
         guard parts.count == 3, parts[2].starts(with: "HTTP/1.".utf8), parts[0].allSatisfy({ (0x41...0x5A).contains($0) }) else {
             return .other
@@ -41,6 +45,20 @@ extension FirstBytes {
         if let problem = RequestHeadRules.problem(fields) { return .malformed(reason: problem) }
         let host = fields.first { $0.name.utf8.equalsIgnoringASCIICase("host".utf8) }.map { stripPort($0.value.trimmingSpaces()) }
         return .http(method: String(decoding: parts[0], as: UTF8.self), host: host)
+    }
+
+    /// The longest request line judged as HTTP; a longer one is opaque, however it ends.
+    static let requestLineLimit = 8192
+
+    /// Whether some ending of `prefix` (no LF yet) passes the request-line checks above: at most
+    /// three space-separated parts, a method of capitals, a version part that is or starts
+    /// `HTTP/1.`.
+    static func couldStartRequestLine(_ prefix: [UInt8]) -> Bool {
+        let parts = prefix.split(separator: 0x20, omittingEmptySubsequences: false)
+        guard parts.count <= 3, let method = parts.first, method.allSatisfy({ (0x41...0x5A).contains($0) }) else { return false }
+        guard parts.count == 3 else { return true }
+        let version = Array("HTTP/1.".utf8)
+        return parts[2].starts(with: version) || version.starts(with: parts[2])
     }
 
     static func headEnd(_ bytes: [UInt8]) -> Int? {

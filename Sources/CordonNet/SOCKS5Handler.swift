@@ -79,46 +79,33 @@ final class SOCKS5Handler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func process(context: ChannelHandlerContext) {
         if case .greeting = state {
-            guard bytes.count >= 2 else { return }
-            guard bytes[0] == 0x05 else { return fail(context, nil) }
-            let count = Int(bytes[1])
-            guard bytes.count >= 2 + count else { return }
-            let methods = bytes[2..<(2 + count)]
-            bytes.removeFirst(2 + count)
-            guard methods.contains(0x00) else {
-                record.failed("SOCKS5 client offers no unauthenticated method")
-                context.closeBehindWrites(writing: [0x05, 0xFF])
-                state = .done
-                return
+            switch SOCKS5Wire.greeting(bytes) {
+            case .needMore: return
+            case .notSOCKS5: return fail(context, nil)
+            case .methods(let offersNoAuthentication, let length):
+                bytes.removeFirst(length)
+                guard offersNoAuthentication else {
+                    record.failed("SOCKS5 client offers no unauthenticated method")
+                    context.closeBehindWrites(writing: [0x05, 0xFF])
+                    state = .done
+                    return
+                }
             }
             write(context, [0x05, 0x00])
             state = .request
         }
         guard case .request = state else { return }
-        guard bytes.count >= 5 else { return }
-        guard bytes[0] == 0x05 else { return fail(context, .generalFailure) }
-        let command = bytes[1]
+        let command: UInt8
         let host: String
-        let length: Int
-        switch bytes[3] {
-        case 0x01:
-            length = 4 + 4 + 2
-            guard bytes.count >= length else { return }
-            host = IPAddress(bytes: Array(bytes[4..<8]))?.description ?? ""
-        case 0x04:
-            length = 4 + 16 + 2
-            guard bytes.count >= length else { return }
-            host = IPAddress(bytes: Array(bytes[4..<20]))?.hostLiteral ?? ""
-        case 0x03:
-            let nameLength = Int(bytes[4])
-            length = 5 + nameLength + 2
-            guard bytes.count >= length else { return }
-            host = String(decoding: bytes[5..<(5 + nameLength)], as: UTF8.self)
-        default:
-            return fail(context, .addressTypeNotSupported)
+        let port: Int
+        switch SOCKS5Wire.request(bytes) {
+        case .needMore: return
+        case .notSOCKS5: return fail(context, .generalFailure)
+        case .unsupportedAddressType: return fail(context, .addressTypeNotSupported)
+        case .request(let requested, let name, let number, let length):
+            (command, host, port) = (requested, name, number)
+            bytes.removeFirst(length)
         }
-        let port = Int(bytes[length - 2]) << 8 | Int(bytes[length - 1])
-        bytes.removeFirst(length)
         record.target(method: "socks5", host: host, port: port)
         guard command == 0x01 else {
             record.decided(Decision(verdict: .deny, host: host, port: port, rule: "socks-command", reason: "only SOCKS5 CONNECT is supported"))

@@ -31,7 +31,41 @@ public struct RuleSet: Sendable, Equatable {
         return try parse(text, source: path)
     }
 
+    /// TOMLKit's parser (toml++) aborts the process, on an assertion, at a table header whose
+    /// name is missing (`[ ` and the line's end) or starts with a character that cannot start a
+    /// key: non-ASCII (`[é]`), a control character, a bracket (found by fuzz/, target rules). Such
+    /// a line is refused here first, naming it. (A line of a multi-line string or array that looks
+    /// like one is refused too: gitleaks configs have no nested arrays.)
+    static func refuseNonASCIIHeaderStart(_ text: String, source: String) throws(CordonError) {
+        var number = 0
+        for line in text.utf8.split(separator: 0x0A, omittingEmptySubsequences: false) {
+            number += 1
+            var rest = line.drop { $0 == 0x20 || $0 == 0x09 }
+            guard rest.first == UInt8(ascii: "[") else { continue }
+            rest = rest.dropFirst()
+            if rest.first == UInt8(ascii: "[") { rest = rest.dropFirst() }
+            rest = rest.drop { $0 == 0x20 || $0 == 0x09 }
+            guard let first = rest.first, canStartKey(first) else {
+                throw CordonError(
+                    .invalidProfile,
+                    "\(source):\(number): a table name is missing or starts with a character that cannot start a key (non-ASCII, a control character, a bracket)",
+                    hint: "quote the name ([\"name\"]); cordon's TOML parser cannot read it bare",
+                    location: .init(file: source, line: number))
+            }
+        }
+    }
+
+    /// A bare key's letters, digits, `_`, `-`, or a quote.
+    private static func canStartKey(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
+        case UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "\""), UInt8(ascii: "'"): true
+        default: false
+        }
+    }
+
     public static func parse(_ text: String, source: String, depth: Int = 0) throws(CordonError) -> RuleSet {
+        try refuseNonASCIIHeaderStart(text, source: source)
         let table: TOMLTable
         do { table = try TOMLTable(string: text) } catch let error as TOMLParseError {
             throw CordonError(

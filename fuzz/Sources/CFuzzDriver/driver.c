@@ -1,0 +1,1 @@
+// The declaration is in include/CFuzzDriver.h; libFuzzer defines it.
