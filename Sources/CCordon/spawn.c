@@ -82,6 +82,7 @@ static void child_main(const struct ccordon_spawn_attrs *a, int go_read, int err
     }
     if (syscall(SYS_close_range, (unsigned)a->fd_count, ~0U, CLOSE_RANGE_CLOEXEC) != 0) child_fail(err_write, errno);
 
+    if (a->directory != NULL && chdir(a->directory) != 0) child_fail(err_write, errno);
     execve(a->path, a->argv, a->envp);
     child_fail_at(err_write, CCORDON_SPAWN_STEP_EXEC, errno);
 }

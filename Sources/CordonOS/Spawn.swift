@@ -8,22 +8,27 @@ public struct SpawnedProcess: Sendable {
     let goFD: Int32
     let errorFD: Int32
 
-    /// Starts a child of `path` in namespaces `namespaces`; `descriptors[i]` becomes its fd i.
-    /// The child waits (and dies with this thread) until `release()` is called, then execs.
+    /// Starts a child of `path` in namespaces `namespaces`; `descriptors[i]` becomes its fd i;
+    /// `directory`, when given, is the child's working directory (this process's own, shared by
+    /// all its threads, is never changed). The child waits (and dies with this thread) until
+    /// `release()` is called, then execs.
     public static func start(
-        path: String, arguments: [String], environment: [String], descriptors: [Int32], namespaces: NamespaceSet, becomeRoot: Bool = false
+        path: String, arguments: [String], environment: [String], descriptors: [Int32], namespaces: NamespaceSet, becomeRoot: Bool = false,
+        directory: String? = nil
     ) throws(SystemError) -> SpawnedProcess {
         var result = ccordon_spawn_result()
         let rc: Int32 = withCStrings(arguments) { a in
             withCStrings(environment) { e in
                 descriptors.withUnsafeBufferPointer { f in
                     path.withCString { p in
-                        var attrs = ccordon_spawn_attrs(
-                            clone_flags: namespaces.rawValue, path: p,
-                            argv: UnsafeRawPointer(a.baseAddress!).assumingMemoryBound(to: UnsafeMutablePointer<CChar>?.self),
-                            envp: UnsafeRawPointer(e.baseAddress!).assumingMemoryBound(to: UnsafeMutablePointer<CChar>?.self),
-                            fds: f.baseAddress, fd_count: Int32(descriptors.count), become_root: becomeRoot ? 1 : 0)
-                        return ccordon_spawn(&attrs, &result)
+                        withOptionalCString(directory) { d in
+                            var attrs = ccordon_spawn_attrs(
+                                clone_flags: namespaces.rawValue, path: p,
+                                argv: UnsafeRawPointer(a.baseAddress!).assumingMemoryBound(to: UnsafeMutablePointer<CChar>?.self),
+                                envp: UnsafeRawPointer(e.baseAddress!).assumingMemoryBound(to: UnsafeMutablePointer<CChar>?.self),
+                                fds: f.baseAddress, fd_count: Int32(descriptors.count), become_root: becomeRoot ? 1 : 0, directory: d)
+                            return ccordon_spawn(&attrs, &result)
+                        }
                     }
                 }
             }

@@ -31,23 +31,18 @@ enum ProcessRun {
             close(out[0])
             close(err[0])
         }
-        // The child starts in `directory`: this process goes there for the spawn and comes back.
-        let previous = directory.flatMap { _ in getcwd(nil, 0) }
-        defer {
-            if let previous {
-                _ = chdir(previous)
-                free(previous)
-            }
-        }
-        if let directory, chdir(directory) != 0 {
+        // The child starts in `directory` (its own chdir: this process's working directory is every
+        // thread's, and cordon-selftest's code also runs inside test processes).
+        if let directory, FileIO.kind(directory, followSymlinks: true) != .directory {
             close(out[1])
             close(err[1])
-            throw SelftestFailure("cannot enter \(directory): \(String(cString: strerror(errno)))")
+            throw SelftestFailure("cannot enter \(directory): no such directory")
         }
         let process: SpawnedProcess
         do throws(SystemError) {
             process = try SpawnedProcess.start(
-                path: path, arguments: argv, environment: environment, descriptors: [null, out[1], err[1]] + inherit, namespaces: [])
+                path: path, arguments: argv, environment: environment, descriptors: [null, out[1], err[1]] + inherit, namespaces: [],
+                directory: directory)
             do { try process.release() } catch {
                 process.abandon()
                 throw error

@@ -27,6 +27,9 @@ struct ccordon_spawn_attrs {
     /// maps the sandbox to a block of unprivileged ids: exec would otherwise drop every
     /// capability, and the host's groups would stay).
     int become_root;
+    /// The child's working directory (chdir before exec), or NULL to keep the caller's. The
+    /// caller's own working directory is never changed: it is the whole process's.
+    const char *directory;
 };
 
 /// The step a child reports failing (first of the two ints on the error descriptor: step, errno).
