@@ -3,5 +3,8 @@
 public enum AttackCatalogue {
     public static var all: [Attack] {
         FilesystemAttacks.all + FilesystemDeviceAttacks.all + LeakAttacks.all
+            + ProcessAttacks.all
+            + ResourceAttacks.all
+            + IsolationAttacks.all
     }
 }
