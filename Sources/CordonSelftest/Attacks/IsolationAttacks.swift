@@ -34,8 +34,13 @@ enum IsolationAttacks {
             _ = try ProcessTools.installInside(in: workspaceA, environment)
             _ = try ProcessTools.installInside(in: workspaceB, environment)
             let hostTool = try ProcessTools.installInside(in: environment.hostDirectory, environment)
-            try environment.up(victim, profile: try environment.profile(victim, "name: \(victim)\n"), workspace: workspaceA)
-            try environment.up(attacker, profile: try environment.profile(attacker, "name: \(attacker)\n"), workspace: workspaceB)
+            // Started once (a failed start is not retried: the next attack says why).
+            _ = try environment.shared(victim) { (environment) throws(SelftestFailure) in
+                try environment.up(victim, profile: try environment.profile(victim, "name: \(victim)\n"), workspace: workspaceA)
+            }
+            _ = try environment.shared(attacker) { (environment) throws(SelftestFailure) in
+                try environment.up(attacker, profile: try environment.profile(attacker, "name: \(attacker)\n"), workspace: workspaceB)
+            }
             let tag = ProcessTools.tag(environment, "listener")
             let socketName = ProcessTools.tag(environment, "abstract")
             let secret = environment.marker()
@@ -60,7 +65,7 @@ enum IsolationAttacks {
     /// Whether `word` reached A's listener (A appended it to its received file, in its upper layer).
     static func reached(_ environment: SelftestEnvironment, _ word: String, _ what: String, _ output: ProcessOutput) -> Observation {
         usleep(500_000)
-        let got = environment.read(environment.upper(victim) + received) ?? ""
+        let got = environment.read(environment.upper(victim) + "/" + received.dropFirst("/workspace/".count)) ?? ""
         return got.contains(word)
             ? .succeeded("\(what): sandbox A's listener received it") : .failed("\(what): sandbox A's listener received nothing from it (\(output.summary))")
     }

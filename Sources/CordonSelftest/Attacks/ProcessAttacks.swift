@@ -153,7 +153,9 @@ enum ProcessAttacks {
 
     /// The host pid of sandbox `name`'s supervisor.
     static func supervisor(_ environment: SelftestEnvironment, _ name: String) throws(SelftestFailure) -> Int32 {
-        let found = try environment.host("pgrep -f -- \(Shell.quote("__supervise --name \(name) "))")
+        // `[_]` so that the pattern does not match the shell that runs pgrep; the workspace
+        // under this run's root tells this run's sandbox from another's of the same name.
+        let found = try environment.host("pgrep -f -- \(Shell.quote("[_]_supervise --name \(name) --workspace \(environment.root)/"))")
         let pids = found.stdout.split(separator: "\n").compactMap { Int32($0) }
         guard pids.count == 1, let pid = pids.first else { throw SelftestFailure("cannot find the supervisor of \(name) (pgrep: \(found.stdout))") }
         return pid
@@ -207,23 +209,29 @@ enum ProcessAttacks {
 
     static let setnsHost = Attack(
         id: "proc.setns-host", category: .process,
-        description: "enter the host's namespaces (setns on every /proc/*/ns/*, nsenter -t 1 -a) and write a host file",
+        description: "enter a host process's namespaces (setns on every /proc/*/ns/*, nsenter -t HOSTPID -a, -t 1) and write a host file",
         defence: "seccomp denies setns; pid namespace: no host process's namespaces are visible",
-        control: "on the host, nsenter into pid 1's namespaces writes the file",
+        control: "on the host, nsenter into the host process's namespaces writes the file",
         runControl: { (environment) throws(SelftestFailure) in
             let target = try setnsTarget(environment)
             defer { try? target.reset(environment) }
-            let output = try environment.host("nsenter -t 1 -m -u -i -n -p sh -c 'echo control > \"$1\"' sh \(Shell.quote(target.path))")
+            let pid = try hostProcess(environment)
+            defer { _ = kill(pid, SIGKILL) }
+            let output = try environment.host(
+                "nsenter -t \(pid) -m -u -i -n -p sh -c 'echo control > \"$1\"' sh \(Shell.quote(target.path))")
             return target.writeObservation("host nsenter", output)
         },
         runAttack: { (environment) throws(SelftestFailure) in
             _ = try get(environment)
             let target = try setnsTarget(environment)
             let path = Shell.quote(target.path)
+            let pid = try hostProcess(environment)
+            defer { _ = kill(pid, SIGKILL) }
             let output = try environment.exec(
                 sandbox,
                 """
                 python3 \(tool) setns \(path) 2>&1
+                nsenter -t \(pid) -a sh -c 'echo x > "$1"' sh \(path) 2>&1
                 nsenter -t 1 -a sh -c 'echo x > "$1"' sh \(path) 2>&1
                 for p in /proc/[0-9]*; do nsenter --mount=$p/ns/mnt --user=$p/ns/user sh -c 'echo x > "$1"' sh \(path) 2>/dev/null; done
                 echo done

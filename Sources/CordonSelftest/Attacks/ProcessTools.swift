@@ -98,6 +98,14 @@ enum ProcessTools {
         return ".selftest/" + name
     }
 
+    /// A pgrep/pkill pattern for `tag` that does not match itself (`[s]elftest-…`), so that the
+    /// shell running pgrep, whose command line holds the pattern, is never taken for a tagged
+    /// process.
+    static func pattern(_ tag: String) -> String {
+        guard let first = tag.first else { return tag }
+        return "[" + String(first) + "]" + tag.dropFirst()
+    }
+
     /// A fresh tag (a word that appears in no command line unless a run put it there).
     static func tag(_ environment: SelftestEnvironment, _ label: String) -> String {
         environment.marker("selftest-" + label).lowercased()

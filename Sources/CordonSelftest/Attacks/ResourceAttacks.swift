@@ -234,12 +234,12 @@ enum ResourceAttacks {
         usleep(3_000_000)
         let seen = try environment.host(
             """
-            pgrep -f -- \(Shell.quote(tag)) | sed 's/^/process /'
+            pgrep -f -- \(Shell.quote(ProcessTools.pattern(tag))) | sed 's/^/process /'
             for p in /proc/[0-9]*; do [ "$(readlink $p/ns/net 2>/dev/null)" = \(Shell.quote(netns)) ] && echo "netns held by ${p#/proc/}"; done
             grep -F \(Shell.quote(netns)) /proc/self/mountinfo | sed 's/^/netns mounted /'
             true
             """)
-        _ = try? environment.host("pkill -KILL -f -- \(Shell.quote(tag)); true")
+        _ = try? environment.host("pkill -KILL -f -- \(Shell.quote(ProcessTools.pattern(tag))); true")
         let left = seen.stdout.split(separator: "\n").filter { $0.hasPrefix("process") || $0.hasPrefix("netns") }
         return left.isEmpty
             ? .failed("\(what): no process and no net namespace left") : .succeeded("\(what): left behind: \(left.prefix(4).joined(separator: "; "))")
@@ -248,7 +248,7 @@ enum ResourceAttacks {
     /// Waits until a process tagged `tag` runs on the host; returns its pid and net namespace.
     static func tagged(_ environment: SelftestEnvironment, _ tag: String) throws(SelftestFailure) -> (Int32, String) {
         let found = try environment.host(
-            "i=0; while [ $i -lt 200 ]; do p=$(pgrep -f -- \(Shell.quote(tag)) | head -n 1); [ -n \"$p\" ] && { echo $p; readlink /proc/$p/ns/net; exit 0; }; sleep 0.1; i=$((i+1)); done; exit 1"
+            "i=0; while [ $i -lt 200 ]; do p=$(pgrep -f -- \(Shell.quote(ProcessTools.pattern(tag))) | head -n 1); [ -n \"$p\" ] && { echo $p; readlink /proc/$p/ns/net; exit 0; }; sleep 0.1; i=$((i+1)); done; exit 1"
         )
         let lines = found.stdout.split(separator: "\n")
         guard found.status == 0, lines.count == 2, let pid = Int32(lines[0]) else { throw SelftestFailure("the tagged process never started") }
@@ -267,7 +267,8 @@ enum ResourceAttacks {
                 "unshare -n -f sh \(Shell.quote(environment.hostDirectory + "/" + script)) </dev/null >/dev/null 2>&1 & echo $!")
             guard let parent = Int32(started.stdout.trimming("\n")) else { throw SelftestFailure("cannot start unshare: \(started.summary)") }
             environment.atCleanup {
-                _ = try? ProcessRun.run(["/bin/sh", "-c", "pkill -KILL -f -- \(tag); true"], environment: ["PATH=/usr/bin:/bin"], timeout: 30)
+                _ = try? ProcessRun.run(
+                    ["/bin/sh", "-c", "pkill -KILL -f -- \(Shell.quote(ProcessTools.pattern(tag))); true"], environment: ["PATH=/usr/bin:/bin"], timeout: 30)
             }
             let (_, netns) = try tagged(environment, tag)
             _ = kill(parent, SIGKILL)
@@ -286,7 +287,8 @@ enum ResourceAttacks {
                 "\(Shell.quote(environment.cordon)) exec \(name) -- sh /workspace/\(script) </dev/null >/dev/null 2>&1 & echo $!")
             if let client = Int32(exec.stdout.trimming("\n")) { environment.atCleanup { _ = kill(client, SIGKILL) } }
             environment.atCleanup {
-                _ = try? ProcessRun.run(["/bin/sh", "-c", "pkill -KILL -f -- \(tag); true"], environment: ["PATH=/usr/bin:/bin"], timeout: 30)
+                _ = try? ProcessRun.run(
+                    ["/bin/sh", "-c", "pkill -KILL -f -- \(Shell.quote(ProcessTools.pattern(tag))); true"], environment: ["PATH=/usr/bin:/bin"], timeout: 30)
             }
             let (_, netns) = try tagged(environment, tag)
             let supervisor = try ProcessAttacks.supervisor(environment, name)
