@@ -87,14 +87,13 @@ enum ProcessAttacks {
         for p in (\(pid), -\(pid)):
             try: os.kill(p, signal.SIGKILL)
             except OSError as e: print(p, e)' 2>&1
-        kill -KILL -1 2>&1
         echo done
         """
     }
 
     static let signalHostProcess = Attack(
         id: "proc.signal-host-process", category: .process,
-        description: "kill a host process by its host pid (kill(2) of the pid, its group, and -1)",
+        description: "kill a host process by its host pid (kill(2) of the pid and of its group)",
         defence: "pid namespace: no host pid can be named from inside",
         control: "on the host, the same kill ends the host process",
         runControl: { (environment) throws(SelftestFailure) in
@@ -165,7 +164,7 @@ enum ProcessAttacks {
 
     static let signalSupervisor = Attack(
         id: "proc.signal-supervisor", category: .process,
-        description: "kill the sandbox's own supervisor (its host pid, its process group, -1)",
+        description: "kill the sandbox's own supervisor (its host pid, its process group)",
         defence: "pid namespace: the supervisor is outside it; the agent's user namespace owns none of its credentials",
         control: "on the host, the same kill ends a sandbox's supervisor",
         runControl: { (environment) throws(SelftestFailure) in
