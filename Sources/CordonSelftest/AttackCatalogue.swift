@@ -6,5 +6,8 @@ public enum AttackCatalogue {
             + SyncTrapAttacks.all + SyncTrickAttacks.all + SyncContentAttacks.all
             + SupplyChainAttacks.all
             + NetworkAttacks.all + SecretAttacks.all
+            + ProcessAttacks.all
+            + ResourceAttacks.all
+            + IsolationAttacks.all
     }
 }
