@@ -3,7 +3,7 @@ import Foundation
 import Glibc
 import Testing
 
-/// The process, resource and isolation attacks, end to end (one test per category): on this
+/// The isolation attacks, end to end (see below for process and resources): on this
 /// host every one must hold, with its control succeeding, and nothing may be left behind (no
 /// temporary root, no sandbox process, no tagged process). Needs
 /// root and user namespaces; skipped, saying why, elsewhere.
@@ -23,7 +23,9 @@ struct ProcessResourceIsolationTests {
         #expect(left.stdout.isEmpty, "\(left.stdout)")
     }
 
-    @Test func processAttacksHold() async throws { try await runCategory("process", atLeast: 14) }
-    @Test func resourceAttacksHold() async throws { try await runCategory("resources", atLeast: 7) }
+    // The process and resources categories are not run here: fork and memory bombs, CPU spin
+    // and disk fill load the whole host, and the other suites of this process (timed disk-limit
+    // and proxy tests among them) run beside these. scripts/test runs the full `cordon selftest`
+    // after `swift test`, alone, and requires every attack held (CI does the same).
     @Test func isolationAttacksHold() async throws { try await runCategory("isolation", atLeast: 2) }
 }
