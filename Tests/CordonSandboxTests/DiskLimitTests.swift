@@ -87,10 +87,11 @@ struct DiskLimitTests {
         #expect(r.stderr.contains("cordon diff fill"))
         #expect(r.stderr.contains("frozen and ended at its disk limit"), "the summary says so: \(r.stderr)")
         // The slack: what lands between two measurements (DiskWatch: 0.1 s, less near the limit),
-        // ~5 MiB on a quiet machine, up to ~50 MiB here while every suite runs at once (the
-        // watcher waits for a CPU like everything else); well short of the 200 MiB attempted.
+        // ~5 MiB on a quiet machine, up to ~100 MiB seen here while every suite (the selftest's
+        // sandboxes among them) runs at once and the watcher waits for a CPU like everything
+        // else; the run must still be stopped well short of the 200 MiB attempted.
         #expect(usage.bytes >= 20 << 20)
-        #expect(usage.bytes < 100 << 20, "upper holds \(usage.bytes) bytes")
+        #expect(usage.bytes < 160 << 20, "upper holds \(usage.bytes) bytes")
         let event = try #require(events(h, "fill", kind: "disk_limit").first)
         #expect(event["limit_bytes"] as? Int == 20 << 20)
         #expect(["cgroup freezer", "SIGSTOP"].contains(event["frozen_by"] as? String ?? ""), "\(event)")
@@ -281,8 +282,10 @@ struct DiskLimitTests {
         #expect(r.stderr.contains("sandbox many reached its disk limit"), "\(r.stderr)")
         #expect(r.stderr.contains("resources.inodes"))
         #expect(usage.inodes >= 5000)
-        // Slack: what python creates in one measurement period (~10,000 here at most).
-        #expect(usage.inodes < 20000, "upper holds \(usage.inodes) entries")
+        // Slack: what python creates before the watcher, waiting for a CPU like everything else,
+        // measures again: ~10,000 on a quiet run, ~33,000 seen while every suite runs at once;
+        // still well short of the 100,000 attempted.
+        #expect(usage.inodes < 60000, "upper holds \(usage.inodes) entries")
     }
 
     /// Under the limit nothing happens: exit 0, no event, no message; the start event names the limits.
