@@ -49,12 +49,17 @@ let package = Package(
             cSettings: [.define("_GNU_SOURCE")],
             linkerSettings: [.linkedLibrary("seccomp")]
         ),
-        .systemLibrary(name: "CHyperscan", pkgConfig: "libhs", providers: [.apt(["libhyperscan-dev"])]),
-        .systemLibrary(name: "CPCRE2", pkgConfig: "libpcre2-8", providers: [.apt(["libpcre2-dev"])]),
+        // The system libraries' headers and libraries are in the compiler's default paths
+        // (scripts/setup installs libhyperscan-dev, libpcre2-dev, zlib1g-dev, libargon2-dev); each
+        // module map names its library. No pkgConfig: SwiftPM would put the system library
+        // directory on the link line ahead of link/static, and `cordon` would link libstdc++ and
+        // Hyperscan dynamically again (a test checks it does not).
+        .systemLibrary(name: "CHyperscan"),
+        .systemLibrary(name: "CPCRE2"),
         // gzip and zip's deflate, for the scanner's look into compressed files and archives.
-        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CZlib"),
         // Argon2id, the keystore's passphrase KDF (the reference implementation, Debian's libargon2).
-        .systemLibrary(name: "CArgon2", pkgConfig: "libargon2", providers: [.apt(["libargon2-dev"])]),
+        .systemLibrary(name: "CArgon2"),
 
         // Errors, paths, JSON-lines event log: what every module shares.
         .target(
@@ -173,12 +178,15 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // Exports none of its ~36,000 symbols (SwiftPM exports every symbol of an executable): the
-        // Swift runtime's start-up looks its own path up with dladdr, a linear scan of the
-        // exported symbols, on every sandbox's start; nothing loads or looks up symbols in cordon.
+        // Every sandbox's start runs this binary, so its loader work is kept small:
+        // - it exports none of its ~36,000 symbols (SwiftPM exports every symbol of an
+        //   executable): the Swift runtime's start-up looks its own path up with dladdr, a linear
+        //   scan of the exported symbols; nothing loads or looks up symbols in cordon;
+        // - libstdc++ and Hyperscan are linked statically (link/static/README.md): binding their
+        //   ~2,100 symbols at load time cost ~1.5 ms of every start.
         .executableTarget(
             name: "cordon", dependencies: ["CordonCommands", "CordonConfig"], swiftSettings: strict,
-            linkerSettings: [.unsafeFlags(["-Xlinker", "--no-export-dynamic"])]),
+            linkerSettings: [.unsafeFlags(["-L", Context.packageDirectory + "/link/static", "-Xlinker", "--no-export-dynamic"])]),
         // `cordon mcp` hands over to it (execve): the MCP SDK links Foundation's networking and
         // libcurl, which the cordon binary, every sandbox's supervisor, does without.
         .executableTarget(name: "cordon-mcp", dependencies: ["CordonMCP"], swiftSettings: strict),
