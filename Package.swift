@@ -11,7 +11,17 @@ let strict: [SwiftSetting] = [
     // module, and which files then fail depends on the order modules load in.
     .enableUpcomingFeature("InternalImportsByDefault"),
     .treatAllWarnings(as: .error),
+    // A concrete generic type's metadata is fetched by calling its accessor, not by demangling its
+    // mangled name at run time (which also looks each generic requirement's conformance up in a
+    // linear scan of every conformance record): ~100 first uses on every sandbox's start cost
+    // ~1.7 ms of the supervisor's CPU that way. The price is a little code size.
+    .unsafeFlags(["-Xfrontend", "-disable-concrete-type-metadata-mangled-name-accessors"]),
 ]
+
+/// Set by scripts/build-release, which builds with the Swift runtime linked statically: then
+/// `cordon` links libstdc++ and Hyperscan statically too (link/static/README.md). Never with a
+/// shared Swift runtime, which brings libstdc++.so: two copies of libstdc++ in one process break.
+let staticCXX = Context.environment["CORDON_STATIC_CXX"] == "1"
 
 let package = Package(
     name: "cordon",
@@ -52,8 +62,8 @@ let package = Package(
         // The system libraries' headers and libraries are in the compiler's default paths
         // (scripts/setup installs libhyperscan-dev, libpcre2-dev, zlib1g-dev, libargon2-dev); each
         // module map names its library. No pkgConfig: SwiftPM would put the system library
-        // directory on the link line ahead of link/static, and `cordon` would link libstdc++ and
-        // Hyperscan dynamically again (a test checks it does not).
+        // directory on the link line ahead of link/static, and scripts/build-release's `cordon`
+        // would link libstdc++ and Hyperscan dynamically again (bench/ warns of such a binary).
         .systemLibrary(name: "CHyperscan"),
         .systemLibrary(name: "CPCRE2"),
         // gzip and zip's deflate, for the scanner's look into compressed files and archives.
@@ -182,11 +192,15 @@ let package = Package(
         // - it exports none of its ~36,000 symbols (SwiftPM exports every symbol of an
         //   executable): the Swift runtime's start-up looks its own path up with dladdr, a linear
         //   scan of the exported symbols; nothing loads or looks up symbols in cordon;
-        // - libstdc++ and Hyperscan are linked statically (link/static/README.md): binding their
-        //   ~2,100 symbols at load time cost ~1.5 ms of every start.
+        // - in scripts/build-release's build, libstdc++ and Hyperscan are linked statically
+        //   (link/static/README.md): binding their ~2,100 symbols at load time cost ~1.5 ms of
+        //   every start.
         .executableTarget(
             name: "cordon", dependencies: ["CordonCommands", "CordonConfig"], swiftSettings: strict,
-            linkerSettings: [.unsafeFlags(["-L", Context.packageDirectory + "/link/static", "-Xlinker", "--no-export-dynamic"])]),
+            linkerSettings: [
+                .unsafeFlags(["-Xlinker", "--no-export-dynamic"]),
+                .unsafeFlags(staticCXX ? ["-L", Context.packageDirectory + "/link/static"] : [], .when(configuration: .release)),
+            ]),
         // `cordon mcp` hands over to it (execve): the MCP SDK links Foundation's networking and
         // libcurl, which the cordon binary, every sandbox's supervisor, does without.
         .executableTarget(name: "cordon-mcp", dependencies: ["CordonMCP"], swiftSettings: strict),

@@ -394,8 +394,7 @@ def main():
 
     cordon = os.path.abspath(args.cordon)
     if not os.access(cordon, os.X_OK):
-        fail(f"{cordon} not found; build it: swift build -c release --static-swift-stdlib --product cordon-init "
-             "&& swift build -c release --static-swift-stdlib --product cordon")
+        fail(f"{cordon} not found; build it: scripts/build-release")
     for tool in (CURL, "/usr/bin/python3"):
         if not os.access(tool, os.X_OK):
             fail(f"{tool} is needed (the sandbox sees the host's /usr)")

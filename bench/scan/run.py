@@ -224,7 +224,7 @@ def main():
     parser.add_argument("--out", default=os.path.join(root, "bench", "results", "scan.json"))
     args = parser.parse_args()
     if not os.access(args.cordon, os.X_OK):
-        sys.exit(f"{args.cordon} not found; build it first: swift build -c release --static-swift-stdlib --product cordon")
+        sys.exit(f"{args.cordon} not found; build it first: scripts/build-release")
     results_dir = os.path.dirname(args.out)
     tree = os.path.join(results_dir, f"scan-tree-{args.size_mb}mb-s{args.seed}")
     info = generate(tree, args.size_mb, args.seed)

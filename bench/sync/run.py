@@ -117,7 +117,7 @@ def main():
     parser.add_argument("--out", default=os.path.join(root, "bench", "results", "sync.json"))
     args = parser.parse_args()
     if not os.access(args.cordon, os.X_OK):
-        sys.exit(f"{args.cordon} not found; build it first: swift build -c release --static-swift-stdlib --product cordon")
+        sys.exit(f"{args.cordon} not found; build it first: scripts/build-release")
     filesystem = describe_filesystem(os.path.dirname(args.dir) if not args.fresh_ext4 else None)
     if args.fresh_ext4:
         args.dir = fresh_ext4(args.fresh_ext4)
