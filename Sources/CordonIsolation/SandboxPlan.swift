@@ -165,6 +165,9 @@ extension SandboxPlan.ResourceLimit {
     public static func fileSize(_ bytes: UInt64) -> Self { .init(resource: Int32(RLIMIT_FSIZE.rawValue), name: "fsize", value: bytes) }
     /// Processes of the sandbox user (where no pids cgroup counts them).
     public static func processes(_ count: UInt64) -> Self { .init(resource: Int32(__RLIMIT_NPROC.rawValue), name: "nproc", value: count) }
+    /// Open files of each process (so the sandbox's processes together hold at most a share of
+    /// the host's file table: `OpenFilesLimit`).
+    public static func openFiles(_ count: UInt64) -> Self { .init(resource: Int32(RLIMIT_NOFILE.rawValue), name: "nofile", value: count) }
     /// Data segment size (where no memory cgroup limits it).
     public static func data(_ bytes: UInt64) -> Self { .init(resource: Int32(RLIMIT_DATA.rawValue), name: "data", value: bytes) }
 }

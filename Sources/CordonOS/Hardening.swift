@@ -23,6 +23,13 @@ public enum Hardening {
         return Int(rc)
     }
 
+    /// This process's hard limit of `resource` (`RLIM_INFINITY` is `UInt64.max`).
+    public static func hardResourceLimit(_ resource: Int32) throws(SystemError) -> UInt64 {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(UInt32(resource)), &limit) == 0 else { throw .current("getrlimit(\(resource))") }
+        return UInt64(limit.rlim_max)
+    }
+
     public static func setResourceLimit(_ resource: Int32, soft: UInt64, hard: UInt64) throws(SystemError) {
         var limit = rlimit(rlim_cur: rlim_t(soft), rlim_max: rlim_t(hard))
         guard setrlimit(__rlimit_resource_t(UInt32(resource)), &limit) == 0 else { throw .current("setrlimit(\(resource))") }

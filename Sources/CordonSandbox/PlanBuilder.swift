@@ -21,6 +21,8 @@ public struct PlanBuilder: Sendable {
         public var consoleDevice: String?
         /// RLIMIT_FSIZE of every process: no single file larger than the run's disk limit.
         public var fileSizeLimit: UInt64?
+        /// RLIMIT_NOFILE of every process in the sandbox (`OpenFilesLimit`); nil: inherited.
+        public var openFilesLimit: UInt64?
         /// The sandbox's own /etc/machine-id (32 lowercase hex digits, stable across its runs);
         /// nil leaves the host's hidden behind nothing (tests).
         public var machineID: String?
@@ -33,13 +35,14 @@ public struct PlanBuilder: Sendable {
 
         public init(
             name: String, workspace: String, command: [String], terminal: Bool, layout: SandboxLayout, dataRoot: String, rlimitFallback: Bool,
-            consoleDevice: String? = nil, fileSizeLimit: UInt64? = nil, machineID: String? = nil, bootID: String? = nil,
+            consoleDevice: String? = nil, fileSizeLimit: UInt64? = nil, openFilesLimit: UInt64? = nil, machineID: String? = nil, bootID: String? = nil,
             placeholders: [String: String] = [:], trustBundle: TrustBundleFile? = nil
         ) {
             self.placeholders = placeholders
             self.trustBundle = trustBundle
             self.consoleDevice = consoleDevice
             self.fileSizeLimit = fileSizeLimit
+            self.openFilesLimit = openFilesLimit
             self.machineID = machineID
             self.bootID = bootID
             self.name = name
@@ -201,7 +204,8 @@ public struct PlanBuilder: Sendable {
         return SandboxPlan(
             root: request.layout.root, hostname: hostname, steps: steps, user: u, writable: writable,
             writeFiles: ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", "/dev/pts", "/dev/ptmx", "/dev/console"],
-            resourceLimits: resourceLimits(fallback: request.rlimitFallback, fileSize: request.fileSizeLimit), unshareCgroup: true,
+            resourceLimits: resourceLimits(fallback: request.rlimitFallback, fileSize: request.fileSizeLimit, openFiles: request.openFilesLimit),
+            unshareCgroup: true,
             command: request.command,
             environment: environment(name: request.name, user: u, placeholders: request.placeholders, trustBundle: request.trustBundle?.path),
             workingDirectory: Self.workspacePath, terminal: request.terminal, network: network
@@ -236,9 +240,10 @@ public struct PlanBuilder: Sendable {
         return result
     }
 
-    func resourceLimits(fallback: Bool, fileSize: UInt64? = nil) -> [SandboxPlan.ResourceLimit] {
+    func resourceLimits(fallback: Bool, fileSize: UInt64? = nil, openFiles: UInt64? = nil) -> [SandboxPlan.ResourceLimit] {
         var limits: [SandboxPlan.ResourceLimit] = [.core(0)]
         if let fileSize { limits.append(.fileSize(fileSize)) }
+        if let openFiles { limits.append(.openFiles(openFiles)) }
         guard fallback else { return limits }
         if let pids = profile.resources.pids {
             limits.append(.processes(UInt64(pids)))

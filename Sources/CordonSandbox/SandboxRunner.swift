@@ -237,6 +237,7 @@ public final class SandboxRunner {
                             name: options.name, workspace: workspace, command: options.command, terminal: pty != nil, layout: layout,
                             dataRoot: paths.profileDataDirectory(profile.name), rlimitFallback: enforcement == .rlimits,
                             consoleDevice: pty?.slavePath, fileSizeLimit: disk?.limits.bytes ?? diskLimits(layout: layout).bytes,
+                            openFilesLimit: OpenFilesLimit.current(pids: profile.resources.pids),
                             machineID: identity.value, bootID: SandboxIdentifiers.newBootID(),
                             placeholders: Dictionary(placeholders.map { ($0.env, $0.placeholder) }, uniquingKeysWith: { _, later in later }),
                             trustBundle: secretInterception?.trustBundle

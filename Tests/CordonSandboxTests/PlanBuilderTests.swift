@@ -148,3 +148,19 @@ struct PlanBuilderTests {
         #expect(fallback.resourceLimits.map(\.name) == ["core", "nproc", "data"])
     }
 }
+
+@Suite struct OpenFilesLimitTests {
+    @Test func theSandboxsProcessesTogetherHoldAtMostHalfTheHostsFileTable() {
+        // The default profile (1,024 processes) on this 24 GiB host, cordon's own hard limit 20,000.
+        let each = OpenFilesLimit.perProcess(pids: 1024, fileMax: 2_466_239, inheritedHard: 20_000)
+        #expect(each == 1204)
+        #expect(each * 1024 <= 2_466_239 / 2)
+        // Never more than cordon was given; a table with no real limit (systemd's LONG_MAX) leaves that.
+        #expect(OpenFilesLimit.perProcess(pids: 16, fileMax: 2_466_239, inheritedHard: 2048) == 2048)
+        #expect(OpenFilesLimit.perProcess(pids: 1024, fileMax: UInt64(Int64.max), inheritedHard: 524_288) == 524_288)
+        // No pids limit: 4,096 parts; a huge pids limit still leaves a process 64.
+        #expect(OpenFilesLimit.perProcess(pids: nil, fileMax: 2_466_239, inheritedHard: 20_000) == 301)
+        #expect(OpenFilesLimit.perProcess(pids: 1_000_000, fileMax: 2_466_239, inheritedHard: 20_000) == 64)
+    }
+
+}

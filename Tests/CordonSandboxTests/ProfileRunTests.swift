@@ -31,6 +31,32 @@ struct ProfileRunTests {
         #expect(forked < 40)
     }
 
+    /// An agent opening descriptors in every process it may fork must not fill the host's file
+    /// table (ENFILE for every unprivileged open on the host): each process gets an equal part of
+    /// half of it, and cannot raise that.
+    @Test func aProcessesOpenFilesAreBoundedSoTheSandboxCannotFillTheHostsFileTable() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        let fileMax = try #require(UInt64(String(contentsOfFile: "/proc/sys/fs/file-max", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        try h.write("profile.yaml", "name: files\nresources:\n  pids: 100\n", in: h.root)
+        let probe = """
+            import resource
+            soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            try:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (hard + 1, hard + 1)); raised = "raised"
+            except (ValueError, OSError):
+                raised = "refused"
+            print(soft, hard, raised, flush=True)
+            """
+        let r = try await h.cordon(["run", "--profile", h.root + "/profile.yaml", "--name", "files", "--", "/usr/bin/python3", "-c", probe])
+        let fields = r.stdout.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        try #require(fields.count == 3, "\(r.stdout) \(r.stderr)")
+        let hard = try #require(UInt64(fields[1]))
+        #expect(UInt64(fields[0]) == hard)
+        #expect(hard * 100 <= max(fileMax / 2, 64 * 100), "100 processes × \(hard) against a table of \(fileMax)")
+        #expect(fields[2] == "refused")
+    }
+
     @Test func profileEnvironmentIsExplicit() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }
