@@ -44,6 +44,15 @@ enum ProcessTools {
         var cgroups: Set<String> = []
         /// Their net namespaces (`net:[N]`), each once.
         var netns: Set<String> = []
+        /// Most descriptors all of them held together at once.
+        var totalDescriptors = 0
+        /// With `cgroups`: most descriptors held at once by every process of their cgroups (the
+        /// root cgroup left out), whether tagged or not.
+        var cgroupDescriptors = 0
+        /// Highest hard RLIMIT_NOFILE among them (`/proc/PID/limits`).
+        var descriptorLimit = 0
+        /// Times the host could not open a file meanwhile.
+        var hostOpenFailures = 0
 
         init(_ text: String) {
             for line in text.split(separator: "\n") {
@@ -59,6 +68,10 @@ enum ProcessTools {
                 case "memory": memory = UInt64(value) ?? 0
                 case "cpu": cpu = Double(value) ?? 0
                 case "latency": latency = Double(value) ?? 0
+                case "totalfds": totalDescriptors = Int(value) ?? 0
+                case "cgroupfds": cgroupDescriptors = Int(value) ?? 0
+                case "nofile": descriptorLimit = Int(value) ?? 0
+                case "openfail": hostOpenFailures = Int(value) ?? 0
                 default: continue
                 }
             }
@@ -70,16 +83,18 @@ enum ProcessTools {
     }
 
     /// Runs `body` while `watch.py` watches the processes tagged `tag` for `seconds`; returns
-    /// what it saw (after the watch ended).
+    /// what it saw (after the watch ended). `cgroups`: it also counts the descriptors of every
+    /// process in the tagged processes' cgroups.
     static func watching(
-        _ environment: SelftestEnvironment, tag: String, seconds: Int, _ body: () throws(SelftestFailure) -> ProcessOutput
+        _ environment: SelftestEnvironment, tag: String, seconds: Int, cgroups: Bool = false, _ body: () throws(SelftestFailure) -> ProcessOutput
     ) throws(SelftestFailure) -> (Watch, ProcessOutput) {
         let script = try watcher(environment)
         // Neither the watcher's command line nor its output's path holds the tag: only the
         // watched processes do.
         let out = environment.hostDirectory + "/watch-" + environment.marker("w")
         let started = try environment.host(
-            "WATCH_TAG=\(Shell.quote(tag)) python3 \(Shell.quote(script)) \(Shell.quote(out)) \(seconds) </dev/null >/dev/null 2>&1 & echo started")
+            "WATCH_CGROUPS=\(cgroups ? 1 : 0) WATCH_TAG=\(Shell.quote(tag)) python3 \(Shell.quote(script)) \(Shell.quote(out)) \(seconds) </dev/null >/dev/null 2>&1 & echo started"
+        )
         guard started.stdout.contains("started") else { throw SelftestFailure("cannot start the host watcher: \(started.summary)") }
         let output = try body()
         let waited = try environment.host(
@@ -115,7 +130,25 @@ enum ProcessTools {
         import os, sys, time, subprocess
         out, seconds, tag = sys.argv[1], float(sys.argv[2]), os.environ["WATCH_TAG"].encode()
         links, cgroups, netns = set(), set(), set()
-        most = fds = mem = 0
+        most = fds = mem = totalfds = cgroupfds = nofile = openfail = 0
+        bycgroup = os.environ.get("WATCH_CGROUPS") == "1"
+
+        def procs_of(line):
+            # The cgroup.procs of a /proc/PID/cgroup line (v2 "0::/p", v1 "N:pids:/p"); none for the root.
+            parts = line.split(":", 2)
+            if len(parts) != 3 or parts[2] == "/":
+                return None
+            if parts[1] == "":
+                return "/sys/fs/cgroup" + parts[2] + "/cgroup.procs"
+            if parts[1] == "pids":
+                return "/sys/fs/cgroup/pids" + parts[2] + "/cgroup.procs"
+            return None
+
+        def count_fds(pid):
+            try:
+                return len(os.listdir("/proc/%s/fd" % pid))
+            except OSError:
+                return 0
         latency = 0.0
         first, last = {}, {}
         hz = os.sysconf("SC_CLK_TCK")
@@ -125,6 +158,8 @@ enum ProcessTools {
         while time.time() < end:
             alive = 0
             total = 0
+            held = 0
+            groups = set()
             for pid in os.listdir("/proc"):
                 if not pid.isdigit():
                     continue
@@ -135,6 +170,7 @@ enum ProcessTools {
                     alive += 1
                     names = os.listdir("/proc/%s/fd" % pid)
                     fds = max(fds, len(names))
+                    held += len(names)
                     for n in names[:64]:
                         try:
                             t = os.readlink("/proc/%s/fd/%s" % (pid, n))
@@ -155,11 +191,24 @@ enum ProcessTools {
                     with open("/proc/%s/cgroup" % pid) as f:
                         for line in f:
                             cgroups.add(line.strip())
+                            if bycgroup and procs_of(line.strip()):
+                                groups.add(procs_of(line.strip()))
+                    with open("/proc/%s/limits" % pid) as f:
+                        for line in f:
+                            if line.startswith("Max open files"):
+                                nofile = max(nofile, int(line.split()[4]))
                     netns.add(os.readlink("/proc/%s/ns/net" % pid))
                 except OSError:
                     pass
             most = max(most, alive)
             mem = max(mem, total)
+            totalfds = max(totalfds, held)
+            for procs in groups:
+                try:
+                    with open(procs) as f:
+                        cgroupfds = max(cgroupfds, sum(count_fds(p.strip()) for p in f if p.strip()))
+                except OSError:
+                    pass
             # Ended early once the tagged processes have come and gone for a second.
             seen = seen or alive
             quiet = quiet + 1 if seen and not alive else 0
@@ -168,6 +217,10 @@ enum ProcessTools {
             if time.time() >= probe:
                 t0 = time.time()
                 subprocess.run(["/bin/true"])
+                try:
+                    os.close(os.open("/etc/passwd", os.O_RDONLY))
+                except OSError:
+                    openfail += 1
                 latency = max(latency, time.time() - t0)
                 probe = time.time() + 0.5
             time.sleep(0.05)
@@ -187,7 +240,8 @@ enum ProcessTools {
                 f.write("cgroup %s\n" % c)
             for n in sorted(netns):
                 f.write("netns %s\n" % n)
-            f.write("processes %d\ndescriptors %d\nmemory %d\ncpu %.3f\nlatency %.3f\ndone x\n" % (most, fds, mem, cpu, latency))
+            f.write("processes %d\ndescriptors %d\nmemory %d\ncpu %.3f\nlatency %.3f\n" % (most, fds, mem, cpu, latency))
+            f.write("totalfds %d\ncgroupfds %d\nnofile %d\nopenfail %d\ndone x\n" % (totalfds, cgroupfds, nofile, openfail))
         os.rename(out + ".part", out)
         """#
 
@@ -307,6 +361,34 @@ enum ProcessTools {
             except OSError as e:
                 print("open after", len(held), ":", e)
             time.sleep(float(os.environ.get("HOLD", "3")))
+        elif cmd == "fdbomb":
+            # fdbomb WORKERS EACH: up to WORKERS processes (fewer when fork fails), each raising
+            # its descriptor limit to EACH and opening up to EACH descriptors, held a few seconds.
+            import resource
+            workers, each = int(sys.argv[2]), int(sys.argv[3])
+            for _ in range(workers - 1):
+                try:
+                    if os.fork() == 0:
+                        break
+                except OSError as e:
+                    print("fork:", e)
+                    break
+            try:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (each, each))
+            except (OSError, ValueError) as e:
+                print("setrlimit:", e)
+            held = []
+            try:
+                while len(held) < each:
+                    held.append(os.open("/dev/null", os.O_RDONLY))
+            except OSError as e:
+                print("open after", len(held), ":", e)
+            time.sleep(float(os.environ.get("HOLD", "3")))
+            try:
+                while os.wait():
+                    pass
+            except ChildProcessError:
+                pass
         elif cmd == "memory":
             chunks = []
             try:

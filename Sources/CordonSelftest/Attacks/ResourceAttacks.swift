@@ -7,9 +7,7 @@ import Glibc
 /// absent or looser (a sandbox with a larger limit, or the host as root) and must exceed the
 /// tight limit, which proves the load is real and the host can see it.
 enum ResourceAttacks {
-    // `fdExhaustion` is left out of the list: its control (root raising its own hard limit) fails
-    // where root lacks CAP_SYS_RESOURCE over the host (a container), so it would be invalid there.
-    static var all: [Attack] { [forkBomb, pidExhaustion, memoryBomb, cpuSpin, diskFill, inodeExhaustion, supervisorKill] }
+    static var all: [Attack] { [forkBomb, pidExhaustion, memoryBomb, fdExhaustion, cpuSpin, diskFill, inodeExhaustion, supervisorKill] }
 
     /// The longest a host probe may take during an attack (seconds) before the host counts as
     /// unresponsive.
@@ -55,114 +53,121 @@ enum ResourceAttacks {
         return .failed("\(what): within the limit, the host responsive (\(watch.summary))")
     }
 
-    static let forkBomb = Attack(
-        id: "res.fork-bomb", category: .resources,
+    /// An attack whose load `script(tag)` runs in a sandbox with `resources` and, as its control,
+    /// in one with the looser `controlResources`; `exceeded` tells from what the host saw whether
+    /// a run got past the tight limit (`over` says how, for the evidence).
+    static func limitAttack(
+        id: String, description: String, defence: String, control: String, name: String, resources: String, controlResources: String,
+        seconds: Int, over: String, script: @escaping @Sendable (String) -> String,
+        exceeded: @escaping @Sendable (ProcessTools.Watch) -> Bool
+    ) -> Attack {
+        Attack(
+            id: id, category: .resources, description: description, defence: defence, control: control,
+            runControl: { (environment) throws(SelftestFailure) in
+                let (watch, _) = try load(environment, name + "-control", resources: controlResources, seconds: seconds, script)
+                return exceeded(watch) ? .succeeded("\(over) (\(watch.summary))") : .failed("not \(over) (\(watch.summary))")
+            },
+            runAttack: { (environment) throws(SelftestFailure) in
+                let (watch, _) = try load(environment, name, resources: resources, seconds: seconds, script)
+                return try limitObservation(watch, exceeded(watch), id)
+            })
+    }
+
+    static let forkBomb = limitAttack(
+        id: "res.fork-bomb",
         description: "a fork bomb (every process forks until fork fails) for 4 s in a sandbox limited to 64 processes",
         defence: "the cgroup's pids limit (resources.pids)",
         control: "the same bomb in a sandbox limited to 512 processes has more than 64 at once",
-        runControl: { (environment) throws(SelftestFailure) in
-            let (watch, _) = try load(environment, "selftest-res-fork-control", resources: "pids: 512", seconds: 12) {
-                "python3 \(tool) forkbomb 4 \($0) 2>/dev/null; echo done"
-            }
-            return watch.processes > 64 ? .succeeded("more than 64 processes (\(watch.summary))") : .failed("at most 64 processes (\(watch.summary))")
-        },
-        runAttack: { (environment) throws(SelftestFailure) in
-            let (watch, _) = try load(environment, "selftest-res-fork", resources: "pids: 64", seconds: 12) {
-                "python3 \(tool) forkbomb 4 \($0) 2>/dev/null; echo done"
-            }
-            return try limitObservation(watch, watch.processes > 64, "fork bomb")
-        })
+        name: "selftest-res-fork", resources: "pids: 64", controlResources: "pids: 512", seconds: 12, over: "more than 64 processes",
+        script: { "python3 \(tool) forkbomb 4 \($0) 2>/dev/null; echo done" }, exceeded: { $0.processes > 64 })
 
-    static func sleepers(_ count: Int) -> (String) -> String {
-        { tag in "i=0; while [ $i -lt \(count) ]; do sh -c 'sleep 15; :' \(tag) 2>/dev/null & i=$((i+1)); done; wait; echo done" }
-    }
-
-    static let pidExhaustion = Attack(
-        id: "res.pid-exhaustion", category: .resources,
-        description: "start 1500 long-lived processes under the default profile (pid exhaustion)",
+    static let pidExhaustion = limitAttack(
+        id: "res.pid-exhaustion", description: "start 1500 long-lived processes under the default profile (pid exhaustion)",
         defence: "the cgroup's pids limit, 1024 by default (resources.pids)",
         control: "the same in a sandbox limited to 4096 processes has more than 1024 at once",
-        runControl: { (environment) throws(SelftestFailure) in
-            let (watch, _) = try load(environment, "selftest-res-pids-control", resources: "pids: 4096", seconds: 30, sleepers(1500))
-            return watch.processes > 1024 ? .succeeded("more than 1024 processes (\(watch.summary))") : .failed("at most 1024 (\(watch.summary))")
-        },
-        runAttack: { (environment) throws(SelftestFailure) in
-            let (watch, _) = try load(environment, "selftest-res-pids", resources: "", seconds: 30, sleepers(1500))
-            return try limitObservation(watch, watch.processes > 1024, "pid exhaustion")
-        })
+        name: "selftest-res-pids", resources: "", controlResources: "pids: 4096", seconds: 30, over: "more than 1024 processes",
+        script: { tag in "i=0; while [ $i -lt 1500 ]; do sh -c 'sleep 15; :' \(tag) 2>/dev/null & i=$((i+1)); done; wait; echo done" },
+        exceeded: { $0.processes > 1024 })
 
     static let memoryLimit: UInt64 = 128 << 20
 
-    static let memoryBomb = Attack(
-        id: "res.memory-bomb", category: .resources,
-        description: "allocate and touch 384 MiB in a sandbox limited to 128 MiB",
+    static let memoryBomb = limitAttack(
+        id: "res.memory-bomb", description: "allocate and touch 384 MiB in a sandbox limited to 128 MiB",
         defence: "the cgroup's memory limit (resources.memory), swap included",
         control: "the same in a sandbox limited to 1 GiB holds more than 160 MiB",
-        runControl: { (environment) throws(SelftestFailure) in
-            let (watch, _) = try load(environment, "selftest-res-mem-control", resources: "memory: 1g", seconds: 12) {
-                "HOLD=3 python3 \(tool) memory 384 \($0) 2>&1; echo done"
-            }
-            return watch.memory > memoryLimit + (32 << 20)
-                ? .succeeded("more than 160 MiB resident (\(watch.summary))") : .failed("at most 160 MiB (\(watch.summary))")
-        },
-        runAttack: { (environment) throws(SelftestFailure) in
-            let (watch, _) = try load(environment, "selftest-res-mem", resources: "memory: 128m", seconds: 12) {
-                "HOLD=3 python3 \(tool) memory 384 \($0) 2>&1; echo done"
-            }
-            return try limitObservation(watch, watch.memory > memoryLimit + (32 << 20), "memory bomb")
-        })
+        name: "selftest-res-mem", resources: "memory: 128m", controlResources: "memory: 1g", seconds: 12, over: "more than 160 MiB resident",
+        script: { "HOLD=3 python3 \(tool) memory 384 \($0) 2>&1; echo done" }, exceeded: { $0.memory > memoryLimit + (32 << 20) })
 
-    /// The hard descriptor limit cordon (and so the sandbox) starts with.
-    /// (From /proc/self/limits: "Max open files  SOFT  HARD  files".)
-    static var descriptorLimit: Int {
-        let text = (try? FileIO.readFile("/proc/self/limits", limit: 65536)).map { String(decoding: $0, as: UTF8.self) } ?? ""
-        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Max open files") }) else { return 0 }
-        let fields = line.dropFirst("Max open files".count).split(separator: " ")
-        return fields.count >= 2 ? Int(fields[1]) ?? 0 : 0
+    static let cpuSpin = limitAttack(
+        id: "res.cpu-spin", description: "spin two processes for 4 s in a sandbox limited to a quarter of a CPU",
+        defence: "the cgroup's CPU quota (resources.cpus)",
+        control: "the same without a CPU limit uses more than 0.4 CPU (a host too busy to give it makes the attack invalid)",
+        name: "selftest-res-cpu", resources: "cpus: 0.25", controlResources: "", seconds: 10, over: "more than 0.4 CPU used",
+        script: { "python3 \(tool) spin 4 2 \($0); echo done" }, exceeded: { $0.cpu > 0.4 })
+
+    // MARK: - Descriptors
+
+    /// The hard descriptor limit the descriptor attack's sandboxes are started with (cordon's
+    /// caller's, which a sandbox inherits: cordon sets none), and its pids limit. The bound a
+    /// sandbox can hold: their product. Kept small so that the attack, and its control at
+    /// twice the bound, take a second.
+    static let descriptorLimit = 2048
+    static let descriptorPids = 16
+    static let descriptorBound = descriptorLimit * descriptorPids
+
+    /// The descriptor bomb: `descriptorPids` workers, each raising its limit to twice
+    /// `descriptorLimit` and opening that many (in all, twice the bound where nothing limits it).
+    static func descriptorScript(_ tool: String) -> (String) -> String {
+        { tag in "HOLD=3 python3 \(tool) fdbomb \(descriptorPids) \(descriptorLimit * 2) \(tag) 2>&1 | sort | uniq -c; echo done" }
+    }
+
+    /// A one-shot sandbox limited to `descriptorPids` processes, started by a cordon whose hard
+    /// descriptor limit is `descriptorLimit`, running the descriptor bomb while the host counts
+    /// the descriptors of every process in its cgroup.
+    static func descriptorLoad(_ environment: SelftestEnvironment) throws(SelftestFailure) -> ProcessTools.Watch {
+        let fixture = try get(environment)
+        let name = "selftest-res-fds"
+        let tag = ProcessTools.tag(environment, "fds")
+        let profile = try environment.profile(name, "name: \(name)\nnetwork: none\nresources: {pids: \(descriptorPids)}\n")
+        let file = try ProcessTools.script(environment, in: fixture.workspace, descriptorScript(tool)(tag))
+        let command =
+            [environment.cordon, "run", "--name", name, "--workspace", fixture.workspace, "--profile", profile, "--"]
+            + ["/bin/sh", "-c", SelftestEnvironment.sentinelled("sh /workspace/" + file)]
+        environment.atCleanup { environment.remove(name) }
+        defer { environment.remove(name) }
+        let (watch, output) = try ProcessTools.watching(environment, tag: tag, seconds: 12, cgroups: true) { () throws(SelftestFailure) in
+            try environment.host(
+                "ulimit -n \(descriptorLimit) && exec \(command.map(Shell.quote).joined(separator: " "))", timeout: 90)
+        }
+        _ = try SelftestEnvironment.checked(output, "sandbox \(name)")
+        return watch
     }
 
     static let fdExhaustion = Attack(
         id: "res.fd-exhaustion", category: .resources,
-        description: "raise the descriptor limit and open 100000 descriptors",
-        defence: "RLIMIT_NOFILE: no CAP_SYS_RESOURCE in the host's user namespace to raise the hard limit",
-        control: "on the host as root, the same raises its limit and holds more descriptors than the hard limit",
+        description:
+            "open descriptors until it fails in \(descriptorPids) processes, each raising its limit to twice the hard limit \(descriptorLimit) cordon was started with",
+        defence:
+            "RLIMIT_NOFILE (the caller's, inherited; no CAP_SYS_RESOURCE in the host's user namespace to raise it) times the pids limit bounds what a sandbox holds",
+        control: "the same script on the host (no pids limit, its own limit raised) holds more than the bound \(descriptorBound)",
         runControl: { (environment) throws(SelftestFailure) in
             let fixture = try get(environment)
             let tag = ProcessTools.tag(environment, "fds")
-            let script = try ProcessTools.script(
-                environment, in: environment.hostDirectory, "HOLD=3 python3 \(Shell.quote(fixture.hostTool)) fds 100000 \(tag)")
-            let (watch, _) = try ProcessTools.watching(environment, tag: tag, seconds: 8) { () throws(SelftestFailure) in
+            let script = try ProcessTools.script(environment, in: environment.hostDirectory, descriptorScript(Shell.quote(fixture.hostTool))(tag))
+            let (watch, _) = try ProcessTools.watching(environment, tag: tag, seconds: 12) { () throws(SelftestFailure) in
                 try environment.host("sh " + Shell.quote(environment.hostDirectory + "/" + script))
             }
-            let limit = descriptorLimit
-            return watch.descriptors > limit
-                ? .succeeded("\(watch.descriptors) descriptors, over the hard limit \(limit)")
-                : .failed("\(watch.descriptors) descriptors, within the hard limit \(limit)")
+            return watch.totalDescriptors > descriptorBound
+                ? .succeeded("\(watch.totalDescriptors) descriptors held at once, over the bound \(descriptorBound)")
+                : .failed("\(watch.totalDescriptors) descriptors held at once, within the bound \(descriptorBound) (\(watch.summary))")
         },
         runAttack: { (environment) throws(SelftestFailure) in
-            let limit = descriptorLimit
-            let (watch, _) = try load(environment, "selftest-res-fds", resources: "", seconds: 12) {
-                "HOLD=3 python3 \(tool) fds 100000 \($0) 2>&1; echo done"
-            }
-            return try limitObservation(watch, watch.descriptors > limit, "descriptors (hard limit \(limit))")
-        })
-
-    static let cpuSpin = Attack(
-        id: "res.cpu-spin", category: .resources,
-        description: "spin two processes for 4 s in a sandbox limited to a quarter of a CPU",
-        defence: "the cgroup's CPU quota (resources.cpus)",
-        control: "the same without a CPU limit uses more than 0.4 CPU",
-        runControl: { (environment) throws(SelftestFailure) in
-            let (watch, _) = try load(environment, "selftest-res-cpu-control", resources: "", seconds: 10) {
-                "python3 \(tool) spin 4 2 \($0); echo done"
-            }
-            return watch.cpu > 0.4 ? .succeeded("used \(watch.cpu) CPU") : .failed("used only \(watch.cpu) CPU (a busy host?)")
-        },
-        runAttack: { (environment) throws(SelftestFailure) in
-            let (watch, _) = try load(environment, "selftest-res-cpu", resources: "cpus: 0.25", seconds: 10) {
-                "python3 \(tool) spin 4 2 \($0); echo done"
-            }
-            return try limitObservation(watch, watch.cpu > 0.4, "CPU spin")
+            let watch = try descriptorLoad(environment)
+            let held = max(watch.totalDescriptors, watch.cgroupDescriptors)
+            let seen =
+                "its cgroup held \(watch.cgroupDescriptors) descriptors at once (tagged processes \(watch.totalDescriptors), hard limit seen \(watch.descriptorLimit))"
+            if watch.hostOpenFailures > 0 { return .succeeded("the host could not open a file \(watch.hostOpenFailures) times; \(seen)") }
+            return try limitObservation(watch, held > descriptorBound, "descriptors (bound \(descriptorBound)): \(seen)")
         })
 
     /// Starts `name` with `resources`, runs `script` in it, then measures its upper layer on
@@ -184,24 +189,38 @@ enum ResourceAttacks {
         return (numbers[0], Int(numbers[1]), output)
     }
 
-    static let diskScript = "i=0; while [ $i -lt 24 ]; do head -c 8388608 /dev/zero > /workspace/fill$i 2>&1 || break; i=$((i+1)); done; echo done"
+    /// An attack that runs `script` in a sandbox with `resources` and, as its control, in one
+    /// with `controlResources`, then measures the upper layer on the host; `over` says from the
+    /// measurement whether a run got past twice the tight limit, and what it holds.
+    static func upperAttack(
+        id: String, description: String, defence: String, control: String, name: String, resources: String, controlResources: String,
+        python: Bool, script: String, over: @escaping @Sendable (_ bytes: UInt64, _ entries: Int) -> (Bool, String)
+    ) -> Attack {
+        Attack(
+            id: id, category: .resources, description: description, defence: defence, control: control,
+            runControl: { (environment) throws(SelftestFailure) in
+                if python { _ = try get(environment) }
+                let measured = try upperAfter(environment, name + "-control", resources: controlResources, script)
+                let (exceeded, holds) = over(measured.bytes, measured.entries)
+                return exceeded ? .succeeded("the upper layer holds \(holds)") : .failed("the upper layer holds only \(holds)")
+            },
+            runAttack: { (environment) throws(SelftestFailure) in
+                if python { _ = try get(environment) }
+                let measured = try upperAfter(environment, name, resources: resources, script)
+                let (exceeded, holds) = over(measured.bytes, measured.entries)
+                return exceeded
+                    ? .succeeded("the upper layer holds \(holds), over twice the limit")
+                    : .failed("the upper layer holds \(holds) (\(measured.output.summary))")
+            })
+    }
 
-    static let diskFill = Attack(
-        id: "res.disk-fill", category: .resources,
-        description: "write 192 MiB into the workspace (the upper layer, on the host's disk) of a sandbox limited to 32 MiB",
+    static let diskFill = upperAttack(
+        id: "res.disk-fill", description: "write 192 MiB into the workspace (the upper layer, on the host's disk) of a sandbox limited to 32 MiB",
         defence: "resources.disk (a default always applies): the sandbox is frozen at the limit; RLIMIT_FSIZE",
         control: "the same in a sandbox limited to 1 GiB leaves more than 64 MiB in its upper layer",
-        runControl: { (environment) throws(SelftestFailure) in
-            let measured = try upperAfter(environment, "selftest-res-disk-control", resources: "disk: 1g", diskScript)
-            return measured.bytes > 64 << 20
-                ? .succeeded("the upper layer holds \(measured.bytes) bytes") : .failed("the upper layer holds only \(measured.bytes) bytes")
-        },
-        runAttack: { (environment) throws(SelftestFailure) in
-            let measured = try upperAfter(environment, "selftest-res-disk", resources: "disk: 32m", diskScript)
-            return measured.bytes > 64 << 20
-                ? .succeeded("the upper layer holds \(measured.bytes) bytes, over twice the 32 MiB limit")
-                : .failed("the upper layer holds \(measured.bytes) bytes (\(measured.output.summary))")
-        })
+        name: "selftest-res-disk", resources: "disk: 32m", controlResources: "disk: 1g", python: false,
+        script: "i=0; while [ $i -lt 24 ]; do head -c 8388608 /dev/zero > /workspace/fill$i 2>&1 || break; i=$((i+1)); done; echo done",
+        over: { bytes, _ in (bytes > 64 << 20, "\(bytes) bytes") })
 
     static let inodeScript = """
         python3 -c 'import os
@@ -214,24 +233,12 @@ enum ResourceAttacks {
         echo done
         """
 
-    static let inodeExhaustion = Attack(
-        id: "res.inode-exhaustion", category: .resources,
-        description: "create 20000 files in the workspace of a sandbox limited to 2000 entries",
+    static let inodeExhaustion = upperAttack(
+        id: "res.inode-exhaustion", description: "create 20000 files in the workspace of a sandbox limited to 2000 entries",
         defence: "resources.inodes (a default always applies): the sandbox is frozen at the limit",
         control: "the same under the default limit leaves more than 4000 entries in the upper layer",
-        runControl: { (environment) throws(SelftestFailure) in
-            _ = try get(environment)
-            let measured = try upperAfter(environment, "selftest-res-inodes-control", resources: "", inodeScript)
-            return measured.entries > 4000
-                ? .succeeded("the upper layer holds \(measured.entries) entries") : .failed("the upper layer holds only \(measured.entries) entries")
-        },
-        runAttack: { (environment) throws(SelftestFailure) in
-            _ = try get(environment)
-            let measured = try upperAfter(environment, "selftest-res-inodes", resources: "inodes: 2000", inodeScript)
-            return measured.entries > 4000
-                ? .succeeded("the upper layer holds \(measured.entries) entries, over twice the limit")
-                : .failed("the upper layer holds \(measured.entries) entries (\(measured.output.summary))")
-        })
+        name: "selftest-res-inodes", resources: "inodes: 2000", controlResources: "", python: true, script: inodeScript,
+        over: { _, entries in (entries > 4000, "\(entries) entries") })
 
     /// After `kill` ran: whether processes tagged `tag`, or a net namespace `netns`, are left.
     static func leftovers(_ environment: SelftestEnvironment, tag: String, netns: String, _ what: String) throws(SelftestFailure) -> Observation {
