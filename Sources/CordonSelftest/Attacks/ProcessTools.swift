@@ -327,10 +327,13 @@ enum ProcessTools {
                 except OSError as e:
                     print("TIOCSTI:", e)
                     break
-            try:
-                fcntl.ioctl(fd, 0x541C, bytes([2]) + b"\0" * 8)
-            except OSError as e:
-                print("TIOCLINUX:", e)
+            # TIOCLINUX: set a selection (subcode 2), then paste the selection buffer into the
+            # terminal's input (subcode 3, TIOCL_PASTESEL).
+            for sub in (2, 3):
+                try:
+                    fcntl.ioctl(fd, 0x541C, bytes([sub]) + b"\0" * 8)
+                except OSError as e:
+                    print("TIOCLINUX", sub, ":", e)
         elif cmd == "setns":
             # Every namespace of every visible process, entered, then a write of the target.
             for pid in os.listdir("/proc"):
