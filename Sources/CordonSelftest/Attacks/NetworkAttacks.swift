@@ -309,27 +309,59 @@ enum NetworkAttacks {
 
     static let selfApproval = Attack(
         id: "net.self-approval", category: .network,
-        description: "approve its own egress: find cordon's control and approval sockets from inside, ask them to allow an unlisted name, then use it",
+        description:
+            "approve its own egress: reach cordon's control, exec and port sockets (every visible socket, their host paths, through /proc/*/root and /proc/*/cwd), ask them to allow an unlisted name as `cordon allow` does, then use it",
         defence: "the supervisor's sockets are outside the sandbox's mount and network namespaces; approvals come only from the host",
-        control: "on the host, `cordon allow` of the name lets the sandbox's request through",
+        control: "on the host, the same request sent to the sandbox's control socket (as `cordon allow` sends it) lets the sandbox's request through",
         runControl: { (environment) throws(SelftestFailure) in
             let lab = try Lab.get(environment)
             let name = try lab.strictSandbox()
             let marker = fresh(environment)
-            let allowed = try lab.cordon(["allow", name, "ctl-approve.test"])
+            let socket = Shell.quote(environment.cordonState + "/sandboxes/" + name + "/control.sock")
+            let allowed = try environment.host("VIA_PROC=0 python3 - ctl-approve.test \(socket) <<'EOF' 2>&1\n\(controlSocketProbe)\nEOF")
             let output = try lab.exec(name, "curl -s -m5 http://ctl-approve.test/\(marker)")
-            return lab.observe(marker, "control (\(allowed.summary))", output) { $0 == Lab.allowed + ":80" }
+            return lab.observe(marker, "control (\(allowed.stdout.split(separator: "\n").first ?? ""))", output) { $0 == Lab.allowed + ":80" }
         },
         runAttack: { (environment) throws(SelftestFailure) in
             let lab = try Lab.get(environment)
             let name = try lab.strictSandbox()
             let marker = fresh(environment)
             let ask = "{\"command\":\"allow\",\"name\":\"\(name)\",\"domain\":\"self-approve.test\",\"always\":true}\\nallow self-approve.test\\n"
+            // The sandbox's own sockets by their host paths (what `cordon allow` connects to).
+            let directory = environment.cordonState + "/sandboxes/" + name
+            let sockets = ["control.sock", "exec.sock", "port.sock"].map { Shell.quote(directory + "/" + $0) }.joined(separator: " ")
             let script = """
                 \(tool) unix-all '\(ask)'
+                python3 - self-approve.test \(sockets) <<'EOF' 2>&1
+                \(controlSocketProbe)
+                EOF
                 ls -la /run /var/run /tmp /dev/shm 2>&1
                 curl -s -m5 http://self-approve.test/\(marker); curl -s -m5 --noproxy '*' http://self-approve.test/\(marker)
                 """
             return lab.observe(marker, "sandbox", try lab.exec(name, script)) { $0 == Lab.allowed + ":80" }
         })
+
+    /// Connects to each socket path given (from its directory), as it is and through every
+    /// `/proc/PID/root` and `/proc/PID/cwd` (unless `VIA_PROC=0`), and sends `cordon allow`'s own
+    /// request (the control socket's wire format, one JSON line) to approve the domain given
+    /// first, always and once; prints each answer.
+    static let controlSocketProbe = #"""
+        import glob, os, socket, sys
+        asks = [b'{"op":"answer","host":"%s","answer":"%s"}\n' % (sys.argv[1].encode(), a) for a in (b"always", b"once")]
+        roots = glob.glob("/proc/[0-9]*/root") + glob.glob("/proc/[0-9]*/cwd") if os.environ.get("VIA_PROC") != "0" else []
+        for path in sys.argv[2:]:
+            for target in [path] + [r + path for r in roots] + [r + "/" + os.path.basename(path) for r in roots]:
+                for ask in asks:
+                    try:
+                        # From its directory: a path too long for sun_path still connects.
+                        os.chdir(os.path.dirname(target))
+                        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                        s.settimeout(2)
+                        s.connect(os.path.basename(target))
+                        s.sendall(ask)
+                        print("control", target, "answered", s.recv(4096))
+                        s.close()
+                    except OSError as e:
+                        print("control", target, "failed:", e)
+        """#
 }
