@@ -148,7 +148,7 @@ enum ResourceAttacks {
         description:
             "open descriptors until it fails in \(descriptorPids) processes, each raising its limit to twice the hard limit \(descriptorLimit) cordon was started with",
         defence:
-            "RLIMIT_NOFILE (the caller's, inherited; no CAP_SYS_RESOURCE in the host's user namespace to raise it) times the pids limit bounds what a sandbox holds",
+            "RLIMIT_NOFILE (a part of half the host's file table, at most the caller's; no CAP_SYS_RESOURCE in the host's user namespace to raise it) times the pids limit bounds what a sandbox holds",
         control: "the same script on the host (no pids limit, its own limit raised) holds more than the bound \(descriptorBound)",
         runControl: { (environment) throws(SelftestFailure) in
             let fixture = try get(environment)
