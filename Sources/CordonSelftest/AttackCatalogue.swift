@@ -6,7 +6,7 @@ public enum AttackCatalogue {
             + SyncTrapAttacks.all + SyncTrickAttacks.all + SyncContentAttacks.all
             + SupplyChainAttacks.all
             + NetworkAttacks.all + SecretAttacks.all
-            + ProcessAttacks.all
+            + ProcessAttacks.all + KernelLoadAttacks.all
             + ResourceAttacks.all
             + IsolationAttacks.all
     }

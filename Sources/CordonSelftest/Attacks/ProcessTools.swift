@@ -251,8 +251,8 @@ enum ProcessTools {
         libc.syscall.restype = ctypes.c_long
         ARCH = os.uname().machine
         NR = {
-            "x86_64": dict(bpf=321, perf_event_open=298, userfaultfd=323, io_uring_setup=425, add_key=248, keyctl=250, kexec_load=246, init_module=175, finit_module=313, setns=308),
-            "aarch64": dict(bpf=280, perf_event_open=241, userfaultfd=282, io_uring_setup=425, add_key=217, keyctl=219, kexec_load=104, init_module=105, finit_module=273, setns=268),
+            "x86_64": dict(bpf=321, perf_event_open=298, userfaultfd=323, io_uring_setup=425, add_key=248, keyctl=250, kexec_load=246, kexec_file_load=320, init_module=175, finit_module=313, delete_module=176, setns=308),
+            "aarch64": dict(bpf=280, perf_event_open=241, userfaultfd=282, io_uring_setup=425, add_key=217, keyctl=219, kexec_load=104, kexec_file_load=294, init_module=105, finit_module=273, delete_module=106, setns=268),
         }[ARCH]
 
         def call(name, *args):
@@ -289,12 +289,25 @@ enum ProcessTools {
         if cmd == "hold":
             hold(sys.argv[2])
         elif cmd == "module":
+            # A file that is not a module, by descriptor and as an image; then delete_module of
+            # each name given (O_NONBLOCK: a module in use is never waited for).
+            import errno
             fd = os.open(sys.argv[2], os.O_RDONLY)
-            call("finit_module", fd, b"", 0)
             image = open(sys.argv[2], "rb").read()
-            call("init_module", image, len(image), b"")
+            calls = [("finit_module", (fd, b"", 0)), ("init_module", (image, len(image), b""))]
+            calls += [("delete_module", (name.encode(), os.O_NONBLOCK)) for name in sys.argv[3:]]
+            for name, args in calls:
+                r = libc.syscall(NR[name], *args)
+                print("answer", name, "ok" if r >= 0 else errno.errorcode.get(ctypes.get_errno(), str(ctypes.get_errno())))
         elif cmd == "kexec":
-            call("kexec_load", ctypes.c_ulong(0), ctypes.c_ulong(0), None, ctypes.c_ulong(0))
+            # Arguments the kernel refuses only after its permission check: kexec_load with no
+            # segment and an undefined flag (0x100), kexec_file_load with no file and an
+            # undefined flag (1 << 30). Nothing is ever loaded.
+            import errno
+            for name, args in (("kexec_load", (ctypes.c_ulong(0), ctypes.c_ulong(0), None, ctypes.c_ulong(0x100))),
+                               ("kexec_file_load", (-1, -1, ctypes.c_ulong(0), None, ctypes.c_ulong(1 << 30)))):
+                r = libc.syscall(NR[name], *args)
+                print("answer", name, "ok" if r >= 0 else errno.errorcode.get(ctypes.get_errno(), str(ctypes.get_errno())))
         elif cmd == "keys":
             # Read every key this process can name: the user and session keyrings' contents,
             # and the key of the given description.
