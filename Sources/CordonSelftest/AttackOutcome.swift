@@ -6,6 +6,9 @@ public enum Verdict: String, Sendable, Equatable {
     case open = "OPEN"
     /// The control did not succeed (or a run could not be made): the attack proves nothing.
     case invalid
+    /// This kernel lacks what the attack goes for (the control, as root on the host, got ENOSYS):
+    /// there is no door to try. Never drawn when the attack itself was seen to succeed.
+    case notApplicable = "n/a"
 }
 
 /// One attack's result: both runs and the verdict drawn from them.
@@ -40,6 +43,8 @@ public struct AttackOutcome: Sendable {
             switch control {
             case .failure(let failure):
                 return AttackOutcome(attack: attack, control: nil, verdict: .invalid, evidence: "control could not run: \(failure)")
+            case .success(let c) where c.featureAbsent:
+                return AttackOutcome(attack: attack, control: c, verdict: .notApplicable, evidence: "not applicable here: \(c.evidence)")
             case .success(let c) where !c.succeeded:
                 return AttackOutcome(attack: attack, control: c, verdict: .invalid, evidence: "control did not succeed: \(c.evidence)")
             case .success(let c):

@@ -6,11 +6,18 @@ public struct Observation: Sendable, Equatable {
     public var succeeded: Bool
     /// A short host-side description of what was observed.
     public var evidence: String
+    /// For a control: the host's kernel lacks the facility the attack goes for (root got ENOSYS),
+    /// so the attack is not applicable here rather than invalid.
+    public var featureAbsent: Bool
 
-    public init(succeeded: Bool, evidence: String) {
+    public init(succeeded: Bool, evidence: String, featureAbsent: Bool = false) {
         self.succeeded = succeeded
         self.evidence = evidence
+        self.featureAbsent = featureAbsent
     }
+
+    /// A control's finding that the kernel has no such facility at all.
+    public static func absent(_ evidence: String) -> Observation { Observation(succeeded: false, evidence: evidence, featureAbsent: true) }
 
     public static func succeeded(_ evidence: String) -> Observation { Observation(succeeded: true, evidence: evidence) }
     public static func failed(_ evidence: String) -> Observation { Observation(succeeded: false, evidence: evidence) }

@@ -11,13 +11,15 @@ public struct SelftestReport: Sendable {
     public var held: Int { outcomes.count(where: { $0.verdict == .held }) }
     public var open: Int { outcomes.count(where: { $0.verdict == .open }) }
     public var invalid: Int { outcomes.count(where: { $0.verdict == .invalid }) }
+    public var notApplicable: Int { outcomes.count(where: { $0.verdict == .notApplicable }) }
 
-    /// 0 all held; 1 any OPEN; 3 none OPEN but any invalid.
+    /// 0 all held (or not applicable); 1 any OPEN; 3 none OPEN but any invalid.
     public var exitStatus: Int32 { open > 0 ? 1 : invalid > 0 ? 3 : 0 }
 
-    /// One line: `N attacks: H held, O OPEN, I invalid`.
+    /// One line: `N attacks: H held, O OPEN, I invalid` (`, A not applicable` when there are some).
     public var summaryLine: String {
         "\(outcomes.count) attacks: \(held) held, \(open) OPEN, \(invalid) invalid"
+            + (notApplicable > 0 ? ", \(notApplicable) not applicable (this kernel lacks what they go for)" : "")
     }
 
     /// The table: category, attack, defence, control, result; then the evidence of every attack
@@ -51,7 +53,9 @@ public struct SelftestReport: Sendable {
     public var json: JSONValue {
         .object([
             ("version", .int(1)),
-            ("summary", .object([("total", .int(outcomes.count)), ("held", .int(held)), ("open", .int(open)), ("invalid", .int(invalid))])),
+            ("summary", .object([("total", .int(outcomes.count)), ("held", .int(held)), ("open", .int(open)), ("invalid", .int(invalid)),
+                        ("not_applicable", .int(notApplicable)),
+                    ])),
             (
                 "attacks",
                 .array(

@@ -29,6 +29,8 @@ import Testing
             Self.output(["answer kexec_load ENOSYS", "answer kexec_file_load ENOSYS"])
         }
         #expect(!absent.succeeded)
+        #expect(absent.featureAbsent)
+        #expect(!refused.featureAbsent)
         #expect(absent.evidence.contains("built without"), "\(absent.evidence)")
     }
 

@@ -34,7 +34,7 @@ import Testing
         let document = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         #expect(document["version"] as? Int == 1)
         let summary = try #require(document["summary"] as? [String: Int])
-        #expect(summary == ["total": 3, "held": 1, "open": 1, "invalid": 1])
+        #expect(summary == ["total": 3, "held": 1, "open": 1, "invalid": 1, "not_applicable": 0])
         let attacks = try #require(document["attacks"] as? [[String: String]])
         #expect(attacks.count == 3)
         #expect(Set(attacks[0].keys) == ["id", "category", "description", "defence", "control", "control_result", "result", "evidence"])
@@ -43,6 +43,25 @@ import Testing
         #expect(attacks[1]["evidence"] == "changed \u{1B}[1m")
         #expect(attacks[0]["category"] == "leaks")
         #expect(report.exitStatus == 1)
+    }
+
+    /// A kernel without the facility (the control, root on the host, got ENOSYS) makes the attack
+    /// not applicable, which fails no run; an attack seen to succeed is OPEN all the same.
+    @Test func aFacilityTheKernelLacksIsNotApplicableButABreachStaysOpen() {
+        let attack = Self.outcome("proc.x", verdict: .held, evidence: "").attack
+        let absent: Result<Observation, SelftestFailure> = .success(.absent("host root: every call got ENOSYS"))
+        let refused = AttackOutcome.judge(attack, control: absent, attackRun: .success(.failed("sandbox: EPERM")))
+        #expect(refused.verdict == .notApplicable)
+        #expect(refused.evidence.contains("ENOSYS"))
+        let breached = AttackOutcome.judge(attack, control: absent, attackRun: .success(.succeeded("sandbox: ENOEXEC")))
+        #expect(breached.verdict == .open)
+        let report = SelftestReport([refused, Self.outcome("fs.a", verdict: .held, evidence: "unchanged")])
+        #expect(report.exitStatus == 0)
+        #expect(report.summaryLine.hasPrefix("2 attacks: 1 held, 0 OPEN, 0 invalid, 1 not applicable"))
+        #expect(report.text.contains("n/a proc.x: not applicable here"))
+        // A control that merely failed is still invalid.
+        let broken = AttackOutcome.judge(attack, control: .success(.failed("no target")), attackRun: .success(.failed("")))
+        #expect(broken.verdict == .invalid)
     }
 
     @Test func listTextHasALinePerField() {
