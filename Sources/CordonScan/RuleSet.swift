@@ -49,12 +49,12 @@ public struct RuleSet: Sendable, Equatable {
         try parse(Array(text.utf8), source: source, depth: depth)
     }
 
-    /// Parses a gitleaks config with CordonTOML; a syntax error names `source:line:column`.
+    /// Parses a gitleaks config with CordonTOML; a syntax error's location is `source:line:column`.
     public static func parse(_ bytes: [UInt8], source: String, depth: Int = 0) throws(CordonError) -> RuleSet {
         let table: TOMLTable
         do { table = try TOMLDocument.parse(bytes) } catch {
             throw CordonError(
-                .invalidProfile, "\(source):\(error.line):\(error.column): \(error.message)", hint: "fix the TOML syntax",
+                .invalidProfile, error.message, hint: "fix the TOML syntax",
                 location: .init(file: source, line: error.line, column: error.column))
         }
         var base = RuleSet(rules: [])

@@ -43,7 +43,7 @@ import Testing
                 _ = try RuleSet.parse(input, source: "rules.toml")
                 Issue.record("\(input) parsed")
             } catch {
-                #expect(error.message.hasPrefix(message), "\(error)")
+                #expect(error.description.hasPrefix(message), "\(error)")
                 #expect(error.location?.file == "rules.toml" && error.location?.line != nil && error.location?.column != nil)
             }
         }
@@ -82,7 +82,7 @@ import Testing
             _ = try RuleSet.load(path: tree.path("conf/main.toml"))
             Issue.record("a redefinition in the extended file loaded")
         } catch {
-            #expect(error.message.hasPrefix(tree.path("conf/base.toml") + ":4:1: the key regex is defined twice"), "\(error)")
+            #expect(error.description.hasPrefix(tree.path("conf/base.toml") + ":4:1: the key regex is defined twice"), "\(error)")
         }
     }
 }
