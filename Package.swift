@@ -35,14 +35,13 @@ let package = Package(
         // parsers read what an agent sends or a user writes. Not an API promise.
         .library(
             name: "CordonParsers",
-            targets: ["CordonCore", "CordonPolicy", "CordonConfig", "CordonNet", "CordonScan", "CordonAudit", "CordonFS", "CordonGate"]
+            targets: ["CordonCore", "CordonTOML", "CordonPolicy", "CordonConfig", "CordonNet", "CordonScan", "CordonAudit", "CordonFS", "CordonGate"]
         ),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
-        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
         // AEAD for the keystore; the range swift-certificates (the proxy's minted leaves) accepts too.
@@ -77,6 +76,9 @@ let package = Package(
             dependencies: [.product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        // cordon's own strict TOML 1.0 parser (pure Swift, no dependencies): gitleaks rule files
+        // and the pyproject.toml an agent wrote are read with it; errors carry line and column.
+        .target(name: "CordonTOML", swiftSettings: strict),
         // Typed wrappers over CCordon: mounts, spawn, seccomp, Landlock, cgroups, capabilities.
         .target(name: "CordonOS", dependencies: ["CCordon", "CordonCore"], swiftSettings: strict),
         // The one egress grammar and the pure decisions: domain patterns, hosts, addresses, CIDRs,
@@ -107,13 +109,13 @@ let package = Package(
         // The secret scanner: gitleaks rules, Hyperscan prefilter, PCRE2 confirm, entropy, decodings, archives, SARIF.
         .target(
             name: "CordonScan",
-            dependencies: ["CordonCore", "CordonOS", "CHyperscan", "CPCRE2", "CZlib", .product(name: "TOMLKit", package: "TOMLKit")],
+            dependencies: ["CordonCore", "CordonOS", "CordonTOML", "CHyperscan", "CPCRE2", "CZlib"],
             swiftSettings: strict
         ),
         // The sync gate: path policy, host-execution traps, atomic apply; secrets through CordonScan.
         .target(
             name: "CordonGate",
-            dependencies: ["CordonScan", "CordonFS", "CordonCore", "CordonOS", .product(name: "TOMLKit", package: "TOMLKit")],
+            dependencies: ["CordonScan", "CordonFS", "CordonCore", "CordonOS", "CordonTOML"],
             swiftSettings: strict
         ),
         // Network containment: proxy handlers, DNS stub, dialer (the decisions are CordonPolicy's).
@@ -224,6 +226,7 @@ let package = Package(
         ),
 
         .testTarget(name: "CordonCoreTests", dependencies: ["CordonCore", "CordonTestSupport"], swiftSettings: strict),
+        .testTarget(name: "CordonTOMLTests", dependencies: ["CordonTOML"], swiftSettings: strict),
         .testTarget(name: "CordonIsolationTests", dependencies: ["CordonIsolation", "CordonOS", "CordonCore", "CordonTestSupport"], swiftSettings: strict),
         .testTarget(name: "CordonConfigTests", dependencies: ["CordonConfig", "CordonCore", "CordonSecrets", "CordonTestSupport"], swiftSettings: strict),
         .testTarget(

@@ -35,5 +35,6 @@ let package = Package(
         fuzzTarget("FuzzProfile"),
         fuzzTarget("FuzzRules"),
         fuzzTarget("FuzzAudit"),
+        fuzzTarget("FuzzTOML"),
     ]
 )

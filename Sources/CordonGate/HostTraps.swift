@@ -1,5 +1,5 @@
 import Foundation
-import TOMLKit
+import CordonTOML
 
 /// Paths that make the host run something on its own: a tool reads them and runs code, or picks
 /// the binary it runs, when the user did not ask for that code to run (opening the directory in
@@ -181,7 +181,7 @@ enum HostTraps {
     /// of the file is not (it changes too often to hold whole).
     enum SharedConfig {
         /// `pyproject.toml`: the `tool.pytest`, `tool.pylint`, `tool.mypy` tables, read with a
-        /// TOML parser (dotted keys, inline tables and quoted keys all reach the same table).
+        /// TOML parser, CordonTOML (dotted keys, inline tables and quoted keys all reach the same table).
         case pyproject
         /// `setup.cfg`: the `[tool:pytest]`, `[pylint…]`, `[mypy…]`, `[flake8…]` sections, read
         /// as Python's configparser does (a header starts its line; indented lines continue).
@@ -211,9 +211,9 @@ enum HostTraps {
             guard !bytes.isEmpty else { return "" }
             switch self {
             case .pyproject:
-                guard let text = String(validating: bytes, as: UTF8.self), let table = try? TOMLTable(string: text) else { return nil }
+                guard let table = try? TOMLDocument.parse(bytes) else { return nil }
                 let tool = table["tool"]?.table
-                return Self.pyprojectTools.map { name in tool?[name]?.table.map { name + "=" + $0.convert(to: .json) } ?? "" }.joined(separator: "\n")
+                return Self.pyprojectTools.map { name in tool?[name]?.table.map { name + "=" + $0.canonical } ?? "" }.joined(separator: "\n")
             case .setupCfg:
                 return Self.iniSections(bytes, prefixes: Self.setupCfgSections).joined(separator: "\n")
             }

@@ -1,6 +1,6 @@
 public import CordonCore
-import FoundationEssentials
-import TOMLKit
+import CordonOS
+import CordonTOML
 
 /// Rules and global allowlists, read from gitleaks' TOML format.
 ///
@@ -21,58 +21,41 @@ public struct RuleSet: Sendable, Equatable {
         try parse(DefaultRules.toml, source: "cordon default rules")
     }
 
+    /// The largest rule file read (the main one and each `[extend] path`): gitleaks' own
+    /// default config is under 200 KiB.
+    public static let maxFileSize = 16 * 1024 * 1024
+
     /// Reads a gitleaks TOML file; a relative `[extend] path` is resolved against its directory.
     public static func load(path: String) throws(CordonError) -> RuleSet {
-        let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+        let bytes = try read(path, hint: "check the path given to --config or sync.gitleaks_config") { "cannot read scanner config \(path)" }
+        return try parse(bytes, source: path)
+    }
+
+    /// One bounded whole-file read; more than `maxFileSize` bytes is an error naming the file.
+    static func read(_ path: String, hint: String, _ what: () -> String) throws(CordonError) -> [UInt8] {
+        let bytes: [UInt8]
+        do { bytes = try FileIO.readFile(path, limit: maxFileSize + 1) } catch {
+            throw CordonError(.notFound, what(), hint: hint, cause: "\(error)")
+        }
+        guard bytes.count <= maxFileSize else {
             throw CordonError(
-                .notFound, "cannot read scanner config \(path)", hint: "check the path given to --config or sync.gitleaks_config", cause: "\(error)")
+                .invalidProfile, "\(what()): \(path) is larger than \(maxFileSize / (1024 * 1024)) MiB", hint: "a gitleaks config is a few hundred KiB at most",
+                location: .init(file: path))
         }
-        return try parse(text, source: path)
-    }
-
-    /// TOMLKit's parser (toml++) aborts the process, on an assertion, at a table header whose
-    /// name is missing (`[ ` and the line's end) or starts with a character that cannot start a
-    /// key: non-ASCII (`[é]`), a control character, a bracket (found by fuzz/, target rules). Such
-    /// a line is refused here first, naming it. (A line of a multi-line string or array that looks
-    /// like one is refused too: gitleaks configs have no nested arrays.)
-    static func refuseNonASCIIHeaderStart(_ text: String, source: String) throws(CordonError) {
-        var number = 0
-        for line in text.utf8.split(separator: 0x0A, omittingEmptySubsequences: false) {
-            number += 1
-            var rest = line.drop { $0 == 0x20 || $0 == 0x09 }
-            guard rest.first == UInt8(ascii: "[") else { continue }
-            rest = rest.dropFirst()
-            if rest.first == UInt8(ascii: "[") { rest = rest.dropFirst() }
-            rest = rest.drop { $0 == 0x20 || $0 == 0x09 }
-            guard let first = rest.first, canStartKey(first) else {
-                throw CordonError(
-                    .invalidProfile,
-                    "\(source):\(number): a table name is missing or starts with a character that cannot start a key (non-ASCII, a control character, a bracket)",
-                    hint: "quote the name ([\"name\"]); cordon's TOML parser cannot read it bare",
-                    location: .init(file: source, line: number))
-            }
-        }
-    }
-
-    /// A bare key's letters, digits, `_`, `-`, or a quote.
-    private static func canStartKey(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
-        case UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "\""), UInt8(ascii: "'"): true
-        default: false
-        }
+        return bytes
     }
 
     public static func parse(_ text: String, source: String, depth: Int = 0) throws(CordonError) -> RuleSet {
-        try refuseNonASCIIHeaderStart(text, source: source)
+        try parse(Array(text.utf8), source: source, depth: depth)
+    }
+
+    /// Parses a gitleaks config with CordonTOML; a syntax error's location is `source:line:column`.
+    public static func parse(_ bytes: [UInt8], source: String, depth: Int = 0) throws(CordonError) -> RuleSet {
         let table: TOMLTable
-        do { table = try TOMLTable(string: text) } catch let error as TOMLParseError {
+        do { table = try TOMLDocument.parse(bytes) } catch {
             throw CordonError(
-                .invalidProfile, error.description, hint: "fix the TOML syntax",
-                location: .init(file: source, line: error.source.begin.line, column: error.source.begin.column))
-        } catch {
-            throw CordonError(.invalidProfile, "\(source) is not valid TOML", cause: "\(error)")
+                .invalidProfile, error.message, hint: "fix the TOML syntax",
+                location: .init(file: source, line: error.line, column: error.column))
         }
         var base = RuleSet(rules: [])
         var disabled: Set<String> = []
@@ -81,11 +64,8 @@ public struct RuleSet: Sendable, Equatable {
             if extend["useDefault"]?.bool == true { base = try defaults() }
             if let path = extend["path"]?.string {
                 let resolved = path.hasPrefix("/") ? path : directory(of: source) + "/" + path
-                let text: String
-                do { text = try String(contentsOfFile: resolved, encoding: .utf8) } catch {
-                    throw CordonError(.notFound, "\(source): [extend] path \(resolved) cannot be read", cause: "\(error)")
-                }
-                let extended = try parse(text, source: resolved, depth: depth + 1)
+                let bytes = try read(resolved, hint: "check [extend] path in \(source)") { "\(source): [extend] path \(resolved) cannot be read" }
+                let extended = try parse(bytes, source: resolved, depth: depth + 1)
                 base.rules += extended.rules
                 base.allowlists += extended.allowlists
             }
@@ -118,7 +98,7 @@ public struct RuleSet: Sendable, Equatable {
         return String(path[..<slash])
     }
 
-    private static func strings(_ value: (any TOMLValueConvertible)?) -> [String] {
+    private static func strings(_ value: TOMLValue?) -> [String] {
         guard let array = value?.array else { return [] }
         return array.compactMap { $0.string }
     }
@@ -138,8 +118,8 @@ public struct RuleSet: Sendable, Equatable {
             for value in array { if let a = value.table { allowlists.append(try parseAllowlist(a, context: "rule \(id) allowlists", source: source)) } }
         }
         return SecretRule(
-            id: id, description: t["description"]?.string ?? id, regex: regex, secretGroup: t["secretGroup"]?.int ?? 0,
-            entropy: t["entropy"]?.double ?? Double(t["entropy"]?.int ?? 0), keywords: strings(t["keywords"]), path: path, allowlists: allowlists)
+            id: id, description: t["description"]?.string ?? id, regex: regex, secretGroup: t["secretGroup"]?.integer.flatMap { Int(exactly: $0) } ?? 0,
+            entropy: t["entropy"]?.float ?? Double(t["entropy"]?.integer ?? 0), keywords: strings(t["keywords"]), path: path, allowlists: allowlists)
     }
 
     private static func parseAllowlist(_ t: TOMLTable, context: String, source: String) throws(CordonError) -> SecretAllowlist {

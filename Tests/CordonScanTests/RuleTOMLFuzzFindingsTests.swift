@@ -18,7 +18,7 @@ import Testing
                 _ = try RuleSet.parse(input, source: "rules.toml")
                 Issue.record("\(input.debugDescription) parsed")
             } catch {
-                #expect(error.message.contains("rules.toml:") && error.message.contains("cannot start a key"), "\(error)")
+                #expect(error.description.contains("rules.toml:") && error.message.contains("cannot start a key"), "\(error)")
             }
         }
     }

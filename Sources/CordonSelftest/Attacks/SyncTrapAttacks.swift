@@ -6,7 +6,7 @@
 /// sees them. The Python `.pth` hook is blocked outright (no flag applies it): its control is the
 /// same file written by the host.
 enum SyncTrapAttacks {
-    static var all: [Attack] { [gitHook, gitConfig, envrc, pythonStartup, npmPostinstall, vscodeTasks, ideaRunConfig] }
+    static var all: [Attack] { [gitHook, gitConfig, envrc, pythonStartup, npmPostinstall, vscodeTasks, ideaRunConfig, malformedToml] }
 
     /// `git init` of the host workspace (git's hooks and config live in its `.git`).
     static func gitRepository(_ environment: SelftestEnvironment, _ workspace: String) throws(SelftestFailure) {
