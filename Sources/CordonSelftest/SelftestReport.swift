@@ -53,9 +53,13 @@ public struct SelftestReport: Sendable {
     public var json: JSONValue {
         .object([
             ("version", .int(1)),
-            ("summary", .object([("total", .int(outcomes.count)), ("held", .int(held)), ("open", .int(open)), ("invalid", .int(invalid)),
-                        ("not_applicable", .int(notApplicable)),
-                    ])),
+            (
+                "summary",
+                .object([
+                    ("total", .int(outcomes.count)), ("held", .int(held)), ("open", .int(open)), ("invalid", .int(invalid)),
+                    ("not_applicable", .int(notApplicable)),
+                ])
+            ),
             (
                 "attacks",
                 .array(
