@@ -29,6 +29,9 @@ public struct AttackOutcome: Sendable {
 
     public var controlSucceeded: Bool { control?.succeeded ?? false }
 
+    /// `succeeded`, `failed`, or `absent` (the kernel has no such facility).
+    public var controlResult: String { controlSucceeded ? "succeeded" : control?.featureAbsent == true ? "absent" : "failed" }
+
     /// The verdict from the two runs. An attack observed to succeed is OPEN whatever the control
     /// did (an observed breach is never hidden behind a broken control); otherwise a control that
     /// did not succeed, or a run that could not be made, makes it invalid; otherwise held.

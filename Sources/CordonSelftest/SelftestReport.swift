@@ -29,7 +29,7 @@ public struct SelftestReport: Sendable {
         let rows = outcomes.map { outcome in
             [
                 outcome.attack.category.rawValue, outcome.attack.id, outcome.attack.defence,
-                outcome.control == nil ? "not run" : outcome.controlSucceeded ? "succeeded" : "failed", outcome.verdict.rawValue,
+                outcome.control == nil ? "not run" : outcome.controlResult, outcome.verdict.rawValue,
             ].map { TerminalText.escaped($0) }
         }
         var widths = header.map(\.count)
@@ -70,7 +70,7 @@ public struct SelftestReport: Sendable {
                             ("description", .string(outcome.attack.description)),
                             ("defence", .string(outcome.attack.defence)),
                             ("control", .string(outcome.attack.control)),
-                            ("control_result", .string(outcome.controlSucceeded ? "succeeded" : "failed")),
+                            ("control_result", .string(outcome.controlResult)),
                             ("result", .string(outcome.verdict.rawValue)),
                             ("evidence", .string(outcome.evidence)),
                         ])

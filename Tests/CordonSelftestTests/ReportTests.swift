@@ -59,6 +59,7 @@ import Testing
         #expect(report.exitStatus == 0)
         #expect(report.summaryLine.hasPrefix("2 attacks: 1 held, 0 OPEN, 0 invalid, 1 not applicable"))
         #expect(report.text.contains("n/a proc.x: not applicable here"))
+        #expect(refused.controlResult == "absent")
         // A control that merely failed is still invalid.
         let broken = AttackOutcome.judge(attack, control: .success(.failed("no target")), attackRun: .success(.failed("")))
         #expect(broken.verdict == .invalid)
