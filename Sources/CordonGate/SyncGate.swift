@@ -80,6 +80,9 @@ public struct SyncGate: Sendable {
                             fix: "remove the file from the sandbox, or raise sync.max_file_size in the profile"))
                     continue
                 }
+                // Past the total the whole set is blocked (`size-total`), and a snapshot holds none of
+                // the files after this point (`SnapshotLimits`): nothing more is read.
+                if total > policy.maxTotalSize { continue }
                 let bytes = try contents.read(change.path, limit: policy.maxFileSize)
                 findings += contentChecks(change, bytes: bytes, set: set)
                 findings += session.scan(bytes, path: change.path)
