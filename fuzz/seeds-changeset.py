@@ -85,6 +85,7 @@ seeds = {
     "wh-names": [GATE] + file(0, WH_A, b"") + file(0, WH_OPQ, b""),
     "long-name": [GATE, 1, 0, 0xFF, 0x61] + content(b"x"),
     "deep-tree": [GATE] + sum((mkdir(i, NEW) for i in range(32)), []) + file(32, A_TXT),
+    "deep-long-names": [GATE | SNAPSHOT] + sum(([0, i, 0xFF, 0x61 + i] for i in range(20)), []) + file(20, A_TXT),
     "sparse-huge": [GATE] + file(0, NEW, b"") + sparse(0, 40),
     "large-content": [GATE, 1, 0, NEW, 0xFF, 0xFF, 0x41],
     "append": [GATE] + file(0, NEW, b"a") + append(0, b"bcd"),

@@ -167,6 +167,15 @@ public struct ChangeSet: Sendable, Equatable, Codable {
     /// Layer features that change what an upper entry means; refused rather than misread.
     static let unsupportedXattrs = ["trusted.overlay.redirect", "user.overlay.redirect", "trusted.overlay.metacopy", "user.overlay.metacopy"]
     public static let whiteoutPrefix = ".wh."
+    /// The longest path a system call takes (PATH_MAX less its NUL).
+    public static let pathLimit = Int(PATH_MAX) - 1
+
+    /// Whether the host entry at `rel` under `lower` is too deep for one call to reach by path: the
+    /// agent can nest names past it, and the gate blocks such a change (`fs-path-too-long`)
+    /// rather than failing on it; nothing of it is copied or read.
+    public static func pathTooLong(_ rel: String, lower: String) -> Bool {
+        lower.utf8.count + 1 + rel.utf8.count > pathLimit
+    }
 
     /// Reads the change set of `upper` against `lower`.
     ///
@@ -378,8 +387,8 @@ public struct ChangeSet: Sendable, Equatable, Codable {
             var copy: Int32 = -1
             defer { if copy >= 0 { close(copy) } }
             // Past the total the gate blocks the whole set by size and reads no file after this one:
-            // nothing more is copied.
-            if let snapshot, total <= limits.total {
+            // nothing more is copied; nor is a path too long for the gate to read.
+            if let snapshot, total <= limits.total, !ChangeSet.pathTooLong(rel, lower: lower) {
                 try snapshot.makeParents(of: rel)
                 try snapshot.createFile(rel, from: fd, mode: info.mode & 0o777, durable: false, limit: limits.copyLimit)
                 copy = try snapshot.openForReading(rel)
