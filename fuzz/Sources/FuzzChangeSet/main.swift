@@ -11,7 +11,8 @@
 // is what was written, a symlink is reported as a symlink with its own target (never read through);
 // flags (hard link, special, setuid/setgid/sticky) are the entry's; the reader fails only with
 // `unsupported`, and only when the input set a redirect or metacopy xattr; two reads are equal;
-// the gate evaluates the set and blocks every special file, set-id bit, hard link, unsafe name and
+// a snapshot holds no more than the gate's size limits let it read; the gate evaluates the set
+// (never failing on it) and blocks every special file, set-id bit, hard link, unsafe name and
 // absolute symlink the reader reported.
 import CordonCore
 import CordonFS
