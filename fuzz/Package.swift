@@ -36,5 +36,12 @@ let package = Package(
         fuzzTarget("FuzzRules"),
         fuzzTarget("FuzzAudit"),
         fuzzTarget("FuzzTOML"),
+        // The overlay change-set reader: builds upper layers, so it sets overlay xattrs (CFuzzChangeSet).
+        .target(name: "CFuzzChangeSet"),
+        .executableTarget(
+            name: "FuzzChangeSet",
+            dependencies: ["FuzzSupport", "CFuzzChangeSet", .product(name: "CordonParsers", package: "cordon")],
+            swiftSettings: strict
+        ),
     ]
 )

@@ -167,6 +167,15 @@ public struct ChangeSet: Sendable, Equatable, Codable {
     /// Layer features that change what an upper entry means; refused rather than misread.
     static let unsupportedXattrs = ["trusted.overlay.redirect", "user.overlay.redirect", "trusted.overlay.metacopy", "user.overlay.metacopy"]
     public static let whiteoutPrefix = ".wh."
+    /// The longest path a system call takes (PATH_MAX less its NUL).
+    public static let pathLimit = Int(PATH_MAX) - 1
+
+    /// Whether the host entry at `rel` under `lower` is too deep for one call to reach by path: the
+    /// agent can nest names past it, and the gate blocks such a change (`fs-path-too-long`)
+    /// rather than failing on it; nothing of it is copied or read.
+    public static func pathTooLong(_ rel: String, lower: String) -> Bool {
+        lower.utf8.count + 1 + rel.utf8.count > pathLimit
+    }
 
     /// Reads the change set of `upper` against `lower`.
     ///
@@ -177,7 +186,9 @@ public struct ChangeSet: Sendable, Equatable, Codable {
     /// at any moment), every added or modified file is copied there, at the same relative path, as it
     /// is read: the change set then describes the copy, `contents` points at it, and the gate scans
     /// and the applier applies exactly those bytes. `snapshot` must not exist; it is created 0700.
-    public static func read(upper: String, lower: String, snapshot: String? = nil) throws(CordonError) -> ChangeSet {
+    /// `limits` bound what is copied by the gate's size limits (`SnapshotLimits`): a file the gate
+    /// blocks for its size is never copied whole.
+    public static func read(upper: String, lower: String, snapshot: String? = nil, limits: SnapshotLimits = .unlimited) throws(CordonError) -> ChangeSet {
         let top = open(upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard top >= 0 else {
             throw CordonError(.notFound, "upper layer \(upper) is not a directory", hint: "was the sandbox run with an overlay workspace?")
@@ -190,7 +201,7 @@ public struct ChangeSet: Sendable, Equatable, Codable {
             guard mkdir(snapshot, 0o700) == 0 else { throw AnchoredDirectory.error("create snapshot directory", snapshot) }
             copies = try AnchoredDirectory(snapshot)
         }
-        var reader = Reader(upper: upper, lower: lower, snapshot: copies)
+        var reader = Reader(upper: upper, lower: lower, snapshot: copies, limits: limits)
         try reader.walk("", upperDir: top, lowerDir: lowerTop >= 0 ? lowerTop : nil, opaque: isOpaque(descriptor: top))
         var set = ChangeSet(upper: upper, lower: lower, changes: reader.changes)
         if let snapshot { set.contents = snapshot }
@@ -221,9 +232,14 @@ public struct ChangeSet: Sendable, Equatable, Codable {
         let upper: String
         let lower: String
         let snapshot: AnchoredDirectory?
+        let limits: SnapshotLimits
         var changes: [Change] = []
+        /// Bytes of the added and modified files so far, as the gate counts them for `sync.max_total_size`.
+        var total: UInt64 = 0
 
         func child(_ rel: String, _ name: String) -> String { rel.isEmpty ? name : rel + "/" + name }
+
+        mutating func count(_ size: UInt64) { total = size > .max - total ? .max : total + size }
 
         mutating func walk(_ rel: String, upperDir: Int32, lowerDir: Int32?, opaque: Bool) throws(CordonError) {
             let names = try RawName.list(upperDir, path: rel.isEmpty ? upper : upper + "/" + rel)
@@ -370,9 +386,11 @@ public struct ChangeSet: Sendable, Equatable, Codable {
             var source = fd
             var copy: Int32 = -1
             defer { if copy >= 0 { close(copy) } }
-            if let snapshot {
+            // Past the total the gate blocks the whole set by size and reads no file after this one:
+            // nothing more is copied; nor is a path too long for the gate to read.
+            if let snapshot, total <= limits.total, !ChangeSet.pathTooLong(rel, lower: lower) {
                 try snapshot.makeParents(of: rel)
-                try snapshot.createFile(rel, from: fd, mode: info.mode & 0o777, durable: false)
+                try snapshot.createFile(rel, from: fd, mode: info.mode & 0o777, durable: false, limit: limits.copyLimit)
                 copy = try snapshot.openForReading(rel)
                 var st = stat()
                 guard fstat(copy, &st) == 0 else { throw AnchoredDirectory.error("stat", snapshot.root + "/" + rel) }
@@ -381,11 +399,13 @@ public struct ChangeSet: Sendable, Equatable, Codable {
             }
             let flags = flags(info, lower: lowerInfo)
             guard let lowerInfo, let lowerDir else {
+                count(info.size)
                 changes.append(Change(kind: .added, path: rel, type: .file, size: info.size, mode: info.mode, flags: flags))
                 return
             }
             if lowerInfo.type == .directory {
                 try removeLower(rel, name: name, in: lowerDir)
+                count(info.size)
                 changes.append(Change(kind: .added, path: rel, type: .file, size: info.size, mode: info.mode, flags: flags))
                 return
             }
@@ -399,6 +419,7 @@ public struct ChangeSet: Sendable, Equatable, Codable {
                 }
             }
             guard let kind else { return }
+            if kind == .modified { count(info.size) }
             changes.append(
                 Change(
                     kind: kind, path: rel, type: .file, size: info.size, mode: info.mode, lowerMode: lowerInfo.mode,

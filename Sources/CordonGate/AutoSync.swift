@@ -157,7 +157,7 @@ public final class AutoSync {
         for part in parts {
             let set: ChangeSet
             do throws(CordonError) {
-                set = try part.target.changeSet(snapshot: snapshot ? part.target.snapshot : nil)
+                set = try part.target.changeSet(snapshot: snapshot ? part.target.snapshot : nil, limits: part.gate.policy.snapshotLimits)
             } catch  where error.code == .io {
                 // The agent changed the tree while it was read: nothing applies, the next round reads again.
                 result.raced = true

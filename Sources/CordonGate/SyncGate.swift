@@ -65,6 +65,16 @@ public struct SyncGate: Sendable {
         for change in set.changes {
             findings += pathChecks(change)
             findings += trickChecks(change, tree: view)
+            // Deeper than a system call reaches by path: blocked, and neither the host nor the file is read.
+            if ChangeSet.pathTooLong(change.path, lower: set.lower) {
+                findings.append(
+                    Finding(
+                        ruleID: "fs-path-too-long", severity: .block, path: change.path,
+                        message:
+                            "the path is \(change.path.utf8.count) bytes long: under \(set.lower) it passes the \(ChangeSet.pathLimit) bytes a system call takes",
+                        fix: "move it higher up, or shorten its directories' names, inside the sandbox"))
+                continue
+            }
             findings += try hostChecks(change, set: set, created: createdSeconds, types: &hostTypes)
             // A secret in a name or a symlink target reaches the host as surely as one in a file.
             if !change.kind.isDeletion { findings += nameScan(change, session: session) }
@@ -80,6 +90,9 @@ public struct SyncGate: Sendable {
                             fix: "remove the file from the sandbox, or raise sync.max_file_size in the profile"))
                     continue
                 }
+                // Past the total the whole set is blocked (`size-total`), and a snapshot holds none of
+                // the files after this point (`SnapshotLimits`): nothing more is read.
+                if total > policy.maxTotalSize { continue }
                 let bytes = try contents.read(change.path, limit: policy.maxFileSize)
                 findings += contentChecks(change, bytes: bytes, set: set)
                 findings += session.scan(bytes, path: change.path)

@@ -85,9 +85,14 @@ public struct SyncTarget: Sendable, Equatable {
     }
 
     /// The target's change set; empty when its upper layer does not exist (a mount the sandbox
-    /// has not run with yet). `snapshot`: as in `ChangeSet.read`.
-    public func changeSet(snapshot: String? = nil) throws(CordonError) -> ChangeSet {
+    /// has not run with yet). `snapshot`, `limits`: as in `ChangeSet.read`.
+    public func changeSet(snapshot: String? = nil, limits: SnapshotLimits = .unlimited) throws(CordonError) -> ChangeSet {
         if mount != nil, try FileInfo.lstat(upper) == nil { return ChangeSet(upper: upper, lower: host, changes: []) }
-        return try ChangeSet.read(upper: upper, lower: host, snapshot: snapshot)
+        return try ChangeSet.read(upper: upper, lower: host, snapshot: snapshot, limits: limits)
     }
+}
+
+extension GatePolicy {
+    /// What a snapshot copies for a gate with this policy: no more than it reads.
+    public var snapshotLimits: SnapshotLimits { SnapshotLimits(file: maxFileSize, total: maxTotalSize) }
 }

@@ -94,9 +94,9 @@ public final class AnchoredDirectory {
     /// Copies `source` (an fd) into a new file `rel` with `mode`, replacing a file or symlink left
     /// there (never a directory); fsyncs it when `durable` (a caller staging many files passes false
     /// and calls `syncFilesystem()` once).
-    public func createFile(_ rel: String, from source: Int32, mode: UInt32, durable: Bool = true) throws(CordonError) {
+    public func createFile(_ rel: String, from source: Int32, mode: UInt32, durable: Bool = true, limit: UInt64 = .max) throws(CordonError) {
         let (fd, name) = try parent(of: rel)
-        if let failure = Self.writeFile(in: fd, name, from: source, mode: mode, durable: durable) {
+        if let failure = Self.writeFile(in: fd, name, from: source, mode: mode, durable: durable, limit: limit) {
             throw Self.error(failure.call, root + "/" + rel, failure.code)
         }
     }
@@ -108,8 +108,9 @@ public final class AnchoredDirectory {
     }
 
     /// `createFile` on an open directory: touches nothing of an `AnchoredDirectory`, so threads may
-    /// call it at once. `name` must be a single component.
-    public static func writeFile(in dir: Int32, _ name: String, from source: Int32, mode: UInt32, durable: Bool) -> Failure? {
+    /// call it at once. `name` must be a single component. `limit`: the most bytes copied (the
+    /// source may be longer, or grow while it is read).
+    public static func writeFile(in dir: Int32, _ name: String, from source: Int32, mode: UInt32, durable: Bool, limit: UInt64 = .max) -> Failure? {
         var out = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         if out < 0 && errno == EEXIST {
             guard unlinkat(dir, name, 0) == 0 else { return Failure(call: "unlink", code: errno) }
@@ -118,8 +119,9 @@ public final class AnchoredDirectory {
         guard out >= 0 else { return Failure(call: "create", code: errno) }
         defer { close(out) }
         let copied: Failure? = withUnsafeTemporaryAllocation(byteCount: 1 << 16, alignment: 16) { buffer in
-            while true {
-                let n = Glibc.read(source, buffer.baseAddress, buffer.count)
+            var remaining = limit
+            while remaining > 0 {
+                let n = Glibc.read(source, buffer.baseAddress, Int(min(UInt64(buffer.count), remaining)))
                 if n < 0 {
                     if errno == EINTR { continue }
                     return Failure(call: "read the source of", code: errno)
@@ -134,7 +136,9 @@ public final class AnchoredDirectory {
                     }
                     written += w
                 }
+                remaining -= UInt64(n)
             }
+            return nil
         }
         if let copied { return copied }
         guard fchmod(out, mode_t(mode & 0o777)) == 0 else { return Failure(call: "chmod", code: errno) }

@@ -182,7 +182,7 @@ struct SyncCommand: ParsableCommand {
             if !dryRun, let done = try applier.recover() { recovered.append(target.mount == nil ? done : "\(target.label): \(done)") }
             try AnchoredDirectory.removeTree(target.snapshot)
             // A dry run applies nothing, so it reads the live upper: no copy of the change set.
-            let set = try target.changeSet(snapshot: stopped == nil && !dryRun ? target.snapshot : nil)
+            let set = try target.changeSet(snapshot: stopped == nil && !dryRun ? target.snapshot : nil, limits: basePolicy.snapshotLimits)
             if set.contents != target.upper { applier.source = set.contents }
             var gatePolicy = basePolicy
             // The sandbox's own profile and the files it names, and cordon's config and state: never
