@@ -6,7 +6,7 @@ public enum Verdict: String, Sendable, Equatable {
     case open = "OPEN"
     /// The control did not succeed (or a run could not be made): the attack proves nothing.
     case invalid
-    /// This kernel lacks what the attack goes for (the control, as root on the host, got ENOSYS):
+    /// This kernel lacks what the attack goes for (the control on the host got ENOSYS):
     /// there is no door to try. Never drawn when the attack itself was seen to succeed.
     case notApplicable = "n/a"
 }

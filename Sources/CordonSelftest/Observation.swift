@@ -6,7 +6,7 @@ public struct Observation: Sendable, Equatable {
     public var succeeded: Bool
     /// A short host-side description of what was observed.
     public var evidence: String
-    /// For a control: the host's kernel lacks the facility the attack goes for (root got ENOSYS),
+    /// For a control: the host's kernel lacks the facility the attack goes for (ENOSYS on the host),
     /// so the attack is not applicable here rather than invalid.
     public var featureAbsent: Bool
 

@@ -83,7 +83,7 @@ enum KernelLoadAttacks {
             let fixture = try ProcessAttacks.get(environment)
             let tool = Shell.quote(fixture.hostTool)
             // Never a loaded module's name here: root's delete_module would be let through.
-            return try loadObservation([modules], "host root") { () throws(SelftestFailure) in
+            return try loadObservation([modules], "on the host") { () throws(SelftestFailure) in
                 try environment.host("python3 \(tool) module \(tool) \(absentModule) 2>&1")
             }
         },
@@ -107,7 +107,7 @@ enum KernelLoadAttacks {
             "on the host as root, the same calls pass the permission check and are refused for their arguments (EINVAL, not EPERM); nothing is loaded",
         runControl: { (environment) throws(SelftestFailure) in
             let fixture = try ProcessAttacks.get(environment)
-            return try loadObservation(kexecState, "host root") { () throws(SelftestFailure) in
+            return try loadObservation(kexecState, "on the host") { () throws(SelftestFailure) in
                 try environment.host("python3 \(Shell.quote(fixture.hostTool)) kexec 2>&1")
             }
         },
