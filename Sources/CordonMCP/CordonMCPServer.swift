@@ -1,6 +1,5 @@
 import CordonCore
 public import MCP
-import Synchronization
 
 /// `cordon mcp`'s server: the tool catalogue, the calls dispatched to the tools, the resources.
 /// The MCP layer holds no policy of its own: each tool runs what the CLI runs.
@@ -11,27 +10,13 @@ public enum CordonMCPServer {
         approves egress, reads or sets secrets, changes a profile or policy, or forces a sync.
         """
 
-    /// Counts the calls being answered, so that `cordon mcp` on stdio answers each one asked
-    /// before its input ended (a script that pipes requests in and closes).
-    public final class Calls: Sendable {
-        private let running = Mutex(0)
-        public init() {}
-        public var count: Int { running.withLock { $0 } }
-        func begin() { running.withLock { $0 += 1 } }
-        func end() { running.withLock { $0 -= 1 } }
-    }
-
     /// A server with every handler registered (not yet started).
-    public static func make(context: MCPContext, version: String, calls: Calls = Calls()) async -> Server {
+    public static func make(context: MCPContext, version: String) async -> Server {
         let server = Server(
             name: "cordon", version: version, instructions: instructions,
             capabilities: .init(resources: .init(subscribe: false, listChanged: false), tools: .init(listChanged: false)))
         await server.withMethodHandler(ListTools.self) { _ in .init(tools: ToolCatalogue.all) }
-        await server.withMethodHandler(CallTool.self) { [weak server] params in
-            calls.begin()
-            defer { calls.end() }
-            return await call(params, context: context, server: server)
-        }
+        await server.withMethodHandler(CallTool.self) { [weak server] params in await call(params, context: context, server: server) }
         await server.withMethodHandler(ListResources.self) { _ in .init(resources: SandboxResources.list(context)) }
         await server.withMethodHandler(ListResourceTemplates.self) { _ in .init(templates: SandboxResources.templates) }
         await server.withMethodHandler(ReadResource.self) { params in try await SandboxResources.read(params.uri, context) }

@@ -18,15 +18,16 @@ public enum MCPService {
 
     /// Serves one client on stdin/stdout until stdin ends.
     public static func serveStdio(context: MCPContext, version: String) async throws {
-        let calls = CordonMCPServer.Calls()
-        let server = await CordonMCPServer.make(context: context, version: version, calls: calls)
-        try await server.start(transport: StdioLineTransport(logger: logger()))
+        let server = await CordonMCPServer.make(context: context, version: version)
+        let transport = StdioLineTransport(logger: logger())
+        try await server.start(transport: transport)
         await server.waitUntilCompleted()
-        // Input ended: the calls already asked still get their answers (each bounded by its own
-        // timeout; this deadline only guards against one that never ends).
+        // Input ended: every request read before that still gets its answer (each call bounded
+        // by its own timeout; this deadline only guards against one that never ends). Counted
+        // by the transport as lines pass, not by the handlers, which the SDK may not have
+        // started yet (a call asked just before the end went unanswered under load).
         let deadline = ContinuousClock.now + .seconds(Profile.MCP.maxExecTimeoutCeiling + 60)
-        while calls.count > 0 && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
-        try? await Task.sleep(for: .milliseconds(100))
+        while transport.unanswered > 0 && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
     }
 
     /// Serves HTTP on 127.0.0.1:`port` until the listener closes; `listening` is told the port

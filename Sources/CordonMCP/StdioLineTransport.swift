@@ -19,6 +19,37 @@ actor StdioLineTransport: Transport {
     private let stream: AsyncThrowingStream<Data, any Swift.Error>
     private let continuation: AsyncThrowingStream<Data, any Swift.Error>.Continuation
     private var started = false
+    /// Requests read (a message with an `id` and a `method`) less answers written (an `id` and
+    /// no `method`): once input has ended, `cordon mcp` waits for this to reach 0, so a script
+    /// that pipes requests in and closes gets every answer. Counted as the lines pass, before
+    /// the SDK has started a handler for them.
+    private let ledger = Ledger()
+
+    final class Ledger: Sendable {
+        private let open = Mutex(0)
+        var unanswered: Int { open.withLock { $0 } }
+        func read(_ message: Data) { if let kind = Envelope.kind(message), kind == .request { open.withLock { $0 += 1 } } }
+        func wrote(_ message: Data) { if let kind = Envelope.kind(message), kind == .answer { open.withLock { $0 -= 1 } } }
+    }
+
+    /// Only whether a message has an `id` and a `method`.
+    struct Envelope: Decodable {
+        enum Kind { case request, answer, notification }
+        enum CodingKeys: String, CodingKey { case id, method }
+        var kind: Kind
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            let id = try container.contains(.id) && !container.decodeNil(forKey: .id)
+            let method = container.contains(.method)
+            kind = id ? (method ? .request : .answer) : .notification
+        }
+
+        static func kind(_ message: Data) -> Kind? { try? JSONDecoder().decode(Envelope.self, from: message).kind }
+    }
+
+    /// Requests read whose answer has not been written yet.
+    nonisolated var unanswered: Int { ledger.unanswered }
 
     init(input: Int32 = 0, output: Int32 = 1, lineLimit: Int = 64 << 20, logger: Logger) {
         self.input = input
@@ -31,9 +62,12 @@ actor StdioLineTransport: Transport {
     func connect() async throws {
         guard !started else { return }
         started = true
-        let (input, limit, continuation, logger) = (input, lineLimit, continuation, logger)
+        let (input, limit, continuation, logger, ledger) = (input, lineLimit, continuation, logger, ledger)
         let reader: @Sendable () -> Void = {
-            Self.readLines(from: input, limit: limit, logger: logger) { continuation.yield($0) }
+            Self.readLines(from: input, limit: limit, logger: logger) { message in
+                ledger.read(message)
+                continuation.yield(message)
+            }
             continuation.finish()
         }
         guard OSThread.detached(stackSize: 1 << 20, reader) else {
@@ -63,6 +97,7 @@ actor StdioLineTransport: Transport {
             }
             offset += n
         }
+        ledger.wrote(data)
     }
 
     func receive() -> AsyncThrowingStream<Data, any Swift.Error> { stream }

@@ -31,4 +31,24 @@ struct StdioLineTransportTests {
     @Test func aLineOverTheLimitEndsTheInput() throws {
         #expect(try lines(Array("{\"a\":1}\n".utf8) + [UInt8](repeating: 0x61, count: 60_000), limit: 1000) == ["{\"a\":1}"])
     }
+
+    /// What `cordon mcp` waits for once input ends: requests read less answers written, whatever
+    /// the SDK's handlers have started. Notifications either way count for nothing; so does junk.
+    @Test func theLedgerCountsRequestsUntilTheirAnswersAreWritten() {
+        let ledger = StdioLineTransport.Ledger()
+        let messages = [
+            #"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}}"#,
+            #"{"jsonrpc":"2.0","id":"two","method":"tools/list"}"#,
+            #"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+            #"{"jsonrpc":"2.0","id":null,"method":"odd"}"#,
+            "not json",
+        ]
+        for message in messages { ledger.read(Data(message.utf8)) }
+        #expect(ledger.unanswered == 2)
+        ledger.wrote(Data(#"{"jsonrpc":"2.0","method":"notifications/progress","params":{}}"#.utf8))
+        #expect(ledger.unanswered == 2)
+        ledger.wrote(Data(#"{"jsonrpc":"2.0","id":"two","result":{}}"#.utf8))
+        ledger.wrote(Data(#"{"jsonrpc":"2.0","id":1,"error":{"code":-1,"message":"x"}}"#.utf8))
+        #expect(ledger.unanswered == 0)
+    }
 }

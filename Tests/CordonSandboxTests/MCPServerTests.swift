@@ -120,6 +120,24 @@ struct MCPCommandTests {
         #expect(ids.sorted() == [1, 2, 3, 4], "\(r.stdout)")
     }
 
+    /// A script that pipes many calls in and closes its end gets every answer, however long
+    /// each takes to start (the SDK may not have begun a handler when input ends).
+    @Test func everyCallAskedBeforeInputEndsIsAnswered() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        var input = [
+            #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#,
+            #"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+        ]
+        for id in 2...13 { input.append(#"{"jsonrpc":"2.0","id":\#(id),"method":"tools/call","params":{"name":"sandbox_list","arguments":{}}}"#) }
+        let r = try await h.cordon(["mcp"], stdin: input.joined(separator: "\n") + "\n", timeout: 90)
+        #expect(r.status == 0, "\(r.stderr)")
+        let ids = r.stdout.split(separator: "\n").compactMap { line in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["id"] as? Int
+        }
+        #expect(ids.sorted() == Array(1...13), "\(r.stdout)")
+    }
+
     @Test(arguments: ["claude-desktop", "cursor", "vscode"])
     func configPrintsASnippet(client: String) async throws {
         let h = try SandboxHarness()
