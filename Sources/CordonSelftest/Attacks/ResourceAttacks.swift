@@ -208,7 +208,7 @@ enum ResourceAttacks {
 
     /// An attack that runs `script` in a sandbox with `resources` and, as its control, in one
     /// with `controlResources`, then measures the upper layer on the host; `over` says from the
-    /// measurement whether a run got past twice the tight limit, and what it holds.
+    /// measurement whether a run got past the tight limit and its slack, and what it holds.
     static func upperAttack(
         id: String, description: String, defence: String, control: String, name: String, resources: String, controlResources: String,
         python: Bool, script: String, over: @escaping @Sendable (_ bytes: UInt64, _ entries: Int) -> (Bool, String)
@@ -226,18 +226,24 @@ enum ResourceAttacks {
                 let measured = try upperAfter(environment, name, resources: resources, script)
                 let (exceeded, holds) = over(measured.bytes, measured.entries)
                 return exceeded
-                    ? .succeeded("the upper layer holds \(holds), over twice the limit")
+                    ? .succeeded("the upper layer holds \(holds), past the limit and its slack")
                     : .failed("the upper layer holds \(holds) (\(measured.output.summary))")
             })
     }
 
+    /// How far past its limit a disk-filling sandbox may get before the attack calls it OPEN: the
+    /// watcher measures every 0.1 s and what is written in between is the documented slack (one
+    /// period at the rate the host's disk takes writes; up to ~100 MiB was seen on a loaded host).
+    /// What matters is that the sandbox is stopped, far short of what it attempts (384 MiB here).
+    static let diskSlack: UInt64 = 128 << 20
+
     static let diskFill = upperAttack(
-        id: "res.disk-fill", description: "write 192 MiB into the workspace (the upper layer, on the host's disk) of a sandbox limited to 32 MiB",
-        defence: "resources.disk (a default always applies): the sandbox is frozen at the limit; RLIMIT_FSIZE",
-        control: "the same in a sandbox limited to 1 GiB leaves more than 64 MiB in its upper layer",
+        id: "res.disk-fill", description: "write 384 MiB into the workspace (the upper layer, on the host's disk) of a sandbox limited to 32 MiB",
+        defence: "resources.disk (a default always applies): the sandbox is frozen at the limit (within one 0.1 s measurement's slack); RLIMIT_FSIZE",
+        control: "the same in a sandbox limited to 1 GiB leaves more than the limit plus 128 MiB of slack in its upper layer",
         name: "selftest-res-disk", resources: "disk: 32m", controlResources: "disk: 1g", python: false,
-        script: "i=0; while [ $i -lt 24 ]; do head -c 8388608 /dev/zero > /workspace/fill$i 2>&1 || break; i=$((i+1)); done; echo done",
-        over: { bytes, _ in (bytes > 64 << 20, "\(bytes) bytes") })
+        script: "i=0; while [ $i -lt 48 ]; do head -c 8388608 /dev/zero > /workspace/fill$i 2>&1 || break; i=$((i+1)); done; echo done",
+        over: { bytes, _ in (bytes > (32 << 20) + diskSlack, "\(bytes) bytes") })
 
     static let inodeScript = """
         python3 -c 'import os
