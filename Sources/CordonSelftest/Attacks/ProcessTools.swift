@@ -408,8 +408,11 @@ enum ProcessTools {
         elif cmd == "memory":
             chunks = []
             try:
+                # 16 MiB every 50 ms: a bomb its limit stops still lives long enough (a few
+                # samples) for the host's watcher to see it, instead of dying before the first.
                 for _ in range(int(sys.argv[2]) // 16):
                     chunks.append(bytearray(b"\1" * (16 << 20)))
+                    time.sleep(0.05)
             except MemoryError:
                 print("MemoryError after", len(chunks) * 16, "MiB")
             time.sleep(float(os.environ.get("HOLD", "3")))
