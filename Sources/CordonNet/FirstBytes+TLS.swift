@@ -4,18 +4,24 @@ extension FirstBytes {
         // Reassemble the handshake message from as many records as it spans.
         var handshake: [UInt8] = []
         var offset = 0
+        // Once the first record holds the start of a ClientHello, a hello that would not fit the
+        // limit is refused, not opaque: some servers read hellos of up to 128 KiB, and one with
+        // another name must not pass a port that allows opaque bytes because cordon stopped reading.
+        var isHello = false
+        let tooLarge = FirstBytes.malformed(reason: "TLS ClientHello larger than \(limit / 1024) KiB")
         while true {
-            guard bytes.count >= offset + 5 else { return bytes.count >= limit ? .other : .needMore }
+            guard bytes.count >= offset + 5 else { return bytes.count >= limit ? (isHello ? tooLarge : .other) : .needMore }
             guard bytes[offset] == 0x16, bytes[offset + 1] == 0x03 else { return .other }
             let length = Int(bytes[offset + 3]) << 8 | Int(bytes[offset + 4])
             guard length > 0, length <= 16_384 + 2048 else { return .other }
-            guard bytes.count >= offset + 5 + length else { return bytes.count >= limit ? .other : .needMore }
+            guard bytes.count >= offset + 5 + length else { return bytes.count >= limit ? (isHello ? tooLarge : .other) : .needMore }
             handshake += bytes[(offset + 5)..<(offset + 5 + length)]
             offset += 5 + length
             if handshake.count >= 4 {
                 guard handshake[0] == 0x01 else { return .other }
+                isHello = true
                 let messageLength = Int(handshake[1]) << 16 | Int(handshake[2]) << 8 | Int(handshake[3])
-                guard messageLength <= limit else { return .other }
+                guard messageLength <= limit else { return tooLarge }
                 if handshake.count >= 4 + messageLength {
                     switch parseClientHello(Array(handshake[4..<(4 + messageLength)])) {
                     case .notAHello: return .other

@@ -14,13 +14,14 @@ public enum FirstBytes: Equatable, Sendable {
     case malformed(reason: String)
     case other
 
-    /// The most bytes held while deciding; a ClientHello or request head larger than this is `other`.
+    /// The most bytes held while deciding; a ClientHello or request head larger than this is `malformed`.
     public static let limit = 64 * 1024
 
     public static func inspect(_ bytes: [UInt8]) -> FirstBytes {
         guard let first = bytes.first else { return .needMore }
         if first == 0x16 { return inspectTLS(bytes) }
-        if (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(first) { return inspectHTTP(bytes) }
+        if RequestHeadRules.isTokenByte(first) { return inspectHTTP(bytes) }
+        if first == 0x0D || first == 0x0A { return inspectAfterEmptyLines(bytes) }
         return .other
     }
 }

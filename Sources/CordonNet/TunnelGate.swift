@@ -8,7 +8,9 @@ import NIOCore
 /// inside TLS is not checked. A tunnel that carries plain HTTP leaves the byte glue: every request
 /// on it goes through `HTTPProxyHandler` (`.tunnelled`), its Host checked against the tunnel's.
 /// The client has `firstBytesTimeout` to name the host once armed; a client that closes first
-/// takes the upstream with it.
+/// takes the upstream with it. On an explicitly listed non-web port a client that stays silent for
+/// `sniffTimeout` may be waiting for a server that speaks first: the server's bytes then reach it
+/// (`ServerFirstRelay`), and its own first bytes are judged whenever they come, as above.
 final class TunnelGate: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -27,6 +29,8 @@ final class TunnelGate: ChannelInboundHandler, RemovableChannelHandler {
     private var finished = false
     private var timer: Scheduled<Void>?
     private var deadline: Scheduled<Void>?
+    /// The server may speak first: set once a silent client outlasted the sniff timeout.
+    private var serverFirst: ServerFirstRelay?
 
     init(proxy: EgressProxy, record: FlowRecord, expected: Host) {
         self.proxy = proxy
@@ -44,19 +48,46 @@ final class TunnelGate: ChannelInboundHandler, RemovableChannelHandler {
             upstream.close(promise: nil)
             return
         }
+        armDeadline(context: context)
+        if opaqueAllowed {
+            // Server-speaks-first protocols on an explicitly listed port: the server may talk to a
+            // silent client; the client's first bytes are judged all the same.
+            timer = context.eventLoop.assumeIsolated().scheduleTask(in: proxy.options.sniffTimeout) { [self] in
+                if !finished, bytes.isEmpty { letServerSpeak(context: context) }
+            }
+        }
+        evaluate(context: context)
+    }
+
+    /// The client has `firstBytesTimeout` to complete its first flight (from the tunnel's start,
+    /// or from its first byte once the server may speak first).
+    private func armDeadline(context: ChannelHandlerContext) {
+        deadline?.cancel()
         let limit = proxy.options.firstBytesTimeout
         deadline = context.eventLoop.assumeIsolated().scheduleTask(in: limit) { [self] in
             refuse(
                 context: context, rule: "timeout",
-                reason: "no complete TLS ClientHello or HTTP request head within \(describeTimeout(limit)) of the tunnel's start")
+                reason:
+                    "no complete TLS ClientHello or HTTP request head within \(describeTimeout(limit)) of \(serverFirst == nil ? "the tunnel's start" : "the client's first byte")"
+            )
         }
-        if opaqueAllowed {
-            // Server-speaks-first protocols on an explicitly listed port: pass if the client is silent.
-            timer = context.eventLoop.assumeIsolated().scheduleTask(in: proxy.options.sniffTimeout) { [self] in
-                if !finished, bytes.isEmpty { pass(context: context) }
-            }
+    }
+
+    /// A silent client on an explicitly listed port: the server's bytes reach it from now on, and
+    /// the wait for its first bytes has no deadline but the idle timeout (a person may be about to
+    /// type). Those bytes are judged when they come.
+    private func letServerSpeak(context: ChannelHandlerContext) {
+        guard !finished, serverFirst == nil, let armed else { return }
+        deadline?.cancel()
+        deadline = nil
+        do {
+            serverFirst = try ServerFirstRelay.start(upstream: armed.upstream, client: context.channel, record: record)
+        } catch {
+            record.failed("cannot relay the server's first bytes: \(error)")
+            finished = true
+            armed.upstream.close(promise: nil)
+            context.close(promise: nil)
         }
-        evaluate(context: context)
     }
 
     /// Non-TLS, non-HTTP traffic passes only on a port the profile listed explicitly.
@@ -68,6 +99,7 @@ final class TunnelGate: ChannelInboundHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !finished else { return }
         let buffer = unwrapInboundIn(data)
+        if serverFirst != nil, bytes.isEmpty, buffer.readableBytes > 0 { armDeadline(context: context) }
         buffered.append(buffer)
         bytes += buffer.readableBytesView
         evaluate(context: context)
@@ -100,6 +132,13 @@ final class TunnelGate: ChannelInboundHandler, RemovableChannelHandler {
         deadline?.cancel()
         timer = nil
         deadline = nil
+    }
+
+    /// Judging has ended: a relay of the server's first bytes leaves the upstream.
+    private func endServerFirst() {
+        guard let relay = serverFirst, let armed else { return }
+        serverFirst = nil
+        relay.stop(upstream: armed.upstream)
     }
 
     private func evaluate(context: ChannelHandlerContext) {
@@ -151,6 +190,7 @@ final class TunnelGate: ChannelInboundHandler, RemovableChannelHandler {
         guard !finished, let armed else { return }
         finished = true
         cancelTimers()
+        endServerFirst()
         let handler = HTTPProxyHandler(
             proxy: proxy, record: FlowRecord(client: record.client, log: proxy.log), mode: .tunnelled(host: expected, port: armed.decision.port),
             predialled: (armed.decision, armed.upstream))
@@ -184,6 +224,7 @@ final class TunnelGate: ChannelInboundHandler, RemovableChannelHandler {
         guard !finished, let armed else { return nil }
         finished = true
         cancelTimers()
+        endServerFirst()
         defer { buffered = [] }
         return (armed, buffered)
     }
@@ -208,6 +249,7 @@ final class TunnelGate: ChannelInboundHandler, RemovableChannelHandler {
         guard !finished, let armed else { return }
         finished = true
         cancelTimers()
+        endServerFirst()
         record.decided(Decision(verdict: .deny, host: armed.decision.host, port: armed.decision.port, rule: rule, reason: reason))
         armed.upstream.close(promise: nil)
         context.close(promise: nil)

