@@ -15,16 +15,22 @@ public struct Attack: Sendable {
     public let control: String
     public let runControl: Run
     public let runAttack: Run
+    /// The control (or the fixture both runs need) takes a privilege only root has on the host:
+    /// a loop device, a host sysctl, `open_by_handle_at`, the host's own namespaces. Run by an
+    /// ordinary user, such an attack whose control fails is `needs root`, not invalid (and OPEN
+    /// all the same when the attack is seen to succeed). The reason says what root is needed for.
+    public let controlNeedsRoot: String?
 
     public init(
-        id: String, category: SelftestCategory, description: String, defence: String, control: String, runControl: @escaping Run,
-        runAttack: @escaping Run
+        id: String, category: SelftestCategory, description: String, defence: String, control: String, controlNeedsRoot: String? = nil,
+        runControl: @escaping Run, runAttack: @escaping Run
     ) {
         self.id = id
         self.category = category
         self.description = description
         self.defence = defence
         self.control = control
+        self.controlNeedsRoot = controlNeedsRoot
         self.runControl = runControl
         self.runAttack = runAttack
     }

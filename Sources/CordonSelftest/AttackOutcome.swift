@@ -9,6 +9,10 @@ public enum Verdict: String, Sendable, Equatable {
     /// This kernel lacks what the attack goes for (the control on the host got ENOSYS):
     /// there is no door to try. Never drawn when the attack itself was seen to succeed.
     case notApplicable = "n/a"
+    /// Run by an ordinary user, the control needs a privilege only root has on the host
+    /// (`Attack.controlNeedsRoot`), so the attack proves nothing here; run as root to prove it.
+    /// Never drawn when the attack itself was seen to succeed.
+    case needsRoot = "needs root"
 }
 
 /// One attack's result: both runs and the verdict drawn from them.
@@ -30,15 +34,35 @@ public struct AttackOutcome: Sendable {
     public var controlSucceeded: Bool { control?.succeeded ?? false }
 
     /// `succeeded`, `failed`, or `absent` (the kernel has no such facility).
-    public var controlResult: String { controlSucceeded ? "succeeded" : control?.featureAbsent == true ? "absent" : "failed" }
+    public var controlResult: String {
+        if controlSucceeded { return "succeeded" }
+        if control?.featureAbsent == true { return "absent" }
+        return verdict == .needsRoot ? "needs root" : "failed"
+    }
 
     /// The verdict from the two runs. An attack observed to succeed is OPEN whatever the control
     /// did (an observed breach is never hidden behind a broken control); otherwise a control that
-    /// did not succeed, or a run that could not be made, makes it invalid; otherwise held.
+    /// did not succeed, or a run that could not be made, makes it invalid (`needs root` when the
+    /// run is not root's and the control needs root); otherwise held.
     public static func judge(
-        _ attack: Attack, control: Result<Observation, SelftestFailure>, attackRun: Result<Observation, SelftestFailure>
+        _ attack: Attack, control: Result<Observation, SelftestFailure>, attackRun: Result<Observation, SelftestFailure>,
+        runByRoot: Bool = true
     ) -> AttackOutcome {
         let controlObservation = try? control.get()
+        if case .success(let seen) = attackRun, seen.succeeded {
+            return AttackOutcome(attack: attack, control: controlObservation, verdict: .open, evidence: seen.evidence)
+        }
+        if !runByRoot, let why = attack.controlNeedsRoot, controlObservation?.succeeded != true {
+            let seen: String
+            switch (controlObservation, control) {
+            case (let c?, _): seen = c.evidence
+            case (nil, .failure(let failure)): seen = failure.description
+            case (nil, .success): seen = ""
+            }
+            return AttackOutcome(
+                attack: attack, control: controlObservation, verdict: .needsRoot,
+                evidence: "needs root: the control \(why); as this user the host refuses it too (\(seen)); run cordon selftest as root to prove this one")
+        }
         switch attackRun {
         case .success(let seen) where seen.succeeded:
             return AttackOutcome(attack: attack, control: controlObservation, verdict: .open, evidence: seen.evidence)

@@ -180,6 +180,34 @@ public final class SelftestEnvironment {
     static let sentinel = "cordon-selftest: script ran to its end"
 
     /// `SCRIPT`, then the sentinel line.
+    /// `unshare FLAGS` for a control's run on the host; run by an ordinary user, with a user
+    /// namespace of its own too (`-r`), which gives the control the same power over the new
+    /// namespaces that root has.
+    static func unshare(_ flags: String) -> String { getuid() == 0 ? "unshare \(flags)" : "unshare -r \(flags)" }
+
+    /// A command run in the network namespace of process `pid`, for a control. Run by an
+    /// ordinary user, the namespace's owner is a rootless sandbox's user namespace (the user
+    /// owns it), which may hold no process to name: the owner is asked of the namespace itself
+    /// (`NS_GET_USERNS`) and entered first, then the namespace.
+    static func inNetworkNamespace(of pid: Int32) -> String {
+        guard getuid() != 0 else { return "nsenter -t \(pid) -n" }
+        return "python3 -c \(Shell.quote(enterOwnedNamespace)) \(pid) net"
+    }
+
+    /// `python3 -c … PID KIND COMMAND…`: enters the user namespace that owns process PID's KIND
+    /// namespace, then that namespace, then runs COMMAND.
+    static let enterOwnedNamespace = """
+        import ctypes, fcntl, os, sys
+        pid, kind, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = os.open("/proc/%s/ns/%s" % (pid, kind), os.O_RDONLY)
+        owner = fcntl.ioctl(fd, 0xB701)  # NS_GET_USERNS
+        for target, what in ((owner, "its user namespace"), (fd, kind)):
+            if libc.setns(target, 0) != 0:
+                sys.exit("cannot enter %s of %s: %s" % (what, pid, os.strerror(ctypes.get_errno())))
+        os.execvp(argv[0], argv)
+        """
+
     static func sentinelled(_ script: String) -> String { script + "\necho '" + sentinel + "'\n" }
 
     /// The output of a sandboxed script, the sentinel line taken out; throws when it is missing.

@@ -12,14 +12,17 @@ public struct SelftestReport: Sendable {
     public var open: Int { outcomes.count(where: { $0.verdict == .open }) }
     public var invalid: Int { outcomes.count(where: { $0.verdict == .invalid }) }
     public var notApplicable: Int { outcomes.count(where: { $0.verdict == .notApplicable }) }
+    public var needsRoot: Int { outcomes.count(where: { $0.verdict == .needsRoot }) }
 
-    /// 0 all held (or not applicable); 1 any OPEN; 3 none OPEN but any invalid.
+    /// 0 all held (or not applicable, or, run by an ordinary user, needing root: the summary says
+    /// how many); 1 any OPEN; 3 none OPEN but any invalid.
     public var exitStatus: Int32 { open > 0 ? 1 : invalid > 0 ? 3 : 0 }
 
     /// One line: `N attacks: H held, O OPEN, I invalid` (`, A not applicable` when there are some).
     public var summaryLine: String {
         "\(outcomes.count) attacks: \(held) held, \(open) OPEN, \(invalid) invalid"
             + (notApplicable > 0 ? ", \(notApplicable) not applicable (this kernel lacks what they go for)" : "")
+            + (needsRoot > 0 ? ", \(needsRoot) need root (their controls do; run as root to prove them)" : "")
     }
 
     /// The table: category, attack, defence, control, result; then the evidence of every attack
@@ -58,6 +61,7 @@ public struct SelftestReport: Sendable {
                 .object([
                     ("total", .int(outcomes.count)), ("held", .int(held)), ("open", .int(open)), ("invalid", .int(invalid)),
                     ("not_applicable", .int(notApplicable)),
+                    ("needs_root", .int(needsRoot)),
                 ])
             ),
             (

@@ -18,7 +18,7 @@ public struct SelftestRunner {
             let attackRun = Result<Observation, SelftestFailure> { () throws(SelftestFailure) in try attack.runAttack(environment) }
             // An attack cut short by the interruption proves nothing either way: left out.
             if Self.interrupted(environment.interrupt) { break }
-            let outcome = AttackOutcome.judge(attack, control: control, attackRun: attackRun)
+            let outcome = AttackOutcome.judge(attack, control: control, attackRun: attackRun, runByRoot: getuid() == 0)
             outcomes.append(outcome)
             if progress {
                 Self.say("[\(index + 1)/\(attacks.count)] \(outcome.verdict.rawValue) \(attack.id)")

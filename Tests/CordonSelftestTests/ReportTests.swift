@@ -34,7 +34,7 @@ import Testing
         let document = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         #expect(document["version"] as? Int == 1)
         let summary = try #require(document["summary"] as? [String: Int])
-        #expect(summary == ["total": 3, "held": 1, "open": 1, "invalid": 1, "not_applicable": 0])
+        #expect(summary == ["total": 3, "held": 1, "open": 1, "invalid": 1, "not_applicable": 0, "needs_root": 0])
         let attacks = try #require(document["attacks"] as? [[String: String]])
         #expect(attacks.count == 3)
         #expect(Set(attacks[0].keys) == ["id", "category", "description", "defence", "control", "control_result", "result", "evidence"])
@@ -63,6 +63,34 @@ import Testing
         // A control that merely failed is still invalid.
         let broken = AttackOutcome.judge(attack, control: .success(.failed("no target")), attackRun: .success(.failed("")))
         #expect(broken.verdict == .invalid)
+    }
+
+    /// Run by an ordinary user, an attack whose control needs root is `needs root` when the
+    /// control fails or cannot run, which fails no run; an attack seen to succeed is OPEN all the
+    /// same; run by root (or for an attack whose control needs no root) a failed control is invalid.
+    @Test func aControlThatNeedsRootIsSaidSoForAnOrdinaryUser() {
+        let attack = Attack(
+            id: "proc.y", category: .process, description: "d", defence: "def", control: "c", controlNeedsRoot: "writes a host sysctl",
+            runControl: { (_) throws(SelftestFailure) in .succeeded("") }, runAttack: { (_) throws(SelftestFailure) in .failed("") })
+        let denied: Result<Observation, SelftestFailure> = .success(.failed("host write: Permission denied"))
+        let refused = AttackOutcome.judge(attack, control: denied, attackRun: .success(.failed("sandbox: unchanged")), runByRoot: false)
+        #expect(refused.verdict == .needsRoot)
+        #expect(refused.controlResult == "needs root")
+        #expect(refused.evidence.contains("writes a host sysctl") && refused.evidence.contains("Permission denied"))
+        let noFixture = AttackOutcome.judge(
+            attack, control: .failure(SelftestFailure("losetup: permission denied")), attackRun: .failure(SelftestFailure("losetup: permission denied")),
+            runByRoot: false)
+        #expect(noFixture.verdict == .needsRoot)
+        let breached = AttackOutcome.judge(attack, control: denied, attackRun: .success(.succeeded("sandbox: changed")), runByRoot: false)
+        #expect(breached.verdict == .open)
+        let asRoot = AttackOutcome.judge(attack, control: denied, attackRun: .success(.failed("sandbox: unchanged")), runByRoot: true)
+        #expect(asRoot.verdict == .invalid)
+        let plain = Self.outcome("fs.z", verdict: .held, evidence: "").attack
+        #expect(AttackOutcome.judge(plain, control: denied, attackRun: .success(.failed("")), runByRoot: false).verdict == .invalid)
+        let report = SelftestReport([refused, Self.outcome("fs.a", verdict: .held, evidence: "unchanged")])
+        #expect(report.exitStatus == 0)
+        #expect(report.summaryLine == "2 attacks: 1 held, 0 OPEN, 0 invalid, 1 need root (their controls do; run as root to prove them)")
+        #expect(report.text.contains("needs root proc.y: needs root: the control writes a host sysctl"))
     }
 
     @Test func listTextHasALinePerField() {

@@ -85,7 +85,8 @@ enum FilesystemAttacks {
             // The host's own pid 1 may be out of reach even for root (another user namespace, a
             // VM's agent): the control's pid 1 is a host shell in a new pid namespace.
             let fixture = try Fixture.get(environment)
-            let output = try environment.host("unshare -pf --mount-proc sh -c 'cat /proc/1/root\"$1\"' sh \(Shell.quote(fixture.hostSecret.path))")
+            let output = try environment.host(
+                SelftestEnvironment.unshare("-pf --mount-proc") + " sh -c 'cat /proc/1/root\"$1\"' sh \(Shell.quote(fixture.hostSecret.path))")
             return fixture.hostSecret.readObservation("host read through /proc/1/root", output)
         },
         runAttack: { (environment) throws(SelftestFailure) in
@@ -127,6 +128,7 @@ enum FilesystemAttacks {
         description: "open a host file by its file handle (open_by_handle_at, the 'shocker' escape)",
         defence: "no CAP_DAC_READ_SEARCH in the host's user namespace; seccomp",
         control: "on the host as root, open_by_handle_at of the secret's handle reads it",
+        controlNeedsRoot: "opens a file by its handle, which takes CAP_DAC_READ_SEARCH on the host",
         runControl: { (environment) throws(SelftestFailure) in
             try PythonTool.require(environment)
             let fixture = try Fixture.get(environment)
@@ -187,7 +189,8 @@ enum FilesystemAttacks {
             defer { try? fixture.remountTarget.reset(environment) }
             let dir = Shell.quote(fixture.readOnlyDirectory)
             let output = try environment.host(
-                "unshare -m sh -c 'mount --bind \"$1\" \"$1\" && mount -o remount,bind,ro \"$1\" && mount -o remount,bind,rw \"$1\" && echo pwned > \"$1\"/remount.txt' sh \(dir)"
+                SelftestEnvironment.unshare("-m")
+                    + " sh -c 'mount --bind \"$1\" \"$1\" && mount -o remount,bind,ro \"$1\" && mount -o remount,bind,rw \"$1\" && echo pwned > \"$1\"/remount.txt' sh \(dir)"
             )
             return fixture.remountTarget.writeObservation("host remount and write", output)
         },

@@ -47,6 +47,7 @@ enum FilesystemDeviceAttacks {
         description: "create a node for a host block device (mknod(1), mknod(2)) and read the disk through it",
         defence: "no CAP_MKNOD over host devices; nodev on every writable mount; seccomp",
         control: "on the host as root, mknod of the same device and a read of it show the disk's content",
+        controlNeedsRoot: "needs a loop device and a device node on the host",
         runControl: { (environment) throws(SelftestFailure) in
             let loop = try LoopDevice.get(environment)
             let node = Shell.quote(environment.hostDirectory + "/node")
@@ -73,6 +74,7 @@ enum FilesystemDeviceAttacks {
         description: "open the host's block devices (/dev/loopN, /dev/sda, /dev/vda, /dev/nvme0n1, /dev/mem) by path and read them",
         defence: "a minimal /dev (null, zero, full, random, urandom, tty, pts, shm)",
         control: "on the host, reading the loop device shows the disk's content",
+        controlNeedsRoot: "needs a loop device on the host",
         runControl: { (environment) throws(SelftestFailure) in
             let loop = try LoopDevice.get(environment)
             return loop.observation("host read of \(loop.path)", try environment.host("head -c 65536 " + Shell.quote(loop.path)))

@@ -56,7 +56,8 @@ enum IsolationAttacks {
             let ready = try environment.host(
                 "i=0; while [ $i -lt 100 ]; do grep -q \(Shell.quote(socketName)) /proc/\(pid)/net/unix && exit 0; sleep 0.1; i=$((i+1)); done; exit 1")
             guard ready.status == 0 else { throw SelftestFailure("sandbox A's listener did not start") }
-            let listed = try environment.host("nsenter -t \(pid) -n ip -4 -o addr show 2>/dev/null | awk '{print $4}' | cut -d/ -f1")
+            let listed = try environment.host(
+                SelftestEnvironment.inNetworkNamespace(of: pid) + " ip -4 -o addr show 2>/dev/null | awk '{print $4}' | cut -d/ -f1")
             let addresses = listed.stdout.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("127.") && !$0.isEmpty }
             return Fixture(pid: pid, tag: tag, socketName: socketName, secret: secret, addresses: addresses, hostTool: hostTool)
         }
@@ -75,7 +76,8 @@ enum IsolationAttacks {
         let fixture = try get(environment)
         let word = ProcessTools.tag(environment, "control")
         let output = try environment.host(
-            "nsenter -t \(fixture.pid) -n python3 \(Shell.quote(fixture.hostTool)) connect \(word) \(targets.map(Shell.quote).joined(separator: " "))")
+            SelftestEnvironment.inNetworkNamespace(of: fixture.pid)
+                + " python3 \(Shell.quote(fixture.hostTool)) connect \(word) \(targets.map(Shell.quote).joined(separator: " "))")
         return reached(environment, word, what, output)
     }
 

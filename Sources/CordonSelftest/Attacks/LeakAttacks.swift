@@ -113,7 +113,8 @@ enum LeakAttacks {
         runControl: { (environment) throws(SelftestFailure) in
             let workspace = Shell.quote(environment.root + "/ws-leaks")
             _ = try environment.workspace("leaks")
-            let output = try environment.host("unshare -m sh -c 'mount --bind \"$1\" \"$1\" && cat /proc/self/mountinfo' sh \(workspace)")
+            let output = try environment.host(
+                SelftestEnvironment.unshare("-m") + " sh -c 'mount --bind \"$1\" \"$1\" && cat /proc/self/mountinfo' sh \(workspace)")
             return pathObservation(environment.root, "host mountinfo", output)
         },
         runAttack: { (environment) throws(SelftestFailure) in

@@ -9,11 +9,19 @@ import Glibc
 /// (a resolv.conf bound over /etc/resolv.conf in a private mount namespace), and the sandboxes'
 /// supervisors run in it. Nothing an attack sends can leave the machine: the namespace has no
 /// route out. Verdicts read the far side's log: what arrived, and at which local address.
+///
+/// Run by an ordinary user, the lab is the same made without privilege: a user namespace of its
+/// own (the user is its root) with a network and a mount namespace, kept by a holder process
+/// (`holder`); controls run in it as that root, and cordon runs in it as the user (a user
+/// namespace nested in the lab's maps the user back to itself), so its sandboxes are rootless as
+/// they would be outside the lab.
 final class NetworkLab: @unchecked Sendable {
     let namespace: String
     let log: String
     let resolvConf: String
     unowned let environment: SelftestEnvironment
+    /// Rootless: the process that keeps the lab's namespaces (nil when run as root: `ip netns`).
+    private var holder: Int32?
 
     static let allowed = "127.0.0.1"
     static let unlisted = "10.213.0.9"
@@ -42,12 +50,65 @@ final class NetworkLab: @unchecked Sendable {
             guard environment.hasPython else { throw SelftestFailure("python3 is not on this host's PATH (the far side and the client need it)") }
             let name = "cst-" + environment.marker("x").dropFirst(2).prefix(10).lowercased()
             let lab = NetworkLab(environment: environment, namespace: name)
+            guard getuid() == 0 else {
+                try lab.startRootless()
+                return lab
+            }
             let made = try environment.host("ip netns add \(name)")
             guard made.status == 0 else { throw SelftestFailure("cannot make the network namespace \(name): \(made.summary)") }
             environment.atCleanup { _ = try? environment.host("ip netns del \(name)") }
             try lab.start()
             return lab
         }
+    }
+
+    /// The lab of an ordinary user: the holder makes its namespaces, sets up loopback as `start`
+    /// does, binds the resolver configuration, starts the far side and sleeps; the lab lasts
+    /// while it lives.
+    private func startRootless() throws(SelftestFailure) {
+        let program = try writeFiles()
+        let directory = environment.hostDirectory
+        let holderFile = directory + "/lab-holder.pid"
+        let pidFile = directory + "/farside.pid"
+        let setup = """
+            set -e
+            ip link set lo up
+            for a in \(Self.unlisted) \(Self.metadata) \(Self.resolver); do ip addr add $a/32 dev lo; done
+            ip -6 addr add \(Self.ipv6)/128 dev lo nodad
+            sysctl -q -w net.ipv4.ping_group_range='0 2147483647' 2>/dev/null || sysctl -q -w net.ipv4.ping_group_range='0 0'
+            mount --bind \(Shell.quote(resolvConf)) /etc/resolv.conf
+            python3 \(Shell.quote(program)) \(Shell.quote(log)) \(Shell.quote(pidFile)) </dev/null >\(Shell.quote(directory + "/farside.err")) 2>&1 &
+            echo $$ > \(Shell.quote(holderFile))
+            exec sleep 2147483647
+            """
+        let started = try environment.host(
+            "unshare --user --map-root-user --net --mount --propagation private sh -c \(Shell.quote(setup)) </dev/null >/dev/null 2>\(Shell.quote(directory + "/lab.err")) &"
+        )
+        guard started.status == 0 else { throw SelftestFailure("cannot make the lab's namespaces: \(started.summary)") }
+        for _ in 0..<50 {
+            if let text = environment.read(holderFile), let pid = Int32(text.trimming("\n")), let far = environment.read(pidFile), let farPid = Int32(far) {
+                holder = pid
+                environment.atCleanup {
+                    _ = kill(farPid, SIGKILL)
+                    _ = kill(pid, SIGKILL)
+                }
+                return
+            }
+            usleep(100_000)
+        }
+        let why = [environment.read(directory + "/lab.err"), environment.read(directory + "/farside.err")].compactMap { $0 }.joined(separator: "; ")
+        throw SelftestFailure("the rootless lab did not start (unprivileged user and network namespaces needed): \(why)")
+    }
+
+    /// The lab's files: the resolver configuration, the client tool, the far side's program
+    /// (returned) and its empty log.
+    private func writeFiles() throws(SelftestFailure) -> String {
+        try environment.write(resolvConf, "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
+        try environment.write(hostTool, NetworkPython.client)
+        let program = environment.hostDirectory + "/farside.py"
+        try environment.write(program, NetworkPython.farSide)
+        try environment.write(log, "")
+        return program
     }
 
     private func start() throws(SelftestFailure) {
@@ -61,11 +122,7 @@ final class NetworkLab: @unchecked Sendable {
             """
         let output = try environment.host(setup)
         guard output.status == 0 else { throw SelftestFailure("cannot set up the lab namespace \(ns): \(output.summary)") }
-        try environment.write(resolvConf, "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
-        try environment.write(hostTool, NetworkPython.client)
-        let program = environment.hostDirectory + "/farside.py"
-        try environment.write(program, NetworkPython.farSide)
-        try environment.write(log, "")
+        let program = try writeFiles()
         let pidFile = environment.hostDirectory + "/farside.pid"
         let started = try environment.host(
             "nsenter --net=/run/netns/\(ns) python3 \(Shell.quote(program)) \(Shell.quote(log)) \(Shell.quote(pidFile)) </dev/null >\(Shell.quote(environment.hostDirectory + "/farside.err")) 2>&1 & echo $!"
@@ -84,9 +141,22 @@ final class NetworkLab: @unchecked Sendable {
     /// `ARGV` run on the host inside the lab: its network namespace, and a private mount
     /// namespace whose /etc/resolv.conf names the upstream resolver stand-in.
     func hostCommand(_ argv: [String], timeout: Double = 120) throws(SelftestFailure) -> ProcessOutput {
+        if let holder {
+            // The holder's namespaces, as their root (the mount namespace has the resolver bound).
+            let command = (["nsenter", "-t", String(holder), "--user", "--net", "--mount", "--preserve-credentials"] + argv).map(Shell.quote).joined(
+                separator: " ")
+            return try environment.host(command, timeout: timeout)
+        }
         let inner = "mount --bind \"$0\" /etc/resolv.conf && exec nsenter --net=/run/netns/\(namespace) \"$@\""
         let command = (["unshare", "-m", "--propagation", "private", "sh", "-c", inner, resolvConf] + argv).map(Shell.quote).joined(separator: " ")
         return try environment.host(command, timeout: timeout)
+    }
+
+    /// The shell words that run a command in the lab's network namespace (for a process left
+    /// running in the background): as root, that namespace; rootless, the holder's namespaces.
+    var networkEntry: String {
+        if let holder { return "nsenter -t \(holder) --user --net --preserve-credentials" }
+        return "nsenter --net=/run/netns/\(namespace)"
     }
 
     /// `sh -c SCRIPT` on the host, in the lab (a control's run).
@@ -96,7 +166,11 @@ final class NetworkLab: @unchecked Sendable {
 
     /// `cordon ARGUMENTS…` in the lab.
     func cordon(_ arguments: [String], timeout: Double = 120) throws(SelftestFailure) -> ProcessOutput {
-        try hostCommand([environment.cordon] + arguments, timeout: timeout)
+        guard holder != nil else { return try hostCommand([environment.cordon] + arguments, timeout: timeout) }
+        // Rootless: as the user again (a user namespace that maps the user to itself), so cordon
+        // runs its sandboxes rootless as it would outside the lab.
+        let asUser = ["unshare", "--user", "--map-user=\(getuid())", "--map-group=\(getgid())"]
+        return try hostCommand(asUser + [environment.cordon] + arguments, timeout: timeout)
     }
 
     /// The client tool's path on the host (for controls run on the host).

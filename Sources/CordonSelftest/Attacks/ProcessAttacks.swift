@@ -216,6 +216,7 @@ enum ProcessAttacks {
         description: "enter a host process's namespaces (setns on every /proc/*/ns/*, nsenter -t HOSTPID -a, -t 1) and write a host file",
         defence: "seccomp denies setns; pid namespace: no host process's namespaces are visible",
         control: "on the host, nsenter into the host process's namespaces writes the file",
+        controlNeedsRoot: "enters the namespaces of a host process, which belong to the host's user namespace",
         runControl: { (environment) throws(SelftestFailure) in
             let target = try setnsTarget(environment)
             defer { try? target.reset(environment) }
@@ -272,6 +273,7 @@ enum ProcessAttacks {
         description: "write a global kernel setting through /proc/sys (echo, sysctl -w)",
         defence: "/proc/sys read-only in the sandbox; the agent's user namespace owns no global setting",
         control: "on the host, the same write changes the setting (then it is put back)",
+        controlNeedsRoot: "writes a host sysctl",
         runControl: { (environment) throws(SelftestFailure) in
             try settingObservation(environment, sysctl, "host write") { (value) throws(SelftestFailure) in
                 try environment.host("echo \(value) > \(sysctl)")
@@ -289,6 +291,7 @@ enum ProcessAttacks {
         description: "make a nested user namespace, mount a fresh proc there and write a global kernel setting through it",
         defence: "seccomp denies unshare/clone of namespaces; proc's global settings belong to the host's user namespace",
         control: "on the host, a new mount namespace with a fresh proc mount writes the setting",
+        controlNeedsRoot: "writes a host sysctl through a fresh proc mount",
         runControl: { (environment) throws(SelftestFailure) in
             let mountPoint = environment.hostDirectory + "/proc-mount"
             try environment.write(mountPoint + "/.keep", "")
@@ -318,6 +321,7 @@ enum ProcessAttacks {
         description: "write a global kernel setting through /sys (directly, and through a sysfs mounted in a nested namespace)",
         defence: "no /sys in the sandbox; seccomp denies new namespaces; sysfs belongs to the host's user namespace",
         control: "on the host, the same write changes the setting (then it is put back)",
+        controlNeedsRoot: "writes a host setting in /sys",
         runControl: { (environment) throws(SelftestFailure) in
             guard FileIO.kind(sysfsKnob) == .file else { throw SelftestFailure("this host has no \(sysfsKnob)") }
             return try settingObservation(environment, sysfsKnob, "host write") { (value) throws(SelftestFailure) in
@@ -342,10 +346,10 @@ enum ProcessAttacks {
 
     /// An attack that makes a kernel object and holds it for a few seconds; the host sees it
     /// among the process's descriptors (`anon_inode:…`), or not.
-    static func kernelObject(id: String, kind: String, link: String, description: String, defence: String) -> Attack {
+    static func kernelObject(id: String, kind: String, link: String, description: String, defence: String, needsRoot: String? = nil) -> Attack {
         Attack(
             id: id, category: .process, description: description, defence: defence,
-            control: "on the host as root, the same calls make the object and the host sees it held",
+            control: "on the host as root, the same calls make the object and the host sees it held", controlNeedsRoot: needsRoot,
             runControl: { (environment) throws(SelftestFailure) in
                 let fixture = try get(environment)
                 let tag = ProcessTools.tag(environment, kind)
@@ -380,10 +384,11 @@ enum ProcessAttacks {
 
     static let bpf = kernelObject(
         id: "proc.bpf", kind: "bpf", link: "bpf-map", description: "create a bpf map (bpf(BPF_MAP_CREATE))",
-        defence: "seccomp denies bpf; no CAP_BPF in the host's user namespace")
+        defence: "seccomp denies bpf; no CAP_BPF in the host's user namespace", needsRoot: "makes a bpf map, which takes CAP_BPF on this host")
     static let perfEvent = kernelObject(
         id: "proc.perf-event-open", kind: "perf", link: "perf_event",
-        description: "open a perf event (system-wide, on pid 1, on itself: perf_event_open)", defence: "seccomp denies perf_event_open")
+        description: "open a perf event (system-wide, on pid 1, on itself: perf_event_open)", defence: "seccomp denies perf_event_open",
+        needsRoot: "opens a perf event, which perf_event_paranoid reserves to root on this host")
     static let userfaultfd = kernelObject(
         id: "proc.userfaultfd", kind: "userfaultfd", link: "userfaultfd",
         description: "make a userfaultfd (the syscall, user-mode only, /dev/userfaultfd)",
@@ -447,6 +452,7 @@ enum ProcessAttacks {
         description: "read the kernel log (dmesg, /dev/kmsg, syslog(2)) for a line the host wrote there",
         defence: "no /dev/kmsg in the sandbox; syslog(2) needs CAP_SYSLOG in the host's user namespace (seccomp denies it too)",
         control: "on the host, dmesg shows the line",
+        controlNeedsRoot: "writes the host's kernel log (/dev/kmsg)",
         runControl: { (environment) throws(SelftestFailure) in
             let marker = try kmsgMarker(environment)
             return Observation.markerSeen(marker, in: try environment.host("dmesg 2>&1 | tail -n 2000"), what: "host dmesg")
@@ -573,6 +579,7 @@ enum ProcessAttacks {
             "raise the sandbox's own cgroup limits (through any cgroupfs it finds or mounts, also in a nested namespace; it also tries to move into a parent cgroup)",
         defence: "no cgroupfs in the sandbox; cgroup namespace; seccomp denies new namespaces; the cgroup files belong to the host's root",
         control: "on the host, the same write raises the sandbox cgroup's pids.max (then it is put back)",
+        controlNeedsRoot: "finds and writes the sandbox's cgroup, which an ordinary user has only with cgroup delegation",
         runControl: { (environment) throws(SelftestFailure) in
             _ = try get(environment)
             let dir = try pidsCgroup(environment, sandbox)

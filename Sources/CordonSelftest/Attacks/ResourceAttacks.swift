@@ -298,7 +298,7 @@ enum ResourceAttacks {
             let tag = ProcessTools.tag(environment, "orphan")
             let script = try ProcessTools.script(environment, in: environment.hostDirectory, "sh -c 'sleep 60; :' \(tag) & wait")
             let started = try environment.host(
-                "unshare -n -f sh \(Shell.quote(environment.hostDirectory + "/" + script)) </dev/null >/dev/null 2>&1 & echo $!")
+                SelftestEnvironment.unshare("-n -f") + " sh \(Shell.quote(environment.hostDirectory + "/" + script)) </dev/null >/dev/null 2>&1 & echo $!")
             guard let parent = Int32(started.stdout.trimming("\n")) else { throw SelftestFailure("cannot start unshare: \(started.summary)") }
             environment.atCleanup {
                 _ = try? ProcessRun.run(

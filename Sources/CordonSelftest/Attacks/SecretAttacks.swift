@@ -129,7 +129,7 @@ enum SecretAttacks {
             let files = ["cert.pem", "key.pem"].map { Shell.quote(directory + "/" + $0) }.joined(separator: " ")
             let ready = directory + "/ready"
             let started = try environment.host(
-                "nsenter --net=/run/netns/\(lab.namespace) python3 \(Shell.quote(program)) \(files) \(boundPort) \(Shell.quote(directory + "/received.log")) \(Shell.quote(ready)) </dev/null >\(Shell.quote(directory + "/err")) 2>&1 & echo $!"
+                "\(lab.networkEntry) python3 \(Shell.quote(program)) \(files) \(boundPort) \(Shell.quote(directory + "/received.log")) \(Shell.quote(ready)) </dev/null >\(Shell.quote(directory + "/err")) 2>&1 & echo $!"
             )
             guard let pid = Int32(started.stdout.trimming("\n")) else { throw SelftestFailure("cannot start bound.test's server: \(started.summary)") }
             environment.atCleanup { _ = kill(pid, SIGKILL) }

@@ -160,6 +160,7 @@ enum SyncTrickAttacks {
         description: "make device nodes in the workspace (a char device, a block device, overlayfs' 0/0 whiteout) and sync them",
         defence: "no CAP_MKNOD in the sandbox's user namespace; sync gate: fs-special-file and whiteouts read as deletions only",
         control: "the host makes the same device node and the observation sees it",
+        controlNeedsRoot: "makes a device node on the host (mknod)",
         runControl: { (environment) throws(SelftestFailure) in try hostMade(environment, "device", "mknod null c 1 3", specialObservation) },
         runAttack: { (environment) throws(SelftestFailure) in
             let made = try SyncRound.run(
