@@ -45,6 +45,31 @@ struct NetworkSelftestTests {
     @Test func secretsAttacksHoldAndLeaveNothing() async throws {
         try await Self.holds("secrets", minimum: 4)
     }
+
+    /// Run by an ordinary user (nobody): the lab is rootless (a user namespace of its own), the
+    /// sandboxes too, and every network, secrets and isolation attack holds with its control
+    /// succeeding; nothing is left (no root, no far side, no lab holder).
+    @Test(.enabled(if: OrdinaryUser.canRunCordon, "the build is not reachable by uid 65534 (a directory on its path is not world-searchable)"))
+    func anOrdinaryUserProvesTheNetworkAndIsolationDoors() async throws {
+        let run = try await SelftestCategoryRun.run("network,secrets,isolation", minimum: 35, asUser: OrdinaryUser.uid)
+        #expect(run.rootsLeft(holding: "host/farside.py").isEmpty)
+        #expect(Self.orphanedFarSides().isEmpty)
+        let holders = try await ProcessRunner.run(["/bin/sh", "-c", "pgrep -u \(OrdinaryUser.uid) -a || true"], timeout: .seconds(10))
+        #expect(!holders.stdout.contains("sleep 2147483647"), "\(holders.stdout)")
+    }
+}
+
+/// The unprivileged uid the suite runs an ordinary user's selftest as.
+enum OrdinaryUser {
+    static let uid: UInt32 = 65534
+
+    /// Whether that uid can execute the built cordon (every directory above it searchable).
+    static let canRunCordon: Bool = {
+        let probe = try? ProcessRunner.runBlocking(
+            ["/usr/bin/setpriv", "--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "--", "/bin/sh", "-c", "test -x \"$0\"", SelftestProducts.cordon],
+            timeout: .seconds(10))
+        return probe?.status == 0
+    }()
 }
 
 /// Whether this host can run the network lab (else the suite is skipped, saying why).

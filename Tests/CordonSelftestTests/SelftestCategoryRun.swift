@@ -24,12 +24,18 @@ struct SelftestCategoryRun {
         Self.roots().subtracting(rootsBefore).filter { FileManager.default.fileExists(atPath: "/tmp/" + $0 + "/" + file) }
     }
 
-    static func run(_ categories: String, minimum: Int) async throws -> SelftestCategoryRun {
+    /// `asUser`: run as that uid (and gid), not root (`setpriv`), with a HOME of its own.
+    static func run(_ categories: String, minimum: Int, asUser: UInt32? = nil) async throws -> SelftestCategoryRun {
         let home = try TempTree.makeDirectory()
         defer { try? FileManager.default.removeItem(atPath: home) }
+        var prefix: [String] = []
+        if let uid = asUser {
+            #expect(chown(home, uid, uid) == 0)
+            prefix = ["/usr/bin/setpriv", "--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "--"]
+        }
         let before = roots()
         let result = try await ProcessRunner.run(
-            [SelftestProducts.cordon, "selftest", "--only", categories, "--json"],
+            prefix + [SelftestProducts.cordon, "selftest", "--only", categories, "--json"],
             environment: ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": home, "LANG": "C.UTF-8"],
             timeout: .seconds(840))
         let document = try #require(
