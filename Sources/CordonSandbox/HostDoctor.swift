@@ -125,7 +125,7 @@ public struct HostDoctor {
             return Check(
                 id: "cgroups", status: .warning, detail: "cgroup \(version.rawValue) present but not delegated to this user (\(error))",
                 fix:
-                    "Memory and pids fall back to rlimits, CPU is not limited, and `resources.strict: true` refuses to run. Delegate a cgroup (systemd: `systemd-run --user -p Delegate=yes --scope cordon …`).",
+                    "Memory and pids fall back to rlimits, a profile with `resources.cpus` does not start (a CPU limit has no fallback), and `resources.strict: true` refuses to run. Delegate a cgroup (systemd: `systemd-run --user -p Delegate=yes --scope cordon …`).",
                 required: false)
         }
     }

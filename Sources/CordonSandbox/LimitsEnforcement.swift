@@ -7,8 +7,8 @@ public enum LimitsEnforcement: Sendable, Equatable, CustomStringConvertible {
     case none
     /// A cgroup of the run's own.
     case cgroup(Cgroup.Version)
-    /// cgroups could not be made: memory and pids approximated with rlimits, CPU not limited
-    /// (refused under `resources.strict`).
+    /// cgroups could not be made: memory and pids approximated with rlimits (refused under
+    /// `resources.strict`; a CPU limit, which has no rlimit, is refused always).
     case rlimits
 
     public var description: String {

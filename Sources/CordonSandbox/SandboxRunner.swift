@@ -460,7 +460,14 @@ public final class SandboxRunner {
                     .hostNotReady, "resource limits cannot be enforced with cgroups: \(error)",
                     hint: "run `cordon doctor`; delegate a cgroup to this user, or set resources.strict: false to accept rlimits")
             }
-            warn("cordon: cgroups unavailable (\(error)); memory and pids limited with rlimits instead, CPU not limited (see `cordon doctor`)")
+            // Memory and pids have a fallback (rlimits); a CPU limit has none: the sandbox would
+            // run unlimited, so it does not start (fail closed).
+            if let cpus = profile.resources.cpus {
+                throw CordonError(
+                    .hostNotReady, "resources.cpus: \(cpus) cannot be enforced here: cgroups unavailable (\(error))",
+                    hint: "run `cordon doctor`; delegate a cgroup with the cpu controller to this user, or remove resources.cpus from the profile")
+            }
+            warn("cordon: cgroups unavailable (\(error)); memory and pids limited with rlimits instead (see `cordon doctor`)")
             return (nil, .rlimits)
         }
     }

@@ -265,6 +265,35 @@ struct IsolationAttackTests {
         #expect(FileManager.default.fileExists(atPath: h.state + "/cordon/sandboxes/rootless/upper/new"))
     }
 
+    /// A CPU limit has no fallback without cgroups: run by a user without a delegated cgroup, a
+    /// sandbox with `resources.cpus` does not start (it ran unlimited, with a warning, before:
+    /// the selftest's res.cpu-spin found it OPEN for an ordinary user). Where the user has a
+    /// delegated cgroup the limit is enforced and the run starts: nothing to check here then.
+    @Test(.enabled(if: SandboxHarness.isRoot, "needs root to run as another user"))
+    func anUnenforceableCPULimitRefusesToStart() async throws {
+        let h = try SandboxHarness()
+        defer { h.cleanup() }
+        _ = try await SandboxHarness.run(["/bin/chown", "-R", "65534:65534", h.root], environment: nil)
+        _ = try await SandboxHarness.run(["/bin/chmod", "755", h.root], environment: nil)
+        func run(_ flags: [String]) async throws -> ProcessResult {
+            try await SandboxHarness.run(
+                ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", SandboxHarness.cordon, "run", "--name", "cpu"]
+                    + flags + ["--workspace", h.workspace, "--", "/bin/sh", "-c", "echo ran"],
+                environment: h.environment(), directory: h.workspace)
+        }
+        let unlimited = try await run([])
+        #expect(unlimited.status == 0, "\(unlimited.stderr)")
+        guard unlimited.stderr.contains("cgroups unavailable") else {
+            print("note: uid 65534 has a delegated cgroup here; its CPU limit is enforced, so there is no refusal to show")
+            return
+        }
+        let limited = try await run(["--cpus", "0.5"])
+        #expect(limited.status != 0)
+        #expect(!limited.stdout.contains("ran"))
+        #expect(limited.stderr.contains("resources.cpus: 0.5 cannot be enforced here"), "\(limited.stderr)")
+        #expect(limited.stderr.contains("remove resources.cpus"), "\(limited.stderr)")
+    }
+
     @Test func aTerminalGetsARealPty() async throws {
         let h = try SandboxHarness()
         defer { h.cleanup() }

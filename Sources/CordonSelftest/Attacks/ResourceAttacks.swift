@@ -35,13 +35,33 @@ enum ResourceAttacks {
     ) throws(SelftestFailure) -> (ProcessTools.Watch, ProcessOutput) {
         let fixture = try get(environment)
         let tag = ProcessTools.tag(environment, "load")
-        let profile = try environment.profile(name, "name: \(name)\nnetwork: none\nresources: {\(resources)}\n")
+        let profile = try loadProfile(environment, name, resources: resources)
         let file = try ProcessTools.script(environment, in: fixture.workspace, script(tag))
         let result = try ProcessTools.watching(environment, tag: tag, seconds: seconds) { () throws(SelftestFailure) in
             try environment.run(name, profile: profile, workspace: fixture.workspace, "sh /workspace/" + file, timeout: 90)
         }
         environment.remove(name)
         return result
+    }
+
+    static func loadProfile(_ environment: SelftestEnvironment, _ name: String, resources: String) throws(SelftestFailure) -> String {
+        try environment.profile(name, "name: \(name)\nnetwork: none\nresources: {\(resources)}\n")
+    }
+
+    /// Whether cordon refuses to start a sandbox with `resources` at all, saying `refusal`: the
+    /// limit cannot be enforced on this host, and cordon fails closed. The refusal's line, or nil
+    /// when the sandbox starts.
+    static func refusedToStart(
+        _ environment: SelftestEnvironment, _ name: String, resources: String, refusal: String
+    ) throws(SelftestFailure) -> String? {
+        let fixture = try get(environment)
+        let profile = try loadProfile(environment, name + "-probe", resources: resources)
+        let probe = try environment.cordon(
+            ["run", "--name", name + "-probe", "--workspace", fixture.workspace, "--profile", profile, "--", "/bin/true"], directory: fixture.workspace,
+            timeout: 60)
+        environment.remove(name + "-probe")
+        guard probe.status != 0 else { return nil }
+        return probe.stderr.split(separator: "\n").first { $0.contains(refusal) }.map(String.init)
     }
 
     /// An observation that succeeds when `exceeded` or the host probe was slow; a load the host
@@ -59,7 +79,7 @@ enum ResourceAttacks {
     static func limitAttack(
         id: String, description: String, defence: String, control: String, name: String, resources: String, controlResources: String,
         seconds: Int, over: String, script: @escaping @Sendable (String) -> String,
-        exceeded: @escaping @Sendable (ProcessTools.Watch) -> Bool
+        exceeded: @escaping @Sendable (ProcessTools.Watch) -> Bool, failsClosedWith refusal: String? = nil
     ) -> Attack {
         Attack(
             id: id, category: .resources, description: description, defence: defence, control: control,
@@ -68,6 +88,10 @@ enum ResourceAttacks {
                 return exceeded(watch) ? .succeeded("\(over) (\(watch.summary))") : .failed("not \(over) (\(watch.summary))")
             },
             runAttack: { (environment) throws(SelftestFailure) in
+                // A host where the limit cannot be enforced: cordon must refuse the sandbox.
+                if let refusal, let line = try refusedToStart(environment, name, resources: resources, refusal: refusal) {
+                    return .failed("\(id): cordon refused to start the sandbox, the limit being unenforceable here: \(line)")
+                }
                 let (watch, _) = try load(environment, name, resources: resources, seconds: seconds, script)
                 return try limitObservation(watch, exceeded(watch), id)
             })
@@ -100,10 +124,10 @@ enum ResourceAttacks {
 
     static let cpuSpin = limitAttack(
         id: "res.cpu-spin", description: "spin two processes for 4 s in a sandbox limited to a quarter of a CPU",
-        defence: "the cgroup's CPU quota (resources.cpus)",
+        defence: "the cgroup's CPU quota (resources.cpus); without cgroups, cordon does not start the sandbox",
         control: "the same without a CPU limit uses more than 0.4 CPU (a host too busy to give it makes the attack invalid)",
         name: "selftest-res-cpu", resources: "cpus: 0.25", controlResources: "", seconds: 10, over: "more than 0.4 CPU used",
-        script: { "python3 \(tool) spin 4 2 \($0); echo done" }, exceeded: { $0.cpu > 0.4 })
+        script: { "python3 \(tool) spin 4 2 \($0); echo done" }, exceeded: { $0.cpu > 0.4 }, failsClosedWith: "cannot be enforced here")
 
     // MARK: - Descriptors
 
