@@ -382,9 +382,9 @@ enum NetworkAttacks {
             return lab.observe(marker, "sandbox", try lab.exec(name, script)) { $0 == Lab.allowed + ":80" }
         })
 
-    /// `cordon down`'s own request on the exec socket: a frame (u32 length, little-endian) around
-    /// the one-byte `stop` (ExecWire).
-    static let stopFrame = #"b"\x01\x00\x00\x00\x03""#
+    /// `cordon down`'s own request on the exec socket, in hex: a frame (u32 length, little-endian)
+    /// around the one-byte `stop` (ExecWire).
+    static let stopFrame = "0100000003"
 
     static let execSocketStop = Attack(
         id: "net.exec-socket-stop", category: .network,
@@ -400,8 +400,8 @@ enum NetworkAttacks {
             // The attack's own probe, told to try only the socket's host path (on the host it must
             // not go looking for sockets).
             let socket = environment.cordonState + "/sandboxes/" + name + "/exec.sock"
-            let workspace = try environment.workspace(name)
-            let sent = try environment.host("ONLY_GIVEN=1 python3 \(Shell.quote(workspace + "/stop.py")) \(Shell.quote(socket)) 2>&1")
+            let tool = try environment.workspace(name) + "/.selftest/nettool.py"
+            let sent = try environment.host("ONLY_GIVEN=1 python3 \(Shell.quote(tool)) unix-send \(stopFrame) \(Shell.quote(socket)) 2>&1")
             return stoppedObservation(supervisor, "host probe of \(socket)", sent)
         },
         runAttack: { (environment) throws(SelftestFailure) in
@@ -411,15 +411,15 @@ enum NetworkAttacks {
             let supervisor = try ProcessAttacks.supervisor(environment, name)
             let directory = environment.cordonState + "/sandboxes/" + name
             let sockets = ["exec.sock", "control.sock", "port.sock"].map { Shell.quote(directory + "/" + $0) }.joined(separator: " ")
-            let output = try environment.exec(name, "python3 /workspace/stop.py \(sockets) 2>&1")
+            let output = try environment.exec(name, "\(tool) unix-send \(stopFrame) \(sockets) 2>&1")
             return stoppedObservation(supervisor, "sandbox", output)
         })
 
-    /// Starts sandbox `name` (up, no network) with the stop probe in its workspace; the workspace.
+    /// Starts sandbox `name` (up, no network) with the client tool in its workspace; the workspace.
     @discardableResult
     static func startStopTarget(_ environment: SelftestEnvironment, _ name: String) throws(SelftestFailure) -> String {
         let workspace = try environment.workspace(name)
-        try environment.write(workspace + "/stop.py", stopProbe)
+        try environment.write(workspace + "/.selftest/nettool.py", NetworkPython.client)
         let profile = try environment.profile(name, "name: \(name)\nnetwork: none\n")
         try environment.up(name, profile: profile, workspace: workspace)
         return workspace
@@ -433,51 +433,6 @@ enum NetworkAttacks {
         }
         return .failed("\(what): the sandbox still runs (\(output.summary))")
     }
-
-    /// Sends the stop frame to every unix socket this process can see (listed in
-    /// /proc/net/unix, found under the usual directories) and to each path given, as it is and
-    /// through every `/proc/PID/root` and `/proc/PID/cwd`; stream and seqpacket.
-    static let stopProbe = #"""
-        import glob, os, socket, stat, sys
-        stop = \#(stopFrame)
-        paths = set(sys.argv[1:])
-        only_given = os.environ.get("ONLY_GIVEN") == "1"
-        try:
-            if only_given:
-                raise StopIteration
-            for line in open("/proc/net/unix").read().splitlines()[1:]:
-                parts = line.split()
-                if len(parts) >= 8 and not parts[7].startswith("@"):
-                    paths.add(parts[7])
-        except OSError as e:
-            print("/proc/net/unix:", e)
-        except StopIteration:
-            pass
-        for top in () if only_given else ("/run", "/var/run", "/tmp", "/workspace", "/home", "/root", "/dev"):
-            for d, _, files in os.walk(top):
-                for f in files:
-                    p = os.path.join(d, f)
-                    try:
-                        if stat.S_ISSOCK(os.lstat(p).st_mode):
-                            paths.add(p)
-                    except OSError:
-                        pass
-        roots = [] if only_given else glob.glob("/proc/[0-9]*/root") + glob.glob("/proc/[0-9]*/cwd")
-        for path in sorted(paths):
-            for target in [path] + [r + path for r in roots]:
-                for kind in (socket.SOCK_STREAM, socket.SOCK_SEQPACKET):
-                    try:
-                        os.chdir(os.path.dirname(target) or "/")
-                        s = socket.socket(socket.AF_UNIX, kind)
-                        s.settimeout(2)
-                        s.connect(os.path.basename(target))
-                        s.sendall(stop)
-                        print("sent to", target)
-                        s.close()
-                    except OSError as e:
-                        pass
-        print("probed", len(paths), "paths through", len(roots), "roots")
-        """#
 
     /// Connects to each socket path given (from its directory), as it is and through every
     /// `/proc/PID/root` and `/proc/PID/cwd` (unless `VIA_PROC=0`), and sends `cordon allow`'s own

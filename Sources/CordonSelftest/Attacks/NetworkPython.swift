@@ -176,6 +176,28 @@ enum NetworkPython {
                 return
             host = url.split("//", 1)[1].split("/", 1)[0]
             talk(p, ("GET %s HTTP/1.1\r\nHost: %s\r\n%sConnection: close\r\n\r\n" % (url, host, extra)).encode())
+        def unix_sockets():
+            # Every unix socket this process can see: /proc/net/unix (abstract names as @NAME)
+            # and socket files under the usual directories.
+            import stat
+            names = set()
+            try:
+                for line in open("/proc/net/unix").read().splitlines()[1:]:
+                    parts = line.split()
+                    if len(parts) >= 8:
+                        names.add(parts[7])
+            except OSError as e:
+                out("/proc/net/unix:", e)
+            for root in ("/run", "/var/run", "/tmp", "/workspace", "/home", "/root", "/var/lib", "/dev"):
+                for d, _, files in os.walk(root):
+                    for f in files:
+                        p = os.path.join(d, f)
+                        try:
+                            if stat.S_ISSOCK(os.lstat(p).st_mode):
+                                names.add(p)
+                        except OSError:
+                            pass
+            return names
         def dns_query(name, qtype):
             q = os.urandom(2) + b"\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
             for label in name.strip(".").split("."):
@@ -306,25 +328,7 @@ enum NetworkPython {
                 out("abstract failed:", e)
         elif cmd == "unix-all":
             # unix-all TEXT: every unix socket this process can see, files and abstract names.
-            names = set()
-            try:
-                for line in open("/proc/net/unix").read().splitlines()[1:]:
-                    parts = line.split()
-                    if len(parts) >= 8:
-                        names.add(parts[7])
-            except OSError as e:
-                out("/proc/net/unix:", e)
-            for root in ("/run", "/var/run", "/tmp", "/workspace", "/home", "/root", "/var/lib", "/dev"):
-                for d, _, files in os.walk(root):
-                    for f in files:
-                        p = os.path.join(d, f)
-                        try:
-                            import stat
-                            if stat.S_ISSOCK(os.lstat(p).st_mode):
-                                names.add(p)
-                        except OSError:
-                            pass
-            for n in sorted(names):
+            for n in sorted(unix_sockets()):
                 addr = "\0" + n[1:] if n.startswith("@") else n
                 for kind in (socket.SOCK_STREAM, socket.SOCK_SEQPACKET, socket.SOCK_DGRAM):
                     try:
@@ -336,6 +340,29 @@ enum NetworkPython {
                         s.close()
                     except OSError as e:
                         out("unix", n, kind, "failed:", e)
+        elif cmd == "unix-send":
+            # unix-send HEX PATH…: the bytes HEX to each PATH and (unless ONLY_GIVEN=1) to every
+            # socket file this process can see, as they are and through every /proc/*/root and
+            # /proc/*/cwd; stream and seqpacket, connected from the socket's directory (a path
+            # too long for sun_path still connects).
+            import glob
+            only = os.environ.get("ONLY_GIVEN") == "1"
+            paths = set(args[1:]) | (set() if only else {n for n in unix_sockets() if not n.startswith("@")})
+            roots = [] if only else glob.glob("/proc/[0-9]*/root") + glob.glob("/proc/[0-9]*/cwd")
+            for path in sorted(paths):
+                for target in [path] + [r + path for r in roots]:
+                    for kind in (socket.SOCK_STREAM, socket.SOCK_SEQPACKET):
+                        try:
+                            os.chdir(os.path.dirname(target) or "/")
+                            s = socket.socket(socket.AF_UNIX, kind)
+                            s.settimeout(2)
+                            s.connect(os.path.basename(target))
+                            s.sendall(bytes.fromhex(args[0]))
+                            out("sent to", target)
+                            s.close()
+                        except OSError:
+                            pass
+            out("probed", len(paths), "paths through", len(roots), "roots")
         elif cmd == "memory":
             # memory: every process's environment and readable memory, printed where printable.
             import re
