@@ -134,6 +134,9 @@ public final class SandboxRunner {
         }
         let sandbox = try InitProcess.start(path: options.initPath, terminal: pty, network: profile.network, uid: host.uid, gid: host.gid, range: range)
         if options.idle { try sandbox.abortingOnFailure { () throws(CordonError) in try sandbox.openExecChannel() } }
+        // Whether this run makes the sandbox's state directory (a taken spare counts as made).
+        let makesState =
+            takenLock != nil || FileIO.kind(SandboxLayout(paths: paths, name: options.name).directory, followSymlinks: false) == .missing
         let (workspace, layout) = try sandbox.abortingOnFailure { () throws(CordonError) in
             let workspace: String
             if let resolved { workspace = resolved } else { workspace = try resolveWorkspace(options.workspace) }
@@ -148,6 +151,10 @@ public final class SandboxRunner {
         }
         lockHandedOver = true
         defer { close(lock) }
+        // A start refused before the command runs (a limit that cannot be enforced, a proxy that
+        // cannot start, …) leaves no sandbox behind that this run made: no "broken" entry.
+        var commandStarted = false
+        defer { if makesState, !commandStarted { _ = removeEmptySandbox(layout) } }
         if let range, range.claimedNow {
             // A sandbox an earlier cordon ran as host root: its held changes become its own.
             let failed = overlayLayers(layout: layout).layers.reduce(0) { $0 + range.adoptLayer($1.upper) }
@@ -211,6 +218,7 @@ public final class SandboxRunner {
             let loop = SupervisorLoop(
                 sandbox: sandbox, hostname: hostname, pty: pty, layout: layout, disk: disk, filterLevel: profile.terminal.filter, warn: warn,
                 explainLaunchFailure: { hint.message($0) })
+            commandStarted = true
             status = try loop.run(
                 prepare: { pid throws(CordonError) -> SupervisorLoop.Prepared in
                     // Checked now, written once the plan is on its way.
@@ -465,7 +473,7 @@ public final class SandboxRunner {
             if let cpus = profile.resources.cpus {
                 throw CordonError(
                     .hostNotReady, "resources.cpus: \(cpus) cannot be enforced here: cgroups unavailable (\(error))",
-                    hint: "run `cordon doctor`; delegate a cgroup with the cpu controller to this user, or remove resources.cpus from the profile")
+                    hint: "run `cordon doctor`; delegate a cgroup with the cpu controller to this user, or drop the CPU limit (--cpus, resources.cpus)")
             }
             warn("cordon: cgroups unavailable (\(error)); memory and pids limited with rlimits instead (see `cordon doctor`)")
             return (nil, .rlimits)

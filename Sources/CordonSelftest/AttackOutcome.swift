@@ -61,7 +61,9 @@ public struct AttackOutcome: Sendable {
             }
             return AttackOutcome(
                 attack: attack, control: controlObservation, verdict: .needsRoot,
-                evidence: "needs root: the control \(why); as this user the host refuses it too (\(seen)); run cordon selftest as root to prove this one")
+                evidence:
+                    "run by an ordinary user: the control \(why); the host refuses it to this user too (\(seen)); run cordon selftest as root to prove this one"
+            )
         }
         switch attackRun {
         case .success(let seen) where seen.succeeded:

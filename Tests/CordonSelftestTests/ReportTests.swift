@@ -90,7 +90,7 @@ import Testing
         let report = SelftestReport([refused, Self.outcome("fs.a", verdict: .held, evidence: "unchanged")])
         #expect(report.exitStatus == 0)
         #expect(report.summaryLine == "2 attacks: 1 held, 0 OPEN, 0 invalid, 1 need root (their controls do; run as root to prove them)")
-        #expect(report.text.contains("needs root proc.y: needs root: the control writes a host sysctl"))
+        #expect(report.text.contains("needs root proc.y: run by an ordinary user: the control writes a host sysctl"))
     }
 
     @Test func listTextHasALinePerField() {
