@@ -110,7 +110,7 @@ def main():
                    "PATH": "/usr/bin:/bin"}
             if init:
                 env["CORDON_INIT"] = init
-            sandbox = bench.Sandbox(binary, profile, f"compare-{label}-{os.getpid()}", own, env, os.path.join(home, "stderr"))
+            sandbox = bench.Sandbox(binary, profile, f"compare-{label.lower()}-{os.getpid()}", own, env, os.path.join(home, "stderr"))
             sandboxes.append(sandbox)
             supervisor = sandbox.proc.pid
             runner[label], runner[f"{label}-transparent"], runner[f"{label}-nsenter"] = sandbox, sandbox, local
