@@ -96,8 +96,6 @@ extension FirstBytes {
         return true
     }
 
-    static func couldStartRequestLine(_ prefix: [UInt8]) -> Bool { couldStartRequestLine(prefix[...]) }
-
     private static func startsWithVersionPrefix(_ word: ArraySlice<UInt8>) -> Bool {
         let prefix = Array("http/".utf8)
         return word.count >= prefix.count && word.prefix(prefix.count).equalsIgnoringASCIICase(prefix)

@@ -187,15 +187,10 @@ final class TunnelGate: ChannelInboundHandler, RemovableChannelHandler {
     /// request cannot name another host than the tunnel's. The tunnel keeps its own line; each
     /// request gets one.
     private func handOverToHTTP(context: ChannelHandlerContext) {
-        guard !finished, let armed else { return }
-        finished = true
-        cancelTimers()
-        endServerFirst()
+        guard let (armed, pending) = handOff() else { return }
         let handler = HTTPProxyHandler(
             proxy: proxy, record: FlowRecord(client: record.client, log: proxy.log), mode: .tunnelled(host: expected, port: armed.decision.port),
             predialled: (armed.decision, armed.upstream))
-        let pending = buffered
-        buffered = []
         do {
             try HTTPProxyHandler.takeOver(from: context, with: handler, replaying: pending)
         } catch {
@@ -246,10 +241,7 @@ final class TunnelGate: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func refuse(context: ChannelHandlerContext, rule: String, reason: String) {
-        guard !finished, let armed else { return }
-        finished = true
-        cancelTimers()
-        endServerFirst()
+        guard let (armed, _) = handOff() else { return }
         record.decided(Decision(verdict: .deny, host: armed.decision.host, port: armed.decision.port, rule: rule, reason: reason))
         armed.upstream.close(promise: nil)
         context.close(promise: nil)
