@@ -38,8 +38,9 @@ struct SelftestCategoryRun {
             prefix + [SelftestProducts.cordon, "selftest", "--only", categories, "--json"],
             environment: ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": home, "LANG": "C.UTF-8"],
             timeout: .seconds(840))
-        let document = try #require(
-            try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "stdout: \(result.stdout)\nstderr: \(result.stderr)")
+        // A run that printed no report says why: its status and stderr.
+        let parsed = try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8))
+        let document = try #require(parsed as? [String: Any], "status \(result.status)\nstdout: \(result.stdout)\nstderr: \(result.stderr)")
         let summary = try #require(document["summary"] as? [String: Int])
         let attacks = try #require(document["attacks"] as? [[String: String]])
         let notHeld = attacks.filter { $0["result"] != "held" }.map { "\($0["id"] ?? "?"): \($0["result"] ?? "?") \($0["evidence"] ?? "")" }
